@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { PolicyDocumentSchema } from './policy.js';
+import { RoleSchema } from './roles.js';
+import { Base64PublicKey, SignatureSchema } from './signed.js';
+import { DeviceStatusSchema, PlatformSchema } from './status.js';
+import { boundedText, IsoDateTime, UuidSchema } from './text.js';
+
+/** Request and response bodies of the console's HTTP API (`/api/v1`). */
+
+export const Username = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'usernames are 2-64 lower-case letters, digits, ".", "_" or "-"');
+export const Password = z.string().min(12, 'passwords need at least 12 characters').max(1024);
+
+export const LoginRequestSchema = z.strictObject({ username: z.string().max(64), password: z.string().max(1024) });
+export const LoginResponseSchema = z.strictObject({
+  token: z.string(),
+  username: z.string(),
+  role: RoleSchema,
+  expiresAt: IsoDateTime,
+});
+
+export const CreateUserRequestSchema = z.strictObject({ username: Username, password: Password, role: RoleSchema });
+
+export const EnrollPayloadSchema = z.strictObject({
+  deviceId: UuidSchema,
+  publicKey: Base64PublicKey,
+  hostname: boundedText(255),
+  platform: PlatformSchema,
+  /** sha256 of the OS machine id: a clone-detection hint, never the identity. */
+  machineIdHint: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  requestedAt: IsoDateTime,
+});
+export const EnrollRequestSchema = z.strictObject({
+  token: z.string().min(16).max(256),
+  payload: EnrollPayloadSchema,
+  /** Proof that the caller holds the private half of `payload.publicKey`. */
+  signature: SignatureSchema,
+});
+export type EnrollRequest = z.infer<typeof EnrollRequestSchema>;
+export const EnrollResponseSchema = z.strictObject({
+  deviceId: UuidSchema,
+  consolePublicKey: Base64PublicKey,
+  agentPath: z.string(),
+});
+export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
+
+export const CreateEnrollTokenRequestSchema = z.strictObject({
+  label: boundedText(120),
+  expiresInHours: z.number().int().min(1).max(24 * 365).default(24 * 30),
+  maxUses: z.number().int().min(1).max(100_000).nullable().default(null),
+});
+
+export const PolicyPushRequestSchema = z.strictObject({
+  policy: PolicyDocumentSchema,
+  expiresInDays: z.number().int().min(1).max(365).default(90),
+});
+export const PolicyPushResponseSchema = z.strictObject({
+  version: z.number().int().positive(),
+  keyId: z.string(),
+  deliveredTo: z.number().int().nonnegative(),
+});
+
+export const DeviceSummarySchema = z.strictObject({
+  id: UuidSchema,
+  hostname: z.string(),
+  platform: z.string(),
+  online: z.boolean(),
+  lastSeenAt: IsoDateTime.nullable(),
+  enrolledAt: IsoDateTime,
+  revoked: z.boolean(),
+  cloneSuspect: z.boolean(),
+  agentVersion: z.string().nullable(),
+  policyVersion: z.number().int().nullable(),
+  status: DeviceStatusSchema.nullable(),
+});
+export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
+
+/** Server-sent events on `/api/v1/feed`: the dashboard's live updates. */
+export const FeedMessageSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('device'), device: DeviceSummarySchema }),
+  z.strictObject({ kind: z.literal('policy'), version: z.number().int().positive() }),
+]);
+export type FeedMessage = z.infer<typeof FeedMessageSchema>;

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { boundedText, IsoDateTime, UuidSchema } from './text.js';
+
+/**
+ * Events travel from the device's durable outbox to the console. `id` is unique everywhere;
+ * `seq` is a per-device counter the console uses to store each event exactly once.
+ */
+const base = {
+  id: UuidSchema,
+  seq: z.number().int().positive(),
+  at: IsoDateTime,
+};
+
+export const AgentEventSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...base, type: z.literal('agent.started'), data: z.strictObject({ agentVersion: boundedText(64), mode: z.enum(['service', 'user']) }) }),
+  z.strictObject({ ...base, type: z.literal('policy.applied'), data: z.strictObject({ version: z.number().int().positive() }) }),
+  z.strictObject({
+    ...base,
+    type: z.literal('policy.rejected'),
+    data: z.strictObject({
+      version: z.number().int().positive().nullable(),
+      reason: z.enum(['malformed', 'unknown-signer', 'bad-signature', 'rollback', 'expired', 'not-yet-valid']),
+      detail: boundedText(512),
+      keptVersion: z.number().int().positive().nullable(),
+    }),
+  }),
+  z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
+  /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */
+  z.strictObject({ ...base, type: z.literal('diagnostic.test'), data: z.strictObject({ note: boundedText(256), n: z.number().int().nonnegative() }) }),
+]);
+export type AgentEvent = z.infer<typeof AgentEventSchema>;
+export type AgentEventType = AgentEvent['type'];
+/** An event before the outbox has given it an id, sequence number and time. */
+export type NewAgentEvent = { [T in AgentEvent as T['type']]: { type: T['type']; data: T['data'] } }[AgentEventType];

@@ -1,0 +1,11 @@
+/** Size limits shared by both ends so that what one side may send the other will accept. */
+export const LIMITS = {
+  /** Largest WebSocket frame the console accepts from an agent (and vice versa). */
+  wsMaxPayloadBytes: 256 * 1024,
+  /** Largest HTTP request body the console reads. */
+  httpMaxBodyBytes: 512 * 1024,
+  eventsPerBatch: 200,
+  shortText: 256,
+  longText: 4096,
+  policyVersionMax: Number.MAX_SAFE_INTEGER,
+} as const;

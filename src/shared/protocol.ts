@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { AgentEventSchema } from './events.js';
+import { LIMITS } from './limits.js';
+import { PolicyBundleSchema, summariseZodError } from './policy.js';
+import { Base64Signature, KeyIdSchema } from './signed.js';
+import { DeviceStatusSchema } from './status.js';
+import { boundedText, IsoDateTime, UuidSchema } from './text.js';
+
+/**
+ * The agent <-> console WebSocket protocol. Every frame is one JSON object with the protocol
+ * version `v` and a `type`. Both ends parse with these schemas and nothing else.
+ */
+export const PROTOCOL_VERSION = 1 as const;
+export const AGENT_WS_PATH = '/api/v1/agent';
+
+const v = z.literal(PROTOCOL_VERSION);
+const Nonce = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a 32-byte base64url nonce');
+
+// ---- console -> agent -------------------------------------------------------------------
+export const ChallengeMessage = z.strictObject({
+  v,
+  type: z.literal('challenge'),
+  nonce: Nonce,
+  consoleKeyId: KeyIdSchema,
+  serverTime: IsoDateTime,
+});
+export const AuthOkMessage = z.strictObject({
+  v,
+  type: z.literal('auth.ok'),
+  deviceId: UuidSchema,
+  /** Console's signature over the same challenge, proving the agent reached the real console. */
+  signature: Base64Signature,
+  heartbeatSeconds: z.number().int().min(1).max(3600),
+});
+export const AuthErrorMessage = z.strictObject({
+  v,
+  type: z.literal('auth.error'),
+  code: z.enum(['unknown-device', 'revoked', 'bad-signature', 'bad-nonce', 'timeout', 'rate-limited', 'protocol']),
+  message: boundedText(512),
+});
+export const EventsAckMessage = z.strictObject({
+  v,
+  type: z.literal('events.ack'),
+  seqs: z.array(z.number().int().positive()).max(LIMITS.eventsPerBatch),
+});
+export const PolicyMessage = z.strictObject({ v, type: z.literal('policy'), bundle: PolicyBundleSchema });
+export const ErrorMessage = z.strictObject({
+  v,
+  type: z.literal('error'),
+  code: z.enum(['malformed', 'unknown-type', 'invalid', 'too-large', 'rate-limited', 'not-authenticated', 'internal']),
+  message: boundedText(512),
+});
+
+export const ConsoleMessageSchema = z.discriminatedUnion('type', [
+  ChallengeMessage,
+  AuthOkMessage,
+  AuthErrorMessage,
+  EventsAckMessage,
+  PolicyMessage,
+  ErrorMessage,
+]);
+export type ConsoleMessage = z.infer<typeof ConsoleMessageSchema>;
+
+// ---- agent -> console -------------------------------------------------------------------
+export const AuthMessage = z.strictObject({
+  v,
+  type: z.literal('auth'),
+  deviceId: UuidSchema,
+  nonce: Nonce,
+  clientNonce: Nonce,
+  signature: Base64Signature,
+});
+export const HelloMessage = z.strictObject({
+  v,
+  type: z.literal('hello'),
+  agentVersion: boundedText(64),
+  policyVersion: z.number().int().positive().nullable(),
+  mode: z.enum(['service', 'user']),
+  capabilities: z.array(boundedText(64)).max(32),
+});
+export const HeartbeatMessage = z.strictObject({ v, type: z.literal('heartbeat'), sentAt: IsoDateTime });
+export const StatusMessage = z.strictObject({ v, type: z.literal('status'), status: DeviceStatusSchema });
+export const EventsMessage = z.strictObject({
+  v,
+  type: z.literal('events'),
+  events: z.array(AgentEventSchema).min(1).max(LIMITS.eventsPerBatch),
+});
+export const PolicyAckMessage = z.strictObject({ v, type: z.literal('policy.ack'), version: z.number().int().positive() });
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [
+  AuthMessage,
+  HelloMessage,
+  HeartbeatMessage,
+  StatusMessage,
+  EventsMessage,
+  PolicyAckMessage,
+]);
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+export type AgentMessageInput = z.input<typeof AgentMessageSchema>;
+export type ConsoleMessageInput = z.input<typeof ConsoleMessageSchema>;
+
+/** What the device signs to answer a challenge, and what the console signs back. */
+export function deviceAuthPayload(deviceId: string, nonce: string, clientNonce: string) {
+  return { deviceId, nonce, clientNonce };
+}
+
+export type ParseFailure = { ok: false; code: 'malformed' | 'unknown-type' | 'invalid'; message: string };
+export type ParseResult<T> = { ok: true; message: T } | ParseFailure;
+
+/**
+ * Parses one frame. Never throws: the caller gets a code it can report back and count
+ * against the sender.
+ */
+function parseFrame<S extends z.ZodType>(
+  schema: S,
+  knownTypes: ReadonlySet<string>,
+  raw: string | Buffer,
+): ParseResult<z.infer<S>> {
+  let data: unknown;
+  try {
+    data = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (error) {
+    return { ok: false, code: 'malformed', message: `not JSON: ${(error as Error).message.slice(0, 120)}` };
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, code: 'malformed', message: 'frame is not a JSON object' };
+  }
+  const { type, v: version } = data as { type?: unknown; v?: unknown };
+  if (version !== PROTOCOL_VERSION) {
+    return { ok: false, code: 'invalid', message: `unsupported protocol version ${JSON.stringify(version)?.slice(0, 20)}; expected ${PROTOCOL_VERSION}` };
+  }
+  if (typeof type !== 'string' || !knownTypes.has(type)) {
+    return { ok: false, code: 'unknown-type', message: `unknown message type ${JSON.stringify(type)?.slice(0, 60)}` };
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) return { ok: false, code: 'invalid', message: `${type}: ${summariseZodError(parsed.error)}` };
+  return { ok: true, message: parsed.data };
+}
+
+const agentTypes = new Set(AgentMessageSchema.options.map((o) => o.shape.type.value));
+const consoleTypes = new Set(ConsoleMessageSchema.options.map((o) => o.shape.type.value));
+
+export const parseAgentMessage = (raw: string | Buffer) => parseFrame(AgentMessageSchema, agentTypes, raw);
+export const parseConsoleMessage = (raw: string | Buffer) => parseFrame(ConsoleMessageSchema, consoleTypes, raw);
