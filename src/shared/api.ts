@@ -80,3 +80,14 @@ export const FeedMessageSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('policy'), version: z.number().int().positive() }),
 ]);
 export type FeedMessage = z.infer<typeof FeedMessageSchema>;
+
+/**
+ * /etc/vigil/enroll.json, written by installers (MSI/pkg/deb parameters) so the service can
+ * enroll on first start without anyone typing a token.
+ */
+export const EnrollFileSchema = z.strictObject({
+  consoleUrl: z.url({ protocol: /^https?$/ }),
+  enrollToken: z.string().min(16).max(256),
+  consolePublicKey: Base64PublicKey.optional(),
+});
+export type EnrollFile = z.infer<typeof EnrollFileSchema>;

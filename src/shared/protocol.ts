@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AgentEventSchema } from './events.js';
 import { LIMITS } from './limits.js';
-import { PolicyBundleSchema, summariseZodError } from './policy.js';
+import { summariseZodError } from './policy.js';
 import { Base64Signature, KeyIdSchema } from './signed.js';
 import { DeviceStatusSchema } from './status.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
@@ -43,7 +43,12 @@ export const EventsAckMessage = z.strictObject({
   type: z.literal('events.ack'),
   seqs: z.array(z.number().int().positive()).max(LIMITS.eventsPerBatch),
 });
-export const PolicyMessage = z.strictObject({ v, type: z.literal('policy'), bundle: PolicyBundleSchema });
+/**
+ * The bundle is checked by the agent with checkPolicyBundle (schema, signature, version,
+ * expiry) rather than here, so that a bad bundle is reported as a policy rejection with its
+ * reason instead of being dropped as a malformed frame.
+ */
+export const PolicyMessage = z.strictObject({ v, type: z.literal('policy'), bundle: z.unknown() });
 export const ErrorMessage = z.strictObject({
   v,
   type: z.literal('error'),

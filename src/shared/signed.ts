@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { canonicalJson } from './canonical-json.js';
-import { keyId, signBytes, verifyBytes } from './crypto.js';
-import type { KeyObject } from 'node:crypto';
 
 /**
+ * Signature envelope schemas (browser-safe). Signing and verification live in signing.ts.
+ *
  * Every signature in Vigil is over `vigil:<purpose>:v1\n` + canonical JSON. The purpose prefix
  * keeps a signature made for one thing (say an auth challenge) from being replayed as another
  * (say a policy bundle).
@@ -30,26 +29,3 @@ export const SignatureSchema = z.strictObject({
   value: Base64Signature,
 });
 export type Signature = z.infer<typeof SignatureSchema>;
-
-export function signingInput(purpose: SigningPurpose, payload: unknown): Buffer {
-  return Buffer.from(`vigil:${purpose}:v1\n${canonicalJson(payload)}`, 'utf8');
-}
-
-export function signPayload(
-  purpose: SigningPurpose,
-  payload: unknown,
-  privateKey: KeyObject | string,
-  publicKey: string,
-): Signature {
-  return { alg: 'ed25519', keyId: keyId(publicKey), value: signBytes(privateKey, signingInput(purpose, payload)) };
-}
-
-export function verifyPayload(
-  purpose: SigningPurpose,
-  payload: unknown,
-  signature: Signature,
-  publicKey: string,
-): boolean {
-  if (signature.keyId !== keyId(publicKey)) return false;
-  return verifyBytes(publicKey, signingInput(purpose, payload), signature.value);
-}

@@ -1,0 +1,23 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'vite';
+
+// Every page under renderer/ is an entry. Relative asset URLs let the console serve the
+// dashboard under /dashboard/ and Electron load the same files from its own protocol.
+const root = resolve(import.meta.dirname);
+
+export default defineConfig({
+  root,
+  base: './',
+  logLevel: 'warn',
+  build: {
+    outDir: resolve(root, '../dist/renderer'),
+    emptyOutDir: true,
+    sourcemap: true,
+    target: 'es2022',
+    rollupOptions: {
+      input: {
+        dashboard: resolve(root, 'dashboard/index.html'),
+      },
+    },
+  },
+});

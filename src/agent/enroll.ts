@@ -1,0 +1,64 @@
+import { EnrollResponseSchema, type EnrollRequest } from '../shared/api.js';
+import { summariseZodError } from '../shared/policy.js';
+import { signPayload } from '../shared/signing.js';
+import { keyId } from '../shared/crypto.js';
+import type { Platform } from '../shared/status.js';
+import type { DeviceKey, DeviceFile } from './identity.js';
+
+export class EnrollError extends Error {}
+
+/**
+ * Enrolls this device: presents the enrollment token and the device public key, signed with
+ * the private key to prove possession. If `pinnedConsoleKey` is given (installers pass the
+ * console's public key), a console answering with any other key is refused.
+ */
+export async function enroll(opts: {
+  consoleUrl: string;
+  token: string;
+  key: DeviceKey;
+  hostname: string;
+  platform: Platform;
+  machineIdHint: string | null;
+  pinnedConsoleKey?: string;
+}): Promise<DeviceFile> {
+  const payload = {
+    deviceId: opts.key.deviceId,
+    publicKey: opts.key.publicKey,
+    hostname: opts.hostname,
+    platform: opts.platform,
+    machineIdHint: opts.machineIdHint,
+    requestedAt: new Date().toISOString(),
+  };
+  const request: EnrollRequest = {
+    token: opts.token,
+    payload,
+    signature: signPayload('enroll', payload, opts.key.privateKey, opts.key.publicKey),
+  };
+  let response: Response;
+  try {
+    response = await fetch(new URL('/api/v1/enroll', opts.consoleUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (error) {
+    throw new EnrollError(`cannot reach the console at ${opts.consoleUrl}: ${(error as Error).message}`);
+  }
+  const body = (await response.json().catch(() => null)) as { message?: string } | null;
+  if (!response.ok) throw new EnrollError(`console refused enrollment (${response.status}): ${body?.message ?? 'no reason given'}`);
+  const parsed = EnrollResponseSchema.safeParse(body);
+  if (!parsed.success) throw new EnrollError(`console sent an unexpected enrollment answer: ${summariseZodError(parsed.error)}`);
+  if (opts.pinnedConsoleKey && parsed.data.consolePublicKey !== opts.pinnedConsoleKey) {
+    throw new EnrollError(
+      `console key ${keyId(parsed.data.consolePublicKey)} is not the pinned key ${keyId(opts.pinnedConsoleKey)}; refusing to enroll`,
+    );
+  }
+  if (parsed.data.deviceId !== opts.key.deviceId) throw new EnrollError('console answered for a different device id');
+  return {
+    deviceId: parsed.data.deviceId,
+    consoleUrl: opts.consoleUrl,
+    consolePublicKey: parsed.data.consolePublicKey,
+    enrolledAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,257 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../shared/backoff.js';
+import type { NewAgentEvent } from '../shared/events.js';
+import { ensurePrivateDir } from '../shared/files.js';
+import { LIMITS } from '../shared/limits.js';
+import type { Logger } from '../shared/log.js';
+import type { PolicyBundle } from '../shared/policy.js';
+import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../shared/protocol.js';
+import type { DeviceStatus } from '../shared/status.js';
+import { VIGIL_VERSION } from '../shared/version.js';
+import { enroll, EnrollError } from './enroll.js';
+import { loadOrCreateDeviceKey, paths, readDeviceFile, writeDeviceFile, type DeviceFile } from './identity.js';
+import { AgentLink } from './link.js';
+import { Outbox } from './outbox.js';
+import { machineIdHint, signedInSessions, systemFacts } from './platform/sysinfo.js';
+import { PolicyStore } from './policy-store.js';
+
+export interface AgentConfig {
+  dataDir: string;
+  /** Needed only for the first start (enrollment); afterwards device.json has it. */
+  consoleUrl?: string;
+  enrollToken?: string;
+  pinnedConsoleKey?: string;
+  mode: 'service' | 'user';
+  log: Logger;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** How often the outbox is checked for events written by other processes. */
+  outboxPollMs?: number;
+}
+
+const BATCHES_IN_FLIGHT = 4;
+const ACK_TIMEOUT_MS = 30_000;
+
+/**
+ * The agent service: device identity, the console link, the last good policy and the durable
+ * outbox. Enforcers (later capabilities) subscribe to `onPolicy` and report through `emit`.
+ */
+export class AgentService {
+  private link: AgentLink | null = null;
+  private outbox: Outbox | null = null;
+  private policy: PolicyStore | null = null;
+  private device: DeviceFile | null = null;
+  private readonly inFlight = new Map<number, number>(); // seq -> sent at
+  private timers: NodeJS.Timeout[] = [];
+  private statusTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  readonly policyListeners: ((bundle: PolicyBundle) => void)[] = [];
+
+  constructor(private readonly config: AgentConfig) {}
+
+  get deviceId(): string | null {
+    return this.device?.deviceId ?? null;
+  }
+
+  get policyVersion(): number | null {
+    return this.policy?.version ?? null;
+  }
+
+  get pendingEvents(): number {
+    return this.outbox?.count() ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { dataDir, log } = this.config;
+    ensurePrivateDir(dataDir);
+    const key = loadOrCreateDeviceKey(dataDir);
+    this.device = readDeviceFile(dataDir) ?? (await this.enrollWithRetry(key));
+    const p = paths(dataDir);
+    this.outbox = new Outbox(p.outbox);
+    this.policy = new PolicyStore(p.policy, this.device.consolePublicKey);
+    this.emit({ type: 'agent.started', data: { agentVersion: VIGIL_VERSION, mode: this.config.mode } });
+    if (this.policy.loadProblem) {
+      log.warn(this.policy.loadProblem);
+      this.emit({ type: 'console.protocol-error', data: { detail: this.policy.loadProblem } });
+    }
+    if (this.policy.bundle) this.notifyPolicy(this.policy.bundle);
+
+    const wsUrl = new URL(AGENT_WS_PATH, this.device.consoleUrl);
+    wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.link = new AgentLink({
+      url: wsUrl.toString(),
+      deviceId: key.deviceId,
+      privateKey: key.privateKey,
+      publicKey: key.publicKey,
+      consolePublicKey: this.device.consolePublicKey,
+      backoffBaseMs: this.config.backoffBaseMs,
+      backoffMaxMs: this.config.backoffMaxMs,
+      log: log.child('link'),
+    });
+    this.link.on('ready', () => void this.onReady());
+    this.link.on('down', () => this.inFlight.clear());
+    this.link.on('message', (message) => {
+      switch (message.type) {
+        case 'policy':
+          return this.onPolicy(message.bundle);
+        case 'events.ack':
+          return this.onAck(message.seqs);
+        case 'error':
+          return log.warn('console reported an error', { code: message.code, message: message.message });
+        case 'auth.error':
+          return;
+      }
+    });
+    this.link.start();
+    this.timers.push(setInterval(() => this.pump(), this.config.outboxPollMs ?? 250));
+    log.info('agent started', { deviceId: key.deviceId, console: this.device.consoleUrl, policyVersion: this.policy.version, mode: this.config.mode });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timers.forEach(clearInterval);
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.link?.stop();
+    this.outbox?.close();
+  }
+
+  /** Queues an event durably; it is sent when the link is up. */
+  emit(event: NewAgentEvent): void {
+    this.outbox!.append([event]);
+    this.pump();
+  }
+
+  private async enrollWithRetry(key: ReturnType<typeof loadOrCreateDeviceKey>): Promise<DeviceFile> {
+    const { consoleUrl, enrollToken, log } = this.config;
+    if (!consoleUrl || !enrollToken) {
+      throw new EnrollError('this device is not enrolled: give --console and --enroll-token (or /etc/vigil/enroll.json)');
+    }
+    const facts = await systemFacts();
+    const hint = await machineIdHint();
+    const backoff = new Backoff(1000, 60_000);
+    for (;;) {
+      try {
+        const device = await enroll({
+          consoleUrl,
+          token: enrollToken,
+          key,
+          hostname: facts.hostname,
+          platform: facts.platform,
+          machineIdHint: hint,
+          pinnedConsoleKey: this.config.pinnedConsoleKey,
+        });
+        writeDeviceFile(this.config.dataDir, device);
+        log.info('enrolled with console', { deviceId: device.deviceId, console: consoleUrl });
+        return device;
+      } catch (error) {
+        // A refusal is final; an unreachable console is worth waiting for.
+        if (!(error instanceof EnrollError) || !/cannot reach/.test(error.message) || this.stopped) throw error;
+        const delay = backoff.next();
+        log.warn(`${error.message}; retrying in ${Math.round(delay / 1000)} s`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async onReady(): Promise<void> {
+    this.inFlight.clear();
+    this.link!.send({
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      agentVersion: VIGIL_VERSION,
+      policyVersion: this.policy!.version,
+      mode: this.config.mode,
+      capabilities: ['events', 'policy'],
+    });
+    await this.sendStatus();
+    this.scheduleStatus();
+    this.pump();
+  }
+
+  private scheduleStatus(): void {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    const seconds = this.policy?.bundle?.payload.policy.agent.statusSeconds ?? 60;
+    this.statusTimer = setInterval(() => void this.sendStatus(), seconds * 1000);
+  }
+
+  async collectStatus(): Promise<DeviceStatus> {
+    const [facts, sessions] = await Promise.all([systemFacts(), signedInSessions()]);
+    return {
+      hostname: facts.hostname,
+      os: { platform: facts.platform, release: facts.release, distro: facts.distro, arch: facts.arch },
+      user: sessions.seatUser,
+      users: sessions.users,
+      uptimeSeconds: facts.uptimeSeconds,
+      agentVersion: VIGIL_VERSION,
+      policyVersion: this.policy?.version ?? null,
+      collectedAt: new Date().toISOString(),
+    };
+  }
+
+  private async sendStatus(): Promise<void> {
+    try {
+      this.link?.send({ v: PROTOCOL_VERSION, type: 'status', status: await this.collectStatus() });
+    } catch (error) {
+      this.config.log.warn('could not collect device status', { error });
+    }
+  }
+
+  private onPolicy(candidate: unknown): void {
+    const result = this.policy!.offer(candidate);
+    const { log } = this.config;
+    if (result.outcome === 'rejected') {
+      const { rejection, kept } = result;
+      log.warn('rejected policy bundle', { reason: rejection.reason, detail: rejection.detail, keptVersion: kept?.payload.version ?? null });
+      this.emit({
+        type: 'policy.rejected',
+        data: { version: rejection.version ?? null, reason: rejection.reason, detail: rejection.detail, keptVersion: kept?.payload.version ?? null },
+      });
+      return;
+    }
+    const version = result.bundle.payload.version;
+    if (result.outcome === 'applied') {
+      log.info('applied policy', { version, name: result.bundle.payload.policy.name });
+      this.emit({ type: 'policy.applied', data: { version } });
+      this.notifyPolicy(result.bundle);
+      this.link?.setHeartbeatSeconds(result.bundle.payload.policy.agent.heartbeatSeconds);
+      this.scheduleStatus();
+    }
+    this.link?.send({ v: PROTOCOL_VERSION, type: 'policy.ack', version });
+  }
+
+  private notifyPolicy(bundle: PolicyBundle): void {
+    for (const listener of this.policyListeners) {
+      try {
+        listener(bundle);
+      } catch (error) {
+        this.config.log.error('policy listener failed', { error });
+      }
+    }
+  }
+
+  private onAck(seqs: number[]): void {
+    const known = seqs.filter((seq) => this.inFlight.has(seq));
+    this.outbox!.acknowledge(known);
+    known.forEach((seq) => this.inFlight.delete(seq));
+    this.pump();
+  }
+
+  /** Sends pending events, keeping a few batches in flight; re-sends whatever is never acked. */
+  private pump(): void {
+    if (!this.link?.isReady || !this.outbox) return;
+    const now = Date.now();
+    for (const [seq, sentAt] of this.inFlight) {
+      if (now - sentAt > ACK_TIMEOUT_MS) {
+        this.inFlight.clear(); // start again from the oldest unacked; the console drops duplicates
+        break;
+      }
+    }
+    while (this.inFlight.size < BATCHES_IN_FLIGHT * LIMITS.eventsPerBatch) {
+      const after = this.inFlight.size ? Math.max(...this.inFlight.keys()) : 0;
+      const batch = this.outbox.pending(LIMITS.eventsPerBatch, after);
+      if (!batch.length) return;
+      if (!this.link.send({ v: PROTOCOL_VERSION, type: 'events', events: batch })) return;
+      batch.forEach((e) => this.inFlight.set(e.seq, now));
+    }
+  }
+}

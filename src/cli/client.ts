@@ -1,0 +1,96 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { LoginResponseSchema } from '../shared/api.js';
+import { writeFileAtomic } from '../shared/files.js';
+import { CliError, usageError } from './errors.js';
+
+/**
+ * How the CLI reaches the console's API as a person: a console URL and a session token, from
+ * (in order) flags/environment (VIGIL_CONSOLE_URL, VIGIL_TOKEN or VIGIL_USERNAME + VIGIL_PASSWORD)
+ * or the session saved by `vigil login`.
+ */
+const SavedSessionSchema = z.strictObject({ consoleUrl: z.url(), token: z.string(), username: z.string(), expiresAt: z.string() });
+
+export function sessionFile(): string {
+  const base = process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config');
+  return join(base, 'vigil', 'cli-session.json');
+}
+
+export async function login(consoleUrl: string, username: string, password: string) {
+  const res = await request(consoleUrl, null, 'POST', '/api/v1/login', { username, password });
+  const session = LoginResponseSchema.parse(res);
+  return session;
+}
+
+export function saveSession(consoleUrl: string, session: z.infer<typeof LoginResponseSchema>): string {
+  const file = sessionFile();
+  writeFileAtomic(file, JSON.stringify({ consoleUrl, token: session.token, username: session.username, expiresAt: session.expiresAt }), 0o600);
+  return file;
+}
+
+export class ApiClient {
+  private constructor(
+    readonly consoleUrl: string,
+    private readonly token: string,
+  ) {}
+
+  static async fromEnvironment(consoleFlag: string | undefined): Promise<ApiClient> {
+    const env = process.env;
+    const saved = readSaved();
+    const consoleUrl = consoleFlag ?? env.VIGIL_CONSOLE_URL ?? saved?.consoleUrl;
+    if (!consoleUrl) throw usageError('no console given: use --console URL, set VIGIL_CONSOLE_URL, or run `vigil login` first');
+    if (!/^https?:\/\//.test(consoleUrl)) throw usageError(`--console must be an http(s) URL, not "${consoleUrl}"`);
+    if (env.VIGIL_TOKEN) return new ApiClient(consoleUrl, env.VIGIL_TOKEN);
+    if (env.VIGIL_USERNAME && env.VIGIL_PASSWORD) {
+      const session = await login(consoleUrl, env.VIGIL_USERNAME, env.VIGIL_PASSWORD);
+      return new ApiClient(consoleUrl, session.token);
+    }
+    if (saved && saved.consoleUrl === consoleUrl && Date.parse(saved.expiresAt) > Date.now()) return new ApiClient(consoleUrl, saved.token);
+    throw usageError('not signed in: run `vigil login`, or set VIGIL_USERNAME and VIGIL_PASSWORD (or VIGIL_TOKEN)');
+  }
+
+  call(method: string, path: string, body?: unknown): Promise<unknown> {
+    return request(this.consoleUrl, this.token, method, path, body);
+  }
+}
+
+function readSaved() {
+  const file = sessionFile();
+  if (!existsSync(file)) return null;
+  try {
+    return SavedSessionSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return null;
+  }
+}
+
+async function request(consoleUrl: string, token: string | null, method: string, path: string, body?: unknown): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, consoleUrl), {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new CliError(`cannot reach the console at ${consoleUrl}: ${(error as Error).message}`);
+  }
+  const text = await res.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    throw new CliError(`console answered ${res.status} with something that is not JSON`);
+  }
+  if (!res.ok) {
+    const message = (data as { message?: string } | null)?.message ?? res.statusText;
+    throw new CliError(`console refused (${res.status}): ${message}`);
+  }
+  return data;
+}

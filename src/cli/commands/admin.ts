@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { PolicyDocumentSchema, summariseZodError, type PolicyDocument } from '../../shared/policy.js';
+import { RoleSchema } from '../../shared/roles.js';
+import { intOption, parse } from '../args.js';
+import { ApiClient, login, saveSession } from '../client.js';
+import { CliError, usageError } from '../errors.js';
+
+export const ADMIN_HELP = `vigil login [--console URL] [--username NAME]
+  Signs in and saves a session for the commands below (password from VIGIL_PASSWORD or a prompt).
+
+vigil policy validate <file>
+  Checks a policy file without sending it.
+vigil policy push <file> [--console URL] [--expires-days N]
+  Validates the file, has the console sign it as the next version and deliver it to every device.
+
+vigil device list [--console URL]
+vigil device revoke <device-id> [--console URL]
+vigil enroll-token create --label TEXT [--hours N] [--max-uses N] [--console URL]
+vigil user add <username> --role admin|systems_manager|technician|safeguarding_lead [--console URL]
+  (the new user's password comes from VIGIL_NEW_PASSWORD or a prompt)`;
+
+async function prompt(question: string): Promise<string> {
+  if (!process.stdin.isTTY) throw usageError(`${question.replace(/:\s*$/, '')} is needed and there is no terminal to ask on`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
+}
+
+export async function runLogin(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { console: { type: 'string' }, username: { type: 'string' } });
+  const consoleUrl = values.console ?? process.env.VIGIL_CONSOLE_URL;
+  if (!consoleUrl) throw usageError('give --console URL (or set VIGIL_CONSOLE_URL)');
+  const username = values.username ?? process.env.VIGIL_USERNAME ?? (await prompt('Username: '));
+  const password = process.env.VIGIL_PASSWORD ?? (await prompt('Password: '));
+  const session = await login(consoleUrl, username, password);
+  const file = saveSession(consoleUrl, session);
+  console.log(`signed in as ${session.username} (${session.role}) until ${session.expiresAt}; session saved in ${file}`);
+}
+
+/** Reads and validates a policy file; every problem is one line naming the file. */
+export function readPolicyFile(file: string): PolicyDocument {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read policy file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`policy file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = PolicyDocumentSchema.safeParse(data);
+  if (!parsed.success) throw new CliError(`policy file ${file} is invalid: ${summariseZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+export async function runPolicy(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === 'validate') {
+    const { positionals } = parse(rest, {}, 1);
+    if (!positionals[0]) throw usageError('usage: vigil policy validate <file>');
+    const doc = readPolicyFile(positionals[0]);
+    return void console.log(`${positionals[0]}: valid policy "${doc.name}"`);
+  }
+  if (sub === 'push') {
+    const { values, positionals } = parse(rest, { console: { type: 'string' }, 'expires-days': { type: 'string' } }, 1);
+    if (!positionals[0]) throw usageError('usage: vigil policy push <file>');
+    const policy = readPolicyFile(positionals[0]);
+    const expiresInDays = intOption(values['expires-days'], 'expires-days', 1, 365, 90);
+    const client = await ApiClient.fromEnvironment(values.console);
+    const result = (await client.call('POST', '/api/v1/policies', { policy, expiresInDays })) as { version: number; deliveredTo: number; keyId: string };
+    return void console.log(`pushed "${policy.name}" as version ${result.version} (signed by ${result.keyId}); sent live to ${result.deliveredTo} connected device(s)`);
+  }
+  throw usageError(`unknown policy command "${sub ?? ''}"; try: vigil policy validate|push <file>`);
+}
+
+export async function runDevice(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parse(rest, { console: { type: 'string' }, json: { type: 'boolean' } }, 1);
+  const client = await ApiClient.fromEnvironment(values.console);
+  if (sub === 'list') {
+    const { devices } = (await client.call('GET', '/api/v1/devices')) as { devices: { id: string; hostname: string; online: boolean; policyVersion: number | null; revoked: boolean }[] };
+    if (values.json) return void console.log(JSON.stringify(devices, null, 2));
+    for (const d of devices) {
+      console.log(`${d.id}  ${d.online ? 'online ' : 'offline'}  policy ${d.policyVersion ?? '-'}  ${d.revoked ? 'REVOKED ' : ''}${d.hostname}`);
+    }
+    return;
+  }
+  if (sub === 'revoke') {
+    if (!positionals[0]) throw usageError('usage: vigil device revoke <device-id>');
+    await client.call('POST', `/api/v1/devices/${encodeURIComponent(positionals[0])}/revoke`, {});
+    return void console.log(`revoked ${positionals[0]}`);
+  }
+  throw usageError(`unknown device command "${sub ?? ''}"; try: vigil device list|revoke`);
+}
+
+export async function runEnrollToken(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'create') throw usageError('usage: vigil enroll-token create --label TEXT');
+  const { values } = parse(rest, { console: { type: 'string' }, label: { type: 'string' }, hours: { type: 'string' }, 'max-uses': { type: 'string' } });
+  if (!values.label) throw usageError('--label is required (say what the token is for, e.g. "Year 7 laptops")');
+  const client = await ApiClient.fromEnvironment(values.console);
+  const result = (await client.call('POST', '/api/v1/enroll-tokens', {
+    label: values.label,
+    expiresInHours: intOption(values.hours, 'hours', 1, 24 * 365, 24 * 30),
+    maxUses: values['max-uses'] === undefined ? null : intOption(values['max-uses'], 'max-uses', 1, 100_000, 1),
+  })) as { token: string; expiresAt: string };
+  console.log(`enrollment token (shown once): ${result.token}`);
+  console.log(`expires ${result.expiresAt}`);
+}
+
+export async function runUser(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'add') throw usageError('usage: vigil user add <username> --role ROLE');
+  const { values, positionals } = parse(rest, { console: { type: 'string' }, role: { type: 'string' } }, 1);
+  const role = RoleSchema.safeParse(values.role);
+  if (!positionals[0]) throw usageError('usage: vigil user add <username> --role ROLE');
+  if (!role.success) throw usageError(`--role must be one of ${RoleSchema.options.join(', ')}`);
+  const password = process.env.VIGIL_NEW_PASSWORD ?? (await prompt(`Password for ${positionals[0]}: `));
+  const client = await ApiClient.fromEnvironment(values.console);
+  await client.call('POST', '/api/v1/users', { username: positionals[0], password, role: role.data });
+  console.log(`created ${positionals[0]} (${role.data})`);
+}

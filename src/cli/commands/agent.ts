@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { EnrollFileSchema } from '../../shared/api.js';
+import { createLogger } from '../../shared/log.js';
+import { summariseZodError } from '../../shared/policy.js';
+import { Base64PublicKey } from '../../shared/signed.js';
+import { AgentService } from '../../agent/service.js';
+import { Outbox } from '../../agent/outbox.js';
+import { paths } from '../../agent/identity.js';
+import { intOption, isRoot, parse } from '../args.js';
+import { CliError, usageError } from '../errors.js';
+
+export const AGENT_HELP = `vigil agent [options]
+  Runs the agent service: enrolls on first start, then keeps an authenticated link to the console,
+  enforces the last good signed policy and delivers events from its durable outbox.
+  --data-dir DIR        device key, policy and outbox (default: /var/lib/vigil as root,
+                        else ~/.local/share/vigil-agent)
+  --console URL         console to enroll with (first start only)
+  --enroll-token TOKEN  enrollment token (first start only; or VIGIL_ENROLL_TOKEN)
+  --console-key KEY     the console's public key (base64) to pin at enrollment
+  --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json if present)
+  --user-mode           run without admin rights (BYOD): only the controls the OS allows a user
+
+vigil agent emit [--data-dir DIR] [--count N] [--note TEXT]
+  Queues N diagnostic events in the outbox of this device, to check the delivery pipeline end to end.`;
+
+export function defaultAgentDataDir(): string {
+  return process.env.VIGIL_AGENT_DATA_DIR ?? (isRoot() ? '/var/lib/vigil' : join(homedir(), '.local/share/vigil-agent'));
+}
+
+export async function runAgent(argv: string[]): Promise<void> {
+  if (argv[0] === 'emit') return runEmit(argv.slice(1));
+  const { values } = parse(argv, {
+    'data-dir': { type: 'string' },
+    console: { type: 'string' },
+    'enroll-token': { type: 'string' },
+    'console-key': { type: 'string' },
+    'enroll-file': { type: 'string' },
+    'user-mode': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return void console.log(AGENT_HELP);
+  const fromFile = readEnrollFile(values['enroll-file']);
+  const consoleUrl = values.console ?? fromFile?.consoleUrl;
+  if (consoleUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(consoleUrl)) throw usageError(`--console must be an http(s) URL, not "${consoleUrl}"`);
+  const consoleKey = values['console-key'] ?? fromFile?.consolePublicKey;
+  if (consoleKey !== undefined && !Base64PublicKey.safeParse(consoleKey).success) throw usageError('--console-key is not a base64 Ed25519 public key');
+  const log = createLogger('agent');
+  const service = new AgentService({
+    dataDir: values['data-dir'] ?? defaultAgentDataDir(),
+    consoleUrl,
+    enrollToken: values['enroll-token'] ?? process.env.VIGIL_ENROLL_TOKEN ?? fromFile?.enrollToken,
+    pinnedConsoleKey: consoleKey,
+    mode: values['user-mode'] ? 'user' : 'service',
+    log,
+    backoffMaxMs: process.env.VIGIL_BACKOFF_MAX_MS ? Number(process.env.VIGIL_BACKOFF_MAX_MS) : undefined,
+  });
+  try {
+    await service.start();
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  console.log(`Vigil agent running as device ${service.deviceId}`);
+  const stop = async (signal: string) => {
+    log.info(`stopping (${signal})`);
+    await service.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function readEnrollFile(flag: string | undefined) {
+  const file = flag ?? (existsSync('/etc/vigil/enroll.json') ? '/etc/vigil/enroll.json' : undefined);
+  if (!file) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw usageError(`cannot read enrollment file ${file}: ${(error as Error).message}`);
+  }
+  const parsed = EnrollFileSchema.safeParse(data);
+  if (!parsed.success) throw usageError(`enrollment file ${file} is invalid: ${summariseZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+function runEmit(argv: string[]): void {
+  const { values } = parse(argv, {
+    'data-dir': { type: 'string' },
+    count: { type: 'string' },
+    note: { type: 'string' },
+  });
+  const dataDir = values['data-dir'] ?? defaultAgentDataDir();
+  const file = paths(dataDir).outbox;
+  if (!existsSync(file)) throw new CliError(`no agent outbox at ${file}: start the agent once first`);
+  const count = intOption(values.count, 'count', 1, 100_000, 1);
+  const note = values.note ?? 'pipeline check';
+  const outbox = new Outbox(file);
+  try {
+    const events = outbox.append(Array.from({ length: count }, (_, n) => ({ type: 'diagnostic.test' as const, data: { note, n } })));
+    console.log(`queued ${events.length} diagnostic events (seq ${events[0]!.seq}..${events.at(-1)!.seq})`);
+  } finally {
+    outbox.close();
+  }
+}

@@ -1,0 +1,63 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startConsole } from '../../console/server.js';
+import { intOption, isRoot, parse } from '../args.js';
+import { usageError } from '../errors.js';
+
+export const CONSOLE_HELP = `vigil console [options]
+  Runs the console: HTTP API, dashboard and the agents' WebSocket endpoint.
+  --data-dir DIR       where the database and signing key live
+                       (default: /var/lib/vigil-console as root, else ~/.local/share/vigil-console)
+  --host HOST          address to listen on (default 127.0.0.1)
+  --port PORT          port (default 8443 with TLS, else 8080; 0 = any free port)
+  --tls-cert FILE      PEM certificate; with --tls-key serves HTTPS
+  --tls-key FILE       PEM private key
+  --ping-interval SEC  how often agents are pinged to detect dead connections (default 15)
+  First start creates the signing key, an admin account and an enrollment token and prints them once
+  (or takes VIGIL_ADMIN_USERNAME, VIGIL_ADMIN_PASSWORD and VIGIL_ENROLL_TOKEN from the environment).`;
+
+export function defaultConsoleDataDir(): string {
+  return process.env.VIGIL_CONSOLE_DATA_DIR ?? (isRoot() ? '/var/lib/vigil-console' : join(homedir(), '.local/share/vigil-console'));
+}
+
+export async function runConsole(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    'data-dir': { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'ping-interval': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return void console.log(CONSOLE_HELP);
+  if (!!values['tls-cert'] !== !!values['tls-key']) throw usageError('--tls-cert and --tls-key go together');
+  const tls = !!values['tls-cert'];
+  const pingSeconds = intOption(values['ping-interval'], 'ping-interval', 1, 3600, 15);
+  const running = await startConsole({
+    dataDir: values['data-dir'] ?? defaultConsoleDataDir(),
+    host: values.host ?? '127.0.0.1',
+    port: intOption(values.port, 'port', 0, 65535, tls ? 8443 : 8080),
+    tlsCert: values['tls-cert'],
+    tlsKey: values['tls-key'],
+    hub: { pingIntervalMs: pingSeconds * 1000 },
+  });
+  console.log(`Vigil console listening on ${running.url}`);
+  console.log(`Dashboard: ${running.url}/`);
+  console.log(`Console signing key: ${running.identity.keyId} (public key ${running.identity.publicKey})`);
+  for (const warning of running.warnings) console.log(`WARNING: ${warning}`);
+  if (running.firstRun) {
+    const s = running.firstRun;
+    console.log('First start: created the admin account and an enrollment token. They are shown only this once.');
+    console.log(`  admin username:   ${s.adminUsername}`);
+    console.log(`  admin password:   ${s.adminPassword ?? '(from VIGIL_ADMIN_PASSWORD)'}`);
+    console.log(`  enrollment token: ${s.enrollToken ?? '(from VIGIL_ENROLL_TOKEN)'}`);
+  }
+  const stop = async (signal: string) => {
+    console.log(`Vigil console stopping (${signal})`);
+    await running.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}

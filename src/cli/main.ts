@@ -1,0 +1,66 @@
+import { VIGIL_VERSION } from '../shared/version.js';
+import { ADMIN_HELP, runDevice, runEnrollToken, runLogin, runPolicy, runUser } from './commands/admin.js';
+import { AGENT_HELP, runAgent } from './commands/agent.js';
+import { CONSOLE_HELP, runConsole } from './commands/console.js';
+import { CliError } from './errors.js';
+
+const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
+
+Usage: vigil <command> [options]
+
+Commands:
+  console         run the console (API, dashboard, agent endpoint)
+  agent           run the agent service on this device
+  login           sign in to a console from this shell
+  policy          validate or push a policy file
+  device          list or revoke devices
+  enroll-token    create enrollment tokens
+  user            add console users
+
+${CONSOLE_HELP}
+
+${AGENT_HELP}
+
+${ADMIN_HELP}`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
+  console: runConsole,
+  agent: runAgent,
+  login: runLogin,
+  policy: runPolicy,
+  device: runDevice,
+  'enroll-token': runEnrollToken,
+  user: runUser,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP);
+    return 0;
+  }
+  if (command === '--version' || command === '-v') {
+    console.log(VIGIL_VERSION);
+    return 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`vigil: unknown command "${command}" (try vigil --help)\n`);
+    return 2;
+  }
+  try {
+    await run(rest);
+    return 0;
+  } catch (error) {
+    if (error instanceof CliError) {
+      process.stderr.write(`vigil: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`vigil: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+// Long-running commands (console, agent) keep the event loop alive; one-shot commands end here.
+if (code !== 0) process.exit(code);

@@ -1,0 +1,324 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { keyId as keyIdOfDevice, randomToken } from '../shared/crypto.js';
+import type { AgentEvent } from '../shared/events.js';
+import { LIMITS } from '../shared/limits.js';
+import type { Logger } from '../shared/log.js';
+import type { PolicyBundle } from '../shared/policy.js';
+import {
+  deviceAuthPayload,
+  parseAgentMessage,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type ConsoleMessageInput,
+} from '../shared/protocol.js';
+import { signPayload, verifyPayload } from '../shared/signing.js';
+import type { DeviceStatus } from '../shared/status.js';
+import { toDeviceSummary } from './devices.js';
+import type { FeedHub } from './feed.js';
+import type { ConsoleIdentity } from './identity.js';
+import { PenaltyBox } from './rate-limit.js';
+import type { ConsoleStore } from './store/store.js';
+
+export interface AgentHubOptions {
+  /** How often the console pings each agent; a connection that misses one pong is dropped. */
+  pingIntervalMs: number;
+  /** Time an agent has to answer the challenge. */
+  authTimeoutMs: number;
+  heartbeatSeconds: number;
+  /** Invalid frames tolerated per connection (in `strikeWindowMs`) before it is cut off. */
+  maxStrikes: number;
+  strikeWindowMs: number;
+  penaltyMs: number;
+}
+
+export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
+  pingIntervalMs: 15_000,
+  authTimeoutMs: 10_000,
+  heartbeatSeconds: 30,
+  maxStrikes: 5,
+  strikeWindowMs: 60_000,
+  penaltyMs: 30_000,
+};
+
+/** Close codes the agent understands (4000-4999 are application-defined). */
+export const CLOSE = {
+  replaced: 4000,
+  authFailed: 4001,
+  revoked: 4003,
+  rateLimited: 4029,
+  policyViolation: 1008,
+} as const;
+
+interface Connection {
+  ws: WebSocket;
+  ip: string;
+  nonce: string | null;
+  deviceId: string | null;
+  alive: boolean;
+  strikes: number[];
+  /** Messages are handled one at a time per connection so acks follow stores in order. */
+  queue: Promise<void>;
+}
+
+export interface HubStats {
+  connected: number;
+  authenticated: number;
+  eventsStored: number;
+  duplicateEvents: number;
+  rejectedFrames: number;
+}
+
+/**
+ * The agents' WebSocket endpoint: challenge-response authentication with the device key,
+ * then hello / heartbeat / status / events / policy acks. Anything malformed is answered with
+ * an error frame, counted, and — when it keeps coming — cut off and rate-limited.
+ */
+export class AgentHub {
+  private readonly wss: WebSocketServer;
+  private readonly byDevice = new Map<string, Connection>();
+  private readonly connections = new Set<Connection>();
+  private readonly penalties: PenaltyBox;
+  /** Failed authentications per address: 20 a minute is far more than any honest agent needs. */
+  private readonly authFailures = new PenaltyBox({ maxFailures: 20, windowMs: 60_000, basePenaltyMs: 30_000, maxPenaltyMs: 3600_000 });
+  private readonly pingTimer: NodeJS.Timeout;
+  readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0 };
+  /** Hooks for later capabilities (activity, blocks...) that want to see stored events. */
+  onEvents: ((deviceId: string, events: AgentEvent[]) => void) | null = null;
+
+  constructor(
+    private readonly store: ConsoleStore,
+    private readonly identity: ConsoleIdentity,
+    private readonly feed: FeedHub,
+    private readonly log: Logger,
+    private readonly options: AgentHubOptions = DEFAULT_HUB_OPTIONS,
+  ) {
+    this.penalties = new PenaltyBox({ maxFailures: 1, windowMs: 1, basePenaltyMs: options.penaltyMs, maxPenaltyMs: 3600_000 });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
+    this.pingTimer = setInterval(() => this.pingAll(), options.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
+    const wait = Math.max(this.penalties.retryAfterMs(`ip:${ip}`), this.authFailures.retryAfterMs(ip));
+    if (wait > 0) {
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${Math.ceil(wait / 1000)}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ip));
+  }
+
+  private accept(ws: WebSocket, ip: string): void {
+    const conn: Connection = { ws, ip, nonce: randomToken(32), deviceId: null, alive: true, strikes: [], queue: Promise.resolve() };
+    this.connections.add(conn);
+    this.stats.connected++;
+    const authTimer = setTimeout(() => {
+      if (!conn.deviceId) this.refuse(conn, 'timeout', 'no authentication within the time allowed', CLOSE.authFailed);
+    }, this.options.authTimeoutMs);
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('message', (data, isBinary) => {
+      conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary)).catch((error) => {
+        this.log.error('error handling agent frame', { deviceId: conn.deviceId, error });
+        this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code: 'internal', message: 'the console could not process that message' });
+      });
+    });
+    ws.on('error', (error) => {
+      // ws reports oversized frames and protocol violations here and closes the socket itself.
+      this.log.warn('agent connection error', { deviceId: conn.deviceId, ip, error: error.message });
+      this.penalise(conn, `connection error: ${error.message}`);
+    });
+    ws.on('close', () => {
+      clearTimeout(authTimer);
+      this.connections.delete(conn);
+      this.stats.connected--;
+      void this.onClosed(conn).catch((error) => this.log.error('error marking device offline', { error }));
+    });
+    this.send(conn, {
+      v: PROTOCOL_VERSION,
+      type: 'challenge',
+      nonce: conn.nonce!,
+      consoleKeyId: this.identity.keyId,
+      serverTime: new Date().toISOString(),
+    });
+  }
+
+  private async onFrame(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    if (conn.ws.readyState !== conn.ws.OPEN) return;
+    if (isBinary) return this.strike(conn, 'malformed', 'binary frames are not part of the protocol');
+    const parsed = parseAgentMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
+    if (!parsed.ok) return this.strike(conn, parsed.code, parsed.message);
+    const message = parsed.message;
+    if (!conn.deviceId) {
+      if (message.type !== 'auth') return this.strike(conn, 'not-authenticated', `authenticate before sending ${message.type}`);
+      return this.authenticate(conn, message);
+    }
+    return this.handle(conn, conn.deviceId, message);
+  }
+
+  private async authenticate(conn: Connection, message: Extract<AgentMessage, { type: 'auth' }>): Promise<void> {
+    const expected = conn.nonce;
+    // The challenge is single-use: whatever happens next, this connection can't try it again.
+    conn.nonce = null;
+    if (!expected || message.nonce !== expected) {
+      return this.refuse(conn, 'bad-nonce', 'the answer does not match the challenge on this connection', CLOSE.authFailed);
+    }
+    const device = await this.store.getDevice(message.deviceId);
+    if (!device) return this.refuse(conn, 'unknown-device', 'this device is not enrolled', CLOSE.authFailed);
+    if (device.revoked) return this.refuse(conn, 'revoked', 'this device has been revoked by an administrator', CLOSE.revoked);
+    const payload = deviceAuthPayload(message.deviceId, message.nonce, message.clientNonce);
+    const signature = { alg: 'ed25519' as const, keyId: keyIdOfDevice(device.publicKey), value: message.signature };
+    if (!verifyPayload('device-auth', payload, signature, device.publicKey)) {
+      return this.refuse(conn, 'bad-signature', 'the challenge answer is not signed by this device key', CLOSE.authFailed);
+    }
+    const penalty = this.penalties.retryAfterMs(`device:${device.id}`);
+    if (penalty > 0) {
+      return this.refuse(conn, 'rate-limited', `too many bad messages; try again in ${Math.ceil(penalty / 1000)} s`, CLOSE.rateLimited);
+    }
+    const previous = this.byDevice.get(device.id);
+    if (previous && previous !== conn) {
+      previous.deviceId = null; // so its close does not mark the device offline
+      previous.ws.close(CLOSE.replaced, 'replaced by a newer connection');
+    }
+    conn.deviceId = device.id;
+    this.byDevice.set(device.id, conn);
+    this.stats.authenticated++;
+    const consoleSig = signPayload('console-auth', payload, this.identity.privateKey, this.identity.publicKey);
+    this.send(conn, {
+      v: PROTOCOL_VERSION,
+      type: 'auth.ok',
+      deviceId: device.id,
+      signature: consoleSig.value,
+      heartbeatSeconds: (await this.store.latestPolicy())?.document.agent.heartbeatSeconds ?? this.options.heartbeatSeconds,
+    });
+    await this.store.markOnline(device.id, new Date().toISOString(), null);
+    await this.publishDevice(device.id);
+  }
+
+  private async handle(conn: Connection, deviceId: string, message: AgentMessage): Promise<void> {
+    const now = new Date().toISOString();
+    switch (message.type) {
+      case 'auth':
+        return this.strike(conn, 'invalid', 'already authenticated');
+      case 'hello': {
+        await this.store.markOnline(deviceId, now, message.agentVersion);
+        const latest = await this.store.latestPolicy();
+        if (latest && (message.policyVersion === null || message.policyVersion < latest.version)) {
+          this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle: latest.bundle });
+        }
+        if (message.policyVersion !== null) await this.store.setPolicyVersion(deviceId, message.policyVersion);
+        return this.publishDevice(deviceId);
+      }
+      case 'heartbeat':
+        return this.store.touchDevice(deviceId, now);
+      case 'status':
+        await this.store.saveStatus(deviceId, message.status as DeviceStatus, now);
+        return this.publishDevice(deviceId);
+      case 'events': {
+        const fresh = await this.store.insertEvents(deviceId, message.events, now);
+        this.stats.eventsStored += fresh.length;
+        this.stats.duplicateEvents += message.events.length - fresh.length;
+        // Ack everything we now hold, duplicates included: the agent may delete them.
+        this.send(conn, { v: PROTOCOL_VERSION, type: 'events.ack', seqs: message.events.map((e) => e.seq) });
+        if (fresh.length) this.onEvents?.(deviceId, fresh);
+        return;
+      }
+      case 'policy.ack':
+        await this.store.setPolicyVersion(deviceId, message.version);
+        this.log.info('policy applied by device', { deviceId, version: message.version });
+        return this.publishDevice(deviceId);
+    }
+  }
+
+  /** Sends the bundle to every authenticated agent; returns how many it went to. */
+  broadcastPolicy(bundle: PolicyBundle): number {
+    let sent = 0;
+    for (const conn of this.byDevice.values()) {
+      if (this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle })) sent++;
+    }
+    return sent;
+  }
+
+  /** Cuts off a device at once (after revocation). */
+  disconnect(deviceId: string, code: number, reason: string): void {
+    this.byDevice.get(deviceId)?.ws.close(code, reason);
+  }
+
+  isOnline(deviceId: string): boolean {
+    return this.byDevice.has(deviceId);
+  }
+
+  get onlineCount(): number {
+    return this.byDevice.size;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pingTimer);
+    for (const conn of this.connections) conn.ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private pingAll(): void {
+    for (const conn of this.connections) {
+      if (!conn.alive) {
+        this.log.info('agent missed a pong; dropping connection', { deviceId: conn.deviceId, ip: conn.ip });
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.ws.ping();
+      } catch {
+        conn.ws.terminate();
+      }
+    }
+  }
+
+  private async onClosed(conn: Connection): Promise<void> {
+    if (!conn.deviceId || this.byDevice.get(conn.deviceId) !== conn) return;
+    this.byDevice.delete(conn.deviceId);
+    await this.store.markOffline(conn.deviceId, new Date().toISOString());
+    await this.publishDevice(conn.deviceId);
+  }
+
+  private async publishDevice(deviceId: string): Promise<void> {
+    const device = await this.store.getDevice(deviceId);
+    if (device) this.feed.publishDevice(toDeviceSummary({ ...device, online: this.byDevice.has(deviceId) }));
+  }
+
+  private strike(
+    conn: Connection,
+    code: 'malformed' | 'unknown-type' | 'invalid' | 'not-authenticated',
+    message: string,
+  ): void {
+    this.stats.rejectedFrames++;
+    this.log.warn('rejected frame from agent', { deviceId: conn.deviceId, ip: conn.ip, code, message });
+    this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code, message });
+    const now = Date.now();
+    conn.strikes = conn.strikes.filter((t) => now - t < this.options.strikeWindowMs);
+    conn.strikes.push(now);
+    if (conn.strikes.length >= this.options.maxStrikes) this.penalise(conn, 'too many invalid messages');
+  }
+
+  private penalise(conn: Connection, why: string): void {
+    const key = conn.deviceId ? `device:${conn.deviceId}` : `ip:${conn.ip}`;
+    const penalty = this.penalties.fail(key);
+    this.log.warn('cutting off misbehaving agent connection', { key, why, penaltyMs: penalty });
+    this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code: 'rate-limited', message: `${why}; disconnected for ${Math.ceil(penalty / 1000)} s` });
+    if (conn.ws.readyState === conn.ws.OPEN) conn.ws.close(CLOSE.rateLimited, 'rate limited');
+  }
+
+  private refuse(conn: Connection, code: Extract<ConsoleMessageInput, { type: 'auth.error' }>['code'], message: string, closeCode: number): void {
+    this.stats.rejectedFrames++;
+    if (code !== 'rate-limited') this.authFailures.fail(conn.ip);
+    this.log.warn('agent authentication refused', { ip: conn.ip, code, message });
+    this.send(conn, { v: PROTOCOL_VERSION, type: 'auth.error', code, message });
+    conn.ws.close(closeCode, code);
+  }
+
+  private send(conn: Connection, message: ConsoleMessageInput): boolean {
+    if (conn.ws.readyState !== conn.ws.OPEN) return false;
+    conn.ws.send(JSON.stringify(message));
+    return true;
+  }
+}

@@ -1,0 +1,119 @@
+import type { IncomingMessage } from 'node:http';
+import { randomToken, sha256Hex } from '../shared/crypto.js';
+import type { Role } from '../shared/roles.js';
+import { HttpError } from './http/http-error.js';
+import type { Principal } from './http/router.js';
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
+import { PenaltyBox } from './rate-limit.js';
+import type { ConsoleStore } from './store/store.js';
+
+export const SESSION_COOKIE = 'vigil_session';
+
+export interface AuthOptions {
+  /** Sessions end this long after sign-in, whatever the activity. */
+  sessionMaxAgeMs: number;
+  /** Sessions end after this long without a request. */
+  sessionIdleMs: number;
+}
+
+export const DEFAULT_AUTH_OPTIONS: AuthOptions = { sessionMaxAgeMs: 12 * 3600_000, sessionIdleMs: 2 * 3600_000 };
+
+/** Sign-in, sessions and the login rate limit for console users (people, not devices). */
+export class AuthService {
+  /** Five failures in 15 minutes lock the username (and, separately, the address) for a minute, doubling. */
+  private readonly byUser = new PenaltyBox({ maxFailures: 5, windowMs: 15 * 60_000, basePenaltyMs: 60_000, maxPenaltyMs: 3600_000 });
+  private readonly byAddress = new PenaltyBox({ maxFailures: 20, windowMs: 15 * 60_000, basePenaltyMs: 60_000, maxPenaltyMs: 3600_000 });
+
+  constructor(
+    private readonly store: ConsoleStore,
+    private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS,
+  ) {}
+
+  async createUser(username: string, password: string, role: Role): Promise<void> {
+    if (await this.store.getUser(username)) throw new HttpError(409, 'exists', `user ${username} already exists`);
+    await this.store.createUser({
+      username,
+      role,
+      passwordHash: await hashPassword(password),
+      createdAt: new Date().toISOString(),
+      disabled: false,
+    });
+  }
+
+  async login(username: string, password: string, ip: string): Promise<{ token: string; role: Role; expiresAt: string }> {
+    const wait = Math.max(this.byUser.retryAfterMs(username), this.byAddress.retryAfterMs(ip));
+    if (wait > 0) {
+      throw new HttpError(429, 'rate-limited', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`, {
+        'Retry-After': String(Math.ceil(wait / 1000)),
+      });
+    }
+    const user = await this.store.getUser(username);
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    if (!user || !ok || user.disabled) {
+      this.byUser.fail(username);
+      this.byAddress.fail(ip);
+      throw new HttpError(401, 'bad-credentials', 'wrong username or password');
+    }
+    this.byUser.succeed(username);
+    const token = randomToken(32);
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + this.options.sessionMaxAgeMs).toISOString();
+    await this.store.createSession({
+      tokenHash: sha256Hex(token),
+      username: user.username,
+      role: user.role,
+      createdAt: now.toISOString(),
+      expiresAt,
+      lastUsedAt: now.toISOString(),
+    });
+    return { token, role: user.role, expiresAt };
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    await this.store.deleteSession(principal.tokenHash);
+  }
+
+  /** Bearer token (CLI, API) or the session cookie (dashboard). */
+  authenticate = async (req: IncomingMessage): Promise<Principal | null> => {
+    const token = bearer(req) ?? cookie(req, SESSION_COOKIE);
+    if (!token || token.length > 128) return null;
+    return this.principalForToken(token);
+  };
+
+  async principalForToken(token: string): Promise<Principal | null> {
+    const tokenHash = sha256Hex(token);
+    const session = await this.store.getSession(tokenHash);
+    if (!session) return null;
+    const now = Date.now();
+    if (Date.parse(session.expiresAt) <= now || Date.parse(session.lastUsedAt) + this.options.sessionIdleMs <= now) {
+      await this.store.deleteSession(tokenHash);
+      return null;
+    }
+    const user = await this.store.getUser(session.username);
+    if (!user || user.disabled) return null;
+    // Writing on every request would be wasteful; a minute's precision is enough for idle expiry.
+    if (now - Date.parse(session.lastUsedAt) > 60_000) await this.store.touchSession(tokenHash, new Date(now).toISOString());
+    return { username: user.username, role: user.role, tokenHash };
+  }
+
+  async isSessionValid(principal: Principal): Promise<boolean> {
+    const session = await this.store.getSession(principal.tokenHash);
+    return !!session && Date.parse(session.expiresAt) > Date.now();
+  }
+}
+
+function bearer(req: IncomingMessage): string | null {
+  const header = req.headers.authorization;
+  const m = header ? /^Bearer ([A-Za-z0-9_-]+)$/.exec(header) : null;
+  return m ? m[1]! : null;
+}
+
+export function cookie(req: IncomingMessage, name: string): string | null {
+  const header = req.headers.cookie;
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const [k, ...rest] = part.trim().split('=');
+    if (k === name) return rest.join('=');
+  }
+  return null;
+}

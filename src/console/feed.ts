@@ -1,0 +1,93 @@
+import type { ServerResponse } from 'node:http';
+import type { DeviceSummary, FeedMessage } from '../shared/api.js';
+import type { Principal } from './http/router.js';
+
+interface Subscriber {
+  res: ServerResponse;
+  principal: Principal;
+}
+
+/**
+ * The dashboard's live feed (server-sent events). Device updates are coalesced: within one
+ * flush interval only the latest state of each device is sent, so a busy fleet cannot flood
+ * the browser.
+ */
+export class FeedHub {
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly pendingDevices = new Map<string, DeviceSummary>();
+  private readonly pendingOther: FeedMessage[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private readonly keepAlive: NodeJS.Timeout;
+
+  constructor(
+    private readonly flushIntervalMs = 200,
+    private readonly isStillValid: (p: Principal) => Promise<boolean> = async () => true,
+  ) {
+    this.keepAlive = setInterval(() => void this.ping(), 25_000);
+    this.keepAlive.unref();
+  }
+
+  subscribe(res: ServerResponse, principal: Principal): void {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(': vigil feed\nretry: 2000\n\n');
+    const sub = { res, principal };
+    this.subscribers.add(sub);
+    res.on('close', () => this.subscribers.delete(sub));
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  publishDevice(device: DeviceSummary): void {
+    this.pendingDevices.set(device.id, device);
+    this.schedule();
+  }
+
+  publish(message: FeedMessage): void {
+    this.pendingOther.push(message);
+    this.schedule();
+  }
+
+  close(): void {
+    clearInterval(this.keepAlive);
+    if (this.timer) clearTimeout(this.timer);
+    for (const sub of this.subscribers) sub.res.end();
+    this.subscribers.clear();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
+  }
+
+  private flush(): void {
+    this.timer = null;
+    const messages: FeedMessage[] = [
+      ...this.pendingOther.splice(0),
+      ...[...this.pendingDevices.values()].map((device) => ({ kind: 'device' as const, device })),
+    ];
+    this.pendingDevices.clear();
+    if (!messages.length || !this.subscribers.size) return;
+    const frame = `event: batch\ndata: ${JSON.stringify(messages)}\n\n`;
+    for (const sub of this.subscribers) sub.res.write(frame);
+  }
+
+  /** Keeps proxies from closing idle streams and ends streams whose session has expired. */
+  private async ping(): Promise<void> {
+    for (const sub of [...this.subscribers]) {
+      if (!(await this.isStillValid(sub.principal))) {
+        sub.res.write('event: session-expired\ndata: {}\n\n');
+        sub.res.end();
+        this.subscribers.delete(sub);
+      } else {
+        sub.res.write(': keep-alive\n\n');
+      }
+    }
+  }
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import {
+  CreateEnrollTokenRequestSchema,
+  CreateUserRequestSchema,
+  EnrollRequestSchema,
+  LoginRequestSchema,
+  PolicyPushRequestSchema,
+} from '../shared/api.js';
+import { randomToken, sha256Hex } from '../shared/crypto.js';
+import type { AgentHub } from './agent-hub.js';
+import { CLOSE } from './agent-hub.js';
+import { type AuthService, SESSION_COOKIE } from './auth.js';
+import { toDeviceSummary, type EnrollmentService } from './devices.js';
+import type { FeedHub } from './feed.js';
+import { readJson } from './http/body.js';
+import { HttpError } from './http/http-error.js';
+import type { Principal, RouteResult, Router } from './http/router.js';
+import type { PolicyService } from './policies.js';
+import type { ConsoleStore } from './store/store.js';
+
+export interface RouteDeps {
+  store: ConsoleStore;
+  auth: AuthService;
+  enrollment: EnrollmentService;
+  policies: PolicyService;
+  hub: AgentHub;
+  feed: FeedHub;
+  consoleKeyId: string;
+  secureCookies: boolean;
+}
+
+const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
+const actor = (p: Principal | null) => p?.username ?? 'anonymous';
+const limitParam = (url: URL, max: number) => {
+  const raw = url.searchParams.get('limit');
+  const n = raw === null ? 100 : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'invalid-request', `limit must be a whole number from 1 to ${max}`);
+  return n;
+};
+const DeviceIdParam = z.uuid();
+
+/** All `/api/v1` routes. Each states the permission it needs; the router enforces it. */
+export function registerRoutes(router: Router, deps: RouteDeps): void {
+  const { store, auth, hub } = deps;
+  const audit = (p: Principal | null, action: string, target: string | null, detail: Record<string, unknown> = {}) =>
+    store.appendAudit({ at: new Date().toISOString(), actor: actor(p), action, target, detail });
+
+  router
+    .add('GET', '/healthz', 'public', async () => ok({ ok: true, devicesOnline: hub.onlineCount }))
+    .add('POST', '/api/v1/login', 'public', async ({ req, ip }) => {
+      const body = await readJson(req, LoginRequestSchema);
+      try {
+        const session = await auth.login(body.username, body.password, ip);
+        await audit({ username: body.username } as Principal, 'user.signed-in', null, { ip });
+        const cookie = `${SESSION_COOKIE}=${session.token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(
+          (Date.parse(session.expiresAt) - Date.now()) / 1000,
+        )}${deps.secureCookies ? '; Secure' : ''}`;
+        return { status: 200, body: { ...session, username: body.username }, headers: { 'Set-Cookie': cookie } };
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 401) {
+          await audit(null, 'user.sign-in-failed', body.username.slice(0, 64), { ip });
+        }
+        throw error;
+      }
+    })
+    .add('POST', '/api/v1/logout', 'signed-in', async ({ principal }) => {
+      await auth.logout(principal!);
+      return { status: 200, body: { ok: true }, headers: { 'Set-Cookie': `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` } };
+    })
+    .add('GET', '/api/v1/me', 'signed-in', async ({ principal }) => ok({ username: principal!.username, role: principal!.role }))
+
+    .add('POST', '/api/v1/enroll', 'public', async ({ req, ip }) => {
+      const body = await readJson(req, EnrollRequestSchema);
+      return ok(await deps.enrollment.enroll(body, ip), 201);
+    })
+
+    .add('GET', '/api/v1/devices', 'devices:read', async () => {
+      const devices = await store.listDevices();
+      return ok({ devices: devices.map((d) => toDeviceSummary({ ...d, online: hub.isOnline(d.id) })) });
+    })
+    .add('GET', '/api/v1/devices/:id', 'devices:read', async ({ params }) => {
+      const device = await findDevice(store, params.id!);
+      return ok({ device: toDeviceSummary({ ...device, online: hub.isOnline(device.id) }) });
+    })
+    .add('POST', '/api/v1/devices/:id/revoke', 'devices:revoke', async ({ params, principal }) => {
+      const device = await findDevice(store, params.id!);
+      const changed = await store.revokeDevice(device.id);
+      hub.disconnect(device.id, CLOSE.revoked, 'revoked');
+      if (changed) await audit(principal, 'device.revoked', device.id, { hostname: device.hostname });
+      return ok({ revoked: true, changed });
+    })
+
+    .add('GET', '/api/v1/events', 'events:read', async ({ url }) => {
+      const deviceId = url.searchParams.get('device') ?? undefined;
+      if (deviceId !== undefined && !DeviceIdParam.safeParse(deviceId).success) throw new HttpError(400, 'invalid-request', 'device must be a device id');
+      const type = url.searchParams.get('type') ?? undefined;
+      const events = await store.listEvents({ deviceId, type, limit: limitParam(url, 1000) });
+      return ok({ events });
+    })
+    .add('GET', '/api/v1/stats', 'devices:read', async () =>
+      ok({ hub: hub.stats, online: hub.onlineCount, feedSubscribers: deps.feed.subscriberCount, events: await store.countEvents() }),
+    )
+
+    .add('GET', '/api/v1/policies', 'policy:read', async ({ url }) => ok({ policies: await store.listPolicies(limitParam(url, 500)) }))
+    .add('GET', '/api/v1/policies/current', 'policy:read', async () => {
+      const latest = await deps.policies.latest();
+      if (!latest) throw new HttpError(404, 'not-found', 'no policy has been published yet');
+      return ok(latest);
+    })
+    .add('POST', '/api/v1/policies', 'policy:push', async ({ req, principal }) => {
+      const body = await readJson(req, PolicyPushRequestSchema);
+      const record = await deps.policies.publish(body.policy, actor(principal), body.expiresInDays);
+      const deliveredTo = hub.broadcastPolicy(record.bundle);
+      deps.feed.publish({ kind: 'policy', version: record.version });
+      return ok({ version: record.version, keyId: deps.consoleKeyId, deliveredTo }, 201);
+    })
+
+    .add('GET', '/api/v1/enroll-tokens', 'enroll-tokens:manage', async () => {
+      const tokens = await store.listEnrollTokens();
+      return ok({ tokens: tokens.map(({ tokenHash: _hidden, ...t }) => t) });
+    })
+    .add('POST', '/api/v1/enroll-tokens', 'enroll-tokens:manage', async ({ req, principal }) => {
+      const body = await readJson(req, CreateEnrollTokenRequestSchema);
+      const token = randomToken(24);
+      const record = {
+        id: randomUUID(),
+        tokenHash: sha256Hex(token),
+        label: body.label,
+        createdBy: actor(principal),
+        createdAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + body.expiresInHours * 3600_000).toISOString(),
+        maxUses: body.maxUses,
+        uses: 0,
+        revoked: false,
+      };
+      await store.createEnrollToken(record);
+      await audit(principal, 'enroll-token.created', record.id, { label: record.label, expiresAt: record.expiresAt });
+      return ok({ id: record.id, token, expiresAt: record.expiresAt }, 201);
+    })
+
+    .add('GET', '/api/v1/users', 'users:manage', async () => {
+      const users = await store.listUsers();
+      return ok({ users: users.map(({ passwordHash: _hidden, ...u }) => u) });
+    })
+    .add('POST', '/api/v1/users', 'users:manage', async ({ req, principal }) => {
+      const body = await readJson(req, CreateUserRequestSchema);
+      await auth.createUser(body.username, body.password, body.role);
+      await audit(principal, 'user.created', body.username, { role: body.role });
+      return ok({ username: body.username, role: body.role }, 201);
+    })
+    .add('GET', '/api/v1/audit', 'audit:read', async ({ url }) => ok({ audit: await store.listAudit(limitParam(url, 1000)) }))
+
+    .add('GET', '/api/v1/feed', 'feed:subscribe', async ({ res, principal }) => {
+      deps.feed.subscribe(res, principal!);
+      return { handled: true };
+    });
+}
+
+async function findDevice(store: ConsoleStore, id: string) {
+  if (!DeviceIdParam.safeParse(id).success) throw new HttpError(400, 'invalid-request', 'not a device id');
+  const device = await store.getDevice(id);
+  if (!device) throw new HttpError(404, 'not-found', 'no such device');
+  return device;
+}

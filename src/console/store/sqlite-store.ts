@@ -1,0 +1,331 @@
+import Database from 'better-sqlite3';
+import type { AgentEvent } from '../../shared/events.js';
+import { AgentEventSchema } from '../../shared/events.js';
+import { PolicyBundleSchema, PolicyDocumentSchema } from '../../shared/policy.js';
+import { RoleSchema } from '../../shared/roles.js';
+import { DeviceStatusSchema } from '../../shared/status.js';
+import type {
+  AuditRecord,
+  ConsoleStore,
+  DeviceRecord,
+  EnrollTokenRecord,
+  PolicyRecord,
+  SessionRecord,
+  StoredEvent,
+  UserRecord,
+} from './store.js';
+
+/** Ordered schema migrations; the index + 1 is the schema version stored in user_version. */
+const MIGRATIONS = [
+  `
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE users (
+    username TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(username),
+    role TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, last_used_at TEXT NOT NULL);
+  CREATE TABLE enroll_tokens (
+    id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, label TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, max_uses INTEGER, uses INTEGER NOT NULL DEFAULT 0,
+    revoked INTEGER NOT NULL DEFAULT 0);
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY, public_key TEXT NOT NULL UNIQUE, hostname TEXT NOT NULL, platform TEXT NOT NULL,
+    machine_id_hint TEXT, enrolled_at TEXT NOT NULL, enrolled_with TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0, clone_suspect INTEGER NOT NULL DEFAULT 0,
+    online INTEGER NOT NULL DEFAULT 0, last_seen_at TEXT, agent_version TEXT, policy_version INTEGER,
+    status_json TEXT);
+  CREATE INDEX devices_machine_hint ON devices(machine_id_hint);
+  CREATE TABLE events (
+    device_id TEXT NOT NULL REFERENCES devices(id), seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL, at TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (device_id, seq)) WITHOUT ROWID;
+  CREATE INDEX events_type ON events(type);
+  CREATE TABLE policies (
+    version INTEGER PRIMARY KEY, bundle TEXT NOT NULL, document TEXT NOT NULL,
+    published_by TEXT NOT NULL, published_at TEXT NOT NULL);
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT, detail TEXT NOT NULL);
+  `,
+];
+
+type Row = Record<string, unknown>;
+
+export class SqliteStore implements ConsoleStore {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable against process crashes in WAL mode; only an OS crash can lose the last commit.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`database schema version ${current} is newer than this console understands (${MIGRATIONS.length})`);
+    }
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[version]!);
+        this.db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  }
+
+  journalMode(): string {
+    return this.db.pragma('journal_mode', { simple: true }) as string;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as Row | undefined;
+    return row ? String(row.value) : null;
+  }
+  async setSetting(key: string, value: string): Promise<void> {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    this.db
+      .prepare('INSERT INTO users (username, role, password_hash, created_at, disabled) VALUES (?, ?, ?, ?, ?)')
+      .run(user.username, user.role, user.passwordHash, user.createdAt, user.disabled ? 1 : 0);
+  }
+  async getUser(username: string): Promise<UserRecord | null> {
+    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
+    return row ? toUser(row) : null;
+  }
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as Row[]).map(toUser);
+  }
+  async countUsers(): Promise<number> {
+    return Number((this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as Row).n);
+  }
+
+  async createSession(s: SessionRecord): Promise<void> {
+    this.db
+      .prepare('INSERT INTO sessions (token_hash, username, role, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(s.tokenHash, s.username, s.role, s.createdAt, s.expiresAt, s.lastUsedAt);
+  }
+  async getSession(tokenHash: string): Promise<SessionRecord | null> {
+    const row = this.db.prepare('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    if (!row) return null;
+    return {
+      tokenHash: String(row.token_hash),
+      username: String(row.username),
+      role: RoleSchema.parse(row.role),
+      createdAt: String(row.created_at),
+      expiresAt: String(row.expires_at),
+      lastUsedAt: String(row.last_used_at),
+    };
+  }
+  async touchSession(tokenHash: string, lastUsedAt: string): Promise<void> {
+    this.db.prepare('UPDATE sessions SET last_used_at = ? WHERE token_hash = ?').run(lastUsedAt, tokenHash);
+  }
+  async deleteSession(tokenHash: string): Promise<void> {
+    this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+  }
+  async deleteExpiredSessions(now: string): Promise<number> {
+    return this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
+  }
+
+  async createEnrollToken(t: EnrollTokenRecord): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO enroll_tokens (id, token_hash, label, created_by, created_at, expires_at, max_uses, uses, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(t.id, t.tokenHash, t.label, t.createdBy, t.createdAt, t.expiresAt, t.maxUses, t.uses, t.revoked ? 1 : 0);
+  }
+  async getEnrollTokenByHash(tokenHash: string): Promise<EnrollTokenRecord | null> {
+    const row = this.db.prepare('SELECT * FROM enroll_tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return row ? toEnrollToken(row) : null;
+  }
+  async listEnrollTokens(): Promise<EnrollTokenRecord[]> {
+    return (this.db.prepare('SELECT * FROM enroll_tokens ORDER BY created_at').all() as Row[]).map(toEnrollToken);
+  }
+
+  async enrollDevice(d: DeviceRecord, tokenId: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const used = this.db
+        .prepare('UPDATE enroll_tokens SET uses = uses + 1 WHERE id = ? AND revoked = 0 AND (max_uses IS NULL OR uses < max_uses)')
+        .run(tokenId);
+      if (used.changes !== 1) return false;
+      this.db
+        .prepare(
+          `INSERT INTO devices (id, public_key, hostname, platform, machine_id_hint, enrolled_at, enrolled_with)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(d.id, d.publicKey, d.hostname, d.platform, d.machineIdHint, d.enrolledAt, d.enrolledWith);
+      return true;
+    })();
+  }
+  async getDevice(id: string): Promise<DeviceRecord | null> {
+    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    return row ? toDevice(row) : null;
+  }
+  async listDevices(): Promise<DeviceRecord[]> {
+    return (this.db.prepare('SELECT * FROM devices ORDER BY hostname, id').all() as Row[]).map(toDevice);
+  }
+  async findDevicesByMachineHint(hint: string): Promise<DeviceRecord[]> {
+    return (this.db.prepare('SELECT * FROM devices WHERE machine_id_hint = ?').all(hint) as Row[]).map(toDevice);
+  }
+  async setCloneSuspect(ids: string[]): Promise<void> {
+    const stmt = this.db.prepare('UPDATE devices SET clone_suspect = 1 WHERE id = ?');
+    this.db.transaction(() => ids.forEach((id) => stmt.run(id)))();
+  }
+  async revokeDevice(id: string): Promise<boolean> {
+    return this.db.prepare('UPDATE devices SET revoked = 1, online = 0 WHERE id = ? AND revoked = 0').run(id).changes === 1;
+  }
+  async markOnline(id: string, at: string, agentVersion: string | null): Promise<void> {
+    this.db
+      .prepare('UPDATE devices SET online = 1, last_seen_at = ?, agent_version = COALESCE(?, agent_version) WHERE id = ?')
+      .run(at, agentVersion, id);
+  }
+  async markOffline(id: string, at: string): Promise<void> {
+    this.db.prepare('UPDATE devices SET online = 0, last_seen_at = ? WHERE id = ?').run(at, id);
+  }
+  async markAllOffline(): Promise<void> {
+    this.db.prepare('UPDATE devices SET online = 0 WHERE online = 1').run();
+  }
+  async touchDevice(id: string, at: string): Promise<void> {
+    this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(at, id);
+  }
+  async saveStatus(id: string, status: unknown, at: string): Promise<void> {
+    this.db.prepare('UPDATE devices SET status_json = ?, last_seen_at = ? WHERE id = ?').run(JSON.stringify(status), at, id);
+  }
+  async setPolicyVersion(id: string, version: number): Promise<void> {
+    this.db.prepare('UPDATE devices SET policy_version = ? WHERE id = ?').run(version, id);
+  }
+
+  async insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<AgentEvent[]> {
+    const insert = this.db.prepare(
+      'INSERT INTO events (device_id, seq, id, type, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+    return this.db.transaction(() =>
+      events.filter(
+        (e) => insert.run(deviceId, e.seq, e.id, e.type, e.at, receivedAt, JSON.stringify(e)).changes === 1,
+      ),
+    )();
+  }
+  async listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.deviceId) (where.push('device_id = ?'), args.push(filter.deviceId));
+    if (filter.type) (where.push('type = ?'), args.push(filter.type));
+    if (filter.beforeSeq) (where.push('seq < ?'), args.push(filter.beforeSeq));
+    const sql = `SELECT device_id, received_at, body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY received_at DESC, seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit) as Row[]).map((row) => ({
+      deviceId: String(row.device_id),
+      receivedAt: String(row.received_at),
+      event: AgentEventSchema.parse(JSON.parse(String(row.body))),
+    }));
+  }
+  async countEvents(deviceId?: string): Promise<number> {
+    const row = deviceId
+      ? this.db.prepare('SELECT COUNT(*) AS n FROM events WHERE device_id = ?').get(deviceId)
+      : this.db.prepare('SELECT COUNT(*) AS n FROM events').get();
+    return Number((row as Row).n);
+  }
+
+  async publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord> {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM policies').get() as Row;
+      const record = build(Number(row.v) + 1);
+      this.db
+        .prepare('INSERT INTO policies (version, bundle, document, published_by, published_at) VALUES (?, ?, ?, ?, ?)')
+        .run(record.version, JSON.stringify(record.bundle), JSON.stringify(record.document), record.publishedBy, record.publishedAt);
+      return record;
+    })();
+  }
+  async latestPolicy(): Promise<PolicyRecord | null> {
+    const row = this.db.prepare('SELECT * FROM policies ORDER BY version DESC LIMIT 1').get() as Row | undefined;
+    if (!row) return null;
+    return {
+      version: Number(row.version),
+      bundle: PolicyBundleSchema.parse(JSON.parse(String(row.bundle))),
+      document: PolicyDocumentSchema.parse(JSON.parse(String(row.document))),
+      publishedBy: String(row.published_by),
+      publishedAt: String(row.published_at),
+    };
+  }
+  async listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]> {
+    return (this.db.prepare('SELECT version, document, published_by, published_at FROM policies ORDER BY version DESC LIMIT ?').all(limit) as Row[]).map(
+      (row) => ({
+        version: Number(row.version),
+        document: PolicyDocumentSchema.parse(JSON.parse(String(row.document))),
+        publishedBy: String(row.published_by),
+        publishedAt: String(row.published_at),
+      }),
+    );
+  }
+
+  async appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void> {
+    this.db
+      .prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(entry.at, entry.actor, entry.action, entry.target, JSON.stringify(entry.detail));
+  }
+  async listAudit(limit: number): Promise<AuditRecord[]> {
+    return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((row) => ({
+      id: Number(row.id),
+      at: String(row.at),
+      actor: String(row.actor),
+      action: String(row.action),
+      target: row.target === null ? null : String(row.target),
+      detail: JSON.parse(String(row.detail)) as Record<string, unknown>,
+    }));
+  }
+}
+
+function toUser(row: Row): UserRecord {
+  return {
+    username: String(row.username),
+    role: RoleSchema.parse(row.role),
+    passwordHash: String(row.password_hash),
+    createdAt: String(row.created_at),
+    disabled: row.disabled === 1,
+  };
+}
+
+function toEnrollToken(row: Row): EnrollTokenRecord {
+  return {
+    id: String(row.id),
+    tokenHash: String(row.token_hash),
+    label: String(row.label),
+    createdBy: String(row.created_by),
+    createdAt: String(row.created_at),
+    expiresAt: String(row.expires_at),
+    maxUses: row.max_uses === null ? null : Number(row.max_uses),
+    uses: Number(row.uses),
+    revoked: row.revoked === 1,
+  };
+}
+
+function toDevice(row: Row): DeviceRecord {
+  const status = row.status_json === null ? null : DeviceStatusSchema.safeParse(JSON.parse(String(row.status_json)));
+  return {
+    id: String(row.id),
+    publicKey: String(row.public_key),
+    hostname: String(row.hostname),
+    platform: String(row.platform),
+    machineIdHint: row.machine_id_hint === null ? null : String(row.machine_id_hint),
+    enrolledAt: String(row.enrolled_at),
+    enrolledWith: String(row.enrolled_with),
+    revoked: row.revoked === 1,
+    cloneSuspect: row.clone_suspect === 1,
+    online: row.online === 1,
+    lastSeenAt: row.last_seen_at === null ? null : String(row.last_seen_at),
+    agentVersion: row.agent_version === null ? null : String(row.agent_version),
+    policyVersion: row.policy_version === null ? null : Number(row.policy_version),
+    status: status?.success ? status.data : null,
+  };
+}

@@ -1,0 +1,131 @@
+import type { AgentEvent } from '../../shared/events.js';
+import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
+import type { Role } from '../../shared/roles.js';
+import type { DeviceStatus } from '../../shared/status.js';
+
+/**
+ * The console's storage port. Callers only ever see this interface, so the embedded SQLite
+ * store and a PostgreSQL store are interchangeable. Every method is async for that reason,
+ * even though SQLite answers synchronously.
+ */
+export interface UserRecord {
+  username: string;
+  role: Role;
+  passwordHash: string;
+  createdAt: string;
+  disabled: boolean;
+}
+
+export interface SessionRecord {
+  tokenHash: string;
+  username: string;
+  role: Role;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string;
+}
+
+export interface EnrollTokenRecord {
+  id: string;
+  tokenHash: string;
+  label: string;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  maxUses: number | null;
+  uses: number;
+  revoked: boolean;
+}
+
+export interface DeviceRecord {
+  id: string;
+  publicKey: string;
+  hostname: string;
+  platform: string;
+  machineIdHint: string | null;
+  enrolledAt: string;
+  enrolledWith: string;
+  revoked: boolean;
+  cloneSuspect: boolean;
+  online: boolean;
+  lastSeenAt: string | null;
+  agentVersion: string | null;
+  policyVersion: number | null;
+  status: DeviceStatus | null;
+}
+
+export interface StoredEvent {
+  deviceId: string;
+  event: AgentEvent;
+  receivedAt: string;
+}
+
+export interface PolicyRecord {
+  version: number;
+  bundle: PolicyBundle;
+  document: PolicyDocument;
+  publishedBy: string;
+  publishedAt: string;
+}
+
+export interface AuditRecord {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface ConsoleStore {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  createUser(user: UserRecord): Promise<void>;
+  getUser(username: string): Promise<UserRecord | null>;
+  listUsers(): Promise<UserRecord[]>;
+  countUsers(): Promise<number>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  getSession(tokenHash: string): Promise<SessionRecord | null>;
+  touchSession(tokenHash: string, lastUsedAt: string): Promise<void>;
+  deleteSession(tokenHash: string): Promise<void>;
+  deleteExpiredSessions(now: string): Promise<number>;
+
+  createEnrollToken(token: EnrollTokenRecord): Promise<void>;
+  getEnrollTokenByHash(tokenHash: string): Promise<EnrollTokenRecord | null>;
+  listEnrollTokens(): Promise<EnrollTokenRecord[]>;
+
+  /**
+   * Enrolls a device and counts one use of the token, atomically: a token with uses left can't
+   * be over-used by concurrent enrollments. Returns false when the token has run out.
+   */
+  enrollDevice(device: DeviceRecord, tokenId: string): Promise<boolean>;
+  getDevice(id: string): Promise<DeviceRecord | null>;
+  listDevices(): Promise<DeviceRecord[]>;
+  findDevicesByMachineHint(hint: string): Promise<DeviceRecord[]>;
+  setCloneSuspect(ids: string[]): Promise<void>;
+  revokeDevice(id: string): Promise<boolean>;
+  markOnline(id: string, at: string, agentVersion: string | null): Promise<void>;
+  markOffline(id: string, at: string): Promise<void>;
+  markAllOffline(): Promise<void>;
+  touchDevice(id: string, at: string): Promise<void>;
+  saveStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
+  setPolicyVersion(id: string, version: number): Promise<void>;
+
+  /** Stores events not seen before (by device + seq); returns the ones that were new. */
+  insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<AgentEvent[]>;
+  listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]>;
+  countEvents(deviceId?: string): Promise<number>;
+
+  /** Allocates the next policy version and stores the bundle the callback signs for it. */
+  publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord>;
+  latestPolicy(): Promise<PolicyRecord | null>;
+  listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]>;
+
+  appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
+  listAudit(limit: number): Promise<AuditRecord[]>;
+}

@@ -1,0 +1,69 @@
+import type { KeyObject } from 'node:crypto';
+import { keyId as keyIdOf } from './crypto.js';
+import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from './policy.js';
+import { signPayload, verifyPayload } from './signing.js';
+import { summariseZodError } from './zod-errors.js';
+
+export function signPolicyBundle(
+  payload: PolicyBundlePayload,
+  privateKey: KeyObject | string,
+  publicKey: string,
+): PolicyBundle {
+  return { payload, signature: signPayload('policy', payload, privateKey, publicKey) };
+}
+
+export type BundleRejection =
+  | 'malformed'
+  | 'unknown-signer'
+  | 'bad-signature'
+  | 'rollback'
+  | 'expired'
+  | 'not-yet-valid';
+
+export type BundleCheck =
+  | { ok: true; bundle: PolicyBundle }
+  | { ok: false; reason: BundleRejection; detail: string; version?: number };
+
+/** Clock skew tolerated on issuedAt, so a device a few minutes behind still takes a fresh bundle. */
+const FUTURE_SKEW_MS = 10 * 60 * 1000;
+
+/**
+ * Everything a device checks before it lets a bundle replace the one it enforces.
+ * `heldVersion` is the version currently enforced; equal versions are accepted (a resend after
+ * reconnect) but lower ones are a rollback.
+ */
+export function checkPolicyBundle(
+  candidate: unknown,
+  opts: { trustedKey: string; heldVersion: number | null; now?: Date; checkTimes?: boolean },
+): BundleCheck {
+  const parsed = PolicyBundleSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const version = versionHint(candidate);
+    return { ok: false, reason: 'malformed', detail: summariseZodError(parsed.error), ...(version ? { version } : {}) };
+  }
+  const bundle = parsed.data;
+  const { version } = bundle.payload;
+  if (!verifyPayload('policy', bundle.payload, bundle.signature, opts.trustedKey)) {
+    const unknown = bundle.signature.keyId !== keyIdOf(opts.trustedKey);
+    return unknown
+      ? { ok: false, reason: 'unknown-signer', detail: `signed by key ${bundle.signature.keyId}, not the console key`, version }
+      : { ok: false, reason: 'bad-signature', detail: 'signature does not match the bundle contents', version };
+  }
+  const now = (opts.now ?? new Date()).getTime();
+  if (opts.checkTimes === false) return { ok: true, bundle };
+  if (Date.parse(bundle.payload.expiresAt) <= now) {
+    return { ok: false, reason: 'expired', detail: `bundle expired at ${bundle.payload.expiresAt}`, version };
+  }
+  if (Date.parse(bundle.payload.issuedAt) > now + FUTURE_SKEW_MS) {
+    return { ok: false, reason: 'not-yet-valid', detail: `bundle issued in the future (${bundle.payload.issuedAt})`, version };
+  }
+  if (opts.heldVersion !== null && version < opts.heldVersion) {
+    return { ok: false, reason: 'rollback', detail: `version ${version} is older than held version ${opts.heldVersion}`, version };
+  }
+  return { ok: true, bundle };
+}
+
+function versionHint(candidate: unknown): number | undefined {
+  const v = (candidate as { payload?: { version?: unknown } } | null)?.payload?.version;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
+}

@@ -1,0 +1,27 @@
+import type { KeyObject } from 'node:crypto';
+import { canonicalJson } from './canonical-json.js';
+import { keyId, signBytes, verifyBytes } from './crypto.js';
+import type { Signature, SigningPurpose } from './signed.js';
+
+export function signingInput(purpose: SigningPurpose, payload: unknown): Buffer {
+  return Buffer.from(`vigil:${purpose}:v1\n${canonicalJson(payload)}`, 'utf8');
+}
+
+export function signPayload(
+  purpose: SigningPurpose,
+  payload: unknown,
+  privateKey: KeyObject | string,
+  publicKey: string,
+): Signature {
+  return { alg: 'ed25519', keyId: keyId(publicKey), value: signBytes(privateKey, signingInput(purpose, payload)) };
+}
+
+export function verifyPayload(
+  purpose: SigningPurpose,
+  payload: unknown,
+  signature: Signature,
+  publicKey: string,
+): boolean {
+  if (signature.keyId !== keyId(publicKey)) return false;
+  return verifyBytes(publicKey, signingInput(purpose, payload), signature.value);
+}
