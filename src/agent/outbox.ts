@@ -32,12 +32,7 @@ export class Outbox {
   /** Appends events in one transaction and returns them with id, seq and time filled in. */
   append(events: NewAgentEvent[]): AgentEvent[] {
     return this.db.transaction(() => {
-      const count = this.count();
-      if (count + events.length > this.maxEvents) {
-        // A device offline for a very long time must not fill its disk: drop the oldest.
-        this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)').run(count + events.length - this.maxEvents);
-      }
-      return events.map((e) => {
+      const appended = events.map((e) => {
         const id = randomUUID();
         const at = new Date().toISOString();
         const seq = Number(this.insert.run(id, '').lastInsertRowid);
@@ -45,6 +40,10 @@ export class Outbox {
         this.setBody.run(JSON.stringify(event), seq);
         return event;
       });
+      const excess = this.count() - this.maxEvents;
+      // A device offline for a very long time must not fill its disk: drop the oldest.
+      if (excess > 0) this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)').run(excess);
+      return appended;
     })();
   }
 

@@ -57,7 +57,6 @@ interface Connection {
   nonce: string | null;
   deviceId: string | null;
   alive: boolean;
-  strikes: number[];
   /** Messages are handled one at a time per connection so acks follow stores in order. */
   queue: Promise<void>;
 }
@@ -79,6 +78,7 @@ export class AgentHub {
   private readonly wss: WebSocketServer;
   private readonly byDevice = new Map<string, Connection>();
   private readonly connections = new Set<Connection>();
+  /** Invalid frames per device (or address, before auth); too many in a window boxes the sender. */
   private readonly penalties: PenaltyBox;
   /** Failed authentications per address: 20 a minute is far more than any honest agent needs. */
   private readonly authFailures = new PenaltyBox({ maxFailures: 20, windowMs: 60_000, basePenaltyMs: 30_000, maxPenaltyMs: 3600_000 });
@@ -94,7 +94,12 @@ export class AgentHub {
     private readonly log: Logger,
     private readonly options: AgentHubOptions = DEFAULT_HUB_OPTIONS,
   ) {
-    this.penalties = new PenaltyBox({ maxFailures: 1, windowMs: 1, basePenaltyMs: options.penaltyMs, maxPenaltyMs: 3600_000 });
+    this.penalties = new PenaltyBox({
+      maxFailures: options.maxStrikes,
+      windowMs: options.strikeWindowMs,
+      basePenaltyMs: options.penaltyMs,
+      maxPenaltyMs: 3600_000,
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
     this.pingTimer = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pingTimer.unref();
@@ -110,7 +115,7 @@ export class AgentHub {
   }
 
   private accept(ws: WebSocket, ip: string): void {
-    const conn: Connection = { ws, ip, nonce: randomToken(32), deviceId: null, alive: true, strikes: [], queue: Promise.resolve() };
+    const conn: Connection = { ws, ip, nonce: randomToken(32), deviceId: null, alive: true, queue: Promise.resolve() };
     this.connections.add(conn);
     this.stats.connected++;
     const authTimer = setTimeout(() => {
@@ -126,7 +131,8 @@ export class AgentHub {
     ws.on('error', (error) => {
       // ws reports oversized frames and protocol violations here and closes the socket itself.
       this.log.warn('agent connection error', { deviceId: conn.deviceId, ip, error: error.message });
-      this.penalise(conn, `connection error: ${error.message}`);
+      this.stats.rejectedFrames++;
+      this.countStrike(conn, `connection error: ${error.message}`);
     });
     ws.on('close', () => {
       clearTimeout(authTimer);
@@ -294,15 +300,14 @@ export class AgentHub {
     this.stats.rejectedFrames++;
     this.log.warn('rejected frame from agent', { deviceId: conn.deviceId, ip: conn.ip, code, message });
     this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code, message });
-    const now = Date.now();
-    conn.strikes = conn.strikes.filter((t) => now - t < this.options.strikeWindowMs);
-    conn.strikes.push(now);
-    if (conn.strikes.length >= this.options.maxStrikes) this.penalise(conn, 'too many invalid messages');
+    this.countStrike(conn, 'too many invalid messages');
   }
 
-  private penalise(conn: Connection, why: string): void {
+  /** Counts a strike against the device (or address); past the limit the connection is cut off. */
+  private countStrike(conn: Connection, why: string): void {
     const key = conn.deviceId ? `device:${conn.deviceId}` : `ip:${conn.ip}`;
     const penalty = this.penalties.fail(key);
+    if (penalty === 0) return;
     this.log.warn('cutting off misbehaving agent connection', { key, why, penaltyMs: penalty });
     this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code: 'rate-limited', message: `${why}; disconnected for ${Math.ceil(penalty / 1000)} s` });
     if (conn.ws.readyState === conn.ws.OPEN) conn.ws.close(CLOSE.rateLimited, 'rate limited');

@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { kill, startProcess, CLI, freePort, type Proc } from './processes.js';
+
+export const ADMIN_PASSWORD = 'correct-horse-battery-staple';
+export const ENROLL_TOKEN = 'test-enroll-token-0123456789';
+
+export interface ConsoleHandle {
+  proc: Proc;
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Bearer token of the admin account. */
+  token: string;
+  api(path: string, init?: RequestInit & { token?: string | null }): Promise<{ status: number; body: any }>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `vigil console` as its own process and signs in as admin. */
+export async function startConsoleProcess(dataDir: string, opts: { port?: number; pingSeconds?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ConsoleHandle> {
+  const port = opts.port ?? (await freePort());
+  const proc = startProcess(
+    [CLI, 'console', '--data-dir', join(dataDir), '--port', String(port), '--ping-interval', String(opts.pingSeconds ?? 2)],
+    { VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD, VIGIL_ENROLL_TOKEN: ENROLL_TOKEN, ...opts.env },
+  );
+  const [, url] = await proc.waitFor(/listening on (http:\/\/\S+)/);
+  const api: ConsoleHandle['api'] = async (path, init = {}) => {
+    const { token: explicit, ...rest } = init;
+    const token = explicit === undefined ? handle.token : explicit;
+    const res = await fetch(url + path, {
+      ...rest,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(rest.headers ?? {}) },
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  const handle: ConsoleHandle = {
+    proc,
+    url: url!,
+    port,
+    dataDir,
+    token: '',
+    api,
+    stop: (signal = 'SIGTERM') => kill(proc, signal),
+  };
+  const login = await api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }), token: null });
+  if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
+  handle.token = login.body.token;
+  return handle;
+}
+
+/** Starts `vigil agent` as its own process, enrolling on first start. */
+export function startAgentProcess(dataDir: string, consoleUrl: string, env: NodeJS.ProcessEnv = {}): Proc {
+  return startProcess([CLI, 'agent', '--data-dir', dataDir, '--console', consoleUrl, '--enroll-token', ENROLL_TOKEN], {
+    VIGIL_BACKOFF_MAX_MS: '1000',
+    ...env,
+  });
+}

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+
+describe('canonicalJson', () => {
+  it('sorts keys at every depth and drops undefined members', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+  });
+  it('gives the same bytes whatever order the keys arrived in', () => {
+    const a = JSON.parse('{"x":1,"y":{"p":true,"q":null}}');
+    const b = JSON.parse('{"y":{"q":null,"p":true},"x":1}');
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+  });
+  it('refuses values JSON cannot carry faithfully', () => {
+    expect(() => canonicalJson({ n: Number.NaN })).toThrow(/non-finite/);
+    expect(() => canonicalJson({ f: () => 1 })).toThrow(/unsupported/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => canonicalJson(cyclic)).toThrow(/cyclic/);
+  });
+  it('escapes strings exactly as JSON.stringify does', () => {
+    expect(canonicalJson({ s: 'a"b\\c\u2028' })).toBe(`{"s":${JSON.stringify('a"b\\c\u2028')}}`);
+  });
+});

@@ -1,0 +1,59 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PolicyStore } from '../../src/agent/policy-store.js';
+import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { signPolicyBundle } from '../../src/shared/policy-verify.js';
+import { tempDir } from '../helpers/processes.js';
+
+const key = generateEd25519KeyPair();
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+const file = () => {
+  const d = tempDir();
+  dirs.push(d);
+  return join(d.path, 'policy.json');
+};
+const bundle = (version: number, expiresAt = new Date(Date.now() + 86400_000).toISOString()) =>
+  signPolicyBundle(
+    { kind: 'vigil.policy-bundle', version, issuedAt: new Date().toISOString(), expiresAt, policy: { format: 'vigil-policy/1', name: `v${version}`, agent: { heartbeatSeconds: 30, statusSeconds: 60 } } },
+    key.privateKeyPem,
+    key.publicKey,
+  );
+
+describe('PolicyStore', () => {
+  it('persists the last good bundle and enforces it again after a restart', () => {
+    const path = file();
+    const store = new PolicyStore(path, key.publicKey);
+    expect(store.offer(bundle(3)).outcome).toBe('applied');
+    expect(store.offer(bundle(3)).outcome).toBe('unchanged');
+    const reloaded = new PolicyStore(path, key.publicKey);
+    expect(reloaded.version).toBe(3);
+    expect(reloaded.offer(bundle(2))).toMatchObject({ outcome: 'rejected', rejection: { reason: 'rollback' } });
+    expect(reloaded.version).toBe(3);
+  });
+
+  it('keeps the held bundle when a candidate is rejected, and leaves the file untouched', () => {
+    const path = file();
+    const store = new PolicyStore(path, key.publicKey);
+    store.offer(bundle(3));
+    const before = readFileSync(path, 'utf8');
+    const tampered = bundle(4);
+    tampered.payload.policy.name = 'tampered';
+    expect(store.offer(tampered)).toMatchObject({ outcome: 'rejected', rejection: { reason: 'bad-signature' } });
+    expect(store.offer(bundle(5, new Date(Date.now() - 1000).toISOString()))).toMatchObject({ outcome: 'rejected', rejection: { reason: 'expired' } });
+    expect(store.version).toBe(3);
+    expect(readFileSync(path, 'utf8')).toBe(before);
+  });
+
+  it('refuses a stored file that was edited on disk and reports why', () => {
+    const path = file();
+    new PolicyStore(path, key.publicKey).offer(bundle(3));
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"v3"', '"edited"'));
+    const reloaded = new PolicyStore(path, key.publicKey);
+    expect(reloaded.version).toBeNull();
+    expect(reloaded.loadProblem).toMatch(/bad-signature/);
+    writeFileSync(path, '{ truncated');
+    expect(new PolicyStore(path, key.publicKey).loadProblem).toMatch(/unreadable/);
+  });
+});

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import type { DeviceRecord } from '../../src/console/store/store.js';
+import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { tempDir } from '../helpers/processes.js';
+
+const dirs: { remove(): void }[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+function open(): { store: SqliteStore; file: string } {
+  const dir = tempDir();
+  dirs.push(dir);
+  const file = join(dir.path, 'console.db');
+  return { store: new SqliteStore(file), file };
+}
+function device(id = randomUUID()): DeviceRecord {
+  return {
+    id, publicKey: generateEd25519KeyPair().publicKey, hostname: 'lab-01', platform: 'linux', machineIdHint: null,
+    enrolledAt: new Date().toISOString(), enrolledWith: 'tok', revoked: false, cloneSuspect: false, online: false,
+    lastSeenAt: null, agentVersion: null, policyVersion: null, status: null,
+  };
+}
+async function withToken(store: SqliteStore, maxUses: number | null = null) {
+  await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'test', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses, uses: 0, revoked: false });
+}
+
+describe('SqliteStore', () => {
+  it('uses WAL journaling in a file under the data directory', async () => {
+    const { store } = open();
+    expect(store.journalMode()).toBe('wal');
+    await store.close();
+  });
+
+  it('stores each event once per (device, seq), whatever is resent', async () => {
+    const { store } = open();
+    await withToken(store);
+    const d = device();
+    await store.enrollDevice(d, 'tok');
+    const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
+    const batch = [event(1), event(2)];
+    expect((await store.insertEvents(d.id, batch, new Date().toISOString())).length).toBe(2);
+    expect((await store.insertEvents(d.id, [...batch, event(3)], new Date().toISOString())).map((e) => e.seq)).toEqual([3]);
+    expect(await store.countEvents(d.id)).toBe(3);
+    await store.close();
+  });
+
+  it('never lets a limited enrollment token be over-used', async () => {
+    const { store } = open();
+    await withToken(store, 2);
+    expect(await store.enrollDevice(device(), 'tok')).toBe(true);
+    expect(await store.enrollDevice(device(), 'tok')).toBe(true);
+    expect(await store.enrollDevice(device(), 'tok')).toBe(false);
+    expect((await store.listDevices()).length).toBe(2);
+    await store.close();
+  });
+
+  it('hands out policy versions that only ever increase, across restarts', async () => {
+    const { store, file } = open();
+    const doc = { format: 'vigil-policy/1' as const, name: 'p', agent: { heartbeatSeconds: 30, statusSeconds: 60 } };
+    const build = (version: number) => ({
+      version, document: doc, publishedBy: 'admin', publishedAt: new Date().toISOString(),
+      bundle: { payload: { kind: 'vigil.policy-bundle' as const, version, issuedAt: new Date().toISOString(), expiresAt: new Date().toISOString(), policy: doc }, signature: { alg: 'ed25519' as const, keyId: '0123456789abcdef', value: `${'A'.repeat(86)}==` } },
+    });
+    expect((await store.publishPolicy(build)).version).toBe(1);
+    expect((await store.publishPolicy(build)).version).toBe(2);
+    await store.close();
+    const reopened = new SqliteStore(file);
+    expect((await reopened.publishPolicy(build)).version).toBe(3);
+    expect((await reopened.latestPolicy())?.version).toBe(3);
+    await reopened.close();
+  });
+});
