@@ -42,6 +42,8 @@ export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
   penaltyMs: 30_000,
 };
 
+const MAX_PLAUSIBLE_POLICY_LAG = 10_000;
+
 /** Close codes the agent understands (4000-4999 are application-defined). */
 export const CLOSE = {
   replaced: 4000,
@@ -212,7 +214,21 @@ export class AgentHub {
         if (latest && (message.policyVersion === null || message.policyVersion < latest.version)) {
           this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle: latest.bundle });
         }
-        if (message.policyVersion !== null) await this.store.setPolicyVersion(deviceId, message.policyVersion);
+        if (message.policyVersion !== null) {
+          await this.store.setPolicyVersion(deviceId, message.policyVersion);
+          const known = latest?.version ?? 0;
+          // A device cannot prove the version it claims, so a claim far beyond anything plausible
+          // (a restore lags by a few versions, not thousands) is logged and ignored.
+          if (message.policyVersion > known + MAX_PLAUSIBLE_POLICY_LAG) {
+            this.log.warn('device claims an implausible policy version; not adjusting numbering', { deviceId, claimed: message.policyVersion, consoleVersion: known });
+          } else if (await this.store.raisePolicyFloor(message.policyVersion)) {
+            this.log.warn('a device holds a newer policy version than this console has published (database restored from a backup?); the next push will be numbered above it', {
+              deviceId,
+              deviceVersion: message.policyVersion,
+              consoleVersion: latest?.version ?? null,
+            });
+          }
+        }
         return this.publishDevice(deviceId);
       }
       case 'heartbeat':

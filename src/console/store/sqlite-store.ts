@@ -239,7 +239,10 @@ export class SqliteStore implements ConsoleStore {
 
   async publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord> {
     return this.db.transaction(() => {
-      const row = this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM policies').get() as Row;
+      const row = this.db
+        .prepare(`SELECT MAX(COALESCE((SELECT MAX(version) FROM policies), 0),
+                      COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy.floor'), 0)) AS v`)
+        .get() as Row;
       const record = build(Number(row.v) + 1);
       this.db
         .prepare('INSERT INTO policies (version, bundle, document, published_by, published_at) VALUES (?, ?, ?, ?, ?)')
@@ -257,6 +260,15 @@ export class SqliteStore implements ConsoleStore {
       publishedBy: String(row.published_by),
       publishedAt: String(row.published_at),
     };
+  }
+  async raisePolicyFloor(version: number): Promise<boolean> {
+    return this.db.transaction(() => {
+      const current = Number((this.db.prepare(`SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy.floor'), 0) AS v`).get() as Row).v);
+      const stored = Number((this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM policies').get() as Row).v);
+      if (version <= Math.max(current, stored)) return false;
+      this.db.prepare(`INSERT INTO settings (key, value) VALUES ('policy.floor', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(version));
+      return true;
+    })();
   }
   async listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]> {
     return (this.db.prepare('SELECT version, document, published_by, published_at FROM policies ORDER BY version DESC LIMIT ?').all(limit) as Row[]).map(

@@ -121,9 +121,17 @@ export interface ConsoleStore {
   listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]>;
   countEvents(deviceId?: string): Promise<number>;
 
-  /** Allocates the next policy version and stores the bundle the callback signs for it. */
+  /**
+   * Allocates the next policy version (above every stored version and above the floor) and
+   * stores the bundle the callback signs for it.
+   */
   publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord>;
   latestPolicy(): Promise<PolicyRecord | null>;
+  /**
+   * Devices may hold a version the console no longer has (a database restored from backup).
+   * Raising the floor keeps new versions above it, or devices would refuse them as rollbacks.
+   */
+  raisePolicyFloor(version: number): Promise<boolean>;
   listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]>;
 
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
