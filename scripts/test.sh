@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `npm test`: installs what the suite needs (Debian packages as root, npm dependencies),
+# builds, and runs every test. Extra arguments go to vitest (e.g. a file to run alone).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: Chromium for every page, git for the fresh-clone test.
+DEB_PACKAGES=(chromium git)
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for pkg in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "Installing Debian packages: ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+node scripts/prepare.mjs
+exec npx vitest run "$@"
