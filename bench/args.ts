@@ -1,0 +1,30 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * Benchmark arguments from the command line or, when run as `npm run bench:x --agents 10`,
+ * from npm's environment (npm turns unknown `--flag value` pairs into npm_config_flag).
+ */
+export function benchArgs<T extends Record<string, { default: string }>>(spec: T): { [K in keyof T]: string } {
+  const options = Object.fromEntries(Object.keys(spec).map((k) => [k, { type: 'string' as const }]));
+  const { values, positionals } = parseArgs({ args: process.argv.slice(2), options, strict: true, allowPositionals: true });
+  // `npm run x --agents 10` leaves npm_config_agents=true and passes "10" on as a positional.
+  const loose = [...positionals];
+  const out: Record<string, string> = {};
+  for (const [key, { default: fallback }] of Object.entries(spec)) {
+    const fromNpm = process.env[`npm_config_${key.replace(/-/g, '_')}`];
+    const npmValue = fromNpm === 'true' ? loose.shift() : fromNpm;
+    out[key] = (values as Record<string, string | undefined>)[key] ?? npmValue ?? fallback;
+    if (!/^\d+(\.\d+)?$/.test(out[key]!) && key !== 'url' && key !== 'token') {
+      throw new Error(`--${key} must be a number, not "${out[key]}"`);
+    }
+  }
+  return out as { [K in keyof T]: string };
+}
+
+export function percentile(sorted: number[], p: number): number | null {
+  if (!sorted.length) return null;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export const round = (n: number | null, digits = 2) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);

@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { benchArgs, round } from './args.js';
+import { cpuSeconds, rssMb } from './proc-stats.js';
+
+/**
+ * `npm run bench:console [-- --agents N --duration S --event-interval S]`
+ * Starts a console and, in a separate process, a fleet simulator with N agents that enroll,
+ * authenticate, heartbeat and send events. Measures acked events per second, event-to-ack
+ * latency, a policy push reaching every agent, and the console's RSS and CPU.
+ * The last line printed is one JSON object with the figures.
+ */
+const args = benchArgs({ agents: { default: '1000' }, duration: { default: '30' }, 'event-interval': { default: '1' } });
+const dist = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(dist, 'src/cli/main.js');
+const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+const password = 'bench-admin-password-0001';
+const token = 'bench-enroll-token-0123456789';
+const log = (message: string) => process.stderr.write(`[bench:console] ${message}\n`);
+
+const port = await new Promise<number>((resolve) => {
+  const s = createServer();
+  s.listen(0, '127.0.0.1', () => {
+    const p = (s.address() as { port: number }).port;
+    s.close(() => resolve(p));
+  });
+});
+
+const consoleProc = spawn(process.execPath, [cli, 'console', '--data-dir', dataDir, '--port', String(port)], {
+  env: { ...process.env, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token, VIGIL_LOG_LEVEL: 'error' },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const url = await new Promise<string>((resolve, reject) => {
+  const rl = createInterface({ input: consoleProc.stdout! });
+  rl.on('line', (line) => {
+    const m = /listening on (\S+)/.exec(line);
+    if (m) resolve(m[1]!);
+  });
+  consoleProc.once('exit', (code) => reject(new Error(`console exited (${code})`)));
+});
+consoleProc.stdout!.resume();
+log(`console at ${url} (pid ${consoleProc.pid}); starting ${args.agents} simulated agents`);
+
+const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+const { token: session } = (await login.json()) as { token: string };
+
+const sim = spawn(
+  process.execPath,
+  [join(dist, 'bench/fleet-sim.js'), '--url', url, '--token', token, '--agents', args.agents, '--duration', args.duration, '--event-interval', args['event-interval']],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
+let result: any = null;
+let cpuAtStart = 0;
+let measureStartedAt = 0;
+let peakRss = 0;
+let rssSampler: NodeJS.Timeout | null = null;
+const simDone = new Promise<void>((resolve) => {
+  createInterface({ input: sim.stdout! }).on('line', async (line) => {
+    const message = JSON.parse(line);
+    log(line);
+    if (message.phase === 'measuring') {
+      cpuAtStart = cpuSeconds(consoleProc.pid!);
+      measureStartedAt = performance.now();
+      rssSampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(consoleProc.pid!))), 500);
+      // Midway, publish a policy and time how long it takes to reach every agent.
+      setTimeout(async () => {
+        const at = Date.now();
+        const res = await fetch(`${url}/api/v1/policies`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${session}` },
+          body: JSON.stringify({ policy: { format: 'vigil-policy/1', name: 'bench push', agent: { heartbeatSeconds: 30, statusSeconds: 60 } } }),
+        });
+        const { version } = (await res.json()) as { version: number };
+        sim.stdin!.write(`${JSON.stringify({ version, at })}\n`);
+      }, (Number(args.duration) * 1000) / 2);
+    }
+    if (message.phase === 'done') {
+      result = message;
+      resolve();
+    }
+  });
+});
+await simDone;
+const cpuPct = ((cpuSeconds(consoleProc.pid!) - cpuAtStart) / ((performance.now() - measureStartedAt) / 1000)) * 100;
+if (rssSampler) clearInterval(rssSampler);
+const finalRss = rssMb(consoleProc.pid!);
+await new Promise((r) => sim.once('exit', r));
+consoleProc.kill('SIGTERM');
+await new Promise((r) => consoleProc.once('exit', r));
+rmSync(dataDir, { recursive: true, force: true });
+
+const figures = {
+  bench: 'console',
+  agents: result.connected,
+  agentsConnectedAtEnd: result.stillConnected,
+  eventsPerSec: round(result.acked / result.elapsedS, 1),
+  p50Ms: round(result.p50Ms),
+  p99Ms: round(result.p99Ms),
+  rssMb: round(Math.max(peakRss, finalRss), 1),
+  cpuPct: round(cpuPct, 1),
+  pushAllMs: result.pushAllMs,
+  pushReached: result.pushReached,
+  dashboardP99Ms: null,
+  durationS: Number(args.duration),
+  eventIntervalS: Number(args['event-interval']),
+  node: process.versions.node,
+};
+console.log(JSON.stringify(figures));

@@ -1,0 +1,142 @@
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { enroll } from '../src/agent/enroll.js';
+import { AgentLink } from '../src/agent/link.js';
+import { generateEd25519KeyPair } from '../src/shared/crypto.js';
+import { createLogger } from '../src/shared/log.js';
+import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../src/shared/protocol.js';
+import { benchArgs, percentile } from './args.js';
+
+/**
+ * A fleet of simulated agents in one process, each with its own key, enrollment and
+ * authenticated WebSocket (the agent's real AgentLink). Prints progress lines and, at the end,
+ * one JSON line with what it measured. Driven by console-bench.ts.
+ */
+const args = benchArgs({
+  url: { default: 'http://127.0.0.1:8080' },
+  token: { default: '' },
+  agents: { default: '1000' },
+  'event-interval': { default: '10' },
+  duration: { default: '30' },
+});
+const agents = Number(args.agents);
+const eventIntervalMs = Number(args['event-interval']) * 1000;
+const durationMs = Number(args.duration) * 1000;
+const log = createLogger('sim', 'error');
+
+interface SimAgent {
+  link: AgentLink;
+  seq: number;
+  sent: Map<number, number>;
+  policyAt: Map<number, number>;
+}
+const fleet: SimAgent[] = [];
+const latencies: number[] = [];
+let acked = 0;
+let measuring = false;
+
+const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+// 1. Enroll, a few at a time (the console's enrollment is a signed HTTP request each).
+const started = Date.now();
+const wsUrl = new URL(AGENT_WS_PATH, args.url);
+wsUrl.protocol = 'ws:';
+let consoleKey = '';
+for (let i = 0; i < agents; i += 50) {
+  const batch = await Promise.all(
+    Array.from({ length: Math.min(50, agents - i) }, async (_, j) => {
+      const pair = generateEd25519KeyPair();
+      const key = { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
+      const device = await enroll({ consoleUrl: args.url, token: args.token, key, hostname: `sim-${i + j}`, platform: 'linux', machineIdHint: null });
+      consoleKey = device.consolePublicKey;
+      return key;
+    }),
+  );
+  for (const key of batch) {
+    const link = new AgentLink({ url: wsUrl.toString(), deviceId: key.deviceId, privateKey: key.privateKey, publicKey: key.publicKey, consolePublicKey: consoleKey, log, backoffMaxMs: 5000 });
+    fleet.push({ link, seq: 0, sent: new Map(), policyAt: new Map() });
+  }
+}
+say({ phase: 'enrolled', agents: fleet.length, ms: Date.now() - started });
+
+// 2. Connect everyone and wait until all are authenticated.
+let ready = 0;
+for (const agent of fleet) {
+  agent.link.on('ready', () => {
+    ready++;
+    agent.link.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'sim', policyVersion: null, mode: 'service', capabilities: ['events'] });
+  });
+  agent.link.on('message', (message) => {
+    if (message.type === 'events.ack') {
+      const now = performance.now();
+      for (const seq of message.seqs) {
+        const sentAt = agent.sent.get(seq);
+        if (sentAt === undefined) continue;
+        agent.sent.delete(seq);
+        if (measuring) {
+          latencies.push(now - sentAt);
+          acked++;
+        }
+      }
+    } else if (message.type === 'policy') {
+      const version = (message.bundle as { payload?: { version?: number } })?.payload?.version ?? 0;
+      if (!agent.policyAt.has(version)) agent.policyAt.set(version, Date.now());
+    }
+  });
+}
+const connectStart = Date.now();
+for (let i = 0; i < fleet.length; i++) {
+  fleet[i]!.link.start();
+  if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
+}
+while (ready < fleet.length && Date.now() - connectStart < 120_000) await new Promise((r) => setTimeout(r, 100));
+say({ phase: 'connected', agents: ready, ms: Date.now() - connectStart });
+
+// 3. Steady state: each agent sends one event every interval, spread evenly over the interval,
+//    and a heartbeat every 30 s.
+function sendEvent(agent: SimAgent) {
+  agent.seq++;
+  const event = { id: randomUUID(), seq: agent.seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'bench', n: agent.seq } };
+  if (agent.link.send({ v: PROTOCOL_VERSION, type: 'events', events: [event] })) agent.sent.set(agent.seq, performance.now());
+}
+const timers: NodeJS.Timeout[] = [];
+fleet.forEach((agent, i) => {
+  const offset = (i / fleet.length) * eventIntervalMs;
+  timers.push(
+    setTimeout(() => {
+      sendEvent(agent);
+      timers.push(setInterval(() => sendEvent(agent), eventIntervalMs));
+    }, offset),
+  );
+  timers.push(setInterval(() => agent.link.send({ v: PROTOCOL_VERSION, type: 'heartbeat', sentAt: new Date().toISOString() }), 30_000));
+});
+// Let the first round settle before measuring.
+await new Promise((r) => setTimeout(r, Math.min(eventIntervalMs, 5000)));
+measuring = true;
+const measureStart = performance.now();
+say({ phase: 'measuring', durationMs });
+
+// The orchestrator pushes a policy midway and tells us its version and time on stdin.
+let pushed: { version: number; at: number } | null = null;
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk: string) => {
+  for (const line of chunk.split('\n').filter(Boolean)) pushed = JSON.parse(line);
+});
+
+await new Promise((r) => setTimeout(r, durationMs));
+measuring = false;
+const elapsedS = (performance.now() - measureStart) / 1000;
+timers.forEach((t) => clearInterval(t));
+
+let pushAllMs: number | null = null;
+let pushReached = 0;
+if (pushed) {
+  const { version, at } = pushed as { version: number; at: number };
+  const times = fleet.map((a) => a.policyAt.get(version)).filter((t): t is number => t !== undefined);
+  pushReached = times.length;
+  pushAllMs = times.length === fleet.length ? Math.max(...times) - at : null;
+}
+latencies.sort((a, b) => a - b);
+const stillConnected = fleet.filter((a) => a.link.isReady).length;
+fleet.forEach((a) => a.link.stop());
+const done = { phase: 'done', connected: ready, stillConnected, acked, elapsedS, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), pushAllMs, pushReached };
+process.stdout.write(`${JSON.stringify(done)}\n`, () => process.exit(0));
