@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterEach } from 'vitest';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const CLI = join(REPO, 'bin/vigil.js');
@@ -92,4 +93,15 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Temporary directories for one test file, removed after each test. */
+export function tempDirsPerTest(): (name?: string) => string {
+  const dirs: { remove(): void }[] = [];
+  afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+  return (name?: string) => {
+    const dir = tempDir();
+    dirs.push(dir);
+    return name ? join(dir.path, name) : dir.path;
+  };
 }

@@ -1,15 +1,9 @@
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Outbox } from '../../src/agent/outbox.js';
-import { tempDir } from '../helpers/processes.js';
+import { tempDirsPerTest } from '../helpers/processes.js';
 
-const dirs: { remove(): void }[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
-const newFile = () => {
-  const dir = tempDir();
-  dirs.push(dir);
-  return join(dir.path, 'outbox.db');
-};
+const tempPath = tempDirsPerTest();
+const newFile = () => tempPath('outbox.db');
 const note = (n: number) => ({ type: 'diagnostic.test' as const, data: { note: 'unit', n } });
 
 describe('Outbox (real SQLite file)', () => {

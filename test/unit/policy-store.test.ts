@@ -1,19 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PolicyStore } from '../../src/agent/policy-store.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import { signPolicyBundle } from '../../src/shared/policy-verify.js';
-import { tempDir } from '../helpers/processes.js';
+import { tempDirsPerTest } from '../helpers/processes.js';
 
 const key = generateEd25519KeyPair();
-const dirs: { remove(): void }[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
-const file = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return join(d.path, 'policy.json');
-};
+const tempPath = tempDirsPerTest();
+const file = () => tempPath('policy.json');
 const bundle = (version: number, expiresAt = new Date(Date.now() + 86400_000).toISOString()) =>
   signPolicyBundle(
     { kind: 'vigil.policy-bundle', version, issuedAt: new Date().toISOString(), expiresAt, policy: { format: 'vigil-policy/1', name: `v${version}`, agent: { heartbeatSeconds: 30, statusSeconds: 60 } } },

@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
-import { tempDir } from '../helpers/processes.js';
+import { tempDirsPerTest } from '../helpers/processes.js';
 
-const dirs: { remove(): void }[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
+const tempPath = tempDirsPerTest();
 function open(): { store: SqliteStore; file: string } {
-  const dir = tempDir();
-  dirs.push(dir);
-  const file = join(dir.path, 'console.db');
+  const file = tempPath('console.db');
   return { store: new SqliteStore(file), file };
 }
 function device(id = randomUUID()): DeviceRecord {
