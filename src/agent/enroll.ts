@@ -1,4 +1,5 @@
 import { EnrollResponseSchema, type EnrollRequest } from '../shared/api.js';
+import { describeFetchError } from '../shared/fetch-error.js';
 import { summariseZodError } from '../shared/policy.js';
 import { signPayload } from '../shared/signing.js';
 import { keyId } from '../shared/crypto.js';
@@ -43,7 +44,7 @@ export async function enroll(opts: {
       signal: AbortSignal.timeout(15_000),
     });
   } catch (error) {
-    throw new EnrollError(`cannot reach the console at ${opts.consoleUrl}: ${(error as Error).message}`);
+    throw new EnrollError(`cannot reach the console at ${opts.consoleUrl}: ${describeFetchError(error)}`);
   }
   const body = (await response.json().catch(() => null)) as { message?: string } | null;
   if (!response.ok) throw new EnrollError(`console refused enrollment (${response.status}): ${body?.message ?? 'no reason given'}`);

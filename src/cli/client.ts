@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { describeFetchError } from '../shared/fetch-error.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -79,7 +80,7 @@ async function request(consoleUrl: string, token: string | null, method: string,
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
-    throw new CliError(`cannot reach the console at ${consoleUrl}: ${(error as Error).message}`);
+    throw new CliError(`cannot reach the console at ${consoleUrl}: ${describeFetchError(error)}`);
   }
   const text = await res.text();
   let data: unknown = null;
