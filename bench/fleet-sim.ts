@@ -63,7 +63,7 @@ let ready = 0;
 for (const agent of fleet) {
   agent.link.on('ready', () => {
     ready++;
-    agent.link.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'sim', policyVersion: null, mode: 'service', capabilities: ['events'] });
+    agent.link.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'sim', policyVersion: null, policyDigest: null, mode: 'service', capabilities: ['events'] });
   });
   agent.link.on('message', (message) => {
     if (message.type === 'events.ack') {

@@ -40,9 +40,11 @@ export function paths(dataDir: string) {
 /** Loads the key pair and id, creating them on first use (before enrollment). */
 export function loadOrCreateDeviceKey(dataDir: string): DeviceKey {
   const p = paths(dataDir);
+  // The id is written before the key; an id without a key (a crash in between) is simply
+  // re-generated, since nothing can have been enrolled without the key.
   if (!existsSync(p.key)) {
-    writeFileAtomic(p.key, generateEd25519KeyPair().privateKeyPem, 0o600);
     writeFileAtomic(p.pending, JSON.stringify({ deviceId: randomUUID() }), 0o600);
+    writeFileAtomic(p.key, generateEd25519KeyPair().privateKeyPem, 0o600);
   }
   if ((statSync(p.key).mode & 0o077) !== 0) throw new Error(`${p.key} is readable by other users; run: chmod 600 ${p.key}`);
   const pem = readFileSync(p.key, 'utf8');

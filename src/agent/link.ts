@@ -14,6 +14,11 @@ import {
 } from '../shared/protocol.js';
 import { signPayload, verifyPayload } from '../shared/signing.js';
 
+/** A console that has not finished authenticating within this time is given up on. */
+const AUTH_TIMEOUT_MS = 15_000;
+/** Above this much unsent data the link reports itself congested and callers hold back. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 export interface LinkOptions {
   /** ws:// or wss:// URL of the console's agent endpoint. */
   url: string;
@@ -45,6 +50,10 @@ export class AgentLink extends EventEmitter<LinkEvents> {
   private authenticated = false;
   private stopped = true;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** Ends a connection that never completes authentication or on which the console falls silent. */
+  private watchdog: NodeJS.Timeout | null = null;
+  private lastHeard = 0;
+  private silenceLimitMs = AUTH_TIMEOUT_MS;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private readonly backoff: Backoff;
   /** Set when the console asked us to stay away (rate limit / revoked). */
@@ -58,6 +67,11 @@ export class AgentLink extends EventEmitter<LinkEvents> {
 
   get isReady(): boolean {
     return this.authenticated && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Ready and not backed up: a dead path with a full send buffer must not grow it further. */
+  get canSend(): boolean {
+    return this.isReady && this.ws!.bufferedAmount < MAX_BUFFERED_BYTES;
   }
 
   start(): void {
@@ -84,12 +98,21 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     const ws = new WebSocket(this.options.url, { maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false, handshakeTimeout: 10_000 });
     this.ws = ws;
     this.authenticated = false;
+    this.lastHeard = Date.now();
+    this.silenceLimitMs = AUTH_TIMEOUT_MS;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      if (this.ws !== ws || Date.now() - this.lastHeard <= this.silenceLimitMs) return;
+      log.warn(this.authenticated ? 'console fell silent; dropping the connection' : 'console did not complete authentication in time');
+      ws.terminate();
+    }, 1000);
+    this.watchdog.unref();
     let clientNonce: string | null = null;
     let challengeNonce: string | null = null;
 
-    ws.on('message', (data, isBinary) => {
+    const onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
       if (isBinary) return this.badFrame('binary frame from console');
-      const parsed = parseConsoleMessage(data as Buffer);
+      const parsed = parseConsoleMessage(Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]));
       if (!parsed.ok) return this.badFrame(parsed.message);
       const message = parsed.message;
       if (!this.authenticated) {
@@ -116,6 +139,8 @@ export class AgentLink extends EventEmitter<LinkEvents> {
             return ws.close(4001, 'console auth failed');
           }
           this.authenticated = true;
+          // The console pings every pingSeconds; several missed pings in a row mean the path is dead.
+          this.silenceLimitMs = message.pingSeconds * 2500 + 5000;
           this.backoff.reset();
           this.minimumDelayMs = 0;
           this.startHeartbeat(message.heartbeatSeconds);
@@ -141,8 +166,18 @@ export class AgentLink extends EventEmitter<LinkEvents> {
       } catch (error) {
         log.error('error handling console message', { type: message.type, error });
       }
+    };
+    ws.on('message', (data, isBinary) => {
+      this.lastHeard = Date.now();
+      // Nothing the console sends may take the agent down.
+      try {
+        onMessage(data, isBinary);
+      } catch (error) {
+        this.badFrame(`could not handle frame: ${(error as Error).message}`);
+      }
     });
-    ws.on('ping', () => undefined); // ws answers pings itself; listening keeps it explicit
+    // ws answers pings itself; a ping is also proof the console is still there.
+    ws.on('ping', () => (this.lastHeard = Date.now()));
     ws.on('error', (error) => log.debug('console connection error', { error: error.message }));
     ws.on('close', (code, reason) => {
       if (this.ws !== ws) return;
@@ -171,7 +206,9 @@ export class AgentLink extends EventEmitter<LinkEvents> {
 
   private teardown(reason: string): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.watchdog) clearInterval(this.watchdog);
     this.heartbeat = null;
+    this.watchdog = null;
     const ws = this.ws;
     const wasReady = this.authenticated;
     this.ws = null;

@@ -19,7 +19,8 @@ export class Outbox {
   constructor(file: string, private readonly maxEvents = 100_000) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: an event reported to nobody yet must survive a power cut, not just a crash.
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)`);
@@ -50,7 +51,7 @@ export class Outbox {
   /** Pending events with seq greater than `afterSeq`, oldest first. */
   pending(limit: number, afterSeq = 0): AgentEvent[] {
     return (this.selectAfter.all(afterSeq, limit) as { seq: number; body: string }[]).flatMap((row) => {
-      const parsed = AgentEventSchema.safeParse(JSON.parse(row.body));
+      const parsed = AgentEventSchema.safeParse(parseOrNull(row.body));
       if (parsed.success) return [parsed.data];
       // A row this version can't read (corruption, downgrade) must not block the queue forever.
       this.remove.run(row.seq);
@@ -68,5 +69,13 @@ export class Outbox {
 
   close(): void {
     this.db.close();
+  }
+}
+
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }

@@ -51,15 +51,12 @@ export class PolicyStore {
       return;
     }
     // Expiry is not re-checked here: an expired bundle is still the best the device has while
-    // the console is out of reach, and the console is told (loadProblem) so it can re-issue.
+    // the console is out of reach (the service reports the expiry as an event).
     const check = checkPolicyBundle(data, { trustedKey: this.consolePublicKey, heldVersion: null, checkTimes: false });
     if (!check.ok) {
       this.loadProblem = `stored policy failed verification (${check.reason}): ${check.detail}`;
       return;
     }
     this.current = check.bundle;
-    if (Date.parse(check.bundle.payload.expiresAt) <= Date.now()) {
-      this.loadProblem = `stored policy version ${check.bundle.payload.version} expired at ${check.bundle.payload.expiresAt}; still enforcing it until the console sends a new one`;
-    }
   }
 }

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../shared/backoff.js';
-import type { NewAgentEvent } from '../shared/events.js';
+import type { AgentEvent, NewAgentEvent } from '../shared/events.js';
 import { ensurePrivateDir } from '../shared/files.js';
 import { LIMITS } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import type { PolicyBundle } from '../shared/policy.js';
+import { policyDigest } from '../shared/policy-verify.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../shared/protocol.js';
 import type { DeviceStatus } from '../shared/status.js';
 import { VIGIL_VERSION } from '../shared/version.js';
@@ -104,6 +105,8 @@ export class AgentService {
     });
     this.link.start();
     this.timers.push(setInterval(() => this.pump(), this.config.outboxPollMs ?? 250));
+    this.timers.push(setInterval(() => this.checkExpiry(), 60_000));
+    this.checkExpiry();
     log.info('agent started', { deviceId: key.deviceId, console: this.device.consoleUrl, policyVersion: this.policy.version, mode: this.config.mode });
   }
 
@@ -160,6 +163,7 @@ export class AgentService {
       type: 'hello',
       agentVersion: VIGIL_VERSION,
       policyVersion: this.policy!.version,
+      policyDigest: this.policy!.bundle ? policyDigest(this.policy!.bundle.payload) : null,
       mode: this.config.mode,
       capabilities: ['events', 'policy'],
     });
@@ -219,6 +223,20 @@ export class AgentService {
     this.link?.send({ v: PROTOCOL_VERSION, type: 'policy.ack', version });
   }
 
+  private reportedExpiry: number | null = null;
+
+  /** The held bundle may expire while the console is unreachable: keep it, and say so once. */
+  private checkExpiry(): void {
+    const bundle = this.policy?.bundle;
+    if (!bundle || Date.parse(bundle.payload.expiresAt) > Date.now() || this.reportedExpiry === bundle.payload.version) return;
+    this.reportedExpiry = bundle.payload.version;
+    this.config.log.warn('the policy this device enforces has expired; keeping it until the console sends a new one', {
+      version: bundle.payload.version,
+      expiredAt: bundle.payload.expiresAt,
+    });
+    this.emit({ type: 'policy.expired', data: { version: bundle.payload.version, expiredAt: bundle.payload.expiresAt } });
+  }
+
   private notifyPolicy(bundle: PolicyBundle): void {
     for (const listener of this.policyListeners) {
       try {
@@ -238,7 +256,7 @@ export class AgentService {
 
   /** Sends pending events, keeping a few batches in flight; re-sends whatever is never acked. */
   private pump(): void {
-    if (!this.link?.isReady || !this.outbox) return;
+    if (!this.link?.canSend || !this.outbox) return;
     const now = Date.now();
     for (const [seq, sentAt] of this.inFlight) {
       if (now - sentAt > ACK_TIMEOUT_MS) {
@@ -248,8 +266,17 @@ export class AgentService {
     }
     while (this.inFlight.size < BATCHES_IN_FLIGHT * LIMITS.eventsPerBatch) {
       const after = this.inFlight.size ? Math.max(...this.inFlight.keys()) : 0;
-      const batch = this.outbox.pending(LIMITS.eventsPerBatch, after);
-      if (!batch.length) return;
+      const candidates: AgentEvent[] = this.outbox.pending(LIMITS.eventsPerBatch, after);
+      if (!candidates.length) return;
+      // Cut the batch by encoded size too, so it always fits in one frame.
+      const batch: AgentEvent[] = [];
+      let bytes = 0;
+      for (const event of candidates) {
+        const size = Buffer.byteLength(JSON.stringify(event));
+        if (batch.length && bytes + size > LIMITS.eventBatchBytes) break;
+        batch.push(event);
+        bytes += size;
+      }
       if (!this.link.send({ v: PROTOCOL_VERSION, type: 'events', events: batch })) return;
       batch.forEach((e) => this.inFlight.set(e.seq, now));
     }

@@ -2,10 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { keyId as keyIdOfDevice, randomToken } from '../shared/crypto.js';
-import type { AgentEvent } from '../shared/events.js';
+import { AgentEventSchema, type AgentEvent } from '../shared/events.js';
 import { LIMITS } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
-import type { PolicyBundle } from '../shared/policy.js';
+import { summariseZodError, type PolicyBundle } from '../shared/policy.js';
+import { policyDigest } from '../shared/policy-verify.js';
 import {
   deviceAuthPayload,
   parseAgentMessage,
@@ -31,6 +32,9 @@ export interface AgentHubOptions {
   maxStrikes: number;
   strikeWindowMs: number;
   penaltyMs: number;
+  /** Unauthenticated connections allowed at once, per address and in all. */
+  maxPendingPerAddress: number;
+  maxPendingTotal: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
@@ -40,6 +44,8 @@ export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
   maxStrikes: 5,
   strikeWindowMs: 60_000,
   penaltyMs: 30_000,
+  maxPendingPerAddress: 512,
+  maxPendingTotal: 4096,
 };
 
 const MAX_PLAUSIBLE_POLICY_LAG = 10_000;
@@ -61,6 +67,8 @@ interface Connection {
   alive: boolean;
   /** Messages are handled one at a time per connection so acks follow stores in order. */
   queue: Promise<void>;
+  /** Ends the connection's "unauthenticated" status (once). */
+  settle: () => void;
 }
 
 export interface HubStats {
@@ -69,6 +77,7 @@ export interface HubStats {
   eventsStored: number;
   duplicateEvents: number;
   rejectedFrames: number;
+  unreadableEvents: number;
 }
 
 /**
@@ -82,10 +91,17 @@ export class AgentHub {
   private readonly connections = new Set<Connection>();
   /** Invalid frames per device (or address, before auth); too many in a window boxes the sender. */
   private readonly penalties: PenaltyBox;
-  /** Failed authentications per address: 20 a minute is far more than any honest agent needs. */
-  private readonly authFailures = new PenaltyBox({ maxFailures: 20, windowMs: 60_000, basePenaltyMs: 30_000, maxPenaltyMs: 3600_000 });
+  /**
+   * Connections not yet authenticated, per address and in all. Addresses are not penalised
+   * (a whole school may share one behind NAT or a proxy); instead each unauthenticated
+   * connection is short-lived and their number is capped, so they cannot exhaust the console.
+   */
+  private readonly preAuthByIp = new Map<string, number>();
+  private preAuthTotal = 0;
   private readonly pingTimer: NodeJS.Timeout;
-  readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0 };
+  readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0, unreadableEvents: 0 };
+  /** Set by the server: re-signs and broadcasts the current policy under a new version. */
+  onVersionConflict: (() => Promise<void>) | null = null;
   /** Hooks for later capabilities (activity, blocks...) that want to see stored events. */
   onEvents: ((deviceId: string, events: AgentEvent[]) => void) | null = null;
 
@@ -108,18 +124,31 @@ export class AgentHub {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
-    const wait = Math.max(this.penalties.retryAfterMs(`ip:${ip}`), this.authFailures.retryAfterMs(ip));
-    if (wait > 0) {
-      socket.end(`HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${Math.ceil(wait / 1000)}\r\nConnection: close\r\n\r\n`);
+    if (this.preAuthTotal >= this.options.maxPendingTotal || (this.preAuthByIp.get(ip) ?? 0) >= this.options.maxPendingPerAddress) {
+      this.log.warn('too many unauthenticated agent connections; asking this one to retry', { ip, pending: this.preAuthTotal });
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ip));
   }
 
+  private pendingChanged(ip: string, delta: 1 | -1): void {
+    this.preAuthTotal += delta;
+    const n = (this.preAuthByIp.get(ip) ?? 0) + delta;
+    if (n > 0) this.preAuthByIp.set(ip, n);
+    else this.preAuthByIp.delete(ip);
+  }
+
   private accept(ws: WebSocket, ip: string): void {
-    const conn: Connection = { ws, ip, nonce: randomToken(32), deviceId: null, alive: true, queue: Promise.resolve() };
+    const conn: Connection = { ws, ip, nonce: randomToken(32), deviceId: null, alive: true, queue: Promise.resolve(), settle: () => undefined };
     this.connections.add(conn);
     this.stats.connected++;
+    this.pendingChanged(ip, 1);
+    let pending = true;
+    const settle = () => {
+      if (pending) (pending = false), this.pendingChanged(ip, -1);
+    };
+    conn.settle = settle;
     const authTimer = setTimeout(() => {
       if (!conn.deviceId) this.refuse(conn, 'timeout', 'no authentication within the time allowed', CLOSE.authFailed);
     }, this.options.authTimeoutMs);
@@ -128,6 +157,7 @@ export class AgentHub {
       conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary)).catch((error) => {
         this.log.error('error handling agent frame', { deviceId: conn.deviceId, error });
         this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code: 'internal', message: 'the console could not process that message' });
+        this.countStrike(conn, 'a message the console could not process');
       });
     });
     ws.on('error', (error) => {
@@ -138,6 +168,7 @@ export class AgentHub {
     });
     ws.on('close', () => {
       clearTimeout(authTimer);
+      settle();
       this.connections.delete(conn);
       this.stats.connected--;
       void this.onClosed(conn).catch((error) => this.log.error('error marking device offline', { error }));
@@ -189,6 +220,7 @@ export class AgentHub {
       previous.ws.close(CLOSE.replaced, 'replaced by a newer connection');
     }
     conn.deviceId = device.id;
+    conn.settle();
     this.byDevice.set(device.id, conn);
     this.stats.authenticated++;
     const consoleSig = signPayload('console-auth', payload, this.identity.privateKey, this.identity.publicKey);
@@ -198,6 +230,7 @@ export class AgentHub {
       deviceId: device.id,
       signature: consoleSig.value,
       heartbeatSeconds: (await this.store.latestPolicy())?.document.agent.heartbeatSeconds ?? this.options.heartbeatSeconds,
+      pingSeconds: Math.max(1, Math.round(this.options.pingIntervalMs / 1000)),
     });
     await this.store.markOnline(device.id, new Date().toISOString(), null);
     await this.publishDevice(device.id);
@@ -213,6 +246,10 @@ export class AgentHub {
         const latest = await this.store.latestPolicy();
         if (latest && (message.policyVersion === null || message.policyVersion < latest.version)) {
           this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle: latest.bundle });
+        } else if (latest && message.policyVersion === latest.version && message.policyDigest !== policyDigest(latest.bundle.payload)) {
+          // Same number, different content: the console re-used a version (restored backup).
+          this.log.warn('device holds a different bundle under the current version number; reissuing the policy', { deviceId, version: latest.version });
+          await this.onVersionConflict?.();
         }
         if (message.policyVersion !== null) {
           await this.store.setPolicyVersion(deviceId, message.policyVersion);
@@ -237,9 +274,27 @@ export class AgentHub {
         await this.store.saveStatus(deviceId, message.status as DeviceStatus, now);
         return this.publishDevice(deviceId);
       case 'events': {
-        const fresh = await this.store.insertEvents(deviceId, message.events, now);
+        const readable: AgentEvent[] = [];
+        for (const envelope of message.events) {
+          const parsed = AgentEventSchema.safeParse(envelope);
+          if (parsed.success) readable.push(parsed.data);
+          else {
+            this.stats.unreadableEvents++;
+            this.log.warn('set aside an event this console cannot read', {
+              deviceId,
+              id: envelope.id,
+              seq: envelope.seq,
+              type: envelope.type,
+              problem: summariseZodError(parsed.error),
+            });
+          }
+        }
+        const { stored: fresh, reusedSeqs } = await this.store.insertEvents(deviceId, readable, now);
         this.stats.eventsStored += fresh.length;
-        this.stats.duplicateEvents += message.events.length - fresh.length;
+        this.stats.duplicateEvents += readable.length - fresh.length;
+        if (reusedSeqs.length) {
+          this.log.warn('device reused event sequence numbers (it lost recent writes or its outbox); events kept', { deviceId, seqs: reusedSeqs.slice(0, 10) });
+        }
         // Ack everything we now hold, duplicates included: the agent may delete them.
         this.send(conn, { v: PROTOCOL_VERSION, type: 'events.ack', seqs: message.events.map((e) => e.seq) });
         if (fresh.length) this.onEvents?.(deviceId, fresh);
@@ -319,9 +374,17 @@ export class AgentHub {
     this.countStrike(conn, 'too many invalid messages');
   }
 
-  /** Counts a strike against the device (or address); past the limit the connection is cut off. */
+  /**
+   * Counts a strike against an authenticated device; past the limit it is cut off and refused
+   * for a while. Before authentication there is nobody to count against, so the first bad
+   * frame simply ends the connection.
+   */
   private countStrike(conn: Connection, why: string): void {
-    const key = conn.deviceId ? `device:${conn.deviceId}` : `ip:${conn.ip}`;
+    if (!conn.deviceId) {
+      if (conn.ws.readyState === conn.ws.OPEN) conn.ws.close(CLOSE.policyViolation, 'authenticate first');
+      return;
+    }
+    const key = `device:${conn.deviceId}`;
     const penalty = this.penalties.fail(key);
     if (penalty === 0) return;
     this.log.warn('cutting off misbehaving agent connection', { key, why, penaltyMs: penalty });
@@ -331,7 +394,6 @@ export class AgentHub {
 
   private refuse(conn: Connection, code: Extract<ConsoleMessageInput, { type: 'auth.error' }>['code'], message: string, closeCode: number): void {
     this.stats.rejectedFrames++;
-    if (code !== 'rate-limited') this.authFailures.fail(conn.ip);
     this.log.warn('agent authentication refused', { ip: conn.ip, code, message });
     this.send(conn, { v: PROTOCOL_VERSION, type: 'auth.error', code, message });
     conn.ws.close(closeCode, code);

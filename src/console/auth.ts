@@ -3,7 +3,7 @@ import { randomToken, sha256Hex } from '../shared/crypto.js';
 import type { Role } from '../shared/roles.js';
 import { HttpError } from './http/http-error.js';
 import type { Principal } from './http/router.js';
-import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
+import { DUMMY_PASSWORD_HASH, hashPassword, PasswordHashingBusy, verifyPassword } from './passwords.js';
 import { PenaltyBox } from './rate-limit.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -23,6 +23,11 @@ export class AuthService {
   /** Five failures in 15 minutes lock the username (and, separately, the address) for a minute, doubling. */
   private readonly byUser = new PenaltyBox({ maxFailures: 5, windowMs: 15 * 60_000, basePenaltyMs: 60_000, maxPenaltyMs: 3600_000 });
   private readonly byAddress = new PenaltyBox({ maxFailures: 20, windowMs: 15 * 60_000, basePenaltyMs: 60_000, maxPenaltyMs: 3600_000 });
+  /**
+   * Sign-ins being checked right now. Failures are only known once scrypt finishes, so without
+   * this a burst of parallel guesses would all pass the rate-limit check before any counted.
+   */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly store: ConsoleStore,
@@ -47,8 +52,30 @@ export class AuthService {
         'Retry-After': String(Math.ceil(wait / 1000)),
       });
     }
-    const user = await this.store.getUser(username);
-    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    const userKey = `user:${username}`;
+    const addressKey = `ip:${ip}`;
+    if ((this.inFlight.get(userKey) ?? 0) >= 1 || (this.inFlight.get(addressKey) ?? 0) >= 4) {
+      throw new HttpError(429, 'rate-limited', 'a sign-in for this account or address is already being checked; try again in a moment', { 'Retry-After': '1' });
+    }
+    const enter = (key: string, delta: number) => {
+      const n = (this.inFlight.get(key) ?? 0) + delta;
+      if (n > 0) this.inFlight.set(key, n);
+      else this.inFlight.delete(key);
+    };
+    enter(userKey, 1);
+    enter(addressKey, 1);
+    let user: Awaited<ReturnType<ConsoleStore['getUser']>>;
+    let ok: boolean;
+    try {
+      user = await this.store.getUser(username);
+      ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    } catch (error) {
+      if (error instanceof PasswordHashingBusy) throw new HttpError(503, 'busy', error.message, { 'Retry-After': '2' });
+      throw error;
+    } finally {
+      enter(userKey, -1);
+      enter(addressKey, -1);
+    }
     if (!user || !ok || user.disabled) {
       this.byUser.fail(username);
       this.byAddress.fail(ip);
@@ -96,9 +123,14 @@ export class AuthService {
     return { username: user.username, role: user.role, tokenHash };
   }
 
+  /** Same rules as for a request: absolute and idle expiry, user still enabled. */
   async isSessionValid(principal: Principal): Promise<boolean> {
     const session = await this.store.getSession(principal.tokenHash);
-    return !!session && Date.parse(session.expiresAt) > Date.now();
+    if (!session) return false;
+    const now = Date.now();
+    if (Date.parse(session.expiresAt) <= now || Date.parse(session.lastUsedAt) + this.options.sessionIdleMs <= now) return false;
+    const user = await this.store.getUser(session.username);
+    return !!user && !user.disabled;
   }
 }
 

@@ -2,6 +2,10 @@ import type { ServerResponse } from 'node:http';
 import type { DeviceSummary, FeedMessage } from '../shared/api.js';
 import type { Principal } from './http/router.js';
 
+const MAX_STREAMS_PER_USER = 10;
+const MAX_STREAMS = 500;
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
 interface Subscriber {
   res: ServerResponse;
   principal: Principal;
@@ -27,7 +31,13 @@ export class FeedHub {
     this.keepAlive.unref();
   }
 
-  subscribe(res: ServerResponse, principal: Principal): void {
+  /**
+   * Opens a stream, or returns false when the caller already has too many open (the dashboard
+   * needs one per browser tab) or the console is at its limit.
+   */
+  subscribe(res: ServerResponse, principal: Principal): boolean {
+    const mine = [...this.subscribers].filter((s) => s.principal.username === principal.username).length;
+    if (mine >= MAX_STREAMS_PER_USER || this.subscribers.size >= MAX_STREAMS) return false;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -38,6 +48,7 @@ export class FeedHub {
     const sub = { res, principal };
     this.subscribers.add(sub);
     res.on('close', () => this.subscribers.delete(sub));
+    return true;
   }
 
   get subscriberCount(): number {
@@ -75,7 +86,15 @@ export class FeedHub {
     this.pendingDevices.clear();
     if (!messages.length || !this.subscribers.size) return;
     const frame = `event: batch\ndata: ${JSON.stringify(messages)}\n\n`;
-    for (const sub of this.subscribers) sub.res.write(frame);
+    for (const sub of this.subscribers) {
+      // A browser that stops reading must not make the console buffer without end.
+      if (sub.res.writableLength > MAX_BUFFERED_BYTES) {
+        sub.res.destroy();
+        this.subscribers.delete(sub);
+        continue;
+      }
+      sub.res.write(frame);
+    }
   }
 
   /** Keeps proxies from closing idle streams and ends streams whose session has expired. */

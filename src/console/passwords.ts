@@ -3,9 +3,42 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
 /** scrypt with OWASP's minimum work factor (N=2^17, r=8, p=1); parameters are stored with the hash. */
 const DEFAULTS = { N: 2 ** 17, r: 8, p: 1, keyLength: 32 };
 
+/**
+ * Each scrypt run takes ~128 MiB and a libuv thread for a few hundred milliseconds. At most two
+ * run at once and at most 32 wait, so a flood of sign-ins can neither exhaust memory nor starve
+ * the thread pool that file and DNS work also need.
+ */
+const MAX_RUNNING = 2;
+const MAX_WAITING = 32;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+export class PasswordHashingBusy extends Error {
+  constructor() {
+    super('the console is busy checking other sign-ins; try again in a moment');
+  }
+}
+
+async function withSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_RUNNING) {
+    if (waiting.length >= MAX_WAITING) throw new PasswordHashingBusy();
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  }
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 function scryptAsync(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(password, salt, keyLength, { ...options, maxmem: 256 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+  return withSlot(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scrypt(password, salt, keyLength, { ...options, maxmem: 256 * 1024 * 1024 }, (err, key) => (err ? reject(err) : resolve(key))),
+      ),
   );
 }
 

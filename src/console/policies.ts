@@ -39,4 +39,26 @@ export class PolicyService {
   latest(): Promise<PolicyRecord | null> {
     return this.store.latestPolicy();
   }
+
+  /**
+   * Re-signs the latest document as a new version, with the same lifetime. Used before the
+   * latest bundle expires (devices must never be left with only an expired bundle to take) and
+   * when a device holds a different bundle under the same version number.
+   */
+  async reissue(reason: 'renewal' | 'version-conflict'): Promise<PolicyRecord | null> {
+    const latest = await this.store.latestPolicy();
+    if (!latest) return null;
+    const lifetimeMs = Date.parse(latest.bundle.payload.expiresAt) - Date.parse(latest.bundle.payload.issuedAt);
+    const days = Math.min(365, Math.max(1, Math.round(lifetimeMs / 86400_000)));
+    return this.publish(latest.document, `console:${reason}`, days);
+  }
+
+  /** True when less than a third of the latest bundle's lifetime is left. */
+  async needsRenewal(now = Date.now()): Promise<boolean> {
+    const latest = await this.store.latestPolicy();
+    if (!latest) return false;
+    const issued = Date.parse(latest.bundle.payload.issuedAt);
+    const expires = Date.parse(latest.bundle.payload.expiresAt);
+    return expires - now < (expires - issued) / 3;
+  }
 }

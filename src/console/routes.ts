@@ -38,6 +38,7 @@ const limitParam = (url: URL, max: number) => {
   if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'invalid-request', `limit must be a whole number from 1 to ${max}`);
   return n;
 };
+/** Devices and enrollment tokens are named by UUIDs. */
 const DeviceIdParam = z.uuid();
 
 /** All `/api/v1` routes. Each states the permission it needs; the router enforces it. */
@@ -139,6 +140,15 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok({ id: record.id, token, expiresAt: record.expiresAt }, 201);
     })
 
+    .add('POST', '/api/v1/enroll-tokens/:id/revoke', 'enroll-tokens:manage', async ({ params, principal }) => {
+      const id = params.id!;
+      if (!DeviceIdParam.safeParse(id).success) throw new HttpError(400, 'invalid-request', 'not a token id');
+      const changed = await store.revokeEnrollToken(id);
+      if (!changed && !(await store.listEnrollTokens()).some((t) => t.id === id)) throw new HttpError(404, 'not-found', 'no such enrollment token');
+      if (changed) await audit(principal, 'enroll-token.revoked', id);
+      return ok({ revoked: true, changed });
+    })
+
     .add('GET', '/api/v1/users', 'users:manage', async () => {
       const users = await store.listUsers();
       return ok({ users: users.map(({ passwordHash: _hidden, ...u }) => u) });
@@ -152,7 +162,9 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     .add('GET', '/api/v1/audit', 'audit:read', async ({ url }) => ok({ audit: await store.listAudit(limitParam(url, 1000)) }))
 
     .add('GET', '/api/v1/feed', 'feed:subscribe', async ({ res, principal }) => {
-      deps.feed.subscribe(res, principal!);
+      if (!deps.feed.subscribe(res, principal!)) {
+        throw new HttpError(429, 'too-many-streams', 'too many live feeds are open for this account; close some dashboard tabs');
+      }
       return { handled: true };
     });
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ensurePrivateDir } from '../shared/files.js';
 import { createLogger, type Logger } from '../shared/log.js';
+import { isLoopback } from '../shared/net.js';
 import { AGENT_WS_PATH } from '../shared/protocol.js';
 import { AgentHub, DEFAULT_HUB_OPTIONS, type AgentHubOptions } from './agent-hub.js';
 import { AuthService } from './auth.js';
@@ -14,6 +15,7 @@ import { FeedHub } from './feed.js';
 import { HttpError } from './http/http-error.js';
 import { Router } from './http/router.js';
 import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
+import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
 import { registerRoutes } from './routes.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
@@ -27,6 +29,7 @@ export interface ConsoleOptions {
   tlsCert?: string;
   tlsKey?: string;
   hub?: Partial<AgentHubOptions>;
+  retentionDays?: number;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
 }
@@ -42,10 +45,6 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const log = options.log ?? createLogger('console');
   ensurePrivateDir(options.dataDir);
@@ -58,6 +57,12 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const hub = new AgentHub(store, identity, feed, log.child('agents'), { ...DEFAULT_HUB_OPTIONS, ...options.hub });
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
   const policies = new PolicyService(store, identity);
+  const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
+    retentionDays: options.retentionDays ?? 180,
+    intervalMs: 3600_000,
+  });
+  hub.onVersionConflict = () => maintenance.reissueForConflict();
+  maintenance.start();
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
   registerRoutes(router, { store, auth, enrollment, policies, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
@@ -105,6 +110,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     hub,
     warnings,
     async close() {
+      maintenance.stop();
       feed.close();
       await hub.close();
       server.closeAllConnections();

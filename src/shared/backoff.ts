@@ -18,9 +18,13 @@ export class Backoff {
     return Math.round(cap / 2 + this.random() * (cap / 2));
   }
 
-  /** At least `floorMs`: used when the console asked us to stay away for a while. */
+  /**
+   * At least `floorMs`, plus up to half of it again at random: used when the console asked us
+   * to stay away, so a fleet that was turned away together does not come back together.
+   */
   nextAtLeast(floorMs: number): number {
-    return Math.max(floorMs, this.next());
+    const delay = this.next();
+    return floorMs > 0 ? Math.max(delay, Math.round(floorMs + this.random() * (floorMs / 2))) : delay;
   }
 
   reset(): void {

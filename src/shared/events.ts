@@ -24,6 +24,11 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
       keptVersion: z.number().int().positive().nullable(),
     }),
   }),
+  z.strictObject({
+    ...base,
+    type: z.literal('policy.expired'),
+    data: z.strictObject({ version: z.number().int().positive(), expiredAt: IsoDateTime }),
+  }),
   z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
   /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */
   z.strictObject({ ...base, type: z.literal('diagnostic.test'), data: z.strictObject({ note: boundedText(256), n: z.number().int().nonnegative() }) }),
@@ -32,3 +37,15 @@ export type AgentEvent = z.infer<typeof AgentEventSchema>;
 export type AgentEventType = AgentEvent['type'];
 /** An event before the outbox has given it an id, sequence number and time. */
 export type NewAgentEvent = { [T in AgentEvent as T['type']]: { type: T['type']; data: T['data'] } }[AgentEventType];
+
+/**
+ * The envelope every event shares. The console accepts a batch whose envelopes are valid and
+ * checks each body separately, so one event it cannot read (say, a type from a newer agent)
+ * is set aside and acknowledged instead of blocking everything queued behind it.
+ */
+export const EventEnvelopeSchema = z.strictObject({
+  ...base,
+  type: z.string().min(1).max(64),
+  data: z.unknown(),
+});
+export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;

@@ -5,6 +5,8 @@ export const LIMITS = {
   /** Largest HTTP request body the console reads. */
   httpMaxBodyBytes: 512 * 1024,
   eventsPerBatch: 200,
+  /** A batch is also cut by its encoded size, well inside the frame limit. */
+  eventBatchBytes: 192 * 1024,
   shortText: 256,
   longText: 4096,
   policyVersionMax: Number.MAX_SAFE_INTEGER,

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { keyId as keyIdOf } from './crypto.js';
+import { canonicalJson } from './canonical-json.js';
+import { keyId as keyIdOf, sha256Hex } from './crypto.js';
 import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from './policy.js';
 import { signPayload, verifyPayload } from './signing.js';
 import { summariseZodError } from './zod-errors.js';
@@ -66,4 +67,9 @@ export function checkPolicyBundle(
 function versionHint(candidate: unknown): number | undefined {
   const v = (candidate as { payload?: { version?: unknown } } | null)?.payload?.version;
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
+}
+
+/** Identifies a bundle's content: two bundles with one version but different digests conflict. */
+export function policyDigest(payload: PolicyBundlePayload): string {
+  return sha256Hex(canonicalJson(payload));
 }

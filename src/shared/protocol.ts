@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AgentEventSchema } from './events.js';
+import { EventEnvelopeSchema } from './events.js';
 import { LIMITS } from './limits.js';
 import { summariseZodError } from './policy.js';
 import { Base64Signature, KeyIdSchema } from './signed.js';
@@ -31,6 +31,8 @@ export const AuthOkMessage = z.strictObject({
   /** Console's signature over the same challenge, proving the agent reached the real console. */
   signature: Base64Signature,
   heartbeatSeconds: z.number().int().min(1).max(3600),
+  /** How often the console pings; the agent treats a console silent for much longer as gone. */
+  pingSeconds: z.number().int().min(1).max(3600),
 });
 export const AuthErrorMessage = z.strictObject({
   v,
@@ -80,6 +82,8 @@ export const HelloMessage = z.strictObject({
   type: z.literal('hello'),
   agentVersion: boundedText(64),
   policyVersion: z.number().int().positive().nullable(),
+  /** sha256 of the held bundle's canonical payload, so the console can spot a same-numbered conflict. */
+  policyDigest: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
   mode: z.enum(['service', 'user']),
   capabilities: z.array(boundedText(64)).max(32),
 });
@@ -88,7 +92,7 @@ export const StatusMessage = z.strictObject({ v, type: z.literal('status'), stat
 export const EventsMessage = z.strictObject({
   v,
   type: z.literal('events'),
-  events: z.array(AgentEventSchema).min(1).max(LIMITS.eventsPerBatch),
+  events: z.array(EventEnvelopeSchema).min(1).max(LIMITS.eventsPerBatch),
 });
 export const PolicyAckMessage = z.strictObject({ v, type: z.literal('policy.ack'), version: z.number().int().positive() });
 
@@ -132,14 +136,21 @@ function parseFrame<S extends z.ZodType>(
   }
   const { type, v: version } = data as { type?: unknown; v?: unknown };
   if (version !== PROTOCOL_VERSION) {
-    return { ok: false, code: 'invalid', message: `unsupported protocol version ${JSON.stringify(version)?.slice(0, 20)}; expected ${PROTOCOL_VERSION}` };
+    return { ok: false, code: 'invalid', message: `unsupported protocol version ${describeScalar(version)}; expected ${PROTOCOL_VERSION}` };
   }
   if (typeof type !== 'string' || !knownTypes.has(type)) {
-    return { ok: false, code: 'unknown-type', message: `unknown message type ${JSON.stringify(type)?.slice(0, 60)}` };
+    return { ok: false, code: 'unknown-type', message: `unknown message type ${describeScalar(type)}` };
   }
   const parsed = schema.safeParse(data);
   if (!parsed.success) return { ok: false, code: 'invalid', message: `${type}: ${summariseZodError(parsed.error)}` };
   return { ok: true, message: parsed.data };
+}
+
+/** Names a value from a frame without serialising it: a hostile value may be nested 100k deep. */
+function describeScalar(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 60));
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  return `(${Array.isArray(value) ? 'array' : typeof value})`;
 }
 
 const agentTypes = new Set(AgentMessageSchema.options.map((o) => o.shape.type.value));

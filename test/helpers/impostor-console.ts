@@ -16,12 +16,14 @@ export interface ImpostorConsole {
   privateKey: KeyObject;
   publicKey: string;
   received: any[];
+  /** How many times the agent has connected. */
+  connections(): number;
   socket(): WebSocket | null;
   waitForAuth(timeoutMs?: number): Promise<WebSocket>;
   close(): Promise<void>;
 }
 
-export async function startImpostorConsole(consoleDataDir: string, port: number): Promise<ImpostorConsole> {
+export async function startImpostorConsole(consoleDataDir: string, port: number, opts: { pingSeconds?: number } = {}): Promise<ImpostorConsole> {
   const pem = readFileSync(join(consoleDataDir, 'console-signing-key.pem'), 'utf8');
   const privateKey = createPrivateKey(pem);
   const publicKey = publicKeyFromPrivatePem(pem);
@@ -29,7 +31,9 @@ export async function startImpostorConsole(consoleDataDir: string, port: number)
   let current: WebSocket | null = null;
   const server: Server = createServer((_req, res) => res.writeHead(404).end());
   const wss = new WebSocketServer({ server, path: '/api/v1/agent' });
+  let connections = 0;
   wss.on('connection', (ws) => {
+    connections++;
     const nonce = randomToken(32);
     ws.send(JSON.stringify({ v: 1, type: 'challenge', nonce, consoleKeyId: keyId(publicKey), serverTime: new Date().toISOString() }));
     ws.on('error', () => undefined);
@@ -39,7 +43,7 @@ export async function startImpostorConsole(consoleDataDir: string, port: number)
       if (message.type === 'auth') {
         const payload = deviceAuthPayload(message.deviceId, message.nonce, message.clientNonce);
         const sig = signPayload('console-auth', payload, privateKey, publicKey);
-        ws.send(JSON.stringify({ v: 1, type: 'auth.ok', deviceId: message.deviceId, signature: sig.value, heartbeatSeconds: 30 }));
+        ws.send(JSON.stringify({ v: 1, type: 'auth.ok', deviceId: message.deviceId, signature: sig.value, heartbeatSeconds: 30, pingSeconds: opts.pingSeconds ?? 15 }));
         current = ws;
       }
     });
@@ -50,6 +54,7 @@ export async function startImpostorConsole(consoleDataDir: string, port: number)
     publicKey,
     received,
     socket: () => current,
+    connections: () => connections,
     async waitForAuth(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (!current || current.readyState !== current.OPEN || !received.some((m) => m.type === 'hello')) {

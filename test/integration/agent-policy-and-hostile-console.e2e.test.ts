@@ -6,7 +6,7 @@ import type { PolicyBundlePayload } from '../../src/shared/policy.js';
 import { signPolicyBundle } from '../../src/shared/policy-verify.js';
 import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';
-import { REPO, runCli, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
+import { kill, REPO, runCli, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
 
 /**
  * The agent as a real process facing a console that sends bad bundles and garbage. It must
@@ -96,6 +96,7 @@ describe('agent against bad policy bundles', () => {
     ws.send(Buffer.from([0xde, 0xad, 0xbe, 0xef]), { binary: true });
     ws.send(JSON.stringify({ v: 1, type: 'challenge', nonce: 'x'.repeat(43), consoleKeyId: '0000000000000000', serverTime: new Date().toISOString() }));
     ws.send(JSON.stringify({ v: 1, type: 'events.ack', seqs: [999_999] }));
+    ws.send(`{"v":${'['.repeat(100_000)}${']'.repeat(100_000)},"type":"policy"}`);
     await agent.waitFor(/ignored a bad frame from the console.*self-destruct/, 5000, 'stderr');
     agentAlive();
 
@@ -128,5 +129,36 @@ describe('agent against bad policy bundles', () => {
     expect(r.stdout).toMatch(/as version 14/);
     await waitUntil(() => heldOnDisk() === 14, 10_000);
     expect(consoleProc.proc.stderr).toMatch(/holds a newer policy version/);
+  });
+
+  it('drops the bundle a restored console numbered the same as a different one, and takes the reissue', async () => {
+    // The device takes a bundle numbered 15 from the impostor (signed with the console key, as a
+    // console restored from an old backup could have issued it).
+    await consoleProc.stop();
+    impostor = await startImpostorConsole(join(dir.path, 'console'), consoleProc.port);
+    await impostor.waitForAuth();
+    impostor.socket()!.send(JSON.stringify({ v: 1, type: 'policy', bundle: signPolicyBundle(payload(15), impostor.privateKey, impostor.publicKey) }));
+    await waitUntil(() => impostor.received.some((m) => m.type === 'policy.ack' && m.version === 15), 10_000);
+    await kill(agent);
+    await impostor.close();
+    // Meanwhile the real console publishes its own, different version 15.
+    consoleProc = await startConsoleProcess(join(dir.path, 'console'), { port: consoleProc.port });
+    const r = await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
+    expect(r.stdout).toMatch(/as version 15/);
+    agent = startAgentProcess(agentDir(), consoleProc.url);
+    await waitUntil(() => heldOnDisk() === 16, 15_000);
+    expect(consoleProc.proc.stderr).toMatch(/different bundle under the current version number/);
+    expect(JSON.parse(readFileSync(join(agentDir(), 'policy.json'), 'utf8')).payload.policy.name).toBe('Secondary school default');
+  });
+
+  it('gives up on a console that falls silent and reconnects', async () => {
+    await consoleProc.stop();
+    // This console promises a ping every second and never sends one.
+    impostor = await startImpostorConsole(join(dir.path, 'console'), consoleProc.port, { pingSeconds: 1 });
+    await impostor.waitForAuth();
+    const first = impostor.connections();
+    await waitUntil(() => impostor.connections() > first, 20_000);
+    await agent.waitFor(/console fell silent/, 1000, 'stderr');
+    agentAlive();
   });
 });

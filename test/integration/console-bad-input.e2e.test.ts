@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enroll } from '../../src/agent/enroll.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { runCli, stopAll, tempDir } from '../helpers/processes.js';
@@ -48,6 +48,41 @@ describe('agent WebSocket: bad frames', () => {
     socket.ws.close();
     await consoleAlive();
     expect(consoleProc.proc.stderr).toMatch(/rejected frame from agent.*unknown-type/);
+  });
+
+  it('sets aside an event it cannot read, acknowledges it, and stores the rest of the batch', async () => {
+    const socket = await connectAs(consoleProc.url, await enrollRawDevice(consoleProc.url, 'newer-agent'));
+    const at = new Date().toISOString();
+    socket.send({
+      v: 1,
+      type: 'events',
+      events: [
+        { id: randomUUID(), seq: 1, at, type: 'diagnostic.test', data: { note: 'fine', n: 1 } },
+        { id: randomUUID(), seq: 2, at, type: 'feature.from-the-future', data: { anything: true } },
+        { id: randomUUID(), seq: 3, at, type: 'diagnostic.test', data: { note: 'fine', n: 3 } },
+      ],
+    });
+    expect(await socket.next('events.ack')).toMatchObject({ seqs: [1, 2, 3] });
+    socket.ws.close();
+    expect(consoleProc.proc.stderr).toMatch(/set aside an event this console cannot read.*feature\.from-the-future/);
+    await consoleAlive();
+  });
+
+  it('survives a frame nested 100,000 levels deep', async () => {
+    const socket = await connectAs(consoleProc.url, await enrollRawDevice(consoleProc.url, 'deep'));
+    socket.send(`{"v":1,"type":"heartbeat","sentAt":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    expect(await socket.next('error')).toMatchObject({ code: 'invalid' });
+    socket.ws.close();
+    await consoleAlive();
+  });
+
+  it('ends an unauthenticated connection at its first bad frame, without blocking its address', async () => {
+    const socket = await openRaw(consoleProc.url);
+    await socket.next('challenge');
+    socket.send('garbage before authentication');
+    expect((await socket.closed).code).toBe(1008);
+    // Other agents behind the same address (a school NAT) are unaffected.
+    (await connectAs(consoleProc.url, device)).ws.close();
   });
 
   it('closes a connection that sends an oversized frame (limit 256 KiB, not ws\'s 100 MiB)', async () => {
@@ -161,6 +196,17 @@ describe('HTTP API: bad requests', () => {
     expect((await consoleProc.api(`/api/v1/devices/${device.deviceId}/revoke`, { token: tech, method: 'POST', body: '{}' })).status).toBe(403);
   });
 
+  it('checks one sign-in per account at a time, so parallel guesses cannot slip past the limit', async () => {
+    const guesses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        consoleProc.api('/api/v1/login', { method: 'POST', token: null, body: JSON.stringify({ username: 'parallel-victim', password: 'guess-guess-guess' }) }),
+      ),
+    );
+    const statuses = guesses.map((g) => g.status).sort();
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(2);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(8);
+  });
+
   it('rate-limits repeated failed sign-ins', async () => {
     const attempt = () => consoleProc.api('/api/v1/login', { method: 'POST', token: null, body: JSON.stringify({ username: 'victim', password: 'wrong-password-guess' }) });
     const statuses = [];
@@ -168,6 +214,19 @@ describe('HTTP API: bad requests', () => {
     expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
     expect(statuses[5]).toBe(429);
     await consoleAlive();
+  });
+
+  it('refuses enrollment with a revoked token', async () => {
+    const created = await consoleProc.api('/api/v1/enroll-tokens', { method: 'POST', body: JSON.stringify({ label: 'Year 9 trolley', expiresInHours: 1 }) });
+    expect(created.status).toBe(201);
+    const listed = await runCli(['enroll-token', 'list'], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
+    expect(listed.stdout).toMatch(new RegExp(`${created.body.id}\\s+active.*Year 9 trolley`));
+    const revoked = await runCli(['enroll-token', 'revoke', created.body.id], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
+    expect(revoked.code).toBe(0);
+    const pair = generateEd25519KeyPair();
+    await expect(
+      enroll({ consoleUrl: consoleProc.url, token: created.body.token, key: { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey }, hostname: 'late', platform: 'linux', machineIdHint: null }),
+    ).rejects.toThrow(/403.*not valid/);
   });
 
   it('refuses enrollment with a bad token or a request not signed by its key', async () => {
@@ -188,6 +247,8 @@ describe('CLI: bad arguments and bad policy files', () => {
       [['policy', 'push'], /usage: vigil policy push <file>/, 2],
       [['policy', 'push', '/nonexistent/policy.json'], /cannot read policy file .*ENOENT/, 1],
       [['user', 'add', 'x', '--role', 'headteacher'], /--role must be one of/, 2],
+      [['agent', '--console', 'http://192.0.2.10:8080', '--enroll-token', 'x'.repeat(20)], /refusing to enroll over plain HTTP/, 2],
+      [['enroll-token', 'revoke'], /usage: vigil enroll-token revoke/, 2],
     ];
     for (const [args, message, code] of cases) {
       const result = await runCli(args, env());

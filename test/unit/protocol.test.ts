@@ -29,6 +29,18 @@ describe('protocol parsing', () => {
     expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'heartbeat', sentAt: '2026-11-22T12:00:00Z', extra: 1 }))).toMatchObject({ ok: false, code: 'invalid' });
     expect(parseConsoleMessage('{"v":1,"type":"events.ack","seqs":[-1]}')).toMatchObject({ ok: false, code: 'invalid' });
   });
+  it('never throws, even on a frame nested 100,000 levels deep', () => {
+    const deep = `{"v":${'['.repeat(100_000)}${']'.repeat(100_000)},"type":"heartbeat"}`;
+    expect(parseAgentMessage(deep)).toMatchObject({ ok: false, code: 'invalid', message: expect.stringMatching(/\(array\)/) });
+    expect(parseConsoleMessage(deep)).toMatchObject({ ok: false, code: 'invalid' });
+    const deepType = `{"v":1,"type":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(parseConsoleMessage(deepType)).toMatchObject({ ok: false, code: 'unknown-type' });
+  });
+  it('accepts an event the receiver may not understand inside a valid envelope', () => {
+    const event = { id: '7b6f0d7e-8d4b-4d59-9a55-0b3a3a1e7c11', seq: 1, at: '2026-11-22T12:00:00Z', type: 'from.the.future', data: { x: 1 } };
+    expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'events', events: [event] }))).toMatchObject({ ok: true });
+    expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'events', events: [{ ...event, seq: 0 }] }))).toMatchObject({ ok: false, code: 'invalid' });
+  });
   it('caps the size of an event batch', () => {
     const event = { id: '7b6f0d7e-8d4b-4d59-9a55-0b3a3a1e7c11', seq: 1, at: '2026-11-22T12:00:00Z', type: 'diagnostic.test', data: { note: 'x', n: 0 } };
     const batch = Array.from({ length: 201 }, (_, i) => ({ ...event, seq: i + 1 }));

@@ -35,9 +35,28 @@ describe('SqliteStore', () => {
     await store.enrollDevice(d, 'tok');
     const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
     const batch = [event(1), event(2)];
-    expect((await store.insertEvents(d.id, batch, new Date().toISOString())).length).toBe(2);
-    expect((await store.insertEvents(d.id, [...batch, event(3)], new Date().toISOString())).map((e) => e.seq)).toEqual([3]);
+    expect((await store.insertEvents(d.id, batch, new Date().toISOString())).stored.length).toBe(2);
+    expect((await store.insertEvents(d.id, [...batch, event(3)], new Date().toISOString())).stored.map((e) => e.seq)).toEqual([3]);
     expect(await store.countEvents(d.id)).toBe(3);
+    // A device that lost its last writes (power cut) reuses a sequence number for a new event:
+    // the event is kept, and the reuse reported.
+    const reused = await store.insertEvents(d.id, [event(3)], new Date().toISOString());
+    expect(reused.stored.length).toBe(1);
+    expect(reused.reusedSeqs).toEqual([3]);
+    expect(await store.countEvents(d.id)).toBe(4);
+    await store.close();
+  });
+
+  it('deletes events past retention', async () => {
+    const { store } = open();
+    await withToken(store);
+    const d = device();
+    await store.enrollDevice(d, 'tok');
+    const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
+    await store.insertEvents(d.id, [event(1)], '2020-01-01T00:00:00.000Z');
+    await store.insertEvents(d.id, [event(2)], new Date().toISOString());
+    expect(await store.deleteEventsReceivedBefore('2021-01-01T00:00:00.000Z')).toBe(1);
+    expect((await store.listEvents({ limit: 10 })).map((e) => e.event.seq)).toEqual([2]);
     await store.close();
   });
 

@@ -17,6 +17,8 @@ vigil policy push <file> [--console URL] [--expires-days N]
 vigil device list [--console URL]
 vigil device revoke <device-id> [--console URL]
 vigil enroll-token create --label TEXT [--hours N] [--max-uses N] [--console URL]
+vigil enroll-token list [--console URL]
+vigil enroll-token revoke <token-id> [--console URL]
 vigil user add <username> --role admin|systems_manager|technician|safeguarding_lead [--console URL]
   (the new user's password comes from VIGIL_NEW_PASSWORD or a prompt)`;
 
@@ -102,7 +104,24 @@ export async function runDevice(argv: string[]): Promise<void> {
 
 export async function runEnrollToken(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  if (sub !== 'create') throw usageError('usage: vigil enroll-token create --label TEXT');
+  if (sub === 'list' || sub === 'revoke') {
+    const { values, positionals } = parse(rest, { console: { type: 'string' } }, 1);
+    const client = await ApiClient.fromEnvironment(values.console);
+    if (sub === 'revoke') {
+      if (!positionals[0]) throw usageError('usage: vigil enroll-token revoke <token-id>');
+      await client.call('POST', `/api/v1/enroll-tokens/${encodeURIComponent(positionals[0])}/revoke`, {});
+      return void console.log(`revoked enrollment token ${positionals[0]}`);
+    }
+    const { tokens } = (await client.call('GET', '/api/v1/enroll-tokens')) as {
+      tokens: { id: string; label: string; expiresAt: string; uses: number; maxUses: number | null; revoked: boolean }[];
+    };
+    for (const t of tokens) {
+      const state = t.revoked ? 'revoked' : Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
+      console.log(`${t.id}  ${state.padEnd(7)}  uses ${t.uses}/${t.maxUses ?? '∞'}  expires ${t.expiresAt}  ${t.label}`);
+    }
+    return;
+  }
+  if (sub !== 'create') throw usageError('usage: vigil enroll-token create|list|revoke');
   const { values } = parse(rest, { console: { type: 'string' }, label: { type: 'string' }, hours: { type: 'string' }, 'max-uses': { type: 'string' } });
   if (!values.label) throw usageError('--label is required (say what the token is for, e.g. "Year 7 laptops")');
   const client = await ApiClient.fromEnvironment(values.console);
@@ -110,9 +129,9 @@ export async function runEnrollToken(argv: string[]): Promise<void> {
     label: values.label,
     expiresInHours: intOption(values.hours, 'hours', 1, 24 * 365, 24 * 30),
     maxUses: values['max-uses'] === undefined ? null : intOption(values['max-uses'], 'max-uses', 1, 100_000, 1),
-  })) as { token: string; expiresAt: string };
+  })) as { id: string; token: string; expiresAt: string };
   console.log(`enrollment token (shown once): ${result.token}`);
-  console.log(`expires ${result.expiresAt}`);
+  console.log(`id ${result.id}, expires ${result.expiresAt}`);
 }
 
 export async function runUser(argv: string[]): Promise<void> {

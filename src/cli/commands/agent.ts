@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EnrollFileSchema } from '../../shared/api.js';
 import { createLogger } from '../../shared/log.js';
+import { isLoopback } from '../../shared/net.js';
 import { summariseZodError } from '../../shared/policy.js';
 import { Base64PublicKey } from '../../shared/signed.js';
 import { AgentService } from '../../agent/service.js';
@@ -21,6 +22,8 @@ export const AGENT_HELP = `vigil agent [options]
   --console-key KEY     the console's public key (base64) to pin at enrollment
   --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json if present)
   --user-mode           run without admin rights (BYOD): only the controls the OS allows a user
+  --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
+                        without TLS, anyone on the network path can read and relay the traffic)
 
 vigil agent emit [--data-dir DIR] [--count N] [--note TEXT]
   Queues N diagnostic events in the outbox of this device, to check the delivery pipeline end to end.`;
@@ -38,12 +41,16 @@ export async function runAgent(argv: string[]): Promise<void> {
     'console-key': { type: 'string' },
     'enroll-file': { type: 'string' },
     'user-mode': { type: 'boolean' },
+    'allow-plain-http': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
   const fromFile = readEnrollFile(values['enroll-file']);
   const consoleUrl = values.console ?? fromFile?.consoleUrl;
   if (consoleUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(consoleUrl)) throw usageError(`--console must be an http(s) URL, not "${consoleUrl}"`);
+  if (consoleUrl?.startsWith('http:') && !isLoopback(new URL(consoleUrl).hostname) && !values['allow-plain-http']) {
+    throw usageError('refusing to enroll over plain HTTP with a console on another machine: use https (or --allow-plain-http on an isolated test network)');
+  }
   const consoleKey = values['console-key'] ?? fromFile?.consolePublicKey;
   if (consoleKey !== undefined && !Base64PublicKey.safeParse(consoleKey).success) throw usageError('--console-key is not a base64 Ed25519 public key');
   const log = createLogger('agent');
@@ -54,7 +61,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     pinnedConsoleKey: consoleKey,
     mode: values['user-mode'] ? 'user' : 'service',
     log,
-    backoffMaxMs: process.env.VIGIL_BACKOFF_MAX_MS ? Number(process.env.VIGIL_BACKOFF_MAX_MS) : undefined,
+    backoffMaxMs: backoffFromEnv(),
   });
   try {
     await service.start();
@@ -69,6 +76,14 @@ export async function runAgent(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */
+function backoffFromEnv(): number | undefined {
+  const raw = process.env.VIGIL_BACKOFF_MAX_MS;
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 100 || Number(raw) > 3600_000) throw usageError('VIGIL_BACKOFF_MAX_MS must be a whole number of milliseconds from 100 to 3600000');
+  return Number(raw);
 }
 
 function readEnrollFile(flag: string | undefined) {

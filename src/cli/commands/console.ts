@@ -13,6 +13,7 @@ export const CONSOLE_HELP = `vigil console [options]
   --tls-cert FILE      PEM certificate; with --tls-key serves HTTPS
   --tls-key FILE       PEM private key
   --ping-interval SEC  how often agents are pinged to detect dead connections (default 15)
+  --retention-days N   delete device events older than this (default 180)
   First start creates the signing key, an admin account and an enrollment token and prints them once
   (or takes VIGIL_ADMIN_USERNAME, VIGIL_ADMIN_PASSWORD and VIGIL_ENROLL_TOKEN from the environment).`;
 
@@ -28,6 +29,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'ping-interval': { type: 'string' },
+    'retention-days': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(CONSOLE_HELP);
@@ -41,6 +43,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     tlsCert: values['tls-cert'],
     tlsKey: values['tls-key'],
     hub: { pingIntervalMs: pingSeconds * 1000 },
+    retentionDays: intOption(values['retention-days'], 'retention-days', 1, 3650, 180),
   });
   console.log(`Vigil console listening on ${running.url}`);
   console.log(`Dashboard: ${running.url}/`);

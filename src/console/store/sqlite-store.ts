@@ -9,6 +9,7 @@ import type {
   ConsoleStore,
   DeviceRecord,
   EnrollTokenRecord,
+  InsertedEvents,
   PolicyRecord,
   SessionRecord,
   StoredEvent,
@@ -37,10 +38,11 @@ const MIGRATIONS = [
     status_json TEXT);
   CREATE INDEX devices_machine_hint ON devices(machine_id_hint);
   CREATE TABLE events (
-    device_id TEXT NOT NULL REFERENCES devices(id), seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL, at TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (device_id, seq)) WITHOUT ROWID;
-  CREATE INDEX events_type ON events(type);
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL REFERENCES devices(id),
+    seq INTEGER NOT NULL, type TEXT NOT NULL, at TEXT NOT NULL, received_at TEXT NOT NULL, body TEXT NOT NULL);
+  CREATE INDEX events_device_seq ON events(device_id, seq);
+  CREATE INDEX events_type ON events(type, rowid);
+  CREATE INDEX events_received ON events(received_at);
   CREATE TABLE policies (
     version INTEGER PRIMARY KEY, bundle TEXT NOT NULL, document TEXT NOT NULL,
     published_by TEXT NOT NULL, published_at TEXT NOT NULL);
@@ -59,8 +61,9 @@ export class SqliteStore implements ConsoleStore {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // NORMAL is durable against process crashes in WAL mode; only an OS crash can lose the last commit.
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: an event is acknowledged to its device only after it is on disk, so a power cut of
+    // the console cannot lose what a device has already deleted.
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
@@ -153,6 +156,10 @@ export class SqliteStore implements ConsoleStore {
     return (this.db.prepare('SELECT * FROM enroll_tokens ORDER BY created_at').all() as Row[]).map(toEnrollToken);
   }
 
+  async revokeEnrollToken(id: string): Promise<boolean> {
+    return this.db.prepare('UPDATE enroll_tokens SET revoked = 1 WHERE id = ? AND revoked = 0').run(id).changes === 1;
+  }
+
   async enrollDevice(d: DeviceRecord, tokenId: string): Promise<boolean> {
     return this.db.transaction(() => {
       const used = this.db
@@ -206,15 +213,22 @@ export class SqliteStore implements ConsoleStore {
     this.db.prepare('UPDATE devices SET policy_version = ? WHERE id = ?').run(version, id);
   }
 
-  async insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<AgentEvent[]> {
+  async insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<InsertedEvents> {
     const insert = this.db.prepare(
-      'INSERT INTO events (device_id, seq, id, type, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      'INSERT INTO events (id, device_id, seq, type, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
     );
-    return this.db.transaction(() =>
-      events.filter(
-        (e) => insert.run(deviceId, e.seq, e.id, e.type, e.at, receivedAt, JSON.stringify(e)).changes === 1,
-      ),
-    )();
+    const seqTaken = this.db.prepare('SELECT 1 FROM events WHERE device_id = ? AND seq = ? AND id <> ? LIMIT 1');
+    return this.db.transaction(() => {
+      const stored: AgentEvent[] = [];
+      const reusedSeqs: number[] = [];
+      for (const e of events) {
+        // Deduplicate on the event id. A sequence number seen before with a different id means
+        // the device lost its last writes (power cut) or its outbox: keep the event, flag it.
+        if (seqTaken.get(deviceId, e.seq, e.id)) reusedSeqs.push(e.seq);
+        if (insert.run(e.id, deviceId, e.seq, e.type, e.at, receivedAt, JSON.stringify(e)).changes === 1) stored.push(e);
+      }
+      return { stored, reusedSeqs };
+    })();
   }
   async listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]> {
     const where: string[] = [];
@@ -223,7 +237,7 @@ export class SqliteStore implements ConsoleStore {
     if (filter.type) (where.push('type = ?'), args.push(filter.type));
     if (filter.beforeSeq) (where.push('seq < ?'), args.push(filter.beforeSeq));
     const sql = `SELECT device_id, received_at, body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY received_at DESC, seq DESC LIMIT ?`;
+      ORDER BY rowid DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, filter.limit) as Row[]).map((row) => ({
       deviceId: String(row.device_id),
       receivedAt: String(row.received_at),
@@ -235,6 +249,10 @@ export class SqliteStore implements ConsoleStore {
       ? this.db.prepare('SELECT COUNT(*) AS n FROM events WHERE device_id = ?').get(deviceId)
       : this.db.prepare('SELECT COUNT(*) AS n FROM events').get();
     return Number((row as Row).n);
+  }
+
+  async deleteEventsReceivedBefore(iso: string): Promise<number> {
+    return this.db.prepare('DELETE FROM events WHERE received_at < ?').run(iso).changes;
   }
 
   async publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord> {

@@ -60,6 +60,11 @@ export interface StoredEvent {
   receivedAt: string;
 }
 
+export interface InsertedEvents {
+  stored: AgentEvent[];
+  reusedSeqs: number[];
+}
+
 export interface PolicyRecord {
   version: number;
   bundle: PolicyBundle;
@@ -98,6 +103,7 @@ export interface ConsoleStore {
   createEnrollToken(token: EnrollTokenRecord): Promise<void>;
   getEnrollTokenByHash(tokenHash: string): Promise<EnrollTokenRecord | null>;
   listEnrollTokens(): Promise<EnrollTokenRecord[]>;
+  revokeEnrollToken(id: string): Promise<boolean>;
 
   /**
    * Enrolls a device and counts one use of the token, atomically: a token with uses left can't
@@ -116,10 +122,12 @@ export interface ConsoleStore {
   saveStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
   setPolicyVersion(id: string, version: number): Promise<void>;
 
-  /** Stores events not seen before (by device + seq); returns the ones that were new. */
-  insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<AgentEvent[]>;
+  /** Stores events not seen before (by event id); returns the new ones and any reused sequence numbers. */
+  insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<InsertedEvents>;
   listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]>;
   countEvents(deviceId?: string): Promise<number>;
+  /** Retention: removes events received before the given time; returns how many. */
+  deleteEventsReceivedBefore(iso: string): Promise<number>;
 
   /**
    * Allocates the next policy version (above every stored version and above the floor) and

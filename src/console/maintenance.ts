@@ -1,0 +1,70 @@
+import type { Logger } from '../shared/log.js';
+import type { AgentHub } from './agent-hub.js';
+import type { FeedHub } from './feed.js';
+import type { PolicyService } from './policies.js';
+import type { ConsoleStore } from './store/store.js';
+
+export interface MaintenanceOptions {
+  /** Events older than this are deleted (data minimisation). */
+  retentionDays: number;
+  intervalMs: number;
+}
+
+/**
+ * Hourly housekeeping: renew the policy before it expires, drop events past retention, and
+ * forget expired sessions. Also re-issues the policy on demand when a device reports a
+ * same-numbered conflict, at most once a minute however many devices report it.
+ */
+export class Maintenance {
+  private timer: NodeJS.Timeout | null = null;
+  private lastReissue = 0;
+  private reissuing: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: ConsoleStore,
+    private readonly policies: PolicyService,
+    private readonly hub: AgentHub,
+    private readonly feed: FeedHub,
+    private readonly log: Logger,
+    private readonly options: MaintenanceOptions,
+  ) {}
+
+  start(): void {
+    void this.runOnce();
+    this.timer = setInterval(() => void this.runOnce(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async runOnce(): Promise<void> {
+    try {
+      if (await this.policies.needsRenewal()) await this.reissue('renewal');
+      const cutoff = new Date(Date.now() - this.options.retentionDays * 86400_000).toISOString();
+      const removed = await this.store.deleteEventsReceivedBefore(cutoff);
+      if (removed) this.log.info('removed events past retention', { removed, retentionDays: this.options.retentionDays });
+      await this.store.deleteExpiredSessions(new Date().toISOString());
+    } catch (error) {
+      this.log.error('maintenance failed', { error });
+    }
+  }
+
+  reissueForConflict(): Promise<void> {
+    if (Date.now() - this.lastReissue < 60_000) return Promise.resolve();
+    return this.reissue('version-conflict');
+  }
+
+  private reissue(reason: 'renewal' | 'version-conflict'): Promise<void> {
+    this.reissuing ??= (async () => {
+      this.lastReissue = Date.now();
+      const record = await this.policies.reissue(reason);
+      if (!record) return;
+      const sent = this.hub.broadcastPolicy(record.bundle);
+      this.feed.publish({ kind: 'policy', version: record.version });
+      this.log.info('reissued the policy under a new version', { reason, version: record.version, sentTo: sent });
+    })().finally(() => (this.reissuing = null));
+    return this.reissuing;
+  }
+}
