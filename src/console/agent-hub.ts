@@ -99,6 +99,9 @@ export class AgentHub {
   private readonly preAuthByIp = new Map<string, number>();
   private preAuthTotal = 0;
   private readonly pingTimer: NodeJS.Timeout;
+  /** Heartbeat times waiting to be written; flushed in one transaction every few seconds. */
+  private readonly lastSeen = new Map<string, string>();
+  private readonly flushTimer: NodeJS.Timeout;
   readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0, unreadableEvents: 0 };
   /** Set by the server: re-signs and broadcasts the current policy under a new version. */
   onVersionConflict: (() => Promise<void>) | null = null;
@@ -121,6 +124,8 @@ export class AgentHub {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
     this.pingTimer = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pingTimer.unref();
+    this.flushTimer = setInterval(() => void this.flushLastSeen(), 5000);
+    this.flushTimer.unref();
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
@@ -269,7 +274,8 @@ export class AgentHub {
         return this.publishDevice(deviceId);
       }
       case 'heartbeat':
-        return this.store.touchDevice(deviceId, now);
+        this.lastSeen.set(deviceId, now);
+        return;
       case 'status':
         await this.store.saveStatus(deviceId, message.status as DeviceStatus, now);
         return this.publishDevice(deviceId);
@@ -329,8 +335,17 @@ export class AgentHub {
     return this.byDevice.size;
   }
 
+  private async flushLastSeen(): Promise<void> {
+    if (!this.lastSeen.size) return;
+    const batch = [...this.lastSeen];
+    this.lastSeen.clear();
+    await this.store.touchDevices(batch).catch((error) => this.log.error('could not record heartbeats', { error }));
+  }
+
   async close(): Promise<void> {
     clearInterval(this.pingTimer);
+    clearInterval(this.flushTimer);
+    await this.flushLastSeen();
     for (const conn of this.connections) conn.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }

@@ -61,9 +61,9 @@ export class SqliteStore implements ConsoleStore {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    // FULL: an event is acknowledged to its device only after it is on disk, so a power cut of
-    // the console cannot lose what a device has already deleted.
-    this.db.pragma('synchronous = FULL');
+    // NORMAL is durable against process crashes in WAL mode. Event inserts switch to FULL (see
+    // insertEvents) because their acknowledgement lets the device delete its copy.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
@@ -203,8 +203,9 @@ export class SqliteStore implements ConsoleStore {
   async markAllOffline(): Promise<void> {
     this.db.prepare('UPDATE devices SET online = 0 WHERE online = 1').run();
   }
-  async touchDevice(id: string, at: string): Promise<void> {
-    this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(at, id);
+  async touchDevices(seen: [id: string, at: string][]): Promise<void> {
+    const stmt = this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?');
+    this.db.transaction(() => seen.forEach(([id, at]) => stmt.run(at, id)))();
   }
   async saveStatus(id: string, status: unknown, at: string): Promise<void> {
     this.db.prepare('UPDATE devices SET status_json = ?, last_seen_at = ? WHERE id = ?').run(JSON.stringify(status), at, id);
@@ -218,6 +219,22 @@ export class SqliteStore implements ConsoleStore {
       'INSERT INTO events (id, device_id, seq, type, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
     );
     const seqTaken = this.db.prepare('SELECT 1 FROM events WHERE device_id = ? AND seq = ? AND id <> ? LIMIT 1');
+    // On disk before the ack: a power cut of the console must not lose what a device has deleted.
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.insertEventsTx(insert, seqTaken, deviceId, events, receivedAt);
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  private insertEventsTx(
+    insert: Database.Statement,
+    seqTaken: Database.Statement,
+    deviceId: string,
+    events: AgentEvent[],
+    receivedAt: string,
+  ): InsertedEvents {
     return this.db.transaction(() => {
       const stored: AgentEvent[] = [];
       const reusedSeqs: number[] = [];

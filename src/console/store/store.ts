@@ -118,7 +118,8 @@ export interface ConsoleStore {
   markOnline(id: string, at: string, agentVersion: string | null): Promise<void>;
   markOffline(id: string, at: string): Promise<void>;
   markAllOffline(): Promise<void>;
-  touchDevice(id: string, at: string): Promise<void>;
+  /** Last-seen times, written in one batch (heartbeats are frequent and soft state). */
+  touchDevices(seen: [id: string, at: string][]): Promise<void>;
   saveStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
   setPolicyVersion(id: string, version: number): Promise<void>;
 
