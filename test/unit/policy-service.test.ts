@@ -8,12 +8,16 @@ import { tempDirsPerTest } from '../helpers/processes.js';
 const tempPath = tempDirsPerTest();
 const doc = { format: 'vigil-policy/1' as const, name: 'Lab', agent: { heartbeatSeconds: 30, statusSeconds: 60 } };
 
+function setUp() {
+  const dir = tempPath();
+  const store = new SqliteStore(`${dir}/console.db`);
+  const identity = loadOrCreateConsoleIdentity(dir);
+  return { store, identity, service: new PolicyService(store, identity) };
+}
+
 describe('PolicyService (real SQLite, real keys)', () => {
   it('publishes signed bundles with increasing versions that devices accept', async () => {
-    const dir = tempPath();
-    const store = new SqliteStore(`${dir}/console.db`);
-    const identity = loadOrCreateConsoleIdentity(dir);
-    const service = new PolicyService(store, identity);
+    const { store, identity, service } = setUp();
     const first = await service.publish(doc, 'admin', 30);
     const second = await service.publish({ ...doc, name: 'Lab 2' }, 'sysman', 30);
     expect([first.version, second.version]).toEqual([1, 2]);
@@ -23,10 +27,7 @@ describe('PolicyService (real SQLite, real keys)', () => {
   });
 
   it('renews the policy before it expires: same document, new version, same lifetime', async () => {
-    const dir = tempPath();
-    const store = new SqliteStore(`${dir}/console.db`);
-    const identity = loadOrCreateConsoleIdentity(dir);
-    const service = new PolicyService(store, identity);
+    const { store, identity, service } = setUp();
     const original = await service.publish(doc, 'admin', 3);
     const issued = Date.parse(original.bundle.payload.issuedAt);
     expect(await service.needsRenewal(issued + 1 * 86400_000)).toBe(false);

@@ -21,6 +21,15 @@ async function withToken(store: SqliteStore, maxUses: number | null = null) {
   await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'test', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses, uses: 0, revoked: false });
 }
 
+const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
+async function withDevice() {
+  const { store } = open();
+  await withToken(store);
+  const d = device();
+  await store.enrollDevice(d, 'tok');
+  return { store, d };
+}
+
 describe('SqliteStore', () => {
   it('uses WAL journaling in a file under the data directory', async () => {
     const { store } = open();
@@ -28,12 +37,8 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
-  it('stores each event once per (device, seq), whatever is resent', async () => {
-    const { store } = open();
-    await withToken(store);
-    const d = device();
-    await store.enrollDevice(d, 'tok');
-    const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
+  it('stores each event once, whatever is resent', async () => {
+    const { store, d } = await withDevice();
     const batch = [event(1), event(2)];
     expect((await store.insertEvents(d.id, batch, new Date().toISOString())).stored.length).toBe(2);
     expect((await store.insertEvents(d.id, [...batch, event(3)], new Date().toISOString())).stored.map((e) => e.seq)).toEqual([3]);
@@ -48,11 +53,7 @@ describe('SqliteStore', () => {
   });
 
   it('deletes events past retention', async () => {
-    const { store } = open();
-    await withToken(store);
-    const d = device();
-    await store.enrollDevice(d, 'tok');
-    const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
+    const { store, d } = await withDevice();
     await store.insertEvents(d.id, [event(1)], '2020-01-01T00:00:00.000Z');
     await store.insertEvents(d.id, [event(2)], new Date().toISOString());
     expect(await store.deleteEventsReceivedBefore('2021-01-01T00:00:00.000Z')).toBe(1);
