@@ -17,6 +17,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         dashboard: resolve(root, 'dashboard/index.html'),
+        aup: resolve(root, 'aup/index.html'),
       },
     },
   },
