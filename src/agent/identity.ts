@@ -33,6 +33,7 @@ export function paths(dataDir: string) {
     pending: join(dataDir, 'device-id.json'),
     device: join(dataDir, 'device.json'),
     policy: join(dataDir, 'policy.json'),
+    aup: join(dataDir, 'aup.json'),
     outbox: join(dataDir, 'outbox.db'),
   };
 }

@@ -15,6 +15,8 @@ import { AgentLink } from './link.js';
 import { Outbox } from './outbox.js';
 import { machineIdHint, signedInSessions, systemFacts } from './platform/sysinfo.js';
 import { PolicyStore } from './policy-store.js';
+import { AupStore } from './aup/aup-store.js';
+import type { SignedAup } from '../shared/aup.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -41,6 +43,7 @@ export class AgentService {
   private link: AgentLink | null = null;
   private outbox: Outbox | null = null;
   private policy: PolicyStore | null = null;
+  private aupStore: AupStore | null = null;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -70,6 +73,7 @@ export class AgentService {
     const p = paths(dataDir);
     this.outbox = new Outbox(p.outbox);
     this.policy = new PolicyStore(p.policy, this.device.consolePublicKey);
+    this.aupStore = new AupStore(p.aup, this.device.consolePublicKey);
     this.emit({ type: 'agent.started', data: { agentVersion: VIGIL_VERSION, mode: this.config.mode } });
     if (this.policy.loadProblem) {
       log.warn(this.policy.loadProblem);
@@ -97,6 +101,8 @@ export class AgentService {
           return this.onPolicy(message.bundle);
         case 'events.ack':
           return this.onAck(message.seqs);
+        case 'aup':
+          return this.onAup(message.aup);
         case 'error':
           return log.warn('console reported an error', { code: message.code, message: message.message });
         case 'auth.error':
@@ -221,6 +227,21 @@ export class AgentService {
       this.scheduleStatus();
     }
     this.link?.send({ v: PROTOCOL_VERSION, type: 'policy.ack', version });
+  }
+
+  /** The AUP the gate shows at sign-in (null until the console has sent one). */
+  get aup(): SignedAup | null {
+    return this.aupStore?.aup ?? null;
+  }
+
+  private onAup(candidate: unknown): void {
+    const result = this.aupStore!.offer(candidate);
+    if (result.outcome === 'rejected') {
+      this.config.log.warn('refused an AUP document', { reason: result.rejection.reason, detail: result.rejection.detail });
+      this.emit({ type: 'aup.rejected', data: { reason: result.rejection.reason, detail: result.rejection.detail } });
+    } else if (result.outcome === 'stored') {
+      this.config.log.info('stored AUP', { variant: result.aup.payload.variant, version: result.aup.payload.version });
+    }
   }
 
   private reportedExpiry: number | null = null;

@@ -55,6 +55,11 @@ export class ApiClient {
   call(method: string, path: string, body?: unknown): Promise<unknown> {
     return request(this.consoleUrl, this.token, method, path, body);
   }
+
+  /** For endpoints that answer with text (CSV exports). */
+  callText(method: string, path: string): Promise<string> {
+    return request(this.consoleUrl, this.token, method, path, undefined, true) as Promise<string>;
+  }
 }
 
 function readSaved() {
@@ -67,7 +72,7 @@ function readSaved() {
   }
 }
 
-async function request(consoleUrl: string, token: string | null, method: string, path: string, body?: unknown): Promise<unknown> {
+async function request(consoleUrl: string, token: string | null, method: string, path: string, body?: unknown, asText = false): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(new URL(path, consoleUrl), {
@@ -83,6 +88,7 @@ async function request(consoleUrl: string, token: string | null, method: string,
     throw new CliError(`cannot reach the console at ${consoleUrl}: ${describeFetchError(error)}`);
   }
   const text = await res.text();
+  if (asText && res.ok) return text;
   let data: unknown = null;
   try {
     data = text ? JSON.parse(text) : null;

@@ -1,5 +1,5 @@
 import { VIGIL_VERSION } from '../shared/version.js';
-import { ADMIN_HELP, runDevice, runEnrollToken, runLogin, runPolicy, runUser } from './commands/admin.js';
+import { ADMIN_HELP, runAup, runDevice, runEnrollToken, runLogin, runPolicy, runUser } from './commands/admin.js';
 import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';
 import { CliError } from './errors.js';
@@ -13,6 +13,7 @@ Commands:
   agent           run the agent service on this device
   login           sign in to a console from this shell
   policy          validate or push a policy file
+  aup             publish Acceptable Use Policies, see who has accepted them
   device          list or revoke devices
   enroll-token    create enrollment tokens
   user            add console users
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   agent: runAgent,
   login: runLogin,
   policy: runPolicy,
+  aup: runAup,
   device: runDevice,
   'enroll-token': runEnrollToken,
   user: runUser,

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { keyId as keyIdOfDevice, randomToken } from '../shared/crypto.js';
+import type { SignedAup } from '../shared/aup.js';
 import { AgentEventSchema, type AgentEvent } from '../shared/events.js';
+import type { AupService } from './aups.js';
 import { LIMITS } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
 import { summariseZodError, type PolicyBundle } from '../shared/policy.js';
@@ -103,6 +105,8 @@ export class AgentHub {
   private readonly lastSeen = new Map<string, string>();
   private readonly flushTimer: NodeJS.Timeout;
   readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0, unreadableEvents: 0 };
+  /** Set by the server: verifies and stores AUP receipts that arrive as events. */
+  aups: AupService | null = null;
   /** Set by the server: re-signs and broadcasts the current policy under a new version. */
   onVersionConflict: (() => Promise<void>) | null = null;
   /** Hooks for later capabilities (activity, blocks...) that want to see stored events. */
@@ -249,6 +253,7 @@ export class AgentHub {
       case 'hello': {
         await this.store.markOnline(deviceId, now, message.agentVersion);
         const latest = await this.store.latestPolicy();
+        await this.sendAup(conn, latest?.document.aup?.variant);
         if (latest && (message.policyVersion === null || message.policyVersion < latest.version)) {
           this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle: latest.bundle });
         } else if (latest && message.policyVersion === latest.version && message.policyDigest !== policyDigest(latest.bundle.payload)) {
@@ -303,6 +308,9 @@ export class AgentHub {
         }
         // Ack everything we now hold, duplicates included: the agent may delete them.
         this.send(conn, { v: PROTOCOL_VERSION, type: 'events.ack', seqs: message.events.map((e) => e.seq) });
+        for (const event of fresh) {
+          if (event.type === 'aup.accepted') await this.aups?.recordReceipt(deviceId, event.data.receipt);
+        }
         if (fresh.length) this.onEvents?.(deviceId, fresh);
         return;
       }
@@ -320,6 +328,23 @@ export class AgentHub {
       if (this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle })) sent++;
     }
     return sent;
+  }
+
+  /** Sends the AUP of the current policy's variant to every device, if it is that variant. */
+  async broadcastAup(signed: SignedAup): Promise<number> {
+    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
+    if (variant !== signed.payload.variant) return 0;
+    let sent = 0;
+    for (const conn of this.byDevice.values()) {
+      if (this.send(conn, { v: PROTOCOL_VERSION, type: 'aup', aup: signed })) sent++;
+    }
+    return sent;
+  }
+
+  private async sendAup(conn: Connection, variant: string | undefined): Promise<void> {
+    if (!variant) return;
+    const latest = await this.store.latestAup(variant);
+    if (latest) this.send(conn, { v: PROTOCOL_VERSION, type: 'aup', aup: latest.signed });
   }
 
   /** Cuts off a device at once (after revocation). */

@@ -16,6 +16,8 @@ import type { FeedHub } from './feed.js';
 import { readJson } from './http/body.js';
 import { HttpError } from './http/http-error.js';
 import type { Principal, RouteResult, Router } from './http/router.js';
+import { AupPublishRequestSchema, AupVariantSchema } from '../shared/aup.js';
+import { coverageCsv, type AupService } from './aups.js';
 import type { PolicyService } from './policies.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -24,6 +26,7 @@ export interface RouteDeps {
   auth: AuthService;
   enrollment: EnrollmentService;
   policies: PolicyService;
+  aups: AupService;
   hub: AgentHub;
   feed: FeedHub;
   consoleKeyId: string;
@@ -114,7 +117,28 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       const record = await deps.policies.publish(body.policy, actor(principal), body.expiresInDays);
       const deliveredTo = hub.broadcastPolicy(record.bundle);
       deps.feed.publish({ kind: 'policy', version: record.version });
+      // A policy may switch devices to another AUP variant: send them that variant's text too.
+      const variant = record.document.aup?.variant;
+      const aup = variant ? await store.latestAup(variant) : null;
+      if (aup) await hub.broadcastAup(aup.signed);
       return ok({ version: record.version, keyId: deps.consoleKeyId, deliveredTo }, 201);
+    })
+
+    .add('GET', '/api/v1/aups', 'aup:read', async () => ok({ aups: await store.listAups() }))
+    .add('POST', '/api/v1/aups', 'aup:publish', async ({ req, principal }) => {
+      const body = await readJson(req, AupPublishRequestSchema);
+      const record = await deps.aups.publish(body.variant, body.title, body.markdown, actor(principal));
+      const deliveredTo = await hub.broadcastAup(record.signed);
+      return ok({ variant: record.variant, version: record.version, deliveredTo }, 201);
+    })
+    .add('GET', '/api/v1/aups/coverage', 'aup:read', async ({ url }) => {
+      const variant = url.searchParams.get('variant') ?? undefined;
+      if (variant !== undefined && !AupVariantSchema.safeParse(variant).success) throw new HttpError(400, 'invalid-request', 'not an AUP variant name');
+      const rows = await deps.aups.coverage(variant);
+      if (url.searchParams.get('format') === 'csv') {
+        return { status: 200, raw: coverageCsv(rows), contentType: 'text/csv; charset=utf-8', headers: { 'Content-Disposition': 'attachment; filename="aup-coverage.csv"' } };
+      }
+      return ok({ rows });
     })
 
     .add('GET', '/api/v1/enroll-tokens', 'enroll-tokens:manage', async () => {

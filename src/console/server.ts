@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { isLoopback } from '../shared/net.js';
 import { AGENT_WS_PATH } from '../shared/protocol.js';
 import { AgentHub, DEFAULT_HUB_OPTIONS, type AgentHubOptions } from './agent-hub.js';
+import { AupService } from './aups.js';
 import { AuthService } from './auth.js';
 import { firstRun, type FirstRunSecrets } from './bootstrap.js';
 import { EnrollmentService } from './devices.js';
@@ -57,6 +58,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const hub = new AgentHub(store, identity, feed, log.child('agents'), { ...DEFAULT_HUB_OPTIONS, ...options.hub });
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
   const policies = new PolicyService(store, identity);
+  const aups = new AupService(store, identity, log.child('aup'));
+  hub.aups = aups;
   const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
     retentionDays: options.retentionDays ?? 180,
     intervalMs: 3600_000,
@@ -65,7 +68,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   maintenance.start();
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
-  registerRoutes(router, { store, auth, enrollment, policies, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
+  registerRoutes(router, { store, auth, enrollment, policies, aups, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
 
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls
@@ -126,6 +129,10 @@ async function handleRequest(router: Router, req: IncomingMessage, res: ServerRe
     const url = new URL(req.url ?? '/', 'http://console.invalid');
     const result = await router.dispatch(req, res, url, req.socket.remoteAddress ?? 'unknown');
     if (result && 'handled' in result) return;
+    if (result && 'raw' in result) {
+      res.writeHead(result.status, { 'Content-Type': result.contentType, 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...result.headers });
+      return void res.end(result.raw);
+    }
     if (result) return sendJson(res, result.status, result.body, result.headers);
     if (req.method === 'GET' && !url.pathname.startsWith('/api/')) {
       const path = url.pathname === '/' ? '/dashboard/' : url.pathname;

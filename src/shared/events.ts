@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AupReceiptSchema } from './aup.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 
 /**
@@ -28,6 +29,13 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('policy.expired'),
     data: z.strictObject({ version: z.number().int().positive(), expiredAt: IsoDateTime }),
+  }),
+  /** A pupil accepted the AUP on this device: the device-signed receipt. */
+  z.strictObject({ ...base, type: z.literal('aup.accepted'), data: z.strictObject({ receipt: AupReceiptSchema }) }),
+  z.strictObject({
+    ...base,
+    type: z.literal('aup.rejected'),
+    data: z.strictObject({ reason: z.enum(['malformed', 'bad-signature']), detail: boundedText(512) }),
   }),
   z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
   /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AupVariantSchema } from './aup.js';
 import { SignatureSchema } from './signed.js';
 
 /**
@@ -17,6 +18,8 @@ export const PolicyDocumentSchema = z.strictObject({
       statusSeconds: z.number().int().min(10).max(86400).default(60),
     })
     .default({ heartbeatSeconds: 30, statusSeconds: 60 }),
+  /** Which AUP variant devices on this policy show (primary, secondary, staff...). */
+  aup: z.strictObject({ variant: AupVariantSchema }).optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 

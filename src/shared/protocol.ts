@@ -51,6 +51,8 @@ export const EventsAckMessage = z.strictObject({
  * reason instead of being dropped as a malformed frame.
  */
 export const PolicyMessage = z.strictObject({ v, type: z.literal('policy'), bundle: z.unknown() });
+/** The AUP for this device's variant; checked by the agent (signature) like a policy bundle. */
+export const AupMessage = z.strictObject({ v, type: z.literal('aup'), aup: z.unknown() });
 export const ErrorMessage = z.strictObject({
   v,
   type: z.literal('error'),
@@ -64,6 +66,7 @@ export const ConsoleMessageSchema = z.discriminatedUnion('type', [
   AuthErrorMessage,
   EventsAckMessage,
   PolicyMessage,
+  AupMessage,
   ErrorMessage,
 ]);
 export type ConsoleMessage = z.infer<typeof ConsoleMessageSchema>;

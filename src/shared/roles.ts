@@ -16,6 +16,8 @@ export const PERMISSIONS = {
   'enroll-tokens:manage': ['admin'],
   'users:manage': ['admin'],
   'audit:read': ['admin'],
+  'aup:read': ['admin', 'systems_manager', 'technician', 'safeguarding_lead'],
+  'aup:publish': ['admin', 'systems_manager'],
   'feed:subscribe': ['admin', 'systems_manager', 'technician', 'safeguarding_lead'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;

@@ -14,6 +14,13 @@ vigil policy validate <file>
 vigil policy push <file> [--console URL] [--expires-days N]
   Validates the file, has the console sign it as the next version and deliver it to every device.
 
+vigil aup publish <file.md> --variant NAME [--title TEXT] [--console URL]
+  Publishes the Markdown file as the next version of that AUP variant (title defaults to its
+  first "# " heading); everyone on that variant is asked to accept it again.
+vigil aup list [--console URL]
+vigil aup coverage [--variant NAME] [--csv] [--console URL]
+  Who has accepted which version, on which device (CSV for spreadsheets).
+
 vigil device list [--console URL]
 vigil device revoke <device-id> [--console URL]
 vigil enroll-token create --label TEXT [--hours N] [--max-uses N] [--console URL]
@@ -145,4 +152,45 @@ export async function runUser(argv: string[]): Promise<void> {
   const client = await ApiClient.fromEnvironment(values.console);
   await client.call('POST', '/api/v1/users', { username: positionals[0], password, role: role.data });
   console.log(`created ${positionals[0]} (${role.data})`);
+}
+
+export async function runAup(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parse(rest, { console: { type: 'string' }, variant: { type: 'string' }, title: { type: 'string' }, csv: { type: 'boolean' } }, 1);
+  if (sub === 'publish') {
+    const file = positionals[0];
+    if (!file || !values.variant) throw usageError('usage: vigil aup publish <file.md> --variant NAME');
+    let markdown: string;
+    try {
+      markdown = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new CliError(`cannot read AUP file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    const heading = /^#\s+(.+)$/m.exec(markdown);
+    const title = values.title ?? heading?.[1]?.trim();
+    if (!title) throw usageError('give --title, or start the file with a "# Title" line');
+    // The page shows the title itself; keep it out of the body.
+    const body = values.title ? markdown : markdown.replace(/^#\s+.+\n?/m, '');
+    const client = await ApiClient.fromEnvironment(values.console);
+    const result = (await client.call('POST', '/api/v1/aups', { variant: values.variant, title, markdown: body })) as { version: number; deliveredTo: number };
+    return void console.log(`published "${title}" as ${values.variant} version ${result.version}; sent to ${result.deliveredTo} connected device(s)`);
+  }
+  const client = await ApiClient.fromEnvironment(values.console);
+  if (sub === 'list') {
+    const { aups } = (await client.call('GET', '/api/v1/aups')) as { aups: { variant: string; version: number; publishedBy: string; publishedAt: string }[] };
+    for (const a of aups) console.log(`${a.variant.padEnd(12)} v${a.version}  ${a.publishedAt}  by ${a.publishedBy}`);
+    return;
+  }
+  if (sub === 'coverage') {
+    const query = new URLSearchParams();
+    if (values.variant) query.set('variant', values.variant);
+    if (values.csv) {
+      query.set('format', 'csv');
+      return void process.stdout.write(await client.callText('GET', `/api/v1/aups/coverage?${query}`));
+    }
+    const { rows } = (await client.call('GET', `/api/v1/aups/coverage?${query}`)) as { rows: { variant: string; version: number; current: boolean; user: string; hostname: string; acceptedAt: string }[] };
+    for (const r of rows) console.log(`${r.variant.padEnd(12)} v${r.version}${r.current ? ' (current)' : '          '}  ${r.user.padEnd(16)} ${r.hostname.padEnd(20)} ${r.acceptedAt}`);
+    return;
+  }
+  throw usageError(`unknown aup command "${sub ?? ''}"; try: vigil aup publish|list|coverage`);
 }

@@ -19,7 +19,11 @@ export interface RequestContext {
   principal: Principal | null;
 }
 
-export type RouteResult = { status: number; body: unknown; headers?: Record<string, string> } | { handled: true };
+export type RouteResult =
+  | { status: number; body: unknown; headers?: Record<string, string> }
+  /** A non-JSON answer (CSV exports). */
+  | { status: number; raw: string; contentType: string; headers?: Record<string, string> }
+  | { handled: true };
 export type Handler = (ctx: RequestContext) => Promise<RouteResult>;
 
 interface Route {

@@ -4,7 +4,10 @@ import { AgentEventSchema } from '../../shared/events.js';
 import { PolicyBundleSchema, PolicyDocumentSchema } from '../../shared/policy.js';
 import { RoleSchema } from '../../shared/roles.js';
 import { DeviceStatusSchema } from '../../shared/status.js';
+import { SignedAupSchema, type AupCoverageRow, type AupReceipt } from '../../shared/aup.js';
 import type {
+  AupCoverageFilter,
+  AupRecord,
   AuditRecord,
   ConsoleStore,
   DeviceRecord,
@@ -49,6 +52,17 @@ const MIGRATIONS = [
   CREATE TABLE audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     target TEXT, detail TEXT NOT NULL);
+  `,
+  `
+  CREATE TABLE aups (
+    variant TEXT NOT NULL, version INTEGER NOT NULL, signed TEXT NOT NULL,
+    published_by TEXT NOT NULL, published_at TEXT NOT NULL, PRIMARY KEY (variant, version));
+  CREATE TABLE aup_receipts (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), user TEXT NOT NULL,
+    variant TEXT NOT NULL, version INTEGER NOT NULL, aup_hash TEXT NOT NULL, typed_name TEXT NOT NULL,
+    accepted_at TEXT NOT NULL, received_at TEXT NOT NULL, receipt TEXT NOT NULL,
+    UNIQUE (device_id, user, variant, version));
+  CREATE INDEX aup_receipts_user ON aup_receipts(variant, user);
   `,
 ];
 
@@ -316,6 +330,65 @@ export class SqliteStore implements ConsoleStore {
     );
   }
 
+  async publishAup(variant: string, build: (version: number) => AupRecord): Promise<AupRecord> {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM aups WHERE variant = ?').get(variant) as Row;
+      const record = build(Number(row.v) + 1);
+      this.db
+        .prepare('INSERT INTO aups (variant, version, signed, published_by, published_at) VALUES (?, ?, ?, ?, ?)')
+        .run(record.variant, record.version, JSON.stringify(record.signed), record.publishedBy, record.publishedAt);
+      return record;
+    })();
+  }
+  async latestAup(variant: string): Promise<AupRecord | null> {
+    const row = this.db.prepare('SELECT * FROM aups WHERE variant = ? ORDER BY version DESC LIMIT 1').get(variant) as Row | undefined;
+    return row ? toAup(row) : null;
+  }
+  async aupVersion(variant: string, version: number): Promise<AupRecord | null> {
+    const row = this.db.prepare('SELECT * FROM aups WHERE variant = ? AND version = ?').get(variant, version) as Row | undefined;
+    return row ? toAup(row) : null;
+  }
+  async listAups(): Promise<Omit<AupRecord, 'signed'>[]> {
+    return (this.db.prepare('SELECT variant, version, published_by, published_at FROM aups ORDER BY variant, version DESC').all() as Row[]).map((row) => ({
+      variant: String(row.variant),
+      version: Number(row.version),
+      publishedBy: String(row.published_by),
+      publishedAt: String(row.published_at),
+    }));
+  }
+  async insertAupReceipt(receipt: AupReceipt, receivedAt: string): Promise<boolean> {
+    const p = receipt.payload;
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO aup_receipts (device_id, user, variant, version, aup_hash, typed_name, accepted_at, received_at, receipt)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(p.deviceId, p.user, p.variant, p.version, p.aupHash, p.typedName, p.acceptedAt, receivedAt, JSON.stringify(receipt)).changes === 1
+    );
+  }
+  async aupCoverage(filter: AupCoverageFilter): Promise<AupCoverageRow[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT r.variant, r.version, r.user, r.device_id, d.hostname, r.typed_name, r.accepted_at,
+                r.version = (SELECT MAX(version) FROM aups a WHERE a.variant = r.variant) AS current
+         FROM aup_receipts r JOIN devices d ON d.id = r.device_id
+         ${filter.variant ? 'WHERE r.variant = ?' : ''}
+         ORDER BY r.variant, r.user, r.version DESC, r.accepted_at`,
+      )
+      .all(...(filter.variant ? [filter.variant] : [])) as Row[];
+    return rows.map((row) => ({
+      variant: String(row.variant),
+      version: Number(row.version),
+      user: String(row.user),
+      deviceId: String(row.device_id),
+      hostname: String(row.hostname),
+      typedName: String(row.typed_name),
+      acceptedAt: String(row.accepted_at),
+      current: row.current === 1,
+    }));
+  }
+
   async appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void> {
     this.db
       .prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)')
@@ -331,6 +404,16 @@ export class SqliteStore implements ConsoleStore {
       detail: JSON.parse(String(row.detail)) as Record<string, unknown>,
     }));
   }
+}
+
+function toAup(row: Row): AupRecord {
+  return {
+    variant: String(row.variant),
+    version: Number(row.version),
+    signed: SignedAupSchema.parse(JSON.parse(String(row.signed))),
+    publishedBy: String(row.published_by),
+    publishedAt: String(row.published_at),
+  };
 }
 
 function toUser(row: Row): UserRecord {

@@ -1,3 +1,4 @@
+import type { AupCoverageRow, AupReceipt, SignedAup } from '../../shared/aup.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
 import type { Role } from '../../shared/roles.js';
@@ -73,6 +74,18 @@ export interface PolicyRecord {
   publishedAt: string;
 }
 
+export interface AupRecord {
+  variant: string;
+  version: number;
+  signed: SignedAup;
+  publishedBy: string;
+  publishedAt: string;
+}
+
+export interface AupCoverageFilter {
+  variant?: string;
+}
+
 export interface AuditRecord {
   id: number;
   at: string;
@@ -142,6 +155,15 @@ export interface ConsoleStore {
    */
   raisePolicyFloor(version: number): Promise<boolean>;
   listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]>;
+
+  /** Allocates the next version of a variant and stores the AUP the callback signs for it. */
+  publishAup(variant: string, build: (version: number) => AupRecord): Promise<AupRecord>;
+  latestAup(variant: string): Promise<AupRecord | null>;
+  aupVersion(variant: string, version: number): Promise<AupRecord | null>;
+  listAups(): Promise<Omit<AupRecord, 'signed'>[]>;
+  /** Stores a verified receipt; false if this device already recorded this user for this version. */
+  insertAupReceipt(receipt: AupReceipt, receivedAt: string): Promise<boolean>;
+  aupCoverage(filter: AupCoverageFilter): Promise<AupCoverageRow[]>;
 
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   listAudit(limit: number): Promise<AuditRecord[]>;
