@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ExecActionSchema, ExecModeSchema, ExecRulesSchema, type ExecGateRecord, type ExecRules } from '../../shared/exec.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
 import { ruleSetDecider, ruleSetFromRules } from '../../agent/exec/decision.js';
@@ -17,7 +17,9 @@ export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [op
   --mode MODE           monitor or enforce (overrides the file)
   --on-timeout ACTION   allow (fail-open, default) or deny (fail-closed) when no decision is
                         made within the deadline
-  --deadline-ms N       answer every exec within N ms (default ${DEFAULT_DEADLINE_MS})`;
+  --deadline-ms N       answer every exec within N ms (default ${DEFAULT_DEADLINE_MS})
+  --always-allow PATH   add PATH to the built-in always-allow directories (repeatable); like
+                        them it is answered natively, even while decisions are stalled`;
 
 const NO_RULES: ExecRules = { format: 'vigil-exec-rules/1', mode: 'monitor', defaultAction: 'deny', allowSha256: [] };
 
@@ -29,6 +31,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
     mode: { type: 'string' },
     'on-timeout': { type: 'string' },
     'deadline-ms': { type: 'string' },
+    'always-allow': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(EXEC_GATE_HELP);
@@ -41,6 +44,8 @@ export async function runExecGate(argv: string[]): Promise<void> {
   if (modeOverride && !modeOverride.success) throw usageError('--mode must be monitor or enforce');
   const onTimeout = ExecActionSchema.safeParse(values['on-timeout'] ?? 'allow');
   if (!onTimeout.success) throw usageError('--on-timeout must be allow or deny');
+  const missing = values['always-allow']?.find((path) => !existsSync(path));
+  if (missing) throw usageError(`--always-allow ${missing}: no such file or directory`);
   const deadlineMs = intOption(values['deadline-ms'], 'deadline-ms', 1, 60_000, DEFAULT_DEADLINE_MS);
   const stallMs = intOption(process.env.VIGIL_EXEC_GATE_STALL_MS, 'VIGIL_EXEC_GATE_STALL_MS', 0, 60_000, 0);
 
@@ -58,6 +63,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
     onTimeout: onTimeout.data,
     deadlineMs,
     stallMs,
+    extraBuiltins: values['always-allow'] ?? [],
     onRecord: print,
   });
   try {
