@@ -18,6 +18,7 @@ export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [op
   --on-timeout ACTION   allow (fail-open, default) or deny (fail-closed) when no decision is
                         made within the deadline
   --deadline-ms N       answer every exec within N ms (default ${DEFAULT_DEADLINE_MS})
+  --quiet-cached        print nothing for allowed execs answered from the cache (busy machines)
   --always-allow PATH   add PATH to the built-in always-allow directories (repeatable); like
                         them it is answered natively, even while decisions are stalled`;
 
@@ -32,6 +33,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
     'on-timeout': { type: 'string' },
     'deadline-ms': { type: 'string' },
     'always-allow': { type: 'string', multiple: true },
+    'quiet-cached': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(EXEC_GATE_HELP);
@@ -64,7 +66,10 @@ export async function runExecGate(argv: string[]): Promise<void> {
     deadlineMs,
     stallMs,
     extraBuiltins: values['always-allow'] ?? [],
-    onRecord: print,
+    onRecord: (record) => {
+      if (values['quiet-cached'] && record.type === 'exec' && record.cached && record.verdict === 'allow') return;
+      print(record);
+    },
   });
   try {
     gate.start();
