@@ -9,6 +9,10 @@
 //  * Built-in allow rules (system directories, checked by path prefix AND device number) are
 //    answered on the reader thread, so system binaries keep running even if JS is stalled and the
 //    gate is fail-closed.
+//  * JS may mark an allow as cacheable: later execs of the same file identity (device, inode,
+//    size, ctime: any write, rename or chmod changes ctime) are then allowed on the reader
+//    thread with no JS round trip. clearCache() (on every policy change) empties it; answers to
+//    events that arrived before the last clearCache() are never cached.
 //  * Closing the fanotify fd (or this process dying) makes the kernel drop every mark and allow
 //    every event still waiting; close() answers the events it holds first.
 #include <node_api.h>
@@ -40,6 +44,33 @@ uint64_t now_ns() {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+struct Identity {
+  uint64_t dev, ino;
+  int64_t size, ctime_sec, ctime_nsec;
+  bool operator==(const Identity& o) const {
+    return dev == o.dev && ino == o.ino && size == o.size && ctime_sec == o.ctime_sec && ctime_nsec == o.ctime_nsec;
+  }
+};
+
+struct IdentityHash {
+  size_t operator()(const Identity& i) const {
+    uint64_t h = i.dev * 0x9e3779b97f4a7c15ull ^ i.ino;
+    h = h * 0x9e3779b97f4a7c15ull ^ (uint64_t)i.size;
+    h = h * 0x9e3779b97f4a7c15ull ^ (uint64_t)i.ctime_sec;
+    return (size_t)(h * 0x9e3779b97f4a7c15ull ^ (uint64_t)i.ctime_nsec);
+  }
+};
+
+struct PendingEntry {
+  int fd;
+  uint64_t deadline;
+  bool known;  // fstat succeeded, so `identity` can be cached
+  Identity identity;
+  uint64_t generation;
+};
+
+const size_t kAllowCacheMax = 65536;
+
 struct AllowPrefix {
   std::string dir;  // no trailing slash
   dev_t dev;
@@ -69,12 +100,14 @@ struct Gate {
   std::atomic<bool> stopping{false};
   bool closed = false;
 
-  std::mutex mu;                                    // guards pending and next_id
-  std::unordered_map<uint64_t, std::pair<int, uint64_t>> pending;  // id -> (event fd, deadline)
+  std::mutex mu;  // guards pending, next_id, allow_cache and generation
+  std::unordered_map<uint64_t, PendingEntry> pending;
   uint64_t next_id = 1;
+  std::unordered_map<Identity, bool, IdentityHash> allow_cache;
+  uint64_t generation = 0;
 
   std::atomic<uint64_t> events{0}, self_allowed{0}, prefix_allowed{0}, answered_js{0}, timed_out{0},
-      overflows{0}, response_errors{0};
+      overflows{0}, response_errors{0}, cache_allowed{0};
 };
 
 void respond(Gate* g, int fd, bool allow) {
@@ -118,12 +151,15 @@ void handle_event(Gate* g, const struct fanotify_event_metadata* m) {
   ssize_t n = readlink(link, target, sizeof target - 1);
   if (n > 0) d->path.assign(target, (size_t)n);
   struct stat st;
-  if (fstat(m->fd, &st) == 0) {
+  bool known = fstat(m->fd, &st) == 0;
+  Identity identity{};
+  if (known) {
     d->dev = st.st_dev;
     d->ino = st.st_ino;
     d->size = st.st_size;
     d->ctime_sec = st.st_ctim.tv_sec;
     d->ctime_nsec = st.st_ctim.tv_nsec;
+    identity = {d->dev, d->ino, d->size, d->ctime_sec, d->ctime_nsec};
     if (n > 0 && prefix_allows(g, d->path, st.st_dev)) {
       g->prefix_allowed++;
       respond(g, m->fd, true);
@@ -131,10 +167,21 @@ void handle_event(Gate* g, const struct fanotify_event_metadata* m) {
       return;
     }
   }
+  bool cached = false;
   {
     std::lock_guard<std::mutex> lock(g->mu);
-    d->id = g->next_id++;
-    g->pending[d->id] = {m->fd, now_ns() + g->deadline_ns};
+    if (known && g->allow_cache.count(identity)) {
+      cached = true;
+    } else {
+      d->id = g->next_id++;
+      g->pending[d->id] = {m->fd, now_ns() + g->deadline_ns, known, identity, g->generation};
+    }
+  }
+  if (cached) {
+    g->cache_allowed++;
+    respond(g, m->fd, true);
+    delete d;
+    return;
   }
   // Unbounded queue + nonblocking: this call never waits for the JS thread.
   if (napi_call_threadsafe_function(g->tsfn, d, napi_tsfn_nonblocking) != napi_ok) delete d;  // the deadline still answers it
@@ -147,11 +194,11 @@ int expire(Gate* g) {
   {
     std::lock_guard<std::mutex> lock(g->mu);
     for (auto it = g->pending.begin(); it != g->pending.end();) {
-      if (it->second.second <= now) {
-        due.push_back({it->first, it->second.first});
+      if (it->second.deadline <= now) {
+        due.push_back({it->first, it->second.fd});
         it = g->pending.erase(it);
       } else {
-        if (!next || it->second.second < next) next = it->second.second;
+        if (!next || it->second.deadline < next) next = it->second.deadline;
         ++it;
       }
     }
@@ -269,7 +316,7 @@ void close_gate(Gate* g) {
   if (g->reader.joinable()) g->reader.join();
   {
     std::lock_guard<std::mutex> lock(g->mu);
-    for (auto& [id, entry] : g->pending) respond(g, entry.first, g->default_allow);
+    for (auto& [id, entry] : g->pending) respond(g, entry.fd, g->default_allow);
     g->pending.clear();
   }
   close(g->fan_fd);  // drops every mark; the kernel allows anything still queued
@@ -386,11 +433,11 @@ napi_value Mark(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// respond(handle, id, allow) -> true if this answer reached the kernel, false if the deadline
-// (or close) had already answered the event.
+// respond(handle, id, allow, cacheable) -> true if this answer reached the kernel, false if the
+// deadline (or close) had already answered the event.
 napi_value Respond(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   if (argc < 3) {
     napi_throw_type_error(env, nullptr, "respond(handle, id, allow)");
@@ -399,15 +446,21 @@ napi_value Respond(napi_env env, napi_callback_info info) {
   Gate* g = get_gate(env, argv[0]);
   if (!g) return nullptr;
   double idd = 0;
-  bool allow = false;
+  bool allow = false, cacheable = false;
   CHECK(napi_get_value_double(env, argv[1], &idd));
   CHECK(napi_get_value_bool(env, argv[2], &allow));
+  if (argc > 3) CHECK(napi_get_value_bool(env, argv[3], &cacheable));
   int fd = -1;
   {
     std::lock_guard<std::mutex> lock(g->mu);
     auto it = g->pending.find((uint64_t)idd);
     if (it != g->pending.end()) {
-      fd = it->second.first;
+      const PendingEntry& e = it->second;
+      fd = e.fd;
+      if (allow && cacheable && e.known && e.generation == g->generation) {
+        if (g->allow_cache.size() >= kAllowCacheMax) g->allow_cache.clear();  // rare; refills from JS's cache
+        g->allow_cache[e.identity] = true;
+      }
       g->pending.erase(it);
     }
   }
@@ -435,13 +488,29 @@ napi_value Stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "timedOut", (double)g->timed_out.load());
   set_num(env, obj, "overflows", (double)g->overflows.load());
   set_num(env, obj, "responseErrors", (double)g->response_errors.load());
-  size_t pending;
+  set_num(env, obj, "cacheAllowed", (double)g->cache_allowed.load());
+  size_t pending, cached;
   {
     std::lock_guard<std::mutex> lock(g->mu);
     pending = g->pending.size();
+    cached = g->allow_cache.size();
   }
   set_num(env, obj, "pending", (double)pending);
+  set_num(env, obj, "allowCacheSize", (double)cached);
   return obj;
+}
+
+// clearCache(handle): forget every cached allow (the policy changed).
+napi_value ClearCache(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  Gate* g = argc ? get_gate(env, argv[0]) : nullptr;
+  if (!g) return nullptr;
+  std::lock_guard<std::mutex> lock(g->mu);
+  g->allow_cache.clear();
+  g->generation++;
+  return nullptr;
 }
 
 napi_value Close(napi_env env, napi_callback_info info) {
@@ -459,6 +528,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"mark", nullptr, Mark, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"respond", nullptr, Respond, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"clearCache", nullptr, ClearCache, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -124,6 +124,8 @@ export class LinuxExecGate {
   setPolicy(policy: { decide: ExecDecide; mode: ExecMode }): void {
     this.options.mode = policy.mode;
     this.evaluator.setPolicy(policy);
+    // Natively cached allows were decided by the old policy.
+    if (this.handle) this.addon.clearCache(this.handle);
   }
 
   stats(): Record<string, number> {
@@ -151,7 +153,9 @@ export class LinuxExecGate {
     let answered = false;
     try {
       const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec });
-      if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow');
+      // Plain allows may be answered natively next time; would-be blocks are reported every time.
+      const cacheable = result.respond === 'allow' && !result.wouldBlock;
+      if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow', cacheable);
       this.options.onRecord({
         type: 'exec',
         id,

@@ -22,7 +22,9 @@ export type GateHandle = { readonly [handleBrand]: true };
 export interface FanotifyAddon {
   open(options: FanotifyOpenOptions, onEvent: (delivery: FanotifyDelivery) => void): GateHandle;
   mark(handle: GateHandle, path: string, kind: 'mount' | 'filesystem'): void;
-  respond(handle: GateHandle, id: number, allow: boolean): boolean;
+  /** cacheable: later execs of the same file identity are allowed natively until clearCache. */
+  respond(handle: GateHandle, id: number, allow: boolean, cacheable: boolean): boolean;
+  clearCache(handle: GateHandle): void;
   stats(handle: GateHandle): Record<string, number>;
   close(handle: GateHandle): void;
 }
