@@ -307,6 +307,18 @@ Gate* get_gate(napi_env env, napi_value v) {
   return static_cast<Gate*>(p);
 }
 
+// The common preamble of every function taking a gate handle first: reads up to `max` arguments
+// into argv (N-API fills missing ones with undefined), requires `min` of them, and returns the
+// gate (nullptr with a JS exception pending).
+Gate* gate_args(napi_env env, napi_callback_info info, size_t min, size_t max, napi_value* argv, const char* usage) {
+  size_t argc = max;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < min) {
+    napi_throw_type_error(env, nullptr, usage);
+    return nullptr;
+  }
+  return get_gate(env, argv[0]);
+}
+
 void close_gate(Gate* g) {
   if (g->closed) return;
   g->closed = true;
@@ -403,14 +415,8 @@ napi_value Open(napi_env env, napi_callback_info info) {
 
 // mark(handle, path, kind: 'mount' | 'filesystem')
 napi_value Mark(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc < 3) {
-    napi_throw_type_error(env, nullptr, "mark(handle, path, kind)");
-    return nullptr;
-  }
-  Gate* g = get_gate(env, argv[0]);
+  Gate* g = gate_args(env, info, 3, 3, argv, "mark(handle, path, kind)");
   if (!g) return nullptr;
   if (g->closed) {
     napi_throw_error(env, nullptr, "gate is closed");
@@ -436,20 +442,16 @@ napi_value Mark(napi_env env, napi_callback_info info) {
 // respond(handle, id, allow, cacheable) -> true if this answer reached the kernel, false if the
 // deadline (or close) had already answered the event.
 napi_value Respond(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc < 3) {
-    napi_throw_type_error(env, nullptr, "respond(handle, id, allow)");
-    return nullptr;
-  }
-  Gate* g = get_gate(env, argv[0]);
+  Gate* g = gate_args(env, info, 3, 4, argv, "respond(handle, id, allow, cacheable)");
   if (!g) return nullptr;
   double idd = 0;
   bool allow = false, cacheable = false;
   CHECK(napi_get_value_double(env, argv[1], &idd));
   CHECK(napi_get_value_bool(env, argv[2], &allow));
-  if (argc > 3) CHECK(napi_get_value_bool(env, argv[3], &cacheable));
+  napi_valuetype t3;
+  CHECK(napi_typeof(env, argv[3], &t3));
+  if (t3 == napi_boolean) CHECK(napi_get_value_bool(env, argv[3], &cacheable));
   int fd = -1;
   {
     std::lock_guard<std::mutex> lock(g->mu);
@@ -474,10 +476,8 @@ napi_value Respond(napi_env env, napi_callback_info info) {
 }
 
 napi_value Stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Gate* g = argc ? get_gate(env, argv[0]) : nullptr;
+  Gate* g = gate_args(env, info, 1, 1, argv, "stats(handle)");
   if (!g) return nullptr;
   napi_value obj;
   CHECK(napi_create_object(env, &obj));
@@ -502,10 +502,8 @@ napi_value Stats(napi_env env, napi_callback_info info) {
 
 // clearCache(handle): forget every cached allow (the policy changed).
 napi_value ClearCache(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Gate* g = argc ? get_gate(env, argv[0]) : nullptr;
+  Gate* g = gate_args(env, info, 1, 1, argv, "clearCache(handle)");
   if (!g) return nullptr;
   std::lock_guard<std::mutex> lock(g->mu);
   g->allow_cache.clear();
@@ -514,10 +512,8 @@ napi_value ClearCache(napi_env env, napi_callback_info info) {
 }
 
 napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  Gate* g = argc ? get_gate(env, argv[0]) : nullptr;
+  Gate* g = gate_args(env, info, 1, 1, argv, "close(handle)");
   if (g) close_gate(g);
   return nullptr;
 }

@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { ExecActionSchema, ExecModeSchema, ExecRulesSchema, type ExecGateRecord, type ExecRules } from '../../shared/exec.js';
-import { summariseZodError } from '../../shared/zod-errors.js';
 import { ruleSetDecider, ruleSetFromRules } from '../../agent/exec/decision.js';
 import { DEFAULT_DEADLINE_MS, LinuxExecGate } from '../../agent/platform/linux/exec-gate.js';
-import { intOption, isRoot, parse } from '../args.js';
+import { intOption, isRoot, parse, readJsonFileArg } from '../args.js';
 import { CliError, usageError } from '../errors.js';
 
 export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [options]      (Linux, root)
@@ -52,7 +51,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
   const stallMs = intOption(process.env.VIGIL_EXEC_GATE_STALL_MS, 'VIGIL_EXEC_GATE_STALL_MS', 0, 60_000, 0);
 
   const loadRules = (): ExecRules => {
-    const rules = values.rules ? readRules(values.rules) : NO_RULES;
+    const rules = values.rules ? readJsonFileArg(values.rules, ExecRulesSchema, 'rules file') : NO_RULES;
     return modeOverride?.data ? { ...rules, mode: modeOverride.data } : rules;
   };
   const policyOf = (rules: ExecRules) => ({ decide: ruleSetDecider(ruleSetFromRules(rules)), mode: rules.mode });
@@ -97,16 +96,4 @@ export async function runExecGate(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-}
-
-function readRules(file: string): ExecRules {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw usageError(`cannot read rules file ${file}: ${(error as Error).message}`);
-  }
-  const parsed = ExecRulesSchema.safeParse(data);
-  if (!parsed.success) throw usageError(`rules file ${file} is invalid: ${summariseZodError(parsed.error)}`);
-  return parsed.data;
 }
