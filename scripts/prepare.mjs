@@ -3,7 +3,7 @@
 // the lock file, then builds. Used by `npm start`, `npm test` and the benchmarks so that a
 // fresh clone needs nothing but Node and npm.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,4 +30,51 @@ if (!existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtime
   process.stdout.write('Installing npm dependencies (once)...\n');
   run(['ci', '--no-audit', '--no-fund', '--loglevel=error']);
 }
-if (!process.argv.includes('--no-build')) run(['run', '--silent', 'build']);
+if (!process.argv.includes('--no-build')) {
+  run(['run', '--silent', 'build']);
+  buildNativeAddons();
+}
+
+/**
+ * The Linux exec gate's fanotify addon (native/fanotify), built from source with the node-gyp
+ * that ships inside npm, so nothing is downloaded: the headers come from the Node installation
+ * itself when it has them (include/node next to bin/node), or from npm's nodedir setting.
+ * Skipped on other platforms, and when the build is newer than its sources.
+ */
+function buildNativeAddons() {
+  if (process.platform !== 'linux') return;
+  const dir = join(root, 'native', 'fanotify');
+  const output = join(dir, 'build', 'Release', 'vigil_fanotify.node');
+  const sources = [join(dir, 'binding.gyp'), ...readdirSync(join(dir, 'src')).map((f) => join(dir, 'src', f))];
+  if (existsSync(output) && sources.every((f) => statSync(f).mtimeMs <= statSync(output).mtimeMs)) return;
+  const gyp = findNodeGyp();
+  if (!gyp) {
+    process.stderr.write('vigil: cannot find node-gyp (it ships with npm); the Linux exec gate will be unavailable\n');
+    process.exit(1);
+  }
+  const args = [gyp, 'rebuild', '-C', dir, '--loglevel=warn'];
+  const prefix = dirname(dirname(process.execPath));
+  if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+  process.stdout.write('Building the fanotify addon (native/fanotify)...\n');
+  const result = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0) {
+    process.stderr.write(`vigil: building native/fanotify failed (exit ${result.status ?? result.signal}); it needs python3, make and g++\n`);
+    process.exit(1);
+  }
+}
+
+function findNodeGyp() {
+  const candidates = [process.env.npm_config_node_gyp];
+  // npm's own installation: npm_execpath when run by npm, else the npm found on PATH.
+  const npmCli = process.env.npm_execpath ?? whichNpm();
+  if (npmCli) candidates.push(join(dirname(realpathSync(npmCli)), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  return candidates.find((c) => c && existsSync(c)) ?? null;
+}
+
+function whichNpm() {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = join(dir, 'npm');
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  return null;
+}

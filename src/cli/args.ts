@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
+import { summariseZodError } from '../shared/zod-errors.js';
 import { usageError } from './errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -27,4 +30,17 @@ export function intOption(value: string | undefined, name: string, min: number, 
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** A JSON file named on the command line, checked against its schema; `what` names it in errors. */
+export function readJsonFileArg<S extends z.ZodType>(file: string, schema: S, what: string): z.infer<S> {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw usageError(`cannot read ${what} ${file}: ${(error as Error).message}`);
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) throw usageError(`${what} ${file} is invalid: ${summariseZodError(parsed.error)}`);
+  return parsed.data;
 }

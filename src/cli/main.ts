@@ -2,6 +2,7 @@ import { VIGIL_VERSION } from '../shared/version.js';
 import { ADMIN_HELP, runAup, runDevice, runEnrollToken, runLogin, runPolicy, runUser } from './commands/admin.js';
 import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';
+import { EXEC_GATE_HELP, runExecGate } from './commands/exec-gate.js';
 import { CliError } from './errors.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
@@ -17,12 +18,15 @@ Commands:
   device          list or revoke devices
   enroll-token    create enrollment tokens
   user            add console users
+  exec-gate       run the Linux pre-exec gate in the foreground (diagnostics)
 
 ${CONSOLE_HELP}
 
 ${AGENT_HELP}
 
-${ADMIN_HELP}`;
+${ADMIN_HELP}
+
+${EXEC_GATE_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   console: runConsole,
@@ -33,6 +37,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   device: runDevice,
   'enroll-token': runEnrollToken,
   user: runUser,
+  'exec-gate': runExecGate,
 };
 
 export async function main(argv: string[]): Promise<number> {

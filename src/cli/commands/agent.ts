@@ -1,15 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EnrollFileSchema } from '../../shared/api.js';
 import { createLogger } from '../../shared/log.js';
 import { isLoopback } from '../../shared/net.js';
-import { summariseZodError } from '../../shared/policy.js';
 import { Base64PublicKey } from '../../shared/signed.js';
 import { AgentService } from '../../agent/service.js';
 import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
-import { intOption, isRoot, parse } from '../args.js';
+import { intOption, isRoot, parse, readJsonFileArg } from '../args.js';
 import { CliError, usageError } from '../errors.js';
 
 export const AGENT_HELP = `vigil agent [options]
@@ -89,15 +88,7 @@ function backoffFromEnv(): number | undefined {
 function readEnrollFile(flag: string | undefined) {
   const file = flag ?? (existsSync('/etc/vigil/enroll.json') ? '/etc/vigil/enroll.json' : undefined);
   if (!file) return undefined;
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw usageError(`cannot read enrollment file ${file}: ${(error as Error).message}`);
-  }
-  const parsed = EnrollFileSchema.safeParse(data);
-  if (!parsed.success) throw usageError(`enrollment file ${file} is invalid: ${summariseZodError(parsed.error)}`);
-  return parsed.data;
+  return readJsonFileArg(file, EnrollFileSchema, 'enrollment file');
 }
 
 function runEmit(argv: string[]): void {

@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExecAction, ExecGateRecord, ExecMode } from '../../../shared/exec.js';
+import type { BuiltinAllow, ExecDecide } from '../../exec/decision.js';
+import { ExecEvaluator, type PendingExec } from '../../exec/evaluator.js';
+import { loadFanotifyAddon, type FanotifyAddon, type FanotifyDelivery, type GateHandle } from './fanotify-addon.js';
+
+export interface LinuxExecGateOptions {
+  /** What to mark; `mount` marks the mount holding the path, `filesystem` the whole file system. */
+  marks: { path: string; kind: 'mount' | 'filesystem' }[];
+  decide: ExecDecide;
+  mode: ExecMode;
+  /**
+   * What the kernel is told when no decision arrives within `deadlineMs` (JS stalled, or hashing
+   * a large new file took too long): 'allow' = fail-open, 'deny' = fail-closed.
+   */
+  onTimeout: ExecAction;
+  deadlineMs?: number;
+  /** Extra always-allow paths on top of `systemBuiltins()`. */
+  extraBuiltins?: string[];
+  onRecord: (record: ExecGateRecord) => void;
+  /** Diagnostics only: block the JS thread this long per event, to prove the native deadline. */
+  stallMs?: number;
+}
+
+export const DEFAULT_DEADLINE_MS = 250;
+
+/** The agent's installation (or repository) root: the nearest directory with a package.json. */
+function agentRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/**
+ * Always allowed, whatever the policy: the OS's program directories, its configuration (hooks
+ * and scripts run from /etc), the Node binary and the agent's own files. Symlinks (/bin ->
+ * /usr/bin on merged-/usr systems) are resolved because the kernel reports resolved paths.
+ */
+export function systemBuiltins(extra: string[] = []): BuiltinAllow[] {
+  const paths = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', process.execPath, agentRoot(), ...extra];
+  const seen = new Map<string, BuiltinAllow>();
+  for (const path of paths) {
+    try {
+      const real = realpathSync(path).replace(/(.)\/+$/, '$1');
+      seen.set(real, { path: real, dev: statSync(real, { bigint: true }).dev });
+    } catch {
+      // absent on this system (e.g. /libx32): nothing to allow
+    }
+  }
+  return [...seen.values()];
+}
+
+/**
+ * SHA-256 of the file behind a pending event, read through /proc/self/fd/N (the event's own
+ * fd, so a rename or unlink in the meantime changes nothing). The fd number can be reused once
+ * the event is answered, so the opened file must still be the event's file (device + inode),
+ * and its size and ctime must be unchanged after reading, or the hash is not trusted.
+ */
+export async function hashEventFile(fd: number, exec: PendingExec): Promise<string | null> {
+  const file = await open(`/proc/self/fd/${fd}`, 'r');
+  try {
+    const before = await file.stat({ bigint: true });
+    if (before.dev !== exec.dev || before.ino !== exec.ino || Number(before.size) !== exec.size) return null;
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (!bytesRead) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+    const after = await file.stat({ bigint: true });
+    if (after.size !== before.size || after.ctimeNs !== before.ctimeNs) return null;
+    return hash.digest('hex');
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * The Linux pre-exec gate: fanotify FAN_OPEN_EXEC_PERM through the native addon, decisions by
+ * the platform-free ExecEvaluator. The addon guarantees every event an answer within the
+ * deadline; this class tries to give it the policy's answer first.
+ */
+export class LinuxExecGate {
+  private readonly addon: FanotifyAddon;
+  private handle: GateHandle | null = null;
+  private readonly evaluator: ExecEvaluator<PendingExec & { fd: number }>;
+  readonly builtins: BuiltinAllow[];
+
+  constructor(private readonly options: LinuxExecGateOptions) {
+    this.addon = loadFanotifyAddon();
+    this.builtins = systemBuiltins(options.extraBuiltins);
+    this.evaluator = new ExecEvaluator(
+      { builtins: this.builtins, hash: (exec) => hashEventFile(exec.fd, exec) },
+      { decide: options.decide, mode: options.mode },
+    );
+  }
+
+  get deadlineMs(): number {
+    return this.options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  }
+
+  start(): void {
+    this.handle = this.addon.open(
+      {
+        deadlineMs: this.deadlineMs,
+        defaultAllow: this.options.onTimeout === 'allow',
+        allowPrefixes: this.builtins.map((b) => ({ dir: b.path, dev: b.dev })),
+      },
+      (delivery) => this.onDelivery(delivery),
+    );
+    try {
+      for (const mark of this.options.marks) this.addon.mark(this.handle, mark.path, mark.kind);
+    } catch (error) {
+      this.stop();
+      throw error;
+    }
+  }
+
+  setPolicy(policy: { decide: ExecDecide; mode: ExecMode }): void {
+    this.options.mode = policy.mode;
+    this.evaluator.setPolicy(policy);
+    // Natively cached allows were decided by the old policy.
+    if (this.handle) this.addon.clearCache(this.handle);
+  }
+
+  stats(): Record<string, number> {
+    return this.handle ? { ...this.addon.stats(this.handle), cachedHashes: this.evaluator.cache.size } : {};
+  }
+
+  /** Closing the fanotify fd removes every mark; anything still pending is answered first. */
+  stop(): void {
+    if (!this.handle) return;
+    this.addon.close(this.handle);
+    this.handle = null;
+  }
+
+  private onDelivery(delivery: FanotifyDelivery): void {
+    if (delivery.type === 'timeout') {
+      this.options.onRecord({ type: 'timeout', id: delivery.id, applied: delivery.allowed ? 'allow' : 'deny' });
+      return;
+    }
+    if (this.options.stallMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.options.stallMs);
+    void this.decideOne(delivery);
+  }
+
+  private async decideOne(event: Extract<FanotifyDelivery, { type: 'exec' }>): Promise<void> {
+    const { id, fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec } = event;
+    let answered = false;
+    try {
+      const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec });
+      // Plain allows may be answered natively next time; would-be blocks are reported every time.
+      const cacheable = result.respond === 'allow' && !result.wouldBlock;
+      if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow', cacheable);
+      this.options.onRecord({
+        type: 'exec',
+        id,
+        pid,
+        path,
+        sha256: result.sha256,
+        verdict: result.verdict.action,
+        reason: result.verdict.reason,
+        mode: result.mode,
+        wouldBlock: result.wouldBlock,
+        answered,
+        cached: result.cached,
+        decideMs: Math.round(result.ms * 1000) / 1000,
+      });
+    } catch (error) {
+      // Left for the native deadline to answer with the configured default.
+      this.options.onRecord({ type: 'error', message: `deciding ${path}: ${(error as Error).message}` });
+    }
+  }
+}

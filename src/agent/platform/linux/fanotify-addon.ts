@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The typed surface of native/fanotify (see native/fanotify/src/fanotify_gate.cc). */
+export type FanotifyDelivery =
+  | { type: 'exec'; id: number; pid: number; fd: number; path: string; dev: bigint; ino: bigint; size: number; ctimeSec: number; ctimeNsec: number }
+  | { type: 'timeout'; id: number; allowed: boolean };
+
+export interface FanotifyOpenOptions {
+  /** Every event is answered within this many ms, by JS or else by the native default. */
+  deadlineMs: number;
+  /** The native default on deadline: true = fail-open, false = fail-closed. */
+  defaultAllow: boolean;
+  /** Answered on the reader thread without JS: built-in always-allow rules. */
+  allowPrefixes: { dir: string; dev: bigint }[];
+}
+
+declare const handleBrand: unique symbol;
+export type GateHandle = { readonly [handleBrand]: true };
+
+export interface FanotifyAddon {
+  open(options: FanotifyOpenOptions, onEvent: (delivery: FanotifyDelivery) => void): GateHandle;
+  mark(handle: GateHandle, path: string, kind: 'mount' | 'filesystem'): void;
+  /** cacheable: later execs of the same file identity are allowed natively until clearCache. */
+  respond(handle: GateHandle, id: number, allow: boolean, cacheable: boolean): boolean;
+  clearCache(handle: GateHandle): void;
+  stats(handle: GateHandle): Record<string, number>;
+  close(handle: GateHandle): void;
+}
+
+/**
+ * From dist/src/agent/platform/linux/ (built) or src/agent/platform/linux/ (tests run from
+ * source) up to the repository, whose native/fanotify/build holds the addon prepare.mjs built.
+ */
+function addonPath(): string {
+  const override = process.env.VIGIL_FANOTIFY_ADDON;
+  if (override) return override;
+  const candidates = ['../../../../../', '../../../../'].map((up) => fileURLToPath(new URL(`${up}native/fanotify/build/Release/vigil_fanotify.node`, import.meta.url)));
+  return candidates.find(existsSync) ?? candidates[0]!;
+}
+
+let loaded: FanotifyAddon | null = null;
+
+export function loadFanotifyAddon(): FanotifyAddon {
+  if (process.platform !== 'linux') throw new Error('the fanotify exec gate exists only on Linux');
+  if (!loaded) {
+    const path = addonPath();
+    if (!existsSync(path)) throw new Error(`the fanotify addon is not built (${path}); run node scripts/prepare.mjs`);
+    loaded = createRequire(import.meta.url)(path) as FanotifyAddon;
+  }
+  return loaded;
+}

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  execGateUnavailable,
+  execProgram,
+  killAllGates,
+  mountPrivateTmpfs,
+  sha256File,
+  startGate,
+  type PrivateMount,
+} from '../../bench/exec-fixture.js';
+
+/**
+ * The Linux pre-exec gate against real fanotify, as root. Only a private tmpfs mounted by this
+ * file is ever marked; each gate runs as its own `vigil exec-gate` process and is killed after
+ * each test; the tmpfs is unmounted in afterAll.
+ */
+const unavailable = execGateUnavailable();
+if (unavailable) console.warn(`[exec-gate e2e] skipped: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
+  let mount: PrivateMount;
+  let dir: string;
+  let rulesFile: string;
+  const TRUE_SHA = sha256File('/usr/bin/true');
+  const writeRules = (mode: 'monitor' | 'enforce', allowSha256: string[] = []) =>
+    writeFileSync(rulesFile, JSON.stringify({ format: 'vigil-exec-rules/1', mode, defaultAction: 'deny', allowSha256 }));
+  const place = (name: string, from = '/usr/bin/true') => {
+    const path = join(dir, name);
+    copyFileSync(from, path);
+    chmodSync(path, 0o755);
+    return path;
+  };
+
+  beforeAll(() => {
+    mount = mountPrivateTmpfs();
+    dir = mount.path;
+    rulesFile = join(dir, 'rules.json');
+  });
+  afterEach(async () => {
+    await killAllGates();
+  });
+  afterAll(async () => {
+    await killAllGates();
+    mount?.unmount();
+  });
+
+  it('enforce: blocks an unknown binary with EPERM, allows it by hash, keeps blocking renamed copies and one-byte changes', async () => {
+    writeRules('enforce');
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '2000']);
+    const tool = place('tool');
+
+    const blocked = execProgram(tool);
+    expect(blocked.error).toBe('EPERM');
+    const record = await gate.waitFor('exec', (r) => r.path === tool);
+    expect(record).toMatchObject({ verdict: 'deny', reason: 'default', sha256: TRUE_SHA, answered: true, cached: false });
+    expect(execProgram('/usr/bin/true').code).toBe(0); // nothing outside the marked mount is touched
+
+    // A renamed copy (new inode, same content) and a moved file (same inode, new ctime).
+    expect(execProgram(place('renamed-copy')).error).toBe('EPERM');
+    renameSync(tool, join(dir, 'moved'));
+    expect(execProgram(join(dir, 'moved')).error).toBe('EPERM');
+
+    writeRules('enforce', [TRUE_SHA]);
+    gate.child.kill('SIGHUP');
+    await gate.waitFor('rules', (r) => r.allowCount === 1);
+    const allowed = place('allowed');
+    expect(execProgram(allowed)).toMatchObject({ code: 0, error: null });
+    expect(await gate.waitFor('exec', (r) => r.path === allowed)).toMatchObject({ verdict: 'allow', reason: 'hash-allow' });
+    expect(execProgram(join(dir, 'moved')).code).toBe(0); // same content, now allowed
+
+    // The same allowed file changed by one byte in place (same size): its identity changes, the
+    // cached hash is not reused, and the new content is not on the allowlist.
+    const before = gate.records.length;
+    const fd = openSync(allowed, 'r+');
+    writeSync(fd, Buffer.from([0x41]), 0, 1, 200);
+    closeSync(fd);
+    expect(execProgram(allowed).error).toBe('EPERM');
+    const modified = await gate.waitFor('exec', (r) => r.path === allowed && gate.records.indexOf(r) >= before);
+    expect(modified.verdict).toBe('deny');
+    expect(modified.cached).toBe(false);
+    expect(modified.sha256).not.toBe(TRUE_SHA);
+
+    // An allowed identity seen before is answered natively, without a JS round trip...
+    expect(execProgram(join(dir, 'moved')).code).toBe(0);
+    gate.child.kill('SIGUSR1');
+    expect((await gate.waitFor('stats')).stats.cacheAllowed).toBeGreaterThan(0);
+    // ...until the policy changes: then the same file is decided afresh.
+    writeRules('enforce');
+    gate.child.kill('SIGHUP');
+    await gate.waitFor('rules', (r) => r.allowCount === 0);
+    expect(execProgram(join(dir, 'moved')).error).toBe('EPERM');
+  });
+
+  it('monitor: the program runs and the gate reports that it would have been blocked', async () => {
+    writeRules('monitor');
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile]);
+    const tool = place('monitored');
+    expect(execProgram(tool)).toMatchObject({ code: 0, error: null });
+    expect(await gate.waitFor('exec', (r) => r.path === tool)).toMatchObject({ verdict: 'deny', mode: 'monitor', wouldBlock: true, answered: true });
+  });
+
+  it('stalled decisions: the native deadline answers with the fail-closed default', async () => {
+    writeRules('enforce', [TRUE_SHA]);
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '150', '--on-timeout', 'deny'], { VIGIL_EXEC_GATE_STALL_MS: '3000' });
+    const tool = place('stalled-closed');
+    const result = execProgram(tool);
+    expect(result.error).toBe('EPERM'); // even though the hash is allowed: no decision in time
+    expect(result.ms).toBeLessThan(2500); // answered by the deadline, not when JS woke up
+    expect(await gate.waitFor('timeout', (r) => r.applied === 'deny')).toBeTruthy();
+  });
+
+  it('stalled decisions: the native deadline answers with the fail-open default', async () => {
+    writeRules('enforce');
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '150', '--on-timeout', 'allow'], { VIGIL_EXEC_GATE_STALL_MS: '3000' });
+    const tool = place('stalled-open');
+    const result = execProgram(tool);
+    expect(result).toMatchObject({ code: 0, error: null }); // even though the policy would deny
+    expect(result.ms).toBeLessThan(2500);
+    expect(await gate.waitFor('timeout', (r) => r.applied === 'allow')).toBeTruthy();
+    // When JS catches up, its late answer is recorded as not having reached the kernel.
+    expect(await gate.waitFor('exec', (r) => r.path === tool, 10_000)).toMatchObject({ verdict: 'deny', answered: false });
+  });
+
+  it('built-in always-allow paths are answered natively, even while decisions are stalled and fail-closed', async () => {
+    writeRules('enforce');
+    const trusted = join(dir, 'trusted');
+    mkdirSync(trusted, { recursive: true });
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '2000', '--on-timeout', 'deny', '--always-allow', trusted], {
+      VIGIL_EXEC_GATE_STALL_MS: '5000',
+    });
+    const tool = place('trusted/tool');
+    const result = execProgram(tool);
+    expect(result).toMatchObject({ code: 0, error: null });
+    expect(result.ms).toBeLessThan(1500); // not held until the 2 s deadline
+    gate.child.kill('SIGUSR1');
+    const stats = await gate.waitFor('stats');
+    expect(stats.stats.prefixAllowed).toBe(1);
+  });
+
+  it('a killed gate releases waiting executions and its marks: nothing hangs', async () => {
+    writeRules('enforce');
+    // Decisions stall for 20 s with a 20 s deadline, so only the kernel can release the exec.
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '20000', '--on-timeout', 'deny'], { VIGIL_EXEC_GATE_STALL_MS: '20000' });
+    const tool = place('orphaned');
+    const started = performance.now();
+    // Through a shell: libuv's spawn waits for the exec itself, which would block this process.
+    let settled = false;
+    const waiting = new Promise<number | null>((resolve) => {
+      const child = spawn('/bin/sh', ['-c', `exec "${tool}"`], { stdio: 'ignore' });
+      child.once('exit', (code) => ((settled = true), resolve(code)));
+    });
+    // Give the exec time to reach the gate and block there.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(settled).toBe(false);
+    await gate.kill('SIGKILL');
+    const outcome = await waiting;
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(outcome).toBe(0); // the kernel allows what was pending (a denied exec exits 126)
+    expect(execProgram(tool)).toMatchObject({ code: 0, error: null }); // and the marks are gone
+  });
+});
