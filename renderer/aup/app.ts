@@ -109,7 +109,12 @@ $<HTMLFormElement>('agree').addEventListener('submit', async (event) => {
   showError('');
   try {
     const result = AupBridgeResultSchema.safeParse(
-      await bridge().accept({ typedName: $<HTMLInputElement>('typed-name').value.trim(), version: state.data.version }),
+      await bridge().accept({
+        typedName: $<HTMLInputElement>('typed-name').value.trim(),
+        variant: state.data.variant,
+        version: state.data.version,
+        aupHash: state.data.aupHash,
+      }),
     );
     if (!result.success) showError('Something went wrong saving your agreement. Please try again or tell your teacher.');
     else if (!result.data.ok) showError(result.data.message);

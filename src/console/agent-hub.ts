@@ -301,6 +301,11 @@ export class AgentHub {
           }
         }
         const { stored: fresh, reusedSeqs } = await this.store.insertEvents(deviceId, readable, now);
+        // Receipts are recorded before the ack, for every copy (recording is idempotent): a console
+        // that failed after storing the event but before recording the receipt gets another go.
+        for (const event of readable) {
+          if (event.type === 'aup.accepted') await this.aups?.recordReceipt(deviceId, event.data.receipt);
+        }
         this.stats.eventsStored += fresh.length;
         this.stats.duplicateEvents += readable.length - fresh.length;
         if (reusedSeqs.length) {
@@ -308,9 +313,6 @@ export class AgentHub {
         }
         // Ack everything we now hold, duplicates included: the agent may delete them.
         this.send(conn, { v: PROTOCOL_VERSION, type: 'events.ack', seqs: message.events.map((e) => e.seq) });
-        for (const event of fresh) {
-          if (event.type === 'aup.accepted') await this.aups?.recordReceipt(deviceId, event.data.receipt);
-        }
         if (fresh.length) this.onEvents?.(deviceId, fresh);
         return;
       }

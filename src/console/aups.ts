@@ -52,14 +52,17 @@ export class AupService {
   }
 }
 
-/** CSV for spreadsheets; cells that a spreadsheet would run as a formula are defused. */
+/**
+ * CSV for spreadsheets. Every cell is quoted (so a ";" cannot start a new cell where a
+ * spreadsheet splits on semicolons) and cells a spreadsheet would run as a formula are defused.
+ */
 export function coverageCsv(rows: AupCoverageRow[]): string {
   const header = ['variant', 'version', 'current', 'user', 'typed_name', 'device_id', 'hostname', 'accepted_at'];
   const cell = (value: string | number | boolean) => {
     let text = String(value);
     if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+    return `"${text.replace(/"/g, '""')}"`;
   };
   const lines = rows.map((r) => [r.variant, r.version, r.current, r.user, r.typedName, r.deviceId, r.hostname, r.acceptedAt].map(cell).join(','));
-  return [header.join(','), ...lines].join('\r\n') + '\r\n';
+  return [header.map(cell).join(','), ...lines].join('\r\n') + '\r\n';
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AupVariantSchema } from './aup.js';
+import { AupVariantSchema, TypedNameSchema } from './aup.js';
 
 /**
  * The AUP page's bridge to the session agent (Electron preload in the tray app; a stub in
@@ -8,6 +8,8 @@ import { AupVariantSchema } from './aup.js';
 export const AupPageDataSchema = z.strictObject({
   variant: AupVariantSchema,
   version: z.number().int().positive(),
+  /** Identifies the exact text shown; the acceptance names it back. */
+  aupHash: z.string().regex(/^[0-9a-f]{64}$/),
   title: z.string().min(1).max(200),
   markdown: z.string().min(1).max(200_000),
   /** The school's name, shown in the heading. */
@@ -20,8 +22,11 @@ export const AupPageDataSchema = z.strictObject({
 export type AupPageData = z.infer<typeof AupPageDataSchema>;
 
 export const AupAcceptRequestSchema = z.strictObject({
-  typedName: z.string().trim().min(2).max(120),
+  typedName: TypedNameSchema,
+  /** The text the page showed: a page left open across an update or a variant change is refused. */
+  variant: AupVariantSchema,
   version: z.number().int().positive(),
+  aupHash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type AupAcceptRequest = z.infer<typeof AupAcceptRequestSchema>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SignatureSchema } from './signed.js';
-import { boundedText, IsoDateTime, UuidSchema } from './text.js';
+import { IsoDateTime, UuidSchema } from './text.js';
 
 /**
  * The Acceptable Use Policy as it travels: published by the console as a signed document per
@@ -24,6 +24,15 @@ export type AupDocument = z.infer<typeof AupDocumentSchema>;
 export const SignedAupSchema = z.strictObject({ payload: AupDocumentSchema, signature: SignatureSchema });
 export type SignedAup = z.infer<typeof SignedAupSchema>;
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+export const TypedNameSchema = z
+  .string()
+  .trim()
+  .min(2, 'type your name to agree')
+  .max(120)
+  .refine((name) => !CONTROL.test(name) && name.isWellFormed(), 'use letters, spaces and punctuation only');
+
 /** What the pupil's acceptance says; the device signs it with its own key. */
 export const AupReceiptPayloadSchema = z.strictObject({
   kind: z.literal('vigil.aup-receipt'),
@@ -34,8 +43,11 @@ export const AupReceiptPayloadSchema = z.strictObject({
   version: z.number().int().positive(),
   /** sha256 of the canonical AUP document: the receipt names exactly the text that was shown. */
   aupHash: z.string().regex(/^[0-9a-f]{64}$/),
-  /** The name the pupil typed. */
-  typedName: boundedText(120).pipe(z.string().min(2, 'type your name to agree')),
+  /**
+   * The name the pupil typed. Checked, never rewritten: the receipt is signed, and any change
+   * between signing and checking would break the signature.
+   */
+  typedName: TypedNameSchema,
   acceptedAt: IsoDateTime,
 });
 export type AupReceiptPayload = z.infer<typeof AupReceiptPayloadSchema>;

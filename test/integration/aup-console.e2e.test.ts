@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiptForAcceptance } from '../../src/agent/aup/receipts.js';
+import { aupHash } from '../../src/shared/aup-verify.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
@@ -35,7 +36,8 @@ async function sendReceipt(device: RawDevice, signer: RawDevice, seq: number, ve
   const socket = await connectAs(consoleProc.url, device);
   socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'test', policyVersion: null, policyDigest: null, mode: 'service', capabilities: [] });
   const aupFrame = await socket.next('aup');
-  const receipt = receiptForAcceptance({ request: { typedName: 'Jamie Smith', version }, aup: aupFrame.aup.payload, deviceId: device.deviceId, user, key: signer });
+  const shown = { variant: 'secondary', version, aupHash: aupHash(aupFrame.aup.payload) };
+  const receipt = receiptForAcceptance({ request: { typedName: 'Jamie Smith', ...shown }, aup: aupFrame.aup.payload, deviceId: device.deviceId, user, key: signer });
   socket.send({ v: PROTOCOL_VERSION, type: 'events', events: [{ id: randomUUID(), seq, at: new Date().toISOString(), type: 'aup.accepted', data: { receipt } }] });
   await socket.next('events.ack');
   socket.ws.close();
@@ -84,10 +86,10 @@ describe('AUP at the console', () => {
     const csv = await runCli(['aup', 'coverage', '--csv'], env());
     expect(csv.code).toBe(0);
     const lines = csv.stdout.trim().split('\r\n');
-    expect(lines[0]).toBe('variant,version,current,user,typed_name,device_id,hostname,accepted_at');
+    expect(lines[0]).toBe('"variant","version","current","user","typed_name","device_id","hostname","accepted_at"');
     expect(lines).toHaveLength(4);
     expect(csv.stdout).toContain(`"'=HYPERLINK(""http://x"")"`);
-    expect(csv.stdout).not.toMatch(/,=HYPERLINK/);
+    expect(csv.stdout).not.toMatch(/,"=HYPERLINK/);
   });
 
   it('keeps AUP publishing to the roles allowed to do it', async () => {

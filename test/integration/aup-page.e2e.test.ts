@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { receiptForAcceptance } from '../../src/agent/aup/receipts.js';
 import type { AupPageData } from '../../src/shared/aup-bridge.js';
 import type { AupDocument, AupReceipt } from '../../src/shared/aup.js';
-import { checkReceipt } from '../../src/shared/aup-verify.js';
+import { aupHash, checkReceipt } from '../../src/shared/aup-verify.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { startPageServer } from '../helpers/page-server.js';
@@ -55,15 +55,19 @@ async function open(aup: AupDocument, opts: { offline?: boolean; failAccept?: st
   const calls: string[] = [];
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  const data: AupPageData = { variant: aup.variant, version: aup.version, title: aup.title, markdown: aup.markdown, school: 'Hillside Academy', user: 'jsmith', offline: !!opts.offline };
+  const data: AupPageData = { variant: aup.variant, version: aup.version, aupHash: aupHash(aup), title: aup.title, markdown: aup.markdown, school: 'Hillside Academy', user: 'jsmith', offline: !!opts.offline };
   await page.exposeFunction('__vigilBridge', async (op: string, arg: unknown) => {
     calls.push(op);
     if (op === 'load') return data;
     if (op === 'decline') return { ok: true };
     if (opts.failAccept) return { ok: false, message: opts.failAccept };
-    const receipt = receiptForAcceptance({ request: arg, aup, deviceId, user: 'jsmith', key: deviceKey });
-    receipts.push(receipt);
-    return { ok: true };
+    // What the tray's bridge does: a refusal becomes a message the page shows.
+    try {
+      receipts.push(receiptForAcceptance({ request: arg, aup, deviceId, user: 'jsmith', key: deviceKey }));
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, message: (error as Error).message };
+    }
   });
   await page.addInitScript(() => {
     // Looked up at call time: Playwright installs the exposed binding alongside init scripts.
@@ -180,6 +184,21 @@ describe('AUP page', () => {
     await page.click('#accept');
     await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('could not save'));
     expect(await acceptDisabled(page)).toBe(false);
+    await page.close();
+  });
+
+  it('explains when a typed name cannot be used, and accepts a corrected one', async () => {
+    const { page, receipts } = await open(aupFor('secondary'));
+    await page.locator('#document').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await page.fill('#typed-name', 'Jamie\u2028Smith');
+    await page.check('#agree-tick');
+    await page.click('#accept');
+    await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('letters, spaces and punctuation'));
+    expect(receipts).toHaveLength(0);
+    await page.fill('#typed-name', 'Jamie Smith');
+    await page.click('#accept');
+    await page.waitForFunction(() => document.getElementById('still-needed')?.textContent?.includes('You can now use this computer'));
+    expect(receipts).toHaveLength(1);
     await page.close();
   });
 

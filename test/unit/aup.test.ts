@@ -2,7 +2,8 @@ import { createPrivateKey, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { receiptForAcceptance, ReceiptRefused } from '../../src/agent/aup/receipts.js';
 import type { AupDocument } from '../../src/shared/aup.js';
-import { checkSignedAup, signAup } from '../../src/shared/aup-verify.js';
+import { coverageCsv } from '../../src/console/aups.js';
+import { aupHash, checkReceipt, checkSignedAup, signAup } from '../../src/shared/aup-verify.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 
 const consoleKey = generateEd25519KeyPair();
@@ -24,12 +25,39 @@ describe('signed AUP documents', () => {
 });
 
 describe('acceptance receipts', () => {
-  it('are issued only for the version the device holds, with a real name', () => {
-    const base = { aup: doc, deviceId: randomUUID(), user: 'jsmith', key: device };
-    expect(() => receiptForAcceptance({ ...base, request: { typedName: 'Jamie', version: 1 } })).toThrow(ReceiptRefused);
-    expect(() => receiptForAcceptance({ ...base, request: { typedName: ' ', version: 2 } })).toThrow(/incomplete/);
-    expect(() => receiptForAcceptance({ ...base, request: { typedName: 'Jamie', version: 2, extra: true } })).toThrow(/incomplete/);
-    const receipt = receiptForAcceptance({ ...base, request: { typedName: '  Jamie Smith ', version: 2 } });
+  const shown = { variant: 'secondary', version: 2, aupHash: aupHash(doc) };
+  const base = { aup: doc, deviceId: randomUUID(), user: 'jsmith', key: device };
+
+  it('are issued only for the exact text the device holds, with a real name', () => {
+    expect(() => receiptForAcceptance({ ...base, request: { ...shown, typedName: 'Jamie', version: 1 } })).toThrow(ReceiptRefused);
+    expect(() => receiptForAcceptance({ ...base, request: { ...shown, typedName: 'Jamie', variant: 'primary' } })).toThrow(/rules changed/);
+    expect(() => receiptForAcceptance({ ...base, request: { ...shown, typedName: 'Jamie', aupHash: '0'.repeat(64) } })).toThrow(/rules changed/);
+    expect(() => receiptForAcceptance({ ...base, request: { ...shown, typedName: ' ' } })).toThrow(/cannot be saved/);
+    expect(() => receiptForAcceptance({ ...base, request: { ...shown, typedName: 'Jamie', extra: true } })).toThrow(/cannot be saved/);
+    const receipt = receiptForAcceptance({ ...base, request: { ...shown, typedName: '  Jamie Smith ' } });
     expect(receipt.payload.typedName).toBe('Jamie Smith');
+  });
+
+  it('refuses names with control or separator characters instead of signing a name the console would rewrite', () => {
+    for (const name of ['Jamie\u2028Smith', 'Jamie\u0085Smith', 'Jamie\u001bSmith', 'Jamie\ud800']) {
+      expect(() => receiptForAcceptance({ ...base, request: { ...shown, typedName: name } })).toThrow(/letters, spaces and punctuation/);
+    }
+    const accented = receiptForAcceptance({ ...base, request: { ...shown, typedName: "Zoë O'Brien-Łukasz" } });
+    expect(checkReceipt(accented, device.publicKey, doc).ok).toBe(true);
+  });
+});
+
+describe('coverage CSV', () => {
+  it('quotes every cell and defuses formulas, also for semicolon-separated spreadsheets', () => {
+    const csv = coverageCsv([
+      { variant: 'secondary', version: 2, current: true, user: 'jsmith', typedName: "Jo;=cmd|' /C calc'!A0", deviceId: randomUUID(), hostname: 'lab-1', acceptedAt: '2026-11-22T09:00:00.000Z' },
+    ]);
+    const [header, row] = csv.trim().split('\r\n');
+    expect(header).toBe('"variant","version","current","user","typed_name","device_id","hostname","accepted_at"');
+    expect(row).toContain(`"Jo;=cmd|' /C calc'!A0"`);
+    const injected = coverageCsv([{ variant: 'secondary', version: 2, current: true, user: '=1+1', typedName: '@SUM(A1)', deviceId: randomUUID(), hostname: '-x', acceptedAt: '2026-11-22T09:00:00.000Z' }]);
+    expect(injected).toContain(`"'=1+1"`);
+    expect(injected).toContain(`"'@SUM(A1)"`);
+    expect(injected).toContain(`"'-x"`);
   });
 });

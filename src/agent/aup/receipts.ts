@@ -20,8 +20,9 @@ export function receiptForAcceptance(opts: {
   now?: Date;
 }): AupReceipt {
   const parsed = AupAcceptRequestSchema.safeParse(opts.request);
-  if (!parsed.success) throw new ReceiptRefused(`the acceptance is incomplete: ${summariseZodError(parsed.error)}`);
-  if (parsed.data.version !== opts.aup.version) {
+  if (!parsed.success) throw new ReceiptRefused(`the acceptance cannot be saved: ${summariseZodError(parsed.error)}`);
+  const shown = parsed.data;
+  if (shown.variant !== opts.aup.variant || shown.version !== opts.aup.version || shown.aupHash !== aupHash(opts.aup)) {
     throw new ReceiptRefused('the rules changed while you were reading; please read the new version');
   }
   return signReceipt(
@@ -32,7 +33,7 @@ export function receiptForAcceptance(opts: {
       variant: opts.aup.variant,
       version: opts.aup.version,
       aupHash: aupHash(opts.aup),
-      typedName: parsed.data.typedName,
+      typedName: shown.typedName,
       acceptedAt: (opts.now ?? new Date()).toISOString(),
     },
     opts.key.privateKey,
