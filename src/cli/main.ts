@@ -2,6 +2,7 @@ import { VIGIL_VERSION } from '../shared/version.js';
 import { ADMIN_HELP, runDevice, runEnrollToken, runLogin, runPolicy, runUser } from './commands/admin.js';
 import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';
+import { runScan, SCAN_HELP } from './commands/scan.js';
 import { CliError } from './errors.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
@@ -16,12 +17,15 @@ Commands:
   device          list or revoke devices
   enroll-token    create enrollment tokens
   user            add console users
+  scan            scan a USB drive at the scan station and write its clean-scan flag
 
 ${CONSOLE_HELP}
 
 ${AGENT_HELP}
 
-${ADMIN_HELP}`;
+${ADMIN_HELP}
+
+${SCAN_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   console: runConsole,
@@ -31,6 +35,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   device: runDevice,
   'enroll-token': runEnrollToken,
   user: runUser,
+  scan: runScan,
 };
 
 export async function main(argv: string[]): Promise<number> {
