@@ -99,7 +99,8 @@ export async function scanDrive(opts: ScanOptions): Promise<ScanOutcome> {
         if ('error' in r) hashErrors.push({ path: paths[i]!, problem: `cannot read: ${r.error}` });
         else if (r.bytes !== walk.files[i]!.size) hashErrors.push({ path: paths[i]!, problem: 'size changed while reading' });
         else hashes[i] = r.sha256;
-      }),
+        // One thread: ClamAV is the slow part and needs the other cores.
+      }, { workers: 1 }),
     ]);
   } finally {
     rmSync(listDir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keyId as keyIdOf } from '../../shared/crypto.js';
-import { errorText, hashFiles, walkTree, type TreeFile } from '../../shared/file-tree.js';
+import { defaultHashWorkers, errorText, hashFiles, walkTree, type TreeFile } from '../../shared/file-tree.js';
 import {
   merkleRoot,
   parseScanFlag,
@@ -73,9 +73,12 @@ export interface VerifyOptions {
   volume: ObservedVolume;
   level: VerifyLevel;
   now?: Date;
+  /** Hashing threads; default: every core (up to four) when there is much to hash. */
+  hashWorkers?: number;
 }
 
 const MAX_LISTED = 50;
+const WORKER_THRESHOLD_BYTES = 16 * 1024 * 1024;
 /** A station clock a little ahead of the device's should not make a fresh flag unusable. */
 const FUTURE_SKEW_MS = 10 * 60 * 1000;
 
@@ -92,7 +95,7 @@ export async function verifyDriveFlag(root: string, opts: VerifyOptions): Promis
     if (!header.ok) return finish(header.verdict);
     const { flag } = header;
     const summary = { station: flag.payload.station, scannedAt: flag.payload.scannedAt, expiresAt: flag.payload.expiresAt, volume: flag.payload.volume };
-    const changes = await compareContents(root, flag.files, opts.level, stats);
+    const changes = await compareContents(root, flag.files, opts, stats);
     if ('error' in changes) return finish({ ok: false, reason: 'unreadable', detail: changes.error, flag: summary });
     const { counts } = changes;
     if (counts.added + counts.removed + counts.modified > 0) {
@@ -181,7 +184,7 @@ function compareVolume(signed: VolumeIdentity, observed: ObservedVolume): string
 async function compareContents(
   root: string,
   manifest: readonly FlagFileEntry[],
-  level: VerifyLevel,
+  { level, hashWorkers }: Pick<VerifyOptions, 'level' | 'hashWorkers'>,
   stats: Verdict['stats'],
 ): Promise<ContentChanges | { error: string }> {
   // One more than the manifest allows, so "too many files" shows up as added files.
@@ -208,6 +211,9 @@ async function compareContents(
   if (walk.truncated) note('added', '(more files than a flag may list)');
 
   let readError: string | null = null;
+  // Threads cost a few tens of milliseconds to start: worth it only for real amounts of data.
+  const bytesToHash = toHash.reduce((n, e) => n + e.size, 0);
+  const workers = hashWorkers ?? (bytesToHash > WORKER_THRESHOLD_BYTES ? defaultHashWorkers() : 0);
   await hashFiles(root, toHash.map((e) => e.path), (index, result) => {
     const entry = toHash[index]!;
     if ('error' in result) readError ??= `cannot read ${entry.path}: ${result.error}`;
@@ -216,7 +222,7 @@ async function compareContents(
       stats.hashedBytes += result.bytes;
       if (result.sha256 !== entry.sha256 || result.bytes !== entry.size) note('modified', entry.path);
     }
-  });
+  }, { workers });
   if (readError) return { error: readError };
   changes.modified.sort();
   return changes;
