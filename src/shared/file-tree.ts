@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -72,13 +73,19 @@ export async function walkTree(root: string, opts: WalkOptions): Promise<TreeWal
   return out;
 }
 
+/**
+ * How drive files are opened: no following a symlink swapped in after the walk, and no blocking
+ * on a FIFO swapped in (O_NONBLOCK changes nothing for regular files). Windows has neither flag.
+ */
+export const SAFE_OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
 /** Read buffer per concurrent hash: large reads keep syscall overhead well below hashing cost. */
 const READ_CHUNK = 1024 * 1024;
 
 /** Streaming SHA-256 of one file. Returns the digest and the number of bytes actually read. */
 export async function hashFile(path: string, buffer: Buffer = Buffer.allocUnsafe(READ_CHUNK)): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
-  const handle = await open(path, 'r');
+  const handle = await open(path, SAFE_OPEN_FLAGS);
   let bytes = 0;
   try {
     for (;;) {
@@ -153,7 +160,7 @@ parentPort.on('message', (batch) => {
   const results = batch.map(({ index, path }) => {
     let fd = -1;
     try {
-      fd = openSync(path, 'r');
+      fd = openSync(path, ${SAFE_OPEN_FLAGS});
       const hash = createHash('sha256');
       let bytes = 0;
       for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {

@@ -155,6 +155,10 @@ describe.skipIf(skip !== null)('USB clean-scan flags on real file systems', () =
       expect(u.code, args.join(' ')).toBe(2);
       expect(u.stderr.trim().split('\n')).toHaveLength(1);
     }
+    sh('mount', ['-o', 'remount,ro', drive.mount]);
+    const readOnly = await scan(drive.mount);
+    expect(readOnly.code).toBe(1);
+    expect(readOnly.stderr).toMatch(/mounted read-only/);
     const notMount = await scan(work.path);
     expect(notMount.code).toBe(1);
     expect(notMount.stderr).toMatch(/is not a mount point/);

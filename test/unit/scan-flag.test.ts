@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pupilMessage } from '../../src/agent/usb/verdict-text.js';
@@ -184,10 +185,16 @@ describe('hostile flag files', () => {
     // Larger than any flag may be: refused by size, not read into memory.
     truncateSync(path, SCAN_FLAG_LIMITS.maxFlagBytes + 10);
     expect(await verify(root)).toMatchObject({ reason: 'malformed', detail: expect.stringContaining('larger than') });
-    // A directory where the flag should be.
+    // A directory, a FIFO (opening it would block for ever) or a symlink where the flag should be.
     const dirRoot = temp();
     mkdirSync(join(dirRoot, SCAN_FLAG_FILE));
-    expect((await verify(dirRoot)).reason).toMatch(/malformed|unreadable/);
+    expect((await verify(dirRoot)).reason).toBe('malformed');
+    const fifoRoot = temp();
+    execFileSync('mkfifo', [join(fifoRoot, SCAN_FLAG_FILE)]);
+    expect(await verify(fifoRoot)).toMatchObject({ reason: 'malformed', detail: 'the flag is not a regular file' });
+    const linkRoot = temp();
+    symlinkSync(path, join(linkRoot, SCAN_FLAG_FILE));
+    expect((await verify(linkRoot)).reason).toBe('malformed');
     expect(parseScanFlag(deep).ok).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keyId as keyIdOf } from '../../shared/crypto.js';
-import { defaultHashWorkers, errorText, hashFiles, walkTree, type TreeFile } from '../../shared/file-tree.js';
+import { defaultHashWorkers, errorText, hashFiles, SAFE_OPEN_FLAGS, walkTree, type TreeFile } from '../../shared/file-tree.js';
 import {
   merkleRoot,
   parseScanFlag,
@@ -109,11 +109,15 @@ export async function verifyDriveFlag(root: string, opts: VerifyOptions): Promis
 
 type FlagRead = { status: 'missing' } | { status: 'error'; reason: 'malformed' | 'unreadable'; detail: string } | { status: 'ok'; bytes: Buffer };
 
-/** Reads at most maxFlagBytes + 1, so a huge or endless (device) file costs nothing. */
+/**
+ * Reads at most maxFlagBytes + 1, so a huge file costs nothing. Only a regular file is opened:
+ * a FIFO would block the open for ever, a symlink could point off the drive.
+ */
 async function readFlagFile(path: string): Promise<FlagRead> {
   let handle;
   try {
-    handle = await open(path, 'r');
+    if (!(await lstat(path)).isFile()) return { status: 'error', reason: 'malformed', detail: 'the flag is not a regular file' };
+    handle = await open(path, SAFE_OPEN_FLAGS);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { status: 'missing' };

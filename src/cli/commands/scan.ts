@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClamavError, selectEngine } from '../../station/clamav.js';
 import { scanDrive, type ScanOutcome, type ScanProgress } from '../../station/scan.js';
@@ -47,6 +47,8 @@ export async function runScan(argv: string[]): Promise<void> {
     if (key.created) console.log(`Created a new station key at ${key.path}`);
     console.log(`Station ${stationId}, key id ${key.keyId}, public key ${key.publicKey}`);
     const { source, ...volume } = await volumeAt(mount);
+    // Found now rather than after a long scan: the flag is written to the drive.
+    if (!isWritable(mount)) throw new CliError(`${mount} is mounted read-only; remount it read-write so the flag can be written`);
     const engine = await selectEngine({ database: values.database, clamdConfig: values['clamd-config'] });
     console.log(`Scanning ${mount} (${source}, ${volume.fsType ?? 'unknown type'}, id ${volume.fsUuid ?? 'none'}) with ${engine.kind} ${engine.version}`);
     const progress = progressPrinter();
@@ -99,6 +101,15 @@ function progressPrinter() {
       if (latest) print(latest);
     },
   };
+}
+
+function isWritable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function formatBytes(n: number): string {
