@@ -191,9 +191,13 @@ async function hashInWorkers(root: string, paths: readonly string[], onDone: (in
   const run = () =>
     new Promise<void>((resolve, reject) => {
       const worker = new Worker(WORKER_SOURCE, { eval: true });
+      let finished = false;
       const feed = () => {
         const batch = takeBatch();
-        if (batch.length === 0) return void worker.terminate().then(() => resolve(), reject);
+        if (batch.length === 0) {
+          finished = true;
+          return void worker.terminate().then(() => resolve(), reject);
+        }
         worker.postMessage(batch);
       };
       worker.on('message', (results: ({ index: number } & HashResult)[]) => {
@@ -206,6 +210,8 @@ async function hashInWorkers(root: string, paths: readonly string[], onDone: (in
         feed();
       });
       worker.once('error', reject);
+      // A worker that dies without an error event (killed, out of memory) must not hang the caller.
+      worker.once('exit', (code) => finished || reject(new Error(`hash worker exited (${code})`)));
       feed();
     });
   await Promise.all(Array.from({ length: count }, run));
