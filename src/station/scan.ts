@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorText, hashFiles, walkTree, type TreeFile, type TreeWalk } from '../shared/file-tree.js';
 import {
+  comparePaths,
   parseScanFlag,
   pathProblem,
   SCAN_FLAG_FILE,
@@ -57,7 +58,10 @@ export async function scanDrive(opts: ScanOptions): Promise<ScanOutcome> {
   const started = performance.now();
   const now = opts.now ?? (() => new Date());
   const fail = (reason: Extract<ScanOutcome, { ok: false }>['reason'], detail: string, infected: Finding[] = [], problems: Finding[] = [], walk?: TreeWalk): ScanOutcome => ({
-    ok: false, reason, detail, infected, problems,
+    ok: false, reason, detail,
+    // Reports read best in drive order, whatever order the walk and ClamAV produced.
+    infected: infected.sort(byPath),
+    problems: problems.sort(byPath),
     files: walk?.files.length ?? 0,
     bytes: walk ? sumBytes(walk.files) : 0,
     ms: Math.round(performance.now() - started),
@@ -177,6 +181,7 @@ function changedDuringScan(before: TreeWalk, after: TreeWalk): Finding[] {
   return out;
 }
 
+const byPath = (a: Finding, b: Finding) => comparePaths(a.path, b.path);
 const rank = (r: FileScanResult) => (r.status === 'infected' ? 2 : r.status === 'error' ? 1 : 0);
 const sumBytes = (files: readonly TreeFile[]) => files.reduce((n, f) => n + f.size, 0);
 
