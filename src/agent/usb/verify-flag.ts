@@ -94,7 +94,7 @@ export async function verifyDriveFlag(root: string, opts: VerifyOptions): Promis
     const header = checkFlag(raw.bytes, opts);
     if (!header.ok) return finish(header.verdict);
     const { flag } = header;
-    const summary = { station: flag.payload.station, scannedAt: flag.payload.scannedAt, expiresAt: flag.payload.expiresAt, volume: flag.payload.volume };
+    const summary = summarise(flag);
     const changes = await compareContents(root, flag.files, opts, stats);
     if ('error' in changes) return finish({ ok: false, reason: 'unreadable', detail: changes.error, flag: summary });
     const { counts } = changes;
@@ -141,6 +141,11 @@ async function readFlagFile(path: string): Promise<FlagRead> {
   }
 }
 
+/** What a verdict says about the flag: enough for an audit event, without the manifest. */
+function summarise({ payload }: ScanFlag): NonNullable<Verdict['flag']> {
+  return { station: payload.station, scannedAt: payload.scannedAt, expiresAt: payload.expiresAt, volume: payload.volume };
+}
+
 type FlagCheck = { ok: true; flag: ScanFlag } | { ok: false; verdict: Omit<Verdict, 'stats' | 'level'> };
 
 /**
@@ -150,7 +155,7 @@ type FlagCheck = { ok: true; flag: ScanFlag } | { ok: false; verdict: Omit<Verdi
 export function checkFlag(raw: Uint8Array, opts: Pick<VerifyOptions, 'trust' | 'volume' | 'now'>): FlagCheck {
   const fail = (reason: VerdictReason, detail: string, flag?: ScanFlag): FlagCheck => ({
     ok: false,
-    verdict: { ok: false, reason, detail, ...(flag ? { flag: { station: flag.payload.station, scannedAt: flag.payload.scannedAt, expiresAt: flag.payload.expiresAt, volume: flag.payload.volume } } : {}) },
+    verdict: { ok: false, reason, detail, ...(flag ? { flag: summarise(flag) } : {}) },
   });
   const parsed = parseScanFlag(raw);
   if (!parsed.ok) return fail('malformed', `flag file is malformed: ${parsed.detail}`);
