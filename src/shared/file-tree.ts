@@ -128,22 +128,52 @@ export async function hashFiles(
   return hashInWorkers(root, paths, onDone, workers);
 }
 
-async function hashHere(root: string, paths: readonly string[], onDone: (index: number, result: HashResult) => void): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    while (next < paths.length) {
-      const index = next++;
-      let result: HashResult;
-      try {
-        result = await hashFile(join(root, paths[index]!), buffer);
-      } catch (error) {
-        result = { error: errorText(error) };
-      }
-      onDone(index, result);
+function hashHere(root: string, paths: readonly string[], onDone: (index: number, result: HashResult) => void): Promise<void> {
+  const queue = createHashQueue(root, paths, onDone);
+  paths.forEach((_, index) => queue.push(index));
+  return queue.drained();
+}
+
+/**
+ * Hashes files as they are pushed, a few reads in flight, on this thread. The scan station
+ * pushes each file as ClamAV finishes it, while its pages are still cached: a slow USB stick is
+ * then read once rather than twice.
+ */
+export function createHashQueue(root: string, paths: readonly string[], onDone: (index: number, result: HashResult) => void, inFlight = 4) {
+  const pending: number[] = [];
+  let head = 0;
+  let active = 0;
+  let whenIdle: (() => void) | null = null;
+  const buffers = Array.from({ length: inFlight }, () => Buffer.allocUnsafe(READ_CHUNK));
+  const pump = () => {
+    while (buffers.length > 0 && head < pending.length) {
+      const index = pending[head++]!;
+      const buffer = buffers.pop()!;
+      active++;
+      hashFile(join(root, paths[index]!), buffer)
+        .then((result: HashResult) => result, (error: unknown): HashResult => ({ error: errorText(error) }))
+        .then((result) => {
+          buffers.push(buffer);
+          active--;
+          onDone(index, result);
+          pump();
+        });
     }
+    if (active === 0 && head === pending.length) whenIdle?.();
   };
-  await Promise.all(Array.from({ length: Math.min(4, paths.length) }, worker));
+  return {
+    push(index: number) {
+      pending.push(index);
+      pump();
+    },
+    /** Resolves once everything pushed so far is hashed. */
+    drained(): Promise<void> {
+      return new Promise((resolve) => {
+        whenIdle = resolve;
+        pump();
+      });
+    },
+  };
 }
 
 /**

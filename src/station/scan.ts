@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorText, hashFiles, walkTree, type TreeFile, type TreeWalk } from '../shared/file-tree.js';
+import { createHashQueue, errorText, walkTree, type TreeFile, type TreeWalk } from '../shared/file-tree.js';
 import {
   comparePaths,
   parseScanFlag,
@@ -17,8 +17,8 @@ import { CLAMAV_MAX_FILE_BYTES, scanFiles, type ClamavEngine, type FileScanResul
 import type { StationKey } from './station-key.js';
 
 /**
- * The scan station's work on one drive: list every file, scan them with ClamAV while hashing
- * them, make sure nothing changed meanwhile, then sign and write the flag. Any doubt means no
+ * The scan station's work on one drive: list every file, scan them with ClamAV and hash each one
+ * as ClamAV finishes it, make sure nothing changed meanwhile, then sign and write the flag. Any doubt means no
  * flag: a drive is only ever flagged when every file was scanned clean and hashed.
  */
 export interface ScanProgress {
@@ -81,34 +81,34 @@ export async function scanDrive(opts: ScanOptions): Promise<ScanOutcome> {
   const progress: ScanProgress = { filesDone: 0, filesTotal: paths.length, bytesDone: 0, bytesTotal: sumBytes(walk.files) };
   const verdicts = new Map<string, FileScanResult>();
   const sizeByAbsolute = new Map(absolute.map((a, i) => [a, walk.files[i]!.size]));
+  const hashes: (string | null)[] = new Array(paths.length).fill(null);
+  const hashErrors: Finding[] = [];
+  const indexByAbsolute = new Map(absolute.map((a, i) => [a, i]));
+  const hashing = createHashQueue(opts.root, paths, (i, r) => {
+    if ('error' in r) hashErrors.push({ path: paths[i]!, problem: `cannot read: ${r.error}` });
+    else if (r.bytes !== walk.files[i]!.size) hashErrors.push({ path: paths[i]!, problem: 'size changed while reading' });
+    else hashes[i] = r.sha256;
+  });
   const onResult = (path: string, result: FileScanResult) => {
     const before = verdicts.get(path);
     if (!before) {
       progress.filesDone++;
       progress.bytesDone += sizeByAbsolute.get(path) ?? 0;
       opts.onProgress?.(progress);
+      // Hashed right after ClamAV read it, from the page cache.
+      hashing.push(indexByAbsolute.get(path)!);
     }
     // Keep the worst report for a file: infected over error over clean.
     if (!before || rank(result) > rank(before)) verdicts.set(path, result);
   };
-  const hashes: (string | null)[] = new Array(paths.length).fill(null);
-  const hashErrors: Finding[] = [];
   const listDir = mkdtempSync(join(tmpdir(), 'vigil-scan-'));
   let engineRun: { code: number | null; stderr: string };
   try {
-    // Hashing runs beside ClamAV: both read the same files, mostly from the page cache.
-    [engineRun] = await Promise.all([
-      scanFiles(opts.engine, absolute, join(listDir, 'files.txt'), onResult),
-      hashFiles(opts.root, paths, (i, r) => {
-        if ('error' in r) hashErrors.push({ path: paths[i]!, problem: `cannot read: ${r.error}` });
-        else if (r.bytes !== walk.files[i]!.size) hashErrors.push({ path: paths[i]!, problem: 'size changed while reading' });
-        else hashes[i] = r.sha256;
-        // One thread: ClamAV is the slow part and needs the other cores.
-      }, { workers: 1 }),
-    ]);
+    engineRun = await scanFiles(opts.engine, absolute, join(listDir, 'files.txt'), onResult);
   } finally {
     rmSync(listDir, { recursive: true, force: true });
   }
+  await hashing.drained();
 
   const infected: Finding[] = [];
   const scanProblems: Finding[] = [...hashErrors];
