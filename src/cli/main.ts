@@ -3,6 +3,7 @@ import { ADMIN_HELP, runAup, runDevice, runEnrollToken, runLogin, runPolicy, run
 import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';
 import { EXEC_GATE_HELP, runExecGate } from './commands/exec-gate.js';
+import { runScan, SCAN_HELP } from './commands/scan.js';
 import { CliError } from './errors.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
@@ -19,6 +20,7 @@ Commands:
   enroll-token    create enrollment tokens
   user            add console users
   exec-gate       run the Linux pre-exec gate in the foreground (diagnostics)
+  scan            scan a USB drive at the scan station and write its clean-scan flag
 
 ${CONSOLE_HELP}
 
@@ -26,7 +28,9 @@ ${AGENT_HELP}
 
 ${ADMIN_HELP}
 
-${EXEC_GATE_HELP}`;
+${EXEC_GATE_HELP}
+
+${SCAN_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   console: runConsole,
@@ -38,6 +42,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   'enroll-token': runEnrollToken,
   user: runUser,
   'exec-gate': runExecGate,
+  scan: runScan,
 };
 
 export async function main(argv: string[]): Promise<number> {

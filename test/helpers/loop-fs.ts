@@ -1,0 +1,65 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Real file systems standing in for USB drives: image files attached to loop devices and
+ * mounted. Everything made here is undone by `cleanupDrives` (unmount, `losetup -d`, delete),
+ * which test files call in afterAll and which tolerates half-made drives.
+ */
+export interface LoopDrive {
+  image: string;
+  mount: string;
+  device: string;
+}
+
+const made: { dir: string; drive?: LoopDrive }[] = [];
+
+export const isRoot = () => process.getuid?.() === 0;
+
+export function sh(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...(input ? { input } : {}) });
+}
+
+/** A fresh ext4 volume (its own UUID) mounted on a loop device. */
+export function makeExt4Drive(sizeMb = 64, label = 'PUPILDRIVE'): LoopDrive {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-drive-'));
+  const entry: { dir: string; drive?: LoopDrive } = { dir };
+  made.push(entry);
+  const image = join(dir, 'drive.img');
+  const mount = join(dir, 'mnt');
+  mkdirSync(mount);
+  sh('truncate', ['-s', `${sizeMb}M`, image]);
+  // No journal and no lazy init: smaller, and no kernel thread still writing at unmount.
+  sh('mkfs.ext4', ['-q', '-F', '-L', label, '-O', '^has_journal', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);
+  const device = sh('losetup', ['--find', '--show', image]).trim();
+  entry.drive = { image, mount, device };
+  sh('mount', [device, mount]);
+  return entry.drive;
+}
+
+export function unmountDrive(drive: LoopDrive): void {
+  try {
+    sh('umount', [drive.mount]);
+  } catch {
+    /* not mounted */
+  }
+  try {
+    sh('losetup', ['-d', drive.device]);
+  } catch {
+    /* already detached */
+  }
+}
+
+export function cleanupDrives(): void {
+  for (const entry of made.splice(0)) {
+    if (entry.drive) unmountDrive(entry.drive);
+    rmSync(entry.dir, { recursive: true, force: true });
+  }
+}
+
+/** Loop devices still backed by one of our images (for the leave-nothing-behind check). */
+export function leftoverLoopDevices(): string {
+  return sh('losetup', ['-a']).split('\n').filter((l) => l.includes('vigil-drive-')).join('\n');
+}
