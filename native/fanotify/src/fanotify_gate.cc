@@ -121,6 +121,7 @@ void respond(Gate* g, int fd, bool allow) {
 bool prefix_allows(const Gate* g, const std::string& path, dev_t dev) {
   for (const auto& p : g->prefixes) {
     if (p.dev != dev) continue;
+    if (path == p.dir) return true;  // a single-file rule (the agent's own node binary)
     if (path.size() > p.dir.size() && path.compare(0, p.dir.size(), p.dir) == 0 && path[p.dir.size()] == '/') return true;
   }
   return false;
@@ -216,13 +217,42 @@ int expire(Gate* g) {
   return (int)((next - now + 999999ull) / 1000000ull);
 }
 
+// The reader cannot go on (poll failed, or the kernel speaks a metadata version we do not
+// know). Nothing may be left waiting: remove every mark so no new permission events arise,
+// answer what is pending and what is still queued with the configured default, and say why.
+void fail_reader(Gate* g, const char* why) {
+  fprintf(stderr, "vigil_fanotify: the gate's reader stopped (%s); removing all marks and answering queued events with the default\n", why);
+  fanotify_mark(g->fan_fd, FAN_MARK_FLUSH | FAN_MARK_FILESYSTEM, 0, AT_FDCWD, nullptr);
+  fanotify_mark(g->fan_fd, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, nullptr);
+  fanotify_mark(g->fan_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr);
+  std::vector<int> pending_fds;
+  {
+    std::lock_guard<std::mutex> lock(g->mu);
+    for (auto& [id, entry] : g->pending) pending_fds.push_back(entry.fd);
+    g->pending.clear();
+  }
+  for (int fd : pending_fds) respond(g, fd, g->default_allow);
+  alignas(struct fanotify_event_metadata) char buf[16 * 1024];
+  for (int rounds = 0; rounds < 1000; rounds++) {
+    ssize_t len = read(g->fan_fd, buf, sizeof buf);
+    if (len <= 0) break;
+    auto* m = reinterpret_cast<struct fanotify_event_metadata*>(buf);
+    for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
+      if (m->fd >= 0) {
+        if (m->mask & FAN_OPEN_EXEC_PERM) respond(g, m->fd, g->default_allow);
+        else close(m->fd);
+      }
+    }
+  }
+}
+
 void reader_loop(Gate* g) {
   alignas(struct fanotify_event_metadata) char buf[64 * 1024];
   struct pollfd fds[2] = {{g->fan_fd, POLLIN, 0}, {g->wake_fd, POLLIN, 0}};
   while (!g->stopping.load()) {
     int timeout = expire(g);
     int r = poll(fds, 2, timeout);
-    if (r < 0 && errno != EINTR) break;
+    if (r < 0 && errno != EINTR) return fail_reader(g, strerror(errno));
     if (g->stopping.load()) break;
     if (r > 0 && (fds[0].revents & POLLIN)) {
       for (;;) {
@@ -230,9 +260,14 @@ void reader_loop(Gate* g) {
         if (len <= 0) break;  // EAGAIN: drained
         auto* m = reinterpret_cast<struct fanotify_event_metadata*>(buf);
         for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-          if (m->vers != FANOTIFY_METADATA_VERSION) continue;
+          if (m->vers != FANOTIFY_METADATA_VERSION) {
+            if (m->fd >= 0) respond(g, m->fd, g->default_allow);
+            return fail_reader(g, "unknown fanotify metadata version");
+          }
           handle_event(g, m);
         }
+        // A steady stream of events must not starve the deadlines of those already waiting.
+        expire(g);
       }
     }
   }
@@ -391,7 +426,8 @@ napi_value Open(napi_env env, napi_callback_info info) {
     }
   }
   g->self = getpid();
-  g->fan_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE);
+  // O_CLOEXEC: event fds must never leak into programs the agent starts.
+  g->fan_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_LARGEFILE | O_CLOEXEC);
   if (g->fan_fd < 0) {
     int err = errno;
     delete g;

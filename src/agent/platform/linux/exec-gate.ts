@@ -28,10 +28,14 @@ export interface LinuxExecGateOptions {
 
 export const DEFAULT_DEADLINE_MS = 250;
 
-/** The agent's installation (or repository) root: the nearest directory with a package.json. */
+/**
+ * The agent's installation (or repository) root: the nearest directory with a package.json.
+ * Refuses to answer "/" (that would always-allow the whole root file system).
+ */
 function agentRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  if (dirname(dir) === dir) throw new Error('cannot find the agent installation directory (no package.json above it)');
   return dir;
 }
 
