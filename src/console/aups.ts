@@ -1,3 +1,4 @@
+import { csvRows } from '../shared/csv.js';
 import type { AupCoverageRow, AupReceipt } from '../shared/aup.js';
 import { checkReceipt, signAup } from '../shared/aup-verify.js';
 import type { Logger } from '../shared/log.js';
@@ -55,11 +56,5 @@ export class AupService {
 /** CSV for spreadsheets; cells that a spreadsheet would run as a formula are defused. */
 export function coverageCsv(rows: AupCoverageRow[]): string {
   const header = ['variant', 'version', 'current', 'user', 'typed_name', 'device_id', 'hostname', 'accepted_at'];
-  const cell = (value: string | number | boolean) => {
-    let text = String(value);
-    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  const lines = rows.map((r) => [r.variant, r.version, r.current, r.user, r.typedName, r.deviceId, r.hostname, r.acceptedAt].map(cell).join(','));
-  return [header.join(','), ...lines].join('\r\n') + '\r\n';
+  return csvRows(header, rows.map((r) => [r.variant, r.version, r.current, r.user, r.typedName, r.deviceId, r.hostname, r.acceptedAt]));
 }

@@ -79,7 +79,7 @@ export const PathRuleSchema = z
     if (!result.success) ctx.addIssue({ code: 'custom', path: ['pattern'], message: result.error.issues[0]!.message });
   });
 
-export const AppRuleSchema = z.union([HashRuleSchema, AuthenticodeRuleSchema, SignerRuleSchema, PathRuleSchema]);
+export const AppRuleSchema = z.discriminatedUnion('kind', [HashRuleSchema, AuthenticodeRuleSchema, SignerRuleSchema, PathRuleSchema]);
 export type AppRule = z.infer<typeof AppRuleSchema>;
 export type AppRuleInput = z.input<typeof AppRuleSchema>;
 
