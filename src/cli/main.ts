@@ -3,6 +3,7 @@ import { ADMIN_HELP, runAup, runDevice, runEnrollToken, runLogin, runPolicy, run
 import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';
 import { EXEC_GATE_HELP, runExecGate } from './commands/exec-gate.js';
+import { APPS_HELP, runAppRequest, runAppRules, runRequestApp } from './commands/apps.js';
 import { CliError } from './errors.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
@@ -19,6 +20,9 @@ Commands:
   enroll-token    create enrollment tokens
   user            add console users
   exec-gate       run the Linux pre-exec gate in the foreground (diagnostics)
+  request-app     ask for permission to run a program (on a device)
+  app-request     list, approve or decline pupils' requests to run programs
+  app-rules       import AppLocker / Santa / CSV rules, export a policy's rules
 
 ${CONSOLE_HELP}
 
@@ -26,7 +30,9 @@ ${AGENT_HELP}
 
 ${ADMIN_HELP}
 
-${EXEC_GATE_HELP}`;
+${EXEC_GATE_HELP}
+
+${APPS_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   console: runConsole,
@@ -38,6 +44,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   'enroll-token': runEnrollToken,
   user: runUser,
   'exec-gate': runExecGate,
+  'request-app': runRequestApp,
+  'app-request': runAppRequest,
+  'app-rules': runAppRules,
 };
 
 export async function main(argv: string[]): Promise<number> {
