@@ -153,3 +153,19 @@ describe('path patterns', () => {
     }
   });
 });
+
+describe('built-in always-allow rules', () => {
+  it('cannot be overridden by a policy: a hash or path block on a built-in path still runs', async () => {
+    const { ExecEvaluator } = await import('../../src/agent/exec/evaluator.js');
+    const { ruleSet } = compileApplications(
+      ApplicationsSchema.parse({ mode: 'enforce', defaultAction: 'block', rules: [{ kind: 'sha256', sha256: HASH_A, action: 'block' }, { kind: 'path', pattern: '/usr/**', action: 'block' }] }),
+      new Set(),
+      LINUX_BACKEND,
+    );
+    const evaluator = new ExecEvaluator({ builtins: [{ path: '/usr', dev: 1n }], hash: async () => HASH_A }, { decide: ruleSetDecider(ruleSet), mode: 'enforce' });
+    const exec = { path: '/usr/bin/tool', pid: 1, dev: 1n, ino: 1n, size: 1, ctimeSec: 0, ctimeNsec: 0 };
+    expect((await evaluator.evaluate(exec)).verdict).toEqual({ action: 'allow', reason: 'builtin' });
+    // The same content elsewhere is blocked by the hash rule.
+    expect((await evaluator.evaluate({ ...exec, path: '/home/x/tool', ino: 2n })).verdict).toMatchObject({ action: 'deny', reason: 'hash-block' });
+  });
+});
