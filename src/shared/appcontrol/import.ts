@@ -35,10 +35,3 @@ export function checkedRule(candidate: unknown, line: number): AppRule {
   if (!parsed.success) throw new ImportError(summariseZodError(parsed.error), line);
   return parsed.data;
 }
-
-/** Line number (1-based) of a character offset. */
-export function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}

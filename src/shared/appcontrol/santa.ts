@@ -29,6 +29,8 @@ export function importSanta(text: string): RuleImport {
   if (!file.success) throw new ImportError(`not a Santa rules file: ${summariseZodError(file.error)}`, 1);
   const list = Array.isArray(file.data) ? file.data : file.data.rules;
   const result: RuleImport = { rules: [], exceptions: [], notes: [] };
+  const topLevel = Array.isArray(file.data) ? [] : Object.keys(file.data).filter((k) => k !== 'rules');
+  if (topLevel.length) result.notes.push({ line: 1, message: `ignored top-level field(s) ${topLevel.join(', ')}` });
   list.forEach((raw, n) => {
     const line = (typeof raw === 'object' && raw !== null ? lines.get(raw) : undefined) ?? lines.get(list) ?? 1;
     const parsed = SantaRuleSchema.safeParse(raw);
