@@ -11,6 +11,8 @@ import type { ConsoleStore, PolicyRecord } from './store/store.js';
 
 type ApproveOptions = z.infer<typeof AppRequestApproveSchema>;
 
+export const MAX_PENDING_PER_DEVICE = 20;
+
 /**
  * Parses the signer string a device reports: "publisher:<certificate subject>" (Windows),
  * "team:<TEAMID>" or "team:<TEAMID>:<signing id>" (macOS); "unknown" and anything else is null.
@@ -38,7 +40,18 @@ export class AppRequestService {
     private readonly log: Logger,
   ) {}
 
-  async record(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
+  /** Queued one at a time (with decisions), so the per-device cap counts every earlier request. */
+  record(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
+    return this.serially(() => this.recordNow(deviceId, eventId, at, data));
+  }
+
+  private async recordNow(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
+    // One device (one pupil, say) must not be able to bury everyone else's requests. The event
+    // itself is kept with the device's other events, so nothing is lost.
+    if ((await this.store.countPendingAppRequests(deviceId)) >= MAX_PENDING_PER_DEVICE) {
+      this.log.warn('application request not queued: too many pending requests from this device', { deviceId, name: data.name, eventId });
+      return;
+    }
     const fresh = await this.store.insertAppRequest({ id: eventId, deviceId, requestedAt: at, ...data });
     if (fresh) this.log.info('application request queued', { deviceId, name: data.name, sha256: data.sha256 });
   }

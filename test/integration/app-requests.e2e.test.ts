@@ -98,4 +98,13 @@ describe('application requests at the console', () => {
     expect(audit.find((a) => a.action === 'app-request.approved')).toMatchObject({ target: `app-request:${pending.id}`, detail: { policyVersion: 2, expiresAt } });
     expect(audit.find((a) => a.action === 'app-request.declined')).toMatchObject({ target: `app-request:${second}`, detail: { note: 'not for school' } });
   });
+
+  it('queues at most 20 pending requests per device; the rest stay in its events', async () => {
+    const events = Array.from({ length: 25 }, (_, n) => ({ id: randomUUID(), seq: ++seq, at: new Date().toISOString(), type: 'app.permission-requested', data: body({ name: `spam-${n}` }) }));
+    socket.send({ v: PROTOCOL_VERSION, type: 'events', events });
+    await waitUntil(async () => (await consoleProc.api(`/api/v1/events?type=app.permission-requested&device=${device.deviceId}`)).body.events.length >= 27);
+    // Every one of the 25 has been considered once the console has refused the last five.
+    await waitUntil(() => ((consoleProc.proc.stdout + consoleProc.proc.stderr).match(/too many pending requests/g)?.length ?? 0) >= 5);
+    expect((await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests).toHaveLength(20);
+  });
 });

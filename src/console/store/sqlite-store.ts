@@ -439,6 +439,9 @@ export class SqliteStore implements ConsoleStore {
     const args = filter.status ? [filter.status, filter.limit] : [filter.limit];
     return (this.db.prepare(`${APP_REQUEST_SELECT} ${where} ORDER BY r.requested_at DESC LIMIT ?`).all(...args) as Row[]).map(toAppRequest);
   }
+  async countPendingAppRequests(deviceId: string): Promise<number> {
+    return Number((this.db.prepare(`SELECT COUNT(*) AS n FROM app_requests WHERE device_id = ? AND status = 'pending'`).get(deviceId) as Row).n);
+  }
   async getAppRequest(id: string): Promise<AppRequest | null> {
     const row = this.db.prepare(`${APP_REQUEST_SELECT} WHERE r.id = ?`).get(id) as Row | undefined;
     return row ? toAppRequest(row) : null;

@@ -172,6 +172,7 @@ export interface ConsoleStore {
   /** Queues a pupil's request; false if this event was queued already. */
   insertAppRequest(request: Omit<AppRequest, 'hostname' | 'status' | 'decidedBy' | 'decidedAt' | 'note' | 'policyVersion'>): Promise<boolean>;
   listAppRequests(filter: { status?: AppRequest['status']; limit: number }): Promise<AppRequest[]>;
+  countPendingAppRequests(deviceId: string): Promise<number>;
   getAppRequest(id: string): Promise<AppRequest | null>;
   /** Records the decision on a pending request; false if it was no longer pending. */
   decideAppRequest(id: string, decision: { status: 'approved' | 'declined'; decidedBy: string; decidedAt: string; note: string | null; policyVersion: number | null }): Promise<boolean>;
