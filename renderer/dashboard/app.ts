@@ -103,7 +103,10 @@ function render(): void {
     cell(row, d.status?.user ?? '—', 'user');
     cell(row, d.status ? `${d.status.os.distro ?? d.status.os.platform}` : d.platform, 'os', d.status ? `${d.status.os.release} ${d.status.os.arch}` : undefined);
     cell(row, d.agentVersion ?? '—', 'agent');
-    cell(row, d.policyVersion === null ? '—' : `v${d.policyVersion}`, 'policy');
+    // Application control: whether programs are checked before they start here, and how.
+    const apps = d.status?.appControl;
+    const appsNote = apps && apps.enforcement !== 'none' ? `apps: ${apps.enforcement}${apps.mode ? ` · ${apps.mode}` : ''}` : undefined;
+    cell(row, d.policyVersion === null ? '—' : `v${d.policyVersion}`, 'policy', appsNote);
     cell(row, relative(d.lastSeenAt), 'seen');
     return row;
   });

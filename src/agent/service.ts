@@ -17,6 +17,10 @@ import { machineIdHint, signedInSessions, systemFacts } from './platform/sysinfo
 import { PolicyStore } from './policy-store.js';
 import { AupStore } from './aup/aup-store.js';
 import type { SignedAup } from '../shared/aup.js';
+import type { ExecAction } from '../shared/exec.js';
+import { AppControl } from './app-control.js';
+import { LinuxExecGate } from './platform/linux/exec-gate.js';
+import { processUser } from './platform/linux/proc-user.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -30,6 +34,10 @@ export interface AgentConfig {
   backoffMaxMs?: number;
   /** How often the outbox is checked for events written by other processes. */
   outboxPollMs?: number;
+  /** Mounts the exec gate marks when the policy names none (`--exec-mark`); default none. */
+  execMarks?: string[];
+  /** The exec gate's answer when no decision is made in time (default allow: fail-open). */
+  execOnTimeout?: ExecAction;
 }
 
 const BATCHES_IN_FLIGHT = 4;
@@ -44,6 +52,7 @@ export class AgentService {
   private outbox: Outbox | null = null;
   private policy: PolicyStore | null = null;
   private aupStore: AupStore | null = null;
+  private appControl: AppControl | null = null;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -75,6 +84,7 @@ export class AgentService {
     this.policy = new PolicyStore(p.policy, this.device.consolePublicKey);
     this.aupStore = new AupStore(p.aup, this.device.consolePublicKey);
     this.emit({ type: 'agent.started', data: { agentVersion: VIGIL_VERSION, mode: this.config.mode } });
+    this.startAppControl(this.device.deviceId);
     if (this.policy.loadProblem) {
       log.warn(this.policy.loadProblem);
       this.emit({ type: 'console.protocol-error', data: { detail: this.policy.loadProblem } });
@@ -120,8 +130,36 @@ export class AgentService {
     this.stopped = true;
     this.timers.forEach(clearInterval);
     if (this.statusTimer) clearInterval(this.statusTimer);
+    this.appControl?.stop();
     this.link?.stop();
     this.outbox?.close();
+  }
+
+  /** The exec gate follows the policy: started, changed live, or stopped with each bundle. */
+  private startAppControl(deviceId: string): void {
+    const unavailable =
+      this.config.mode === 'user'
+        ? 'user mode (no administrator rights): programs cannot be checked before they start'
+        : process.platform !== 'linux'
+          ? `no pre-exec gate for ${process.platform} yet`
+          : process.getuid?.() !== 0
+            ? 'the agent is not running as root'
+            : null;
+    const appControl = new AppControl({
+      deviceId,
+      configMarks: this.config.execMarks ?? [],
+      onTimeout: this.config.execOnTimeout ?? 'allow',
+      unavailable,
+      createGate: (options) => new LinuxExecGate(options),
+      userOf: processUser,
+      emit: (event) => this.emit(event),
+      log: this.config.log.child('app-control'),
+    });
+    this.appControl = appControl;
+    this.policyListeners.push((bundle) => {
+      appControl.apply(bundle.payload.policy);
+      void this.sendStatus();
+    });
   }
 
   /** Queues an event durably; it is sent when the link is up. */
@@ -194,6 +232,7 @@ export class AgentService {
       uptimeSeconds: facts.uptimeSeconds,
       agentVersion: VIGIL_VERSION,
       policyVersion: this.policy?.version ?? null,
+      ...(this.appControl ? { appControl: this.appControl.status } : {}),
       collectedAt: new Date().toISOString(),
     };
   }

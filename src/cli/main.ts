@@ -4,6 +4,7 @@ import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';
 import { EXEC_GATE_HELP, runExecGate } from './commands/exec-gate.js';
 import { runScan, SCAN_HELP } from './commands/scan.js';
+import { APPS_HELP, runAppRequest, runAppRules, runRequestApp } from './commands/apps.js';
 import { CliError } from './errors.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
@@ -21,6 +22,9 @@ Commands:
   user            add console users
   exec-gate       run the Linux pre-exec gate in the foreground (diagnostics)
   scan            scan a USB drive at the scan station and write its clean-scan flag
+  request-app     ask for permission to run a program (on a device)
+  app-request     list, approve or decline pupils' requests to run programs
+  app-rules       import AppLocker / Santa / CSV rules, export a policy's rules
 
 ${CONSOLE_HELP}
 
@@ -30,7 +34,9 @@ ${ADMIN_HELP}
 
 ${EXEC_GATE_HELP}
 
-${SCAN_HELP}`;
+${SCAN_HELP}
+
+${APPS_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   console: runConsole,
@@ -43,6 +49,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   user: runUser,
   'exec-gate': runExecGate,
   scan: runScan,
+  'request-app': runRequestApp,
+  'app-request': runAppRequest,
+  'app-rules': runAppRules,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,3 +1,4 @@
+import { csvRows } from '../shared/csv.js';
 import type { AupCoverageRow, AupReceipt } from '../shared/aup.js';
 import { checkReceipt, signAup } from '../shared/aup-verify.js';
 import type { Logger } from '../shared/log.js';
@@ -58,11 +59,5 @@ export class AupService {
  */
 export function coverageCsv(rows: AupCoverageRow[]): string {
   const header = ['variant', 'version', 'current', 'user', 'typed_name', 'device_id', 'hostname', 'accepted_at'];
-  const cell = (value: string | number | boolean) => {
-    let text = String(value);
-    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-    return `"${text.replace(/"/g, '""')}"`;
-  };
-  const lines = rows.map((r) => [r.variant, r.version, r.current, r.user, r.typedName, r.deviceId, r.hostname, r.acceptedAt].map(cell).join(','));
-  return [header.map(cell).join(','), ...lines].join('\r\n') + '\r\n';
+  return csvRows(header, rows.map((r) => [r.variant, r.version, r.current, r.user, r.typedName, r.deviceId, r.hostname, r.acceptedAt]));
 }

@@ -6,7 +6,12 @@ import {
   EnrollRequestSchema,
   LoginRequestSchema,
   PolicyPushRequestSchema,
+  AppRequestApproveSchema,
+  AppRequestDeclineSchema,
+  AppRequestStatusSchema,
 } from '../shared/api.js';
+import type { AppRequestService } from './app-requests.js';
+import { deliverPolicy } from './policy-delivery.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
@@ -27,6 +32,7 @@ export interface RouteDeps {
   enrollment: EnrollmentService;
   policies: PolicyService;
   aups: AupService;
+  appRequests: AppRequestService;
   hub: AgentHub;
   feed: FeedHub;
   consoleKeyId: string;
@@ -41,8 +47,12 @@ const limitParam = (url: URL, max: number) => {
   if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'invalid-request', `limit must be a whole number from 1 to ${max}`);
   return n;
 };
-/** Devices and enrollment tokens are named by UUIDs. */
+/** Devices, enrollment tokens and application requests are named by UUIDs. */
 const DeviceIdParam = z.uuid();
+const requestId = (id: string) => {
+  if (!DeviceIdParam.safeParse(id).success) throw new HttpError(400, 'invalid-request', 'not a request id');
+  return id;
+};
 
 /** All `/api/v1` routes. Each states the permission it needs; the router enforces it. */
 export function registerRoutes(router: Router, deps: RouteDeps): void {
@@ -115,13 +125,27 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     .add('POST', '/api/v1/policies', 'policy:push', async ({ req, principal }) => {
       const body = await readJson(req, PolicyPushRequestSchema);
       const record = await deps.policies.publish(body.policy, actor(principal), body.expiresInDays);
-      const deliveredTo = hub.broadcastPolicy(record.bundle);
-      deps.feed.publish({ kind: 'policy', version: record.version });
-      // A policy may switch devices to another AUP variant: send them that variant's text too.
-      const variant = record.document.aup?.variant;
-      const aup = variant ? await store.latestAup(variant) : null;
-      if (aup) await hub.broadcastAup(aup.signed);
+      const deliveredTo = await deliverPolicy(store, hub, deps.feed, record);
       return ok({ version: record.version, keyId: deps.consoleKeyId, deliveredTo }, 201);
+    })
+
+    .add('GET', '/api/v1/app-requests', 'app-requests:manage', async ({ url }) => {
+      const status = url.searchParams.get('status') ?? undefined;
+      const parsed = status === undefined ? undefined : AppRequestStatusSchema.safeParse(status);
+      if (parsed && !parsed.success) throw new HttpError(400, 'invalid-request', 'status must be pending, approved or declined');
+      return ok({ requests: await store.listAppRequests({ status: parsed?.data, limit: limitParam(url, 1000) }) });
+    })
+    .add('POST', '/api/v1/app-requests/:id/approve', 'app-requests:manage', async ({ req, params, principal }) => {
+      const id = requestId(params.id!);
+      const body = await readJson(req, AppRequestApproveSchema);
+      if (body.expiresAt && Date.parse(body.expiresAt) <= Date.now()) throw new HttpError(400, 'invalid-request', 'expiresAt is in the past');
+      const result = await deps.appRequests.approve(id, body, actor(principal));
+      return ok(result);
+    })
+    .add('POST', '/api/v1/app-requests/:id/decline', 'app-requests:manage', async ({ req, params, principal }) => {
+      const id = requestId(params.id!);
+      const body = await readJson(req, AppRequestDeclineSchema);
+      return ok({ request: await deps.appRequests.decline(id, body.note, actor(principal)) });
     })
 
     .add('GET', '/api/v1/aups', 'aup:read', async () => ok({ aups: await store.listAups() }))

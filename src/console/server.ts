@@ -1,3 +1,5 @@
+import { AppRequestService } from './app-requests.js';
+import { deliverPolicy } from './policy-delivery.js';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -65,10 +67,17 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     intervalMs: 3600_000,
   });
   hub.onVersionConflict = () => maintenance.reissueForConflict();
+  const appRequests = new AppRequestService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('app-requests'));
+  hub.onEvents = (deviceId, events) => {
+    for (const event of events) {
+      if (event.type !== 'app.permission-requested') continue;
+      appRequests.record(deviceId, event.id, event.at, event.data).catch((error: unknown) => log.error('could not queue an application request', { deviceId, error }));
+    }
+  };
   maintenance.start();
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
-  registerRoutes(router, { store, auth, enrollment, policies, aups, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
+  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
 
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls

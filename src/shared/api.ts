@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GroupNameSchema, Sha256HexSchema } from './app-rules.js';
 import { PolicyDocumentSchema } from './policy.js';
 import { RoleSchema } from './roles.js';
 import { Base64PublicKey, SignatureSchema } from './signed.js';
@@ -58,6 +59,41 @@ export const PolicyPushResponseSchema = z.strictObject({
   keyId: z.string(),
   deliveredTo: z.number().int().nonnegative(),
 });
+
+/** A pupil's request to run a program, as the console queues it (from an app.permission-requested event). */
+export const AppRequestStatusSchema = z.enum(['pending', 'approved', 'declined']);
+export const AppRequestSchema = z.strictObject({
+  id: UuidSchema,
+  deviceId: UuidSchema,
+  hostname: z.string(),
+  requestedAt: IsoDateTime,
+  name: z.string(),
+  path: z.string(),
+  sha256: Sha256HexSchema,
+  signer: z.string(),
+  user: z.string().nullable(),
+  reason: z.string().nullable(),
+  status: AppRequestStatusSchema,
+  decidedBy: z.string().nullable(),
+  decidedAt: IsoDateTime.nullable(),
+  note: z.string().nullable(),
+  /** The policy version that carries the approving rule. */
+  policyVersion: z.number().int().positive().nullable(),
+});
+export type AppRequest = z.infer<typeof AppRequestSchema>;
+
+/**
+ * Approving adds an allow rule to the latest policy and publishes it. By hash (default): exactly
+ * this file. By signer: everything from its publisher / Team ID (only when the device reported
+ * one). With an expiry the rule is a time-boxed exception; with groups it applies only there.
+ */
+export const AppRequestApproveSchema = z.strictObject({
+  by: z.enum(['hash', 'signer']).default('hash'),
+  expiresAt: IsoDateTime.optional(),
+  groups: z.array(GroupNameSchema).min(1).max(64).optional(),
+  note: boundedText(500).optional(),
+});
+export const AppRequestDeclineSchema = z.strictObject({ note: boundedText(500).optional() });
 
 export const DeviceSummarySchema = z.strictObject({
   id: UuidSchema,

@@ -1,6 +1,36 @@
 import { z } from 'zod';
+import { ExecModeSchema, Sha256HexSchema } from './app-rules.js';
 import { AupReceiptSchema } from './aup.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
+
+/**
+ * A program stopped (enforce) or that would have been stopped (monitor) by application control.
+ * `signer` is what the OS reported, or "unknown" (Linux has no code signatures): never guessed.
+ */
+const AppExecData = z.strictObject({
+  name: boundedText(255),
+  path: boundedText(4096),
+  sha256: Sha256HexSchema.nullable(),
+  signer: boundedText(1024),
+  user: boundedText(128).nullable(),
+  mode: ExecModeSchema,
+  reason: boundedText(32),
+  ruleId: boundedText(100).nullable(),
+  /** Identical events (same program, path and user) folded into this one within the window. */
+  repeats: z.number().int().nonnegative(),
+});
+export type AppExecData = z.infer<typeof AppExecData>;
+
+/** A pupil asks for a program to be allowed (`vigil request-app`). */
+export const AppPermissionRequestData = z.strictObject({
+  name: boundedText(255),
+  path: boundedText(4096),
+  sha256: Sha256HexSchema,
+  signer: boundedText(1024),
+  user: boundedText(128).nullable(),
+  reason: boundedText(500).nullable(),
+});
+export type AppPermissionRequest = z.infer<typeof AppPermissionRequestData>;
 
 /**
  * Events travel from the device's durable outbox to the console. `id` is unique everywhere;
@@ -37,6 +67,9 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
     type: z.literal('aup.rejected'),
     data: z.strictObject({ reason: z.enum(['malformed', 'bad-signature']), detail: boundedText(512) }),
   }),
+  z.strictObject({ ...base, type: z.literal('app.blocked'), data: AppExecData }),
+  z.strictObject({ ...base, type: z.literal('app.would-block'), data: AppExecData }),
+  z.strictObject({ ...base, type: z.literal('app.permission-requested'), data: AppPermissionRequestData }),
   z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
   /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */
   z.strictObject({ ...base, type: z.literal('diagnostic.test'), data: z.strictObject({ note: boundedText(256), n: z.number().int().nonnegative() }) }),

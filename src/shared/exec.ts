@@ -1,15 +1,12 @@
 import { z } from 'zod';
+import { AppExceptionSchema, AppRuleSchema, ExecModeSchema, Sha256HexSchema } from './app-rules.js';
 
 /**
- * Application control contracts. The rule model is deliberately minimal for now (allow by
- * SHA-256 + a default action + monitor/enforce); signer, path-pattern and imported AppLocker /
- * Santa rules will be added as further optional arrays beside `allowSha256`, so a file written
- * today stays valid.
+ * Application control contracts of the gate. The rule model itself (hash, signer, path rules,
+ * exceptions) is in app-rules.ts and shared with the policy's `applications` section; a rules
+ * file written for the first gate (allowSha256 only) stays valid.
  */
-export const Sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 in lowercase hex');
-
-export const ExecModeSchema = z.enum(['monitor', 'enforce']);
-export type ExecMode = z.infer<typeof ExecModeSchema>;
+export { ExecModeSchema, Sha256HexSchema, type ExecMode } from './app-rules.js';
 export const ExecActionSchema = z.enum(['allow', 'deny']);
 export type ExecAction = z.infer<typeof ExecActionSchema>;
 
@@ -21,11 +18,14 @@ export const ExecRulesSchema = z.strictObject({
   /** What happens to a program no rule names. */
   defaultAction: ExecActionSchema,
   allowSha256: z.array(Sha256HexSchema).max(1_000_000).default([]),
+  /** Rules and exceptions of the policy model (app-rules.ts), for testing a policy's rules offline. */
+  rules: z.array(AppRuleSchema).max(200_000).default([]),
+  exceptions: z.array(AppExceptionSchema).max(10_000).default([]),
 });
 export type ExecRules = z.infer<typeof ExecRulesSchema>;
 
 /** Why the gate reached its verdict. */
-export const ExecReasonSchema = z.enum(['builtin', 'hash-allow', 'default']);
+export const ExecReasonSchema = z.enum(['builtin', 'hash-allow', 'hash-block', 'signer-allow', 'signer-block', 'path-allow', 'path-block', 'default']);
 export type ExecReason = z.infer<typeof ExecReasonSchema>;
 
 /**
@@ -51,6 +51,10 @@ export const ExecGateRecordSchema = z.discriminatedUnion('type', [
     /** The policy's verdict. */
     verdict: ExecActionSchema,
     reason: ExecReasonSchema,
+    /** The deciding rule's id, when it has one. */
+    ruleId: z.string().optional(),
+    /** The deciding rule was a time-boxed exception. */
+    exception: z.boolean().optional(),
     mode: ExecModeSchema,
     /** monitor mode, verdict deny: the program ran but would have been blocked. */
     wouldBlock: z.boolean(),

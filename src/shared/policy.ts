@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApplicationsSchema, DeviceGroupsSchema } from './app-rules.js';
 import { AupVariantSchema } from './aup.js';
 import { SignatureSchema } from './signed.js';
 
@@ -20,6 +21,10 @@ export const PolicyDocumentSchema = z.strictObject({
     .default({ heartbeatSeconds: 30, statusSeconds: 60 }),
   /** Which AUP variant devices on this policy show (primary, secondary, staff...). */
   aup: z.strictObject({ variant: AupVariantSchema }).optional(),
+  /** Device groups (year groups, labs, staff): name -> device ids. Rules may be scoped to them. */
+  groups: DeviceGroupsSchema.optional(),
+  /** Application control (docs/application-control.md). Absent: the agent runs no exec gate. */
+  applications: ApplicationsSchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 

@@ -18,6 +18,8 @@ export const PERMISSIONS = {
   'audit:read': ['admin'],
   'aup:read': ['admin', 'systems_manager', 'technician', 'safeguarding_lead'],
   'aup:publish': ['admin', 'systems_manager'],
+  /** Pupils' requests to run a program: see them, approve (adds a rule, publishes a policy) or decline. */
+  'app-requests:manage': ['admin', 'systems_manager'],
   'feed:subscribe': ['admin', 'systems_manager', 'technician', 'safeguarding_lead'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;

@@ -1,8 +1,23 @@
 import { z } from 'zod';
+import { ExecModeSchema } from './app-rules.js';
 import { boundedText, IsoDateTime } from './text.js';
 
 export const PlatformSchema = z.enum(['linux', 'win32', 'darwin', 'other']);
 export type Platform = z.infer<typeof PlatformSchema>;
+
+/**
+ * How application control runs on the device. pre-exec: programs are checked before they start
+ * (Linux fanotify gate). fallback: the policy asks for application control but no pre-exec gate
+ * can run here (not root, no fanotify, another OS); nothing is blocked, `detail` says why.
+ * none: the policy has no application control, or no mount is marked.
+ */
+export const AppControlStatusSchema = z.strictObject({
+  enforcement: z.enum(['pre-exec', 'fallback', 'none']),
+  mode: ExecModeSchema.nullable(),
+  detail: boundedText(512).nullable(),
+  marks: z.array(boundedText(1024)).max(64),
+});
+export type AppControlStatus = z.infer<typeof AppControlStatusSchema>;
 
 /** What a device reports about itself. Deliberately small: enough for IT, nothing more. */
 export const DeviceStatusSchema = z.strictObject({
@@ -20,6 +35,8 @@ export const DeviceStatusSchema = z.strictObject({
   uptimeSeconds: z.number().int().nonnegative(),
   agentVersion: boundedText(64),
   policyVersion: z.number().int().positive().nullable(),
+  /** Absent from agents older than application control. */
+  appControl: AppControlStatusSchema.optional(),
   collectedAt: IsoDateTime,
 });
 export type DeviceStatus = z.infer<typeof DeviceStatusSchema>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyMode, builtinAllows, ruleSetDecider, ruleSetFromRules, type BuiltinAllow } from '../../src/agent/exec/decision.js';
+import { applyMode, builtinAllows, ruleSetDecider, type BuiltinAllow } from '../../src/agent/exec/decision.js';
+import { ruleSetFromRules } from '../../src/agent/exec/rule-set.js';
 import { ExecEvaluator, type PendingExec } from '../../src/agent/exec/evaluator.js';
 import { HashCache } from '../../src/agent/exec/hash-cache.js';
 import { ExecGateRecordSchema, ExecRulesSchema } from '../../src/shared/exec.js';

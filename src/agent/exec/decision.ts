@@ -1,4 +1,5 @@
-import type { ExecAction, ExecMode, ExecReason, ExecRules } from '../../shared/exec.js';
+import type { SignerInfo } from '../../shared/app-rules.js';
+import type { ExecAction, ExecMode, ExecReason } from '../../shared/exec.js';
 
 /**
  * The platform-free decision core of application control. OS backends (fanotify on Linux;
@@ -20,33 +21,82 @@ export interface ExecFileInfo extends ExecFileIdentity {
   pid: number;
   /** null when the file could not be read (the verdict then comes from the default). */
   sha256: string | null;
+  /** Who signed it, where the OS can say (not on Linux); null or absent = unknown. */
+  signer?: SignerInfo | null;
 }
 
 export interface ExecVerdict {
   action: ExecAction;
   reason: ExecReason;
+  /** The deciding rule's id, when it has one. */
+  ruleId?: string;
+  /** The deciding rule was a time-boxed exception. */
+  exception?: boolean;
 }
 
 /** The pluggable decision: given what is known about a program about to start, allow or deny. */
 export type ExecDecide = (file: ExecFileInfo) => ExecVerdict;
 
+/** One rule, ready to match: the action, where it came from, and until when it holds. */
+export interface CompiledRule {
+  action: ExecAction;
+  id?: string;
+  exception: boolean;
+  /** ms since the epoch; Infinity for regular rules. */
+  expiresAt: number;
+}
+export interface CompiledSignerRule extends CompiledRule {
+  signer: Partial<SignerInfo>;
+}
+export interface CompiledPathRule extends CompiledRule {
+  pattern: RegExp;
+}
+
 /**
- * The rule set a policy carries. Named as the interface that grows: signer, path-pattern and
- * imported AppLocker/Santa rules become further members, each consulted by `ruleSetDecider`.
+ * The rule set a policy carries, compiled for matching (rule-set.ts builds it from a policy's
+ * `applications` section or a rules file). Only rules this backend can evaluate are here.
  */
 export interface ExecRuleSet {
   mode: ExecMode;
   defaultAction: ExecAction;
-  allowSha256: ReadonlySet<string>;
+  byHash: ReadonlyMap<string, readonly CompiledRule[]>;
+  signers: readonly CompiledSignerRule[];
+  paths: readonly CompiledPathRule[];
 }
 
-export function ruleSetFromRules(rules: ExecRules): ExecRuleSet {
-  return { mode: rules.mode, defaultAction: rules.defaultAction, allowSha256: new Set(rules.allowSha256) };
+/** Picks within one tier: live exceptions beat regular rules; a block beats an allow. */
+function pick(candidates: readonly CompiledRule[], now: number): CompiledRule | null {
+  const live = candidates.filter((r) => r.expiresAt > now);
+  const exceptions = live.filter((r) => r.exception);
+  const pool = exceptions.length ? exceptions : live;
+  return pool.find((r) => r.action === 'deny') ?? pool[0] ?? null;
 }
 
-export function ruleSetDecider(rules: ExecRuleSet): ExecDecide {
-  return (file) =>
-    file.sha256 !== null && rules.allowSha256.has(file.sha256) ? { action: 'allow', reason: 'hash-allow' } : { action: rules.defaultAction, reason: 'default' };
+function signerMatches(rule: Partial<SignerInfo>, signer: SignerInfo): boolean {
+  return (Object.keys(rule) as (keyof SignerInfo)[]).every((key) => rule[key] === undefined || (signer[key] !== null && signer[key] === rule[key]));
+}
+
+/**
+ * Precedence, most specific first (as in Santa): hash, then signer, then path, then the default.
+ * Expiry is checked at decision time, so an exception lapses without a policy change (the host
+ * also clears native caches then: see ExecPolicyHost).
+ */
+export function ruleSetDecider(rules: ExecRuleSet, now: () => number = Date.now): ExecDecide {
+  return (file) => {
+    const t = now();
+    const tiers: [string, readonly CompiledRule[]][] = [
+      ['hash', file.sha256 === null ? [] : (rules.byHash.get(file.sha256) ?? [])],
+      ['signer', file.signer ? rules.signers.filter((r) => signerMatches(r.signer, file.signer!)) : []],
+      ['path', rules.paths.filter((r) => r.pattern.test(file.path))],
+    ];
+    for (const [tier, candidates] of tiers) {
+      const rule = pick(candidates, t);
+      if (!rule) continue;
+      const reason = `${tier}-${rule.action === 'allow' ? 'allow' : 'block'}` as ExecReason;
+      return { action: rule.action, reason, ...(rule.id ? { ruleId: rule.id } : {}), ...(rule.exception ? { exception: true } : {}) };
+    }
+    return { action: rules.defaultAction, reason: 'default' };
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EnrollFileSchema } from '../../shared/api.js';
+import { ExecActionSchema } from '../../shared/exec.js';
 import { createLogger } from '../../shared/log.js';
 import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
@@ -21,6 +22,11 @@ export const AGENT_HELP = `vigil agent [options]
   --console-key KEY     the console's public key (base64) to pin at enrollment
   --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json if present)
   --user-mode           run without admin rights (BYOD): only the controls the OS allows a user
+  --exec-mark PATH      application control (Linux, root): mark the mount holding PATH when the
+                        policy names no mounts (repeatable; default none; the packaged service
+                        passes --exec-mark /home --exec-mark /tmp)
+  --exec-on-timeout A   allow (fail-open, default) or deny (fail-closed) when the gate cannot
+                        decide within its deadline
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -41,9 +47,15 @@ export async function runAgent(argv: string[]): Promise<void> {
     'enroll-file': { type: 'string' },
     'user-mode': { type: 'boolean' },
     'allow-plain-http': { type: 'boolean' },
+    'exec-mark': { type: 'string', multiple: true },
+    'exec-on-timeout': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
+  const onTimeout = ExecActionSchema.safeParse(values['exec-on-timeout'] ?? 'allow');
+  if (!onTimeout.success) throw usageError('--exec-on-timeout must be allow or deny');
+  const badMark = values['exec-mark']?.find((path) => !path.startsWith('/') || !existsSync(path));
+  if (badMark) throw usageError(`--exec-mark ${badMark}: not an existing absolute path`);
   const fromFile = readEnrollFile(values['enroll-file']);
   const consoleUrl = values.console ?? fromFile?.consoleUrl;
   if (consoleUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(consoleUrl)) throw usageError(`--console must be an http(s) URL, not "${consoleUrl}"`);
@@ -61,6 +73,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     mode: values['user-mode'] ? 'user' : 'service',
     log,
     backoffMaxMs: backoffFromEnv(),
+    execMarks: values['exec-mark'] ?? [],
+    execOnTimeout: onTimeout.data,
   });
   try {
     await service.start();

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ExecActionSchema, ExecModeSchema, ExecRulesSchema, type ExecGateRecord, type ExecRules } from '../../shared/exec.js';
-import { ruleSetDecider, ruleSetFromRules } from '../../agent/exec/decision.js';
+import { ruleSetDecider } from '../../agent/exec/decision.js';
+import { ruleSetFromRules } from '../../agent/exec/rule-set.js';
 import { DEFAULT_DEADLINE_MS, LinuxExecGate } from '../../agent/platform/linux/exec-gate.js';
 import { intOption, isRoot, parse, readJsonFileArg } from '../args.js';
 import { CliError, usageError } from '../errors.js';
@@ -21,7 +22,7 @@ export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [op
   --always-allow PATH   add PATH to the built-in always-allow directories (repeatable); like
                         them it is answered natively, even while decisions are stalled`;
 
-const NO_RULES: ExecRules = { format: 'vigil-exec-rules/1', mode: 'monitor', defaultAction: 'deny', allowSha256: [] };
+const NO_RULES: ExecRules = { format: 'vigil-exec-rules/1', mode: 'monitor', defaultAction: 'deny', allowSha256: [], rules: [], exceptions: [] };
 
 export async function runExecGate(argv: string[]): Promise<void> {
   const { values } = parse(argv, {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { AppRequest } from '../../shared/api.js';
 import type { AgentEvent } from '../../shared/events.js';
 import { AgentEventSchema } from '../../shared/events.js';
 import { PolicyBundleSchema, PolicyDocumentSchema } from '../../shared/policy.js';
@@ -64,9 +65,38 @@ const MIGRATIONS = [
     UNIQUE (device_id, user, variant, version));
   CREATE INDEX aup_receipts_user ON aup_receipts(variant, user);
   `,
+  `
+  CREATE TABLE app_requests (
+    id TEXT PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), requested_at TEXT NOT NULL,
+    name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, signer TEXT NOT NULL, user TEXT, reason TEXT,
+    status TEXT NOT NULL DEFAULT 'pending', decided_by TEXT, decided_at TEXT, note TEXT, policy_version INTEGER);
+  CREATE INDEX app_requests_status ON app_requests(status, requested_at);
+  `,
 ];
 
 type Row = Record<string, unknown>;
+
+const APP_REQUEST_SELECT = 'SELECT r.*, d.hostname FROM app_requests r JOIN devices d ON d.id = r.device_id';
+const nullableText = (value: unknown) => (value === null || value === undefined ? null : String(value));
+function toAppRequest(row: Row): AppRequest {
+  return {
+    id: String(row.id),
+    deviceId: String(row.device_id),
+    hostname: String(row.hostname),
+    requestedAt: String(row.requested_at),
+    name: String(row.name),
+    path: String(row.path),
+    sha256: String(row.sha256),
+    signer: String(row.signer),
+    user: nullableText(row.user),
+    reason: nullableText(row.reason),
+    status: String(row.status) as AppRequest['status'],
+    decidedBy: nullableText(row.decided_by),
+    decidedAt: nullableText(row.decided_at),
+    note: nullableText(row.note),
+    policyVersion: row.policy_version === null ? null : Number(row.policy_version),
+  };
+}
 
 export class SqliteStore implements ConsoleStore {
   readonly kind = 'sqlite' as const;
@@ -393,6 +423,35 @@ export class SqliteStore implements ConsoleStore {
     this.db
       .prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)')
       .run(entry.at, entry.actor, entry.action, entry.target, JSON.stringify(entry.detail));
+  }
+  async insertAppRequest(r: Parameters<ConsoleStore['insertAppRequest']>[0]): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO app_requests (id, device_id, requested_at, name, path, sha256, signer, user, reason)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(r.id, r.deviceId, r.requestedAt, r.name, r.path, r.sha256, r.signer, r.user, r.reason).changes === 1
+    );
+  }
+  async listAppRequests(filter: { status?: AppRequest['status']; limit: number }): Promise<AppRequest[]> {
+    const where = filter.status ? 'WHERE r.status = ?' : '';
+    const args = filter.status ? [filter.status, filter.limit] : [filter.limit];
+    return (this.db.prepare(`${APP_REQUEST_SELECT} ${where} ORDER BY r.requested_at DESC LIMIT ?`).all(...args) as Row[]).map(toAppRequest);
+  }
+  async countPendingAppRequests(deviceId: string): Promise<number> {
+    return Number((this.db.prepare(`SELECT COUNT(*) AS n FROM app_requests WHERE device_id = ? AND status = 'pending'`).get(deviceId) as Row).n);
+  }
+  async getAppRequest(id: string): Promise<AppRequest | null> {
+    const row = this.db.prepare(`${APP_REQUEST_SELECT} WHERE r.id = ?`).get(id) as Row | undefined;
+    return row ? toAppRequest(row) : null;
+  }
+  async decideAppRequest(id: string, d: Parameters<ConsoleStore['decideAppRequest']>[1]): Promise<boolean> {
+    return (
+      this.db
+        .prepare(`UPDATE app_requests SET status = ?, decided_by = ?, decided_at = ?, note = ?, policy_version = ? WHERE id = ? AND status = 'pending'`)
+        .run(d.status, d.decidedBy, d.decidedAt, d.note, d.policyVersion, id).changes === 1
+    );
   }
   async listAudit(limit: number): Promise<AuditRecord[]> {
     return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((row) => ({

@@ -1,4 +1,5 @@
 import type { AupCoverageRow, AupReceipt, SignedAup } from '../../shared/aup.js';
+import type { AppRequest } from '../../shared/api.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
 import type { Role } from '../../shared/roles.js';
@@ -167,4 +168,12 @@ export interface ConsoleStore {
 
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   listAudit(limit: number): Promise<AuditRecord[]>;
+
+  /** Queues a pupil's request; false if this event was queued already. */
+  insertAppRequest(request: Omit<AppRequest, 'hostname' | 'status' | 'decidedBy' | 'decidedAt' | 'note' | 'policyVersion'>): Promise<boolean>;
+  listAppRequests(filter: { status?: AppRequest['status']; limit: number }): Promise<AppRequest[]>;
+  countPendingAppRequests(deviceId: string): Promise<number>;
+  getAppRequest(id: string): Promise<AppRequest | null>;
+  /** Records the decision on a pending request; false if it was no longer pending. */
+  decideAppRequest(id: string, decision: { status: 'approved' | 'declined'; decidedBy: string; decidedAt: string; note: string | null; policyVersion: number | null }): Promise<boolean>;
 }

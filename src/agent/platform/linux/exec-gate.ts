@@ -168,6 +168,8 @@ export class LinuxExecGate {
         sha256: result.sha256,
         verdict: result.verdict.action,
         reason: result.verdict.reason,
+        ...(result.verdict.ruleId ? { ruleId: result.verdict.ruleId } : {}),
+        ...(result.verdict.exception ? { exception: true } : {}),
         mode: result.mode,
         wouldBlock: result.wouldBlock,
         answered,

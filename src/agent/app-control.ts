@@ -1,0 +1,151 @@
+import { basename } from 'node:path';
+import type { NewAgentEvent } from '../shared/events.js';
+import type { ExecAction, ExecGateRecord } from '../shared/exec.js';
+import type { Logger } from '../shared/log.js';
+import type { PolicyDocument } from '../shared/policy.js';
+import type { AppControlStatus } from '../shared/status.js';
+import { ruleSetDecider, type ExecDecide } from './exec/decision.js';
+import { compileApplications, groupsOf, LINUX_BACKEND } from './exec/rule-set.js';
+import type { LinuxExecGateOptions } from './platform/linux/exec-gate.js';
+
+/** What the host needs from an OS gate (LinuxExecGate; a fake in unit tests). */
+export interface ExecGate {
+  start(): void;
+  setPolicy(policy: { decide: ExecDecide; mode: LinuxExecGateOptions['mode'] }): void;
+  stop(): void;
+}
+
+export interface AppControlOptions {
+  deviceId: string;
+  /** Mounts to mark when the policy names none (`vigil agent --exec-mark`); none by default. */
+  configMarks: readonly string[];
+  onTimeout: ExecAction;
+  /** Why no pre-exec gate can run here (not root, user mode, another OS), or null. */
+  unavailable: string | null;
+  createGate: (options: LinuxExecGateOptions) => ExecGate;
+  /** The user a process runs as, for events. */
+  userOf: (pid: number) => string | null;
+  emit: (event: NewAgentEvent) => void;
+  log: Logger;
+  /** Identical block events within this window are folded into one (with a count). */
+  foldMs?: number;
+}
+
+const NO_POLICY: AppControlStatus = { enforcement: 'none', mode: null, detail: 'the policy has no application control', marks: [] };
+
+/**
+ * Hosts the pre-exec gate inside the agent service: starts it when a policy with an
+ * `applications` section arrives, swaps rules live on every policy change (the gate clears its
+ * native allow cache then), re-applies when an exception expires, and turns blocks and
+ * would-be blocks into outbox events.
+ */
+export class AppControl {
+  status: AppControlStatus = NO_POLICY;
+  private gate: ExecGate | null = null;
+  private marksKey = '';
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly folded = new Map<string, { event: Extract<NewAgentEvent, { type: 'app.blocked' | 'app.would-block' }>; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly options: AppControlOptions) {}
+
+  apply(policy: PolicyDocument): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    const { log } = this.options;
+    const apps = policy.applications;
+    if (!apps) {
+      this.stopGate();
+      this.status = NO_POLICY;
+      return;
+    }
+    const { ruleSet, report } = compileApplications(apps, groupsOf(policy.groups, this.options.deviceId), LINUX_BACKEND);
+    if (report.skipped.length) log.info('application rules not evaluated on this device', { count: report.skipped.length, first: report.skipped.slice(0, 5) });
+    const marks = [...(apps.linuxMarks ?? this.options.configMarks)];
+    const base = { mode: apps.mode, marks };
+    if (!marks.length) {
+      this.stopGate();
+      this.status = { ...base, enforcement: 'none', detail: 'no mount is marked (policy applications.linuxMarks or vigil agent --exec-mark)' };
+      return;
+    }
+    if (this.options.unavailable) {
+      this.status = { ...base, enforcement: 'fallback', detail: this.options.unavailable };
+      return;
+    }
+    const policyForGate = { decide: ruleSetDecider(ruleSet), mode: apps.mode };
+    const key = JSON.stringify(marks);
+    if (this.gate && key === this.marksKey) this.gate.setPolicy(policyForGate);
+    else {
+      this.stopGate();
+      try {
+        const gate = this.options.createGate({
+          marks: marks.map((path) => ({ path, kind: 'mount' })),
+          ...policyForGate,
+          onTimeout: this.options.onTimeout,
+          onRecord: (record) => this.onRecord(record),
+        });
+        gate.start();
+        [this.gate, this.marksKey] = [gate, key];
+      } catch (error) {
+        log.warn('the pre-exec gate cannot start', { error: (error as Error).message });
+        this.status = { ...base, enforcement: 'fallback', detail: `the pre-exec gate cannot start: ${(error as Error).message}` };
+        return;
+      }
+    }
+    this.status = { ...base, enforcement: 'pre-exec', detail: null };
+    log.info('application control applied', { mode: apps.mode, rules: report.ruleCount, skipped: report.skipped.length, marks });
+    if (report.nextExpiry !== null) {
+      // Re-apply when the next exception lapses, so natively cached allows from it are dropped.
+      const delay = Math.min(Math.max(report.nextExpiry - Date.now(), 0) + 10, 2 ** 31 - 1);
+      this.expiryTimer = setTimeout(() => this.apply(policy), delay);
+    }
+  }
+
+  stop(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    for (const { event, timer } of this.folded.values()) {
+      clearTimeout(timer);
+      if (event.data.repeats) this.options.emit(event);
+    }
+    this.folded.clear();
+    this.stopGate();
+  }
+
+  private stopGate(): void {
+    this.gate?.stop();
+    [this.gate, this.marksKey] = [null, ''];
+  }
+
+  private onRecord(record: ExecGateRecord): void {
+    if (record.type === 'error') return this.options.log.warn('exec gate', { message: record.message });
+    if (record.type !== 'exec' || record.verdict !== 'deny') return;
+    // Answered late: the native deadline already let it run or not (the fail-open/closed default).
+    if (!record.wouldBlock && !record.answered) return this.options.log.warn('exec decided after the deadline', { path: record.path });
+    const type = record.wouldBlock ? 'app.would-block' : 'app.blocked';
+    const data = {
+      name: basename(record.path),
+      path: record.path,
+      sha256: record.sha256,
+      signer: 'unknown', // Linux has no code signatures to read
+      user: this.options.userOf(record.pid),
+      mode: record.mode,
+      reason: record.reason,
+      ruleId: record.ruleId ?? null,
+      repeats: 0,
+    };
+    // A program started in a loop must not flood the outbox: the first is sent at once, the
+    // rest of the window are counted and sent as one event when it ends.
+    const key = `${type}\0${data.path}\0${data.sha256}\0${data.user}`;
+    const pending = this.folded.get(key);
+    if (pending) {
+      pending.event.data.repeats++;
+      return;
+    }
+    this.options.emit({ type, data });
+    const event = { type, data: { ...data } } as const;
+    const timer = setTimeout(() => {
+      this.folded.delete(key);
+      if (event.data.repeats) this.options.emit(event);
+    }, this.options.foldMs ?? 10_000);
+    timer.unref();
+    this.folded.set(key, { event, timer });
+  }
+}

@@ -1,0 +1,131 @@
+import type { AppAction, AppRule, Applications, DeviceGroups } from '../../shared/app-rules.js';
+import type { ExecAction, ExecRules } from '../../shared/exec.js';
+import type { CompiledPathRule, CompiledRule, CompiledSignerRule, ExecRuleSet } from './decision.js';
+
+/** Which rules this backend can evaluate. Linux: POSIX paths and SHA-256; no signers, no Authenticode. */
+export interface BackendCapabilities {
+  pathPlatform: 'posix' | 'windows';
+  signers: boolean;
+  authenticode: boolean;
+}
+export const LINUX_BACKEND: BackendCapabilities = { pathPlatform: 'posix', signers: false, authenticode: false };
+
+/** What was left out of a compiled rule set and why: reported, never silently dropped. */
+export interface CompileReport {
+  ruleCount: number;
+  skipped: { ruleId: string | null; kind: AppRule['kind']; why: string }[];
+  /** The earliest future expiry of an exception (ms), so the host can re-apply the policy then. */
+  nextExpiry: number | null;
+}
+
+const toExec = (action: AppAction): ExecAction => (action === 'allow' ? 'allow' : 'deny');
+
+/** POSIX glob -> anchored RegExp: `**` any characters, `*` any but `/`, `?` one but `/`. */
+export function globToRegExp(pattern: string): RegExp {
+  let out = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*' && pattern[i + 1] === '*') {
+      out += '.*';
+      i++;
+    } else if (c === '*') out += '[^/]*';
+    else if (c === '?') out += '[^/]';
+    else out += c.replace(/[.+^$()|\\[\]{}]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`, 's');
+}
+
+/** The groups a device belongs to, from the policy's `groups` map. */
+export function groupsOf(groups: DeviceGroups | undefined, deviceId: string | null): Set<string> {
+  const mine = new Set<string>();
+  if (!groups || !deviceId) return mine;
+  for (const [name, members] of Object.entries(groups)) if (members.includes(deviceId)) mine.add(name);
+  return mine;
+}
+
+interface Source {
+  mode: ExecRules['mode'];
+  defaultAction: ExecAction;
+  allowSha256?: readonly string[];
+  rules: readonly AppRule[];
+  exceptions: readonly { rule: AppRule; reason: string; expiresAt: string }[];
+}
+
+/**
+ * Compiles rules for one device and backend. Rules scoped to groups this device is not in, and
+ * rules the backend cannot evaluate (Authenticode hashes, signers on Linux, another OS's paths),
+ * are listed in the report instead of being matched.
+ */
+export function compileRuleSet(
+  source: Source,
+  context: { groups: ReadonlySet<string>; backend: BackendCapabilities; now?: number },
+): { ruleSet: ExecRuleSet; report: CompileReport } {
+  const now = context.now ?? Date.now();
+  const byHash = new Map<string, CompiledRule[]>();
+  const signers: CompiledSignerRule[] = [];
+  const paths: CompiledPathRule[] = [];
+  const report: CompileReport = { ruleCount: 0, skipped: [], nextExpiry: null };
+  const addHash = (sha256: string, rule: CompiledRule) => {
+    const list = byHash.get(sha256);
+    if (list) list.push(rule);
+    else byHash.set(sha256, [rule]);
+  };
+  for (const sha256 of source.allowSha256 ?? []) addHash(sha256, { action: 'allow', exception: false, expiresAt: Infinity });
+
+  const entries = [
+    ...source.rules.map((rule) => ({ rule, expiresAt: Infinity, exception: false })),
+    ...source.exceptions.map((e) => ({ rule: e.rule, expiresAt: Date.parse(e.expiresAt), exception: true })),
+  ];
+  for (const { rule, expiresAt, exception } of entries) {
+    const skip = (why: string) => report.skipped.push({ ruleId: rule.id ?? null, kind: rule.kind, why });
+    if (rule.groups && !rule.groups.some((g) => context.groups.has(g))) {
+      skip(`scoped to ${rule.groups.join(', ')}; this device is in none of them`);
+      continue;
+    }
+    if (expiresAt <= now) {
+      skip('exception expired');
+      continue;
+    }
+    const base: CompiledRule = { action: toExec(rule.action), exception, expiresAt, ...(rule.id ? { id: rule.id } : {}) };
+    switch (rule.kind) {
+      case 'sha256':
+        addHash(rule.sha256, base);
+        break;
+      case 'authenticode-sha256':
+        if (!context.backend.authenticode) {
+          skip('an Authenticode hash can only be evaluated by the Windows backend');
+          continue;
+        }
+        break; // evaluated by the Windows backend itself (AppLocker export), not here
+      case 'signer': {
+        if (!context.backend.signers) {
+          skip('this platform reports no code signer, so signer rules cannot match');
+          continue;
+        }
+        const { publisher, product, binaryName, teamId, signingId } = rule;
+        signers.push({ ...base, signer: { publisher, product, binaryName, teamId, signingId } });
+        break;
+      }
+      case 'path':
+        if (rule.platform !== context.backend.pathPlatform) {
+          skip(`a ${rule.platform} path pattern; this backend evaluates ${context.backend.pathPlatform} paths`);
+          continue;
+        }
+        paths.push({ ...base, pattern: globToRegExp(rule.pattern) });
+        break;
+    }
+    report.ruleCount++;
+    if (exception && (report.nextExpiry === null || expiresAt < report.nextExpiry)) report.nextExpiry = expiresAt;
+  }
+  return { ruleSet: { mode: source.mode, defaultAction: source.defaultAction, byHash, signers, paths }, report };
+}
+
+/** A `vigil-exec-rules/1` file: no device identity, so group-scoped rules do not apply. */
+export function ruleSetFromRules(rules: ExecRules, backend = LINUX_BACKEND): ExecRuleSet {
+  return compileRuleSet(rules, { groups: new Set(), backend }).ruleSet;
+}
+
+/** A policy's `applications` section for one device. */
+export function compileApplications(apps: Applications, groups: ReadonlySet<string>, backend = LINUX_BACKEND, now?: number) {
+  return compileRuleSet({ ...apps, defaultAction: toExec(apps.defaultAction) }, { groups, backend, now });
+}

@@ -1,0 +1,128 @@
+import type { z } from 'zod';
+import type { AppRequest, AppRequestApproveSchema } from '../shared/api.js';
+import type { AppRule } from '../shared/app-rules.js';
+import type { AppPermissionRequest } from '../shared/events.js';
+import type { Logger } from '../shared/log.js';
+import { PolicyDocumentSchema, type PolicyDocument } from '../shared/policy.js';
+import { summariseZodError } from '../shared/zod-errors.js';
+import { HttpError } from './http/http-error.js';
+import type { PolicyService } from './policies.js';
+import type { ConsoleStore, PolicyRecord } from './store/store.js';
+
+type ApproveOptions = z.infer<typeof AppRequestApproveSchema>;
+
+export const MAX_PENDING_PER_DEVICE = 20;
+
+/**
+ * Parses the signer string a device reports: "publisher:<certificate subject>" (Windows),
+ * "team:<TEAMID>" or "team:<TEAMID>:<signing id>" (macOS); "unknown" and anything else is null.
+ */
+export function signerRuleFields(signer: string): Pick<AppRule & { kind: 'signer' }, 'publisher' | 'teamId' | 'signingId'> | null {
+  if (signer.startsWith('publisher:') && signer.length > 10) return { publisher: signer.slice(10) };
+  const team = /^team:([A-Z0-9]{10})(?::(.+))?$/.exec(signer);
+  if (team) return { teamId: team[1]!, ...(team[2] ? { signingId: team[2] } : {}) };
+  return null;
+}
+
+/**
+ * The request-permission loop at the console: requests arrive as device events, a Systems
+ * Manager approves (a rule is added to the latest policy, which is published and delivered
+ * live) or declines. Decisions are serialised so two approvals never overwrite each other's rule.
+ */
+export class AppRequestService {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: ConsoleStore,
+    private readonly policies: PolicyService,
+    /** Delivers a freshly published policy to devices (hub broadcast + dashboard feed). */
+    private readonly deliver: (record: PolicyRecord) => Promise<number>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Queued one at a time (with decisions), so the per-device cap counts every earlier request. */
+  record(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
+    return this.serially(() => this.recordNow(deviceId, eventId, at, data));
+  }
+
+  private async recordNow(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
+    // One device (one pupil, say) must not be able to bury everyone else's requests. The event
+    // itself is kept with the device's other events, so nothing is lost.
+    if ((await this.store.countPendingAppRequests(deviceId)) >= MAX_PENDING_PER_DEVICE) {
+      this.log.warn('application request not queued: too many pending requests from this device', { deviceId, name: data.name, eventId });
+      return;
+    }
+    const fresh = await this.store.insertAppRequest({ id: eventId, deviceId, requestedAt: at, ...data });
+    if (fresh) this.log.info('application request queued', { deviceId, name: data.name, sha256: data.sha256 });
+  }
+
+  approve(id: string, options: ApproveOptions, actor: string): Promise<{ request: AppRequest; version: number; deliveredTo: number; rule: AppRule }> {
+    return this.serially(async () => {
+      const request = await this.pending(id);
+      const latest = await this.policies.latest();
+      if (!latest) throw new HttpError(409, 'no-policy', 'publish a policy before approving requests: the rule is added to it');
+      const rule = this.ruleFor(request, options);
+      const document = withRule(latest.document, rule, options.expiresAt, request);
+      const lifetimeDays = Math.min(365, Math.max(1, Math.round((Date.parse(latest.bundle.payload.expiresAt) - Date.parse(latest.bundle.payload.issuedAt)) / 86400_000)));
+      const record = await this.policies.publish(document, actor, lifetimeDays);
+      const decidedAt = new Date().toISOString();
+      await this.store.decideAppRequest(id, { status: 'approved', decidedBy: actor, decidedAt, note: options.note ?? null, policyVersion: record.version });
+      await this.store.appendAudit({
+        at: decidedAt,
+        actor,
+        action: 'app-request.approved',
+        target: `app-request:${id}`,
+        detail: { deviceId: request.deviceId, name: request.name, sha256: request.sha256, rule, expiresAt: options.expiresAt ?? null, policyVersion: record.version },
+      });
+      const deliveredTo = await this.deliver(record);
+      return { request: (await this.store.getAppRequest(id))!, version: record.version, deliveredTo, rule };
+    });
+  }
+
+  decline(id: string, note: string | undefined, actor: string): Promise<AppRequest> {
+    return this.serially(async () => {
+      const request = await this.pending(id);
+      const decidedAt = new Date().toISOString();
+      await this.store.decideAppRequest(id, { status: 'declined', decidedBy: actor, decidedAt, note: note ?? null, policyVersion: null });
+      await this.store.appendAudit({ at: decidedAt, actor, action: 'app-request.declined', target: `app-request:${id}`, detail: { deviceId: request.deviceId, name: request.name, sha256: request.sha256, note: note ?? null } });
+      return (await this.store.getAppRequest(id))!;
+    });
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pending(id: string): Promise<AppRequest> {
+    const request = await this.store.getAppRequest(id);
+    if (!request) throw new HttpError(404, 'not-found', 'no such application request');
+    if (request.status !== 'pending') throw new HttpError(409, 'already-decided', `this request was already ${request.status} by ${request.decidedBy ?? 'someone'}`);
+    return request;
+  }
+
+  private ruleFor(request: AppRequest, options: ApproveOptions): AppRule {
+    const common = {
+      id: `request-${request.id.slice(0, 8)}`,
+      action: 'allow' as const,
+      description: `${request.name}: requested by ${request.user ?? 'unknown user'} on ${request.hostname}`.slice(0, 500),
+      ...(options.groups ? { groups: options.groups } : {}),
+    };
+    if (options.by === 'hash') return { ...common, kind: 'sha256', sha256: request.sha256 };
+    const signer = signerRuleFields(request.signer);
+    if (!signer) throw new HttpError(400, 'no-signer', `the device reported the signer as "${request.signer}"; approve by hash instead`);
+    return { ...common, kind: 'signer', ...signer };
+  }
+}
+
+/** The latest policy with one more allow rule (or exception); an absent section starts in monitor mode. */
+function withRule(document: PolicyDocument, rule: AppRule, expiresAt: string | undefined, request: AppRequest): PolicyDocument {
+  const apps = document.applications ?? { mode: 'monitor' as const, defaultAction: 'allow' as const, rules: [], exceptions: [] };
+  const next = expiresAt
+    ? { ...apps, exceptions: [...apps.exceptions, { rule, expiresAt, reason: `approved request from ${request.user ?? 'unknown user'}: ${request.reason ?? 'no reason given'}`.slice(0, 500) }] }
+    : { ...apps, rules: [...apps.rules, rule] };
+  const parsed = PolicyDocumentSchema.safeParse({ ...document, applications: next });
+  if (!parsed.success) throw new HttpError(400, 'invalid-request', `the resulting policy is not valid: ${summariseZodError(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it, vi } from 'vitest';
+import { AppControl, type ExecGate } from '../../src/agent/app-control.js';
+import type { LinuxExecGateOptions } from '../../src/agent/platform/linux/exec-gate.js';
+import { createLogger } from '../../src/shared/log.js';
+import type { NewAgentEvent } from '../../src/shared/events.js';
+import { PolicyDocumentSchema } from '../../src/shared/policy.js';
+
+const DEVICE = '3f1c2a9e-8a55-4a8e-9b1e-0d6f3a1c2b7d';
+const HASH = 'c'.repeat(64);
+const policy = (applications?: unknown) => PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'p', ...(applications ? { applications } : {}) });
+
+function host(overrides: { unavailable?: string | null; failStart?: boolean } = {}) {
+  const gates: (ExecGate & { options: LinuxExecGateOptions; stopped: boolean; policies: unknown[] })[] = [];
+  const events: NewAgentEvent[] = [];
+  const control = new AppControl({
+    deviceId: DEVICE,
+    configMarks: ['/mnt/x'],
+    onTimeout: 'allow',
+    unavailable: overrides.unavailable ?? null,
+    createGate: (options) => {
+      const gate = {
+        options,
+        stopped: false,
+        policies: [] as unknown[],
+        start() {
+          if (overrides.failStart) throw new Error('fanotify_init: Operation not permitted');
+        },
+        setPolicy(p: unknown) {
+          gate.policies.push(p);
+        },
+        stop() {
+          gate.stopped = true;
+        },
+      };
+      gates.push(gate);
+      return gate;
+    },
+    userOf: () => 'pupil1',
+    emit: (event) => events.push(event),
+    log: createLogger('test', 'error'),
+    foldMs: 50,
+  });
+  return { control, gates, events };
+}
+
+const deny = (over: Record<string, unknown> = {}) =>
+  ({ type: 'exec', id: 1, pid: 99, path: '/mnt/x/game', sha256: HASH, verdict: 'deny', reason: 'default', mode: 'enforce', wouldBlock: false, answered: true, cached: false, decideMs: 1, ...over }) as const;
+
+describe('the agent hosts the gate from the policy', () => {
+  it('starts on a policy with applications, swaps rules live, stops when the section goes', () => {
+    const { control, gates } = host();
+    control.apply(policy());
+    expect(control.status.enforcement).toBe('none');
+    expect(gates).toHaveLength(0);
+    control.apply(policy({ mode: 'monitor' }));
+    expect(control.status).toEqual({ enforcement: 'pre-exec', mode: 'monitor', detail: null, marks: ['/mnt/x'] });
+    expect(gates).toHaveLength(1);
+    control.apply(policy({ mode: 'enforce', defaultAction: 'block' }));
+    expect(gates).toHaveLength(1); // same marks: the running gate gets the new rules
+    expect(gates[0]!.policies).toHaveLength(1);
+    control.apply(policy({ mode: 'enforce', linuxMarks: ['/mnt/y'] }));
+    expect(gates[0]!.stopped).toBe(true);
+    expect(gates[1]!.options.marks).toEqual([{ path: '/mnt/y', kind: 'mount' }]);
+    control.apply(policy());
+    expect(gates[1]!.stopped).toBe(true);
+    expect(control.status.enforcement).toBe('none');
+  });
+
+  it('reports fallback with the reason when no gate can run', () => {
+    const notRoot = host({ unavailable: 'the agent is not running as root' });
+    notRoot.control.apply(policy({ mode: 'enforce' }));
+    expect(notRoot.control.status).toMatchObject({ enforcement: 'fallback', mode: 'enforce', detail: 'the agent is not running as root' });
+    const failing = host({ failStart: true });
+    failing.control.apply(policy({ mode: 'enforce' }));
+    expect(failing.control.status).toMatchObject({ enforcement: 'fallback', detail: expect.stringMatching(/Operation not permitted/) });
+  });
+
+  it('turns blocks and would-be blocks into events, folding repeats', async () => {
+    const { control, gates, events } = host();
+    control.apply(policy({ mode: 'enforce' }));
+    const record = gates[0]!.options.onRecord;
+    record(deny());
+    record(deny());
+    record(deny());
+    record(deny({ wouldBlock: true, mode: 'monitor' }));
+    record(deny({ verdict: 'allow', reason: 'hash-allow' }));
+    record(deny({ answered: false, path: '/mnt/x/late' }));
+    expect(events).toEqual([
+      { type: 'app.blocked', data: { name: 'game', path: '/mnt/x/game', sha256: HASH, signer: 'unknown', user: 'pupil1', mode: 'enforce', reason: 'default', ruleId: null, repeats: 0 } },
+      { type: 'app.would-block', data: expect.objectContaining({ mode: 'monitor', repeats: 0 }) },
+    ]);
+    await vi.waitFor(() => expect(events).toHaveLength(3));
+    expect(events[2]).toMatchObject({ type: 'app.blocked', data: { repeats: 2 } });
+    control.stop();
+  });
+});
