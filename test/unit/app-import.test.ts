@@ -221,7 +221,7 @@ describe('CSV import and export', () => {
     expect(first.rules[4]).toMatchObject({ description: '=SUM(A1)' });
     expect(first.exceptions).toEqual([{ rule: { kind: 'path', platform: 'windows', pattern: '%PROGRAMFILES%\\*', action: 'allow' }, reason: 'exam week', expiresAt: '2026-12-01T00:00:00Z' }]);
     const out = exportRulesCsv(first.rules, first.exceptions);
-    expect(out).toContain(",'=SUM(A1),");
+    expect(out).toContain(`,"'=SUM(A1)",`);
     const second = importRulesCsv(out);
     expect(second.rules).toEqual(first.rules);
     expect(second.exceptions).toEqual(first.exceptions);
