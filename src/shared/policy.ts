@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AupVariantSchema } from './aup.js';
+import { SessionPolicySchema } from './session.js';
 import { SignatureSchema } from './signed.js';
 
 /**
@@ -20,6 +21,8 @@ export const PolicyDocumentSchema = z.strictObject({
     .default({ heartbeatSeconds: 30, statusSeconds: 60 }),
   /** Which AUP variant devices on this policy show (primary, secondary, staff...). */
   aup: z.strictObject({ variant: AupVariantSchema }).optional(),
+  /** Idle lock, logoff and timetabled logoff (src/shared/session.ts); absent = agent defaults. */
+  session: SessionPolicySchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 
