@@ -64,3 +64,8 @@ export const CommandRequestSchema = z
   })
   .refine((c) => (c.action === 'message') === (c.text !== undefined), { message: 'text is required for message and only for message', path: ['text'] });
 export type CommandRequest = z.infer<typeof CommandRequestSchema>;
+
+/** The agent's `commands-seen.json`: ids of commands already carried out, kept until they expire. */
+export const SeenCommandsFileSchema = z.strictObject({
+  seen: z.array(z.strictObject({ id: UuidSchema, expiresAt: IsoDateTime })).max(10_000),
+});

@@ -5,6 +5,7 @@ import { EnrollFileSchema } from '../../shared/api.js';
 import { createLogger } from '../../shared/log.js';
 import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
+import { OwnershipSchema } from '../../shared/session.js';
 import { AgentService } from '../../agent/service.js';
 import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
@@ -21,6 +22,13 @@ export const AGENT_HELP = `vigil agent [options]
   --console-key KEY     the console's public key (base64) to pin at enrollment
   --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json if present)
   --user-mode           run without admin rights (BYOD): only the controls the OS allows a user
+  --session             control the signed-in desktop session (idle lock, logoff, console commands)
+  --session-display D   X display of that session (Linux; default: DISPLAY; implies --session)
+  --session-uid UID     the session user's uid: logoff without logind ends only that user's
+                        processes on that display (default: this process's uid in --user-mode)
+  --session-id ID       logind (Linux) or Windows session id, when known
+  --ownership school|byod  who owns this device: picks the policy's logoff timetable
+                        (default: school, or byod with --user-mode)
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -41,6 +49,11 @@ export async function runAgent(argv: string[]): Promise<void> {
     'enroll-file': { type: 'string' },
     'user-mode': { type: 'boolean' },
     'allow-plain-http': { type: 'boolean' },
+    session: { type: 'boolean' },
+    'session-display': { type: 'string' },
+    'session-uid': { type: 'string' },
+    'session-id': { type: 'string' },
+    ownership: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
@@ -61,6 +74,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     mode: values['user-mode'] ? 'user' : 'service',
     log,
     backoffMaxMs: backoffFromEnv(),
+    session: sessionOptions(values),
   });
   try {
     await service.start();
@@ -75,6 +89,19 @@ export async function runAgent(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Session control settings from the command line; undefined when it is not asked for. */
+function sessionOptions(values: { session?: boolean; 'session-display'?: string; 'session-uid'?: string; 'session-id'?: string; ownership?: string; 'user-mode'?: boolean }) {
+  if (!values.session && values['session-display'] === undefined) return undefined;
+  const display = values['session-display'] ?? process.env.DISPLAY;
+  if (display !== undefined && !/^[A-Za-z0-9.-]*:\d{1,4}(\.\d{1,2})?$/.test(display)) throw usageError(`--session-display must look like ":0", not "${display}"`);
+  const ownership = OwnershipSchema.safeParse(values.ownership ?? (values['user-mode'] ? 'byod' : 'school'));
+  if (!ownership.success) throw usageError('--ownership must be school or byod');
+  const uid = values['session-uid'] !== undefined ? intOption(values['session-uid'], 'session-uid', 0, 2 ** 31 - 1, 0) : values['user-mode'] ? process.getuid?.() : undefined;
+  const sessionId = values['session-id'];
+  if (sessionId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(sessionId)) throw usageError('--session-id must be a short id (letters, digits, - and _)');
+  return { ownership: ownership.data, target: { display, uid, sessionId, xauthority: process.env.XAUTHORITY } };
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */
