@@ -25,7 +25,9 @@ export function nodeCommandRunner(env: Record<string, string> = {}): CommandRunn
       });
     },
     start(command, args): StartedProcess {
-      const child = spawn(command, args, { env: fullEnv, stdio: 'ignore' });
+      // Its own process group: some lockers fork (i3lock does, even with -n), and stopping the
+      // group ends exactly what we started and nothing else.
+      const child = spawn(command, args, { env: fullEnv, stdio: 'ignore', detached: true });
       let running = true;
       const exited = new Promise<number | null>((resolve) => {
         child.once('error', () => ((running = false), resolve(null)));
@@ -36,7 +38,12 @@ export function nodeCommandRunner(env: Record<string, string> = {}): CommandRunn
         alive: () => running,
         exited,
         stop: () => {
-          if (running) child.kill('SIGTERM');
+          if (!running || child.pid === undefined) return;
+          try {
+            process.kill(-child.pid, 'SIGTERM');
+          } catch {
+            child.kill('SIGTERM');
+          }
         },
       };
     },
