@@ -3,6 +3,9 @@ import { SessionCore, type SessionAction } from '../../src/agent/session/core.js
 import type { SessionClock } from '../../src/agent/session/clock.js';
 import { SessionPolicySchema, type Ownership } from '../../src/shared/session.js';
 import { PolicyDocumentSchema } from '../../src/shared/policy.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from '../helpers/processes.js';
 
 /** A clock the test moves: wall and monotonic together, or apart to simulate sleep and clock changes. */
 class FakeClock implements SessionClock {
@@ -64,6 +67,13 @@ describe('session policy schema', () => {
     expect(SessionPolicySchema.safeParse({ extra: 1 }).success).toBe(false);
     expect(SessionPolicySchema.parse({ scheduledLogoff: { school: [{ time: '15:30' }] } }).scheduledLogoff.school[0]!.days).toEqual(['mon', 'tue', 'wed', 'thu', 'fri']);
     expect(PolicyDocumentSchema.safeParse({ format: 'vigil-policy/1', name: 'x', session: { lockAfterIdleSeconds: 'soon' } }).success).toBe(false);
+  });
+
+  it('the example policies are valid', () => {
+    for (const file of ['secondary-sessions.json', 'lab-sessions.json']) {
+      const doc = PolicyDocumentSchema.parse(JSON.parse(readFileSync(join(REPO, 'policies', file), 'utf8')));
+      expect(doc.session?.warningSeconds).toBeGreaterThanOrEqual(60);
+    }
   });
 });
 
