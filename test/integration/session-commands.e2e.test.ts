@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGE_TITLE, WARNING_TITLE } from '../../src/agent/platform/linux/session/index.js';
 import type { CommandPayload } from '../../src/shared/command.js';
-import { randomToken } from '../../src/shared/crypto.js';
-import { signPayload } from '../../src/shared/signing.js';
+import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { signedCommand } from '../helpers/commands.js';
 import { ENROLL_TOKEN, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';
 import { CLI, runCli, startProcess, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
@@ -114,22 +114,8 @@ describe.skipIf(missing.length > 0)('lock, log off and message commands through 
     await consoleProc.stop();
     impostor = await startImpostorConsole(join(dir.path, 'console'), consoleProc.port);
     const ws = await impostor.waitForAuth();
-    const make = (overrides: Partial<CommandPayload> = {}): { payload: CommandPayload; signature: ReturnType<typeof signPayload> } => {
-      const now = Date.now();
-      const payload: CommandPayload = {
-        kind: 'vigil.command',
-        id: randomUUID(),
-        deviceId,
-        action: 'message',
-        text: 'hello',
-        issuedBy: 'impostor-test',
-        issuedAt: new Date(now).toISOString(),
-        expiresAt: new Date(now + 60_000).toISOString(),
-        nonce: randomToken(16),
-        ...overrides,
-      };
-      return { payload, signature: signPayload('command', payload, impostor!.privateKey, impostor!.publicKey) };
-    };
+    const make = (overrides: Partial<CommandPayload> = {}, key: { privateKey: KeyObject | string; publicKey: string } = impostor!) =>
+      signedCommand(deviceId, key, { action: 'message', text: 'hello', ...overrides });
     const send = async (cmd: unknown, id: string) => {
       const before = impostor!.received.length;
       ws.send(JSON.stringify({ v: 1, type: 'command', command: cmd }));
@@ -144,6 +130,9 @@ describe.skipIf(missing.length > 0)('lock, log off and message commands through 
     expect(await send(forged, tampered.payload.id)).toMatchObject({ outcome: 'bad-signature' });
     const other = make({ deviceId: randomUUID() });
     expect(await send(other, other.payload.id)).toMatchObject({ outcome: 'wrong-device' });
+    const stranger = generateEd25519KeyPair();
+    const foreign = make({}, { privateKey: stranger.privateKeyPem, publicKey: stranger.publicKey });
+    expect(await send(foreign, foreign.payload.id)).toMatchObject({ outcome: 'bad-signature' });
     expect(agent.child.exitCode).toBeNull();
   });
 });

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandGate } from '../../src/agent/commands.js';
 import { CommandPayloadSchema, type CommandPayload } from '../../src/shared/command.js';
-import { generateEd25519KeyPair, randomToken } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { signedCommand } from '../helpers/commands.js';
 import { parseAgentMessage, parseConsoleMessage } from '../../src/shared/protocol.js';
-import { signPayload } from '../../src/shared/signing.js';
 import { PERMISSIONS } from '../../src/shared/roles.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
@@ -14,21 +14,8 @@ const consoleKey = generateEd25519KeyPair();
 const otherKey = generateEd25519KeyPair();
 const deviceId = randomUUID();
 
-function command(overrides: Partial<CommandPayload> = {}, key = consoleKey) {
-  const now = Date.now();
-  const payload: CommandPayload = {
-    kind: 'vigil.command',
-    id: randomUUID(),
-    deviceId,
-    action: 'lock',
-    issuedBy: 'tech',
-    issuedAt: new Date(now).toISOString(),
-    expiresAt: new Date(now + 60_000).toISOString(),
-    nonce: randomToken(16),
-    ...overrides,
-  };
-  return { payload, signature: signPayload('command', payload, key.privateKeyPem, key.publicKey) };
-}
+const command = (overrides: Partial<CommandPayload> = {}, key = consoleKey) =>
+  signedCommand(deviceId, { privateKey: key.privateKeyPem, publicKey: key.publicKey }, overrides);
 
 describe('console commands', () => {
   it('the agent accepts a signed command once, and refuses replays even after a restart', () => {
