@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linuxSessionPlatform, WARNING_TITLE } from '../../src/agent/platform/linux/session/index.js';
+import { systemClock } from '../../src/agent/session/clock.js';
 import { nodeCommandRunner } from '../../src/agent/session/node-runner.js';
 import { SessionRunner } from '../../src/agent/session/runner.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
@@ -89,5 +90,71 @@ describe.skipIf(missing.length > 0)('session control under a real X server', () 
     expect(pidsOnDisplay('i3lock', x.display)).toEqual([]);
     expect(x.windowExists(WARNING_TITLE)).toBe(false);
     x.screenshot('session-after-logoff');
+  });
+});
+
+describe.skipIf(missing.length > 0)('postponing a timetabled logoff from the countdown window', () => {
+  let x: XServer;
+  let app: ChildProcess;
+  let runner: SessionRunner;
+  const events: NewAgentEvent[] = [];
+
+  /** Clicks the xmessage button at `index` (0 = first), found in the window's own widget tree. */
+  function clickButton(index: number): void {
+    const id = x.run('xdotool', ['search', '--name', WARNING_TITLE]).stdout.trim().split('\n')[0]!;
+    const tree = x.run('xwininfo', ['-tree', '-id', id]).stdout;
+    const buttons = [...tree.matchAll(/\(\)\s+\d+x25\+\d+\+\d+\s+\+(\d+)\+(\d+)/g)];
+    const [, bx, by] = buttons[index]!;
+    x.run('xdotool', ['mousemove', String(Number(bx) + 10), String(Number(by) + 10), 'click', '1']);
+  }
+  const buttonCount = () => {
+    const id = x.run('xdotool', ['search', '--name', WARNING_TITLE]).stdout.trim().split('\n')[0];
+    return id ? [...x.run('xwininfo', ['-tree', '-id', id]).stdout.matchAll(/\(\)\s+\d+x25\+\d+\+\d+/g)].length : 0;
+  };
+
+  beforeAll(async () => {
+    x = await startXvfb();
+    app = x.client('xterm', ['-title', 'pupil-session']);
+    await waitUntil(() => x.windowExists('pupil-session'), 15_000);
+    // The device's local clock is shifted so that the timetabled time is 10 s away.
+    const realLocal = () => systemClock.localMs(Date.now());
+    const at = Math.ceil(realLocal() / 60_000) * 60_000 + 60_000;
+    const shift = at - 10_000 - realLocal();
+    const clock = { ...systemClock, localMs: (wall: number) => systemClock.localMs(wall) + shift };
+    const hhmm = new Date(at).toISOString().slice(11, 16);
+    const platform = linuxSessionPlatform(nodeCommandRunner({ DISPLAY: x.display }), { display: x.display, uid: process.getuid!() });
+    runner = new SessionRunner({ platform, ownership: 'school', emit: (e) => events.push(e), log: createLogger('session-test'), clock });
+    runner.applyPolicy({
+      lockAfterIdleSeconds: 0,
+      logoffAfterLockedSeconds: 0,
+      warningSeconds: 8,
+      scheduledLogoff: { school: [{ time: hhmm, days: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] }] },
+      postpone: { allowed: true, maxTimes: 1, seconds: 60 },
+    });
+    runner.start();
+  });
+
+  afterAll(async () => {
+    runner?.stop();
+    for (const pid of x ? pidsOnDisplay('xmessage', x.display) : []) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await x?.stop();
+  });
+
+  it('the pupil postpones once; the countdown goes on without the button, and nobody is logged off at the original time', async () => {
+    await waitUntil(() => x.windowExists(WARNING_TITLE), 15_000, () => `no countdown; events ${JSON.stringify(events)}`);
+    expect(buttonCount()).toBe(2); // Postpone, OK
+    x.screenshot('session-postpone-offered');
+    clickButton(0);
+    await waitUntil(() => events.some((e) => e.type === 'session.action' && e.data.action === 'postpone'), 5_000, () => 'postpone never recorded');
+    await waitUntil(() => buttonCount() === 1, 10_000, () => 'the refreshed countdown still offers Postpone');
+    await new Promise((r) => setTimeout(r, 9_000)); // past the original deadline
+    expect(isRunning(app)).toBe(true);
+    expect(events.some((e) => e.type === 'session.action' && e.data.action === 'logoff')).toBe(false);
   });
 });

@@ -65,7 +65,7 @@ describe('SessionRunner', () => {
     const done = await r.command('logoff');
     r.stop();
     expect(done).toEqual({ ok: true, detail: 'ended', backend: 'second' });
-    expect(shown.some((t) => /logged off in 5 seconds because IT staff asked for it/.test(t))).toBe(true);
+    expect(shown.some((t) => /logged off in 5 seconds.\nIT staff have asked for it/.test(t))).toBe(true);
     expect(events.filter((e) => e.type === 'session.action').map((e) => (e.data as { action: string }).action)).toEqual(['warn', 'logoff']);
   }, 15_000);
 

@@ -22,11 +22,12 @@ export interface CommandDone {
   backend: string | null;
 }
 
+/** Short lines: the countdown window is small and a pupil reads it in a hurry. */
 const REASON_TEXT: Record<SessionReason, string> = {
-  idle: 'this computer has not been used for a while',
-  'locked-too-long': 'this computer has been locked for too long',
-  schedule: 'it is the end of the session on this computer',
-  command: 'IT staff asked for it',
+  idle: 'This computer has not been used for a while.',
+  'locked-too-long': 'This computer has been locked for too long.',
+  schedule: 'The session on this computer is ending.',
+  command: 'IT staff have asked for it.',
 };
 
 /**
@@ -168,7 +169,12 @@ export class SessionRunner {
     // Refresh every 5 s, then every second for the last 10: enough to read, little flicker.
     if (!first && secondsLeft > 10 && secondsLeft % 5 !== 0) return;
     this.warningShownAt ??= secondsLeft;
-    const text = `You will be logged off in ${secondsLeft} second${secondsLeft === 1 ? '' : 's'} because ${REASON_TEXT[reason]}.\nSave your work now.${canPostpone ? '\nYou may postpone this.' : ''}`;
+    const text = [
+      `You will be logged off in ${secondsLeft} second${secondsLeft === 1 ? '' : 's'}.`,
+      REASON_TEXT[reason],
+      'Save your work now.',
+      ...(canPostpone ? ['Press Postpone for more time.'] : []),
+    ].join('\n');
     if (warning?.available()) {
       warning.show(text, canPostpone, () => void this.execute(this.core.postpone()));
     }
