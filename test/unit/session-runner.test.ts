@@ -44,6 +44,15 @@ describe('SessionRunner', () => {
     expect(problems()).toEqual([]);
   });
 
+  it('a lock while a running locker holds the screen is answered without starting another', async () => {
+    let starts = 0;
+    const held: Locker = { name: 'held', available: () => true, lock: async () => (starts++, { ok: true, detail: 'running', isLocked: () => true }) };
+    const { r } = runner({ lockers: [held] });
+    await r.command('lock');
+    expect(await r.command('lock')).toEqual({ ok: true, detail: 'the screen is already locked', backend: 'held' });
+    expect(starts).toBe(1);
+  });
+
   it('records an event when every locker fails, or none is installed', async () => {
     const failing = runner({ lockers: [locker('a', false), locker('b', false)] });
     expect((await failing.r.command('lock')).ok).toBe(false);

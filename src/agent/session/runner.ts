@@ -191,6 +191,8 @@ export class SessionRunner {
   }
 
   private async doLock(reason: SessionReason): Promise<CommandDone> {
+    // A second locker on top of a running one would fail to grab the display and look like a fault.
+    if (this.lock?.outcome.isLocked?.()) return { ok: true, detail: 'the screen is already locked', backend: this.lock.backend };
     const tried: string[] = [];
     for (const locker of this.options.platform.lockers) {
       if (!locker.available()) continue;
