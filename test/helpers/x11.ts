@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { findSessionProcesses } from '../../src/agent/platform/linux/session/session-processes.js';
 import { REPO, waitUntil } from './processes.js';
 
 /** Real X11 for session tests: a private Xvfb, a window manager and apps, all ended by PID. */
-export const X_TOOLS = ['Xvfb', 'openbox', 'xterm', 'xdotool', 'xprintidle', 'i3lock', 'xmessage', 'import', 'convert'] as const;
+export const X_TOOLS = ['Xvfb', 'openbox', 'xterm', 'xdotool', 'xprintidle', 'i3lock', 'xmessage', 'xdpyinfo', 'xwininfo', 'import', 'convert'] as const;
 export const SCREENSHOT_DIR = join(REPO, 'test-results', 'screenshots');
 
 export function missingXTools(): string[] {
@@ -46,8 +47,13 @@ export async function startXvfb(): Promise<XServer> {
   const { DISPLAY: _d, ...envWithoutDisplay } = process.env;
   const server = spawn('Xvfb', [display, '-screen', '0', '1024x768x24', '-nolisten', 'tcp'], { env: envWithoutDisplay, stdio: 'ignore' });
   started.add(server);
-  await waitUntil(() => existsSync(`/tmp/.X11-unix/X${n}`), 10_000, () => `Xvfb ${display} never opened its socket`);
   const env = xEnv(display);
+  // The socket appears before the server accepts clients: wait until one can actually connect.
+  await waitUntil(
+    () => existsSync(`/tmp/.X11-unix/X${n}`) && spawnSync('xdpyinfo', [], { env, stdio: 'ignore', timeout: 5000 }).status === 0,
+    15_000,
+    () => `Xvfb ${display} never accepted a client`,
+  );
   const clients: ChildProcess[] = [];
   const x: XServer = {
     display,
@@ -94,6 +100,21 @@ export const isRunning = (child: ChildProcess) => child.exitCode === null && chi
 
 /** PIDs of processes named `comm` that run with DISPLAY=display (the lockers our agent started). */
 export function pidsOnDisplay(comm: string, display: string): number[] {
-  const r = spawnSync('sh', ['-c', `for p in $(pgrep -x ${comm}); do tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx 'DISPLAY=${display}' && echo $p; done`], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map(Number);
+  return findSessionProcesses(display, process.getuid!())
+    .filter((p) => p.comm === comm)
+    .map((p) => p.pid);
+}
+
+/**
+ * Ends what the code under test started on our private display (lockers, windows), by PID:
+ * only processes with these names whose environment has exactly this DISPLAY.
+ */
+export function killOnDisplay(display: string, comms: string[]): void {
+  for (const pid of comms.flatMap((comm) => pidsOnDisplay(comm, display))) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }

@@ -9,7 +9,7 @@ import { signedCommand } from '../helpers/commands.js';
 import { ENROLL_TOKEN, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';
 import { CLI, runCli, startProcess, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
-import { isRunning, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
+import { isRunning, killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
 
 /**
  * Console commands end to end: a real console process, a real agent process controlling a real
@@ -51,13 +51,7 @@ describe.skipIf(missing.length > 0)('lock, log off and message commands through 
   afterAll(async () => {
     await impostor?.close().catch(() => undefined);
     // Lockers and windows the agent started on our private display first, so the agent reaps them.
-    for (const pid of x ? [...pidsOnDisplay('i3lock', x.display), ...pidsOnDisplay('xmessage', x.display)] : []) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    if (x) killOnDisplay(x.display, ['i3lock', 'xmessage']);
     await new Promise((r) => setTimeout(r, 300));
     await stopAll(); // console and agent, by PID
     await x?.stop();

@@ -7,7 +7,7 @@ import { SessionRunner } from '../../src/agent/session/runner.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
 import { createLogger } from '../../src/shared/log.js';
 import { waitUntil } from '../helpers/processes.js';
-import { isRunning, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
+import { isRunning, killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
 
 /**
  * Session control against a real X server: Xvfb + openbox + xterm as the pupil's session,
@@ -40,13 +40,7 @@ describe.skipIf(missing.length > 0)('session control under a real X server', () 
 
   afterAll(async () => {
     runner?.stop();
-    for (const pid of x ? pidsOnDisplay('i3lock', x.display).concat(pidsOnDisplay('xmessage', x.display)) : []) {
-      try {
-        process.kill(pid, 'SIGKILL'); // lockers / windows our runner started on our display
-      } catch {
-        /* gone */
-      }
-    }
+    if (x) killOnDisplay(x.display, ['i3lock', 'xmessage']);
     await x?.stop();
   });
 
@@ -115,7 +109,7 @@ describe.skipIf(missing.length > 0)('postponing a timetabled logoff from the cou
   beforeAll(async () => {
     x = await startXvfb();
     app = x.client('xterm', ['-title', 'pupil-session']);
-    await waitUntil(() => x.windowExists('pupil-session'), 15_000);
+    await waitUntil(() => x.windowExists('pupil-session'), 15_000, () => `xterm window never appeared (xterm exit ${app.exitCode})`);
     // The device's local clock is shifted so that the timetabled time is 10 s away.
     const realLocal = () => systemClock.localMs(Date.now());
     const at = Math.ceil(realLocal() / 60_000) * 60_000 + 60_000;
@@ -136,13 +130,7 @@ describe.skipIf(missing.length > 0)('postponing a timetabled logoff from the cou
 
   afterAll(async () => {
     runner?.stop();
-    for (const pid of x ? pidsOnDisplay('xmessage', x.display) : []) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    if (x) killOnDisplay(x.display, ['xmessage']);
     await x?.stop();
   });
 
