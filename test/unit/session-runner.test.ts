@@ -48,7 +48,8 @@ describe('SessionRunner', () => {
     let starts = 0;
     const held: Locker = { name: 'held', available: () => true, lock: async () => (starts++, { ok: true, detail: 'running', isLocked: () => true }) };
     const { r } = runner({ lockers: [held] });
-    await r.command('lock');
+    const [a, b] = await Promise.all([r.command('lock'), r.command('lock')]); // at the same moment
+    expect(a).toEqual(b);
     expect(await r.command('lock')).toEqual({ ok: true, detail: 'the screen is already locked', backend: 'held' });
     expect(starts).toBe(1);
   });

@@ -40,6 +40,7 @@ export class SessionRunner {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private lock: { backend: string; outcome: LockOutcome } | null = null;
+  private locking: Promise<CommandDone> | null = null;
   private lastIdle: number | null = null;
   private idleMissingReported = false;
   private pendingLogoff: ((done: CommandDone) => void)[] = [];
@@ -190,9 +191,17 @@ export class SessionRunner {
     this.warningShownAt = null;
   }
 
-  private async doLock(reason: SessionReason): Promise<CommandDone> {
-    // A second locker on top of a running one would fail to grab the display and look like a fault.
-    if (this.lock?.outcome.isLocked?.()) return { ok: true, detail: 'the screen is already locked', backend: this.lock.backend };
+  /**
+   * One lock at a time: a console command and the idle timer may ask together, and a second
+   * locker on top of a running one would fail to grab the display and look like a fault.
+   */
+  private doLock(reason: SessionReason): Promise<CommandDone> {
+    if (this.lock?.outcome.isLocked?.()) return Promise.resolve({ ok: true, detail: 'the screen is already locked', backend: this.lock.backend });
+    this.locking ??= this.tryLockers(reason).finally(() => (this.locking = null));
+    return this.locking;
+  }
+
+  private async tryLockers(reason: SessionReason): Promise<CommandDone> {
     const tried: string[] = [];
     for (const locker of this.options.platform.lockers) {
       if (!locker.available()) continue;
