@@ -35,6 +35,7 @@ export function paths(dataDir: string) {
     policy: join(dataDir, 'policy.json'),
     aup: join(dataDir, 'aup.json'),
     outbox: join(dataDir, 'outbox.db'),
+    commandsSeen: join(dataDir, 'commands-seen.json'),
   };
 }
 

@@ -21,6 +21,13 @@ import type { ExecAction } from '../shared/exec.js';
 import { AppControl } from './app-control.js';
 import { LinuxExecGate } from './platform/linux/exec-gate.js';
 import { processUser } from './platform/linux/proc-user.js';
+import type { CommandOutcome } from '../shared/command.js';
+import type { Ownership } from '../shared/session.js';
+import { CommandGate } from './commands.js';
+import { nodeCommandRunner } from './session/node-runner.js';
+import type { SessionPlatform, SessionTarget } from './session/platform.js';
+import { SessionRunner } from './session/runner.js';
+import { sessionPlatformFor } from './platform/session.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -38,6 +45,8 @@ export interface AgentConfig {
   execMarks?: string[];
   /** The exec gate's answer when no decision is made in time (default allow: fail-open). */
   execOnTimeout?: ExecAction;
+  /** Session control (idle lock, logoff, console commands); off when absent. */
+  session?: { target: SessionTarget; ownership: Ownership; platform?: SessionPlatform };
 }
 
 const BATCHES_IN_FLIGHT = 4;
@@ -53,6 +62,8 @@ export class AgentService {
   private policy: PolicyStore | null = null;
   private aupStore: AupStore | null = null;
   private appControl: AppControl | null = null;
+  private commands: CommandGate | null = null;
+  private session: SessionRunner | null = null;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -89,6 +100,8 @@ export class AgentService {
       log.warn(this.policy.loadProblem);
       this.emit({ type: 'console.protocol-error', data: { detail: this.policy.loadProblem } });
     }
+    this.commands = new CommandGate(p.commandsSeen, key.deviceId, this.device.consolePublicKey);
+    this.startSessionControl();
     if (this.policy.bundle) this.notifyPolicy(this.policy.bundle);
 
     const wsUrl = new URL(AGENT_WS_PATH, this.device.consoleUrl);
@@ -113,6 +126,8 @@ export class AgentService {
           return this.onAck(message.seqs);
         case 'aup':
           return this.onAup(message.aup);
+        case 'command':
+          return void this.onCommand(message.command);
         case 'error':
           return log.warn('console reported an error', { code: message.code, message: message.message });
         case 'auth.error':
@@ -128,6 +143,7 @@ export class AgentService {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.session?.stop();
     this.timers.forEach(clearInterval);
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.appControl?.stop();
@@ -209,7 +225,7 @@ export class AgentService {
       policyVersion: this.policy!.version,
       policyDigest: this.policy!.bundle ? policyDigest(this.policy!.bundle.payload) : null,
       mode: this.config.mode,
-      capabilities: ['events', 'policy'],
+      capabilities: this.session ? ['events', 'policy', 'session', 'commands'] : ['events', 'policy'],
     });
     await this.sendStatus();
     this.scheduleStatus();
@@ -281,6 +297,42 @@ export class AgentService {
     } else if (result.outcome === 'stored') {
       this.config.log.info('stored AUP', { variant: result.aup.payload.variant, version: result.aup.payload.version });
     }
+  }
+
+  private startSessionControl(): void {
+    const options = this.config.session;
+    if (!options) return;
+    const { display, xauthority } = options.target;
+    const env: Record<string, string> = {};
+    if (display) env.DISPLAY = display;
+    if (xauthority) env.XAUTHORITY = xauthority;
+    const platform = options.platform ?? sessionPlatformFor(process.platform, nodeCommandRunner(env), options.target);
+    if (!platform) {
+      this.config.log.warn('session control is not available on this platform', { platform: process.platform });
+      return;
+    }
+    this.session = new SessionRunner({ platform, ownership: options.ownership, emit: (e) => this.emit(e), log: this.config.log.child('session') });
+    this.policyListeners.push((bundle) => this.session?.applyPolicy(bundle.payload.policy.session));
+    this.session.start();
+  }
+
+  /** A console command: verified, recorded, carried out, answered with its result. */
+  private async onCommand(raw: unknown): Promise<void> {
+    const check = this.commands!.check(raw);
+    let result: { id: string | null; action: string | null; outcome: CommandOutcome; detail: string; backend: string | null };
+    if (!check.ok) {
+      this.config.log.warn('refused a console command', { id: check.id, outcome: check.outcome, detail: check.detail });
+      result = { id: check.id, action: check.action, outcome: check.outcome, detail: check.detail, backend: null };
+    } else if (!this.session) {
+      result = { id: check.command.id, action: check.command.action, outcome: 'unsupported', detail: 'session control is not running on this device', backend: null };
+    } else {
+      const { id, action, text } = check.command;
+      this.config.log.info('carrying out console command', { id, action, by: check.command.issuedBy });
+      const done = await this.session.command(action, text);
+      result = { id, action, outcome: done.ok ? 'done' : 'failed', detail: done.detail, backend: done.backend };
+    }
+    this.emit({ type: 'command.received', data: { id: result.id, action: result.action, outcome: result.outcome, detail: result.detail } });
+    this.link?.send({ v: PROTOCOL_VERSION, type: 'command.result', id: result.id, outcome: result.outcome, detail: result.detail, backend: result.backend });
   }
 
   private reportedExpiry: number | null = null;

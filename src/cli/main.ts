@@ -17,7 +17,7 @@ Commands:
   login           sign in to a console from this shell
   policy          validate or push a policy file
   aup             publish Acceptable Use Policies, see who has accepted them
-  device          list or revoke devices
+  device          list, revoke, lock, log off or message devices
   enroll-token    create enrollment tokens
   user            add console users
   exec-gate       run the Linux pre-exec gate in the foreground (diagnostics)

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { keyId as keyIdOfDevice, randomToken } from '../shared/crypto.js';
 import type { SignedAup } from '../shared/aup.js';
+import type { SignedCommand } from '../shared/command.js';
 import { AgentEventSchema, type AgentEvent } from '../shared/events.js';
 import type { AupService } from './aups.js';
 import { LIMITS } from '../shared/limits.js';
@@ -109,6 +110,8 @@ export class AgentHub {
   aups: AupService | null = null;
   /** Set by the server: re-signs and broadcasts the current policy under a new version. */
   onVersionConflict: (() => Promise<void>) | null = null;
+  /** Set by the server: a device answered a console command. */
+  onCommandResult: ((deviceId: string, result: Extract<AgentMessage, { type: 'command.result' }>) => Promise<void>) | null = null;
   /** Hooks for later capabilities (activity, blocks...) that want to see stored events. */
   onEvents: ((deviceId: string, events: AgentEvent[]) => void) | null = null;
 
@@ -316,6 +319,8 @@ export class AgentHub {
         if (fresh.length) this.onEvents?.(deviceId, fresh);
         return;
       }
+      case 'command.result':
+        return this.onCommandResult?.(deviceId, message);
       case 'policy.ack':
         await this.store.setPolicyVersion(deviceId, message.version);
         this.log.info('policy applied by device', { deviceId, version: message.version });
@@ -347,6 +352,12 @@ export class AgentHub {
     if (!variant) return;
     const latest = await this.store.latestAup(variant);
     if (latest) this.send(conn, { v: PROTOCOL_VERSION, type: 'aup', aup: latest.signed });
+  }
+
+  /** Sends a signed command to one device if it is connected now (commands are never queued). */
+  sendCommand(deviceId: string, command: SignedCommand): boolean {
+    const conn = this.byDevice.get(deviceId);
+    return conn ? this.send(conn, { v: PROTOCOL_VERSION, type: 'command', command }) : false;
   }
 
   /** Cuts off a device at once (after revocation). */

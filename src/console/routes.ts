@@ -24,6 +24,8 @@ import type { Principal, RouteResult, Router } from './http/router.js';
 import { AupPublishRequestSchema, AupVariantSchema } from '../shared/aup.js';
 import { coverageCsv, type AupService } from './aups.js';
 import type { PolicyService } from './policies.js';
+import type { CommandService } from './commands.js';
+import { CommandRequestSchema } from '../shared/command.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface RouteDeps {
@@ -33,6 +35,7 @@ export interface RouteDeps {
   policies: PolicyService;
   aups: AupService;
   appRequests: AppRequestService;
+  commands: CommandService;
   hub: AgentHub;
   feed: FeedHub;
   consoleKeyId: string;
@@ -103,6 +106,15 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       hub.disconnect(device.id, CLOSE.revoked, 'revoked');
       if (changed) await audit(principal, 'device.revoked', device.id, { hostname: device.hostname });
       return ok({ revoked: true, changed });
+    })
+    .add('POST', '/api/v1/devices/:id/commands', 'devices:command', async ({ req, params, principal }) => {
+      const device = await findDevice(store, params.id!);
+      const body = await readJson(req, CommandRequestSchema);
+      if (device.revoked) throw new HttpError(409, 'device-revoked', 'this device has been revoked');
+      const issued = await deps.commands.issue(device.id, body, actor(principal));
+      // Commands are live only: a lock that arrives when the laptop next wakes is a surprise.
+      if (!issued.delivered) throw new HttpError(409, 'device-offline', 'the device is not connected; commands are not queued');
+      return ok(issued, issued.result ? 200 : 202);
     })
 
     .add('GET', '/api/v1/events', 'events:read', async ({ url }) => {

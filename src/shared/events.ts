@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ExecModeSchema, Sha256HexSchema } from './app-rules.js';
 import { AupReceiptSchema } from './aup.js';
+import { CommandOutcomeSchema } from './command.js';
+import { SessionActionDataSchema, SessionBackendsDataSchema, SessionProblemDataSchema } from './session-events.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 
 /**
@@ -70,6 +72,18 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('app.blocked'), data: AppExecData }),
   z.strictObject({ ...base, type: z.literal('app.would-block'), data: AppExecData }),
   z.strictObject({ ...base, type: z.literal('app.permission-requested'), data: AppPermissionRequestData }),
+  /** Session control took an action (lock, warning, logoff...) and why; see session-events.ts. */
+  z.strictObject({ ...base, type: z.literal('session.action'), data: SessionActionDataSchema }),
+  /** Which OS mechanisms session control uses on this device (sent at start and on change). */
+  z.strictObject({ ...base, type: z.literal('session.backends'), data: SessionBackendsDataSchema }),
+  /** Something session control could not do or had to work around. */
+  z.strictObject({ ...base, type: z.literal('session.problem'), data: SessionProblemDataSchema }),
+  /** A console command the agent received, and what became of it. */
+  z.strictObject({
+    ...base,
+    type: z.literal('command.received'),
+    data: z.strictObject({ id: UuidSchema.nullable(), action: boundedText(32).nullable(), outcome: CommandOutcomeSchema, detail: boundedText(512) }),
+  }),
   z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
   /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */
   z.strictObject({ ...base, type: z.literal('diagnostic.test'), data: z.strictObject({ note: boundedText(256), n: z.number().int().nonnegative() }) }),

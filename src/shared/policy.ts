@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ApplicationsSchema, DeviceGroupsSchema } from './app-rules.js';
 import { AupVariantSchema } from './aup.js';
+import { SessionPolicySchema } from './session.js';
 import { SignatureSchema } from './signed.js';
 
 /**
@@ -25,6 +26,8 @@ export const PolicyDocumentSchema = z.strictObject({
   groups: DeviceGroupsSchema.optional(),
   /** Application control (docs/application-control.md). Absent: the agent runs no exec gate. */
   applications: ApplicationsSchema.optional(),
+  /** Idle lock, logoff and timetabled logoff (src/shared/session.ts); absent = agent defaults. */
+  session: SessionPolicySchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 

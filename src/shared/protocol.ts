@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CommandOutcomeSchema } from './command.js';
 import { EventEnvelopeSchema } from './events.js';
 import { LIMITS } from './limits.js';
 import { summariseZodError } from './policy.js';
@@ -53,6 +54,11 @@ export const EventsAckMessage = z.strictObject({
 export const PolicyMessage = z.strictObject({ v, type: z.literal('policy'), bundle: z.unknown() });
 /** The AUP for this device's variant; checked by the agent (signature) like a policy bundle. */
 export const AupMessage = z.strictObject({ v, type: z.literal('aup'), aup: z.unknown() });
+/**
+ * A console-signed command (SignedCommandSchema in command.ts). Checked by the agent rather than
+ * here, so a forged or tampered command is answered with a refusal instead of dropped silently.
+ */
+export const CommandMessage = z.strictObject({ v, type: z.literal('command'), command: z.unknown() });
 export const ErrorMessage = z.strictObject({
   v,
   type: z.literal('error'),
@@ -67,6 +73,7 @@ export const ConsoleMessageSchema = z.discriminatedUnion('type', [
   EventsAckMessage,
   PolicyMessage,
   AupMessage,
+  CommandMessage,
   ErrorMessage,
 ]);
 export type ConsoleMessage = z.infer<typeof ConsoleMessageSchema>;
@@ -98,6 +105,16 @@ export const EventsMessage = z.strictObject({
   events: z.array(EventEnvelopeSchema).min(1).max(LIMITS.eventsPerBatch),
 });
 export const PolicyAckMessage = z.strictObject({ v, type: z.literal('policy.ack'), version: z.number().int().positive() });
+/** The agent's answer to a `command`: null id when the command was too broken to name one. */
+export const CommandResultMessage = z.strictObject({
+  v,
+  type: z.literal('command.result'),
+  id: UuidSchema.nullable(),
+  outcome: CommandOutcomeSchema,
+  detail: boundedText(512),
+  /** The OS mechanism that carried it out (e.g. `i3lock`), when it ran. */
+  backend: boundedText(64).nullable(),
+});
 
 export const AgentMessageSchema = z.discriminatedUnion('type', [
   AuthMessage,
@@ -106,6 +123,7 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
   StatusMessage,
   EventsMessage,
   PolicyAckMessage,
+  CommandResultMessage,
 ]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type AgentMessageInput = z.input<typeof AgentMessageSchema>;

@@ -10,6 +10,8 @@ export type Role = z.infer<typeof RoleSchema>;
 export const PERMISSIONS = {
   'devices:read': ['admin', 'systems_manager', 'technician', 'safeguarding_lead'],
   'devices:revoke': ['admin'],
+  /** Lock, log off or message a device now (signed commands). */
+  'devices:command': ['admin', 'technician'],
   'events:read': ['admin', 'systems_manager', 'technician'],
   'policy:read': ['admin', 'systems_manager', 'technician'],
   'policy:push': ['admin', 'systems_manager'],

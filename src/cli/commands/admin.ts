@@ -23,6 +23,10 @@ vigil aup coverage [--variant NAME] [--csv] [--console URL]
 
 vigil device list [--console URL]
 vigil device revoke <device-id> [--console URL]
+vigil device lock|logoff <device-id> [--console URL]
+vigil device message <device-id> <text> [--console URL]
+  Signed commands to a connected device: lock the screen now; log off after the policy's
+  warning countdown; show a message. Technicians and admins.
 vigil enroll-token create --label TEXT [--hours N] [--max-uses N] [--console URL]
 vigil enroll-token list [--console URL]
 vigil enroll-token revoke <token-id> [--console URL]
@@ -91,7 +95,20 @@ export async function runPolicy(argv: string[]): Promise<void> {
 
 export async function runDevice(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { console: { type: 'string' }, json: { type: 'boolean' } }, 1);
+  const { values, positionals } = parse(rest, { console: { type: 'string' }, json: { type: 'boolean' } }, sub === 'message' ? 2 : 1);
+  if (sub === 'lock' || sub === 'logoff' || sub === 'message') {
+    const [id, text] = positionals;
+    if (!id || (sub === 'message') !== (text !== undefined)) throw usageError(`usage: vigil device ${sub} <device-id>${sub === 'message' ? ' <text>' : ''}`);
+    const client = await ApiClient.fromEnvironment(values.console);
+    const issued = (await client.call('POST', `/api/v1/devices/${encodeURIComponent(id)}/commands`, { action: sub, ...(text !== undefined ? { text } : {}) })) as {
+      id: string;
+      result: { outcome: string; detail: string; backend: string | null } | null;
+    };
+    if (!issued.result) return void console.log(`${sub} sent to ${id} (command ${issued.id}); no answer yet — the result will be in the audit log`);
+    const { outcome, detail, backend } = issued.result;
+    if (outcome !== 'done') throw new CliError(`${sub} on ${id}: ${outcome}: ${detail}`);
+    return void console.log(`${sub} done on ${id}${backend ? ` via ${backend}` : ''}: ${detail}`);
+  }
   const client = await ApiClient.fromEnvironment(values.console);
   if (sub === 'list') {
     const { devices } = (await client.call('GET', '/api/v1/devices')) as { devices: { id: string; hostname: string; online: boolean; policyVersion: number | null; revoked: boolean }[] };
@@ -106,7 +123,7 @@ export async function runDevice(argv: string[]): Promise<void> {
     await client.call('POST', `/api/v1/devices/${encodeURIComponent(positionals[0])}/revoke`, {});
     return void console.log(`revoked ${positionals[0]}`);
   }
-  throw usageError(`unknown device command "${sub ?? ''}"; try: vigil device list|revoke`);
+  throw usageError(`unknown device command "${sub ?? ''}"; try: vigil device list|revoke|lock|logoff|message`);
 }
 
 export async function runEnrollToken(argv: string[]): Promise<void> {

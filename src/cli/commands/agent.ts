@@ -6,6 +6,7 @@ import { ExecActionSchema } from '../../shared/exec.js';
 import { createLogger } from '../../shared/log.js';
 import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
+import { OwnershipSchema } from '../../shared/session.js';
 import { AgentService } from '../../agent/service.js';
 import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
@@ -27,6 +28,13 @@ export const AGENT_HELP = `vigil agent [options]
                         passes --exec-mark /home --exec-mark /tmp)
   --exec-on-timeout A   allow (fail-open, default) or deny (fail-closed) when the gate cannot
                         decide within its deadline
+  --session             control the signed-in desktop session (idle lock, logoff, console commands)
+  --session-display D   X display of that session (Linux; default: DISPLAY; implies --session)
+  --session-uid UID     the session user's uid: logoff without logind ends only that user's
+                        processes on that display (default: this process's uid in --user-mode)
+  --session-id ID       logind (Linux) or Windows session id, when known
+  --ownership school|byod  who owns this device: picks the policy's logoff timetable
+                        (default: school, or byod with --user-mode)
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -49,6 +57,11 @@ export async function runAgent(argv: string[]): Promise<void> {
     'allow-plain-http': { type: 'boolean' },
     'exec-mark': { type: 'string', multiple: true },
     'exec-on-timeout': { type: 'string' },
+    session: { type: 'boolean' },
+    'session-display': { type: 'string' },
+    'session-uid': { type: 'string' },
+    'session-id': { type: 'string' },
+    ownership: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
@@ -75,6 +88,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     backoffMaxMs: backoffFromEnv(),
     execMarks: values['exec-mark'] ?? [],
     execOnTimeout: onTimeout.data,
+    session: sessionOptions(values),
   });
   try {
     await service.start();
@@ -89,6 +103,19 @@ export async function runAgent(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Session control settings from the command line; undefined when it is not asked for. */
+function sessionOptions(values: { session?: boolean; 'session-display'?: string; 'session-uid'?: string; 'session-id'?: string; ownership?: string; 'user-mode'?: boolean }) {
+  if (!values.session && values['session-display'] === undefined) return undefined;
+  const display = values['session-display'] ?? process.env.DISPLAY;
+  if (display !== undefined && !/^[A-Za-z0-9.-]*:\d{1,4}(\.\d{1,2})?$/.test(display)) throw usageError(`--session-display must look like ":0", not "${display}"`);
+  const ownership = OwnershipSchema.safeParse(values.ownership ?? (values['user-mode'] ? 'byod' : 'school'));
+  if (!ownership.success) throw usageError('--ownership must be school or byod');
+  const uid = values['session-uid'] !== undefined ? intOption(values['session-uid'], 'session-uid', 0, 2 ** 31 - 1, 0) : values['user-mode'] ? process.getuid?.() : undefined;
+  const sessionId = values['session-id'];
+  if (sessionId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(sessionId)) throw usageError('--session-id must be a short id (letters, digits, - and _)');
+  return { ownership: ownership.data, target: { display, uid, sessionId, xauthority: process.env.XAUTHORITY } };
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */
