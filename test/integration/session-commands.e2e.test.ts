@@ -67,6 +67,10 @@ describe.skipIf(missing.length > 0)('lock, log off and message commands through 
     expect((await command({ action: 'lock' }, await login('dsl'))).status).toBe(403);
     expect((await command({ action: 'message' })).status).toBe(400); // message needs text
     expect((await command({ action: 'lock', extra: 1 })).status).toBe(400);
+    const post = (path: string) => consoleProc.api(path, { method: 'POST', body: JSON.stringify({ action: 'lock' }) });
+    expect((await post(`/api/v1/devices/${randomUUID()}/commands`)).status).toBe(404);
+    expect((await post('/api/v1/devices/not-a-device/commands')).status).toBe(400);
+    expect((await consoleProc.api('/api/v1/audit?limit=100')).body.audit.filter((a: { action: string }) => a.action === 'device.command')).toEqual([]);
     const sent = await command({ action: 'message', text: 'Please come to the IT desk at break.' }, await login('tech'));
     expect(sent.status).toBe(200);
     expect(sent.body.result).toMatchObject({ outcome: 'done', backend: 'xmessage' });
