@@ -35,6 +35,12 @@ const consoleProc = spawn(process.execPath, [cli, 'console', '--data-dir', dataD
   env: { ...process.env, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token, VIGIL_LOG_LEVEL: 'error' },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+// However the benchmark ends (an error included), the console and simulator it started end too.
+process.on('exit', () => {
+  for (const child of [consoleProc, sim]) if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+let sim: ReturnType<typeof spawn> | null = null;
 const url = await new Promise<string>((resolve, reject) => {
   const rl = createInterface({ input: consoleProc.stdout! });
   rl.on('line', (line) => {
@@ -49,7 +55,7 @@ log(`console at ${url} (pid ${consoleProc.pid}); starting ${args.agents} simulat
 const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
 const { token: session } = (await login.json()) as { token: string };
 
-const sim = spawn(
+sim = spawn(
   process.execPath,
   [join(dist, 'bench/fleet-sim.js'), '--url', url, '--token', token, '--agents', args.agents, '--duration', args.duration, '--event-interval', args['event-interval']],
   { stdio: ['pipe', 'pipe', 'inherit'] },
