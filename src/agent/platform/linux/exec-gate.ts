@@ -44,18 +44,51 @@ function agentRoot(): string {
  * and scripts run from /etc), the Node binary and the agent's own files. Symlinks (/bin ->
  * /usr/bin on merged-/usr systems) are resolved because the kernel reports resolved paths.
  */
-export function systemBuiltins(extra: string[] = []): BuiltinAllow[] {
+export function systemBuiltins(
+  extra: string[] = [],
+  onRefused: (path: string, why: string) => void = (path, why) => process.stderr.write(`vigil: not always-allowing ${path}: ${why}\n`),
+): BuiltinAllow[] {
   const paths = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', process.execPath, agentRoot(), ...extra];
   const seen = new Map<string, BuiltinAllow>();
   for (const path of paths) {
+    let real: string;
     try {
-      const real = realpathSync(path).replace(/(.)\/+$/, '$1');
-      seen.set(real, { path: real, dev: statSync(real, { bigint: true }).dev });
+      real = realpathSync(path).replace(/(.)\/+$/, '$1');
     } catch {
-      // absent on this system (e.g. /libx32): nothing to allow
+      continue; // absent on this system (e.g. /libx32): nothing to allow
     }
+    const problem = untrustworthyBecause(real);
+    if (problem) {
+      onRefused(real, problem);
+      continue;
+    }
+    seen.set(real, { path: real, dev: statSync(real, { bigint: true }).dev });
   }
   return [...seen.values()];
+}
+
+/**
+ * An always-allowed path is only safe if no pupil can put a program there: it must be owned by
+ * root and writable by nobody else, and so must every directory above it — except that a
+ * root-owned sticky directory (like /tmp) above it is fine, since nobody else can rename or
+ * replace what root created in it. Returns the reason a path is unsafe, or null.
+ */
+export function untrustworthyBecause(real: string, stat: (p: string) => { uid: number; mode: number } = statSync): string | null {
+  const check = (p: string, self: boolean): string | null => {
+    const st = stat(p);
+    if (st.uid !== 0) return `${p} is owned by uid ${st.uid}, not root`;
+    const othersCanWrite = (st.mode & 0o022) !== 0;
+    const sticky = (st.mode & 0o1000) !== 0;
+    if (othersCanWrite && (self || !sticky)) return `${p} is writable by users other than root`;
+    return null;
+  };
+  const own = check(real, true);
+  if (own) return own;
+  for (let dir = dirname(real); ; dir = dirname(dir)) {
+    const problem = check(dir, false);
+    if (problem) return problem;
+    if (dirname(dir) === dir) return null;
+  }
 }
 
 /**
