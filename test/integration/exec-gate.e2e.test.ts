@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +140,25 @@ describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
     gate.child.kill('SIGUSR1');
     const stats = await gate.waitFor('stats');
     expect(stats.stats.prefixAllowed).toBe(1);
+  });
+
+  it('a private bind mount over an always-allowed directory does not make a program built in', async () => {
+    writeRules('enforce');
+    const trusted = join(dir, 'trusted-ns');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(trusted, { recursive: true });
+    mkdirSync(elsewhere, { recursive: true });
+    place('elsewhere/tool');
+    // Filesystem marks follow the tmpfs into the new mount namespace; mount marks would not.
+    const gate = await startGate(['--mark', dir, '--mark-kind', 'filesystem', '--rules', rulesFile, '--deadline-ms', '2000', '--always-allow', trusted]);
+    // In its own mount namespace, "tool" appears inside the always-allowed directory.
+    const inside = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind '${elsewhere}' '${trusted}' && exec '${join(trusted, 'tool')}'`], { encoding: 'utf8' });
+    expect(inside.status).not.toBe(0);
+    expect(inside.stderr).toMatch(/Operation not permitted|Permission denied/);
+    const record = await gate.waitFor('exec', (r) => r.path === join(trusted, 'tool'));
+    expect(record).toMatchObject({ verdict: 'deny', reason: 'default' });
+    gate.child.kill('SIGUSR1');
+    expect((await gate.waitFor('stats')).stats.prefixAllowed).toBe(0);
   });
 
   it('a killed gate releases waiting executions and its marks: nothing hangs', async () => {

@@ -161,7 +161,11 @@ void handle_event(Gate* g, const struct fanotify_event_metadata* m) {
     d->ctime_sec = st.st_ctim.tv_sec;
     d->ctime_nsec = st.st_ctim.tv_nsec;
     identity = {d->dev, d->ino, d->size, d->ctime_sec, d->ctime_nsec};
-    if (n > 0 && prefix_allows(g, d->path, st.st_dev)) {
+    // The path is as the executing process sees it: a private bind mount in a user namespace can
+    // make any file appear under /usr. Only trust it if the same path here is the same file.
+    struct stat here;
+    if (n > 0 && prefix_allows(g, d->path, st.st_dev) && stat(d->path.c_str(), &here) == 0 && here.st_dev == st.st_dev &&
+        here.st_ino == st.st_ino) {
       g->prefix_allowed++;
       respond(g, m->fd, true);
       delete d;

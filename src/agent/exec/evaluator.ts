@@ -22,6 +22,12 @@ export interface EvaluatorOptions<E extends PendingExec> {
   builtins: readonly BuiltinAllow[];
   /** Reads the pending file and returns its SHA-256, or null if it cannot be read as that file. */
   hash: (exec: E) => Promise<string | null>;
+  /**
+   * Whether the reported path, looked up from the gate's own mount namespace, is this very file.
+   * The kernel reports paths as the executing process sees them, so a pupil's private bind mount
+   * over a built-in directory must not make their program look built in.
+   */
+  sameFileHere?: (exec: E) => boolean;
   cacheSize?: number;
 }
 
@@ -54,7 +60,7 @@ export class ExecEvaluator<E extends PendingExec = PendingExec> {
   async evaluate(exec: E): Promise<Evaluation> {
     const started = performance.now();
     const mode = this.mode;
-    if (builtinAllows(this.options.builtins, exec.path, exec.dev)) {
+    if (builtinAllows(this.options.builtins, exec.path, exec.dev) && (this.options.sameFileHere?.(exec) ?? true)) {
       const verdict: ExecVerdict = { action: 'allow', reason: 'builtin' };
       return { verdict, ...applyMode(mode, verdict), mode, sha256: null, cached: true, ms: performance.now() - started };
     }

@@ -91,6 +91,16 @@ export function untrustworthyBecause(real: string, stat: (p: string) => { uid: n
   }
 }
 
+/** The path resolved in this process's namespace names the event's file (same device and inode). */
+export function sameFileHere(exec: { path: string; dev: bigint; ino: bigint }): boolean {
+  try {
+    const here = statSync(exec.path, { bigint: true });
+    return here.dev === exec.dev && here.ino === exec.ino;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * SHA-256 of the file behind a pending event, read through /proc/self/fd/N (the event's own
  * fd, so a rename or unlink in the meantime changes nothing). The fd number can be reused once
@@ -131,8 +141,8 @@ export class LinuxExecGate {
   constructor(private readonly options: LinuxExecGateOptions) {
     this.addon = loadFanotifyAddon();
     this.builtins = systemBuiltins(options.extraBuiltins);
-    this.evaluator = new ExecEvaluator(
-      { builtins: this.builtins, hash: (exec) => hashEventFile(exec.fd, exec) },
+    this.evaluator = new ExecEvaluator<PendingExec & { fd: number }>(
+      { builtins: this.builtins, hash: (exec) => hashEventFile(exec.fd, exec), sameFileHere },
       { decide: options.decide, mode: options.mode },
     );
   }
