@@ -64,7 +64,13 @@ export interface GateProcess {
   records: ExecGateRecord[];
   stderr: string;
   /** Resolves with the first record matching, or rejects after timeoutMs. */
-  waitFor<T extends ExecGateRecord['type']>(type: T, match?: (r: Extract<ExecGateRecord, { type: T }>) => boolean, timeoutMs?: number): Promise<Extract<ExecGateRecord, { type: T }>>;
+  /** The first matching record at or after `fromIndex` (records printed earlier can be stale). */
+  waitFor<T extends ExecGateRecord['type']>(
+    type: T,
+    match?: (r: Extract<ExecGateRecord, { type: T }>) => boolean,
+    timeoutMs?: number,
+    fromIndex?: number,
+  ): Promise<Extract<ExecGateRecord, { type: T }>>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -79,11 +85,11 @@ export async function startGate(args: string[], env: NodeJS.ProcessEnv = {}): Pr
     child,
     records: [],
     stderr: '',
-    waitFor(type, match = () => true, timeoutMs = 10_000) {
+    waitFor(type, match = () => true, timeoutMs = 10_000, fromIndex = 0) {
       const deadline = Date.now() + timeoutMs;
       return new Promise((resolveRecord, reject) => {
         const check = () => {
-          const found = gate.records.find((r) => r.type === type && match(r as never));
+          const found = gate.records.find((r, i) => i >= fromIndex && r.type === type && match(r as never));
           if (found) return resolveRecord(found as never);
           if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) {
             return reject(new Error(`no ${type} record from the gate; stderr: ${gate.stderr.slice(-2000)}; records: ${JSON.stringify(gate.records.slice(-5))}`));

@@ -44,3 +44,20 @@ describe('always-allow paths', () => {
     expect(refused.join('\n')).toMatch(/pupils is owned by uid 1000/);
   });
 });
+
+describe('file identities as proof of content', () => {
+  it('are not trusted for a file changed in the last two seconds, and are on an ordinary file system', async () => {
+    const { identityTrusted } = await import('../../src/agent/platform/linux/exec-gate.js');
+    const file = join(tempPath(), 'tool');
+    writeFileSync(file, 'x');
+    const { openSync, closeSync, statSync } = await import('node:fs');
+    const fd = openSync(file, 'r');
+    try {
+      const ctimeSec = Math.floor(statSync(file).ctimeMs / 1000);
+      expect(identityTrusted(fd, { ctimeSec }, ctimeSec + 1)).toBe(false);
+      expect(identityTrusted(fd, { ctimeSec }, ctimeSec + 10)).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});

@@ -15,6 +15,8 @@ export interface Evaluation {
   mode: ExecMode;
   sha256: string | null;
   cached: boolean;
+  /** Whether the file identity may stand for this content later (see identityTrusted). */
+  identityTrusted: boolean;
   ms: number;
 }
 
@@ -28,6 +30,12 @@ export interface EvaluatorOptions<E extends PendingExec> {
    * over a built-in directory must not make their program look built in.
    */
   sameFileHere?: (exec: E) => boolean;
+  /**
+   * Whether (dev, ino, size, ctime) can stand for the file's content later. Not on file systems
+   * whose ctime a user can set (FAT, exFAT, FUSE...), nor for a file changed in the last moments
+   * (a same-tick rewrite keeps its ctime): such files are hashed every time and never cached.
+   */
+  identityTrusted?: (exec: E) => boolean;
   cacheSize?: number;
 }
 
@@ -62,14 +70,15 @@ export class ExecEvaluator<E extends PendingExec = PendingExec> {
     const mode = this.mode;
     if (builtinAllows(this.options.builtins, exec.path, exec.dev) && (this.options.sameFileHere?.(exec) ?? true)) {
       const verdict: ExecVerdict = { action: 'allow', reason: 'builtin' };
-      return { verdict, ...applyMode(mode, verdict), mode, sha256: null, cached: true, ms: performance.now() - started };
+      return { verdict, ...applyMode(mode, verdict), mode, sha256: null, cached: true, identityTrusted: true, ms: performance.now() - started };
     }
-    let sha256 = this.cache.get(exec) ?? null;
+    const identityTrusted = this.options.identityTrusted?.(exec) ?? true;
+    let sha256 = identityTrusted ? (this.cache.get(exec) ?? null) : null;
     const cached = sha256 !== null;
-    if (!cached) sha256 = await this.hashOnce(exec);
+    if (!cached) sha256 = identityTrusted ? await this.hashOnce(exec) : await this.options.hash(exec).catch(() => null);
     const { path, pid, dev, ino, size, ctimeSec, ctimeNsec } = exec;
     const verdict = this.decide({ path, pid, dev, ino, size, ctimeSec, ctimeNsec, sha256 });
-    return { verdict, ...applyMode(mode, verdict), mode, sha256, cached, ms: performance.now() - started };
+    return { verdict, ...applyMode(mode, verdict), mode, sha256, cached, identityTrusted, ms: performance.now() - started };
   }
 
   private hashOnce(exec: E): Promise<string | null> {

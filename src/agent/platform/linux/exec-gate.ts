@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,35 @@ export function untrustworthyBecause(real: string, stat: (p: string) => { uid: n
   }
 }
 
+/**
+ * File systems whose ctime a user can choose (it follows mtime on FAT/exFAT; FUSE and network
+ * file systems report what their server says), so (dev, ino, size, ctime) proves nothing there.
+ */
+const UNTRUSTED_CTIME_FS = new Set([
+  0x4d44, // msdos / vfat
+  0x2011bab0, // exfat
+  0x65735546, // fuse
+  0x5346544e, // ntfs (ntfs-3g)
+  0x7366746e, // ntfs3
+  0x6969, // nfs
+  0xff534d42, // cifs
+  0xfe534d42, // smb2
+  0x9660, // iso9660
+  0x15013346, // udf
+]);
+/** Seconds during which a file's ctime may not yet reflect a rewrite (coarse kernel clocks). */
+const RACY_SECONDS = 2;
+
+/** Whether a pending file's identity may stand for its content later (see EvaluatorOptions). */
+export function identityTrusted(fd: number, exec: { ctimeSec: number }, nowSeconds = Date.now() / 1000): boolean {
+  if (exec.ctimeSec >= nowSeconds - RACY_SECONDS) return false;
+  try {
+    return !UNTRUSTED_CTIME_FS.has(statfsSync(`/proc/self/fd/${fd}`).type);
+  } catch {
+    return false;
+  }
+}
+
 /** The path resolved in this process's namespace names the event's file (same device and inode). */
 export function sameFileHere(exec: { path: string; dev: bigint; ino: bigint }): boolean {
   try {
@@ -112,6 +141,8 @@ export async function hashEventFile(fd: number, exec: PendingExec): Promise<stri
   try {
     const before = await file.stat({ bigint: true });
     if (before.dev !== exec.dev || before.ino !== exec.ino || Number(before.size) !== exec.size) return null;
+    // The hash must describe the state the kernel reported, not a later one.
+    if (before.ctimeNs !== BigInt(exec.ctimeSec) * 1_000_000_000n + BigInt(exec.ctimeNsec)) return null;
     const hash = createHash('sha256');
     const buffer = Buffer.allocUnsafe(1 << 20);
     for (;;) {
@@ -142,7 +173,7 @@ export class LinuxExecGate {
     this.addon = loadFanotifyAddon();
     this.builtins = systemBuiltins(options.extraBuiltins);
     this.evaluator = new ExecEvaluator<PendingExec & { fd: number }>(
-      { builtins: this.builtins, hash: (exec) => hashEventFile(exec.fd, exec), sameFileHere },
+      { builtins: this.builtins, hash: (exec) => hashEventFile(exec.fd, exec), sameFileHere, identityTrusted: (exec) => identityTrusted(exec.fd, exec) },
       { decide: options.decide, mode: options.mode },
     );
   }
@@ -201,7 +232,7 @@ export class LinuxExecGate {
     try {
       const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec });
       // Plain allows may be answered natively next time; would-be blocks are reported every time.
-      const cacheable = result.respond === 'allow' && !result.wouldBlock;
+      const cacheable = result.respond === 'allow' && !result.wouldBlock && result.identityTrusted;
       if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow', cacheable);
       this.options.onRecord({
         type: 'exec',
