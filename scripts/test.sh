@@ -19,6 +19,11 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
   fi
+  # Everything the suite needs is now here, so nothing may be skipped for want of it, and the
+  # fanotify addon must build (test/helpers/requirements.ts, scripts/prepare.mjs).
+  if [ "$(uname -s)" = Linux ]; then
+    export VIGIL_TESTS_REQUIRE_ALL=1 VIGIL_REQUIRE_FANOTIFY=1
+  fi
 fi
 
 node scripts/prepare.mjs

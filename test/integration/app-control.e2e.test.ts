@@ -1,5 +1,6 @@
 import { chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { skipReason } from '../helpers/requirements.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execGateUnavailable, execProgram, mountPrivateTmpfs, sha256File, type PrivateMount } from '../../bench/exec-fixture.js';
 import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
@@ -11,8 +12,7 @@ import { runCli, stopAll, tempDir, waitUntil, type Proc } from '../helpers/proce
  * private tmpfs this file mounts (named in the policy); everything started here is killed and
  * the tmpfs unmounted in afterAll.
  */
-const unavailable = execGateUnavailable();
-if (unavailable) console.warn(`[app-control e2e] skipped: ${unavailable}`);
+const unavailable = skipReason('app-control e2e', execGateUnavailable());
 
 describe.skipIf(unavailable !== null)('application control through console and agent (real fanotify)', () => {
   let dir: ReturnType<typeof tempDir>;

@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { skipReason } from '../helpers/requirements.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   execGateUnavailable,
@@ -17,8 +18,7 @@ import {
  * file is ever marked; each gate runs as its own `vigil exec-gate` process and is killed after
  * each test; the tmpfs is unmounted in afterAll.
  */
-const unavailable = execGateUnavailable();
-if (unavailable) console.warn(`[exec-gate e2e] skipped: ${unavailable}`);
+const unavailable = skipReason('exec-gate e2e', execGateUnavailable());
 
 describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
   let mount: PrivateMount;

@@ -1,6 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { skipReason } from '../helpers/requirements.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGE_TITLE, WARNING_TITLE } from '../../src/agent/platform/linux/session/index.js';
 import type { CommandPayload } from '../../src/shared/command.js';
@@ -17,9 +18,9 @@ import { isRunning, killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type
  * holding its key, to send what the real console never would: replays and tampered commands.
  */
 const missing = missingXTools();
-if (missing.length) console.warn(`skipping console command tests: missing ${missing.join(', ')}`);
+const unavailable = skipReason('console command e2e', missing.length ? `missing ${missing.join(', ')}` : null);
 
-describe.skipIf(missing.length > 0)('lock, log off and message commands through console and agent', () => {
+describe.skipIf(unavailable !== null)('lock, log off and message commands through console and agent', () => {
   let dir: ReturnType<typeof tempDir>;
   let x: XServer;
   let app: ChildProcess;

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { skipReason } from '../helpers/requirements.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linuxSessionPlatform, WARNING_TITLE } from '../../src/agent/platform/linux/session/index.js';
 import { systemClock } from '../../src/agent/session/clock.js';
@@ -16,9 +17,12 @@ import { isRunning, killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type
  * ends them (uid + DISPLAY), which is safe here because this test process has no DISPLAY.
  */
 const missing = missingXTools();
-if (missing.length) console.warn(`skipping X11 session tests: missing ${missing.join(', ')} (apt-get install xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock imagemagick xterm)`);
+const unavailable = skipReason(
+  'X11 session e2e',
+  missing.length ? `missing ${missing.join(', ')} (apt-get install xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock imagemagick xterm)` : null,
+);
 
-describe.skipIf(missing.length > 0)('session control under a real X server', () => {
+describe.skipIf(unavailable !== null)('session control under a real X server', () => {
   let x: XServer;
   let wm: ChildProcess;
   let app: ChildProcess;
@@ -87,7 +91,7 @@ describe.skipIf(missing.length > 0)('session control under a real X server', () 
   });
 });
 
-describe.skipIf(missing.length > 0)('postponing a timetabled logoff from the countdown window', () => {
+describe.skipIf(unavailable !== null)('postponing a timetabled logoff from the countdown window', () => {
   let x: XServer;
   let app: ChildProcess;
   let runner: SessionRunner;

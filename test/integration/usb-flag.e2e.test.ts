@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { skipReason } from '../helpers/requirements.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyDriveFlag, type StationTrust } from '../../src/agent/usb/verify-flag.js';
 import { SCAN_FLAG_FILE, type ScanFlag } from '../../src/shared/scan-flag.js';
@@ -29,8 +30,7 @@ const missing = tools.filter((t) => {
     return true;
   }
 });
-const skip = !isRoot() ? 'not root (loop mounts need root)' : missing.length ? `missing tools: ${missing.join(', ')}` : null;
-if (skip) console.warn(`usb-flag e2e tests skipped: ${skip}`);
+const skip = skipReason('usb-flag e2e', !isRoot() ? 'not root (loop mounts need root)' : missing.length ? `missing tools: ${missing.join(', ')}` : null);
 
 describe.skipIf(skip !== null)('USB clean-scan flags on real file systems', () => {
   const work = tempDir('vigil-usb-');
