@@ -317,34 +317,46 @@ export class SqliteStore implements ConsoleStore {
   }
 
   async publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord> {
-    return this.db.transaction(() => {
-      const row = this.db
-        .prepare(`SELECT MAX(COALESCE((SELECT MAX(version) FROM policies), 0),
-                      COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy.floor'), 0)) AS v`)
-        .get() as Row;
-      const record = build(Number(row.v) + 1);
+    const record = this.db.transaction(() => {
+      const built = build(this.highestPolicyVersion() + 1);
       this.db
         .prepare('INSERT INTO policies (version, bundle, document, published_by, published_at) VALUES (?, ?, ?, ?, ?)')
-        .run(record.version, JSON.stringify(record.bundle), JSON.stringify(record.document), record.publishedBy, record.publishedAt);
-      return record;
+        .run(built.version, JSON.stringify(built.bundle), JSON.stringify(built.document), built.publishedBy, built.publishedAt);
+      return built;
     })();
+    this.latestPolicyCache = record;
+    return record;
   }
+  /**
+   * Every agent connection asks for the latest policy (heartbeat period, hello, AUP variant), so
+   * it is parsed once and kept; this store is its only writer.
+   */
+  private latestPolicyCache: PolicyRecord | null | undefined = undefined;
   async latestPolicy(): Promise<PolicyRecord | null> {
+    if (this.latestPolicyCache !== undefined) return this.latestPolicyCache;
     const row = this.db.prepare('SELECT * FROM policies ORDER BY version DESC LIMIT 1').get() as Row | undefined;
-    if (!row) return null;
-    return {
-      version: Number(row.version),
-      bundle: PolicyBundleSchema.parse(JSON.parse(String(row.bundle))),
-      document: PolicyDocumentSchema.parse(JSON.parse(String(row.document))),
-      publishedBy: String(row.published_by),
-      publishedAt: String(row.published_at),
-    };
+    this.latestPolicyCache = row
+      ? {
+          version: Number(row.version),
+          bundle: PolicyBundleSchema.parse(JSON.parse(String(row.bundle))),
+          document: PolicyDocumentSchema.parse(JSON.parse(String(row.document))),
+          publishedBy: String(row.published_by),
+          publishedAt: String(row.published_at),
+        }
+      : null;
+    return this.latestPolicyCache;
+  }
+  /** The highest version stored or reserved by the floor: new versions are numbered above it. */
+  private highestPolicyVersion(): number {
+    const row = this.db
+      .prepare(`SELECT MAX(COALESCE((SELECT MAX(version) FROM policies), 0),
+                    COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy.floor'), 0)) AS v`)
+      .get() as Row;
+    return Number(row.v);
   }
   async raisePolicyFloor(version: number): Promise<boolean> {
     return this.db.transaction(() => {
-      const current = Number((this.db.prepare(`SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy.floor'), 0) AS v`).get() as Row).v);
-      const stored = Number((this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM policies').get() as Row).v);
-      if (version <= Math.max(current, stored)) return false;
+      if (version <= this.highestPolicyVersion()) return false;
       this.db.prepare(`INSERT INTO settings (key, value) VALUES ('policy.floor', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(version));
       return true;
     })();
@@ -361,18 +373,25 @@ export class SqliteStore implements ConsoleStore {
   }
 
   async publishAup(variant: string, build: (version: number) => AupRecord): Promise<AupRecord> {
-    return this.db.transaction(() => {
+    const record = this.db.transaction(() => {
       const row = this.db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM aups WHERE variant = ?').get(variant) as Row;
-      const record = build(Number(row.v) + 1);
+      const built = build(Number(row.v) + 1);
       this.db
         .prepare('INSERT INTO aups (variant, version, signed, published_by, published_at) VALUES (?, ?, ?, ?, ?)')
-        .run(record.variant, record.version, JSON.stringify(record.signed), record.publishedBy, record.publishedAt);
-      return record;
+        .run(built.variant, built.version, JSON.stringify(built.signed), built.publishedBy, built.publishedAt);
+      return built;
     })();
+    this.latestAupCache.set(variant, record);
+    return record;
   }
+  /** Sent to every device on connect; parsed once per variant (this store is the only writer). */
+  private readonly latestAupCache = new Map<string, AupRecord | null>();
   async latestAup(variant: string): Promise<AupRecord | null> {
+    if (this.latestAupCache.has(variant)) return this.latestAupCache.get(variant)!;
     const row = this.db.prepare('SELECT * FROM aups WHERE variant = ? ORDER BY version DESC LIMIT 1').get(variant) as Row | undefined;
-    return row ? toAup(row) : null;
+    const record = row ? toAup(row) : null;
+    this.latestAupCache.set(variant, record);
+    return record;
   }
   async aupVersion(variant: string, version: number): Promise<AupRecord | null> {
     const row = this.db.prepare('SELECT * FROM aups WHERE variant = ? AND version = ?').get(variant, version) as Row | undefined;
