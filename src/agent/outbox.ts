@@ -41,9 +41,15 @@ export class Outbox {
         this.setBody.run(JSON.stringify(event), seq);
         return event;
       });
-      const excess = this.count() - this.maxEvents;
-      // A device offline for a very long time must not fill its disk: drop the oldest.
-      if (excess > 0) this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)').run(excess);
+      // A device offline for a very long time must not fill its disk: drop the oldest. The seq
+      // span bounds the row count from above and costs an index lookup, so the full COUNT runs
+      // only when the queue may really be over the limit.
+      const last = appended.at(-1)?.seq ?? 0;
+      const first = Number((this.db.prepare('SELECT MIN(seq) AS s FROM outbox').get() as { s: number | null }).s ?? last);
+      if (last - first + 1 > this.maxEvents) {
+        const excess = this.count() - this.maxEvents;
+        if (excess > 0) this.db.prepare('DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)').run(excess);
+      }
       return appended;
     })();
   }
