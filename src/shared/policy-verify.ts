@@ -69,7 +69,18 @@ function versionHint(candidate: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
 }
 
-/** Identifies a bundle's content: two bundles with one version but different digests conflict. */
+const digests = new WeakMap<PolicyBundlePayload, string>();
+
+/**
+ * Identifies a bundle's content: two bundles with one version but different digests conflict.
+ * The console compares it at every agent's hello against the same (kept) bundle, and a bundle
+ * with thousands of rules is large, so each payload object is hashed once.
+ */
 export function policyDigest(payload: PolicyBundlePayload): string {
-  return sha256Hex(canonicalJson(payload));
+  let digest = digests.get(payload);
+  if (digest === undefined) {
+    digest = sha256Hex(canonicalJson(payload));
+    digests.set(payload, digest);
+  }
+  return digest;
 }
