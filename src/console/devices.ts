@@ -6,7 +6,13 @@ import type { Logger } from '../shared/log.js';
 import { HttpError } from './http/http-error.js';
 import type { ConsoleStore, DeviceRecord } from './store/store.js';
 
-export function toDeviceSummary(d: DeviceRecord): DeviceSummary {
+/** What the console knows about a connected device beyond its stored record (held in memory). */
+export interface DeviceLiveState {
+  presence?: DeviceSummary['presence'];
+  activity?: DeviceSummary['activity'];
+}
+
+export function toDeviceSummary(d: DeviceRecord, live: DeviceLiveState = {}): DeviceSummary {
   return {
     id: d.id,
     hostname: d.hostname,
@@ -19,6 +25,8 @@ export function toDeviceSummary(d: DeviceRecord): DeviceSummary {
     agentVersion: d.agentVersion,
     policyVersion: d.policyVersion,
     status: d.status,
+    presence: live.presence ?? (d.online ? 'online' : 'offline'),
+    activity: d.online ? (live.activity ?? null) : null,
   };
 }
 

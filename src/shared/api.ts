@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActivityNowSchema, PresenceSchema } from './activity.js';
 import { GroupNameSchema, Sha256HexSchema } from './app-rules.js';
 import { PolicyDocumentSchema } from './policy.js';
 import { RoleSchema } from './roles.js';
@@ -107,6 +108,10 @@ export const DeviceSummarySchema = z.strictObject({
   agentVersion: z.string().nullable(),
   policyVersion: z.number().int().nullable(),
   status: DeviceStatusSchema.nullable(),
+  /** online / offline / asleep (the device said it was suspending before it went quiet). */
+  presence: PresenceSchema,
+  /** The latest live session state, while online; null when unknown or offline. */
+  activity: ActivityNowSchema.nullable(),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActivitySpansDataSchema } from './activity.js';
 import { ExecModeSchema, Sha256HexSchema } from './app-rules.js';
 import { AupReceiptSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
@@ -78,6 +79,8 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('session.backends'), data: SessionBackendsDataSchema }),
   /** Something session control could not do or had to work around. */
   z.strictObject({ ...base, type: z.literal('session.problem'), data: SessionProblemDataSchema }),
+  /** Closed activity spans (activity.ts), batched through the outbox. */
+  z.strictObject({ ...base, type: z.literal('activity.spans'), data: ActivitySpansDataSchema }),
   /** A console command the agent received, and what became of it. */
   z.strictObject({
     ...base,

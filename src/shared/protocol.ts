@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActivityNowSchema, PowerStateSchema } from './activity.js';
 import { CommandOutcomeSchema } from './command.js';
 import { EventEnvelopeSchema } from './events.js';
 import { LIMITS } from './limits.js';
@@ -115,6 +116,10 @@ export const CommandResultMessage = z.strictObject({
   /** The OS mechanism that carried it out (e.g. `i3lock`), when it ran. */
   backend: boundedText(64).nullable(),
 });
+/** The session's live state (activity.ts); latest wins, not stored as an event. */
+export const ActivityMessage = z.strictObject({ v, type: z.literal('activity'), now: ActivityNowSchema });
+/** Sent just before the device sleeps and after it wakes, so a sleeping laptop is not shown as lost. */
+export const PowerMessage = z.strictObject({ v, type: z.literal('power'), state: PowerStateSchema });
 
 export const AgentMessageSchema = z.discriminatedUnion('type', [
   AuthMessage,
@@ -124,6 +129,8 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
   EventsMessage,
   PolicyAckMessage,
   CommandResultMessage,
+  ActivityMessage,
+  PowerMessage,
 ]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type AgentMessageInput = z.input<typeof AgentMessageSchema>;

@@ -22,6 +22,8 @@ export const PERMISSIONS = {
   'aup:publish': ['admin', 'systems_manager'],
   /** Pupils' requests to run a program: see them, approve (adds a rule, publishes a policy) or decline. */
   'app-requests:manage': ['admin', 'systems_manager'],
+  /** Pupils' reported concerns: the safeguarding lead alone (not IT, not even admin). */
+  'concerns:manage': ['safeguarding_lead'],
   'feed:subscribe': ['admin', 'systems_manager', 'technician', 'safeguarding_lead'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
