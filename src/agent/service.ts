@@ -28,6 +28,9 @@ import { nodeCommandRunner } from './session/node-runner.js';
 import type { SessionPlatform, SessionTarget } from './session/platform.js';
 import { SessionRunner } from './session/runner.js';
 import { sessionPlatformFor } from './platform/session.js';
+import { startUsbGate } from './usb/host.js';
+import type { UsbGate } from './usb/usb-gate.js';
+import type { UsbNotice } from './usb/notices.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -47,6 +50,8 @@ export interface AgentConfig {
   execOnTimeout?: ExecAction;
   /** Session control (idle lock, logoff, console commands); off when absent. */
   session?: { target: SessionTarget; ownership: Ownership; platform?: SessionPlatform };
+  /** udev's database directory for the USB gate (default /run/udev/data). */
+  udevDataDir?: string;
 }
 
 const BATCHES_IN_FLIGHT = 4;
@@ -64,6 +69,7 @@ export class AgentService {
   private appControl: AppControl | null = null;
   private commands: CommandGate | null = null;
   private session: SessionRunner | null = null;
+  private usbGate: UsbGate | null = null;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -102,6 +108,7 @@ export class AgentService {
     }
     this.commands = new CommandGate(p.commandsSeen, key.deviceId, this.device.consolePublicKey);
     this.startSessionControl();
+    this.usbGate = startUsbGate(this, this.config, () => this.session);
     if (this.policy.bundle) this.notifyPolicy(this.policy.bundle);
 
     const wsUrl = new URL(AGENT_WS_PATH, this.device.consoleUrl);
@@ -147,6 +154,7 @@ export class AgentService {
     this.timers.forEach(clearInterval);
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.appControl?.stop();
+    this.usbGate?.stop();
     this.link?.stop();
     this.outbox?.close();
   }
@@ -176,6 +184,11 @@ export class AgentService {
       appControl.apply(bundle.payload.policy);
       void this.sendStatus();
     });
+  }
+
+  /** Pupil notices about USB drives (for the tray); returns the unsubscribe function. */
+  onUsbNotice(listener: (notice: UsbNotice) => void): () => void {
+    return this.usbGate?.onNotice(listener) ?? (() => undefined);
   }
 
   /** Queues an event durably; it is sent when the link is up. */

@@ -2,6 +2,7 @@ import type { PolicyBundle, PolicyDocument } from '../shared/policy.js';
 import { signPolicyBundle } from '../shared/policy-verify.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { ConsoleStore, PolicyRecord } from './store/store.js';
+import { bundleStations } from './station-keys.js';
 
 /** Turns a policy document into the next signed bundle and records who published it. */
 export class PolicyService {
@@ -12,6 +13,7 @@ export class PolicyService {
 
   async publish(document: PolicyDocument, actor: string, expiresInDays: number): Promise<PolicyRecord> {
     const now = new Date();
+    const stations = bundleStations(await this.store.listStationKeys());
     const record = await this.store.publishPolicy((version) => {
       const bundle: PolicyBundle = signPolicyBundle(
         {
@@ -20,6 +22,7 @@ export class PolicyService {
           issuedAt: now.toISOString(),
           expiresAt: new Date(now.getTime() + expiresInDays * 86400_000).toISOString(),
           policy: document,
+          ...(stations ? { stations } : {}),
         },
         this.identity.privateKey,
         this.identity.publicKey,
@@ -46,11 +49,16 @@ export class PolicyService {
    * when a device holds a different bundle under the same version number.
    */
   async reissue(reason: 'renewal' | 'version-conflict'): Promise<PolicyRecord | null> {
+    return this.republish(`console:${reason}`);
+  }
+
+  /** The latest document again as the next version (e.g. when the station keys it carries change). */
+  async republish(actor: string): Promise<PolicyRecord | null> {
     const latest = await this.store.latestPolicy();
     if (!latest) return null;
     const lifetimeMs = Date.parse(latest.bundle.payload.expiresAt) - Date.parse(latest.bundle.payload.issuedAt);
     const days = Math.min(365, Math.max(1, Math.round(lifetimeMs / 86400_000)));
-    return this.publish(latest.document, `console:${reason}`, days);
+    return this.publish(latest.document, actor, days);
   }
 
   /** True when less than a third of the latest bundle's lifetime is left. */

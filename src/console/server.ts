@@ -1,4 +1,6 @@
 import { AppRequestService } from './app-requests.js';
+import { StationKeyService } from './station-keys.js';
+import { registerStationRoutes } from './station-routes.js';
 import { deliverPolicy } from './policy-delivery.js';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -80,6 +82,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
   registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, commands, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
+  registerStationRoutes(router, new StationKeyService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('stations')));
 
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls

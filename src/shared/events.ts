@@ -5,6 +5,7 @@ import { AupReceiptSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
 import { SessionActionDataSchema, SessionBackendsDataSchema, SessionProblemDataSchema } from './session-events.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
+import { UsbDecisionDataSchema } from './usb-policy.js';
 
 /**
  * A program stopped (enforce) or that would have been stopped (monitor) by application control.
@@ -87,6 +88,11 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
     type: z.literal('command.received'),
     data: z.strictObject({ id: UuidSchema.nullable(), action: boundedText(32).nullable(), outcome: CommandOutcomeSchema, detail: boundedText(512) }),
   }),
+  /** USB drive decisions (docs/usb.md): allowed, blocked (unmounted), made read-only, or allowed although unverified (audit). */
+  z.strictObject({ ...base, type: z.literal('usb.allowed'), data: UsbDecisionDataSchema }),
+  z.strictObject({ ...base, type: z.literal('usb.blocked'), data: UsbDecisionDataSchema }),
+  z.strictObject({ ...base, type: z.literal('usb.read-only'), data: UsbDecisionDataSchema }),
+  z.strictObject({ ...base, type: z.literal('usb.audited'), data: UsbDecisionDataSchema }),
   z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
   /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */
   z.strictObject({ ...base, type: z.literal('diagnostic.test'), data: z.strictObject({ note: boundedText(256), n: z.number().int().nonnegative() }) }),

@@ -3,6 +3,7 @@ import { ApplicationsSchema, DeviceGroupsSchema } from './app-rules.js';
 import { AupVariantSchema } from './aup.js';
 import { SessionPolicySchema } from './session.js';
 import { SignatureSchema } from './signed.js';
+import { BundleStationsSchema, UsbPolicySchema } from './usb-policy.js';
 
 /**
  * The policy document a Systems Manager writes (policies/*.json). It says nothing about
@@ -28,6 +29,8 @@ export const PolicyDocumentSchema = z.strictObject({
   applications: ApplicationsSchema.optional(),
   /** Idle lock, logoff and timetabled logoff (src/shared/session.ts); absent = agent defaults. */
   session: SessionPolicySchema.optional(),
+  /** USB storage control (docs/usb.md); absent: the agent does not check drives. */
+  usb: UsbPolicySchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 
@@ -38,6 +41,8 @@ export const PolicyBundlePayloadSchema = z.strictObject({
   issuedAt: z.iso.datetime(),
   expiresAt: z.iso.datetime(),
   policy: PolicyDocumentSchema,
+  /** Scan-station keys from the console's registry (docs/usb.md), added at every publication. */
+  stations: BundleStationsSchema.optional(),
 });
 export type PolicyBundlePayload = z.infer<typeof PolicyBundlePayloadSchema>;
 

@@ -24,6 +24,8 @@ export const PERMISSIONS = {
   'app-requests:manage': ['admin', 'systems_manager'],
   /** Pupils' reported concerns: the safeguarding lead alone (not IT, not even admin). */
   'concerns:manage': ['safeguarding_lead'],
+  /** Register, list and revoke USB scan-station keys (a change publishes a new policy version). */
+  'stations:manage': ['admin', 'systems_manager'],
   'feed:subscribe': ['admin', 'systems_manager', 'technician', 'safeguarding_lead'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;

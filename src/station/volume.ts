@@ -28,7 +28,7 @@ export async function volumeAt(mountPoint: string): Promise<VolumeIdentity & { s
   };
 }
 
-async function blkid(device: string): Promise<Record<string, string> | null> {
+export async function blkid(device: string): Promise<Record<string, string> | null> {
   const r = await runCommand('blkid', ['-o', 'export', device]).catch(() => null);
   if (!r || r.code !== 0) return null;
   return Object.fromEntries(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

@@ -39,6 +39,44 @@ export function makeExt4Drive(sizeMb = 64, label = 'PUPILDRIVE'): LoopDrive {
   return entry.drive;
 }
 
+/**
+ * A fresh exFAT volume on a loop device, mounted through FUSE (exfat-fuse): the kernel here has
+ * no FAT driver, and FAT sticks on laptops are exFAT or FAT32. Long names work, unlike fusefat.
+ */
+export function makeExfatDrive(sizeMb = 64, label = 'HOMEWORK'): LoopDrive {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-drive-'));
+  const entry: { dir: string; drive?: LoopDrive } = { dir };
+  made.push(entry);
+  const image = join(dir, 'drive.img');
+  const mount = join(dir, 'mnt');
+  mkdirSync(mount);
+  sh('truncate', ['-s', `${sizeMb}M`, image]);
+  sh('mkfs.exfat', ['-L', label, image]);
+  const device = sh('losetup', ['--find', '--show', image]).trim();
+  entry.drive = { image, mount, device };
+  mountLoop(entry.drive, mount);
+  return entry.drive;
+}
+
+/** Mounts the drive's device at `dir` (FUSE for exFAT), as a laptop's automounter would. */
+export function mountLoop(drive: LoopDrive, dir: string): void {
+  const type = sh('blkid', ['-o', 'value', '-s', 'TYPE', drive.device]).trim();
+  if (type === 'exfat') sh('mount.exfat-fuse', [drive.device, dir]);
+  else sh('mount', [drive.device, dir]);
+  drive.mount = dir;
+}
+
+/** Unmounts the drive (if mounted) and mounts it again at `dir`: unplugged and plugged in elsewhere. */
+export function moveDrive(drive: LoopDrive, dir: string): void {
+  try {
+    sh('umount', [drive.mount]);
+  } catch {
+    /* not mounted (the agent may have unmounted it) */
+  }
+  mkdirSync(dir, { recursive: true });
+  mountLoop(drive, dir);
+}
+
 export function unmountDrive(drive: LoopDrive): void {
   try {
     sh('umount', [drive.mount]);

@@ -35,6 +35,7 @@ export const AGENT_HELP = `vigil agent [options]
   --session-id ID       logind (Linux) or Windows session id, when known
   --ownership school|byod  who owns this device: picks the policy's logoff timetable
                         (default: school, or byod with --user-mode)
+  --udev-data DIR       udev's device database for the USB gate (default /run/udev/data)
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -62,6 +63,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     'session-uid': { type: 'string' },
     'session-id': { type: 'string' },
     ownership: { type: 'string' },
+    'udev-data': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
@@ -89,6 +91,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     execMarks: values['exec-mark'] ?? [],
     execOnTimeout: onTimeout.data,
     session: sessionOptions(values),
+    udevDataDir: values['udev-data'],
   });
   try {
     await service.start();

@@ -5,6 +5,7 @@ import { AgentEventSchema } from '../../shared/events.js';
 import { PolicyBundleSchema, PolicyDocumentSchema } from '../../shared/policy.js';
 import { RoleSchema } from '../../shared/roles.js';
 import { DeviceStatusSchema } from '../../shared/status.js';
+import type { StationRecord } from '../../shared/usb-policy.js';
 import { SignedAupSchema, type AupCoverageRow, type AupReceipt } from '../../shared/aup.js';
 import type {
   AupCoverageFilter,
@@ -71,6 +72,11 @@ const MIGRATIONS = [
     name TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, signer TEXT NOT NULL, user TEXT, reason TEXT,
     status TEXT NOT NULL DEFAULT 'pending', decided_by TEXT, decided_at TEXT, note TEXT, policy_version INTEGER);
   CREATE INDEX app_requests_status ON app_requests(status, requested_at);
+  `,
+  `
+  CREATE TABLE station_keys (
+    id TEXT PRIMARY KEY, public_key TEXT NOT NULL UNIQUE, key_id TEXT NOT NULL UNIQUE,
+    registered_by TEXT NOT NULL, registered_at TEXT NOT NULL, revoked_by TEXT, revoked_at TEXT);
   `,
 ];
 
@@ -472,6 +478,27 @@ export class SqliteStore implements ConsoleStore {
         .run(d.status, d.decidedBy, d.decidedAt, d.note, d.policyVersion, id).changes === 1
     );
   }
+  async insertStationKey(r: Pick<StationRecord, 'id' | 'publicKey' | 'keyId' | 'registeredBy' | 'registeredAt'>): Promise<boolean> {
+    const info = this.db
+      .prepare('INSERT OR IGNORE INTO station_keys (id, public_key, key_id, registered_by, registered_at) VALUES (?, ?, ?, ?, ?)')
+      .run(r.id, r.publicKey, r.keyId, r.registeredBy, r.registeredAt);
+    return info.changes === 1;
+  }
+  async listStationKeys(): Promise<StationRecord[]> {
+    return (this.db.prepare('SELECT * FROM station_keys ORDER BY registered_at, id').all() as Row[]).map((row) => ({
+      id: String(row.id),
+      publicKey: String(row.public_key),
+      keyId: String(row.key_id),
+      registeredBy: String(row.registered_by),
+      registeredAt: String(row.registered_at),
+      revokedBy: nullableText(row.revoked_by),
+      revokedAt: nullableText(row.revoked_at),
+    }));
+  }
+  async revokeStationKey(id: string, by: string, at: string): Promise<boolean> {
+    return this.db.prepare('UPDATE station_keys SET revoked_by = ?, revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(by, at, id).changes === 1;
+  }
+
   async listAudit(limit: number): Promise<AuditRecord[]> {
     return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((row) => ({
       id: Number(row.id),

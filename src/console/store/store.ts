@@ -1,3 +1,4 @@
+import type { StationRecord } from '../../shared/usb-policy.js';
 import type { AupCoverageRow, AupReceipt, SignedAup } from '../../shared/aup.js';
 import type { AppRequest } from '../../shared/api.js';
 import type { AgentEvent } from '../../shared/events.js';
@@ -176,4 +177,8 @@ export interface ConsoleStore {
   getAppRequest(id: string): Promise<AppRequest | null>;
   /** Records the decision on a pending request; false if it was no longer pending. */
   decideAppRequest(id: string, decision: { status: 'approved' | 'declined'; decidedBy: string; decidedAt: string; note: string | null; policyVersion: number | null }): Promise<boolean>;
+  /** Scan-station keys (docs/usb.md). Insert is false when the id or key is already registered. */
+  insertStationKey(record: Pick<StationRecord, 'id' | 'publicKey' | 'keyId' | 'registeredBy' | 'registeredAt'>): Promise<boolean>;
+  listStationKeys(): Promise<StationRecord[]>;
+  revokeStationKey(id: string, by: string, at: string): Promise<boolean>;
 }
