@@ -169,9 +169,10 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     console.log(`[usb-agent e2e] unscanned drive blocked ${latency} ms after the mount command started (agent: ${d.data.decisionMs} ms from detection)`);
     expect(latency).toBeLessThan(1000);
     expect(mounted(mountPoint)).toBeNull();
-    const notice = await agent.waitFor(/usb notice for the pupil \{"text":"([^"]*GAMES[^"]*)"/, 5000, 'stderr');
-    expect(notice[1]).toContain('The drive \\"GAMES\\" was not opened because it has not been checked for viruses at the school scan station.');
-    expect(notice[1]).toContain('Take the drive to the school scan station');
+    const [, fields] = await agent.waitFor(/usb notice for the pupil (\{.*GAMES.*\})$/m, 5000, 'stderr');
+    const { text } = JSON.parse(fields!) as { text: string };
+    expect(text).toContain('The drive "GAMES" was not opened because it has not been checked for viruses at the school scan station.');
+    expect(text).toContain('Take the drive to the school scan station');
   });
 
   it('rejects a flag copied from another drive with the same files', async () => {
@@ -366,7 +367,7 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
         expect(readFileSync(join(p.mountPoint, 'notes.md'), 'utf8')).toBe('# Notes\n');
         // A pupil (or an automounter) remounting it writable gets it put back.
         sh('mount', ['-o', 'remount,bind,rw,exec', p.mountPoint]);
-        await waitUntil(() => mounted(p.mountPoint)!.split(' ')[5]!.split(',').includes('noexec'), 5000, () => `re-applied read-only on ${p.mountPoint}`);
+        await waitUntil(() => mounted(p.mountPoint)!.split(' ')[5]!.split(',').includes('noexec'), 5000, () => `re-applied read-only on ${p.mountPoint}\n${agent.stderr.slice(-2000)}`);
         expect(mounted(p.mountPoint)!.split(' ')[5]!.split(',')).toContain('ro');
       }
       await agent.waitFor(/"text":"\\"PUPILDRIVE\\" is read-only/, 5000, 'stderr');

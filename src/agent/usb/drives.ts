@@ -62,6 +62,8 @@ export interface DriveActions {
 export interface VolumeWatcher extends EventEmitter {
   start(): Promise<MountedVolume[]>;
   stop(): void;
+  /** Re-reads the mount table now (after the gate changed a mount itself). */
+  refresh(): Promise<void>;
 }
 
 export interface UsbPlatform {

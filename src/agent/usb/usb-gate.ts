@@ -123,6 +123,9 @@ export class UsbGate extends EventEmitter {
     } else if (response === 'read-only') {
       action = 'remounted-read-only';
       result = await this.options.platform.actions.makeReadOnly(volume);
+      // The watcher's table must hold the read-only options, or a quick remount back to
+      // writable would look like no change at all.
+      await this.options.platform.watcher.refresh();
     }
     return {
       mountPoint: volume.mountPoint,
@@ -166,6 +169,7 @@ export class UsbGate extends EventEmitter {
     if (!held || held.decision.action !== 'remounted-read-only' || this.options.platform.actions.isReadOnly(volume)) return;
     held.volume = volume;
     const result = await this.options.platform.actions.makeReadOnly(volume);
+    await this.options.platform.watcher.refresh();
     this.options.log.warn('a read-only drive was remounted writable; made read-only again', { mountPoint: volume.mountPoint, ok: result.ok, detail: result.detail });
   }
 }

@@ -27,6 +27,11 @@ class LinuxVolumeWatcher extends EventEmitter implements VolumeWatcher {
   stop(): void {
     this.mounts.stop();
   }
+  /** Twice: a read already under way may have started before the change. */
+  async refresh(): Promise<void> {
+    await this.mounts.poll();
+    await this.mounts.poll();
+  }
 }
 
 /**
