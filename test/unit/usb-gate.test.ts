@@ -1,0 +1,145 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { DriveActions, MountedVolume, RemovableDrive, UsbPlatform, VolumeWatcher } from '../../src/agent/usb/drives.js';
+import { noticeText, type UsbNotice } from '../../src/agent/usb/notices.js';
+import { UsbGate } from '../../src/agent/usb/usb-gate.js';
+import { keyId } from '../../src/shared/crypto.js';
+import type { NewAgentEvent } from '../../src/shared/events.js';
+import { createLogger } from '../../src/shared/log.js';
+import { UsbPolicySchema, type BundleStations } from '../../src/shared/usb-policy.js';
+import { flagDirectory, generateEd25519KeyPair } from '../helpers/flags.js';
+import { tempDirsPerTest } from '../helpers/processes.js';
+
+/**
+ * The gate's decisions with the OS replaced by an in-memory mount table (the real Linux one is
+ * exercised by test/integration/usb-agent.e2e.test.ts). Drives are real directories with real
+ * signed flags.
+ */
+const dir = tempDirsPerTest();
+const station = generateEd25519KeyPair();
+const stations: BundleStations = { trusted: [{ id: 'library', publicKey: station.publicKey, keyId: keyId(station.publicKey) }], revoked: [] };
+
+class Table extends EventEmitter implements VolumeWatcher {
+  volumes: MountedVolume[] = [];
+  started = 0;
+  async start() {
+    this.started++;
+    return [...this.volumes];
+  }
+  stop() {
+    this.started--;
+  }
+  async refresh() {}
+  plug(v: MountedVolume) {
+    this.volumes.push(v);
+    this.emit('mounted', v);
+  }
+}
+
+function rig(drive: Partial<RemovableDrive> = {}) {
+  const table = new Table();
+  const acted: string[] = [];
+  const actions: DriveActions = {
+    block: async (v) => (acted.push(`block ${v.mountPoint}`), { ok: true, detail: 'unmounted' }),
+    makeReadOnly: async (v) => (acted.push(`ro ${v.mountPoint}`), { ok: true, detail: 'remounted' }),
+    isReadOnly: (v) => v.options.includes('ro'),
+  };
+  const platform: UsbPlatform = {
+    name: 'memory',
+    watcher: table,
+    actions,
+    classifier: { classify: async (v) => (v.fsType === 'tmpfs' ? null : { classifiedBy: 'os', device: v.source, fsUuid: 'AAAA-0001', label: 'HOMEWORK', fsType: 'vfat', usbSerial: null, ...drive }) },
+  };
+  const events: NewAgentEvent[] = [];
+  const notices: UsbNotice[] = [];
+  const gate = new UsbGate({ platform, emit: (e) => events.push(e), log: createLogger('test', 'error') });
+  gate.onNotice((n) => notices.push(n));
+  return { gate, table, acted, events, notices };
+}
+const vol = (mountPoint: string, fsType = 'vfat'): MountedVolume => ({ key: mountPoint, mountPoint, source: '/dev/sdb1', fsType, major: 8, minor: 17, options: ['rw'] });
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+};
+async function flagged(days = 0): Promise<string> {
+  const root = dir();
+  mkdirSync(join(root, 'Art'));
+  writeFileSync(join(root, 'Art/picture.png'), 'png');
+  await flagDirectory(root, { key: station, volume: { fsUuid: 'AAAA-0001', fsType: 'vfat', label: 'HOMEWORK', usbSerial: null }, stationId: 'library', scannedAt: new Date(Date.now() - days * 86_400_000), expiresDays: 30 });
+  return root;
+}
+
+describe('USB gate decisions', () => {
+  it('checks the drives present at start and new ones; ignores what is not removable', async () => {
+    const { gate, table, acted, events } = rig();
+    const present = dir();
+    table.volumes.push(vol(present), vol('/tmp', 'tmpfs'));
+    await gate.apply(UsbPolicySchema.parse({}), stations);
+    expect(acted).toEqual([`block ${present}`]);
+    const good = await flagged();
+    table.plug(vol(good));
+    await until(() => events.length === 2);
+    expect(events.map((e) => [e.type, (e.data as { reason: string }).reason])).toEqual([
+      ['usb.blocked', 'not-scanned'],
+      ['usb.allowed', 'ok'],
+    ]);
+    expect(gate.status).toMatchObject({ running: true, drives: 2 });
+  });
+
+  it('maxFlagAgeDays turns an old (but unexpired) flag into "expired"', async () => {
+    const { gate, table, events, notices } = rig();
+    table.volumes.push(vol(await flagged(10)));
+    await gate.apply(UsbPolicySchema.parse({ maxFlagAgeDays: 7, response: 'read-only' }), stations);
+    expect(events[0]).toMatchObject({ type: 'usb.read-only', data: { reason: 'expired', action: 'remounted-read-only' } });
+    expect(events[0]!.data).toMatchObject({ detail: expect.stringContaining("older than the policy's 7 day(s)") });
+    expect(notices[0]).toMatchObject({ kind: 'read-only', title: '"HOMEWORK" is read-only' });
+    expect(noticeText(notices[0]!)).toContain('was opened read-only (you can copy files from it, but not change them or run programs from it) because its virus check is too old.');
+  });
+
+  it('allow-and-audit: no action, an audit event, a notice that says use is recorded', async () => {
+    const { gate, table, acted, events, notices } = rig();
+    table.volumes.push(vol(dir()));
+    await gate.apply(UsbPolicySchema.parse({ response: 'allow-and-audit' }), stations);
+    expect(acted).toEqual([]);
+    expect(events[0]).toMatchObject({ type: 'usb.audited', data: { action: 'none', actionOk: true, response: 'allow-and-audit' } });
+    expect(notices[0]!.why).toContain('the school records its use because it has not been checked for viruses');
+  });
+
+  it('serial allowlist: allowed without a flag, no notice', async () => {
+    const { gate, table, events, notices } = rig({ usbSerial: '4C530001230615117281' });
+    table.volumes.push(vol(dir()));
+    await gate.apply(UsbPolicySchema.parse({ allowSerials: [{ serial: '4C530001230615117281' }] }), stations);
+    expect(events[0]).toMatchObject({ type: 'usb.allowed', data: { reason: 'allowlisted-serial', usbSerial: '4C530001230615117281' } });
+    expect(notices).toEqual([]);
+  });
+
+  it('a new policy re-checks open drives (revocation takes effect), and no usb section stops the gate', async () => {
+    const { gate, table, events, acted } = rig();
+    const good = await flagged();
+    table.volumes.push(vol(good));
+    await gate.apply(UsbPolicySchema.parse({}), stations);
+    expect(events[0]).toMatchObject({ type: 'usb.allowed' });
+    await gate.apply(UsbPolicySchema.parse({}), { trusted: [], revoked: [{ ...stations.trusted[0]!, revokedAt: new Date().toISOString() }] });
+    expect(events[1]).toMatchObject({ type: 'usb.blocked', data: { reason: 'revoked-station', stationId: 'library' } });
+    expect(acted).toEqual([`block ${good}`]);
+    await gate.apply(undefined, undefined);
+    expect(table.started).toBe(0);
+    expect(gate.status).toMatchObject({ running: false, detail: 'the policy has no usb section' });
+    table.plug(vol(dir()));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toHaveLength(2);
+  });
+
+  it('a drive remounted writable after being made read-only is made read-only again', async () => {
+    const { gate, table, acted } = rig();
+    const v = vol(dir());
+    table.volumes.push(v);
+    await gate.apply(UsbPolicySchema.parse({ response: 'read-only' }), stations);
+    table.emit('changed', { ...v, options: ['ro', 'noexec'] });
+    table.emit('changed', { ...v, options: ['rw'] });
+    await until(() => acted.length === 2);
+    expect(acted).toEqual([`ro ${v.mountPoint}`, `ro ${v.mountPoint}`]);
+  });
+});
