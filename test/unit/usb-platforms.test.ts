@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import { openSync, readFileSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { darwinDriveFromInfo, darwinUsbSerial, parseDarwinMount, parsePlist } from '../../src/agent/platform/darwin/usb-volumes.js';
+import { parseVolumeChange, parseWin32Snapshot, win32RemovableVolumes, win32VolumeSerial } from '../../src/agent/platform/win32/usb-volumes.js';
+import { volumeIdFromBootSector } from '../../src/agent/usb/volume-id.js';
+import { sh } from '../helpers/loop-fs.js';
+import { tempDirsPerTest } from '../helpers/processes.js';
+
+/**
+ * Windows and macOS drive detection on RECORDED outputs (test/fixtures/usb/{win32,darwin}),
+ * written from Microsoft's and Apple's documented formats. Not verified on real machines.
+ */
+const FIXTURES = join(import.meta.dirname, '../fixtures/usb');
+const fixture = (path: string) => readFileSync(join(FIXTURES, path), 'utf8');
+
+describe('Windows volumes (WMI/CIM JSON via PowerShell)', () => {
+  it('keeps USB and removable volumes, with the FAT/exFAT serial as blkid prints it and the USB serial', () => {
+    const drives = win32RemovableVolumes(parseWin32Snapshot(fixture('win32/snapshot.json')));
+    expect(drives.map((d) => [d.volume.mountPoint, d.drive])).toEqual([
+      ['E:\\', { classifiedBy: 'os', device: '\\\\?\\Volume{8a61b2c4-5d3e-11ef-9c2b-806e6f6e6963}\\', fsUuid: '1A2B-3C4D', label: 'HOMEWORK', fsType: 'fat32', usbSerial: '4C530001230615117281' }],
+      // A USB disk reporting DriveType 3 (fixed) is still on the USB bus.
+      ['F:\\', expect.objectContaining({ fsUuid: 'DEAD-BEEF', fsType: 'exfat', usbSerial: '575836314535384A4B303538' })],
+      // NTFS: Win32_Volume shows only 32 of the 64 serial bits; a blank serial is no serial.
+      ['G:\\', expect.objectContaining({ fsUuid: null, fsType: 'ntfs', usbSerial: null, label: 'STAFF' })],
+    ]);
+  });
+
+  it('reads ConvertTo-Json single objects (not arrays) and a UTF-8 BOM', () => {
+    const drives = win32RemovableVolumes(parseWin32Snapshot(`\uFEFF${fixture('win32/single-volume.json')}`));
+    expect(drives).toHaveLength(1);
+    expect(drives[0]!.drive).toMatchObject({ fsUuid: '1A2B-3C4D', fsType: 'exfat', usbSerial: '4C530001230615117281' });
+  });
+
+  it('volume change events: arrivals and removals only, drive letters only', () => {
+    expect(fixture('win32/volume-events.jsonl').split('\n').map(parseVolumeChange)).toEqual([
+      { kind: 'arrival', drive: 'E:' },
+      { kind: 'removal', drive: 'E:' },
+      null,
+      null,
+      null,
+      null,
+    ]);
+    expect(win32VolumeSerial(0)).toBe('0000-0000');
+    expect(win32VolumeSerial(-1)).toBe('FFFF-FFFF');
+    expect(win32VolumeSerial(null)).toBeNull();
+  });
+});
+
+describe('macOS volumes (diskutil plist, mount, system_profiler)', () => {
+  it('a USB stick from diskutil info -plist; the internal APFS volume is not removable', () => {
+    const usb = darwinDriveFromInfo(parsePlist(fixture('darwin/diskutil-info-usb.plist')));
+    expect(usb).toEqual({
+      classifiedBy: 'os',
+      device: '/dev/disk4s1',
+      fsUuid: null,
+      label: 'HOMEWORK & ART',
+      fsType: 'msdos',
+      usbSerial: null,
+      mountPoint: '/Volumes/HOMEWORK',
+      wholeDisk: 'disk4',
+    });
+    const internal = parsePlist(fixture('darwin/diskutil-info-internal.plist')) as Record<string, unknown>;
+    expect(internal).toMatchObject({ ContainerFree: 312456.5, Icon: 'AAAA', Snapshots: [{ Name: 'com.apple.os.update-1' }], EmptyThings: [] });
+    expect(darwinDriveFromInfo(internal as never)).toBeNull();
+    expect(() => parsePlist('<plist><dict><key>a</key>')).toThrow(/plist/);
+  });
+
+  it('the mount table, names with spaces and options included', () => {
+    const mounts = parseDarwinMount(fixture('darwin/mount.txt'));
+    expect(mounts.map((m) => [m.source, m.mountPoint, m.fsType])).toContainEqual(['/dev/disk4s1', '/Volumes/HOMEWORK & ART', 'msdos']);
+    expect(mounts.find((m) => m.source === '/dev/disk5s1')!.options).toEqual(expect.arrayContaining(['noexec', 'read-only']));
+    expect(mounts).toHaveLength(6);
+  });
+
+  it('the USB serial of the disk from system_profiler', () => {
+    const json = fixture('darwin/system-profiler-usb.json');
+    expect(darwinUsbSerial(json, 'disk4')).toBe('4C530001230615117281');
+    expect(darwinUsbSerial(json, 'disk9')).toBeNull();
+    expect(darwinUsbSerial('not json', 'disk4')).toBeNull();
+  });
+});
+
+describe('FAT/exFAT volume id from the boot sector (real images made here)', () => {
+  const dir = tempDirsPerTest();
+  const firstSector = (image: string) => {
+    const fd = openSync(image, 'r');
+    const buf = Buffer.alloc(512);
+    readSync(fd, buf, 0, 512, 0);
+    closeSync(fd);
+    return buf;
+  };
+  const blkidUuid = (image: string) => sh('blkid', ['-o', 'value', '-s', 'UUID', image]).trim();
+
+  it('matches blkid for FAT16, FAT32 and exFAT', () => {
+    const fat16 = join(dir(), 'fat16.img');
+    sh('mformat', ['-C', '-t', '40', '-h', '16', '-s', '63', '-N', '1A2B3C4D', '-i', fat16, '::']);
+    expect(volumeIdFromBootSector(firstSector(fat16))).toEqual({ fsType: 'vfat', id: blkidUuid(fat16) });
+    expect(blkidUuid(fat16)).toBe('1A2B-3C4D');
+
+    const fat32 = join(dir(), 'fat32.img');
+    sh('truncate', ['-s', '64M', fat32]);
+    sh('mformat', ['-F', '-N', 'DEADBEEF', '-i', fat32, '::']);
+    expect(volumeIdFromBootSector(firstSector(fat32))).toEqual({ fsType: 'vfat', id: 'DEAD-BEEF' });
+    expect(blkidUuid(fat32)).toBe('DEAD-BEEF');
+
+    const exfat = join(dir(), 'exfat.img');
+    sh('truncate', ['-s', '16M', exfat]);
+    expect(spawnSync('mkfs.exfat', [exfat]).status).toBe(0);
+    expect(volumeIdFromBootSector(firstSector(exfat))).toEqual({ fsType: 'exfat', id: blkidUuid(exfat) });
+  });
+
+  it('anything else is no id', () => {
+    expect(volumeIdFromBootSector(Buffer.alloc(512))).toBeNull();
+    expect(volumeIdFromBootSector(Buffer.alloc(10))).toBeNull();
+  });
+});
