@@ -86,7 +86,7 @@ export function darwinDriveFromInfo(info: PlistValue): (RemovableDrive & { mount
 export function parseDarwinMount(text: string): MountedVolume[] {
   const out: MountedVolume[] = [];
   for (const line of text.split('\n')) {
-    const m = /^(\S+) on (.+) \(([^()]*)\)$/.exec(line.trim());
+    const m = /^(.+?) on (.+) \(([^()]*)\)$/.exec(line.trim());
     if (!m) continue;
     const [type, ...options] = m[3]!.split(',').map((s) => s.trim());
     out.push({ key: `${m[1]}|${m[2]}`, mountPoint: m[2]!, source: m[1]!, fsType: type!, major: 0, minor: 0, options });
