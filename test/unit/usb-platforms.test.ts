@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { darwinDriveFromInfo, darwinUsbSerial, parseDarwinMount, parsePlist } from '../../src/agent/platform/darwin/usb-volumes.js';
 import { parseVolumeChange, parseWin32Snapshot, win32RemovableVolumes, win32VolumeSerial } from '../../src/agent/platform/win32/usb-volumes.js';
 import { volumeIdFromBootSector } from '../../src/agent/usb/volume-id.js';
+import { darwinUsbPlatform } from '../../src/agent/platform/darwin/usb.js';
+import { win32UsbPlatform } from '../../src/agent/platform/win32/usb.js';
 import { sh } from '../helpers/loop-fs.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
@@ -114,5 +116,60 @@ describe('FAT/exFAT volume id from the boot sector (real images made here)', () 
   it('anything else is no id', () => {
     expect(volumeIdFromBootSector(Buffer.alloc(512))).toBeNull();
     expect(volumeIdFromBootSector(Buffer.alloc(10))).toBeNull();
+  });
+});
+
+describe('Windows and macOS backends behind the UsbPlatform interface (recorded outputs)', () => {
+  /** Answers commands from recorded outputs and remembers what was run. */
+  function recordedRunner(answers: Record<string, string>) {
+    const ran: string[] = [];
+    const runner = {
+      ran,
+      run: async (command: string, args: readonly string[]) => {
+        const line = [command, ...args].join(' ');
+        ran.push(line);
+        const key = Object.keys(answers).find((k) => line.startsWith(k));
+        return key ? { code: 0, stdout: answers[key]!, stderr: '' } : { code: 1, stdout: '', stderr: `no recording for ${line}` };
+      },
+      start: () => {
+        throw new Error('not used');
+      },
+      has: () => true,
+    };
+    return runner;
+  }
+
+  it('Windows: lists removable volumes, classifies from the snapshot, blocks with mountvol and sets the disk read-only', async () => {
+    const runner = recordedRunner({ 'powershell.exe -NoProfile -NonInteractive -Command $ErrorActionPreference': fixture('win32/snapshot.json'), mountvol: '', 'powershell.exe -NoProfile -NonInteractive -Command Set-Disk': '' });
+    const platform = win32UsbPlatform(runner);
+    const volumes = await platform.watcher.start();
+    platform.watcher.stop();
+    expect(volumes.map((v) => v.mountPoint)).toEqual(['E:\\', 'F:\\', 'G:\\']);
+    expect(await platform.classifier.classify(volumes[0]!, [])).toMatchObject({ usbSerial: '4C530001230615117281', fsUuid: '1A2B-3C4D' });
+    expect(await platform.actions.block(volumes[0]!)).toMatchObject({ ok: true });
+    expect(await platform.actions.makeReadOnly(volumes[1]!)).toMatchObject({ ok: true });
+    expect(runner.ran.slice(-2)).toEqual(['mountvol E: /p', 'powershell.exe -NoProfile -NonInteractive -Command Set-Disk -Number 2 -IsReadOnly $true']);
+  });
+
+  it('macOS: lists /dev/disk mounts, describes a USB stick (serial, boot-sector id), ejects its whole disk', async () => {
+    const runner = recordedRunner({
+      mount: fixture('darwin/mount.txt'),
+      'diskutil info -plist /Volumes/HOMEWORK & ART': fixture('darwin/diskutil-info-usb.plist'),
+      'diskutil info -plist /': fixture('darwin/diskutil-info-internal.plist'),
+      'system_profiler SPUSBDataType -json': fixture('darwin/system-profiler-usb.json'),
+      'diskutil eject': '',
+    });
+    const exfatSector = Buffer.alloc(512);
+    exfatSector.write('EXFAT   ', 3, 'latin1');
+    exfatSector.writeUInt32LE(0x1a2b3c4d, 100);
+    const platform = darwinUsbPlatform(runner, 1000, async (device) => (device === '/dev/disk4s1' ? exfatSector : null));
+    const volumes = await platform.watcher.start();
+    platform.watcher.stop();
+    const stick = volumes.find((v) => v.mountPoint === '/Volumes/HOMEWORK & ART')!;
+    expect(await platform.classifier.classify(stick, [])).toMatchObject({ device: '/dev/disk4s1', fsUuid: '1A2B-3C4D', usbSerial: '4C530001230615117281', label: 'HOMEWORK & ART' });
+    expect(await platform.classifier.classify(volumes.find((v) => v.mountPoint === '/')!, [])).toBeNull();
+    expect(await platform.actions.block(stick)).toMatchObject({ ok: true });
+    expect(runner.ran.at(-1)).toBe('diskutil eject disk4');
+    expect(platform.actions.isReadOnly(volumes.find((v) => v.mountPoint === '/Volumes/My Passport')!)).toBe(true);
   });
 });

@@ -1,7 +1,11 @@
 import type { NewAgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import type { PolicyBundle } from '../../shared/policy.js';
+import { darwinUsbPlatform } from '../platform/darwin/usb.js';
 import { linuxUsbPlatform } from '../platform/linux/usb.js';
+import { win32UsbPlatform } from '../platform/win32/usb.js';
+import { nodeCommandRunner } from '../session/node-runner.js';
+import type { UsbPlatform } from './drives.js';
 import type { SessionRunner } from '../session/runner.js';
 import { noticeText } from './notices.js';
 import { UsbGate } from './usb-gate.js';
@@ -12,10 +16,21 @@ interface Host {
 }
 
 /**
- * Starts the USB gate inside the agent service when this device can enforce it: Linux, as
- * root, not in user mode. Windows and macOS backends (platform/win32, platform/darwin) have
- * their parsers but no watcher loop in the service yet. The gate follows each policy bundle;
- * its notices go to the session's message window when the agent controls the session.
+ * Linux as root; macOS as root; Windows as the service (SYSTEM). The Windows and macOS
+ * backends are tested on recorded outputs only (docs/usb.md).
+ */
+function usbPlatformFor(os: NodeJS.Platform, config: { udevDataDir?: string }): UsbPlatform | null {
+  const root = process.getuid?.() === 0;
+  if (os === 'linux' && root) return linuxUsbPlatform({ udevDataDir: config.udevDataDir });
+  if (os === 'darwin' && root) return darwinUsbPlatform(nodeCommandRunner());
+  if (os === 'win32') return win32UsbPlatform(nodeCommandRunner());
+  return null;
+}
+
+/**
+ * Starts the USB gate inside the agent service when this device can enforce it (not in user
+ * mode: unmounting needs administrator rights). The gate follows each policy bundle; its
+ * notices go to the session's message window when the agent controls the session.
  */
 export function startUsbGate(
   host: Host,
@@ -23,11 +38,12 @@ export function startUsbGate(
   session: () => SessionRunner | null,
 ): UsbGate | null {
   const log = config.log.child('usb');
-  if (config.mode === 'user' || process.platform !== 'linux' || process.getuid?.() !== 0) {
+  const platform = usbPlatformFor(process.platform, config);
+  if (config.mode === 'user' || !platform) {
     log.info('usb gate not available here', { mode: config.mode, platform: process.platform });
     return null;
   }
-  const gate = new UsbGate({ platform: linuxUsbPlatform({ udevDataDir: config.udevDataDir }), emit: (e) => host.emit(e), log });
+  const gate = new UsbGate({ platform, emit: (e) => host.emit(e), log });
   gate.onNotice((notice) => {
     const runner = session();
     if (runner) void runner.command('message', noticeText(notice)).catch((error: unknown) => log.warn('could not show the usb notice', { error }));

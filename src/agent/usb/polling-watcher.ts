@@ -1,0 +1,56 @@
+import { EventEmitter } from 'node:events';
+import type { MountedVolume, VolumeWatcher } from './drives.js';
+
+/**
+ * A VolumeWatcher for platforms whose mount list comes from a command (Windows, macOS): lists
+ * on a timer and reports what appeared, disappeared or changed options since the last list.
+ */
+export class PollingVolumeWatcher extends EventEmitter implements VolumeWatcher {
+  private table = new Map<string, MountedVolume>();
+  private timer: NodeJS.Timeout | null = null;
+  private reading: Promise<void> | null = null;
+
+  constructor(
+    private readonly list: () => Promise<MountedVolume[]>,
+    private readonly intervalMs: number,
+  ) {
+    super();
+  }
+
+  async start(): Promise<MountedVolume[]> {
+    this.table = new Map((await this.list()).map((v) => [v.key, v]));
+    this.timer = setInterval(() => void this.refresh(), this.intervalMs);
+    this.timer.unref();
+    return [...this.table.values()];
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  refresh(): Promise<void> {
+    this.reading ??= this.readOnce().finally(() => {
+      this.reading = null;
+    });
+    return this.reading;
+  }
+
+  private async readOnce(): Promise<void> {
+    let next: Map<string, MountedVolume>;
+    try {
+      next = new Map((await this.list()).map((v) => [v.key, v]));
+    } catch (error) {
+      this.emit('error', error);
+      return;
+    }
+    const before = this.table;
+    this.table = next;
+    for (const [key, v] of before) if (!next.has(key)) this.emit('unmounted', v);
+    for (const [key, v] of next) {
+      const old = before.get(key);
+      if (!old) this.emit('mounted', v);
+      else if (old.options.join(',') !== v.options.join(',')) this.emit('changed', v);
+    }
+  }
+}
