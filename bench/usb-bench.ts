@@ -7,13 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { verifyDriveFlag, type VerifyLevel } from '../src/agent/usb/verify-flag.js';
 import { publicKeyFromPrivatePem } from '../src/shared/crypto.js';
 import { benchArgs, round } from './args.js';
+import { measureBlockMs } from './usb-block.js';
 
 /**
  * `npm run bench:usb [-- --files 10000 --mb 1000]` (as root: it makes a loop-mounted ext4 drive)
  * Fills a drive with N files totalling M MB of random data, then measures: the raw SHA-256 read
  * rate over the tree (one thread, 1 MiB reads) and `sha256sum` for reference; `vigil scan`
  * against a plain `clamscan` of the same tree with the same small custom database; and flag
- * verification, fast (warm and right after a remount) and strict. Last line: one JSON object.
+ * verification, fast (warm and right after a remount) and strict; and how long an unscanned
+ * drive stays mounted before the USB gate unmounts it (blockMs, median of 10 plugs; blockMaxMs).
+ * Last line: one JSON object.
  */
 const args = benchArgs({ files: { default: '10000' }, mb: { default: '1000' } });
 const fileCount = Number(args.files);
@@ -92,6 +95,8 @@ try {
   log(`strict runs ${strictRuns.map((ms) => round(ms, 0)).join('/')} ms (the first after the remount reads from the image)`);
   const strictMBps = totalBytes / 1e6 / (strict / 1000);
   log(`fast ${round(fastWarm)} ms warm, ${round(fastCold)} ms after remount; strict ${round(strict)} ms (${round(strictMBps)} MB/s)`);
+  const block = await measureBlockMs(work);
+  log(`unscanned drive blocked after ${block.runs.map((ms) => round(ms, 0)).join('/')} ms (mount start to unmounted)`);
 
   console.log(
     JSON.stringify({
@@ -108,6 +113,8 @@ try {
       clamscanMs: round(clamscanMs, 0),
       stationMs: round(stationMs, 0),
       stationOverheadRatio: round(stationMs / clamscanMs - 1, 3),
+      blockMs: round(block.medianMs, 0),
+      blockMaxMs: round(block.maxMs, 0),
       node: process.versions.node,
     }),
   );
