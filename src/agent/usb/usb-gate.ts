@@ -34,6 +34,7 @@ export class UsbGate extends EventEmitter {
   private policy: UsbPolicy | null = null;
   private trust: StationTrust = { stations: [], revokedKeyIds: [] };
   private running = false;
+  private starting: Promise<void> | null = null;
   private readonly decisions = new Map<string, { volume: MountedVolume; drive: RemovableDrive; decision: Decision }>();
   private readonly inProgress = new Set<string>();
 
@@ -69,15 +70,22 @@ export class UsbGate extends EventEmitter {
       return;
     }
     if (!this.running) {
-      this.running = true;
-      const present = await watcher.start();
-      this.options.log.info('usb gate started', { platform: this.options.platform.name, mounts: present.length });
-      await Promise.all(present.map((v) => this.check(v, Date.now())));
-      return;
+      // Bundles can arrive back to back; the watcher starts once.
+      this.starting ??= this.startWatcher().finally(() => {
+        this.starting = null;
+      });
+      return this.starting;
     }
     const current = [...this.decisions.values()].map((d) => d.volume);
     this.decisions.clear();
     await Promise.all(current.map((v) => this.check(v, Date.now())));
+  }
+
+  private async startWatcher(): Promise<void> {
+    const present = await this.options.platform.watcher.start();
+    this.running = true;
+    this.options.log.info('usb gate started', { platform: this.options.platform.name, mounts: present.length });
+    await Promise.all(present.map((v) => this.check(v, Date.now())));
   }
 
   stop(): void {
