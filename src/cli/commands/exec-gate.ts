@@ -24,6 +24,18 @@ export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [op
 
 const NO_RULES: ExecRules = { format: 'vigil-exec-rules/1', mode: 'monitor', defaultAction: 'deny', allowSha256: [], rules: [], exceptions: [] };
 
+/** Reads --rules FILE (or the report-everything default) and applies --mode; shared with exec-watch. */
+export function rulesLoader(rulesPath: string | undefined, mode: string | undefined): () => ExecRules {
+  const modeOverride = mode === undefined ? undefined : ExecModeSchema.safeParse(mode);
+  if (modeOverride && !modeOverride.success) throw usageError('--mode must be monitor or enforce');
+  return () => {
+    const rules = rulesPath ? readJsonFileArg(rulesPath, ExecRulesSchema, 'rules file') : NO_RULES;
+    return modeOverride?.data ? { ...rules, mode: modeOverride.data } : rules;
+  };
+}
+
+export const policyOfRules = (rules: ExecRules) => ({ decide: ruleSetDecider(ruleSetFromRules(rules)), mode: rules.mode });
+
 export async function runExecGate(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     mark: { type: 'string', multiple: true },
@@ -42,8 +54,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
   if (!values.mark?.length) throw usageError('give at least one --mark PATH');
   const kind = values['mark-kind'] ?? 'mount';
   if (kind !== 'mount' && kind !== 'filesystem') throw usageError('--mark-kind must be mount or filesystem');
-  const modeOverride = values.mode === undefined ? undefined : ExecModeSchema.safeParse(values.mode);
-  if (modeOverride && !modeOverride.success) throw usageError('--mode must be monitor or enforce');
+  const loadRules = rulesLoader(values.rules, values.mode);
   const onTimeout = ExecActionSchema.safeParse(values['on-timeout'] ?? 'allow');
   if (!onTimeout.success) throw usageError('--on-timeout must be allow or deny');
   const missing = values['always-allow']?.find((path) => !existsSync(path));
@@ -51,11 +62,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
   const deadlineMs = intOption(values['deadline-ms'], 'deadline-ms', 1, 60_000, DEFAULT_DEADLINE_MS);
   const stallMs = intOption(process.env.VIGIL_EXEC_GATE_STALL_MS, 'VIGIL_EXEC_GATE_STALL_MS', 0, 60_000, 0);
 
-  const loadRules = (): ExecRules => {
-    const rules = values.rules ? readJsonFileArg(values.rules, ExecRulesSchema, 'rules file') : NO_RULES;
-    return modeOverride?.data ? { ...rules, mode: modeOverride.data } : rules;
-  };
-  const policyOf = (rules: ExecRules) => ({ decide: ruleSetDecider(ruleSetFromRules(rules)), mode: rules.mode });
+  const policyOf = policyOfRules;
   let rules = loadRules();
   const print = (record: ExecGateRecord) => process.stdout.write(`${JSON.stringify(record)}\n`);
 

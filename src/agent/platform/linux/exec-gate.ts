@@ -112,9 +112,14 @@ const RACY_SECONDS = 2;
 
 /** Whether a pending file's identity may stand for its content later (see EvaluatorOptions). */
 export function identityTrusted(fd: number, exec: { ctimeSec: number }, nowSeconds = Date.now() / 1000): boolean {
+  return identityTrustedAt(`/proc/self/fd/${fd}`, exec, nowSeconds);
+}
+
+/** The same for a file named by path (the fallback watcher reads /proc/PID/exe). */
+export function identityTrustedAt(path: string, exec: { ctimeSec: number }, nowSeconds = Date.now() / 1000): boolean {
   if (exec.ctimeSec >= nowSeconds - RACY_SECONDS) return false;
   try {
-    return !UNTRUSTED_CTIME_FS.has(statfsSync(`/proc/self/fd/${fd}`).type);
+    return !UNTRUSTED_CTIME_FS.has(statfsSync(path).type);
   } catch {
     return false;
   }
@@ -136,8 +141,13 @@ export function sameFileHere(exec: { path: string; dev: bigint; ino: bigint }): 
  * the event is answered, so the opened file must still be the event's file (device + inode),
  * and its size and ctime must be unchanged after reading, or the hash is not trusted.
  */
-export async function hashEventFile(fd: number, exec: PendingExec): Promise<string | null> {
-  const file = await open(`/proc/self/fd/${fd}`, 'r');
+export function hashEventFile(fd: number, exec: PendingExec): Promise<string | null> {
+  return hashFileAt(`/proc/self/fd/${fd}`, exec);
+}
+
+/** The same checks for any path that names the file (the fallback watcher reads /proc/PID/exe). */
+export async function hashFileAt(path: string, exec: PendingExec): Promise<string | null> {
+  const file = await open(path, 'r');
   try {
     const before = await file.stat({ bigint: true });
     if (before.dev !== exec.dev || before.ino !== exec.ino || Number(before.size) !== exec.size) return null;
