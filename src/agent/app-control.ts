@@ -105,7 +105,7 @@ export class AppControl {
       this.stopGate();
       try {
         const gate = this.options.createGate({
-          marks: marks.map((path) => ({ path, kind: 'mount' })),
+          marks: marks.map((path) => ({ path, kind: 'filesystem' })),
           ...policyForGate,
           onTimeout: this.options.onTimeout,
           onRecord: (record) => this.onRecord(record),
@@ -164,6 +164,7 @@ export class AppControl {
 
   private onRecord(record: ExecGateRecord): void {
     if (record.type === 'error') return this.options.log.warn('exec gate', { message: record.message });
+    if (record.type === 'mark') return this.options.log.info('exec gate marked a file system mounted below a mark', { path: record.path, fsType: record.fsType });
     if (record.type !== 'exec' || record.verdict !== 'deny') return;
     // Answered late: the native deadline already let it run or not (the fail-open/closed default).
     if (!record.wouldBlock && !record.answered) return this.options.log.warn('exec decided after the deadline', { path: record.path });

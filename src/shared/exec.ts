@@ -66,6 +66,8 @@ export const ExecGateRecordSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('timeout'), id: z.number().int(), applied: ExecActionSchema }),
   z.strictObject({ type: z.literal('error'), message: z.string() }),
   z.strictObject({ type: z.literal('stats'), stats: z.record(z.string(), z.number()) }),
+  /** A file system mounted below a marked path was marked too (at start, or when it appeared). */
+  z.strictObject({ type: z.literal('mark'), path: z.string(), fsType: z.string(), kind: z.enum(['mount', 'filesystem']) }),
 ]);
 export type ExecGateRecord = z.infer<typeof ExecGateRecordSchema>;
 

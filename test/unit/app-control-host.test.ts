@@ -60,7 +60,7 @@ describe('the agent hosts the gate from the policy', () => {
     expect(gates[0]!.policies).toHaveLength(1);
     control.apply(policy({ mode: 'enforce', linuxMarks: ['/mnt/y'] }));
     expect(gates[0]!.stopped).toBe(true);
-    expect(gates[1]!.options.marks).toEqual([{ path: '/mnt/y', kind: 'mount' }]);
+    expect(gates[1]!.options.marks).toEqual([{ path: '/mnt/y', kind: 'filesystem' }]);
     control.apply(policy());
     expect(gates[1]!.stopped).toBe(true);
     expect(control.status.enforcement).toBe('none');

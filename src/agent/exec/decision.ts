@@ -14,6 +14,12 @@ export interface ExecFileIdentity {
   size: number;
   ctimeSec: number;
   ctimeNsec: number;
+  /**
+   * The mount the file was reached through (Linux STATX_MNT_ID_UNIQUE, never reused until
+   * reboot), where known: a pupil-built file system image that reproduces dev, inode, size and
+   * ctime after a remount is then still a new identity.
+   */
+  mountId?: bigint;
 }
 
 export interface ExecFileInfo extends ExecFileIdentity {

@@ -10,8 +10,11 @@ export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [op
   Runs the pre-exec gate in the foreground, for diagnostics and tests (the agent service will
   host it). Every program started from a marked mount is checked before it runs; one JSON line
   per decision is printed on stdout. Nothing is marked unless you name it.
-  --mark PATH           mark the mount holding PATH (repeatable)
-  --mark-kind KIND      mount (default) or filesystem (every mount of PATH's file system)
+  --mark PATH           mark the file system holding PATH, and every file system mounted below
+                        PATH later (a USB stick under /media) as it appears (repeatable)
+  --mark-kind KIND      filesystem (default: every mount of it, in every mount namespace) or
+                        mount (only the mount holding PATH, as this namespace sees it)
+  --no-follow-mounts    do not mark file systems mounted below PATH
   --rules FILE          vigil-exec-rules/1 JSON: mode, defaultAction, allowSha256 (SIGHUP re-reads it;
                         without it: monitor mode, default deny, so everything is reported)
   --mode MODE           monitor or enforce (overrides the file)
@@ -46,13 +49,14 @@ export async function runExecGate(argv: string[]): Promise<void> {
     'deadline-ms': { type: 'string' },
     'always-allow': { type: 'string', multiple: true },
     'quiet-cached': { type: 'boolean' },
+    'no-follow-mounts': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(EXEC_GATE_HELP);
   if (process.platform !== 'linux') throw new CliError('the exec gate needs Linux (fanotify)');
   if (!isRoot()) throw new CliError('the exec gate needs root (fanotify permission events need CAP_SYS_ADMIN)');
   if (!values.mark?.length) throw usageError('give at least one --mark PATH');
-  const kind = values['mark-kind'] ?? 'mount';
+  const kind = values['mark-kind'] ?? 'filesystem';
   if (kind !== 'mount' && kind !== 'filesystem') throw usageError('--mark-kind must be mount or filesystem');
   const loadRules = rulesLoader(values.rules, values.mode);
   const onTimeout = ExecActionSchema.safeParse(values['on-timeout'] ?? 'allow');
@@ -73,6 +77,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
     deadlineMs,
     stallMs,
     extraBuiltins: values['always-allow'] ?? [],
+    followMounts: !values['no-follow-mounts'],
     onRecord: (record) => {
       if (values['quiet-cached'] && record.type === 'exec' && record.cached && record.verdict === 'allow') return;
       print(record);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecAction, ExecGateRecord, ExecMode } from '../../../shared/exec.js';
 import type { BuiltinAllow, ExecDecide } from '../../exec/decision.js';
 import { ExecEvaluator, type PendingExec } from '../../exec/evaluator.js';
+import { mountKey, MountWatcher, type MountEntry } from './mountinfo.js';
 import { loadFanotifyAddon, type FanotifyAddon, type FanotifyDelivery, type GateHandle } from './fanotify-addon.js';
 
 export interface LinuxExecGateOptions {
@@ -22,6 +23,11 @@ export interface LinuxExecGateOptions {
   /** Extra always-allow paths on top of `systemBuiltins()`. */
   extraBuiltins?: string[];
   onRecord: (record: ExecGateRecord) => void;
+  /**
+   * Also mark every file system mounted later below a marked path (a USB stick under /media, a
+   * loop or FUSE mount under /home), as it appears in the mount table. Default true.
+   */
+  followMounts?: boolean;
   /** Diagnostics only: block the JS thread this long per event, to prove the native deadline. */
   stallMs?: number;
 }
@@ -169,6 +175,15 @@ export async function hashFileAt(path: string, exec: PendingExec): Promise<strin
 }
 
 /**
+ * Whether a newly seen mount can hold programs to check: not mounted noexec, and not one of the
+ * kernel's pseudo file systems (they hold no programs, and fanotify refuses some of them).
+ */
+const PSEUDO_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'configfs', 'fusectl', 'hugetlbfs', 'binfmt_misc', 'autofs', 'nsfs', 'efivarfs', 'selinuxfs', 'rpc_pipefs', 'devtmpfs']);
+export function needsMark(entry: MountEntry): boolean {
+  return !entry.mountOptions.includes('noexec') && !PSEUDO_FS.has(entry.fsType);
+}
+
+/**
  * The Linux pre-exec gate: fanotify FAN_OPEN_EXEC_PERM through the native addon, decisions by
  * the platform-free ExecEvaluator. The addon guarantees every event an answer within the
  * deadline; this class tries to give it the policy's answer first.
@@ -176,6 +191,8 @@ export async function hashFileAt(path: string, exec: PendingExec): Promise<strin
 export class LinuxExecGate {
   private readonly addon: FanotifyAddon;
   private handle: GateHandle | null = null;
+  private mounts: MountWatcher | null = null;
+  private readonly marked = new Set<string>();
   private readonly evaluator: ExecEvaluator<PendingExec & { fd: number }>;
   readonly builtins: BuiltinAllow[];
 
@@ -207,6 +224,39 @@ export class LinuxExecGate {
       this.stop();
       throw error;
     }
+    if (this.options.followMounts !== false) void this.followMounts();
+  }
+
+  /**
+   * Marks (FAN_MARK_FILESYSTEM) the file systems mounted below a marked path: those present now
+   * and each new one as the mount table shows it. A mark holds the superblock, so bind mounts
+   * and copies in other mount namespaces are covered too. Until the table is next read (250 ms)
+   * a brand-new mount is not yet checked.
+   */
+  private async followMounts(): Promise<void> {
+    const roots = this.options.marks.map((m) => m.path.replace(/(.)\/+$/, '$1'));
+    const below = (mountPoint: string) => roots.some((root) => mountPoint !== root && mountPoint.startsWith(root === '/' ? '/' : `${root}/`));
+    const consider = (entry: MountEntry) => {
+      if (!this.handle || !below(entry.mountPoint) || !needsMark(entry) || this.marked.has(mountKey(entry))) return;
+      this.marked.add(mountKey(entry));
+      try {
+        this.addon.mark(this.handle, entry.mountPoint, 'filesystem');
+        this.options.onRecord({ type: 'mark', path: entry.mountPoint, fsType: entry.fsType, kind: 'filesystem' });
+      } catch (error) {
+        this.options.onRecord({ type: 'error', message: `cannot mark ${entry.mountPoint} (${entry.fsType}): ${(error as Error).message}` });
+      }
+    };
+    const watcher = new MountWatcher();
+    this.mounts = watcher;
+    watcher.on('mounted', consider);
+    watcher.on('changed', consider); // remounted without noexec
+    watcher.on('unmounted', (entry: MountEntry) => this.marked.delete(mountKey(entry)));
+    watcher.on('error', (error: Error) => this.options.onRecord({ type: 'error', message: `reading the mount table: ${error.message}` }));
+    try {
+      for (const entry of await watcher.start()) consider(entry);
+    } catch (error) {
+      this.options.onRecord({ type: 'error', message: `cannot watch the mount table: ${(error as Error).message}` });
+    }
   }
 
   setPolicy(policy: { decide: ExecDecide; mode: ExecMode }): void {
@@ -222,6 +272,9 @@ export class LinuxExecGate {
 
   /** Closing the fanotify fd removes every mark; anything still pending is answered first. */
   stop(): void {
+    this.mounts?.stop();
+    this.mounts = null;
+    this.marked.clear();
     if (!this.handle) return;
     this.addon.close(this.handle);
     this.handle = null;
@@ -237,10 +290,10 @@ export class LinuxExecGate {
   }
 
   private async decideOne(event: Extract<FanotifyDelivery, { type: 'exec' }>): Promise<void> {
-    const { id, fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec } = event;
+    const { id, fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec, mountId } = event;
     let answered = false;
     try {
-      const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec });
+      const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec, mountId });
       // Plain allows may be answered natively next time; would-be blocks are reported every time.
       const cacheable = result.respond === 'allow' && !result.wouldBlock && result.identityTrusted;
       if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow', cacheable);
