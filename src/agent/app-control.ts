@@ -3,9 +3,10 @@ import type { AppExecData, NewAgentEvent } from '../shared/events.js';
 import type { ExecAction, ExecGateRecord, ExecMode, ExecWatchRecord, WatcherKind } from '../shared/exec.js';
 import type { Logger } from '../shared/log.js';
 import type { PolicyDocument } from '../shared/policy.js';
+import type { AppRule, Applications } from '../shared/app-rules.js';
 import type { AppControlStatus } from '../shared/status.js';
 import { ruleSetDecider, type ExecDecide } from './exec/decision.js';
-import { compileApplications, groupsOf, LINUX_BACKEND } from './exec/rule-set.js';
+import { compileApplications, deviceRules, groupsOf, LINUX_BACKEND, type BackendCapabilities } from './exec/rule-set.js';
 import type { LinuxExecGateOptions } from './platform/linux/exec-gate.js';
 
 /** What the host needs from an OS gate (LinuxExecGate; a fake in unit tests). */
@@ -37,6 +38,14 @@ export interface AppControlOptions {
    * (src/agent/platform/exec-fallback.ts). Absent: fallback only reports that nothing is enforced.
    */
   createFallback?: CreateFallback;
+  /** Which rules this OS can evaluate (default Linux: no signers); AppLocker path variables on Windows. */
+  backend?: BackendCapabilities;
+  windowsVars?: Readonly<Record<string, string>>;
+  /**
+   * An OS's own pre-launch enforcement fed with this device's rules on every policy (Windows:
+   * the rules as an AppLocker policy, see platform/win32/exec-control.ts), beside the fallback.
+   */
+  preLaunch?: (apps: Applications, rules: AppRule[]) => void;
   /** The user a process runs as, for events. */
   userOf: (pid: number) => string | null;
   emit: (event: NewAgentEvent) => void;
@@ -75,7 +84,9 @@ export class AppControl {
       this.status = NO_POLICY;
       return;
     }
-    const { ruleSet, report } = compileApplications(apps, groupsOf(policy.groups, this.options.deviceId), LINUX_BACKEND);
+    const groups = groupsOf(policy.groups, this.options.deviceId);
+    const { ruleSet, report } = compileApplications(apps, groups, this.options.backend ?? LINUX_BACKEND, undefined, this.options.windowsVars);
+    this.options.preLaunch?.(apps, deviceRules(apps, groups));
     if (report.skipped.length) log.info('application rules not evaluated on this device', { count: report.skipped.length, first: report.skipped.slice(0, 5) });
     const marks = [...(apps.linuxMarks ?? this.options.configMarks)];
     const base = { mode: apps.mode, marks };

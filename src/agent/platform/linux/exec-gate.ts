@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statfsSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecAction, ExecGateRecord, ExecMode } from '../../../shared/exec.js';
 import type { BuiltinAllow, ExecDecide } from '../../exec/decision.js';
 import { ExecEvaluator, type PendingExec } from '../../exec/evaluator.js';
+import { hashFileAt } from '../../exec/hash-file.js';
 import { mountKey, MountWatcher, type MountEntry } from './mountinfo.js';
 import { loadFanotifyAddon, type FanotifyAddon, type FanotifyDelivery, type GateHandle } from './fanotify-addon.js';
 
@@ -149,29 +148,6 @@ export function sameFileHere(exec: { path: string; dev: bigint; ino: bigint }): 
  */
 export function hashEventFile(fd: number, exec: PendingExec): Promise<string | null> {
   return hashFileAt(`/proc/self/fd/${fd}`, exec);
-}
-
-/** The same checks for any path that names the file (the fallback watcher reads /proc/PID/exe). */
-export async function hashFileAt(path: string, exec: PendingExec): Promise<string | null> {
-  const file = await open(path, 'r');
-  try {
-    const before = await file.stat({ bigint: true });
-    if (before.dev !== exec.dev || before.ino !== exec.ino || Number(before.size) !== exec.size) return null;
-    // The hash must describe the state the kernel reported, not a later one.
-    if (before.ctimeNs !== BigInt(exec.ctimeSec) * 1_000_000_000n + BigInt(exec.ctimeNsec)) return null;
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
-      if (!bytesRead) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-    const after = await file.stat({ bigint: true });
-    if (after.size !== before.size || after.ctimeNs !== before.ctimeNs) return null;
-    return hash.digest('hex');
-  } finally {
-    await file.close();
-  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { WatcherKind } from '../../../shared/exec.js';
 import type { ObservedProcess, ProcessWatchBackend, TerminateOutcome } from '../../exec/fallback.js';
-import { hashFileAt, identityTrustedAt, sameFileHere } from './exec-gate.js';
+import { hashFileAt } from '../../exec/hash-file.js';
+import { identityTrustedAt, sameFileHere } from './exec-gate.js';
 import { loadNativeAddon } from './native-addon.js';
 import { processUser } from './proc-user.js';
 
