@@ -122,8 +122,8 @@ export class FallbackWatcher<P extends ObservedProcess = ObservedProcess> {
     }
     this.counts.judged++;
     try {
-      const result = await this.options.backend.signer?.(p).catch(() => null);
-      const evaluation = await this.evaluator.evaluate(result ? Object.assign(p, { signer: result }) : p);
+      const result = (await this.options.backend.signer?.(p).catch(() => null)) ?? null;
+      const evaluation = await this.evaluator.evaluate(p, result);
       const { verdict, respond, wouldBlock, mode, sha256 } = evaluation;
       if (verdict.reason === 'builtin' || verdict.action === 'allow') return;
       let action: WatchAction = 'none';

@@ -21,7 +21,8 @@ export function createExecFallback(
   runner: CommandRunner,
   platform: NodeJS.Platform = process.platform,
 ): { watcher: ExecFallback; detail: string } {
-  const self = { pid: process.pid, uid: process.getuid?.() ?? null };
+  // People's accounts start at 1000 on Linux (login.defs UID_MIN) and at 501 on macOS.
+  const self = { pid: process.pid, uid: process.getuid?.() ?? null, firstHumanUid: platform === 'darwin' ? 501 : 1000 };
   const whyNot = (p: { pid: number; uid: number | null }) => whyNotActOn(p, self);
   if (platform === 'linux') {
     const { backend, detail } = linuxWatchBackend();
