@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ExecGateRecordSchema, type ExecGateRecord } from '../src/shared/exec.js';
+import type { z } from 'zod';
+import { ExecGateRecordSchema, ExecWatchRecordSchema, type ExecGateRecord, type ExecWatchRecord } from '../src/shared/exec.js';
 
 /**
  * What the exec-gate tests and benchmark share: a private tmpfs to mark (never a real system
@@ -59,29 +60,38 @@ export function mountPrivateTmpfs(sizeMb = 64): PrivateMount {
   };
 }
 
-export interface GateProcess {
+/** A `vigil` command printing one JSON record per line (exec-gate, exec-watch), run as a child. */
+export interface RecordProcess<R extends { type: string }> {
   child: ChildProcess;
-  records: ExecGateRecord[];
+  records: R[];
   stderr: string;
-  /** Resolves with the first record matching, or rejects after timeoutMs. */
-  /** The first matching record at or after `fromIndex` (records printed earlier can be stale). */
-  waitFor<T extends ExecGateRecord['type']>(
-    type: T,
-    match?: (r: Extract<ExecGateRecord, { type: T }>) => boolean,
-    timeoutMs?: number,
-    fromIndex?: number,
-  ): Promise<Extract<ExecGateRecord, { type: T }>>;
+  /** The first matching record at or after `fromIndex` (records printed earlier can be stale); rejects after timeoutMs. */
+  waitFor<T extends R['type']>(type: T, match?: (r: Extract<R, { type: T }>) => boolean, timeoutMs?: number, fromIndex?: number): Promise<Extract<R, { type: T }>>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
+export type GateProcess = RecordProcess<ExecGateRecord>;
+export type WatchProcess = RecordProcess<ExecWatchRecord>;
 
 const gates = new Set<ChildProcess>();
 
 /** Starts `vigil exec-gate` with the given arguments and waits for its ready line. */
-export async function startGate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<GateProcess> {
-  const child = spawn(process.execPath, [CLI, 'exec-gate', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startGate(args: string[], env: NodeJS.ProcessEnv = {}): Promise<GateProcess> {
+  return startRecords('exec-gate', args, ExecGateRecordSchema, env);
+}
+
+/** Starts `vigil exec-watch` (the fallback watcher) and waits for its ready line. */
+export function startWatcher(args: string[], env: NodeJS.ProcessEnv = {}, as: { uid?: number; gid?: number } = {}): Promise<WatchProcess> {
+  return startRecords('exec-watch', args, ExecWatchRecordSchema, env, as);
+}
+
+async function startRecords<R extends { type: string }>(command: string, args: string[], schema: z.ZodType<R>,
+  env: NodeJS.ProcessEnv,
+  as: { uid?: number; gid?: number } = {},
+): Promise<RecordProcess<R>> {
+  const child = spawn(process.execPath, [CLI, command, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   gates.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => (gates.delete(child), r())));
-  const gate: GateProcess = {
+  const gate: RecordProcess<R> = {
     child,
     records: [],
     stderr: '',
@@ -92,7 +102,7 @@ export async function startGate(args: string[], env: NodeJS.ProcessEnv = {}): Pr
           const found = gate.records.find((r, i) => i >= fromIndex && r.type === type && match(r as never));
           if (found) return resolveRecord(found as never);
           if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) {
-            return reject(new Error(`no ${type} record from the gate; stderr: ${gate.stderr.slice(-2000)}; records: ${JSON.stringify(gate.records.slice(-5))}`));
+            return reject(new Error(`no ${type} record from ${command}; stderr: ${gate.stderr.slice(-2000)}; records: ${JSON.stringify(gate.records.slice(-5))}`));
           }
           setTimeout(check, 10);
         };
@@ -105,16 +115,16 @@ export async function startGate(args: string[], env: NodeJS.ProcessEnv = {}): Pr
     },
   };
   createInterface({ input: child.stdout! }).on('line', (line) => {
-    const parsed = ExecGateRecordSchema.safeParse(JSON.parse(line));
+    const parsed = schema.safeParse(JSON.parse(line));
     if (parsed.success) gate.records.push(parsed.data);
     else gate.stderr += `unparseable record: ${line}\n`;
   });
   child.stderr!.on('data', (d: Buffer) => (gate.stderr += d.toString()));
-  await gate.waitFor('ready');
+  await gate.waitFor('ready' as R['type']);
   return gate;
 }
 
-/** SIGKILLs every gate still running. */
+/** SIGKILLs every gate and watcher still running. */
 export async function killAllGates(): Promise<void> {
   await Promise.all(
     [...gates].map(

@@ -36,15 +36,20 @@ if (!process.argv.includes('--no-build')) {
 }
 
 /**
- * The Linux exec gate's fanotify addon (native/fanotify), built from source with the node-gyp
- * that ships inside npm, so nothing is downloaded: the headers come from the Node installation
- * itself when it has them (include/node next to bin/node), or from npm's nodedir setting.
- * Skipped on other platforms, and when the build is newer than its sources.
+ * The Linux native addons, built from source with the node-gyp that ships inside npm, so
+ * nothing is downloaded: the headers come from the Node installation itself when it has them
+ * (include/node next to bin/node), or from npm's nodedir setting. native/fanotify is the exec
+ * gate; native/procwatch the fallback exec watcher (proc connector, pid-safe kill).
+ * Skipped on other platforms, and each when its build is newer than its sources.
  */
 function buildNativeAddons() {
   if (process.platform !== 'linux') return;
-  const dir = join(root, 'native', 'fanotify');
-  const output = join(dir, 'build', 'Release', 'vigil_fanotify.node');
+  for (const [name, target] of [['fanotify', 'vigil_fanotify'], ['procwatch', 'vigil_procwatch']]) buildAddon(name, target);
+}
+
+function buildAddon(name, target) {
+  const dir = join(root, 'native', name);
+  const output = join(dir, 'build', 'Release', `${target}.node`);
   const sources = [join(dir, 'binding.gyp'), ...readdirSync(join(dir, 'src')).map((f) => join(dir, 'src', f))];
   if (existsSync(output) && sources.every((f) => statSync(f).mtimeMs <= statSync(output).mtimeMs)) return;
   const gyp = findNodeGyp();
@@ -52,9 +57,9 @@ function buildNativeAddons() {
   const args = [gyp, 'rebuild', '-C', dir, '--loglevel=warn'];
   const prefix = dirname(dirname(process.execPath));
   if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
-  process.stdout.write('Building the fanotify addon (native/fanotify)...\n');
+  process.stdout.write(`Building the ${name} addon (native/${name})...\n`);
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (result.status !== 0) addonUnavailable(`building native/fanotify failed (exit ${result.status ?? result.signal}); it needs python3, make and g++`);
+  if (result.status !== 0) addonUnavailable(`building native/${name} failed (exit ${result.status ?? result.signal}); it needs python3, make and g++`);
 }
 
 /**
@@ -67,7 +72,7 @@ function addonUnavailable(why) {
     process.stderr.write(`vigil: ${why}\n`);
     process.exit(1);
   }
-  process.stderr.write(`vigil: warning: ${why}; the Linux exec gate will be unavailable\n`);
+  process.stderr.write(`vigil: warning: ${why}; the Linux exec gate or fallback watcher will be unavailable\n`);
 }
 
 function findNodeGyp() {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../shared/backoff.js';
 import type { AgentEvent, NewAgentEvent } from '../shared/events.js';
@@ -19,6 +20,8 @@ import { AupStore } from './aup/aup-store.js';
 import type { SignedAup } from '../shared/aup.js';
 import type { ExecAction } from '../shared/exec.js';
 import { AppControl } from './app-control.js';
+import { backendFor, createExecFallback, windowsPathVars } from './platform/exec-fallback.js';
+import { appLockerApplier } from './platform/win32/exec-control.js';
 import { LinuxExecGate } from './platform/linux/exec-gate.js';
 import { processUser } from './platform/linux/proc-user.js';
 import type { CommandOutcome } from '../shared/command.js';
@@ -169,12 +172,18 @@ export class AgentService {
           : process.getuid?.() !== 0
             ? 'the agent is not running as root'
             : null;
+    const runner = nodeCommandRunner();
     const appControl = new AppControl({
       deviceId,
       configMarks: this.config.execMarks ?? [],
       onTimeout: this.config.execOnTimeout ?? 'allow',
       unavailable,
       createGate: (options) => new LinuxExecGate(options),
+      createFallback: (options) => createExecFallback(options, runner),
+      backend: backendFor(process.platform),
+      ...(process.platform === 'win32'
+        ? { windowsVars: windowsPathVars(), ...(this.config.mode === 'user' ? {} : { preLaunch: appLockerApplier(runner, join(this.config.dataDir, 'applocker'), this.config.log.child('applocker')) }) }
+        : {}),
       userOf: processUser,
       emit: (event) => this.emit(event),
       log: this.config.log.child('app-control'),

@@ -3,6 +3,7 @@ import { ADMIN_HELP, runAup, runDevice, runEnrollToken, runLogin, runPolicy, run
 import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';
 import { EXEC_GATE_HELP, runExecGate } from './commands/exec-gate.js';
+import { EXEC_WATCH_HELP, runExecWatch } from './commands/exec-watch.js';
 import { runScan, SCAN_HELP } from './commands/scan.js';
 import { APPS_HELP, runAppRequest, runAppRules, runRequestApp } from './commands/apps.js';
 import { runStation, STATION_HELP } from './commands/station.js';
@@ -22,6 +23,7 @@ Commands:
   enroll-token    create enrollment tokens
   user            add console users
   exec-gate       run the Linux pre-exec gate in the foreground (diagnostics)
+  exec-watch      run the fallback exec watcher (kills unapproved programs after start) in the foreground
   scan            scan a USB drive at the scan station and write its clean-scan flag
   request-app     ask for permission to run a program (on a device)
   app-request     list, approve or decline pupils' requests to run programs
@@ -35,6 +37,8 @@ ${AGENT_HELP}
 ${ADMIN_HELP}
 
 ${EXEC_GATE_HELP}
+
+${EXEC_WATCH_HELP}
 
 ${SCAN_HELP}
 
@@ -52,6 +56,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   'enroll-token': runEnrollToken,
   user: runUser,
   'exec-gate': runExecGate,
+  'exec-watch': runExecWatch,
   scan: runScan,
   'request-app': runRequestApp,
   'app-request': runAppRequest,

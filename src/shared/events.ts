@@ -3,6 +3,7 @@ import { ActivitySpansDataSchema } from './activity.js';
 import { ExecModeSchema, Sha256HexSchema } from './app-rules.js';
 import { AupReceiptSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
+import { WatcherKindSchema } from './exec.js';
 import { SessionActionDataSchema, SessionBackendsDataSchema, SessionProblemDataSchema } from './session-events.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 import { UsbDecisionDataSchema } from './usb-policy.js';
@@ -24,6 +25,10 @@ const AppExecData = z.strictObject({
   repeats: z.number().int().nonnegative(),
 });
 export type AppExecData = z.infer<typeof AppExecData>;
+
+/** The fallback watcher (no pre-exec gate here) killed a program after it started: how long it lived. */
+const AppKilledData = AppExecData.extend({ livedMs: z.number().nonnegative(), watcher: WatcherKindSchema });
+export type AppKilledData = z.infer<typeof AppKilledData>;
 
 /** A pupil asks for a program to be allowed (`vigil request-app`). */
 export const AppPermissionRequestData = z.strictObject({
@@ -73,6 +78,7 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({ ...base, type: z.literal('app.blocked'), data: AppExecData }),
   z.strictObject({ ...base, type: z.literal('app.would-block'), data: AppExecData }),
+  z.strictObject({ ...base, type: z.literal('app.killed'), data: AppKilledData }),
   z.strictObject({ ...base, type: z.literal('app.permission-requested'), data: AppPermissionRequestData }),
   /** Session control took an action (lock, warning, logoff...) and why; see session-events.ts. */
   z.strictObject({ ...base, type: z.literal('session.action'), data: SessionActionDataSchema }),

@@ -66,5 +66,42 @@ export const ExecGateRecordSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('timeout'), id: z.number().int(), applied: ExecActionSchema }),
   z.strictObject({ type: z.literal('error'), message: z.string() }),
   z.strictObject({ type: z.literal('stats'), stats: z.record(z.string(), z.number()) }),
+  /** A file system mounted below a marked path was marked too (at start, or when it appeared). */
+  z.strictObject({ type: z.literal('mark'), path: z.string(), fsType: z.string(), kind: z.enum(['mount', 'filesystem']) }),
 ]);
 export type ExecGateRecord = z.infer<typeof ExecGateRecordSchema>;
+
+/** Which OS facility the fallback watcher uses (docs/application-control.md, "Fallback watcher"). */
+export const WatcherKindSchema = z.enum(['proc-connector', 'proc-poll', 'wmi', 'ps-poll']);
+export type WatcherKind = z.infer<typeof WatcherKindSchema>;
+
+/** What the fallback watcher did about a denied program: ended it, or why not. */
+export const WatchActionSchema = z.enum(['killed', 'gone', 'changed', 'denied', 'none']);
+export type WatchAction = z.infer<typeof WatchActionSchema>;
+
+/** One JSON line the fallback watcher prints per happening (`vigil exec-watch`). */
+export const ExecWatchRecordSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('ready'), pid: z.number().int(), watcher: WatcherKindSchema, mode: ExecModeSchema, detail: z.string() }),
+  z.strictObject({
+    type: z.literal('exec'),
+    watcher: WatcherKindSchema,
+    pid: z.number().int(),
+    path: z.string(),
+    sha256: Sha256HexSchema.nullable(),
+    verdict: ExecActionSchema,
+    reason: ExecReasonSchema,
+    ruleId: z.string().optional(),
+    mode: ExecModeSchema,
+    wouldBlock: z.boolean(),
+    /** killed; gone (ended by itself first); changed (pid reused or another program now); denied (the OS refused); none (monitor). */
+    action: WatchActionSchema,
+    /** ms from the program's start to its termination; null when not killed. */
+    livedMs: z.number().nonnegative().nullable(),
+    user: z.string().nullable(),
+    signer: z.string(),
+    decideMs: z.number(),
+  }),
+  z.strictObject({ type: z.literal('error'), message: z.string() }),
+  z.strictObject({ type: z.literal('stats'), stats: z.record(z.string(), z.number()) }),
+]);
+export type ExecWatchRecord = z.infer<typeof ExecWatchRecordSchema>;

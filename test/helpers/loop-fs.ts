@@ -22,14 +22,14 @@ export function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], ...(input ? { input } : {}) });
 }
 
-/** A fresh ext4 volume (its own UUID) mounted on a loop device. */
-export function makeExt4Drive(sizeMb = 64, label = 'PUPILDRIVE'): LoopDrive {
+/** A fresh ext4 volume (its own UUID) mounted on a loop device, at `mountAt` if given (an existing directory). */
+export function makeExt4Drive(sizeMb = 64, label = 'PUPILDRIVE', mountAt?: string): LoopDrive {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-drive-'));
   const entry: { dir: string; drive?: LoopDrive } = { dir };
   made.push(entry);
   const image = join(dir, 'drive.img');
-  const mount = join(dir, 'mnt');
-  mkdirSync(mount);
+  const mount = mountAt ?? join(dir, 'mnt');
+  if (!mountAt) mkdirSync(mount);
   sh('truncate', ['-s', `${sizeMb}M`, image]);
   // No journal and no lazy init: smaller, and no kernel thread still writing at unmount.
   sh('mkfs.ext4', ['-q', '-F', '-L', label, '-O', '^has_journal', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);

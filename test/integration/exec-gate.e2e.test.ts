@@ -1,7 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, openSync, closeSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmdirSync, openSync, closeSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { skipReason } from '../helpers/requirements.js';
+import { cleanupDrives, makeExt4Drive, sh } from '../helpers/loop-fs.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   execGateUnavailable,
@@ -44,6 +46,7 @@ describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
   });
   afterAll(async () => {
     await killAllGates();
+    cleanupDrives(); // mounted inside the tmpfs: unmounted first
     mount?.unmount();
   });
 
@@ -189,5 +192,81 @@ describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
     expect(performance.now() - started).toBeLessThan(5000);
     expect(outcome).toBe(0); // the kernel allows what was pending (a denied exec exits 126)
     expect(execProgram(tool)).toMatchObject({ code: 0, error: null }); // and the marks are gone
+  });
+
+  it('file systems mounted below a mark after the gate started are covered; a remount is a new identity', async () => {
+    writeRules('enforce');
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '2000']);
+    // A loop-mounted ext4 "USB stick" and a tmpfs, both mounted after the gate started.
+    const stick = join(dir, 'stick');
+    const ram = join(dir, 'ram');
+    mkdirSync(stick);
+    mkdirSync(ram);
+    const drive = makeExt4Drive(16, 'STICK', stick);
+    sh('mount', ['-t', 'tmpfs', '-o', 'exec,size=8m', 'vigil-exec-test-later', ram]);
+    try {
+      expect(await gate.waitFor('mark', (r) => r.path === stick)).toMatchObject({ fsType: 'ext4', kind: 'filesystem' });
+      await gate.waitFor('mark', (r) => r.path === ram);
+      for (const where of [stick, ram]) {
+        const tool = join(where, 'tool');
+        copyFileSync('/usr/bin/true', tool);
+        chmodSync(tool, 0o755);
+        expect(execProgram(tool).error).toBe('EPERM');
+        expect(await gate.waitFor('exec', (r) => r.path === tool)).toMatchObject({ verdict: 'deny', answered: true });
+      }
+
+      // Allowed by hash and old enough to be cached (see the racy-ctime rule): the first run is
+      // decided in JS, later runs natively from the cache.
+      const tool = join(stick, 'tool');
+      writeRules('enforce', [TRUE_SHA]);
+      gate.child.kill('SIGHUP');
+      await gate.waitFor('rules', (r) => r.allowCount === 1, 10_000, gate.records.length);
+      await new Promise((r) => setTimeout(r, 2600));
+      expect(execProgram(tool).code).toBe(0);
+      expect(await gate.waitFor('exec', (r) => r.path === tool && r.verdict === 'allow')).toMatchObject({ cached: false });
+      const before = gate.records.length;
+      expect(execProgram(tool).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(gate.records.slice(before).filter((r) => r.type === 'exec' && r.path === tool)).toEqual([]); // natively cached
+
+      // The same image mounted again: dev, inode, size and ctime are all unchanged, but the mount
+      // has a new unique id, so neither cache vouches for it and the file is read again.
+      const marksBefore = gate.records.length;
+      sh('umount', [stick]);
+      sh('mount', [drive.device, stick]);
+      await gate.waitFor('mark', (r) => r.path === stick, 10_000, marksBefore);
+      const remounted = gate.records.length;
+      expect(execProgram(tool).code).toBe(0);
+      expect(await gate.waitFor('exec', (r) => r.path === tool, 10_000, remounted)).toMatchObject({ verdict: 'allow', cached: false });
+    } finally {
+      sh('umount', [ram]);
+      cleanupDrives();
+    }
+  });
+
+  it('scripts: ./script is checked (the kernel execs it), `sh script` only checks the interpreter', async () => {
+    writeRules('enforce');
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '2000']);
+    const script = join(dir, 'script.sh');
+    writeFileSync(script, '#!/bin/sh\nexit 0\n');
+    chmodSync(script, 0o755);
+    expect(execProgram(script).error).toBe('EPERM');
+    expect(await gate.waitFor('exec', (r) => r.path === script)).toMatchObject({ verdict: 'deny' });
+    // The interpreter (/usr/bin/dash, built in) is what is executed; the script is only read.
+    expect(spawnSync('/bin/sh', [script]).status).toBe(0);
+  });
+
+  it('a bind mount in a new mount namespace is still covered (the mark is on the file system)', async () => {
+    writeRules('enforce');
+    await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '2000']);
+    place('ns-tool');
+    const elsewhere = mkdtempSync(join(tmpdir(), 'vigil-ns-'));
+    try {
+      const run = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" "$1" && "$1/ns-tool"`, dir, elsewhere], { encoding: 'utf8' });
+      expect(run.status).not.toBe(0);
+      expect(run.stderr).toMatch(/Operation not permitted/);
+    } finally {
+      rmdirSync(elsewhere);
+    }
   });
 });

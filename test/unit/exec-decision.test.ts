@@ -27,6 +27,10 @@ describe('hash cache', () => {
     for (const change of [{ dev: 41n }, { ino: 8n }, { size: 1001 }, { ctimeSec: 1_700_000_001 }, { ctimeNsec: 6 }]) {
       expect(cache.get(file(change))).toBeUndefined();
     }
+    // The mount's unique id is part of it: the same image mounted again is a new identity.
+    cache.set(file({ mountId: 900n }), HASH_B);
+    expect(cache.get(file({ mountId: 901n }))).toBeUndefined();
+    expect(cache.get(file({ mountId: 900n }))).toBe(HASH_B);
     // The path is not part of the identity: a hard link or a rename (ctime unchanged) still hits.
     expect(cache.get(file({ path: '/elsewhere' }))).toBe(HASH_A);
   });

@@ -5,27 +5,10 @@ import { darwinSessionPlatform } from '../../src/agent/platform/darwin/session.j
 import { findSessionProcesses } from '../../src/agent/platform/linux/session/session-processes.js';
 import { linuxSessionPlatform } from '../../src/agent/platform/linux/session/index.js';
 import { win32SessionPlatform } from '../../src/agent/platform/win32/session.js';
-import type { CommandOutput, CommandRunner } from '../../src/agent/session/platform.js';
+import { recorder } from '../helpers/recorded-runner.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 const dir = tempDirsPerTest();
-
-/** Records command lines and answers from a table of recorded outputs; runs nothing. */
-function recorder(outputs: Record<string, Partial<CommandOutput>> = {}, installed: string[] = []) {
-  const calls: string[][] = [];
-  const runner: CommandRunner = {
-    async run(command, args) {
-      calls.push([command, ...args]);
-      return { code: 0, stdout: '', stderr: '', ...outputs[command] };
-    },
-    start(command, args) {
-      calls.push([command, ...args]);
-      return { pid: 4242, alive: () => true, exited: new Promise(() => undefined), stop: () => undefined };
-    },
-    has: (command) => installed.includes(command),
-  };
-  return { runner, calls };
-}
 
 describe('Windows session backend (recorded command lines)', () => {
   it('locks with LockWorkStation, logs off the session, messages with msg.exe', async () => {

@@ -44,11 +44,15 @@ uint64_t now_ns() {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+// dev + ino + size + ctime name the content; the mount id (STATX_MNT_ID_UNIQUE where the kernel
+// has it: never reused until reboot) makes a file system image that reproduces all of those
+// after a remount a different identity.
 struct Identity {
   uint64_t dev, ino;
   int64_t size, ctime_sec, ctime_nsec;
+  uint64_t mnt_id;
   bool operator==(const Identity& o) const {
-    return dev == o.dev && ino == o.ino && size == o.size && ctime_sec == o.ctime_sec && ctime_nsec == o.ctime_nsec;
+    return dev == o.dev && ino == o.ino && size == o.size && ctime_sec == o.ctime_sec && ctime_nsec == o.ctime_nsec && mnt_id == o.mnt_id;
   }
 };
 
@@ -57,7 +61,8 @@ struct IdentityHash {
     uint64_t h = i.dev * 0x9e3779b97f4a7c15ull ^ i.ino;
     h = h * 0x9e3779b97f4a7c15ull ^ (uint64_t)i.size;
     h = h * 0x9e3779b97f4a7c15ull ^ (uint64_t)i.ctime_sec;
-    return (size_t)(h * 0x9e3779b97f4a7c15ull ^ (uint64_t)i.ctime_nsec);
+    h = h * 0x9e3779b97f4a7c15ull ^ (uint64_t)i.ctime_nsec;
+    return (size_t)(h * 0x9e3779b97f4a7c15ull ^ i.mnt_id);
   }
 };
 
@@ -85,8 +90,26 @@ struct Delivery {
   std::string path;
   uint64_t dev = 0, ino = 0;
   int64_t size = 0, ctime_sec = 0, ctime_nsec = 0;
+  uint64_t mnt_id = 0;
+  bool mnt_id_unique = false;
   bool allowed = false;  // kTimeout: the default that was applied
 };
+
+// statx mask bits (linux/stat.h; STATX_MNT_ID_UNIQUE is newer than Debian 12's headers).
+const unsigned kStatxMntId = 0x1000U, kStatxMntIdUnique = 0x4000U;
+
+// The mount the event's file was opened through: unique id (Linux 6.8+) or the reusable one.
+void mount_id_of(int fd, Delivery* d) {
+  struct statx sx;
+  if (statx(fd, "", AT_EMPTY_PATH, kStatxMntId | kStatxMntIdUnique, &sx) != 0) return;
+  uint64_t id = sx.stx_mnt_id;  // struct statx from linux/stat.h (glibc includes it when present)
+  if (sx.stx_mask & kStatxMntIdUnique) {
+    d->mnt_id = id;
+    d->mnt_id_unique = true;
+  } else if (sx.stx_mask & kStatxMntId) {
+    d->mnt_id = id;
+  }
+}
 
 struct Gate {
   int fan_fd = -1;
@@ -160,7 +183,8 @@ void handle_event(Gate* g, const struct fanotify_event_metadata* m) {
     d->size = st.st_size;
     d->ctime_sec = st.st_ctim.tv_sec;
     d->ctime_nsec = st.st_ctim.tv_nsec;
-    identity = {d->dev, d->ino, d->size, d->ctime_sec, d->ctime_nsec};
+    mount_id_of(m->fd, d);
+    identity = {d->dev, d->ino, d->size, d->ctime_sec, d->ctime_nsec, d->mnt_id};
     // The path is as the executing process sees it: a private bind mount in a user namespace can
     // make any file appear under /usr. Only trust it if the same path here is the same file.
     struct stat here;
@@ -325,6 +349,10 @@ void call_js(napi_env env, napi_value callback, void* /*context*/, void* data) {
       set_num(env, obj, "size", (double)d->size);
       set_num(env, obj, "ctimeSec", (double)d->ctime_sec);
       set_num(env, obj, "ctimeNsec", (double)d->ctime_nsec);
+      napi_create_bigint_uint64(env, d->mnt_id, &x);
+      napi_set_named_property(env, obj, "mountId", x);
+      napi_get_boolean(env, d->mnt_id_unique, &x);
+      napi_set_named_property(env, obj, "mountIdUnique", x);
     } else {
       napi_get_boolean(env, d->allowed, &x);
       napi_set_named_property(env, obj, "allowed", x);

@@ -14,6 +14,12 @@ export interface ExecFileIdentity {
   size: number;
   ctimeSec: number;
   ctimeNsec: number;
+  /**
+   * The mount the file was reached through (Linux STATX_MNT_ID_UNIQUE, never reused until
+   * reboot), where known: a pupil-built file system image that reproduces dev, inode, size and
+   * ctime after a remount is then still a new identity.
+   */
+  mountId?: bigint;
 }
 
 export interface ExecFileInfo extends ExecFileIdentity {
@@ -111,7 +117,14 @@ export interface BuiltinAllow {
 }
 
 export function builtinAllows(rules: readonly BuiltinAllow[], path: string, dev: bigint): boolean {
-  return rules.some((r) => r.dev === dev && (path === r.path || path.startsWith(r.path === '/' ? '/' : `${r.path}/`)));
+  return rules.some((r) => {
+    if (r.dev !== dev) return false;
+    // Windows paths (C:\...) compare case-insensitively, with either separator.
+    const windows = /^[A-Za-z]:[\\/]/.test(r.path);
+    const [p, base] = windows ? [path.toLowerCase().replaceAll('/', '\\'), r.path.toLowerCase().replaceAll('/', '\\').replace(/\\+$/, '')] : [path, r.path];
+    const sep = windows ? '\\' : '/';
+    return p === base || p.startsWith(base === '/' ? '/' : `${base}${sep}`);
+  });
 }
 
 /** What the OS backend must do: the answer to the kernel, and whether to report a would-be block. */

@@ -1,5 +1,6 @@
 import { applyMode, builtinAllows, type BuiltinAllow, type ExecDecide, type ExecFileIdentity, type ExecVerdict } from './decision.js';
 import type { ExecAction, ExecMode } from '../../shared/exec.js';
+import type { SignerInfo } from '../../shared/app-rules.js';
 import { HashCache } from './hash-cache.js';
 
 /** A pending exec as the OS backend sees it, before anything is hashed. */
@@ -65,7 +66,8 @@ export class ExecEvaluator<E extends PendingExec = PendingExec> {
     this.mode = policy.mode;
   }
 
-  async evaluate(exec: E): Promise<Evaluation> {
+  /** `signer`: what the OS reported about the program's signature, where it can (not Linux). */
+  async evaluate(exec: E, signer?: SignerInfo | null): Promise<Evaluation> {
     const started = performance.now();
     const mode = this.mode;
     if (builtinAllows(this.options.builtins, exec.path, exec.dev) && (this.options.sameFileHere?.(exec) ?? true)) {
@@ -77,7 +79,7 @@ export class ExecEvaluator<E extends PendingExec = PendingExec> {
     const cached = sha256 !== null;
     if (!cached) sha256 = identityTrusted ? await this.hashOnce(exec) : await this.options.hash(exec).catch(() => null);
     const { path, pid, dev, ino, size, ctimeSec, ctimeNsec } = exec;
-    const verdict = this.decide({ path, pid, dev, ino, size, ctimeSec, ctimeNsec, sha256 });
+    const verdict = this.decide({ path, pid, dev, ino, size, ctimeSec, ctimeNsec, sha256, ...(signer ? { signer } : {}) });
     return { verdict, ...applyMode(mode, verdict), mode, sha256, cached, identityTrusted, ms: performance.now() - started };
   }
 

@@ -2,7 +2,7 @@ import type { ExecFileIdentity } from './decision.js';
 
 /**
  * File identity -> SHA-256, least recently used evicted. The identity (device, inode, size,
- * ctime) changes whenever the content can have changed (a write, truncate, rename or chmod
+ * ctime, and the mount's unique id where known) changes whenever the content can have changed (a write, truncate, rename or chmod
  * updates ctime), so a hit means the hash is still right and costs a Map lookup, not a read.
  */
 export class HashCache {
@@ -11,7 +11,7 @@ export class HashCache {
   constructor(readonly capacity = 65_536) {}
 
   static key(id: ExecFileIdentity): string {
-    return `${id.dev}:${id.ino}:${id.size}:${id.ctimeSec}.${id.ctimeNsec}`;
+    return `${id.dev}:${id.ino}:${id.size}:${id.ctimeSec}.${id.ctimeNsec}@${id.mountId ?? ''}`;
   }
 
   get(id: ExecFileIdentity): string | undefined {

@@ -9,6 +9,26 @@ export interface BackendCapabilities {
   authenticode: boolean;
 }
 export const LINUX_BACKEND: BackendCapabilities = { pathPlatform: 'posix', signers: false, authenticode: false };
+/** The fallback watchers of macOS (codesign) and Windows (Authenticode) read signers. */
+export const DARWIN_BACKEND: BackendCapabilities = { pathPlatform: 'posix', signers: true, authenticode: false };
+export const WINDOWS_BACKEND: BackendCapabilities = { pathPlatform: 'windows', signers: true, authenticode: false };
+
+/**
+ * AppLocker path syntax -> RegExp: case-insensitive, `*` any characters (separators included),
+ * AppLocker's variables expanded from `vars` (%WINDIR%, %SYSTEM32%, %PROGRAMFILES%, %OSDRIVE%).
+ * Null when the pattern uses a variable this device cannot expand (%REMOVABLE%, %HOT%).
+ */
+export function windowsPatternToRegExp(pattern: string, vars: Readonly<Record<string, string>>): RegExp | null {
+  let unknown = false;
+  const expanded = pattern.replace(/%([A-Z0-9_]+)%/gi, (_, name: string) => {
+    const value = vars[name.toUpperCase()];
+    if (value === undefined) unknown = true;
+    return value ?? '';
+  });
+  if (unknown) return null;
+  const body = [...expanded.replaceAll('/', '\\')].map((c) => (c === '*' ? '.*' : c.replace(/[.+^$()|\\[\]{}]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}$`, 'is');
+}
 
 /** What was left out of a compiled rule set and why: reported, never silently dropped. */
 export interface CompileReport {
@@ -58,7 +78,7 @@ interface Source {
  */
 export function compileRuleSet(
   source: Source,
-  context: { groups: ReadonlySet<string>; backend: BackendCapabilities; now?: number },
+  context: { groups: ReadonlySet<string>; backend: BackendCapabilities; now?: number; windowsVars?: Readonly<Record<string, string>> },
 ): { ruleSet: ExecRuleSet; report: CompileReport } {
   const now = context.now ?? Date.now();
   const byHash = new Map<string, CompiledRule[]>();
@@ -111,7 +131,14 @@ export function compileRuleSet(
           skip(`a ${rule.platform} path pattern; this backend evaluates ${context.backend.pathPlatform} paths`);
           continue;
         }
-        paths.push({ ...base, pattern: globToRegExp(rule.pattern) });
+        if (rule.platform === 'windows') {
+          const pattern = windowsPatternToRegExp(rule.pattern, context.windowsVars ?? {});
+          if (!pattern) {
+            skip('a Windows path variable this device cannot expand');
+            continue;
+          }
+          paths.push({ ...base, pattern });
+        } else paths.push({ ...base, pattern: globToRegExp(rule.pattern) });
         break;
     }
     report.ruleCount++;
@@ -126,6 +153,20 @@ export function ruleSetFromRules(rules: ExecRules, backend = LINUX_BACKEND): Exe
 }
 
 /** A policy's `applications` section for one device. */
-export function compileApplications(apps: Applications, groups: ReadonlySet<string>, backend = LINUX_BACKEND, now?: number) {
-  return compileRuleSet({ ...apps, defaultAction: toExec(apps.defaultAction) }, { groups, backend, now });
+export function compileApplications(apps: Applications, groups: ReadonlySet<string>, backend = LINUX_BACKEND, now?: number, windowsVars?: Readonly<Record<string, string>>) {
+  return compileRuleSet({ ...apps, defaultAction: toExec(apps.defaultAction) }, { groups, backend, now, ...(windowsVars ? { windowsVars } : {}) });
+}
+
+/**
+ * The rules that apply on one device now: group scope resolved, live exceptions as rules (for
+ * backends that take a plain rule list, such as an AppLocker export).
+ */
+export function deviceRules(apps: Pick<Applications, 'rules' | 'exceptions'>, groups: ReadonlySet<string>, now = Date.now()): AppRule[] {
+  const applies = (rule: AppRule) => !rule.groups || rule.groups.some((g) => groups.has(g));
+  const scoped = (rule: AppRule): AppRule => {
+    const { groups: _groups, ...rest } = rule;
+    return rest as AppRule;
+  };
+  const live = apps.exceptions.filter((e) => Date.parse(e.expiresAt) > now).map((e) => e.rule);
+  return [...apps.rules, ...live].filter(applies).map(scoped);
 }

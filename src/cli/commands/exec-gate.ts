@@ -10,8 +10,11 @@ export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [op
   Runs the pre-exec gate in the foreground, for diagnostics and tests (the agent service will
   host it). Every program started from a marked mount is checked before it runs; one JSON line
   per decision is printed on stdout. Nothing is marked unless you name it.
-  --mark PATH           mark the mount holding PATH (repeatable)
-  --mark-kind KIND      mount (default) or filesystem (every mount of PATH's file system)
+  --mark PATH           mark the file system holding PATH, and every file system mounted below
+                        PATH later (a USB stick under /media) as it appears (repeatable)
+  --mark-kind KIND      filesystem (default: every mount of it, in every mount namespace) or
+                        mount (only the mount holding PATH, as this namespace sees it)
+  --no-follow-mounts    do not mark file systems mounted below PATH
   --rules FILE          vigil-exec-rules/1 JSON: mode, defaultAction, allowSha256 (SIGHUP re-reads it;
                         without it: monitor mode, default deny, so everything is reported)
   --mode MODE           monitor or enforce (overrides the file)
@@ -24,6 +27,18 @@ export const EXEC_GATE_HELP = `vigil exec-gate --mark PATH [--mark PATH ...] [op
 
 const NO_RULES: ExecRules = { format: 'vigil-exec-rules/1', mode: 'monitor', defaultAction: 'deny', allowSha256: [], rules: [], exceptions: [] };
 
+/** Reads --rules FILE (or the report-everything default) and applies --mode; shared with exec-watch. */
+export function rulesLoader(rulesPath: string | undefined, mode: string | undefined): () => ExecRules {
+  const modeOverride = mode === undefined ? undefined : ExecModeSchema.safeParse(mode);
+  if (modeOverride && !modeOverride.success) throw usageError('--mode must be monitor or enforce');
+  return () => {
+    const rules = rulesPath ? readJsonFileArg(rulesPath, ExecRulesSchema, 'rules file') : NO_RULES;
+    return modeOverride?.data ? { ...rules, mode: modeOverride.data } : rules;
+  };
+}
+
+export const policyOfRules = (rules: ExecRules) => ({ decide: ruleSetDecider(ruleSetFromRules(rules)), mode: rules.mode });
+
 export async function runExecGate(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     mark: { type: 'string', multiple: true },
@@ -34,16 +49,16 @@ export async function runExecGate(argv: string[]): Promise<void> {
     'deadline-ms': { type: 'string' },
     'always-allow': { type: 'string', multiple: true },
     'quiet-cached': { type: 'boolean' },
+    'no-follow-mounts': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(EXEC_GATE_HELP);
   if (process.platform !== 'linux') throw new CliError('the exec gate needs Linux (fanotify)');
   if (!isRoot()) throw new CliError('the exec gate needs root (fanotify permission events need CAP_SYS_ADMIN)');
   if (!values.mark?.length) throw usageError('give at least one --mark PATH');
-  const kind = values['mark-kind'] ?? 'mount';
+  const kind = values['mark-kind'] ?? 'filesystem';
   if (kind !== 'mount' && kind !== 'filesystem') throw usageError('--mark-kind must be mount or filesystem');
-  const modeOverride = values.mode === undefined ? undefined : ExecModeSchema.safeParse(values.mode);
-  if (modeOverride && !modeOverride.success) throw usageError('--mode must be monitor or enforce');
+  const loadRules = rulesLoader(values.rules, values.mode);
   const onTimeout = ExecActionSchema.safeParse(values['on-timeout'] ?? 'allow');
   if (!onTimeout.success) throw usageError('--on-timeout must be allow or deny');
   const missing = values['always-allow']?.find((path) => !existsSync(path));
@@ -51,11 +66,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
   const deadlineMs = intOption(values['deadline-ms'], 'deadline-ms', 1, 60_000, DEFAULT_DEADLINE_MS);
   const stallMs = intOption(process.env.VIGIL_EXEC_GATE_STALL_MS, 'VIGIL_EXEC_GATE_STALL_MS', 0, 60_000, 0);
 
-  const loadRules = (): ExecRules => {
-    const rules = values.rules ? readJsonFileArg(values.rules, ExecRulesSchema, 'rules file') : NO_RULES;
-    return modeOverride?.data ? { ...rules, mode: modeOverride.data } : rules;
-  };
-  const policyOf = (rules: ExecRules) => ({ decide: ruleSetDecider(ruleSetFromRules(rules)), mode: rules.mode });
+  const policyOf = policyOfRules;
   let rules = loadRules();
   const print = (record: ExecGateRecord) => process.stdout.write(`${JSON.stringify(record)}\n`);
 
@@ -66,6 +77,7 @@ export async function runExecGate(argv: string[]): Promise<void> {
     deadlineMs,
     stallMs,
     extraBuiltins: values['always-allow'] ?? [],
+    followMounts: !values['no-follow-mounts'],
     onRecord: (record) => {
       if (values['quiet-cached'] && record.type === 'exec' && record.cached && record.verdict === 'allow') return;
       print(record);

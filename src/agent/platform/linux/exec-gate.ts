@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statfsSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecAction, ExecGateRecord, ExecMode } from '../../../shared/exec.js';
 import type { BuiltinAllow, ExecDecide } from '../../exec/decision.js';
 import { ExecEvaluator, type PendingExec } from '../../exec/evaluator.js';
+import { hashFileAt } from '../../exec/hash-file.js';
+import { mountKey, MountWatcher, type MountEntry } from './mountinfo.js';
 import { loadFanotifyAddon, type FanotifyAddon, type FanotifyDelivery, type GateHandle } from './fanotify-addon.js';
 
 export interface LinuxExecGateOptions {
@@ -22,6 +22,11 @@ export interface LinuxExecGateOptions {
   /** Extra always-allow paths on top of `systemBuiltins()`. */
   extraBuiltins?: string[];
   onRecord: (record: ExecGateRecord) => void;
+  /**
+   * Also mark every file system mounted later below a marked path (a USB stick under /media, a
+   * loop or FUSE mount under /home), as it appears in the mount table. Default true.
+   */
+  followMounts?: boolean;
   /** Diagnostics only: block the JS thread this long per event, to prove the native deadline. */
   stallMs?: number;
 }
@@ -112,9 +117,14 @@ const RACY_SECONDS = 2;
 
 /** Whether a pending file's identity may stand for its content later (see EvaluatorOptions). */
 export function identityTrusted(fd: number, exec: { ctimeSec: number }, nowSeconds = Date.now() / 1000): boolean {
+  return identityTrustedAt(`/proc/self/fd/${fd}`, exec, nowSeconds);
+}
+
+/** The same for a file named by path (the fallback watcher reads /proc/PID/exe). */
+export function identityTrustedAt(path: string, exec: { ctimeSec: number }, nowSeconds = Date.now() / 1000): boolean {
   if (exec.ctimeSec >= nowSeconds - RACY_SECONDS) return false;
   try {
-    return !UNTRUSTED_CTIME_FS.has(statfsSync(`/proc/self/fd/${fd}`).type);
+    return !UNTRUSTED_CTIME_FS.has(statfsSync(path).type);
   } catch {
     return false;
   }
@@ -136,26 +146,17 @@ export function sameFileHere(exec: { path: string; dev: bigint; ino: bigint }): 
  * the event is answered, so the opened file must still be the event's file (device + inode),
  * and its size and ctime must be unchanged after reading, or the hash is not trusted.
  */
-export async function hashEventFile(fd: number, exec: PendingExec): Promise<string | null> {
-  const file = await open(`/proc/self/fd/${fd}`, 'r');
-  try {
-    const before = await file.stat({ bigint: true });
-    if (before.dev !== exec.dev || before.ino !== exec.ino || Number(before.size) !== exec.size) return null;
-    // The hash must describe the state the kernel reported, not a later one.
-    if (before.ctimeNs !== BigInt(exec.ctimeSec) * 1_000_000_000n + BigInt(exec.ctimeNsec)) return null;
-    const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
-      if (!bytesRead) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-    const after = await file.stat({ bigint: true });
-    if (after.size !== before.size || after.ctimeNs !== before.ctimeNs) return null;
-    return hash.digest('hex');
-  } finally {
-    await file.close();
-  }
+export function hashEventFile(fd: number, exec: PendingExec): Promise<string | null> {
+  return hashFileAt(`/proc/self/fd/${fd}`, exec);
+}
+
+/**
+ * Whether a newly seen mount can hold programs to check: not mounted noexec, and not one of the
+ * kernel's pseudo file systems (they hold no programs, and fanotify refuses some of them).
+ */
+const PSEUDO_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'configfs', 'fusectl', 'hugetlbfs', 'binfmt_misc', 'autofs', 'nsfs', 'efivarfs', 'selinuxfs', 'rpc_pipefs', 'devtmpfs']);
+export function needsMark(entry: MountEntry): boolean {
+  return !entry.mountOptions.includes('noexec') && !PSEUDO_FS.has(entry.fsType);
 }
 
 /**
@@ -166,6 +167,8 @@ export async function hashEventFile(fd: number, exec: PendingExec): Promise<stri
 export class LinuxExecGate {
   private readonly addon: FanotifyAddon;
   private handle: GateHandle | null = null;
+  private mounts: MountWatcher | null = null;
+  private readonly marked = new Set<string>();
   private readonly evaluator: ExecEvaluator<PendingExec & { fd: number }>;
   readonly builtins: BuiltinAllow[];
 
@@ -197,6 +200,39 @@ export class LinuxExecGate {
       this.stop();
       throw error;
     }
+    if (this.options.followMounts !== false) void this.followMounts();
+  }
+
+  /**
+   * Marks (FAN_MARK_FILESYSTEM) the file systems mounted below a marked path: those present now
+   * and each new one as the mount table shows it. A mark holds the superblock, so bind mounts
+   * and copies in other mount namespaces are covered too. Until the table is next read (250 ms)
+   * a brand-new mount is not yet checked.
+   */
+  private async followMounts(): Promise<void> {
+    const roots = this.options.marks.map((m) => m.path.replace(/(.)\/+$/, '$1'));
+    const below = (mountPoint: string) => roots.some((root) => mountPoint !== root && mountPoint.startsWith(root === '/' ? '/' : `${root}/`));
+    const consider = (entry: MountEntry) => {
+      if (!this.handle || !below(entry.mountPoint) || !needsMark(entry) || this.marked.has(mountKey(entry))) return;
+      this.marked.add(mountKey(entry));
+      try {
+        this.addon.mark(this.handle, entry.mountPoint, 'filesystem');
+        this.options.onRecord({ type: 'mark', path: entry.mountPoint, fsType: entry.fsType, kind: 'filesystem' });
+      } catch (error) {
+        this.options.onRecord({ type: 'error', message: `cannot mark ${entry.mountPoint} (${entry.fsType}): ${(error as Error).message}` });
+      }
+    };
+    const watcher = new MountWatcher();
+    this.mounts = watcher;
+    watcher.on('mounted', consider);
+    watcher.on('changed', consider); // remounted without noexec
+    watcher.on('unmounted', (entry: MountEntry) => this.marked.delete(mountKey(entry)));
+    watcher.on('error', (error: Error) => this.options.onRecord({ type: 'error', message: `reading the mount table: ${error.message}` }));
+    try {
+      for (const entry of await watcher.start()) consider(entry);
+    } catch (error) {
+      this.options.onRecord({ type: 'error', message: `cannot watch the mount table: ${(error as Error).message}` });
+    }
   }
 
   setPolicy(policy: { decide: ExecDecide; mode: ExecMode }): void {
@@ -212,6 +248,9 @@ export class LinuxExecGate {
 
   /** Closing the fanotify fd removes every mark; anything still pending is answered first. */
   stop(): void {
+    this.mounts?.stop();
+    this.mounts = null;
+    this.marked.clear();
     if (!this.handle) return;
     this.addon.close(this.handle);
     this.handle = null;
@@ -227,10 +266,10 @@ export class LinuxExecGate {
   }
 
   private async decideOne(event: Extract<FanotifyDelivery, { type: 'exec' }>): Promise<void> {
-    const { id, fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec } = event;
+    const { id, fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec, mountId } = event;
     let answered = false;
     try {
-      const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec });
+      const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec, mountId });
       // Plain allows may be answered natively next time; would-be blocks are reported every time.
       const cacheable = result.respond === 'allow' && !result.wouldBlock && result.identityTrusted;
       if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow', cacheable);

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from './native-addon.js';
 
 /** The typed surface of native/fanotify (see native/fanotify/src/fanotify_gate.cc). */
 export type FanotifyDelivery =
-  | { type: 'exec'; id: number; pid: number; fd: number; path: string; dev: bigint; ino: bigint; size: number; ctimeSec: number; ctimeNsec: number }
+  | { type: 'exec'; id: number; pid: number; fd: number; path: string; dev: bigint; ino: bigint; size: number; ctimeSec: number; ctimeNsec: number; mountId: bigint; mountIdUnique: boolean }
   | { type: 'timeout'; id: number; allowed: boolean };
 
 export interface FanotifyOpenOptions {
@@ -29,25 +27,10 @@ export interface FanotifyAddon {
   close(handle: GateHandle): void;
 }
 
-/**
- * From dist/src/agent/platform/linux/ (built) or src/agent/platform/linux/ (tests run from
- * source) up to the repository, whose native/fanotify/build holds the addon prepare.mjs built.
- */
-function addonPath(): string {
-  const override = process.env.VIGIL_FANOTIFY_ADDON;
-  if (override) return override;
-  const candidates = ['../../../../../', '../../../../'].map((up) => fileURLToPath(new URL(`${up}native/fanotify/build/Release/vigil_fanotify.node`, import.meta.url)));
-  return candidates.find(existsSync) ?? candidates[0]!;
-}
-
 let loaded: FanotifyAddon | null = null;
 
 export function loadFanotifyAddon(): FanotifyAddon {
   if (process.platform !== 'linux') throw new Error('the fanotify exec gate exists only on Linux');
-  if (!loaded) {
-    const path = addonPath();
-    if (!existsSync(path)) throw new Error(`the fanotify addon is not built (${path}); run node scripts/prepare.mjs`);
-    loaded = createRequire(import.meta.url)(path) as FanotifyAddon;
-  }
+  loaded ??= loadNativeAddon<FanotifyAddon>('fanotify', 'vigil_fanotify', process.env.VIGIL_FANOTIFY_ADDON);
   return loaded;
 }

@@ -1,0 +1,79 @@
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ExecMode, ExecWatchRecord } from '../../shared/exec.js';
+import type { ExecFallback } from '../app-control.js';
+import type { BuiltinAllow, ExecDecide } from '../exec/decision.js';
+import { FallbackWatcher, whyNotActOn } from '../exec/fallback.js';
+import { DARWIN_BACKEND, LINUX_BACKEND, WINDOWS_BACKEND, type BackendCapabilities } from '../exec/rule-set.js';
+import type { CommandRunner } from '../session/platform.js';
+import { PsPollBackend } from './darwin/exec-control.js';
+import { systemBuiltins } from './linux/exec-gate.js';
+import { linuxWatchBackend } from './linux/exec-watch.js';
+import { WmiPollBackend } from './win32/exec-control.js';
+
+/**
+ * The fallback watcher for this OS (docs/application-control.md, "Fallback watcher"): Linux
+ * proc connector or /proc polling, Windows WMI polling, macOS ps polling — all behind
+ * ProcessWatchBackend, judged by the same FallbackWatcher core and rule set.
+ */
+export function createExecFallback(
+  options: { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void },
+  runner: CommandRunner,
+  platform: NodeJS.Platform = process.platform,
+): { watcher: ExecFallback; detail: string } {
+  // People's accounts start at 1000 on Linux (login.defs UID_MIN) and at 501 on macOS.
+  const self = { pid: process.pid, uid: process.getuid?.() ?? null, firstHumanUid: platform === 'darwin' ? 501 : 1000 };
+  const whyNot = (p: { pid: number; uid: number | null }) => whyNotActOn(p, self);
+  if (platform === 'linux') {
+    const { backend, detail } = linuxWatchBackend();
+    return { watcher: new FallbackWatcher({ backend, builtins: systemBuiltins(), ...options, whyNot }), detail };
+  }
+  if (platform === 'win32') {
+    const backend = new WmiPollBackend(runner);
+    const detail = 'wmi watcher: Win32_Process polled every second (Get-CimInstance); unapproved programs are ended with Stop-Process after they start';
+    return { watcher: new FallbackWatcher({ backend, builtins: existing(windowsBuiltinPaths()), ...options, whyNot }), detail };
+  }
+  if (platform === 'darwin') {
+    const backend = new PsPollBackend(runner);
+    const detail = 'ps-poll watcher: ps polled every 250 ms (Endpoint Security needs an Apple entitlement); unapproved programs are killed after they start';
+    return { watcher: new FallbackWatcher({ backend, builtins: existing(['/System', '/usr', '/bin', '/sbin', '/Library/Apple', process.execPath, agentDir()]), ...options, whyNot }), detail };
+  }
+  throw new Error(`no fallback watcher for ${platform}`);
+}
+
+/** Which rules the fallback can evaluate on each OS (signers where the OS reports them). */
+export function backendFor(platform: NodeJS.Platform): BackendCapabilities {
+  return platform === 'win32' ? WINDOWS_BACKEND : platform === 'darwin' ? DARWIN_BACKEND : LINUX_BACKEND;
+}
+
+/** AppLocker's path variables for Windows path rules, from the environment. */
+export function windowsPathVars(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const vars: Record<string, string> = {};
+  const set = (name: string, value: string | undefined) => value && (vars[name] = value.replace(/\\+$/, ''));
+  set('WINDIR', env.SystemRoot ?? env.windir);
+  set('SYSTEM32', env.SystemRoot && `${env.SystemRoot}\\System32`);
+  set('PROGRAMFILES', env.ProgramFiles);
+  set('OSDRIVE', env.SystemDrive);
+  return vars;
+}
+
+function windowsBuiltinPaths(env: NodeJS.ProcessEnv = process.env): string[] {
+  return [env.SystemRoot, env.ProgramFiles, env['ProgramFiles(x86)'], process.execPath, agentDir()].filter((p): p is string => !!p);
+}
+
+/** The agent's own installation: the directory holding dist/ (two levels above this file's dir). */
+function agentDir(): string {
+  return dirname(dirname(dirname(dirname(new URL(import.meta.url).pathname))));
+}
+
+function existing(paths: string[]): BuiltinAllow[] {
+  const out: BuiltinAllow[] = [];
+  for (const path of paths) {
+    try {
+      out.push({ path, dev: statSync(path, { bigint: true }).dev });
+    } catch {
+      // absent here
+    }
+  }
+  return out;
+}
