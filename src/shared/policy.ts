@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActivityPolicySchema } from './activity-policy.js';
 import { ApplicationsSchema, DeviceGroupsSchema } from './app-rules.js';
 import { AupVariantSchema } from './aup.js';
 import { SessionPolicySchema } from './session.js';
@@ -28,6 +29,8 @@ export const PolicyDocumentSchema = z.strictObject({
   applications: ApplicationsSchema.optional(),
   /** Idle lock, logoff and timetabled logoff (src/shared/session.ts); absent = agent defaults. */
   session: SessionPolicySchema.optional(),
+  /** Activity reporting and its privacy rules (src/shared/activity-policy.ts); absent = nothing collected. */
+  activity: ActivityPolicySchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 
