@@ -34,6 +34,8 @@ import { sessionPlatformFor } from './platform/session.js';
 import { startUsbGate } from './usb/host.js';
 import type { UsbGate } from './usb/usb-gate.js';
 import type { UsbNotice } from './usb/notices.js';
+import { startActivity, type ActivityHost } from './activity/host.js';
+import type { PowerState } from '../shared/activity.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -73,6 +75,7 @@ export class AgentService {
   private commands: CommandGate | null = null;
   private session: SessionRunner | null = null;
   private usbGate: UsbGate | null = null;
+  private activity: ActivityHost | null = null;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -154,6 +157,7 @@ export class AgentService {
   async stop(): Promise<void> {
     this.stopped = true;
     this.session?.stop();
+    this.activity?.stop();
     this.timers.forEach(clearInterval);
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.appControl?.stop();
@@ -247,9 +251,10 @@ export class AgentService {
       policyVersion: this.policy!.version,
       policyDigest: this.policy!.bundle ? policyDigest(this.policy!.bundle.payload) : null,
       mode: this.config.mode,
-      capabilities: this.session ? ['events', 'policy', 'session', 'commands'] : ['events', 'policy'],
+      capabilities: this.session ? ['events', 'policy', 'session', 'commands', ...(this.activity ? ['activity'] : [])] : ['events', 'policy'],
     });
     await this.sendStatus();
+    this.activity?.sampler.resend();
     this.scheduleStatus();
     this.pump();
   }
@@ -336,6 +341,27 @@ export class AgentService {
     this.session = new SessionRunner({ platform, ownership: options.ownership, emit: (e) => this.emit(e), log: this.config.log.child('session') });
     this.policyListeners.push((bundle) => this.session?.applyPolicy(bundle.payload.policy.session));
     this.session.start();
+    this.startActivity(options.target, options.ownership);
+  }
+
+  /** Activity reporting runs alongside session control, reading its idle time and lock state. */
+  private startActivity(target: SessionTarget, ownership: Ownership): void {
+    this.activity = startActivity({
+      target,
+      ownership,
+      session: () => this.session?.observed ?? null,
+      emit: (e) => this.emit(e),
+      sendNow: (now) => this.link?.send({ v: PROTOCOL_VERSION, type: 'activity', now }),
+      sendPower: (state) => this.reportPower(state),
+      log: this.config.log.child('activity'),
+    });
+    this.policyListeners.push((bundle) => this.activity?.sampler.applyPolicy(bundle.payload.policy.activity));
+  }
+
+  /** Tells the console the machine is about to sleep, or woke (logind here; the tray's powerMonitor). */
+  reportPower(state: PowerState): boolean {
+    this.config.log.info('power state', { state });
+    return this.link?.send({ v: PROTOCOL_VERSION, type: 'power', state }) ?? false;
   }
 
   /** A console command: verified, recorded, carried out, answered with its result. */

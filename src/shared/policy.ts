@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ActivityPolicySchema } from './activity-policy.js';
 import { ApplicationsSchema, DeviceGroupsSchema } from './app-rules.js';
 import { AupVariantSchema } from './aup.js';
 import { SessionPolicySchema } from './session.js';
@@ -31,6 +32,8 @@ export const PolicyDocumentSchema = z.strictObject({
   session: SessionPolicySchema.optional(),
   /** USB storage control (docs/usb.md); absent: the agent does not check drives. */
   usb: UsbPolicySchema.optional(),
+  /** Activity reporting and its privacy rules (src/shared/activity-policy.ts); absent = nothing collected. */
+  activity: ActivityPolicySchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 

@@ -4,7 +4,7 @@ import type { Ownership } from '../../shared/session.js';
 import type { SessionReason } from '../../shared/session-events.js';
 import { cleanText } from '../../shared/text.js';
 import { systemClock, type SessionClock } from './clock.js';
-import { SessionCore, type SessionAction } from './core.js';
+import { SessionCore, type SessionAction, type SessionObservation } from './core.js';
 import type { LockOutcome, SessionPlatform } from './platform.js';
 
 export interface SessionRunnerOptions {
@@ -45,6 +45,8 @@ export class SessionRunner {
   private idleMissingReported = false;
   private pendingLogoff: ((done: CommandDone) => void)[] = [];
   private warningShownAt: number | null = null;
+  /** The latest idle time and lock state, for activity reporting (null before the first step). */
+  observed: SessionObservation | null = null;
 
   constructor(private readonly options: SessionRunnerOptions) {
     this.core = new SessionCore(options.clock ?? systemClock, options.ownership);
@@ -110,7 +112,9 @@ export class SessionRunner {
         this.idleMissingReported = true;
         this.problem('no-idle-source', `cannot read idle time (${this.options.platform.idle?.name ?? 'no idle source on this platform'}); idle lock and idle logoff are off`);
       }
-      await this.execute(this.core.step({ idleMs, locked: this.isLocked(idleMs) }));
+      const locked = this.isLocked(idleMs);
+      this.observed = { idleMs, locked };
+      await this.execute(this.core.step({ idleMs, locked }));
       this.lastIdle = idleMs;
     } catch (error) {
       this.options.log.error('session control step failed', { error });

@@ -1,0 +1,61 @@
+import type { ActivityNow, PowerState } from '../../shared/activity.js';
+import type { NewAgentEvent } from '../../shared/events.js';
+import type { Logger } from '../../shared/log.js';
+import type { Ownership } from '../../shared/session.js';
+import { windowSourceFor } from '../platform/activity.js';
+import type { SessionObservation } from '../session/core.js';
+import type { SessionTarget } from '../session/platform.js';
+import { displayServerOf } from './display-server.js';
+import { SchoolNetworkCheck } from './network.js';
+import { LogindSleepWatcher, logindAvailable } from './power.js';
+import { ActivitySampler } from './sampler.js';
+
+export interface ActivityHostOptions {
+  target: SessionTarget;
+  ownership: Ownership;
+  session: () => SessionObservation | null;
+  emit: (event: NewAgentEvent) => void;
+  sendNow: (now: ActivityNow) => void;
+  sendPower: (state: PowerState) => void;
+  log: Logger;
+  /** Where the session's environment comes from (XDG_SESSION_TYPE, WAYLAND_DISPLAY). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ActivityHost {
+  sampler: ActivitySampler;
+  stop(): void;
+}
+
+/**
+ * Activity reporting for one session, hosted wherever session control runs (the agent service
+ * today, told the session's display; the tray later, inside the session). Starts the sampler
+ * and, where systemd-logind runs, the suspend/resume watcher for the `power` frame.
+ */
+export function startActivity(options: ActivityHostOptions): ActivityHost {
+  const env = options.env ?? process.env;
+  const sessionEnv: NodeJS.ProcessEnv = { PATH: env.PATH, LC_ALL: 'C', DISPLAY: options.target.display ?? env.DISPLAY };
+  if (options.target.xauthority) sessionEnv.XAUTHORITY = options.target.xauthority;
+  const displayServer = displayServerOf({ ...env, DISPLAY: sessionEnv.DISPLAY }, process.platform);
+  const sampler = new ActivitySampler({
+    ownership: options.ownership,
+    displayServer,
+    createSource: windowSourceFor(process.platform, sessionEnv),
+    session: options.session,
+    network: new SchoolNetworkCheck(),
+    emit: options.emit,
+    sendNow: options.sendNow,
+    log: options.log,
+  });
+  sampler.start();
+  const power = process.platform === 'linux' && logindAvailable() ? new LogindSleepWatcher({ onPower: options.sendPower }) : null;
+  power?.start();
+  options.log.info('activity reporting ready', { displayServer, ownership: options.ownership, suspendWatch: power ? 'logind' : null });
+  return {
+    sampler,
+    stop() {
+      sampler.stop();
+      power?.stop();
+    },
+  };
+}

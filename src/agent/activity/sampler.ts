@@ -1,0 +1,251 @@
+import type { ActivityNow, ActivityPauseReason, ActivitySpan } from '../../shared/activity.js';
+import { ACTIVITY_OFF, ActivityPolicySchema, compileRedactions, type ActivityPolicy } from '../../shared/activity-policy.js';
+import type { NewAgentEvent } from '../../shared/events.js';
+import type { Logger } from '../../shared/log.js';
+import type { Ownership } from '../../shared/session.js';
+import { summariseZodError } from '../../shared/zod-errors.js';
+import { systemClock, type SessionClock } from '../session/clock.js';
+import { STALL_MS, type SessionObservation } from '../session/core.js';
+import type { DisplayServer } from './display-server.js';
+import { pauseReason } from './gate.js';
+import type { SchoolNetworkCheck } from './network.js';
+import { reportedWindow } from './privacy.js';
+import { SpanBuilder, type ActivitySample } from './spans.js';
+import type { WindowSource } from './window-source.js';
+
+/** The wire schema's limit on spans per event. */
+const SPANS_PER_EVENT = 200;
+/** After a source fails, wait this long before starting a new one. */
+const SOURCE_RETRY_MS = 30_000;
+/** Live frames are coalesced to at most one per this interval. */
+const NOW_MIN_INTERVAL_MS = 1_000;
+
+export interface ActivitySamplerOptions {
+  ownership: Ownership;
+  displayServer: DisplayServer;
+  /** Creates the OS window source; called only when collecting starts. */
+  createSource: () => WindowSource;
+  /** The session runner's latest idle time and lock state (the idle detector is not duplicated). */
+  session: () => SessionObservation | null;
+  network: Pick<SchoolNetworkCheck, 'status'>;
+  /** Closed spans, batched, go to the durable outbox. */
+  emit: (event: NewAgentEvent) => void;
+  /** The live state, on change, at most once a second. */
+  sendNow: (now: ActivityNow) => void;
+  log: Logger;
+  clock?: SessionClock;
+  tickMs?: number;
+}
+
+/**
+ * Samples the foreground window about once a second while the policy allows, merges samples
+ * into spans, sends them in batches, and keeps the console's live view current. When the gate
+ * says no (mode off, BYOD outside school hours or off the school network, Wayland) the window
+ * source is stopped and nothing is read at all.
+ */
+export class ActivitySampler {
+  private policy: ActivityPolicy = ACTIVITY_OFF;
+  private patterns: RegExp[] = [];
+  private source: WindowSource | null = null;
+  private sourceRetryAtMono = 0;
+  private readonly spans = new SpanBuilder();
+  private pending: ActivitySpan[] = [];
+  private lastFlushMono: number;
+  private lastTickMono: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private nowState: ActivityNow;
+  private sentKey: string | null = null;
+  private sentAtMono = -Infinity;
+  private readonly clock: SessionClock;
+
+  constructor(private readonly options: ActivitySamplerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.lastFlushMono = this.clock.monoNow();
+    this.nowState = this.paused('policy-off');
+  }
+
+  /** What is being collected right now (also what the tray shows the pupil). */
+  get now(): ActivityNow {
+    return this.nowState;
+  }
+
+  get currentPolicy(): ActivityPolicy {
+    return this.policy;
+  }
+
+  /** Whether a window source (and so any helper process) is running. */
+  get sourceRunning(): boolean {
+    return this.source !== null;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? 1000);
+    void this.tick();
+  }
+
+  /** Stops sampling; the open span is closed and everything pending is queued. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.stopCollecting();
+  }
+
+  /**
+   * The `activity` section of a newly applied policy. Policies are validated when published,
+   * so a section that does not parse here means nothing is collected (the privacy-safe side).
+   */
+  applyPolicy(section: unknown): void {
+    const parsed = section === undefined ? { success: true as const, data: ACTIVITY_OFF } : ActivityPolicySchema.safeParse(section);
+    if (!parsed.success) {
+      this.options.log.warn('activity policy unreadable; collecting nothing', { detail: summariseZodError(parsed.error) });
+    }
+    this.policy = parsed.success ? parsed.data : ACTIVITY_OFF;
+    this.patterns = compileRedactions(this.policy.redactTitles);
+    // Spans under the old rules end here: nothing recorded under one mode is sent under another.
+    this.closeSpan();
+    this.flush();
+    void this.tick();
+  }
+
+  /** Re-sends the live state (after the link reconnects). */
+  resend(): void {
+    this.sentKey = null;
+    this.publish(true);
+  }
+
+  /** One sample. Exposed for tests that drive the clock themselves. */
+  async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      await this.step();
+    } catch (error) {
+      this.options.log.error('activity sample failed', { error });
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async step(): Promise<void> {
+    const mono = this.clock.monoNow();
+    const wall = this.clock.wallNow();
+    // A long gap means the machine slept (or we were stopped): the open span ends where we left it.
+    if (this.lastTickMono !== null && mono - this.lastTickMono > STALL_MS) this.closeSpan(null);
+    this.lastTickMono = mono;
+
+    const reason = pauseReason({
+      policy: this.policy,
+      ownership: this.options.ownership,
+      localMs: this.clock.localMs(wall),
+      displayServer: this.options.displayServer,
+      onSchoolNetwork: () => (this.policy.byod?.schoolNetwork ? this.options.network.status(this.policy.byod.schoolNetwork) : null),
+    });
+    if (reason) {
+      this.stopCollecting();
+      this.nowState = this.paused(reason);
+      return this.publish();
+    }
+
+    const source = this.ensureSource(mono);
+    if (!source) {
+      this.closeSpan();
+      this.nowState = this.paused('error');
+      return this.publish();
+    }
+    const raw = await source.sample();
+    if (!this.source) return; // stopped while we waited
+    const observed = this.options.session();
+    const idleMs = observed?.idleMs ?? null;
+    const idle = idleMs !== null && idleMs >= this.policy.idleAfterSeconds * 1000;
+    const window = raw ? reportedWindow(raw, this.policy, this.patterns) : null;
+    const sample: ActivitySample | null = observed?.locked
+      ? { kind: 'locked', window: null }
+      : idle
+        ? { kind: 'idle', window: null }
+        : window
+          ? { kind: 'window', window }
+          : null; // nothing in front: a gap, not a span
+    if (sample) this.queue(this.spans.add(sample, wall, mono));
+    else this.closeSpan();
+    if (this.pending.length && (this.pending.length >= SPANS_PER_EVENT || mono - this.lastFlushMono >= this.policy.batchSeconds * 1000)) this.flush();
+
+    const since = this.spans.since;
+    this.nowState = {
+      collecting: true,
+      mode: this.policy.mode,
+      pausedReason: null,
+      window: sample?.kind === 'window' ? sample.window : null,
+      since: since === null ? null : new Date(since).toISOString(),
+      idleSeconds: idleMs === null ? null : Math.floor(idleMs / 1000),
+      locked: observed ? observed.locked : null,
+    };
+    this.publish();
+  }
+
+  private ensureSource(mono: number): WindowSource | null {
+    if (this.source?.problem) {
+      this.options.log.warn('window source failed', { source: this.source.name, problem: this.source.problem });
+      this.source.stop();
+      this.source = null;
+      this.sourceRetryAtMono = mono + SOURCE_RETRY_MS;
+    }
+    if (!this.source && mono >= this.sourceRetryAtMono) {
+      this.source = this.options.createSource();
+      this.source.start();
+      this.options.log.info('activity collection started', { source: this.source.name, mode: this.policy.mode });
+    }
+    return this.source;
+  }
+
+  private stopCollecting(): void {
+    this.closeSpan();
+    this.flush();
+    if (this.source) {
+      this.source.stop();
+      this.source = null;
+      this.options.log.info('activity collection stopped');
+    }
+  }
+
+  /** `at` null: end the span at its last sample (after a stall). */
+  private closeSpan(at: number | null = this.clock.monoNow()): void {
+    const span = this.spans.close(at ?? undefined);
+    if (span) this.queue([span]);
+  }
+
+  private queue(spans: ActivitySpan[]): void {
+    this.pending.push(...spans);
+    while (this.pending.length >= SPANS_PER_EVENT) this.emitSpans(this.pending.splice(0, SPANS_PER_EVENT));
+  }
+
+  private flush(): void {
+    this.lastFlushMono = this.clock.monoNow();
+    if (this.pending.length) this.emitSpans(this.pending.splice(0));
+  }
+
+  private emitSpans(spans: ActivitySpan[]): void {
+    this.options.emit({ type: 'activity.spans', data: { spans } });
+  }
+
+  private paused(reason: ActivityPauseReason): ActivityNow {
+    return { collecting: false, mode: this.policy.mode, pausedReason: reason, window: null, since: null, idleSeconds: null, locked: null };
+  }
+
+  /**
+   * Sends the live state when it changed. Idle seconds tick every second while idle; they are
+   * sent with each change but do not count as one (the console can count on from them).
+   */
+  private publish(force = false): void {
+    const { idleSeconds: _idle, ...rest } = this.nowState;
+    const key = JSON.stringify(rest);
+    const mono = this.clock.monoNow();
+    if (!force && (key === this.sentKey || mono - this.sentAtMono < NOW_MIN_INTERVAL_MS)) return;
+    if (this.sentKey === null || this.nowState.pausedReason !== (JSON.parse(this.sentKey) as ActivityNow).pausedReason) {
+      this.options.log.info('activity state', { collecting: this.nowState.collecting, pausedReason: this.nowState.pausedReason, mode: this.nowState.mode });
+    }
+    this.sentKey = key;
+    this.sentAtMono = mono;
+    this.options.sendNow(this.nowState);
+  }
+}

@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import type { RawWindow, WindowSource } from '../../../activity/window-source.js';
+import { parseActiveWindowLine, parsePropertyLine, ROOT_SPY_ARGS, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from './xprop-output.js';
+
+/** A line longer than this is not something we asked for; it is dropped. */
+const MAX_LINE = 64 * 1024;
+
+/** Calls `onLine` for each complete line of a child's stdout, dropping overlong ones. */
+function lines(child: ChildProcess, onLine: (line: string) => void): void {
+  let buffer = '';
+  let dropping = false;
+  child.stdout!.setEncoding('latin1'); // xprop prints ASCII here (byte lists); never split a char
+  child.stdout!.on('data', (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (!dropping) onLine(line);
+      dropping = false;
+    }
+    if (buffer.length > MAX_LINE) {
+      buffer = '';
+      dropping = true;
+    }
+  });
+}
+
+/**
+ * The X11 window source: ONE long-lived `xprop -root -spy` tells us when focus moves, and one
+ * `xprop -id W -spy` follows the focused window's title and class, so each sample is a memory
+ * read. get-windows instead spawns xprop twice and xwininfo once per call; measured in
+ * docs/benchmarks.md (bench:activity), that costs several times more CPU at one sample a second.
+ */
+export class XpropWindowSource implements WindowSource {
+  readonly name = 'xprop-spy';
+  private root: ChildProcess | null = null;
+  private windowSpy: ChildProcess | null = null;
+  private activeId = 0;
+  private props = new Map<WindowProperty, PropertyUpdate['value']>();
+  private paths = new Map<number, string | null>();
+  private failure: string | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly procRoot = '/proc',
+  ) {}
+
+  get problem(): string | null {
+    return this.failure;
+  }
+
+  /** PIDs of the helper processes (for the benchmark and tests). */
+  get helperPids(): number[] {
+    return [this.root?.pid, this.windowSpy?.pid].filter((p): p is number => typeof p === 'number');
+  }
+
+  start(): void {
+    const root = this.spawnXprop(ROOT_SPY_ARGS);
+    this.root = root;
+    lines(root, (line) => {
+      const id = parseActiveWindowLine(line);
+      if (id !== null && id !== this.activeId) this.follow(id);
+    });
+    root.once('exit', (code, signal) => {
+      if (!this.stopped && this.root === root) this.failure ??= `xprop -root -spy ended (${signal ?? `exit ${code}`})`;
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.end(this.windowSpy);
+    this.end(this.root);
+    this.windowSpy = this.root = null;
+  }
+
+  async sample(): Promise<RawWindow | null> {
+    const window = windowFromProperties(this.props);
+    if (!window) return null;
+    return { app: window.app, title: window.title, url: null, path: window.pid === null ? null : this.pathOf(window.pid) };
+  }
+
+  private follow(id: number): void {
+    this.end(this.windowSpy);
+    this.windowSpy = null;
+    this.activeId = id;
+    const props = new Map<WindowProperty, PropertyUpdate['value']>();
+    this.props = props;
+    if (id === 0) return;
+    const spy = this.spawnXprop(windowSpyArgs(id));
+    this.windowSpy = spy;
+    lines(spy, (line) => {
+      const update = parsePropertyLine(line);
+      if (update) props.set(update.name, update.value);
+    });
+    // The window closed (xprop: BadWindow): nothing in front until focus moves.
+    spy.once('exit', () => {
+      if (this.windowSpy === spy) props.clear();
+    });
+  }
+
+  private spawnXprop(args: string[]): ChildProcess {
+    const child = spawn('xprop', args, { env: this.env, stdio: ['ignore', 'pipe', 'ignore'] });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      this.failure ??= error.code === 'ENOENT' ? 'xprop is not installed (x11-utils)' : `xprop could not start: ${error.message}`;
+    });
+    return child;
+  }
+
+  private end(child: ChildProcess | null): void {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+
+  /** The program behind a window; cached per pid (a pid's program does not change without exec). */
+  private pathOf(pid: number): string | null {
+    if (!this.paths.has(pid)) {
+      if (this.paths.size > 256) this.paths.clear();
+      let path: string | null = null;
+      try {
+        path = readlinkSync(`${this.procRoot}/${pid}/exe`);
+      } catch {
+        /* another user's process, or gone */
+      }
+      this.paths.set(pid, path);
+    }
+    return this.paths.get(pid)!;
+  }
+}

@@ -1,0 +1,88 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LogindSleepWatcher, LOGIND_SLEEP_MATCH, PrepareForSleepParser } from '../../src/agent/activity/power.js';
+import { parseActiveWindowLine, parsePropertyLine, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from '../../src/agent/platform/linux/activity/xprop-output.js';
+import type { PowerState } from '../../src/shared/activity.js';
+import { waitUntil } from '../helpers/processes.js';
+import { skipReason } from '../helpers/requirements.js';
+
+const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
+
+function propsOf(lines: string[]): Map<WindowProperty, PropertyUpdate['value']> {
+  const props = new Map<WindowProperty, PropertyUpdate['value']>();
+  for (const line of lines) {
+    const u = parsePropertyLine(line);
+    if (u) props.set(u.name, u.value);
+  }
+  return props;
+}
+
+describe('xprop output (recorded under Xvfb + openbox with xterm and xcalc)', () => {
+  it('follows the active window, including "no window"', () => {
+    expect(fixture('xprop-root-spy.txt').trim().split('\n').map(parseActiveWindowLine)).toEqual([0x800017, 0, 0x40000c]);
+    expect(parseActiveWindowLine('_NET_ACTIVE_WINDOW(WINDOW) 0x40000c garbage')).toBeNull();
+    expect(parseActiveWindowLine('_NET_ACTIVE_WINDOW:  not found.')).toBeNull();
+  });
+
+  it('decodes the byte lists by X type: Latin-1 STRING, class from WM_CLASS, title updates as they come', () => {
+    const lines = fixture('xprop-window-spy.txt').trim().split('\n');
+    expect(windowFromProperties(propsOf(lines.slice(0, 4)))).toEqual({ app: 'XTerm', title: 'hello "wörld" <b>', pid: 25640 });
+    expect(windowFromProperties(propsOf(lines))).toEqual({ app: 'XTerm', title: 'new title', pid: 25640 });
+  });
+
+  it('hostile titles: invalid UTF-8, commas, newlines and NULs stay inside their property', () => {
+    const bytes = (s: string | number[]) => (typeof s === 'string' ? [...Buffer.from(s, 'utf8')] : s).join(', ');
+    const props = propsOf([
+      `_NET_WM_NAME(UTF8_STRING) = ${bytes([0xff, 0xfe, 0x61, 0x2c, 0x0a, 0x22, 0xe2, 0x82])}`,
+      `WM_CLASS(STRING) = ${bytes('evil\u0000Evil, Inc\u0000')}`,
+      '_NET_WM_PID(CARDINAL) = 99999999999',
+    ]);
+    expect(windowFromProperties(props)).toEqual({ app: 'Evil, Inc', title: '\uFFFD\uFFFDa,\n"\uFFFD', pid: null });
+    expect(parsePropertyLine('WM_NAME(STRING) = 300, 1')).toBeUndefined();
+    expect(parsePropertyLine('WM_NAME(STRING) = ')).toEqual({ name: 'WM_NAME', value: '' });
+    expect(parsePropertyLine('WM_ICON_NAME(STRING) = 1')).toBeUndefined();
+    expect(windowFromProperties(new Map())).toBeNull();
+    expect(windowSpyArgs(0x40000c)).toContain('0x40000c');
+  });
+});
+
+describe('suspend and resume from logind', () => {
+  it('parses recorded dbus-monitor output: PrepareForSleep true = suspending, false = awake, other signals ignored', () => {
+    const parser = new PrepareForSleepParser();
+    const states = fixture('dbus-monitor-prepare-for-sleep.txt').split('\n').map((l) => parser.push(l)).filter((s) => s !== null);
+    expect(states).toEqual(['suspending', 'awake']);
+    const other = new PrepareForSleepParser();
+    expect(other.push('signal time=1 sender=:1.1 -> destination=(null destination) serial=2 path=/x; interface=org.example.Fake; member=PrepareForSleep')).toBeNull();
+    expect(other.push('   boolean true')).toBeNull();
+    expect(LOGIND_SLEEP_MATCH).toContain("sender='org.freedesktop.login1'");
+  });
+
+  const missing = ['dbus-daemon', 'dbus-monitor', 'dbus-send'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  const unavailable = skipReason('logind sleep watcher', missing.length ? `missing ${missing.join(', ')} (apt-get install dbus)` : null);
+
+  it.skipIf(unavailable !== null)('the watcher turns real D-Bus signals into power states (on a private bus: no logind here)', async () => {
+    const daemon = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      let out = '';
+      daemon.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      const address = (await waitUntil(() => /^(unix:\S+)/m.exec(out)?.[1], 10_000, () => 'dbus-daemon printed no address'))!;
+      const states: PowerState[] = [];
+      const match = "type='signal',interface='org.freedesktop.login1.Manager',member='PrepareForSleep'";
+      const watcher = new LogindSleepWatcher({ onPower: (s) => states.push(s), bus: { address, match } });
+      watcher.start();
+      const send = (value: boolean) =>
+        spawnSync('dbus-send', [`--bus=${address}`, '--type=signal', '/org/freedesktop/login1', 'org.freedesktop.login1.Manager.PrepareForSleep', `boolean:${value}`]);
+      // dbus-monitor needs a moment to register its match rule; keep signalling until it hears one.
+      await waitUntil(() => (send(true), states.length > 0), 10_000, () => 'no suspend seen');
+      send(false);
+      await waitUntil(() => states.includes('awake'), 10_000, () => `states ${states}`);
+      expect(states.at(-1)).toBe('awake');
+      expect(states.every((s) => s === 'suspending' || s === 'awake')).toBe(true);
+      watcher.stop();
+    } finally {
+      daemon.kill('SIGTERM');
+    }
+  });
+});
