@@ -24,9 +24,20 @@ export async function apiJson<S extends z.ZodType>(schema: S, path: string, init
   return parsed.success ? { ok: true, data: parsed.data } : { ok: false, status: res.status, message: 'the console sent an answer this page does not understand' };
 }
 
+/**
+ * Device text may carry bidirectional controls (U+202E and friends) that make a title display
+ * reversed or disguised; they are shown as U+FFFD instead. Every device string on the page goes
+ * through here (el, row and the grid's cells).
+ */
+// eslint-disable-next-line no-misleading-character-class
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+export function visible(text: string): string {
+  return text.replace(BIDI_CONTROLS, '\uFFFD');
+}
+
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = '', className = ''): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
-  if (text) node.textContent = text;
+  if (text) node.textContent = visible(text);
   if (className) node.className = className;
   return node;
 }
@@ -35,7 +46,7 @@ export function row(cells: (string | HTMLElement)[]): HTMLTableRowElement {
   const tr = document.createElement('tr');
   for (const c of cells) {
     const td = tr.insertCell();
-    if (typeof c === 'string') td.textContent = c;
+    if (typeof c === 'string') td.textContent = visible(c);
     else td.append(c);
   }
   return tr;

@@ -1,3 +1,5 @@
+import { visible } from './api.js';
+
 /**
  * Asks before an action that changes something on a device or in the policy. A modal <dialog>:
  * focus moves into it, Escape cancels, and focus returns to the button that opened it.
@@ -6,8 +8,8 @@
 export function confirmAction(opts: { title: string; text: string; ok: string; fields?: HTMLElement[]; danger?: boolean }): Promise<boolean> {
   const dialog = document.getElementById('confirm') as HTMLDialogElement;
   const opener = document.activeElement as HTMLElement | null;
-  document.getElementById('confirm-title')!.textContent = opts.title;
-  document.getElementById('confirm-text')!.textContent = opts.text;
+  document.getElementById('confirm-title')!.textContent = visible(opts.title);
+  document.getElementById('confirm-text')!.textContent = visible(opts.text);
   document.getElementById('confirm-fields')!.replaceChildren(...(opts.fields ?? []));
   const ok = document.getElementById('confirm-ok') as HTMLButtonElement;
   ok.textContent = opts.ok;

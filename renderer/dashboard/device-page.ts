@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DeviceActivityResponseSchema, type ActivitySpan } from '../../src/shared/activity.js';
 import { DeviceHistoryResponseSchema, PolicyRefreshResponseSchema, type DeviceHistoryEntry, type DeviceSummary } from '../../src/shared/api.js';
 import { CommandOutcomeSchema } from '../../src/shared/command.js';
-import { apiJson, el, row } from './api.js';
+import { apiJson, el, row, visible } from './api.js';
 import { confirmAction, field } from './confirm.js';
 import {
   activityText,
@@ -86,7 +86,7 @@ export class DevicePage {
   update(d: DeviceSummary): void {
     if (d.id !== this.deviceId) return;
     const presence = presenceOf(d);
-    $('device-title').textContent = d.status?.hostname ?? d.hostname;
+    $('device-title').textContent = visible(d.status?.hostname ?? d.hostname);
     const state = $('device-presence');
     state.textContent = PRESENCE_TEXT[presence];
     state.className = `summary state ${presence}`;
@@ -179,7 +179,7 @@ export class DevicePage {
     else if (!answer.data.result) result.textContent = `${name}: sent; the device has not answered yet (the audit trail will record its answer).`;
     else {
       const r = answer.data.result;
-      result.textContent = `${name}: ${r.outcome}${r.backend ? ` (${r.backend})` : ''}${r.detail ? ` — ${r.detail}` : ''}`;
+      result.textContent = visible(`${name}: ${r.outcome}${r.backend ? ` (${r.backend})` : ''}${r.detail ? ` — ${r.detail}` : ''}`);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { DeviceSummary } from '../../src/shared/api.js';
+import { visible } from './api.js';
 import {
   activityText,
   AUP_TEXT,
@@ -306,7 +307,8 @@ export class DeviceGrid {
   }
 }
 
-function setCell(cell: Cell, main: string, sub: string): void {
+function setCell(cell: Cell, rawMain: string, rawSub: string): void {
+  const [main, sub] = [visible(rawMain), visible(rawSub)];
   if (cell.main.textContent !== main) cell.main.textContent = main;
   if (cell.sub.textContent !== sub) cell.sub.textContent = sub;
   // Long titles are cut visually; the full text stays available on hover.

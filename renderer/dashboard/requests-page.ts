@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AppRequestSchema, type AppRequest } from '../../src/shared/api.js';
 import { GroupNameSchema } from '../../src/shared/app-rules.js';
-import { apiJson, el, row } from './api.js';
+import { apiJson, el, row, visible } from './api.js';
 import { confirmAction, field } from './confirm.js';
 import { clock } from './format.js';
 
@@ -97,6 +97,6 @@ export class RequestsPage {
   }
 
   private say(text: string): void {
-    $('requests-result').textContent = text;
+    $('requests-result').textContent = visible(text);
   }
 }
