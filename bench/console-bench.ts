@@ -5,14 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { benchArgs, round } from './args.js';
+import { benchArgs, percentile, round } from './args.js';
+import { watchDashboard } from './dashboard-watch.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
  * `npm run bench:console [-- --agents N --duration S --event-interval S]`
  * Starts a console and, in a separate process, a fleet simulator with N agents that enroll,
- * authenticate, heartbeat and send events. Measures acked events per second, event-to-ack
- * latency, a policy push reaching every agent, and the console's RSS and CPU.
+ * authenticate, heartbeat and send activity (a span event and a live frame per interval).
+ * Measures acked events per second, event-to-ack latency, activity-to-dashboard latency at a
+ * live feed subscriber, a policy push reaching every agent, and the console's RSS and CPU.
  * The last line printed is one JSON object with the figures.
  */
 const args = benchArgs({ agents: { default: '1000' }, duration: { default: '30' }, 'event-interval': { default: '1' } });
@@ -60,6 +62,8 @@ sim = spawn(
   [join(dist, 'bench/fleet-sim.js'), '--url', url, '--token', token, '--agents', args.agents, '--duration', args.duration, '--event-interval', args['event-interval']],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
+// A dashboard: one live feed subscriber, measuring how long each activity frame takes to arrive.
+const dashboard = await watchDashboard(url, session);
 let result: any = null;
 let cpuAtStart = 0;
 let measureStartedAt = 0;
@@ -70,6 +74,7 @@ const simDone = new Promise<void>((resolve) => {
     const message = JSON.parse(line);
     log(line);
     if (message.phase === 'measuring') {
+      dashboard.measuring = true;
       cpuAtStart = cpuSeconds(consoleProc.pid!);
       measureStartedAt = performance.now();
       rssSampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(consoleProc.pid!))), 500);
@@ -86,6 +91,7 @@ const simDone = new Promise<void>((resolve) => {
       }, (Number(args.duration) * 1000) / 2);
     }
     if (message.phase === 'done') {
+      dashboard.measuring = false;
       result = message;
       resolve();
     }
@@ -96,6 +102,8 @@ const cpuPct = ((cpuSeconds(consoleProc.pid!) - cpuAtStart) / ((performance.now(
 if (rssSampler) clearInterval(rssSampler);
 const finalRss = rssMb(consoleProc.pid!);
 await new Promise((r) => sim.once('exit', r));
+dashboard.close();
+const dashboardLatencies = dashboard.latencies.sort((a, b) => a - b);
 consoleProc.kill('SIGTERM');
 await new Promise((r) => consoleProc.once('exit', r));
 rmSync(dataDir, { recursive: true, force: true });
@@ -111,7 +119,9 @@ const figures = {
   cpuPct: round(cpuPct, 1),
   pushAllMs: result.pushAllMs,
   pushReached: result.pushReached,
-  dashboardP99Ms: null,
+  dashboardP50Ms: round(percentile(dashboardLatencies, 50)),
+  dashboardP99Ms: round(percentile(dashboardLatencies, 99)),
+  dashboardUpdates: dashboardLatencies.length,
   durationS: Number(args.duration),
   eventIntervalS: Number(args['event-interval']),
   node: process.versions.node,

@@ -91,12 +91,20 @@ for (let i = 0; i < fleet.length; i++) {
 while (ready < fleet.length && Date.now() - connectStart < 120_000) await new Promise((r) => setTimeout(r, 100));
 say({ phase: 'connected', agents: ready, ms: Date.now() - connectStart });
 
-// 3. Steady state: each agent sends one event every interval, spread evenly over the interval,
-//    and a heartbeat every 30 s.
+// 3. Steady state: each agent sends one activity span (event) and one live `activity` frame every
+//    interval, spread evenly over the interval, and a heartbeat every 30 s.
+// Each round is what a real agent sends about its session: the span that just closed, through
+// the outbox (stored, acknowledged), and the live `activity` frame. The frame's title carries the
+// send time, so a dashboard feed subscriber (console-bench.ts) can measure event-to-dashboard.
 function sendEvent(agent: SimAgent) {
   agent.seq++;
-  const event = { id: randomUUID(), seq: agent.seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'bench', n: agent.seq } };
+  const now = Date.now();
+  const window = { app: 'bench', title: `bench ${now}`, url: null, path: null };
+  const span = { start: new Date(now - eventIntervalMs).toISOString(), durationMs: eventIntervalMs, kind: 'window' as const, window };
+  const event = { id: randomUUID(), seq: agent.seq, at: new Date(now).toISOString(), type: 'activity.spans' as const, data: { spans: [span] } };
   if (agent.link.send({ v: PROTOCOL_VERSION, type: 'events', events: [event] })) agent.sent.set(agent.seq, performance.now());
+  const live = { collecting: true, mode: 'full' as const, pausedReason: null, window, since: new Date(now).toISOString(), idleSeconds: 0, locked: false };
+  agent.link.send({ v: PROTOCOL_VERSION, type: 'activity', now: live });
 }
 const timers: NodeJS.Timeout[] = [];
 fleet.forEach((agent, i) => {

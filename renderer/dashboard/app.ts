@@ -1,38 +1,80 @@
 import { z } from 'zod';
-import { DeviceSummarySchema, FeedMessageSchema, type DeviceSummary } from '../../src/shared/api.js';
+import { DeviceListResponseSchema, FeedMessageSchema, type DeviceSummary } from '../../src/shared/api.js';
+import { roleAllows, RoleSchema } from '../../src/shared/roles.js';
+import { api } from './api.js';
+import { DevicePage } from './device-page.js';
+import { DeviceGrid } from './grid.js';
+import { RequestsPage } from './requests-page.js';
 
 /**
- * The IT technician's live device list. Everything from the server is validated with the
- * shared schemas and written with textContent, never as HTML: a device cannot inject markup.
+ * The IT technician's console: a live device grid, a page per device, and (for roles that may
+ * decide them) the queue of application requests. Everything from the server is validated with
+ * the shared schemas and written with textContent, never as HTML: a device cannot inject markup.
+ * Updates arrive over one server-sent event stream; the page never polls.
  */
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const devices = new Map<string, DeviceSummary>();
-let feed: EventSource | null = null;
-
-const MeSchema = z.object({ username: z.string(), role: z.string() });
-const DeviceListSchema = z.object({ devices: z.array(DeviceSummarySchema) });
+const MeSchema = z.object({ username: z.string(), role: RoleSchema });
 const FeedBatchSchema = z.array(FeedMessageSchema);
 
-async function api(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(path, { credentials: 'same-origin', ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
-}
+let feed: EventSource | null = null;
+let grid: DeviceGrid | null = null;
+let devicePage: DevicePage | null = null;
+let requestsPage: RequestsPage | null = null;
+let canManageRequests = false;
+let groups: Record<string, string[]> = {};
+let currentPolicy: number | null = null;
 
 function showSignIn(message = ''): void {
   feed?.close();
   feed = null;
+  for (const id of ['devices', 'device-page', 'requests', 'whoami', 'nav']) $(id).hidden = true;
   $('sign-in').hidden = false;
-  $('devices').hidden = true;
-  $('whoami').hidden = true;
   $('sign-in-error').textContent = message;
   $<HTMLInputElement>('username').focus();
 }
 
-async function showDashboard(me: z.infer<typeof MeSchema>): Promise<void> {
+function showApp(me: z.infer<typeof MeSchema>): void {
   $('sign-in').hidden = true;
-  $('devices').hidden = false;
   $('whoami').hidden = false;
+  $('nav').hidden = false;
   $('whoami-name').textContent = `${me.username} (${me.role.replace('_', ' ')})`;
+  $('nav-requests').hidden = !roleAllows(me.role, 'app-requests:manage');
+  grid ??= createGrid();
+  devicePage ??= new DevicePage();
+  devicePage.allowActions(roleAllows(me.role, 'devices:command'));
+  canManageRequests = roleAllows(me.role, 'app-requests:manage');
+  requestsPage ??= new RequestsPage();
   subscribe();
+  route();
+}
+
+function createGrid(): DeviceGrid {
+  const g = new DeviceGrid($('grid-scroll'), $<HTMLTableSectionElement>('device-rows'), $<HTMLTableRowElement>('grid-head'));
+  g.onChange = (shown, total, online) => {
+    $('summary').textContent = shown === total ? `${online} of ${total} online` : `${online} of ${total} online · ${shown} shown`;
+    $('empty').hidden = total > 0;
+  };
+  g.onOpen = (id) => (location.hash = `#/device/${id}`);
+  const applyFilter = () =>
+    g.setFilter({
+      text: $<HTMLInputElement>('search').value,
+      presence: $<HTMLSelectElement>('filter-presence').value,
+      group: $<HTMLSelectElement>('filter-group').value ? new Set(groups[$<HTMLSelectElement>('filter-group').value] ?? []) : null,
+      user: $<HTMLInputElement>('filter-user').value,
+    });
+  for (const id of ['search', 'filter-user']) $(id).addEventListener('input', applyFilter);
+  for (const id of ['filter-presence', 'filter-group']) $(id).addEventListener('change', applyFilter);
+  // Relative times age on screen; this redraws text only, it does not ask the console anything.
+  setInterval(() => g.tick(), 15_000);
+  return g;
+}
+
+function setGroups(next: Record<string, string[]>): void {
+  groups = next;
+  const select = $<HTMLSelectElement>('filter-group');
+  const chosen = select.value;
+  select.replaceChildren(new Option('Any', ''), ...Object.keys(groups).sort().map((name) => new Option(name, name)));
+  select.value = groups[chosen] ? chosen : '';
 }
 
 function subscribe(): void {
@@ -45,10 +87,14 @@ function subscribe(): void {
   feed.addEventListener('batch', (event) => {
     const parsed = FeedBatchSchema.safeParse(JSON.parse((event as MessageEvent<string>).data));
     if (!parsed.success) return console.warn('ignored a feed message that does not match the schema', parsed.error);
+    const changed: DeviceSummary[] = [];
     for (const message of parsed.data) {
-      if (message.kind === 'device') devices.set(message.device.id, message.device);
+      if (message.kind === 'device') changed.push(message.device);
+      // A new policy may change groups and which devices are current: one reload per push.
+      else if (message.kind === 'policy') void reloadDevices();
     }
-    render();
+    grid!.upsert(changed);
+    for (const d of changed) devicePage?.update(d);
   });
   feed.addEventListener('session-expired', () => showSignIn('Your session has ended. Please sign in again.'));
   feed.addEventListener('error', () => {
@@ -60,67 +106,47 @@ function subscribe(): void {
 async function reloadDevices(): Promise<void> {
   const res = await api('/api/v1/devices');
   if (res.status === 401) return showSignIn();
-  const parsed = DeviceListSchema.safeParse(await res.json());
+  const parsed = DeviceListResponseSchema.safeParse(await res.json());
   if (!parsed.success) return;
-  devices.clear();
-  for (const d of parsed.data.devices) devices.set(d.id, d);
-  render();
-}
-
-function relative(iso: string | null): string {
-  if (!iso) return 'never';
-  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  if (seconds < 60) return `${seconds} s ago`;
-  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
-  return new Date(iso).toLocaleString();
-}
-
-function cell(row: HTMLTableRowElement, text: string, className?: string, sub?: string): void {
-  const td = row.insertCell();
-  const main = document.createElement('span');
-  main.textContent = text;
-  if (className) main.className = className;
-  td.append(main);
-  if (sub) {
-    const small = document.createElement('span');
-    small.className = 'sub';
-    small.textContent = sub;
-    td.append(small);
+  currentPolicy = parsed.data.currentPolicyVersion ?? null;
+  setGroups(parsed.data.groups ?? {});
+  grid!.reset(parsed.data.devices, currentPolicy);
+  devicePage?.setCurrentPolicy(currentPolicy);
+  const open = devicePage?.openId;
+  if (open) {
+    const d = grid!.get(open);
+    if (d) devicePage!.update(d);
   }
 }
 
-function render(): void {
-  const body = $<HTMLTableSectionElement>('device-rows');
-  const sorted = [...devices.values()].sort((a, b) => Number(b.online) - Number(a.online) || a.hostname.localeCompare(b.hostname));
-  const rows = sorted.map((d) => {
-    const row = document.createElement('tr');
-    row.dataset.deviceId = d.id;
-    row.dataset.state = d.revoked ? 'revoked' : d.online ? 'online' : 'offline';
-    const state = d.revoked ? 'revoked' : d.online ? 'online' : 'offline';
-    cell(row, state === 'online' ? 'Online' : state === 'offline' ? 'Offline' : 'Revoked', `state ${state}`);
-    cell(row, d.status?.hostname ?? d.hostname, 'host', d.id + (d.cloneSuspect ? ' · possible cloned image' : ''));
-    cell(row, d.status?.user ?? '—', 'user');
-    cell(row, d.status ? `${d.status.os.distro ?? d.status.os.platform}` : d.platform, 'os', d.status ? `${d.status.os.release} ${d.status.os.arch}` : undefined);
-    cell(row, d.agentVersion ?? '—', 'agent');
-    // Application control: whether programs are checked before they start here, and how.
-    const apps = d.status?.appControl;
-    const appsNote = apps && apps.enforcement !== 'none' ? `apps: ${apps.enforcement}${apps.mode ? ` · ${apps.mode}` : ''}` : undefined;
-    cell(row, d.policyVersion === null ? '—' : `v${d.policyVersion}`, 'policy', appsNote);
-    cell(row, relative(d.lastSeenAt), 'seen');
-    return row;
-  });
-  body.replaceChildren(...rows);
-  const online = sorted.filter((d) => d.online).length;
-  $('summary').textContent = `${online} of ${sorted.length} online`;
-  $('empty').hidden = sorted.length > 0;
+/** #/devices, #/device/<id>, #/requests. */
+function route(): void {
+  if ($('sign-in').hidden === false) return;
+  const hash = location.hash;
+  const device = /^#\/device\/([0-9a-f-]{36})$/.exec(hash);
+  const requests = hash === '#/requests' && canManageRequests;
+  $('devices').hidden = !!device || requests;
+  $('device-page').hidden = !device;
+  $('requests').hidden = !requests;
+  for (const [id, active] of [['nav-devices', !requests], ['nav-requests', requests]] as const) {
+    if (active) $(id).setAttribute('aria-current', 'page');
+    else $(id).removeAttribute('aria-current');
+  }
+  if (device) {
+    devicePage!.open(device[1]!, grid!.get(device[1]!), currentPolicy);
+    $('back-to-devices').focus();
+  } else {
+    devicePage?.close();
+    if (requests) void requestsPage!.load();
+    else grid!.focusGrid();
+  }
 }
 
 async function checkSession(): Promise<void> {
   const res = await api('/api/v1/me');
   if (!res.ok) return showSignIn();
   const me = MeSchema.safeParse(await res.json());
-  if (me.success) await showDashboard(me.data);
+  if (me.success) showApp(me.data);
   else showSignIn();
 }
 
@@ -143,5 +169,5 @@ $('sign-out').addEventListener('click', async () => {
   showSignIn();
 });
 
-setInterval(() => devices.size && render(), 5000);
+window.addEventListener('hashchange', route);
 void checkSession();

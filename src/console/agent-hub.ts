@@ -22,6 +22,7 @@ import type { DeviceStatus } from '../shared/status.js';
 import { toDeviceSummary } from './devices.js';
 import type { FeedHub } from './feed.js';
 import type { ConsoleIdentity } from './identity.js';
+import type { DeviceViews } from './device-views.js';
 import { PenaltyBox } from './rate-limit.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -114,6 +115,8 @@ export class AgentHub {
   onCommandResult: ((deviceId: string, result: Extract<AgentMessage, { type: 'command.result' }>) => Promise<void>) | null = null;
   /** Hooks for later capabilities (activity, blocks...) that want to see stored events. */
   onEvents: ((deviceId: string, events: AgentEvent[]) => void) | null = null;
+  /** Set by the server: the dashboard's view of devices (presence, live activity, history). */
+  views: DeviceViews | null = null;
 
   constructor(
     private readonly store: ConsoleStore,
@@ -244,7 +247,9 @@ export class AgentHub {
       heartbeatSeconds: (await this.store.latestPolicy())?.document.agent.heartbeatSeconds ?? this.options.heartbeatSeconds,
       pingSeconds: Math.max(1, Math.round(this.options.pingIntervalMs / 1000)),
     });
-    await this.store.markOnline(device.id, new Date().toISOString(), null);
+    const at = new Date().toISOString();
+    await this.store.markOnline(device.id, at, null);
+    await this.views?.connected(device.id, at);
     await this.publishDevice(device.id);
   }
 
@@ -286,7 +291,12 @@ export class AgentHub {
         return;
       case 'status':
         await this.store.saveStatus(deviceId, message.status as DeviceStatus, now);
+        await this.views?.status(deviceId, message.status as DeviceStatus, now);
         return this.publishDevice(deviceId);
+      case 'activity':
+        return this.views?.activity(deviceId, message.now);
+      case 'power':
+        return this.views?.power(deviceId, message.state, now);
       case 'events': {
         const readable: AgentEvent[] = [];
         for (const envelope of message.events) {
@@ -335,6 +345,12 @@ export class AgentHub {
       if (this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle })) sent++;
     }
     return sent;
+  }
+
+  /** Sends the bundle to one device if it is connected now (a technician's "refresh policy"). */
+  sendPolicy(deviceId: string, bundle: PolicyBundle): boolean {
+    const conn = this.byDevice.get(deviceId);
+    return conn ? this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle }) : false;
   }
 
   /** Sends the AUP of the current policy's variant to every device, if it is that variant. */
@@ -407,11 +423,14 @@ export class AgentHub {
   private async onClosed(conn: Connection): Promise<void> {
     if (!conn.deviceId || this.byDevice.get(conn.deviceId) !== conn) return;
     this.byDevice.delete(conn.deviceId);
-    await this.store.markOffline(conn.deviceId, new Date().toISOString());
+    const at = new Date().toISOString();
+    await this.store.markOffline(conn.deviceId, at);
+    await this.views?.disconnected(conn.deviceId, at);
     await this.publishDevice(conn.deviceId);
   }
 
   private async publishDevice(deviceId: string): Promise<void> {
+    if (this.views) return this.views.refresh(deviceId);
     const device = await this.store.getDevice(deviceId);
     if (device) this.feed.publishDevice(toDeviceSummary({ ...device, online: this.byDevice.has(deviceId) }));
   }

@@ -45,6 +45,8 @@ export class Maintenance {
       const cutoff = new Date(Date.now() - this.options.retentionDays * 86400_000).toISOString();
       const removed = await this.store.deleteEventsReceivedBefore(cutoff);
       if (removed) this.log.info('removed events past retention', { removed, retentionDays: this.options.retentionDays });
+      const history = await this.store.deleteDeviceHistoryBefore(cutoff);
+      if (history) this.log.info('removed status history past retention', { removed: history, retentionDays: this.options.retentionDays });
       await this.store.deleteExpiredSessions(new Date().toISOString());
     } catch (error) {
       this.log.error('maintenance failed', { error });

@@ -16,7 +16,9 @@ import { randomToken, sha256Hex } from '../shared/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
 import { type AuthService, SESSION_COOKIE } from './auth.js';
-import { toDeviceSummary, type EnrollmentService } from './devices.js';
+import type { EnrollmentService } from './devices.js';
+import type { DeviceViews } from './device-views.js';
+import { registerDeviceRoutes } from './device-routes.js';
 import type { FeedHub } from './feed.js';
 import { readJson } from './http/body.js';
 import { HttpError } from './http/http-error.js';
@@ -38,6 +40,7 @@ export interface RouteDeps {
   commands: CommandService;
   hub: AgentHub;
   feed: FeedHub;
+  views: DeviceViews;
   consoleKeyId: string;
   secureCookies: boolean;
 }
@@ -94,16 +97,19 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
     .add('GET', '/api/v1/devices', 'devices:read', async () => {
       const devices = await store.listDevices();
-      return ok({ devices: devices.map((d) => toDeviceSummary({ ...d, online: hub.isOnline(d.id) })) });
+      const latest = await store.latestPolicy();
+      const summaries = await Promise.all(devices.map((d) => deps.views.summary(d)));
+      return ok({ devices: summaries, currentPolicyVersion: latest?.version ?? null, groups: latest?.document.groups ?? {} });
     })
     .add('GET', '/api/v1/devices/:id', 'devices:read', async ({ params }) => {
       const device = await findDevice(store, params.id!);
-      return ok({ device: toDeviceSummary({ ...device, online: hub.isOnline(device.id) }) });
+      return ok({ device: await deps.views.summary(device) });
     })
     .add('POST', '/api/v1/devices/:id/revoke', 'devices:revoke', async ({ params, principal }) => {
       const device = await findDevice(store, params.id!);
       const changed = await store.revokeDevice(device.id);
       hub.disconnect(device.id, CLOSE.revoked, 'revoked');
+      deps.views.forget(device.id);
       if (changed) await audit(principal, 'device.revoked', device.id, { hostname: device.hostname });
       return ok({ revoked: true, changed });
     })
@@ -227,6 +233,14 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       }
       return { handled: true };
     });
+
+  registerDeviceRoutes(router, {
+    store,
+    hub,
+    views: deps.views,
+    findDevice: (id) => findDevice(store, id),
+    audit: (username, action, target, detail) => audit({ username } as Principal, action, target, detail),
+  });
 }
 
 async function findDevice(store: ConsoleStore, id: string) {

@@ -17,6 +17,7 @@ import { AuthService } from './auth.js';
 import { firstRun, type FirstRunSecrets } from './bootstrap.js';
 import { EnrollmentService } from './devices.js';
 import { FeedHub } from './feed.js';
+import { DeviceViews } from './device-views.js';
 import { HttpError } from './http/http-error.js';
 import { Router } from './http/router.js';
 import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
@@ -65,6 +66,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const policies = new PolicyService(store, identity);
   const aups = new AupService(store, identity, log.child('aup'));
   hub.aups = aups;
+  const views = new DeviceViews(store, feed, (id) => hub.isOnline(id), log.child('devices'));
+  await views.seed();
+  hub.views = views;
   const commands = new CommandService(store, identity, hub, log.child('commands'));
   const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
     retentionDays: options.retentionDays ?? 180,
@@ -73,6 +77,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   hub.onVersionConflict = () => maintenance.reissueForConflict();
   const appRequests = new AppRequestService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('app-requests'));
   hub.onEvents = (deviceId, events) => {
+    void views.events(deviceId, events);
     for (const event of events) {
       if (event.type !== 'app.permission-requested') continue;
       appRequests.record(deviceId, event.id, event.at, event.data).catch((error: unknown) => log.error('could not queue an application request', { deviceId, error }));
@@ -81,8 +86,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   maintenance.start();
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
-  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, commands, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
   registerStationRoutes(router, new StationKeyService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('stations')));
+  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, commands, hub, feed, views, consoleKeyId: identity.keyId, secureCookies: !!tls });
 
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls

@@ -96,6 +96,31 @@ export const AppRequestApproveSchema = z.strictObject({
 });
 export const AppRequestDeclineSchema = z.strictObject({ note: boundedText(500).optional() });
 
+/**
+ * AUP status of a device for the dashboard. not-required: the policy names no AUP variant (or
+ * none is published); no-user: nobody is signed in at the seat.
+ */
+export const DeviceAupStatusSchema = z.enum(['accepted', 'not-accepted', 'not-required', 'no-user']);
+export type DeviceAupStatus = z.infer<typeof DeviceAupStatusSchema>;
+export const DeviceBlocksSchema = z.strictObject({
+  /** Blocks in the last 24 hours (counted from events the console holds). */
+  count24h: z.number().int().nonnegative(),
+  lastName: z.string().nullable(),
+  lastAt: IsoDateTime.nullable(),
+});
+export type DeviceBlocks = z.infer<typeof DeviceBlocksSchema>;
+
+/** One row of a device's status history: a status snapshot that differed from the previous, or a presence change. */
+export const DeviceHistoryEntrySchema = z.discriminatedUnion('kind', [
+  z.strictObject({ at: IsoDateTime, kind: z.literal('status'), status: DeviceStatusSchema }),
+  z.strictObject({ at: IsoDateTime, kind: z.literal('presence'), presence: PresenceSchema }),
+]);
+export type DeviceHistoryEntry = z.infer<typeof DeviceHistoryEntrySchema>;
+export const DeviceHistoryResponseSchema = z.strictObject({ history: z.array(DeviceHistoryEntrySchema) });
+
+/** `POST /api/v1/devices/:id/policy-refresh`: the current policy sent again to one device. */
+export const PolicyRefreshResponseSchema = z.strictObject({ delivered: z.boolean(), version: z.number().int().positive() });
+
 export const DeviceSummarySchema = z.strictObject({
   id: UuidSchema,
   hostname: z.string(),
@@ -112,8 +137,20 @@ export const DeviceSummarySchema = z.strictObject({
   presence: PresenceSchema,
   /** The latest live session state, while online; null when unknown or offline. */
   activity: ActivityNowSchema.nullable(),
+  /** Whether the signed-in user has accepted the current AUP of this device's variant. */
+  aup: DeviceAupStatusSchema.optional(),
+  /** Programs application control stopped here lately (from app.blocked events). */
+  blocks: DeviceBlocksSchema.optional(),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
+
+export const DeviceListResponseSchema = z.object({
+  devices: z.array(DeviceSummarySchema),
+  /** The latest published policy version, so the dashboard can say whether a device is current. */
+  currentPolicyVersion: z.number().int().positive().nullable().optional(),
+  /** Device groups of the current policy (name -> device ids), for filtering. */
+  groups: z.record(z.string(), z.array(z.string())).optional(),
+});
 
 /** Server-sent events on `/api/v1/feed`: the dashboard's live updates. */
 export const FeedMessageSchema = z.discriminatedUnion('kind', [

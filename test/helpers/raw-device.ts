@@ -83,3 +83,8 @@ export async function connectAs(consoleUrl: string, device: RawDevice): Promise<
   await socket.next('auth.ok');
   return socket;
 }
+
+/** An `events` frame with one event; the caller numbers them (seq) per device. */
+export function eventFrame(seq: number, type: string, data: unknown) {
+  return { v: PROTOCOL_VERSION, type: 'events', events: [{ id: randomUUID(), seq, at: new Date().toISOString(), type, data }] };
+}

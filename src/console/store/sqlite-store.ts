@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import type { AppRequest } from '../../shared/api.js';
+import { DeviceHistoryEntrySchema, type AppRequest, type DeviceHistoryEntry } from '../../shared/api.js';
+import { ActivitySpansDataSchema, type ActivitySpan } from '../../shared/activity.js';
 import type { AgentEvent } from '../../shared/events.js';
 import { AgentEventSchema } from '../../shared/events.js';
 import { PolicyBundleSchema, PolicyDocumentSchema } from '../../shared/policy.js';
@@ -77,8 +78,19 @@ const MIGRATIONS = [
   CREATE TABLE station_keys (
     id TEXT PRIMARY KEY, public_key TEXT NOT NULL UNIQUE, key_id TEXT NOT NULL UNIQUE,
     registered_by TEXT NOT NULL, registered_at TEXT NOT NULL, revoked_by TEXT, revoked_at TEXT);
+  CREATE TABLE device_history (
+    id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), at TEXT NOT NULL,
+    kind TEXT NOT NULL, body TEXT NOT NULL);
+  CREATE INDEX device_history_device ON device_history(device_id, kind, id);
+  CREATE INDEX device_history_at ON device_history(at);
+  CREATE INDEX events_device_type_at ON events(device_id, type, at);
   `,
 ];
+
+/** Activity events are read back for a time range; this many events at most per query. */
+const MAX_ACTIVITY_EVENTS_READ = 5000;
+/** Spans travel in batches sent after they close, possibly much later (a laptop offline for days). */
+const ACTIVITY_LATE_DELIVERY_MS = 7 * 86400_000;
 
 type Row = Record<string, unknown>;
 
@@ -497,6 +509,52 @@ export class SqliteStore implements ConsoleStore {
   }
   async revokeStationKey(id: string, by: string, at: string): Promise<boolean> {
     return this.db.prepare('UPDATE station_keys SET revoked_by = ?, revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(by, at, id).changes === 1;
+  async appendDeviceHistory(deviceId: string, entry: DeviceHistoryEntry): Promise<void> {
+    const { at, kind, ...body } = entry;
+    this.db.prepare('INSERT INTO device_history (device_id, at, kind, body) VALUES (?, ?, ?, ?)').run(deviceId, at, kind, JSON.stringify(body));
+  }
+  async listDeviceHistory(deviceId: string, filter: { limit: number; kind?: DeviceHistoryEntry['kind'] }): Promise<DeviceHistoryEntry[]> {
+    const rows = (
+      filter.kind
+        ? this.db.prepare('SELECT at, kind, body FROM device_history WHERE device_id = ? AND kind = ? ORDER BY id DESC LIMIT ?').all(deviceId, filter.kind, filter.limit)
+        : this.db.prepare('SELECT at, kind, body FROM device_history WHERE device_id = ? ORDER BY id DESC LIMIT ?').all(deviceId, filter.limit)
+    ) as Row[];
+    return rows.flatMap((row) => {
+      const parsed = DeviceHistoryEntrySchema.safeParse({ at: row.at, kind: row.kind, ...JSON.parse(String(row.body)) });
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+  async deleteDeviceHistoryBefore(iso: string): Promise<number> {
+    return this.db.prepare('DELETE FROM device_history WHERE at < ?').run(iso).changes;
+  }
+  async listActivitySpans(deviceId: string, filter: { from: string; to: string; maxSpans: number }): Promise<ActivitySpan[]> {
+    const from = Date.parse(filter.from);
+    const to = Date.parse(filter.to);
+    const lastBatch = new Date(to + ACTIVITY_LATE_DELIVERY_MS).toISOString();
+    // A batch is sent after its spans end, so batches sent before `from` cannot overlap the range.
+    const rows = this.db
+      .prepare(`SELECT body FROM events WHERE device_id = ? AND type = 'activity.spans' AND at >= ? AND at < ? ORDER BY at DESC LIMIT ?`)
+      .all(deviceId, filter.from, lastBatch, MAX_ACTIVITY_EVENTS_READ) as Row[];
+    const spans: ActivitySpan[] = [];
+    for (const row of rows) {
+      const data = ActivitySpansDataSchema.safeParse((JSON.parse(String(row.body)) as { data?: unknown }).data);
+      if (!data.success) continue;
+      for (const span of data.data.spans) {
+        const start = Date.parse(span.start);
+        if (start < to && start + span.durationMs > from) spans.push(span);
+      }
+    }
+    spans.sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+    return spans.slice(-filter.maxSpans);
+  }
+  async hasAupReceipt(deviceId: string, user: string, variant: string, version: number): Promise<boolean> {
+    return !!this.db.prepare('SELECT 1 FROM aup_receipts WHERE device_id = ? AND user = ? AND variant = ? AND version = ?').get(deviceId, user, variant, version);
+  }
+  async listRecentBlocks(sinceIso: string, limit: number): Promise<{ deviceId: string; at: string; name: string }[]> {
+    const rows = this.db
+      .prepare(`SELECT device_id, at, json_extract(body, '$.data.name') AS name FROM events WHERE type = 'app.blocked' AND received_at >= ? ORDER BY rowid DESC LIMIT ?`)
+      .all(sinceIso, limit) as Row[];
+    return rows.reverse().map((row) => ({ deviceId: String(row.device_id), at: String(row.at), name: String(row.name ?? '') }));
   }
 
   async listAudit(limit: number): Promise<AuditRecord[]> {

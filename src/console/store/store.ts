@@ -1,6 +1,7 @@
 import type { StationRecord } from '../../shared/usb-policy.js';
 import type { AupCoverageRow, AupReceipt, SignedAup } from '../../shared/aup.js';
-import type { AppRequest } from '../../shared/api.js';
+import type { AppRequest, DeviceHistoryEntry } from '../../shared/api.js';
+import type { ActivitySpan } from '../../shared/activity.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
 import type { Role } from '../../shared/roles.js';
@@ -181,4 +182,19 @@ export interface ConsoleStore {
   insertStationKey(record: Pick<StationRecord, 'id' | 'publicKey' | 'keyId' | 'registeredBy' | 'registeredAt'>): Promise<boolean>;
   listStationKeys(): Promise<StationRecord[]>;
   revokeStationKey(id: string, by: string, at: string): Promise<boolean>;
+
+  /** Status snapshots and presence changes of a device, newest first (see status-history.ts). */
+  appendDeviceHistory(deviceId: string, entry: DeviceHistoryEntry): Promise<void>;
+  listDeviceHistory(deviceId: string, filter: { limit: number; kind?: DeviceHistoryEntry['kind'] }): Promise<DeviceHistoryEntry[]>;
+  /** Retention: removes history written before the given time; returns how many rows. */
+  deleteDeviceHistoryBefore(iso: string): Promise<number>;
+  /**
+   * Spans from a device's `activity.spans` events that overlap [from, to), oldest first; at most
+   * `maxSpans` (the latest ones when there are more).
+   */
+  listActivitySpans(deviceId: string, filter: { from: string; to: string; maxSpans: number }): Promise<ActivitySpan[]>;
+  /** Whether this device sent a verified receipt from this user for exactly this AUP version. */
+  hasAupReceipt(deviceId: string, user: string, variant: string, version: number): Promise<boolean>;
+  /** `app.blocked` events received since the given time (oldest first, capped), for the dashboard's summary. */
+  listRecentBlocks(sinceIso: string, limit: number): Promise<{ deviceId: string; at: string; name: string }[]>;
 }

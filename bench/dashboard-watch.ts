@@ -1,0 +1,39 @@
+import { FeedMessageSchema } from '../src/shared/api.js';
+import { readEventStream } from '../src/shared/event-stream.js';
+
+/**
+ * A dashboard stand-in for the benchmark: subscribes to the console's live feed like the browser
+ * does and, for every device update whose active window title is `bench <send time in ms>`,
+ * records how long after sending it arrived. The simulator runs on the same machine (same clock).
+ */
+export interface DashboardWatch {
+  measuring: boolean;
+  latencies: number[];
+  close(): void;
+}
+
+const STAMP = /^bench (\d+)$/;
+
+export async function watchDashboard(url: string, session: string): Promise<DashboardWatch> {
+  const controller = new AbortController();
+  const res = await fetch(`${url}/api/v1/feed`, { headers: { authorization: `Bearer ${session}` }, signal: controller.signal });
+  if (res.status !== 200) throw new Error(`feed refused: ${res.status}`);
+  const lastStamp = new Map<string, number>();
+  const watch: DashboardWatch = { measuring: false, latencies: [], close: () => controller.abort() };
+  void readEventStream(res.body as unknown as AsyncIterable<Uint8Array>, (event, data) => {
+    if (event !== 'batch') return;
+    const arrived = Date.now();
+    for (const raw of JSON.parse(data) as unknown[]) {
+      const message = FeedMessageSchema.safeParse(raw);
+      if (!message.success || message.data.kind !== 'device') continue;
+      const stamp = STAMP.exec(message.data.device.activity?.window?.title ?? '');
+      if (!stamp) continue;
+      const sent = Number(stamp[1]);
+      // The same state may be republished (a status or heartbeat write): count each frame once.
+      if ((lastStamp.get(message.data.device.id) ?? 0) >= sent) continue;
+      lastStamp.set(message.data.device.id, sent);
+      if (watch.measuring) watch.latencies.push(arrived - sent);
+    }
+  }).catch(() => undefined /* closed at the end */);
+  return watch;
+}

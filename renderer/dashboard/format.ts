@@ -1,0 +1,87 @@
+import type { ActivityNow, ActivityPauseReason } from '../../src/shared/activity.js';
+import type { DeviceSummary } from '../../src/shared/api.js';
+
+/** Words the technician sees for each device field. Pure functions: no DOM. */
+
+export type PresenceLabel = 'online' | 'offline' | 'asleep' | 'revoked';
+
+export function presenceOf(d: DeviceSummary): PresenceLabel {
+  return d.revoked ? 'revoked' : d.presence;
+}
+
+export const PRESENCE_TEXT: Record<PresenceLabel, string> = { online: 'Online', offline: 'Offline', asleep: 'Asleep', revoked: 'Revoked' };
+
+const PAUSE_TEXT: Record<ActivityPauseReason, string> = {
+  'policy-off': 'activity reporting off (policy)',
+  'outside-school-hours': 'not reported outside school hours',
+  'off-school-network': 'not reported off the school network',
+  wayland: 'activity unavailable (Wayland)',
+  'no-session': 'nobody signed in',
+  error: 'activity unavailable (error on the device)',
+};
+
+/** The active window as the privacy mode allows: [main line, detail line]. */
+export function activityText(a: ActivityNow | null): [string, string] {
+  if (!a) return ['—', ''];
+  if (!a.collecting) return [a.pausedReason ? PAUSE_TEXT[a.pausedReason] : 'activity not reported', ''];
+  if (a.locked) return ['Screen locked', ''];
+  if (!a.window) return ['No window in front', ''];
+  const detail = a.mode === 'app-only' ? 'title not reported (app only)' : (a.window.title ?? '');
+  return [a.window.app, detail];
+}
+
+export function duration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  const h = Math.floor(seconds / 3600);
+  return `${h} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+export function idleText(a: ActivityNow | null): string {
+  if (!a || a.idleSeconds === null) return '—';
+  return a.idleSeconds < 60 ? 'active' : duration(a.idleSeconds);
+}
+
+export function lockText(a: ActivityNow | null): string {
+  if (!a || a.locked === null) return '—';
+  return a.locked ? 'Locked' : 'Unlocked';
+}
+
+export const AUP_TEXT: Record<NonNullable<DeviceSummary['aup']>, string> = {
+  accepted: 'Accepted',
+  'not-accepted': 'Not accepted',
+  'not-required': 'Not required',
+  'no-user': '—',
+};
+
+export function policyText(d: DeviceSummary, current: number | null): [string, string] {
+  if (d.policyVersion === null) return ['—', current ? 'no policy yet' : ''];
+  if (current === null) return [`v${d.policyVersion}`, ''];
+  return [`v${d.policyVersion}`, d.policyVersion >= current ? 'current' : `behind (v${current})`];
+}
+
+export function enforcementText(d: DeviceSummary): [string, string] {
+  const apps = d.status?.appControl;
+  if (!apps) return ['—', ''];
+  const label = apps.enforcement === 'pre-exec' ? 'Pre-exec gate' : apps.enforcement === 'fallback' ? 'Fallback' : 'None';
+  return [label, apps.mode ?? ''];
+}
+
+export function blocksText(d: DeviceSummary): [string, string] {
+  const b = d.blocks;
+  if (!b || b.count24h === 0) return ['0', ''];
+  return [String(b.count24h), b.lastName ? `last: ${b.lastName}` : ''];
+}
+
+export function relative(iso: string | null, now = Date.now()): string {
+  if (!iso) return 'never';
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  return new Date(iso).toLocaleString('en-GB');
+}
+
+export function clock(iso: string): string {
+  return new Date(iso).toLocaleString('en-GB', { day: '2-digit', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}

@@ -1,0 +1,357 @@
+import type { DeviceSummary } from '../../src/shared/api.js';
+import { visible } from './api.js';
+import {
+  activityText,
+  AUP_TEXT,
+  blocksText,
+  enforcementText,
+  idleText,
+  lockText,
+  policyText,
+  presenceOf,
+  PRESENCE_TEXT,
+  relative,
+} from './format.js';
+
+/**
+ * The live device grid. Built for thousands of devices: only the rows in view exist in the DOM
+ * (a spacer row above and below stands for the rest), rows are keyed by device id and reused,
+ * a cell is written only when its text changed, and all work for a burst of updates happens
+ * once, in the next animation frame. Every device string goes in through textContent.
+ */
+
+export type SortKey = 'presence' | 'hostname' | 'user' | 'app' | 'idle' | 'lock' | 'aup' | 'policy' | 'enforcement' | 'blocks' | 'agent' | 'seen';
+
+export interface GridFilter {
+  text: string;
+  presence: string;
+  /** Device ids of the chosen group, or null for any. */
+  group: ReadonlySet<string> | null;
+  user: string;
+}
+
+/** Must match `.grid tbody tr.row` height in style.css. */
+export const ROW_HEIGHT = 52;
+const OVERSCAN = 8;
+const PRESENCE_ORDER = { online: 0, asleep: 1, offline: 2, revoked: 3 } as const;
+
+/** One cell: a main line and an optional detail line, each a span we keep to update in place. */
+interface Cell {
+  main: HTMLSpanElement;
+  sub: HTMLSpanElement;
+}
+interface Row {
+  tr: HTMLTableRowElement;
+  cells: Cell[];
+  /** The summary object last drawn; summaries are replaced, never mutated, so identity = freshness. */
+  drawn: DeviceSummary | null;
+  seenText: string;
+}
+
+const CELL_CLASSES = ['state', 'host', 'user', 'activity-app', 'idle', 'lock', 'aup', 'policy', 'enforcement', 'blocks', 'agent', 'seen'];
+
+interface Entry {
+  device: DeviceSummary;
+  /** Lower-cased text searched by the free-text box. */
+  haystack: string;
+}
+
+export class DeviceGrid {
+  private readonly entries = new Map<string, Entry>();
+  private readonly rows = new Map<string, Row>();
+  private view: string[] = [];
+  private viewDirty = true;
+  private frame = 0;
+  private sortKey: SortKey = 'presence';
+  private sortAsc = true;
+  private filter: GridFilter = { text: '', presence: '', group: null, user: '' };
+  private currentPolicy: number | null = null;
+  /** Index in `view` of the row that holds the keyboard focus stop. */
+  private active = 0;
+  private readonly top: HTMLTableRowElement;
+  private readonly bottom: HTMLTableRowElement;
+  onChange: (shown: number, total: number, online: number) => void = () => undefined;
+  onOpen: (deviceId: string) => void = () => undefined;
+
+  constructor(
+    private readonly scroller: HTMLElement,
+    private readonly body: HTMLTableSectionElement,
+    private readonly head: HTMLTableRowElement,
+  ) {
+    this.top = this.spacer();
+    this.bottom = this.spacer();
+    scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
+    new ResizeObserver(() => this.schedule()).observe(scroller);
+    body.addEventListener('keydown', (e) => this.onKey(e));
+    body.addEventListener('click', (e) => {
+      const tr = (e.target as HTMLElement).closest('tr.row') as HTMLTableRowElement | null;
+      if (tr?.dataset.deviceId) this.onOpen(tr.dataset.deviceId);
+    });
+    for (const th of head.querySelectorAll<HTMLTableCellElement>('th[data-sort]')) {
+      th.querySelector('button')!.addEventListener('click', () => this.sortBy(th.dataset.sort as SortKey));
+    }
+    this.drawSortState();
+  }
+
+  /** Replaces every device (first load, reconnect). */
+  reset(devices: DeviceSummary[], currentPolicy: number | null): void {
+    this.entries.clear();
+    this.currentPolicy = currentPolicy;
+    this.upsert(devices);
+  }
+
+  upsert(devices: DeviceSummary[]): void {
+    for (const d of devices) this.entries.set(d.id, { device: d, haystack: haystack(d) });
+    this.viewDirty = true;
+    this.schedule();
+  }
+
+  setCurrentPolicy(version: number | null): void {
+    this.currentPolicy = version;
+    for (const row of this.rows.values()) row.drawn = null;
+    this.viewDirty = true;
+    this.schedule();
+  }
+
+  setFilter(filter: GridFilter): void {
+    this.filter = filter;
+    this.viewDirty = true;
+    this.active = 0;
+    this.schedule();
+  }
+
+  get(deviceId: string): DeviceSummary | undefined {
+    return this.entries.get(deviceId)?.device;
+  }
+
+  all(): DeviceSummary[] {
+    return [...this.entries.values()].map((e) => e.device);
+  }
+
+  /** Relative times ("20 s ago") age without any update arriving. */
+  tick(): void {
+    for (const row of this.rows.values()) if (row.drawn) this.setSeen(row, row.drawn);
+  }
+
+  sortBy(key: SortKey): void {
+    if (this.sortKey === key) this.sortAsc = !this.sortAsc;
+    else (this.sortKey = key), (this.sortAsc = true);
+    this.drawSortState();
+    this.viewDirty = true;
+    this.schedule();
+  }
+
+  /** Runs pending work now (tests and the benchmark measure with this). */
+  flush(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.render();
+  }
+
+  focusGrid(): void {
+    this.schedule();
+    this.focusActive();
+  }
+
+  private schedule(): void {
+    if (!this.frame) this.frame = requestAnimationFrame(() => ((this.frame = 0), this.render()));
+  }
+
+  private spacer(): HTMLTableRowElement {
+    const tr = document.createElement('tr');
+    tr.className = 'spacer';
+    tr.setAttribute('aria-hidden', 'true');
+    const td = document.createElement('td');
+    td.colSpan = CELL_CLASSES.length;
+    tr.append(td);
+    return tr;
+  }
+
+  private rebuildView(): void {
+    const f = this.filter;
+    const text = f.text.trim().toLowerCase();
+    const user = f.user.trim().toLowerCase();
+    const matches: Entry[] = [];
+    for (const entry of this.entries.values()) {
+      const d = entry.device;
+      if (f.presence && presenceOf(d) !== f.presence) continue;
+      if (f.group && !f.group.has(d.id)) continue;
+      if (user && !(d.status?.user ?? '').toLowerCase().includes(user)) continue;
+      if (text && !entry.haystack.includes(text)) continue;
+      matches.push(entry);
+    }
+    const key = this.sortKey;
+    const sign = this.sortAsc ? 1 : -1;
+    const keyed = matches.map((e) => ({ id: e.device.id, k: sortValue(e.device, key, this.currentPolicy), h: e.device.hostname }));
+    keyed.sort((a, b) => sign * compare(a.k, b.k) || a.h.localeCompare(b.h) || (a.id < b.id ? -1 : 1));
+    this.view = keyed.map((k) => k.id);
+    this.viewDirty = false;
+    this.active = Math.min(this.active, Math.max(0, this.view.length - 1));
+  }
+
+  private render(): void {
+    if (this.viewDirty) this.rebuildView();
+    const total = this.view.length;
+    const height = this.scroller.clientHeight || 600;
+    const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(total, Math.ceil((this.scroller.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+    const hadFocus = this.body.contains(document.activeElement);
+    const wanted: HTMLTableRowElement[] = [];
+    const keep = new Set<string>();
+    for (let i = first; i < last; i++) {
+      const id = this.view[i]!;
+      keep.add(id);
+      const row = this.rows.get(id) ?? this.createRow(id);
+      const device = this.entries.get(id)!.device;
+      if (row.drawn !== device) this.draw(row, device);
+      row.tr.tabIndex = i === this.active ? 0 : -1;
+      row.tr.setAttribute('aria-rowindex', String(i + 2));
+      wanted.push(row.tr);
+    }
+    for (const [id, row] of this.rows) if (!keep.has(id)) (row.tr.remove(), this.rows.delete(id));
+    this.top.style.height = `${first * ROW_HEIGHT}px`;
+    this.bottom.style.height = `${(total - last) * ROW_HEIGHT}px`;
+    // Reorder only when the order changed: moving nodes is what costs, and it drops focus.
+    const current = this.body.children;
+    let same = current.length === wanted.length + 2 && current[0] === this.top && current[current.length - 1] === this.bottom;
+    for (let i = 0; same && i < wanted.length; i++) same = current[i + 1] === wanted[i];
+    if (!same) this.body.replaceChildren(this.top, ...wanted, this.bottom);
+    this.body.closest('table')!.setAttribute('aria-rowcount', String(total + 1));
+    if (hadFocus && !this.body.contains(document.activeElement)) this.focusActive();
+    let online = 0;
+    for (const e of this.entries.values()) if (e.device.presence === 'online' && !e.device.revoked) online++;
+    this.onChange(total, this.entries.size, online);
+  }
+
+  private createRow(id: string): Row {
+    const tr = document.createElement('tr');
+    tr.className = 'row';
+    tr.dataset.deviceId = id;
+    const cells = CELL_CLASSES.map((cls) => {
+      const td = tr.insertCell();
+      const main = document.createElement('span');
+      main.className = cls;
+      const sub = document.createElement('span');
+      sub.className = 'sub';
+      td.append(main, sub);
+      return { main, sub };
+    });
+    const row: Row = { tr, cells, drawn: null, seenText: '' };
+    this.rows.set(id, row);
+    return row;
+  }
+
+  private draw(row: Row, d: DeviceSummary): void {
+    const presence = presenceOf(d);
+    row.tr.dataset.state = presence;
+    const [app, title] = activityText(d.activity);
+    const [policy, policyNote] = policyText(d, this.currentPolicy);
+    const [enforcement, mode] = enforcementText(d);
+    const [blocks, lastBlock] = blocksText(d);
+    const values: [string, string][] = [
+      [PRESENCE_TEXT[presence], ''],
+      [d.status?.hostname ?? d.hostname, d.cloneSuspect ? 'possible cloned image' : (d.status?.os.distro ?? d.platform)],
+      [d.status?.user ?? '—', ''],
+      [app, title],
+      [idleText(d.activity), ''],
+      [lockText(d.activity), ''],
+      [d.aup ? AUP_TEXT[d.aup] : '—', ''],
+      [policy, policyNote],
+      [enforcement, mode],
+      [blocks, lastBlock],
+      [d.agentVersion ?? '—', ''],
+    ];
+    values.forEach(([main, sub], i) => setCell(row.cells[i]!, main, sub));
+    row.cells[0]!.main.className = `state ${presence}`;
+    row.cells[7]!.sub.className = policyNote.startsWith('behind') ? 'sub warn' : 'sub';
+    this.setSeen(row, d);
+    row.drawn = d;
+  }
+
+  private setSeen(row: Row, d: DeviceSummary): void {
+    const text = d.presence === 'online' && !d.revoked ? 'now' : relative(d.lastSeenAt);
+    if (text !== row.seenText) setCell(row.cells[11]!, (row.seenText = text), '');
+  }
+
+  private drawSortState(): void {
+    for (const th of this.head.querySelectorAll<HTMLTableCellElement>('th[data-sort]')) {
+      if (th.dataset.sort === this.sortKey) th.setAttribute('aria-sort', this.sortAsc ? 'ascending' : 'descending');
+      else th.removeAttribute('aria-sort');
+    }
+  }
+
+  private focusActive(): void {
+    const id = this.view[this.active];
+    const row = id ? this.rows.get(id) : undefined;
+    row?.tr.focus({ preventScroll: true });
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    const page = Math.max(1, Math.floor(this.scroller.clientHeight / ROW_HEIGHT) - 1);
+    const moves: Record<string, number> = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page, Home: -Infinity, End: Infinity };
+    if (e.key === 'Enter') {
+      const id = this.view[this.active];
+      if (id) this.onOpen(id);
+      return e.preventDefault();
+    }
+    const move = moves[e.key];
+    if (move === undefined || !this.view.length) return;
+    e.preventDefault();
+    this.active = Math.max(0, Math.min(this.view.length - 1, this.active + move));
+    // Bring the row into view, then draw and focus it.
+    const top = this.active * ROW_HEIGHT;
+    if (top < this.scroller.scrollTop) this.scroller.scrollTop = top;
+    else if (top + ROW_HEIGHT > this.scroller.scrollTop + this.scroller.clientHeight) this.scroller.scrollTop = top + ROW_HEIGHT - this.scroller.clientHeight;
+    this.flush();
+    this.focusActive();
+  }
+}
+
+function setCell(cell: Cell, rawMain: string, rawSub: string): void {
+  const [main, sub] = [visible(rawMain), visible(rawSub)];
+  if (cell.main.textContent !== main) cell.main.textContent = main;
+  if (cell.sub.textContent !== sub) cell.sub.textContent = sub;
+  // Long titles are cut visually; the full text stays available on hover.
+  const full = sub ? `${main} — ${sub}` : main;
+  if (cell.main.parentElement!.title !== full) cell.main.parentElement!.title = full;
+}
+
+function haystack(d: DeviceSummary): string {
+  const a = d.activity;
+  return [d.hostname, d.status?.hostname, d.status?.user, a?.window?.app, a?.window?.title, d.id, d.agentVersion].filter(Boolean).join('\n').toLowerCase();
+}
+
+type SortValue = string | number;
+function sortValue(d: DeviceSummary, key: SortKey, currentPolicy: number | null): SortValue {
+  switch (key) {
+    case 'presence':
+      return PRESENCE_ORDER[presenceOf(d)];
+    case 'hostname':
+      return (d.status?.hostname ?? d.hostname).toLowerCase();
+    case 'user':
+      return (d.status?.user ?? '\uffff').toLowerCase();
+    case 'app':
+      return (d.activity?.window?.app ?? '\uffff').toLowerCase();
+    case 'idle':
+      return d.activity?.idleSeconds ?? -1;
+    case 'lock':
+      return d.activity?.locked === true ? 0 : d.activity?.locked === false ? 1 : 2;
+    case 'aup':
+      return d.aup ?? '\uffff';
+    case 'policy':
+      return d.policyVersion === null ? -1 : d.policyVersion - (currentPolicy ?? 0);
+    case 'enforcement':
+      return d.status?.appControl?.enforcement ?? '\uffff';
+    case 'blocks':
+      return -(d.blocks?.count24h ?? 0);
+    case 'agent':
+      return d.agentVersion ?? '\uffff';
+    case 'seen':
+      return d.presence === 'online' ? -Infinity : -(d.lastSeenAt ? Date.parse(d.lastSeenAt) : -Infinity);
+  }
+}
+
+function compare(a: SortValue, b: SortValue): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a).localeCompare(String(b));
+}

@@ -1,0 +1,120 @@
+import type { ActivityNow, PowerState } from '../shared/activity.js';
+import type { DeviceAupStatus, DeviceSummary } from '../shared/api.js';
+import type { AgentEvent } from '../shared/events.js';
+import type { Logger } from '../shared/log.js';
+import type { DeviceStatus } from '../shared/status.js';
+import { BLOCK_SUMMARY_WINDOW_MS, BlockSummary } from './block-summary.js';
+import { toDeviceSummary } from './devices.js';
+import type { FeedHub } from './feed.js';
+import { LiveState } from './live-state.js';
+import { StatusHistory } from './status-history.js';
+import type { ConsoleStore, DeviceRecord } from './store/store.js';
+
+/** Stored blocks read back at start to seed the summary. */
+const MAX_BLOCKS_SEEDED = 20_000;
+
+/**
+ * The dashboard's view of each device: its stored record plus what only the console's memory
+ * holds (presence, live activity, recent blocks, AUP status for the signed-in user). Records of
+ * connected devices are cached, so frequent `activity` frames reach the feed without a database
+ * read; every path that writes a device record calls `refresh`.
+ */
+export class DeviceViews {
+  readonly live = new LiveState();
+  readonly blocks = new BlockSummary();
+  readonly history: StatusHistory;
+  private readonly records = new Map<string, DeviceRecord>();
+  private readonly aupMemo = new Map<string, { key: string; status: DeviceAupStatus }>();
+
+  constructor(
+    private readonly store: ConsoleStore,
+    private readonly feed: FeedHub,
+    private readonly isOnline: (deviceId: string) => boolean,
+    private readonly log: Logger,
+  ) {
+    this.history = new StatusHistory(store);
+  }
+
+  async seed(): Promise<void> {
+    const since = new Date(Date.now() - BLOCK_SUMMARY_WINDOW_MS).toISOString();
+    for (const block of await this.store.listRecentBlocks(since, MAX_BLOCKS_SEEDED)) this.blocks.record(block.deviceId, block.at, block.name);
+  }
+
+  /** The summary of a device from a record just read from the store. */
+  async summary(record: DeviceRecord): Promise<DeviceSummary> {
+    const online = this.isOnline(record.id);
+    const summary = toDeviceSummary({ ...record, online }, this.live.of(record.id, online));
+    summary.aup = await this.aupStatus(record);
+    summary.blocks = this.blocks.of(record.id);
+    return summary;
+  }
+
+  /** Re-reads a device and publishes it to the dashboards. */
+  async refresh(deviceId: string): Promise<void> {
+    const record = await this.store.getDevice(deviceId);
+    if (!record) return;
+    if (this.isOnline(deviceId)) this.records.set(deviceId, record);
+    else this.records.delete(deviceId);
+    this.feed.publishDevice(await this.summary(record));
+  }
+
+  /** Publishes from the cached record when there is one (live frames change no stored field). */
+  private async republish(deviceId: string): Promise<void> {
+    const record = this.records.get(deviceId);
+    if (record) this.feed.publishDevice(await this.summary(record));
+    else await this.refresh(deviceId);
+  }
+
+  async connected(deviceId: string, at: string): Promise<void> {
+    await this.history.presence(deviceId, this.live.connected(deviceId), at);
+  }
+
+  async disconnected(deviceId: string, at: string): Promise<void> {
+    this.records.delete(deviceId);
+    await this.history.presence(deviceId, this.live.disconnected(deviceId), at);
+  }
+
+  activity(deviceId: string, now: ActivityNow): Promise<void> {
+    this.live.setActivity(deviceId, now);
+    return this.republish(deviceId);
+  }
+
+  async power(deviceId: string, state: PowerState, at: string): Promise<void> {
+    this.live.setPower(deviceId, state);
+    await this.history.presence(deviceId, this.live.presence(deviceId, this.isOnline(deviceId)), at);
+    await this.republish(deviceId);
+  }
+
+  status(deviceId: string, status: DeviceStatus, at: string): Promise<void> {
+    return this.history.status(deviceId, status, at);
+  }
+
+  /** Stored events that change what the grid shows (blocks, AUP receipts). */
+  async events(deviceId: string, events: AgentEvent[]): Promise<void> {
+    let changed = false;
+    for (const event of events) {
+      if (event.type === 'app.blocked') (this.blocks.record(deviceId, event.at, event.data.name), (changed = true));
+      if (event.type === 'aup.accepted') (this.aupMemo.delete(deviceId), (changed = true));
+    }
+    if (changed) await this.republish(deviceId).catch((error: unknown) => this.log.error('could not publish a device update', { deviceId, error }));
+  }
+
+  forget(deviceId: string): void {
+    this.records.delete(deviceId);
+    this.live.forget(deviceId);
+  }
+
+  private async aupStatus(record: DeviceRecord): Promise<DeviceAupStatus> {
+    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
+    const aup = variant ? await this.store.latestAup(variant) : null;
+    if (!variant || !aup) return 'not-required';
+    const user = record.status?.user;
+    if (!user) return 'no-user';
+    const key = `${user}\u0000${variant}\u0000${aup.version}`;
+    const memo = this.aupMemo.get(record.id);
+    if (memo?.key === key) return memo.status;
+    const status = (await this.store.hasAupReceipt(record.id, user, variant, aup.version)) ? 'accepted' : 'not-accepted';
+    this.aupMemo.set(record.id, { key, status });
+    return status;
+  }
+}

@@ -1,0 +1,53 @@
+import type { ActivityNow, PowerState, Presence } from '../shared/activity.js';
+import type { DeviceLiveState } from './devices.js';
+
+/**
+ * What connected devices say about themselves that is not worth a database write: the live
+ * session state (`activity` frames, latest wins) and whether a device announced it was going to
+ * sleep. Held in memory only; a console restart forgets it and devices resend on reconnect.
+ *
+ * Presence: a connected device is online unless it has just said `suspending`; a device whose
+ * connection ends after it said `suspending` is asleep (not lost) until it connects again;
+ * otherwise a device without a connection is offline.
+ */
+export class LiveState {
+  private readonly activity = new Map<string, ActivityNow>();
+  private readonly sleeping = new Set<string>();
+
+  /** Returns the device's presence before and after, so callers can record a change. */
+  connected(deviceId: string): Presence {
+    this.sleeping.delete(deviceId);
+    return 'online';
+  }
+
+  disconnected(deviceId: string): Presence {
+    this.activity.delete(deviceId);
+    return this.sleeping.has(deviceId) ? 'asleep' : 'offline';
+  }
+
+  setActivity(deviceId: string, now: ActivityNow): void {
+    // A device reporting its session again has woken up (the `awake` frame may come later).
+    this.sleeping.delete(deviceId);
+    this.activity.set(deviceId, now);
+  }
+
+  setPower(deviceId: string, state: PowerState): void {
+    if (state === 'suspending') this.sleeping.add(deviceId);
+    else this.sleeping.delete(deviceId);
+  }
+
+  presence(deviceId: string, online: boolean): Presence {
+    if (this.sleeping.has(deviceId)) return 'asleep';
+    return online ? 'online' : 'offline';
+  }
+
+  of(deviceId: string, online: boolean): DeviceLiveState {
+    return { presence: this.presence(deviceId, online), activity: online ? (this.activity.get(deviceId) ?? null) : null };
+  }
+
+  /** Forgets a device entirely (revoked). */
+  forget(deviceId: string): void {
+    this.activity.delete(deviceId);
+    this.sleeping.delete(deviceId);
+  }
+}

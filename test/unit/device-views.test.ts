@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { BlockSummary } from '../../src/console/block-summary.js';
+import { LiveState } from '../../src/console/live-state.js';
+import { StatusHistory } from '../../src/console/status-history.js';
+import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import type { DeviceRecord } from '../../src/console/store/store.js';
+import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import type { DeviceStatus } from '../../src/shared/status.js';
+import { tempDirsPerTest } from '../helpers/processes.js';
+
+/** The console's per-device dashboard state: presence, status history, stored spans, blocks. */
+const tempPath = tempDirsPerTest();
+
+async function storeWithDevice() {
+  const store = new SqliteStore(tempPath('console.db'));
+  await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 't', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses: null, uses: 0, revoked: false });
+  const d: DeviceRecord = {
+    id: randomUUID(), publicKey: generateEd25519KeyPair().publicKey, hostname: 'lab-01', platform: 'linux', machineIdHint: null,
+    enrolledAt: new Date().toISOString(), enrolledWith: 'tok', revoked: false, cloneSuspect: false, online: false,
+    lastSeenAt: null, agentVersion: null, policyVersion: null, status: null,
+  };
+  await store.enrollDevice(d, 'tok');
+  return { store, id: d.id };
+}
+
+const status = (user: string | null, uptimeSeconds = 10): DeviceStatus => ({
+  hostname: 'lab-01',
+  os: { platform: 'linux', release: '6.1', distro: null, arch: 'x64' },
+  user,
+  users: [],
+  uptimeSeconds,
+  agentVersion: '1.0.0',
+  policyVersion: 3,
+  collectedAt: new Date().toISOString(),
+});
+
+describe('LiveState', () => {
+  it('tells suspend from loss: asleep after `suspending`, offline after a silent drop, online on reconnect', () => {
+    const live = new LiveState();
+    expect(live.connected('a')).toBe('online');
+    expect(live.presence('a', true)).toBe('online');
+    live.setPower('a', 'suspending');
+    expect(live.presence('a', true)).toBe('asleep');
+    expect(live.disconnected('a')).toBe('asleep');
+    expect(live.of('a', false)).toEqual({ presence: 'asleep', activity: null });
+    expect(live.connected('a')).toBe('online');
+    expect(live.disconnected('a')).toBe('offline');
+  });
+
+  it('keeps the latest activity while connected only, and activity means awake', () => {
+    const live = new LiveState();
+    live.connected('a');
+    live.setPower('a', 'suspending');
+    const now = { collecting: true, mode: 'full' as const, pausedReason: null, window: null, since: null, idleSeconds: 0, locked: false };
+    live.setActivity('a', now);
+    expect(live.of('a', true)).toEqual({ presence: 'online', activity: now });
+    live.disconnected('a');
+    expect(live.of('a', false).activity).toBeNull();
+  });
+});
+
+describe('StatusHistory', () => {
+  it('stores a snapshot only when the status changes in substance, and each presence change once', async () => {
+    const { store, id } = await storeWithDevice();
+    const history = new StatusHistory(store);
+    await history.status(id, status('pupil1', 10), '2026-01-01T10:00:00.000Z');
+    await history.status(id, status('pupil1', 70), '2026-01-01T10:01:00.000Z'); // only uptime moved
+    await history.status(id, status('pupil2', 130), '2026-01-01T10:02:00.000Z');
+    await history.presence(id, 'online', '2026-01-01T10:00:00.000Z');
+    await history.presence(id, 'online', '2026-01-01T10:00:01.000Z');
+    await history.presence(id, 'asleep', '2026-01-01T10:03:00.000Z');
+    const rows = await store.listDeviceHistory(id, { limit: 10 });
+    expect(rows.map((r) => (r.kind === 'status' ? `status:${r.status.user}` : `presence:${r.presence}`))).toEqual([
+      'presence:asleep',
+      'presence:online',
+      'status:pupil2',
+      'status:pupil1',
+    ]);
+    // A console restart starts from the stored snapshot, not from nothing.
+    await new StatusHistory(store).status(id, status('pupil2', 999), '2026-01-01T11:00:00.000Z');
+    expect(await store.listDeviceHistory(id, { limit: 10, kind: 'status' })).toHaveLength(2);
+    // Retention removes old rows.
+    expect(await store.deleteDeviceHistoryBefore('2026-01-01T10:02:30.000Z')).toBe(3);
+    await store.close();
+  });
+});
+
+describe('activity spans', () => {
+  it('returns the spans overlapping a range, oldest first, bounded', async () => {
+    const { store, id } = await storeWithDevice();
+    const base = Date.parse('2026-01-01T09:00:00.000Z');
+    const span = (minute: number, app: string) => ({
+      start: new Date(base + minute * 60_000).toISOString(),
+      durationMs: 60_000,
+      kind: 'window' as const,
+      window: { app, title: null, url: null, path: null },
+    });
+    const batch = (seq: number, at: number, spans: ReturnType<typeof span>[]) => ({
+      id: randomUUID(), seq, at: new Date(base + at * 60_000).toISOString(), type: 'activity.spans' as const, data: { spans },
+    });
+    await store.insertEvents(id, [batch(1, 3, [span(0, 'a'), span(1, 'b'), span(2, 'c')]), batch(2, 10, [span(5, 'd'), span(9, 'e')])], new Date().toISOString());
+    const inRange = await store.listActivitySpans(id, { from: new Date(base + 90_000).toISOString(), to: new Date(base + 6 * 60_000).toISOString(), maxSpans: 100 });
+    expect(inRange.map((s) => s.window?.app)).toEqual(['b', 'c', 'd']);
+    const capped = await store.listActivitySpans(id, { from: new Date(base).toISOString(), to: new Date(base + 20 * 60_000).toISOString(), maxSpans: 2 });
+    expect(capped.map((s) => s.window?.app)).toEqual(['d', 'e']);
+    await store.close();
+  });
+});
+
+describe('BlockSummary', () => {
+  it('counts blocks in the last 24 hours and names the latest', () => {
+    const blocks = new BlockSummary();
+    const now = Date.parse('2026-01-02T12:00:00.000Z');
+    blocks.record('a', '2026-01-01T11:00:00.000Z', 'old-game');
+    blocks.record('a', '2026-01-02T11:00:00.000Z', 'steam');
+    blocks.record('a', '2026-01-02T10:00:00.000Z', 'earlier');
+    expect(blocks.of('a', now)).toEqual({ count24h: 2, lastName: 'steam', lastAt: '2026-01-02T11:00:00.000Z' });
+    expect(blocks.of('b', now)).toEqual({ count24h: 0, lastName: null, lastAt: null });
+  });
+});
