@@ -28,6 +28,7 @@ const REASON_TEXT: Record<SessionReason, string> = {
   'locked-too-long': 'This computer has been locked for too long.',
   schedule: 'The session on this computer is ending.',
   command: 'IT staff have asked for it.',
+  'aup-declined': 'You did not agree to the rules for using this computer.',
 };
 
 /**
@@ -99,6 +100,17 @@ export class SessionRunner {
     const shown = await warning.message(cleanText(text ?? '', 500));
     this.options.emit({ type: 'session.action', data: { action: 'message', reason: 'command', ok: shown.ok, backend: warning.name, detail: shown.detail } });
     return { ...shown, backend: warning.name };
+  }
+
+  /**
+   * Logs the session off now, without a countdown: for a decision the pupil has already
+   * confirmed (declining the AUP). Console and timed logoffs always go through the warning.
+   */
+  async logoffNow(reason: SessionReason): Promise<CommandDone> {
+    this.core.endedNow();
+    const done = new Promise<CommandDone>((resolve) => this.pendingLogoff.push(resolve));
+    await this.doLogoff(reason);
+    return done;
   }
 
   private async tick(): Promise<void> {
