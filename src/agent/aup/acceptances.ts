@@ -64,9 +64,9 @@ export class AcceptanceRecords {
     return receipt.success ? { source: 'here', receipt: receipt.data } : null;
   }
 
-  /** Whether the user accepted some version of this variant (then a new version is "new-version"). */
-  acceptedEarlier(user: string, variant: string): boolean {
-    return this.db.prepare('SELECT 1 FROM acceptances WHERE user = ? AND variant = ? LIMIT 1').get(user, variant) !== undefined;
+  /** Whether the user accepted another text of this variant (then the current one is a "new-version"). */
+  acceptedEarlier(user: string, variant: string, currentHash: string): boolean {
+    return this.db.prepare('SELECT 1 FROM acceptances WHERE user = ? AND variant = ? AND aup_hash != ? LIMIT 1').get(user, variant, currentHash) !== undefined;
   }
 
   count(): number {

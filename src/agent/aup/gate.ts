@@ -73,7 +73,7 @@ export class AupGate implements AupGateApi {
       user,
       offline: answer.kind !== 'answered',
     };
-    return { needed: true, reason: this.options.records.acceptedEarlier(user, aup.variant) ? 'new-version' : 'not-accepted', page };
+    return { needed: true, reason: this.options.records.acceptedEarlier(user, aup.variant, hash) ? 'new-version' : 'not-accepted', page };
   }
 
   async accept(user: string, request: AupAcceptRequest): Promise<AupBridgeResult> {

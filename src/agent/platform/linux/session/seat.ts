@@ -83,10 +83,14 @@ export function parseWho(stdout: string): WhoEntry[] {
 
 const LOCAL_DISPLAY = /^:\d{1,4}(\.\d{1,2})?$/;
 
-/** The local X display of a utmp entry: the line (":0") or the comment display managers write. */
+/**
+ * The local X display of a sign-in: the line (":0", as lightdm and most display managers write
+ * it) or, for a virtual terminal line ("tty7"), the display in the comment. Terminal windows in
+ * a session ("pts/0 (:0)") are not sign-ins of their own.
+ */
 export function whoDisplay(entry: WhoEntry): string | null {
   if (LOCAL_DISPLAY.test(entry.line)) return entry.line;
-  if (entry.comment && LOCAL_DISPLAY.test(entry.comment)) return entry.comment;
+  if (/^tty\d+$/.test(entry.line) && entry.comment && LOCAL_DISPLAY.test(entry.comment)) return entry.comment;
   return null;
 }
 
@@ -125,9 +129,12 @@ export function utmpLister(run: CommandRunner, options: { utmpFile?: string; dis
       const out = await run.run('who', options.utmpFile ? [options.utmpFile] : []);
       if (out.code !== 0) return null;
       const sessions: SeatSession[] = [];
+      const seen = new Set<string>();
       for (const entry of parseWho(out.stdout)) {
         const display = whoDisplay(entry);
-        if (!display || !(await alive(display))) continue;
+        // One sign-in per display (a stale record may remain under a live one after a crash).
+        if (!display || seen.has(display) || !(await alive(display))) continue;
+        seen.add(display);
         const uid = await uidOf(entry.user);
         sessions.push({ id: `${entry.user}@${display}@${entry.loginTime}`, user: entry.user, ...(uid !== undefined ? { uid } : {}), display, local: true, active: true });
       }
