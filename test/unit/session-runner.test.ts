@@ -96,4 +96,14 @@ describe('SessionRunner', () => {
     expect(problems()).toEqual(['policy-invalid']);
     expect(r.core.current.lockAfterIdleSeconds).toBe(300);
   });
+
+  it('logs off at once, with no countdown, when the pupil declined the AUP (and then waits for the next session)', async () => {
+    const { r, events } = runner({ logoff: [logoff('first', false), logoff('second', true)] });
+    r.applyPolicy({ warningSeconds: 30 });
+    const done = await r.logoffNow('aup-declined');
+    expect(done).toEqual({ ok: true, detail: 'ended', backend: 'second' });
+    const actions = events.filter((e) => e.type === 'session.action').map((e) => e.data);
+    expect(actions).toEqual([{ action: 'logoff', reason: 'aup-declined', ok: true, backend: 'second', detail: 'ended' }]);
+    expect(r.core.warningActive).toBeNull();
+  });
 });
