@@ -325,6 +325,8 @@ export class AgentService {
       this.emit({ type: 'aup.rejected', data: { reason: result.rejection.reason, detail: result.rejection.detail } });
     } else if (result.outcome === 'stored') {
       this.config.log.info('stored AUP', { variant: result.aup.payload.variant, version: result.aup.payload.version });
+      // A new version asks again, also whoever is signed in right now.
+      if (this.sessionUser) void this.checkAup(this.sessionUser);
     }
   }
 
