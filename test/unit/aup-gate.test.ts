@@ -12,7 +12,7 @@ import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
 import { createLogger } from '../../src/shared/log.js';
 import type { PolicyBundle } from '../../src/shared/policy.js';
-import type { AgentMessageInput } from '../../src/shared/protocol.js';
+import { parseAgentMessage, parseConsoleMessage, type AgentMessageInput } from '../../src/shared/protocol.js';
 import { tempDir } from '../helpers/processes.js';
 
 /**
@@ -293,5 +293,24 @@ describe('QueryAllowance (console, per connection)', () => {
     expect(allowance.take()).toBe(true);
     now += 60_000;
     expect([allowance.take(), allowance.take(), allowance.take(), allowance.take()]).toEqual([true, true, true, false]);
+  });
+});
+
+describe('aup.query / aup.status frames', () => {
+  const hash = 'b'.repeat(64);
+  it('carry one user and one hash, nothing else', () => {
+    expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'aup.query', user: 'jsmith', aupHash: hash }))).toMatchObject({ ok: true });
+    for (const bad of [
+      { v: 1, type: 'aup.query', user: '', aupHash: hash },
+      { v: 1, type: 'aup.query', user: 'x'.repeat(129), aupHash: hash },
+      { v: 1, type: 'aup.query', user: 'jsmith', aupHash: 'B'.repeat(64) },
+      { v: 1, type: 'aup.query', user: 'jsmith', aupHash: hash, users: ['*'] },
+    ]) {
+      expect(parseAgentMessage(JSON.stringify(bad))).toMatchObject({ ok: false, code: 'invalid' });
+    }
+    const status = { v: 1, type: 'aup.status', user: 'jsmith', aupHash: hash, accepted: true, acceptedAt: '2026-11-22T09:00:00.000Z', refused: null };
+    expect(parseConsoleMessage(JSON.stringify(status))).toMatchObject({ ok: true });
+    expect(parseConsoleMessage(JSON.stringify({ ...status, deviceId: randomUUID() }))).toMatchObject({ ok: false });
+    expect(parseConsoleMessage(JSON.stringify({ ...status, refused: 'because' }))).toMatchObject({ ok: false });
   });
 });
