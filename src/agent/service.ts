@@ -407,7 +407,7 @@ export class AgentService {
     for (const s of change.started) log.info('session started', { user: s.user, id: s.id, display: s.display ?? null, local: s.local });
     for (const s of change.ended) log.info('session ended', { user: s.user, id: s.id });
     if (!change.seatChanged) return;
-    this.session?.stop();
+    this.session?.retire();
     this.session = null;
     this.sessionUser = null;
     const seat = change.seat;

@@ -106,4 +106,15 @@ describe('SessionRunner', () => {
     expect(actions).toEqual([{ action: 'logoff', reason: 'aup-declined', ok: true, backend: 'second', detail: 'ended' }]);
     expect(r.core.warningActive).toBeNull();
   });
+
+  it('retiring (another user took the seat) ends a locker it left running; stopping does not', async () => {
+    let released = 0;
+    const holding: Locker = { name: 'holding', available: () => true, lock: async () => ({ ok: true, detail: 'pid 1', isLocked: () => true, release: () => void released++ }) };
+    const a = runner({ lockers: [holding] });
+    await a.r.command('lock');
+    a.r.stop();
+    expect(released).toBe(0);
+    a.r.retire();
+    expect(released).toBe(1);
+  });
 });

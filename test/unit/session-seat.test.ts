@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { darwinSessionLister, parseConsoleOwner } from '../../src/agent/platform/darwin/seat.js';
-import { logindLister, parseLoginctlList, parseLoginctlShow, parseWho, utmpLister, whoDisplay } from '../../src/agent/platform/linux/session/seat.js';
+import { logindLister, parseLoginctlList, parseLoginctlShow, parseWho, utmpLister, whoDisplay, xDisplayAlive } from '../../src/agent/platform/linux/session/seat.js';
 import { parseQueryUser, win32SessionLister } from '../../src/agent/platform/win32/seat.js';
 import type { CommandOutput, CommandRunner } from '../../src/agent/session/platform.js';
 import { SeatWatcher, seatSession, type SeatChange, type SeatSession, type SessionLister } from '../../src/agent/session/seat.js';
 import { createLogger } from '../../src/shared/log.js';
-import { REPO } from '../helpers/processes.js';
+import { createServer } from 'node:net';
+import { REPO, tempDir } from '../helpers/processes.js';
 
 /**
  * Listing sign-ins on each OS from recorded command output (test/fixtures/seat):
@@ -84,6 +85,26 @@ describe('Linux without logind (who + the X display)', () => {
     // A record left behind by a crashed X server is not a session.
     const stale = utmpLister(run, { displayAlive: async (d) => d === ':1' });
     expect((await stale.list())!.map((s) => s.user)).toEqual(['bpatel']);
+  });
+});
+
+describe('is an X server there? (a real socket)', () => {
+  it('true only when something accepts on the display\'s socket', async () => {
+    const dir = tempDir();
+    try {
+      expect(await xDisplayAlive(':5', dir.path)).toBe(false);
+      const server = createServer((socket) => socket.end());
+      await new Promise<void>((resolve) => server.listen(join(dir.path, 'X5'), resolve));
+      expect(await xDisplayAlive(':5', dir.path)).toBe(true);
+      expect(await xDisplayAlive(':5.0', dir.path)).toBe(true);
+      expect(await xDisplayAlive(':6', dir.path)).toBe(false);
+      expect(await xDisplayAlive('remote:5', dir.path)).toBe(false);
+      await new Promise((resolve) => server.close(resolve));
+      // The server is gone: not alive (a stale utmp record for it is not a session).
+      expect(await xDisplayAlive(':5', dir.path)).toBe(false);
+    } finally {
+      dir.remove();
+    }
   });
 });
 

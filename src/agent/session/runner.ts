@@ -78,6 +78,17 @@ export class SessionRunner {
     this.options.platform.warning?.hide();
   }
 
+  /**
+   * The session this runner controlled is over (someone else now has the seat): stop, and end
+   * a locker we left running, so the next user does not find the previous user's lock screen.
+   * (Stopping the agent, by contrast, leaves a locked screen locked.)
+   */
+  retire(): void {
+    this.stop();
+    this.lock?.outcome.release?.();
+    this.lock = null;
+  }
+
   /** The `session` section of a newly applied policy (unknown: it is validated by the core). */
   applyPolicy(section: unknown): void {
     void this.execute(this.core.setPolicy(section));
