@@ -34,6 +34,7 @@ export function paths(dataDir: string) {
     device: join(dataDir, 'device.json'),
     policy: join(dataDir, 'policy.json'),
     aup: join(dataDir, 'aup.json'),
+    aupAcceptances: join(dataDir, 'aup-acceptances.db'),
     outbox: join(dataDir, 'outbox.db'),
     commandsSeen: join(dataDir, 'commands-seen.json'),
   };

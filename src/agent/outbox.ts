@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { AgentEventSchema, type AgentEvent, type NewAgentEvent } from '../shared/events.js';
+import { parseOrNull } from '../shared/json-or-null.js';
 
 /**
  * The device's durable event queue. An event is committed to disk before anyone is told it
@@ -75,13 +76,5 @@ export class Outbox {
 
   close(): void {
     this.db.close();
-  }
-}
-
-function parseOrNull(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
   }
 }

@@ -30,12 +30,17 @@ import { CommandGate } from './commands.js';
 import { nodeCommandRunner } from './session/node-runner.js';
 import type { SessionPlatform, SessionTarget } from './session/platform.js';
 import { SessionRunner } from './session/runner.js';
-import { sessionPlatformFor } from './platform/session.js';
+import { sessionListerFor, sessionPlatformFor, targetForSeat } from './platform/session.js';
 import { startUsbGate } from './usb/host.js';
 import type { UsbGate } from './usb/usb-gate.js';
 import type { UsbNotice } from './usb/notices.js';
 import { startActivity, type ActivityHost } from './activity/host.js';
 import type { PowerState } from '../shared/activity.js';
+import { AcceptanceRecords } from './aup/acceptances.js';
+import { AupAcceptanceQueries } from './aup/console-query.js';
+import { AupGate, aupToShow } from './aup/gate.js';
+import type { AupGateApi } from './aup/gate-api.js';
+import { SeatWatcher, type SeatChange } from './session/seat.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -54,7 +59,14 @@ export interface AgentConfig {
   /** The exec gate's answer when no decision is made in time (default allow: fail-open). */
   execOnTimeout?: ExecAction;
   /** Session control (idle lock, logoff, console commands); off when absent. */
-  session?: { target: SessionTarget; ownership: Ownership; platform?: SessionPlatform };
+  session?: {
+    /** The one session to control (`--session-*`); ignored when following sign-ins. */
+    target?: SessionTarget;
+    /** Follow whoever signs in at the seat (`--follow-sessions`) instead of a fixed session. */
+    follow?: { utmpFile?: string; intervalMs?: number };
+    ownership: Ownership;
+    platform?: SessionPlatform;
+  };
   /** udev's database directory for the USB gate (default /run/udev/data). */
   udevDataDir?: string;
 }
@@ -76,6 +88,17 @@ export class AgentService {
   private session: SessionRunner | null = null;
   private usbGate: UsbGate | null = null;
   private activity: ActivityHost | null = null;
+  /** The user of the session `session` controls, when known. */
+  private sessionUser: string | null = null;
+  private seatWatcher: SeatWatcher | null = null;
+  private aupRecords: AcceptanceRecords | null = null;
+  private aupQueries: AupAcceptanceQueries | null = null;
+  private gate: AupGate | null = null;
+  /**
+   * Set by the tray's local IPC: whether a tray runs in this user's session and can show the
+   * AUP window. While none can, a sign-in that needs the AUP is reported as `aup.pending`.
+   */
+  trayConnected: (user: string) => boolean = () => false;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -106,6 +129,7 @@ export class AgentService {
     this.outbox = new Outbox(p.outbox);
     this.policy = new PolicyStore(p.policy, this.device.consolePublicKey);
     this.aupStore = new AupStore(p.aup, this.device.consolePublicKey);
+    this.startAupGate(key, p.aupAcceptances);
     this.emit({ type: 'agent.started', data: { agentVersion: VIGIL_VERSION, mode: this.config.mode } });
     this.startAppControl(this.device.deviceId);
     if (this.policy.loadProblem) {
@@ -130,7 +154,8 @@ export class AgentService {
       log: log.child('link'),
     });
     this.link.on('ready', () => void this.onReady());
-    this.link.on('down', () => this.inFlight.clear());
+    this.link.on('down', () => (this.inFlight.clear(), this.aupQueries?.linkDown()));
+    this.aupQueries = new AupAcceptanceQueries(this.link);
     this.link.on('message', (message) => {
       switch (message.type) {
         case 'policy':
@@ -141,6 +166,8 @@ export class AgentService {
           return this.onAup(message.aup);
         case 'command':
           return void this.onCommand(message.command);
+        case 'aup.status':
+          return this.aupQueries?.answer(message);
         case 'error':
           return log.warn('console reported an error', { code: message.code, message: message.message });
         case 'auth.error':
@@ -158,12 +185,14 @@ export class AgentService {
     this.stopped = true;
     this.session?.stop();
     this.activity?.stop();
+    this.seatWatcher?.stop();
     this.timers.forEach(clearInterval);
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.appControl?.stop();
     this.usbGate?.stop();
     this.link?.stop();
     this.outbox?.close();
+    this.aupRecords?.close();
   }
 
   /** The exec gate follows the policy: started, changed live, or stopped with each bundle. */
@@ -323,25 +352,119 @@ export class AgentService {
       this.emit({ type: 'aup.rejected', data: { reason: result.rejection.reason, detail: result.rejection.detail } });
     } else if (result.outcome === 'stored') {
       this.config.log.info('stored AUP', { variant: result.aup.payload.variant, version: result.aup.payload.version });
+      // A new version asks again, also whoever is signed in right now.
+      if (this.sessionUser) void this.checkAup(this.sessionUser);
     }
+  }
+
+  /** The AUP gate (for the tray's local IPC); null before start. */
+  get aupGate(): AupGateApi | null {
+    return this.gate;
+  }
+
+  private startAupGate(key: ReturnType<typeof loadOrCreateDeviceKey>, recordsFile: string): void {
+    this.aupRecords = new AcceptanceRecords(recordsFile);
+    this.gate = new AupGate({
+      deviceId: key.deviceId,
+      key,
+      aup: () => aupToShow(this.policy?.bundle ?? null, this.aupStore?.aup ?? null),
+      school: () => '',
+      records: this.aupRecords,
+      askConsole: (user, hash) => this.aupQueries?.ask(user, hash) ?? Promise.resolve({ kind: 'offline' }),
+      emit: (event) => this.emit(event),
+      logoff: (user) => this.logoffForAup(user),
+      log: this.config.log.child('aup-gate'),
+    });
+  }
+
+  /** A user is now at the seat: decide the AUP gate, and report it if nothing can show the page. */
+  private async checkAup(user: string): Promise<void> {
+    try {
+      const decision = await this.gate!.decide(user);
+      this.config.log.info('AUP gate decided', { user, needed: decision.needed, reason: decision.reason });
+      if (!decision.needed || this.trayConnected(user)) return;
+      const { variant, version, offline } = decision.page;
+      this.emit({ type: 'aup.pending', data: { user, variant, version, reason: decision.reason, offline } });
+    } catch (error) {
+      this.config.log.warn('could not decide the AUP gate', { user, error });
+    }
+  }
+
+  /** Declining the AUP signs out that user's session, and only theirs. */
+  private async logoffForAup(user: string): Promise<{ ok: boolean; detail: string }> {
+    if (!this.session) return { ok: false, detail: 'session control is not running on this device' };
+    if (this.sessionUser !== null && this.sessionUser !== user) return { ok: false, detail: `${user} is not the user of the session this device controls` };
+    const done = await this.session.logoffNow('aup-declined');
+    return { ok: done.ok, detail: done.detail };
   }
 
   private startSessionControl(): void {
     const options = this.config.session;
     if (!options) return;
-    const { display, xauthority } = options.target;
+    this.policyListeners.push((bundle) => this.session?.applyPolicy(bundle.payload.policy.session));
+    this.policyListeners.push((bundle) => this.activity?.sampler.applyPolicy(bundle.payload.policy.activity));
+    if (options.follow) return this.followSignIns(options.follow);
+    this.controlSession(options.target ?? {}, options.platform);
+    const uid = options.target?.uid;
+    if (uid !== undefined && process.platform !== 'win32') {
+      void nodeCommandRunner()
+        .run('id', ['-nu', String(uid)])
+        .then((out) => {
+          const user = out.stdout.trim();
+          if (out.code !== 0 || !user) return;
+          this.sessionUser = user;
+          return this.checkAup(user);
+        });
+    }
+  }
+
+  private followSignIns(follow: { utmpFile?: string; intervalMs?: number }): void {
+    const lister = sessionListerFor(process.platform, nodeCommandRunner(), { utmpFile: follow.utmpFile });
+    if (!lister) {
+      this.config.log.warn('following sign-ins is not available on this platform', { platform: process.platform });
+      return;
+    }
+    this.seatWatcher = new SeatWatcher({ lister, intervalMs: follow.intervalMs, log: this.config.log.child('seat'), onChange: (change) => this.onSeatChange(change) });
+    this.seatWatcher.start();
+    this.config.log.info('following sign-ins', { lister: lister.name });
+  }
+
+  /** Session control and the AUP gate move to whoever is now at the seat. */
+  private async onSeatChange(change: SeatChange): Promise<void> {
+    const { log } = this.config;
+    for (const s of change.started) log.info('session started', { user: s.user, id: s.id, display: s.display ?? null, local: s.local });
+    for (const s of change.ended) log.info('session ended', { user: s.user, id: s.id });
+    if (!change.seatChanged) return;
+    this.session?.retire();
+    this.session = null;
+    this.activity?.stop();
+    this.activity = null;
+    this.sessionUser = null;
+    const seat = change.seat;
+    if (!seat) return;
+    if (this.controlSession(targetForSeat(process.platform, seat))) this.sessionUser = seat.user;
+    await this.checkAup(seat.user);
+  }
+
+  /** Starts session control of one session; false if this platform has none. */
+  private controlSession(target: SessionTarget, injected?: SessionPlatform): boolean {
+    const options = this.config.session!;
+    const { display, xauthority } = target;
     const env: Record<string, string> = {};
     if (display) env.DISPLAY = display;
     if (xauthority) env.XAUTHORITY = xauthority;
-    const platform = options.platform ?? sessionPlatformFor(process.platform, nodeCommandRunner(env), options.target);
+    const platform = injected ?? sessionPlatformFor(process.platform, nodeCommandRunner(env), target);
     if (!platform) {
       this.config.log.warn('session control is not available on this platform', { platform: process.platform });
-      return;
+      return false;
     }
     this.session = new SessionRunner({ platform, ownership: options.ownership, emit: (e) => this.emit(e), log: this.config.log.child('session') });
-    this.policyListeners.push((bundle) => this.session?.applyPolicy(bundle.payload.policy.session));
+    const bundle = this.policy?.bundle;
+    if (bundle) this.session.applyPolicy(bundle.payload.policy.session);
     this.session.start();
-    this.startActivity(options.target, options.ownership);
+    this.activity?.stop();
+    this.startActivity(target, options.ownership);
+    return true;
   }
 
   /** Activity reporting runs alongside session control, reading its idle time and lock state. */
@@ -355,7 +478,8 @@ export class AgentService {
       sendPower: (state) => this.reportPower(state),
       log: this.config.log.child('activity'),
     });
-    this.policyListeners.push((bundle) => this.activity?.sampler.applyPolicy(bundle.payload.policy.activity));
+    const bundle = this.policy?.bundle;
+    if (bundle) this.activity.sampler.applyPolicy(bundle.payload.policy.activity);
   }
 
   /** Tells the console the machine is about to sleep, or woke (logind here; the tray's powerMonitor). */

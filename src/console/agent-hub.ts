@@ -24,6 +24,7 @@ import type { FeedHub } from './feed.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { DeviceViews } from './device-views.js';
 import { PenaltyBox } from './rate-limit.js';
+import { QueryAllowance } from './query-allowance.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface AgentHubOptions {
@@ -73,7 +74,13 @@ interface Connection {
   queue: Promise<void>;
   /** Ends the connection's "unauthenticated" status (once). */
   settle: () => void;
+  /** `aup.query` frames this connection may still send (one per sign-in is the normal rate). */
+  aupQueries: QueryAllowance;
 }
+
+/** AUP questions per connection: a lab's morning of sign-ins at once, then one every 2 s. */
+const AUP_QUERY_BURST = 30;
+const AUP_QUERY_REFILL_MS = 2000;
 
 export interface HubStats {
   connected: number;
@@ -155,7 +162,16 @@ export class AgentHub {
   }
 
   private accept(ws: WebSocket, ip: string): void {
-    const conn: Connection = { ws, ip, nonce: randomToken(32), deviceId: null, alive: true, queue: Promise.resolve(), settle: () => undefined };
+    const conn: Connection = {
+      ws,
+      ip,
+      nonce: randomToken(32),
+      deviceId: null,
+      alive: true,
+      queue: Promise.resolve(),
+      settle: () => undefined,
+      aupQueries: new QueryAllowance(AUP_QUERY_BURST, AUP_QUERY_REFILL_MS),
+    };
     this.connections.add(conn);
     this.stats.connected++;
     this.pendingChanged(ip, 1);
@@ -331,6 +347,16 @@ export class AgentHub {
       }
       case 'command.result':
         return this.onCommandResult?.(deviceId, message);
+      case 'aup.query': {
+        const { user, aupHash } = message;
+        if (!conn.aupQueries.take()) {
+          this.send(conn, { v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, accepted: false, acceptedAt: null, refused: 'rate-limited' });
+          return;
+        }
+        const answer = this.aups ? await this.aups.acceptance(user, aupHash) : { accepted: false, acceptedAt: null, refused: 'not-current' as const };
+        this.send(conn, { v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, ...answer });
+        return;
+      }
       case 'policy.ack':
         await this.store.setPolicyVersion(deviceId, message.version);
         this.log.info('policy applied by device', { deviceId, version: message.version });

@@ -1,6 +1,6 @@
 import { csvRows } from '../shared/csv.js';
 import type { AupCoverageRow, AupReceipt } from '../shared/aup.js';
-import { checkReceipt, signAup } from '../shared/aup-verify.js';
+import { aupHash, checkReceipt, signAup } from '../shared/aup-verify.js';
 import type { Logger } from '../shared/log.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { AupRecord, ConsoleStore } from './store/store.js';
@@ -46,6 +46,32 @@ export class AupService {
     if (!check.ok) return refuse(check.detail);
     await this.store.insertAupReceipt(receipt, new Date().toISOString());
     return true;
+  }
+
+  /**
+   * A device asks whether `user` accepted the AUP text it holds. Answered only for the version
+   * this console currently sends that device (its policy's variant, latest version): a device
+   * learns yes/no about one user and the text it shows, never who else accepted or where.
+   */
+  async acceptance(user: string, hash: string): Promise<{ accepted: boolean; acceptedAt: string | null; refused: 'not-current' | null }> {
+    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
+    const current = variant ? await this.store.latestAup(variant) : null;
+    if (!current || this.hashOf(current) !== hash) return { accepted: false, acceptedAt: null, refused: 'not-current' };
+    const acceptedAt = await this.store.aupAcceptedAt(user, current.variant, current.version, hash);
+    return { accepted: acceptedAt !== null, acceptedAt, refused: null };
+  }
+
+  /** The hash of the current version, computed once per version (it is asked for at every sign-in). */
+  private readonly hashes = new Map<string, string>();
+  private hashOf(record: AupRecord): string {
+    const key = `${record.variant}:${record.version}`;
+    let hash = this.hashes.get(key);
+    if (!hash) {
+      hash = aupHash(record.signed.payload);
+      if (this.hashes.size > 256) this.hashes.clear();
+      this.hashes.set(key, hash);
+    }
+    return hash;
   }
 
   coverage(variant?: string): Promise<AupCoverageRow[]> {

@@ -33,12 +33,15 @@ export const TypedNameSchema = z
   .max(120)
   .refine((name) => !CONTROL.test(name) && name.isWellFormed(), 'use letters, spaces and punctuation only');
 
+/** The OS account an acceptance is for (as the device names it: "jsmith", "SCHOOL\\jsmith"). */
+export const AupUserSchema = z.string().min(1).max(128);
+
 /** What the pupil's acceptance says; the device signs it with its own key. */
 export const AupReceiptPayloadSchema = z.strictObject({
   kind: z.literal('vigil.aup-receipt'),
   deviceId: UuidSchema,
   /** The OS account that accepted. */
-  user: z.string().min(1).max(128),
+  user: AupUserSchema,
   variant: AupVariantSchema,
   version: z.number().int().positive(),
   /** sha256 of the canonical AUP document: the receipt names exactly the text that was shown. */

@@ -76,6 +76,25 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
     type: z.literal('aup.rejected'),
     data: z.strictObject({ reason: z.enum(['malformed', 'bad-signature']), detail: boundedText(512) }),
   }),
+  /** A user signed in who must accept the AUP and nothing on the device can show it (no tray): IT sees "AUP pending". */
+  z.strictObject({
+    ...base,
+    type: z.literal('aup.pending'),
+    data: z.strictObject({
+      user: boundedText(128),
+      variant: boundedText(32),
+      version: z.number().int().positive(),
+      reason: z.enum(['not-accepted', 'new-version']),
+      /** The console could not be asked whether the user accepted on another device. */
+      offline: z.boolean(),
+    }),
+  }),
+  /** A user declined the AUP; the device logs them off (the session.action event says how that went). */
+  z.strictObject({
+    ...base,
+    type: z.literal('aup.declined'),
+    data: z.strictObject({ user: boundedText(128), variant: boundedText(32).nullable(), version: z.number().int().positive().nullable(), logoff: z.boolean(), detail: boundedText(512) }),
+  }),
   z.strictObject({ ...base, type: z.literal('app.blocked'), data: AppExecData }),
   z.strictObject({ ...base, type: z.literal('app.would-block'), data: AppExecData }),
   z.strictObject({ ...base, type: z.literal('app.killed'), data: AppKilledData }),

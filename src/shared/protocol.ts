@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ActivityNowSchema, PowerStateSchema } from './activity.js';
+import { AupUserSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
 import { EventEnvelopeSchema } from './events.js';
 import { LIMITS } from './limits.js';
@@ -60,6 +61,21 @@ export const AupMessage = z.strictObject({ v, type: z.literal('aup'), aup: z.unk
  * here, so a forged or tampered command is answered with a refusal instead of dropped silently.
  */
 export const CommandMessage = z.strictObject({ v, type: z.literal('command'), command: z.unknown() });
+/**
+ * The answer to `aup.query`: whether this user accepted exactly this AUP text on any device.
+ * A yes/no about one user and the version the device holds — never who else accepted, or where.
+ * `refused`: not answered (the hash is not the current version for this device, or the device
+ * asked too often); `accepted` is then false and means "not known".
+ */
+export const AupStatusMessage = z.strictObject({
+  v,
+  type: z.literal('aup.status'),
+  user: AupUserSchema,
+  aupHash: z.string().regex(/^[0-9a-f]{64}$/),
+  accepted: z.boolean(),
+  acceptedAt: IsoDateTime.nullable(),
+  refused: z.enum(['not-current', 'rate-limited']).nullable(),
+});
 export const ErrorMessage = z.strictObject({
   v,
   type: z.literal('error'),
@@ -76,6 +92,7 @@ export const ConsoleMessageSchema = z.discriminatedUnion('type', [
   AupMessage,
   CommandMessage,
   ErrorMessage,
+  AupStatusMessage,
 ]);
 export type ConsoleMessage = z.infer<typeof ConsoleMessageSchema>;
 
@@ -121,6 +138,9 @@ export const ActivityMessage = z.strictObject({ v, type: z.literal('activity'), 
 /** Sent just before the device sleeps and after it wakes, so a sleeping laptop is not shown as lost. */
 export const PowerMessage = z.strictObject({ v, type: z.literal('power'), state: PowerStateSchema });
 
+/** Has this user accepted the AUP this device holds (by hash), on any device? Answered by `aup.status`. */
+export const AupQueryMessage = z.strictObject({ v, type: z.literal('aup.query'), user: AupUserSchema, aupHash: z.string().regex(/^[0-9a-f]{64}$/) });
+
 export const AgentMessageSchema = z.discriminatedUnion('type', [
   AuthMessage,
   HelloMessage,
@@ -131,6 +151,7 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
   CommandResultMessage,
   ActivityMessage,
   PowerMessage,
+  AupQueryMessage,
 ]);
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type AgentMessageInput = z.input<typeof AgentMessageSchema>;

@@ -4,7 +4,7 @@ import { boundedText } from './text.js';
 
 /** Bodies of the `session.*` events (src/shared/events.ts). Browser-safe. */
 
-export const SessionReasonSchema = z.enum(['idle', 'locked-too-long', 'schedule', 'command']);
+export const SessionReasonSchema = z.enum(['idle', 'locked-too-long', 'schedule', 'command', 'aup-declined']);
 export type SessionReason = z.infer<typeof SessionReasonSchema>;
 
 export const SessionActionDataSchema = z.strictObject({

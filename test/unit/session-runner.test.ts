@@ -96,4 +96,25 @@ describe('SessionRunner', () => {
     expect(problems()).toEqual(['policy-invalid']);
     expect(r.core.current.lockAfterIdleSeconds).toBe(300);
   });
+
+  it('logs off at once, with no countdown, when the pupil declined the AUP (and then waits for the next session)', async () => {
+    const { r, events } = runner({ logoff: [logoff('first', false), logoff('second', true)] });
+    r.applyPolicy({ warningSeconds: 30 });
+    const done = await r.logoffNow('aup-declined');
+    expect(done).toEqual({ ok: true, detail: 'ended', backend: 'second' });
+    const actions = events.filter((e) => e.type === 'session.action').map((e) => e.data);
+    expect(actions).toEqual([{ action: 'logoff', reason: 'aup-declined', ok: true, backend: 'second', detail: 'ended' }]);
+    expect(r.core.warningActive).toBeNull();
+  });
+
+  it('retiring (another user took the seat) ends a locker it left running; stopping does not', async () => {
+    let released = 0;
+    const holding: Locker = { name: 'holding', available: () => true, lock: async () => ({ ok: true, detail: 'pid 1', isLocked: () => true, release: () => void released++ }) };
+    const a = runner({ lockers: [holding] });
+    await a.r.command('lock');
+    a.r.stop();
+    expect(released).toBe(0);
+    a.r.retire();
+    expect(released).toBe(1);
+  });
 });

@@ -200,6 +200,16 @@ export class SessionCore {
     this.ended = false;
   }
 
+  /**
+   * The session was logged off at once, outside the countdown (the pupil declined the AUP and
+   * confirmed it on the page): any countdown is over and nothing happens until the next input.
+   */
+  endedNow(): void {
+    this.warning = null;
+    this.ended = true;
+    this.lockRequested = false;
+  }
+
   /** The runner reports the outcome of a lock action. */
   lockResult(ok: boolean): void {
     this.lockRequested = false;

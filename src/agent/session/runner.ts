@@ -28,6 +28,7 @@ const REASON_TEXT: Record<SessionReason, string> = {
   'locked-too-long': 'This computer has been locked for too long.',
   schedule: 'The session on this computer is ending.',
   command: 'IT staff have asked for it.',
+  'aup-declined': 'You did not agree to the rules for using this computer.',
 };
 
 /**
@@ -79,6 +80,17 @@ export class SessionRunner {
     this.options.platform.warning?.hide();
   }
 
+  /**
+   * The session this runner controlled is over (someone else now has the seat): stop, and end
+   * a locker we left running, so the next user does not find the previous user's lock screen.
+   * (Stopping the agent, by contrast, leaves a locked screen locked.)
+   */
+  retire(): void {
+    this.stop();
+    this.lock?.outcome.release?.();
+    this.lock = null;
+  }
+
   /** The `session` section of a newly applied policy (unknown: it is validated by the core). */
   applyPolicy(section: unknown): void {
     void this.execute(this.core.setPolicy(section));
@@ -101,6 +113,17 @@ export class SessionRunner {
     const shown = await warning.message(cleanText(text ?? '', 500));
     this.options.emit({ type: 'session.action', data: { action: 'message', reason: 'command', ok: shown.ok, backend: warning.name, detail: shown.detail } });
     return { ...shown, backend: warning.name };
+  }
+
+  /**
+   * Logs the session off now, without a countdown: for a decision the pupil has already
+   * confirmed (declining the AUP). Console and timed logoffs always go through the warning.
+   */
+  async logoffNow(reason: SessionReason): Promise<CommandDone> {
+    this.core.endedNow();
+    const done = new Promise<CommandDone>((resolve) => this.pendingLogoff.push(resolve));
+    await this.doLogoff(reason);
+    return done;
   }
 
   private async tick(): Promise<void> {

@@ -12,6 +12,7 @@ import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
 import { intOption, isRoot, parse, readJsonFileArg } from '../args.js';
 import { CliError, usageError } from '../errors.js';
+import { AGENT_AUP_HELP, runAgentAup } from './agent-aup.js';
 
 export const AGENT_HELP = `vigil agent [options]
   Runs the agent service: enrolls on first start, then keeps an authenticated link to the console,
@@ -33,6 +34,11 @@ export const AGENT_HELP = `vigil agent [options]
   --session-uid UID     the session user's uid: logoff without logind ends only that user's
                         processes on that display (default: this process's uid in --user-mode)
   --session-id ID       logind (Linux) or Windows session id, when known
+  --follow-sessions     follow whoever signs in at the seat (logind, else X sessions in utmp with a
+                        live display; Windows: query user; macOS: the console owner): session
+                        control and the AUP gate move to each new sign-in (instead of --session-*)
+  --utmp FILE           with --follow-sessions on Linux: read sign-ins from this utmp file
+                        (default: logind where it runs, else /var/run/utmp)
   --ownership school|byod  who owns this device: picks the policy's logoff timetable
                         (default: school, or byod with --user-mode)
   --udev-data DIR       udev's device database for the USB gate (default /run/udev/data)
@@ -40,7 +46,9 @@ export const AGENT_HELP = `vigil agent [options]
                         without TLS, anyone on the network path can read and relay the traffic)
 
 vigil agent emit [--data-dir DIR] [--count N] [--note TEXT]
-  Queues N diagnostic events in the outbox of this device, to check the delivery pipeline end to end.`;
+  Queues N diagnostic events in the outbox of this device, to check the delivery pipeline end to end.
+
+${AGENT_AUP_HELP}`;
 
 export function defaultAgentDataDir(): string {
   return process.env.VIGIL_AGENT_DATA_DIR ?? (isRoot() ? '/var/lib/vigil' : join(homedir(), '.local/share/vigil-agent'));
@@ -48,6 +56,7 @@ export function defaultAgentDataDir(): string {
 
 export async function runAgent(argv: string[]): Promise<void> {
   if (argv[0] === 'emit') return runEmit(argv.slice(1));
+  if (argv[0] === 'aup') return runAgentAup(argv.slice(1), defaultAgentDataDir());
   const { values } = parse(argv, {
     'data-dir': { type: 'string' },
     console: { type: 'string' },
@@ -64,6 +73,8 @@ export async function runAgent(argv: string[]): Promise<void> {
     'session-id': { type: 'string' },
     ownership: { type: 'string' },
     'udev-data': { type: 'string' },
+    'follow-sessions': { type: 'boolean' },
+    utmp: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
@@ -109,16 +120,41 @@ export async function runAgent(argv: string[]): Promise<void> {
 }
 
 /** Session control settings from the command line; undefined when it is not asked for. */
-function sessionOptions(values: { session?: boolean; 'session-display'?: string; 'session-uid'?: string; 'session-id'?: string; ownership?: string; 'user-mode'?: boolean }) {
+function sessionOptions(values: {
+  session?: boolean;
+  'session-display'?: string;
+  'session-uid'?: string;
+  'session-id'?: string;
+  ownership?: string;
+  'user-mode'?: boolean;
+  'follow-sessions'?: boolean;
+  utmp?: string;
+}) {
+  if (values.utmp !== undefined && !values['follow-sessions']) throw usageError('--utmp needs --follow-sessions');
+  const ownership = OwnershipSchema.safeParse(values.ownership ?? (values['user-mode'] ? 'byod' : 'school'));
+  if (!ownership.success) throw usageError('--ownership must be school or byod');
+  if (values['follow-sessions']) {
+    if (values.session || values['session-display'] !== undefined || values['session-uid'] !== undefined || values['session-id'] !== undefined) {
+      throw usageError('--follow-sessions finds the session itself: leave out --session, --session-display, --session-uid and --session-id');
+    }
+    if (values.utmp !== undefined && !(values.utmp.startsWith('/') && existsSync(values.utmp))) throw usageError(`--utmp ${values.utmp}: not an existing absolute path`);
+    return { ownership: ownership.data, follow: { utmpFile: values.utmp, intervalMs: followIntervalFromEnv() } };
+  }
   if (!values.session && values['session-display'] === undefined) return undefined;
   const display = values['session-display'] ?? process.env.DISPLAY;
   if (display !== undefined && !/^[A-Za-z0-9.-]*:\d{1,4}(\.\d{1,2})?$/.test(display)) throw usageError(`--session-display must look like ":0", not "${display}"`);
-  const ownership = OwnershipSchema.safeParse(values.ownership ?? (values['user-mode'] ? 'byod' : 'school'));
-  if (!ownership.success) throw usageError('--ownership must be school or byod');
   const uid = values['session-uid'] !== undefined ? intOption(values['session-uid'], 'session-uid', 0, 2 ** 31 - 1, 0) : values['user-mode'] ? process.getuid?.() : undefined;
   const sessionId = values['session-id'];
   if (sessionId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(sessionId)) throw usageError('--session-id must be a short id (letters, digits, - and _)');
   return { ownership: ownership.data, target: { display, uid, sessionId, xauthority: process.env.XAUTHORITY } };
+}
+
+/** VIGIL_SEAT_POLL_MS: how often sign-ins are looked for (default 3000; tests shorten it). */
+function followIntervalFromEnv(): number | undefined {
+  const raw = process.env.VIGIL_SEAT_POLL_MS;
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 200 || Number(raw) > 600_000) throw usageError('VIGIL_SEAT_POLL_MS must be a whole number of milliseconds from 200 to 600000');
+  return Number(raw);
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */

@@ -434,6 +434,12 @@ export class SqliteStore implements ConsoleStore {
         .run(p.deviceId, p.user, p.variant, p.version, p.aupHash, p.typedName, p.acceptedAt, receivedAt, JSON.stringify(receipt)).changes === 1
     );
   }
+  async aupAcceptedAt(user: string, variant: string, version: number, aupHash: string): Promise<string | null> {
+    const row = this.db
+      .prepare('SELECT MIN(accepted_at) AS at FROM aup_receipts WHERE variant = ? AND user = ? AND version = ? AND aup_hash = ?')
+      .get(variant, user, version, aupHash) as Row | undefined;
+    return row?.at ? String(row.at) : null;
+  }
   async aupCoverage(filter: AupCoverageFilter): Promise<AupCoverageRow[]> {
     const rows = this.db
       .prepare(

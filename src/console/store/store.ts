@@ -167,6 +167,8 @@ export interface ConsoleStore {
   /** Stores a verified receipt; false if this device already recorded this user for this version. */
   insertAupReceipt(receipt: AupReceipt, receivedAt: string): Promise<boolean>;
   aupCoverage(filter: AupCoverageFilter): Promise<AupCoverageRow[]>;
+  /** When `user` first accepted this exact AUP text on any device, or null. */
+  aupAcceptedAt(user: string, variant: string, version: number, aupHash: string): Promise<string | null>;
 
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   listAudit(limit: number): Promise<AuditRecord[]>;

@@ -37,11 +37,11 @@ function realUid(procRoot: string, pid: number): number | null {
   }
 }
 
-function environDisplay(procRoot: string, pid: number): string | null {
+function environValue(procRoot: string, pid: number, name: string): string | null {
   try {
     const env = readFileSync(join(procRoot, String(pid), 'environ'), 'latin1').split('\0');
-    const entry = env.find((e) => e.startsWith('DISPLAY='));
-    return entry ? entry.slice('DISPLAY='.length) : null;
+    const entry = env.find((e) => e.startsWith(`${name}=`));
+    return entry ? entry.slice(name.length + 1) : null;
   } catch {
     return null;
   }
@@ -68,7 +68,7 @@ export function findSessionProcesses(display: string, uid: number, procRoot = '/
     const pid = Number(name);
     if (protectedPids.has(pid)) continue;
     if (realUid(procRoot, pid) !== uid) continue;
-    if (environDisplay(procRoot, pid) !== display) continue;
+    if (environValue(procRoot, pid, 'DISPLAY') !== display) continue;
     const info = readStat(procRoot, pid);
     if (info) found.push({ pid, startTime: info.startTime, comm: info.comm });
   }
@@ -78,4 +78,16 @@ export function findSessionProcesses(display: string, uid: number, procRoot = '/
 /** Whether `p` is still the same process (pid not reused since we identified it). */
 export function stillSame(p: SessionProcess, procRoot = '/proc'): boolean {
   return readStat(procRoot, p.pid)?.startTime === p.startTime;
+}
+
+/**
+ * The X authority file a followed session's own programs use (display managers put it in
+ * different places), so the agent's X clients (xprintidle, lockers) can connect to its display.
+ */
+export function sessionXauthority(display: string, uid: number, procRoot = '/proc'): string | undefined {
+  for (const p of findSessionProcesses(display, uid, procRoot)) {
+    const value = environValue(procRoot, p.pid, 'XAUTHORITY');
+    if (value) return value;
+  }
+  return undefined;
 }
