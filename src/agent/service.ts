@@ -28,6 +28,7 @@ import { nodeCommandRunner } from './session/node-runner.js';
 import type { SessionPlatform, SessionTarget } from './session/platform.js';
 import { SessionRunner } from './session/runner.js';
 import { sessionPlatformFor } from './platform/session.js';
+import { startTrayIpc, type TrayIpc } from './local-ipc/tray-ipc.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -47,6 +48,8 @@ export interface AgentConfig {
   execOnTimeout?: ExecAction;
   /** Session control (idle lock, logoff, console commands); off when absent. */
   session?: { target: SessionTarget; ownership: Ownership; platform?: SessionPlatform };
+  /** The tray's local socket (docs/tray.md); off when absent. */
+  trayIpc?: { path: string | null; trayCommand?: string[] };
 }
 
 const BATCHES_IN_FLIGHT = 4;
@@ -64,6 +67,7 @@ export class AgentService {
   private appControl: AppControl | null = null;
   private commands: CommandGate | null = null;
   private session: SessionRunner | null = null;
+  private tray: TrayIpc | null = null;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -102,6 +106,7 @@ export class AgentService {
     }
     this.commands = new CommandGate(p.commandsSeen, key.deviceId, this.device.consolePublicKey);
     this.startSessionControl();
+    if (this.config.trayIpc) this.tray = await this.startTray(this.config.trayIpc);
     if (this.policy.bundle) this.notifyPolicy(this.policy.bundle);
 
     const wsUrl = new URL(AGENT_WS_PATH, this.device.consoleUrl);
@@ -144,6 +149,7 @@ export class AgentService {
   async stop(): Promise<void> {
     this.stopped = true;
     this.session?.stop();
+    await this.tray?.close();
     this.timers.forEach(clearInterval);
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.appControl?.stop();
@@ -181,7 +187,35 @@ export class AgentService {
   /** Queues an event durably; it is sent when the link is up. */
   emit(event: NewAgentEvent): void {
     this.outbox!.append([event]);
+    this.tray?.onEvent(event);
     this.pump();
+  }
+
+  /** The tray IPC, for the AUP gate to be handed to (`trayIpc.setAupGate(gate)`). */
+  get trayIpc(): TrayIpc | null {
+    return this.tray;
+  }
+
+  private startTray(options: { path: string | null; trayCommand?: string[] }): Promise<TrayIpc> {
+    const policy = () => this.policy?.bundle?.payload.policy;
+    return startTrayIpc({
+      path: options.path,
+      trayCommand: options.trayCommand ?? null,
+      mode: this.config.mode,
+      session: { uid: this.config.session?.target.uid ?? null, display: this.config.session?.target.display, xauthority: this.config.session?.target.xauthority },
+      consoleConnected: () => !!this.link?.canSend,
+      policyVersion: () => this.policyVersion,
+      policy: () => policy()?.tray,
+      monitoring: () => ({
+        appControl: this.appControl?.status ?? null,
+        idleLockSeconds: this.session ? (policy()?.session?.lockAfterIdleSeconds ?? 300) : null,
+        activity: null,
+        usbControl: false,
+      }),
+      emit: (event) => this.emit(event),
+      lock: this.session ? async () => this.session!.command('lock') : null,
+      log: this.config.log.child('tray'),
+    });
   }
 
   private async enrollWithRetry(key: ReturnType<typeof loadOrCreateDeviceKey>): Promise<DeviceFile> {

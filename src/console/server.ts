@@ -22,6 +22,7 @@ import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
 import { registerRoutes } from './routes.js';
 import { CommandService } from './commands.js';
+import { ConcernService } from './concerns.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
@@ -63,6 +64,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const policies = new PolicyService(store, identity);
   const aups = new AupService(store, identity, log.child('aup'));
   hub.aups = aups;
+  const concerns = new ConcernService(store);
+  hub.concerns = concerns;
   const commands = new CommandService(store, identity, hub, log.child('commands'));
   const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
     retentionDays: options.retentionDays ?? 180,
@@ -79,7 +82,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   maintenance.start();
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
-  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, commands, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
+  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, concerns, commands, hub, feed, consoleKeyId: identity.keyId, secureCookies: !!tls });
 
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls

@@ -3,6 +3,7 @@ import { ActivitySpansDataSchema } from './activity.js';
 import { ExecModeSchema, Sha256HexSchema } from './app-rules.js';
 import { AupReceiptSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
+import { ConcernReportedDataSchema } from './concern.js';
 import { SessionActionDataSchema, SessionBackendsDataSchema, SessionProblemDataSchema } from './session-events.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 
@@ -86,6 +87,14 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
     ...base,
     type: z.literal('command.received'),
     data: z.strictObject({ id: UuidSchema.nullable(), action: boundedText(32).nullable(), outcome: CommandOutcomeSchema, detail: boundedText(512) }),
+  }),
+  /** A pupil's report for the safeguarding lead: the console stores it apart from other events. */
+  z.strictObject({ ...base, type: z.literal('concern.reported'), data: ConcernReportedDataSchema }),
+  /** A pupil's tray app stopped and did not come back; what the service did about it. */
+  z.strictObject({
+    ...base,
+    type: z.literal('tray.stopped'),
+    data: z.strictObject({ user: boundedText(128), action: z.enum(['restarted', 'locked', 'reported']), ok: z.boolean(), detail: boundedText(512) }),
   }),
   z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
   /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */

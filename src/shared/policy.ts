@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ApplicationsSchema, DeviceGroupsSchema } from './app-rules.js';
 import { AupVariantSchema } from './aup.js';
 import { SessionPolicySchema } from './session.js';
+import { TrayPolicySchema } from './tray-policy.js';
 import { SignatureSchema } from './signed.js';
 
 /**
@@ -28,6 +29,8 @@ export const PolicyDocumentSchema = z.strictObject({
   applications: ApplicationsSchema.optional(),
   /** Idle lock, logoff and timetabled logoff (src/shared/session.ts); absent = agent defaults. */
   session: SessionPolicySchema.optional(),
+  /** What happens when a pupil's tray app stops (src/shared/tray-policy.ts); absent = restart it. */
+  tray: TrayPolicySchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 

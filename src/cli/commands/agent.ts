@@ -7,6 +7,7 @@ import { createLogger } from '../../shared/log.js';
 import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
 import { OwnershipSchema } from '../../shared/session.js';
+import { TRAY_SOCKET_PATH } from '../../shared/local-ipc.js';
 import { AgentService } from '../../agent/service.js';
 import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
@@ -35,6 +36,9 @@ export const AGENT_HELP = `vigil agent [options]
   --session-id ID       logind (Linux) or Windows session id, when known
   --ownership school|byod  who owns this device: picks the policy's logoff timetable
                         (default: school, or byod with --user-mode)
+  --tray-socket [PATH]  serve the tray app's local socket (default path /run/vigil/tray.sock;
+                        Linux, as root: peers are identified by SO_PEERCRED, see docs/tray.md)
+  --tray-command PATH   the tray program the service starts again for a user whose tray stopped
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -62,9 +66,12 @@ export async function runAgent(argv: string[]): Promise<void> {
     'session-uid': { type: 'string' },
     'session-id': { type: 'string' },
     ownership: { type: 'string' },
+    'tray-socket': { type: 'string' },
+    'tray-command': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
+  const trayIpc = trayIpcOptions(values['tray-socket'], values['tray-command']);
   const onTimeout = ExecActionSchema.safeParse(values['exec-on-timeout'] ?? 'allow');
   if (!onTimeout.success) throw usageError('--exec-on-timeout must be allow or deny');
   const badMark = values['exec-mark']?.find((path) => !path.startsWith('/') || !existsSync(path));
@@ -89,6 +96,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     execMarks: values['exec-mark'] ?? [],
     execOnTimeout: onTimeout.data,
     session: sessionOptions(values),
+    ...(trayIpc ? { trayIpc } : {}),
   });
   try {
     await service.start();
@@ -116,6 +124,18 @@ function sessionOptions(values: { session?: boolean; 'session-display'?: string;
   const sessionId = values['session-id'];
   if (sessionId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(sessionId)) throw usageError('--session-id must be a short id (letters, digits, - and _)');
   return { ownership: ownership.data, target: { display, uid, sessionId, xauthority: process.env.XAUTHORITY } };
+}
+
+/** The tray socket settings; undefined when --tray-socket is not given. */
+function trayIpcOptions(socket: string | undefined, command: string | undefined) {
+  if (socket === undefined) {
+    if (command !== undefined) throw usageError('--tray-command needs --tray-socket');
+    return undefined;
+  }
+  const path = socket || TRAY_SOCKET_PATH;
+  if (!path.startsWith('/') || path.length > 100) throw usageError('--tray-socket must be an absolute path of at most 100 characters');
+  if (command !== undefined && !command.startsWith('/')) throw usageError('--tray-command must be an absolute path');
+  return { path, ...(command ? { trayCommand: [command] } : {}) };
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */

@@ -1,5 +1,6 @@
 import type { AupCoverageRow, AupReceipt, SignedAup } from '../../shared/aup.js';
 import type { AppRequest } from '../../shared/api.js';
+import type { Concern, ConcernStatus } from '../../shared/concern.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
 import type { Role } from '../../shared/roles.js';
@@ -176,4 +177,13 @@ export interface ConsoleStore {
   getAppRequest(id: string): Promise<AppRequest | null>;
   /** Records the decision on a pending request; false if it was no longer pending. */
   decideAppRequest(id: string, decision: { status: 'approved' | 'declined'; decidedBy: string; decidedAt: string; note: string | null; policyVersion: number | null }): Promise<boolean>;
+
+  /**
+   * Pupils' concerns, kept apart from device events (the events table never holds their text).
+   * Idempotent on the event id; false if this concern was stored already.
+   */
+  insertConcern(concern: Pick<Concern, 'id' | 'deviceId' | 'user' | 'reportedAt' | 'category' | 'text' | 'wantsContact'>, receivedAt: string): Promise<boolean>;
+  listConcerns(filter: { status?: ConcernStatus; limit: number }): Promise<Concern[]>;
+  getConcern(id: string): Promise<Concern | null>;
+  updateConcern(id: string, update: { status: ConcernStatus; note: string | null; updatedBy: string; updatedAt: string }): Promise<boolean>;
 }
