@@ -113,16 +113,21 @@ export const BlockedProgramSchema = z.strictObject({
 });
 export type BlockedProgram = z.infer<typeof BlockedProgramSchema>;
 
-/** Service -> tray: an answer, or a notice pushed to the trays of the user it concerns. */
-export const ServiceMessageSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('result'), id, ok: z.literal(true), result: z.unknown() }),
-  z.strictObject({ kind: z.literal('result'), id: id.nullable(), ok: z.literal(false), code: IpcErrorCodeSchema, message: boundedText(500) }),
+/** Service -> tray, unasked: a notice pushed to the trays of the user it concerns. */
+export const ServiceNoticeSchema = z.discriminatedUnion('notice', [
   z.strictObject({ kind: z.literal('notice'), notice: z.literal('app.blocked'), program: BlockedProgramSchema }),
   z.strictObject({ kind: z.literal('notice'), notice: z.literal('session.warning'), text: boundedText(500) }),
   z.strictObject({ kind: z.literal('notice'), notice: z.literal('aup.needed') }),
 ]);
+
+/** Service -> tray: an answer (ok or error), or a notice. */
+export const ServiceMessageSchema = z.union([
+  z.strictObject({ kind: z.literal('result'), id, ok: z.literal(true), result: z.unknown() }),
+  z.strictObject({ kind: z.literal('result'), id: id.nullable(), ok: z.literal(false), code: IpcErrorCodeSchema, message: boundedText(500) }),
+  ServiceNoticeSchema,
+]);
 export type ServiceMessage = z.infer<typeof ServiceMessageSchema>;
-export type ServiceNotice = Extract<ServiceMessage, { kind: 'notice' }>;
+export type ServiceNotice = z.infer<typeof ServiceNoticeSchema>;
 
 /**
  * Splits a byte stream into lines no longer than `maxBytes`. An over-long line is reported once
