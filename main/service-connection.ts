@@ -47,19 +47,21 @@ export class SocketServiceConnection extends EventEmitter<{ notice: [ServiceNoti
 
   private async connect(): Promise<void> {
     this.timer = null;
+    let client: TrayIpcClient | null = null;
     try {
-      const client = await TrayIpcClient.connect(this.options);
+      client = await TrayIpcClient.connect(this.options);
       if (this.closed) return client.close();
       client.on('notice', (notice) => this.emit('notice', notice));
+      await client.call('hello', { trayVersion: this.options.trayVersion });
       client.on('close', () => {
         this.client = null;
         this.lost('the Vigil service closed the connection');
       });
-      await client.call('hello', { trayVersion: this.options.trayVersion });
       this.client = client;
       this.problem = null;
       this.emit('change');
     } catch (error) {
+      client?.close();
       this.lost((error as Error).message);
     }
   }
