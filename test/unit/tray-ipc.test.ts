@@ -12,7 +12,7 @@ import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tr
 import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
-import { LineSplitter } from '../../src/shared/local-ipc.js';
+import { LineSplitter } from '../../src/agent/local-ipc/framing.js';
 import { createLogger } from '../../src/shared/log.js';
 import { monitoredNow, monitoredSummary } from '../../src/shared/monitoring-words.js';
 import { TRAY_CHANNELS } from '../../src/shared/tray-bridge.js';

@@ -3,9 +3,7 @@ import { lstatSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import {
-  encodeLine,
   IPC_LIMITS,
-  LineSplitter,
   ServiceMessageSchema,
   TrayResultSchemas,
   type IpcErrorCode,
@@ -14,6 +12,7 @@ import {
   type TrayRequest,
   type TrayResult,
 } from '../../shared/local-ipc.js';
+import { encodeLine, LineSplitter } from './framing.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
 import { socketPeerCredentials, type PeerCredentials } from './peercred.js';
 

@@ -3,15 +3,14 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import {
-  encodeLine,
   IPC_LIMITS,
-  LineSplitter,
   TrayRequestSchema,
   type IpcErrorCode,
   type ServiceMessage,
   type ServiceNotice,
   type TrayRequest,
 } from '../../shared/local-ipc.js';
+import { encodeLine, LineSplitter } from './framing.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
 import type { PeerCredentials } from './peercred.js';
 
