@@ -18,6 +18,10 @@ export default defineConfig({
       input: {
         dashboard: resolve(root, 'dashboard/index.html'),
         aup: resolve(root, 'aup/index.html'),
+        status: resolve(root, 'status/index.html'),
+        concern: resolve(root, 'concern/index.html'),
+        'request-app': resolve(root, 'request-app/index.html'),
+        blocked: resolve(root, 'blocked/index.html'),
       },
     },
   },

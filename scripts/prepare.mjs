@@ -9,6 +9,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+// Native addons built below (buildNativeAddons).
+const ADDONS = [
+  { name: 'fanotify', output: 'vigil_fanotify.node', required: 'VIGIL_REQUIRE_FANOTIFY', without: 'the Linux exec gate will be unavailable' },
+  { name: 'procwatch', output: 'vigil_procwatch.node', required: 'VIGIL_REQUIRE_FANOTIFY', without: 'the Linux fallback exec watcher will poll /proc instead of using the proc connector' },
+  { name: 'peercred', output: 'vigil_peercred.node', required: 'VIGIL_REQUIRE_PEERCRED', without: 'the service will refuse tray connections (no peer credentials)' },
+];
 
 function run(args) {
   const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -38,41 +44,47 @@ if (!process.argv.includes('--no-build')) {
 /**
  * The Linux native addons, built from source with the node-gyp that ships inside npm, so
  * nothing is downloaded: the headers come from the Node installation itself when it has them
- * (include/node next to bin/node), or from npm's nodedir setting. native/fanotify is the exec
- * gate; native/procwatch the fallback exec watcher (proc connector, pid-safe kill).
- * Skipped on other platforms, and each when its build is newer than its sources.
+ * (include/node next to bin/node), or from npm's nodedir setting. Skipped on other platforms,
+ * and each one when its build is newer than its sources.
+ * - native/fanotify: the exec gate (VIGIL_REQUIRE_FANOTIFY=1 makes a failed build an error).
+ * - native/peercred: SO_PEERCRED for the tray's local socket. Without it the service refuses
+ *   tray connections (it cannot tell who is connecting), so VIGIL_REQUIRE_PEERCRED=1 (set by
+ *   scripts/test.sh and release builds) makes a failed build an error.
+ * - native/procwatch: the fallback exec watcher's proc connector and pid-safe kill.
  */
+
 function buildNativeAddons() {
   if (process.platform !== 'linux') return;
-  for (const [name, target] of [['fanotify', 'vigil_fanotify'], ['procwatch', 'vigil_procwatch']]) buildAddon(name, target);
+  for (const addon of ADDONS) buildAddon(addon);
 }
 
-function buildAddon(name, target) {
+function buildAddon({ name, output: file, required, without }) {
   const dir = join(root, 'native', name);
-  const output = join(dir, 'build', 'Release', `${target}.node`);
+  const output = join(dir, 'build', 'Release', file);
   const sources = [join(dir, 'binding.gyp'), ...readdirSync(join(dir, 'src')).map((f) => join(dir, 'src', f))];
   if (existsSync(output) && sources.every((f) => statSync(f).mtimeMs <= statSync(output).mtimeMs)) return;
+  const unavailable = (why) => addonUnavailable(why, required, without);
   const gyp = findNodeGyp();
-  if (!gyp) return addonUnavailable('cannot find node-gyp (it ships with npm)');
+  if (!gyp) return unavailable('cannot find node-gyp (it ships with npm)');
   const args = [gyp, 'rebuild', '-C', dir, '--loglevel=warn'];
   const prefix = dirname(dirname(process.execPath));
   if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
   process.stdout.write(`Building the ${name} addon (native/${name})...\n`);
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (result.status !== 0) addonUnavailable(`building native/${name} failed (exit ${result.status ?? result.signal}); it needs python3, make and g++`);
+  if (result.status !== 0) unavailable(`building native/${name} failed (exit ${result.status ?? result.signal}); it needs python3, make and g++`);
 }
 
 /**
- * The console and the rest of the agent work without the addon, so a machine without a
- * compiler still starts; only the pre-exec gate is missing (its tests then say they skipped).
- * VIGIL_REQUIRE_FANOTIFY=1 makes it an error, for builds that must ship the gate.
+ * The console and the rest of the agent work without the addons, so a machine without a
+ * compiler still starts; only what needs the addon is missing (its tests then say they
+ * skipped). The addon's VIGIL_REQUIRE_* variable makes it an error, for builds that must ship it.
  */
-function addonUnavailable(why) {
-  if (process.env.VIGIL_REQUIRE_FANOTIFY === '1') {
+function addonUnavailable(why, required, without) {
+  if (process.env[required] === '1') {
     process.stderr.write(`vigil: ${why}\n`);
     process.exit(1);
   }
-  process.stderr.write(`vigil: warning: ${why}; the Linux exec gate or fallback watcher will be unavailable\n`);
+  process.stderr.write(`vigil: warning: ${why}; ${without}\n`);
 }
 
 function findNodeGyp() {

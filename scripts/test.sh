@@ -22,7 +22,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   # Everything the suite needs is now here, so nothing may be skipped for want of it, and the
   # fanotify addon must build (test/helpers/requirements.ts, scripts/prepare.mjs).
   if [ "$(uname -s)" = Linux ]; then
-    export VIGIL_TESTS_REQUIRE_ALL=1 VIGIL_REQUIRE_FANOTIFY=1
+    export VIGIL_TESTS_REQUIRE_ALL=1 VIGIL_REQUIRE_FANOTIFY=1 VIGIL_REQUIRE_PEERCRED=1
   fi
 fi
 

@@ -41,6 +41,7 @@ import { AupAcceptanceQueries } from './aup/console-query.js';
 import { AupGate, aupToShow } from './aup/gate.js';
 import type { AupGateApi } from './aup/gate-api.js';
 import { SeatWatcher, type SeatChange } from './session/seat.js';
+import { startTrayIpc, type TrayIpc } from './local-ipc/tray-ipc.js';
 
 export interface AgentConfig {
   dataDir: string;
@@ -69,6 +70,8 @@ export interface AgentConfig {
   };
   /** udev's database directory for the USB gate (default /run/udev/data). */
   udevDataDir?: string;
+  /** The tray's local socket (docs/tray.md); off when absent. */
+  trayIpc?: { path: string | null; trayCommand?: string[] };
 }
 
 const BATCHES_IN_FLIGHT = 4;
@@ -99,6 +102,7 @@ export class AgentService {
    * AUP window. While none can, a sign-in that needs the AUP is reported as `aup.pending`.
    */
   trayConnected: (user: string) => boolean = () => false;
+  private tray: TrayIpc | null = null;
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -139,6 +143,7 @@ export class AgentService {
     this.commands = new CommandGate(p.commandsSeen, key.deviceId, this.device.consolePublicKey);
     this.startSessionControl();
     this.usbGate = startUsbGate(this, this.config, () => this.session);
+    if (this.config.trayIpc) this.tray = await this.startTray(this.config.trayIpc);
     if (this.policy.bundle) this.notifyPolicy(this.policy.bundle);
 
     const wsUrl = new URL(AGENT_WS_PATH, this.device.consoleUrl);
@@ -186,6 +191,7 @@ export class AgentService {
     this.session?.stop();
     this.activity?.stop();
     this.seatWatcher?.stop();
+    await this.tray?.close();
     this.timers.forEach(clearInterval);
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.appControl?.stop();
@@ -236,7 +242,35 @@ export class AgentService {
   /** Queues an event durably; it is sent when the link is up. */
   emit(event: NewAgentEvent): void {
     this.outbox!.append([event]);
+    this.tray?.onEvent(event);
     this.pump();
+  }
+
+  /** The tray IPC, for the AUP gate to be handed to (`trayIpc.setAupGate(gate)`). */
+  get trayIpc(): TrayIpc | null {
+    return this.tray;
+  }
+
+  private startTray(options: { path: string | null; trayCommand?: string[] }): Promise<TrayIpc> {
+    const policy = () => this.policy?.bundle?.payload.policy;
+    return startTrayIpc({
+      path: options.path,
+      trayCommand: options.trayCommand ?? null,
+      mode: this.config.mode,
+      session: { uid: this.config.session?.target.uid ?? null, display: this.config.session?.target.display, xauthority: this.config.session?.target.xauthority },
+      consoleConnected: () => !!this.link?.canSend,
+      policyVersion: () => this.policyVersion,
+      policy: () => policy()?.tray,
+      monitoring: () => ({
+        appControl: this.appControl?.status ?? null,
+        idleLockSeconds: this.session ? (policy()?.session?.lockAfterIdleSeconds ?? 300) : null,
+        activity: null,
+        usbControl: false,
+      }),
+      emit: (event) => this.emit(event),
+      lock: this.session ? async () => this.session!.command('lock') : null,
+      log: this.config.log.child('tray'),
+    });
   }
 
   private async enrollWithRetry(key: ReturnType<typeof loadOrCreateDeviceKey>): Promise<DeviceFile> {

@@ -21,6 +21,7 @@ import { signPayload, verifyPayload } from '../shared/signing.js';
 import type { DeviceStatus } from '../shared/status.js';
 import { toDeviceSummary } from './devices.js';
 import type { FeedHub } from './feed.js';
+import { isConcernEvent, type ConcernService } from './concerns.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { DeviceViews } from './device-views.js';
 import { PenaltyBox } from './rate-limit.js';
@@ -120,6 +121,8 @@ export class AgentHub {
   onVersionConflict: (() => Promise<void>) | null = null;
   /** Set by the server: a device answered a console command. */
   onCommandResult: ((deviceId: string, result: Extract<AgentMessage, { type: 'command.result' }>) => Promise<void>) | null = null;
+  /** Set by the server: the safeguarding queue that concern events are routed to. */
+  concerns: ConcernService | null = null;
   /** Hooks for later capabilities (activity, blocks...) that want to see stored events. */
   onEvents: ((deviceId: string, events: AgentEvent[]) => void) | null = null;
   /** Set by the server: the dashboard's view of devices (presence, live activity, history). */
@@ -329,14 +332,17 @@ export class AgentHub {
             });
           }
         }
-        const { stored: fresh, reusedSeqs } = await this.store.insertEvents(deviceId, readable, now);
+        // A pupil's concern goes to the safeguarding queue only: never the events table or the feed.
+        await this.concerns?.record(deviceId, readable.filter(isConcernEvent), now);
+        const events = this.concerns ? readable.filter((e) => !isConcernEvent(e)) : readable;
+        const { stored: fresh, reusedSeqs } = await this.store.insertEvents(deviceId, events, now);
         // Receipts are recorded before the ack, for every copy (recording is idempotent): a console
         // that failed after storing the event but before recording the receipt gets another go.
         for (const event of readable) {
           if (event.type === 'aup.accepted') await this.aups?.recordReceipt(deviceId, event.data.receipt);
         }
         this.stats.eventsStored += fresh.length;
-        this.stats.duplicateEvents += readable.length - fresh.length;
+        this.stats.duplicateEvents += events.length - fresh.length;
         if (reusedSeqs.length) {
           this.log.warn('device reused event sequence numbers (it lost recent writes or its outbox); events kept', { deviceId, seqs: reusedSeqs.slice(0, 10) });
         }

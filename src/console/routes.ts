@@ -11,6 +11,8 @@ import {
   AppRequestStatusSchema,
 } from '../shared/api.js';
 import type { AppRequestService } from './app-requests.js';
+import type { ConcernService } from './concerns.js';
+import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
 import { deliverPolicy } from './policy-delivery.js';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import type { AgentHub } from './agent-hub.js';
@@ -37,6 +39,7 @@ export interface RouteDeps {
   policies: PolicyService;
   aups: AupService;
   appRequests: AppRequestService;
+  concerns: ConcernService;
   commands: CommandService;
   hub: AgentHub;
   feed: FeedHub;
@@ -164,6 +167,18 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       const id = requestId(params.id!);
       const body = await readJson(req, AppRequestDeclineSchema);
       return ok({ request: await deps.appRequests.decline(id, body.note, actor(principal)) });
+    })
+
+    .add('GET', '/api/v1/concerns', 'concerns:manage', async ({ url }) => {
+      const status = url.searchParams.get('status') ?? undefined;
+      const parsed = status === undefined ? undefined : ConcernStatusSchema.safeParse(status);
+      if (parsed && !parsed.success) throw new HttpError(400, 'invalid-request', 'status must be new, in-progress or closed');
+      return ok({ concerns: await deps.concerns.list(parsed?.data, limitParam(url, 1000)) });
+    })
+    .add('POST', '/api/v1/concerns/:id', 'concerns:manage', async ({ req, params, principal }) => {
+      const id = requestId(params.id!);
+      const body = await readJson(req, ConcernUpdateSchema);
+      return ok({ concern: await deps.concerns.update(id, body, actor(principal)) });
     })
 
     .add('GET', '/api/v1/aups', 'aup:read', async () => ok({ aups: await store.listAups() }))

@@ -25,6 +25,7 @@ import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
 import { registerRoutes } from './routes.js';
 import { CommandService } from './commands.js';
+import { ConcernService } from './concerns.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
@@ -69,6 +70,8 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const views = new DeviceViews(store, feed, (id) => hub.isOnline(id), log.child('devices'));
   await views.seed();
   hub.views = views;
+  const concerns = new ConcernService(store);
+  hub.concerns = concerns;
   const commands = new CommandService(store, identity, hub, log.child('commands'));
   const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
     retentionDays: options.retentionDays ?? 180,
@@ -87,7 +90,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
   registerStationRoutes(router, new StationKeyService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('stations')));
-  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, commands, hub, feed, views, consoleKeyId: identity.keyId, secureCookies: !!tls });
+  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, concerns, commands, hub, feed, views, consoleKeyId: identity.keyId, secureCookies: !!tls });
 
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls

@@ -25,26 +25,36 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
 };
 
-/** Serves a file below `root`; returns false when there is none (so the caller can 404). */
-export async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<boolean> {
+/**
+ * The file below `root` a URL path names, with its content type; null for anything outside
+ * `root` (traversal, bad escapes) or of a type that is not served. Shared with the tray's
+ * page protocol (main/pages.ts).
+ */
+export function resolveStaticFile(root: string, urlPath: string): { full: string; type: string } | null {
   let relative: string;
   try {
     relative = decodeURIComponent(urlPath);
   } catch {
-    return false;
+    return null;
   }
   if (relative.endsWith('/')) relative += 'index.html';
   const full = normalize(join(root, relative));
-  if (!full.startsWith(root.endsWith(sep) ? root : root + sep)) return false;
+  if (!full.startsWith(root.endsWith(sep) ? root : root + sep)) return null;
   const type = TYPES[extname(full)];
-  if (!type) return false;
+  return type ? { full, type } : null;
+}
+
+/** Serves a file below `root`; returns false when there is none (so the caller can 404). */
+export async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<boolean> {
+  const file = resolveStaticFile(root, urlPath);
+  if (!file) return false;
   let body: Buffer;
   try {
-    body = await readFile(full);
+    body = await readFile(file.full);
   } catch {
     return false;
   }
-  res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
+  res.writeHead(200, { 'Content-Type': file.type, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
   res.end(body);
   return true;
 }

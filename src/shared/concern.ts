@@ -24,6 +24,7 @@ export const ConcernReportedDataSchema = ConcernSubmissionSchema.extend({
 });
 
 export const ConcernStatusSchema = z.enum(['new', 'in-progress', 'closed']);
+export type ConcernStatus = z.infer<typeof ConcernStatusSchema>;
 
 /** A concern as the console returns it to the safeguarding lead (`GET /api/v1/concerns`). */
 export const ConcernSchema = z.strictObject({

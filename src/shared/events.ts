@@ -4,6 +4,7 @@ import { ExecModeSchema, Sha256HexSchema } from './app-rules.js';
 import { AupReceiptSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
 import { WatcherKindSchema } from './exec.js';
+import { ConcernReportedDataSchema } from './concern.js';
 import { SessionActionDataSchema, SessionBackendsDataSchema, SessionProblemDataSchema } from './session-events.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 import { UsbDecisionDataSchema } from './usb-policy.js';
@@ -118,6 +119,14 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...base, type: z.literal('usb.blocked'), data: UsbDecisionDataSchema }),
   z.strictObject({ ...base, type: z.literal('usb.read-only'), data: UsbDecisionDataSchema }),
   z.strictObject({ ...base, type: z.literal('usb.audited'), data: UsbDecisionDataSchema }),
+  /** A pupil's report for the safeguarding lead: the console stores it apart from other events. */
+  z.strictObject({ ...base, type: z.literal('concern.reported'), data: ConcernReportedDataSchema }),
+  /** A pupil's tray app stopped and did not come back; what the service did about it. */
+  z.strictObject({
+    ...base,
+    type: z.literal('tray.stopped'),
+    data: z.strictObject({ user: boundedText(128), action: z.enum(['restarted', 'locked', 'reported']), ok: z.boolean(), detail: boundedText(512) }),
+  }),
   z.strictObject({ ...base, type: z.literal('console.protocol-error'), data: z.strictObject({ detail: boundedText(512) }) }),
   /** Administrator-generated events for checking the delivery pipeline end to end (`vigil agent emit`). */
   z.strictObject({ ...base, type: z.literal('diagnostic.test'), data: z.strictObject({ note: boundedText(256), n: z.number().int().nonnegative() }) }),

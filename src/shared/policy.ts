@@ -3,6 +3,7 @@ import { ActivityPolicySchema } from './activity-policy.js';
 import { ApplicationsSchema, DeviceGroupsSchema } from './app-rules.js';
 import { AupVariantSchema } from './aup.js';
 import { SessionPolicySchema } from './session.js';
+import { TrayPolicySchema } from './tray-policy.js';
 import { SignatureSchema } from './signed.js';
 import { BundleStationsSchema, UsbPolicySchema } from './usb-policy.js';
 
@@ -34,6 +35,8 @@ export const PolicyDocumentSchema = z.strictObject({
   usb: UsbPolicySchema.optional(),
   /** Activity reporting and its privacy rules (src/shared/activity-policy.ts); absent = nothing collected. */
   activity: ActivityPolicySchema.optional(),
+  /** What happens when a pupil's tray app stops (src/shared/tray-policy.ts); absent = restart it. */
+  tray: TrayPolicySchema.optional(),
 });
 export type PolicyDocument = z.infer<typeof PolicyDocumentSchema>;
 

@@ -7,6 +7,7 @@ import { createLogger } from '../../shared/log.js';
 import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
 import { OwnershipSchema } from '../../shared/session.js';
+import { TRAY_SOCKET_PATH } from '../../shared/local-ipc.js';
 import { AgentService } from '../../agent/service.js';
 import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
@@ -42,6 +43,9 @@ export const AGENT_HELP = `vigil agent [options]
   --ownership school|byod  who owns this device: picks the policy's logoff timetable
                         (default: school, or byod with --user-mode)
   --udev-data DIR       udev's device database for the USB gate (default /run/udev/data)
+  --tray-socket [PATH]  serve the tray app's local socket (default path /run/vigil/tray.sock;
+                        Linux, as root: peers are identified by SO_PEERCRED, see docs/tray.md)
+  --tray-command PATH   the tray program the service starts again for a user whose tray stopped
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -75,9 +79,12 @@ export async function runAgent(argv: string[]): Promise<void> {
     'udev-data': { type: 'string' },
     'follow-sessions': { type: 'boolean' },
     utmp: { type: 'string' },
+    'tray-socket': { type: 'string' },
+    'tray-command': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
+  const trayIpc = trayIpcOptions(values['tray-socket'], values['tray-command']);
   const onTimeout = ExecActionSchema.safeParse(values['exec-on-timeout'] ?? 'allow');
   if (!onTimeout.success) throw usageError('--exec-on-timeout must be allow or deny');
   const badMark = values['exec-mark']?.find((path) => !path.startsWith('/') || !existsSync(path));
@@ -103,6 +110,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     execOnTimeout: onTimeout.data,
     session: sessionOptions(values),
     udevDataDir: values['udev-data'],
+    ...(trayIpc ? { trayIpc } : {}),
   });
   try {
     await service.start();
@@ -155,6 +163,18 @@ function followIntervalFromEnv(): number | undefined {
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) < 200 || Number(raw) > 600_000) throw usageError('VIGIL_SEAT_POLL_MS must be a whole number of milliseconds from 200 to 600000');
   return Number(raw);
+}
+
+/** The tray socket settings; undefined when --tray-socket is not given. */
+function trayIpcOptions(socket: string | undefined, command: string | undefined) {
+  if (socket === undefined) {
+    if (command !== undefined) throw usageError('--tray-command needs --tray-socket');
+    return undefined;
+  }
+  const path = socket || TRAY_SOCKET_PATH;
+  if (!path.startsWith('/') || path.length > 100) throw usageError('--tray-socket must be an absolute path of at most 100 characters');
+  if (command !== undefined && !command.startsWith('/')) throw usageError('--tray-command must be an absolute path');
+  return { path, ...(command ? { trayCommand: [command] } : {}) };
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */

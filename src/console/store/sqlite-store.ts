@@ -8,6 +8,7 @@ import { RoleSchema } from '../../shared/roles.js';
 import { DeviceStatusSchema } from '../../shared/status.js';
 import type { StationRecord } from '../../shared/usb-policy.js';
 import { SignedAupSchema, type AupCoverageRow, type AupReceipt } from '../../shared/aup.js';
+import type { Concern, ConcernStatus } from '../../shared/concern.js';
 import type {
   AupCoverageFilter,
   AupRecord,
@@ -85,6 +86,14 @@ const MIGRATIONS = [
   CREATE INDEX device_history_at ON device_history(at);
   CREATE INDEX events_device_type_at ON events(device_id, type, at);
   `,
+  // Concerns live here and nowhere else: the events table must never hold a pupil's words.
+  `
+  CREATE TABLE concerns (
+    id TEXT PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), user TEXT, reported_at TEXT NOT NULL,
+    received_at TEXT NOT NULL, category TEXT NOT NULL, text TEXT NOT NULL, wants_contact INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'new', updated_by TEXT, updated_at TEXT, note TEXT);
+  CREATE INDEX concerns_status ON concerns(status, reported_at);
+  `,
 ];
 
 /** Activity events are read back for a time range; this many events at most per query. */
@@ -95,6 +104,7 @@ const ACTIVITY_LATE_DELIVERY_MS = 7 * 86400_000;
 type Row = Record<string, unknown>;
 
 const APP_REQUEST_SELECT = 'SELECT r.*, d.hostname FROM app_requests r JOIN devices d ON d.id = r.device_id';
+const CONCERN_SELECT = 'SELECT c.*, d.hostname FROM concerns c JOIN devices d ON d.id = c.device_id';
 const nullableText = (value: unknown) => (value === null || value === undefined ? null : String(value));
 function toAppRequest(row: Row): AppRequest {
   return {
@@ -113,6 +123,23 @@ function toAppRequest(row: Row): AppRequest {
     decidedAt: nullableText(row.decided_at),
     note: nullableText(row.note),
     policyVersion: row.policy_version === null ? null : Number(row.policy_version),
+  };
+}
+
+function toConcern(row: Row): Concern {
+  return {
+    id: String(row.id),
+    deviceId: String(row.device_id),
+    hostname: String(row.hostname),
+    user: nullableText(row.user),
+    reportedAt: String(row.reported_at),
+    category: String(row.category) as Concern['category'],
+    text: String(row.text),
+    wantsContact: row.wants_contact === 1,
+    status: String(row.status) as Concern['status'],
+    updatedBy: nullableText(row.updated_by),
+    updatedAt: nullableText(row.updated_at),
+    note: nullableText(row.note),
   };
 }
 
@@ -515,6 +542,7 @@ export class SqliteStore implements ConsoleStore {
   }
   async revokeStationKey(id: string, by: string, at: string): Promise<boolean> {
     return this.db.prepare('UPDATE station_keys SET revoked_by = ?, revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(by, at, id).changes === 1;
+  }
   async appendDeviceHistory(deviceId: string, entry: DeviceHistoryEntry): Promise<void> {
     const { at, kind, ...body } = entry;
     this.db.prepare('INSERT INTO device_history (device_id, at, kind, body) VALUES (?, ?, ?, ?)').run(deviceId, at, kind, JSON.stringify(body));
@@ -563,6 +591,32 @@ export class SqliteStore implements ConsoleStore {
     return rows.reverse().map((row) => ({ deviceId: String(row.device_id), at: String(row.at), name: String(row.name ?? '') }));
   }
 
+  async insertConcern(c: Parameters<ConsoleStore['insertConcern']>[0], receivedAt: string): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO concerns (id, device_id, user, reported_at, received_at, category, text, wants_contact)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(c.id, c.deviceId, c.user, c.reportedAt, receivedAt, c.category, c.text, c.wantsContact ? 1 : 0).changes === 1
+    );
+  }
+  async listConcerns(filter: { status?: ConcernStatus; limit: number }): Promise<Concern[]> {
+    const where = filter.status ? 'WHERE c.status = ?' : '';
+    const args = filter.status ? [filter.status, filter.limit] : [filter.limit];
+    return (this.db.prepare(`${CONCERN_SELECT} ${where} ORDER BY c.reported_at DESC LIMIT ?`).all(...args) as Row[]).map(toConcern);
+  }
+  async getConcern(id: string): Promise<Concern | null> {
+    const row = this.db.prepare(`${CONCERN_SELECT} WHERE c.id = ?`).get(id) as Row | undefined;
+    return row ? toConcern(row) : null;
+  }
+  async updateConcern(id: string, u: Parameters<ConsoleStore['updateConcern']>[1]): Promise<boolean> {
+    return (
+      this.db
+        .prepare('UPDATE concerns SET status = ?, note = COALESCE(?, note), updated_by = ?, updated_at = ? WHERE id = ?')
+        .run(u.status, u.note, u.updatedBy, u.updatedAt, id).changes === 1
+    );
+  }
   async listAudit(limit: number): Promise<AuditRecord[]> {
     return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((row) => ({
       id: Number(row.id),

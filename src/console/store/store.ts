@@ -2,6 +2,7 @@ import type { StationRecord } from '../../shared/usb-policy.js';
 import type { AupCoverageRow, AupReceipt, SignedAup } from '../../shared/aup.js';
 import type { AppRequest, DeviceHistoryEntry } from '../../shared/api.js';
 import type { ActivitySpan } from '../../shared/activity.js';
+import type { Concern, ConcernStatus } from '../../shared/concern.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
 import type { Role } from '../../shared/roles.js';
@@ -199,4 +200,13 @@ export interface ConsoleStore {
   hasAupReceipt(deviceId: string, user: string, variant: string, version: number): Promise<boolean>;
   /** `app.blocked` events received since the given time (oldest first, capped), for the dashboard's summary. */
   listRecentBlocks(sinceIso: string, limit: number): Promise<{ deviceId: string; at: string; name: string }[]>;
+
+  /**
+   * Pupils' concerns, kept apart from device events (the events table never holds their text).
+   * Idempotent on the event id; false if this concern was stored already.
+   */
+  insertConcern(concern: Pick<Concern, 'id' | 'deviceId' | 'user' | 'reportedAt' | 'category' | 'text' | 'wantsContact'>, receivedAt: string): Promise<boolean>;
+  listConcerns(filter: { status?: ConcernStatus; limit: number }): Promise<Concern[]>;
+  getConcern(id: string): Promise<Concern | null>;
+  updateConcern(id: string, update: { status: ConcernStatus; note: string | null; updatedBy: string; updatedAt: string }): Promise<boolean>;
 }

@@ -4,7 +4,7 @@ let names: Map<number, string> | null = null;
 
 /**
  * The user a process runs as (the owner of /proc/PID), named from /etc/passwd; null if the process
- * is gone. Read once: accounts from a directory service (sssd, LDAP) show as their uid number.
+ * is gone.
  */
 export function processUser(pid: number): string | null {
   let uid: number;
@@ -13,6 +13,14 @@ export function processUser(pid: number): string | null {
   } catch {
     return null;
   }
+  return userName(uid);
+}
+
+/**
+ * The account name of a uid from /etc/passwd, read once: accounts from a directory service
+ * (sssd, LDAP) show as their uid number.
+ */
+export function userName(uid: number): string {
   if (!names) {
     names = new Map();
     try {

@@ -1,0 +1,227 @@
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from '../../shared/log.js';
+import {
+  IPC_LIMITS,
+  TrayRequestSchema,
+  type IpcErrorCode,
+  type ServiceMessage,
+  type ServiceNotice,
+  type TrayRequest,
+} from '../../shared/local-ipc.js';
+import { encodeLine, LineSplitter } from './framing.js';
+import { summariseZodError } from '../../shared/zod-errors.js';
+import type { PeerCredentials } from './peercred.js';
+
+/** Who is on the other end, as the kernel says (never as the message says). */
+export interface TrayPeer extends PeerCredentials {
+  user: string;
+}
+
+/** A request the service will not carry out, with the code the tray sees. */
+export class IpcRefusal extends Error {
+  constructor(
+    readonly code: IpcErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TrayRequestHandler {
+  handle(request: TrayRequest, peer: TrayPeer): Promise<unknown>;
+  /** A connection closed (the tray watch uses it). */
+  disconnected?(peer: TrayPeer, saidHello: boolean): void;
+}
+
+export interface TrayIpcServerOptions {
+  path: string;
+  handler: TrayRequestHandler;
+  credentialsOf: (socket: Socket) => PeerCredentials;
+  userName: (uid: number) => string;
+  log: Logger;
+}
+
+interface Connection {
+  socket: Socket;
+  peer: TrayPeer;
+  inFlight: number;
+  saidHello: boolean;
+}
+
+/**
+ * The service's end of the tray IPC on Unix. Anyone may connect (the socket is 0666 so every
+ * signed-in user's tray can), but each connection is bound to the uid the kernel reports, and
+ * every request is answered for that user alone. Malformed, oversized or slow input gets an
+ * error answer or the connection closed; it never reaches the handler and never throws here.
+ */
+export class TrayIpcServer {
+  private server: Server | null = null;
+  private readonly connections = new Set<Connection>();
+
+  constructor(private readonly options: TrayIpcServerOptions) {}
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(): Promise<void> {
+    const { path } = this.options;
+    prepareSocketDirectory(dirname(path));
+    removeStaleSocket(path);
+    const server = createServer((socket) => this.accept(socket));
+    server.maxConnections = IPC_LIMITS.maxConnections;
+    server.on('error', (error) => this.options.log.error('tray socket error', { error }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    // Every user's tray connects; who they are is checked per connection, not by file mode.
+    chmodSync(path, 0o666);
+    this.server = server;
+    this.options.log.info('tray socket listening', { path });
+  }
+
+  /** Sends a notice to every tray of one user (a blocked program, a logoff warning). */
+  notify(uid: number, notice: ServiceNotice): number {
+    return this.notifyWhere((peer) => peer.uid === uid, notice);
+  }
+
+  /** The same, for a user named in an event (exec events name the user, not the uid). */
+  notifyUser(user: string, notice: ServiceNotice): number {
+    return this.notifyWhere((peer) => peer.user === user, notice);
+  }
+
+  private notifyWhere(match: (peer: TrayPeer) => boolean, notice: ServiceNotice): number {
+    let sent = 0;
+    for (const c of this.connections) {
+      if (c.saidHello && match(c.peer)) sent += this.send(c, notice) ? 1 : 0;
+    }
+    return sent;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections) c.socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = null;
+    try {
+      unlinkSync(this.options.path);
+    } catch {
+      // already gone
+    }
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    let creds: PeerCredentials;
+    try {
+      creds = this.options.credentialsOf(socket);
+    } catch (error) {
+      // Without the kernel's word on who this is, nothing may be answered.
+      this.options.log.warn('refused a tray connection: no peer credentials', { error });
+      socket.destroy();
+      return;
+    }
+    const peer: TrayPeer = { ...creds, user: this.options.userName(creds.uid) };
+    const connection: Connection = { socket, peer, inFlight: 0, saidHello: false };
+    this.connections.add(connection);
+    let partialTimer: NodeJS.Timeout | null = null;
+    const splitter = new LineSplitter(
+      IPC_LIMITS.requestLineBytes,
+      (line) => void this.onLine(connection, line),
+      () => {
+        this.options.log.warn('tray connection sent an oversized message; closed', { uid: peer.uid, pid: peer.pid });
+        this.send(connection, { kind: 'result', id: null, ok: false, code: 'too-large', message: `a message may be at most ${IPC_LIMITS.requestLineBytes} bytes` });
+        socket.end();
+      },
+    );
+    socket.on('data', (chunk: Buffer) => {
+      splitter.push(chunk);
+      if (partialTimer) clearTimeout(partialTimer);
+      partialTimer = splitter.pending ? setTimeout(() => socket.destroy(), IPC_LIMITS.partialLineMs) : null;
+    });
+    socket.on('close', () => {
+      if (partialTimer) clearTimeout(partialTimer);
+      this.connections.delete(connection);
+      try {
+        this.options.handler.disconnected?.(peer, connection.saidHello);
+      } catch (error) {
+        this.options.log.error('tray disconnect handler failed', { error });
+      }
+    });
+  }
+
+  private async onLine(connection: Connection, line: string): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      return void this.send(connection, { kind: 'result', id: null, ok: false, code: 'malformed', message: 'not JSON' });
+    }
+    const parsed = TrayRequestSchema.safeParse(json);
+    if (!parsed.success) {
+      const rawId = (json as { id?: unknown } | null)?.id;
+      const id = Number.isInteger(rawId) && (rawId as number) >= 0 && (rawId as number) <= 2 ** 31 ? (rawId as number) : null;
+      return void this.send(connection, { kind: 'result', id, ok: false, code: 'malformed', message: summariseZodError(parsed.error).slice(0, 500) });
+    }
+    const request = parsed.data;
+    if (connection.inFlight >= IPC_LIMITS.maxInFlight) {
+      return void this.send(connection, { kind: 'result', id: request.id, ok: false, code: 'busy', message: 'too many requests at once' });
+    }
+    connection.inFlight++;
+    try {
+      const result = await this.options.handler.handle(request, connection.peer);
+      if (request.op === 'hello') connection.saidHello = true;
+      this.send(connection, { kind: 'result', id: request.id, ok: true, result });
+    } catch (error) {
+      const refusal = error instanceof IpcRefusal ? error : null;
+      if (!refusal) this.options.log.error('tray request failed', { op: request.op, uid: connection.peer.uid, error });
+      this.send(connection, {
+        kind: 'result',
+        id: request.id,
+        ok: false,
+        code: refusal?.code ?? 'failed',
+        message: (refusal ?? (error as Error)).message.slice(0, 500),
+      });
+    } finally {
+      connection.inFlight--;
+    }
+  }
+
+  private send(connection: Connection, message: ServiceMessage): boolean {
+    if (connection.socket.destroyed || !connection.socket.writable) return false;
+    const line = encodeLine(message);
+    if (Buffer.byteLength(line) > IPC_LIMITS.responseLineBytes) {
+      this.options.log.error('tray answer too large to send', { bytes: Buffer.byteLength(line) });
+      return false;
+    }
+    connection.socket.write(line);
+    return true;
+  }
+}
+
+/**
+ * The socket's directory must be root's and writable by nobody else, or another user could
+ * replace the socket with their own and impersonate the service. Created if missing.
+ */
+function prepareSocketDirectory(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const stat = lstatSync(dir);
+  const me = process.getuid?.() ?? 0;
+  if (!stat.isDirectory() || stat.uid !== me) throw new Error(`${dir} must be a directory owned by the service's user`);
+  if (stat.mode & 0o022) chmodSync(dir, stat.mode & ~0o022 & 0o7777);
+}
+
+/** A socket left by a previous run is removed; anything else at the path is an error. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}

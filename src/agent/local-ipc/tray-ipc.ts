@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { userInfo } from 'node:os';
+import type { AgentEvent, NewAgentEvent } from '../../shared/events.js';
+import type { Logger } from '../../shared/log.js';
+import { TrayRequestSchema, type MonitoringState, type ServiceNotice, type TrayRequest } from '../../shared/local-ipc.js';
+import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.js';
+import type { AupGateApi } from '../aup/gate-api.js';
+import { userName as userNameOf } from '../platform/linux/proc-user.js';
+import { socketPeerCredentials } from './peercred.js';
+import { TrayIpcServer, type TrayPeer } from './server.js';
+import { TrayRequests } from './tray-requests.js';
+import { TrayWatch, type StoppedTray } from './tray-watch.js';
+
+export interface TrayIpcOptions {
+  /** The socket path; null in user mode, where the tray calls in-process (`direct`). */
+  path: string | null;
+  /** Starts the tray for a user again (argv; run as that user with the session's display). */
+  trayCommand: string[] | null;
+  mode: 'service' | 'user';
+  session: { uid: number | null; display?: string; xauthority?: string };
+  consoleConnected: () => boolean;
+  policyVersion: () => number | null;
+  policy: () => TrayPolicy | undefined;
+  monitoring: () => MonitoringState;
+  emit: (event: NewAgentEvent) => void;
+  lock: (() => Promise<{ ok: boolean; detail: string }>) | null;
+  log: Logger;
+}
+
+export interface TrayIpc {
+  /** The service's AUP gate (src/agent/aup/gate.ts), carried to the tray's AUP window. */
+  setAupGate(gate: AupGateApi | null): void;
+  /** Every event the service emits: blocks and logoff warnings become notices to the user's tray. */
+  onEvent(event: NewAgentEvent | AgentEvent): void;
+  /** User mode: the tray and the service share a process, so requests need no socket. */
+  direct(request: TrayRequest): Promise<unknown>;
+  /** User mode: notices for the one user there is. */
+  readonly notices: EventEmitter<{ notice: [ServiceNotice] }>;
+  close(): Promise<void>;
+}
+
+/** The tray IPC of the root service on Linux: socket, request handling and the tray watch. */
+export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
+  let gate: AupGateApi | null = null;
+  const sessionUid = options.session.uid;
+  const watch = new TrayWatch({
+    policy: () => options.policy() ?? DEFAULT_TRAY_POLICY,
+    emit: options.emit,
+    restart: (tray) => restartTray(options, tray),
+    lock: options.lock,
+    log: options.log.child('tray-watch'),
+  });
+  const requests = new TrayRequests({
+    mode: options.mode,
+    sessionUid: () => sessionUid,
+    consoleConnected: options.consoleConnected,
+    policyVersion: options.policyVersion,
+    monitoring: options.monitoring,
+    aupGate: () => gate,
+    emit: options.emit,
+    lock: options.lock,
+    watch,
+  });
+  const server = options.path
+    ? new TrayIpcServer({ path: options.path, handler: requests, credentialsOf: socketPeerCredentials, userName: userNameOf, log: options.log })
+    : null;
+  await server?.listen();
+  // In user mode the peer is this process itself: the signed-in user running the tray.
+  const self: TrayPeer = { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, user: userInfo().username };
+  const notices = new EventEmitter<{ notice: [ServiceNotice] }>();
+  const notifyUser = (user: string, notice: ServiceNotice) => (server ? server.notifyUser(user, notice) : user === self.user && notices.emit('notice', notice));
+  const notifySession = (notice: ServiceNotice) => (server ? sessionUid !== null && server.notify(sessionUid, notice) : notices.emit('notice', notice));
+  return {
+    notices,
+    direct: (request) => requests.handle(TrayRequestSchema.parse(request), self),
+    setAupGate: (g) => void (gate = g),
+    onEvent(event) {
+      if (event.type === 'app.blocked' && event.data.user) {
+        const { name, path, sha256, signer, mode } = event.data;
+        notifyUser(event.data.user, { kind: 'notice', notice: 'app.blocked', program: { name, path, sha256, signer, mode } });
+      } else if (event.type === 'session.action' && event.data.action === 'warn') {
+        notifySession({ kind: 'notice', notice: 'session.warning', text: event.data.detail });
+      }
+    },
+    async close() {
+      watch.stop();
+      await server?.close();
+    },
+  };
+}
+
+/**
+ * Starts the tray as the user, in the session's display, detached from the service. Linux only
+ * (setpriv from util-linux drops to the user's uid, gid and groups); the installers set the command.
+ */
+async function restartTray(options: TrayIpcOptions, { user, uid, gid }: StoppedTray): Promise<{ ok: boolean; detail: string }> {
+  if (!options.trayCommand?.length) return { ok: false, detail: 'no tray command is configured (--tray-command)' };
+  if (process.platform !== 'linux') return { ok: false, detail: `restarting the tray is not implemented on ${process.platform}` };
+  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', USER: user, LOGNAME: user };
+  if (options.session.display) env.DISPLAY = options.session.display;
+  if (options.session.xauthority) env.XAUTHORITY = options.session.xauthority;
+  const child = spawn('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', ...options.trayCommand], {
+    env,
+    detached: true,
+    stdio: 'ignore',
+  });
+  return new Promise((resolve) => {
+    child.once('error', (error) => resolve({ ok: false, detail: error.message }));
+    child.once('spawn', () => {
+      child.unref();
+      resolve({ ok: true, detail: `started ${options.trayCommand![0]} (pid ${child.pid})` });
+    });
+  });
+}

@@ -1,0 +1,217 @@
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SocketServiceConnection } from '../../main/service-connection.js';
+import { registerPageScheme, TrayApp } from '../../main/tray-app.js';
+import type { AupGateApi, AupGateDecision } from '../../src/agent/aup/gate-api.js';
+import { IpcCallError, TrayIpcClient } from '../../src/agent/local-ipc/client.js';
+import { socketPeerCredentials } from '../../src/agent/local-ipc/peercred.js';
+import { TrayIpcServer } from '../../src/agent/local-ipc/server.js';
+import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tray-requests.js';
+import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
+import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
+import type { NewAgentEvent } from '../../src/shared/events.js';
+import { LineSplitter } from '../../src/agent/local-ipc/framing.js';
+import { createLogger } from '../../src/shared/log.js';
+import { monitoredNow, monitoredSummary } from '../../src/shared/monitoring-words.js';
+import { TRAY_CHANNELS } from '../../src/shared/tray-bridge.js';
+import { FakeElectron } from '../helpers/fake-electron.js';
+import { REPO, tempDirsPerTest, waitUntil } from '../helpers/processes.js';
+import { skipReason } from '../helpers/requirements.js';
+
+const log = createLogger('tray-ipc-test', 'error');
+const tempDir = tempDirsPerTest();
+
+describe('line framing', () => {
+  it('splits lines across chunks and drops an oversized one up to its newline', () => {
+    const lines: string[] = [];
+    let oversize = 0;
+    const splitter = new LineSplitter(10, (l) => lines.push(l), () => oversize++);
+    splitter.push(Buffer.from('{"a"'));
+    splitter.push(Buffer.from(':1}\n\n{"b":2}\nxxxxxxxx'));
+    expect(splitter.pending).toBe(true);
+    splitter.push(Buffer.from('xxxxxxxxxxxxxxx'));
+    splitter.push(Buffer.from('yyy\n{"c":3}\n'));
+    expect(lines).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+    expect(oversize).toBe(1);
+    expect(splitter.pending).toBe(false);
+  });
+});
+
+describe('tray watch', () => {
+  function harness(policy: { onStopped: 'restart' | 'lock' | 'report'; graceSeconds: number }, restartOk = true, withLock = true) {
+    const timers: { fn: () => void; ms: number; cancelled: boolean }[] = [];
+    const events: NewAgentEvent[] = [];
+    const actions: string[] = [];
+    const watch = new TrayWatch({
+      policy: () => policy,
+      emit: (e) => events.push(e),
+      restart: async (tray) => (actions.push(`restart:${tray.user}:${tray.gid}`), restartOk ? { ok: true, detail: 'started' } : { ok: false, detail: 'no tray command' }),
+      lock: withLock ? async () => (actions.push('lock'), { ok: true, detail: 'i3lock' }) : null,
+      log,
+      setTimer: (fn, ms) => {
+        const t = { fn, ms, cancelled: false };
+        timers.push(t);
+        return { cancel: () => void (t.cancelled = true) };
+      },
+    });
+    const fire = async () => {
+      for (const t of timers.splice(0)) if (!t.cancelled) t.fn();
+      await new Promise((r) => setImmediate(r));
+    };
+    return { watch, timers, events, actions, fire };
+  }
+  const tray = { uid: 1001, gid: 1002, pid: 4242, user: 'ann' };
+
+  it('gives a stopped tray the grace time, then reports it and restarts it', async () => {
+    const h = harness({ onStopped: 'restart', graceSeconds: 5 });
+    h.watch.hello(1001);
+    h.watch.gone(tray);
+    expect(h.timers[0]!.ms).toBe(5000);
+    await h.fire();
+    expect(h.actions).toEqual(['restart:ann:1002']);
+    expect(h.events).toEqual([{ type: 'tray.stopped', data: expect.objectContaining({ user: 'ann', action: 'restarted', ok: true }) }]);
+  });
+
+  it('does nothing when the tray is back in time, or while another of its connections is open', async () => {
+    const h = harness({ onStopped: 'lock', graceSeconds: 5 });
+    h.watch.hello(1001);
+    h.watch.hello(1001);
+    h.watch.gone(tray);
+    expect(h.timers).toHaveLength(0);
+    h.watch.gone(tray);
+    h.watch.hello(1001);
+    await h.fire();
+    expect(h.actions).toEqual([]);
+    expect(h.events).toEqual([]);
+  });
+
+  it('locks the session when the policy says so, or when a restart fails', async () => {
+    const locking = harness({ onStopped: 'lock', graceSeconds: 2 });
+    locking.watch.hello(1001);
+    locking.watch.gone(tray);
+    await locking.fire();
+    expect(locking.actions).toEqual(['lock']);
+    expect(locking.events[0]!.data).toMatchObject({ action: 'locked', ok: true });
+    const failing = harness({ onStopped: 'restart', graceSeconds: 2 }, false);
+    failing.watch.hello(1001);
+    failing.watch.gone(tray);
+    await failing.fire();
+    expect(failing.actions).toEqual(['restart:ann:1002', 'lock']);
+    expect(failing.events[0]!.data).toMatchObject({ action: 'locked', detail: expect.stringMatching(/could not start it again \(no tray command\); locked the session/) });
+    const reporting = harness({ onStopped: 'report', graceSeconds: 2 });
+    reporting.watch.hello(1001);
+    reporting.watch.gone(tray);
+    await reporting.fire();
+    expect(reporting.actions).toEqual([]);
+    expect(reporting.events[0]!.data).toMatchObject({ action: 'reported' });
+  });
+});
+
+describe('monitoring in plain words', () => {
+  it('names each control that is on, and says when activity is not recorded and why', () => {
+    const state = { appControl: { enforcement: 'pre-exec' as const, mode: 'enforce' as const, detail: null, marks: [] }, idleLockSeconds: 600, activity: null, usbControl: true };
+    expect(monitoredNow(state)).toEqual([
+      'Programs: only programs the school allows can start.',
+      'Screen lock: the screen locks after 10 minutes without use.',
+      'USB drives: only drives checked by the school can be opened.',
+      'Websites and windows: not recorded.',
+    ]);
+    expect(monitoredSummary(state)).toBe('Monitored now: programs, screen lock, USB drives');
+    const paused = { appControl: null, idleLockSeconds: null, activity: { collecting: false, mode: 'full' as const, pausedReason: 'outside-school-hours' as const }, usbControl: false };
+    expect(monitoredNow(paused)).toEqual(['Websites and windows: not recorded right now (outside school hours).']);
+    expect(monitoredSummary(paused)).toBe('Nothing is monitored right now');
+  });
+});
+
+/** The AUP gate's three calls over a real socket, served by the service's request handler. */
+const addonMissing = !existsSync(join(REPO, 'native/peercred/build/Release/vigil_peercred.node'));
+const skip = skipReason('tray IPC (AUP)', process.platform !== 'linux' ? 'Linux only (SO_PEERCRED)' : addonMissing ? 'the peer-credentials addon is not built' : null);
+
+class FakeGate implements AupGateApi {
+  calls: string[] = [];
+  accepted = false;
+  readonly page = { variant: 'primary' as const, version: 4, aupHash: 'd'.repeat(64), title: 'Our rules', markdown: 'Be kind.', school: 'Hillside', user: '', offline: false };
+  async decide(user: string): Promise<AupGateDecision> {
+    this.calls.push(`decide:${user}`);
+    return this.accepted ? { needed: false, reason: 'accepted-here' } : { needed: true, reason: 'not-accepted', page: { ...this.page, user } };
+  }
+  async accept(user: string, request: AupAcceptRequest) {
+    this.calls.push(`accept:${user}:${request.typedName}`);
+    if (request.aupHash !== this.page.aupHash) return { ok: false as const, message: 'these are not the current rules' };
+    this.accepted = true;
+    return { ok: true as const };
+  }
+  async decline(user: string) {
+    this.calls.push(`decline:${user}`);
+    return { ok: true as const };
+  }
+}
+
+describe.skipIf(skip)('AUP gate over the tray socket', () => {
+  const me = userInfo().username;
+  const uid = process.getuid!();
+  const closers: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  async function serve(sessionUid: number | null) {
+    const gate = new FakeGate();
+    const host: TrayServiceHost = {
+      mode: 'service',
+      sessionUid: () => sessionUid,
+      consoleConnected: () => true,
+      policyVersion: () => 1,
+      monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
+      aupGate: () => gate,
+      emit: () => undefined,
+      lock: null,
+      watch: null,
+    };
+    const path = join(tempDir(), 'run', 'tray.sock');
+    const server = new TrayIpcServer({ path, handler: new TrayRequests(host), credentialsOf: socketPeerCredentials, userName: () => me, log });
+    await server.listen();
+    closers.push(() => server.close());
+    return { gate, path };
+  }
+
+  it("carries decide, accept and decline for the kernel's user; decline only for the session's user", async () => {
+    const { gate, path } = await serve(uid);
+    const client = await TrayIpcClient.connect({ path, expectServerUid: uid });
+    closers.push(() => client.close());
+    const decision = await client.call('aup.decide', {});
+    expect(decision).toEqual({ needed: true, reason: 'not-accepted', page: { ...gate.page, user: me } });
+    expect(await client.call('aup.accept', { request: { typedName: 'Ann', variant: 'primary', version: 4, aupHash: 'e'.repeat(64) } })).toEqual({ ok: false, message: 'these are not the current rules' });
+    await expect(client.call('aup.accept', { request: { typedName: 'A', variant: 'primary', version: 4, aupHash: 'nothex' } as never })).rejects.toMatchObject({ code: 'malformed' });
+    expect(await client.call('aup.decline', {})).toEqual({ ok: true });
+    expect(gate.calls).toEqual([`decide:${me}`, `accept:${me}:Ann`, `decline:${me}`]);
+
+    const other = await serve(uid + 1);
+    const stranger = await TrayIpcClient.connect({ path: other.path, expectServerUid: uid });
+    closers.push(() => stranger.close());
+    await expect(stranger.call('aup.decline', {})).rejects.toEqual(new IpcCallError('not-your-session', `${me} may not answer the AUP for another user's session`));
+    expect(other.gate.calls).toEqual([]);
+  });
+
+  it('the tray shows the gate from the service, and closes it once the service has the acceptance', async () => {
+    const { gate, path } = await serve(uid);
+    const service = new SocketServiceConnection({ path, expectServerUid: uid, trayVersion: 'test', retryMs: 50 });
+    await waitUntil(() => service.connected);
+    const electron = new FakeElectron();
+    registerPageScheme(electron);
+    const app = (await TrayApp.start({ electron, service, pagesRoot: tempDir(), preloadPath: '/p.cjs', icons: { connected: 'c', offline: 'o', 'action-needed': 'a' }, trayVersion: 't', userMode: false, log, aupCloseDelayMs: 0 }))!;
+    closers.push(() => app.stop());
+    await app.refresh();
+    const kiosk = electron.windowAt('/aup/')!;
+    expect(kiosk.spec).toMatchObject({ kiosk: true, closable: false });
+    expect(electron.tray.image).toBe('a');
+    const sender = { url: kiosk.url!, senderId: kiosk.webContents.id };
+    const page = (await electron.invoke(TRAY_CHANNELS.aupLoad, sender)) as { aupHash: string; variant: string; version: number };
+    expect(await electron.invoke(TRAY_CHANNELS.aupAccept, sender, { typedName: 'Ann Smith', variant: page.variant, version: page.version, aupHash: page.aupHash })).toEqual({ ok: true });
+    await waitUntil(() => kiosk.isDestroyed());
+    await waitUntil(() => app.state === 'connected');
+    expect(gate.calls).toContain(`accept:${me}:Ann Smith`);
+  });
+});
