@@ -6,6 +6,7 @@ import { EXEC_GATE_HELP, runExecGate } from './commands/exec-gate.js';
 import { runScan, SCAN_HELP } from './commands/scan.js';
 import { APPS_HELP, runAppRequest, runAppRules, runRequestApp } from './commands/apps.js';
 import { CliError } from './errors.js';
+import { INSTALL_HELP, runInstallConfig } from './commands/install.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
 
@@ -25,6 +26,7 @@ Commands:
   request-app     ask for permission to run a program (on a device)
   app-request     list, approve or decline pupils' requests to run programs
   app-rules       import AppLocker / Santa / CSV rules, export a policy's rules
+  install-config  write the enrollment file from installer parameters (installers use it)
 
 ${CONSOLE_HELP}
 
@@ -36,7 +38,9 @@ ${EXEC_GATE_HELP}
 
 ${SCAN_HELP}
 
-${APPS_HELP}`;
+${APPS_HELP}
+
+${INSTALL_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   console: runConsole,
@@ -52,6 +56,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   'request-app': runRequestApp,
   'app-request': runAppRequest,
   'app-rules': runAppRules,
+  'install-config': runInstallConfig,
 };
 
 export async function main(argv: string[]): Promise<number> {
