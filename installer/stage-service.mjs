@@ -6,7 +6,7 @@
 // production node_modules installed by that same Node, so native addons match it.
 // Run after `npm run build` (and on Linux after scripts/prepare.mjs built native/fanotify).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,14 +27,21 @@ cpSync(join(root, 'dist'), join(out, 'dist'), { recursive: true, filter: (src) =
 cpSync(join(root, 'bin'), join(out, 'bin'), { recursive: true });
 for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(root, file), join(out, file));
 
-const addon = join('native', 'fanotify', 'build', 'Release', 'vigil_fanotify.node');
+// Native addons built by scripts/prepare.mjs (Linux: fanotify for the exec gate, and any other
+// native/<name>), kept at the same relative path the service looks them up by.
 if (process.platform === 'linux') {
-  if (!existsSync(join(root, addon))) {
-    process.stderr.write(`stage-service: ${addon} is missing (node scripts/prepare.mjs builds it)\n`);
+  const addons = readdirSync(join(root, 'native'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => join('native', d.name, 'build', 'Release', `vigil_${d.name}.node`));
+  const missing = addons.filter((addon) => !existsSync(join(root, addon)));
+  if (missing.length) {
+    process.stderr.write(`stage-service: ${missing.join(', ')} missing (node scripts/prepare.mjs builds them)\n`);
     process.exit(1);
   }
-  mkdirSync(dirname(join(out, addon)), { recursive: true });
-  copyFileSync(join(root, addon), join(out, addon));
+  for (const addon of addons) {
+    mkdirSync(dirname(join(out, addon)), { recursive: true });
+    copyFileSync(join(root, addon), join(out, addon));
+  }
 }
 
 const npm = win ? 'npm.cmd' : 'npm';
