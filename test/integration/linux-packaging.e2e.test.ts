@@ -126,6 +126,23 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
     expect(again.stderr).toMatch(/already running/);
   });
 
+  it('upgrade: the console is not told; rpm leaves the agent running, deb stops it and the new postinst starts it', async () => {
+    const online = async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.online as boolean;
+    const first = agentPid()!;
+    await maintainerScript('prerm', '1'); // rpm %preun during an upgrade: the new version is already in
+    expect(alive(first)).toBe(true);
+    await maintainerScript('postrm', '1');
+    expect(alive(first)).toBe(true);
+    await maintainerScript('prerm', 'upgrade'); // deb: the old version's prerm
+    expect(alive(first)).toBe(false);
+    await waitUntil(async () => !(await online()), 20_000, () => 'the console still shows the stopped agent online');
+    expect((await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.revoked).toBe(false);
+    expect(existsSync(R('var/lib/vigil/device-key.pem'))).toBe(true);
+    await maintainerScript('postinst', 'configure'); // the new version's postinst
+    expect(agentPid()).not.toBe(first);
+    await waitUntil(online, 20_000, () => readFileSync(R('var/log/vigil/agent.log'), 'utf8'));
+  });
+
   it('the console refuses an uninstall notice not signed by the device, and a malformed one', async () => {
     const stranger = generateEd25519KeyPair();
     const payload = { deviceId, reason: 'package-removed', sentAt: new Date().toISOString() };
