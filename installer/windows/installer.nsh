@@ -2,13 +2,13 @@
 ; Per-machine install. Silent-install switches (Intune, SCCM, GPO; docs/installers.md):
 ;   "Vigil Setup <version>.exe" /S /CONSOLEURL=https://console.school.example /ENROLLTOKEN=<token> /CONSOLEKEY=<base64 key>
 ; The MSI (msiWrapped target) passes its CONSOLEURL, ENROLLTOKEN and CONSOLEKEY properties as
-; these switches. Values contain no spaces (URL, token, base64 key), so no quoting is needed.
+; these switches. The switches are parsed by `vigil install-config --installer-args-env`
+; (parametersFromInstallerArgs in src/agent/install-config.ts, tested there), not here.
 ;
 ; NOT VERIFIED on Windows from this repository's CI machine (no Windows there): written against
 ; the documented NSIS, icacls, sc.exe and WinSW command lines; the GitHub Actions windows job
 ; builds it.
 
-!include "FileFunc.nsh"
 !include "LogicLib.nsh"
 
 !define VIGIL_SERVICE_ID "VigilAgent"
@@ -16,13 +16,6 @@
 !define VIGIL_NODE '"$INSTDIR\resources\service\node.exe" "$INSTDIR\resources\service\bin\vigil.js"'
 !define VIGIL_WINSW '"$INSTDIR\resources\windows\vigil-service.exe"'
 
-; This file is included in the installer and in the uninstaller build; a variable one of them
-; never uses is a warning, and electron-builder treats warnings as errors.
-!ifndef BUILD_UNINSTALLER
-  Var VigilConsoleUrl
-  Var VigilEnrollToken
-  Var VigilConsoleKey
-!endif
 Var VigilData
 
 !macro vigilStopService
@@ -32,15 +25,6 @@ Var VigilData
   Sleep 2000
   nsExec::ExecToLog '${VIGIL_WINSW} uninstall'
   Pop $0
-!macroend
-
-!macro customInit
-  ${GetParameters} $R0
-  ClearErrors
-  ${GetOptions} $R0 "/CONSOLEURL=" $VigilConsoleUrl
-  ${GetOptions} $R0 "/ENROLLTOKEN=" $VigilEnrollToken
-  ${GetOptions} $R0 "/CONSOLEKEY=" $VigilConsoleKey
-  ClearErrors
 !macroend
 
 !macro customInstall
@@ -53,19 +37,20 @@ Var VigilData
   nsExec::ExecToLog 'icacls "$VigilData" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F'
   Pop $0
 
-  ${If} $VigilConsoleUrl != ""
-  ${OrIf} $VigilEnrollToken != ""
-    ; The token goes through the environment, not the command line other processes can read.
-    System::Call 'Kernel32::SetEnvironmentVariable(t "VIGIL_ENROLL_TOKEN", t "$VigilEnrollToken") i'
-    nsExec::ExecToLog '${VIGIL_NODE} install-config --console-url "$VigilConsoleUrl" --console-key "$VigilConsoleKey" --out "$VigilData\enroll.json"'
-    Pop $0
-    System::Call 'Kernel32::SetEnvironmentVariable(t "VIGIL_ENROLL_TOKEN", p 0) i'
-    ${If} $0 != 0
-      ; vigil install-config wrote its reason to the log and wrote nothing.
-      SetErrorLevel 2
-      MessageBox MB_ICONSTOP "Vigil: the console URL, enrollment token or console key is not valid; see the install log." /SD IDOK
-      Abort
-    ${EndIf}
+  ; vigil install-config reads the switches from the installer's own command line ($CMDLINE),
+  ; handed over in the environment so that the token is on no other process's command line. It
+  ; writes nothing when no enrollment switch is there, and nothing when one is bad (then it
+  ; exits 2 and says why in the log).
+  ; Passed through register $0 (r0): quotes in $CMDLINE must not reach System::Call's parser.
+  StrCpy $0 $CMDLINE
+  System::Call 'Kernel32::SetEnvironmentVariable(t "VIGIL_INSTALLER_ARGS", t r0) i'
+  nsExec::ExecToLog '${VIGIL_NODE} install-config --installer-args-env VIGIL_INSTALLER_ARGS --out "$VigilData\enroll.json"'
+  Pop $0
+  System::Call 'Kernel32::SetEnvironmentVariable(t "VIGIL_INSTALLER_ARGS", p 0) i'
+  ${If} $0 != 0
+    SetErrorLevel 2
+    MessageBox MB_ICONSTOP "Vigil: the console URL, enrollment token or console key is not valid; see the install log." /SD IDOK
+    Abort
   ${EndIf}
 
   ; The agent service (LocalSystem), run by WinSW: node.exe itself cannot answer the service

@@ -44,6 +44,31 @@ export function enrollFileFromParameters(params: InstallParameters): EnrollFile 
   return parsed.data;
 }
 
+/** The Windows installer's switches, by name (NSIS compares switch names case-insensitively). */
+const INSTALLER_SWITCHES = { CONSOLEURL: 'consoleUrl', ENROLLTOKEN: 'enrollToken', CONSOLEKEY: 'consoleKey' } as const;
+
+/**
+ * Reads the enrollment parameters from the Windows installer's own command line, as NSIS saw it
+ * in $CMDLINE: `"…\Vigil Setup.exe" /S /CONSOLEURL=https://… /ENROLLTOKEN=… /CONSOLEKEY=…`.
+ * Other switches (/S, /D=, --updated) are ignored; a value may be double-quoted; an empty value
+ * (an MSI property that was not set) counts as absent. Returns null when no enrollment switch is
+ * there at all (an interactive install, or enroll.json deployed separately).
+ */
+export function parametersFromInstallerArgs(commandLine: string): InstallParameters | null {
+  const params: InstallParameters = {};
+  let seen = false;
+  for (const [, rawToken] of commandLine.matchAll(/((?:"[^"]*"|[^\s"])+)/g)) {
+    const token = rawToken!.replace(/"/g, '');
+    const match = /^\/([A-Za-z]+)=(.*)$/s.exec(token);
+    const field = match && INSTALLER_SWITCHES[match[1]!.toUpperCase() as keyof typeof INSTALLER_SWITCHES];
+    if (!field) continue;
+    if (params[field] !== undefined) throw new InstallConfigError(`the switch /${match![1]!.toUpperCase()}= is given twice`);
+    params[field] = match![2]!;
+    seen = true;
+  }
+  return seen ? params : null;
+}
+
 /** Writes the enrollment file readable by its owner only (the token in it enrolls devices). */
 export function writeEnrollFile(path: string, file: EnrollFile): void {
   writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);

@@ -6,6 +6,7 @@ import yaml from 'js-yaml';
 import plist from 'plist';
 import { describe, expect, it } from 'vitest';
 import { REPO } from '../helpers/processes.js';
+import { enrollFileFromParameters, parametersFromInstallerArgs } from '../../src/agent/install-config.js';
 
 /**
  * The installer files that cannot run on this machine (macOS launchd plists and pkg scripts,
@@ -73,10 +74,16 @@ describe('shell scripts', () => {
 
 describe('Windows: NSIS include, MSI wrapper and WinSW service', () => {
   const nsh = read('installer/windows/installer.nsh');
-  it('the switches the MSI passes are the ones the NSIS include reads', () => {
-    const passed = [...config.msiWrapped.wrappedInstallerArgs.matchAll(/\/([A-Z]+)=\[([A-Z]+)\]/g)].map((m: RegExpMatchArray) => m[1]);
-    expect(passed).toEqual(['CONSOLEURL', 'ENROLLTOKEN', 'CONSOLEKEY']);
-    for (const name of passed) expect(nsh).toContain(`\${GetOptions} $R0 "/${name}="`);
+  it('the switches the MSI passes reach vigil install-config through the NSIS command line', () => {
+    // What msiexec CONSOLEURL=… ENROLLTOKEN=… (CONSOLEKEY unset) makes of wrappedInstallerArgs,
+    // as NSIS then sees it in $CMDLINE, parsed by the code the NSIS include hands it to.
+    const properties: Record<string, string> = { CONSOLEURL: 'https://console.school.example', ENROLLTOKEN: 'school-enroll-token-0123456789', CONSOLEKEY: '' };
+    const args = (config.msiWrapped.wrappedInstallerArgs as string).replace(/\[([A-Z]+)\]/g, (_, name: string) => properties[name] ?? '');
+    const parsed = parametersFromInstallerArgs(`"C:\\Windows\\Installer\\Vigil Setup 0.1.0.exe" ${args}`);
+    expect(parsed).toEqual({ consoleUrl: properties.CONSOLEURL, enrollToken: properties.ENROLLTOKEN, consoleKey: '' });
+    expect(enrollFileFromParameters(parsed!)).toEqual({ consoleUrl: properties.CONSOLEURL, enrollToken: properties.ENROLLTOKEN });
+    expect(nsh).toMatch(/StrCpy \$0 \$CMDLINE\s+System::Call 'Kernel32::SetEnvironmentVariable\(t "VIGIL_INSTALLER_ARGS", t r0\) i'/);
+    expect(nsh).toContain('install-config --installer-args-env VIGIL_INSTALLER_ARGS --out "$VigilData\\enroll.json"');
   });
 
   it('the service the NSIS include registers is the one WinSW defines, run on the shipped Node', () => {
@@ -88,11 +95,10 @@ describe('Windows: NSIS include, MSI wrapper and WinSW service', () => {
     expect(doc.getElementsByTagName('onfailure')[0]?.getAttribute('action')).toBe('restart');
   });
 
-  it('enroll.json is written by vigil install-config with the token in the environment, under a SYSTEM/Administrators-only ACL', () => {
-    expect(nsh).toMatch(/SetEnvironmentVariable\(t "VIGIL_ENROLL_TOKEN"/);
-    expect(nsh).toMatch(/install-config --console-url "\$VigilConsoleUrl" --console-key "\$VigilConsoleKey" --out "\$VigilData\\enroll\.json"/);
+  it('%ProgramData%\\Vigil gets a SYSTEM/Administrators-only ACL; the tray starts from HKLM Run; a real uninstall tells the console', () => {
     expect(nsh).not.toMatch(/--enroll-token/);
     expect(nsh).toMatch(/icacls "\$VigilData" \/inheritance:r \/grant:r \*S-1-5-18:\(OI\)\(CI\)F \*S-1-5-32-544:\(OI\)\(CI\)F/);
+    expect(nsh.indexOf('icacls')).toBeLessThan(nsh.indexOf('${VIGIL_NODE} install-config'));
     expect(nsh).toMatch(/WriteRegStr HKLM "\$\{VIGIL_RUN_KEY\}" "VigilTray"/);
     expect(nsh).toMatch(/\$\{IfNot\} \$\{isUpdated\}[\s\S]*agent uninstall-notice/);
   });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { EnrollFileSchema } from '../../shared/api.js';
 import { enrollAndSave, EnrollError } from '../../agent/enroll.js';
 import { loadOrCreateDeviceKey, readDeviceFile } from '../../agent/identity.js';
-import { defaultEnrollFilePath, enrollFileFromParameters, InstallConfigError, writeEnrollFile } from '../../agent/install-config.js';
+import { defaultEnrollFilePath, enrollFileFromParameters, InstallConfigError, parametersFromInstallerArgs, writeEnrollFile } from '../../agent/install-config.js';
 import { sendUninstallNotice, UninstallNoticeError } from '../../agent/uninstall-notice.js';
 import { ensurePrivateDir } from '../../shared/files.js';
 import { parse, readJsonFileArg } from '../args.js';
@@ -13,6 +13,10 @@ export const INSTALL_HELP = `vigil install-config --console-url URL --enroll-tok
   parameters and writes the enrollment file the agent reads on first start (mode 600). Bad
   parameters are reported and nothing is written. The token may come from VIGIL_ENROLL_TOKEN
   instead of the command line. --allow-plain-http permits http:// to another machine (test labs).
+vigil install-config --installer-args-env NAME --out FILE
+  The same, reading the Windows installer's switches (/CONSOLEURL= /ENROLLTOKEN= /CONSOLEKEY=) from
+  the command line the installer passes in environment variable NAME; writes nothing when none
+  of them is there.
 
 vigil agent enroll --data-dir DIR --enroll-file FILE
   Enrolls this device once and exits (package install scripts); does nothing if already enrolled.
@@ -25,6 +29,7 @@ export async function runInstallConfig(argv: string[]): Promise<void> {
     'console-url': { type: 'string' },
     'enroll-token': { type: 'string' },
     'console-key': { type: 'string' },
+    'installer-args-env': { type: 'string' },
     out: { type: 'string' },
     'allow-plain-http': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -33,12 +38,18 @@ export async function runInstallConfig(argv: string[]): Promise<void> {
   if (!values.out) throw usageError('--out FILE is required');
   let file;
   try {
-    file = enrollFileFromParameters({
-      consoleUrl: values['console-url'],
-      enrollToken: values['enroll-token'] ?? process.env.VIGIL_ENROLL_TOKEN,
-      consoleKey: values['console-key'],
-      allowPlainHttp: values['allow-plain-http'],
-    });
+    const fromInstaller = values['installer-args-env'];
+    let params;
+    if (fromInstaller !== undefined) {
+      if (values['console-url'] !== undefined || values['enroll-token'] !== undefined || values['console-key'] !== undefined) {
+        throw usageError('--installer-args-env takes the place of --console-url, --enroll-token and --console-key');
+      }
+      params = parametersFromInstallerArgs(process.env[fromInstaller] ?? '');
+      if (!params) return void console.log('no enrollment switches on the installer command line: nothing written');
+    } else {
+      params = { consoleUrl: values['console-url'], enrollToken: values['enroll-token'] ?? process.env.VIGIL_ENROLL_TOKEN, consoleKey: values['console-key'] };
+    }
+    file = enrollFileFromParameters({ ...params, allowPlainHttp: values['allow-plain-http'] });
   } catch (error) {
     if (error instanceof InstallConfigError) throw usageError(error.message);
     throw error;
