@@ -4,7 +4,8 @@ import { summariseZodError } from '../shared/policy.js';
 import { signPayload } from '../shared/signing.js';
 import { keyId } from '../shared/crypto.js';
 import type { Platform } from '../shared/status.js';
-import type { DeviceKey, DeviceFile } from './identity.js';
+import { writeDeviceFile, type DeviceKey, type DeviceFile } from './identity.js';
+import { machineIdHint, systemFacts } from './platform/sysinfo.js';
 
 export class EnrollError extends Error {}
 
@@ -62,4 +63,20 @@ export async function enroll(opts: {
     consolePublicKey: parsed.data.consolePublicKey,
     enrolledAt: new Date().toISOString(),
   };
+}
+
+/** Enrolls with this machine's facts and saves the answer as device.json in `dataDir`. */
+export async function enrollAndSave(opts: { dataDir: string; consoleUrl: string; token: string; key: DeviceKey; pinnedConsoleKey?: string }): Promise<DeviceFile> {
+  const facts = await systemFacts();
+  const device = await enroll({
+    consoleUrl: opts.consoleUrl,
+    token: opts.token,
+    key: opts.key,
+    hostname: facts.hostname,
+    platform: facts.platform,
+    machineIdHint: await machineIdHint(),
+    pinnedConsoleKey: opts.pinnedConsoleKey,
+  });
+  writeDeviceFile(opts.dataDir, device);
+  return device;
 }

@@ -10,11 +10,11 @@ import { policyDigest } from '../shared/policy-verify.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../shared/protocol.js';
 import type { DeviceStatus } from '../shared/status.js';
 import { VIGIL_VERSION } from '../shared/version.js';
-import { enroll, EnrollError } from './enroll.js';
-import { loadOrCreateDeviceKey, paths, readDeviceFile, writeDeviceFile, type DeviceFile } from './identity.js';
+import { enrollAndSave, EnrollError } from './enroll.js';
+import { loadOrCreateDeviceKey, paths, readDeviceFile, type DeviceFile } from './identity.js';
 import { AgentLink } from './link.js';
 import { Outbox } from './outbox.js';
-import { machineIdHint, signedInSessions, systemFacts } from './platform/sysinfo.js';
+import { signedInSessions, systemFacts } from './platform/sysinfo.js';
 import { PolicyStore } from './policy-store.js';
 import { AupStore } from './aup/aup-store.js';
 import type { SignedAup } from '../shared/aup.js';
@@ -278,21 +278,10 @@ export class AgentService {
     if (!consoleUrl || !enrollToken) {
       throw new EnrollError('this device is not enrolled: give --console and --enroll-token (or /etc/vigil/enroll.json)');
     }
-    const facts = await systemFacts();
-    const hint = await machineIdHint();
     const backoff = new Backoff(1000, 60_000);
     for (;;) {
       try {
-        const device = await enroll({
-          consoleUrl,
-          token: enrollToken,
-          key,
-          hostname: facts.hostname,
-          platform: facts.platform,
-          machineIdHint: hint,
-          pinnedConsoleKey: this.config.pinnedConsoleKey,
-        });
-        writeDeviceFile(this.config.dataDir, device);
+        const device = await enrollAndSave({ dataDir: this.config.dataDir, consoleUrl, token: enrollToken, key, pinnedConsoleKey: this.config.pinnedConsoleKey });
         log.info('enrolled with console', { deviceId: device.deviceId, console: consoleUrl });
         return device;
       } catch (error) {

@@ -8,6 +8,7 @@ import { runScan, SCAN_HELP } from './commands/scan.js';
 import { APPS_HELP, runAppRequest, runAppRules, runRequestApp } from './commands/apps.js';
 import { runStation, STATION_HELP } from './commands/station.js';
 import { CliError } from './errors.js';
+import { INSTALL_HELP, runInstallConfig } from './commands/install.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
 
@@ -29,6 +30,7 @@ Commands:
   app-request     list, approve or decline pupils' requests to run programs
   app-rules       import AppLocker / Santa / CSV rules, export a policy's rules
   station         register, list or revoke USB scan-station keys
+  install-config  write the enrollment file from installer parameters (installers use it)
 
 ${CONSOLE_HELP}
 
@@ -44,7 +46,8 @@ ${SCAN_HELP}
 
 ${APPS_HELP}
 
-${STATION_HELP}`;
+${STATION_HELP}
+${INSTALL_HELP}`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   console: runConsole,
@@ -62,6 +65,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   'app-request': runAppRequest,
   'app-rules': runAppRules,
   station: runStation,
+  'install-config': runInstallConfig,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -9,7 +9,10 @@ import {
   AppRequestApproveSchema,
   AppRequestDeclineSchema,
   AppRequestStatusSchema,
+  UninstallNoticeSchema,
 } from '../shared/api.js';
+import { acceptUninstallNotice } from './device-uninstall.js';
+import { createLogger } from '../shared/log.js';
 import type { AppRequestService } from './app-requests.js';
 import type { ConcernService } from './concerns.js';
 import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
@@ -48,6 +51,7 @@ export interface RouteDeps {
   secureCookies: boolean;
 }
 
+const uninstallLog = createLogger('console');
 const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
 const actor = (p: Principal | null) => p?.username ?? 'anonymous';
 const limitParam = (url: URL, max: number) => {
@@ -115,6 +119,12 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       deps.views.forget(device.id);
       if (changed) await audit(principal, 'device.revoked', device.id, { hostname: device.hostname });
       return ok({ revoked: true, changed });
+    })
+    // Public: the device key signs the notice (the package's removal script sends it).
+    .add('POST', '/api/v1/devices/:id/uninstall', 'public', async ({ req, params, ip }) => {
+      const notice = await readJson(req, UninstallNoticeSchema);
+      const disconnect = (id: string) => hub.disconnect(id, CLOSE.revoked, 'uninstalled');
+      return ok(await acceptUninstallNotice({ store, disconnect, log: uninstallLog }, params.id!, notice, ip));
     })
     .add('POST', '/api/v1/devices/:id/commands', 'devices:command', async ({ req, params, principal }) => {
       const device = await findDevice(store, params.id!);

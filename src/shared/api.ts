@@ -169,3 +169,17 @@ export const EnrollFileSchema = z.strictObject({
   consolePublicKey: Base64PublicKey.optional(),
 });
 export type EnrollFile = z.infer<typeof EnrollFileSchema>;
+
+/**
+ * `POST /api/v1/devices/:id/uninstall`: the package's removal script tells the console the
+ * device is going away, signed with the device key (purpose 'uninstall'); the console revokes
+ * the device and audits it. Replaying it later changes nothing (the device is already revoked).
+ */
+export const UninstallPayloadSchema = z.strictObject({
+  deviceId: UuidSchema,
+  reason: z.enum(['package-removed']),
+  sentAt: IsoDateTime,
+});
+export const UninstallNoticeSchema = z.strictObject({ payload: UninstallPayloadSchema, signature: SignatureSchema });
+export type UninstallNotice = z.infer<typeof UninstallNoticeSchema>;
+export const UninstallResponseSchema = z.strictObject({ revoked: z.literal(true), changed: z.boolean() });

@@ -16,6 +16,7 @@ export const SIGNING_PURPOSES = [
   'aup',
   'aup-receipt',
   'scan-flag',
+  'uninstall',
 ] as const;
 export type SigningPurpose = (typeof SIGNING_PURPOSES)[number];
 

@@ -14,6 +14,8 @@ import { paths } from '../../agent/identity.js';
 import { intOption, isRoot, parse, readJsonFileArg } from '../args.js';
 import { CliError, usageError } from '../errors.js';
 import { AGENT_AUP_HELP, runAgentAup } from './agent-aup.js';
+import { runAgentEnroll, runAgentUninstallNotice } from './install.js';
+import { defaultEnrollFilePath } from '../../agent/install-config.js';
 
 export const AGENT_HELP = `vigil agent [options]
   Runs the agent service: enrolls on first start, then keeps an authenticated link to the console,
@@ -23,7 +25,8 @@ export const AGENT_HELP = `vigil agent [options]
   --console URL         console to enroll with (first start only)
   --enroll-token TOKEN  enrollment token (first start only; or VIGIL_ENROLL_TOKEN)
   --console-key KEY     the console's public key (base64) to pin at enrollment
-  --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json if present)
+  --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json, on Windows
+                        %ProgramData%\\Vigil\\enroll.json, if present)
   --user-mode           run without admin rights (BYOD): only the controls the OS allows a user
   --exec-mark PATH      application control (Linux, root): mark the mount holding PATH when the
                         policy names no mounts (repeatable; default none; the packaged service
@@ -61,6 +64,8 @@ export function defaultAgentDataDir(): string {
 export async function runAgent(argv: string[]): Promise<void> {
   if (argv[0] === 'emit') return runEmit(argv.slice(1));
   if (argv[0] === 'aup') return runAgentAup(argv.slice(1), defaultAgentDataDir());
+  if (argv[0] === 'enroll') return runAgentEnroll(argv.slice(1), defaultAgentDataDir());
+  if (argv[0] === 'uninstall-notice') return runAgentUninstallNotice(argv.slice(1), defaultAgentDataDir());
   const { values } = parse(argv, {
     'data-dir': { type: 'string' },
     console: { type: 'string' },
@@ -186,7 +191,7 @@ function backoffFromEnv(): number | undefined {
 }
 
 function readEnrollFile(flag: string | undefined) {
-  const file = flag ?? (existsSync('/etc/vigil/enroll.json') ? '/etc/vigil/enroll.json' : undefined);
+  const file = flag ?? (existsSync(defaultEnrollFilePath()) ? defaultEnrollFilePath() : undefined);
   if (!file) return undefined;
   return readJsonFileArg(file, EnrollFileSchema, 'enrollment file');
 }
