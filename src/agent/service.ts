@@ -257,7 +257,7 @@ export class AgentService {
       path: options.path,
       trayCommand: options.trayCommand ?? null,
       mode: this.config.mode,
-      session: { uid: this.config.session?.target.uid ?? null, display: this.config.session?.target.display, xauthority: this.config.session?.target.xauthority },
+      session: { uid: this.config.session?.target?.uid ?? null, display: this.config.session?.target?.display, xauthority: this.config.session?.target?.xauthority },
       consoleConnected: () => !!this.link?.canSend,
       policyVersion: () => this.policyVersion,
       policy: () => policy()?.tray,
