@@ -465,7 +465,12 @@ export class AgentService {
     this.sessionUser = null;
     const seat = change.seat;
     if (!seat) return;
-    if (this.controlSession(targetForSeat(process.platform, seat))) this.sessionUser = seat.user;
+    if (this.controlSession(targetForSeat(process.platform, seat))) {
+      this.sessionUser = seat.user;
+      // At start-up the held policy reaches the runner through notifyPolicy; a later sign-in's runner gets it here.
+      const bundle = this.policy?.bundle;
+      if (bundle) this.session!.applyPolicy(bundle.payload.policy.session);
+    }
     await this.checkAup(seat.user);
   }
 
@@ -482,8 +487,6 @@ export class AgentService {
       return false;
     }
     this.session = new SessionRunner({ platform, ownership: options.ownership, emit: (e) => this.emit(e), log: this.config.log.child('session') });
-    const bundle = this.policy?.bundle;
-    if (bundle) this.session.applyPolicy(bundle.payload.policy.session);
     this.session.start();
     this.activity?.stop();
     this.startActivity(target, options.ownership);

@@ -45,7 +45,9 @@ export async function startXvfb(): Promise<XServer> {
   const n = freeDisplay();
   const display = `:${n}`;
   const { DISPLAY: _d, ...envWithoutDisplay } = process.env;
-  const server = spawn('Xvfb', [display, '-screen', '0', '1024x768x24', '-nolisten', 'tcp'], { env: envWithoutDisplay, stdio: 'ignore' });
+  // -noreset: by default the server resets when its last client leaves (our xdpyinfo probe), and
+  // a client connecting during that reset (the window manager, the first app) fails at random.
+  const server = spawn('Xvfb', [display, '-screen', '0', '1024x768x24', '-nolisten', 'tcp', '-noreset'], { env: envWithoutDisplay, stdio: 'ignore' });
   started.add(server);
   const env = xEnv(display);
   // The socket appears before the server accepts clients: wait until one can actually connect.

@@ -7,7 +7,9 @@ import { parseQueryUser, win32SessionLister } from '../../src/agent/platform/win
 import type { CommandOutput, CommandRunner } from '../../src/agent/session/platform.js';
 import { SeatWatcher, seatSession, type SeatChange, type SeatSession, type SessionLister } from '../../src/agent/session/seat.js';
 import { createLogger } from '../../src/shared/log.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { sessionXauthority } from '../../src/agent/platform/linux/session/session-processes.js';
 import { REPO, tempDir } from '../helpers/processes.js';
 
 /**
@@ -102,6 +104,28 @@ describe('is an X server there? (a real socket)', () => {
       await new Promise((resolve) => server.close(resolve));
       // The server is gone: not alive (a stale utmp record for it is not a session).
       expect(await xDisplayAlive(':5', dir.path)).toBe(false);
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('a followed X session\'s authority file', () => {
+  it('comes from the environment of that session\'s own processes (same uid and DISPLAY)', () => {
+    const dir = tempDir();
+    try {
+      const proc = (pid: number, uid: number, env: string[]) => {
+        mkdirSync(join(dir.path, String(pid)));
+        writeFileSync(join(dir.path, String(pid), 'status'), `Name:\tx\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
+        writeFileSync(join(dir.path, String(pid), 'environ'), env.join('\0') + '\0');
+        writeFileSync(join(dir.path, String(pid), 'stat'), `${pid} (xterm) S 1 ${pid} ${pid} 0 -1 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0`);
+      };
+      proc(9001, 1000, ['DISPLAY=:1', 'XAUTHORITY=/home/other/.Xauthority']); // another display
+      proc(9002, 1001, ['DISPLAY=:0', 'XAUTHORITY=/home/intruder/.Xauthority']); // another user
+      proc(9003, 1000, ['DISPLAY=:0']); // the session, without the variable
+      proc(9004, 1000, ['DISPLAY=:0', 'XAUTHORITY=/run/user/1000/gdm/Xauthority']);
+      expect(sessionXauthority(':0', 1000, dir.path)).toBe('/run/user/1000/gdm/Xauthority');
+      expect(sessionXauthority(':2', 1000, dir.path)).toBeUndefined();
     } finally {
       dir.remove();
     }
