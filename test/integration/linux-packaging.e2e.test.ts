@@ -104,6 +104,8 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
     const unit = readFileSync(R('usr/lib/systemd/system/vigil-agent.service'), 'utf8');
     for (const line of ['Restart=always', 'NoNewPrivileges=yes', 'StateDirectoryMode=0700', 'UMask=0077']) expect(unit).toContain(`\n${line}\n`);
     expect(readFileSync(R('etc/xdg/autostart/vigil-tray.desktop'), 'utf8')).toMatch(/^Exec=\/usr\/bin\/vigil-tray /m);
+    const desktop = await run('desktop-file-validate', [R('etc/xdg/autostart/vigil-tray.desktop')]);
+    expect(desktop.stdout + desktop.stderr).toBe('');
     expect(mode(R('usr/bin/vigil'))).toBe(0o755);
     expect(readFileSync(R('etc/default/vigil-agent'), 'utf8')).toBe('VIGIL_AGENT_ARGS=""\n'); // the admin's file is kept
 
