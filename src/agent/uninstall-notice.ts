@@ -1,16 +1,16 @@
+import { existsSync } from 'node:fs';
 import { UninstallResponseSchema, type UninstallNotice } from '../shared/api.js';
 import { describeFetchError } from '../shared/fetch-error.js';
 import { signPayload } from '../shared/signing.js';
 import { summariseZodError } from '../shared/zod-errors.js';
 import { loadOrCreateDeviceKey, paths, readDeviceFile } from './identity.js';
-import { existsSync } from 'node:fs';
 
 export class UninstallNoticeError extends Error {}
 
 /**
  * Tells the console this device's package is being removed, signed with the device key, so the
- * console revokes the device instead of showing it as merely offline forever. Returns false when
- * the device was never enrolled (nothing to tell).
+ * console revokes the device instead of showing it as merely offline forever. `sent` is false
+ * when the device was never enrolled (nothing to tell).
  */
 export async function sendUninstallNotice(dataDir: string, timeoutMs = 15_000): Promise<{ sent: boolean; changed?: boolean }> {
   const device = readDeviceFile(dataDir);

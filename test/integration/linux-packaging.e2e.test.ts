@@ -28,16 +28,16 @@ const R = (...parts: string[]) => join(root.path, ...parts);
 const mode = (path: string) => statSync(path).mode & 0o7777;
 
 /** Runs one maintainer script from the repo the way dpkg does: `sh script <action>`. */
-async function maintainerScript(name: 'postinst' | 'prerm' | 'postrm', action: string) {
+async function maintainerScript(name: 'postinst' | 'prerm' | 'postrm', action: string, scratchRoot = root.path) {
   return run('sh', [join(REPO, 'installer/linux', name), action], {
-    env: { ...process.env, VIGIL_ROOT: root.path, VIGIL_BACKOFF_MAX_MS: '1000' },
+    env: { ...process.env, VIGIL_ROOT: scratchRoot, VIGIL_BACKOFF_MAX_MS: '1000' },
     timeout: 60_000,
   });
 }
 
 function listTree(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .map((e) => relative(root.path, join(e.parentPath, e.name)) + (e.isDirectory() ? '/' : ''))
+    .map((e) => relative(dir, join(e.parentPath, e.name)) + (e.isDirectory() ? '/' : ''))
     .sort();
 }
 
@@ -104,6 +104,8 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
     const unit = readFileSync(R('usr/lib/systemd/system/vigil-agent.service'), 'utf8');
     for (const line of ['Restart=always', 'NoNewPrivileges=yes', 'StateDirectoryMode=0700', 'UMask=0077']) expect(unit).toContain(`\n${line}\n`);
     expect(readFileSync(R('etc/xdg/autostart/vigil-tray.desktop'), 'utf8')).toMatch(/^Exec=\/usr\/bin\/vigil-tray /m);
+    const desktop = await run('desktop-file-validate', [R('etc/xdg/autostart/vigil-tray.desktop')]);
+    expect(desktop.stdout + desktop.stderr).toBe('');
     expect(mode(R('usr/bin/vigil'))).toBe(0o755);
     expect(readFileSync(R('etc/default/vigil-agent'), 'utf8')).toBe('VIGIL_AGENT_ARGS=""\n'); // the admin's file is kept
 
@@ -179,5 +181,31 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
   it('purge: nothing is left in the scratch root', async () => {
     await maintainerScript('postrm', 'purge');
     expect(listTree(root.path).filter((p) => !p.startsWith('console-data-outside-the-package'))).toEqual(skeleton);
+  });
+
+  it('rpm erase ($1 = 0) removes the configuration and state as well, since rpm has no purge', async () => {
+    const erased = tempDir('vigil-rpm-root-');
+    try {
+      const at = (...parts: string[]) => join(erased.path, ...parts);
+      for (const dir of ['etc/default', 'etc/xdg/autostart', 'usr/bin', 'usr/lib/systemd/system', 'var/lib', 'var/log', 'run']) mkdirSync(at(dir), { recursive: true });
+      const bare = listTree(erased.path);
+      for (const [file, content] of Object.entries({
+        'etc/vigil/enroll.json': '{}',
+        'etc/default/vigil-agent': 'VIGIL_AGENT_ARGS=""',
+        'var/lib/vigil/outbox.db': '',
+        'var/log/vigil/agent.log': '',
+        'run/vigil/agent.pid': '1',
+        'usr/lib/systemd/system/vigil-agent.service': '',
+        'etc/xdg/autostart/vigil-tray.desktop': '',
+        'usr/bin/vigil': '',
+      })) {
+        mkdirSync(join(at(file), '..'), { recursive: true });
+        writeFileSync(at(file), content);
+      }
+      await maintainerScript('postrm', '0', erased.path);
+      expect(listTree(erased.path)).toEqual(bare);
+    } finally {
+      erased.remove();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultEnrollFilePath, enrollFileFromParameters, InstallConfigError, parametersFromInstallerArgs } from '../../src/agent/install-config.js';
 import { EnrollFileSchema } from '../../src/shared/api.js';
@@ -125,5 +125,26 @@ describe('vigil install-config', () => {
     expect(result.stderr).toMatch(message);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('vigil agent enroll / uninstall-notice (what the package scripts run)', () => {
+  it('enroll refuses a missing or invalid enrollment file and creates no device state', async () => {
+    const data = dir('var/lib/vigil');
+    const missing = await runCli(['agent', 'enroll', '--data-dir', data, '--enroll-file', dir('nope.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no enrollment file at/);
+    const bad = dir('bad.json');
+    writeFileSync(bad, JSON.stringify({ consoleUrl: 'https://c.example', enrollToken: 'short' }));
+    const invalid = await runCli(['agent', 'enroll', '--data-dir', data, '--enroll-file', bad]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/enrollment file .* is invalid: enrollToken/);
+    expect(existsSync(data)).toBe(false);
+  });
+
+  it('uninstall-notice on a device that never enrolled has nothing to tell and succeeds', async () => {
+    const result = await runCli(['agent', 'uninstall-notice', '--data-dir', dir('empty')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/not enrolled: nothing to tell the console/);
   });
 });
