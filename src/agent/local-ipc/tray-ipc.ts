@@ -7,7 +7,7 @@ import { TrayRequestSchema, type MonitoringState, type ServiceNotice, type TrayR
 import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.js';
 import type { AupGateApi } from '../aup/gate-api.js';
 import { userName as userNameOf } from '../platform/linux/proc-user.js';
-import { socketPeerCredentials } from './peercred.js';
+import { loadPeercredAddon, socketPeerCredentials } from './peercred.js';
 import { TrayIpcServer, type TrayPeer } from './server.js';
 import { TrayRequests } from './tray-requests.js';
 import { TrayWatch, type StoppedTray } from './tray-watch.js';
@@ -65,6 +65,8 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   const server = options.path
     ? new TrayIpcServer({ path: options.path, handler: requests, credentialsOf: socketPeerCredentials, userName: userNameOf, log: options.log })
     : null;
+  // Fail at start, with the reason, rather than refuse every tray later.
+  if (server) loadPeercredAddon();
   await server?.listen();
   // In user mode the peer is this process itself: the signed-in user running the tray.
   const self: TrayPeer = { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, user: userInfo().username };
