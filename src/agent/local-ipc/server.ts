@@ -199,6 +199,12 @@ export class TrayIpcServer {
       this.options.log.error('tray answer too large to send', { bytes: Buffer.byteLength(line) });
       return false;
     }
+    // A client that asks but never reads must not make the service hold its answers forever.
+    if (connection.socket.writableLength > IPC_LIMITS.unreadBytes) {
+      this.options.log.warn('tray connection is not reading its answers; closed', { uid: connection.peer.uid, pid: connection.peer.pid });
+      connection.socket.destroy();
+      return false;
+    }
     connection.socket.write(line);
     return true;
   }
