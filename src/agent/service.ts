@@ -209,6 +209,7 @@ export class AgentService {
       monitoring: () => ({
         appControl: this.appControl?.status ?? null,
         idleLockSeconds: this.session ? (policy()?.session?.lockAfterIdleSeconds ?? 300) : null,
+        // The activity collector's live state goes here once it runs in the service (activity issue).
         activity: null,
         usbControl: false,
       }),
@@ -330,6 +331,7 @@ export class AgentService {
       this.emit({ type: 'aup.rejected', data: { reason: result.rejection.reason, detail: result.rejection.detail } });
     } else if (result.outcome === 'stored') {
       this.config.log.info('stored AUP', { variant: result.aup.payload.variant, version: result.aup.payload.version });
+      this.tray?.aupChanged();
     }
   }
 

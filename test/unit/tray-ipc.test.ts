@@ -325,3 +325,43 @@ describe.skipIf(skip)('a tray that never reads', () => {
     }
   });
 });
+
+describe.skipIf(skip)('the tray keeps its connection', () => {
+  it('reconnects after the service restarts, says hello again, and hears about new AUPs', async () => {
+    const uid = process.getuid!();
+    const path = join(tempDir(), 'run', 'tray.sock');
+    const opts = (): TrayIpcOptions => ({
+      path,
+      trayCommand: null,
+      mode: 'service',
+      session: { uid },
+      consoleConnected: () => true,
+      policyVersion: () => 1,
+      policy: () => undefined,
+      monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
+      emit: () => undefined,
+      lock: null,
+      log,
+    });
+    let ipc = await startTrayIpc(opts());
+    const service = new SocketServiceConnection({ path, expectServerUid: uid, trayVersion: 't', retryMs: 30 });
+    try {
+      await waitUntil(() => service.connected);
+      await ipc.close();
+      await waitUntil(() => !service.connected);
+      expect(service.problem).toMatch(/closed the connection|ENOENT|ECONNREFUSED/);
+      await expect(service.call('status', {})).rejects.toMatchObject({ code: 'disconnected' });
+      ipc = await startTrayIpc(opts());
+      await waitUntil(() => service.connected, 5000);
+      expect(service.problem).toBeNull();
+      const notices: ServiceNotice[] = [];
+      service.on('notice', (n) => notices.push(n));
+      ipc.aupChanged();
+      await waitUntil(() => notices.length === 1);
+      expect(notices[0]).toEqual({ kind: 'notice', notice: 'aup.needed' });
+    } finally {
+      service.close();
+      await ipc.close();
+    }
+  });
+});

@@ -96,6 +96,11 @@ export class TrayIpcServer {
     return this.notifyWhere((peer) => peer.user === user, notice);
   }
 
+  /** To every tray that said hello (a new AUP version: each tray asks whether its user must accept it). */
+  notifyAll(notice: ServiceNotice): number {
+    return this.notifyWhere(() => true, notice);
+  }
+
   private notifyWhere(match: (peer: TrayPeer) => boolean, notice: ServiceNotice): number {
     let sent = 0;
     for (const c of this.connections) {

@@ -33,6 +33,8 @@ export interface TrayIpc {
   setAupGate(gate: AupGateApi | null): void;
   /** Every event the service emits: blocks and logoff warnings become notices to the user's tray. */
   onEvent(event: NewAgentEvent | AgentEvent): void;
+  /** A new AUP arrived: every tray re-asks the gate (and shows it if its user must accept). */
+  aupChanged(): void;
   /** User mode: the tray and the service share a process, so requests need no socket. */
   direct(request: TrayRequest): Promise<unknown>;
   /** User mode: notices for the one user there is. */
@@ -75,6 +77,7 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   const notifySession = (notice: ServiceNotice) => (server ? sessionUid !== null && server.notify(sessionUid, notice) : notices.emit('notice', notice));
   return {
     notices,
+    aupChanged: () => void (server ? server.notifyAll({ kind: 'notice', notice: 'aup.needed' }) : notices.emit('notice', { kind: 'notice', notice: 'aup.needed' })),
     direct: (request) => requests.handle(TrayRequestSchema.parse(request), self),
     setAupGate: (g) => void (gate = g),
     onEvent(event) {
