@@ -38,9 +38,13 @@ export interface TrayAppOptions {
 
 const MAX_RECENT_BLOCKS = 20;
 
-/** Registers the page scheme; Electron allows this only before the app is ready. */
+/**
+ * Registers the page scheme; Electron allows this only before the app is ready. Standard and
+ * secure so 'self' in the CSP and module scripts work; fetch support because Vite's module
+ * scripts are loaded in CORS mode (same origin: no CORS headers needed).
+ */
 export function registerPageScheme(electron: Pick<ElectronApi, 'protocol'>): void {
-  electron.protocol.registerSchemesAsPrivileged([{ scheme: PAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: false } }]);
+  electron.protocol.registerSchemesAsPrivileged([{ scheme: PAGE_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 }
 
 /**

@@ -7,6 +7,11 @@
           "sources": ["src/peercred.cc"],
           "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
           "defines": ["NAPI_VERSION=8"]
+        }],
+        ["OS=='win'", {
+          "sources": ["src/pipe_win.cc", "src/peercred.cc"],
+          "libraries": ["advapi32.lib"],
+          "defines": ["NAPI_VERSION=8"]
         }]
       ]
     }

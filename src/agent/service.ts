@@ -264,6 +264,7 @@ export class AgentService {
       monitoring: () => ({
         appControl: this.appControl?.status ?? null,
         idleLockSeconds: this.session ? (policy()?.session?.lockAfterIdleSeconds ?? 300) : null,
+        // The activity collector's live state goes here once it runs in the service (activity issue).
         activity: null,
         usbControl: false,
       }),
@@ -377,6 +378,7 @@ export class AgentService {
       this.config.log.info('stored AUP', { variant: result.aup.payload.variant, version: result.aup.payload.version });
       // A new version asks again, also whoever is signed in right now.
       if (this.sessionUser) void this.checkAup(this.sessionUser);
+      this.tray?.aupChanged();
     }
   }
 

@@ -29,6 +29,8 @@ export const IPC_LIMITS = {
   partialLineMs: 10_000,
   /** Connections the service keeps at once, all users together. */
   maxConnections: 64,
+  /** Answers waiting unread by one connection before the service drops it. */
+  unreadBytes: 4 * 1024 * 1024,
   /** Requests one connection may have in progress. */
   maxInFlight: 8,
 } as const;

@@ -124,7 +124,7 @@ describe('tray app main process', () => {
       });
       expect(w.url).toMatch(/^vigil-app:\/\/pages\//);
     }
-    expect(electron.schemes).toEqual(['vigil-app:{"standard":true,"secure":true,"supportFetchAPI":false}']);
+    expect(electron.schemes).toEqual(['vigil-app:{"standard":true,"secure":true,"supportFetchAPI":true}']);
     let granted: boolean | null = null;
     electron.permissionHandler!(null, 'media', (g) => (granted = g));
     expect(granted).toBe(false);

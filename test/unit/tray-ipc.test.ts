@@ -10,6 +10,9 @@ import { socketPeerCredentials } from '../../src/agent/local-ipc/peercred.js';
 import { TrayIpcServer } from '../../src/agent/local-ipc/server.js';
 import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tray-requests.js';
 import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
+import { startTrayIpc, type TrayIpcOptions } from '../../src/agent/local-ipc/tray-ipc.js';
+import { InProcessServiceConnection } from '../../main/in-process-connection.js';
+import type { ServiceNotice } from '../../src/shared/local-ipc.js';
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
 import { LineSplitter } from '../../src/agent/local-ipc/framing.js';
@@ -213,5 +216,152 @@ describe.skipIf(skip)('AUP gate over the tray socket', () => {
     await waitUntil(() => kiosk.isDestroyed());
     await waitUntil(() => app.state === 'connected');
     expect(gate.calls).toContain(`accept:${me}:Ann Smith`);
+  });
+});
+
+describe.skipIf(skip)('notices and user mode', () => {
+  const me = userInfo().username;
+  const uid = process.getuid!();
+  const closers: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  const program = { name: 'game', path: '/tmp/game', sha256: 'f'.repeat(64), signer: 'unknown', user: me, mode: 'enforce' as const, reason: 'default', ruleId: null, repeats: 0 };
+
+  function options(path: string | null, emitted: NewAgentEvent[]): TrayIpcOptions {
+    return {
+      path,
+      trayCommand: null,
+      mode: path ? 'service' : 'user',
+      session: { uid },
+      consoleConnected: () => false,
+      policyVersion: () => null,
+      policy: () => undefined,
+      monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
+      emit: (e) => emitted.push(e),
+      lock: async () => ({ ok: false, detail: 'no locker here' }),
+      log,
+    };
+  }
+
+  it("sends a block to that user's trays that said hello, and a logoff warning to the session's", async () => {
+    const path = join(tempDir(), 'run', 'tray.sock');
+    const ipc = await startTrayIpc(options(path, []));
+    closers.push(() => ipc.close());
+    const tray = await TrayIpcClient.connect({ path, expectServerUid: uid });
+    const silent = await TrayIpcClient.connect({ path, expectServerUid: uid });
+    closers.push(() => tray.close(), () => silent.close());
+    const seen: ServiceNotice[] = [];
+    const unseen: ServiceNotice[] = [];
+    tray.on('notice', (n) => seen.push(n));
+    silent.on('notice', (n) => unseen.push(n));
+    await tray.call('hello', { trayVersion: 't' });
+    ipc.onEvent({ type: 'app.blocked', data: program });
+    ipc.onEvent({ type: 'app.blocked', data: { ...program, user: 'someone-else' } });
+    ipc.onEvent({ type: 'session.action', data: { action: 'warn', reason: 'schedule', ok: true, backend: 'xmessage', detail: 'Signing out in 5 minutes' } });
+    await waitUntil(() => seen.length === 2);
+    expect(seen).toEqual([
+      { kind: 'notice', notice: 'app.blocked', program: { name: 'game', path: '/tmp/game', sha256: program.sha256, signer: 'unknown', mode: 'enforce' } },
+      { kind: 'notice', notice: 'session.warning', text: 'Signing out in 5 minutes' },
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unseen).toEqual([]);
+  });
+
+  it('user mode: the tray calls the service core in-process, through the same schemas', async () => {
+    const emitted: NewAgentEvent[] = [];
+    const ipc = await startTrayIpc(options(null, emitted));
+    const service = new InProcessServiceConnection(ipc);
+    closers.push(() => service.close());
+    expect(await service.call('status', {})).toMatchObject({ user: me, mode: 'user', consoleConnected: false });
+    expect(await service.call('concern.report', { submission: { category: 'other', text: 'worried', wantsContact: false } })).toEqual({ queued: true });
+    expect(emitted).toEqual([{ type: 'concern.reported', data: { category: 'other', text: 'worried', wantsContact: false, user: me } }]);
+    await expect(service.call('concern.report', { submission: { category: 'nope' } } as never)).rejects.toThrow();
+    expect(await service.call('lock.now', {})).toEqual({ locked: false, detail: 'no locker here' });
+    const notices: ServiceNotice[] = [];
+    service.on('notice', (n) => notices.push(n));
+    ipc.onEvent({ type: 'app.blocked', data: program });
+    expect(notices).toHaveLength(1);
+  });
+});
+
+describe.skipIf(skip)('a tray that never reads', () => {
+  it('is dropped once its unread answers pass the cap; the server keeps serving others', async () => {
+    const { connect } = await import('node:net');
+    const uid = process.getuid!();
+    const path = join(tempDir(), 'run', 'tray.sock');
+    const host: TrayServiceHost = {
+      mode: 'service',
+      sessionUid: () => uid,
+      consoleConnected: () => true,
+      policyVersion: () => 1,
+      monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
+      aupGate: () => bigGate,
+      emit: () => undefined,
+      lock: null,
+      watch: null,
+    };
+    // Each AUP decision carries the page: 150 kB of text each.
+    const bigGate = new FakeGate();
+    Object.assign(bigGate.page, { markdown: 'x'.repeat(150_000) });
+    const server = new TrayIpcServer({ path, handler: new TrayRequests(host), credentialsOf: socketPeerCredentials, userName: () => 'ann', log });
+    await server.listen();
+    try {
+      const greedy = connect(path);
+      greedy.pause(); // never reads
+      const closed = new Promise((resolve) => greedy.on('close', resolve));
+      greedy.on('error', () => undefined);
+      const line = `${JSON.stringify({ id: 1, op: 'aup.decide' })}\n`;
+      for (let i = 0; i < 200 && !greedy.destroyed; i++) {
+        greedy.write(line);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await closed;
+      const client = await TrayIpcClient.connect({ path, expectServerUid: uid });
+      expect((await client.call('status', {})).user).toBe('ann');
+      client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe.skipIf(skip)('the tray keeps its connection', () => {
+  it('reconnects after the service restarts, says hello again, and hears about new AUPs', async () => {
+    const uid = process.getuid!();
+    const path = join(tempDir(), 'run', 'tray.sock');
+    const opts = (): TrayIpcOptions => ({
+      path,
+      trayCommand: null,
+      mode: 'service',
+      session: { uid },
+      consoleConnected: () => true,
+      policyVersion: () => 1,
+      policy: () => undefined,
+      monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
+      emit: () => undefined,
+      lock: null,
+      log,
+    });
+    let ipc = await startTrayIpc(opts());
+    const service = new SocketServiceConnection({ path, expectServerUid: uid, trayVersion: 't', retryMs: 30 });
+    try {
+      await waitUntil(() => service.connected);
+      await ipc.close();
+      await waitUntil(() => !service.connected);
+      expect(service.problem).toMatch(/closed the connection|ENOENT|ECONNREFUSED/);
+      await expect(service.call('status', {})).rejects.toMatchObject({ code: 'disconnected' });
+      ipc = await startTrayIpc(opts());
+      await waitUntil(() => service.connected, 5000);
+      expect(service.problem).toBeNull();
+      const notices: ServiceNotice[] = [];
+      service.on('notice', (n) => notices.push(n));
+      ipc.aupChanged();
+      await waitUntil(() => notices.length === 1);
+      expect(notices[0]).toEqual({ kind: 'notice', notice: 'aup.needed' });
+    } finally {
+      service.close();
+      await ipc.close();
+    }
   });
 });

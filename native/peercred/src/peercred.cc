@@ -2,11 +2,17 @@
 // them, and they are the only trustworthy answer to "which user is on the other end": the
 // kernel records them at connect()/listen() time and the peer cannot forge them.
 #include <node_api.h>
+#include <string>
+
+#ifdef _WIN32
+// The Windows build exports the named-pipe functions instead (pipe_win.cc).
+napi_value InitPipe(napi_env env, napi_value exports);
+NAPI_MODULE(NODE_GYP_MODULE_NAME, InitPipe)
+#else
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <cerrno>
 #include <cstring>
-#include <string>
 
 namespace {
 
@@ -59,3 +65,4 @@ napi_value Init(napi_env env, napi_value exports) {
 }  // namespace
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
+#endif

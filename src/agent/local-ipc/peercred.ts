@@ -15,7 +15,7 @@ interface PeercredAddon {
 }
 
 /** From dist/src/agent/local-ipc/ (built) or src/agent/local-ipc/ (tests) up to the repository. */
-function addonPath(): string {
+export function peercredAddonPath(): string {
   const override = process.env.VIGIL_PEERCRED_ADDON;
   if (override) return override;
   const candidates = ['../../../../', '../../../'].map((up) => fileURLToPath(new URL(`${up}native/peercred/build/Release/vigil_peercred.node`, import.meta.url)));
@@ -28,7 +28,7 @@ let loaded: PeercredAddon | null = null;
 export function loadPeercredAddon(): PeercredAddon {
   if (process.platform !== 'linux') throw new Error(`SO_PEERCRED is a Linux interface; ${process.platform} needs its own peer check`);
   if (!loaded) {
-    const path = addonPath();
+    const path = peercredAddonPath();
     if (!existsSync(path)) throw new Error(`the peer-credentials addon is not built (${path}); run node scripts/prepare.mjs`);
     loaded = createRequire(import.meta.url)(path) as PeercredAddon;
   }

@@ -96,6 +96,11 @@ export class TrayIpcServer {
     return this.notifyWhere((peer) => peer.user === user, notice);
   }
 
+  /** To every tray that said hello (a new AUP version: each tray asks whether its user must accept it). */
+  notifyAll(notice: ServiceNotice): number {
+    return this.notifyWhere(() => true, notice);
+  }
+
   private notifyWhere(match: (peer: TrayPeer) => boolean, notice: ServiceNotice): number {
     let sent = 0;
     for (const c of this.connections) {
@@ -197,6 +202,12 @@ export class TrayIpcServer {
     const line = encodeLine(message);
     if (Buffer.byteLength(line) > IPC_LIMITS.responseLineBytes) {
       this.options.log.error('tray answer too large to send', { bytes: Buffer.byteLength(line) });
+      return false;
+    }
+    // A client that asks but never reads must not make the service hold its answers forever.
+    if (connection.socket.writableLength > IPC_LIMITS.unreadBytes) {
+      this.options.log.warn('tray connection is not reading its answers; closed', { uid: connection.peer.uid, pid: connection.peer.pid });
+      connection.socket.destroy();
       return false;
     }
     connection.socket.write(line);

@@ -7,7 +7,7 @@ import { TrayRequestSchema, type MonitoringState, type ServiceNotice, type TrayR
 import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.js';
 import type { AupGateApi } from '../aup/gate-api.js';
 import { userName as userNameOf } from '../platform/linux/proc-user.js';
-import { socketPeerCredentials } from './peercred.js';
+import { loadPeercredAddon, socketPeerCredentials } from './peercred.js';
 import { TrayIpcServer, type TrayPeer } from './server.js';
 import { TrayRequests } from './tray-requests.js';
 import { TrayWatch, type StoppedTray } from './tray-watch.js';
@@ -33,6 +33,8 @@ export interface TrayIpc {
   setAupGate(gate: AupGateApi | null): void;
   /** Every event the service emits: blocks and logoff warnings become notices to the user's tray. */
   onEvent(event: NewAgentEvent | AgentEvent): void;
+  /** A new AUP arrived: every tray re-asks the gate (and shows it if its user must accept). */
+  aupChanged(): void;
   /** User mode: the tray and the service share a process, so requests need no socket. */
   direct(request: TrayRequest): Promise<unknown>;
   /** User mode: notices for the one user there is. */
@@ -65,6 +67,8 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   const server = options.path
     ? new TrayIpcServer({ path: options.path, handler: requests, credentialsOf: socketPeerCredentials, userName: userNameOf, log: options.log })
     : null;
+  // Fail at start, with the reason, rather than refuse every tray later.
+  if (server) loadPeercredAddon();
   await server?.listen();
   // In user mode the peer is this process itself: the signed-in user running the tray.
   const self: TrayPeer = { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, user: userInfo().username };
@@ -73,6 +77,7 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   const notifySession = (notice: ServiceNotice) => (server ? sessionUid !== null && server.notify(sessionUid, notice) : notices.emit('notice', notice));
   return {
     notices,
+    aupChanged: () => void (server ? server.notifyAll({ kind: 'notice', notice: 'aup.needed' }) : notices.emit('notice', { kind: 'notice', notice: 'aup.needed' })),
     direct: (request) => requests.handle(TrayRequestSchema.parse(request), self),
     setAupGate: (g) => void (gate = g),
     onEvent(event) {

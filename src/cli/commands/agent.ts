@@ -46,8 +46,9 @@ export const AGENT_HELP = `vigil agent [options]
   --ownership school|byod  who owns this device: picks the policy's logoff timetable
                         (default: school, or byod with --user-mode)
   --udev-data DIR       udev's device database for the USB gate (default /run/udev/data)
-  --tray-socket [PATH]  serve the tray app's local socket (default path /run/vigil/tray.sock;
-                        Linux, as root: peers are identified by SO_PEERCRED, see docs/tray.md)
+  --tray-socket PATH    serve the tray app's local socket at PATH (the tray looks for
+                        /run/vigil/tray.sock; "" means that path). Linux, as root: each peer is
+                        identified by SO_PEERCRED (docs/tray.md)
   --tray-command PATH   the tray program the service starts again for a user whose tray stopped
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
