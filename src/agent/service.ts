@@ -89,6 +89,8 @@ export class AgentService {
   private appControl: AppControl | null = null;
   private commands: CommandGate | null = null;
   private session: SessionRunner | null = null;
+  /** The session `session` controls (the tray binds requests and restarts to it). */
+  private sessionTarget: SessionTarget | null = null;
   private usbGate: UsbGate | null = null;
   private activity: ActivityHost | null = null;
   /** The user of the session `session` controls, when known. */
@@ -143,7 +145,11 @@ export class AgentService {
     this.commands = new CommandGate(p.commandsSeen, key.deviceId, this.device.consolePublicKey);
     this.startSessionControl();
     this.usbGate = startUsbGate(this, this.config, () => this.session);
-    if (this.config.trayIpc) this.tray = await this.startTray(this.config.trayIpc);
+    if (this.config.trayIpc) {
+      this.tray = await this.startTray(this.config.trayIpc);
+      this.tray.setAupGate(this.aupGate);
+      this.trayConnected = (user) => this.tray?.hasTrayFor(user) ?? false;
+    }
     if (this.policy.bundle) this.notifyPolicy(this.policy.bundle);
 
     const wsUrl = new URL(AGENT_WS_PATH, this.device.consoleUrl);
@@ -257,7 +263,7 @@ export class AgentService {
       path: options.path,
       trayCommand: options.trayCommand ?? null,
       mode: this.config.mode,
-      session: { uid: this.config.session?.target?.uid ?? null, display: this.config.session?.target?.display, xauthority: this.config.session?.target?.xauthority },
+      session: () => ({ uid: this.sessionTarget?.uid ?? null, display: this.sessionTarget?.display, xauthority: this.sessionTarget?.xauthority }),
       consoleConnected: () => !!this.link?.canSend,
       policyVersion: () => this.policyVersion,
       policy: () => policy()?.tray,
@@ -265,11 +271,11 @@ export class AgentService {
         appControl: this.appControl?.status ?? null,
         idleLockSeconds: this.session ? (policy()?.session?.lockAfterIdleSeconds ?? 300) : null,
         // The activity collector's live state goes here once it runs in the service (activity issue).
-        activity: null,
-        usbControl: false,
+        activity: this.activity?.sampler.now ?? null,
+        usbControl: !!this.usbGate,
       }),
       emit: (event) => this.emit(event),
-      lock: this.session ? async () => this.session!.command('lock') : null,
+      lock: async () => (this.session ? this.session.command('lock') : { ok: false, detail: 'session control is not running on this device' }),
       log: this.config.log.child('tray'),
     });
   }
@@ -462,6 +468,7 @@ export class AgentService {
     if (!change.seatChanged) return;
     this.session?.retire();
     this.session = null;
+    this.sessionTarget = null;
     this.activity?.stop();
     this.activity = null;
     this.sessionUser = null;
@@ -488,6 +495,7 @@ export class AgentService {
       this.config.log.warn('session control is not available on this platform', { platform: process.platform });
       return false;
     }
+    this.sessionTarget = target;
     this.session = new SessionRunner({ platform, ownership: options.ownership, emit: (e) => this.emit(e), log: this.config.log.child('session') });
     this.session.start();
     this.activity?.stop();

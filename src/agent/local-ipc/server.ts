@@ -101,6 +101,12 @@ export class TrayIpcServer {
     return this.notifyWhere(() => true, notice);
   }
 
+  /** Whether a tray of this user is connected and has said hello (it can show the AUP window). */
+  hasTrayFor(user: string): boolean {
+    for (const c of this.connections) if (c.saidHello && c.peer.user === user) return true;
+    return false;
+  }
+
   private notifyWhere(match: (peer: TrayPeer) => boolean, notice: ServiceNotice): number {
     let sent = 0;
     for (const c of this.connections) {

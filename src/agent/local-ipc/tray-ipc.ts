@@ -18,7 +18,8 @@ export interface TrayIpcOptions {
   /** Starts the tray for a user again (argv; run as that user with the session's display). */
   trayCommand: string[] | null;
   mode: 'service' | 'user';
-  session: { uid: number | null; display?: string; xauthority?: string };
+  /** The session the service controls now (it changes as pupils sign in and out). */
+  session: () => { uid: number | null; display?: string; xauthority?: string };
   consoleConnected: () => boolean;
   policyVersion: () => number | null;
   policy: () => TrayPolicy | undefined;
@@ -35,6 +36,8 @@ export interface TrayIpc {
   onEvent(event: NewAgentEvent | AgentEvent): void;
   /** A new AUP arrived: every tray re-asks the gate (and shows it if its user must accept). */
   aupChanged(): void;
+  /** Whether this user has a tray that can show the AUP window (in user mode: the one user there is). */
+  hasTrayFor(user: string): boolean;
   /** User mode: the tray and the service share a process, so requests need no socket. */
   direct(request: TrayRequest): Promise<unknown>;
   /** User mode: notices for the one user there is. */
@@ -45,7 +48,7 @@ export interface TrayIpc {
 /** The tray IPC of the root service on Linux: socket, request handling and the tray watch. */
 export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   let gate: AupGateApi | null = null;
-  const sessionUid = options.session.uid;
+  const sessionUid = () => options.session().uid;
   const watch = new TrayWatch({
     policy: () => options.policy() ?? DEFAULT_TRAY_POLICY,
     emit: options.emit,
@@ -55,7 +58,7 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   });
   const requests = new TrayRequests({
     mode: options.mode,
-    sessionUid: () => sessionUid,
+    sessionUid,
     consoleConnected: options.consoleConnected,
     policyVersion: options.policyVersion,
     monitoring: options.monitoring,
@@ -74,12 +77,13 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   const self: TrayPeer = { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, user: userInfo().username };
   const notices = new EventEmitter<{ notice: [ServiceNotice] }>();
   const notifyUser = (user: string, notice: ServiceNotice) => (server ? server.notifyUser(user, notice) : user === self.user && notices.emit('notice', notice));
-  const notifySession = (notice: ServiceNotice) => (server ? sessionUid !== null && server.notify(sessionUid, notice) : notices.emit('notice', notice));
+  const notifySession = (notice: ServiceNotice) => (server ? (uid => uid !== null && server.notify(uid, notice))(sessionUid()) : notices.emit('notice', notice));
   return {
     notices,
     aupChanged: () => void (server ? server.notifyAll({ kind: 'notice', notice: 'aup.needed' }) : notices.emit('notice', { kind: 'notice', notice: 'aup.needed' })),
     direct: (request) => requests.handle(TrayRequestSchema.parse(request), self),
     setAupGate: (g) => void (gate = g),
+    hasTrayFor: (user) => (server ? server.hasTrayFor(user) : user === self.user),
     onEvent(event) {
       if (event.type === 'app.blocked' && event.data.user) {
         const { name, path, sha256, signer, mode } = event.data;
@@ -103,8 +107,9 @@ async function restartTray(options: TrayIpcOptions, { user, uid, gid }: StoppedT
   if (!options.trayCommand?.length) return { ok: false, detail: 'no tray command is configured (--tray-command)' };
   if (process.platform !== 'linux') return { ok: false, detail: `restarting the tray is not implemented on ${process.platform}` };
   const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', USER: user, LOGNAME: user };
-  if (options.session.display) env.DISPLAY = options.session.display;
-  if (options.session.xauthority) env.XAUTHORITY = options.session.xauthority;
+  const session = options.session();
+  if (session.display) env.DISPLAY = session.display;
+  if (session.xauthority) env.XAUTHORITY = session.xauthority;
   const child = spawn('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--init-groups', '--', ...options.trayCommand], {
     env,
     detached: true,
