@@ -400,6 +400,7 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
       { name: 'oversized', write: (f) => writeFileSync(f, Buffer.alloc(33 * 1024 * 1024, 0x20)), detail: /larger than 33554432 bytes/ },
       { name: 'path traversal', write: (f) => writeFileSync(f, JSON.stringify(traversal)), detail: /files\.0: "\.\." segment in path/ },
       { name: 'huge count', write: (f) => writeFileSync(f, `{"format":"vigil-clean-scan","v":1,"files":[${'{},'.repeat(100_000)}{}]}`), detail: /manifest lists 100001 files; the limit is 100000/ },
+      { name: 'deeply nested', write: (f) => writeFileSync(f, '['.repeat(5_000_000)), detail: /not JSON/ },
       { name: 'wrong types', write: (f) => writeFileSync(f, JSON.stringify({ ...JSON.parse(valid), v: 2, files: 'all of them' })), detail: /./ },
       { name: 'symlink', write: (f) => symlinkSync('/etc/passwd', f), detail: /not a regular file/ },
       { name: 'fifo', write: (f) => sh('mkfifo', [f]), detail: /not a regular file/ },
