@@ -153,9 +153,14 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     const { mountPoint } = plug(drive);
     const d = await decisionFor(mountPoint);
     expect(d).toMatchObject({ type: 'usb.allowed', data: { reason: 'ok', action: 'none', stationId: 'library-station', files: 3, level: 'fast' } });
+    // Held read-only and non-executable while it was checked, then given back as it was.
+    expect(d.data.actionDetail).toBe('allowed; held read-only while checking, then restored');
     await new Promise((r) => setTimeout(r, 1500));
-    expect(mounted(mountPoint)).not.toBeNull();
+    const options = mounted(mountPoint)!.split(' ')[5]!.split(',');
+    expect(options).toContain('rw');
+    expect(options).not.toContain('noexec');
     expect(readFileSync(join(mountPoint, 'notes.md'), 'utf8')).toBe('# Notes\n');
+    writeFileSync(join(mountPoint, 'new homework.txt'), 'the pupil can work on it');
   });
 
   it('an unscanned drive is unmounted within a second of mounting, and the pupil is told why and what to do', async () => {
