@@ -175,9 +175,10 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     expect(latency).toBeLessThan(1000);
     expect(mounted(mountPoint)).toBeNull();
     const [, fields] = await agent.waitFor(/usb notice for the pupil (\{.*GAMES.*\})$/m, 5000, 'stderr');
-    const { text } = JSON.parse(fields!) as { text: string };
-    expect(text).toContain('The drive "GAMES" was not opened because it has not been checked for viruses at the school scan station.');
-    expect(text).toContain('Take the drive to the school scan station');
+    const notice = JSON.parse(fields!) as { title: string; why: string; whatToDo: string };
+    expect(notice.title).toBe('"GAMES" was not opened');
+    expect(notice.why).toBe('The drive "GAMES" was not opened because it has not been checked for viruses at the school scan station.');
+    expect(notice.whatToDo).toMatch(/^Take the drive to the school scan station/);
   });
 
   it('rejects a flag copied from another drive with the same files', async () => {
@@ -375,7 +376,7 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
         await waitUntil(() => mounted(p.mountPoint)!.split(' ')[5]!.split(',').includes('noexec'), 5000, () => `re-applied read-only on ${p.mountPoint}\n${agent.stderr.slice(-2000)}`);
         expect(mounted(p.mountPoint)!.split(' ')[5]!.split(',')).toContain('ro');
       }
-      await agent.waitFor(/"text":"\\"PUPILDRIVE\\" is read-only/, 5000, 'stderr');
+      await agent.waitFor(/"title":"\\"PUPILDRIVE\\" is read-only"/, 5000, 'stderr');
     } finally {
       await pushPolicy(basePolicy);
     }

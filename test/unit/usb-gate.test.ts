@@ -68,7 +68,13 @@ describe('USB gate decisions', () => {
     expect(events[0]).toMatchObject({ type: 'usb.read-only', data: { reason: 'expired', action: 'remounted-read-only' } });
     expect(events[0]!.data).toMatchObject({ detail: expect.stringContaining("older than the policy's 7 day(s)") });
     expect(notices[0]).toMatchObject({ kind: 'read-only', title: '"HOMEWORK" is read-only' });
-    expect(noticeText(notices[0]!)).toContain('was opened read-only (you can copy files from it, but not change them or run programs from it) because its virus check is too old.');
+    expect(notices[0]!.why).toBe('The drive "HOMEWORK" was opened read-only (you can copy files from it, but not change them or run programs from it) because its virus check is too old.');
+    // The plain message window gets it wrapped, in paragraphs.
+    const text = noticeText(notices[0]!).split('\n');
+    expect(text[0]).toBe('"HOMEWORK" is read-only');
+    expect(text[1]).toBe('');
+    expect(Math.max(...text.map((l) => l.length))).toBeLessThanOrEqual(72);
+    expect(text.join(' ').replace(/ +/g, ' ')).toContain('not change them or run programs from it) because its virus check is too old.');
   });
 
   it('allow-and-audit: no action, an audit event, a notice that says use is recorded', async () => {
@@ -131,7 +137,7 @@ describe('USB gate hosted in the agent service', () => {
     const bundle = { payload: { policy: { usb: UsbPolicySchema.parse({}) }, stations } } as unknown as PolicyBundle;
     host.policyListeners.forEach((l) => l(bundle));
     await until(() => shown.length === 1);
-    expect(shown[0]).toMatch(/^message: "HOMEWORK" was not opened\n\nThe drive "HOMEWORK" was not opened because it has not been checked for viruses/);
+    expect(shown[0]).toMatch(/^message: "HOMEWORK" was not opened\n\nThe drive "HOMEWORK" was not opened because it has not been checked for\nviruses/);
     expect(tray).toEqual(['"HOMEWORK" was not opened']);
     expect(events[0]).toMatchObject({ type: 'usb.blocked' });
     expect(startUsbGate(host, { mode: 'user', log: createLogger('test', 'error') }, () => null, platform)).toBeNull();

@@ -6,7 +6,7 @@ import type { NewAgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import type { BundleStations, UsbDecisionData, UsbPolicy } from '../../shared/usb-policy.js';
 import type { MountedVolume, RemovableDrive, UsbPlatform } from './drives.js';
-import { noticeText, usbNotice, type UsbNotice } from './notices.js';
+import { usbNotice, type UsbNotice } from './notices.js';
 import { verifyDriveFlag, type StationTrust, type Verdict } from './verify-flag.js';
 
 export interface UsbGateOptions {
@@ -190,7 +190,7 @@ export class UsbGate extends EventEmitter {
     log(`usb drive ${type.slice(4)}`, { mountPoint: data.mountPoint, reason: data.reason, detail: data.detail, action: data.action, actionDetail: data.actionDetail, decisionMs: data.decisionMs });
     const notice = usbNotice(data, new Date().toISOString());
     if (notice) {
-      this.options.log.info('usb notice for the pupil', { text: noticeText(notice) });
+      this.options.log.info('usb notice for the pupil', { title: notice.title, why: notice.why, whatToDo: notice.whatToDo });
       this.emit('notice', notice);
     }
   }
