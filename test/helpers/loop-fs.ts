@@ -15,6 +15,8 @@ export interface LoopDrive {
 }
 
 const made: { dir: string; drive?: LoopDrive }[] = [];
+/** Every image this process made, cleaned up or not. */
+const allImages: string[] = [];
 
 export const isRoot = () => process.getuid?.() === 0;
 
@@ -35,6 +37,7 @@ export function makeExt4Drive(sizeMb = 64, label = 'PUPILDRIVE', mountAt?: strin
   sh('mkfs.ext4', ['-q', '-F', '-L', label, '-O', '^has_journal', '-E', 'lazy_itable_init=0,lazy_journal_init=0', image]);
   const device = sh('losetup', ['--find', '--show', image]).trim();
   entry.drive = { image, mount, device };
+  allImages.push(image);
   sh('mount', [device, mount]);
   return entry.drive;
 }
@@ -54,6 +57,7 @@ export function makeExfatDrive(sizeMb = 64, label = 'HOMEWORK'): LoopDrive {
   sh('mkfs.exfat', ['-L', label, image]);
   const device = sh('losetup', ['--find', '--show', image]).trim();
   entry.drive = { image, mount, device };
+  allImages.push(image);
   mountLoop(entry.drive, mount);
   return entry.drive;
 }
@@ -97,7 +101,10 @@ export function cleanupDrives(): void {
   }
 }
 
-/** Loop devices still backed by one of our images (for the leave-nothing-behind check). */
+/**
+ * Loop devices still backed by an image this test file made (for the leave-nothing-behind
+ * check). Only our own: other test files running in parallel have drives of their own.
+ */
 export function leftoverLoopDevices(): string {
-  return sh('losetup', ['-a']).split('\n').filter((l) => l.includes('vigil-drive-')).join('\n');
+  return sh('losetup', ['-a']).split('\n').filter((l) => allImages.some((image) => l.includes(`(${image}`))).join('\n');
 }

@@ -153,9 +153,14 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     const { mountPoint } = plug(drive);
     const d = await decisionFor(mountPoint);
     expect(d).toMatchObject({ type: 'usb.allowed', data: { reason: 'ok', action: 'none', stationId: 'library-station', files: 3, level: 'fast' } });
+    // Held read-only and non-executable while it was checked, then given back as it was.
+    expect(d.data.actionDetail).toBe('allowed; held read-only while checking, then restored');
     await new Promise((r) => setTimeout(r, 1500));
-    expect(mounted(mountPoint)).not.toBeNull();
+    const options = mounted(mountPoint)!.split(' ')[5]!.split(',');
+    expect(options).toContain('rw');
+    expect(options).not.toContain('noexec');
     expect(readFileSync(join(mountPoint, 'notes.md'), 'utf8')).toBe('# Notes\n');
+    writeFileSync(join(mountPoint, 'new homework.txt'), 'the pupil can work on it');
   });
 
   it('an unscanned drive is unmounted within a second of mounting, and the pupil is told why and what to do', async () => {
@@ -170,9 +175,10 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     expect(latency).toBeLessThan(1000);
     expect(mounted(mountPoint)).toBeNull();
     const [, fields] = await agent.waitFor(/usb notice for the pupil (\{.*GAMES.*\})$/m, 5000, 'stderr');
-    const { text } = JSON.parse(fields!) as { text: string };
-    expect(text).toContain('The drive "GAMES" was not opened because it has not been checked for viruses at the school scan station.');
-    expect(text).toContain('Take the drive to the school scan station');
+    const notice = JSON.parse(fields!) as { title: string; why: string; whatToDo: string };
+    expect(notice.title).toBe('"GAMES" was not opened');
+    expect(notice.why).toBe('The drive "GAMES" was not opened because it has not been checked for viruses at the school scan station.');
+    expect(notice.whatToDo).toMatch(/^Take the drive to the school scan station/);
   });
 
   it('rejects a flag copied from another drive with the same files', async () => {
@@ -370,7 +376,7 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
         await waitUntil(() => mounted(p.mountPoint)!.split(' ')[5]!.split(',').includes('noexec'), 5000, () => `re-applied read-only on ${p.mountPoint}\n${agent.stderr.slice(-2000)}`);
         expect(mounted(p.mountPoint)!.split(' ')[5]!.split(',')).toContain('ro');
       }
-      await agent.waitFor(/"text":"\\"PUPILDRIVE\\" is read-only/, 5000, 'stderr');
+      await agent.waitFor(/"title":"\\"PUPILDRIVE\\" is read-only"/, 5000, 'stderr');
     } finally {
       await pushPolicy(basePolicy);
     }
@@ -400,6 +406,7 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
       { name: 'oversized', write: (f) => writeFileSync(f, Buffer.alloc(33 * 1024 * 1024, 0x20)), detail: /larger than 33554432 bytes/ },
       { name: 'path traversal', write: (f) => writeFileSync(f, JSON.stringify(traversal)), detail: /files\.0: "\.\." segment in path/ },
       { name: 'huge count', write: (f) => writeFileSync(f, `{"format":"vigil-clean-scan","v":1,"files":[${'{},'.repeat(100_000)}{}]}`), detail: /manifest lists 100001 files; the limit is 100000/ },
+      { name: 'deeply nested', write: (f) => writeFileSync(f, '['.repeat(5_000_000)), detail: /not JSON/ },
       { name: 'wrong types', write: (f) => writeFileSync(f, JSON.stringify({ ...JSON.parse(valid), v: 2, files: 'all of them' })), detail: /./ },
       { name: 'symlink', write: (f) => symlinkSync('/etc/passwd', f), detail: /not a regular file/ },
       { name: 'fifo', write: (f) => sh('mkfifo', [f]), detail: /not a regular file/ },

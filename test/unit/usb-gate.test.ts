@@ -1,8 +1,7 @@
-import { EventEmitter } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { DriveActions, MountedVolume, RemovableDrive, UsbPlatform, VolumeWatcher } from '../../src/agent/usb/drives.js';
+import type { RemovableDrive } from '../../src/agent/usb/drives.js';
 import { noticeText, type UsbNotice } from '../../src/agent/usb/notices.js';
 import { UsbGate } from '../../src/agent/usb/usb-gate.js';
 import { keyId } from '../../src/shared/crypto.js';
@@ -11,6 +10,9 @@ import { createLogger } from '../../src/shared/log.js';
 import { UsbPolicySchema, type BundleStations } from '../../src/shared/usb-policy.js';
 import { flagDirectory, generateEd25519KeyPair } from '../helpers/flags.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
+import { memoryPlatform, memoryVolume } from '../helpers/usb-memory.js';
+import { startUsbGate } from '../../src/agent/usb/host.js';
+import type { PolicyBundle } from '../../src/shared/policy.js';
 
 /**
  * The gate's decisions with the OS replaced by an in-memory mount table (the real Linux one is
@@ -21,44 +23,15 @@ const dir = tempDirsPerTest();
 const station = generateEd25519KeyPair();
 const stations: BundleStations = { trusted: [{ id: 'library', publicKey: station.publicKey, keyId: keyId(station.publicKey) }], revoked: [] };
 
-class Table extends EventEmitter implements VolumeWatcher {
-  volumes: MountedVolume[] = [];
-  started = 0;
-  async start() {
-    this.started++;
-    return [...this.volumes];
-  }
-  stop() {
-    this.started--;
-  }
-  async refresh() {}
-  plug(v: MountedVolume) {
-    this.volumes.push(v);
-    this.emit('mounted', v);
-  }
-}
-
 function rig(drive: Partial<RemovableDrive> = {}) {
-  const table = new Table();
-  const acted: string[] = [];
-  const actions: DriveActions = {
-    block: async (v) => (acted.push(`block ${v.mountPoint}`), { ok: true, detail: 'unmounted' }),
-    makeReadOnly: async (v) => (acted.push(`ro ${v.mountPoint}`), { ok: true, detail: 'remounted' }),
-    isReadOnly: (v) => v.options.includes('ro'),
-  };
-  const platform: UsbPlatform = {
-    name: 'memory',
-    watcher: table,
-    actions,
-    classifier: { classify: async (v) => (v.fsType === 'tmpfs' ? null : { classifiedBy: 'os', device: v.source, fsUuid: 'AAAA-0001', label: 'HOMEWORK', fsType: 'vfat', usbSerial: null, ...drive }) },
-  };
+  const { platform, table, acted } = memoryPlatform(drive);
   const events: NewAgentEvent[] = [];
   const notices: UsbNotice[] = [];
   const gate = new UsbGate({ platform, emit: (e) => events.push(e), log: createLogger('test', 'error') });
   gate.onNotice((n) => notices.push(n));
   return { gate, table, acted, events, notices };
 }
-const vol = (mountPoint: string, fsType = 'vfat'): MountedVolume => ({ key: mountPoint, mountPoint, source: '/dev/sdb1', fsType, major: 8, minor: 17, options: ['rw'] });
+const vol = memoryVolume;
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(check()).toBe(true);
@@ -95,7 +68,13 @@ describe('USB gate decisions', () => {
     expect(events[0]).toMatchObject({ type: 'usb.read-only', data: { reason: 'expired', action: 'remounted-read-only' } });
     expect(events[0]!.data).toMatchObject({ detail: expect.stringContaining("older than the policy's 7 day(s)") });
     expect(notices[0]).toMatchObject({ kind: 'read-only', title: '"HOMEWORK" is read-only' });
-    expect(noticeText(notices[0]!)).toContain('was opened read-only (you can copy files from it, but not change them or run programs from it) because its virus check is too old.');
+    expect(notices[0]!.why).toBe('The drive "HOMEWORK" was opened read-only (you can copy files from it, but not change them or run programs from it) because its virus check is too old.');
+    // The plain message window gets it wrapped, in paragraphs.
+    const text = noticeText(notices[0]!).split('\n');
+    expect(text[0]).toBe('"HOMEWORK" is read-only');
+    expect(text[1]).toBe('');
+    expect(Math.max(...text.map((l) => l.length))).toBeLessThanOrEqual(72);
+    expect(text.join(' ').replace(/ +/g, ' ')).toContain('not change them or run programs from it) because its virus check is too old.');
   });
 
   it('allow-and-audit: no action, an audit event, a notice that says use is recorded', async () => {
@@ -141,5 +120,27 @@ describe('USB gate decisions', () => {
     table.emit('changed', { ...v, options: ['rw'] });
     await until(() => acted.length === 2);
     expect(acted).toEqual([`ro ${v.mountPoint}`, `ro ${v.mountPoint}`]);
+  });
+});
+
+describe('USB gate hosted in the agent service', () => {
+  it('follows policy bundles and shows notices in the session message window', async () => {
+    const { platform, table } = memoryPlatform();
+    const events: NewAgentEvent[] = [];
+    const shown: string[] = [];
+    const host = { emit: (e: NewAgentEvent) => events.push(e), policyListeners: [] as ((b: PolicyBundle) => void)[] };
+    const session = { command: async (action: 'lock' | 'logoff' | 'message', text?: string) => (shown.push(`${action}: ${text}`), { ok: true, detail: 'shown', backend: 'test' }) };
+    const gate = startUsbGate(host, { mode: 'service', log: createLogger('test', 'error') }, () => session, platform)!;
+    const tray: string[] = [];
+    gate.onNotice((n) => tray.push(n.title));
+    table.volumes.push(vol(dir()));
+    const bundle = { payload: { policy: { usb: UsbPolicySchema.parse({}) }, stations } } as unknown as PolicyBundle;
+    host.policyListeners.forEach((l) => l(bundle));
+    await until(() => shown.length === 1);
+    expect(shown[0]).toMatch(/^message: "HOMEWORK" was not opened\n\nThe drive "HOMEWORK" was not opened because it has not been checked for\nviruses/);
+    expect(tray).toEqual(['"HOMEWORK" was not opened']);
+    expect(events[0]).toMatchObject({ type: 'usb.blocked' });
+    expect(startUsbGate(host, { mode: 'user', log: createLogger('test', 'error') }, () => null, platform)).toBeNull();
+    gate.stop();
   });
 });

@@ -141,9 +141,22 @@ describe('Windows and macOS backends behind the UsbPlatform interface (recorded 
 
   it('Windows: lists removable volumes, classifies from the snapshot, blocks with mountvol and sets the disk read-only', async () => {
     const runner = recordedRunner({ 'powershell.exe -NoProfile -NonInteractive -Command $ErrorActionPreference': fixture('win32/snapshot.json'), mountvol: '', 'powershell.exe -NoProfile -NonInteractive -Command Set-Disk': '' });
-    const platform = win32UsbPlatform(runner);
+    let arrival: ((line: string) => void) | null = null;
+    let subscription = '';
+    const platform = win32UsbPlatform(runner, 60_000, (command, args, onLine) => ((subscription = `${command} ${args.join(' ')}`), (arrival = onLine), () => (arrival = null)));
     const volumes = await platform.watcher.start();
+    expect(subscription).toContain('Register-CimIndicationEvent -ClassName Win32_VolumeChangeEvent');
+    // An arrival event re-reads the snapshot at once (no waiting for the timer).
+    const before = runner.ran.length;
+    const mounted: string[] = [];
+    platform.watcher.on('mounted', (v: { mountPoint: string }) => mounted.push(v.mountPoint));
+    arrival!('WARNING: noise');
+    arrival!('{"EventType":2,"DriveName":"E:"}');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(runner.ran.length).toBe(before + 1);
+    expect(mounted).toEqual([]); // same snapshot, nothing new
     platform.watcher.stop();
+    expect(arrival).toBeNull();
     expect(volumes.map((v) => v.mountPoint)).toEqual(['E:\\', 'F:\\', 'G:\\']);
     expect(await platform.classifier.classify(volumes[0]!, [])).toMatchObject({ usbSerial: '4C530001230615117281', fsUuid: '1A2B-3C4D' });
     expect(await platform.actions.block(volumes[0]!)).toMatchObject({ ok: true });

@@ -110,7 +110,7 @@ export class SessionRunner {
     }
     const warning = this.options.platform.warning;
     if (!warning?.available()) return { ok: false, detail: 'no way to show a message on this device', backend: null };
-    const shown = await warning.message(cleanText(text ?? '', 500));
+    const shown = await warning.message(messageText(text ?? ''));
     this.options.emit({ type: 'session.action', data: { action: 'message', reason: 'command', ok: shown.ok, backend: warning.name, detail: shown.detail } });
     return { ...shown, backend: warning.name };
   }
@@ -272,4 +272,10 @@ export class SessionRunner {
   private problem(kind: Extract<NewAgentEvent, { type: 'session.problem' }>['data']['kind'], detail: string): void {
     this.options.emit({ type: 'session.problem', data: { kind, detail } });
   }
+}
+
+/** Message text cleaned line by line, so that line breaks survive (a USB notice has paragraphs). */
+function messageText(text: string): string {
+  const joined = text.replace(/\r\n?/g, '\n').split('\n').slice(0, 20).map((line) => cleanText(line, 500)).join('\n');
+  return joined.length > 500 ? `${joined.slice(0, 499)}…` : joined;
 }

@@ -52,6 +52,11 @@ export interface DriveActions {
   makeReadOnly(volume: MountedVolume): Promise<ActionResult>;
   /** True when the mount table shows the volume read-only and non-executable. */
   isReadOnly(volume: MountedVolume): boolean;
+  /**
+   * Puts back the mount options the volume had when it was seen (after the gate held it
+   * read-only while checking). Platforms without it are not held.
+   */
+  restore?(volume: MountedVolume): Promise<ActionResult>;
 }
 
 /**

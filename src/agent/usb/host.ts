@@ -35,10 +35,10 @@ function usbPlatformFor(os: NodeJS.Platform, config: { udevDataDir?: string }): 
 export function startUsbGate(
   host: Host,
   config: { mode: 'service' | 'user'; log: Logger; udevDataDir?: string },
-  session: () => SessionRunner | null,
+  session: () => Pick<SessionRunner, 'command'> | null,
+  platform: UsbPlatform | null = usbPlatformFor(process.platform, config),
 ): UsbGate | null {
   const log = config.log.child('usb');
-  const platform = usbPlatformFor(process.platform, config);
   if (config.mode === 'user' || !platform) {
     log.info('usb gate not available here', { mode: config.mode, platform: process.platform });
     return null;

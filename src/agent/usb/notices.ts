@@ -37,7 +37,20 @@ export function usbNotice(d: UsbDecisionData, at: string): UsbNotice | null {
   return { ...base, title: `"${name}" was opened, and its use is recorded`, why: `The drive "${name}" was opened, but the school records its use ${because}` };
 }
 
-/** One text block for a plain message window. */
+/** One text block for a plain message window (xmessage does not wrap: lines are cut at 72). */
 export function noticeText(n: UsbNotice): string {
-  return `${n.title}\n\n${n.why}\n\n${n.whatToDo}`;
+  return [n.title, '', ...wrap(n.why, 72), '', ...wrap(n.whatToDo, 72)].join('\n');
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
 }

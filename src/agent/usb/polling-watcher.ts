@@ -10,9 +10,16 @@ export class PollingVolumeWatcher extends EventEmitter implements VolumeWatcher 
   private timer: NodeJS.Timeout | null = null;
   private reading: Promise<void> | null = null;
 
+  private stopTrigger: (() => void) | null = null;
+
+  /**
+   * `trigger`, when given, is an OS notification (e.g. Windows volume arrival) that calls its
+   * argument to re-list at once; the timer stays as the safety net. It returns its stop function.
+   */
   constructor(
     private readonly list: () => Promise<MountedVolume[]>,
     private readonly intervalMs: number,
+    private readonly trigger?: (refresh: () => void) => () => void,
   ) {
     super();
   }
@@ -21,12 +28,15 @@ export class PollingVolumeWatcher extends EventEmitter implements VolumeWatcher 
     this.table = new Map((await this.list()).map((v) => [v.key, v]));
     this.timer = setInterval(() => void this.refresh(), this.intervalMs);
     this.timer.unref();
+    this.stopTrigger = this.trigger?.(() => void this.refresh()) ?? null;
     return [...this.table.values()];
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.stopTrigger?.();
+    this.stopTrigger = null;
   }
 
   refresh(): Promise<void> {

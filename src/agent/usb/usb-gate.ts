@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SCAN_FLAG_FILE } from '../../shared/scan-flag.js';
 import type { NewAgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import type { BundleStations, UsbDecisionData, UsbPolicy } from '../../shared/usb-policy.js';
 import type { MountedVolume, RemovableDrive, UsbPlatform } from './drives.js';
-import { noticeText, usbNotice, type UsbNotice } from './notices.js';
+import { usbNotice, type UsbNotice } from './notices.js';
 import { verifyDriveFlag, type StationTrust, type Verdict } from './verify-flag.js';
 
 export interface UsbGateOptions {
@@ -119,12 +122,18 @@ export class UsbGate extends EventEmitter {
   private async decide(volume: MountedVolume, drive: RemovableDrive, policy: UsbPolicy, detectedMs: number): Promise<UsbDecisionData> {
     const now = this.options.now?.() ?? new Date();
     const allowlisted = drive.usbSerial !== null && policy.allowSerials.some((s) => s.serial === drive.usbSerial);
+    const held = !allowlisted && (await this.hold(volume, policy));
     const verdict: Pick<Verdict, 'ok' | 'reason' | 'detail' | 'flag' | 'stats'> = allowlisted
       ? { ok: true, reason: 'ok', detail: `USB serial ${drive.usbSerial} is on the school's allowlist`, stats: { files: 0, hashedFiles: 0, hashedBytes: 0, ms: 0 } }
       : tooOld(await verifyDriveFlag(volume.mountPoint, { trust: this.trust, volume: { fsUuid: drive.fsUuid, usbSerial: drive.usbSerial }, level: policy.verification, now }), policy, now);
     let action: UsbDecisionData['action'] = 'none';
     let result = { ok: true, detail: verdict.ok ? 'allowed' : 'allowed (audit only)' };
     const response = verdict.ok ? null : policy.response;
+    if (held && response !== 'read-only' && response !== 'block') {
+      const restored = await this.options.platform.actions.restore!(volume);
+      await this.options.platform.watcher.refresh();
+      result = restored.ok ? { ok: true, detail: `${result.detail}; held read-only while checking, then restored` } : { ok: false, detail: `could not restore after the check: ${restored.detail}` };
+    }
     if (response === 'block') {
       action = 'unmounted';
       result = await this.options.platform.actions.block(volume);
@@ -158,6 +167,21 @@ export class UsbGate extends EventEmitter {
     };
   }
 
+  /**
+   * A drive with a flag stays read-only and non-executable while it is checked (a strict check
+   * of a big drive takes seconds), so nothing on it runs or changes before the verdict. A drive
+   * without a flag is decided at once and needs no hold; allow-and-audit never restricts.
+   */
+  private async hold(volume: MountedVolume, policy: UsbPolicy): Promise<boolean> {
+    const { actions, watcher } = this.options.platform;
+    if (policy.response === 'allow-and-audit' || !actions.restore || actions.isReadOnly(volume)) return false;
+    if (!(await hasFlag(volume.mountPoint))) return false;
+    const r = await actions.makeReadOnly(volume);
+    await watcher.refresh();
+    if (!r.ok) this.options.log.warn('could not hold the drive read-only while checking it', { mountPoint: volume.mountPoint, detail: r.detail });
+    return r.ok;
+  }
+
   private report(data: UsbDecisionData): void {
     const type: UsbEventType =
       data.response === null ? 'usb.allowed' : data.response === 'block' ? 'usb.blocked' : data.response === 'read-only' ? 'usb.read-only' : 'usb.audited';
@@ -166,7 +190,7 @@ export class UsbGate extends EventEmitter {
     log(`usb drive ${type.slice(4)}`, { mountPoint: data.mountPoint, reason: data.reason, detail: data.detail, action: data.action, actionDetail: data.actionDetail, decisionMs: data.decisionMs });
     const notice = usbNotice(data, new Date().toISOString());
     if (notice) {
-      this.options.log.info('usb notice for the pupil', { text: noticeText(notice) });
+      this.options.log.info('usb notice for the pupil', { title: notice.title, why: notice.why, whatToDo: notice.whatToDo });
       this.emit('notice', notice);
     }
   }
@@ -180,6 +204,13 @@ export class UsbGate extends EventEmitter {
     await this.options.platform.watcher.refresh();
     this.options.log.warn('a read-only drive was remounted writable; made read-only again', { mountPoint: volume.mountPoint, ok: result.ok, detail: result.detail });
   }
+}
+
+async function hasFlag(root: string): Promise<boolean> {
+  return lstat(join(root, SCAN_FLAG_FILE)).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The policy may cap a flag's age below what the station allowed. */

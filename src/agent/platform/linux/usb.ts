@@ -69,6 +69,20 @@ export class LinuxDriveActions implements DriveActions {
     return { ok: false, detail: `remount failed (${(r.stderr.trim() || `exit ${r.code}`).slice(0, 200)}); still missing ${missing.join(',')}` };
   }
 
+  /** The per-mount flags the volume had when it was seen (rw, exec, suid...). */
+  async restore(volume: MountedVolume): Promise<ActionResult> {
+    const wanted = volume.options.filter((o) => /^[a-z]+$/.test(o));
+    const opposites: Record<string, string> = { ro: 'rw', noexec: 'exec', nosuid: 'suid', nodev: 'dev' };
+    // Flags the volume did not have are switched off explicitly (a bind remount keeps the rest).
+    const off = READ_ONLY_FLAGS.filter((f) => !wanted.includes(f)).map((f) => opposites[f]!);
+    const r = await this.runner.run('mount', ['-o', ['remount', 'bind', ...wanted, ...off].join(','), volume.mountPoint], 10_000);
+    const now = (await this.table()).find((m) => mountKey(m) === volume.key);
+    if (!now) return { ok: false, detail: 'the drive is no longer mounted' };
+    const wrong = READ_ONLY_FLAGS.filter((f) => now.mountOptions.includes(f) !== wanted.includes(f));
+    if (wrong.length === 0) return { ok: true, detail: `restored ${wanted.join(',')}` };
+    return { ok: false, detail: `remount failed (${(r.stderr.trim() || `exit ${r.code}`).slice(0, 200)}); still differs in ${wrong.join(',')}` };
+  }
+
   isReadOnly(volume: MountedVolume): boolean {
     return READ_ONLY_FLAGS.every((f) => volume.options.includes(f));
   }
