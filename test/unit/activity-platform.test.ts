@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { forEachLine } from '../../src/agent/activity/child-lines.js';
 import { describe, expect, it } from 'vitest';
 import { LogindSleepWatcher, LOGIND_SLEEP_MATCH, PrepareForSleepParser } from '../../src/agent/activity/power.js';
 import { parseActiveWindowLine, parsePropertyLine, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from '../../src/agent/platform/linux/activity/xprop-output.js';
@@ -84,5 +86,18 @@ describe('suspend and resume from logind', () => {
     } finally {
       daemon.kill('SIGTERM');
     }
+  });
+});
+
+describe('reading helper output', () => {
+  it('splits lines across chunks and drops an overlong line whole, without misreading its tail', () => {
+    const stream = new PassThrough();
+    const got: string[] = [];
+    forEachLine(stream, (l) => got.push(l), { encoding: 'latin1', maxLine: 16 });
+    stream.write('first\nsec');
+    stream.write('ond\n');
+    stream.write('x'.repeat(40));
+    stream.write('WM_NAME(STRING) = 1\nthird\n');
+    expect(got).toEqual(['first', 'second', 'third']);
   });
 });

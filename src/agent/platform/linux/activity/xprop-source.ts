@@ -1,31 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import { forEachLine } from '../../../activity/child-lines.js';
 import type { RawWindow, WindowSource } from '../../../activity/window-source.js';
 import { parseActiveWindowLine, parsePropertyLine, ROOT_SPY_ARGS, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from './xprop-output.js';
 
 /** A line longer than this is not something we asked for; it is dropped. */
 const MAX_LINE = 64 * 1024;
-
-/** Calls `onLine` for each complete line of a child's stdout, dropping overlong ones. */
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-  let buffer = '';
-  let dropping = false;
-  child.stdout!.setEncoding('latin1'); // xprop prints ASCII here (byte lists); never split a char
-  child.stdout!.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (!dropping) onLine(line);
-      dropping = false;
-    }
-    if (buffer.length > MAX_LINE) {
-      buffer = '';
-      dropping = true;
-    }
-  });
-}
+// xprop prints ASCII here (byte lists), so latin1 never splits a character.
+const lines = (child: ChildProcess, onLine: (line: string) => void) => forEachLine(child.stdout!, onLine, { encoding: 'latin1', maxLine: MAX_LINE });
 
 /**
  * The X11 window source: ONE long-lived `xprop -root -spy` tells us when focus moves, and one
