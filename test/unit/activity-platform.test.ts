@@ -62,7 +62,7 @@ describe('suspend and resume from logind', () => {
   });
 
   const missing = ['dbus-daemon', 'dbus-monitor', 'dbus-send'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  const unavailable = skipReason('logind sleep watcher', missing.length ? `missing ${missing.join(', ')} (apt-get install dbus)` : null);
+  const unavailable = skipReason('logind sleep watcher', missing.length ? `missing ${missing.join(', ')} (apt-get install dbus-daemon dbus-bin)` : null);
 
   it.skipIf(unavailable !== null)('the watcher turns real D-Bus signals into power states (on a private bus: no logind here)', async () => {
     const daemon = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
