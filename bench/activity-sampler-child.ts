@@ -21,7 +21,7 @@ const apps = new Set<string>();
 const sampler = new ActivitySampler({
   ownership: 'school',
   displayServer: 'x11',
-  createSource: () => (source = sourceName === 'get-windows' ? new GetWindowsSource() : new XpropWindowSource(sessionEnv)),
+  createSource: (detail) => (source = sourceName === 'get-windows' ? new GetWindowsSource(detail) : new XpropWindowSource(sessionEnv, detail)),
   session: () => ({ idleMs: 0, locked: false }),
   network: { status: () => true },
   emit: (e) => {

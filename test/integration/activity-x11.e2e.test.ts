@@ -8,6 +8,7 @@ import { CLI, kill, startProcess, stopAll, tempDir, waitUntil, type Proc } from 
 import { skipReason } from '../helpers/requirements.js';
 import { killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /**
  * Activity reporting end to end: a real console process, a real agent process told about a
@@ -158,6 +159,10 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
     expect(raw).not.toContain('pupil-term');
     expect(raw).not.toContain('Calculator');
     expect(raw).not.toContain('/usr/bin');
+    // Titles are not even read: the helper following the window does not ask X for them.
+    const cmdlines = pidsOnDisplay('xprop', s.x.display).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+    expect(cmdlines.some((c) => c.includes('WM_CLASS'))).toBe(true);
+    expect(cmdlines.join('\n')).not.toMatch(/WM_NAME/);
   });
 
   it('the live activity frame follows focus (read by a console we control)', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { forEachLine } from '../../src/agent/activity/child-lines.js';
 import { describe, expect, it } from 'vitest';
+import { rawFromGetWindows } from '../../src/agent/activity/get-windows-source.js';
 import { LogindSleepWatcher, LOGIND_SLEEP_MATCH, PrepareForSleepParser } from '../../src/agent/activity/power.js';
 import { parseActiveWindowLine, parsePropertyLine, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from '../../src/agent/platform/linux/activity/xprop-output.js';
 import type { PowerState } from '../../src/shared/activity.js';
@@ -46,7 +47,27 @@ describe('xprop output (recorded under Xvfb + openbox with xterm and xcalc)', ()
     expect(parsePropertyLine('WM_NAME(STRING) = ')).toEqual({ name: 'WM_NAME', value: '' });
     expect(parsePropertyLine('WM_ICON_NAME(STRING) = 1')).toBeUndefined();
     expect(windowFromProperties(new Map())).toBeNull();
-    expect(windowSpyArgs(0x40000c)).toContain('0x40000c');
+  });
+
+  it('app-only asks X for the class and pid only: titles are never read', () => {
+    expect(windowSpyArgs(0x40000c, true)).toEqual(expect.arrayContaining(['0x40000c', 'WM_NAME', '_NET_WM_NAME', 'WM_CLASS', '_NET_WM_PID']));
+    const appOnly = windowSpyArgs(0x40000c, false);
+    expect(appOnly).toEqual(expect.arrayContaining(['WM_CLASS', '_NET_WM_PID']));
+    expect(appOnly.join(' ')).not.toMatch(/WM_NAME/);
+  });
+});
+
+describe('get-windows results (Windows and macOS, shapes from its documented types)', () => {
+  const results = JSON.parse(fixture('get-windows-results.json'));
+  it('maps app, title, URL (macOS browsers only) and path; an empty title is "not known"', () => {
+    expect(rawFromGetWindows(results.macos)).toEqual({ app: 'Google Chrome', title: 'Unicorns - Google Search', url: 'https://www.google.com/search?q=unicorns', path: '/Applications/Google Chrome.app' });
+    expect(rawFromGetWindows(results.macosNoPermission)).toEqual({ app: 'Safari', title: null, url: null, path: '/Applications/Safari.app' });
+    expect(rawFromGetWindows(results.windows)).toEqual({
+      app: 'Microsoft Word',
+      title: 'Essay.docx - Word',
+      url: null,
+      path: 'C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE',
+    });
   });
 });
 

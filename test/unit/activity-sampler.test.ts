@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ActivitySampler } from '../../src/agent/activity/sampler.js';
-import type { RawWindow, WindowSource } from '../../src/agent/activity/window-source.js';
+import type { RawWindow, WindowDetail, WindowSource } from '../../src/agent/activity/window-source.js';
 import type { DisplayServer } from '../../src/agent/activity/display-server.js';
 import type { SessionClock } from '../../src/agent/session/clock.js';
 import type { SessionObservation } from '../../src/agent/session/core.js';
@@ -27,7 +27,10 @@ class FakeSource implements WindowSource {
   problem: string | null = null;
   running = false;
   reads = 0;
-  constructor(public window: RawWindow | null) {}
+  constructor(
+    public window: RawWindow | null,
+    public detail: WindowDetail,
+  ) {}
   start() {
     this.running = true;
   }
@@ -50,8 +53,8 @@ function harness(opts: { ownership?: Ownership; displayServer?: DisplayServer } 
   const sampler = new ActivitySampler({
     ownership: opts.ownership ?? 'school',
     displayServer: opts.displayServer ?? 'x11',
-    createSource: () => {
-      const s = new FakeSource(window);
+    createSource: (detail) => {
+      const s = new FakeSource(window, detail);
       sources.push(s);
       return s;
     },
@@ -221,6 +224,8 @@ describe('activity sampler', () => {
     await h.apply({ mode: 'off' });
     await h.tick(1);
     expect(h.spans()[1]!.window).toEqual({ app: 'XTerm', title: null, url: null, path: null });
+    // The source that could read titles was replaced by one that cannot.
+    expect(h.sources.map((s) => s.detail)).toEqual(['full', 'app']);
     expect(h.sources.every((s) => !s.running)).toBe(true);
   });
 

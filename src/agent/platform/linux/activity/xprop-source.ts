@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { forEachLine } from '../../../activity/child-lines.js';
-import type { RawWindow, WindowSource } from '../../../activity/window-source.js';
+import type { RawWindow, WindowDetail, WindowSource } from '../../../activity/window-source.js';
 import { parseActiveWindowLine, parsePropertyLine, ROOT_SPY_ARGS, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from './xprop-output.js';
 
 /** A line longer than this is not something we asked for; it is dropped. */
@@ -27,6 +27,7 @@ export class XpropWindowSource implements WindowSource {
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
+    private readonly detail: WindowDetail = 'full',
     private readonly procRoot = '/proc',
   ) {}
 
@@ -71,7 +72,7 @@ export class XpropWindowSource implements WindowSource {
     const props = new Map<WindowProperty, PropertyUpdate['value']>();
     this.props = props;
     if (id === 0) return;
-    const spy = this.spawnXprop(windowSpyArgs(id));
+    const spy = this.spawnXprop(windowSpyArgs(id, this.detail === 'full'));
     this.windowSpy = spy;
     lines(spy, (line) => {
       const update = parsePropertyLine(line);
