@@ -59,6 +59,9 @@ describe('redaction patterns', () => {
     expect(unsafePatternReason('(a+)+$')).toMatch(/repeated group/);
     expect(unsafePatternReason('(a|aa)*b')).toMatch(/repeated group/);
     expect(unsafePatternReason('((a)*)+')).toMatch(/repeated group/);
+    expect(unsafePatternReason('(a?b?)+c')).toMatch(/repeated group/);
+    expect(unsafePatternReason('(?:x+)*')).toMatch(/repeated group/);
+    expect(unsafePatternReason('(?:Private|Incognito) browsing')).toBeNull();
     expect(unsafePatternReason('(x)\\1')).toMatch(/back-references/);
     expect(unsafePatternReason('[(a+)+]')).toBeNull(); // inside a class these are plain characters
   });
