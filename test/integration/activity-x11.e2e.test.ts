@@ -138,6 +138,23 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
     expect(helpers.length).toBeLessThanOrEqual(2);
   });
 
+  it('a hostile window title reaches the console bounded, as plain text', async () => {
+    const termId = s.x.run('xdotool', ['search', '--name', 'pupil-term']).stdout.trim().split('\n')[0]!;
+    const hostile = `<script>alert(1)</script>\u001b[31m\nnext line ${'A'.repeat(5000)}`;
+    expect(s.x.run('xdotool', ['set_window', '--name', hostile, termId]).status).toBe(0);
+    try {
+      expect(s.x.run('xdotool', ['windowactivate', '--sync', termId]).status).toBe(0); // not by name: the name is the payload
+      await sleep(2000);
+      focusCalc(s.x);
+      const span = await waitUntil(async () => (await spansAtConsole(s)).find((sp) => sp.window?.title?.startsWith('<script>')), 20_000, () => 'no span with the hostile title');
+      expect(span.window!.title).toHaveLength(1024);
+      expect(span.window!.title!.startsWith('<script>alert(1)</script>\uFFFD[31m\uFFFDnext line AAAA')).toBe(true);
+      expect(span.window!.title!.endsWith('…')).toBe(true);
+    } finally {
+      s.x.run('xdotool', ['set_window', '--name', TERM_TITLE, termId]);
+    }
+  });
+
   it('in app-only mode spans reach the console without titles, URLs or paths', async () => {
     await publish(s, { mode: 'app-only', batchSeconds: 1, idleAfterSeconds: 3600 });
     const appliedAt = Date.now();

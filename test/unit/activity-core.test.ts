@@ -104,6 +104,7 @@ describe('redaction patterns', () => {
     const huge = reportedWindow({ app: 'A'.repeat(10_000), title: 'T'.repeat(1_000_000), url: 'u'.repeat(100_000), path: '/p'.repeat(10_000) }, full, patterns)!;
     expect(huge.app).toHaveLength(255);
     expect(huge.title).toHaveLength(1024);
+    expect(huge.title!.endsWith('…')).toBe(true); // the reader can tell it was cut
     expect(huge.url).toHaveLength(2048);
     expect(huge.path!.length).toBeLessThanOrEqual(4096);
     const nasty = reportedWindow({ app: '\u0000evil\u001b[31m', title: 'a\nb\u2028c\ud800d secret', url: null, path: null }, full, patterns)!;
