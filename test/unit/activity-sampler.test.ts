@@ -141,7 +141,7 @@ describe('activity sampler', () => {
     const h = harness();
     await h.apply({ mode: 'full', idleAfterSeconds: 10, batchSeconds: 1 });
     await h.tick(2);
-    h.setSession({ idleMs: 12_000, locked: false });
+    h.setSession({ idleMs: 12_000, locked: false }); // noticed at t3; the last input was 12 s before
     await h.tick(3);
     expect(h.sampler.now).toMatchObject({ collecting: true, window: null, idleSeconds: 12, locked: false });
     h.setSession({ idleMs: 15_000, locked: true });
@@ -149,8 +149,8 @@ describe('activity sampler', () => {
     expect(h.sampler.now.locked).toBe(true);
     h.sampler.stop();
     expect(h.spans().map((s) => [s.kind, s.durationMs])).toEqual([
-      ['window', 3000], // t0..t3
-      ['idle', 3000], // t3..t6
+      ['idle', 6000], // t0..t6: the window span (t0..t3) was all inside the idle time, so it is gone
+
       ['locked', 1000], // t6..t7, closed when stopped
     ]);
   });

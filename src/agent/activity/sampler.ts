@@ -167,7 +167,8 @@ export class ActivitySampler {
         : window
           ? { kind: 'window', window }
           : null; // nothing in front: a gap, not a span
-    if (sample) this.queue(this.spans.add(sample, wall, mono));
+    // Idle is noticed idleAfterSeconds late: the idle span starts at the last input.
+    if (sample) this.queue(this.spans.add(sample, wall, mono, sample.kind === 'idle' ? (idleMs ?? 0) : 0));
     else this.closeSpan();
     if (this.pending.length && (this.pending.length >= SPANS_PER_EVENT || mono - this.lastFlushMono >= this.policy.batchSeconds * 1000)) this.flush();
 
