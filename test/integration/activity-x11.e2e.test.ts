@@ -179,7 +179,7 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
     // Titles are not even read: the helper following the window does not ask X for them.
     const cmdlines = pidsOnDisplay('xprop', s.x.display).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
     expect(cmdlines.some((c) => c.includes('WM_CLASS'))).toBe(true);
-    expect(cmdlines.join('\n')).not.toMatch(/WM_NAME/);
+    expect(cmdlines.join('\n')).not.toMatch(/WM_NAME|_NET_WM_PID/);
   });
 
   it('the live activity frame follows focus (read by a console we control)', async () => {

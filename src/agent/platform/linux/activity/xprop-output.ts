@@ -11,9 +11,9 @@ export type WindowProperty = (typeof WINDOW_PROPERTIES)[number];
 /** Longest property value read, in bytes (xprop's `-len`). */
 export const PROPERTY_BYTES = 4096;
 
-/** With `titles` false the title properties are not even asked for (app-only mode). */
-export function windowSpyArgs(windowId: number, titles: boolean): string[] {
-  const props = titles ? WINDOW_PROPERTIES : WINDOW_PROPERTIES.filter((p) => p !== 'WM_NAME' && p !== '_NET_WM_NAME');
+/** With `full` false only the class is asked for (app-only mode: no title, no pid for a path). */
+export function windowSpyArgs(windowId: number, full: boolean): string[] {
+  const props = full ? WINDOW_PROPERTIES : (['WM_CLASS'] as const);
   const formats = props.flatMap((p) => (p === '_NET_WM_PID' ? [] : ['-f', p, '8c']));
   return ['-id', `0x${windowId.toString(16)}`, '-spy', '-len', String(PROPERTY_BYTES), ...formats, ...props];
 }

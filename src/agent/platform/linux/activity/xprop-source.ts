@@ -62,7 +62,7 @@ export class XpropWindowSource implements WindowSource {
   async sample(): Promise<RawWindow | null> {
     const window = windowFromProperties(this.props);
     if (!window) return null;
-    return { app: window.app, title: window.title, url: null, path: window.pid === null ? null : this.pathOf(window.pid) };
+    return { app: window.app, title: window.title, url: null, path: window.pid === null || this.detail !== 'full' ? null : this.pathOf(window.pid) };
   }
 
   private follow(id: number): void {
