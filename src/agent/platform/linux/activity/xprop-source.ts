@@ -13,7 +13,7 @@ const lines = (child: ChildProcess, onLine: (line: string) => void) => forEachLi
  * The X11 window source: ONE long-lived `xprop -root -spy` tells us when focus moves, and one
  * `xprop -id W -spy` follows the focused window's title and class, so each sample is a memory
  * read. get-windows instead spawns xprop twice and xwininfo once per call; measured in
- * docs/benchmarks.md (bench:activity), that costs 1.6 % of a core against 0.17 % at one sample a second.
+ * docs/benchmarks.md (bench:activity), that costs 1.6-1.8 % of a core against 0.17-0.25 % at one sample a second.
  */
 export class XpropWindowSource implements WindowSource {
   readonly name = 'xprop-spy';
