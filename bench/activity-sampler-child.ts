@@ -21,7 +21,7 @@ const apps = new Set<string>();
 const sampler = new ActivitySampler({
   ownership: 'school',
   displayServer: 'x11',
-  createSource: () => (source = sourceName === 'get-windows' ? new GetWindowsSource() : new XpropWindowSource(sessionEnv)),
+  createSource: (detail) => (source = sourceName === 'get-windows' ? new GetWindowsSource(detail) : new XpropWindowSource(sessionEnv, detail)),
   session: () => ({ idleMs: 0, locked: false }),
   network: { status: () => true },
   emit: (e) => {
@@ -68,6 +68,7 @@ const elapsed = (performance.now() - started) / 1000;
 clearInterval(watch);
 const rss = rssKb('self');
 const hwm = rssKb('self', 'VmHWM');
+const helpers = helperPids().length;
 sampler.stop();
 process.stdout.write(
   `${JSON.stringify({
@@ -77,7 +78,7 @@ process.stdout.write(
     rssMb: rss / 1024,
     peakRssMb: hwm / 1024,
     helperRssMb: helperRssMax / 1024,
-    helpers: helperPids().length,
+    helpers,
     spans,
     frames,
     apps: [...apps].sort(),

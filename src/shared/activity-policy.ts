@@ -46,7 +46,7 @@ export function unsafePatternReason(pattern: string): string | null {
       const quantified = /^([*+]|\{\d*,?\d*\})/.test(pattern.slice(i + 1));
       if (group?.risky && quantified) return 'a repeated group may not itself contain a repetition or an alternation (it could take forever on some titles)';
       if (groups.length && (group?.risky || quantified)) groups.at(-1)!.risky = true;
-    } else if ((c === '*' || c === '+' || c === '{') && groups.length) groups.at(-1)!.risky = true;
+    } else if ((c === '*' || c === '+' || c === '{' || (c === '?' && pattern[i - 1] !== '(')) && groups.length) groups.at(-1)!.risky = true;
   }
   return null;
 }

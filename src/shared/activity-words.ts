@@ -4,7 +4,8 @@ import type { ActivityPolicy } from './activity-policy.js';
 /**
  * What the tray tells the pupil, in plain words, about what school IT can see right now.
  * Platform-free so the tray, the console and tests share one wording. The headline answers
- * "is anything being shared?"; the lines say exactly what, and what never is.
+ * "is anything being shared?"; the lines say exactly what, and what never is. Returned as plain
+ * text: the tray must render it as text (titles come from other programs).
  */
 export interface SharingWords {
   /** One short sentence. */
@@ -51,6 +52,12 @@ export function describeSharing(now: ActivityNow, policy: ActivityPolicy | null,
   lines.push('They can also see when this computer is not being used or is locked, and for how long you use each app.');
   lines.push('Vigil never records your screen, your typing or your files.');
   if (ownership === 'byod') lines.push('Because this is your own device, this only happens in school hours and on the school network.');
+  if (now.mode === 'full' && now.window?.title) lines.unshift(`Right now they see the window title “${now.window.title}”${now.window.url ? ` and the address ${now.window.url}` : ''}.`);
+  if (now.locked) lines.unshift('Right now they see that this computer is locked.');
+  else if (!now.window) {
+    const idle = now.idleSeconds !== null && now.idleSeconds >= (policy?.idleAfterSeconds ?? 180);
+    lines.unshift(idle ? 'Right now they see that this computer is not being used.' : 'Right now no app window is in front, so no app is shared.');
+  }
   const headline = now.window ? `School IT can see that you are using ${now.window.app}.` : 'School IT can see which app you are using.';
   return { headline, lines };
 }

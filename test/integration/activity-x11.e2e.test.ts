@@ -8,6 +8,7 @@ import { CLI, kill, startProcess, stopAll, tempDir, waitUntil, type Proc } from 
 import { skipReason } from '../helpers/requirements.js';
 import { killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /**
  * Activity reporting end to end: a real console process, a real agent process told about a
@@ -137,6 +138,23 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
     expect(helpers.length).toBeLessThanOrEqual(2);
   });
 
+  it('a hostile window title reaches the console bounded, as plain text', async () => {
+    const termId = s.x.run('xdotool', ['search', '--name', 'pupil-term']).stdout.trim().split('\n')[0]!;
+    const hostile = `<script>alert(1)</script>\u001b[31m\nnext line ${'A'.repeat(5000)}`;
+    expect(s.x.run('xdotool', ['set_window', '--name', hostile, termId]).status).toBe(0);
+    try {
+      expect(s.x.run('xdotool', ['windowactivate', '--sync', termId]).status).toBe(0); // not by name: the name is the payload
+      await sleep(2000);
+      focusCalc(s.x);
+      const span = await waitUntil(async () => (await spansAtConsole(s)).find((sp) => sp.window?.title?.startsWith('<script>')), 20_000, () => 'no span with the hostile title');
+      expect(span.window!.title).toHaveLength(1024);
+      expect(span.window!.title!.startsWith('<script>alert(1)</script>\uFFFD[31m\uFFFDnext line AAAA')).toBe(true);
+      expect(span.window!.title!.endsWith('…')).toBe(true);
+    } finally {
+      s.x.run('xdotool', ['set_window', '--name', TERM_TITLE, termId]);
+    }
+  });
+
   it('in app-only mode spans reach the console without titles, URLs or paths', async () => {
     await publish(s, { mode: 'app-only', batchSeconds: 1, idleAfterSeconds: 3600 });
     const appliedAt = Date.now();
@@ -158,6 +176,10 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
     expect(raw).not.toContain('pupil-term');
     expect(raw).not.toContain('Calculator');
     expect(raw).not.toContain('/usr/bin');
+    // Titles are not even read: the helper following the window does not ask X for them.
+    const cmdlines = pidsOnDisplay('xprop', s.x.display).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '));
+    expect(cmdlines.some((c) => c.includes('WM_CLASS'))).toBe(true);
+    expect(cmdlines.join('\n')).not.toMatch(/WM_NAME|_NET_WM_PID/);
   });
 
   it('the live activity frame follows focus (read by a console we control)', async () => {

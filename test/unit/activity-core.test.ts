@@ -42,6 +42,20 @@ describe('span merging', () => {
     expect(b.since).toBe(1000 + MAX_SPAN_MS);
   });
 
+  it('idle noticed late starts at the last input: the window span is trimmed back, never below its start', () => {
+    const b = new SpanBuilder();
+    b.add(xterm, 0, 0);
+    b.add(xterm, 100_000, 100_000);
+    const [win] = b.add({ kind: 'idle', window: null }, 200_000, 200_000, 180_000); // last input at 20 s
+    expect(win).toMatchObject({ durationMs: 20_000 });
+    expect(b.since).toBe(20_000);
+    expect(b.close(260_000)).toMatchObject({ start: new Date(20_000).toISOString(), durationMs: 240_000, kind: 'idle' });
+    b.add(xterm, 300_000, 300_000);
+    const [short] = b.add({ kind: 'idle', window: null }, 301_000, 301_000, 180_000);
+    expect(short).toBeUndefined(); // trimmed to nothing: the window span began after the last input
+    expect(b.since).toBe(300_000);
+  });
+
   it('after a stall the span ends at its last sample, and durations never go negative', () => {
     const b = new SpanBuilder();
     b.add(xterm, 0, 0);
@@ -59,6 +73,9 @@ describe('redaction patterns', () => {
     expect(unsafePatternReason('(a+)+$')).toMatch(/repeated group/);
     expect(unsafePatternReason('(a|aa)*b')).toMatch(/repeated group/);
     expect(unsafePatternReason('((a)*)+')).toMatch(/repeated group/);
+    expect(unsafePatternReason('(a?b?)+c')).toMatch(/repeated group/);
+    expect(unsafePatternReason('(?:x+)*')).toMatch(/repeated group/);
+    expect(unsafePatternReason('(?:Private|Incognito) browsing')).toBeNull();
     expect(unsafePatternReason('(x)\\1')).toMatch(/back-references/);
     expect(unsafePatternReason('[(a+)+]')).toBeNull(); // inside a class these are plain characters
   });
@@ -101,6 +118,7 @@ describe('redaction patterns', () => {
     const huge = reportedWindow({ app: 'A'.repeat(10_000), title: 'T'.repeat(1_000_000), url: 'u'.repeat(100_000), path: '/p'.repeat(10_000) }, full, patterns)!;
     expect(huge.app).toHaveLength(255);
     expect(huge.title).toHaveLength(1024);
+    expect(huge.title!.endsWith('…')).toBe(true); // the reader can tell it was cut
     expect(huge.url).toHaveLength(2048);
     expect(huge.path!.length).toBeLessThanOrEqual(4096);
     const nasty = reportedWindow({ app: '\u0000evil\u001b[31m', title: 'a\nb\u2028c\ud800d secret', url: null, path: null }, full, patterns)!;

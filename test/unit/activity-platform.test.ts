@@ -1,7 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { forEachLine } from '../../src/agent/activity/child-lines.js';
 import { describe, expect, it } from 'vitest';
+import { rawFromGetWindows } from '../../src/agent/activity/get-windows-source.js';
 import { LogindSleepWatcher, LOGIND_SLEEP_MATCH, PrepareForSleepParser } from '../../src/agent/activity/power.js';
 import { parseActiveWindowLine, parsePropertyLine, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from '../../src/agent/platform/linux/activity/xprop-output.js';
 import type { PowerState } from '../../src/shared/activity.js';
@@ -44,7 +47,27 @@ describe('xprop output (recorded under Xvfb + openbox with xterm and xcalc)', ()
     expect(parsePropertyLine('WM_NAME(STRING) = ')).toEqual({ name: 'WM_NAME', value: '' });
     expect(parsePropertyLine('WM_ICON_NAME(STRING) = 1')).toBeUndefined();
     expect(windowFromProperties(new Map())).toBeNull();
-    expect(windowSpyArgs(0x40000c)).toContain('0x40000c');
+  });
+
+  it('app-only asks X for the class only: titles (and the pid behind the path) are never read', () => {
+    expect(windowSpyArgs(0x40000c, true)).toEqual(expect.arrayContaining(['0x40000c', 'WM_NAME', '_NET_WM_NAME', 'WM_CLASS', '_NET_WM_PID']));
+    const appOnly = windowSpyArgs(0x40000c, false);
+    expect(appOnly).toContain('WM_CLASS');
+    expect(appOnly.join(' ')).not.toMatch(/WM_NAME|_NET_WM_PID/);
+  });
+});
+
+describe('get-windows results (Windows and macOS, shapes from its documented types)', () => {
+  const results = JSON.parse(fixture('get-windows-results.json'));
+  it('maps app, title, URL (macOS browsers only) and path; an empty title is "not known"', () => {
+    expect(rawFromGetWindows(results.macos)).toEqual({ app: 'Google Chrome', title: 'Unicorns - Google Search', url: 'https://www.google.com/search?q=unicorns', path: '/Applications/Google Chrome.app' });
+    expect(rawFromGetWindows(results.macosNoPermission)).toEqual({ app: 'Safari', title: null, url: null, path: '/Applications/Safari.app' });
+    expect(rawFromGetWindows(results.windows)).toEqual({
+      app: 'Microsoft Word',
+      title: 'Essay.docx - Word',
+      url: null,
+      path: 'C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE',
+    });
   });
 });
 
@@ -60,7 +83,7 @@ describe('suspend and resume from logind', () => {
   });
 
   const missing = ['dbus-daemon', 'dbus-monitor', 'dbus-send'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  const unavailable = skipReason('logind sleep watcher', missing.length ? `missing ${missing.join(', ')} (apt-get install dbus)` : null);
+  const unavailable = skipReason('logind sleep watcher', missing.length ? `missing ${missing.join(', ')} (apt-get install dbus-daemon dbus-bin)` : null);
 
   it.skipIf(unavailable !== null)('the watcher turns real D-Bus signals into power states (on a private bus: no logind here)', async () => {
     const daemon = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -84,5 +107,18 @@ describe('suspend and resume from logind', () => {
     } finally {
       daemon.kill('SIGTERM');
     }
+  });
+});
+
+describe('reading helper output', () => {
+  it('splits lines across chunks and drops an overlong line whole, without misreading its tail', () => {
+    const stream = new PassThrough();
+    const got: string[] = [];
+    forEachLine(stream, (l) => got.push(l), { encoding: 'latin1', maxLine: 16 });
+    stream.write('first\nsec');
+    stream.write('ond\n');
+    stream.write('x'.repeat(40));
+    stream.write('WM_NAME(STRING) = 1\nthird\n');
+    expect(got).toEqual(['first', 'second', 'third']);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ActivitySampler } from '../../src/agent/activity/sampler.js';
-import type { RawWindow, WindowSource } from '../../src/agent/activity/window-source.js';
+import type { RawWindow, WindowDetail, WindowSource } from '../../src/agent/activity/window-source.js';
 import type { DisplayServer } from '../../src/agent/activity/display-server.js';
 import type { SessionClock } from '../../src/agent/session/clock.js';
 import type { SessionObservation } from '../../src/agent/session/core.js';
@@ -27,7 +27,10 @@ class FakeSource implements WindowSource {
   problem: string | null = null;
   running = false;
   reads = 0;
-  constructor(public window: RawWindow | null) {}
+  constructor(
+    public window: RawWindow | null,
+    public detail: WindowDetail,
+  ) {}
   start() {
     this.running = true;
   }
@@ -50,8 +53,8 @@ function harness(opts: { ownership?: Ownership; displayServer?: DisplayServer } 
   const sampler = new ActivitySampler({
     ownership: opts.ownership ?? 'school',
     displayServer: opts.displayServer ?? 'x11',
-    createSource: () => {
-      const s = new FakeSource(window);
+    createSource: (detail) => {
+      const s = new FakeSource(window, detail);
       sources.push(s);
       return s;
     },
@@ -138,7 +141,7 @@ describe('activity sampler', () => {
     const h = harness();
     await h.apply({ mode: 'full', idleAfterSeconds: 10, batchSeconds: 1 });
     await h.tick(2);
-    h.setSession({ idleMs: 12_000, locked: false });
+    h.setSession({ idleMs: 12_000, locked: false }); // noticed at t3; the last input was 12 s before
     await h.tick(3);
     expect(h.sampler.now).toMatchObject({ collecting: true, window: null, idleSeconds: 12, locked: false });
     h.setSession({ idleMs: 15_000, locked: true });
@@ -146,8 +149,8 @@ describe('activity sampler', () => {
     expect(h.sampler.now.locked).toBe(true);
     h.sampler.stop();
     expect(h.spans().map((s) => [s.kind, s.durationMs])).toEqual([
-      ['window', 3000], // t0..t3
-      ['idle', 3000], // t3..t6
+      ['idle', 6000], // t0..t6: the window span (t0..t3) was all inside the idle time, so it is gone
+
       ['locked', 1000], // t6..t7, closed when stopped
     ]);
   });
@@ -221,6 +224,8 @@ describe('activity sampler', () => {
     await h.apply({ mode: 'off' });
     await h.tick(1);
     expect(h.spans()[1]!.window).toEqual({ app: 'XTerm', title: null, url: null, path: null });
+    // The source that could read titles was replaced by one that cannot.
+    expect(h.sources.map((s) => s.detail)).toEqual(['full', 'app']);
     expect(h.sources.every((s) => !s.running)).toBe(true);
   });
 

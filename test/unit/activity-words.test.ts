@@ -9,8 +9,9 @@ const text = (w: { headline: string; lines: string[] }) => [w.headline, ...w.lin
 describe('what the tray tells the pupil', () => {
   it('full mode names the app, titles and web addresses, and mentions hidden words only when there are rules', () => {
     const policy = ActivityPolicySchema.parse({ mode: 'full', redactTitles: ['secret'] });
-    const w = describeSharing(now({ window: { app: 'Firefox', title: 'x', url: null, path: null } }), policy, 'school');
+    const w = describeSharing(now({ window: { app: 'Firefox', title: 'Inbox - [hidden]', url: 'https://mail.example/', path: null } }), policy, 'school');
     expect(w.headline).toBe('School IT can see that you are using Firefox.');
+    expect(w.lines[0]).toBe('Right now they see the window title “Inbox - [hidden]” and the address https://mail.example/.');
     expect(text(w)).toMatch(/title of its window/);
     expect(text(w)).toMatch(/web address/);
     expect(text(w)).toMatch(/hidden/);
@@ -22,6 +23,13 @@ describe('what the tray tells the pupil', () => {
     expect(w.headline).toBe('School IT can see that you are using XTerm.');
     expect(text(w)).toMatch(/cannot see window titles, web addresses/);
     expect(text(w)).not.toMatch(/can see the name of the app you are using, the title/);
+    expect(text(w)).not.toMatch(/Right now they see the window title/);
+  });
+
+  it('says when what is seen is that the computer is idle or locked', () => {
+    expect(describeSharing(now({ locked: true }), null, 'school').lines[0]).toBe('Right now they see that this computer is locked.');
+    expect(describeSharing(now({ window: null, idleSeconds: 400 }), null, 'school').lines[0]).toBe('Right now they see that this computer is not being used.');
+    expect(describeSharing(now({ window: null, idleSeconds: 2 }), null, 'school').lines[0]).toBe('Right now no app window is in front, so no app is shared.');
   });
 
   it('paused: says nothing is shared, and why, in plain words', () => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { PowerState } from '../../shared/activity.js';
+import { forEachLine } from './child-lines.js';
 
 /**
  * Suspend and resume from systemd-logind: it emits PrepareForSleep(true) just before the
@@ -55,17 +56,14 @@ export class LogindSleepWatcher {
     this.child = child;
     child.on('error', () => undefined); // not installed: no power frames, the console falls back to "offline"
     const parser = new PrepareForSleepParser();
-    let buffer = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      buffer = (buffer + chunk).slice(-65_536);
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const state = parser.push(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
+    forEachLine(
+      child.stdout!,
+      (line) => {
+        const state = parser.push(line);
         if (state) this.options.onPower(state);
-      }
-    });
+      },
+      { encoding: 'utf8', maxLine: 65_536 },
+    );
   }
 
   stop(): void {

@@ -11,8 +11,9 @@ import type { RawWindow } from './window-source.js';
 export function reportedWindow(raw: RawWindow, policy: ActivityPolicy, patterns: readonly RegExp[]): ActivityWindow | null {
   if (policy.mode === 'off') return null;
   const full = policy.mode === 'full';
-  // Cut to the wire limit before any pattern runs: patterns never see more than 2 KB.
-  const scrub = (text: string | null, limit: number) => (text === null ? null : redact(text.slice(0, limit).toWellFormed(), patterns));
+  // Cut before any pattern runs (patterns never see more than 2 KB); one character over the
+  // limit is kept so the schema marks the cut with "…".
+  const scrub = (text: string | null, limit: number) => (text === null ? null : redact(text.slice(0, limit + 1).toWellFormed(), patterns));
   return ActivityWindowSchema.parse({
     app: raw.app.trim() || 'unknown',
     title: full ? scrub(raw.title, 1024) : null,

@@ -11,7 +11,7 @@ import { pauseReason } from './gate.js';
 import type { SchoolNetworkCheck } from './network.js';
 import { reportedWindow } from './privacy.js';
 import { SpanBuilder, type ActivitySample } from './spans.js';
-import type { WindowSource } from './window-source.js';
+import type { WindowDetail, WindowSource } from './window-source.js';
 
 /** The wire schema's limit on spans per event. */
 const SPANS_PER_EVENT = 200;
@@ -23,8 +23,8 @@ const NOW_MIN_INTERVAL_MS = 1_000;
 export interface ActivitySamplerOptions {
   ownership: Ownership;
   displayServer: DisplayServer;
-  /** Creates the OS window source; called only when collecting starts. */
-  createSource: () => WindowSource;
+  /** Creates the OS window source; called only when collecting starts (again when the mode changes). */
+  createSource: (detail: WindowDetail) => WindowSource;
   /** The session runner's latest idle time and lock state (the idle detector is not duplicated). */
   session: () => SessionObservation | null;
   network: Pick<SchoolNetworkCheck, 'status'>;
@@ -47,6 +47,7 @@ export class ActivitySampler {
   private policy: ActivityPolicy = ACTIVITY_OFF;
   private patterns: RegExp[] = [];
   private source: WindowSource | null = null;
+  private sourceDetail: WindowDetail | null = null;
   private sourceRetryAtMono = 0;
   private readonly spans = new SpanBuilder();
   private pending: ActivitySpan[] = [];
@@ -166,7 +167,8 @@ export class ActivitySampler {
         : window
           ? { kind: 'window', window }
           : null; // nothing in front: a gap, not a span
-    if (sample) this.queue(this.spans.add(sample, wall, mono));
+    // Idle is noticed idleAfterSeconds late: the idle span starts at the last input.
+    if (sample) this.queue(this.spans.add(sample, wall, mono, sample.kind === 'idle' ? (idleMs ?? 0) : 0));
     else this.closeSpan();
     if (this.pending.length && (this.pending.length >= SPANS_PER_EVENT || mono - this.lastFlushMono >= this.policy.batchSeconds * 1000)) this.flush();
 
@@ -190,8 +192,15 @@ export class ActivitySampler {
       this.source = null;
       this.sourceRetryAtMono = mono + SOURCE_RETRY_MS;
     }
+    const detail: WindowDetail = this.policy.mode === 'full' ? 'full' : 'app';
+    if (this.source && this.sourceDetail !== detail) {
+      // A source set up to read titles is not kept for app-only, nor the other way round.
+      this.source.stop();
+      this.source = null;
+    }
     if (!this.source && mono >= this.sourceRetryAtMono) {
-      this.source = this.options.createSource();
+      this.sourceDetail = detail;
+      this.source = this.options.createSource(detail);
       this.source.start();
       this.options.log.info('activity collection started', { source: this.source.name, mode: this.policy.mode });
     }

@@ -26,16 +26,27 @@ interface OpenSpan {
 export class SpanBuilder {
   private open: OpenSpan | null = null;
 
-  /** Adds a sample; returns the spans it closed (the previous one, or a full-length one). */
-  add(sample: ActivitySample, wallMs: number, monoMs: number): ActivitySpan[] {
+  /**
+   * Adds a sample; returns the spans it closed (the previous one, or a full-length one).
+   * `beganMsAgo`: the new state began before this sample (idle is noticed only after the idle
+   * time has passed, as in ActivityWatch); the previous span then ends, and this one starts,
+   * that long ago, but never before the previous span's start.
+   */
+  add(sample: ActivitySample, wallMs: number, monoMs: number, beganMsAgo = 0): ActivitySpan[] {
     const key = JSON.stringify(sample);
     const closed: ActivitySpan[] = [];
+    let startWall = wallMs;
+    let startMono = monoMs;
     if (this.open && (this.open.key !== key || monoMs - this.open.startMono >= MAX_SPAN_MS)) {
-      const span = this.close(monoMs);
+      if (this.open.key !== key && beganMsAgo > 0) {
+        startMono = Math.max(this.open.startMono, monoMs - beganMsAgo);
+        startWall = wallMs - (monoMs - startMono);
+      }
+      const span = this.close(startMono);
       if (span) closed.push(span);
     }
     if (this.open) this.open.lastMono = monoMs;
-    else this.open = { key, sample, startWall: wallMs, startMono: monoMs, lastMono: monoMs };
+    else this.open = { key, sample, startWall, startMono, lastMono: monoMs };
     return closed;
   }
 

@@ -12,6 +12,12 @@ export interface RawWindow {
   path: string | null;
 }
 
+/**
+ * How much a source reads. `app`: the app alone; titles are never even read from the OS
+ * (app-only mode collects less, not just sends less).
+ */
+export type WindowDetail = 'app' | 'full';
+
 export interface WindowSource {
   readonly name: string;
   start(): void;

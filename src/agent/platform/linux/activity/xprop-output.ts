@@ -11,8 +11,11 @@ export type WindowProperty = (typeof WINDOW_PROPERTIES)[number];
 /** Longest property value read, in bytes (xprop's `-len`). */
 export const PROPERTY_BYTES = 4096;
 
-export function windowSpyArgs(windowId: number): string[] {
-  return ['-id', `0x${windowId.toString(16)}`, '-spy', '-len', String(PROPERTY_BYTES), '-f', 'WM_NAME', '8c', '-f', '_NET_WM_NAME', '8c', '-f', 'WM_CLASS', '8c', ...WINDOW_PROPERTIES];
+/** With `full` false only the class is asked for (app-only mode: no title, no pid for a path). */
+export function windowSpyArgs(windowId: number, full: boolean): string[] {
+  const props = full ? WINDOW_PROPERTIES : (['WM_CLASS'] as const);
+  const formats = props.flatMap((p) => (p === '_NET_WM_PID' ? [] : ['-f', p, '8c']));
+  return ['-id', `0x${windowId.toString(16)}`, '-spy', '-len', String(PROPERTY_BYTES), ...formats, ...props];
 }
 
 export const ROOT_SPY_ARGS = ['-root', '-spy', '-f', '_NET_ACTIVE_WINDOW', '32x', ' $0\\n', '_NET_ACTIVE_WINDOW'];

@@ -1,37 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import type { RawWindow, WindowSource } from '../../../activity/window-source.js';
+import { forEachLine } from '../../../activity/child-lines.js';
+import type { RawWindow, WindowDetail, WindowSource } from '../../../activity/window-source.js';
 import { parseActiveWindowLine, parsePropertyLine, ROOT_SPY_ARGS, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from './xprop-output.js';
 
 /** A line longer than this is not something we asked for; it is dropped. */
 const MAX_LINE = 64 * 1024;
-
-/** Calls `onLine` for each complete line of a child's stdout, dropping overlong ones. */
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-  let buffer = '';
-  let dropping = false;
-  child.stdout!.setEncoding('latin1'); // xprop prints ASCII here (byte lists); never split a char
-  child.stdout!.on('data', (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (!dropping) onLine(line);
-      dropping = false;
-    }
-    if (buffer.length > MAX_LINE) {
-      buffer = '';
-      dropping = true;
-    }
-  });
-}
+// xprop prints ASCII here (byte lists), so latin1 never splits a character.
+const lines = (child: ChildProcess, onLine: (line: string) => void) => forEachLine(child.stdout!, onLine, { encoding: 'latin1', maxLine: MAX_LINE });
 
 /**
  * The X11 window source: ONE long-lived `xprop -root -spy` tells us when focus moves, and one
  * `xprop -id W -spy` follows the focused window's title and class, so each sample is a memory
  * read. get-windows instead spawns xprop twice and xwininfo once per call; measured in
- * docs/benchmarks.md (bench:activity), that costs several times more CPU at one sample a second.
+ * docs/benchmarks.md (bench:activity), that costs 1.6-1.8 % of a core against 0.17-0.25 % at one sample a second.
  */
 export class XpropWindowSource implements WindowSource {
   readonly name = 'xprop-spy';
@@ -45,6 +27,7 @@ export class XpropWindowSource implements WindowSource {
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
+    private readonly detail: WindowDetail = 'full',
     private readonly procRoot = '/proc',
   ) {}
 
@@ -79,7 +62,7 @@ export class XpropWindowSource implements WindowSource {
   async sample(): Promise<RawWindow | null> {
     const window = windowFromProperties(this.props);
     if (!window) return null;
-    return { app: window.app, title: window.title, url: null, path: window.pid === null ? null : this.pathOf(window.pid) };
+    return { app: window.app, title: window.title, url: null, path: window.pid === null || this.detail !== 'full' ? null : this.pathOf(window.pid) };
   }
 
   private follow(id: number): void {
@@ -89,7 +72,7 @@ export class XpropWindowSource implements WindowSource {
     const props = new Map<WindowProperty, PropertyUpdate['value']>();
     this.props = props;
     if (id === 0) return;
-    const spy = this.spawnXprop(windowSpyArgs(id));
+    const spy = this.spawnXprop(windowSpyArgs(id, this.detail === 'full'));
     this.windowSpy = spy;
     lines(spy, (line) => {
       const update = parsePropertyLine(line);
