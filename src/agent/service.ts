@@ -36,6 +36,8 @@ import type { UsbGate } from './usb/usb-gate.js';
 import type { UsbNotice } from './usb/notices.js';
 import { startActivity, type ActivityHost } from './activity/host.js';
 import type { PowerState } from '../shared/activity.js';
+import { describeSharing } from '../shared/activity-words.js';
+import type { MonitoringState } from '../shared/local-ipc.js';
 import { AcceptanceRecords } from './aup/acceptances.js';
 import { AupAcceptanceQueries } from './aup/console-query.js';
 import { AupGate, aupToShow } from './aup/gate.js';
@@ -271,7 +273,7 @@ export class AgentService {
         appControl: this.appControl?.status ?? null,
         idleLockSeconds: this.session ? (policy()?.session?.lockAfterIdleSeconds ?? 300) : null,
         // The activity collector's live state goes here once it runs in the service (activity issue).
-        activity: this.activity?.sampler.now ?? null,
+        activity: this.activityForTray(),
         usbControl: !!this.usbGate,
       }),
       emit: (event) => this.emit(event),
@@ -516,6 +518,16 @@ export class AgentService {
     });
     const bundle = this.policy?.bundle;
     if (bundle) this.activity.sampler.applyPolicy(bundle.payload.policy.activity);
+  }
+
+  /** Activity reporting as the tray tells the pupil: what is shared now, in plain words. */
+  private activityForTray(): MonitoringState['activity'] {
+    const sampler = this.activity?.sampler;
+    if (!sampler) return null;
+    const now = sampler.now;
+    const ownership = this.config.session?.ownership ?? 'school';
+    const words = describeSharing(now, this.policy?.bundle?.payload.policy.activity ?? null, ownership);
+    return { collecting: now.collecting, mode: now.mode, pausedReason: now.pausedReason, words };
   }
 
   /** Tells the console the machine is about to sleep, or woke (logind here; the tray's powerMonitor). */

@@ -69,7 +69,13 @@ export const MonitoringStateSchema = z.strictObject({
   idleLockSeconds: z.number().int().nonnegative().nullable(),
   /** Active-window reporting (null while the activity collector is not running on this device). */
   activity: z
-    .strictObject({ collecting: z.boolean(), mode: ActivityPrivacyModeSchema, pausedReason: ActivityPauseReasonSchema.nullable() })
+    .strictObject({
+      collecting: z.boolean(),
+      mode: ActivityPrivacyModeSchema,
+      pausedReason: ActivityPauseReasonSchema.nullable(),
+      /** Exactly what is shared right now, in the pupil's words (describeSharing in activity-words.ts). */
+      words: z.strictObject({ headline: boundedText(300), lines: z.array(boundedText(400)).max(12) }).optional(),
+    })
     .nullable(),
   usbControl: z.boolean(),
 });

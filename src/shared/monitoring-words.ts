@@ -19,7 +19,8 @@ export function monitoredNow(state: MonitoringState): string[] {
   if (state.idleLockSeconds) lines.push(`Screen lock: the screen locks after ${duration(state.idleLockSeconds)} without use.`);
   if (state.usbControl) lines.push('USB drives: only drives checked by the school can be opened.');
   const activity = state.activity;
-  if (!activity || activity.mode === 'off') lines.push('Websites and windows: not recorded.');
+  if (activity?.words) lines.push(activity.words.headline, ...activity.words.lines);
+  else if (!activity || activity.mode === 'off') lines.push('Websites and windows: not recorded.');
   else if (!activity.collecting) lines.push(`Websites and windows: not recorded right now (${PAUSED[activity.pausedReason ?? 'error']}).`);
   else if (activity.mode === 'app-only') lines.push('Apps: the school sees which app you are using, not window titles.');
   else lines.push('Apps and window titles: the school sees which app and window you are using.');

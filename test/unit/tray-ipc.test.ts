@@ -18,6 +18,8 @@ import type { NewAgentEvent } from '../../src/shared/events.js';
 import { LineSplitter } from '../../src/agent/local-ipc/framing.js';
 import { createLogger } from '../../src/shared/log.js';
 import { monitoredNow, monitoredSummary } from '../../src/shared/monitoring-words.js';
+import { describeSharing } from '../../src/shared/activity-words.js';
+import { MonitoringStateSchema } from '../../src/shared/local-ipc.js';
 import { TRAY_CHANNELS } from '../../src/shared/tray-bridge.js';
 import { FakeElectron } from '../helpers/fake-electron.js';
 import { REPO, tempDirsPerTest, waitUntil } from '../helpers/processes.js';
@@ -125,6 +127,15 @@ describe('monitoring in plain words', () => {
     const paused = { appControl: null, idleLockSeconds: null, activity: { collecting: false, mode: 'full' as const, pausedReason: 'outside-school-hours' as const }, usbControl: false };
     expect(monitoredNow(paused)).toEqual(['Websites and windows: not recorded right now (outside school hours).']);
     expect(monitoredSummary(paused)).toBe('Nothing is monitored right now');
+  });
+
+  it('shows the activity collector\'s own words for what is shared right now', () => {
+    const now = { collecting: true, mode: 'app-only' as const, pausedReason: null, window: { app: 'Firefox', title: null, url: null, path: null }, since: null, idleSeconds: 0, locked: false };
+    const words = describeSharing(now, null, 'school');
+    const lines = monitoredNow({ appControl: null, idleLockSeconds: null, activity: { collecting: true, mode: 'app-only', pausedReason: null, words }, usbControl: false });
+    expect(lines[0]).toBe('School IT can see that you are using Firefox.');
+    expect(lines).toContain('They cannot see window titles, web addresses or what is inside your apps.');
+    expect(MonitoringStateSchema.safeParse({ appControl: null, idleLockSeconds: null, activity: { collecting: true, mode: 'app-only', pausedReason: null, words }, usbControl: false }).success).toBe(true);
   });
 });
 
