@@ -176,6 +176,10 @@ export class TrayApp {
       new Notification({ title: 'Save your work', body: notice.text }).show();
       return;
     }
+    if (notice.notice === 'usb.drive') {
+      new Notification({ title: notice.title, body: `${notice.why}\n${notice.whatToDo}` }).show();
+      return;
+    }
     const program = notice.program;
     this.recentBlocks = [program, ...this.recentBlocks.filter((p) => p.path !== program.path || p.sha256 !== program.sha256)].slice(0, MAX_RECENT_BLOCKS);
     const shown = new Notification({

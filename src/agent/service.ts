@@ -150,6 +150,7 @@ export class AgentService {
     if (this.config.trayIpc) {
       this.tray = await this.startTray(this.config.trayIpc);
       this.tray.setAupGate(this.aupGate);
+      this.onUsbNotice((notice) => this.tray?.onUsbNotice(notice));
       this.trayConnected = (user) => this.tray?.hasTrayFor(user) ?? false;
     }
     if (this.policy.bundle) this.notifyPolicy(this.policy.bundle);

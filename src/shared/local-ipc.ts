@@ -127,6 +127,8 @@ export const ServiceNoticeSchema = z.discriminatedUnion('notice', [
   z.strictObject({ kind: z.literal('notice'), notice: z.literal('app.blocked'), program: BlockedProgramSchema }),
   z.strictObject({ kind: z.literal('notice'), notice: z.literal('session.warning'), text: boundedText(500) }),
   z.strictObject({ kind: z.literal('notice'), notice: z.literal('aup.needed') }),
+  /** A USB drive was blocked, made read-only or audited: what, why and what to do (src/agent/usb/notices.ts). */
+  z.strictObject({ kind: z.literal('notice'), notice: z.literal('usb.drive'), title: boundedText(200), why: boundedText(600), whatToDo: boundedText(400) }),
 ]);
 
 /** Service -> tray: an answer (ok or error), or a notice. */

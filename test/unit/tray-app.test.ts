@@ -196,6 +196,8 @@ describe('tray app main process', () => {
     expect(await electron.invoke(TRAY_CHANNELS.requestApp, from(request), { sha256: 'b'.repeat(64), reason: null })).toMatchObject({ ok: false });
     app!.onNotice({ kind: 'notice', notice: 'session.warning', text: 'You will be signed out in 5 minutes.' });
     expect(electron.notifications.at(-1)!.options).toMatchObject({ title: 'Save your work', body: 'You will be signed out in 5 minutes.' });
+    app!.onNotice({ kind: 'notice', notice: 'usb.drive', title: '"STICK" was blocked', why: 'It has not been checked.', whatToDo: 'Take it to the scan station.' });
+    expect(electron.notifications.at(-1)!.options).toMatchObject({ title: '"STICK" was blocked', body: 'It has not been checked.\nTake it to the scan station.' });
   });
 
   it('shows the AUP in a kiosk window the pupil cannot close, and lets it go once accepted', async () => {

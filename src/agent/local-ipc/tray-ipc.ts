@@ -38,6 +38,8 @@ export interface TrayIpc {
   aupChanged(): void;
   /** Whether this user has a tray that can show the AUP window (in user mode: the one user there is). */
   hasTrayFor(user: string): boolean;
+  /** A USB drive decision the pupil must hear about: shown by the tray(s) of the session's user. */
+  onUsbNotice(notice: { title: string; why: string; whatToDo: string }): void;
   /** User mode: the tray and the service share a process, so requests need no socket. */
   direct(request: TrayRequest): Promise<unknown>;
   /** User mode: notices for the one user there is. */
@@ -83,6 +85,7 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
     aupChanged: () => void (server ? server.notifyAll({ kind: 'notice', notice: 'aup.needed' }) : notices.emit('notice', { kind: 'notice', notice: 'aup.needed' })),
     direct: (request) => requests.handle(TrayRequestSchema.parse(request), self),
     setAupGate: (g) => void (gate = g),
+    onUsbNotice: ({ title, why, whatToDo }) => void notifySession({ kind: 'notice', notice: 'usb.drive', title, why, whatToDo }),
     hasTrayFor: (user) => (server ? server.hasTrayFor(user) : user === self.user),
     onEvent(event) {
       if (event.type === 'app.blocked' && event.data.user) {
