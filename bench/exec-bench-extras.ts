@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, closeSync, copyFileSync, existsSync, openSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, round } from './args.js';
-import { sha256File, startWatcher } from './exec-fixture.js';
+import { onlyBelow, sha256File, startWatcher } from './exec-fixture.js';
 
 /**
  * The parts of bench:exec beyond the gate itself: the fallback watcher's launch-to-termination
@@ -23,7 +23,7 @@ export async function fallbackKillTimes(dir: string, mode: 'proc-connector' | 'p
   appendFileSync(program, Buffer.alloc(32, mode.length)); // a hash no rule allows
   chmodSync(program, 0o755);
   const rules = join(dir, `watch-rules-${mode}.json`);
-  writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File('/usr/bin/sleep')] }));
+  writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File('/usr/bin/sleep')], rules: onlyBelow(dir) }));
   const watcher = await startWatcher(['--rules', rules, ...(mode === 'proc-poll' ? ['--watcher', 'proc-poll'] : [])]);
   if (watcher.records[0]?.type !== 'ready' || watcher.records[0].watcher !== mode) throw new Error(`the watcher runs ${JSON.stringify(watcher.records[0])}, not ${mode}`);
   const lived: number[] = [];

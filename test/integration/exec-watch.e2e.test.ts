@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAllGates, mountPrivateTmpfs, REPO_ROOT, sha256File, startWatcher, type PrivateMount } from '../../bench/exec-fixture.js';
+import { killAllGates, mountPrivateTmpfs, onlyBelow, REPO_ROOT, sha256File, startWatcher, type PrivateMount } from '../../bench/exec-fixture.js';
 import { skipReason } from '../helpers/requirements.js';
 
 /**
@@ -49,7 +49,7 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
     chmodSync(approved, 0o755);
     chmodSync(unapproved, 0o755);
     rules = join(mount.path, 'rules.json');
-    writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File(approved)] }));
+    writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File(approved)], rules: onlyBelow(mount.path) }));
   });
   afterEach(async () => {
     for (const child of started.splice(0)) if (stillRunning(child)) child.kill('SIGKILL');
@@ -74,7 +74,7 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
         path: unapproved,
         sha256: sha256File(unapproved),
         verdict: 'deny',
-        reason: 'default',
+        reason: 'path-block',
         action: 'killed',
         user: 'nobody',
         signer: 'unknown',
