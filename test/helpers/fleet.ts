@@ -49,8 +49,8 @@ export async function startConsoleProcess(dataDir: string, opts: { port?: number
 }
 
 /** Starts `vigil agent` as its own process, enrolling on first start. */
-export function startAgentProcess(dataDir: string, consoleUrl: string, env: NodeJS.ProcessEnv = {}): Proc {
-  return startProcess([CLI, 'agent', '--data-dir', dataDir, '--console', consoleUrl, '--enroll-token', ENROLL_TOKEN], {
+export function startAgentProcess(dataDir: string, consoleUrl: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): Proc {
+  return startProcess([CLI, 'agent', '--data-dir', dataDir, '--console', consoleUrl, '--enroll-token', ENROLL_TOKEN, ...extraArgs], {
     VIGIL_BACKOFF_MAX_MS: '1000',
     ...env,
   });
