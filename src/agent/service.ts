@@ -159,8 +159,12 @@ export class AgentService {
     const unavailable =
       this.config.mode === 'user'
         ? 'user mode (no administrator rights): programs cannot be checked before they start'
-        : process.platform !== 'linux'
-          ? `no pre-exec gate for ${process.platform} yet`
+        : process.platform === 'win32'
+          ? "Vigil's own gate is Linux-only; AppLocker, applied from the policy, blocks before launch on editions that have it"
+          : process.platform === 'darwin'
+            ? 'Endpoint Security needs an Apple-granted entitlement'
+            : process.platform !== 'linux'
+              ? `no pre-exec gate for ${process.platform}`
           : process.getuid?.() !== 0
             ? 'the agent is not running as root'
             : null;
