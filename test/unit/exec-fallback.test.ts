@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ruleSetDecider } from '../../src/agent/exec/decision.js';
+import { builtinAllows, ruleSetDecider } from '../../src/agent/exec/decision.js';
 import { FallbackWatcher, whyNotActOn, type ObservedProcess, type ProcessWatchBackend } from '../../src/agent/exec/fallback.js';
 import { ruleSetFromRules } from '../../src/agent/exec/rule-set.js';
 import { ExecRulesSchema, ExecWatchRecordSchema, type ExecWatchRecord } from '../../src/shared/exec.js';
@@ -95,5 +95,13 @@ describe('fallback watcher core', () => {
     expect(whyNotActOn({ pid: 50, uid: 65534 }, { pid: 9, uid: 0 })).toBeNull();
     // Windows reports no uid: the OS's own access checks decide.
     expect(whyNotActOn({ pid: 50, uid: null }, { pid: 9, uid: null })).toBeNull();
+  });
+
+  it('built-in Windows directories match in any case and with either separator, on their volume only', () => {
+    const builtins = [{ path: 'C:\\Windows', dev: 5n }];
+    expect(builtinAllows(builtins, 'C:\\WINDOWS\\system32\\svchost.exe', 5n)).toBe(true);
+    expect(builtinAllows(builtins, 'c:/windows/explorer.exe', 5n)).toBe(true);
+    expect(builtinAllows(builtins, 'C:\\Windows2\\x.exe', 5n)).toBe(false);
+    expect(builtinAllows(builtins, 'C:\\Windows\\x.exe', 6n)).toBe(false);
   });
 });
