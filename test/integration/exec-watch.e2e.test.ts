@@ -17,6 +17,7 @@ function unavailable(): string | null {
   if (process.platform !== 'linux') return 'the Linux watcher needs Linux';
   if (process.getuid?.() !== 0) return 'needs root (to start programs as nobody and mount a tmpfs)';
   if (!existsSync(join(REPO_ROOT, 'native/procwatch/build/Release/vigil_procwatch.node'))) return 'native/procwatch is not built (node scripts/prepare.mjs)';
+  if (!existsSync('/usr/bin/python3')) return 'python3 is missing (it starts a program from a memfd)';
   return null;
 }
 const skip = skipReason('exec-watch e2e', unavailable());
@@ -114,5 +115,21 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
     const bad = run(unapproved);
     expect(await bad.exit).toBe('SIGKILL');
     expect(await watcher.waitFor('exec', (r) => r.pid === bad.child.pid)).toMatchObject({ action: 'killed', user: 'nobody' });
+  });
+
+  it('a program started from a memfd (fexecve), which no fanotify mark can cover, is killed too', async () => {
+    // Confined to memfds of this test's name (the watcher sees the whole machine).
+    const memfdRules = join(mount.path, 'memfd-rules.json');
+    writeFileSync(
+      memfdRules,
+      JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'allow', rules: [{ kind: 'path', pattern: '/memfd:vigil-exec-watch-test**', action: 'block' }] }),
+    );
+    const watcher = await startWatcher(['--rules', memfdRules]);
+    const script = "import os; fd = os.memfd_create('vigil-exec-watch-test', 0); os.write(fd, open('/usr/bin/sleep', 'rb').read()); os.execve(fd, ['sleep', '30'], {})";
+    const child = spawn('/usr/bin/python3', ['-c', script], { stdio: 'ignore', uid: NOBODY, gid: NOBODY });
+    started.push(child);
+    const exit = await new Promise((r) => child.once('exit', (code, signal) => r(signal ?? code)));
+    expect(exit).toBe('SIGKILL');
+    expect(await watcher.waitFor('exec', (r) => r.pid === child.pid)).toMatchObject({ path: expect.stringMatching(/^\/memfd:vigil-exec-watch-test/), reason: 'path-block', action: 'killed', user: 'nobody' });
   });
 });
