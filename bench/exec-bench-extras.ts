@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, round } from './args.js';
 import { onlyBelow, sha256File, startWatcher } from './exec-fixture.js';
+import { cpuSeconds } from './proc-stats.js';
 
 /**
  * The parts of bench:exec beyond the gate itself: the fallback watcher's launch-to-termination
@@ -28,6 +29,10 @@ export async function fallbackKillTimes(dir: string, mode: 'proc-connector' | 'p
   if (watcher.records[0]?.type !== 'ready' || watcher.records[0].watcher !== mode) throw new Error(`the watcher runs ${JSON.stringify(watcher.records[0])}, not ${mode}`);
   const lived: number[] = [];
   const seen: number[] = [];
+  // The watcher's own cost while nothing is launched (what a laptop pays all day).
+  const idleFrom = cpuSeconds(watcher.child.pid!);
+  await new Promise((r) => setTimeout(r, 3000));
+  const idleCpuPct = ((cpuSeconds(watcher.child.pid!) - idleFrom) / 3) * 100;
   try {
     for (let i = 0; i < count; i++) {
       const started = performance.now();
@@ -48,8 +53,9 @@ export async function fallbackKillTimes(dir: string, mode: 'proc-connector' | 'p
     p99: round(percentile(sorted(lived), 99), 2),
     launcherP50: round(percentile(sorted(seen), 50), 2),
     launcherP99: round(percentile(sorted(seen), 99), 2),
+    idleCpuPct: round(idleCpuPct, 2),
   };
-  log(`fallback ${mode}: ${count} unapproved launches killed; lived p50 ${result.p50} ms, p99 ${result.p99} ms (spawn-to-exit seen by the launcher p50 ${result.launcherP50} ms)`);
+  log(`fallback ${mode}: ${count} unapproved launches killed; lived p50 ${result.p50} ms, p99 ${result.p99} ms (spawn-to-exit seen by the launcher p50 ${result.launcherP50} ms); idle CPU ${result.idleCpuPct}%`);
   return result;
 }
 

@@ -163,6 +163,8 @@ try {
       killLauncherP50Ms: connector.launcherP50,
       pollKillP50Ms: poll.p50,
       pollKillP99Ms: poll.p99,
+      watcherIdleCpuPct: connector.idleCpuPct,
+      pollIdleCpuPct: poll.idleCpuPct,
       kills,
       note: `kill*: fallback watcher (proc connector; poll* with /proc polling every 25 ms), ms from exec to SIGKILL of a program nobody started. ${fapolicydNote}`,
       node: process.versions.node,
