@@ -20,7 +20,7 @@ import { AupStore } from './aup/aup-store.js';
 import type { SignedAup } from '../shared/aup.js';
 import type { ExecAction } from '../shared/exec.js';
 import { AppControl } from './app-control.js';
-import { backendFor, createExecFallback, windowsPathVars } from './platform/exec-fallback.js';
+import { backendFor, createExecFallback, createGateBackstop, windowsPathVars } from './platform/exec-fallback.js';
 import { appLockerApplier } from './platform/win32/exec-control.js';
 import { LinuxExecGate } from './platform/linux/exec-gate.js';
 import { processUser } from './platform/linux/proc-user.js';
@@ -176,6 +176,7 @@ export class AgentService {
       unavailable,
       createGate: (options) => new LinuxExecGate(options),
       createFallback: (options) => createExecFallback(options, runner),
+      ...(process.platform === 'linux' ? { createBackstop: createGateBackstop } : {}),
       backend: backendFor(process.platform),
       ...(process.platform === 'win32'
         ? { windowsVars: windowsPathVars(), ...(this.config.mode === 'user' ? {} : { preLaunch: appLockerApplier(runner, join(this.config.dataDir, 'applocker'), this.config.log.child('applocker')) }) }

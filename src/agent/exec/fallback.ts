@@ -67,6 +67,11 @@ export interface FallbackWatcherOptions<P extends ObservedProcess> {
   mode: ExecMode;
   /** Why a process must be left alone, or null (see whyNotActOn). */
   whyNot: (process: P) => string | null;
+  /**
+   * Which processes this watcher is for (default all). As a backstop beside the pre-exec gate,
+   * only programs the gate cannot see (see exec-fallback.ts).
+   */
+  only?: (process: P) => boolean;
   onRecord: (record: ExecWatchRecord) => void;
 }
 
@@ -128,7 +133,7 @@ export class FallbackWatcher<P extends ObservedProcess = ObservedProcess> {
   }
 
   private async judge(p: P): Promise<void> {
-    if (!this.running) return;
+    if (!this.running || (this.options.only && !this.options.only(p))) return;
     this.counts.seen++;
     const whyNot = this.options.whyNot(p);
     // Processes the watcher must not touch are not even read: another user's files may be
