@@ -202,7 +202,7 @@ export class AppControl {
     // Answered late: the native deadline already let it run or not (the fail-open/closed default).
     if (!record.wouldBlock && !record.answered) return this.options.log.warn('exec decided after the deadline', { path: record.path });
     const signer = 'unknown'; // Linux has no code signatures to read
-    this.emitFolded({ type: record.wouldBlock ? 'app.would-block' : 'app.blocked', data: this.execData(record, signer) });
+    this.emitFolded({ type: record.wouldBlock ? 'app.would-block' : 'app.blocked', data: this.execData(record, signer, record.user) });
   }
 
   private onWatchRecord(record: ExecWatchRecord): void {

@@ -6,6 +6,7 @@ import type { BuiltinAllow, ExecDecide } from '../../exec/decision.js';
 import { ExecEvaluator, type PendingExec } from '../../exec/evaluator.js';
 import { hashFileAt } from '../../exec/hash-file.js';
 import { mountKey, MountWatcher, type MountEntry } from './mountinfo.js';
+import { processUser } from './proc-user.js';
 import { loadFanotifyAddon, type FanotifyAddon, type FanotifyDelivery, type GateHandle } from './fanotify-addon.js';
 
 export interface LinuxExecGateOptions {
@@ -292,6 +293,8 @@ export class LinuxExecGate {
       const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec, mountId });
       // Plain allows may be answered natively next time; would-be blocks are reported every time.
       const cacheable = result.respond === 'allow' && !result.wouldBlock && result.identityTrusted;
+      // Who runs it is read while the exec still waits: once refused, the process may be gone.
+      const user = result.verdict.action === 'deny' ? processUser(pid) : undefined;
       if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow', cacheable);
       this.options.onRecord({
         type: 'exec',
@@ -308,6 +311,7 @@ export class LinuxExecGate {
         answered,
         cached: result.cached,
         decideMs: Math.round(result.ms * 1000) / 1000,
+        ...(user !== undefined ? { user } : {}),
       });
     } catch (error) {
       // Left for the native deadline to answer with the configured default.

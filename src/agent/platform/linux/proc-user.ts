@@ -13,6 +13,11 @@ export function processUser(pid: number): string | null {
   } catch {
     return null;
   }
+  return userName(uid);
+}
+
+/** A uid named from /etc/passwd (read once), or the number itself. */
+export function userName(uid: number): string {
   if (!names) {
     names = new Map();
     try {
