@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { benchArgs, percentile, round } from './args.js';
 import { execGateUnavailable, execProgram, killAllGates, mountPrivateTmpfs, sha256File, startGate, type PrivateMount } from './exec-fixture.js';
 import { cpuSeconds } from './proc-stats.js';
+import { fallbackKillTimes, startFapolicyd } from './exec-bench-extras.js';
 
 /**
  * `npm run bench:exec [-- --execs N --rules N --big-mb N --rounds N]` (Linux, root)
@@ -12,10 +13,13 @@ import { cpuSeconds } from './proc-stats.js';
  * one unmarked (no gate) and one marked by Vigil's gate in enforce mode holding an allowlist of
  * `rules` SHA-256 entries (the binary's among them). Rounds alternate between the two so
  * machine noise hits both; medians are compared. Then a `big-mb` binary is executed once to
- * time first-sight hashing, and again to time the cached path.
+ * time first-sight hashing, and again to time the cached path. Then the fallback watcher kills
+ * `kills` unapproved programs started by nobody (proc connector, then /proc polling), and, when
+ * Debian's fapolicyd is installed, it runs in permissive mode on the same workload (and is
+ * stopped and its configuration restored afterwards).
  * The last line printed is one JSON object with the figures.
  */
-const args = benchArgs({ execs: { default: '2000' }, rules: { default: '10000' }, 'big-mb': { default: '100' }, rounds: { default: '5' } });
+const args = benchArgs({ execs: { default: '2000' }, rules: { default: '10000' }, 'big-mb': { default: '100' }, rounds: { default: '5' }, kills: { default: '200' }, 'fapolicyd-rounds': { default: '3' } });
 const execs = Number(args.execs);
 const bigMb = Number(args['big-mb']);
 const log = (message: string) => process.stderr.write(`[bench:exec] ${message}\n`);
@@ -27,11 +31,15 @@ if (unavailable) {
 }
 
 const mounts: PrivateMount[] = [];
+let fapolicyd: { stop(): Promise<void> } | null = null;
 const cleanup = async () => {
+  await fapolicyd?.stop();
+  fapolicyd = null;
   await killAllGates();
   mounts.forEach((m) => m.unmount());
 };
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
 /** One shell that starts `binary` N times: fork + exec cost, little else. */
 function workload(binary: string): number {
@@ -105,6 +113,32 @@ try {
 
   gate.child.kill('SIGUSR1');
   const { stats } = await gate.waitFor('stats');
+  await gate.kill();
+
+  // The fallback watcher: launch-to-termination of unapproved programs started by nobody.
+  const kills = Number(args.kills);
+  const connector = await fallbackKillTimes(plain.path, 'proc-connector', kills, log);
+  const poll = await fallbackKillTimes(plain.path, 'proc-poll', Math.max(10, Math.round(kills / 4)), log);
+
+  // fapolicyd (permissive) on the same workload, bracketed by baseline rounds.
+  let fapolicydRatio: number | null = null;
+  let fapolicydMs: number | null = null;
+  let fapolicydNote = 'fapolicyd is not installed (apt-get install fapolicyd)';
+  fapolicyd = await startFapolicyd(log);
+  if (fapolicyd) {
+    const withFapolicyd: number[] = [];
+    for (let round = 0; round < Number(args['fapolicyd-rounds']); round++) {
+      withFapolicyd.push(workload(plainBin));
+      log(`fapolicyd round ${round + 1}: ${withFapolicyd.at(-1)!.toFixed(0)} ms`);
+    }
+    await fapolicyd.stop();
+    fapolicyd = null;
+    const after = [workload(plainBin), workload(plainBin)];
+    const baseAround = median([...base, ...after]);
+    fapolicydMs = median(withFapolicyd);
+    fapolicydRatio = fapolicydMs / baseAround;
+    fapolicydNote = "fapolicyd --debug-deny, permissive = 1, Debian's rules.d, run as root; ratio against the no-gate rounds";
+  }
   const totalGated = execs * Number(args.rounds);
   console.log(
     JSON.stringify({
@@ -122,10 +156,17 @@ try {
       cachedBigExecMs: round(cachedRun.ms, 2),
       bigMb,
       timedOut: stats.timedOut ?? null,
-      fapolicydRatio: null,
-      killP50Ms: null,
-      killP99Ms: null,
-      note: 'fapolicydRatio and killP50Ms/killP99Ms (fallback watcher) are outside this benchmark: null',
+      fapolicydRatio: round(fapolicydRatio, 3),
+      fapolicydMs: round(fapolicydMs, 1),
+      killP50Ms: connector.p50,
+      killP99Ms: connector.p99,
+      killLauncherP50Ms: connector.launcherP50,
+      pollKillP50Ms: poll.p50,
+      pollKillP99Ms: poll.p99,
+      watcherIdleCpuPct: connector.idleCpuPct,
+      pollIdleCpuPct: poll.idleCpuPct,
+      kills,
+      note: `kill*: fallback watcher (proc connector; poll* with /proc polling every 25 ms), ms from exec to SIGKILL of a program nobody started. ${fapolicydNote}`,
       node: process.versions.node,
     }),
   );

@@ -145,3 +145,15 @@ export function execProgram(path: string, timeoutMs = 10_000): { code: number | 
   const error = (result.error as NodeJS.ErrnoException | undefined)?.code ?? null;
   return { code: result.status, error, ms: performance.now() - started };
 }
+
+/**
+ * Path rules that confine a watcher's default deny to `dir`: the fallback watcher sees every
+ * process on the machine, and other people's programs on this shared machine must not be killed.
+ * (Path tier: a block beats an allow; hash rules still win over both.)
+ */
+export function onlyBelow(dir: string): { kind: 'path'; pattern: string; action: 'allow' | 'block' }[] {
+  return [
+    { kind: 'path', pattern: '/**', action: 'allow' },
+    { kind: 'path', pattern: `${dir}/**`, action: 'block' },
+  ];
+}

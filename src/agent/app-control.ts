@@ -38,6 +38,11 @@ export interface AppControlOptions {
    * (src/agent/platform/exec-fallback.ts). Absent: fallback only reports that nothing is enforced.
    */
   createFallback?: CreateFallback;
+  /**
+   * Linux, beside a running gate: a watcher for programs on file systems no mark can reach
+   * (memfd, mounts in pupils' own namespaces); see createGateBackstop.
+   */
+  createBackstop?: CreateFallback;
   /** Which rules this OS can evaluate (default Linux: no signers); AppLocker path variables on Windows. */
   backend?: BackendCapabilities;
   windowsVars?: Readonly<Record<string, string>>;
@@ -68,6 +73,7 @@ export class AppControl {
   status: AppControlStatus = NO_POLICY;
   private gate: ExecGate | null = null;
   private fallback: { watcher: ExecFallback; detail: string } | null = null;
+  private backstop: ExecFallback | null = null;
   private marksKey = '';
   private expiryTimer: NodeJS.Timeout | null = null;
   private readonly folded = new Map<string, { event: Extract<NewAgentEvent, { type: FoldedType }>; timer: NodeJS.Timeout }>();
@@ -135,6 +141,7 @@ export class AppControl {
       }
     }
     this.stopFallback();
+    this.applyBackstop(policyForGate);
     this.status = { ...base, enforcement: 'pre-exec', detail: null };
     log.info('application control applied', { mode: apps.mode, rules: report.ruleCount, skipped: report.skipped.length, marks });
     scheduleExpiry();
@@ -150,6 +157,19 @@ export class AppControl {
     }
     this.status = { ...base, enforcement: 'fallback', detail: `${this.fallback.detail}. No pre-exec gate: ${why}`.slice(0, 512) };
     this.options.log.info('application control applied (fallback watcher)', { mode: policy.mode, watcher: this.fallback.watcher.kind });
+  }
+
+  private applyBackstop(policy: { decide: ExecDecide; mode: ExecMode }): void {
+    if (!this.options.createBackstop) return;
+    if (this.backstop) return this.backstop.setPolicy(policy);
+    try {
+      const { watcher, detail } = this.options.createBackstop({ ...policy, onRecord: (record) => this.onWatchRecord(record) });
+      this.backstop = watcher;
+      watcher.start().catch((error: Error) => this.options.log.warn('the backstop watcher cannot start', { error: error.message }));
+      this.options.log.info('application control: backstop watcher', { detail });
+    } catch (error) {
+      this.options.log.warn('the backstop watcher cannot start', { error: (error as Error).message });
+    }
   }
 
   private stopFallback(): void {
@@ -169,6 +189,8 @@ export class AppControl {
   }
 
   private stopGate(): void {
+    this.backstop?.stop();
+    this.backstop = null;
     this.gate?.stop();
     [this.gate, this.marksKey] = [null, ''];
   }
@@ -180,7 +202,7 @@ export class AppControl {
     // Answered late: the native deadline already let it run or not (the fail-open/closed default).
     if (!record.wouldBlock && !record.answered) return this.options.log.warn('exec decided after the deadline', { path: record.path });
     const signer = 'unknown'; // Linux has no code signatures to read
-    this.emitFolded({ type: record.wouldBlock ? 'app.would-block' : 'app.blocked', data: this.execData(record, signer) });
+    this.emitFolded({ type: record.wouldBlock ? 'app.would-block' : 'app.blocked', data: this.execData(record, signer, record.user) });
   }
 
   private onWatchRecord(record: ExecWatchRecord): void {

@@ -20,7 +20,7 @@ import { AupStore } from './aup/aup-store.js';
 import type { SignedAup } from '../shared/aup.js';
 import type { ExecAction } from '../shared/exec.js';
 import { AppControl } from './app-control.js';
-import { backendFor, createExecFallback, windowsPathVars } from './platform/exec-fallback.js';
+import { backendFor, createExecFallback, createGateBackstop, windowsPathVars } from './platform/exec-fallback.js';
 import { appLockerApplier } from './platform/win32/exec-control.js';
 import { LinuxExecGate } from './platform/linux/exec-gate.js';
 import { processUser } from './platform/linux/proc-user.js';
@@ -215,8 +215,12 @@ export class AgentService {
     const unavailable =
       this.config.mode === 'user'
         ? 'user mode (no administrator rights): programs cannot be checked before they start'
-        : process.platform !== 'linux'
-          ? `no pre-exec gate for ${process.platform} yet`
+        : process.platform === 'win32'
+          ? "Vigil's own gate is Linux-only; AppLocker, applied from the policy, blocks before launch on editions that have it"
+          : process.platform === 'darwin'
+            ? 'Endpoint Security needs an Apple-granted entitlement'
+            : process.platform !== 'linux'
+              ? `no pre-exec gate for ${process.platform}`
           : process.getuid?.() !== 0
             ? 'the agent is not running as root'
             : null;
@@ -228,6 +232,7 @@ export class AgentService {
       unavailable,
       createGate: (options) => new LinuxExecGate(options),
       createFallback: (options) => createExecFallback(options, runner),
+      ...(process.platform === 'linux' ? { createBackstop: createGateBackstop } : {}),
       backend: backendFor(process.platform),
       ...(process.platform === 'win32'
         ? { windowsVars: windowsPathVars(), ...(this.config.mode === 'user' ? {} : { preLaunch: appLockerApplier(runner, join(this.config.dataDir, 'applocker'), this.config.log.child('applocker')) }) }

@@ -62,6 +62,8 @@ export const ExecGateRecordSchema = z.discriminatedUnion('type', [
     answered: z.boolean(),
     cached: z.boolean(),
     decideMs: z.number(),
+    /** Denied programs: who ran it, read before the answer (a refused process may be gone after). */
+    user: z.string().nullable().optional(),
   }),
   z.strictObject({ type: z.literal('timeout'), id: z.number().int(), applied: ExecActionSchema }),
   z.strictObject({ type: z.literal('error'), message: z.string() }),

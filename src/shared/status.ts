@@ -7,9 +7,10 @@ export type Platform = z.infer<typeof PlatformSchema>;
 
 /**
  * How application control runs on the device. pre-exec: programs are checked before they start
- * (Linux fanotify gate). fallback: the policy asks for application control but no pre-exec gate
- * can run here (not root, no fanotify, another OS); nothing is blocked, `detail` says why.
- * none: the policy has no application control, or no mount is marked.
+ * (Linux fanotify gate). fallback: no pre-exec gate can run here (not root, no fanotify, another
+ * OS), so a watcher kills unapproved programs just after they start; `detail` names the watcher
+ * (proc-connector, proc-poll, wmi, ps-poll) and why there is no gate. none: the policy has no
+ * application control, or no mount is marked.
  */
 export const AppControlStatusSchema = z.strictObject({
   enforcement: z.enum(['pre-exec', 'fallback', 'none']),

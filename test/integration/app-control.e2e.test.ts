@@ -1,4 +1,5 @@
-import { chmodSync, copyFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipReason } from '../helpers/requirements.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,5 +122,36 @@ describe.skipIf(unavailable !== null)('application control through console and a
     const audit = (await consoleProc.api('/api/v1/audit')).body.audit as { action: string; target: string }[];
     expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['app-request.approved', 'app-request.declined', 'policy.published']));
     expect(audit.find((a) => a.action === 'app-request.approved')!.target).toBe(`app-request:${request.id}`);
+  });
+
+  it('programs no mark can reach — a tmpfs in a pupil\'s own namespaces, a memfd — are killed by the backstop watcher', async () => {
+    // One program of our own (sleep + bytes: a hash nothing else has), blocked by hash; all else allowed.
+    const tool = place('backstop-tool', '/usr/bin/sleep');
+    appendFileSync(tool, Buffer.alloc(24, 3));
+    const hash = sha256File(tool);
+    const v = await push(policy('backstop', { mode: 'enforce', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: hash, action: 'block', id: 'no-game' }] }));
+    await applied(v);
+    expect(execProgram(tool).error).toBe('EPERM'); // on the marked tmpfs: the gate refuses it before it starts
+
+    const asNobody = (command: string, args: string[]) => {
+      const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], uid: 65534, gid: 65534 });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      return new Promise<{ pid: number; end: string | number | null; stderr: string }>((r) => child.once('exit', (code, signal) => r({ pid: child.pid!, end: signal ?? code, stderr })));
+    };
+    // nobody's own user and mount namespace, a tmpfs the agent never sees, the program copied there.
+    const inNamespace = await asNobody('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs vigil-pupil-tmpfs /mnt && cp "$0" /mnt/game && exec /mnt/game 30', tool]);
+    expect(inNamespace.end, inNamespace.stderr).toBe('SIGKILL');
+    // A memfd started with fexecve.
+    const script = `import os; fd = os.memfd_create('game', 0); os.write(fd, open(${JSON.stringify(tool)}, 'rb').read()); os.execve(fd, ['game', '30'], {})`;
+    const fromMemfd = await asNobody('/usr/bin/python3', ['-c', script]);
+    expect(fromMemfd.end, fromMemfd.stderr).toBe('SIGKILL');
+
+    const killed = await waitUntil(async () => {
+      const found = (await events('app.killed')).filter((e) => e.data.sha256 === hash);
+      return found.length >= 2 ? found : null;
+    });
+    for (const event of killed!) expect(event.data).toMatchObject({ user: 'nobody', reason: 'hash-block', ruleId: 'no-game', watcher: 'proc-connector', mode: 'enforce' });
+    expect(killed!.map((e) => e.data.path)).toEqual(expect.arrayContaining([expect.stringMatching(/^\/memfd:game/)]));
   });
 });

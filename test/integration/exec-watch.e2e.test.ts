@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAllGates, mountPrivateTmpfs, REPO_ROOT, sha256File, startWatcher, type PrivateMount } from '../../bench/exec-fixture.js';
+import { killAllGates, mountPrivateTmpfs, onlyBelow, REPO_ROOT, sha256File, startWatcher, type PrivateMount } from '../../bench/exec-fixture.js';
 import { skipReason } from '../helpers/requirements.js';
 
 /**
@@ -17,6 +17,7 @@ function unavailable(): string | null {
   if (process.platform !== 'linux') return 'the Linux watcher needs Linux';
   if (process.getuid?.() !== 0) return 'needs root (to start programs as nobody and mount a tmpfs)';
   if (!existsSync(join(REPO_ROOT, 'native/procwatch/build/Release/vigil_procwatch.node'))) return 'native/procwatch is not built (node scripts/prepare.mjs)';
+  if (!existsSync('/usr/bin/python3')) return 'python3 is missing (it starts a program from a memfd)';
   return null;
 }
 const skip = skipReason('exec-watch e2e', unavailable());
@@ -49,7 +50,7 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
     chmodSync(approved, 0o755);
     chmodSync(unapproved, 0o755);
     rules = join(mount.path, 'rules.json');
-    writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File(approved)] }));
+    writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File(approved)], rules: onlyBelow(mount.path) }));
   });
   afterEach(async () => {
     for (const child of started.splice(0)) if (stillRunning(child)) child.kill('SIGKILL');
@@ -74,7 +75,7 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
         path: unapproved,
         sha256: sha256File(unapproved),
         verdict: 'deny',
-        reason: 'default',
+        reason: 'path-block',
         action: 'killed',
         user: 'nobody',
         signer: 'unknown',
@@ -114,5 +115,21 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
     const bad = run(unapproved);
     expect(await bad.exit).toBe('SIGKILL');
     expect(await watcher.waitFor('exec', (r) => r.pid === bad.child.pid)).toMatchObject({ action: 'killed', user: 'nobody' });
+  });
+
+  it('a program started from a memfd (fexecve), which no fanotify mark can cover, is killed too', async () => {
+    // Confined to memfds of this test's name (the watcher sees the whole machine).
+    const memfdRules = join(mount.path, 'memfd-rules.json');
+    writeFileSync(
+      memfdRules,
+      JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'allow', rules: [{ kind: 'path', pattern: '/memfd:vigil-exec-watch-test**', action: 'block' }] }),
+    );
+    const watcher = await startWatcher(['--rules', memfdRules]);
+    const script = "import os; fd = os.memfd_create('vigil-exec-watch-test', 0); os.write(fd, open('/usr/bin/sleep', 'rb').read()); os.execve(fd, ['sleep', '30'], {})";
+    const child = spawn('/usr/bin/python3', ['-c', script], { stdio: 'ignore', uid: NOBODY, gid: NOBODY });
+    started.push(child);
+    const exit = await new Promise((r) => child.once('exit', (code, signal) => r(signal ?? code)));
+    expect(exit).toBe('SIGKILL');
+    expect(await watcher.waitFor('exec', (r) => r.pid === child.pid)).toMatchObject({ path: expect.stringMatching(/^\/memfd:vigil-exec-watch-test/), reason: 'path-block', action: 'killed', user: 'nobody' });
   });
 });

@@ -148,4 +148,36 @@ describe('the agent hosts the gate from the policy', () => {
     expect(control.status.enforcement).toBe('none');
     control.stop();
   });
+
+  it('beside a running gate, starts the backstop watcher, gives it each policy, and stops it with the gate', () => {
+    const backstops: { started: number; stopped: boolean; policies: unknown[] }[] = [];
+    const control = new AppControl({
+      deviceId: DEVICE,
+      configMarks: ['/mnt/x'],
+      onTimeout: 'allow',
+      unavailable: null,
+      createGate: () => ({ start() {}, setPolicy() {}, stop() {} }),
+      createBackstop: () => {
+        const entry = { started: 0, stopped: false, policies: [] as unknown[] };
+        backstops.push(entry);
+        return {
+          watcher: { kind: 'proc-connector', start: async () => void entry.started++, setPolicy: (p) => void entry.policies.push(p), stop: () => void (entry.stopped = true) },
+          detail: 'backstop',
+        };
+      },
+      userOf: () => null,
+      emit: () => {},
+      log: createLogger('test', 'error'),
+    });
+    control.apply(policy({ mode: 'enforce' }));
+    expect(control.status.enforcement).toBe('pre-exec');
+    expect(backstops).toHaveLength(1);
+    expect(backstops[0]!.started).toBe(1);
+    control.apply(policy({ mode: 'monitor' }));
+    expect(backstops).toHaveLength(1);
+    expect(backstops[0]!.policies).toHaveLength(1);
+    control.apply(policy());
+    expect(backstops[0]!.stopped).toBe(true);
+    control.stop();
+  });
 });

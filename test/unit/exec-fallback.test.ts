@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ruleSetDecider } from '../../src/agent/exec/decision.js';
+import { builtinAllows, ruleSetDecider } from '../../src/agent/exec/decision.js';
 import { FallbackWatcher, whyNotActOn, type ObservedProcess, type ProcessWatchBackend } from '../../src/agent/exec/fallback.js';
 import { ruleSetFromRules } from '../../src/agent/exec/rule-set.js';
+import { needsMark } from '../../src/agent/platform/linux/exec-gate.js';
+import { parseStartTicks } from '../../src/agent/platform/linux/exec-watch.js';
+import { parseMountInfoLine } from '../../src/agent/platform/linux/mountinfo.js';
 import { ExecRulesSchema, ExecWatchRecordSchema, type ExecWatchRecord } from '../../src/shared/exec.js';
 
 const GOOD = 'a'.repeat(64);
@@ -95,5 +98,28 @@ describe('fallback watcher core', () => {
     expect(whyNotActOn({ pid: 50, uid: 65534 }, { pid: 9, uid: 0 })).toBeNull();
     // Windows reports no uid: the OS's own access checks decide.
     expect(whyNotActOn({ pid: 50, uid: null }, { pid: 9, uid: null })).toBeNull();
+  });
+
+  it('built-in Windows directories match in any case and with either separator, on their volume only', () => {
+    const builtins = [{ path: 'C:\\Windows', dev: 5n }];
+    expect(builtinAllows(builtins, 'C:\\WINDOWS\\system32\\svchost.exe', 5n)).toBe(true);
+    expect(builtinAllows(builtins, 'c:/windows/explorer.exe', 5n)).toBe(true);
+    expect(builtinAllows(builtins, 'C:\\Windows2\\x.exe', 5n)).toBe(false);
+    expect(builtinAllows(builtins, 'C:\\Windows\\x.exe', 6n)).toBe(false);
+  });
+
+  it('reads the start time from /proc/PID/stat even when the command name holds spaces and parentheses', () => {
+    const fields = Array.from({ length: 50 }, (_, i) => String(i + 3)); // fields 3.. as their numbers
+    fields[22 - 3] = '987654';
+    expect(parseStartTicks(`4242 (evil) (name x) ${fields.join(' ')}`)).toBe(987654n);
+    expect(parseStartTicks('garbage')).toBeNull();
+  });
+
+  it('marks new mounts that can hold programs: not noexec ones, not kernel pseudo file systems', () => {
+    const entry = (fsType: string, options = 'rw,relatime') => parseMountInfoLine(`99 1 7:3 / /media/stick ${options} shared:1 - ${fsType} /dev/loop3 rw`)!;
+    expect(needsMark(entry('ext4'))).toBe(true);
+    expect(needsMark(entry('fuseblk'))).toBe(true);
+    expect(needsMark(entry('ext4', 'rw,nosuid,nodev,noexec'))).toBe(false);
+    expect(needsMark(entry('proc'))).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import {
   appLockerPublisher,
   parseAuthenticode,
   parseWin32Processes,
+  psQuote,
   readAuthenticodeSigner,
   win32KillScript,
   WmiPollBackend,
@@ -93,6 +94,8 @@ describe('Windows: WMI process list, Stop-Process, Authenticode, AppLocker (reco
       expect(await new WmiPollBackend(runner).terminate(p)).toEqual({ outcome, livedMs: null });
       expect(calls[0]!.at(-1)).toContain("-ne 'C:\\Users\\o''brien\\x.exe'"); // quotes doubled inside '...'
     }
+    // Typographic quotes end a '...' string in PowerShell too: doubled like plain ones.
+    expect(psQuote('C:\\a\u2019; Remove-Item x')).toBe("'C:\\a\u2019\u2019; Remove-Item x'");
     expect(() => win32KillScript(4, '2026-11-23T09:15:00Z', 'x')).toThrow(/refusing/);
     expect(() => win32KillScript(900, "2026'; Remove-Item C:\\", 'x')).toThrow(/creation date/);
   });

@@ -507,6 +507,27 @@ napi_value Mark(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// mountId(path) -> BigInt: the id of the mount at path (unique until reboot where the kernel has
+// STATX_MNT_ID_UNIQUE), so a file system unmounted and mounted again at the same place — which
+// mountinfo may show with the same, reused id — is seen as new and marked again. 0n if unknown.
+napi_value MountId(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char path[PATH_MAX];
+  size_t n = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 1 ||
+      napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "mountId(path)");
+    return nullptr;
+  }
+  struct statx sx;
+  uint64_t id = 0;
+  if (statx(AT_FDCWD, path, AT_NO_AUTOMOUNT, kStatxMntId | kStatxMntIdUnique, &sx) == 0 && (sx.stx_mask & (kStatxMntId | kStatxMntIdUnique))) id = sx.stx_mnt_id;
+  napi_value result;
+  napi_create_bigint_uint64(env, id, &result);
+  return result;
+}
+
 // respond(handle, id, allow, cacheable) -> true if this answer reached the kernel, false if the
 // deadline (or close) had already answered the event.
 napi_value Respond(napi_env env, napi_callback_info info) {
@@ -590,6 +611,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", nullptr, Open, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"mark", nullptr, Mark, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"mountId", nullptr, MountId, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"respond", nullptr, Respond, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"stats", nullptr, Stats, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"clearCache", nullptr, ClearCache, nullptr, nullptr, nullptr, napi_default, nullptr},

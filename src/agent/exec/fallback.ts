@@ -1,6 +1,7 @@
 import type { SignerInfo } from '../../shared/app-rules.js';
 import type { ExecMode, ExecWatchRecord, WatchAction, WatcherKind } from '../../shared/exec.js';
-import type { BuiltinAllow, ExecDecide } from './decision.js';
+import { builtinAllows, type BuiltinAllow, type ExecDecide } from './decision.js';
+import { HashCache } from './hash-cache.js';
 import { ExecEvaluator, type PendingExec } from './evaluator.js';
 
 /**
@@ -66,6 +67,11 @@ export interface FallbackWatcherOptions<P extends ObservedProcess> {
   mode: ExecMode;
   /** Why a process must be left alone, or null (see whyNotActOn). */
   whyNot: (process: P) => string | null;
+  /**
+   * Which processes this watcher is for (default all). As a backstop beside the pre-exec gate,
+   * only programs the gate cannot see (see exec-fallback.ts).
+   */
+  only?: (process: P) => boolean;
   onRecord: (record: ExecWatchRecord) => void;
 }
 
@@ -73,6 +79,7 @@ export class FallbackWatcher<P extends ObservedProcess = ObservedProcess> {
   private readonly evaluator: ExecEvaluator<P>;
   private running = false;
   private counts = { seen: 0, judged: 0, killed: 0, spared: 0, missed: 0 };
+  private readonly signers = new Map<string, SignerInfo | null>();
 
   constructor(private readonly options: FallbackWatcherOptions<P>) {
     const { backend } = options;
@@ -110,8 +117,23 @@ export class FallbackWatcher<P extends ObservedProcess = ObservedProcess> {
     return { ...this.counts, cachedHashes: this.evaluator.cache.size };
   }
 
+  /**
+   * The OS's signer for the program, read once per file identity (codesign or PowerShell per
+   * process start would cost more than the process); built-in programs are not asked about.
+   */
+  private async signerOf(p: P): Promise<SignerInfo | null> {
+    const { backend, builtins } = this.options;
+    if (!backend.signer || builtinAllows(builtins, p.path, p.dev)) return null;
+    const key = `${HashCache.key(p)}\0${p.path}`;
+    if (this.signers.has(key)) return this.signers.get(key)!;
+    const signer = await backend.signer(p).catch(() => null);
+    if (this.signers.size >= 4096) this.signers.clear();
+    this.signers.set(key, signer);
+    return signer;
+  }
+
   private async judge(p: P): Promise<void> {
-    if (!this.running) return;
+    if (!this.running || (this.options.only && !this.options.only(p))) return;
     this.counts.seen++;
     const whyNot = this.options.whyNot(p);
     // Processes the watcher must not touch are not even read: another user's files may be
@@ -122,7 +144,7 @@ export class FallbackWatcher<P extends ObservedProcess = ObservedProcess> {
     }
     this.counts.judged++;
     try {
-      const result = (await this.options.backend.signer?.(p).catch(() => null)) ?? null;
+      const result = await this.signerOf(p);
       const evaluation = await this.evaluator.evaluate(p, result);
       const { verdict, respond, wouldBlock, mode, sha256 } = evaluation;
       if (verdict.reason === 'builtin' || verdict.action === 'allow') return;

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ExecMode, ExecWatchRecord } from '../../shared/exec.js';
 import type { ExecFallback } from '../app-control.js';
@@ -9,6 +9,7 @@ import type { CommandRunner } from '../session/platform.js';
 import { PsPollBackend } from './darwin/exec-control.js';
 import { systemBuiltins } from './linux/exec-gate.js';
 import { linuxWatchBackend } from './linux/exec-watch.js';
+import { parseMountInfo } from './linux/mountinfo.js';
 import { WmiPollBackend } from './win32/exec-control.js';
 
 /**
@@ -39,6 +40,46 @@ export function createExecFallback(
     return { watcher: new FallbackWatcher({ backend, builtins: existing(['/System', '/usr', '/bin', '/sbin', '/Library/Apple', process.execPath, agentDir()]), ...options, whyNot }), detail };
   }
   throw new Error(`no fallback watcher for ${platform}`);
+}
+
+/**
+ * Linux, beside the pre-exec gate (root): a watcher for the programs no fanotify mark can reach
+ * — those whose file system is not in the agent's mount table: a memfd started with fexecve, a
+ * tmpfs or FUSE mounted inside a pupil's own user and mount namespace. Everything the agent can
+ * see is left to the gate (and to the policy's choice of marks).
+ */
+export function createGateBackstop(options: { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void }): { watcher: ExecFallback; detail: string } {
+  const { backend, detail } = linuxWatchBackend();
+  const self = { pid: process.pid, uid: process.getuid?.() ?? null };
+  let visible = new Set<bigint>();
+  let readAt = 0;
+  const visibleDevs = () => {
+    // Re-read at most every 200 ms: a file system mounted since is then known at once.
+    if (Date.now() - readAt > 200) {
+      try {
+        visible = new Set(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8')).map((m) => makedev(m.major, m.minor)));
+        readAt = Date.now();
+      } catch {
+        // keep the last table
+      }
+    }
+    return visible;
+  };
+  const watcher = new FallbackWatcher({
+    backend,
+    builtins: systemBuiltins(),
+    ...options,
+    whyNot: (p) => whyNotActOn(p, self),
+    only: (p) => !visibleDevs().has(p.dev),
+  });
+  return { watcher, detail: `backstop ${detail.split(':')[0]} for programs on file systems the gate cannot mark (memfd, other namespaces' mounts)` };
+}
+
+/** dev_t as Linux (glibc) encodes it, to compare mountinfo's major:minor with stat's dev. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
 }
 
 /** Which rules the fallback can evaluate on each OS (signers where the OS reports them). */

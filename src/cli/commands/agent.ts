@@ -28,9 +28,11 @@ export const AGENT_HELP = `vigil agent [options]
   --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json, on Windows
                         %ProgramData%\\Vigil\\enroll.json, if present)
   --user-mode           run without admin rights (BYOD): only the controls the OS allows a user
-  --exec-mark PATH      application control (Linux, root): mark the mount holding PATH when the
-                        policy names no mounts (repeatable; default none; the packaged service
-                        passes --exec-mark /home --exec-mark /tmp)
+  --exec-mark PATH      application control (Linux, root): mark the file system holding PATH, and
+                        those mounted below it later, when the policy names none (repeatable;
+                        default none; the packaged service passes --exec-mark /home --exec-mark /tmp).
+                        Without root (or --user-mode) the fallback watcher kills unapproved
+                        programs just after they start instead
   --exec-on-timeout A   allow (fail-open, default) or deny (fail-closed) when the gate cannot
                         decide within its deadline
   --session             control the signed-in desktop session (idle lock, logoff, console commands)

@@ -6,6 +6,7 @@ import type { BuiltinAllow, ExecDecide } from '../../exec/decision.js';
 import { ExecEvaluator, type PendingExec } from '../../exec/evaluator.js';
 import { hashFileAt } from '../../exec/hash-file.js';
 import { mountKey, MountWatcher, type MountEntry } from './mountinfo.js';
+import { processUser } from './proc-user.js';
 import { loadFanotifyAddon, type FanotifyAddon, type FanotifyDelivery, type GateHandle } from './fanotify-addon.js';
 
 export interface LinuxExecGateOptions {
@@ -168,6 +169,7 @@ export class LinuxExecGate {
   private readonly addon: FanotifyAddon;
   private handle: GateHandle | null = null;
   private mounts: MountWatcher | null = null;
+  private remountTimer: NodeJS.Timeout | null = null;
   private readonly marked = new Set<string>();
   private readonly evaluator: ExecEvaluator<PendingExec & { fd: number }>;
   readonly builtins: BuiltinAllow[];
@@ -211,10 +213,17 @@ export class LinuxExecGate {
    */
   private async followMounts(): Promise<void> {
     const roots = this.options.marks.map((m) => m.path.replace(/(.)\/+$/, '$1'));
-    const below = (mountPoint: string) => roots.some((root) => mountPoint !== root && mountPoint.startsWith(root === '/' ? '/' : `${root}/`));
-    const consider = (entry: MountEntry) => {
-      if (!this.handle || !below(entry.mountPoint) || !needsMark(entry) || this.marked.has(mountKey(entry))) return;
-      this.marked.add(mountKey(entry));
+    // A mount made later exactly on a marked path (a stick mounted on /media itself) counts too;
+    // at start, the file system at a marked path is the one already marked.
+    const below = (mountPoint: string, orAt: boolean) =>
+      roots.some((root) => (orAt && mountPoint === root) || (mountPoint !== root && mountPoint.startsWith(root === '/' ? '/' : `${root}/`)));
+    const consider = (entry: MountEntry, isNew: boolean) => {
+      if (!this.handle || !below(entry.mountPoint, isNew) || !needsMark(entry)) return;
+      // Keyed by the mount's unique id: unmounted and mounted again at once, a file system may
+      // come back under the same (reused) id in mountinfo, but it is a new superblock to mark.
+      const key = `${entry.mountPoint}\0${this.addon.mountId(entry.mountPoint)}`;
+      if (this.marked.has(key)) return;
+      this.marked.add(key);
       try {
         this.addon.mark(this.handle, entry.mountPoint, 'filesystem');
         this.options.onRecord({ type: 'mark', path: entry.mountPoint, fsType: entry.fsType, kind: 'filesystem' });
@@ -224,15 +233,25 @@ export class LinuxExecGate {
     };
     const watcher = new MountWatcher();
     this.mounts = watcher;
-    watcher.on('mounted', consider);
-    watcher.on('changed', consider); // remounted without noexec
-    watcher.on('unmounted', (entry: MountEntry) => this.marked.delete(mountKey(entry)));
+    let baseline: MountEntry[] = [];
+    watcher.on('mounted', (entry: MountEntry) => consider(entry, true));
+    watcher.on('changed', (entry: MountEntry) => consider(entry, true)); // remounted without noexec
     watcher.on('error', (error: Error) => this.options.onRecord({ type: 'error', message: `reading the mount table: ${error.message}` }));
     try {
-      for (const entry of await watcher.start()) consider(entry);
+      baseline = await watcher.start();
+      for (const entry of baseline) consider(entry, false);
     } catch (error) {
       this.options.onRecord({ type: 'error', message: `cannot watch the mount table: ${(error as Error).message}` });
+      return;
     }
+    // Each round, the followed mounts are checked by unique id too (the diff cannot see a
+    // remount that reused the id).
+    const atStart = new Set(baseline.map(mountKey));
+    this.remountTimer = setInterval(() => {
+      for (const entry of watcher.current()) consider(entry, !atStart.has(mountKey(entry)));
+      if (this.marked.size > 4096) this.marked.clear(); // bounded; re-marking is harmless
+    }, 250);
+    this.remountTimer.unref();
   }
 
   setPolicy(policy: { decide: ExecDecide; mode: ExecMode }): void {
@@ -250,6 +269,8 @@ export class LinuxExecGate {
   stop(): void {
     this.mounts?.stop();
     this.mounts = null;
+    if (this.remountTimer) clearInterval(this.remountTimer);
+    this.remountTimer = null;
     this.marked.clear();
     if (!this.handle) return;
     this.addon.close(this.handle);
@@ -272,6 +293,8 @@ export class LinuxExecGate {
       const result = await this.evaluator.evaluate({ fd, pid, path, dev, ino, size, ctimeSec, ctimeNsec, mountId });
       // Plain allows may be answered natively next time; would-be blocks are reported every time.
       const cacheable = result.respond === 'allow' && !result.wouldBlock && result.identityTrusted;
+      // Who runs it is read while the exec still waits: once refused, the process may be gone.
+      const user = result.verdict.action === 'deny' ? processUser(pid) : undefined;
       if (this.handle) answered = this.addon.respond(this.handle, id, result.respond === 'allow', cacheable);
       this.options.onRecord({
         type: 'exec',
@@ -288,6 +311,7 @@ export class LinuxExecGate {
         answered,
         cached: result.cached,
         decideMs: Math.round(result.ms * 1000) / 1000,
+        ...(user !== undefined ? { user } : {}),
       });
     } catch (error) {
       // Left for the native deadline to answer with the configured default.

@@ -123,8 +123,11 @@ export interface ProcScanOptions {
 
 abstract class LinuxBackend implements ProcessWatchBackend<LinuxProcess> {
   abstract readonly kind: WatcherKind;
-  /** pid -> what was last judged for it (start ticks + program identity). */
-  protected readonly known = new Map<number, { key: string; seenAt: number }>();
+  /**
+   * pid -> what was last seen for it: the program's (dev, ino) (null: unreadable, e.g. a kernel
+   * thread), its start ticks, and when the pid was first seen (0: already there at start).
+   */
+  protected readonly known = new Map<number, { exe: string | null; start: bigint | null; seenAt: number }>();
   protected onProcess: (p: LinuxProcess) => void = () => {};
 
   abstract start(onProcess: (p: LinuxProcess) => void): Promise<void>;
@@ -145,31 +148,57 @@ abstract class LinuxBackend implements ProcessWatchBackend<LinuxProcess> {
   }
 
   /** Reports the process if it runs a program not yet reported for this pid. */
-  protected look(pid: number, execNs: bigint | null = null): void {
+  protected look(pid: number, execNs: bigint | null = null, baseline = false): void {
     const p = inspectProcess(pid, execNs);
     const previous = this.known.get(pid);
+    const seenAt = baseline ? 0 : Date.now();
     if (!p) {
-      if (!previous) this.known.set(pid, { key: 'unreadable', seenAt: Date.now() });
+      if (!previous) this.known.set(pid, { exe: null, start: null, seenAt });
       return;
     }
-    const key = `${p.startTicks}:${p.dev}:${p.ino}`;
-    if (previous?.key === key) return;
-    this.known.set(pid, { key, seenAt: previous && previous.key.startsWith(`${p.startTicks}:`) ? previous.seenAt : Date.now() });
+    const exe = `${p.dev}:${p.ino}`;
+    const samePid = previous?.start === p.startTicks;
+    if (samePid && previous.exe === exe) return;
+    this.known.set(pid, { exe, start: p.startTicks, seenAt: samePid ? previous.seenAt : seenAt });
     this.onProcess(p);
   }
 
-  /** Lists /proc: new pids are looked at; pids that are gone are forgotten. */
-  protected scan(recheck: (pid: number, seenAt: number) => boolean): void {
+  /**
+   * A cheap re-check of a known pid: one stat of /proc/PID/exe. Only when the program differs
+   * from the one seen (an exec since) is the process inspected and judged again.
+   */
+  protected recheck(pid: number): void {
+    const known = this.known.get(pid);
+    let exe: string | null = null;
+    try {
+      const st = statSync(`/proc/${pid}/exe`, { bigint: true });
+      exe = `${st.dev}:${st.ino}`;
+    } catch {
+      return; // gone, a kernel thread, or not ours to read
+    }
+    if (known?.exe !== exe) this.look(pid);
+  }
+
+  /** Forgets pids that are gone (the proc connector reports execs, not exits). */
+  protected prune(): void {
+    const alive = new Set(readdirSync('/proc'));
+    for (const pid of this.known.keys()) if (!alive.has(String(pid))) this.known.delete(pid);
+  }
+
+  /** Lists /proc: new pids are looked at, known ones re-checked if `due`; gone ones forgotten. */
+  protected scan(due: (seenAt: number) => boolean, baseline = false): void {
     const alive = new Set<number>();
     for (const name of readdirSync('/proc')) {
       const pid = Number(name);
       if (!Number.isInteger(pid) || pid <= 0) continue;
       alive.add(pid);
       const known = this.known.get(pid);
-      if (!known || recheck(pid, known.seenAt)) this.look(pid);
+      if (!known) this.look(pid, null, baseline);
+      else if (due(known.seenAt)) this.recheck(pid);
     }
     for (const pid of this.known.keys()) if (!alive.has(pid)) this.known.delete(pid);
   }
+
 }
 
 /** Polls /proc (any user; see the file comment for the rhythm). */
@@ -201,9 +230,11 @@ export class ProcPollBackend extends LinuxBackend {
 
   private round(): void {
     const now = Date.now();
+    const first = this.lastSweep === 0;
     const sweep = now - this.lastSweep >= this.sweepMs;
     if (sweep) this.lastSweep = now;
-    this.scan((_, seenAt) => sweep || now - seenAt < this.youngMs);
+    // Pids there at start are not "young": they are judged once, then swept like the rest.
+    this.scan((seenAt) => sweep || now - seenAt < this.youngMs, first);
   }
 }
 
@@ -212,6 +243,7 @@ export class ProcConnectorBackend extends LinuxBackend {
   readonly kind = 'proc-connector' as const;
   private handle: unknown = null;
   private started = false;
+  private pruneTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly native: ProcwatchAddon) {
     super();
@@ -232,12 +264,16 @@ export class ProcConnectorBackend extends LinuxBackend {
     this.onProcess = onProcess;
     this.started = true;
     // Programs that were already running when the watcher started.
-    this.scan(() => false);
+    this.scan(() => false, true);
+    this.pruneTimer = setInterval(() => this.prune(), 10_000);
+    this.pruneTimer.unref();
   }
 
   stop(): void {
     if (this.handle) this.native.close(this.handle);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.handle = null;
+    this.pruneTimer = null;
     this.started = false;
   }
 

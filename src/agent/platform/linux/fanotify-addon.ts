@@ -20,6 +20,8 @@ export type GateHandle = { readonly [handleBrand]: true };
 export interface FanotifyAddon {
   open(options: FanotifyOpenOptions, onEvent: (delivery: FanotifyDelivery) => void): GateHandle;
   mark(handle: GateHandle, path: string, kind: 'mount' | 'filesystem'): void;
+  /** The id of the mount at path (STATX_MNT_ID_UNIQUE where available); 0n if unknown. */
+  mountId(path: string): bigint;
   /** cacheable: later execs of the same file identity are allowed natively until clearCache. */
   respond(handle: GateHandle, id: number, allow: boolean, cacheable: boolean): boolean;
   clearCache(handle: GateHandle): void;

@@ -21,9 +21,13 @@ import type { CommandRunner } from '../../session/platform.js';
 const POWERSHELL = 'powershell.exe';
 const PS_ARGS = ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command'];
 
-/** A PowerShell single-quoted string literal ('' escapes a quote; nothing else is special). */
+/**
+ * A PowerShell single-quoted string literal. PowerShell also ends such a string at the typographic
+ * single quotes (U+2018, U+2019, U+201A, U+201B), so each of those is doubled too; nothing else is
+ * special inside '...'.
+ */
 export function psQuote(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
+  return `'${text.replace(/['\u2018\u2019\u201A\u201B]/g, '$&$&')}'`;
 }
 
 /** Every process with its program, creation time (UTC, ISO 8601) and session, as one JSON array. */
