@@ -270,10 +270,13 @@ describe.skipIf(skip)('notices and user mode', () => {
     ipc.onEvent({ type: 'app.blocked', data: program });
     ipc.onEvent({ type: 'app.blocked', data: { ...program, user: 'someone-else' } });
     ipc.onEvent({ type: 'session.action', data: { action: 'warn', reason: 'schedule', ok: true, backend: 'xmessage', detail: 'Signing out in 5 minutes' } });
-    await waitUntil(() => seen.length === 2);
+    // The fallback watcher's kill is told to the pupil like a block.
+    ipc.onEvent({ type: 'app.killed', data: { ...program, name: 'game2', livedMs: 3, watcher: 'proc-connector' } });
+    await waitUntil(() => seen.length === 3);
     expect(seen).toEqual([
       { kind: 'notice', notice: 'app.blocked', program: { name: 'game', path: '/tmp/game', sha256: program.sha256, signer: 'unknown', mode: 'enforce' } },
       { kind: 'notice', notice: 'session.warning', text: 'Signing out in 5 minutes' },
+      { kind: 'notice', notice: 'app.blocked', program: { name: 'game2', path: '/tmp/game', sha256: program.sha256, signer: 'unknown', mode: 'enforce' } },
     ]);
     await new Promise((r) => setTimeout(r, 50));
     expect(unseen).toEqual([]);

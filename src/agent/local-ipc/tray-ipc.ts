@@ -88,7 +88,8 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
     onUsbNotice: ({ title, why, whatToDo }) => void notifySession({ kind: 'notice', notice: 'usb.drive', title, why, whatToDo }),
     hasTrayFor: (user) => (server ? server.hasTrayFor(user) : user === self.user),
     onEvent(event) {
-      if (event.type === 'app.blocked' && event.data.user) {
+      // Blocked before it started (gate) or stopped just after (fallback watcher): the pupil hears the same.
+      if ((event.type === 'app.blocked' || event.type === 'app.killed') && event.data.user) {
         const { name, path, sha256, signer, mode } = event.data;
         notifyUser(event.data.user, { kind: 'notice', notice: 'app.blocked', program: { name, path, sha256, signer, mode } });
       } else if (event.type === 'session.action' && event.data.action === 'warn') {
