@@ -23,6 +23,7 @@ import { toDeviceSummary } from './devices.js';
 import type { FeedHub } from './feed.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { DeviceViews } from './device-views.js';
+import { EventWriter } from './event-writer.js';
 import { PenaltyBox } from './rate-limit.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -106,6 +107,8 @@ export class AgentHub {
   /** Heartbeat times waiting to be written; flushed in one transaction every few seconds. */
   private readonly lastSeen = new Map<string, string>();
   private readonly flushTimer: NodeJS.Timeout;
+  /** Event frames from all devices share transactions (group commit), each still durable before its ack. */
+  private readonly events: EventWriter;
   readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0, unreadableEvents: 0 };
   /** Set by the server: verifies and stores AUP receipts that arrive as events. */
   aups: AupService | null = null;
@@ -131,6 +134,7 @@ export class AgentHub {
       basePenaltyMs: options.penaltyMs,
       maxPenaltyMs: 3600_000,
     });
+    this.events = new EventWriter(store);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
     this.pingTimer = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pingTimer.unref();
@@ -313,7 +317,7 @@ export class AgentHub {
             });
           }
         }
-        const { stored: fresh, reusedSeqs } = await this.store.insertEvents(deviceId, readable, now);
+        const { stored: fresh, reusedSeqs } = await this.events.write(deviceId, readable, now);
         // Receipts are recorded before the ack, for every copy (recording is idempotent): a console
         // that failed after storing the event but before recording the receipt gets another go.
         for (const event of readable) {
