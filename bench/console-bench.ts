@@ -10,14 +10,15 @@ import { watchDashboard } from './dashboard-watch.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
- * `npm run bench:console [-- --agents N --duration S --event-interval S]`
+ * `npm run bench:console [-- --agents N --duration S --event-interval S --activity-frames 1|0]`
+ * (`--activity-frames 0`: spans only, no live frames; for comparing what the live path costs)
  * Starts a console and, in a separate process, a fleet simulator with N agents that enroll,
  * authenticate, heartbeat and send activity (a span event and a live frame per interval).
  * Measures acked events per second, event-to-ack latency, activity-to-dashboard latency at a
  * live feed subscriber, a policy push reaching every agent, and the console's RSS and CPU.
  * The last line printed is one JSON object with the figures.
  */
-const args = benchArgs({ agents: { default: '1000' }, duration: { default: '30' }, 'event-interval': { default: '1' } });
+const args = benchArgs({ agents: { default: '1000' }, duration: { default: '30' }, 'event-interval': { default: '1' }, 'activity-frames': { default: '1' } });
 const dist = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(dist, 'src/cli/main.js');
 const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
@@ -59,7 +60,7 @@ const { token: session } = (await login.json()) as { token: string };
 
 sim = spawn(
   process.execPath,
-  [join(dist, 'bench/fleet-sim.js'), '--url', url, '--token', token, '--agents', args.agents, '--duration', args.duration, '--event-interval', args['event-interval']],
+  [join(dist, 'bench/fleet-sim.js'), '--url', url, '--token', token, '--agents', args.agents, '--duration', args.duration, '--event-interval', args['event-interval'], '--activity-frames', args['activity-frames']],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 // A dashboard: one live feed subscriber, measuring how long each activity frame takes to arrive.
@@ -124,6 +125,7 @@ const figures = {
   dashboardUpdates: dashboardLatencies.length,
   durationS: Number(args.duration),
   eventIntervalS: Number(args['event-interval']),
+  activityFrames: args['activity-frames'] !== '0',
   node: process.versions.node,
 };
 console.log(JSON.stringify(figures));

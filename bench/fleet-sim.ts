@@ -16,10 +16,12 @@ const args = benchArgs({
   token: { default: '' },
   agents: { default: '1000' },
   'event-interval': { default: '10' },
+  'activity-frames': { default: '1' },
   duration: { default: '30' },
 });
 const agents = Number(args.agents);
 const eventIntervalMs = Number(args['event-interval']) * 1000;
+const activityFrames = args['activity-frames'] !== '0';
 const durationMs = Number(args.duration) * 1000;
 const log = createLogger('sim', 'error');
 
@@ -104,7 +106,7 @@ function sendEvent(agent: SimAgent) {
   const event = { id: randomUUID(), seq: agent.seq, at: new Date(now).toISOString(), type: 'activity.spans' as const, data: { spans: [span] } };
   if (agent.link.send({ v: PROTOCOL_VERSION, type: 'events', events: [event] })) agent.sent.set(agent.seq, performance.now());
   const live = { collecting: true, mode: 'full' as const, pausedReason: null, window, since: new Date(now).toISOString(), idleSeconds: 0, locked: false };
-  agent.link.send({ v: PROTOCOL_VERSION, type: 'activity', now: live });
+  if (activityFrames) agent.link.send({ v: PROTOCOL_VERSION, type: 'activity', now: live });
 }
 const timers: NodeJS.Timeout[] = [];
 fleet.forEach((agent, i) => {

@@ -128,7 +128,7 @@ export class DevicePage {
     const note = $('events-note');
     note.hidden = events.ok;
     if (!events.ok) note.textContent = events.status === 403 ? 'Your role does not include reading device events.' : `Events could not be loaded: ${events.message}`;
-    $('event-rows').replaceChildren(...(events.ok ? events.data.events.map((e) => row([clock(e.event.at), e.event.type, summariseData(e.event.data)])) : []));
+    $('event-rows').replaceChildren(...(events.ok ? events.data.events.map((e) => row([clock(e.event.at), e.event.type, summariseEvent(e.event.type, e.event.data)])) : []));
   }
 
   private drawActivity(spans: ActivitySpan[], from: number, to: number): void {
@@ -196,7 +196,15 @@ function historyRow(h: DeviceHistoryEntry): HTMLTableRowElement {
   return row([clock(h.at), `Status: ${parts.join(', ')}`]);
 }
 
-function summariseData(data: unknown): string {
+/** One line per event: the fields a technician reads for the common types, else the raw data, cut. */
+function summariseEvent(type: string, data: unknown): string {
+  const d = (data ?? {}) as Record<string, any>;
+  if (type === 'activity.spans' && Array.isArray(d.spans)) {
+    const apps = [...new Set(d.spans.map((s: any) => s?.window?.app ?? s?.kind).filter(Boolean))];
+    return `${d.spans.length} span${d.spans.length === 1 ? '' : 's'}: ${apps.slice(0, 5).join(', ')}${apps.length > 5 ? '…' : ''}`;
+  }
+  if ((type === 'app.blocked' || type === 'app.would-block') && typeof d.name === 'string') return `${d.name} (${d.path}) for ${d.user ?? 'unknown user'}`;
+  if (type === 'command.received' && typeof d.outcome === 'string') return `${d.action ?? 'command'}: ${d.outcome}`;
   const text = JSON.stringify(data) ?? '';
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }

@@ -66,8 +66,9 @@ export class DeviceGrid {
   private sortAsc = true;
   private filter: GridFilter = { text: '', presence: '', group: null, user: '' };
   private currentPolicy: number | null = null;
-  /** Index in `view` of the row that holds the keyboard focus stop. */
+  /** Index in `view` of the row that holds the keyboard focus stop, and its device (kept across re-sorts). */
   private active = 0;
+  private activeId: string | null = null;
   private readonly top: HTMLTableRowElement;
   private readonly bottom: HTMLTableRowElement;
   onChange: (shown: number, total: number, online: number) => void = () => undefined;
@@ -117,6 +118,7 @@ export class DeviceGrid {
     this.filter = filter;
     this.viewDirty = true;
     this.active = 0;
+    this.activeId = null;
     this.schedule();
   }
 
@@ -186,7 +188,10 @@ export class DeviceGrid {
     keyed.sort((a, b) => sign * compare(a.k, b.k) || a.h.localeCompare(b.h) || (a.id < b.id ? -1 : 1));
     this.view = keyed.map((k) => k.id);
     this.viewDirty = false;
-    this.active = Math.min(this.active, Math.max(0, this.view.length - 1));
+    // Updates re-sort the grid; the focus stays on the same device, not the same position.
+    const kept = this.activeId === null ? -1 : this.view.indexOf(this.activeId);
+    this.active = kept >= 0 ? kept : Math.min(this.active, Math.max(0, this.view.length - 1));
+    this.activeId = this.view[this.active] ?? null;
   }
 
   private render(): void {
@@ -298,6 +303,7 @@ export class DeviceGrid {
     if (move === undefined || !this.view.length) return;
     e.preventDefault();
     this.active = Math.max(0, Math.min(this.view.length - 1, this.active + move));
+    this.activeId = this.view[this.active]!;
     // Bring the row into view, then draw and focus it.
     const top = this.active * ROW_HEIGHT;
     if (top < this.scroller.scrollTop) this.scroller.scrollTop = top;

@@ -24,6 +24,7 @@ import type { FeedHub } from './feed.js';
 import { isConcernEvent, type ConcernService } from './concerns.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { DeviceViews } from './device-views.js';
+import { EventWriter } from './event-writer.js';
 import { PenaltyBox } from './rate-limit.js';
 import { QueryAllowance } from './query-allowance.js';
 import type { ConsoleStore } from './store/store.js';
@@ -114,6 +115,8 @@ export class AgentHub {
   /** Heartbeat times waiting to be written; flushed in one transaction every few seconds. */
   private readonly lastSeen = new Map<string, string>();
   private readonly flushTimer: NodeJS.Timeout;
+  /** Event frames from all devices share transactions (group commit), each still durable before its ack. */
+  private readonly events: EventWriter;
   readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0, unreadableEvents: 0 };
   /** Set by the server: verifies and stores AUP receipts that arrive as events. */
   aups: AupService | null = null;
@@ -141,6 +144,7 @@ export class AgentHub {
       basePenaltyMs: options.penaltyMs,
       maxPenaltyMs: 3600_000,
     });
+    this.events = new EventWriter(store);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
     this.pingTimer = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pingTimer.unref();
@@ -335,7 +339,7 @@ export class AgentHub {
         // A pupil's concern goes to the safeguarding queue only: never the events table or the feed.
         await this.concerns?.record(deviceId, readable.filter(isConcernEvent), now);
         const events = this.concerns ? readable.filter((e) => !isConcernEvent(e)) : readable;
-        const { stored: fresh, reusedSeqs } = await this.store.insertEvents(deviceId, events, now);
+        const { stored: fresh, reusedSeqs } = await this.events.write(deviceId, events, now);
         // Receipts are recorded before the ack, for every copy (recording is idempotent): a console
         // that failed after storing the event but before recording the receipt gets another go.
         for (const event of readable) {

@@ -3,7 +3,6 @@ import type { DeviceActivityResponseSchema } from '../shared/activity.js';
 import type { DeviceHistoryResponseSchema, PolicyRefreshResponseSchema } from '../shared/api.js';
 import { IsoDateTime } from '../shared/text.js';
 import type { AgentHub } from './agent-hub.js';
-import type { DeviceViews } from './device-views.js';
 import { HttpError } from './http/http-error.js';
 import type { Router } from './http/router.js';
 import type { ConsoleStore } from './store/store.js';
@@ -17,7 +16,6 @@ const MAX_HISTORY = 500;
 export interface DeviceRouteDeps {
   store: ConsoleStore;
   hub: AgentHub;
-  views: DeviceViews;
   findDevice(id: string): Promise<{ id: string; hostname: string; revoked: boolean }>;
   audit(actor: string, action: string, target: string, detail: Record<string, unknown>): Promise<void>;
 }

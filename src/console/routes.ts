@@ -262,7 +262,6 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
   registerDeviceRoutes(router, {
     store,
     hub,
-    views: deps.views,
     findDevice: (id) => findDevice(store, id),
     audit: (username, action, target, detail) => audit({ username } as Principal, action, target, detail),
   });

@@ -260,7 +260,7 @@ describe('device page', () => {
     expect(history).toContain('user pupil2');
     expect(history).toContain('user pupil1');
     expect(history).toContain('Became online');
-    expect(await page.locator('#event-rows').textContent()).toContain('activity.spans');
+    expect(await page.locator('#event-rows').textContent()).toContain('activity.spans3 spans: Firefox, idle, Scratch');
     expect(await page.textContent('#device-title')).toBe('lab-03');
     expect(await page.textContent('.fact-user')).toBe('pupil2');
     await screenshot(page, 'dashboard-device-page');

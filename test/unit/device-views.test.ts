@@ -119,3 +119,27 @@ describe('BlockSummary', () => {
     expect(blocks.of('b', now)).toEqual({ count24h: 0, lastName: null, lastAt: null });
   });
 });
+
+describe('EventWriter (group commit)', () => {
+  it('writes frames from several devices in one transaction, each caller getting its own result', async () => {
+    const { store, id } = await storeWithDevice();
+    const { EventWriter } = await import('../../src/console/event-writer.js');
+    const batches: number[] = [];
+    const original = store.insertEventBatch.bind(store);
+    store.insertEventBatch = async (entries) => (batches.push(entries.length), original(entries));
+    const writer = new EventWriter(store);
+    const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
+    const [e1, e2, e3] = [event(1), event(2), event(3)];
+    const results = await Promise.all([writer.write(id, [e1], 'now'), writer.write(id, [e2, e3], 'now'), writer.write(id, [e1], 'now')]);
+    expect(batches).toEqual([3]);
+    expect(results.map((r) => r.stored.map((e) => e.seq))).toEqual([[1], [2, 3], []]);
+    expect(await store.countEvents(id)).toBe(3);
+
+    // A frame that cannot be stored (a device the console does not know) fails alone.
+    const stranger = writer.write(randomUUID(), [event(1)], 'now');
+    const fine = writer.write(id, [event(4)], 'now');
+    await expect(stranger).rejects.toThrow(/FOREIGN KEY/);
+    expect((await fine).stored).toHaveLength(1);
+    await store.close();
+  });
+});

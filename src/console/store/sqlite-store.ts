@@ -304,37 +304,41 @@ export class SqliteStore implements ConsoleStore {
   }
 
   async insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<InsertedEvents> {
+    const [result] = await this.insertEventBatch([{ deviceId, events, receivedAt }]);
+    return result!;
+  }
+
+  async insertEventBatch(entries: { deviceId: string; events: AgentEvent[]; receivedAt: string }[]): Promise<InsertedEvents[]> {
     const insert = this.db.prepare(
       'INSERT INTO events (id, device_id, seq, type, at, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
     );
     const seqTaken = this.db.prepare('SELECT 1 FROM events WHERE device_id = ? AND seq = ? AND id <> ? LIMIT 1');
     // On disk before the ack: a power cut of the console must not lose what a device has deleted.
+    // One transaction (one fsync) for the whole batch: under load, frames from many devices share it.
     this.db.pragma('synchronous = FULL');
     try {
-      return this.insertEventsTx(insert, seqTaken, deviceId, events, receivedAt);
+      return this.db.transaction(() => entries.map((e) => this.insertEventsOf(insert, seqTaken, e.deviceId, e.events, e.receivedAt)))();
     } finally {
       this.db.pragma('synchronous = NORMAL');
     }
   }
 
-  private insertEventsTx(
+  private insertEventsOf(
     insert: Database.Statement,
     seqTaken: Database.Statement,
     deviceId: string,
     events: AgentEvent[],
     receivedAt: string,
   ): InsertedEvents {
-    return this.db.transaction(() => {
-      const stored: AgentEvent[] = [];
-      const reusedSeqs: number[] = [];
-      for (const e of events) {
-        // Deduplicate on the event id. A sequence number seen before with a different id means
-        // the device lost its last writes (power cut) or its outbox: keep the event, flag it.
-        if (seqTaken.get(deviceId, e.seq, e.id)) reusedSeqs.push(e.seq);
-        if (insert.run(e.id, deviceId, e.seq, e.type, e.at, receivedAt, JSON.stringify(e)).changes === 1) stored.push(e);
-      }
-      return { stored, reusedSeqs };
-    })();
+    const stored: AgentEvent[] = [];
+    const reusedSeqs: number[] = [];
+    for (const e of events) {
+      // Deduplicate on the event id. A sequence number seen before with a different id means
+      // the device lost its last writes (power cut) or its outbox: keep the event, flag it.
+      if (seqTaken.get(deviceId, e.seq, e.id)) reusedSeqs.push(e.seq);
+      if (insert.run(e.id, deviceId, e.seq, e.type, e.at, receivedAt, JSON.stringify(e)).changes === 1) stored.push(e);
+    }
+    return { stored, reusedSeqs };
   }
   async listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]> {
     const where: string[] = [];

@@ -142,6 +142,8 @@ export interface ConsoleStore {
 
   /** Stores events not seen before (by event id); returns the new ones and any reused sequence numbers. */
   insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<InsertedEvents>;
+  /** The same for several devices' frames in one durable transaction (group commit); results in order. */
+  insertEventBatch(entries: { deviceId: string; events: AgentEvent[]; receivedAt: string }[]): Promise<InsertedEvents[]>;
   listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]>;
   countEvents(deviceId?: string): Promise<number>;
   /** Retention: removes events received before the given time; returns how many. */
