@@ -38,6 +38,11 @@ export class AppRequestService {
     /** Delivers a freshly published policy to devices (hub broadcast + dashboard feed). */
     private readonly deliver: (record: PolicyRecord) => Promise<number>,
     private readonly log: Logger,
+    /**
+     * Tells the pupil on the requesting device what was decided (a signed `message` command; the
+     * session agent shows it). Best effort: an offline device is not told later.
+     */
+    private readonly tellDevice?: (deviceId: string, text: string) => Promise<unknown>,
   ) {}
 
   /** Queued one at a time (with decisions), so the per-device cap counts every earlier request. */
@@ -75,6 +80,7 @@ export class AppRequestService {
         detail: { deviceId: request.deviceId, name: request.name, sha256: request.sha256, rule, expiresAt: options.expiresAt ?? null, policyVersion: record.version },
       });
       const deliveredTo = await this.deliver(record);
+      this.tell(request, `The school has allowed "${request.name}". You can start it now.${options.note ? ` Note: ${options.note}` : ''}`);
       return { request: (await this.store.getAppRequest(id))!, version: record.version, deliveredTo, rule };
     });
   }
@@ -84,9 +90,17 @@ export class AppRequestService {
       const request = await this.pending(id);
       const decidedAt = new Date().toISOString();
       await this.store.decideAppRequest(id, { status: 'declined', decidedBy: actor, decidedAt, note: note ?? null, policyVersion: null });
+      this.tell(request, `Your request to use "${request.name}" was declined by the school.${note ? ` Note: ${note}` : ''}`);
       await this.store.appendAudit({ at: decidedAt, actor, action: 'app-request.declined', target: `app-request:${id}`, detail: { deviceId: request.deviceId, name: request.name, sha256: request.sha256, note: note ?? null } });
       return (await this.store.getAppRequest(id))!;
     });
+  }
+
+  private tell(request: AppRequest, text: string): void {
+    if (!this.tellDevice) return;
+    this.tellDevice(request.deviceId, text.slice(0, 500)).catch((error: unknown) =>
+      this.log.warn('could not tell the device about the decision', { deviceId: request.deviceId, error: String(error) }),
+    );
   }
 
   private serially<T>(task: () => Promise<T>): Promise<T> {

@@ -78,7 +78,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     intervalMs: 3600_000,
   });
   hub.onVersionConflict = () => maintenance.reissueForConflict();
-  const appRequests = new AppRequestService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('app-requests'));
+  const appRequests = new AppRequestService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('app-requests'), (deviceId, text) =>
+    commands.issue(deviceId, { action: 'message', text, expiresInSeconds: 300 }, 'console:app-requests', 0),
+  );
   hub.onEvents = (deviceId, events) => {
     void views.events(deviceId, events);
     for (const event of events) {

@@ -93,6 +93,12 @@ describe('application requests at the console', () => {
     await waitUntil(async () => (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests.length === 1);
     expect(await post(`/api/v1/app-requests/${second}/decline`, { note: 'not for school' })).toMatchObject({ status: 200, body: { request: { status: 'declined', note: 'not for school' } } });
     expect((await consoleProc.api('/api/v1/policies/current')).body.version).toBe(2);
+    // The pupil is told both decisions on the requesting device: console-signed message commands.
+    const told = [(await socket.next('command')).command.payload, (await socket.next('command')).command.payload];
+    expect(told).toEqual([
+      expect.objectContaining({ action: 'message', deviceId: device.deviceId, issuedBy: 'console:app-requests', text: expect.stringMatching(/allowed "geogebra".*Note: for the maths unit/) }),
+      expect.objectContaining({ action: 'message', deviceId: device.deviceId, issuedBy: 'console:app-requests', text: expect.stringMatching(/request to use "game" was declined.*Note: not for school/) }),
+    ]);
 
     const audit = (await consoleProc.api('/api/v1/audit')).body.audit as { action: string; target: string; detail: Record<string, unknown> }[];
     expect(audit.find((a) => a.action === 'app-request.approved')).toMatchObject({ target: `app-request:${pending.id}`, detail: { policyVersion: 2, expiresAt } });
