@@ -228,7 +228,8 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
     const gate = service.aupGate!;
     expect(await gate.decline('root')).toEqual({ ok: true });
     await waitUntil(() => !isRunning(app) && !isRunning(wm), 10_000, () => 'the session processes are still running');
-    const declined = await waitUntil(async () => (await events('aup.declined', consoleForDecline))[0], 15_000);
+    // The refused decline above is an event too (logoff false): wait for this one, by user.
+    const declined = await waitUntil(async () => (await events('aup.declined', consoleForDecline)).find((e) => e.data.user === 'root'), 15_000);
     expect(declined.data).toMatchObject({ user: 'root', variant: 'secondary', version: 1, logoff: true });
     const logoff = await waitUntil(async () => (await events('session.action', consoleForDecline)).find((e) => e.data.action === 'logoff'), 15_000);
     expect(logoff.data).toMatchObject({ reason: 'aup-declined', ok: true, backend: 'kill-session-processes' });
