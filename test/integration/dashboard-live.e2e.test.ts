@@ -167,6 +167,7 @@ describe('live device grid', () => {
     await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-state') === 'asleep', rowOf(id));
     // The console has noticed the connection is gone, and still says asleep rather than lost.
     await waitUntil(async () => (await consoleProc.api(`/api/v1/devices/${id}`)).body.device.online === false);
+    await waitForCell(id, 'activity-app', '—'); // live activity is not shown for a device that is not connected
     expect(await cellText(id, 'state')).toBe('Asleep');
     await screenshot(page, 'dashboard-asleep');
     sim.socket = await connectAs(consoleProc.url, sim.device);
