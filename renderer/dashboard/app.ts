@@ -88,11 +88,14 @@ function subscribe(): void {
     const parsed = FeedBatchSchema.safeParse(JSON.parse((event as MessageEvent<string>).data));
     if (!parsed.success) return console.warn('ignored a feed message that does not match the schema', parsed.error);
     const changed: DeviceSummary[] = [];
+    let requestsChanged = false;
     for (const message of parsed.data) {
       if (message.kind === 'device') changed.push(message.device);
       // A new policy may change groups and which devices are current: one reload per push.
       else if (message.kind === 'policy') void reloadDevices();
+      else if (message.kind === 'app-requests') requestsChanged = true;
     }
+    if (requestsChanged && !$('requests').hidden) void requestsPage?.load();
     grid!.upsert(changed);
     for (const d of changed) devicePage?.update(d);
   });

@@ -171,12 +171,15 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       const body = await readJson(req, AppRequestApproveSchema);
       if (body.expiresAt && Date.parse(body.expiresAt) <= Date.now()) throw new HttpError(400, 'invalid-request', 'expiresAt is in the past');
       const result = await deps.appRequests.approve(id, body, actor(principal));
+      deps.feed.publish({ kind: 'app-requests' });
       return ok(result);
     })
     .add('POST', '/api/v1/app-requests/:id/decline', 'app-requests:manage', async ({ req, params, principal }) => {
       const id = requestId(params.id!);
       const body = await readJson(req, AppRequestDeclineSchema);
-      return ok({ request: await deps.appRequests.decline(id, body.note, actor(principal)) });
+      const request = await deps.appRequests.decline(id, body.note, actor(principal));
+      deps.feed.publish({ kind: 'app-requests' });
+      return ok({ request });
     })
 
     .add('GET', '/api/v1/concerns', 'concerns:manage', async ({ url }) => {

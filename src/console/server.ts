@@ -85,7 +85,10 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     void views.events(deviceId, events);
     for (const event of events) {
       if (event.type !== 'app.permission-requested') continue;
-      appRequests.record(deviceId, event.id, event.at, event.data).catch((error: unknown) => log.error('could not queue an application request', { deviceId, error }));
+      appRequests
+        .record(deviceId, event.id, event.at, event.data)
+        .then(() => feed.publish({ kind: 'app-requests' }))
+        .catch((error: unknown) => log.error('could not queue an application request', { deviceId, error }));
     }
   };
   maintenance.start();

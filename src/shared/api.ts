@@ -156,6 +156,8 @@ export const DeviceListResponseSchema = z.object({
 export const FeedMessageSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('device'), device: DeviceSummarySchema }),
   z.strictObject({ kind: z.literal('policy'), version: z.number().int().positive() }),
+  /** The application-request queue changed (a new request, a decision): open queue pages reload it. */
+  z.strictObject({ kind: z.literal('app-requests') }),
 ]);
 export type FeedMessage = z.infer<typeof FeedMessageSchema>;
 

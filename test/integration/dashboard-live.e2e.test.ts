@@ -167,6 +167,7 @@ describe('live device grid', () => {
     await page.waitForFunction((sel) => document.querySelector(sel)?.getAttribute('data-state') === 'asleep', rowOf(id));
     // The console has noticed the connection is gone, and still says asleep rather than lost.
     await waitUntil(async () => (await consoleProc.api(`/api/v1/devices/${id}`)).body.device.online === false);
+    await waitForCell(id, 'activity-app', '—'); // live activity is not shown for a device that is not connected
     expect(await cellText(id, 'state')).toBe('Asleep');
     await screenshot(page, 'dashboard-asleep');
     sim.socket = await connectAs(consoleProc.url, sim.device);
@@ -444,8 +445,18 @@ describe('application request queue', () => {
     const all = (await consoleProc.api('/api/v1/app-requests')).body.requests as { name: string; status: string; note: string; decidedBy: string }[];
     expect(all.find((r) => r.name === 'krita')).toMatchObject({ status: 'approved', note: 'art club', decidedBy: 'admin' });
     expect(all.find((r) => r.name === 'steam')).toMatchObject({ status: 'declined', note: 'not for school', decidedBy: 'admin' });
-    sim.socket.ws.close();
+
+    // A new request shows up on the open page by itself (pushed, not polled).
+    sim.socket.send(eventFrame(++sim.seq, 'app.permission-requested', request('blender')));
+    await page.waitForFunction(() => document.getElementById('request-rows')?.textContent?.includes('/home/pupil3/blender'));
+
+    // The grid counts blocks per device and names the last one.
+    const blocked = { name: 'steam', path: '/home/pupil3/steam', sha256: null, signer: 'unknown', user: 'pupil3', mode: 'enforce', reason: 'not-allowed', ruleId: null, repeats: 0 };
+    sim.socket.send(eventFrame(++sim.seq, 'app.blocked', blocked));
+    sim.socket.send(eventFrame(++sim.seq, 'app.blocked', { ...blocked, name: 'minecraft', path: '/home/pupil3/minecraft' }));
     await openDevices();
+    await page.waitForFunction((sel) => document.querySelector(sel)?.parentElement?.textContent === '2last: minecraft', `${rowOf(sim.device.deviceId)} .blocks`);
+    sim.socket.ws.close();
   });
 
   it('is not offered to a technician, who still gets the device actions', async () => {

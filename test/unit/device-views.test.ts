@@ -143,3 +143,37 @@ describe('EventWriter (group commit)', () => {
     await store.close();
   });
 });
+
+describe('DeviceViews: AUP status for the signed-in user', () => {
+  it('is not required without an AUP, not accepted until this user accepts the current version here, then accepted', async () => {
+    const { store, id } = await storeWithDevice();
+    const { DeviceViews } = await import('../../src/console/device-views.js');
+    const { FeedHub } = await import('../../src/console/feed.js');
+    const { createLogger } = await import('../../src/shared/log.js');
+    const feed = new FeedHub();
+    const views = new DeviceViews(store, feed, () => true, createLogger('test', 'error'));
+    const now = new Date().toISOString();
+    const aupOf = async () => (await views.summary((await store.getDevice(id))!)).aup;
+
+    await store.saveStatus(id, status('pupil1'), now);
+    expect(await aupOf()).toBe('not-required');
+    // Stored records as the services build them; their signatures are not what is tested here.
+    await store.publishPolicy((version) => ({ version, bundle: {} as any, document: { aup: { variant: 'pupils' } } as any, publishedBy: 'admin', publishedAt: now }));
+    expect(await aupOf()).toBe('not-required'); // the variant has no published text yet
+    await store.publishAup('pupils', (version) => ({ variant: 'pupils', version, signed: {} as any, publishedBy: 'admin', publishedAt: now }));
+    expect(await aupOf()).toBe('not-accepted');
+    await store.insertAupReceipt({ payload: { deviceId: id, user: 'pupil1', variant: 'pupils', version: 1, aupHash: 'h', typedName: 'Pupil One', acceptedAt: now } } as any, now);
+    await views.events(id, [{ type: 'aup.accepted' } as any]);
+    expect(await aupOf()).toBe('accepted');
+    await store.saveStatus(id, status('pupil2'), now);
+    expect(await aupOf()).toBe('not-accepted'); // another user at the same seat
+    await store.saveStatus(id, status(null), now);
+    expect(await aupOf()).toBe('no-user');
+    // A new version needs accepting again.
+    await store.saveStatus(id, status('pupil1'), now);
+    await store.publishAup('pupils', (version) => ({ variant: 'pupils', version, signed: {} as any, publishedBy: 'admin', publishedAt: now }));
+    expect(await aupOf()).toBe('not-accepted');
+    feed.close();
+    await store.close();
+  });
+});
