@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
-import { stopAll, tempDir, waitUntil } from '../helpers/processes.js';
+import { runCli, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectAs, enrollRawDevice, eventFrame, type RawSocket } from '../helpers/raw-device.js';
 
 /**
@@ -105,6 +106,13 @@ describe('safeguarding page', () => {
     const bare = await fetch(`${consoleProc.url}/safeguarding`, { redirect: 'manual' });
     expect([bare.status, bare.headers.get('location')]).toEqual([308, '/safeguarding/']);
     expect((await fetch(`${consoleProc.url}/no-such-page`, { redirect: 'manual' })).status).toBe(404);
+  });
+
+  it('refuses a retention setting out of range with a clear error, before starting', async () => {
+    const r = await runCli(['console', '--data-dir', join(dir.path, 'never'), '--concern-retention-days', '0']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--concern-retention-days must be between 1 and 3650');
+    expect(existsSync(join(dir.path, 'never'))).toBe(false);
   });
 
   it('shows the lead the queue newest first, filters it by status, and opens a concern from the keyboard', async () => {
