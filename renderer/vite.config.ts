@@ -22,6 +22,7 @@ export default defineConfig({
         concern: resolve(root, 'concern/index.html'),
         'request-app': resolve(root, 'request-app/index.html'),
         blocked: resolve(root, 'blocked/index.html'),
+        safeguarding: resolve(root, 'safeguarding/index.html'),
       },
     },
   },

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { DeviceListResponseSchema, FeedMessageSchema, type DeviceSummary } from '../../src/shared/api.js';
-import { roleAllows, RoleSchema } from '../../src/shared/roles.js';
-import { api } from './api.js';
+import { roleAllows } from '../../src/shared/roles.js';
+import { api } from '../shared/console-api.js';
+import { wireSession, type Me } from '../shared/sign-in.js';
 import { DevicePage } from './device-page.js';
 import { DeviceGrid } from './grid.js';
 import { RequestsPage } from './requests-page.js';
@@ -13,7 +14,6 @@ import { RequestsPage } from './requests-page.js';
  * Updates arrive over one server-sent event stream; the page never polls.
  */
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const MeSchema = z.object({ username: z.string(), role: RoleSchema });
 const FeedBatchSchema = z.array(FeedMessageSchema);
 
 let feed: EventSource | null = null;
@@ -33,7 +33,7 @@ function showSignIn(message = ''): void {
   $<HTMLInputElement>('username').focus();
 }
 
-function showApp(me: z.infer<typeof MeSchema>): void {
+function showApp(me: Me): void {
   $('sign-in').hidden = true;
   $('whoami').hidden = false;
   $('nav').hidden = false;
@@ -145,32 +145,7 @@ function route(): void {
   }
 }
 
-async function checkSession(): Promise<void> {
-  const res = await api('/api/v1/me');
-  if (!res.ok) return showSignIn();
-  const me = MeSchema.safeParse(await res.json());
-  if (me.success) showApp(me.data);
-  else showSignIn();
-}
-
-$<HTMLFormElement>('sign-in-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const username = $<HTMLInputElement>('username').value.trim();
-  const password = $<HTMLInputElement>('password').value;
-  const res = await api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username, password }) });
-  if (!res.ok) {
-    const body = (await res.json().catch(() => ({}))) as { message?: string };
-    $('sign-in-error').textContent = body.message ?? 'Sign-in failed.';
-    return;
-  }
-  $<HTMLInputElement>('password').value = '';
-  await checkSession();
-});
-
-$('sign-out').addEventListener('click', async () => {
-  await api('/api/v1/logout', { method: 'POST', body: '{}' });
-  showSignIn();
-});
+const checkSession = wireSession(showApp, showSignIn);
 
 window.addEventListener('hashchange', route);
 void checkSession();

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { DeviceActivityResponseSchema, type ActivitySpan } from '../../src/shared/activity.js';
 import { DeviceHistoryResponseSchema, PolicyRefreshResponseSchema, type DeviceHistoryEntry, type DeviceSummary } from '../../src/shared/api.js';
 import { CommandOutcomeSchema } from '../../src/shared/command.js';
-import { apiJson, el, row, visible } from './api.js';
-import { confirmAction, field } from './confirm.js';
+import { apiJson, el, row, visible } from '../shared/console-api.js';
+import { confirmAction, field } from '../shared/confirm.js';
 import {
   activityText,
   AUP_TEXT,

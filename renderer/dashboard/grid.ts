@@ -1,5 +1,5 @@
 import type { DeviceSummary } from '../../src/shared/api.js';
-import { visible } from './api.js';
+import { visible } from '../shared/console-api.js';
 import {
   activityText,
   AUP_TEXT,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AppRequestSchema, type AppRequest } from '../../src/shared/api.js';
 import { GroupNameSchema } from '../../src/shared/app-rules.js';
-import { apiJson, el, row, visible } from './api.js';
-import { confirmAction, field } from './confirm.js';
+import { apiJson, el, row, visible } from '../shared/console-api.js';
+import { confirmAction, field } from '../shared/confirm.js';
 import { clock } from './format.js';
 
 /**

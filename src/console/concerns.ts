@@ -3,6 +3,9 @@ import type { AgentEvent } from '../shared/events.js';
 import { HttpError } from './http/http-error.js';
 import type { ConsoleStore } from './store/store.js';
 
+/** A closed concern is deleted a year after closing unless the console is told otherwise. */
+export const DEFAULT_CONCERN_RETENTION_DAYS = 365;
+
 type ConcernEvent = Extract<AgentEvent, { type: 'concern.reported' }>;
 
 export const isConcernEvent = (event: AgentEvent): event is ConcernEvent => event.type === 'concern.reported';
@@ -29,10 +32,15 @@ export class ConcernService {
     return this.store.listConcerns({ status, limit });
   }
 
+  async get(id: string): Promise<Concern> {
+    const concern = await this.store.getConcern(id);
+    if (!concern) throw new HttpError(404, 'not-found', 'no such concern');
+    return concern;
+  }
+
   /** Status and note changes are audited; the audit keeps the status, not the note's words. */
   async update(id: string, update: { status: ConcernStatus; note?: string }, actor: string): Promise<Concern> {
-    const before = await this.store.getConcern(id);
-    if (!before) throw new HttpError(404, 'not-found', 'no such concern');
+    const before = await this.get(id);
     const updatedAt = new Date().toISOString();
     await this.store.updateConcern(id, { status: update.status, note: update.note ?? null, updatedBy: actor, updatedAt });
     await this.store.appendAudit({

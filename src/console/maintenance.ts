@@ -7,12 +7,14 @@ import type { ConsoleStore } from './store/store.js';
 export interface MaintenanceOptions {
   /** Events older than this are deleted (data minimisation). */
   retentionDays: number;
+  /** Closed concerns are deleted this many days after they were closed (or last updated while closed). */
+  closedConcernRetentionDays: number;
   intervalMs: number;
 }
 
 /**
- * Hourly housekeeping: renew the policy before it expires, drop events past retention, and
- * forget expired sessions. Also re-issues the policy on demand when a device reports a
+ * Hourly housekeeping: renew the policy before it expires, drop events and closed concerns past
+ * retention, and forget expired sessions. Also re-issues the policy on demand when a device reports a
  * same-numbered conflict, at most once a minute however many devices report it.
  */
 export class Maintenance {
@@ -47,10 +49,25 @@ export class Maintenance {
       if (removed) this.log.info('removed events past retention', { removed, retentionDays: this.options.retentionDays });
       const history = await this.store.deleteDeviceHistoryBefore(cutoff);
       if (history) this.log.info('removed status history past retention', { removed: history, retentionDays: this.options.retentionDays });
+      await this.removeClosedConcerns();
       await this.store.deleteExpiredSessions(new Date().toISOString());
     } catch (error) {
       this.log.error('maintenance failed', { error });
     }
+  }
+
+  /**
+   * A pupil's words are kept only while the safeguarding lead needs them: open concerns stay
+   * however old they are (nothing unhandled is lost), closed ones go after the retention period.
+   * The audit records how many went, never what they said.
+   */
+  private async removeClosedConcerns(): Promise<void> {
+    const days = this.options.closedConcernRetentionDays;
+    const now = new Date();
+    const removed = await this.store.deleteConcernsClosedBefore(new Date(now.getTime() - days * 86400_000).toISOString());
+    if (!removed) return;
+    this.log.info('removed closed concerns past retention', { removed, retentionDays: days });
+    await this.store.appendAudit({ at: now.toISOString(), actor: 'console', action: 'concerns.expired', target: null, detail: { removed, retentionDays: days } });
   }
 
   reissueForConflict(): Promise<void> {

@@ -188,6 +188,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       if (parsed && !parsed.success) throw new HttpError(400, 'invalid-request', 'status must be new, in-progress or closed');
       return ok({ concerns: await deps.concerns.list(parsed?.data, limitParam(url, 1000)) });
     })
+    .add('GET', '/api/v1/concerns/:id', 'concerns:manage', async ({ params }) => ok({ concern: await deps.concerns.get(requestId(params.id!)) }))
     .add('POST', '/api/v1/concerns/:id', 'concerns:manage', async ({ req, params, principal }) => {
       const id = requestId(params.id!);
       const body = await readJson(req, ConcernUpdateSchema);

@@ -25,7 +25,7 @@ import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
 import { registerRoutes } from './routes.js';
 import { CommandService } from './commands.js';
-import { ConcernService } from './concerns.js';
+import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
@@ -38,6 +38,8 @@ export interface ConsoleOptions {
   tlsKey?: string;
   hub?: Partial<AgentHubOptions>;
   retentionDays?: number;
+  /** Days a closed concern is kept (default DEFAULT_CONCERN_RETENTION_DAYS). */
+  concernRetentionDays?: number;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
 }
@@ -75,6 +77,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const commands = new CommandService(store, identity, hub, log.child('commands'));
   const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
     retentionDays: options.retentionDays ?? 180,
+    closedConcernRetentionDays: options.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
     intervalMs: 3600_000,
   });
   hub.onVersionConflict = () => maintenance.reissueForConflict();

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
@@ -44,8 +45,16 @@ export function resolveStaticFile(root: string, urlPath: string): { full: string
   return type ? { full, type } : null;
 }
 
-/** Serves a file below `root`; returns false when there is none (so the caller can 404). */
+/**
+ * Serves a file below `root`; returns false when there is none (so the caller can 404). A page's
+ * bare name (`/safeguarding`) is redirected to its folder, where its relative asset URLs work.
+ */
 export async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<boolean> {
+  if (/^\/[a-z][a-z-]*$/.test(urlPath) && existsSync(join(root, urlPath, 'index.html'))) {
+    res.writeHead(308, { Location: `${urlPath}/`, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
+    res.end();
+    return true;
+  }
   const file = resolveStaticFile(root, urlPath);
   if (!file) return false;
   let body: Buffer;

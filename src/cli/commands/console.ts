@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_CONCERN_RETENTION_DAYS } from '../../console/concerns.js';
 import { startConsole } from '../../console/server.js';
 import { intOption, isRoot, parse } from '../args.js';
 import { usageError } from '../errors.js';
@@ -14,6 +15,8 @@ export const CONSOLE_HELP = `vigil console [options]
   --tls-key FILE       PEM private key
   --ping-interval SEC  how often agents are pinged to detect dead connections (default 15)
   --retention-days N   delete device events older than this (default 180)
+  --concern-retention-days N
+                       delete a closed concern this many days after it was closed (default 365)
   First start creates the signing key, an admin account and an enrollment token and prints them once
   (or takes VIGIL_ADMIN_USERNAME, VIGIL_ADMIN_PASSWORD and VIGIL_ENROLL_TOKEN from the environment).`;
 
@@ -30,6 +33,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     'tls-key': { type: 'string' },
     'ping-interval': { type: 'string' },
     'retention-days': { type: 'string' },
+    'concern-retention-days': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(CONSOLE_HELP);
@@ -44,9 +48,11 @@ export async function runConsole(argv: string[]): Promise<void> {
     tlsKey: values['tls-key'],
     hub: { pingIntervalMs: pingSeconds * 1000 },
     retentionDays: intOption(values['retention-days'], 'retention-days', 1, 3650, 180),
+    concernRetentionDays: intOption(values['concern-retention-days'], 'concern-retention-days', 1, 3650, DEFAULT_CONCERN_RETENTION_DAYS),
   });
   console.log(`Vigil console listening on ${running.url}`);
   console.log(`Dashboard: ${running.url}/`);
+  console.log(`Safeguarding (concerns): ${running.url}/safeguarding/`);
   console.log(`Console signing key: ${running.identity.keyId} (public key ${running.identity.publicKey})`);
   for (const warning of running.warnings) console.log(`WARNING: ${warning}`);
   if (running.firstRun) {

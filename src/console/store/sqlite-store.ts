@@ -621,6 +621,9 @@ export class SqliteStore implements ConsoleStore {
         .run(u.status, u.note, u.updatedBy, u.updatedAt, id).changes === 1
     );
   }
+  async deleteConcernsClosedBefore(iso: string): Promise<number> {
+    return this.db.prepare("DELETE FROM concerns WHERE status = 'closed' AND updated_at < ?").run(iso).changes;
+  }
   async listAudit(limit: number): Promise<AuditRecord[]> {
     return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((row) => ({
       id: Number(row.id),

@@ -211,4 +211,6 @@ export interface ConsoleStore {
   listConcerns(filter: { status?: ConcernStatus; limit: number }): Promise<Concern[]>;
   getConcern(id: string): Promise<Concern | null>;
   updateConcern(id: string, update: { status: ConcernStatus; note: string | null; updatedBy: string; updatedAt: string }): Promise<boolean>;
+  /** Deletes closed concerns last updated before `iso` (retention); returns how many went. Open ones stay. */
+  deleteConcernsClosedBefore(iso: string): Promise<number>;
 }

@@ -1,4 +1,4 @@
-import { visible } from './api.js';
+import { visible } from './console-api.js';
 
 /**
  * Asks before an action that changes something on a device or in the policy. A modal <dialog>:
