@@ -84,6 +84,17 @@ export interface IpcMainEventLike {
   senderFrame: { url: string } | null;
 }
 
+/** Electron's getSystemIdleState answers. */
+export type SystemIdleState = 'active' | 'idle' | 'locked' | 'unknown';
+
+export interface PowerMonitorLike {
+  on(event: 'suspend' | 'resume' | 'lock-screen' | 'unlock-screen', listener: () => void): unknown;
+  removeListener(event: 'suspend' | 'resume' | 'lock-screen' | 'unlock-screen', listener: () => void): unknown;
+  /** Whole seconds since the last keyboard or mouse input in this user's session. */
+  getSystemIdleTime(): number;
+  getSystemIdleState(idleThresholdSeconds: number): SystemIdleState;
+}
+
 export interface ElectronApi {
   app: {
     requestSingleInstanceLock(): boolean;
@@ -109,6 +120,8 @@ export interface ElectronApi {
   Tray: new (image: string) => TrayLike;
   BrowserWindow: new (options: BrowserWindowSpec) => BrowserWindowLike;
   Notification: { isSupported(): boolean } & (new (options: { title: string; body: string; actions?: { type: 'button'; text: string }[] }) => NotificationLike);
+  /** Usable only once the app is ready. */
+  powerMonitor: PowerMonitorLike;
   safeStorage: {
     isEncryptionAvailable(): boolean;
     /** Linux only in Electron; absent elsewhere. */

@@ -16,6 +16,7 @@ import {
 } from '../src/shared/tray-bridge.js';
 import type { BrowserWindowLike, BrowserWindowSpec, ElectronApi, IpcMainEventLike, MenuItemSpec, TrayLike, WebContentsLike } from './electron-api.js';
 import { PAGE_SCHEME, pageOf, pageUrl, servePage } from './pages.js';
+import { PowerReports } from './power-reports.js';
 import type { ServiceConnection } from './service-connection.js';
 
 export type TrayState = 'connected' | 'offline' | 'action-needed';
@@ -34,6 +35,8 @@ export interface TrayAppOptions {
   statusPollMs?: number;
   /** How long the AUP window stays after acceptance, so the pupil sees the thank-you. */
   aupCloseDelayMs?: number;
+  /** How often the session's idle time goes to the service (default 5 s). */
+  idleReportMs?: number;
 }
 
 const MAX_RECENT_BLOCKS = 20;
@@ -64,6 +67,7 @@ export class TrayApp {
   private aupAccepted = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
+  private powerReports: PowerReports | null = null;
 
   private constructor(private readonly options: TrayAppOptions) {}
 
@@ -95,11 +99,13 @@ export class TrayApp {
     service.on('change', () => void this.refresh());
     service.on('notice', (notice) => this.onNotice(notice));
     this.pollTimer = setInterval(() => void this.refresh(), this.options.statusPollMs ?? 30_000);
+    this.powerReports = new PowerReports({ powerMonitor: electron.powerMonitor, service, log: this.options.log, intervalMs: this.options.idleReportMs });
     void this.refresh();
   }
 
   stop(): void {
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.powerReports?.stop();
     this.tray?.destroy();
     this.options.service.close();
   }

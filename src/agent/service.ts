@@ -30,6 +30,8 @@ import { CommandGate } from './commands.js';
 import { nodeCommandRunner } from './session/node-runner.js';
 import type { SessionPlatform, SessionTarget } from './session/platform.js';
 import { SessionRunner } from './session/runner.js';
+import { preferTrayIdle, TrayIdleReports } from './session/tray-idle.js';
+import { systemClock } from './session/clock.js';
 import { sessionListerFor, sessionPlatformFor, targetForSeat } from './platform/session.js';
 import { startUsbGate } from './usb/host.js';
 import type { UsbGate } from './usb/usb-gate.js';
@@ -107,6 +109,8 @@ export class AgentService {
    */
   trayConnected: (user: string) => boolean = () => false;
   private tray: TrayIpc | null = null;
+  /** The session user's tray idle readings: session control's first idle source (docs/sessions.md). */
+  private readonly trayIdle = new TrayIdleReports(systemClock.monoNow);
   private device: DeviceFile | null = null;
   private readonly inFlight = new Map<number, number>(); // seq -> sent at
   private timers: NodeJS.Timeout[] = [];
@@ -284,6 +288,8 @@ export class AgentService {
       }),
       emit: (event) => this.emit(event),
       lock: async () => (this.session ? this.session.command('lock') : { ok: false, detail: 'session control is not running on this device' }),
+      power: (state) => this.reportPower(state),
+      idle: (uid, reading) => this.trayIdle.record(uid, reading),
       log: this.config.log.child('tray'),
     });
   }
@@ -504,7 +510,8 @@ export class AgentService {
       return false;
     }
     this.sessionTarget = target;
-    this.session = new SessionRunner({ platform, ownership: options.ownership, emit: (e) => this.emit(e), log: this.config.log.child('session') });
+    const withTrayIdle = { ...platform, idle: preferTrayIdle(platform.idle, this.trayIdle, () => target.uid) };
+    this.session = new SessionRunner({ platform: withTrayIdle, ownership: options.ownership, emit: (e) => this.emit(e), log: this.config.log.child('session') });
     this.session.start();
     this.activity?.stop();
     this.startActivity(target, options.ownership);

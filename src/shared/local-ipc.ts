@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ActivityPrivacyModeSchema, ActivityPauseReasonSchema } from './activity.js';
+import { ActivityPrivacyModeSchema, ActivityPauseReasonSchema, PowerStateSchema } from './activity.js';
 import { Sha256HexSchema } from './app-rules.js';
 import { AupAcceptRequestSchema, AupBridgeResultSchema, AupPageDataSchema } from './aup-bridge.js';
 import { ConcernSubmissionSchema } from './concern.js';
@@ -47,6 +47,12 @@ export const AppPermissionAskSchema = z.strictObject({
 });
 export type AppPermissionAsk = z.infer<typeof AppPermissionAskSchema>;
 
+/** Electron's getSystemIdleState answers. */
+export const TrayIdleStateSchema = z.enum(['active', 'idle', 'locked', 'unknown']);
+export type TrayIdleState = z.infer<typeof TrayIdleStateSchema>;
+/** A year: more is not an idle time a session could have (a bad clock or a bad tray). */
+export const TRAY_IDLE_MAX_SECONDS = 366 * 86_400;
+
 /** Tray -> service. Each request names an operation; the answer carries the same id. */
 export const TrayRequestSchema = z.discriminatedUnion('op', [
   /** The tray of this user's session announces itself (the service watches it from then on). */
@@ -58,6 +64,10 @@ export const TrayRequestSchema = z.discriminatedUnion('op', [
   z.strictObject({ id, op: z.literal('concern.report'), submission: ConcernSubmissionSchema }),
   z.strictObject({ id, op: z.literal('app.request'), ask: AppPermissionAskSchema }),
   z.strictObject({ id, op: z.literal('lock.now') }),
+  /** Electron's powerMonitor: the machine is about to sleep, or woke (session's user only). */
+  z.strictObject({ id, op: z.literal('power.report'), state: PowerStateSchema }),
+  /** Electron's powerMonitor idle reading, sent every few seconds (session's user only). */
+  z.strictObject({ id, op: z.literal('idle.report'), idleSeconds: z.number().int().nonnegative().max(TRAY_IDLE_MAX_SECONDS), state: TrayIdleStateSchema }),
 ]);
 export type TrayRequest = z.infer<typeof TrayRequestSchema>;
 export type TrayOp = TrayRequest['op'];
@@ -109,6 +119,9 @@ export const TrayResultSchemas = {
   'concern.report': z.strictObject({ queued: z.literal(true) }),
   'app.request': z.strictObject({ queued: z.literal(true) }),
   'lock.now': z.strictObject({ locked: z.boolean(), detail: boundedText(512) }),
+  /** `sent`: the console link took the frame now (false while offline: nothing is queued). */
+  'power.report': z.strictObject({ sent: z.boolean() }),
+  'idle.report': z.strictObject({ recorded: z.literal(true) }),
 } as const satisfies Record<TrayOp, z.ZodType>;
 export type TrayResult<Op extends TrayOp> = z.infer<(typeof TrayResultSchemas)[Op]>;
 

@@ -6,6 +6,8 @@ import type {
   IpcMainEventLike,
   MenuItemSpec,
   NotificationLike,
+  PowerMonitorLike,
+  SystemIdleState,
   TrayLike,
   WebContentsLike,
 } from '../../main/electron-api.js';
@@ -64,6 +66,18 @@ export class FakeContents extends EventEmitter implements WebContentsLike {
   }
 }
 
+/** powerMonitor: tests emit 'suspend', 'resume', 'lock-screen'... and set what it reads. */
+export class FakePowerMonitor extends EventEmitter implements PowerMonitorLike {
+  idleSeconds = 0;
+  screenLocked = false;
+  getSystemIdleTime(): number {
+    return this.idleSeconds;
+  }
+  getSystemIdleState(idleThresholdSeconds: number): SystemIdleState {
+    return this.screenLocked ? 'locked' : this.idleSeconds >= idleThresholdSeconds ? 'idle' : 'active';
+  }
+}
+
 export class FakeElectron implements ElectronApi {
   lockGranted = true;
   quits = 0;
@@ -76,6 +90,7 @@ export class FakeElectron implements ElectronApi {
   readonly windows: FakeWindow[] = [];
   readonly notifications: (NotificationLike & { options: { title: string; body: string; actions?: { text: string }[] }; shown: boolean; events: EventEmitter })[] = [];
   readonly secretBackend = { available: true, backend: 'gnome_libsecret' };
+  readonly powerMonitor = new FakePowerMonitor();
 
   app = {
     requestSingleInstanceLock: () => this.lockGranted,

@@ -123,6 +123,21 @@ describe.skipIf(skip)('tray IPC between users and the root service', () => {
     expect(own.result).toEqual({ locked: expect.any(Boolean), detail: expect.any(String) });
   });
 
+  it("the pupil's tray saying the machine suspends shows the device asleep in the console; another user's tray cannot", async () => {
+    const device = async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device;
+    await waitUntil(async () => (await device()).presence === 'online');
+    expect(call(nobody, 'power.report', { state: 'suspending' })).toMatchObject({ ok: false, code: 'not-your-session' });
+    expect(call(nobody, 'idle.report', { idleSeconds: 1, state: 'active' })).toMatchObject({ ok: false, code: 'not-your-session' });
+    expect(call(pupil, 'power.report', { state: 'hibernating' })).toMatchObject({ ok: false, code: 'malformed' });
+    expect(call(pupil, 'idle.report', { idleSeconds: 12, state: 'active' })).toEqual({ ok: true, result: { recorded: true } });
+    expect((await device()).presence).toBe('online');
+    expect(call(pupil, 'power.report', { state: 'suspending' })).toEqual({ ok: true, result: { sent: true } });
+    await waitUntil(async () => (await device()).presence === 'asleep');
+    expect(call(pupil, 'power.report', { state: 'awake' })).toEqual({ ok: true, result: { sent: true } });
+    await waitUntil(async () => (await device()).presence === 'online');
+    expect(agent.child.exitCode).toBeNull();
+  });
+
   it('answers malformed input with an error, closes on oversized messages, and keeps serving', async () => {
     const junk = probeAs(nobody, ['raw', socket, b64('this is not json\n{"id":1}\n{"id":2,"op":"status"}\n')])[0];
     expect(junk.closed).toBe(false);

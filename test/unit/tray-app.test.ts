@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pageOf, pageUrl } from '../../main/pages.js';
 import { SecretStore } from '../../main/secret-store.js';
-import { registerPageScheme, TrayApp } from '../../main/tray-app.js';
+import { registerPageScheme, TrayApp, type TrayAppOptions } from '../../main/tray-app.js';
 import type { TrayStatus } from '../../src/shared/local-ipc.js';
 import { PAGE_CHANNELS, TRAY_CHANNELS } from '../../src/shared/tray-bridge.js';
 import { createLogger } from '../../src/shared/log.js';
 import { FakeContents, FakeElectron, FakeService, type FakeWindow } from '../helpers/fake-electron.js';
-import { REPO, tempDirsPerTest } from '../helpers/processes.js';
+import { REPO, tempDirsPerTest, waitUntil } from '../helpers/processes.js';
 
 /**
  * The tray's main process against a fake of the Electron APIs it uses: single instance, icon
@@ -34,9 +34,9 @@ function status(over: Partial<TrayStatus> = {}): TrayStatus {
 const apps: TrayApp[] = [];
 afterEach(() => apps.splice(0).forEach((a) => a.stop()));
 
-async function start(service: FakeService, electron = new FakeElectron(), pagesRoot = tempDir()) {
+async function start(service: FakeService, electron = new FakeElectron(), pagesRoot = tempDir(), more: Partial<TrayAppOptions> = {}) {
   registerPageScheme(electron);
-  const app = await TrayApp.start({ electron, service, pagesRoot, preloadPath: '/opt/vigil/preload.cjs', icons, trayVersion: '0.1.0', userMode: false, log, aupCloseDelayMs: 0 });
+  const app = await TrayApp.start({ electron, service, pagesRoot, preloadPath: '/opt/vigil/preload.cjs', icons, trayVersion: '0.1.0', userMode: false, log, aupCloseDelayMs: 0, ...more });
   if (app) {
     apps.push(app);
     await app.refresh();
@@ -251,6 +251,59 @@ describe('tray app main process', () => {
     expect(pageOf('vigil-app://pages/concern/index.html#x')).toBe('concern');
     expect(pageOf('vigil-app://pages/unknown/index.html')).toBeNull();
     expect(pageOf('file:///pages/concern/index.html')).toBeNull();
+  });
+
+  it("tells the service of suspend and resume, and sends the session's idle time every few seconds and at once on lock or unlock", async () => {
+    const service = new FakeService({ status: () => status(), 'power.report': () => ({ sent: true }), 'idle.report': () => ({ recorded: true }) });
+    const electron = new FakeElectron();
+    const power = electron.powerMonitor;
+    const { app } = await start(service, electron, tempDir(), { idleReportMs: 20 });
+    const reports = () => service.calls.filter((c) => c.op === 'power.report' || c.op === 'idle.report');
+    // Every few seconds (here 20 ms): seconds without input, and Electron's idle state.
+    power.idleSeconds = 42;
+    await waitUntil(() => reports().length >= 2);
+    expect(reports().slice(0, 2)).toEqual([
+      { op: 'idle.report', fields: { idleSeconds: 42, state: 'active' } },
+      { op: 'idle.report', fields: { idleSeconds: 42, state: 'active' } },
+    ]);
+    app!.stop();
+    expect(power.listenerCount('suspend')).toBe(0);
+    const afterStop = reports().length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(reports().length).toBe(afterStop);
+
+    // Without the timer: each event sends its report at once.
+    const events = new FakeService({ status: () => status(), 'power.report': () => ({ sent: true }), 'idle.report': () => ({ recorded: true }) });
+    const second = new FakeElectron();
+    await start(events, second, tempDir(), { idleReportMs: 3_600_000 });
+    const sent = () => events.calls.filter((c) => c.op !== 'status').map((c) => ({ op: c.op, ...(c.fields as object) }));
+    second.powerMonitor.idleSeconds = 75;
+    second.powerMonitor.screenLocked = true;
+    second.powerMonitor.emit('lock-screen');
+    second.powerMonitor.emit('suspend');
+    await waitUntil(() => sent().length === 2);
+    second.powerMonitor.idleSeconds = 0;
+    second.powerMonitor.screenLocked = false;
+    second.powerMonitor.emit('resume');
+    await waitUntil(() => sent().length === 4);
+    second.powerMonitor.emit('unlock-screen');
+    await waitUntil(() => sent().length === 5);
+    expect(sent()).toEqual([
+      { op: 'idle.report', idleSeconds: 75, state: 'locked' },
+      { op: 'power.report', state: 'suspending' },
+      { op: 'power.report', state: 'awake' },
+      { op: 'idle.report', idleSeconds: 0, state: 'active' },
+      { op: 'idle.report', idleSeconds: 0, state: 'active' },
+    ]);
+    // Nothing is sent while the service is out of reach; a refusal does not stop the reports.
+    events.connected = false;
+    second.powerMonitor.emit('lock-screen');
+    events.connected = true;
+    events.answers['idle.report'] = () => Promise.reject(new Error("ann may not report idle time for another user's session"));
+    second.powerMonitor.emit('lock-screen');
+    events.answers['idle.report'] = () => ({ recorded: true });
+    second.powerMonitor.emit('unlock-screen');
+    await waitUntil(() => sent().length === 7);
   });
 
   it("exposes in the preload exactly each page's channels", () => {

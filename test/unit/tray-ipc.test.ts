@@ -11,6 +11,7 @@ import { TrayIpcServer } from '../../src/agent/local-ipc/server.js';
 import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tray-requests.js';
 import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
 import { startTrayIpc, type TrayIpcOptions } from '../../src/agent/local-ipc/tray-ipc.js';
+import { preferTrayIdle, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import { InProcessServiceConnection } from '../../main/in-process-connection.js';
 import type { ServiceNotice } from '../../src/shared/local-ipc.js';
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
@@ -139,6 +140,32 @@ describe('monitoring in plain words', () => {
   });
 });
 
+/** Closed after each test, last opened first. */
+function closersPerTest(): (() => unknown)[] {
+  const closers: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+  return closers;
+}
+
+/** The tray IPC's options for a service whose session is this process's user (`path` null: user mode). */
+function options(path: string | null, emitted: NewAgentEvent[], sessionUid = process.getuid!()): TrayIpcOptions {
+  return {
+    path,
+    trayCommand: null,
+    mode: path ? 'service' : 'user',
+    session: () => ({ uid: sessionUid }),
+    consoleConnected: () => false,
+    policyVersion: () => null,
+    policy: () => undefined,
+    monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
+    emit: (e) => emitted.push(e),
+    lock: async () => ({ ok: false, detail: 'no locker here' }),
+    log,
+  };
+}
+
 /** The AUP gate's three calls over a real socket, served by the service's request handler. */
 const addonMissing = !existsSync(join(REPO, 'native/peercred/build/Release/vigil_peercred.node'));
 const skip = skipReason('tray IPC (AUP)', process.platform !== 'linux' ? 'Linux only (SO_PEERCRED)' : addonMissing ? 'the peer-credentials addon is not built' : null);
@@ -166,10 +193,7 @@ class FakeGate implements AupGateApi {
 describe.skipIf(skip)('AUP gate over the tray socket', () => {
   const me = userInfo().username;
   const uid = process.getuid!();
-  const closers: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-  });
+  const closers = closersPerTest();
 
   async function serve(sessionUid: number | null) {
     const gate = new FakeGate();
@@ -233,27 +257,8 @@ describe.skipIf(skip)('AUP gate over the tray socket', () => {
 describe.skipIf(skip)('notices and user mode', () => {
   const me = userInfo().username;
   const uid = process.getuid!();
-  const closers: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-  });
+  const closers = closersPerTest();
   const program = { name: 'game', path: '/tmp/game', sha256: 'f'.repeat(64), signer: 'unknown', user: me, mode: 'enforce' as const, reason: 'default', ruleId: null, repeats: 0 };
-
-  function options(path: string | null, emitted: NewAgentEvent[]): TrayIpcOptions {
-    return {
-      path,
-      trayCommand: null,
-      mode: path ? 'service' : 'user',
-      session: () => ({ uid }),
-      consoleConnected: () => false,
-      policyVersion: () => null,
-      policy: () => undefined,
-      monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
-      emit: (e) => emitted.push(e),
-      lock: async () => ({ ok: false, detail: 'no locker here' }),
-      log,
-    };
-  }
 
   it("sends a block to that user's trays that said hello, and a logoff warning to the session's", async () => {
     const path = join(tempDir(), 'run', 'tray.sock');
@@ -377,5 +382,90 @@ describe.skipIf(skip)('the tray keeps its connection', () => {
       service.close();
       await ipc.close();
     }
+  });
+});
+
+describe.skipIf(skip)("power and idle reports from the session user's tray", () => {
+  const me = userInfo().username;
+  const uid = process.getuid!();
+  const closers = closersPerTest();
+
+  /** The service side as AgentService wires it: reportPower, and the idle reports session control reads. */
+  async function serve(sessionUid: number) {
+    const powers: string[] = [];
+    let mono = 1_000;
+    const reports = new TrayIdleReports(() => mono);
+    const path = join(tempDir(), 'run', 'tray.sock');
+    const ipc = await startTrayIpc({
+      ...options(path, [], sessionUid),
+      power: (state) => (powers.push(state), true),
+      idle: (peerUid, reading) => reports.record(peerUid, reading),
+    });
+    closers.push(() => ipc.close());
+    const idle = preferTrayIdle(null, reports, () => sessionUid);
+    return { path, powers, reports, idle, later: (ms: number) => void (mono += ms) };
+  }
+
+  it("carries suspend, resume and idle readings for the session's user into reportPower and session control's idle source", async () => {
+    const { path, powers, reports, idle, later } = await serve(uid);
+    const client = await TrayIpcClient.connect({ path, expectServerUid: uid });
+    closers.push(() => client.close());
+    expect(await client.call('power.report', { state: 'suspending' })).toEqual({ sent: true });
+    expect(await client.call('power.report', { state: 'awake' })).toEqual({ sent: true });
+    expect(powers).toEqual(['suspending', 'awake']);
+    expect(await client.call('idle.report', { idleSeconds: 90, state: 'idle' })).toEqual({ recorded: true });
+    expect(reports.fresh(uid)).toMatchObject({ idleSeconds: 90, state: 'idle' });
+    expect(await idle.idleMs()).toBe(90_000);
+    later(15_000);
+    expect(await idle.idleMs()).toBeNull();
+  });
+
+  it("refuses another user's tray, and malformed reports, changing nothing", async () => {
+    const { path, powers, reports } = await serve(uid + 1);
+    const stranger = await TrayIpcClient.connect({ path, expectServerUid: uid });
+    closers.push(() => stranger.close());
+    await expect(stranger.call('power.report', { state: 'suspending' })).rejects.toEqual(new IpcCallError('not-your-session', `${me} may not report power for another user's session`));
+    await expect(stranger.call('idle.report', { idleSeconds: 5, state: 'active' })).rejects.toEqual(new IpcCallError('not-your-session', `${me} may not report idle time for another user's session`));
+    const own = await serve(uid);
+    const client = await TrayIpcClient.connect({ path: own.path, expectServerUid: uid });
+    closers.push(() => client.close());
+    for (const bad of [
+      { state: 'hibernating' },
+      { state: 'suspending', uid: uid + 1 },
+      {},
+    ]) {
+      await expect(client.call('power.report', bad as never), JSON.stringify(bad)).rejects.toMatchObject({ code: 'malformed' });
+    }
+    for (const bad of [
+      { idleSeconds: -1, state: 'active' },
+      { idleSeconds: 1.5, state: 'active' },
+      { idleSeconds: '10', state: 'active' },
+      { idleSeconds: 400 * 86_400, state: 'active' },
+      { idleSeconds: 10, state: 'asleep' },
+      { idleSeconds: 10, state: 'active', user: 'root' },
+    ]) {
+      await expect(client.call('idle.report', bad as never), JSON.stringify(bad)).rejects.toMatchObject({ code: 'malformed' });
+    }
+    expect([...powers, ...own.powers]).toEqual([]);
+    expect(reports.fresh(uid)).toBeNull();
+    expect(reports.fresh(uid + 1)).toBeNull();
+    expect(own.reports.fresh(uid)).toBeNull();
+    expect(await client.call('status', {})).toMatchObject({ user: me });
+  });
+
+  it("the Electron tray's powerMonitor reaches the service over the socket", async () => {
+    const { path, powers, idle } = await serve(uid);
+    const service = new SocketServiceConnection({ path, expectServerUid: uid, trayVersion: 'test', retryMs: 50 });
+    await waitUntil(() => service.connected);
+    const electron = new FakeElectron();
+    registerPageScheme(electron);
+    const app = (await TrayApp.start({ electron, service, pagesRoot: tempDir(), preloadPath: '/p.cjs', icons: { connected: 'c', offline: 'o', 'action-needed': 'a' }, trayVersion: 't', userMode: false, log, idleReportMs: 3_600_000 }))!;
+    closers.push(() => app.stop());
+    electron.powerMonitor.idleSeconds = 321;
+    electron.powerMonitor.emit('lock-screen');
+    await waitUntil(async () => (await idle.idleMs()) === 321_000);
+    electron.powerMonitor.emit('suspend');
+    await waitUntil(() => powers.length === 1);
+    expect(powers).toEqual(['suspending']);
   });
 });

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { userInfo } from 'node:os';
+import type { PowerState } from '../../shared/activity.js';
 import type { AgentEvent, NewAgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import { TrayRequestSchema, type MonitoringState, type ServiceNotice, type TrayRequest } from '../../shared/local-ipc.js';
 import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.js';
 import type { AupGateApi } from '../aup/gate-api.js';
+import type { TrayIdleReading } from '../session/tray-idle.js';
 import { userName as userNameOf } from '../platform/linux/proc-user.js';
 import { loadPeercredAddon, socketPeerCredentials } from './peercred.js';
 import { TrayIpcServer, type TrayPeer } from './server.js';
@@ -26,6 +28,10 @@ export interface TrayIpcOptions {
   monitoring: () => MonitoringState;
   emit: (event: NewAgentEvent) => void;
   lock: (() => Promise<{ ok: boolean; detail: string }>) | null;
+  /** The tray's powerMonitor saw the machine suspend or resume (AgentService.reportPower). */
+  power?: (state: PowerState) => boolean;
+  /** The session user's tray read the idle time (kept for session control: TrayIdleReports). */
+  idle?: (uid: number, reading: TrayIdleReading) => void;
   log: Logger;
 }
 
@@ -68,6 +74,8 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
     emit: options.emit,
     lock: options.lock,
     watch,
+    power: options.power,
+    idle: options.idle,
   });
   const server = options.path
     ? new TrayIpcServer({ path: options.path, handler: requests, credentialsOf: socketPeerCredentials, userName: userNameOf, log: options.log })

@@ -1,6 +1,8 @@
+import type { PowerState } from '../../shared/activity.js';
 import type { NewAgentEvent } from '../../shared/events.js';
 import type { MonitoringState, TrayRequest, TrayResult, TrayOp } from '../../shared/local-ipc.js';
 import type { AupGateApi, AupGateDecision } from '../aup/gate-api.js';
+import type { TrayIdleReading } from '../session/tray-idle.js';
 import { IpcRefusal, type TrayPeer, type TrayRequestHandler } from './server.js';
 import type { TrayWatch } from './tray-watch.js';
 
@@ -17,6 +19,10 @@ export interface TrayServiceHost {
   /** The session runner's lock; null when session control is off. */
   lock: (() => Promise<{ ok: boolean; detail: string }>) | null;
   watch: TrayWatch | null;
+  /** Tells the console the machine sleeps or woke (AgentService.reportPower): true if the link took it. */
+  power?: (state: PowerState) => boolean;
+  /** Keeps the session user's latest idle reading (session control's idle source). */
+  idle?: (uid: number, reading: TrayIdleReading) => void;
   now?: () => number;
 }
 
@@ -86,6 +92,16 @@ export class TrayRequests implements TrayRequestHandler {
         const done = await host.lock();
         return { locked: done.ok, detail: done.detail };
       }
+      // Both speak for the session: another user's tray could fake "asleep" or keep it from locking.
+      case 'power.report':
+        this.requireSessionUser(peer, 'report power for');
+        if (!host.power) throw new IpcRefusal('unavailable', 'this service does not report power states');
+        return { sent: host.power(request.state) };
+      case 'idle.report':
+        this.requireSessionUser(peer, 'report idle time for');
+        if (!host.idle) throw new IpcRefusal('unavailable', 'this service does not use idle reports');
+        host.idle(peer.uid, { idleSeconds: request.idleSeconds, state: request.state });
+        return { recorded: true };
     }
   }
 
