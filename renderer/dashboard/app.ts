@@ -39,6 +39,7 @@ function showApp(me: Me): void {
   $('nav').hidden = false;
   $('whoami-name').textContent = `${me.username} (${me.role.replace('_', ' ')})`;
   $('nav-requests').hidden = !roleAllows(me.role, 'app-requests:manage');
+  $('nav-concerns').hidden = !roleAllows(me.role, 'concerns:manage');
   grid ??= createGrid();
   devicePage ??= new DevicePage();
   devicePage.allowActions(roleAllows(me.role, 'devices:command'));

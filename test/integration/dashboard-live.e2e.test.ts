@@ -466,6 +466,7 @@ describe('application request queue', () => {
     const tech = await techContext.newPage();
     await signIn(tech, 'tech1', 'technician-password-1');
     expect(await tech.locator('#nav-requests').isHidden()).toBe(true);
+    expect(await tech.locator('#nav-concerns').isHidden()).toBe(true);
     await tech.evaluate(() => (location.hash = '#/requests'));
     await tech.waitForSelector('#devices:not([hidden])');
     expect(await tech.locator('#requests').isHidden()).toBe(true);
