@@ -30,8 +30,6 @@ export function signerRuleFields(signer: string): Pick<AppRule & { kind: 'signer
  * live) or declines. Decisions are serialised so two approvals never overwrite each other's rule.
  */
 export class AppRequestService {
-  private queue: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly store: ConsoleStore,
     private readonly policies: PolicyService,
@@ -47,7 +45,7 @@ export class AppRequestService {
 
   /** Queued one at a time (with decisions), so the per-device cap counts every earlier request. */
   record(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
-    return this.serially(() => this.recordNow(deviceId, eventId, at, data));
+    return this.policies.serially(() => this.recordNow(deviceId, eventId, at, data));
   }
 
   private async recordNow(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
@@ -62,7 +60,7 @@ export class AppRequestService {
   }
 
   approve(id: string, options: ApproveOptions, actor: string): Promise<{ request: AppRequest; version: number; deliveredTo: number; rule: AppRule }> {
-    return this.serially(async () => {
+    return this.policies.serially(async () => {
       const request = await this.pending(id);
       const latest = await this.policies.latest();
       if (!latest) throw new HttpError(409, 'no-policy', 'publish a policy before approving requests: the rule is added to it');
@@ -86,7 +84,7 @@ export class AppRequestService {
   }
 
   decline(id: string, note: string | undefined, actor: string): Promise<AppRequest> {
-    return this.serially(async () => {
+    return this.policies.serially(async () => {
       const request = await this.pending(id);
       const decidedAt = new Date().toISOString();
       await this.store.decideAppRequest(id, { status: 'declined', decidedBy: actor, decidedAt, note: note ?? null, policyVersion: null });
@@ -103,11 +101,6 @@ export class AppRequestService {
     );
   }
 
-  private serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 
   private async pending(id: string): Promise<AppRequest> {
     const request = await this.store.getAppRequest(id);

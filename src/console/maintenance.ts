@@ -78,7 +78,7 @@ export class Maintenance {
   private reissue(reason: 'renewal' | 'version-conflict'): Promise<void> {
     this.reissuing ??= (async () => {
       this.lastReissue = Date.now();
-      const record = await this.policies.reissue(reason);
+      const record = await this.policies.serially(() => this.policies.reissue(reason));
       if (!record) return;
       const sent = this.hub.broadcastPolicy(record.bundle);
       this.feed.publish({ kind: 'policy', version: record.version });

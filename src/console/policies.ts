@@ -6,10 +6,23 @@ import { bundleStations } from './station-keys.js';
 
 /** Turns a policy document into the next signed bundle and records who published it. */
 export class PolicyService {
+  private edits: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly store: ConsoleStore,
     private readonly identity: ConsoleIdentity,
   ) {}
+
+  /**
+   * Runs changes that read the latest policy and publish a new one (approving an app request,
+   * registering or revoking a scan station) one at a time, so one never publishes over the
+   * other's edit.
+   */
+  serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.edits.then(task, task);
+    this.edits = run.catch(() => undefined);
+    return run;
+  }
 
   async publish(document: PolicyDocument, actor: string, expiresInDays: number): Promise<PolicyRecord> {
     const now = new Date();

@@ -155,7 +155,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     })
     .add('POST', '/api/v1/policies', 'policy:push', async ({ req, principal }) => {
       const body = await readJson(req, PolicyPushRequestSchema);
-      const record = await deps.policies.publish(body.policy, actor(principal), body.expiresInDays);
+      const record = await deps.policies.serially(() => deps.policies.publish(body.policy, actor(principal), body.expiresInDays));
       const deliveredTo = await deliverPolicy(store, hub, deps.feed, record);
       return ok({ version: record.version, keyId: deps.consoleKeyId, deliveredTo }, 201);
     })

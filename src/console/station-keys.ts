@@ -12,8 +12,6 @@ import type { ConsoleStore, PolicyRecord } from './store/store.js';
  * the device takes that version, and never comes back (bundles cannot be rolled back).
  */
 export class StationKeyService {
-  private queue: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly store: ConsoleStore,
     private readonly policies: PolicyService,
@@ -26,7 +24,7 @@ export class StationKeyService {
   }
 
   register(id: string, publicKey: string, actor: string): Promise<{ station: StationRecord; version: number | null; deliveredTo: number }> {
-    return this.serially(async () => {
+    return this.policies.serially(async () => {
       const kid = keyId(publicKey);
       const known = (await this.store.listStationKeys()).find((s) => s.id === id || s.publicKey === publicKey);
       if (known) {
@@ -43,7 +41,7 @@ export class StationKeyService {
   }
 
   revoke(id: string, actor: string): Promise<{ station: StationRecord; version: number | null; deliveredTo: number }> {
-    return this.serially(async () => {
+    return this.policies.serially(async () => {
       const station = await this.find(id);
       if (!station) throw new HttpError(404, 'not-found', `no scan station "${id}"`);
       if (station.revokedAt) throw new HttpError(409, 'already-revoked', `station "${id}" was already revoked by ${station.revokedBy ?? 'someone'} at ${station.revokedAt}`);
@@ -66,11 +64,6 @@ export class StationKeyService {
     return record ? { version: record.version, deliveredTo: await this.deliver(record) } : { version: null, deliveredTo: 0 };
   }
 
-  private serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 }
 
 /** The registry as the bundle carries it; null when no station was ever registered. */
