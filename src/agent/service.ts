@@ -413,7 +413,7 @@ export class AgentService {
       deviceId: key.deviceId,
       key,
       aup: () => aupToShow(this.policy?.bundle ?? null, this.aupStore?.aup ?? null),
-      school: () => '',
+      school: () => this.policy?.bundle?.payload.policy.aup?.schoolName ?? '',
       records: this.aupRecords,
       askConsole: (user, hash) => this.aupQueries?.ask(user, hash) ?? Promise.resolve({ kind: 'offline' }),
       emit: (event) => this.emit(event),

@@ -24,7 +24,13 @@ export const PolicyDocumentSchema = z.strictObject({
     })
     .default({ heartbeatSeconds: 30, statusSeconds: 60 }),
   /** Which AUP variant devices on this policy show (primary, secondary, staff...). */
-  aup: z.strictObject({ variant: AupVariantSchema }).optional(),
+  aup: z
+    .strictObject({
+      variant: AupVariantSchema,
+      /** The school's name for the AUP page's heading, e.g. "Hillside Academy". */
+      schoolName: z.string().min(1).max(120).optional(),
+    })
+    .optional(),
   /** Device groups (year groups, labs, staff): name -> device ids. Rules may be scoped to them. */
   groups: DeviceGroupsSchema.optional(),
   /** Application control (docs/application-control.md). Absent: the agent runs no exec gate. */

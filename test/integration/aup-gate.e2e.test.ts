@@ -220,6 +220,9 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
   it('is refused for a user who is not the one in the controlled session', async () => {
     const gate = service.aupGate!;
     await waitUntil(async () => (await gate.decide('root')).needed, 10_000);
+    // The page names the school from the policy (policies/secondary-default.json).
+    const decision = await gate.decide('root');
+    expect(decision.needed && decision.page.school).toBe('Example Secondary School');
     expect(await gate.decline('someone-else')).toMatchObject({ ok: false, message: expect.stringMatching(/not the user of the session/) });
     expect(isRunning(app)).toBe(true);
   });
