@@ -54,7 +54,7 @@ export interface RouteDeps {
 const uninstallLog = createLogger('console');
 const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
 const actor = (p: Principal | null) => p?.username ?? 'anonymous';
-const limitParam = (url: URL, max: number) => {
+export const limitParam = (url: URL, max: number) => {
   const raw = url.searchParams.get('limit');
   const n = raw === null ? 100 : Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'invalid-request', `limit must be a whole number from 1 to ${max}`);

@@ -97,7 +97,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   maintenance.start();
   const tls = options.tlsCert && options.tlsKey;
   const router = new Router(auth.authenticate);
-  registerStationRoutes(router, new StationKeyService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('stations')));
+  registerStationRoutes(router, new StationKeyService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('stations')), { store, log: log.child('station-reports') });
   registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, concerns, commands, hub, feed, views, consoleKeyId: identity.keyId, secureCookies: !!tls });
 
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);

@@ -17,6 +17,7 @@ export const SIGNING_PURPOSES = [
   'aup-receipt',
   'scan-flag',
   'uninstall',
+  'station-report',
 ] as const;
 export type SigningPurpose = (typeof SIGNING_PURPOSES)[number];
 

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClamavError, selectEngine } from '../../station/clamav.js';
+import { buildStationReport, sendStationReport, StationReportError } from '../../station/report.js';
 import { scanDrive, type ScanOutcome, type ScanProgress } from '../../station/scan.js';
 import { defaultStationId, defaultStationKeyPath, loadOrCreateStationKey, StationKeyError } from '../../station/station-key.js';
 import { VolumeError, volumeAt } from '../../station/volume.js';
@@ -11,6 +12,10 @@ export const SCAN_HELP = `vigil scan <mount point> [options]
   Scan station: scans every file on the drive mounted at <mount point> with ClamAV (clamdscan when
   a clamd daemon answers, else clamscan) and, if all are clean, writes a signed clean-scan flag
   (.vigil-clean-scan.json) at the drive's root. Infected or unreadable files: no flag, exit 1.
+  After every scan, clean or not, a report signed with the station key goes to the console
+  (the station must be registered there with \`vigil station register\`); if it cannot be
+  delivered the scan result still stands and the exit code does not change.
+  --console URL         console to report to (default: VIGIL_CONSOLE_URL; none: no report)
   --station-key FILE    Ed25519 signing key (created 0600 if missing; default
                         /var/lib/vigil-station/station-key.pem as root, or VIGIL_STATION_DIR)
   --station-id NAME     name recorded in flags (default: host name)
@@ -27,6 +32,7 @@ export async function runScan(argv: string[]): Promise<void> {
       'expires-days': { type: 'string' },
       database: { type: 'string' },
       'clamd-config': { type: 'string' },
+      console: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     1,
@@ -42,6 +48,9 @@ export async function runScan(argv: string[]): Promise<void> {
     throw usageError(`--database ${values.database} is not a directory`);
   }
 
+  const consoleUrl = values.console ?? process.env.VIGIL_CONSOLE_URL;
+  if (consoleUrl !== undefined && !/^https?:\/\/[^/]/.test(consoleUrl)) throw usageError(`--console must be an http(s) URL, not "${consoleUrl}"`);
+
   try {
     const key = loadOrCreateStationKey(resolve(values['station-key'] ?? defaultStationKeyPath()));
     if (key.created) console.log(`Created a new station key at ${key.path}`);
@@ -54,7 +63,9 @@ export async function runScan(argv: string[]): Promise<void> {
     const progress = progressPrinter();
     const outcome = await scanDrive({ root: mount, volume, engine, key, stationId, expiresDays, onProgress: progress.update });
     progress.done();
-    report(outcome);
+    const failure = report(outcome);
+    await tellConsole(consoleUrl, () => buildStationReport(outcome, { stationId, key, volume, engine }));
+    if (failure) throw failure;
   } catch (error) {
     if (error instanceof CliError) throw error;
     if (error instanceof ClamavError || error instanceof VolumeError || error instanceof StationKeyError) throw new CliError(error.message);
@@ -62,18 +73,32 @@ export async function runScan(argv: string[]): Promise<void> {
   }
 }
 
-function report(outcome: ScanOutcome): void {
+/** The console hears about every scan; failing to tell it never changes the scan's own result. */
+async function tellConsole(consoleUrl: string | undefined, build: () => ReturnType<typeof buildStationReport>): Promise<void> {
+  if (!consoleUrl) return void console.log('Console not told: no --console URL or VIGIL_CONSOLE_URL given');
+  const signed = build();
+  try {
+    const { stored } = await sendStationReport(consoleUrl, signed);
+    console.log(`Console told: report ${signed.payload.reportId} (${signed.payload.outcome}) ${stored ? 'stored' : 'was already stored'} at ${consoleUrl}`);
+  } catch (error) {
+    if (!(error instanceof StationReportError)) throw error;
+    console.log(`CONSOLE NOT TOLD: ${error.message}. The scan result above still stands; tell IT about this drive yourself.`);
+  }
+}
+
+/** Prints what the scan found; the error to exit with when the drive was not flagged. */
+function report(outcome: ScanOutcome): CliError | null {
   const size = formatBytes(outcome.bytes);
   const secs = (outcome.ms / 1000).toFixed(1);
   if (outcome.ok) {
     console.log(`CLEAN: ${outcome.files} files (${size}) scanned in ${secs} s; flag written to ${outcome.flagPath}, valid until ${outcome.flag.payload.expiresAt}`);
-    return;
+    return null;
   }
   for (const f of outcome.infected) console.log(`INFECTED ${f.path}: ${f.problem}`);
   for (const f of outcome.problems.slice(0, 100)) console.log(`PROBLEM  ${f.path}: ${f.problem}`);
   if (outcome.problems.length > 100) console.log(`PROBLEM  (+${outcome.problems.length - 100} more)`);
   console.log(`NO FLAG: ${outcome.detail} (${outcome.files} files, ${size}, ${secs} s)`);
-  throw new CliError(`drive not flagged: ${outcome.detail}`);
+  return new CliError(`drive not flagged: ${outcome.detail}`);
 }
 
 /** One status line on stderr at most once a second: files and bytes done, rate, ETA. */

@@ -625,15 +625,34 @@ export class SqliteStore implements ConsoleStore {
     return this.db.prepare("DELETE FROM concerns WHERE status = 'closed' AND updated_at < ?").run(iso).changes;
   }
   async listAudit(limit: number): Promise<AuditRecord[]> {
-    return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map((row) => ({
-      id: Number(row.id),
-      at: String(row.at),
-      actor: String(row.actor),
-      action: String(row.action),
-      target: row.target === null ? null : String(row.target),
-      detail: JSON.parse(String(row.detail)) as Record<string, unknown>,
-    }));
+    return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toAudit);
   }
+  async appendAuditOnce(entry: Omit<AuditRecord, 'id'>, idField: string, id: string): Promise<boolean> {
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(idField)) throw new Error(`bad audit id field ${idField}`);
+    // One statement, so two deliveries of the same report cannot both insert.
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO audit (at, actor, action, target, detail) SELECT ?, ?, ?, ?, ?
+           WHERE NOT EXISTS (SELECT 1 FROM audit WHERE action = ? AND json_extract(detail, '$.${idField}') = ?)`,
+        )
+        .run(entry.at, entry.actor, entry.action, entry.target, JSON.stringify(entry.detail), entry.action, id).changes === 1
+    );
+  }
+  async listAuditFor(action: string, target: string, limit: number): Promise<AuditRecord[]> {
+    return (this.db.prepare('SELECT * FROM audit WHERE action = ? AND target = ? ORDER BY id DESC LIMIT ?').all(action, target, limit) as Row[]).map(toAudit);
+  }
+}
+
+function toAudit(row: Row): AuditRecord {
+  return {
+    id: Number(row.id),
+    at: String(row.at),
+    actor: String(row.actor),
+    action: String(row.action),
+    target: row.target === null ? null : String(row.target),
+    detail: JSON.parse(String(row.detail)) as Record<string, unknown>,
+  };
 }
 
 function toAup(row: Row): AupRecord {

@@ -175,6 +175,10 @@ export interface ConsoleStore {
 
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   listAudit(limit: number): Promise<AuditRecord[]>;
+  /** Appends unless an entry with this action already has detail[idField] === id; false if it had. */
+  appendAuditOnce(entry: Omit<AuditRecord, 'id'>, idField: string, id: string): Promise<boolean>;
+  /** The newest entries for one action and target, newest first. */
+  listAuditFor(action: string, target: string, limit: number): Promise<AuditRecord[]>;
 
   /** Queues a pupil's request; false if this event was queued already. */
   insertAppRequest(request: Omit<AppRequest, 'hostname' | 'status' | 'decidedBy' | 'decidedAt' | 'note' | 'policyVersion'>): Promise<boolean>;
