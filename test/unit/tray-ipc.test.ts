@@ -15,7 +15,7 @@ import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
 import { startTrayIpc, type TrayIpcOptions } from '../../src/agent/local-ipc/tray-ipc.js';
 import { preferTrayIdle, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import { InProcessServiceConnection } from '../../main/in-process-connection.js';
-import { TRAY_PIPE_NAME, type ServiceNotice } from '../../src/shared/local-ipc.js';
+import { IPC_LIMITS, TRAY_PIPE_NAME, type ServiceNotice } from '../../src/shared/local-ipc.js';
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
 import { LineSplitter } from '../../src/agent/local-ipc/framing.js';
@@ -576,6 +576,21 @@ describe('tray transport per platform', () => {
     expect(emitted).toEqual([{ type: 'concern.reported', data: { category: 'other', text: 'worried', wantsContact: false, user: pupil } }]);
     // A pipe peer has no uid, so nothing bound to the session's uid is done for it.
     await expect(tray.call('lock.now', {})).rejects.toMatchObject({ code: 'not-your-session' });
+
+    // The pipe has no connection cap of its own: the server keeps net.Server's.
+    const path = join(tempDir(), 'many.sock');
+    const many = createServer();
+    await new Promise<void>((resolve) => many.listen(path, resolve));
+    closers.push(() => many.close());
+    const served: Socket[] = [];
+    many.on('connection', (s) => served.push(s));
+    const clients = Array.from({ length: IPC_LIMITS.maxConnections }, () => connect(path));
+    closers.push(() => clients.forEach((c) => c.destroy()));
+    await waitUntil(() => served.length === clients.length);
+    served.forEach((s) => accepted[0]!(s, { pid: 1, sid: pupil }));
+    expect(served.filter((s) => s.destroyed)).toHaveLength(1); // the 64 before it included the tray's
+    expect(served.at(-1)!.destroyed).toBe(true);
+
     await ipc.close();
     expect(closed).toBe(1);
   });

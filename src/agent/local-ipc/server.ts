@@ -81,7 +81,8 @@ export class TrayIpcServer {
     const { path, listener } = this.options;
     if (listener) {
       await listener.start(
-        (socket, peer) => this.accept(socket, peer),
+        // The pipe makes unlimited instances; the cap net.Server applies to the socket holds here too.
+        (socket, peer) => (this.connections.size >= IPC_LIMITS.maxConnections ? socket.destroy() : this.accept(socket, peer)),
         (message) => this.options.log.error('tray pipe error', { message }),
       );
       return void this.options.log.info('tray pipe listening', { path });
