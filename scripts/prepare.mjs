@@ -13,7 +13,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const ADDONS = [
   { name: 'fanotify', output: 'vigil_fanotify.node', required: 'VIGIL_REQUIRE_FANOTIFY', without: 'the Linux exec gate will be unavailable' },
   { name: 'procwatch', output: 'vigil_procwatch.node', required: 'VIGIL_REQUIRE_FANOTIFY', without: 'the Linux fallback exec watcher will poll /proc instead of using the proc connector' },
-  { name: 'peercred', output: 'vigil_peercred.node', required: 'VIGIL_REQUIRE_PEERCRED', without: 'the service will refuse tray connections (no peer credentials)' },
+  { name: 'peercred', output: 'vigil_peercred.node', platforms: ['linux', 'darwin', 'win32'], required: 'VIGIL_REQUIRE_PEERCRED', without: 'the service will refuse tray connections (no peer credentials)' },
 ];
 
 function run(args) {
@@ -44,7 +44,8 @@ if (!process.argv.includes('--no-build')) {
 /**
  * The Linux native addons, built from source with the node-gyp that ships inside npm, so
  * nothing is downloaded: the headers come from the Node installation itself when it has them
- * (include/node next to bin/node), or from npm's nodedir setting. Skipped on other platforms,
+ * (include/node next to bin/node), or from npm's nodedir setting. Skipped on other platforms
+ * (except peercred, which macOS and Windows need too),
  * and each one when its build is newer than its sources.
  * - native/fanotify: the exec gate (VIGIL_REQUIRE_FANOTIFY=1 makes a failed build an error).
  * - native/peercred: SO_PEERCRED for the tray's local socket. Without it the service refuses
@@ -54,8 +55,8 @@ if (!process.argv.includes('--no-build')) {
  */
 
 function buildNativeAddons() {
-  if (process.platform !== 'linux') return;
-  for (const addon of ADDONS) buildAddon(addon);
+  // peercred also has a macOS half (getpeereid) and a Windows half (the tray's named pipe).
+  for (const addon of ADDONS) if ((addon.platforms ?? ['linux']).includes(process.platform)) buildAddon(addon);
 }
 
 function buildAddon({ name, output: file, required, without }) {

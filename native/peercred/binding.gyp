@@ -8,6 +8,11 @@
           "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-O2"],
           "defines": ["NAPI_VERSION=8"]
         }],
+        ["OS=='mac'", {
+          "sources": ["src/peercred.cc"],
+          "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"},
+          "defines": ["NAPI_VERSION=8"]
+        }],
         ["OS=='win'", {
           "sources": ["src/pipe_win.cc", "src/peercred.cc"],
           "libraries": ["advapi32.lib"],

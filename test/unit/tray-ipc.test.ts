@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,14 +7,15 @@ import { SocketServiceConnection } from '../../main/service-connection.js';
 import { registerPageScheme, TrayApp } from '../../main/tray-app.js';
 import type { AupGateApi, AupGateDecision } from '../../src/agent/aup/gate-api.js';
 import { IpcCallError, TrayIpcClient } from '../../src/agent/local-ipc/client.js';
-import { socketPeerCredentials } from '../../src/agent/local-ipc/peercred.js';
+import { loadPeercredAddon, peerCheckFor, socketFd, socketPeerCredentials } from '../../src/agent/local-ipc/peercred.js';
+import { trayClientTransport, trayServerTransport, type TrayPlatform } from '../../src/agent/local-ipc/transport.js';
 import { TrayIpcServer } from '../../src/agent/local-ipc/server.js';
 import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tray-requests.js';
 import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
 import { startTrayIpc, type TrayIpcOptions } from '../../src/agent/local-ipc/tray-ipc.js';
 import { preferTrayIdle, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import { InProcessServiceConnection } from '../../main/in-process-connection.js';
-import type { ServiceNotice } from '../../src/shared/local-ipc.js';
+import { IPC_LIMITS, TRAY_PIPE_NAME, type ServiceNotice } from '../../src/shared/local-ipc.js';
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
 import { LineSplitter } from '../../src/agent/local-ipc/framing.js';
@@ -467,5 +469,143 @@ describe.skipIf(skip)("power and idle reports from the session user's tray", () 
     electron.powerMonitor.emit('suspend');
     await waitUntil(() => powers.length === 1);
     expect(powers).toEqual(['suspending']);
+  });
+});
+
+/**
+ * Which transport and peer check each platform gets, with the OS injected: the macOS and Windows
+ * halves of the addon cannot run here, so these prove the selection and the wiring around them,
+ * not the OS calls (docs/tray.md says what is unverified).
+ */
+describe('tray transport per platform', () => {
+  const uid = process.getuid!();
+  const closers = closersPerTest();
+  const missing = (): never => {
+    throw new Error('the peer-credentials addon is not built (/x.node)');
+  };
+  function fakePlatform(platform: NodeJS.Platform, overrides: Partial<TrayPlatform> = {}): TrayPlatform & { fds: number[] } {
+    const fds: number[] = [];
+    return {
+      platform,
+      fds,
+      peercred: () => ({ peerCredentials: (fd) => (fds.push(fd), { pid: 7, uid, gid: 20 }) }),
+      listenPipe: () => {
+        throw new Error('listenPipe: not this platform');
+      },
+      connectPipe: () => {
+        throw new Error('connectPipe: not this platform');
+      },
+      ...overrides,
+    };
+  }
+  /** Both ends of a real local connection, standing in for what the pipe addon hands over. */
+  async function socketPair(): Promise<{ server: Socket; client: Socket }> {
+    const path = join(tempDir(), 'pair.sock');
+    const listener = createServer();
+    const server = new Promise<Socket>((resolve) => listener.once('connection', resolve));
+    await new Promise<void>((resolve) => listener.listen(path, resolve));
+    const client = connect(path);
+    const pair = { server: await server, client };
+    listener.close();
+    closers.push(() => (pair.server.destroy(), pair.client.destroy()));
+    return pair;
+  }
+
+  it('names the peer check of each platform, and none elsewhere', () => {
+    expect(['linux', 'darwin', 'win32', 'freebsd'].map((p) => peerCheckFor(p as NodeJS.Platform))).toEqual(['SO_PEERCRED', 'getpeereid', 'pipe client token', null]);
+    expect(() => trayServerTransport('/run/vigil/tray.sock', fakePlatform('freebsd'))).toThrow('the tray IPC has no peer check on freebsd: trays are refused');
+    expect(() => trayClientTransport('/run/vigil/tray.sock', fakePlatform('openbsd'))).toThrow(/no peer check on openbsd/);
+  });
+
+  it('loads the Unix addon on Linux and macOS only, and says when it is not built', () => {
+    const addon = { peerCredentials: () => ({ pid: 1, uid: 2, gid: 3 }) };
+    const built = join(REPO, 'package.json'); // any existing file stands in for the built addon
+    expect(loadPeercredAddon('darwin', built, () => addon)).toBe(addon);
+    expect(() => loadPeercredAddon('win32', built, () => addon)).toThrow('win32 has no Unix-socket peer check (pipe client token); trays are refused');
+    expect(() => loadPeercredAddon('darwin', join(tempDir(), 'none.node'), () => addon)).toThrow(/the peer-credentials addon \(getpeereid\) is not built/);
+  });
+
+  it('Linux and macOS: the Unix socket at the given path, peers named by the addon from the socket descriptor', async () => {
+    for (const platform of ['linux', 'darwin'] as const) {
+      const host = fakePlatform(platform);
+      const transport = trayServerTransport('/run/vigil/tray.sock', host);
+      expect(transport).toMatchObject({ kind: 'unix-socket', path: '/run/vigil/tray.sock', peerCheck: peerCheckFor(platform) });
+      const { server } = await socketPair();
+      if (transport.kind !== 'unix-socket') throw new Error('expected a Unix socket');
+      expect(transport.credentialsOf(server)).toEqual({ pid: 7, uid, gid: 20 });
+      expect(host.fds).toEqual([socketFd(server)]);
+    }
+  });
+
+  it('macOS: the service serves trays through the getpeereid path (an injected addon), and refuses to start without it', async () => {
+    const path = join(tempDir(), 'run', 'tray.sock');
+    const ipc = await startTrayIpc({ ...options(path, []), platform: fakePlatform('darwin') });
+    closers.push(() => ipc.close());
+    const tray = await TrayIpcClient.connect({ path, expectServerUid: uid, platform: fakePlatform('darwin') });
+    closers.push(() => tray.close());
+    expect(await tray.call('hello', { trayVersion: 't' })).toMatchObject({ sessionUser: true });
+    // The client's own check: a listener the addon says is another uid is not the service.
+    const impostor = fakePlatform('darwin', { peercred: () => ({ peerCredentials: () => ({ pid: 9, uid: uid + 501, gid: 20 }) }) });
+    await expect(TrayIpcClient.connect({ path, expectServerUid: uid, platform: impostor })).rejects.toThrow(`runs as uid ${uid + 501}, not ${uid}: not the Vigil service`);
+
+    const other = join(tempDir(), 'run', 'tray.sock');
+    await expect(startTrayIpc({ ...options(other, []), platform: fakePlatform('darwin', { peercred: missing }) })).rejects.toThrow(/addon is not built/);
+    expect(existsSync(other)).toBe(false);
+  });
+
+  it('Windows: the service listens on the named pipe, binds each request to the SID the addon names, and closes the pipe', async () => {
+    const accepted: ((socket: Socket, peer: { pid: number; sid: string }) => void)[] = [];
+    let closed = 0;
+    const host = fakePlatform('win32', {
+      peercred: missing, // the Unix half is never asked for on Windows
+      listenPipe: (onClient) => (accepted.push(onClient), { close: () => void closed++ }),
+    });
+    expect(trayServerTransport('C:\\ignored', host)).toMatchObject({ kind: 'named-pipe', path: TRAY_PIPE_NAME, peerCheck: 'pipe client token' });
+    const emitted: NewAgentEvent[] = [];
+    const unixPath = join(tempDir(), 'run', 'tray.sock');
+    const ipc = await startTrayIpc({ ...options(unixPath, emitted), platform: host });
+    expect(accepted).toHaveLength(1);
+    expect(existsSync(unixPath)).toBe(false); // no Unix socket on Windows
+
+    const pupil = 'S-1-5-21-1004336348-1177238915-682003330-1001';
+    const { server, client } = await socketPair();
+    accepted[0]!(server, { pid: 4242, sid: pupil });
+    const tray = await TrayIpcClient.connect({ path: 'ignored', platform: fakePlatform('win32', { peercred: missing, connectPipe: () => client }) });
+    expect(await tray.call('hello', { trayVersion: 't' })).toEqual({ user: pupil, sessionUser: false });
+    expect(await tray.call('concern.report', { submission: { category: 'other', text: 'worried', wantsContact: false } })).toEqual({ queued: true });
+    expect(emitted).toEqual([{ type: 'concern.reported', data: { category: 'other', text: 'worried', wantsContact: false, user: pupil } }]);
+    // A pipe peer has no uid, so nothing bound to the session's uid is done for it.
+    await expect(tray.call('lock.now', {})).rejects.toMatchObject({ code: 'not-your-session' });
+
+    // The pipe has no connection cap of its own: the server keeps net.Server's.
+    const path = join(tempDir(), 'many.sock');
+    const many = createServer();
+    await new Promise<void>((resolve) => many.listen(path, resolve));
+    closers.push(() => many.close());
+    const served: Socket[] = [];
+    many.on('connection', (s) => served.push(s));
+    const clients = Array.from({ length: IPC_LIMITS.maxConnections }, () => connect(path));
+    closers.push(() => clients.forEach((c) => c.destroy()));
+    await waitUntil(() => served.length === clients.length);
+    served.forEach((s) => accepted[0]!(s, { pid: 1, sid: pupil }));
+    expect(served.filter((s) => s.destroyed)).toHaveLength(1); // the 64 before it included the tray's
+    expect(served.at(-1)!.destroyed).toBe(true);
+
+    await ipc.close();
+    expect(closed).toBe(1);
+  });
+
+  it('Windows: refuses to start when the pipe addon is missing; the tray refuses a pipe server that is not LocalSystem', async () => {
+    const noAddon = fakePlatform('win32', {
+      listenPipe: () => {
+        throw new Error('the pipe addon is not built (C:\\vigil\\vigil_peercred.node)');
+      },
+      connectPipe: () => {
+        throw new Error(`the process behind ${TRAY_PIPE_NAME} (pid 66) runs as S-1-5-21-1-2-3-1001, not LocalSystem: not the Vigil service`);
+      },
+    });
+    await expect(startTrayIpc({ ...options('/run/vigil/tray.sock', []), platform: noAddon })).rejects.toThrow('the pipe addon is not built');
+    await expect(TrayIpcClient.connect({ path: '/run/vigil/tray.sock', platform: noAddon })).rejects.toThrow(/not LocalSystem: not the Vigil service/);
+    expect(trayClientTransport('/run/vigil/tray.sock', noAddon)).toMatchObject({ kind: 'named-pipe', path: TRAY_PIPE_NAME });
   });
 });

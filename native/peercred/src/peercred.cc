@@ -1,6 +1,8 @@
-// Kernel peer credentials of a connected Unix socket (SO_PEERCRED). Node exposes no API for
-// them, and they are the only trustworthy answer to "which user is on the other end": the
-// kernel records them at connect()/listen() time and the peer cannot forge them.
+// Kernel peer credentials of a connected Unix socket: SO_PEERCRED on Linux, getpeereid() and
+// LOCAL_PEERPID on macOS. Node exposes no API for them, and they are the only trustworthy
+// answer to "which user is on the other end": the kernel records them at connect()/listen()
+// time and the peer cannot forge them. The macOS half is written against the documented
+// interfaces (getpeereid(3), <sys/un.h>) and is NOT compiled on our Linux machines.
 #include <node_api.h>
 #include <string>
 
@@ -11,6 +13,10 @@ NAPI_MODULE(NODE_GYP_MODULE_NAME, InitPipe)
 #else
 #include <sys/socket.h>
 #include <sys/types.h>
+#ifdef __APPLE__
+#include <sys/un.h>
+#include <unistd.h>
+#endif
 #include <cerrno>
 #include <cstring>
 
@@ -40,6 +46,23 @@ napi_value PeerCredentials(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   napi_get_value_int32(env, argv[0], &fd);
   if (fd < 0) return Throw(env, "peerCredentials(fd): fd must be a non-negative descriptor");
+#ifdef __APPLE__
+  // getpeereid gives the effective uid and gid the peer had when it connected.
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (getpeereid(fd, &uid, &gid) != 0) return Throw(env, std::string("getpeereid failed: ") + std::strerror(errno));
+  // The pid is only for logs; -1 where LOCAL_PEERPID is missing (before macOS 10.8) or fails.
+  pid_t pid = -1;
+#ifdef LOCAL_PEERPID
+  socklen_t pidLen = sizeof(pid);
+  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &pidLen) != 0 || pidLen != sizeof(pid)) pid = -1;
+#endif
+  napi_value result;
+  napi_create_object(env, &result);
+  SetInt(env, result, "pid", pid);
+  SetInt(env, result, "uid", uid);
+  SetInt(env, result, "gid", gid);
+#else
   struct ucred cred;
   socklen_t len = sizeof(cred);
   std::memset(&cred, 0, sizeof(cred));
@@ -52,6 +75,7 @@ napi_value PeerCredentials(napi_env env, napi_callback_info info) {
   SetInt(env, result, "pid", cred.pid);
   SetInt(env, result, "uid", cred.uid);
   SetInt(env, result, "gid", cred.gid);
+#endif
   return result;
 }
 

@@ -14,7 +14,8 @@ import {
 } from '../../shared/local-ipc.js';
 import { encodeLine, LineSplitter } from './framing.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
-import { socketPeerCredentials, type PeerCredentials } from './peercred.js';
+import type { PeerCredentials } from './peercred.js';
+import { hostTrayPlatform, trayClientTransport, type TrayPlatform } from './transport.js';
 
 /** A request the service refused or could not carry out (or an answer the tray cannot read). */
 export class IpcCallError extends Error {
@@ -27,7 +28,10 @@ export class IpcCallError extends Error {
 }
 
 export interface TrayIpcClientOptions {
+  /** The Unix socket; Windows uses the named pipe whatever this says. */
   path: string;
+  /** The OS, its peer check and pipe (tests inject fakes). */
+  platform?: TrayPlatform;
   /** The uid the service must run as (root); anything else is an impostor. */
   expectServerUid?: number;
   credentialsOf?: (socket: Socket) => PeerCredentials;
@@ -38,7 +42,8 @@ type Fields<Op extends TrayOp> = Omit<Extract<TrayRequest, { op: Op }>, 'id' | '
 
 /**
  * The tray's end of the local IPC. Before sending anything it checks that the socket file and
- * its directory belong to root and that the process listening is root (SO_PEERCRED), so a
+ * its directory belong to root and that the process listening is root (SO_PEERCRED/getpeereid;
+ * on Windows: the pipe server's process runs as LocalSystem, win32-pipe.ts), so a
  * pupil's own program posing as the service gets nothing — not even the concern text.
  */
 export class TrayIpcClient extends EventEmitter<{ notice: [ServiceNotice]; close: [] }> {
@@ -61,6 +66,9 @@ export class TrayIpcClient extends EventEmitter<{ notice: [ServiceNotice]; close
   }
 
   static async connect(options: TrayIpcClientOptions): Promise<TrayIpcClient> {
+    const transport = trayClientTransport(options.path, options.platform ?? hostTrayPlatform);
+    // The pipe's ACL and the server's SID (checked by connect) stand for the file checks below.
+    if (transport.kind === 'named-pipe') return new TrayIpcClient(transport.connect(), options.callTimeoutMs ?? 30_000);
     const expectUid = options.expectServerUid ?? 0;
     checkSocketOwnership(options.path, expectUid);
     const socket = await new Promise<Socket>((resolve, reject) => {
@@ -68,7 +76,7 @@ export class TrayIpcClient extends EventEmitter<{ notice: [ServiceNotice]; close
       s.once('error', reject);
     });
     try {
-      const server = (options.credentialsOf ?? socketPeerCredentials)(socket);
+      const server = (options.credentialsOf ?? transport.credentialsOf)(socket);
       if (server.uid !== expectUid) throw new Error(`the process behind ${options.path} runs as uid ${server.uid}, not ${expectUid}: not the Vigil service`);
     } catch (error) {
       socket.destroy();

@@ -10,7 +10,7 @@ export interface PeerCredentials {
   gid: number;
 }
 
-interface PeercredAddon {
+export interface PeercredAddon {
   peerCredentials(fd: number): PeerCredentials;
 }
 
@@ -22,26 +22,50 @@ export function peercredAddonPath(): string {
   return candidates.find(existsSync) ?? candidates[0]!;
 }
 
-let loaded: PeercredAddon | null = null;
+/** How the service learns who is on the other end of a tray connection, per platform. */
+export type PeerCheck = 'SO_PEERCRED' | 'getpeereid' | 'pipe client token';
 
-/** Throws with the reason when the addon cannot be used (other OS, not built). */
-export function loadPeercredAddon(): PeercredAddon {
-  if (process.platform !== 'linux') throw new Error(`SO_PEERCRED is a Linux interface; ${process.platform} needs its own peer check`);
-  if (!loaded) {
-    const path = peercredAddonPath();
-    if (!existsSync(path)) throw new Error(`the peer-credentials addon is not built (${path}); run node scripts/prepare.mjs`);
-    loaded = createRequire(import.meta.url)(path) as PeercredAddon;
+/** Null: this platform has no peer check, so the service refuses trays there. */
+export function peerCheckFor(platform: NodeJS.Platform): PeerCheck | null {
+  if (platform === 'linux') return 'SO_PEERCRED';
+  if (platform === 'darwin') return 'getpeereid';
+  if (platform === 'win32') return 'pipe client token';
+  return null;
+}
+
+const loaded = new Map<string, PeercredAddon>();
+
+/**
+ * The Unix half of the addon (SO_PEERCRED on Linux, getpeereid + LOCAL_PEERPID on macOS).
+ * Throws with the reason when it cannot be used (another OS, not built).
+ */
+export function loadPeercredAddon(
+  platform: NodeJS.Platform = process.platform,
+  path = peercredAddonPath(),
+  load: (path: string) => PeercredAddon = (p) => createRequire(import.meta.url)(p) as PeercredAddon,
+): PeercredAddon {
+  const check = peerCheckFor(platform);
+  if (check !== 'SO_PEERCRED' && check !== 'getpeereid') throw new Error(`${platform} has no Unix-socket peer check (${check ?? 'none'}); trays are refused`);
+  let addon = loaded.get(path);
+  if (!addon) {
+    if (!existsSync(path)) throw new Error(`the peer-credentials addon (${check}) is not built (${path}); run node scripts/prepare.mjs`);
+    addon = load(path);
+    loaded.set(path, addon);
   }
-  return loaded;
+  return addon;
 }
 
 /**
- * The peer's credentials for a connected Unix-socket `net.Socket`. Node keeps the descriptor
- * on the socket's internal pipe handle (`_handle.fd`); it is not a public API, so its absence
- * is an error, never a guess.
+ * The descriptor of a connected Unix-socket `net.Socket`. Node keeps it on the socket's internal
+ * pipe handle (`_handle.fd`); it is not a public API, so its absence is an error, never a guess.
  */
-export function socketPeerCredentials(socket: Socket): PeerCredentials {
+export function socketFd(socket: Socket): number {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no file descriptor (closed, or not a Unix socket)');
-  return loadPeercredAddon().peerCredentials(fd);
+  return fd;
+}
+
+/** The peer's credentials for a connected Unix-socket `net.Socket`. */
+export function socketPeerCredentials(socket: Socket): PeerCredentials {
+  return loadPeercredAddon().peerCredentials(socketFd(socket));
 }

@@ -35,10 +35,21 @@ export interface TrayRequestHandler {
   disconnected?(peer: TrayPeer, saidHello: boolean): void;
 }
 
+/**
+ * Where connections come from when it is not a Unix socket (the Windows named pipe): each
+ * arrives with its peer already named by the OS.
+ */
+export interface TrayListener {
+  start(accept: (socket: Socket, peer: TrayPeer) => void, onError: (message: string) => void): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface TrayIpcServerOptions {
+  /** The Unix socket's path (with `listener`: only its name, for logs). */
   path: string;
   handler: TrayRequestHandler;
   credentialsOf: (socket: Socket) => PeerCredentials;
+  listener?: TrayListener;
   userName: (uid: number) => string;
   log: Logger;
 }
@@ -67,7 +78,15 @@ export class TrayIpcServer {
   }
 
   async listen(): Promise<void> {
-    const { path } = this.options;
+    const { path, listener } = this.options;
+    if (listener) {
+      await listener.start(
+        // The pipe makes unlimited instances; the cap net.Server applies to the socket holds here too.
+        (socket, peer) => (this.connections.size >= IPC_LIMITS.maxConnections ? socket.destroy() : this.accept(socket, peer)),
+        (message) => this.options.log.error('tray pipe error', { message }),
+      );
+      return void this.options.log.info('tray pipe listening', { path });
+    }
     prepareSocketDirectory(dirname(path));
     removeStaleSocket(path);
     const server = createServer((socket) => this.accept(socket));
@@ -117,6 +136,7 @@ export class TrayIpcServer {
 
   async close(): Promise<void> {
     for (const c of this.connections) c.socket.destroy();
+    if (this.options.listener) return this.options.listener.stop();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server = null;
     try {
@@ -126,18 +146,17 @@ export class TrayIpcServer {
     }
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, named?: TrayPeer): void {
     socket.on('error', () => socket.destroy());
-    let creds: PeerCredentials;
+    let peer: TrayPeer;
     try {
-      creds = this.options.credentialsOf(socket);
+      peer = named ?? (creds => ({ ...creds, user: this.options.userName(creds.uid) }))(this.options.credentialsOf(socket));
     } catch (error) {
       // Without the kernel's word on who this is, nothing may be answered.
       this.options.log.warn('refused a tray connection: no peer credentials', { error });
       socket.destroy();
       return;
     }
-    const peer: TrayPeer = { ...creds, user: this.options.userName(creds.uid) };
     const connection: Connection = { socket, peer, inFlight: 0, saidHello: false };
     this.connections.add(connection);
     let partialTimer: NodeJS.Timeout | null = null;

@@ -9,14 +9,16 @@ import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.j
 import type { AupGateApi } from '../aup/gate-api.js';
 import type { TrayIdleReading } from '../session/tray-idle.js';
 import { userName as userNameOf } from '../platform/linux/proc-user.js';
-import { loadPeercredAddon, socketPeerCredentials } from './peercred.js';
 import { TrayIpcServer, type TrayPeer } from './server.js';
 import { TrayRequests } from './tray-requests.js';
 import { TrayWatch, type StoppedTray } from './tray-watch.js';
+import { hostTrayPlatform, trayServerTransport, type TrayPlatform } from './transport.js';
 
 export interface TrayIpcOptions {
-  /** The socket path; null in user mode, where the tray calls in-process (`direct`). */
+  /** The socket path; null in user mode, where the tray calls in-process (`direct`). Windows uses the named pipe instead. */
   path: string | null;
+  /** The OS, its peer check and pipe (tests inject fakes). */
+  platform?: TrayPlatform;
   /** Starts the tray for a user again (argv; run as that user with the session's display). */
   trayCommand: string[] | null;
   mode: 'service' | 'user';
@@ -53,7 +55,7 @@ export interface TrayIpc {
   close(): Promise<void>;
 }
 
-/** The tray IPC of the root service on Linux: socket, request handling and the tray watch. */
+/** The tray IPC of the root/SYSTEM service: socket or pipe (transport.ts), request handling and the tray watch. */
 export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
   let gate: AupGateApi | null = null;
   const sessionUid = () => options.session().uid;
@@ -77,11 +79,18 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
     power: options.power,
     idle: options.idle,
   });
-  const server = options.path
-    ? new TrayIpcServer({ path: options.path, handler: requests, credentialsOf: socketPeerCredentials, userName: userNameOf, log: options.log })
+  // Chosen (and its addon loaded) now: fail at start, with the reason, rather than refuse every tray later.
+  const transport = options.path ? trayServerTransport(options.path, options.platform ?? hostTrayPlatform) : null;
+  const server = transport
+    ? new TrayIpcServer({
+        path: transport.path,
+        handler: requests,
+        credentialsOf: transport.kind === 'unix-socket' ? transport.credentialsOf : refuseUnnamed,
+        ...(transport.kind === 'named-pipe' ? { listener: transport.listener } : {}),
+        userName: userNameOf,
+        log: options.log,
+      })
     : null;
-  // Fail at start, with the reason, rather than refuse every tray later.
-  if (server) loadPeercredAddon();
   await server?.listen();
   // In user mode the peer is this process itself: the signed-in user running the tray.
   const self: TrayPeer = { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, user: userInfo().username };
@@ -109,6 +118,11 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
       await server?.close();
     },
   };
+}
+
+/** A pipe connection always arrives named; one that does not is refused. */
+function refuseUnnamed(): never {
+  throw new Error('a pipe connection arrived without the identity of its process');
 }
 
 /**

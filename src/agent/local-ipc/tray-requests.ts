@@ -40,7 +40,7 @@ void decisionMatchesWire;
  * user (a second login, a remote shell) gets `not-your-session` and nothing happens.
  */
 export class TrayRequests implements TrayRequestHandler {
-  private readonly reports = new Map<number, number[]>(); // uid -> times of recent reports
+  private readonly reports = new Map<string, number[]>(); // account -> times of recent reports
 
   constructor(private readonly host: TrayServiceHost) {}
 
@@ -129,9 +129,10 @@ export class TrayRequests implements TrayRequestHandler {
 
   private countReport(peer: TrayPeer): void {
     const now = (this.host.now ?? Date.now)();
-    const recent = (this.reports.get(peer.uid) ?? []).filter((t) => now - t < 3600_000);
+    // By account, not uid: every Windows pipe peer has uid -1 (transport.ts pipePeer).
+    const recent = (this.reports.get(peer.user) ?? []).filter((t) => now - t < 3600_000);
     if (recent.length >= REPORTS_PER_HOUR) throw new IpcRefusal('busy', 'too many reports from this account in the last hour; please talk to a teacher');
     recent.push(now);
-    this.reports.set(peer.uid, recent);
+    this.reports.set(peer.user, recent);
   }
 }
