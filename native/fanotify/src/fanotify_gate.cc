@@ -26,6 +26,7 @@
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,19 +99,6 @@ struct Delivery {
 // statx mask bits (linux/stat.h; STATX_MNT_ID_UNIQUE is newer than Debian 12's headers).
 const unsigned kStatxMntId = 0x1000U, kStatxMntIdUnique = 0x4000U;
 
-// The mount the event's file was opened through: unique id (Linux 6.8+) or the reusable one.
-void mount_id_of(int fd, Delivery* d) {
-  struct statx sx;
-  if (statx(fd, "", AT_EMPTY_PATH, kStatxMntId | kStatxMntIdUnique, &sx) != 0) return;
-  uint64_t id = sx.stx_mnt_id;  // struct statx from linux/stat.h (glibc includes it when present)
-  if (sx.stx_mask & kStatxMntIdUnique) {
-    d->mnt_id = id;
-    d->mnt_id_unique = true;
-  } else if (sx.stx_mask & kStatxMntId) {
-    d->mnt_id = id;
-  }
-}
-
 struct Gate {
   int fan_fd = -1;
   int wake_fd = -1;
@@ -166,6 +154,34 @@ void handle_event(Gate* g, const struct fanotify_event_metadata* m) {
     respond(g, m->fd, true);
     return;
   }
+  // One statx gives the identity and the mount; an allowed identity is answered before anything
+  // else is looked up (no path, no allocation): this is the path almost every exec takes.
+  struct statx sx;
+  bool known = statx(m->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | kStatxMntId | kStatxMntIdUnique, &sx) == 0 &&
+               (sx.stx_mask & (STATX_INO | STATX_SIZE | STATX_CTIME)) == (STATX_INO | STATX_SIZE | STATX_CTIME);
+  Identity identity{};
+  uint64_t mnt_id = 0;
+  bool mnt_id_unique = false;
+  if (known) {
+    if (sx.stx_mask & kStatxMntIdUnique) {
+      mnt_id = sx.stx_mnt_id;
+      mnt_id_unique = true;
+    } else if (sx.stx_mask & kStatxMntId) {
+      mnt_id = sx.stx_mnt_id;
+    }
+    identity = {(uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino, (int64_t)sx.stx_size,
+                (int64_t)sx.stx_ctime.tv_sec, (int64_t)sx.stx_ctime.tv_nsec, mnt_id};
+    bool cached;
+    {
+      std::lock_guard<std::mutex> lock(g->mu);
+      cached = g->allow_cache.count(identity) > 0;
+    }
+    if (cached) {
+      g->cache_allowed++;
+      respond(g, m->fd, true);
+      return;
+    }
+  }
   auto* d = new Delivery();
   d->kind = Delivery::kExec;
   d->pid = m->pid;
@@ -174,43 +190,29 @@ void handle_event(Gate* g, const struct fanotify_event_metadata* m) {
   snprintf(link, sizeof link, "/proc/self/fd/%d", m->fd);
   ssize_t n = readlink(link, target, sizeof target - 1);
   if (n > 0) d->path.assign(target, (size_t)n);
-  struct stat st;
-  bool known = fstat(m->fd, &st) == 0;
-  Identity identity{};
   if (known) {
-    d->dev = st.st_dev;
-    d->ino = st.st_ino;
-    d->size = st.st_size;
-    d->ctime_sec = st.st_ctim.tv_sec;
-    d->ctime_nsec = st.st_ctim.tv_nsec;
-    mount_id_of(m->fd, d);
-    identity = {d->dev, d->ino, d->size, d->ctime_sec, d->ctime_nsec, d->mnt_id};
+    d->dev = identity.dev;
+    d->ino = identity.ino;
+    d->size = identity.size;
+    d->ctime_sec = identity.ctime_sec;
+    d->ctime_nsec = identity.ctime_nsec;
+    d->mnt_id = mnt_id;
+    d->mnt_id_unique = mnt_id_unique;
     // The path is as the executing process sees it: a private bind mount in a user namespace can
     // make any file appear under /usr. Only trust it if the same path here is the same file.
     struct stat here;
-    if (n > 0 && prefix_allows(g, d->path, st.st_dev) && stat(d->path.c_str(), &here) == 0 && here.st_dev == st.st_dev &&
-        here.st_ino == st.st_ino) {
+    if (n > 0 && prefix_allows(g, d->path, identity.dev) && stat(d->path.c_str(), &here) == 0 && (uint64_t)here.st_dev == identity.dev &&
+        here.st_ino == identity.ino) {
       g->prefix_allowed++;
       respond(g, m->fd, true);
       delete d;
       return;
     }
   }
-  bool cached = false;
   {
     std::lock_guard<std::mutex> lock(g->mu);
-    if (known && g->allow_cache.count(identity)) {
-      cached = true;
-    } else {
-      d->id = g->next_id++;
-      g->pending[d->id] = {m->fd, now_ns() + g->deadline_ns, known, identity, g->generation};
-    }
-  }
-  if (cached) {
-    g->cache_allowed++;
-    respond(g, m->fd, true);
-    delete d;
-    return;
+    d->id = g->next_id++;
+    g->pending[d->id] = {m->fd, now_ns() + g->deadline_ns, known, identity, g->generation};
   }
   // Unbounded queue + nonblocking: this call never waits for the JS thread.
   if (napi_call_threadsafe_function(g->tsfn, d, napi_tsfn_nonblocking) != napi_ok) delete d;  // the deadline still answers it
