@@ -1,15 +1,15 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { receiptForAcceptance } from '../../src/agent/aup/receipts.js';
 import type { AupPageData } from '../../src/shared/aup-bridge.js';
 import type { AupDocument, AupReceipt } from '../../src/shared/aup.js';
 import { aupHash, checkReceipt } from '../../src/shared/aup-verify.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
-import { launchChromium, screenshot } from '../helpers/browser.js';
-import { startPageServer } from '../helpers/page-server.js';
+import { screenshot } from '../helpers/browser.js';
+import { builtPagesInChromium } from '../helpers/page-server.js';
 import { REPO } from '../helpers/processes.js';
 
 /**
@@ -37,20 +37,10 @@ interface Harness {
   calls: string[];
 }
 
-let server: Awaited<ReturnType<typeof startPageServer>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startPageServer();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const pages = builtPagesInChromium();
 
 async function open(aup: AupDocument, opts: { offline?: boolean; failAccept?: string; viewport?: { width: number; height: number } } = {}): Promise<Harness> {
-  const page = await browser.newPage({ viewport: opts.viewport ?? { width: 1024, height: 700 } });
+  const page = await pages.browser.newPage({ viewport: opts.viewport ?? { width: 1024, height: 700 } });
   const receipts: AupReceipt[] = [];
   const calls: string[] = [];
   const errors: string[] = [];
@@ -78,7 +68,7 @@ async function open(aup: AupDocument, opts: { offline?: boolean; failAccept?: st
       decline: () => call('decline'),
     };
   });
-  await page.goto(`${server.url}/aup/index.html`);
+  await page.goto(`${pages.url}/aup/index.html`);
   await page.waitForSelector('#aup[aria-busy="false"]');
   expect(errors).toEqual([]);
   return { page, receipts, calls };
@@ -203,11 +193,11 @@ describe('AUP page', () => {
   });
 
   it('refuses to show data that does not match the bridge schema', async () => {
-    const page = await browser.newPage();
+    const page = await pages.browser.newPage();
     await page.addInitScript(() => {
       (window as any).vigilAup = { load: async () => ({ title: '<img src=x onerror=alert(1)>' }), accept: async () => ({ ok: true }), decline: async () => ({ ok: true }) };
     });
-    await page.goto(`${server.url}/aup/index.html`);
+    await page.goto(`${pages.url}/aup/index.html`);
     await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('not valid'));
     expect(await page.textContent('h1')).toBe('The rules could not be loaded');
     expect(await page.locator('img').count()).toBe(0);

@@ -1,9 +1,9 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { BlockedProgram, TrayStatus } from '../../src/shared/local-ipc.js';
 import type { StatusView } from '../../src/shared/tray-bridge.js';
-import { launchChromium, screenshot } from '../helpers/browser.js';
-import { startPageServer } from '../helpers/page-server.js';
+import { screenshot } from '../helpers/browser.js';
+import { builtPagesInChromium } from '../helpers/page-server.js';
 
 /**
  * The tray's pages (status, report a concern, ask for an app, blocked-program notice) in
@@ -38,21 +38,11 @@ const statusView: StatusView = {
 
 type Answers = Record<string, (arg: unknown) => unknown>;
 
-let server: Awaited<ReturnType<typeof startPageServer>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startPageServer();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const pages = builtPagesInChromium();
 
 /** Opens a page with a stub bridge answering from `answers` (a thrown answer rejects the call). */
 async function open(page: string, answers: Answers, viewport = { width: 640, height: 760 }): Promise<{ page: Page; calls: { method: string; arg: unknown }[] }> {
-  const tab = await browser.newPage({ viewport });
+  const tab = await pages.browser.newPage({ viewport });
   const calls: { method: string; arg: unknown }[] = [];
   const errors: string[] = [];
   tab.on('pageerror', (e) => errors.push(e.message));
@@ -70,7 +60,7 @@ async function open(page: string, answers: Answers, viewport = { width: 640, hei
     for (const m of methods) bridge[m] = (arg?: unknown) => (window as any).__vigilTray(m, arg);
     (window as any).vigilTray = bridge;
   }, Object.keys(answers).concat('close'));
-  await tab.goto(`${server.url}/${page}/index.html`);
+  await tab.goto(`${pages.url}/${page}/index.html`);
   expect(errors).toEqual([]);
   return { page: tab, calls };
 }
