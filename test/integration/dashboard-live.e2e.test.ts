@@ -365,8 +365,11 @@ describe('keyboard and contrast', () => {
     await page.focus('th[data-sort="hostname"] button');
     await page.keyboard.press('Enter');
     expect(await page.getAttribute('th[data-sort="hostname"]', 'aria-sort')).toBe('ascending');
-    const names = await page.locator('#device-rows tr.row .host').allTextContents();
-    expect(names).toEqual([...names].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
+    // aria-sort changes at once; the rows are redrawn on the next animation frame.
+    await page.waitForFunction(() => {
+      const names = [...document.querySelectorAll('#device-rows tr.row .host')].map((e) => (e.textContent ?? '').toLowerCase());
+      return names.length > 1 && names.every((n, i) => i === 0 || names[i - 1]!.localeCompare(n) <= 0);
+    }, undefined, { timeout: 5000 });
     await page.keyboard.press('Enter');
     expect(await page.getAttribute('th[data-sort="hostname"]', 'aria-sort')).toBe('descending');
   });
