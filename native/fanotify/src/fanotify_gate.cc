@@ -118,7 +118,7 @@ struct Gate {
   uint64_t generation = 0;
 
   std::atomic<uint64_t> events{0}, self_allowed{0}, prefix_allowed{0}, answered_js{0}, timed_out{0},
-      overflows{0}, response_errors{0}, cache_allowed{0};
+      overflows{0}, response_errors{0}, cache_allowed{0}, ignore_marks{0};
 };
 
 void respond(Gate* g, int fd, bool allow) {
@@ -137,6 +137,10 @@ bool prefix_allows(const Gate* g, const std::string& path, dev_t dev) {
   }
   return false;
 }
+
+// Inode marks are only ever ignore marks here (the gate marks mounts and file systems), so
+// flushing the inode marks removes exactly the allowed files' ignore marks.
+void flush_ignore_marks(Gate* g) { fanotify_mark(g->fan_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr); }
 
 void handle_event(Gate* g, const struct fanotify_event_metadata* m) {
   if (m->mask & FAN_Q_OVERFLOW) {
@@ -551,8 +555,15 @@ napi_value Respond(napi_env env, napi_callback_info info) {
       const PendingEntry& e = it->second;
       fd = e.fd;
       if (allow && cacheable && e.known && e.generation == g->generation) {
-        if (g->allow_cache.size() >= kAllowCacheMax) g->allow_cache.clear();  // rare; refills from JS's cache
+        if (g->allow_cache.size() >= kAllowCacheMax) {  // rare; refills from JS's cache
+          g->allow_cache.clear();
+          flush_ignore_marks(g);
+        }
         g->allow_cache[e.identity] = true;
+        // From now on the kernel itself lets this file run without asking: an ignore mark on its
+        // inode, which the kernel drops by itself when the file is modified (no SURV_MODIFY), and
+        // which every policy change flushes (under this lock, so none outlives its policy).
+        if (fanotify_mark(g->fan_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_EXEC_PERM, e.fd, nullptr) == 0) g->ignore_marks++;
       }
       g->pending.erase(it);
     }
@@ -580,6 +591,7 @@ napi_value Stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "overflows", (double)g->overflows.load());
   set_num(env, obj, "responseErrors", (double)g->response_errors.load());
   set_num(env, obj, "cacheAllowed", (double)g->cache_allowed.load());
+  set_num(env, obj, "ignoreMarks", (double)g->ignore_marks.load());
   size_t pending, cached;
   {
     std::lock_guard<std::mutex> lock(g->mu);
@@ -598,6 +610,7 @@ napi_value ClearCache(napi_env env, napi_callback_info info) {
   if (!g) return nullptr;
   std::lock_guard<std::mutex> lock(g->mu);
   g->allow_cache.clear();
+  flush_ignore_marks(g);
   g->generation++;
   return nullptr;
 }
