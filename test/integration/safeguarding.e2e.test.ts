@@ -207,8 +207,12 @@ describe('safeguarding page', () => {
 
     await page.keyboard.press('Enter');
     await page.locator('#confirm').waitFor({ state: 'visible' });
+    await page.waitForFunction(() => document.activeElement?.id === 'confirm-ok');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => document.getElementById('update-result')?.textContent === 'Saved. The concern is in progress.');
+    await page.locator('#confirm').waitFor({ state: 'hidden' });
+    // Whatever the page says, say it in the failure: a refusal is shown there too.
+    await page.waitForFunction(() => !!document.getElementById('update-result')?.textContent);
+    expect(await page.textContent('#update-result')).toBe('Saved. The concern is in progress.');
     const facts = await page.locator('#concern-facts').textContent();
     expect(facts).toContain('In progress');
     expect(facts).toContain(NOTE);
