@@ -37,6 +37,14 @@ async function choosePort() {
 }
 
 // The demo keeps its own credentials so a second `npm start` can print them again.
+/** Like the console's randomSecret: a secret that never starts with `-`, so no parser takes it for an option. */
+function commandLineSecret(bytes) {
+  for (;;) {
+    const secret = randomBytes(bytes).toString('base64url');
+    if (!secret.startsWith('-')) return secret;
+  }
+}
+
 const credentialsFile = join(demoDir, 'credentials.json');
 let credentials;
 if (existsSync(credentialsFile)) {
@@ -44,8 +52,8 @@ if (existsSync(credentialsFile)) {
 } else {
   credentials = {
     adminUsername: 'admin',
-    adminPassword: randomBytes(12).toString('base64url'),
-    enrollToken: randomBytes(24).toString('base64url'),
+    adminPassword: commandLineSecret(12),
+    enrollToken: commandLineSecret(24),
     port: await choosePort(),
   };
   writeFileSync(credentialsFile, JSON.stringify(credentials, null, 2), { mode: 0o600 });

@@ -6,18 +6,60 @@ import { usageError } from './errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** parseArgs in strict mode, with its errors turned into one-line usage errors. */
+/** parseArgs in strict mode, with its errors turned into usage errors that keep Node's hint. */
 export function parse<O extends Options>(argv: string[], options: O, maxPositionals = 0) {
   let result;
   try {
-    result = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    result = parseArgs({ args: attachDashValues(argv, options), options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw usageError((error as Error).message.split('\n')[0]!);
+    throw usageError(oneLine((error as Error).message));
   }
   if (result.positionals.length > maxPositionals) {
     throw usageError(`unexpected argument "${result.positionals[maxPositionals]}"`);
   }
   return result;
+}
+
+/**
+ * `--opt -value` becomes `--opt=-value` when `--opt` takes a value and `-value` is not itself one
+ * of the command's options. Node's parseArgs refuses the spaced form as ambiguous, yet secrets
+ * (tokens, passwords) may start with `-`, and people and scripts write `--opt value`.
+ */
+export function attachDashValues(argv: readonly string[], options: Options): string[] {
+  const takesValue = new Set<string>();
+  const known = new Set<string>(['--']);
+  for (const [name, option] of Object.entries(options)) {
+    known.add(`--${name}`);
+    if (option.short) known.add(`-${option.short}`);
+    if (option.type === 'string') {
+      takesValue.add(`--${name}`);
+      if (option.short) takesValue.add(`-${option.short}`);
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (takesValue.has(arg) && next !== undefined && next.startsWith('-') && next !== '-' && !known.has(next.split('=')[0]!)) {
+      out.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .join(' ');
 }
 
 export function intOption(value: string | undefined, name: string, min: number, max: number, fallback: number): number {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { randomToken, sha256Hex } from '../shared/crypto.js';
+import { randomSecret, sha256Hex } from '../shared/crypto.js';
 import { Password, Username } from '../shared/api.js';
 import type { AuthService } from './auth.js';
 import type { ConsoleStore } from './store/store.js';
@@ -21,14 +21,14 @@ export async function firstRun(store: ConsoleStore, auth: AuthService, env: Node
   const adminUsername = Username.parse(env.VIGIL_ADMIN_USERNAME ?? 'admin');
   const fromEnv = env.VIGIL_ADMIN_PASSWORD;
   if (fromEnv !== undefined) Password.parse(fromEnv);
-  const password = fromEnv ?? randomToken(18);
+  const password = fromEnv ?? randomSecret(18);
   await auth.createUser(adminUsername, password, 'admin');
 
   const tokenFromEnv = env.VIGIL_ENROLL_TOKEN;
   if (tokenFromEnv !== undefined && !/^[A-Za-z0-9_-]{16,256}$/.test(tokenFromEnv)) {
     throw new Error('VIGIL_ENROLL_TOKEN must be 16-256 letters, digits, "-" or "_"');
   }
-  const token = tokenFromEnv ?? randomToken(24);
+  const token = tokenFromEnv ?? randomSecret(24);
   const now = new Date();
   await store.createEnrollToken({
     id: randomUUID(),

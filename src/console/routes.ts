@@ -17,7 +17,7 @@ import type { AppRequestService } from './app-requests.js';
 import type { ConcernService } from './concerns.js';
 import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
 import { deliverPolicy } from './policy-delivery.js';
-import { randomToken, sha256Hex } from '../shared/crypto.js';
+import { randomSecret, sha256Hex } from '../shared/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
 import { type AuthService, SESSION_COOKIE } from './auth.js';
@@ -218,7 +218,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     })
     .add('POST', '/api/v1/enroll-tokens', 'enroll-tokens:manage', async ({ req, principal }) => {
       const body = await readJson(req, CreateEnrollTokenRequestSchema);
-      const token = randomToken(24);
+      const token = randomSecret(24);
       const record = {
         id: randomUUID(),
         tokenHash: sha256Hex(token),

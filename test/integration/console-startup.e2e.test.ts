@@ -37,6 +37,24 @@ describe('console start-up', () => {
     await kill(consoleProc);
   });
 
+  it('enrolls an agent whose token starts with "-", passed as "--enroll-token -…" and as "--enroll-token=-…"', async () => {
+    const port = await freePort();
+    const token = '-dash-first-token-0123456789';
+    const consoleProc = startProcess([CLI, 'console', '--data-dir', join(dir.path, 'dash-console'), '--port', String(port)], {
+      VIGIL_ADMIN_PASSWORD: 'a-long-admin-password',
+      VIGIL_ENROLL_TOKEN: token,
+    });
+    await consoleProc.waitFor(/listening on/);
+    const url = `http://127.0.0.1:${port}`;
+    const spaced = startProcess([CLI, 'agent', '--data-dir', join(dir.path, 'dash-agent-1'), '--console', url, '--enroll-token', token]);
+    await spaced.waitFor(/running as device/);
+    await kill(spaced);
+    const joined = startProcess([CLI, 'agent', '--data-dir', join(dir.path, 'dash-agent-2'), '--console', url, `--enroll-token=${token}`]);
+    await joined.waitFor(/running as device/);
+    await kill(joined);
+    await kill(consoleProc);
+  });
+
   it('warns clearly when serving plain HTTP on a non-loopback address, and not on loopback', async () => {
     const open = startProcess([CLI, 'console', '--data-dir', join(dir.path, 'open'), '--host', '0.0.0.0', '--port', '0']);
     await open.waitFor(/listening on/);
