@@ -44,6 +44,15 @@ async function sendReceipt(device: RawDevice, signer: RawDevice, seq: number, ve
 }
 
 describe('AUP at the console', () => {
+  it('says plainly that nobody has accepted yet, under a header, before any acceptance', async () => {
+    const empty = await runCli(['aup', 'coverage'], env());
+    expect(empty.code).toBe(0);
+    expect(empty.stdout).toMatch(/^VARIANT\s+VERSION\s+USER\s+DEVICE\s+ACCEPTED$/m);
+    expect(empty.stdout).toMatch(/nobody has accepted an AUP yet/);
+    const csv = await runCli(['aup', 'coverage', '--csv'], env());
+    expect(csv.stdout.trim().split('\r\n')).toHaveLength(1);
+  });
+
   it('publishes a signed AUP that reaches the agent of a device on that variant', async () => {
     expect((await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], env())).code).toBe(0);
     const agent = startAgentProcess(join(dir.path, 'agent'), consoleProc.url);

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
 import { PolicyDocumentSchema, summariseZodError, type PolicyDocument } from '../../shared/policy.js';
 import { RoleSchema } from '../../shared/roles.js';
 import { intOption, parse } from '../args.js';
 import { ApiClient, login, saveSession } from '../client.js';
 import { CliError, usageError } from '../errors.js';
+import { prompt, promptSecret } from '../prompt.js';
 
 export const ADMIN_HELP = `vigil login [--console URL] [--username NAME]
   Signs in and saves a session for the commands below (password from VIGIL_PASSWORD or a prompt).
@@ -33,22 +33,12 @@ vigil enroll-token revoke <token-id> [--console URL]
 vigil user add <username> --role admin|systems_manager|technician|safeguarding_lead [--console URL]
   (the new user's password comes from VIGIL_NEW_PASSWORD or a prompt)`;
 
-async function prompt(question: string): Promise<string> {
-  if (!process.stdin.isTTY) throw usageError(`${question.replace(/:\s*$/, '')} is needed and there is no terminal to ask on`);
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return await rl.question(question);
-  } finally {
-    rl.close();
-  }
-}
-
 export async function runLogin(argv: string[]): Promise<void> {
   const { values } = parse(argv, { console: { type: 'string' }, username: { type: 'string' } });
   const consoleUrl = values.console ?? process.env.VIGIL_CONSOLE_URL;
   if (!consoleUrl) throw usageError('give --console URL (or set VIGIL_CONSOLE_URL)');
   const username = values.username ?? process.env.VIGIL_USERNAME ?? (await prompt('Username: '));
-  const password = process.env.VIGIL_PASSWORD ?? (await prompt('Password: '));
+  const password = process.env.VIGIL_PASSWORD ?? (await promptSecret('Password: '));
   const session = await login(consoleUrl, username, password);
   const file = saveSession(consoleUrl, session);
   console.log(`signed in as ${session.username} (${session.role}) until ${session.expiresAt}; session saved in ${file}`);
@@ -165,7 +155,7 @@ export async function runUser(argv: string[]): Promise<void> {
   const role = RoleSchema.safeParse(values.role);
   if (!positionals[0]) throw usageError('usage: vigil user add <username> --role ROLE');
   if (!role.success) throw usageError(`--role must be one of ${RoleSchema.options.join(', ')}`);
-  const password = process.env.VIGIL_NEW_PASSWORD ?? (await prompt(`Password for ${positionals[0]}: `));
+  const password = process.env.VIGIL_NEW_PASSWORD ?? (await promptSecret(`Password for ${positionals[0]}: `));
   const client = await ApiClient.fromEnvironment(values.console);
   await client.call('POST', '/api/v1/users', { username: positionals[0], password, role: role.data });
   console.log(`created ${positionals[0]} (${role.data})`);
@@ -206,7 +196,9 @@ export async function runAup(argv: string[]): Promise<void> {
       return void process.stdout.write(await client.callText('GET', `/api/v1/aups/coverage?${query}`));
     }
     const { rows } = (await client.call('GET', `/api/v1/aups/coverage?${query}`)) as { rows: { variant: string; version: number; current: boolean; user: string; hostname: string; acceptedAt: string }[] };
-    for (const r of rows) console.log(`${r.variant.padEnd(12)} v${r.version}${r.current ? ' (current)' : '          '}  ${r.user.padEnd(16)} ${r.hostname.padEnd(20)} ${r.acceptedAt}`);
+    console.log(`${'VARIANT'.padEnd(12)} ${'VERSION'.padEnd(12)}  ${'USER'.padEnd(16)} ${'DEVICE'.padEnd(20)} ACCEPTED`);
+    for (const r of rows) console.log(`${r.variant.padEnd(12)} ${`v${r.version}${r.current ? ' (current)' : ''}`.padEnd(12)}  ${r.user.padEnd(16)} ${r.hostname.padEnd(20)} ${r.acceptedAt}`);
+    if (rows.length === 0) console.log(values.variant ? `nobody has accepted an AUP of variant "${values.variant}" yet` : 'nobody has accepted an AUP yet');
     return;
   }
   throw usageError(`unknown aup command "${sub ?? ''}"; try: vigil aup publish|list|coverage`);
