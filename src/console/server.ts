@@ -27,7 +27,7 @@ import { registerRoutes } from './routes.js';
 import { CommandService } from './commands.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface ConsoleOptions {
@@ -59,7 +59,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const log = options.log ?? createLogger('console');
   ensurePrivateDir(options.dataDir);
   const identity = loadOrCreateConsoleIdentity(options.dataDir);
-  const store = new SqliteStore(join(options.dataDir, 'console.db'));
+  const store = openSqliteStore(join(options.dataDir, 'console.db'));
   await store.markAllOffline();
   const auth = new AuthService(store);
   const secrets = await firstRun(store, auth, options.env ?? process.env);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
@@ -8,7 +8,7 @@ import { tempDirsPerTest } from '../helpers/processes.js';
 const tempPath = tempDirsPerTest();
 function open(): { store: SqliteStore; file: string } {
   const file = tempPath('console.db');
-  return { store: new SqliteStore(file), file };
+  return { store: openSqliteStore(file), file };
 }
 function device(id = randomUUID()): DeviceRecord {
   return {
@@ -81,7 +81,7 @@ describe('SqliteStore', () => {
     expect((await store.publishPolicy(build)).version).toBe(1);
     expect((await store.publishPolicy(build)).version).toBe(2);
     await store.close();
-    const reopened = new SqliteStore(file);
+    const reopened = openSqliteStore(file);
     expect((await reopened.publishPolicy(build)).version).toBe(3);
     expect((await reopened.latestPolicy())?.version).toBe(3);
     await reopened.close();
