@@ -2,6 +2,17 @@ import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { AgentEventSchema, type AgentEvent, type NewAgentEvent } from '../shared/events.js';
 import { parseOrNull } from '../shared/json-or-null.js';
+import { migrate, type Migration } from '../shared/node/migrations.js';
+
+/** The outbox schema. Step 1 is written IF NOT EXISTS: files from before versioning already hold it. */
+export const OUTBOX_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'outbox',
+    up: `CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)`,
+  },
+];
 
 /**
  * The device's durable event queue. An event is committed to disk before anyone is told it
@@ -23,8 +34,7 @@ export class Outbox {
     // FULL: an event reported to nobody yet must survive a power cut, not just a crash.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS outbox (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL)`);
+    migrate(this.db, file, OUTBOX_MIGRATIONS);
     this.insert = this.db.prepare('INSERT INTO outbox (id, body) VALUES (?, ?)');
     this.selectAfter = this.db.prepare('SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?');
     this.remove = this.db.prepare('DELETE FROM outbox WHERE seq = ?');

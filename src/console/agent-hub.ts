@@ -4,12 +4,9 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { keyId as keyIdOfDevice, randomToken } from '../shared/crypto.js';
 import type { SignedAup } from '../shared/aup.js';
 import type { SignedCommand } from '../shared/command.js';
-import { AgentEventSchema, type AgentEvent } from '../shared/events.js';
-import type { AupService } from './aups.js';
 import { LIMITS } from '../shared/limits.js';
 import type { Logger } from '../shared/log.js';
-import { summariseZodError, type PolicyBundle } from '../shared/policy.js';
-import { policyDigest } from '../shared/policy-verify.js';
+import type { PolicyBundle } from '../shared/policy.js';
 import {
   deviceAuthPayload,
   parseAgentMessage,
@@ -18,16 +15,12 @@ import {
   type ConsoleMessageInput,
 } from '../shared/protocol.js';
 import { signPayload, verifyPayload } from '../shared/signing.js';
-import type { DeviceStatus } from '../shared/status.js';
-import { toDeviceSummary } from './devices.js';
-import type { FeedHub } from './feed.js';
-import { isConcernEvent, type ConcernService } from './concerns.js';
+import type { EventRouter } from './agent-link/event-router.js';
+import type { AgentLinkStats } from './agent-link/stats.js';
 import type { ConsoleIdentity } from './identity.js';
-import type { DeviceViews } from './device-views.js';
-import { EventWriter } from './event-writer.js';
 import { PenaltyBox } from './rate-limit.js';
 import { QueryAllowance } from './query-allowance.js';
-import type { ConsoleStore } from './store/store.js';
+import type { DeviceStore, PolicyStore } from './store/store.js';
 
 export interface AgentHubOptions {
   /** How often the console pings each agent; a connection that misses one pong is dropped. */
@@ -54,8 +47,6 @@ export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
   maxPendingPerAddress: 512,
   maxPendingTotal: 4096,
 };
-
-const MAX_PLAUSIBLE_POLICY_LAG = 10_000;
 
 /** Close codes the agent understands (4000-4999 are application-defined). */
 export const CLOSE = {
@@ -84,19 +75,12 @@ interface Connection {
 const AUP_QUERY_BURST = 30;
 const AUP_QUERY_REFILL_MS = 2000;
 
-export interface HubStats {
-  connected: number;
-  authenticated: number;
-  eventsStored: number;
-  duplicateEvents: number;
-  rejectedFrames: number;
-  unreadableEvents: number;
-}
-
 /**
- * The agents' WebSocket endpoint: challenge-response authentication with the device key,
- * then hello / heartbeat / status / events / policy acks. Anything malformed is answered with
- * an error frame, counted, and — when it keeps coming — cut off and rate-limited.
+ * The agents' WebSocket endpoint, and only that: challenge-response authentication with the
+ * device key, per-connection limits, and sending. Every frame of an authenticated device goes
+ * to the event router (agent-link/event-router.ts), one at a time per connection, which decides
+ * who handles it. Anything malformed is answered with an error frame, counted, and — when it
+ * keeps coming — cut off and rate-limited.
  */
 export class AgentHub {
   private readonly wss: WebSocketServer;
@@ -112,29 +96,12 @@ export class AgentHub {
   private readonly preAuthByIp = new Map<string, number>();
   private preAuthTotal = 0;
   private readonly pingTimer: NodeJS.Timeout;
-  /** Heartbeat times waiting to be written; flushed in one transaction every few seconds. */
-  private readonly lastSeen = new Map<string, string>();
-  private readonly flushTimer: NodeJS.Timeout;
-  /** Event frames from all devices share transactions (group commit), each still durable before its ack. */
-  private readonly events: EventWriter;
-  readonly stats: HubStats = { connected: 0, authenticated: 0, eventsStored: 0, duplicateEvents: 0, rejectedFrames: 0, unreadableEvents: 0 };
-  /** Set by the server: verifies and stores AUP receipts that arrive as events. */
-  aups: AupService | null = null;
-  /** Set by the server: re-signs and broadcasts the current policy under a new version. */
-  onVersionConflict: (() => Promise<void>) | null = null;
-  /** Set by the server: a device answered a console command. */
-  onCommandResult: ((deviceId: string, result: Extract<AgentMessage, { type: 'command.result' }>) => Promise<void>) | null = null;
-  /** Set by the server: the safeguarding queue that concern events are routed to. */
-  concerns: ConcernService | null = null;
-  /** Hooks for later capabilities (activity, blocks...) that want to see stored events. */
-  onEvents: ((deviceId: string, events: AgentEvent[]) => void) | null = null;
-  /** Set by the server: the dashboard's view of devices (presence, live activity, history). */
-  views: DeviceViews | null = null;
 
   constructor(
-    private readonly store: ConsoleStore,
+    private readonly store: Pick<DeviceStore, 'getDevice'> & Pick<PolicyStore, 'latestPolicy'>,
     private readonly identity: ConsoleIdentity,
-    private readonly feed: FeedHub,
+    private readonly router: EventRouter,
+    readonly stats: AgentLinkStats,
     private readonly log: Logger,
     private readonly options: AgentHubOptions = DEFAULT_HUB_OPTIONS,
   ) {
@@ -144,12 +111,9 @@ export class AgentHub {
       basePenaltyMs: options.penaltyMs,
       maxPenaltyMs: 3600_000,
     });
-    this.events = new EventWriter(store);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
     this.pingTimer = setInterval(() => this.pingAll(), options.pingIntervalMs);
     this.pingTimer.unref();
-    this.flushTimer = setInterval(() => void this.flushLastSeen(), 5000);
-    this.flushTimer.unref();
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
@@ -270,108 +234,18 @@ export class AgentHub {
       heartbeatSeconds: (await this.store.latestPolicy())?.document.agent.heartbeatSeconds ?? this.options.heartbeatSeconds,
       pingSeconds: Math.max(1, Math.round(this.options.pingIntervalMs / 1000)),
     });
-    const at = new Date().toISOString();
-    await this.store.markOnline(device.id, at, null);
-    await this.views?.connected(device.id, at);
-    await this.publishDevice(device.id);
+    await this.router.connected(device.id, new Date().toISOString());
   }
 
   private async handle(conn: Connection, deviceId: string, message: AgentMessage): Promise<void> {
-    const now = new Date().toISOString();
-    switch (message.type) {
-      case 'auth':
-        return this.strike(conn, 'invalid', 'already authenticated');
-      case 'hello': {
-        await this.store.markOnline(deviceId, now, message.agentVersion);
-        const latest = await this.store.latestPolicy();
-        await this.sendAup(conn, latest?.document.aup?.variant);
-        if (latest && (message.policyVersion === null || message.policyVersion < latest.version)) {
-          this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle: latest.bundle });
-        } else if (latest && message.policyVersion === latest.version && message.policyDigest !== policyDigest(latest.bundle.payload)) {
-          // Same number, different content: the console re-used a version (restored backup).
-          this.log.warn('device holds a different bundle under the current version number; reissuing the policy', { deviceId, version: latest.version });
-          await this.onVersionConflict?.();
-        }
-        if (message.policyVersion !== null) {
-          await this.store.setPolicyVersion(deviceId, message.policyVersion);
-          const known = latest?.version ?? 0;
-          // A device cannot prove the version it claims, so a claim far beyond anything plausible
-          // (a restore lags by a few versions, not thousands) is logged and ignored.
-          if (message.policyVersion > known + MAX_PLAUSIBLE_POLICY_LAG) {
-            this.log.warn('device claims an implausible policy version; not adjusting numbering', { deviceId, claimed: message.policyVersion, consoleVersion: known });
-          } else if (await this.store.raisePolicyFloor(message.policyVersion)) {
-            this.log.warn('a device holds a newer policy version than this console has published (database restored from a backup?); the next push will be numbered above it', {
-              deviceId,
-              deviceVersion: message.policyVersion,
-              consoleVersion: latest?.version ?? null,
-            });
-          }
-        }
-        return this.publishDevice(deviceId);
-      }
-      case 'heartbeat':
-        this.lastSeen.set(deviceId, now);
-        return;
-      case 'status':
-        await this.store.saveStatus(deviceId, message.status as DeviceStatus, now);
-        await this.views?.status(deviceId, message.status as DeviceStatus, now);
-        return this.publishDevice(deviceId);
-      case 'activity':
-        return this.views?.activity(deviceId, message.now);
-      case 'power':
-        return this.views?.power(deviceId, message.state, now);
-      case 'events': {
-        const readable: AgentEvent[] = [];
-        for (const envelope of message.events) {
-          const parsed = AgentEventSchema.safeParse(envelope);
-          if (parsed.success) readable.push(parsed.data);
-          else {
-            this.stats.unreadableEvents++;
-            this.log.warn('set aside an event this console cannot read', {
-              deviceId,
-              id: envelope.id,
-              seq: envelope.seq,
-              type: envelope.type,
-              problem: summariseZodError(parsed.error),
-            });
-          }
-        }
-        // A pupil's concern goes to the safeguarding queue only: never the events table or the feed.
-        await this.concerns?.record(deviceId, readable.filter(isConcernEvent), now);
-        const events = this.concerns ? readable.filter((e) => !isConcernEvent(e)) : readable;
-        const { stored: fresh, reusedSeqs } = await this.events.write(deviceId, events, now);
-        // Receipts are recorded before the ack, for every copy (recording is idempotent): a console
-        // that failed after storing the event but before recording the receipt gets another go.
-        for (const event of readable) {
-          if (event.type === 'aup.accepted') await this.aups?.recordReceipt(deviceId, event.data.receipt);
-        }
-        this.stats.eventsStored += fresh.length;
-        this.stats.duplicateEvents += events.length - fresh.length;
-        if (reusedSeqs.length) {
-          this.log.warn('device reused event sequence numbers (it lost recent writes or its outbox); events kept', { deviceId, seqs: reusedSeqs.slice(0, 10) });
-        }
-        // Ack everything we now hold, duplicates included: the agent may delete them.
-        this.send(conn, { v: PROTOCOL_VERSION, type: 'events.ack', seqs: message.events.map((e) => e.seq) });
-        if (fresh.length) this.onEvents?.(deviceId, fresh);
-        return;
-      }
-      case 'command.result':
-        return this.onCommandResult?.(deviceId, message);
-      case 'aup.query': {
-        const { user, aupHash } = message;
-        if (!conn.aupQueries.take()) {
-          this.send(conn, { v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, accepted: false, acceptedAt: null, refused: 'rate-limited' });
-          return;
-        }
-        const answer = this.aups ? await this.aups.acceptance(user, aupHash) : { accepted: false, acceptedAt: null, refused: 'not-current' as const };
-        this.send(conn, { v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, ...answer });
-        return;
-      }
-      case 'policy.ack':
-        await this.store.setPolicyVersion(deviceId, message.version);
-        this.log.info('policy applied by device', { deviceId, version: message.version });
-        return this.publishDevice(deviceId);
+    if (message.type === 'auth') return this.strike(conn, 'invalid', 'already authenticated');
+    if (message.type === 'aup.query' && !conn.aupQueries.take()) {
+      const { user, aupHash } = message;
+      this.send(conn, { v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, accepted: false, acceptedAt: null, refused: 'rate-limited' });
+      return;
     }
+    const ctx = { deviceId, receivedAt: new Date().toISOString(), reply: (m: ConsoleMessageInput) => this.send(conn, m) };
+    return this.router.dispatch(ctx, message);
   }
 
   /** Sends the bundle to every authenticated agent; returns how many it went to. */
@@ -400,12 +274,6 @@ export class AgentHub {
     return sent;
   }
 
-  private async sendAup(conn: Connection, variant: string | undefined): Promise<void> {
-    if (!variant) return;
-    const latest = await this.store.latestAup(variant);
-    if (latest) this.send(conn, { v: PROTOCOL_VERSION, type: 'aup', aup: latest.signed });
-  }
-
   /** Sends a signed command to one device if it is connected now (commands are never queued). */
   sendCommand(deviceId: string, command: SignedCommand): boolean {
     const conn = this.byDevice.get(deviceId);
@@ -425,17 +293,8 @@ export class AgentHub {
     return this.byDevice.size;
   }
 
-  private async flushLastSeen(): Promise<void> {
-    if (!this.lastSeen.size) return;
-    const batch = [...this.lastSeen];
-    this.lastSeen.clear();
-    await this.store.touchDevices(batch).catch((error) => this.log.error('could not record heartbeats', { error }));
-  }
-
   async close(): Promise<void> {
     clearInterval(this.pingTimer);
-    clearInterval(this.flushTimer);
-    await this.flushLastSeen();
     for (const conn of this.connections) conn.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -459,16 +318,7 @@ export class AgentHub {
   private async onClosed(conn: Connection): Promise<void> {
     if (!conn.deviceId || this.byDevice.get(conn.deviceId) !== conn) return;
     this.byDevice.delete(conn.deviceId);
-    const at = new Date().toISOString();
-    await this.store.markOffline(conn.deviceId, at);
-    await this.views?.disconnected(conn.deviceId, at);
-    await this.publishDevice(conn.deviceId);
-  }
-
-  private async publishDevice(deviceId: string): Promise<void> {
-    if (this.views) return this.views.refresh(deviceId);
-    const device = await this.store.getDevice(deviceId);
-    if (device) this.feed.publishDevice(toDeviceSummary({ ...device, online: this.byDevice.has(deviceId) }));
+    await this.router.disconnected(conn.deviceId, new Date().toISOString());
   }
 
   private strike(

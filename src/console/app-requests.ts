@@ -5,7 +5,7 @@ import type { AppPermissionRequest } from '../shared/events.js';
 import type { Logger } from '../shared/log.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../shared/policy.js';
 import { summariseZodError } from '../shared/zod-errors.js';
-import { HttpError } from './http/http-error.js';
+import { ConflictError, InvalidError, NotFoundError } from './errors.js';
 import type { PolicyService } from './policies.js';
 import type { ConsoleStore, PolicyRecord } from './store/store.js';
 
@@ -63,7 +63,7 @@ export class AppRequestService {
     return this.policies.serially(async () => {
       const request = await this.pending(id);
       const latest = await this.policies.latest();
-      if (!latest) throw new HttpError(409, 'no-policy', 'publish a policy before approving requests: the rule is added to it');
+      if (!latest) throw new ConflictError('no-policy', 'publish a policy before approving requests: the rule is added to it');
       const rule = this.ruleFor(request, options);
       const document = withRule(latest.document, rule, options.expiresAt, request);
       const lifetimeDays = Math.min(365, Math.max(1, Math.round((Date.parse(latest.bundle.payload.expiresAt) - Date.parse(latest.bundle.payload.issuedAt)) / 86400_000)));
@@ -104,8 +104,8 @@ export class AppRequestService {
 
   private async pending(id: string): Promise<AppRequest> {
     const request = await this.store.getAppRequest(id);
-    if (!request) throw new HttpError(404, 'not-found', 'no such application request');
-    if (request.status !== 'pending') throw new HttpError(409, 'already-decided', `this request was already ${request.status} by ${request.decidedBy ?? 'someone'}`);
+    if (!request) throw new NotFoundError('no such application request');
+    if (request.status !== 'pending') throw new ConflictError('already-decided', `this request was already ${request.status} by ${request.decidedBy ?? 'someone'}`);
     return request;
   }
 
@@ -118,7 +118,7 @@ export class AppRequestService {
     };
     if (options.by === 'hash') return { ...common, kind: 'sha256', sha256: request.sha256 };
     const signer = signerRuleFields(request.signer);
-    if (!signer) throw new HttpError(400, 'no-signer', `the device reported the signer as "${request.signer}"; approve by hash instead`);
+    if (!signer) throw new InvalidError('no-signer', `the device reported the signer as "${request.signer}"; approve by hash instead`);
     return { ...common, kind: 'signer', ...signer };
   }
 }
@@ -130,6 +130,6 @@ function withRule(document: PolicyDocument, rule: AppRule, expiresAt: string | u
     ? { ...apps, exceptions: [...apps.exceptions, { rule, expiresAt, reason: `approved request from ${request.user ?? 'unknown user'}: ${request.reason ?? 'no reason given'}`.slice(0, 500) }] }
     : { ...apps, rules: [...apps.rules, rule] };
   const parsed = PolicyDocumentSchema.safeParse({ ...document, applications: next });
-  if (!parsed.success) throw new HttpError(400, 'invalid-request', `the resulting policy is not valid: ${summariseZodError(parsed.error)}`);
+  if (!parsed.success) throw new InvalidError('invalid-request', `the resulting policy is not valid: ${summariseZodError(parsed.error)}`);
   return parsed.data;
 }

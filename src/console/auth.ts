@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomToken, sha256Hex } from '../shared/crypto.js';
 import type { Role } from '../shared/roles.js';
 import { HttpError } from './http/http-error.js';
+import { ConflictError } from './errors.js';
 import type { Principal } from './http/router.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, PasswordHashingBusy, verifyPassword } from './passwords.js';
 import { PenaltyBox } from './rate-limit.js';
@@ -35,7 +36,7 @@ export class AuthService {
   ) {}
 
   async createUser(username: string, password: string, role: Role): Promise<void> {
-    if (await this.store.getUser(username)) throw new HttpError(409, 'exists', `user ${username} already exists`);
+    if (await this.store.getUser(username)) throw new ConflictError('exists', `user ${username} already exists`);
     await this.store.createUser({
       username,
       role,

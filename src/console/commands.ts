@@ -36,11 +36,9 @@ export class CommandService {
   constructor(
     private readonly store: ConsoleStore,
     private readonly identity: ConsoleIdentity,
-    private readonly hub: AgentHub,
+    private readonly hub: Pick<AgentHub, 'sendCommand'>,
     private readonly log: Logger,
-  ) {
-    hub.onCommandResult = (deviceId, result) => this.onResult(deviceId, result);
-  }
+  ) {}
 
   async issue(deviceId: string, request: CommandRequest, actor: string, waitMs = 10_000): Promise<IssuedCommand> {
     const now = Date.now();
@@ -73,7 +71,8 @@ export class CommandService {
     return { id: payload.id, delivered, result: result && { outcome: result.outcome, detail: result.detail, backend: result.backend } };
   }
 
-  private async onResult(deviceId: string, result: CommandResult): Promise<void> {
+  /** A device's answer (the event router hands every `command.result` frame here). */
+  async onResult(deviceId: string, result: CommandResult): Promise<void> {
     const entry = result.id ? this.pending.get(result.id) : undefined;
     if (!entry || entry.deviceId !== deviceId) {
       // Refusals of commands we never sent (or sent to someone else) are worth a log line, no more.

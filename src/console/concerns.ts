@@ -1,6 +1,6 @@
 import type { Concern, ConcernStatus } from '../shared/concern.js';
 import type { AgentEvent } from '../shared/events.js';
-import { HttpError } from './http/http-error.js';
+import { NotFoundError } from './errors.js';
 import type { ConsoleStore } from './store/store.js';
 
 /** A closed concern is deleted a year after closing unless the console is told otherwise. */
@@ -34,7 +34,7 @@ export class ConcernService {
 
   async get(id: string): Promise<Concern> {
     const concern = await this.store.getConcern(id);
-    if (!concern) throw new HttpError(404, 'not-found', 'no such concern');
+    if (!concern) throw new NotFoundError('no such concern');
     return concern;
   }
 

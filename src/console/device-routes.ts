@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DeviceActivityResponseSchema } from '../shared/activity.js';
 import type { DeviceHistoryResponseSchema, PolicyRefreshResponseSchema } from '../shared/api.js';
 import { IsoDateTime } from '../shared/text.js';
+import { activitySpans } from './activity-spans.js';
 import type { AgentHub } from './agent-hub.js';
 import { HttpError } from './http/http-error.js';
 import type { Router } from './http/router.js';
@@ -52,7 +53,7 @@ export function registerDeviceRoutes(router: Router, deps: DeviceRouteDeps): voi
       const span = Date.parse(to) - Date.parse(from);
       if (span <= 0) throw new HttpError(400, 'invalid-request', 'from must be before to');
       if (span > MAX_ACTIVITY_RANGE_MS) throw new HttpError(400, 'invalid-request', 'ask for at most 7 days of activity at a time');
-      const spans = await store.listActivitySpans(device.id, { from, to, maxSpans: boundedInt(url, 'limit', 2000, MAX_SPANS) });
+      const spans = await activitySpans(store, device.id, { from, to, maxSpans: boundedInt(url, 'limit', 2000, MAX_SPANS) });
       // Spans carry no user of their own; the device reports who is signed in through its status.
       const body: z.input<typeof DeviceActivityResponseSchema> = { spans: spans.map((s) => ({ ...s, user: null })) };
       return { status: 200, body };

@@ -3,7 +3,7 @@ import { sha256Hex } from '../shared/crypto.js';
 import { AGENT_WS_PATH } from '../shared/protocol.js';
 import { verifyPayload } from '../shared/signing.js';
 import type { Logger } from '../shared/log.js';
-import { HttpError } from './http/http-error.js';
+import { ConflictError, ForbiddenError, InvalidError } from './errors.js';
 import type { ConsoleStore, DeviceRecord } from './store/store.js';
 
 /** What the console knows about a connected device beyond its stored record (held in memory). */
@@ -42,20 +42,20 @@ export class EnrollmentService {
     const token = await this.store.getEnrollTokenByHash(sha256Hex(request.token));
     if (!token || token.revoked || Date.parse(token.expiresAt) <= Date.now()) {
       this.log.warn('enrollment refused: unknown, revoked or expired token', { ip });
-      throw new HttpError(403, 'bad-enroll-token', 'the enrollment token is not valid (unknown, revoked or expired)');
+      throw new ForbiddenError('bad-enroll-token', 'the enrollment token is not valid (unknown, revoked or expired)');
     }
     const { payload } = request;
     if (!verifyPayload('enroll', payload, request.signature, payload.publicKey)) {
-      throw new HttpError(400, 'bad-signature', 'the enrollment request is not signed by the key it presents');
+      throw new InvalidError('bad-signature', 'the enrollment request is not signed by the key it presents');
     }
     if (Math.abs(Date.parse(payload.requestedAt) - Date.now()) > 15 * 60_000) {
-      throw new HttpError(400, 'stale-request', 'the enrollment request is too old or the device clock is wrong');
+      throw new InvalidError('stale-request', 'the enrollment request is too old or the device clock is wrong');
     }
     const existing = await this.store.getDevice(payload.deviceId);
     if (existing) {
       // Same id and same key: the agent is retrying an enrollment whose answer it never got.
       if (existing.publicKey === payload.publicKey && !existing.revoked) return this.response(existing.id);
-      throw new HttpError(409, 'device-exists', 'a different device is already enrolled with this id');
+      throw new ConflictError('device-exists', 'a different device is already enrolled with this id');
     }
     const record: DeviceRecord = {
       id: payload.deviceId,
@@ -73,14 +73,9 @@ export class EnrollmentService {
       policyVersion: null,
       status: null,
     };
-    let enrolled: boolean;
-    try {
-      enrolled = await this.store.enrollDevice(record, token.id);
-    } catch (error) {
-      if (/UNIQUE/.test(String(error))) throw new HttpError(409, 'key-in-use', 'this device key is already enrolled');
-      throw error;
-    }
-    if (!enrolled) throw new HttpError(403, 'bad-enroll-token', 'the enrollment token has no uses left');
+    // A key already enrolled under another id is the store's ConflictError('key-in-use').
+    const enrolled = await this.store.enrollDevice(record, token.id);
+    if (!enrolled) throw new ForbiddenError('bad-enroll-token', 'the enrollment token has no uses left');
     await this.store.appendAudit({
       at: record.enrolledAt,
       actor: `enroll-token:${token.label}`,

@@ -25,7 +25,7 @@ export class Maintenance {
   constructor(
     private readonly store: ConsoleStore,
     private readonly policies: PolicyService,
-    private readonly hub: AgentHub,
+    private readonly hub: Pick<AgentHub, 'broadcastPolicy'>,
     private readonly feed: FeedHub,
     private readonly log: Logger,
     private readonly options: MaintenanceOptions,

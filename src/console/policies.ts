@@ -2,7 +2,7 @@ import type { PolicyBundle, PolicyDocument } from '../shared/policy.js';
 import { signPolicyBundle } from '../shared/policy-verify.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { ConsoleStore, PolicyRecord } from './store/store.js';
-import { bundleStations } from './station-keys.js';
+import { bundleStations } from './station-bundle.js';
 
 /** Turns a policy document into the next signed bundle and records who published it. */
 export class PolicyService {

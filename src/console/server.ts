@@ -1,33 +1,17 @@
-import { AppRequestService } from './app-requests.js';
-import { StationKeyService } from './station-keys.js';
-import { registerStationRoutes } from './station-routes.js';
-import { deliverPolicy } from './policy-delivery.js';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { ensurePrivateDir } from '../shared/files.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import type { Logger } from '../shared/log.js';
 import { isLoopback } from '../shared/net.js';
 import { AGENT_WS_PATH } from '../shared/protocol.js';
-import { AgentHub, DEFAULT_HUB_OPTIONS, type AgentHubOptions } from './agent-hub.js';
-import { AupService } from './aups.js';
-import { AuthService } from './auth.js';
-import { firstRun, type FirstRunSecrets } from './bootstrap.js';
-import { EnrollmentService } from './devices.js';
-import { FeedHub } from './feed.js';
-import { DeviceViews } from './device-views.js';
+import type { AgentHub, AgentHubOptions } from './agent-hub.js';
+import type { FirstRunSecrets } from './bootstrap.js';
+import { composeConsole } from './composition.js';
 import { HttpError } from './http/http-error.js';
-import { Router } from './http/router.js';
-import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
-import { Maintenance } from './maintenance.js';
-import { PolicyService } from './policies.js';
-import { registerRoutes } from './routes.js';
-import { CommandService } from './commands.js';
-import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
+import type { Router } from './http/router.js';
+import type { ConsoleIdentity } from './identity.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
-import { SqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface ConsoleOptions {
@@ -55,51 +39,10 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
+/** The console's HTTP and WebSocket server over the parts composition.ts builds. */
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
-  const log = options.log ?? createLogger('console');
-  ensurePrivateDir(options.dataDir);
-  const identity = loadOrCreateConsoleIdentity(options.dataDir);
-  const store = new SqliteStore(join(options.dataDir, 'console.db'));
-  await store.markAllOffline();
-  const auth = new AuthService(store);
-  const secrets = await firstRun(store, auth, options.env ?? process.env);
-  const feed = new FeedHub(200, (p) => auth.isSessionValid(p));
-  const hub = new AgentHub(store, identity, feed, log.child('agents'), { ...DEFAULT_HUB_OPTIONS, ...options.hub });
-  const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
-  const policies = new PolicyService(store, identity);
-  const aups = new AupService(store, identity, log.child('aup'));
-  hub.aups = aups;
-  const views = new DeviceViews(store, feed, (id) => hub.isOnline(id), log.child('devices'));
-  await views.seed();
-  hub.views = views;
-  const concerns = new ConcernService(store);
-  hub.concerns = concerns;
-  const commands = new CommandService(store, identity, hub, log.child('commands'));
-  const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
-    retentionDays: options.retentionDays ?? 180,
-    closedConcernRetentionDays: options.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
-    intervalMs: 3600_000,
-  });
-  hub.onVersionConflict = () => maintenance.reissueForConflict();
-  const appRequests = new AppRequestService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('app-requests'), (deviceId, text) =>
-    commands.issue(deviceId, { action: 'message', text, expiresInSeconds: 300 }, 'console:app-requests', 0),
-  );
-  hub.onEvents = (deviceId, events) => {
-    void views.events(deviceId, events);
-    for (const event of events) {
-      if (event.type !== 'app.permission-requested') continue;
-      appRequests
-        .record(deviceId, event.id, event.at, event.data)
-        .then(() => feed.publish({ kind: 'app-requests' }))
-        .catch((error: unknown) => log.error('could not queue an application request', { deviceId, error }));
-    }
-  };
-  maintenance.start();
   const tls = options.tlsCert && options.tlsKey;
-  const router = new Router(auth.authenticate);
-  registerStationRoutes(router, new StationKeyService(store, policies, (record) => deliverPolicy(store, hub, feed, record), log.child('stations')), { store, log: log.child('station-reports') });
-  registerRoutes(router, { store, auth, enrollment, policies, aups, appRequests, concerns, commands, hub, feed, views, consoleKeyId: identity.keyId, secureCookies: !!tls });
-
+  const { log, identity, store, hub, http: router, firstRun: secrets, stop } = await composeConsole({ ...options, secureCookies: !!tls });
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(options.tlsCert!), key: readFileSync(options.tlsKey!) }, handler)
@@ -143,9 +86,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     hub,
     warnings,
     async close() {
-      maintenance.stop();
-      feed.close();
-      await hub.close();
+      await stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();

@@ -1,7 +1,7 @@
 import { keyId } from '../shared/crypto.js';
 import type { Logger } from '../shared/log.js';
-import type { BundleStations, StationRecord } from '../shared/usb-policy.js';
-import { HttpError } from './http/http-error.js';
+import type { StationRecord } from '../shared/usb-policy.js';
+import { ConflictError, NotFoundError } from './errors.js';
 import type { PolicyService } from './policies.js';
 import type { ConsoleStore, PolicyRecord } from './store/store.js';
 
@@ -29,7 +29,7 @@ export class StationKeyService {
       const known = (await this.store.listStationKeys()).find((s) => s.id === id || s.publicKey === publicKey);
       if (known) {
         const what = known.id === id ? `station id "${id}" is already registered` : `this key is already registered as station "${known.id}"`;
-        throw new HttpError(409, 'already-registered', `${what}${known.revokedAt ? ' (revoked; a revoked key cannot be registered again)' : ''}`);
+        throw new ConflictError('already-registered', `${what}${known.revokedAt ? ' (revoked; a revoked key cannot be registered again)' : ''}`);
       }
       const at = new Date().toISOString();
       await this.store.insertStationKey({ id, publicKey, keyId: kid, registeredBy: actor, registeredAt: at });
@@ -43,8 +43,8 @@ export class StationKeyService {
   revoke(id: string, actor: string): Promise<{ station: StationRecord; version: number | null; deliveredTo: number }> {
     return this.policies.serially(async () => {
       const station = await this.find(id);
-      if (!station) throw new HttpError(404, 'not-found', `no scan station "${id}"`);
-      if (station.revokedAt) throw new HttpError(409, 'already-revoked', `station "${id}" was already revoked by ${station.revokedBy ?? 'someone'} at ${station.revokedAt}`);
+      if (!station) throw new NotFoundError(`no scan station "${id}"`);
+      if (station.revokedAt) throw new ConflictError('already-revoked', `station "${id}" was already revoked by ${station.revokedBy ?? 'someone'} at ${station.revokedAt}`);
       const at = new Date().toISOString();
       await this.store.revokeStationKey(id, actor, at);
       const published = await this.republish(actor);
@@ -63,15 +63,4 @@ export class StationKeyService {
     const record = await this.policies.republish(actor);
     return record ? { version: record.version, deliveredTo: await this.deliver(record) } : { version: null, deliveredTo: 0 };
   }
-
-}
-
-/** The registry as the bundle carries it; null when no station was ever registered. */
-export function bundleStations(records: readonly StationRecord[]): BundleStations | null {
-  if (records.length === 0) return null;
-  const key = ({ id, publicKey, keyId: kid }: StationRecord) => ({ id, publicKey, keyId: kid });
-  return {
-    trusted: records.filter((r) => !r.revokedAt).map(key),
-    revoked: records.filter((r) => r.revokedAt).map((r) => ({ ...key(r), revokedAt: r.revokedAt! })),
-  };
 }

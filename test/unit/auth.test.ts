@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthService } from '../../src/console/auth.js';
 import { HttpError } from '../../src/console/http/http-error.js';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 const tempPath = tempDirsPerTest();
@@ -9,7 +9,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('AuthService (real SQLite)', () => {
   it('stores passwords as scrypt hashes and tokens only as hashes', async () => {
-    const store = new SqliteStore(tempPath('console.db'));
+    const store = openSqliteStore(tempPath('console.db'));
     const auth = new AuthService(store);
     await auth.createUser('admin', 'a-long-admin-password', 'admin');
     expect((await store.getUser('admin'))!.passwordHash).toMatch(/^scrypt\$131072\$8\$1\$/);
@@ -20,7 +20,7 @@ describe('AuthService (real SQLite)', () => {
   });
 
   it('ends sessions at their absolute lifetime and after idling', async () => {
-    const store = new SqliteStore(tempPath('console.db'));
+    const store = openSqliteStore(tempPath('console.db'));
     await new AuthService(store).createUser('tech', 'a-long-tech-password', 'technician');
     const shortLived = new AuthService(store, { sessionMaxAgeMs: 300, sessionIdleMs: 60_000 });
     const a = await shortLived.login('tech', 'a-long-tech-password', '127.0.0.1');
@@ -36,7 +36,7 @@ describe('AuthService (real SQLite)', () => {
   });
 
   it('locks a username after repeated failures, even for the right password', async () => {
-    const store = new SqliteStore(tempPath('console.db'));
+    const store = openSqliteStore(tempPath('console.db'));
     const auth = new AuthService(store);
     await auth.createUser('admin', 'a-long-admin-password', 'admin');
     for (let i = 0; i < 5; i++) await expect(auth.login('admin', 'wrong', '10.0.0.1')).rejects.toMatchObject({ status: 401 });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentHub } from '../../src/console/agent-hub.js';
+import { EventRouter } from '../../src/console/agent-link/event-router.js';
+import { newAgentLinkStats } from '../../src/console/agent-link/stats.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from '../../src/console/concerns.js';
 import { FeedHub } from '../../src/console/feed.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
@@ -27,7 +29,8 @@ async function setUp(closedConcernRetentionDays: number) {
   const identity = loadOrCreateConsoleIdentity(dir);
   const log = createLogger('test', 'error');
   const feed = new FeedHub();
-  const hub = new AgentHub(store, identity, feed, log);
+  const stats = newAgentLinkStats();
+  const hub = new AgentHub(store, identity, new EventRouter(stats, log), stats, log);
   const maintenance = new Maintenance(store, new PolicyService(store, identity), hub, feed, log, { retentionDays: 180, closedConcernRetentionDays, intervalMs: 3600_000 });
   cleanups.push(async () => {
     await hub.close();

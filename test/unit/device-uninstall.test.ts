@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acceptUninstallNotice } from '../../src/console/device-uninstall.js';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
 import type { UninstallNotice } from '../../src/shared/api.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 async function enrolledDevice() {
-  const store = new SqliteStore(tempPath('console.db'));
+  const store = openSqliteStore(tempPath('console.db'));
   stores.push(store);
   await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'test', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses: null, uses: 0, revoked: false });
   const key = generateEd25519KeyPair();

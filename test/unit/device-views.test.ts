@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { BlockSummary } from '../../src/console/block-summary.js';
 import { LiveState } from '../../src/console/live-state.js';
 import { StatusHistory } from '../../src/console/status-history.js';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
+import { activitySpans } from '../../src/console/activity-spans.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import type { DeviceStatus } from '../../src/shared/status.js';
@@ -13,7 +14,7 @@ import { tempDirsPerTest } from '../helpers/processes.js';
 const tempPath = tempDirsPerTest();
 
 async function storeWithDevice() {
-  const store = new SqliteStore(tempPath('console.db'));
+  const store = openSqliteStore(tempPath('console.db'));
   await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 't', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses: null, uses: 0, revoked: false });
   const d: DeviceRecord = {
     id: randomUUID(), publicKey: generateEd25519KeyPair().publicKey, hostname: 'lab-01', platform: 'linux', machineIdHint: null,
@@ -100,9 +101,9 @@ describe('activity spans', () => {
       id: randomUUID(), seq, at: new Date(base + at * 60_000).toISOString(), type: 'activity.spans' as const, data: { spans },
     });
     await store.insertEvents(id, [batch(1, 3, [span(0, 'a'), span(1, 'b'), span(2, 'c')]), batch(2, 10, [span(5, 'd'), span(9, 'e')])], new Date().toISOString());
-    const inRange = await store.listActivitySpans(id, { from: new Date(base + 90_000).toISOString(), to: new Date(base + 6 * 60_000).toISOString(), maxSpans: 100 });
+    const inRange = await activitySpans(store, id, { from: new Date(base + 90_000).toISOString(), to: new Date(base + 6 * 60_000).toISOString(), maxSpans: 100 });
     expect(inRange.map((s) => s.window?.app)).toEqual(['b', 'c', 'd']);
-    const capped = await store.listActivitySpans(id, { from: new Date(base).toISOString(), to: new Date(base + 20 * 60_000).toISOString(), maxSpans: 2 });
+    const capped = await activitySpans(store, id, { from: new Date(base).toISOString(), to: new Date(base + 20 * 60_000).toISOString(), maxSpans: 2 });
     expect(capped.map((s) => s.window?.app)).toEqual(['d', 'e']);
     await store.close();
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { PolicyService } from '../../src/console/policies.js';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import { checkPolicyBundle } from '../../src/shared/policy-verify.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
@@ -10,7 +10,7 @@ const doc = { format: 'vigil-policy/1' as const, name: 'Lab', agent: { heartbeat
 
 function setUp() {
   const dir = tempPath();
-  const store = new SqliteStore(`${dir}/console.db`);
+  const store = openSqliteStore(`${dir}/console.db`);
   const identity = loadOrCreateConsoleIdentity(dir);
   return { store, identity, service: new PolicyService(store, identity) };
 }

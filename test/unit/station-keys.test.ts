@@ -4,7 +4,7 @@ import { PolicyStore } from '../../src/agent/policy-store.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { PolicyService } from '../../src/console/policies.js';
 import { StationKeyService } from '../../src/console/station-keys.js';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import { generateEd25519KeyPair, keyId } from '../../src/shared/crypto.js';
 import { createLogger } from '../../src/shared/log.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
@@ -14,7 +14,7 @@ const dir = tempDirsPerTest();
 
 function setup() {
   const root = dir();
-  const store = new SqliteStore(join(root, 'console.db'));
+  const store = openSqliteStore(join(root, 'console.db'));
   const identity = loadOrCreateConsoleIdentity(root);
   const policies = new PolicyService(store, identity);
   const delivered: number[] = [];
@@ -58,12 +58,12 @@ describe('station key registry', () => {
     await policies.publish(doc, 'admin', 30);
     const a = generateEd25519KeyPair();
     await stations.register('library', a.publicKey, 'admin');
-    await expect(stations.register('library', generateEd25519KeyPair().publicKey, 'admin')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/already registered/) });
-    await expect(stations.register('other', a.publicKey, 'admin')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/registered as station "library"/) });
-    await expect(stations.revoke('nope', 'admin')).rejects.toMatchObject({ status: 404 });
+    await expect(stations.register('library', generateEd25519KeyPair().publicKey, 'admin')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/already registered/) });
+    await expect(stations.register('other', a.publicKey, 'admin')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/registered as station "library"/) });
+    await expect(stations.revoke('nope', 'admin')).rejects.toMatchObject({ kind: 'not-found' });
     await stations.revoke('library', 'admin');
-    await expect(stations.revoke('library', 'admin')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/already revoked/) });
-    await expect(stations.register('library-2', a.publicKey, 'admin')).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/revoked/) });
+    await expect(stations.revoke('library', 'admin')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/already revoked/) });
+    await expect(stations.register('library-2', a.publicKey, 'admin')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/revoked/) });
     expect((await policies.latest())!.version).toBe(3);
     expect(await stations.list()).toHaveLength(1);
   });

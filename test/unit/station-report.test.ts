@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { acceptStationReport, listStationReports } from '../../src/console/station-reports.js';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import { generateEd25519KeyPair, keyId } from '../../src/shared/crypto.js';
 import { createLogger } from '../../src/shared/log.js';
 import { verifyPayload } from '../../src/shared/signing.js';
@@ -71,7 +71,7 @@ describe('station report schema and signature', () => {
 
 describe('console: acceptStationReport', () => {
   async function registry() {
-    const store = new SqliteStore(tempPath('console.db'));
+    const store = openSqliteStore(tempPath('console.db'));
     stores.push(store);
     await store.insertStationKey({ id: 'library-station', publicKey: key.publicKey, keyId: keyId(key.publicKey), registeredBy: 'admin', registeredAt: new Date().toISOString() });
     const deps = { store, log: createLogger('test', 'error') };

@@ -1,6 +1,19 @@
 import Database from 'better-sqlite3';
 import { AupReceiptSchema, type AupReceipt } from '../../shared/aup.js';
 import { parseOrNull } from '../../shared/json-or-null.js';
+import { migrate, type Migration } from '../../shared/node/migrations.js';
+
+/** The acceptances schema. Step 1 is written IF NOT EXISTS: files from before versioning already hold it. */
+export const ACCEPTANCE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'acceptances',
+    up: `CREATE TABLE IF NOT EXISTS acceptances (
+      user TEXT NOT NULL, aup_hash TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
+      source TEXT NOT NULL CHECK (source IN ('here', 'elsewhere')), accepted_at TEXT, receipt TEXT,
+      recorded_at INTEGER NOT NULL, PRIMARY KEY (user, aup_hash))`,
+  },
+];
 
 /** How a user's acceptance of one AUP text is known on this device. */
 export type KnownAcceptance =
@@ -27,10 +40,7 @@ export class AcceptanceRecords {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS acceptances (
-      user TEXT NOT NULL, aup_hash TEXT NOT NULL, variant TEXT NOT NULL, version INTEGER NOT NULL,
-      source TEXT NOT NULL CHECK (source IN ('here', 'elsewhere')), accepted_at TEXT, receipt TEXT,
-      recorded_at INTEGER NOT NULL, PRIMARY KEY (user, aup_hash))`);
+    migrate(this.db, file, ACCEPTANCE_MIGRATIONS);
   }
 
   /** A receipt signed here; it replaces an "elsewhere" record for the same text. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Permission, Role } from '../../shared/roles.js';
 import { roleAllows } from '../../shared/roles.js';
+import { toHttpError } from './error-status.js';
 import { HttpError } from './http-error.js';
 
 export interface Principal {
@@ -66,7 +67,12 @@ export class Router {
           throw new HttpError(403, 'forbidden', `your role (${principal.role}) may not ${route.access}`);
         }
       }
-      return route.handler({ req, res, url, params, ip, principal });
+      try {
+        return await route.handler({ req, res, url, params, ip, principal });
+      } catch (error) {
+        // The one place where the services' typed errors become HTTP statuses.
+        throw toHttpError(error) ?? error;
+      }
     }
     if (pathMatched) throw new HttpError(405, 'method-not-allowed', `${req.method} is not allowed here`);
     return null;

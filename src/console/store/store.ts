@@ -1,18 +1,12 @@
 import type { StationRecord } from '../../shared/usb-policy.js';
 import type { AupCoverageRow, AupReceipt, SignedAup } from '../../shared/aup.js';
 import type { AppRequest, DeviceHistoryEntry } from '../../shared/api.js';
-import type { ActivitySpan } from '../../shared/activity.js';
 import type { Concern, ConcernStatus } from '../../shared/concern.js';
 import type { AgentEvent } from '../../shared/events.js';
 import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
 import type { Role } from '../../shared/roles.js';
 import type { DeviceStatus } from '../../shared/status.js';
 
-/**
- * The console's storage port. Callers only ever see this interface, so the embedded SQLite
- * store and a PostgreSQL store are interchangeable. Every method is async for that reason,
- * even though SQLite answers synchronously.
- */
 export interface UserRecord {
   username: string;
   role: Role;
@@ -99,13 +93,14 @@ export interface AuditRecord {
   detail: Record<string, unknown>;
 }
 
-export interface ConsoleStore {
-  readonly kind: 'sqlite' | 'postgres';
-  close(): Promise<void>;
-
+/** Small named values (e.g. the policy version floor). */
+export interface SettingsStore {
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
+}
 
+/** Console accounts and their sign-in sessions. */
+export interface UserStore {
   createUser(user: UserRecord): Promise<void>;
   getUser(username: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
@@ -116,12 +111,18 @@ export interface ConsoleStore {
   touchSession(tokenHash: string, lastUsedAt: string): Promise<void>;
   deleteSession(tokenHash: string): Promise<void>;
   deleteExpiredSessions(now: string): Promise<number>;
+}
 
+/** Tokens a device presents to enroll. */
+export interface EnrollTokenStore {
   createEnrollToken(token: EnrollTokenRecord): Promise<void>;
   getEnrollTokenByHash(tokenHash: string): Promise<EnrollTokenRecord | null>;
   listEnrollTokens(): Promise<EnrollTokenRecord[]>;
   revokeEnrollToken(id: string): Promise<boolean>;
+}
 
+/** Enrolled devices: identity, presence and the latest status they reported. */
+export interface DeviceStore {
   /**
    * Enrolls a device and counts one use of the token, atomically: a token with uses left can't
    * be over-used by concurrent enrollments. Returns false when the token has run out.
@@ -139,7 +140,10 @@ export interface ConsoleStore {
   touchDevices(seen: [id: string, at: string][]): Promise<void>;
   saveStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
   setPolicyVersion(id: string, version: number): Promise<void>;
+}
 
+/** Device events (never concerns: see ConcernStore). */
+export interface EventStore {
   /** Stores events not seen before (by event id); returns the new ones and any reused sequence numbers. */
   insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<InsertedEvents>;
   /** The same for several devices' frames in one durable transaction (group commit); results in order. */
@@ -148,7 +152,17 @@ export interface ConsoleStore {
   countEvents(deviceId?: string): Promise<number>;
   /** Retention: removes events received before the given time; returns how many. */
   deleteEventsReceivedBefore(iso: string): Promise<number>;
+  /**
+   * The `data` of a device's `activity.spans` events sent in [sentFrom, sentBefore), newest first,
+   * at most `limit` (activity-spans.ts picks the spans of a time range out of them).
+   */
+  listActivityBatches(deviceId: string, filter: { sentFrom: string; sentBefore: string; limit: number }): Promise<unknown[]>;
+  /** `app.blocked` events received since the given time (oldest first, capped), for the dashboard's summary. */
+  listRecentBlocks(sinceIso: string, limit: number): Promise<{ deviceId: string; at: string; name: string }[]>;
+}
 
+/** Signed policy bundles, numbered so that versions only ever increase. */
+export interface PolicyStore {
   /**
    * Allocates the next policy version (above every stored version and above the floor) and
    * stores the bundle the callback signs for it.
@@ -161,7 +175,10 @@ export interface ConsoleStore {
    */
   raisePolicyFloor(version: number): Promise<boolean>;
   listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]>;
+}
 
+/** Acceptable-use texts per variant and the receipts devices send for them. */
+export interface AupStore {
   /** Allocates the next version of a variant and stores the AUP the callback signs for it. */
   publishAup(variant: string, build: (version: number) => AupRecord): Promise<AupRecord>;
   latestAup(variant: string): Promise<AupRecord | null>;
@@ -172,14 +189,22 @@ export interface ConsoleStore {
   aupCoverage(filter: AupCoverageFilter): Promise<AupCoverageRow[]>;
   /** When `user` first accepted this exact AUP text on any device, or null. */
   aupAcceptedAt(user: string, variant: string, version: number, aupHash: string): Promise<string | null>;
+  /** Whether this device sent a verified receipt from this user for exactly this AUP version. */
+  hasAupReceipt(deviceId: string, user: string, variant: string, version: number): Promise<boolean>;
+}
 
+/** The append-only audit log. */
+export interface AuditStore {
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   listAudit(limit: number): Promise<AuditRecord[]>;
   /** Appends unless an entry with this action already has detail[idField] === id; false if it had. */
   appendAuditOnce(entry: Omit<AuditRecord, 'id'>, idField: string, id: string): Promise<boolean>;
   /** The newest entries for one action and target, newest first. */
   listAuditFor(action: string, target: string, limit: number): Promise<AuditRecord[]>;
+}
 
+/** Pupils' requests to run an application, queued for a decision. */
+export interface AppRequestStore {
   /** Queues a pupil's request; false if this event was queued already. */
   insertAppRequest(request: Omit<AppRequest, 'hostname' | 'status' | 'decidedBy' | 'decidedAt' | 'note' | 'policyVersion'>): Promise<boolean>;
   listAppRequests(filter: { status?: AppRequest['status']; limit: number }): Promise<AppRequest[]>;
@@ -187,34 +212,58 @@ export interface ConsoleStore {
   getAppRequest(id: string): Promise<AppRequest | null>;
   /** Records the decision on a pending request; false if it was no longer pending. */
   decideAppRequest(id: string, decision: { status: 'approved' | 'declined'; decidedBy: string; decidedAt: string; note: string | null; policyVersion: number | null }): Promise<boolean>;
+}
+
+/** Scan-station keys (docs/usb.md). */
+export interface StationStore {
   /** Scan-station keys (docs/usb.md). Insert is false when the id or key is already registered. */
   insertStationKey(record: Pick<StationRecord, 'id' | 'publicKey' | 'keyId' | 'registeredBy' | 'registeredAt'>): Promise<boolean>;
   listStationKeys(): Promise<StationRecord[]>;
   revokeStationKey(id: string, by: string, at: string): Promise<boolean>;
+}
 
+/** Status snapshots and presence changes per device. */
+export interface DeviceHistoryStore {
   /** Status snapshots and presence changes of a device, newest first (see status-history.ts). */
   appendDeviceHistory(deviceId: string, entry: DeviceHistoryEntry): Promise<void>;
   listDeviceHistory(deviceId: string, filter: { limit: number; kind?: DeviceHistoryEntry['kind'] }): Promise<DeviceHistoryEntry[]>;
   /** Retention: removes history written before the given time; returns how many rows. */
   deleteDeviceHistoryBefore(iso: string): Promise<number>;
-  /**
-   * Spans from a device's `activity.spans` events that overlap [from, to), oldest first; at most
-   * `maxSpans` (the latest ones when there are more).
-   */
-  listActivitySpans(deviceId: string, filter: { from: string; to: string; maxSpans: number }): Promise<ActivitySpan[]>;
-  /** Whether this device sent a verified receipt from this user for exactly this AUP version. */
-  hasAupReceipt(deviceId: string, user: string, variant: string, version: number): Promise<boolean>;
-  /** `app.blocked` events received since the given time (oldest first, capped), for the dashboard's summary. */
-  listRecentBlocks(sinceIso: string, limit: number): Promise<{ deviceId: string; at: string; name: string }[]>;
+}
 
-  /**
-   * Pupils' concerns, kept apart from device events (the events table never holds their text).
-   * Idempotent on the event id; false if this concern was stored already.
-   */
+/**
+ * Pupils' concerns, kept apart from device events (the events table never holds their text).
+ */
+export interface ConcernStore {
+  /** Idempotent on the event id; false if this concern was stored already. */
   insertConcern(concern: Pick<Concern, 'id' | 'deviceId' | 'user' | 'reportedAt' | 'category' | 'text' | 'wantsContact'>, receivedAt: string): Promise<boolean>;
   listConcerns(filter: { status?: ConcernStatus; limit: number }): Promise<Concern[]>;
   getConcern(id: string): Promise<Concern | null>;
   updateConcern(id: string, update: { status: ConcernStatus; note: string | null; updatedBy: string; updatedAt: string }): Promise<boolean>;
   /** Deletes closed concerns last updated before `iso` (retention); returns how many went. Open ones stay. */
   deleteConcernsClosedBefore(iso: string): Promise<number>;
+}
+
+/**
+ * The console's storage port: one interface per domain, composed. Callers ask for the domains
+ * they use (or the whole), so the embedded SQLite store and a PostgreSQL store are
+ * interchangeable, and both run the same contract tests (test/unit/store/). Every method is
+ * async for that reason, even though SQLite answers synchronously. Failures a caller can act on
+ * are typed (../errors.ts); anything else is a bug or an outage.
+ */
+export interface ConsoleStore
+  extends SettingsStore,
+    UserStore,
+    EnrollTokenStore,
+    DeviceStore,
+    EventStore,
+    PolicyStore,
+    AupStore,
+    AuditStore,
+    AppRequestStore,
+    StationStore,
+    DeviceHistoryStore,
+    ConcernStore {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
 }

@@ -1,41 +1,41 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/console/store/sqlite-store.js';
-import type { DeviceRecord } from '../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
-import { tempDirsPerTest } from '../helpers/processes.js';
+import { ConflictError } from '../../../src/console/errors.js';
+import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
+import { generateEd25519KeyPair } from '../../../src/shared/crypto.js';
 
-const tempPath = tempDirsPerTest();
-function open(): { store: SqliteStore; file: string } {
-  const file = tempPath('console.db');
-  return { store: new SqliteStore(file), file };
+/**
+ * The behaviour every console store must have, whatever the database. Each adapter's test file
+ * runs it with its own factory (sqlite.test.ts; a PostgreSQL adapter adds postgres.test.ts).
+ */
+export interface StoreFactory {
+  /** A new, empty, migrated store, and a way to open the same database again (a restart). */
+  open(): Promise<{ store: ConsoleStore; reopen(): Promise<ConsoleStore> }>;
 }
-function device(id = randomUUID()): DeviceRecord {
+
+export function device(id = randomUUID()): DeviceRecord {
   return {
     id, publicKey: generateEd25519KeyPair().publicKey, hostname: 'lab-01', platform: 'linux', machineIdHint: null,
     enrolledAt: new Date().toISOString(), enrolledWith: 'tok', revoked: false, cloneSuspect: false, online: false,
     lastSeenAt: null, agentVersion: null, policyVersion: null, status: null,
   };
 }
-async function withToken(store: SqliteStore, maxUses: number | null = null) {
-  await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'test', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses, uses: 0, revoked: false });
-}
 
 const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
-async function withDevice() {
-  const { store } = open();
-  await withToken(store);
-  const d = device();
-  await store.enrollDevice(d, 'tok');
-  return { store, d };
-}
 
-describe('SqliteStore', () => {
-  it('uses WAL journaling in a file under the data directory', async () => {
-    const { store } = open();
-    expect(store.journalMode()).toBe('wal');
-    await store.close();
-  });
+export function storeContract(name: string, factory: StoreFactory): void {
+  describe(`console store contract: ${name}`, () => {
+  const open = () => factory.open();
+  async function withToken(store: ConsoleStore, maxUses: number | null = null) {
+    await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'test', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses, uses: 0, revoked: false });
+  }
+  async function withDevice() {
+    const { store } = await open();
+    await withToken(store);
+    const d = device();
+    await store.enrollDevice(d, 'tok');
+    return { store, d };
+  }
 
   it('stores each event once, whatever is resent', async () => {
     const { store, d } = await withDevice();
@@ -62,7 +62,7 @@ describe('SqliteStore', () => {
   });
 
   it('never lets a limited enrollment token be over-used', async () => {
-    const { store } = open();
+    const { store } = await open();
     await withToken(store, 2);
     expect(await store.enrollDevice(device(), 'tok')).toBe(true);
     expect(await store.enrollDevice(device(), 'tok')).toBe(true);
@@ -71,8 +71,18 @@ describe('SqliteStore', () => {
     await store.close();
   });
 
+  it('refuses a device key that is enrolled already with a typed conflict, and changes nothing', async () => {
+    const { store, d } = await withDevice();
+    const twin = { ...device(), publicKey: d.publicKey };
+    await expect(store.enrollDevice(twin, 'tok')).rejects.toMatchObject({ kind: 'conflict', code: 'key-in-use' });
+    await expect(store.enrollDevice(twin, 'tok')).rejects.toBeInstanceOf(ConflictError);
+    expect((await store.listDevices()).map((x) => x.id)).toEqual([d.id]);
+    expect((await store.listEnrollTokens())[0]!.uses).toBe(1);
+    await store.close();
+  });
+
   it('hands out policy versions that only ever increase, across restarts', async () => {
-    const { store, file } = open();
+    const { store, reopen } = await open();
     const doc = { format: 'vigil-policy/1' as const, name: 'p', agent: { heartbeatSeconds: 30, statusSeconds: 60 } };
     const build = (version: number) => ({
       version, document: doc, publishedBy: 'admin', publishedAt: new Date().toISOString(),
@@ -81,9 +91,10 @@ describe('SqliteStore', () => {
     expect((await store.publishPolicy(build)).version).toBe(1);
     expect((await store.publishPolicy(build)).version).toBe(2);
     await store.close();
-    const reopened = new SqliteStore(file);
+    const reopened = await reopen();
     expect((await reopened.publishPolicy(build)).version).toBe(3);
     expect((await reopened.latestPolicy())?.version).toBe(3);
     await reopened.close();
   });
-});
+  });
+}

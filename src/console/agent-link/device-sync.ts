@@ -1,0 +1,104 @@
+import type { Logger } from '../../shared/log.js';
+import { policyDigest } from '../../shared/policy-verify.js';
+import { PROTOCOL_VERSION } from '../../shared/protocol.js';
+import type { DeviceViews } from '../device-views.js';
+import type { AupStore, DeviceStore, PolicyStore } from '../store/store.js';
+import type { EventRouter, Frame, FrameContext } from './event-router.js';
+
+const MAX_PLAUSIBLE_POLICY_LAG = 10_000;
+const HEARTBEAT_FLUSH_MS = 5000;
+
+/**
+ * Keeps the stored device record in step with its agent: presence, the hello (which policy and
+ * AUP it holds), status reports, policy acks and heartbeats. Heartbeats are soft state, written in
+ * one batch every few seconds.
+ */
+export class DeviceSync {
+  private readonly lastSeen = new Map<string, string>();
+  private readonly flushTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: DeviceStore & PolicyStore & AupStore,
+    private readonly views: DeviceViews,
+    /** Re-signs and broadcasts the current policy under a new version (Maintenance, rate-limited). */
+    private readonly reissueForConflict: () => Promise<void>,
+    private readonly log: Logger,
+  ) {
+    this.flushTimer = setInterval(() => void this.flushLastSeen(), HEARTBEAT_FLUSH_MS);
+    this.flushTimer.unref();
+  }
+
+  register(router: EventRouter): void {
+    router
+      .onPresence('connected', (deviceId, at) => this.connected(deviceId, at))
+      .onPresence('disconnected', (deviceId, at) => this.disconnected(deviceId, at))
+      .onFrame('hello', (ctx, frame) => this.hello(ctx, frame))
+      .onFrame('heartbeat', (ctx) => void this.lastSeen.set(ctx.deviceId, ctx.receivedAt))
+      .onFrame('status', async ({ deviceId, receivedAt }, { status }) => {
+        await this.store.saveStatus(deviceId, status, receivedAt);
+        await this.views.status(deviceId, status, receivedAt);
+        await this.views.refresh(deviceId);
+      })
+      .onFrame('policy.ack', async ({ deviceId }, { version }) => {
+        await this.store.setPolicyVersion(deviceId, version);
+        this.log.info('policy applied by device', { deviceId, version });
+        await this.views.refresh(deviceId);
+      });
+  }
+
+  private async connected(deviceId: string, at: string): Promise<void> {
+    await this.store.markOnline(deviceId, at, null);
+    await this.views.connected(deviceId, at);
+    await this.views.refresh(deviceId);
+  }
+
+  private async disconnected(deviceId: string, at: string): Promise<void> {
+    await this.store.markOffline(deviceId, at);
+    await this.views.disconnected(deviceId, at);
+    await this.views.refresh(deviceId);
+  }
+
+  private async hello(ctx: FrameContext, message: Frame<'hello'>): Promise<void> {
+    const { deviceId, receivedAt } = ctx;
+    await this.store.markOnline(deviceId, receivedAt, message.agentVersion);
+    const latest = await this.store.latestPolicy();
+    const variant = latest?.document.aup?.variant;
+    const aup = variant ? await this.store.latestAup(variant) : null;
+    if (aup) ctx.reply({ v: PROTOCOL_VERSION, type: 'aup', aup: aup.signed });
+    if (latest && (message.policyVersion === null || message.policyVersion < latest.version)) {
+      ctx.reply({ v: PROTOCOL_VERSION, type: 'policy', bundle: latest.bundle });
+    } else if (latest && message.policyVersion === latest.version && message.policyDigest !== policyDigest(latest.bundle.payload)) {
+      // Same number, different content: the console re-used a version (restored backup).
+      this.log.warn('device holds a different bundle under the current version number; reissuing the policy', { deviceId, version: latest.version });
+      await this.reissueForConflict();
+    }
+    if (message.policyVersion !== null) {
+      await this.store.setPolicyVersion(deviceId, message.policyVersion);
+      const known = latest?.version ?? 0;
+      // A device cannot prove the version it claims, so a claim far beyond anything plausible
+      // (a restore lags by a few versions, not thousands) is logged and ignored.
+      if (message.policyVersion > known + MAX_PLAUSIBLE_POLICY_LAG) {
+        this.log.warn('device claims an implausible policy version; not adjusting numbering', { deviceId, claimed: message.policyVersion, consoleVersion: known });
+      } else if (await this.store.raisePolicyFloor(message.policyVersion)) {
+        this.log.warn('a device holds a newer policy version than this console has published (database restored from a backup?); the next push will be numbered above it', {
+          deviceId,
+          deviceVersion: message.policyVersion,
+          consoleVersion: latest?.version ?? null,
+        });
+      }
+    }
+    await this.views.refresh(deviceId);
+  }
+
+  private async flushLastSeen(): Promise<void> {
+    if (!this.lastSeen.size) return;
+    const batch = [...this.lastSeen];
+    this.lastSeen.clear();
+    await this.store.touchDevices(batch).catch((error: unknown) => this.log.error('could not record heartbeats', { error }));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.flushTimer);
+    await this.flushLastSeen();
+  }
+}

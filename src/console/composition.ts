@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import { ensurePrivateDir } from '../shared/files.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { registerAgentConsumers } from './agent-link/consumers.js';
+import { DeviceSync } from './agent-link/device-sync.js';
+import { EventRouter } from './agent-link/event-router.js';
+import { newAgentLinkStats } from './agent-link/stats.js';
+import { AgentHub, DEFAULT_HUB_OPTIONS, type AgentHubOptions } from './agent-hub.js';
+import { AppRequestService } from './app-requests.js';
+import { AupService } from './aups.js';
+import { AuthService } from './auth.js';
+import { firstRun, type FirstRunSecrets } from './bootstrap.js';
+import { CommandService } from './commands.js';
+import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
+import { DeviceViews } from './device-views.js';
+import { EnrollmentService } from './devices.js';
+import { EventWriter } from './event-writer.js';
+import { FeedHub } from './feed.js';
+import { Router } from './http/router.js';
+import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
+import { Maintenance } from './maintenance.js';
+import { PolicyService } from './policies.js';
+import { deliverPolicy } from './policy-delivery.js';
+import { registerRoutes } from './routes.js';
+import { StationKeyService } from './station-keys.js';
+import { registerStationRoutes } from './station-routes.js';
+import { openSqliteStore } from './store/sqlite-store.js';
+import type { ConsoleStore } from './store/store.js';
+
+export interface ConsoleConfig {
+  dataDir: string;
+  hub?: Partial<AgentHubOptions>;
+  retentionDays?: number;
+  /** Days a closed concern is kept (default DEFAULT_CONCERN_RETENTION_DAYS). */
+  concernRetentionDays?: number;
+  /** Whether the HTTP server speaks TLS (session cookies are then marked Secure). */
+  secureCookies: boolean;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+}
+
+/** Everything the HTTP/WebSocket server needs, built once. */
+export interface ConsoleParts {
+  log: Logger;
+  identity: ConsoleIdentity;
+  store: ConsoleStore;
+  hub: AgentHub;
+  http: Router;
+  firstRun: FirstRunSecrets | null;
+  /** Stops timers and connections (before the server closes); the store is closed after it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The console's composition root: every service is built here, once, and gets what it needs
+ * through its constructor. Nothing is wired later: the event router's table of who takes which
+ * agent frame is filled in here too (agent-link/consumers.ts), before the server listens.
+ */
+export async function composeConsole(config: ConsoleConfig): Promise<ConsoleParts> {
+  const log = config.log ?? createLogger('console');
+  ensurePrivateDir(config.dataDir);
+  const identity = loadOrCreateConsoleIdentity(config.dataDir);
+  const store = openSqliteStore(join(config.dataDir, 'console.db'));
+  await store.markAllOffline();
+  const auth = new AuthService(store);
+  const secrets = await firstRun(store, auth, config.env ?? process.env);
+  const feed = new FeedHub(200, (p) => auth.isSessionValid(p));
+
+  const stats = newAgentLinkStats();
+  const agentLog = log.child('agents');
+  const agentRouter = new EventRouter(stats, agentLog);
+  const hub = new AgentHub(store, identity, agentRouter, stats, agentLog, { ...DEFAULT_HUB_OPTIONS, ...config.hub });
+  const views = new DeviceViews(store, feed, (id) => hub.isOnline(id), log.child('devices'));
+  await views.seed();
+
+  const deliver = (record: Parameters<typeof deliverPolicy>[3]) => deliverPolicy(store, hub, feed, record);
+  const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
+  const policies = new PolicyService(store, identity);
+  const aups = new AupService(store, identity, log.child('aup'));
+  const concerns = new ConcernService(store);
+  const commands = new CommandService(store, identity, hub, log.child('commands'));
+  const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
+    retentionDays: config.retentionDays ?? 180,
+    closedConcernRetentionDays: config.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
+    intervalMs: 3600_000,
+  });
+  const appRequests = new AppRequestService(store, policies, deliver, log.child('app-requests'), (deviceId, text) =>
+    commands.issue(deviceId, { action: 'message', text, expiresInSeconds: 300 }, 'console:app-requests', 0),
+  );
+  const stations = new StationKeyService(store, policies, deliver, log.child('stations'));
+  const sync = new DeviceSync(store, views, () => maintenance.reissueForConflict(), agentLog);
+  registerAgentConsumers(agentRouter, { sync, events: new EventWriter(store), concerns, aups, views, appRequests, commands, feed, stats, log: agentLog });
+
+  const http = new Router(auth.authenticate);
+  registerStationRoutes(http, stations, { store, log: log.child('station-reports') });
+  registerRoutes(http, { store, auth, enrollment, policies, aups, appRequests, concerns, commands, hub, feed, views, consoleKeyId: identity.keyId, secureCookies: config.secureCookies });
+  maintenance.start();
+
+  return {
+    log,
+    identity,
+    store,
+    hub,
+    http,
+    firstRun: secrets,
+    async stop() {
+      maintenance.stop();
+      feed.close();
+      await hub.close();
+      await sync.close();
+    },
+  };
+}
