@@ -91,7 +91,9 @@ function nodeImportLibrary(nodeExe: string): string {
   });
 }
 
-interface GypTarget {
+const gypTargets = new Map<string, GypTarget>();
+
+export interface GypTarget {
   defines: string[];
   sources: string[];
   libraries: string[];
@@ -102,6 +104,8 @@ interface GypTarget {
  * "gypd" generator, which writes the fully expanded target instead of a project file.
  */
 export function windowsGypTarget(addon: string): GypTarget {
+  const known = gypTargets.get(addon);
+  if (known) return known;
   mkdirSync(CACHE, { recursive: true });
   const tmp = mkdtempSync(join(CACHE, '.gyp-'));
   try {
@@ -110,11 +114,13 @@ export function windowsGypTarget(addon: string): GypTarget {
     const json = run('python3', ['-c', 'import ast, json, sys; print(json.dumps(ast.literal_eval(open(sys.argv[1]).read())))', join(tmp, 'binding.gypd')]);
     const target = (JSON.parse(json) as { targets: Array<Record<string, unknown>> }).targets[0]!;
     const release = (target.configurations as Record<string, { defines: string[] }>).Release;
-    return {
+    const result = {
       defines: release.defines.map((d) => d.replace('<(EXECUTABLE_SUFFIX)', '.exe')),
       sources: (target.sources as string[]).map((s) => (s.startsWith('/') ? s : join(REPO, 'native', addon, s))),
       libraries: target.libraries as string[],
     };
+    gypTargets.set(addon, result);
+    return result;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -141,12 +147,9 @@ export interface CrossBuild {
   compiled: boolean;
 }
 
-/** The peercred addon for Windows x64, warnings as errors. */
-export function crossCompilePeercred(): CrossBuild {
-  const nodeExe = windowsNodeExe();
-  const importLib = nodeImportLibrary(nodeExe);
-  const gyp = windowsGypTarget('peercred');
-  const flags = [
+/** The compiler flags for an addon on Windows x64: node-gyp's defines and settings, warnings as errors. */
+export function windowsCompileFlags(gyp: GypTarget): string[] {
+  return [
     '-std=c++17', // node-gyp's -std:c++17
     '-O2',
     '-Wall',
@@ -157,11 +160,16 @@ export function crossCompilePeercred(): CrossBuild {
     '-fno-rtti',
     ...gyp.defines.map((d) => `-D${d}`),
     `-I${join(nodeHeadersDir()!, 'include', 'node')}`,
-    '-shared',
-    // The addon must load into node.exe alone, without mingw's runtime DLLs beside it.
-    '-static-libgcc',
-    '-static-libstdc++',
   ];
+}
+
+/** The peercred addon for Windows x64, warnings as errors. */
+export function crossCompilePeercred(): CrossBuild {
+  const nodeExe = windowsNodeExe();
+  const importLib = nodeImportLibrary(nodeExe);
+  const gyp = windowsGypTarget('peercred');
+  // -static-lib*: the addon must load into node.exe alone, without mingw's runtime DLLs beside it.
+  const flags = [...windowsCompileFlags(gyp), '-shared', '-static-libgcc', '-static-libstdc++'];
   const inputs = createHash('sha256').update(JSON.stringify(flags)).update(NODE_WIN.version);
   for (const source of gyp.sources) inputs.update(readFileSync(source));
   const dir = join(CACHE, `peercred-${inputs.digest('hex').slice(0, 16)}`);
@@ -169,6 +177,12 @@ export function crossCompilePeercred(): CrossBuild {
   const compiled = !existsSync(join(dir, 'vigil_peercred.node'));
   const output = buildOnce(dir, 'vigil_peercred.node', (tmp) => run(command[0]!, command.slice(1), { cwd: tmp }));
   return { output, command, compiled };
+}
+
+/** Compiles one source for Windows without linking; the compiler's status and messages. */
+export function windowsSyntaxCheck(flags: string[], source: string): { status: number | null; messages: string } {
+  const result = spawnSync(MINGW_GXX, [...flags, '-fsyntax-only', '-x', 'c++', source], { encoding: 'utf8' });
+  return { status: result.status, messages: `${result.stderr}${result.stdout}` };
 }
 
 /** A Linux path as Wine's Z: drive shows it. */
