@@ -3,13 +3,16 @@
 // next to bin/node), or from npm's nodedir setting. Used by scripts/prepare.mjs (the addons for
 // this OS) and test/helpers/win32-cross.ts (the Windows addon cross-compiled with mingw-w64).
 import { existsSync, realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 
 export function findNodeGyp() {
   const candidates = [process.env.npm_config_node_gyp];
   // npm's own installation: npm_execpath when run by npm, else the npm found on PATH.
   const npmCli = process.env.npm_execpath ?? whichNpm();
   if (npmCli) candidates.push(join(dirname(realpathSync(npmCli)), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  // The npm installed with this Node: beside node.exe on Windows, under lib/ elsewhere.
+  const npmDir = process.platform === 'win32' ? join(dirname(process.execPath), 'node_modules', 'npm') : join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm');
+  candidates.push(join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   return candidates.find((c) => c && existsSync(c)) ?? null;
 }
 
@@ -21,7 +24,7 @@ export function nodeHeadersDir() {
 }
 
 function whichNpm() {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     const candidate = join(dir, 'npm');
     if (dir && existsSync(candidate)) return candidate;
   }

@@ -18,7 +18,8 @@ const ADDONS = [
 ];
 
 function run(args) {
-  const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // npm.cmd is a batch file, which Node (since 20.12.2) starts only through a shell.
+  const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], shell: process.platform === 'win32' });
   if (result.status !== 0) {
     process.stderr.write(`vigil: "npm ${args.join(' ')}" failed (exit ${result.status ?? result.signal})\n`);
     process.exit(1);
