@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findNodeGyp, nodeHeadersDir } from '../../scripts/node-gyp.mjs';
 import { REPO } from './processes.js';
@@ -204,8 +205,8 @@ export class WinePrefix {
    * that Wine hands it as stdio (EBADF), while a file works.
    */
   async run(args: string[], timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const out = join(this.dir, `out-${process.hrtime.bigint()}`);
-    const { openSync, closeSync } = await import('node:fs');
+    const logs = mkdtempSync(join(tmpdir(), 'vigil-wine-run-'));
+    const out = join(logs, 'out');
     const stdout = openSync(`${out}.stdout`, 'w');
     const stderr = openSync(`${out}.stderr`, 'w');
     const child = spawn(WINE64, args, { env: { ...this.env, ...extraEnv }, stdio: ['ignore', stdout, stderr] });
@@ -218,7 +219,11 @@ export class WinePrefix {
       }, timeoutMs);
       child.on('exit', (c) => (clearTimeout(timer), resolve(c)));
     });
-    return { code, stdout: readFileSync(`${out}.stdout`, 'utf8'), stderr: readFileSync(`${out}.stderr`, 'utf8') };
+    try {
+      return { code, stdout: readFileSync(`${out}.stdout`, 'utf8'), stderr: readFileSync(`${out}.stderr`, 'utf8') };
+    } finally {
+      rmSync(logs, { recursive: true, force: true });
+    }
   }
 
   /** Creates the prefix (Wine does so on first use) and sets the Windows version. */
@@ -227,11 +232,40 @@ export class WinePrefix {
     if (result.code !== 0) throw new Error(`wine reg add failed (${result.code}): ${result.stderr}`);
   }
 
+  /**
+   * A new prefix in `dir`, copied from one made once per Wine version and kept in the cache:
+   * making a prefix takes Wine about half a minute, copying it a second. Nothing of a running
+   * Wine lives in the prefix (the wineserver and its pipes are per prefix and start afresh).
+   */
+  static async fresh(dir: string): Promise<WinePrefix> {
+    const version = run(WINE64, ['--version']).trim();
+    const key = createHash('sha256').update(version).digest('hex').slice(0, 12);
+    const template = join(CACHE, `wine-prefix-${key}`);
+    if (!existsSync(template)) {
+      mkdirSync(CACHE, { recursive: true });
+      const tmp = mkdtempSync(join(CACHE, '.tmp-'));
+      try {
+        const made = new WinePrefix(join(tmp, 'prefix'));
+        await made.init();
+        made.stopServer();
+        if (!existsSync(template)) renameSync(made.dir, template);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+    run('cp', ['-a', `${template}/.`, dir]);
+    return new WinePrefix(dir);
+  }
+
+  private stopServer(): void {
+    spawnSync(WINESERVER, ['-k'], { env: this.env });
+    spawnSync(WINESERVER, ['-w'], { env: this.env, timeout: 30_000 });
+  }
+
   /** Ends this prefix's wineserver and every Windows process in it (ours alone), then removes the prefix. */
   dispose(): void {
     if (existsSync(this.dir)) {
-      spawnSync(WINESERVER, ['-k'], { env: this.env });
-      spawnSync(WINESERVER, ['-w'], { env: this.env, timeout: 30_000 });
+      this.stopServer();
       rmSync(this.dir, { recursive: true, force: true });
     }
   }

@@ -44,8 +44,7 @@ describe.skipIf(skip)(`the tray pipe under Wine (node.exe ${NODE_WIN.version}, m
     build = crossCompilePeercred();
     timings.buildMs = Date.now() - started;
     started = Date.now();
-    prefix = new WinePrefix(mkdtempSync(join(tmpdir(), 'vigil-wine-')));
-    await prefix.init();
+    prefix = await WinePrefix.fresh(mkdtempSync(join(tmpdir(), 'vigil-wine-')));
     timings.winePrefixMs = Date.now() - started;
     started = Date.now();
     const out = join(prefix.dir, 'scenario.jsonl');
