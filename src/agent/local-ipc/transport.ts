@@ -7,8 +7,8 @@ import { connectTrayPipe, listenTrayPipe } from './win32-pipe.js';
 /**
  * Which transport and which peer check the tray IPC uses on each platform: a Unix socket whose
  * peer the kernel names (Linux SO_PEERCRED, macOS getpeereid), or on Windows the named pipe with
- * its ACL, whose client the addon names by the SID of the token the pipe captured. Everything OS-specific comes
- * in through `TrayPlatform`, so the choice is testable on any OS with fakes.
+ * its ACL, whose client the addon names by the SID of the token the pipe captured. Everything
+ * OS-specific comes in through `TrayPlatform`, so the choice is testable on any OS with fakes.
  */
 export interface TrayPlatform {
   platform: NodeJS.Platform;
