@@ -3,9 +3,10 @@
 // the lock file, then builds. Used by `npm start`, `npm test` and the benchmarks so that a
 // fresh clone needs nothing but Node and npm.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findNodeGyp, nodeHeadersDir } from './node-gyp.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -17,7 +18,8 @@ const ADDONS = [
 ];
 
 function run(args) {
-  const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  // npm.cmd is a batch file, which Node (since 20.12.2) starts only through a shell.
+  const result = spawnSync(npm, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], shell: process.platform === 'win32' });
   if (result.status !== 0) {
     process.stderr.write(`vigil: "npm ${args.join(' ')}" failed (exit ${result.status ?? result.signal})\n`);
     process.exit(1);
@@ -68,8 +70,8 @@ function buildAddon({ name, output: file, required, without }) {
   const gyp = findNodeGyp();
   if (!gyp) return unavailable('cannot find node-gyp (it ships with npm)');
   const args = [gyp, 'rebuild', '-C', dir, '--loglevel=warn'];
-  const prefix = dirname(dirname(process.execPath));
-  if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+  const headers = nodeHeadersDir();
+  if (!process.env.npm_config_nodedir && headers) args.push(`--nodedir=${headers}`);
   process.stdout.write(`Building the ${name} addon (native/${name})...\n`);
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) unavailable(`building native/${name} failed (exit ${result.status ?? result.signal}); it needs python3, make and g++`);
@@ -86,20 +88,4 @@ function addonUnavailable(why, required, without) {
     process.exit(1);
   }
   process.stderr.write(`vigil: warning: ${why}; ${without}\n`);
-}
-
-function findNodeGyp() {
-  const candidates = [process.env.npm_config_node_gyp];
-  // npm's own installation: npm_execpath when run by npm, else the npm found on PATH.
-  const npmCli = process.env.npm_execpath ?? whichNpm();
-  if (npmCli) candidates.push(join(dirname(realpathSync(npmCli)), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
-  return candidates.find((c) => c && existsSync(c)) ?? null;
-}
-
-function whichNpm() {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const candidate = join(dir, 'npm');
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  return null;
 }

@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: Chromium for every page, git for the fresh-clone test,
 # openssl for the TLS test's certificate; ClamAV, e2fsprogs, util-linux and mtools for the USB
 # scan-station tests; a real X server, window manager, apps, idle reader, locker, input
-# synthesiser and screenshot tool for the session-control tests.
-DEB_PACKAGES=(chromium git openssl python3 systemd desktop-file-utils clamav clamav-daemon clamdscan e2fsprogs util-linux mtools xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock imagemagick xterm exfat-fuse exfatprogs dbus-daemon dbus-bin)
+# synthesiser and screenshot tool for the session-control tests; Wine, the mingw-w64 cross
+# compiler and gendef (mingw-w64-tools) to build the Windows addon and run it with the real
+# node.exe, and clang to syntax-check the macOS code (test/helpers/win32-cross.ts).
+DEB_PACKAGES=(chromium git openssl python3 systemd desktop-file-utils clamav clamav-daemon clamdscan e2fsprogs util-linux mtools xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock imagemagick xterm exfat-fuse exfatprogs dbus-daemon dbus-bin wine64 g++-mingw-w64-x86-64 mingw-w64-tools clang)
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${DEB_PACKAGES[@]}"; do

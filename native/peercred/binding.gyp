@@ -16,7 +16,8 @@
         ["OS=='win'", {
           "sources": ["src/pipe_win.cc", "src/peercred.cc"],
           "libraries": ["advapi32.lib"],
-          "defines": ["NAPI_VERSION=8"]
+          "defines": ["NAPI_VERSION=8"],
+          "msvs_settings": {"VCCLCompilerTool": {"WarnAsError": "true"}}
         }]
       ]
     }

@@ -2,7 +2,8 @@
 // LOCAL_PEERPID on macOS. Node exposes no API for them, and they are the only trustworthy
 // answer to "which user is on the other end": the kernel records them at connect()/listen()
 // time and the peer cannot forge them. The macOS half is written against the documented
-// interfaces (getpeereid(3), <sys/un.h>) and is NOT compiled on our Linux machines.
+// interfaces (getpeereid(3), <sys/un.h>); our Linux CI only syntax-checks it with clang
+// (test/integration/native-cross-compile.test.ts), the macOS runner compiles it.
 #include <node_api.h>
 #include <string>
 

@@ -43,7 +43,7 @@ type Fields<Op extends TrayOp> = Omit<Extract<TrayRequest, { op: Op }>, 'id' | '
 /**
  * The tray's end of the local IPC. Before sending anything it checks that the socket file and
  * its directory belong to root and that the process listening is root (SO_PEERCRED/getpeereid;
- * on Windows: the pipe server's process runs as LocalSystem, win32-pipe.ts), so a
+ * on Windows: the pipe is owned by LocalSystem, win32-pipe.ts), so a
  * pupil's own program posing as the service gets nothing — not even the concern text.
  */
 export class TrayIpcClient extends EventEmitter<{ notice: [ServiceNotice]; close: [] }> {
@@ -67,7 +67,7 @@ export class TrayIpcClient extends EventEmitter<{ notice: [ServiceNotice]; close
 
   static async connect(options: TrayIpcClientOptions): Promise<TrayIpcClient> {
     const transport = trayClientTransport(options.path, options.platform ?? hostTrayPlatform);
-    // The pipe's ACL and the server's SID (checked by connect) stand for the file checks below.
+    // The pipe's ACL and its owner (checked by connect) stand for the file checks below.
     if (transport.kind === 'named-pipe') return new TrayIpcClient(transport.connect(), options.callTimeoutMs ?? 30_000);
     const expectUid = options.expectServerUid ?? 0;
     checkSocketOwnership(options.path, expectUid);

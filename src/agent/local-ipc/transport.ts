@@ -7,8 +7,8 @@ import { connectTrayPipe, listenTrayPipe } from './win32-pipe.js';
 /**
  * Which transport and which peer check the tray IPC uses on each platform: a Unix socket whose
  * peer the kernel names (Linux SO_PEERCRED, macOS getpeereid), or on Windows the named pipe with
- * its ACL, whose client the addon names by its process token's SID. Everything OS-specific comes
- * in through `TrayPlatform`, so the choice is testable on any OS with fakes.
+ * its ACL, whose client the addon names by the SID of the token the pipe captured. Everything
+ * OS-specific comes in through `TrayPlatform`, so the choice is testable on any OS with fakes.
  */
 export interface TrayPlatform {
   platform: NodeJS.Platform;
@@ -48,7 +48,7 @@ export function trayServerTransport(socketPath: string, host: TrayPlatform = hos
 
 /**
  * The tray's end: a connected socket to the service, whose identity is already checked on
- * Windows (the pipe server's SID must be LocalSystem); on Unix the client checks the socket
+ * Windows (the pipe's owner must be LocalSystem); on Unix the client checks the socket
  * file and the listener's uid itself (client.ts) with the returned `credentialsOf`.
  */
 export function trayClientTransport(socketPath: string, host: TrayPlatform = hostTrayPlatform): TrayClientTransport {

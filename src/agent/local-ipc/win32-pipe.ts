@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import { TRAY_PIPE_NAME } from '../../shared/local-ipc.js';
@@ -31,6 +31,17 @@ export const FILE_CREATE_PIPE_INSTANCE = ACCESS.FILE_APPEND_DATA;
 /** What a tray needs on the pipe: read and write data, nothing that creates instances or changes the ACL. */
 export const TRAY_CLIENT_ACCESS =
   ACCESS.READ_CONTROL | ACCESS.SYNCHRONIZE | ACCESS.FILE_READ_DATA | ACCESS.FILE_READ_EA | ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_WRITE_EA | ACCESS.FILE_WRITE_ATTRIBUTES;
+
+/**
+ * What the tray asks for when it opens the pipe: exactly the rights it uses, all inside the
+ * users' entry of the DACL. Never GENERIC_WRITE: for a pipe that maps to FILE_GENERIC_WRITE,
+ * which includes FILE_CREATE_PIPE_INSTANCE, so the open would be refused. Data both ways;
+ * FILE_WRITE_ATTRIBUTES because libuv sets the handle's read mode (SetNamedPipeHandleState);
+ * FILE_READ_ATTRIBUTES for libuv's queries of the handle; READ_CONTROL to read the pipe's
+ * owner (connectTrayPipe); SYNCHRONIZE as every file open asks.
+ */
+export const TRAY_CLIENT_OPEN_ACCESS =
+  ACCESS.FILE_READ_DATA | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_WRITE_ATTRIBUTES | ACCESS.READ_CONTROL | ACCESS.SYNCHRONIZE;
 
 /** SDDL's named rights (the ones a pipe DACL is likely to carry). */
 const NAMED_RIGHTS: Record<string, number> = {
@@ -104,42 +115,67 @@ export function checkTrayPipeSddl(sddl: string): string[] {
   return problems;
 }
 
-/** The SID the tray requires of the pipe's server process: LocalSystem. */
+/**
+ * The SID the tray requires as the pipe's owner: LocalSystem. The tray checks the owner of the
+ * pipe (GetSecurityInfo on its handle), not the server process's token, which a standard user
+ * may not open: only a process allowed to assign LocalSystem as an owner (LocalSystem itself,
+ * or one holding SeRestorePrivilege) can create a pipe owned by it, and the DACL stops anyone
+ * else adding an instance to ours (docs/security.md).
+ */
 export const SERVICE_SID = 'S-1-5-18';
 
-interface PipeAddon {
+export interface PipeAddon {
+  /** Throws (code VIGIL_PIPE_NAME_TAKEN) when the name is already held. */
   pipeListen(name: string, sddl: string, onClient: (error: string | null, client: { fd: number; pid: number; sid: string } | null) => void): object;
+  /** Returns once the listener thread has ended. */
   pipeClose(handle: object): void;
-  pipeConnect(name: string): { fd: number; serverPid: number; serverSid: string };
+  pipeConnect(name: string, access: number): { fd: number; serverPid: number; ownerSid: string };
 }
 
-function loadPipeAddon(): PipeAddon {
+export function loadPipeAddon(): PipeAddon {
   if (process.platform !== 'win32') throw new Error('named pipes with an ACL are the Windows transport');
   const path = peercredAddonPath();
   if (!existsSync(path)) throw new Error(`the pipe addon is not built (${path})`);
   return createRequire(import.meta.url)(path) as PipeAddon;
 }
 
+/** A connected pipe descriptor as a socket; the descriptor is closed if it cannot be wrapped. */
+function pipeSocket(fd: number): Socket {
+  try {
+    return new Socket({ fd, readable: true, writable: true });
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
 /**
- * The service's end: every connected client arrives as a socket with the SID of its process
- * (the Windows counterpart of the uid from SO_PEERCRED). Unverified (docs/tray.md).
+ * The service's end: every connected client arrives as a socket with the SID of the token the
+ * pipe captured when it connected (the Windows counterpart of the uid from SO_PEERCRED).
+ * Run under Wine here; what needs a real Windows machine is in docs/platforms.md.
  */
-export function listenTrayPipe(onClient: (socket: Socket, peer: { pid: number; sid: string }) => void, onError: (message: string) => void): { close(): void } {
+export function listenTrayPipe(onClient: (socket: Socket, peer: { pid: number; sid: string }) => void, onError: (message: string) => void, name = TRAY_PIPE_NAME): { close(): void } {
   const addon = loadPipeAddon();
-  const handle = addon.pipeListen(TRAY_PIPE_NAME, trayPipeSddl(), (error, client) => {
+  const handle = addon.pipeListen(name, trayPipeSddl(), (error, client) => {
     if (error || !client) return onError(error ?? 'the pipe listener stopped');
-    onClient(new Socket({ fd: client.fd, readable: true, writable: true }), { pid: client.pid, sid: client.sid });
+    let socket: Socket;
+    try {
+      socket = pipeSocket(client.fd);
+    } catch (wrapError) {
+      return onError(`a connected client could not be wrapped and was closed: ${(wrapError as Error).message}`);
+    }
+    onClient(socket, { pid: client.pid, sid: client.sid });
   });
   return { close: () => addon.pipeClose(handle) };
 }
 
-/** The tray's end: refuses a pipe whose server process is not LocalSystem. Unverified (docs/tray.md). */
-export function connectTrayPipe(): Socket {
-  const { fd, serverSid, serverPid } = loadPipeAddon().pipeConnect(TRAY_PIPE_NAME);
-  const socket = new Socket({ fd, readable: true, writable: true });
-  if (serverSid !== SERVICE_SID) {
+/** The tray's end: refuses a pipe whose owner is not LocalSystem (SERVICE_SID). */
+export function connectTrayPipe(name = TRAY_PIPE_NAME): Socket {
+  const { fd, ownerSid, serverPid } = loadPipeAddon().pipeConnect(name, TRAY_CLIENT_OPEN_ACCESS);
+  const socket = pipeSocket(fd);
+  if (ownerSid !== SERVICE_SID) {
     socket.destroy();
-    throw new Error(`the process behind ${TRAY_PIPE_NAME} (pid ${serverPid}) runs as ${serverSid || 'an unknown account'}, not LocalSystem: not the Vigil service`);
+    throw new Error(`${name} (server pid ${serverPid}) is owned by ${ownerSid || 'an unknown account'}, not LocalSystem: not the Vigil service`);
   }
   return socket;
 }
