@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # openssl for the TLS test's certificate; ClamAV, e2fsprogs, util-linux and mtools for the USB
 # scan-station tests; a real X server, window manager, apps, idle reader, locker, input
 # synthesiser and screenshot tool for the session-control tests.
-DEB_PACKAGES=(chromium git openssl python3 systemd desktop-file-utils clamav clamav-daemon clamdscan e2fsprogs util-linux mtools xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock imagemagick xterm exfat-fuse exfatprogs dbus-daemon dbus-bin)
+DEB_PACKAGES=(chromium git openssl python3 systemd desktop-file-utils clamav clamav-daemon clamdscan e2fsprogs util-linux mtools xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock xsecurelock xscreensaver xdg-utils imagemagick xterm exfat-fuse exfatprogs dbus-daemon dbus-bin)
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${DEB_PACKAGES[@]}"; do
