@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { CommandOutput, CommandRunner, RunOptions, SessionTarget, StartedProcess } from '../../../session/platform.js';
 
 /** The session user's account, as the system's user database (NSS: files, LDAP...) has it. */
@@ -25,8 +26,9 @@ export type SessionCommand = { ok: true; command: string; args: string[]; option
 
 /**
  * Runs programs the way the session's own programs run: as its user (uid, primary group and
- * supplementary groups via setpriv --init-groups), with that user's HOME, USER, SHELL and only
- * the session's DISPLAY and XAUTHORITY, none of the agent's environment. A screen locker started
+ * supplementary groups via setpriv --init-groups), with that user's HOME, USER, SHELL, the
+ * session's DISPLAY and XAUTHORITY and the user's runtime directory and D-Bus session bus where
+ * they exist, none of the agent's environment. A screen locker started
  * like this takes the pupil's own password (a locker run as root asks for root's). setpriv's
  * --pdeathsig ends the program if the agent dies without stopping it, so no locker outlives the
  * agent; the kernel applies it after the change of user, so it holds for the program itself.
@@ -59,6 +61,7 @@ export class SessionUserRunner {
       ...(process.env.LANG ? { LANG: process.env.LANG } : {}),
       ...(this.target.display ? { DISPLAY: this.target.display } : {}),
       ...(this.target.xauthority ? { XAUTHORITY: this.target.xauthority } : {}),
+      ...sessionBus(account.uid),
     };
     const identity = uid === this.agentUid ? [] : [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups'];
     return { ok: true, command: 'setpriv', args: [...identity, '--pdeathsig=TERM', '--', program, ...args], options: { env } };
@@ -83,4 +86,11 @@ export class SessionUserRunner {
     });
     return this.account;
   }
+}
+
+/** The user's runtime directory and D-Bus session bus, where the system provides them (logind, or pam_systemd). */
+function sessionBus(uid: number, runRoot = '/run/user'): Record<string, string> {
+  const dir = `${runRoot}/${uid}`;
+  if (!existsSync(dir)) return {};
+  return { XDG_RUNTIME_DIR: dir, ...(existsSync(`${dir}/bus`) ? { DBUS_SESSION_BUS_ADDRESS: `unix:path=${dir}/bus` } : {}) };
 }
