@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { benchArgs, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
+import { agentLimitProblem, agentsThatFit, openFileLimit } from './open-files.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
@@ -18,13 +19,29 @@ import { cpuSeconds, rssMb } from './proc-stats.js';
  * live feed subscriber, a policy push reaching every agent, and the console's RSS and CPU.
  * The last line printed is one JSON object with the figures.
  */
+const log = (message: string) => process.stderr.write(`[bench:console] ${message}\n`);
+// Whatever goes wrong (a refused argument, the console or simulator dying, a request failing)
+// is said in one plain line, with its cause, and the exit status says it failed.
+const fail = (error: unknown) => {
+  log(`failed: ${describeError(error)}`);
+  process.exit(1);
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
 const args = benchArgs({ agents: { default: '1000' }, duration: { default: '30' }, 'event-interval': { default: '1' }, 'activity-frames': { default: '1' } });
+const limit = openFileLimit();
+const tooMany = agentLimitProblem(Number(args.agents), limit);
+if (tooMany) {
+  log(tooMany);
+  process.exit(2);
+}
+if (limit) log(`open-file limit ${limit.soft}: up to ${agentsThatFit(limit)} agents fit`);
 const dist = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(dist, 'src/cli/main.js');
 const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
 const password = 'bench-admin-password-0001';
 const token = 'bench-enroll-token-0123456789';
-const log = (message: string) => process.stderr.write(`[bench:console] ${message}\n`);
 
 const port = await new Promise<number>((resolve) => {
   const s = createServer();
@@ -70,7 +87,10 @@ let cpuAtStart = 0;
 let measureStartedAt = 0;
 let peakRss = 0;
 let rssSampler: NodeJS.Timeout | null = null;
-const simDone = new Promise<void>((resolve) => {
+const simDone = new Promise<void>((resolve, reject) => {
+  sim.once('exit', (code, signal) => {
+    if (!result) reject(new Error(`the fleet simulator stopped (${signal ?? `exit ${code}`}) before it finished; its error is above`));
+  });
   createInterface({ input: sim.stdout! }).on('line', async (line) => {
     const message = JSON.parse(line);
     log(line);
@@ -129,3 +149,19 @@ const figures = {
   node: process.versions.node,
 };
 console.log(JSON.stringify(figures));
+
+/** A message and its causes ("fetch failed" alone does not say that a socket could not be opened). */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    if (e instanceof Error) {
+      const code = (e as NodeJS.ErrnoException).code;
+      parts.push(code && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
+      e = e.cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return parts.join(': ');
+}

@@ -91,12 +91,16 @@ export const AppExceptionSchema = z.strictObject({
 });
 export type AppException = z.infer<typeof AppExceptionSchema>;
 
+/** The most rules (and time-boxed exceptions) one policy holds: the schema's limits, and every importer's. */
+export const MAX_APP_RULES = 200_000;
+export const MAX_APP_EXCEPTIONS = 10_000;
+
 /** The `applications` section of a policy document. */
 export const ApplicationsSchema = z.strictObject({
   mode: ExecModeSchema.default('monitor'),
   defaultAction: AppActionSchema.default('allow'),
-  rules: z.array(AppRuleSchema).max(200_000).default([]),
-  exceptions: z.array(AppExceptionSchema).max(10_000).default([]),
+  rules: z.array(AppRuleSchema).max(MAX_APP_RULES).default([]),
+  exceptions: z.array(AppExceptionSchema).max(MAX_APP_EXCEPTIONS).default([]),
   /**
    * Mounts the Linux gate marks (paths; each marks the mount holding it). Absent: the agent's
    * configured default. Programs on unmarked mounts are not checked.

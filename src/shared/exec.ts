@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AppExceptionSchema, AppRuleSchema, ExecModeSchema, Sha256HexSchema } from './app-rules.js';
+import { AppExceptionSchema, AppRuleSchema, ExecModeSchema, MAX_APP_EXCEPTIONS, MAX_APP_RULES, Sha256HexSchema } from './app-rules.js';
 
 /**
  * Application control contracts of the gate. The rule model itself (hash, signer, path rules,
@@ -19,8 +19,8 @@ export const ExecRulesSchema = z.strictObject({
   defaultAction: ExecActionSchema,
   allowSha256: z.array(Sha256HexSchema).max(1_000_000).default([]),
   /** Rules and exceptions of the policy model (app-rules.ts), for testing a policy's rules offline. */
-  rules: z.array(AppRuleSchema).max(200_000).default([]),
-  exceptions: z.array(AppExceptionSchema).max(10_000).default([]),
+  rules: z.array(AppRuleSchema).max(MAX_APP_RULES).default([]),
+  exceptions: z.array(AppExceptionSchema).max(MAX_APP_EXCEPTIONS).default([]),
 });
 export type ExecRules = z.infer<typeof ExecRulesSchema>;
 

@@ -455,4 +455,29 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     expect(await decisionFor(q.mountPoint)).toMatchObject({ type: 'usb.blocked', data: { reason: 'not-scanned', usbSerial: 'SOMEONE-ELSES-9', classifiedBy: 'os' } });
     undo2();
   });
+  it('later policy pushes report nothing for drives that were blocked and are gone, and send no notices', async () => {
+    // A drive whose flag no longer matches, checked strictly (every file re-hashed), so its
+    // decision can take longer than one poll of the mount table before it is unmounted.
+    const drive = await scannedDrive();
+    const at = toStation(drive);
+    writeFileSync(join(at, 'notes.md'), '# Notes, changed after the scan\n');
+    await pushPolicy({ ...basePolicy, verification: 'strict' });
+    const p = plug(drive);
+    expect(await decisionFor(p.mountPoint)).toMatchObject({ type: 'usb.blocked', data: { action: 'unmounted' } });
+    await waitUntil(() => mounted(p.mountPoint) === null, 5000, () => `${p.mountPoint} still mounted`);
+    const before = await usbEvents();
+    const lastSeq = Math.max(...before.map((e) => e.seq));
+    const noticesBefore = agent.stderr.split('usb notice for the pupil').length;
+    for (const maxFlagAgeDays of [20, 21]) await pushPolicy({ ...basePolicy, verification: 'strict', maxFlagAgeDays });
+    // A sentinel plugged after the pushes: once its decision is in, anything the pushes caused is too.
+    const sentinel = makeExt4Drive(64);
+    fill(toStation(sentinel));
+    const s2 = plug(sentinel);
+    await decisionFor(s2.mountPoint);
+    const after = (await usbEvents()).filter((e) => e.seq > lastSeq && e.data.mountPoint !== s2.mountPoint);
+    const gone = after.filter((e) => mounted(e.data.mountPoint) === null);
+    expect(gone, JSON.stringify(gone.map((e) => [e.type, e.data.mountPoint, e.data.reason, e.data.actionDetail]))).toEqual([]);
+    // Only the sentinel's notice was added.
+    expect(agent.stderr.split('usb notice for the pupil').length).toBe(noticesBefore + 1);
+  });
 });

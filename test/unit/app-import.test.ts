@@ -1,10 +1,15 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AppRuleSchema, type AppRule } from '../../src/shared/app-rules.js';
+import { AppRuleSchema, ApplicationsSchema, MAX_APP_RULES, type AppRule } from '../../src/shared/app-rules.js';
 import { exportAppLocker, importAppLocker } from '../../src/shared/appcontrol/applocker.js';
 import { exportRulesCsv, importRulesCsv } from '../../src/shared/appcontrol/csv-rules.js';
 import { ImportError } from '../../src/shared/appcontrol/import.js';
 import { exportSanta, importSanta } from '../../src/shared/appcontrol/santa.js';
 import { decodeXmlBytes, encodeUtf16le, parseXml, XmlError } from '../../src/shared/appcontrol/xml.js';
+import { CLI } from '../helpers/processes.js';
 
 const AUTH = 'C1D2E3F4A5B6C7D8E9F0A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D2';
 const SHA = '0'.repeat(63) + '1';
@@ -122,6 +127,65 @@ describe('AppLocker import', () => {
     expect(errorOf(() => importAppLocker(Buffer.from('<AppLockerPolicy>\n<?php x?></AppLockerPolicy>')))).toMatchObject({ line: 2 });
     expect(errorOf(() => importAppLocker(Buffer.from('<a>' + '<b>'.repeat(100))))).toMatchObject({ message: expect.stringMatching(/deeper than/) });
   });
+
+  // Written for this test in the shape some AppLocker toolkits ship their templates: values to be
+  // filled in per site. Before, every rule was skipped as "not Everyone" and the import was an
+  // empty rule set with exit 0.
+  const TEMPLATE = `<AppLockerPolicy Version="1">
+  <RuleCollection Type="Exe" EnforcementMode="Enabled">
+    <FilePathRule Id="921cc481-6e17-4653-8f75-050b80acca20" Name="Windows" Description="" UserOrGroupSid="%SID%" Action="Allow">
+      <Conditions><FilePathCondition Path="%WINDIR%\\*" /></Conditions>
+    </FilePathRule>
+    <FilePathRule Id="fd686d83-a829-4351-8ff4-27c7de5755d2" Name="School apps" Description="" UserOrGroupSid="S-1-1-0" Action="Allow">
+      <Conditions>
+        <FilePathCondition Path="%SCHOOL_APPS%\\*" />
+      </Conditions>
+    </FilePathRule>
+    <FileHashRule Id="5e5c1c5a-0d6b-4c6e-8d1a-6a3b2d4c5e6f" Name="game" Description="" UserOrGroupSid="S-1-1-0" Action="Deny">
+      <Conditions><FileHashCondition>
+        <FileHash Type="SHA256" Data="{{FILE_HASH}}" SourceFileName="game.exe" SourceFileLength="0" />
+      </FileHashCondition></Conditions>
+    </FileHashRule>
+    <FilePublisherRule Id="b7af7102-efde-4369-8a89-7a6a392d1473" Name="Vendor" Description="" UserOrGroupSid="S-1-5-21-&lt;DOMAIN&gt;-513" Action="Allow">
+      <Conditions>
+        <FilePublisherCondition PublisherName="REPLACE_ME" ProductName="*" BinaryName="*"><BinaryVersionRange LowSection="*" HighSection="*" /></FilePublisherCondition>
+      </Conditions>
+    </FilePublisherRule>
+  </RuleCollection>
+</AppLockerPolicy>
+`;
+
+  it('refuses a template whose values are placeholders, naming each line that holds one', () => {
+    const error = errorOf(() => importAppLocker(Buffer.from(TEMPLATE)));
+    expect(error.line).toBe(3);
+    expect(error.message).toMatch(/a template, not a policy: 5 value\(s\) are placeholders/);
+    const named = [...error.message.matchAll(/line (\d+): <(\w+)> (\w+)=/g)].map((m) => [Number(m[1]), m[2], m[3]]);
+    expect(named).toEqual([
+      [3, 'FilePathRule', 'UserOrGroupSid'],
+      [8, 'FilePathCondition', 'Path'],
+      [13, 'FileHash', 'Data'],
+      [16, 'FilePublisherRule', 'UserOrGroupSid'],
+      [18, 'FilePublisherCondition', 'PublisherName'],
+    ]);
+    // AppLocker's own path variables (%WINDIR%, %PROGRAMFILES%, %OSDRIVE%...) are values, not placeholders.
+    expect(error.message).not.toMatch(/WINDIR/);
+    const filled = TEMPLATE.replace('%SID%', 'S-1-1-0').replace('%SCHOOL_APPS%', '%OSDRIVE%\\\\Apps').replace('{{FILE_HASH}}', `0x${AUTH}`).replace('S-1-5-21-&lt;DOMAIN&gt;-513', 'S-1-1-0').replace('REPLACE_ME', 'O=VENDOR LTD');
+    expect(importAppLocker(Buffer.from(filled)).rules).toHaveLength(4);
+  });
+
+  it('the CLI refuses the template with a non-zero exit and prints nothing to import', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-applocker-'));
+    try {
+      const file = join(dir, 'template.xml');
+      writeFileSync(file, TEMPLATE);
+      const run = spawnSync(process.execPath, [CLI, 'app-rules', 'import', file, '--format', 'applocker'], { encoding: 'utf8', timeout: 30_000 });
+      expect(run.status).not.toBe(0);
+      expect(run.stdout).toBe('');
+      for (const line of [3, 8, 13, 16, 18]) expect(run.stderr).toContain(`line ${line}: <`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('XML reader', () => {
@@ -201,6 +265,67 @@ describe('Santa import and export', () => {
     expect(errorOf(() => importSanta('{"rules": 3}'))).toMatchObject({ line: 1 });
     expect(errorOf(() => importSanta('['.repeat(1000)))).toMatchObject({ message: expect.stringMatching(/deeper/) });
   });
+
+  it("reads Santa's rule-download form: the hash under sha256 where identifier is absent, and the cursor beside the rules", () => {
+    // The shape of a sync server's rule download (Santa's own sync tests use it), written for this test.
+    const download = `{"rules": [{"rule_type": "BINARY", "policy": "BLOCKLIST", "sha256": "${'ab'.repeat(32)}", "custom_msg": ""},
+{"rule_type": "CERTIFICATE", "policy": "ALLOWLIST", "sha256": "${'cd'.repeat(32)}", "custom_msg": ""}],
+"cursor": "next-batch="}`;
+    const result = importSanta(download);
+    expect(result.rules).toEqual([{ kind: 'sha256', sha256: 'ab'.repeat(32), action: 'block' }]);
+    expect(result.notes).toEqual([
+      { line: 1, message: 'ignored top-level field(s) cursor' },
+      { line: 2, message: expect.stringMatching(/^rule 2: \(CERTIFICATE cdcd.*\) a CERTIFICATE rule .* not imported$/) },
+    ]);
+  });
+
+  it('accepts every form SNTRule accepts, and notes on its line what Vigil cannot enforce', () => {
+    const lines = [
+      '[',
+      `{"Identifier": "${'ef'.repeat(32)}", "POLICY": "whitelist", "Rule_Type": "binary"},`, // 2: names and values in any case, old policy name
+      `{"identifier": "", "sha256": "${'01'.repeat(32)}", "policy": "BLACKLIST", "rule_type": "BINARY", "custom_msg": 7},`, // 3: empty identifier -> sha256; non-text message ignored
+      `{"identifier": "eqhxz8m8av", "policy": "SILENT_TTY_BLOCKLIST", "rule_type": "TEAMID", "comment": "no terminals"},`, // 4: silent block
+      `{"identifier": "EQHXZ8M8AV:com.example.tool", "policy": "SILENT_GUI_BLOCKLIST", "rule_type": "SIGNINGID", "custom_url": "https://help.example/x"},`, // 5
+      `{"identifier": "${'23'.repeat(32)}", "policy": "REMOVE", "rule_type": "BINARY"},`, // 6
+      `{"identifier": "EQHXZ8M8AV:com.example.tool", "policy": "CEL", "rule_type": "SIGNINGID", "cel_expr": "target.signing_time >= timestamp('2025-05-31T00:00:00Z')"},`, // 7
+      `{"identifier": "${'45'.repeat(32)}", "policy": "ALLOWLIST_LOCAL_BINARY", "rule_type": "BINARY"},`, // 8
+      `{"identifier": "${'67'.repeat(20)}", "policy": "ALLOWLIST", "rule_type": "CDHASH"},`, // 9
+      `{"identifier": "${'89'.repeat(32)}", "policy": "WHITELIST_COMPILER", "rule_type": "BINARY", "event_detail_button_label": "More"}`, // 10
+      ']',
+    ];
+    const result = importSanta(lines.join('\n'));
+    expect(result.rules).toEqual([
+      { kind: 'sha256', sha256: 'ef'.repeat(32), action: 'allow' },
+      { kind: 'sha256', sha256: '01'.repeat(32), action: 'block' },
+      { kind: 'signer', teamId: 'EQHXZ8M8AV', action: 'block', description: 'no terminals' },
+      { kind: 'signer', teamId: 'EQHXZ8M8AV', signingId: 'com.example.tool', action: 'block' },
+      { kind: 'sha256', sha256: '89'.repeat(32), action: 'allow' },
+    ]);
+    const at = (line: number) => result.notes.filter((n) => n.line === line).map((n) => n.message);
+    expect(at(2)).toEqual([]);
+    expect(at(3)).toEqual([expect.stringMatching(/custom_msg is not text; ignored/)]);
+    expect(at(4)).toEqual([expect.stringMatching(/silent block: imported as a block/)]);
+    expect(at(5)).toEqual([expect.stringMatching(/custom_url .* ignored/), expect.stringMatching(/silent block/)]);
+    expect(at(6)).toEqual([expect.stringMatching(/REMOVE entry deletes a rule/)]);
+    expect(at(7)).toEqual([expect.stringMatching(/CEL rule .* not imported/)]);
+    expect(at(8)).toEqual([expect.stringMatching(/local-approval rule .* not imported/)]);
+    expect(at(9)).toEqual([expect.stringMatching(/CDHASH rule .* not imported/)]);
+    expect(at(10)).toEqual([expect.stringMatching(/event_detail_button_label ignored/), expect.stringMatching(/compiler rule/)]);
+  });
+
+  it('refuses what SNTRule refuses, at its line: no identifier nor sha256, a policy that is not text', () => {
+    expect(errorOf(() => importSanta(`[\n{"policy": "ALLOWLIST", "rule_type": "BINARY", "sha256": ""}\n]`))).toMatchObject({ line: 2, message: expect.stringMatching(/no identifier \(nor a sha256\)/) });
+    expect(errorOf(() => importSanta(`[\n{"identifier": "${SHA}", "policy": 1, "rule_type": "BINARY"}\n]`))).toMatchObject({ line: 2, message: expect.stringMatching(/policy is missing or not text/) });
+    expect(errorOf(() => importSanta(`[\n"${SHA}"\n]`))).toMatchObject({ message: expect.stringMatching(/not an object/) });
+  });
+
+  it(`says the policy's rule limit (${MAX_APP_RULES.toLocaleString('en')}) by name, at the first rule too many`, () => {
+    const rule = (n: number) => `{"identifier": "${n.toString(16).padStart(64, '0')}", "policy": "ALLOWLIST", "rule_type": "BINARY"}`;
+    const rules = Array.from({ length: MAX_APP_RULES + 1 }, (_, n) => rule(n));
+    const error = errorOf(() => importSanta(`{"rules": [\n${rules.join(',\n')}\n]}`));
+    expect(error).toMatchObject({ line: MAX_APP_RULES + 2, message: expect.stringMatching(/more than 200,000 rules: a policy holds at most 200,000/) });
+    expect(error.message).not.toMatch(/Invalid input/);
+  });
 });
 
 describe('CSV import and export', () => {
@@ -237,5 +362,16 @@ describe('CSV import and export', () => {
     expect(errorOf(() => importRulesCsv(bad(5, `sha256,allow,${SHA},,,,,,2026-12-01T00:00:00Z,`)))).toMatchObject({ line: 6, message: expect.stringMatching(/reason/) });
     expect(errorOf(() => importRulesCsv('kind,action,value,colour\n'))).toMatchObject({ line: 1 });
     expect(errorOf(() => importRulesCsv(`kind,action,value\npath,allow,"/a\n/b\npath,allow,/c\n`))).toMatchObject({ line: 2, message: expect.stringMatching(/never closed/) });
+  });
+
+  it(`holds the policy's rule limit: ${MAX_APP_RULES.toLocaleString('en')} rules import, one more is refused by name at its row`, () => {
+    const header = 'kind,action,value';
+    const rows = Array.from({ length: MAX_APP_RULES + 1 }, (_, n) => `sha256,allow,${n.toString(16).padStart(64, '0')}`);
+    const error = errorOf(() => importRulesCsv([header, ...rows].join('\n')));
+    expect(error).toMatchObject({ line: MAX_APP_RULES + 2, message: expect.stringMatching(/more than 200,000 rules: a policy holds at most 200,000/) });
+    const atLimit = importRulesCsv([header, ...rows.slice(1)].join('\n'));
+    expect(atLimit.rules).toHaveLength(MAX_APP_RULES);
+    // What the importer accepts, the policy schema accepts too.
+    expect(ApplicationsSchema.safeParse({ rules: atLimit.rules }).success).toBe(true);
   });
 });

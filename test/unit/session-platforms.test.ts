@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { darwinSessionPlatform } from '../../src/agent/platform/darwin/session.js';
 import { findSessionProcesses } from '../../src/agent/platform/linux/session/session-processes.js';
+import { SessionUserRunner } from '../../src/agent/platform/linux/session/as-session-user.js';
 import { linuxSessionPlatform } from '../../src/agent/platform/linux/session/index.js';
 import { win32SessionPlatform } from '../../src/agent/platform/win32/session.js';
 import { recorder } from '../helpers/recorded-runner.js';
@@ -60,6 +61,42 @@ describe('Linux session backend', () => {
     expect(await p.idle!.idleMs()).toBe(12345);
     p.warning!.show('You will be logged off in 30 seconds', true, () => undefined);
     expect(calls.at(-1)).toEqual(['xmessage', '-title', 'Vigil: you will be logged off', '-center', '-buttons', 'Postpone:3,OK:0', '-default', 'OK', 'You will be logged off in 30 seconds']);
+  });
+
+  const PASSWD = 'pupil:x:1000:1000:A Pupil,,,:/home/pupil:/bin/bash\n';
+  const TARGET = { display: ':5', uid: 1000, xauthority: '/home/pupil/.Xauthority' };
+
+  it("starts lockers as the session's user: its uid, group and supplementary groups, its HOME, and only the session's DISPLAY/XAUTHORITY", async () => {
+    const { runner, calls, options } = recorder({ getent: { stdout: PASSWD } }, ['setpriv', 'i3lock', 'xscreensaver-command']);
+    const p = linuxSessionPlatform(runner, TARGET);
+    const asRoot = process.getuid!() === 0;
+    const i3lock = p.lockers.find((l) => l.name === 'i3lock')!;
+    // The recorded process never exits, so the locker counts as holding the screen.
+    expect(await i3lock.lock()).toMatchObject({ ok: asRoot });
+    if (!asRoot) return; // the agent runs as root; as another user it refuses (tested below)
+    expect(calls).toEqual([
+      ['getent', 'passwd', '1000'],
+      ['setpriv', '--reuid=1000', '--regid=1000', '--init-groups', '--pdeathsig=TERM', '--', 'i3lock', '-n', '-c', '1d3557'],
+    ]);
+    const { LANG: _lang, ...env } = options[1]!.env!;
+    expect(env).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/pupil', USER: 'pupil', LOGNAME: 'pupil', SHELL: '/bin/bash', DISPLAY: ':5', XAUTHORITY: '/home/pupil/.Xauthority' });
+    // The session's screensaver is asked as the session's user too (its bus, its daemon).
+    await p.lockers.find((l) => l.name === 'xscreensaver-command')!.lock();
+    expect(calls.at(-1)).toEqual(['setpriv', '--reuid=1000', '--regid=1000', '--init-groups', '--pdeathsig=TERM', '--', 'xscreensaver-command', '-lock']);
+  });
+
+  it('runs as the session user only when it can say who that is', async () => {
+    const make = (target: object, agentUid: number | undefined, installed = ['setpriv']) => {
+      const { runner } = recorder({ getent: { stdout: PASSWD } }, installed);
+      return new SessionUserRunner(runner, target, agentUid).command('i3lock', ['-n']);
+    };
+    // An agent running as the session's own user keeps its identity (and still dies-with-parent).
+    expect(await make(TARGET, 1000)).toMatchObject({ ok: true, command: 'setpriv', args: ['--pdeathsig=TERM', '--', 'i3lock', '-n'] });
+    expect(await make({ display: ':5' }, 0)).toMatchObject({ ok: false, detail: expect.stringMatching(/root's password, not the pupil's/) });
+    expect(await make(TARGET, 1001)).toMatchObject({ ok: false, detail: expect.stringMatching(/not root/) });
+    expect(await make(TARGET, 0, [])).toMatchObject({ ok: false, detail: expect.stringMatching(/setpriv/) });
+    const { runner } = recorder({ getent: { code: 2, stdout: '' } }, ['setpriv']);
+    expect(await new SessionUserRunner(runner, TARGET, 0).command('i3lock', [])).toMatchObject({ ok: false, detail: expect.stringMatching(/no entry in the user database/) });
   });
 
   it('identifies session processes by uid AND display, never itself, its ancestors or pid 1', () => {

@@ -107,14 +107,18 @@ describe('SessionRunner', () => {
     expect(r.core.warningActive).toBeNull();
   });
 
-  it('retiring (another user took the seat) ends a locker it left running; stopping does not', async () => {
+  it('retiring (another user took the seat) and stopping (the agent stops) both end a locker it left running', async () => {
     let released = 0;
     const holding: Locker = { name: 'holding', available: () => true, lock: async () => ({ ok: true, detail: 'pid 1', isLocked: () => true, release: () => void released++ }) };
     const a = runner({ lockers: [holding] });
     await a.r.command('lock');
-    a.r.stop();
-    expect(released).toBe(0);
     a.r.retire();
     expect(released).toBe(1);
+    const b = runner({ lockers: [holding] });
+    await b.r.command('lock');
+    b.r.stop();
+    expect(released).toBe(2);
+    b.r.stop();
+    expect(released).toBe(2); // once
   });
 });

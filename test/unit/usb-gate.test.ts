@@ -123,6 +123,70 @@ describe('USB gate decisions', () => {
   });
 });
 
+describe('USB gate state per mount, whatever the order of the decision and the unmount', () => {
+  /**
+   * A flagged drive whose verdict is "block", with the unmount the watcher reports placed
+   * exactly: while the decision is still running (as when it takes longer than one poll of the
+   * mount table), or after it has been recorded.
+   */
+  async function blockedDrive(unmountSeen: 'during-the-decision' | 'after-the-decision') {
+    const { platform, table, acted } = memoryPlatform();
+    const events: NewAgentEvent[] = [];
+    const notices: UsbNotice[] = [];
+    const gate = new UsbGate({ platform, emit: (e) => events.push(e), log: createLogger('test', 'error') });
+    gate.onNotice((n) => notices.push(n));
+    const root = await flagged();
+    const v = vol(root);
+    const unmount = () => {
+      table.volumes = table.volumes.filter((x) => x.key !== v.key);
+      table.emit('unmounted', v);
+    };
+    platform.actions.block = async (target) => {
+      acted.push(`block ${target.mountPoint}`);
+      if (unmountSeen === 'during-the-decision') unmount(); // the watcher saw it before block() returned
+      return { ok: true, detail: 'unmounted' };
+    };
+    table.volumes.push(v);
+    // Revoked station: the flag does not count, so the verdict is "block" (reason revoked-station).
+    const revoked: BundleStations = { trusted: [], revoked: [{ ...stations.trusted[0]!, revokedAt: new Date().toISOString() }] };
+    await gate.apply(UsbPolicySchema.parse({}), revoked);
+    if (unmountSeen === 'after-the-decision') unmount();
+    return { gate, table, acted, events, notices, revoked, v };
+  }
+
+  it.each(['during-the-decision', 'after-the-decision'] as const)('unmount seen %s: later policy pushes report nothing for the gone drive', async (order) => {
+    const { gate, acted, events, notices, revoked } = await blockedDrive(order);
+    expect(events.map((e) => [e.type, (e.data as { reason: string }).reason])).toEqual([['usb.blocked', 'revoked-station']]);
+    expect(notices).toHaveLength(1);
+    expect(gate.status).toMatchObject({ running: true, drives: 0 });
+    for (let push = 0; push < 3; push++) await gate.apply(UsbPolicySchema.parse({ maxFlagAgeDays: 10 + push }), revoked);
+    expect(events).toHaveLength(1);
+    expect(notices).toHaveLength(1);
+    expect(acted).toHaveLength(1);
+  });
+
+  it('a drive unmounted and mounted again while its decision ran is decided again, as the new mount it is', async () => {
+    const { platform, table, acted } = memoryPlatform();
+    const events: NewAgentEvent[] = [];
+    const gate = new UsbGate({ platform, emit: (e) => events.push(e), log: createLogger('test', 'error') });
+    const v = vol(dir());
+    const again = { ...v, source: '/dev/sdc1' };
+    platform.actions.block = async (target) => {
+      acted.push(`block ${target.source}`);
+      if (target === v) {
+        table.emit('unmounted', v);
+        table.emit('mounted', again); // plugged back in before the first decision came back
+      }
+      return { ok: true, detail: 'unmounted' };
+    };
+    table.volumes.push(v);
+    await gate.apply(UsbPolicySchema.parse({}), stations);
+    await until(() => events.length === 2);
+    expect(acted).toEqual(['block /dev/sdb1', 'block /dev/sdc1']);
+    expect(gate.status).toMatchObject({ drives: 1 });
+  });
+});
+
 describe('USB gate hosted in the agent service', () => {
   it('follows policy bundles and shows notices in the session message window', async () => {
     const { platform, table } = memoryPlatform();

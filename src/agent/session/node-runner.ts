@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { CommandOutput, CommandRunner, StartedProcess } from './platform.js';
+import type { CommandOutput, CommandRunner, RunOptions, StartedProcess } from './platform.js';
 
 const MAX_OUTPUT = 64 * 1024;
 
@@ -12,11 +12,11 @@ const MAX_OUTPUT = 64 * 1024;
 export function nodeCommandRunner(env: Record<string, string> = {}): CommandRunner {
   const fullEnv = { ...process.env, ...env };
   return {
-    run(command, args, timeoutMs = 5000) {
+    run(command, args, timeoutMs = 5000, options: RunOptions = {}) {
       return new Promise<CommandOutput>((resolve) => {
         let stdout = '';
         let stderr = '';
-        const child = spawn(command, args, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(command, args, { env: options.env ?? fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
         const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
         child.stdout.on('data', (d: Buffer) => (stdout = (stdout + d.toString()).slice(0, MAX_OUTPUT)));
         child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(0, MAX_OUTPUT)));
@@ -24,10 +24,10 @@ export function nodeCommandRunner(env: Record<string, string> = {}): CommandRunn
         child.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
       });
     },
-    start(command, args): StartedProcess {
+    start(command, args, options: RunOptions = {}): StartedProcess {
       // Its own process group: some lockers fork (i3lock does, even with -n), and stopping the
       // group ends exactly what we started and nothing else.
-      const child = spawn(command, args, { env: fullEnv, stdio: 'ignore', detached: true });
+      const child = spawn(command, args, { env: options.env ?? fullEnv, stdio: 'ignore', detached: true });
       let running = true;
       const exited = new Promise<number | null>((resolve) => {
         child.once('error', () => ((running = false), resolve(null)));

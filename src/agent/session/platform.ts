@@ -19,10 +19,16 @@ export interface StartedProcess {
   stop(): void;
 }
 
+/** How to run one command; without options it gets the runner's environment. */
+export interface RunOptions {
+  /** The program's whole environment: nothing of the agent's own is passed on. */
+  env?: Record<string, string>;
+}
+
 /** Runs OS commands. Injected so tests can record command lines instead of running them. */
 export interface CommandRunner {
-  run(command: string, args: readonly string[], timeoutMs?: number): Promise<CommandOutput>;
-  start(command: string, args: readonly string[]): StartedProcess;
+  run(command: string, args: readonly string[], timeoutMs?: number, options?: RunOptions): Promise<CommandOutput>;
+  start(command: string, args: readonly string[], options?: RunOptions): StartedProcess;
   /** Whether the program is installed (on PATH). */
   has(command: string): boolean;
 }

@@ -74,21 +74,24 @@ export class SessionRunner {
     this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? 1000);
   }
 
+  /**
+   * Stops, and ends a locker we left running: nothing the agent started in the session outlives
+   * it (a locker with no agent behind it is one nobody reports or ends at logoff).
+   */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.options.platform.warning?.hide();
+    this.lock?.outcome.release?.();
+    this.lock = null;
   }
 
   /**
-   * The session this runner controlled is over (someone else now has the seat): stop, and end
-   * a locker we left running, so the next user does not find the previous user's lock screen.
-   * (Stopping the agent, by contrast, leaves a locked screen locked.)
+   * The session this runner controlled is over (someone else now has the seat): stop, so the
+   * next user does not find the previous user's lock screen.
    */
   retire(): void {
     this.stop();
-    this.lock?.outcome.release?.();
-    this.lock = null;
   }
 
   /** The `session` section of a newly applied policy (unknown: it is validated by the core). */

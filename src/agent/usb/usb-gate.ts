@@ -40,13 +40,32 @@ export class UsbGate extends EventEmitter {
   private starting: Promise<void> | null = null;
   private readonly decisions = new Map<string, { volume: MountedVolume; drive: RemovableDrive; decision: Decision }>();
   private readonly inProgress = new Set<string>();
+  /**
+   * What is mounted at each key now, as the watcher last said, with a number that changes at
+   * every mount. A decision can take longer than one poll of the mount table (a strict check,
+   * or our own unmount being seen before block() returns), so a decision is kept only if the
+   * mount it was made for is still there; otherwise a later policy push would re-check a drive
+   * that is gone and report it blocked again, with a notice each time.
+   */
+  private readonly mounts = new Map<string, { volume: MountedVolume; generation: number }>();
+  private generation = 0;
 
   constructor(private readonly options: UsbGateOptions) {
     super();
     const { watcher } = options.platform;
-    watcher.on('mounted', (v: MountedVolume) => void this.check(v, Date.now()));
-    watcher.on('unmounted', (v: MountedVolume) => this.decisions.delete(v.key));
-    watcher.on('changed', (v: MountedVolume) => void this.onChanged(v));
+    watcher.on('mounted', (v: MountedVolume) => {
+      this.track(v);
+      void this.check(v, Date.now());
+    });
+    watcher.on('unmounted', (v: MountedVolume) => {
+      this.mounts.delete(v.key);
+      this.decisions.delete(v.key);
+    });
+    watcher.on('changed', (v: MountedVolume) => {
+      const mount = this.mounts.get(v.key);
+      if (mount) mount.volume = v; // new options, same mount
+      void this.onChanged(v);
+    });
     watcher.on('error', (error: unknown) => options.log.warn('cannot read the mount table', { error }));
   }
 
@@ -70,6 +89,7 @@ export class UsbGate extends EventEmitter {
       if (this.running) watcher.stop();
       this.running = false;
       this.decisions.clear();
+      this.mounts.clear();
       return;
     }
     if (!this.running) {
@@ -86,6 +106,7 @@ export class UsbGate extends EventEmitter {
 
   private async startWatcher(): Promise<void> {
     const present = await this.options.platform.watcher.start();
+    present.forEach((v) => this.track(v));
     this.running = true;
     this.options.log.info('usb gate started', { platform: this.options.platform.name, mounts: present.length });
     await Promise.all(present.map((v) => this.check(v, Date.now())));
@@ -94,6 +115,11 @@ export class UsbGate extends EventEmitter {
   stop(): void {
     if (this.running) this.options.platform.watcher.stop();
     this.running = false;
+    this.mounts.clear();
+  }
+
+  private track(volume: MountedVolume): void {
+    this.mounts.set(volume.key, { volume, generation: ++this.generation });
   }
 
   /** Subscribe to pupil notices; returns the unsubscribe function. */
@@ -104,18 +130,23 @@ export class UsbGate extends EventEmitter {
 
   private async check(volume: MountedVolume, detectedMs: number): Promise<void> {
     const policy = this.policy;
-    if (!policy || !this.running || this.inProgress.has(volume.key)) return;
+    const mount = this.mounts.get(volume.key);
+    if (!policy || !this.running || !mount || this.inProgress.has(volume.key)) return;
     this.inProgress.add(volume.key);
     try {
       const drive = await this.options.platform.classifier.classify(volume, policy.treatAsRemovable);
       if (!drive) return;
       const data = await this.decide(volume, drive, policy, detectedMs);
-      this.decisions.set(volume.key, { volume, drive, decision: data });
+      // Reported either way (the drive was there when it was decided), kept only while mounted.
+      if (this.mounts.get(volume.key)?.generation === mount.generation) this.decisions.set(volume.key, { volume, drive, decision: data });
       this.report(data);
     } catch (error) {
       this.options.log.error('usb gate could not handle a mount', { mountPoint: volume.mountPoint, error });
     } finally {
       this.inProgress.delete(volume.key);
+      // Unmounted and mounted again while this decision ran: the new mount is a new drive.
+      const now = this.mounts.get(volume.key);
+      if (now && now.generation !== mount.generation) void this.check(now.volume, Date.now());
     }
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppAction, AppRule, Applications, ExecMode } from '../app-rules.js';
-import { checkedRule, ImportError, type ImportNote, type RuleImport } from './import.js';
+import { findPlaceholders } from './applocker-placeholders.js';
+import { addRule, ImportError, type ImportNote, type RuleImport } from './import.js';
 import { decodeXmlBytes, parseXml, XmlError, xmlEscape, type XmlElement } from './xml.js';
 
 /**
@@ -26,6 +27,7 @@ export function importAppLocker(bytes: Uint8Array): RuleImport {
     toImportError(error);
   }
   if (root.name !== 'AppLockerPolicy') throw new ImportError(`the root element is <${root.name}>, not <AppLockerPolicy>`, root.line);
+  refuseTemplate(root);
   const result: RuleImport = { rules: [], exceptions: [], notes: [] };
   const note = (line: number, message: string) => result.notes.push({ line, message });
   let exeSeen = false;
@@ -47,13 +49,22 @@ export function importAppLocker(bytes: Uint8Array): RuleImport {
     else note(collection.line, `EnforcementMode="${enforcement}": the mode is left to the policy`);
     // AppLocker denies whatever no allow rule names, once a collection has rules.
     result.defaultAction = 'block';
-    for (const element of collection.children) importRule(element, result.rules, note);
+    for (const element of collection.children) importRule(element, result, note);
   }
   if (!exeSeen) note(root.line, 'no Exe rule collection: nothing to import');
   return result;
 }
 
-function importRule(element: XmlElement, rules: AppRule[], note: (line: number, message: string) => void): void {
+/** A template (values still to be filled in) is refused, naming every line that holds a placeholder. */
+function refuseTemplate(root: XmlElement): void {
+  const found = findPlaceholders(root);
+  if (!found.length) return;
+  const shown = found.slice(0, 50).map((p) => `line ${p.line}: <${p.element}> ${p.attribute}="${p.value.slice(0, 80)}" ${p.why}`);
+  const more = found.length > shown.length ? `; and ${found.length - shown.length} more` : '';
+  throw new ImportError(`a template, not a policy: ${found.length} value(s) are placeholders, not SIDs, hashes or paths (fill them in first): ${shown.join('; ')}${more}`, found[0]!.line);
+}
+
+function importRule(element: XmlElement, result: RuleImport, note: (line: number, message: string) => void): void {
   const kinds = ['FilePathRule', 'FilePublisherRule', 'FileHashRule'];
   if (!kinds.includes(element.name)) {
     note(element.line, `<${element.name}> is not supported; not imported`);
@@ -88,7 +99,7 @@ function importRule(element: XmlElement, rules: AppRule[], note: (line: number, 
     for (const condition of conditions.children) {
       const path = condition.attributes.get('Path');
       if (!path) throw new ImportError(`${label}: FilePathCondition has no Path`, condition.line);
-      rules.push(checkedRule({ ...common, kind: 'path', platform: 'windows', pattern: path }, condition.line));
+      addRule(result, { ...common, kind: 'path', platform: 'windows', pattern: path }, condition.line);
     }
   } else if (element.name === 'FilePublisherRule') {
     for (const condition of conditions.children) {
@@ -108,12 +119,7 @@ function importRule(element: XmlElement, rules: AppRule[], note: (line: number, 
       }
       const product = get('ProductName');
       const binaryName = get('BinaryName');
-      rules.push(
-        checkedRule(
-          { ...common, kind: 'signer', publisher, ...(product && product !== '*' ? { product } : {}), ...(binaryName && binaryName !== '*' ? { binaryName } : {}) },
-          condition.line,
-        ),
-      );
+      addRule(result, { ...common, kind: 'signer', publisher, ...(product && product !== '*' ? { product } : {}), ...(binaryName && binaryName !== '*' ? { binaryName } : {}) }, condition.line);
     }
   } else {
     const hashes = conditions.children.flatMap((c) => c.children.filter((h) => h.name === 'FileHash'));
@@ -128,7 +134,7 @@ function importRule(element: XmlElement, rules: AppRule[], note: (line: number, 
       if (!data) throw new ImportError(`${label}: FileHash Data must be 0x followed by 64 hex digits`, hash.line);
       const fileName = hash.attributes.get('SourceFileName');
       const ruleId = id && hashes.length > 1 ? `${id}:${n + 1}` : id;
-      rules.push(checkedRule({ ...common, ...(ruleId ? { id: ruleId } : {}), kind: 'authenticode-sha256', hash: data[1]!.toLowerCase(), ...(fileName ? { fileName } : {}) }, hash.line));
+      addRule(result, { ...common, ...(ruleId ? { id: ruleId } : {}), kind: 'authenticode-sha256', hash: data[1]!.toLowerCase(), ...(fileName ? { fileName } : {}) }, hash.line);
     });
   }
 }

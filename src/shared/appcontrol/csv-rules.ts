@@ -1,8 +1,8 @@
 import type { AppException, AppRule } from '../app-rules.js';
-import { AppExceptionSchema } from '../app-rules.js';
+import { AppExceptionSchema, MAX_APP_EXCEPTIONS } from '../app-rules.js';
 import { CsvError, csvRows, parseCsv } from '../csv.js';
 import { summariseZodError } from '../zod-errors.js';
-import { checkedRule, ImportError, type RuleImport } from './import.js';
+import { addRule, checkedRule, ImportError, type RuleImport } from './import.js';
 
 /**
  * Rules as CSV, for spreadsheets. One rule per row; a row with `expires_at` is a time-boxed
@@ -69,13 +69,14 @@ export function importRulesCsv(text: string): RuleImport {
       }
     })();
     for (const key of Object.keys(candidate)) if (candidate[key] === undefined) delete candidate[key];
-    const rule = checkedRule(candidate, row.line);
     const expiresAt = get('expires_at');
     const reason = get('reason');
     if (expiresAt === undefined && reason === undefined) {
-      result.rules.push(rule);
+      addRule(result, candidate, row.line);
       continue;
     }
+    const rule = checkedRule(candidate, row.line);
+    if (result.exceptions.length >= MAX_APP_EXCEPTIONS) throw new ImportError(`more than ${MAX_APP_EXCEPTIONS.toLocaleString('en')} exceptions: a policy holds at most ${MAX_APP_EXCEPTIONS.toLocaleString('en')} (the policy's exception limit)`, row.line);
     const exception = AppExceptionSchema.safeParse({ rule, reason, expiresAt });
     if (!exception.success) throw new ImportError(`an exception needs both expires_at and reason: ${summariseZodError(exception.error)}`, row.line);
     result.exceptions.push(exception.data);

@@ -1,5 +1,5 @@
 import type { AppAction, AppException, AppRule, ExecMode } from '../app-rules.js';
-import { AppRuleSchema } from '../app-rules.js';
+import { AppRuleSchema, MAX_APP_RULES } from '../app-rules.js';
 import { summariseZodError } from '../zod-errors.js';
 
 /**
@@ -34,4 +34,16 @@ export function checkedRule(candidate: unknown, line: number): AppRule {
   const parsed = AppRuleSchema.safeParse(candidate);
   if (!parsed.success) throw new ImportError(summariseZodError(parsed.error), line);
   return parsed.data;
+}
+
+/**
+ * Adds a rule an importer built, holding the policy's own limit: a file that would make more
+ * rules than a policy may hold is refused at the line of the first rule too many, by name,
+ * rather than producing rules that `policy validate` then refuses.
+ */
+export function addRule(result: RuleImport, candidate: unknown, line: number): void {
+  if (result.rules.length >= MAX_APP_RULES) {
+    throw new ImportError(`more than ${MAX_APP_RULES.toLocaleString('en')} rules: a policy holds at most ${MAX_APP_RULES.toLocaleString('en')} (the policy's rule limit)`, line);
+  }
+  result.rules.push(checkedRule(candidate, line));
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CommandRunner, LockOutcome, Locker, LogoffBackend, SessionPlatform, SessionTarget, StartedProcess, WarningDisplay } from '../../../session/platform.js';
+import type { CommandOutput, CommandRunner, LockOutcome, Locker, LogoffBackend, SessionPlatform, SessionTarget, StartedProcess, WarningDisplay } from '../../../session/platform.js';
+import { SessionUserRunner } from './as-session-user.js';
 import { findSessionProcesses, stillSame } from './session-processes.js';
 
 /** logind answers only where systemd is PID 1 (its runtime directory exists then). */
@@ -14,13 +15,17 @@ const TERM_GRACE_MS = 3000;
 export const WARNING_TITLE = 'Vigil: you will be logged off';
 export const MESSAGE_TITLE = 'Vigil: message from IT';
 
-/** A locker that lives as a process while the screen is locked (i3lock -n, xsecurelock). */
-function foregroundLocker(run: CommandRunner, name: string, command: string, args: string[]): Locker {
+/**
+ * A locker that lives as a process while the screen is locked (i3lock -n, xsecurelock), run as
+ * the session's user so that the pupil's own password unlocks it.
+ */
+function foregroundLocker(run: CommandRunner, asUser: SessionUserRunner, name: string, command: string, args: string[]): Locker {
   return {
     name,
     available: () => run.has(command),
     async lock(): Promise<LockOutcome> {
-      const proc: StartedProcess = run.start(command, args);
+      const proc = await asUser.start(command, args);
+      if ('ok' in proc) return { ok: false, detail: `${command} not started: ${proc.detail}` };
       const exitedEarly = await Promise.race([proc.exited.then(() => true), sleep(LOCKER_SETTLE_MS).then(() => false)]);
       if (exitedEarly) return { ok: false, detail: `${command} exited at once (could not grab the display?)` };
       return { ok: true, detail: `${command} running as pid ${proc.pid}`, isLocked: () => proc.alive(), release: () => proc.stop() };
@@ -28,13 +33,13 @@ function foregroundLocker(run: CommandRunner, name: string, command: string, arg
   };
 }
 
-/** A locker that asks something else (logind, a screensaver daemon) and returns. */
-function oneShotLocker(run: CommandRunner, name: string, command: string, args: string[], extraCheck: () => boolean = () => true): Locker {
+/** A locker that asks something else (logind, the session's screensaver daemon) and returns. */
+function oneShotLocker(name: string, command: string, args: string[], available: () => boolean, runIt: (command: string, args: string[]) => Promise<CommandOutput>): Locker {
   return {
     name,
-    available: () => extraCheck() && run.has(command),
+    available,
     async lock(): Promise<LockOutcome> {
-      const out = await run.run(command, args);
+      const out = await runIt(command, args);
       return out.code === 0 ? { ok: true, detail: `${command} ${args.join(' ')}` } : { ok: false, detail: `${command} failed: ${(out.stderr || `exit ${out.code}`).trim().slice(0, 200)}` };
     },
   };
@@ -43,18 +48,22 @@ function oneShotLocker(run: CommandRunner, name: string, command: string, args: 
 /**
  * Linux (X11) session control. Idle time from the X screen-saver extension via xprintidle;
  * lockers in order loginctl (logind only) > xdg-screensaver > xscreensaver-command > i3lock >
- * xsecurelock; logoff via logind, else by ending exactly the session's processes; the warning
+ * xsecurelock, all but loginctl run as the session's user; logoff via logind, else by ending exactly the session's processes; the warning
  * as an xmessage window, replaced as the countdown runs.
  */
 export function linuxSessionPlatform(run: CommandRunner, target: SessionTarget, procRoot = '/proc'): SessionPlatform {
   const logind = () => logindRunning() && target.sessionId !== undefined;
+  const asUser = new SessionUserRunner(run, target);
+  // logind locks the session itself; the others talk to the session's own screensaver (its
+  // D-Bus session bus, its X properties), so they run as the session's user like the lockers.
+  const inSession = (command: string, args: string[]) => oneShotLocker(command, command, args, () => run.has(command), (c, a) => asUser.runToEnd(c, a));
   const lockers: Locker[] = [
-    oneShotLocker(run, 'loginctl', 'loginctl', ['lock-session', target.sessionId ?? ''], logind),
-    oneShotLocker(run, 'xdg-screensaver', 'xdg-screensaver', ['lock']),
-    oneShotLocker(run, 'xscreensaver-command', 'xscreensaver-command', ['-lock']),
+    oneShotLocker('loginctl', 'loginctl', ['lock-session', target.sessionId ?? ''], () => logind() && run.has('loginctl'), (c, a) => run.run(c, a)),
+    inSession('xdg-screensaver', ['lock']),
+    inSession('xscreensaver-command', ['-lock']),
     // -n: stay in the foreground so the process tells us whether the screen is locked.
-    foregroundLocker(run, 'i3lock', 'i3lock', ['-n', '-c', '1d3557']),
-    foregroundLocker(run, 'xsecurelock', 'xsecurelock', []),
+    foregroundLocker(run, asUser, 'i3lock', 'i3lock', ['-n', '-c', '1d3557']),
+    foregroundLocker(run, asUser, 'xsecurelock', 'xsecurelock', []),
   ];
   const logoff: LogoffBackend[] = [
     {
