@@ -12,6 +12,7 @@ import { trayClientTransport, trayServerTransport, type TrayPlatform } from '../
 import { TrayIpcServer } from '../../src/agent/local-ipc/server.js';
 import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tray-requests.js';
 import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
+import { userName as passwdName } from '../../src/agent/platform/linux/proc-user.js';
 import { startTrayIpc, type TrayIpcOptions } from '../../src/agent/local-ipc/tray-ipc.js';
 import { preferTrayIdle, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import { InProcessServiceConnection } from '../../main/in-process-connection.js';
@@ -164,6 +165,7 @@ function options(path: string | null, emitted: NewAgentEvent[], sessionUid = pro
     monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
     emit: (e) => emitted.push(e),
     lock: async () => ({ ok: false, detail: 'no locker here' }),
+    userName: (uid) => passwdName(uid),
     log,
   };
 }

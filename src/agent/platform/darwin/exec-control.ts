@@ -55,7 +55,7 @@ export class PsPollBackend implements ProcessWatchBackend<DarwinProcess> {
 
   constructor(
     private readonly runner: CommandRunner,
-    private readonly options: { intervalMs?: number; identity?: typeof fileIdentity; now?: () => number; userOf?: (uid: number) => string | null; hash?: (p: DarwinProcess) => Promise<string | null> } = {},
+    private readonly options: { intervalMs?: number; identity?: typeof fileIdentity; now?: () => number; userOf?: (uid: number) => string | null | Promise<string | null>; hash?: (p: DarwinProcess) => Promise<string | null> } = {},
   ) {}
 
   async start(onProcess: (p: DarwinProcess) => void): Promise<void> {
@@ -81,7 +81,8 @@ export class PsPollBackend implements ProcessWatchBackend<DarwinProcess> {
         if (this.known.has(key)) continue;
         const id = (this.options.identity ?? fileIdentity)(row.path);
         if (!id) continue;
-        onProcess({ pid: row.pid, uid: row.uid, user: this.options.userOf?.(row.uid) ?? String(row.uid), start: row.lstart, lstart: row.lstart, path: row.path, ...id });
+        const user = (await this.options.userOf?.(row.uid)) ?? String(row.uid);
+        onProcess({ pid: row.pid, uid: row.uid, user, start: row.lstart, lstart: row.lstart, path: row.path, ...id });
       }
       for (const key of this.known) if (!alive.has(key)) this.known.delete(key);
       for (const key of alive) this.known.add(key);
