@@ -364,6 +364,7 @@ describe.skipIf(skip)('the tray keeps its connection', () => {
       monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
       emit: () => undefined,
       lock: null,
+      userName: (peerUid) => passwdName(peerUid),
       log,
     });
     let ipc = await startTrayIpc(opts());
