@@ -147,7 +147,8 @@ function refuseUnnamed(): never {
  */
 async function restartTray(options: TrayIpcOptions, { user, uid, gid }: StoppedTray): Promise<{ ok: boolean; detail: string }> {
   if (!options.trayCommand?.length) return { ok: false, detail: 'no tray command is configured (--tray-command)' };
-  if (process.platform !== 'linux') return { ok: false, detail: `restarting the tray is not implemented on ${process.platform}` };
+  const os = (options.platform ?? hostTrayPlatform).platform;
+  if (os !== 'linux') return { ok: false, detail: `restarting the tray is not implemented on ${os}` };
   const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', USER: user, LOGNAME: user };
   const session = options.session();
   if (session.display) env.DISPLAY = session.display;
