@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { darwinUserNames, parseIdName } from '../../src/agent/platform/darwin/users.js';
+import { idUserNames, parseIdName } from '../../src/agent/platform/id-users.js';
 import { platformFor } from '../../src/agent/platform/select.js';
 import { DARWIN_BACKEND, LINUX_BACKEND, WINDOWS_BACKEND } from '../../src/agent/exec/rule-set.js';
 import type { CommandRunner } from '../../src/agent/session/platform.js';
@@ -37,6 +37,12 @@ describe('platformFor: the one OS choice', () => {
     const linux = platformFor('linux');
     expect(await linux.users.nameOf(0)).toBe('root');
     expect(await linux.users.nameOf(2_000_000_000)).toBeNull();
+    // The local answer first, without a process; `id` only for what the passwd file does not know.
+    const asked: string[] = [];
+    const runner: CommandRunner = { run: async (_c, args) => (asked.push(args[1]!), { code: 0, stdout: 'dir.user\n', stderr: '' }), start: () => { throw new Error('not used'); }, has: () => true };
+    const names = idUserNames(runner, { local: (uid) => (uid === 0 ? 'root' : null) });
+    expect([await names.nameOf(0), await names.nameOf(70_001)]).toEqual(['root', 'dir.user']);
+    expect(asked).toEqual(['70001']);
     expect(linux.users.processUser(process.pid)).toEqual(process.getuid?.() === 0 ? 'root' : expect.any(String));
   });
 
@@ -56,7 +62,7 @@ describe('platformFor: the one OS choice', () => {
       },
       has: () => true,
     };
-    const names = darwinUserNames(runner);
+    const names = idUserNames(runner);
     expect(await names.nameOf(501)).toBe('ann');
     expect(await names.nameOf(1_284_637)).toBe('j.smith');
     expect(await names.nameOf(4242)).toBeNull();

@@ -10,7 +10,7 @@ import { noPreExecGate } from '../no-gate.js';
 import { darwinSessionLister } from './seat.js';
 import { darwinSessionPlatform } from './session.js';
 import { darwinUsbPlatform } from './usb.js';
-import { darwinUserNames } from './users.js';
+import { idUserNames } from '../id-users.js';
 
 /**
  * macOS: ps-polling exec fallback (Endpoint Security needs an Apple entitlement), console-user
@@ -19,7 +19,7 @@ import { darwinUserNames } from './users.js';
  */
 export function darwinPlatform(): AgentPlatform {
   const runner = nodeCommandRunner();
-  const users = darwinUserNames(runner);
+  const users = idUserNames(runner);
   return {
     os: 'darwin',
     runner: nodeCommandRunner,

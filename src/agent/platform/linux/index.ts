@@ -5,6 +5,7 @@ import { loadPeercredAddon } from '../../local-ipc/peercred.js';
 import { connectTrayPipe, listenTrayPipe } from '../../local-ipc/win32-pipe.js';
 import { nodeCommandRunner } from '../../session/node-runner.js';
 import type { AgentPlatform } from '../agent-platform.js';
+import { idUserNames } from '../id-users.js';
 import { createGateBackstop, linuxExecFallback } from '../exec-fallback.js';
 import { XpropWindowSource } from './activity/xprop-source.js';
 import { LinuxExecGate } from './exec-gate.js';
@@ -41,11 +42,8 @@ export function linuxPlatform(): AgentPlatform {
       displayServer: (env) => displayServerOf(env, 'linux'),
       sleepWatcher: (onPower) => (logindAvailable() ? new LogindSleepWatcher({ onPower }) : null),
     },
-    users: {
-      // getpwuid's file: accounts from a directory service (sssd, LDAP) are not named here.
-      nameOf: async (uid) => knownUserName(uid),
-      processUser,
-    },
+    // The passwd file first (getpwuid's local answer), then NSS through `id` for directory accounts.
+    users: idUserNames(nodeCommandRunner(), { local: knownUserName, processUser }),
     tray: { platform: 'linux', peercred: () => loadPeercredAddon('linux'), listenPipe: listenTrayPipe, connectPipe: connectTrayPipe },
   };
 }
