@@ -87,7 +87,10 @@ export interface Win32Process extends ObservedProcess {
  * Polls the process list. Session 0 (services) is never reported: services are the OS's, not a
  * pupil's. Each poll starts PowerShell (hundreds of ms), so the default interval is a second.
  */
-export class WmiPollBackend extends PollingProcessBackend<Win32Process, Win32ProcessRow & ListedProcess> {
+/** A listed process the watcher judges: it has a program and a creation date. */
+type ListedWin32 = Win32ProcessRow & ListedProcess & { created: string };
+
+export class WmiPollBackend extends PollingProcessBackend<Win32Process, ListedWin32> {
   readonly kind = 'wmi' as const;
 
   constructor(
@@ -97,17 +100,16 @@ export class WmiPollBackend extends PollingProcessBackend<Win32Process, Win32Pro
     super(1000, options);
   }
 
-  protected async list(): Promise<(Win32ProcessRow & ListedProcess)[] | null> {
+  protected async list(): Promise<ListedWin32[] | null> {
     const out = await this.runner.run(POWERSHELL, [...PS_ARGS, WIN32_PROCESS_QUERY], 30_000);
     if (out.code !== 0) return null;
     return parseWin32Processes(out.stdout).flatMap((row) =>
-      row.path && row.created && row.sessionId !== 0 ? [{ ...row, path: row.path, key: `${row.pid}|${row.created}|${row.path}` }] : [],
+      row.path && row.created && row.sessionId !== 0 ? [{ ...row, path: row.path, created: row.created, key: `${row.pid}|${row.created}|${row.path}` }] : [],
     );
   }
 
-  protected observe(row: Win32ProcessRow & ListedProcess, id: NonNullable<ReturnType<typeof fileIdentity>>): Win32Process {
-    const created = row.created!;
-    return { pid: row.pid, uid: null, user: null, start: created, created, sessionId: row.sessionId, path: row.path, ...id };
+  protected observe(row: ListedWin32, id: NonNullable<ReturnType<typeof fileIdentity>>): Win32Process {
+    return { pid: row.pid, uid: null, user: null, start: row.created, created: row.created, sessionId: row.sessionId, path: row.path, ...id };
   }
 
   signer(p: Win32Process): Promise<SignerInfo | null> {
