@@ -395,7 +395,7 @@ describe.skipIf(skip)("power and idle reports from the session user's tray", () 
   const uid = process.getuid!();
   const closers = closersPerTest();
 
-  /** The service side as AgentService wires it: reportPower, and the idle reports session control reads. */
+  /** The service side as the composition root (service.ts) wires it: reportPower, and the idle reports session control reads. */
   async function serve(sessionUid: number) {
     const powers: string[] = [];
     let mono = 1_000;

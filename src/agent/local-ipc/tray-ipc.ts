@@ -33,7 +33,7 @@ export interface TrayIpcOptions {
   monitoring: () => MonitoringState;
   emit: (event: NewAgentEvent) => void;
   lock: (() => Promise<{ ok: boolean; detail: string }>) | null;
-  /** The tray's powerMonitor saw the machine suspend or resume (AgentService.reportPower). */
+  /** The tray's powerMonitor saw the machine suspend or resume (reportPower in the composition root, service.ts). */
   power?: (state: PowerState) => boolean;
   /** The session user's tray read the idle time (kept for session control: TrayIdleReports). */
   idle?: (uid: number, reading: TrayIdleReading) => void;
