@@ -1,4 +1,4 @@
-import { AgentService } from '../src/agent/service.js';
+import { startAgent } from '../src/agent/service.js';
 import type { Logger } from '../src/shared/log.js';
 import type { ElectronApi } from './electron-api.js';
 import { InProcessServiceConnection } from './in-process-connection.js';
@@ -19,7 +19,7 @@ export async function startUserMode(options: { electron: ElectronApi; dataDir: s
     options.log.warn(`the enrollment token is not saved: ${secrets.unavailable()}`);
   }
   const uid = process.getuid?.();
-  const service = new AgentService({
+  const service = await startAgent({
     dataDir: options.dataDir,
     consoleUrl: process.env.VIGIL_CONSOLE_URL,
     enrollToken,
@@ -29,6 +29,7 @@ export async function startUserMode(options: { electron: ElectronApi; dataDir: s
     session: { ownership: 'byod', target: { display: process.env.DISPLAY, uid, xauthority: process.env.XAUTHORITY } },
     trayIpc: { path: null },
   });
-  await service.start();
-  return new InProcessServiceConnection(service.trayIpc!);
+  // User mode always runs the in-process tray IPC (trayIpc above).
+  if (!service.trayIpc) throw new Error('user mode started without its tray IPC');
+  return new InProcessServiceConnection(service.trayIpc);
 }

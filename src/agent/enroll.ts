@@ -1,3 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '../shared/backoff.js';
+import type { Logger } from '../shared/log.js';
 import { EnrollResponseSchema, type EnrollRequest } from '../shared/api.js';
 import { describeFetchError } from '../shared/fetch-error.js';
 import { summariseZodError } from '../shared/policy.js';
@@ -79,4 +82,29 @@ export async function enrollAndSave(opts: { dataDir: string; consoleUrl: string;
   });
   writeDeviceFile(opts.dataDir, device);
   return device;
+}
+
+/**
+ * Enrolls this device at first start, waiting out an unreachable console (a refusal is final).
+ * Resolves with the saved device file.
+ */
+export async function enrollWithRetry(opts: { dataDir: string; consoleUrl?: string; enrollToken?: string; pinnedConsoleKey?: string; key: DeviceKey; log: Logger }): Promise<DeviceFile> {
+  const { consoleUrl, enrollToken, log } = opts;
+  if (!consoleUrl || !enrollToken) {
+    throw new EnrollError('this device is not enrolled: give --console and --enroll-token (or /etc/vigil/enroll.json)');
+  }
+  const backoff = new Backoff(1000, 60_000);
+  for (;;) {
+    try {
+      const device = await enrollAndSave({ dataDir: opts.dataDir, consoleUrl, token: enrollToken, key: opts.key, pinnedConsoleKey: opts.pinnedConsoleKey });
+      log.info('enrolled with console', { deviceId: device.deviceId, console: consoleUrl });
+      return device;
+    } catch (error) {
+      // A refusal is final; an unreachable console is worth waiting for.
+      if (!(error instanceof EnrollError) || !/cannot reach/.test(error.message)) throw error;
+      const delay = backoff.next();
+      log.warn(`${error.message}; retrying in ${Math.round(delay / 1000)} s`);
+      await sleep(delay);
+    }
+  }
 }

@@ -15,7 +15,7 @@ export type UsbResponse = z.infer<typeof UsbResponseSchema>;
 
 /**
  * A glob over a mount point or a device path: `*` matches within one path segment, `**`
- * across segments. Only absolute paths; nothing else is special.
+ * across segments, `?` one character but `/` (src/agent/path-glob.ts). Only absolute paths.
  */
 export const PathGlobSchema = z
   .string()

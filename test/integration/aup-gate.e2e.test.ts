@@ -2,7 +2,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentService } from '../../src/agent/service.js';
+import { startAgent, type AgentService } from '../../src/agent/service.js';
 import { aupHash } from '../../src/shared/aup-verify.js';
 import { createLogger } from '../../src/shared/log.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
@@ -196,7 +196,7 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
       (await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary'], { VIGIL_CONSOLE_URL: consoleForDecline.url, VIGIL_TOKEN: consoleForDecline.token })).code,
     ).toBe(0);
     // The real service, in this process (which has no DISPLAY, so it is never part of the session).
-    service = new AgentService({
+    service = await startAgent({
       dataDir: join(dir2.path, 'agent'),
       consoleUrl: consoleForDecline.url,
       enrollToken: ENROLL_TOKEN,
@@ -205,7 +205,6 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
       backoffMaxMs: 500,
       session: { target: { display: x2.display, uid: process.getuid!() }, ownership: 'school' },
     });
-    await service.start();
     await waitUntil(() => existsSync(join(dir2.path, 'agent', 'aup.json')), 15_000, () => 'no AUP reached the service');
   });
 
@@ -218,7 +217,7 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
   });
 
   it('is refused for a user who is not the one in the controlled session', async () => {
-    const gate = service.aupGate!;
+    const gate = service.aupGate;
     await waitUntil(async () => (await gate.decide('root')).needed, 10_000);
     // The page names the school from the policy (policies/secondary-default.json).
     const decision = await gate.decide('root');
@@ -228,7 +227,7 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
   });
 
   it('logs the user off at once: the session\'s processes end, and the console hears why', async () => {
-    const gate = service.aupGate!;
+    const gate = service.aupGate;
     expect(await gate.decline('root')).toEqual({ ok: true });
     await waitUntil(() => !isRunning(app) && !isRunning(wm), 10_000, () => 'the session processes are still running');
     // The refused decline above is an event too (logoff false): wait for this one, by user.

@@ -12,6 +12,7 @@ import { trayClientTransport, trayServerTransport, type TrayPlatform } from '../
 import { TrayIpcServer } from '../../src/agent/local-ipc/server.js';
 import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tray-requests.js';
 import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
+import { userName as passwdName } from '../../src/agent/platform/linux/proc-user.js';
 import { startTrayIpc, type TrayIpcOptions } from '../../src/agent/local-ipc/tray-ipc.js';
 import { preferTrayIdle, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import { InProcessServiceConnection } from '../../main/in-process-connection.js';
@@ -164,6 +165,7 @@ function options(path: string | null, emitted: NewAgentEvent[], sessionUid = pro
     monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
     emit: (e) => emitted.push(e),
     lock: async () => ({ ok: false, detail: 'no locker here' }),
+    userName: (uid) => passwdName(uid),
     log,
   };
 }
@@ -362,6 +364,7 @@ describe.skipIf(skip)('the tray keeps its connection', () => {
       monitoring: () => ({ appControl: null, idleLockSeconds: null, activity: null, usbControl: false }),
       emit: () => undefined,
       lock: null,
+      userName: (peerUid) => passwdName(peerUid),
       log,
     });
     let ipc = await startTrayIpc(opts());
@@ -392,7 +395,7 @@ describe.skipIf(skip)("power and idle reports from the session user's tray", () 
   const uid = process.getuid!();
   const closers = closersPerTest();
 
-  /** The service side as AgentService wires it: reportPower, and the idle reports session control reads. */
+  /** The service side as the composition root (service.ts) wires it: reportPower, and the idle reports session control reads. */
   async function serve(sessionUid: number) {
     const powers: string[] = [];
     let mono = 1_000;

@@ -103,3 +103,19 @@ describe('treatAsRemovable rules', () => {
     expect(UsbPolicySchema.parse({})).toEqual({ verification: 'fast', response: 'block', allowSerials: [], treatAsRemovable: [] });
   });
 });
+
+describe('one glob for exec path rules and USB rules', () => {
+  it('reads `?` the same in both: exactly one character, never `/`', async () => {
+    const { globToRegExp } = await import('../../src/agent/exec/rule-set.js');
+    for (const [pattern, path, matches] of [
+      ['/media/stick?', '/media/stick1', true],
+      ['/media/stick?', '/media/stick', false],
+      ['/media/stick?', '/media/stick12', false],
+      ['/media/a?c', '/media/a/c', false],
+      ['/dev/sd?1', '/dev/sdb1', true],
+    ] as const) {
+      expect(pathGlobMatches(pattern, path)).toBe(matches);
+      expect(globToRegExp(pattern).test(path)).toBe(matches);
+    }
+  });
+});

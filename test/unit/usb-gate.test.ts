@@ -11,7 +11,8 @@ import { UsbPolicySchema, type BundleStations } from '../../src/shared/usb-polic
 import { flagDirectory, generateEd25519KeyPair } from '../helpers/flags.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 import { memoryPlatform, memoryVolume } from '../helpers/usb-memory.js';
-import { startUsbGate } from '../../src/agent/usb/host.js';
+import { createUsbGate } from '../../src/agent/usb/host.js';
+import { PolicyBus } from '../../src/agent/policy-bus.js';
 import type { PolicyBundle } from '../../src/shared/policy.js';
 
 /**
@@ -192,19 +193,20 @@ describe('USB gate hosted in the agent service', () => {
     const { platform, table } = memoryPlatform();
     const events: NewAgentEvent[] = [];
     const shown: string[] = [];
-    const host = { emit: (e: NewAgentEvent) => events.push(e), policyListeners: [] as ((b: PolicyBundle) => void)[] };
+    const policies = new PolicyBus(createLogger('test', 'error'));
     const session = { command: async (action: 'lock' | 'logoff' | 'message', text?: string) => (shown.push(`${action}: ${text}`), { ok: true, detail: 'shown', backend: 'test' }) };
-    const gate = startUsbGate(host, { mode: 'service', log: createLogger('test', 'error') }, () => session, platform)!;
+    const host = { emit: (e: NewAgentEvent) => events.push(e), policies, session: () => session };
+    const gate = createUsbGate(host, { mode: 'service', log: createLogger('test', 'error'), os: 'linux' }, platform)!;
     const tray: string[] = [];
     gate.onNotice((n) => tray.push(n.title));
     table.volumes.push(vol(dir()));
     const bundle = { payload: { policy: { usb: UsbPolicySchema.parse({}) }, stations } } as unknown as PolicyBundle;
-    host.policyListeners.forEach((l) => l(bundle));
+    policies.publish(bundle);
     await until(() => shown.length === 1);
     expect(shown[0]).toMatch(/^message: "HOMEWORK" was not opened\n\nThe drive "HOMEWORK" was not opened because it has not been checked for\nviruses/);
     expect(tray).toEqual(['"HOMEWORK" was not opened']);
     expect(events[0]).toMatchObject({ type: 'usb.blocked' });
-    expect(startUsbGate(host, { mode: 'user', log: createLogger('test', 'error') }, () => null, platform)).toBeNull();
+    expect(createUsbGate({ ...host, session: () => null }, { mode: 'user', log: createLogger('test', 'error'), os: 'linux' }, platform)).toBeNull();
     gate.stop();
   });
 });

@@ -2,15 +2,15 @@ import type { ActivityNow, PowerState } from '../../shared/activity.js';
 import type { NewAgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
 import type { Ownership } from '../../shared/session.js';
-import { windowSourceFor } from '../platform/activity.js';
+import type { ActivityPlatform } from '../platform/agent-platform.js';
 import type { SessionObservation } from '../session/core.js';
 import type { SessionTarget } from '../session/platform.js';
-import { displayServerOf } from './display-server.js';
 import { SchoolNetworkCheck } from './network.js';
-import { LogindSleepWatcher, logindAvailable } from './power.js';
 import { ActivitySampler } from './sampler.js';
 
 export interface ActivityHostOptions {
+  /** The OS's window source, display server and suspend watcher. */
+  platform: ActivityPlatform;
   target: SessionTarget;
   ownership: Ownership;
   session: () => SessionObservation | null;
@@ -36,11 +36,11 @@ export function startActivity(options: ActivityHostOptions): ActivityHost {
   const env = options.env ?? process.env;
   const sessionEnv: NodeJS.ProcessEnv = { PATH: env.PATH, LC_ALL: 'C', DISPLAY: options.target.display ?? env.DISPLAY };
   if (options.target.xauthority) sessionEnv.XAUTHORITY = options.target.xauthority;
-  const displayServer = displayServerOf({ ...env, DISPLAY: sessionEnv.DISPLAY }, process.platform);
+  const displayServer = options.platform.displayServer({ ...env, DISPLAY: sessionEnv.DISPLAY });
   const sampler = new ActivitySampler({
     ownership: options.ownership,
     displayServer,
-    createSource: windowSourceFor(process.platform, sessionEnv),
+    createSource: options.platform.windowSource(sessionEnv),
     session: options.session,
     network: new SchoolNetworkCheck(),
     emit: options.emit,
@@ -48,7 +48,7 @@ export function startActivity(options: ActivityHostOptions): ActivityHost {
     log: options.log,
   });
   sampler.start();
-  const power = process.platform === 'linux' && logindAvailable() ? new LogindSleepWatcher({ onPower: options.sendPower }) : null;
+  const power = options.platform.sleepWatcher(options.sendPower);
   power?.start();
   options.log.info('activity reporting ready', { displayServer, ownership: options.ownership, suspendWatch: power ? 'logind' : null });
   return {

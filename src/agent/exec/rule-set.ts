@@ -1,6 +1,9 @@
 import type { AppAction, AppRule, Applications, DeviceGroups } from '../../shared/app-rules.js';
 import type { ExecAction, ExecRules } from '../../shared/exec.js';
 import type { CompiledPathRule, CompiledRule, CompiledSignerRule, ExecRuleSet } from './decision.js';
+import { globToRegExp } from '../path-glob.js';
+
+export { globToRegExp };
 
 /** Which rules this backend can evaluate. Linux: POSIX paths and SHA-256; no signers, no Authenticode. */
 export interface BackendCapabilities {
@@ -39,21 +42,6 @@ export interface CompileReport {
 }
 
 const toExec = (action: AppAction): ExecAction => (action === 'allow' ? 'allow' : 'deny');
-
-/** POSIX glob -> anchored RegExp: `**` any characters, `*` any but `/`, `?` one but `/`. */
-export function globToRegExp(pattern: string): RegExp {
-  let out = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*' && pattern[i + 1] === '*') {
-      out += '.*';
-      i++;
-    } else if (c === '*') out += '[^/]*';
-    else if (c === '?') out += '[^/]';
-    else out += c.replace(/[.+^$()|\\[\]{}]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`, 's');
-}
 
 /** The groups a device belongs to, from the policy's `groups` map. */
 export function groupsOf(groups: DeviceGroups | undefined, deviceId: string | null): Set<string> {

@@ -50,7 +50,8 @@ export interface TrayIpcServerOptions {
   handler: TrayRequestHandler;
   credentialsOf: (socket: Socket) => PeerCredentials;
   listener?: TrayListener;
-  userName: (uid: number) => string;
+  /** The account name of a peer's uid, the way the OS keeps accounts (AgentPlatform.users). */
+  userName: (uid: number) => string | Promise<string>;
   log: Logger;
 }
 
@@ -148,15 +149,30 @@ export class TrayIpcServer {
 
   private accept(socket: Socket, named?: TrayPeer): void {
     socket.on('error', () => socket.destroy());
-    let peer: TrayPeer;
+    if (named) return this.admit(socket, named);
+    let creds: PeerCredentials;
+    let user: string | Promise<string>;
     try {
-      peer = named ?? (creds => ({ ...creds, user: this.options.userName(creds.uid) }))(this.options.credentialsOf(socket));
+      creds = this.options.credentialsOf(socket);
+      user = this.options.userName(creds.uid);
     } catch (error) {
       // Without the kernel's word on who this is, nothing may be answered.
       this.options.log.warn('refused a tray connection: no peer credentials', { error });
       socket.destroy();
       return;
     }
+    if (typeof user === 'string') return this.admit(socket, { ...creds, user });
+    // A directory account's name may take a command to learn; the socket stays paused meanwhile.
+    user.then(
+      (name) => void (socket.destroyed || this.admit(socket, { ...creds, user: name })),
+      (error: unknown) => {
+        this.options.log.warn('refused a tray connection: its user could not be named', { uid: creds.uid, error });
+        socket.destroy();
+      },
+    );
+  }
+
+  private admit(socket: Socket, peer: TrayPeer): void {
     const connection: Connection = { socket, peer, inFlight: 0, saidHello: false };
     this.connections.add(connection);
     let partialTimer: NodeJS.Timeout | null = null;

@@ -8,7 +8,6 @@ import { TrayRequestSchema, type MonitoringState, type ServiceNotice, type TrayR
 import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.js';
 import type { AupGateApi } from '../aup/gate-api.js';
 import type { TrayIdleReading } from '../session/tray-idle.js';
-import { userName as userNameOf } from '../platform/linux/proc-user.js';
 import { TrayIpcServer, type TrayPeer } from './server.js';
 import { TrayRequests } from './tray-requests.js';
 import { TrayWatch, type StoppedTray } from './tray-watch.js';
@@ -19,6 +18,10 @@ export interface TrayIpcOptions {
   path: string | null;
   /** The OS, its peer check and pipe (tests inject fakes). */
   platform?: TrayPlatform;
+  /** A peer's account name from its uid, the way the OS keeps accounts (AgentPlatform.users). */
+  userName: (uid: number) => string | Promise<string>;
+  /** The service's AUP gate, when the service has one from the start. */
+  aupGate?: AupGateApi;
   /** Starts the tray for a user again (argv; run as that user with the session's display). */
   trayCommand: string[] | null;
   mode: 'service' | 'user';
@@ -30,7 +33,7 @@ export interface TrayIpcOptions {
   monitoring: () => MonitoringState;
   emit: (event: NewAgentEvent) => void;
   lock: (() => Promise<{ ok: boolean; detail: string }>) | null;
-  /** The tray's powerMonitor saw the machine suspend or resume (AgentService.reportPower). */
+  /** The tray's powerMonitor saw the machine suspend or resume (reportPower in the composition root, service.ts). */
   power?: (state: PowerState) => boolean;
   /** The session user's tray read the idle time (kept for session control: TrayIdleReports). */
   idle?: (uid: number, reading: TrayIdleReading) => void;
@@ -38,6 +41,8 @@ export interface TrayIpcOptions {
 }
 
 export interface TrayIpc {
+  /** Starts listening on the socket or pipe (nothing to do in user mode). */
+  listen(): Promise<void>;
   /** The service's AUP gate (src/agent/aup/gate.ts), carried to the tray's AUP window. */
   setAupGate(gate: AupGateApi | null): void;
   /** Every event the service emits: blocks and logoff warnings become notices to the user's tray. */
@@ -55,9 +60,20 @@ export interface TrayIpc {
   close(): Promise<void>;
 }
 
-/** The tray IPC of the root/SYSTEM service: socket or pipe (transport.ts), request handling and the tray watch. */
+/** The tray IPC, listening. */
 export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
-  let gate: AupGateApi | null = null;
+  const ipc = createTrayIpc(options);
+  await ipc.listen();
+  return ipc;
+}
+
+/**
+ * The tray IPC of the root/SYSTEM service: socket or pipe (transport.ts), request handling and
+ * the tray watch. The transport is chosen (and its addon loaded) here, so a missing addon stops
+ * the service's start with the reason rather than refusing every tray later.
+ */
+export function createTrayIpc(options: TrayIpcOptions): TrayIpc {
+  let gate: AupGateApi | null = options.aupGate ?? null;
   const sessionUid = () => options.session().uid;
   const watch = new TrayWatch({
     policy: () => options.policy() ?? DEFAULT_TRAY_POLICY,
@@ -87,17 +103,17 @@ export async function startTrayIpc(options: TrayIpcOptions): Promise<TrayIpc> {
         handler: requests,
         credentialsOf: transport.kind === 'unix-socket' ? transport.credentialsOf : refuseUnnamed,
         ...(transport.kind === 'named-pipe' ? { listener: transport.listener } : {}),
-        userName: userNameOf,
+        userName: options.userName,
         log: options.log,
       })
     : null;
-  await server?.listen();
   // In user mode the peer is this process itself: the signed-in user running the tray.
   const self: TrayPeer = { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, user: userInfo().username };
   const notices = new EventEmitter<{ notice: [ServiceNotice] }>();
   const notifyUser = (user: string, notice: ServiceNotice) => (server ? server.notifyUser(user, notice) : user === self.user && notices.emit('notice', notice));
   const notifySession = (notice: ServiceNotice) => (server ? (uid => uid !== null && server.notify(uid, notice))(sessionUid()) : notices.emit('notice', notice));
   return {
+    listen: async () => void (await server?.listen()),
     notices,
     aupChanged: () => void (server ? server.notifyAll({ kind: 'notice', notice: 'aup.needed' }) : notices.emit('notice', { kind: 'notice', notice: 'aup.needed' })),
     direct: (request) => requests.handle(TrayRequestSchema.parse(request), self),
@@ -131,7 +147,8 @@ function refuseUnnamed(): never {
  */
 async function restartTray(options: TrayIpcOptions, { user, uid, gid }: StoppedTray): Promise<{ ok: boolean; detail: string }> {
   if (!options.trayCommand?.length) return { ok: false, detail: 'no tray command is configured (--tray-command)' };
-  if (process.platform !== 'linux') return { ok: false, detail: `restarting the tray is not implemented on ${process.platform}` };
+  const os = (options.platform ?? hostTrayPlatform).platform;
+  if (os !== 'linux') return { ok: false, detail: `restarting the tray is not implemented on ${os}` };
   const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', USER: user, LOGNAME: user };
   const session = options.session();
   if (session.display) env.DISPLAY = session.display;

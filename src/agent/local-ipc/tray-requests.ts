@@ -19,7 +19,7 @@ export interface TrayServiceHost {
   /** The session runner's lock; null when session control is off. */
   lock: (() => Promise<{ ok: boolean; detail: string }>) | null;
   watch: TrayWatch | null;
-  /** Tells the console the machine sleeps or woke (AgentService.reportPower): true if the link took it. */
+  /** Tells the console the machine sleeps or woke (reportPower in the composition root, service.ts): true if the link took it. */
   power?: (state: PowerState) => boolean;
   /** Keeps the session user's latest idle reading (session control's idle source). */
   idle?: (uid: number, reading: TrayIdleReading) => void;

@@ -4,7 +4,6 @@ import type { ExecMode, ExecWatchRecord } from '../../shared/exec.js';
 import type { ExecFallback } from '../app-control.js';
 import type { BuiltinAllow, ExecDecide } from '../exec/decision.js';
 import { FallbackWatcher, whyNotActOn } from '../exec/fallback.js';
-import { DARWIN_BACKEND, LINUX_BACKEND, WINDOWS_BACKEND, type BackendCapabilities } from '../exec/rule-set.js';
 import type { CommandRunner } from '../session/platform.js';
 import { PsPollBackend } from './darwin/exec-control.js';
 import { systemBuiltins } from './linux/exec-gate.js';
@@ -12,34 +11,37 @@ import { linuxWatchBackend } from './linux/exec-watch.js';
 import { parseMountInfo } from './linux/mountinfo.js';
 import { WmiPollBackend } from './win32/exec-control.js';
 
+type FallbackOptions = { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void };
+
 /**
- * The fallback watcher for this OS (docs/application-control.md, "Fallback watcher"): Linux
- * proc connector or /proc polling, Windows WMI polling, macOS ps polling — all behind
- * ProcessWatchBackend, judged by the same FallbackWatcher core and rule set.
+ * The fallback watchers (docs/application-control.md, "Fallback watcher"): Linux proc connector
+ * or /proc polling, Windows WMI polling, macOS ps polling — all behind ProcessWatchBackend,
+ * judged by the same FallbackWatcher core and rule set. Each OS's platform object picks its own.
  */
-export function createExecFallback(
-  options: { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void },
-  runner: CommandRunner,
-  platform: NodeJS.Platform = process.platform,
-): { watcher: ExecFallback; detail: string } {
+function whyNotFor(firstHumanUid: number) {
   // People's accounts start at 1000 on Linux (login.defs UID_MIN) and at 501 on macOS.
-  const self = { pid: process.pid, uid: process.getuid?.() ?? null, firstHumanUid: platform === 'darwin' ? 501 : 1000 };
-  const whyNot = (p: { pid: number; uid: number | null }) => whyNotActOn(p, self);
-  if (platform === 'linux') {
-    const { backend, detail } = linuxWatchBackend();
-    return { watcher: new FallbackWatcher({ backend, builtins: systemBuiltins(), ...options, whyNot }), detail };
-  }
-  if (platform === 'win32') {
-    const backend = new WmiPollBackend(runner);
-    const detail = 'wmi watcher: Win32_Process polled every second (Get-CimInstance); unapproved programs are ended with Stop-Process after they start';
-    return { watcher: new FallbackWatcher({ backend, builtins: existing(windowsBuiltinPaths()), ...options, whyNot }), detail };
-  }
-  if (platform === 'darwin') {
-    const backend = new PsPollBackend(runner);
-    const detail = 'ps-poll watcher: ps polled every 250 ms (Endpoint Security needs an Apple entitlement); unapproved programs are killed after they start';
-    return { watcher: new FallbackWatcher({ backend, builtins: existing(['/System', '/usr', '/bin', '/sbin', '/Library/Apple', process.execPath, agentDir()]), ...options, whyNot }), detail };
-  }
-  throw new Error(`no fallback watcher for ${platform}`);
+  const self = { pid: process.pid, uid: process.getuid?.() ?? null, firstHumanUid };
+  return (p: { pid: number; uid: number | null }) => whyNotActOn(p, self);
+}
+
+export function linuxExecFallback(options: FallbackOptions): { watcher: ExecFallback; detail: string } {
+  const { backend, detail } = linuxWatchBackend();
+  return { watcher: new FallbackWatcher({ backend, builtins: systemBuiltins(), ...options, whyNot: whyNotFor(1000) }), detail };
+}
+
+export function win32ExecFallback(options: FallbackOptions, runner: CommandRunner): { watcher: ExecFallback; detail: string } {
+  const backend = new WmiPollBackend(runner);
+  const detail = 'wmi watcher: Win32_Process polled every second (Get-CimInstance); unapproved programs are ended with Stop-Process after they start';
+  return { watcher: new FallbackWatcher({ backend, builtins: existing(windowsBuiltinPaths()), ...options, whyNot: whyNotFor(1000) }), detail };
+}
+
+export function darwinExecFallback(options: FallbackOptions, runner: CommandRunner, userOf?: (uid: number) => Promise<string | null>): { watcher: ExecFallback; detail: string } {
+  const backend = new PsPollBackend(runner, userOf ? { userOf } : {});
+  const detail = 'ps-poll watcher: ps polled every 250 ms (Endpoint Security needs an Apple entitlement); unapproved programs are killed after they start';
+  return {
+    watcher: new FallbackWatcher({ backend, builtins: existing(['/System', '/usr', '/bin', '/sbin', '/Library/Apple', process.execPath, agentDir()]), ...options, whyNot: whyNotFor(501) }),
+    detail,
+  };
 }
 
 /**
@@ -48,7 +50,7 @@ export function createExecFallback(
  * tmpfs or FUSE mounted inside a pupil's own user and mount namespace. Everything the agent can
  * see is left to the gate (and to the policy's choice of marks).
  */
-export function createGateBackstop(options: { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void }): { watcher: ExecFallback; detail: string } {
+export function createGateBackstop(options: FallbackOptions): { watcher: ExecFallback; detail: string } {
   const { backend, detail } = linuxWatchBackend();
   const self = { pid: process.pid, uid: process.getuid?.() ?? null };
   let visible = new Set<bigint>();
@@ -80,11 +82,6 @@ export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major);
   const mi = BigInt(minor);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
-}
-
-/** Which rules the fallback can evaluate on each OS (signers where the OS reports them). */
-export function backendFor(platform: NodeJS.Platform): BackendCapabilities {
-  return platform === 'win32' ? WINDOWS_BACKEND : platform === 'darwin' ? DARWIN_BACKEND : LINUX_BACKEND;
 }
 
 /** AppLocker's path variables for Windows path rules, from the environment. */

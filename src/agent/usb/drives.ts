@@ -1,6 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import type { z } from 'zod';
 import type { TreatAsRemovableSchema } from '../../shared/usb-policy.js';
+import { pathGlobMatches } from '../path-glob.js';
+
+/** treatAsRemovable rules use the agent's one path glob (path-glob.ts). */
+export { pathGlobMatches };
 
 /**
  * The USB gate's view of the OS, implemented per platform (src/agent/platform/{linux,win32,
@@ -76,23 +80,6 @@ export interface UsbPlatform {
   watcher: VolumeWatcher;
   classifier: DriveClassifier;
   actions: DriveActions;
-}
-
-/**
- * Glob over absolute paths: `*` within one segment, `**` across segments, everything else
- * literal. Used for policy treatAsRemovable rules on every platform.
- */
-export function pathGlobMatches(pattern: string, path: string): boolean {
-  let source = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*' && pattern[i + 1] === '*') {
-      source += '.*';
-      i++;
-    } else if (c === '*') source += '[^/]*';
-    else source += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`${source}$`).test(path);
 }
 
 /** The first treatAsRemovable rule the mount matches, if any. */

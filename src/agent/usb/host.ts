@@ -1,54 +1,36 @@
 import type { NewAgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/log.js';
-import type { PolicyBundle } from '../../shared/policy.js';
-import { darwinUsbPlatform } from '../platform/darwin/usb.js';
-import { linuxUsbPlatform } from '../platform/linux/usb.js';
-import { win32UsbPlatform } from '../platform/win32/usb.js';
-import { nodeCommandRunner } from '../session/node-runner.js';
-import type { UsbPlatform } from './drives.js';
+import type { PolicyBus } from '../policy-bus.js';
 import type { SessionRunner } from '../session/runner.js';
+import type { UsbPlatform } from './drives.js';
 import { noticeText } from './notices.js';
 import { UsbGate } from './usb-gate.js';
 
-interface Host {
+export interface UsbGateHost {
   emit(event: NewAgentEvent): void;
-  readonly policyListeners: ((bundle: PolicyBundle) => void)[];
+  readonly policies: Pick<PolicyBus, 'subscribe'>;
+  /** The session the agent controls now, whose message window shows the pupil's notices. */
+  session(): Pick<SessionRunner, 'command'> | null;
 }
 
 /**
- * Linux as root; macOS as root; Windows as the service (SYSTEM). The Windows and macOS
- * backends are tested on recorded outputs only (docs/usb.md).
+ * The USB gate inside the agent service when this device can enforce it (not in user mode:
+ * unmounting needs administrator rights; `platform` is null where the OS backends cannot run —
+ * Linux and macOS as root, Windows as SYSTEM). The gate follows each policy bundle; its notices go
+ * to the session's message window when the agent controls the session.
  */
-function usbPlatformFor(os: NodeJS.Platform, config: { udevDataDir?: string }): UsbPlatform | null {
-  const root = process.getuid?.() === 0;
-  if (os === 'linux' && root) return linuxUsbPlatform({ udevDataDir: config.udevDataDir });
-  if (os === 'darwin' && root) return darwinUsbPlatform(nodeCommandRunner());
-  if (os === 'win32') return win32UsbPlatform(nodeCommandRunner());
-  return null;
-}
-
-/**
- * Starts the USB gate inside the agent service when this device can enforce it (not in user
- * mode: unmounting needs administrator rights). The gate follows each policy bundle; its
- * notices go to the session's message window when the agent controls the session.
- */
-export function startUsbGate(
-  host: Host,
-  config: { mode: 'service' | 'user'; log: Logger; udevDataDir?: string },
-  session: () => Pick<SessionRunner, 'command'> | null,
-  platform: UsbPlatform | null = usbPlatformFor(process.platform, config),
-): UsbGate | null {
+export function createUsbGate(host: UsbGateHost, config: { mode: 'service' | 'user'; log: Logger; os: string }, platform: UsbPlatform | null): UsbGate | null {
   const log = config.log.child('usb');
   if (config.mode === 'user' || !platform) {
-    log.info('usb gate not available here', { mode: config.mode, platform: process.platform });
+    log.info('usb gate not available here', { mode: config.mode, platform: config.os });
     return null;
   }
   const gate = new UsbGate({ platform, emit: (e) => host.emit(e), log });
   gate.onNotice((notice) => {
-    const runner = session();
+    const runner = host.session();
     if (runner) void runner.command('message', noticeText(notice)).catch((error: unknown) => log.warn('could not show the usb notice', { error }));
   });
-  host.policyListeners.push((bundle) => {
+  host.policies.subscribe((bundle) => {
     gate.apply(bundle.payload.policy.usb, bundle.payload.stations).catch((error: unknown) => log.error('usb gate could not apply the policy', { error }));
   });
   return gate;

@@ -3,7 +3,7 @@ import { pupilMessage } from './verdict-text.js';
 
 /**
  * What the pupil is told about a drive the gate did not simply allow. The tray (or any other
- * front end) subscribes with AgentService.onUsbNotice; the agent also shows it through the
+ * front end) subscribes through the tray bridge (components/tray-bridge.ts); the agent also shows it through the
  * session's message window when it controls the session.
  */
 export interface UsbNotice {

@@ -8,7 +8,7 @@ import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
 import { OwnershipSchema } from '../../shared/session.js';
 import { TRAY_SOCKET_PATH } from '../../shared/local-ipc.js';
-import { AgentService } from '../../agent/service.js';
+import { startAgent, type AgentConfig, type AgentService } from '../../agent/service.js';
 import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
 import { intOption, isRoot, parse, readJsonFileArg } from '../args.js';
@@ -106,7 +106,7 @@ export async function runAgent(argv: string[]): Promise<void> {
   const consoleKey = values['console-key'] ?? fromFile?.consolePublicKey;
   if (consoleKey !== undefined && !Base64PublicKey.safeParse(consoleKey).success) throw usageError('--console-key is not a base64 Ed25519 public key');
   const log = createLogger('agent');
-  const service = new AgentService({
+  const config: AgentConfig = {
     dataDir: values['data-dir'] ?? defaultAgentDataDir(),
     consoleUrl,
     enrollToken: values['enroll-token'] ?? process.env.VIGIL_ENROLL_TOKEN ?? fromFile?.enrollToken,
@@ -119,9 +119,10 @@ export async function runAgent(argv: string[]): Promise<void> {
     session: sessionOptions(values),
     udevDataDir: values['udev-data'],
     ...(trayIpc ? { trayIpc } : {}),
-  });
+  };
+  let service: AgentService;
   try {
-    await service.start();
+    service = await startAgent(config);
   } catch (error) {
     throw new CliError((error as Error).message);
   }

@@ -1,6 +1,7 @@
 import type { SignerInfo } from '../../../shared/app-rules.js';
-import type { ObservedProcess, ProcessWatchBackend, TerminateOutcome } from '../../exec/fallback.js';
-import { fileIdentity, hashFileAt } from '../../exec/hash-file.js';
+import type { ObservedProcess, TerminateOutcome } from '../../exec/fallback.js';
+import type { fileIdentity } from '../../exec/hash-file.js';
+import { PollingProcessBackend, type ListedProcess, type PollingOptions } from '../../exec/polling-backend.js';
 import type { CommandRunner } from '../../session/platform.js';
 
 /**
@@ -47,51 +48,25 @@ export interface DarwinProcess extends ObservedProcess {
 }
 
 /** Polls ps (a few ms per run) every `intervalMs` (default 250). */
-export class PsPollBackend implements ProcessWatchBackend<DarwinProcess> {
+export class PsPollBackend extends PollingProcessBackend<DarwinProcess, PsRow & ListedProcess> {
   readonly kind = 'ps-poll' as const;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly known = new Set<string>();
-  private polling = false;
 
   constructor(
     private readonly runner: CommandRunner,
-    private readonly options: { intervalMs?: number; identity?: typeof fileIdentity; now?: () => number; userOf?: (uid: number) => string | null; hash?: (p: DarwinProcess) => Promise<string | null> } = {},
-  ) {}
-
-  async start(onProcess: (p: DarwinProcess) => void): Promise<void> {
-    await this.poll(onProcess);
-    this.timer = setInterval(() => void this.poll(onProcess), this.options.intervalMs ?? 250);
+    private readonly options: PollingOptions<DarwinProcess> & { now?: () => number; userOf?: (uid: number) => string | null | Promise<string | null> } = {},
+  ) {
+    super(250, options);
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  protected async list(): Promise<(PsRow & ListedProcess)[] | null> {
+    const out = await this.runner.run('ps', PS_ARGS, 10_000);
+    if (out.code !== 0) return null;
+    return parsePs(out.stdout).map((row) => ({ ...row, key: `${row.pid}|${row.lstart}|${row.path}` }));
   }
 
-  async poll(onProcess: (p: DarwinProcess) => void): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      const out = await this.runner.run('ps', PS_ARGS, 10_000);
-      if (out.code !== 0) return;
-      const alive = new Set<string>();
-      for (const row of parsePs(out.stdout)) {
-        const key = `${row.pid}|${row.lstart}|${row.path}`;
-        alive.add(key);
-        if (this.known.has(key)) continue;
-        const id = (this.options.identity ?? fileIdentity)(row.path);
-        if (!id) continue;
-        onProcess({ pid: row.pid, uid: row.uid, user: this.options.userOf?.(row.uid) ?? String(row.uid), start: row.lstart, lstart: row.lstart, path: row.path, ...id });
-      }
-      for (const key of this.known) if (!alive.has(key)) this.known.delete(key);
-      for (const key of alive) this.known.add(key);
-    } finally {
-      this.polling = false;
-    }
-  }
-
-  hash(p: DarwinProcess): Promise<string | null> {
-    return (this.options.hash ?? ((q) => hashFileAt(q.path, q)))(p);
+  protected async observe(row: PsRow & ListedProcess, id: NonNullable<ReturnType<typeof fileIdentity>>): Promise<DarwinProcess> {
+    const user = (await this.options.userOf?.(row.uid)) ?? String(row.uid);
+    return { pid: row.pid, uid: row.uid, user, start: row.lstart, lstart: row.lstart, path: row.path, ...id };
   }
 
   signer(p: DarwinProcess): Promise<SignerInfo | null> {

@@ -21,6 +21,11 @@ export function processUser(pid: number): string | null {
  * (sssd, LDAP) show as their uid number.
  */
 export function userName(uid: number): string {
+  return knownUserName(uid) ?? String(uid);
+}
+
+/** The account name of a uid from /etc/passwd, or null when it has none there. */
+export function knownUserName(uid: number): string | null {
   if (!names) {
     names = new Map();
     try {
@@ -32,5 +37,5 @@ export function userName(uid: number): string {
       // no passwd file: numbers only
     }
   }
-  return names.get(uid) ?? String(uid);
+  return names.get(uid) ?? null;
 }

@@ -2,8 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppRule, Applications, SignerInfo } from '../../../shared/app-rules.js';
 import { exportAppLocker, type AppLockerExport } from '../../../shared/appcontrol/applocker.js';
-import type { ObservedProcess, ProcessWatchBackend, TerminateOutcome } from '../../exec/fallback.js';
-import { fileIdentity, hashFileAt } from '../../exec/hash-file.js';
+import type { ObservedProcess, TerminateOutcome } from '../../exec/fallback.js';
+import type { fileIdentity } from '../../exec/hash-file.js';
+import { PollingProcessBackend, type ListedProcess, type PollingOptions } from '../../exec/polling-backend.js';
 import type { CommandRunner } from '../../session/platform.js';
 
 /**
@@ -86,53 +87,29 @@ export interface Win32Process extends ObservedProcess {
  * Polls the process list. Session 0 (services) is never reported: services are the OS's, not a
  * pupil's. Each poll starts PowerShell (hundreds of ms), so the default interval is a second.
  */
-export class WmiPollBackend implements ProcessWatchBackend<Win32Process> {
+/** A listed process the watcher judges: it has a program and a creation date. */
+type ListedWin32 = Win32ProcessRow & ListedProcess & { created: string };
+
+export class WmiPollBackend extends PollingProcessBackend<Win32Process, ListedWin32> {
   readonly kind = 'wmi' as const;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly known = new Set<string>();
-  private polling = false;
 
   constructor(
     private readonly runner: CommandRunner,
-    private readonly options: { intervalMs?: number; identity?: typeof fileIdentity; now?: () => number; hash?: (p: Win32Process) => Promise<string | null> } = {},
-  ) {}
-
-  async start(onProcess: (p: Win32Process) => void): Promise<void> {
-    await this.poll(onProcess);
-    this.timer = setInterval(() => void this.poll(onProcess), this.options.intervalMs ?? 1000);
+    private readonly options: PollingOptions<Win32Process> & { now?: () => number } = {},
+  ) {
+    super(1000, options);
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  protected async list(): Promise<ListedWin32[] | null> {
+    const out = await this.runner.run(POWERSHELL, [...PS_ARGS, WIN32_PROCESS_QUERY], 30_000);
+    if (out.code !== 0) return null;
+    return parseWin32Processes(out.stdout).flatMap((row) =>
+      row.path && row.created && row.sessionId !== 0 ? [{ ...row, path: row.path, created: row.created, key: `${row.pid}|${row.created}|${row.path}` }] : [],
+    );
   }
 
-  /** One round: list processes, report the ones not seen before. */
-  async poll(onProcess: (p: Win32Process) => void): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      const out = await this.runner.run(POWERSHELL, [...PS_ARGS, WIN32_PROCESS_QUERY], 30_000);
-      if (out.code !== 0) return;
-      const alive = new Set<string>();
-      for (const row of parseWin32Processes(out.stdout)) {
-        if (!row.path || !row.created || row.sessionId === 0) continue;
-        const key = `${row.pid}|${row.created}|${row.path}`;
-        alive.add(key);
-        if (this.known.has(key)) continue;
-        const id = (this.options.identity ?? fileIdentity)(row.path);
-        if (!id) continue;
-        onProcess({ pid: row.pid, uid: null, user: null, start: row.created, created: row.created, sessionId: row.sessionId, path: row.path, ...id });
-      }
-      for (const key of this.known) if (!alive.has(key)) this.known.delete(key);
-      for (const key of alive) this.known.add(key);
-    } finally {
-      this.polling = false;
-    }
-  }
-
-  hash(p: Win32Process): Promise<string | null> {
-    return (this.options.hash ?? ((q) => hashFileAt(q.path, q)))(p);
+  protected observe(row: ListedWin32, id: NonNullable<ReturnType<typeof fileIdentity>>): Win32Process {
+    return { pid: row.pid, uid: null, user: null, start: row.created, created: row.created, sessionId: row.sessionId, path: row.path, ...id };
   }
 
   signer(p: Win32Process): Promise<SignerInfo | null> {
