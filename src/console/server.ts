@@ -26,7 +26,7 @@ import { PolicyService } from './policies.js';
 import { registerRoutes } from './routes.js';
 import { CommandService } from './commands.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
-import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
+import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from '../shared/node/static-files.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
 
