@@ -27,7 +27,10 @@ export default tseslint.config(
     linterOptions: { reportUnusedDisableDirectives: 'off' },
     rules: {
       // Positional names in array destructuring (`for (const [key, value] of map)`) document the shape.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '.', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '.', caughtErrors: 'none' },
+      ],
       // The code runs side effects as comma sequences (`if (x) (a.push(1), (changed = true))`).
       '@typescript-eslint/no-unused-expressions': 'off',
       // TypeScript checks names; the .mjs scripts run under Node, where its globals exist.

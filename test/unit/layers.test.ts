@@ -10,10 +10,14 @@ import { REPO } from '../helpers/processes.js';
 describe('layer rules', () => {
   it('fail on an agent importing the console and on browser-safe shared code importing node:fs', () => {
     const fixture = join(REPO, 'test/fixtures/layers');
-    const run = spawnSync(process.execPath, [join(REPO, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs'), 'src', '--config', join(REPO, '.dependency-cruiser.cjs')], {
-      cwd: fixture,
-      encoding: 'utf8',
-    });
+    const run = spawnSync(
+      process.execPath,
+      [join(REPO, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs'), 'src', '--config', join(REPO, '.dependency-cruiser.cjs')],
+      {
+        cwd: fixture,
+        encoding: 'utf8',
+      },
+    );
     const output = run.stdout + run.stderr;
     expect(run.status, output).not.toBe(0);
     expect(output).toMatch(/agent-not-console-station-cli: src\/agent\/imports-console\.ts → src\/console\/thing\.ts/);

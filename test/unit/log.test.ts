@@ -26,7 +26,13 @@ describe('logger', () => {
 
     it(`redacts secrets passed as fields (${format})`, () => {
       const { log, text } = capture(format);
-      log.info('enrolled', { deviceId: 'd-1', enrollToken: 'tok-SECRET-1', token: 'tok-SECRET-2', headers: { authorization: 'Bearer tok-SECRET-3' }, password: 'pw-SECRET' });
+      log.info('enrolled', {
+        deviceId: 'd-1',
+        enrollToken: 'tok-SECRET-1',
+        token: 'tok-SECRET-2',
+        headers: { authorization: 'Bearer tok-SECRET-3' },
+        password: 'pw-SECRET',
+      });
       const out = text();
       expect(out).not.toContain('SECRET');
       expect(out).toContain('d-1');
