@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { resolveStaticFile, SECURITY_HEADERS } from '../src/console/static-files.js';
+import { resolveStaticFile, SECURITY_HEADERS } from '../src/shared/node/static-files.js';
 import { TrayPageSchema, type TrayPage } from '../src/shared/tray-bridge.js';
 
 /**

@@ -31,6 +31,11 @@ fi
 node scripts/prepare.mjs
 mkdir -p test-results
 status=0
+# Lint (layers, ESLint, Prettier) on a full run; a violation fails `npm test` but the tests still
+# run, so one CI run reports both. A run of chosen files (extra arguments) skips it.
+if [ "$#" -eq 0 ]; then
+  npm run lint || { status=$?; echo "npm run lint failed (layers, ESLint or formatting): see above"; }
+fi
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" || status=$?
 # One plain summary line, whatever the reporter above printed.
 node -e '

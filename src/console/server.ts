@@ -11,7 +11,7 @@ import { composeConsole } from './composition.js';
 import { HttpError } from './http/http-error.js';
 import type { Router } from './http/router.js';
 import type { ConsoleIdentity } from './identity.js';
-import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from './static-files.js';
+import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from '../shared/node/static-files.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface ConsoleOptions {

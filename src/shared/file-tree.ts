@@ -150,7 +150,7 @@ export function createHashQueue(root: string, paths: readonly string[], onDone: 
       const index = pending[head++]!;
       const buffer = buffers.pop()!;
       active++;
-      hashFile(join(root, paths[index]!), buffer)
+      void hashFile(join(root, paths[index]!), buffer)
         .then((result: HashResult) => result, (error: unknown): HashResult => ({ error: errorText(error) }))
         .then((result) => {
           buffers.push(buffer);

@@ -189,7 +189,7 @@ function removeOldFlag(root: string): void {
   try {
     unlinkSync(join(root, SCAN_FLAG_FILE));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove the old flag: ${errorText(error)}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove the old flag: ${errorText(error)}`, { cause: error });
   }
 }
 

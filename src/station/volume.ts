@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import type { VolumeIdentity } from '../shared/scan-flag.js';
+import { blkid } from '../shared/node/blkid.js';
 import { runCommand } from './clamav.js';
 
 /**
@@ -26,12 +27,6 @@ export async function volumeAt(mountPoint: string): Promise<VolumeIdentity & { s
     label: clean(fs.label ?? probed?.LABEL, /^[\x20-\x7e]{1,64}$/),
     usbSerial: await usbSerial(source),
   };
-}
-
-export async function blkid(device: string): Promise<Record<string, string> | null> {
-  const r = await runCommand('blkid', ['-o', 'export', device]).catch(() => null);
-  if (!r || r.code !== 0) return null;
-  return Object.fromEntries(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 }
 
 /** The serial of the USB device behind a block device, if udev knows it is on a USB bus. */

@@ -124,6 +124,7 @@ export class FakeElectron implements ElectronApi {
   };
 
   constructor() {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the fake's inner classes report to the fake itself
     const fake = this;
     this.Tray = class {
       image: string;

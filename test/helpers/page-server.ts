@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { serveStatic } from '../../src/console/static-files.js';
+import { serveStatic } from '../../src/shared/node/static-files.js';
 import { launchChromium } from './browser.js';
 import { REPO } from './processes.js';
 

@@ -22,7 +22,7 @@ const started = new Set<ChildProcess>();
 export function startProcess(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO): Proc {
   const child = spawn(process.execPath, args, {
     cwd,
-    env: { ...process.env, VIGIL_LOG_LEVEL: 'debug', ...env },
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'debug', VIGIL_LOG_FORMAT: 'pretty', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.add(child);

@@ -27,7 +27,7 @@ describe('PolicyService (real SQLite, real keys)', () => {
   });
 
   it('renews the policy before it expires: same document, new version, same lifetime', async () => {
-    const { store, identity, service } = setUp();
+    const { store, service } = setUp();
     const original = await service.publish(doc, 'admin', 3);
     const issued = Date.parse(original.bundle.payload.issuedAt);
     expect(await service.needsRenewal(issued + 1 * 86400_000)).toBe(false);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { blkid } from '../../../station/volume.js';
+import { blkid } from '../../../shared/node/blkid.js';
 import type { ActionResult, DriveActions, MountedVolume, UsbPlatform, VolumeWatcher } from '../../usb/drives.js';
 import { nodeCommandRunner } from '../../session/node-runner.js';
 import type { CommandRunner } from '../../session/platform.js';

@@ -15,7 +15,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Pages are built into dist/renderer; the console serves the dashboard from there. */
-export const RENDERER_ROOT = fileURLToPath(new URL('../../renderer/', import.meta.url));
+export const RENDERER_ROOT = fileURLToPath(new URL('../../../renderer/', import.meta.url));
 
 export const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -28,8 +28,8 @@ export const SECURITY_HEADERS: Record<string, string> = {
 
 /**
  * The file below `root` a URL path names, with its content type; null for anything outside
- * `root` (traversal, bad escapes) or of a type that is not served. Shared with the tray's
- * page protocol (main/pages.ts).
+ * `root` (traversal, bad escapes) or of a type that is not served. The console and the tray's
+ * page protocol (main/pages.ts) both serve through it.
  */
 export function resolveStaticFile(root: string, urlPath: string): { full: string; type: string } | null {
   let relative: string;
