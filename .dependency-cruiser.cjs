@@ -65,9 +65,7 @@ module.exports = {
       name: 'no-circular',
       comment: 'No import cycles: each module has one place in the layers.',
       severity: 'error',
-      // KNOWN EXCEPTION (issue 12): the console/policies.ts <-> console/station-keys.ts cycle is removed
-      // on the console branch. Lead: delete this pathNot after merging it.
-      from: { pathNot: '^src/console/(policies|station-keys)\\.ts$' },
+      from: {},
       to: { circular: true },
     },
     {

@@ -3,7 +3,7 @@ import { GetWindowsSource } from '../src/agent/activity/get-windows-source.js';
 import { ActivitySampler } from '../src/agent/activity/sampler.js';
 import type { WindowSource } from '../src/agent/activity/window-source.js';
 import { XpropWindowSource } from '../src/agent/platform/linux/activity/xprop-source.js';
-import { createLogger } from '../src/shared/log.js';
+import { createLogger } from '../src/shared/node/log.js';
 
 /**
  * The sampler alone, as the agent runs it, in its own process so its CPU and memory can be

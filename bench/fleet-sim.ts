@@ -1,8 +1,8 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { enroll } from '../src/agent/enroll.js';
 import { AgentLink } from '../src/agent/link.js';
-import { generateEd25519KeyPair } from '../src/shared/crypto.js';
-import { createLogger } from '../src/shared/log.js';
+import { generateEd25519KeyPair } from '../src/shared/node/crypto.js';
+import { createLogger } from '../src/shared/node/log.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { benchArgs, percentile } from './args.js';
 

@@ -5,7 +5,7 @@ import { TrayIpcClient } from '../src/agent/local-ipc/client.js';
 import { socketPeerCredentials } from '../src/agent/local-ipc/peercred.js';
 import { TrayIpcServer } from '../src/agent/local-ipc/server.js';
 import { TrayRequests } from '../src/agent/local-ipc/tray-requests.js';
-import { createLogger } from '../src/shared/log.js';
+import { createLogger } from '../src/shared/node/log.js';
 import { benchArgs, percentile, round } from './args.js';
 
 /**

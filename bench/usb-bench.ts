@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyDriveFlag, type VerifyLevel } from '../src/agent/usb/verify-flag.js';
-import { publicKeyFromPrivatePem } from '../src/shared/crypto.js';
+import { publicKeyFromPrivatePem } from '../src/shared/node/crypto.js';
 import { benchArgs, round } from './args.js';
 import { measureBlockMs } from './usb-block.js';
 

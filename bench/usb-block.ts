@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { linuxUsbPlatform } from '../src/agent/platform/linux/usb.js';
 import { UsbGate } from '../src/agent/usb/usb-gate.js';
 import type { NewAgentEvent } from '../src/shared/events.js';
-import { createLogger } from '../src/shared/log.js';
+import { createLogger } from '../src/shared/node/log.js';
 import { UsbPolicySchema } from '../src/shared/usb-policy.js';
 
 /**

@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TRAY_SOCKET_PATH } from '../src/shared/local-ipc.js';
-import { createLogger } from '../src/shared/log.js';
+import { createLogger } from '../src/shared/node/log.js';
 import type { ElectronApi } from './electron-api.js';
 import { SocketServiceConnection, type ServiceConnection } from './service-connection.js';
 import { registerPageScheme, TrayApp } from './tray-app.js';

@@ -1,5 +1,5 @@
 import { TRAY_IDLE_MAX_SECONDS, type TrayOp, type TrayRequest } from '../src/shared/local-ipc.js';
-import type { Logger } from '../src/shared/log.js';
+import type { Logger } from '../src/shared/node/log.js';
 import type { PowerMonitorLike } from './electron-api.js';
 import type { ServiceConnection } from './service-connection.js';
 

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { AupAcceptRequestSchema } from '../src/shared/aup-bridge.js';
-import type { Logger } from '../src/shared/log.js';
+import type { Logger } from '../src/shared/node/log.js';
 import type { BlockedProgram, ServiceNotice, TrayStatus } from '../src/shared/local-ipc.js';
 import { monitoredNow, monitoredSummary } from '../src/shared/monitoring-words.js';
 import {

@@ -1,5 +1,5 @@
 import { startAgent } from '../src/agent/service.js';
-import type { Logger } from '../src/shared/log.js';
+import type { Logger } from '../src/shared/node/log.js';
 import type { ElectronApi } from './electron-api.js';
 import { InProcessServiceConnection } from './in-process-connection.js';
 import { SecretStore } from './secret-store.js';

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { AppExecData, NewAgentEvent } from '../shared/events.js';
 import type { ExecAction, ExecGateRecord, ExecMode, ExecWatchRecord, WatcherKind } from '../shared/exec.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import type { PolicyDocument } from '../shared/policy.js';
 import type { AppRule, Applications } from '../shared/app-rules.js';
 import type { AppControlStatus } from '../shared/status.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { SeenCommandsFileSchema, SignedCommandSchema, type CommandOutcome, type CommandPayload } from '../shared/command.js';
-import { writeFileAtomic } from '../shared/files.js';
-import { verifyPayload } from '../shared/signing.js';
+import { writeFileAtomic } from '../shared/node/files.js';
+import { verifyPayload } from '../shared/node/signing.js';
 import { summariseZodError } from '../shared/zod-errors.js';
 
 /** A device clock may run a little behind the console's; a command "from the future" beyond this is refused. */

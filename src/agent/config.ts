@@ -1,5 +1,5 @@
 import type { ExecAction } from '../shared/exec.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import type { SessionControlConfig } from './components/seat-controller.js';
 import type { TrayConfig } from './components/tray-bridge.js';
 

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '../shared/backoff.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import { EnrollResponseSchema, type EnrollRequest } from '../shared/api.js';
 import { describeFetchError } from '../shared/fetch-error.js';
 import { summariseZodError } from '../shared/policy.js';
-import { signPayload } from '../shared/signing.js';
-import { keyId } from '../shared/crypto.js';
+import { signPayload } from '../shared/node/signing.js';
+import { keyId } from '../shared/node/crypto.js';
 import type { Platform } from '../shared/status.js';
 import { writeDeviceFile, type DeviceKey, type DeviceFile } from './identity.js';
 import { machineIdHint, systemFacts } from './platform/sysinfo.js';

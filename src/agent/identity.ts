@@ -3,8 +3,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Base64PublicKey } from '../shared/signed.js';
-import { generateEd25519KeyPair, publicKeyFromPrivatePem } from '../shared/crypto.js';
-import { writeFileAtomic } from '../shared/files.js';
+import { generateEd25519KeyPair, publicKeyFromPrivatePem } from '../shared/node/crypto.js';
+import { writeFileAtomic } from '../shared/node/files.js';
 import { UuidSchema } from '../shared/text.js';
 
 /**

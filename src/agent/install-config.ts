@@ -1,6 +1,6 @@
 import { win32 } from 'node:path';
 import { EnrollFileSchema, type EnrollFile } from '../shared/api.js';
-import { writeFileAtomic } from '../shared/files.js';
+import { writeFileAtomic } from '../shared/node/files.js';
 import { isLoopback } from '../shared/net.js';
 import { summariseZodError } from '../shared/zod-errors.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 
 /** A part of the agent with something to start (timers, sockets, watchers) and to stop again. */
 export interface Component {

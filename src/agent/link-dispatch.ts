@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import type { ConsoleMessage } from '../shared/protocol.js';
 
 /** What the link hands on after authentication (the handshake's own messages stay inside it). */

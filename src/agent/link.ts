@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
 import { Backoff } from '../shared/backoff.js';
-import { keyId, randomToken } from '../shared/crypto.js';
+import { keyId, randomToken } from '../shared/node/crypto.js';
 import { LIMITS } from '../shared/limits.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import {
   deviceAuthPayload,
   parseConsoleMessage,
@@ -12,7 +12,7 @@ import {
   type AgentMessageInput,
   type ConsoleMessage,
 } from '../shared/protocol.js';
-import { signPayload, verifyPayload } from '../shared/signing.js';
+import { signPayload, verifyPayload } from '../shared/node/signing.js';
 
 /** A console that has not finished authenticating within this time is given up on. */
 const AUTH_TIMEOUT_MS = 15_000;

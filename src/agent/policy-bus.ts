@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import type { PolicyBundle } from '../shared/policy.js';
 
 export type PolicyListener = (bundle: PolicyBundle) => void;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { PolicyBundle } from '../shared/policy.js';
-import { checkPolicyBundle, type BundleCheck } from '../shared/policy-verify.js';
-import { writeFileAtomic } from '../shared/files.js';
+import { checkPolicyBundle, type BundleCheck } from '../shared/node/policy-verify.js';
+import { writeFileAtomic } from '../shared/node/files.js';
 
 export type PolicyOffer =
   | { outcome: 'applied'; bundle: PolicyBundle }

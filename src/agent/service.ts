@@ -1,7 +1,7 @@
 import type { PowerState } from '../shared/activity.js';
-import { ensurePrivateDir } from '../shared/files.js';
+import { ensurePrivateDir } from '../shared/node/files.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../shared/protocol.js';
-import { VIGIL_VERSION } from '../shared/version.js';
+import { VIGIL_VERSION } from '../shared/node/version.js';
 import { AcceptanceRecords } from './aup/acceptances.js';
 import { AupStore } from './aup/aup-store.js';
 import { AupAcceptanceQueries } from './aup/console-query.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { UninstallResponseSchema, type UninstallNotice } from '../shared/api.js';
 import { describeFetchError } from '../shared/fetch-error.js';
-import { signPayload } from '../shared/signing.js';
+import { signPayload } from '../shared/node/signing.js';
 import { summariseZodError } from '../shared/zod-errors.js';
 import { loadOrCreateDeviceKey, paths, readDeviceFile } from './identity.js';
 

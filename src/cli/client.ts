@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LoginResponseSchema } from '../shared/api.js';
-import { writeFileAtomic } from '../shared/files.js';
+import { writeFileAtomic } from '../shared/node/files.js';
 import { CliError, usageError } from './errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import { VIGIL_VERSION } from '../shared/version.js';
+import { VIGIL_VERSION } from '../shared/node/version.js';
 import { ADMIN_HELP, runAup, runDevice, runEnrollToken, runLogin, runPolicy, runUser } from './commands/admin.js';
 import { AGENT_HELP, runAgent } from './commands/agent.js';
 import { CONSOLE_HELP, runConsole } from './commands/console.js';

@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { keyId as keyIdOfDevice, randomToken } from '../shared/crypto.js';
+import { keyId as keyIdOfDevice, randomToken } from '../shared/node/crypto.js';
 import type { SignedAup } from '../shared/aup.js';
 import type { SignedCommand } from '../shared/command.js';
 import { LIMITS } from '../shared/limits.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import type { PolicyBundle } from '../shared/policy.js';
 import {
   deviceAuthPayload,
@@ -14,7 +14,7 @@ import {
   type AgentMessage,
   type ConsoleMessageInput,
 } from '../shared/protocol.js';
-import { signPayload, verifyPayload } from '../shared/signing.js';
+import { signPayload, verifyPayload } from '../shared/node/signing.js';
 import type { EventRouter } from './agent-link/event-router.js';
 import type { AgentLinkStats } from './agent-link/stats.js';
 import type { ConsoleIdentity } from './identity.js';

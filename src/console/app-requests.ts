@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { AppRequest, AppRequestApproveSchema } from '../shared/api.js';
 import type { AppRule } from '../shared/app-rules.js';
 import type { AppPermissionRequest } from '../shared/events.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../shared/policy.js';
 import { summariseZodError } from '../shared/zod-errors.js';
 import { ConflictError, InvalidError, NotFoundError } from './errors.js';

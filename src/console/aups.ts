@@ -1,7 +1,7 @@
 import { csvRows } from '../shared/csv.js';
 import type { AupCoverageRow, AupReceipt } from '../shared/aup.js';
-import { aupHash, checkReceipt, signAup } from '../shared/aup-verify.js';
-import type { Logger } from '../shared/log.js';
+import { aupHash, checkReceipt, signAup } from '../shared/node/aup-verify.js';
+import type { Logger } from '../shared/node/log.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { AupRecord, ConsoleStore } from './store/store.js';
 

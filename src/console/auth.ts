@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { randomToken, sha256Hex } from '../shared/crypto.js';
+import { randomToken, sha256Hex } from '../shared/node/crypto.js';
 import type { Role } from '../shared/roles.js';
 import { HttpError } from './http/http-error.js';
 import { ConflictError } from './errors.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { randomSecret, sha256Hex } from '../shared/crypto.js';
+import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import { Password, Username } from '../shared/api.js';
 import type { AuthService } from './auth.js';
 import type { ConsoleStore } from './store/store.js';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandPayload, CommandRequest, SignedCommand } from '../shared/command.js';
-import { randomToken } from '../shared/crypto.js';
-import type { Logger } from '../shared/log.js';
+import { randomToken } from '../shared/node/crypto.js';
+import type { Logger } from '../shared/node/log.js';
 import type { AgentMessage } from '../shared/protocol.js';
-import { signPayload } from '../shared/signing.js';
+import { signPayload } from '../shared/node/signing.js';
 import type { AgentHub } from './agent-hub.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { ConsoleStore } from './store/store.js';

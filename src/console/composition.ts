@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { ensurePrivateDir } from '../shared/files.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import { ensurePrivateDir } from '../shared/node/files.js';
+import { createLogger, type Logger } from '../shared/node/log.js';
 import { registerAgentConsumers } from './agent-link/consumers.js';
 import { DeviceSync } from './agent-link/device-sync.js';
 import { EventRouter } from './agent-link/event-router.js';

@@ -1,6 +1,6 @@
 import type { UninstallNotice } from '../shared/api.js';
-import type { Logger } from '../shared/log.js';
-import { verifyPayload } from '../shared/signing.js';
+import type { Logger } from '../shared/node/log.js';
+import { verifyPayload } from '../shared/node/signing.js';
 import { HttpError } from './http/http-error.js';
 import type { ConsoleStore } from './store/store.js';
 

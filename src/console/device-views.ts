@@ -1,7 +1,7 @@
 import type { ActivityNow, PowerState } from '../shared/activity.js';
 import type { DeviceAupStatus, DeviceSummary } from '../shared/api.js';
 import type { AgentEvent } from '../shared/events.js';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import type { DeviceStatus } from '../shared/status.js';
 import { BLOCK_SUMMARY_WINDOW_MS, BlockSummary } from './block-summary.js';
 import { toDeviceSummary } from './devices.js';

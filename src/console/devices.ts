@@ -1,8 +1,8 @@
 import type { DeviceSummary, EnrollRequest, EnrollResponse } from '../shared/api.js';
-import { sha256Hex } from '../shared/crypto.js';
+import { sha256Hex } from '../shared/node/crypto.js';
 import { AGENT_WS_PATH } from '../shared/protocol.js';
-import { verifyPayload } from '../shared/signing.js';
-import type { Logger } from '../shared/log.js';
+import { verifyPayload } from '../shared/node/signing.js';
+import type { Logger } from '../shared/node/log.js';
 import { ConflictError, ForbiddenError, InvalidError } from './errors.js';
 import type { ConsoleStore, DeviceRecord } from './store/store.js';
 

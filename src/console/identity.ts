@@ -1,8 +1,8 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateEd25519KeyPair, keyId, publicKeyFromPrivatePem } from '../shared/crypto.js';
-import { writeFileAtomic } from '../shared/files.js';
+import { generateEd25519KeyPair, keyId, publicKeyFromPrivatePem } from '../shared/node/crypto.js';
+import { writeFileAtomic } from '../shared/node/files.js';
 
 /** The console's Ed25519 signing key: signs policy bundles, commands and its side of device auth. */
 export interface ConsoleIdentity {

@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import type { AgentHub } from './agent-hub.js';
 import type { FeedHub } from './feed.js';
 import type { PolicyService } from './policies.js';

@@ -1,5 +1,5 @@
 import type { PolicyBundle, PolicyDocument } from '../shared/policy.js';
-import { signPolicyBundle } from '../shared/policy-verify.js';
+import { signPolicyBundle } from '../shared/node/policy-verify.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { ConsoleStore, PolicyRecord } from './store/store.js';
 import { bundleStations } from './station-bundle.js';

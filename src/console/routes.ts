@@ -12,12 +12,12 @@ import {
   UninstallNoticeSchema,
 } from '../shared/api.js';
 import { acceptUninstallNotice } from './device-uninstall.js';
-import { createLogger } from '../shared/log.js';
+import { createLogger } from '../shared/node/log.js';
 import type { AppRequestService } from './app-requests.js';
 import type { ConcernService } from './concerns.js';
 import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
 import { deliverPolicy } from './policy-delivery.js';
-import { randomSecret, sha256Hex } from '../shared/crypto.js';
+import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
 import { type AuthService, SESSION_COOKIE } from './auth.js';

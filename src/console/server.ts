@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../shared/log.js';
+import type { Logger } from '../shared/node/log.js';
 import { isLoopback } from '../shared/net.js';
 import { AGENT_WS_PATH } from '../shared/protocol.js';
 import type { AgentHub, AgentHubOptions } from './agent-hub.js';

@@ -1,5 +1,5 @@
-import { keyId } from '../shared/crypto.js';
-import type { Logger } from '../shared/log.js';
+import { keyId } from '../shared/node/crypto.js';
+import type { Logger } from '../shared/node/log.js';
 import type { StationRecord } from '../shared/usb-policy.js';
 import { ConflictError, NotFoundError } from './errors.js';
 import type { PolicyService } from './policies.js';

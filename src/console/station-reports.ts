@@ -1,6 +1,6 @@
-import type { Logger } from '../shared/log.js';
-import { verifyPayload } from '../shared/signing.js';
-import { STATION_REPORT_LIMITS, StoredStationReportSchema, type StationReport, type StoredStationReport } from '../shared/station-report.js';
+import type { Logger } from '../shared/node/log.js';
+import { verifyPayload } from '../shared/node/signing.js';
+import { STATION_REPORT_LIMITS, StoredStationReportSchema, type StationReport, type StoredStationReport } from '../shared/node/station-report.js';
 import { HttpError } from './http/http-error.js';
 import type { ConsoleStore } from './store/store.js';
 

@@ -1,5 +1,5 @@
-import type { Logger } from '../shared/log.js';
-import { StationReportSchema } from '../shared/station-report.js';
+import type { Logger } from '../shared/node/log.js';
+import { StationReportSchema } from '../shared/node/station-report.js';
 import { StationRegisterRequestSchema } from '../shared/usb-policy.js';
 import { readJson } from './http/body.js';
 import { HttpError } from './http/http-error.js';

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { describeFetchError } from '../shared/fetch-error.js';
-import type { VolumeIdentity } from '../shared/scan-flag.js';
+import type { VolumeIdentity } from '../shared/node/scan-flag.js';
 import {
   buildReportFindings,
   signStationReport,
   StationReportResponseSchema,
   type StationReport,
   type StationReportOutcome,
-} from '../shared/station-report.js';
+} from '../shared/node/station-report.js';
 import { cleanText } from '../shared/text.js';
 import { summariseZodError } from '../shared/zod-errors.js';
 import type { ClamavEngine } from './clamav.js';

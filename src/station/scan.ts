@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHashQueue, errorText, walkTree, type TreeFile, type TreeWalk } from '../shared/file-tree.js';
+import { createHashQueue, errorText, walkTree, type TreeFile, type TreeWalk } from '../shared/node/file-tree.js';
 import {
   comparePaths,
   parseScanFlag,
@@ -12,7 +12,7 @@ import {
   type FlagFileEntry,
   type ScanFlag,
   type VolumeIdentity,
-} from '../shared/scan-flag.js';
+} from '../shared/node/scan-flag.js';
 import { CLAMAV_MAX_FILE_BYTES, scanFiles, type ClamavEngine, type FileScanResult } from './clamav.js';
 import type { StationKey } from './station-key.js';
 

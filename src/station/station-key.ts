@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { generateEd25519KeyPair, keyId, publicKeyFromPrivatePem } from '../shared/crypto.js';
-import { writeFileAtomic } from '../shared/files.js';
+import { generateEd25519KeyPair, keyId, publicKeyFromPrivatePem } from '../shared/node/crypto.js';
+import { writeFileAtomic } from '../shared/node/files.js';
 
 /** The scan station's signing key: made on first use, kept 0600, never leaves the station. */
 export interface StationKey {

@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import type { VolumeIdentity } from '../shared/scan-flag.js';
+import type { VolumeIdentity } from '../shared/node/scan-flag.js';
 import { blkid } from '../shared/node/blkid.js';
 import { runCommand } from './clamav.js';
 

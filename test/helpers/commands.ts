@@ -1,7 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import type { CommandPayload, SignedCommand } from '../../src/shared/command.js';
-import { randomToken } from '../../src/shared/crypto.js';
-import { signPayload } from '../../src/shared/signing.js';
+import { randomToken } from '../../src/shared/node/crypto.js';
+import { signPayload } from '../../src/shared/node/signing.js';
 
 /** A console command for `deviceId`, valid for a minute from now, signed with the given key. */
 export function signedCommand(deviceId: string, key: { privateKey: KeyObject | string; publicKey: string }, overrides: Partial<CommandPayload> = {}): SignedCommand {

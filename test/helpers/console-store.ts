@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 
 /** A real console database at `path` with one enrolled device (rows that name a device need one). */
 export async function storeWithDevice(path: string, hostname = 'lab-01'): Promise<{ store: SqliteStore; device: DeviceRecord }> {

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateEd25519KeyPair, keyId, type Ed25519KeyPair } from '../../src/shared/crypto.js';
-import { hashFiles, walkTree } from '../../src/shared/file-tree.js';
-import { SCAN_FLAG_FILE, signScanFlag, type FlagFileEntry, type ScanFlag, type VolumeIdentity } from '../../src/shared/scan-flag.js';
+import { generateEd25519KeyPair, keyId, type Ed25519KeyPair } from '../../src/shared/node/crypto.js';
+import { hashFiles, walkTree } from '../../src/shared/node/file-tree.js';
+import { SCAN_FLAG_FILE, signScanFlag, type FlagFileEntry, type ScanFlag, type VolumeIdentity } from '../../src/shared/node/scan-flag.js';
 import type { StationTrust } from '../../src/agent/usb/verify-flag.js';
 
 /** Flags a directory as a station would, minus ClamAV: for verifier tests on any directory. */

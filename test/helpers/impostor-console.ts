@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { publicKeyFromPrivatePem, keyId, randomToken } from '../../src/shared/crypto.js';
+import { publicKeyFromPrivatePem, keyId, randomToken } from '../../src/shared/node/crypto.js';
 import { deviceAuthPayload } from '../../src/shared/protocol.js';
-import { signPayload } from '../../src/shared/signing.js';
+import { signPayload } from '../../src/shared/node/signing.js';
 
 /**
  * A console under the test's control, holding the real console's signing key (read from its

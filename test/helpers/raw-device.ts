@@ -1,9 +1,9 @@
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
 import { enroll } from '../../src/agent/enroll.js';
-import { generateEd25519KeyPair, randomToken } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair, randomToken } from '../../src/shared/node/crypto.js';
 import { deviceAuthPayload, PROTOCOL_VERSION } from '../../src/shared/protocol.js';
-import { signPayload } from '../../src/shared/signing.js';
+import { signPayload } from '../../src/shared/node/signing.js';
 import { ENROLL_TOKEN } from './fleet.js';
 
 /** A device the test drives by hand, frame by frame, to try what a real agent never sends. */

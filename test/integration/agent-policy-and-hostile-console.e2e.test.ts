@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import type { PolicyBundlePayload } from '../../src/shared/policy.js';
-import { signPolicyBundle } from '../../src/shared/policy-verify.js';
+import { signPolicyBundle } from '../../src/shared/node/policy-verify.js';
 import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';
 import { kill, REPO, runCli, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';

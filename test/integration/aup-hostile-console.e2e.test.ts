@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signAup } from '../../src/shared/aup-verify.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { signAup } from '../../src/shared/node/aup-verify.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';
 import { REPO, runCli, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enroll } from '../../src/agent/enroll.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { runCli, stopAll, tempDir } from '../helpers/processes.js';
 import { authFrame, connectAs, enrollRawDevice, openRaw, type RawDevice } from '../helpers/raw-device.js';

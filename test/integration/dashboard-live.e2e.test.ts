@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enroll } from '../../src/agent/enroll.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { checkContrast } from '../helpers/contrast.js';

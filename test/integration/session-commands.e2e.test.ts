@@ -5,7 +5,7 @@ import { skipReason } from '../helpers/requirements.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGE_TITLE, WARNING_TITLE } from '../../src/agent/platform/linux/session/index.js';
 import type { CommandPayload } from '../../src/shared/command.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { signedCommand } from '../helpers/commands.js';
 import { ENROLL_TOKEN, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';

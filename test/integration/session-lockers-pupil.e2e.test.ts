@@ -7,7 +7,7 @@ import { nodeCommandRunner } from '../../src/agent/session/node-runner.js';
 import type { SessionPlatform } from '../../src/agent/session/platform.js';
 import { SessionRunner } from '../../src/agent/session/runner.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { REPO, waitUntil } from '../helpers/processes.js';
 import { skipReason } from '../helpers/requirements.js';
 import { missingXTools, startXvfb, type XServer } from '../helpers/x11.js';

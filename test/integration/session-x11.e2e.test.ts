@@ -6,7 +6,7 @@ import { systemClock } from '../../src/agent/session/clock.js';
 import { nodeCommandRunner } from '../../src/agent/session/node-runner.js';
 import { SessionRunner } from '../../src/agent/session/runner.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { waitUntil } from '../helpers/processes.js';
 import { isRunning, killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
 

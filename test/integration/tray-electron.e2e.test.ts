@@ -7,7 +7,7 @@ import { socketPeerCredentials } from '../../src/agent/local-ipc/peercred.js';
 import { TrayIpcServer } from '../../src/agent/local-ipc/server.js';
 import { TrayRequests } from '../../src/agent/local-ipc/tray-requests.js';
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { screenshot } from '../helpers/browser.js';
 import { REPO, tempDir, waitUntil } from '../helpers/processes.js';
 import { optionalSkipReason } from '../helpers/requirements.js';

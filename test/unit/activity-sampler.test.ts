@@ -6,7 +6,7 @@ import type { SessionClock } from '../../src/agent/session/clock.js';
 import type { SessionObservation } from '../../src/agent/session/core.js';
 import type { ActivityNow } from '../../src/shared/activity.js';
 import { AgentEventSchema, type NewAgentEvent } from '../../src/shared/events.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import type { Ownership } from '../../src/shared/session.js';
 
 class FakeClock implements SessionClock {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { component, ComponentGroup } from '../../src/agent/lifecycle.js';
 import { linkDispatcher, type LinkHandlers } from '../../src/agent/link-dispatch.js';
 import { PolicyBus } from '../../src/agent/policy-bus.js';
-import type { Logger } from '../../src/shared/log.js';
+import type { Logger } from '../../src/shared/node/log.js';
 import type { PolicyBundle } from '../../src/shared/policy.js';
 
 /** A logger that keeps what it was told, so a test can see a drop was logged. */

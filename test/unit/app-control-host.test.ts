@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AppControl, type CreateFallback, type ExecFallback, type ExecGate } from '../../src/agent/app-control.js';
 import type { LinuxExecGateOptions } from '../../src/agent/platform/linux/exec-gate.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { AgentEventSchema, type NewAgentEvent } from '../../src/shared/events.js';
 import { PolicyDocumentSchema } from '../../src/shared/policy.js';
 

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AppRuleSchema, ApplicationsSchema, MAX_APP_RULES, type AppRule } from '../../src/shared/app-rules.js';
-import { exportAppLocker, importAppLocker } from '../../src/shared/appcontrol/applocker.js';
+import { exportAppLocker, importAppLocker } from '../../src/shared/node/appcontrol/applocker.js';
 import { exportRulesCsv, importRulesCsv } from '../../src/shared/appcontrol/csv-rules.js';
 import { ImportError } from '../../src/shared/appcontrol/import.js';
 import { exportSanta, importSanta } from '../../src/shared/appcontrol/santa.js';
-import { decodeXmlBytes, encodeUtf16le, parseXml, XmlError } from '../../src/shared/appcontrol/xml.js';
+import { decodeXmlBytes, encodeUtf16le, parseXml, XmlError } from '../../src/shared/node/appcontrol/xml.js';
 import { CLI } from '../helpers/processes.js';
 
 const AUTH = 'C1D2E3F4A5B6C7D8E9F0A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D2';

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { receiptForAcceptance, ReceiptRefused } from '../../src/agent/aup/receipts.js';
 import type { AupDocument } from '../../src/shared/aup.js';
 import { coverageCsv } from '../../src/console/aups.js';
-import { aupHash, checkReceipt, checkSignedAup, signAup } from '../../src/shared/aup-verify.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { aupHash, checkReceipt, checkSignedAup, signAup } from '../../src/shared/node/aup-verify.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 
 const consoleKey = generateEd25519KeyPair();
 const pair = generateEd25519KeyPair();

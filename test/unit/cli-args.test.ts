@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attachDashValues, parse } from '../../src/cli/args.js';
 import { CliError } from '../../src/cli/errors.js';
-import { randomSecret } from '../../src/shared/crypto.js';
+import { randomSecret } from '../../src/shared/node/crypto.js';
 
 const options = {
   'enroll-token': { type: 'string' },

@@ -9,7 +9,7 @@ import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { Maintenance } from '../../src/console/maintenance.js';
 import { PolicyService } from '../../src/console/policies.js';
 import type { ConcernStatus } from '../../src/shared/concern.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { storeWithDevice } from '../helpers/console-store.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 

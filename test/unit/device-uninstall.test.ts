@@ -4,9 +4,9 @@ import { acceptUninstallNotice } from '../../src/console/device-uninstall.js';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
 import type { UninstallNotice } from '../../src/shared/api.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
-import { createLogger } from '../../src/shared/log.js';
-import { signPayload } from '../../src/shared/signing.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
+import { createLogger } from '../../src/shared/node/log.js';
+import { signPayload } from '../../src/shared/node/signing.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The console's side of "this device is being uninstalled", against a real SQLite store. */

@@ -6,7 +6,7 @@ import { StatusHistory } from '../../src/console/status-history.js';
 import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { activitySpans } from '../../src/console/activity-spans.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import type { DeviceStatus } from '../../src/shared/status.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
@@ -150,7 +150,7 @@ describe('DeviceViews: AUP status for the signed-in user', () => {
     const { store, id } = await storeWithDevice();
     const { DeviceViews } = await import('../../src/console/device-views.js');
     const { FeedHub } = await import('../../src/console/feed.js');
-    const { createLogger } = await import('../../src/shared/log.js');
+    const { createLogger } = await import('../../src/shared/node/log.js');
     const feed = new FeedHub();
     const views = new DeviceViews(store, feed, () => true, createLogger('test', 'error'));
     const now = new Date().toISOString();

@@ -6,7 +6,7 @@ import { newAgentLinkStats } from '../../src/console/agent-link/stats.js';
 import { ConcernService } from '../../src/console/concerns.js';
 import { EventWriter } from '../../src/console/event-writer.js';
 import type { AgentEvent } from '../../src/shared/events.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { PROTOCOL_VERSION, type ConsoleMessageInput } from '../../src/shared/protocol.js';
 import { storeWithDevice } from '../helpers/console-store.js';
 import { tempDirsPerTest } from '../helpers/processes.js';

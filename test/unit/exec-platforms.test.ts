@@ -18,7 +18,7 @@ import {
   WmiPollBackend,
   WIN32_PROCESS_QUERY,
 } from '../../src/agent/platform/win32/exec-control.js';
-import { importAppLocker } from '../../src/shared/appcontrol/applocker.js';
+import { importAppLocker } from '../../src/shared/node/appcontrol/applocker.js';
 import type { AppRule } from '../../src/shared/app-rules.js';
 import type { ExecWatchRecord } from '../../src/shared/exec.js';
 import { recorder } from '../helpers/recorded-runner.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashFiles, walkTree, type HashResult } from '../../src/shared/file-tree.js';
+import { hashFiles, walkTree, type HashResult } from '../../src/shared/node/file-tree.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 const temp = tempDirsPerTest();

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultEnrollFilePath, enrollFileFromParameters, InstallConfigError, parametersFromInstallerArgs } from '../../src/agent/install-config.js';
 import { EnrollFileSchema } from '../../src/shared/api.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { runCli, tempDirsPerTest } from '../helpers/processes.js';
 
 /**

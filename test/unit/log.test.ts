@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, type LogFormat } from '../../src/shared/log.js';
+import { createLogger, type LogFormat } from '../../src/shared/node/log.js';
 
 function capture(format: LogFormat) {
   const lines: string[] = [];

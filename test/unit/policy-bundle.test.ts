@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
-import { checkPolicyBundle, signPolicyBundle } from '../../src/shared/policy-verify.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
+import { checkPolicyBundle, signPolicyBundle } from '../../src/shared/node/policy-verify.js';
 import type { PolicyBundlePayload } from '../../src/shared/policy.js';
 
 const consoleKey = generateEd25519KeyPair();

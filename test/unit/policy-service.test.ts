@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { PolicyService } from '../../src/console/policies.js';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
-import { checkPolicyBundle } from '../../src/shared/policy-verify.js';
+import { checkPolicyBundle } from '../../src/shared/node/policy-verify.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 const tempPath = tempDirsPerTest();

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PolicyStore } from '../../src/agent/policy-store.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
-import { signPolicyBundle } from '../../src/shared/policy-verify.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
+import { signPolicyBundle } from '../../src/shared/node/policy-verify.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 const key = generateEd25519KeyPair();

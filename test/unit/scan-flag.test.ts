@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pupilMessage } from '../../src/agent/usb/verdict-text.js';
 import { verifyDriveFlag, type ObservedVolume } from '../../src/agent/usb/verify-flag.js';
-import { keyId } from '../../src/shared/crypto.js';
-import { merkleRoot, parseScanFlag, pathProblem, SCAN_FLAG_FILE, SCAN_FLAG_LIMITS, type FlagFileEntry, type ScanFlag } from '../../src/shared/scan-flag.js';
+import { keyId } from '../../src/shared/node/crypto.js';
+import { merkleRoot, parseScanFlag, pathProblem, SCAN_FLAG_FILE, SCAN_FLAG_LIMITS, type FlagFileEntry, type ScanFlag } from '../../src/shared/node/scan-flag.js';
 import { flagDirectory, generateEd25519KeyPair, trustOnly } from '../helpers/flags.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 

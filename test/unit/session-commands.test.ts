@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommandGate } from '../../src/agent/commands.js';
 import { CommandPayloadSchema, type CommandPayload } from '../../src/shared/command.js';
-import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { signedCommand } from '../helpers/commands.js';
 import { parseAgentMessage, parseConsoleMessage } from '../../src/shared/protocol.js';
 import { PERMISSIONS } from '../../src/shared/roles.js';

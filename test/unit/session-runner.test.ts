@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SessionRunner } from '../../src/agent/session/runner.js';
 import type { Locker, LogoffBackend, SessionPlatform, WarningDisplay } from '../../src/agent/session/platform.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 
 const locker = (name: string, ok: boolean, available = true): Locker & { calls: number } => {
   const l = {

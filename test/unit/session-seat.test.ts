@@ -6,7 +6,7 @@ import { logindLister, parseLoginctlList, parseLoginctlShow, parseWho, utmpListe
 import { parseQueryUser, win32SessionLister } from '../../src/agent/platform/win32/seat.js';
 import type { CommandOutput, CommandRunner } from '../../src/agent/session/platform.js';
 import { SeatWatcher, seatSession, type SeatChange, type SeatSession, type SessionLister } from '../../src/agent/session/seat.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { sessionXauthority } from '../../src/agent/platform/linux/session/session-processes.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateEd25519KeyPair, importPublicKey, keyId, verifyBytes } from '../../src/shared/crypto.js';
-import { signPayload, verifyPayload } from '../../src/shared/signing.js';
+import { generateEd25519KeyPair, importPublicKey, keyId, verifyBytes } from '../../src/shared/node/crypto.js';
+import { signPayload, verifyPayload } from '../../src/shared/node/signing.js';
 
 describe('Ed25519 signing', () => {
   const pair = generateEd25519KeyPair();

@@ -5,8 +5,8 @@ import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { PolicyService } from '../../src/console/policies.js';
 import { StationKeyService } from '../../src/console/station-keys.js';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
-import { generateEd25519KeyPair, keyId } from '../../src/shared/crypto.js';
-import { createLogger } from '../../src/shared/log.js';
+import { generateEd25519KeyPair, keyId } from '../../src/shared/node/crypto.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The station registry at the console, on real SQLite, and what a device does with the bundles it yields. */

@@ -1,16 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { acceptStationReport, listStationReports } from '../../src/console/station-reports.js';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
-import { generateEd25519KeyPair, keyId } from '../../src/shared/crypto.js';
-import { createLogger } from '../../src/shared/log.js';
-import { verifyPayload } from '../../src/shared/signing.js';
+import { generateEd25519KeyPair, keyId } from '../../src/shared/node/crypto.js';
+import { createLogger } from '../../src/shared/node/log.js';
+import { verifyPayload } from '../../src/shared/node/signing.js';
 import {
   buildReportFindings,
   signStationReport,
   STATION_REPORT_LIMITS,
   StationReportSchema,
   type StationReportPayload,
-} from '../../src/shared/station-report.js';
+} from '../../src/shared/node/station-report.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The station report contract and the console's acceptance of it, against a real SQLite store. */

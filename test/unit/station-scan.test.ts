@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { verifyDriveFlag } from '../../src/agent/usb/verify-flag.js';
-import { SCAN_FLAG_FILE } from '../../src/shared/scan-flag.js';
+import { SCAN_FLAG_FILE } from '../../src/shared/node/scan-flag.js';
 import type { ClamavEngine } from '../../src/station/clamav.js';
 import { scanDrive } from '../../src/station/scan.js';
 import { loadOrCreateStationKey } from '../../src/station/station-key.js';

@@ -6,7 +6,7 @@ import { SecretStore } from '../../main/secret-store.js';
 import { registerPageScheme, TrayApp, type TrayAppOptions } from '../../main/tray-app.js';
 import type { TrayStatus } from '../../src/shared/local-ipc.js';
 import { PAGE_CHANNELS, TRAY_CHANNELS } from '../../src/shared/tray-bridge.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { FakeContents, FakeElectron, FakeService, type FakeWindow } from '../helpers/fake-electron.js';
 import { REPO, tempDirsPerTest, waitUntil } from '../helpers/processes.js';
 

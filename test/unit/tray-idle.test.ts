@@ -3,7 +3,7 @@ import type { IdleSource, Locker } from '../../src/agent/session/platform.js';
 import { SessionRunner } from '../../src/agent/session/runner.js';
 import { preferTrayIdle, TRAY_IDLE_FRESH_MS, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { waitUntil } from '../helpers/processes.js';
 
 /** Which idle source session control reads: a fresh tray report, else the platform's reader. */

@@ -20,7 +20,7 @@ import { IPC_LIMITS, TRAY_PIPE_NAME, type ServiceNotice } from '../../src/shared
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
 import { LineSplitter } from '../../src/agent/local-ipc/framing.js';
-import { createLogger } from '../../src/shared/log.js';
+import { createLogger } from '../../src/shared/node/log.js';
 import { monitoredNow, monitoredSummary } from '../../src/shared/monitoring-words.js';
 import { describeSharing } from '../../src/shared/activity-words.js';
 import { MonitoringStateSchema } from '../../src/shared/local-ipc.js';

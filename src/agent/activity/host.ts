@@ -1,6 +1,6 @@
 import type { ActivityNow, PowerState } from '../../shared/activity.js';
 import type { NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { Ownership } from '../../shared/session.js';
 import type { ActivityPlatform } from '../platform/agent-platform.js';
 import type { SessionObservation } from '../session/core.js';

@@ -1,7 +1,7 @@
 import type { ActivityNow, ActivityPauseReason, ActivitySpan } from '../../shared/activity.js';
 import { ACTIVITY_OFF, ActivityPolicySchema, compileRedactions, type ActivityPolicy } from '../../shared/activity-policy.js';
 import type { NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { Ownership } from '../../shared/session.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
 import { systemClock, type SessionClock } from '../session/clock.js';

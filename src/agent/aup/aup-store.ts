@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { SignedAup } from '../../shared/aup.js';
-import { checkSignedAup, type AupCheck } from '../../shared/aup-verify.js';
-import { writeFileAtomic } from '../../shared/files.js';
+import { checkSignedAup, type AupCheck } from '../../shared/node/aup-verify.js';
+import { writeFileAtomic } from '../../shared/node/files.js';
 
 export type AupOffer = { outcome: 'stored' | 'unchanged'; aup: SignedAup } | { outcome: 'rejected'; rejection: Extract<AupCheck, { ok: false }> };
 

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { AupAcceptRequest, AupBridgeResult, AupPageData } from '../../shared/aup-bridge.js';
 import { AupUserSchema, type SignedAup } from '../../shared/aup.js';
-import { aupHash, checkReceipt } from '../../shared/aup-verify.js';
+import { aupHash, checkReceipt } from '../../shared/node/aup-verify.js';
 import type { NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { PolicyBundle } from '../../shared/policy.js';
 import type { AcceptanceRecords } from './acceptances.js';
 import type { AupGateApi, AupGateDecision } from './gate-api.js';

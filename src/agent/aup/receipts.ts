@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { AupAcceptRequestSchema } from '../../shared/aup-bridge.js';
 import type { AupDocument, AupReceipt } from '../../shared/aup.js';
-import { aupHash, signReceipt } from '../../shared/aup-verify.js';
+import { aupHash, signReceipt } from '../../shared/node/aup-verify.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
 
 export class ReceiptRefused extends Error {}

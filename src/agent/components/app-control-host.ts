@@ -1,4 +1,4 @@
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { ExecAction } from '../../shared/exec.js';
 import { AppControl } from '../app-control.js';
 import type { AgentPlatform } from '../platform/agent-platform.js';

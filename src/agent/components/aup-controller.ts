@@ -1,4 +1,4 @@
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { AupStore } from '../aup/aup-store.js';
 import type { AupGate } from '../aup/gate.js';
 import type { EventSink } from './event-pump.js';

@@ -1,5 +1,5 @@
 import type { CommandOutcome } from '../../shared/command.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { CommandGate } from '../commands.js';
 import type { AgentLink } from '../link.js';

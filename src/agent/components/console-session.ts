@@ -1,7 +1,7 @@
-import type { Logger } from '../../shared/log.js';
-import { policyDigest } from '../../shared/policy-verify.js';
+import type { Logger } from '../../shared/node/log.js';
+import { policyDigest } from '../../shared/node/policy-verify.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
-import { VIGIL_VERSION } from '../../shared/version.js';
+import { VIGIL_VERSION } from '../../shared/node/version.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentLink } from '../link.js';
 import { linkDispatcher, type LinkHandlers } from '../link-dispatch.js';

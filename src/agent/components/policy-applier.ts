@@ -1,4 +1,4 @@
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentLink } from '../link.js';

@@ -1,5 +1,5 @@
 import type { ActivityNow, PowerState } from '../../shared/activity.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { Ownership } from '../../shared/session.js';
 import { startActivity, type ActivityHost } from '../activity/host.js';
 import type { ActivitySampler } from '../activity/sampler.js';

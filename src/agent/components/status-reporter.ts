@@ -1,8 +1,8 @@
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { AppControlStatus } from '../../shared/status.js';
 import type { DeviceStatus } from '../../shared/status.js';
-import { VIGIL_VERSION } from '../../shared/version.js';
+import { VIGIL_VERSION } from '../../shared/node/version.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentLink } from '../link.js';
 import type { PolicyBus } from '../policy-bus.js';

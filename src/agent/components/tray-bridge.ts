@@ -1,6 +1,6 @@
 import type { PowerState } from '../../shared/activity.js';
 import { describeSharing } from '../../shared/activity-words.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { MonitoringState } from '../../shared/local-ipc.js';
 import type { AppControl } from '../app-control.js';
 import type { AupGateApi } from '../aup/gate-api.js';

@@ -1,7 +1,7 @@
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import {
   IPC_LIMITS,
   TrayRequestSchema,

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { userInfo } from 'node:os';
 import type { PowerState } from '../../shared/activity.js';
 import type { AgentEvent, NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import { TrayRequestSchema, type MonitoringState, type ServiceNotice, type TrayRequest } from '../../shared/local-ipc.js';
 import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.js';
 import type { AupGateApi } from '../aup/gate-api.js';

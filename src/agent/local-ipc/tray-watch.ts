@@ -1,5 +1,5 @@
 import type { NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { TrayPolicy } from '../../shared/tray-policy.js';
 
 /** The tray that went away, as the kernel named it. */

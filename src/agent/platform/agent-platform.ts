@@ -1,4 +1,4 @@
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { PowerState } from '../../shared/activity.js';
 import type { AppControlOptions, CreateFallback } from '../app-control.js';
 import type { DisplayServer } from '../activity/display-server.js';

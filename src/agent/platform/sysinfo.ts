@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { arch, hostname, platform, release, uptime } from 'node:os';
 import si from 'systeminformation';
 import type { Platform } from '../../shared/status.js';
-import { sha256Hex } from '../../shared/crypto.js';
+import { sha256Hex } from '../../shared/node/crypto.js';
 
 /**
  * The only place the agent asks the OS about itself. systeminformation spawns processes for

@@ -1,5 +1,5 @@
 import type { NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { Ownership } from '../../shared/session.js';
 import type { SessionReason } from '../../shared/session-events.js';
 import { cleanText } from '../../shared/text.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 
 /**
  * Following sign-ins: which desktop sessions exist on this device, and which one is at the

@@ -1,5 +1,5 @@
 import type { NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { PolicyBus } from '../policy-bus.js';
 import type { SessionRunner } from '../session/runner.js';
 import type { UsbPlatform } from './drives.js';

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SCAN_FLAG_FILE } from '../../shared/scan-flag.js';
+import { SCAN_FLAG_FILE } from '../../shared/node/scan-flag.js';
 import type { NewAgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { BundleStations, UsbDecisionData, UsbPolicy } from '../../shared/usb-policy.js';
 import type { MountedVolume, RemovableDrive, UsbPlatform } from './drives.js';
 import { usbNotice, type UsbNotice } from './notices.js';

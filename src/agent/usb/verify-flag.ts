@@ -1,7 +1,7 @@
 import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { keyId as keyIdOf } from '../../shared/crypto.js';
-import { defaultHashWorkers, errorText, hashFiles, SAFE_OPEN_FLAGS, walkTree, type TreeFile } from '../../shared/file-tree.js';
+import { keyId as keyIdOf } from '../../shared/node/crypto.js';
+import { defaultHashWorkers, errorText, hashFiles, SAFE_OPEN_FLAGS, walkTree, type TreeFile } from '../../shared/node/file-tree.js';
 import {
   merkleRoot,
   parseScanFlag,
@@ -10,8 +10,8 @@ import {
   type FlagFileEntry,
   type ScanFlag,
   type VolumeIdentity,
-} from '../../shared/scan-flag.js';
-import { verifyPayload } from '../../shared/signing.js';
+} from '../../shared/node/scan-flag.js';
+import { verifyPayload } from '../../shared/node/signing.js';
 
 /**
  * Offline verification of a drive's clean-scan flag. Platform-free: it is given the mount

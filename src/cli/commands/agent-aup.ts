@@ -5,8 +5,8 @@ import { AupGate, aupToShow } from '../../agent/aup/gate.js';
 import { loadOrCreateDeviceKey, paths, readDeviceFile } from '../../agent/identity.js';
 import { Outbox } from '../../agent/outbox.js';
 import { PolicyStore } from '../../agent/policy-store.js';
-import { aupHash } from '../../shared/aup-verify.js';
-import { createLogger } from '../../shared/log.js';
+import { aupHash } from '../../shared/node/aup-verify.js';
+import { createLogger } from '../../shared/node/log.js';
 import { intOption, parse } from '../args.js';
 import { CliError, usageError } from '../errors.js';
 

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EnrollFileSchema } from '../../shared/api.js';
 import { ExecActionSchema } from '../../shared/exec.js';
-import { createLogger } from '../../shared/log.js';
+import { createLogger } from '../../shared/node/log.js';
 import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
 import { OwnershipSchema } from '../../shared/session.js';

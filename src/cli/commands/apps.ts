@@ -3,11 +3,11 @@ import { createReadStream, existsSync, readFileSync, realpathSync, statSync, wri
 import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import type { AppRequest } from '../../shared/api.js';
-import { exportAppLocker, importAppLocker } from '../../shared/appcontrol/applocker.js';
+import { exportAppLocker, importAppLocker } from '../../shared/node/appcontrol/applocker.js';
 import { exportRulesCsv, importRulesCsv } from '../../shared/appcontrol/csv-rules.js';
 import { ImportError, type RuleImport } from '../../shared/appcontrol/import.js';
 import { exportSanta, importSanta } from '../../shared/appcontrol/santa.js';
-import { encodeUtf16le } from '../../shared/appcontrol/xml.js';
+import { encodeUtf16le } from '../../shared/node/appcontrol/xml.js';
 import { Outbox } from '../../agent/outbox.js';
 import { paths } from '../../agent/identity.js';
 import { parse } from '../args.js';

@@ -4,7 +4,7 @@ import { enrollAndSave, EnrollError } from '../../agent/enroll.js';
 import { loadOrCreateDeviceKey, readDeviceFile } from '../../agent/identity.js';
 import { defaultEnrollFilePath, enrollFileFromParameters, InstallConfigError, parametersFromInstallerArgs, writeEnrollFile } from '../../agent/install-config.js';
 import { sendUninstallNotice, UninstallNoticeError } from '../../agent/uninstall-notice.js';
-import { ensurePrivateDir } from '../../shared/files.js';
+import { ensurePrivateDir } from '../../shared/node/files.js';
 import { parse, readJsonFileArg } from '../args.js';
 import { CliError, usageError } from '../errors.js';
 

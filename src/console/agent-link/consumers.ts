@@ -1,5 +1,5 @@
 import type { AgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { AppRequestService } from '../app-requests.js';
 import type { AupService } from '../aups.js';

@@ -1,5 +1,5 @@
-import type { Logger } from '../../shared/log.js';
-import { policyDigest } from '../../shared/policy-verify.js';
+import type { Logger } from '../../shared/node/log.js';
+import { policyDigest } from '../../shared/node/policy-verify.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { DeviceViews } from '../device-views.js';
 import type { AupStore, DeviceStore, PolicyStore } from '../store/store.js';

@@ -1,5 +1,5 @@
 import type { AgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import type { EventWriter } from '../event-writer.js';
 import type { EventConsumer } from './event-router.js';
 import type { AgentLinkStats } from './stats.js';

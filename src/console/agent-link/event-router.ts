@@ -1,5 +1,5 @@
 import { AgentEventSchema, type AgentEvent } from '../../shared/events.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/node/log.js';
 import { summariseZodError } from '../../shared/policy.js';
 import type { AgentLinkStats } from './stats.js';
 import { PROTOCOL_VERSION, type AgentMessage, type ConsoleMessageInput } from '../../shared/protocol.js';

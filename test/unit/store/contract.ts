@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../../src/shared/crypto.js';
+import { generateEd25519KeyPair } from '../../../src/shared/node/crypto.js';
 
 /**
  * The behaviour every console store must have, whatever the database. Each adapter's test file

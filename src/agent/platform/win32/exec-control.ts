@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppRule, Applications, SignerInfo } from '../../../shared/app-rules.js';
-import { exportAppLocker, type AppLockerExport } from '../../../shared/appcontrol/applocker.js';
+import { exportAppLocker, type AppLockerExport } from '../../../shared/node/appcontrol/applocker.js';
 import type { ObservedProcess, TerminateOutcome } from '../../exec/fallback.js';
 import type { fileIdentity } from '../../exec/hash-file.js';
 import { PollingProcessBackend, type ListedProcess, type PollingOptions } from '../../exec/polling-backend.js';

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson } from './canonical-json.js';
-import { IsoDateTime } from './text.js';
+import { canonicalJson } from '../canonical-json.js';
+import { IsoDateTime } from '../text.js';
 import type { KeyObject } from 'node:crypto';
-import { KeyIdSchema, SignatureSchema } from './signed.js';
+import { KeyIdSchema, SignatureSchema } from '../signed.js';
 import { signPayload } from './signing.js';
-import { summariseZodError } from './zod-errors.js';
+import { summariseZodError } from '../zod-errors.js';
 
 /**
  * The clean-scan flag: a JSON file the school's scan station writes at the root of a drive it

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { AppAction, AppRule, Applications, ExecMode } from '../app-rules.js';
+import type { AppAction, AppRule, Applications, ExecMode } from '../../app-rules.js';
 import { findPlaceholders } from './applocker-placeholders.js';
-import { addRule, ImportError, type ImportNote, type RuleImport } from './import.js';
+import { addRule, ImportError, type ImportNote, type RuleImport } from '../../appcontrol/import.js';
 import { decodeXmlBytes, parseXml, XmlError, xmlEscape, type XmlElement } from './xml.js';
 
 /**

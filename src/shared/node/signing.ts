@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../canonical-json.js';
 import { keyId, signBytes, verifyBytes } from './crypto.js';
-import type { Signature, SigningPurpose } from './signed.js';
+import type { Signature, SigningPurpose } from '../signed.js';
 
 export function signingInput(purpose: SigningPurpose, payload: unknown): Buffer {
   return Buffer.from(`vigil:${purpose}:v1\n${canonicalJson(payload)}`, 'utf8');

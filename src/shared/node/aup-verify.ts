@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../canonical-json.js';
 import { sha256Hex } from './crypto.js';
 import {
   AupReceiptSchema,
@@ -8,9 +8,9 @@ import {
   type AupReceipt,
   type AupReceiptPayload,
   type SignedAup,
-} from './aup.js';
+} from '../aup.js';
 import { signPayload, verifyPayload } from './signing.js';
-import { summariseZodError } from './zod-errors.js';
+import { summariseZodError } from '../zod-errors.js';
 
 export function signAup(document: AupDocument, privateKey: KeyObject | string, publicKey: string): SignedAup {
   return { payload: document, signature: signPayload('aup', document, privateKey, publicKey) };

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { VolumeIdentitySchema } from './scan-flag.js';
-import { KeyIdSchema, SignatureSchema } from './signed.js';
+import { KeyIdSchema, SignatureSchema } from '../signed.js';
 import { signPayload } from './signing.js';
-import { cleanText, IsoDateTime, UuidSchema } from './text.js';
+import { cleanText, IsoDateTime, UuidSchema } from '../text.js';
 
 /**
  * `POST /api/v1/stations/:id/reports`: what a scan station tells the console after every scan,

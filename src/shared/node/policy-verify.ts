@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../canonical-json.js';
 import { keyId as keyIdOf, sha256Hex } from './crypto.js';
-import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from './policy.js';
+import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from '../policy.js';
 import { signPayload, verifyPayload } from './signing.js';
-import { summariseZodError } from './zod-errors.js';
+import { summariseZodError } from '../zod-errors.js';
 
 export function signPolicyBundle(
   payload: PolicyBundlePayload,
