@@ -56,7 +56,12 @@ async function run(source: string): Promise<Record<string, unknown>> {
   started.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const ids = ['--name pupil-term', '--class xcalc'].map((q) => x(['search', ...q.split(' ')]).stdout.trim().split('\n')[0]!);
+  const ids = ['--name pupil-term', '--class xcalc'].map(
+    (q) =>
+      x(['search', ...q.split(' ')])
+        .stdout.trim()
+        .split('\n')[0]!,
+  );
   let i = 0;
   const switcher = setInterval(() => x(['windowactivate', ids[i++ % 2]!]), 5000);
   const code = await new Promise<number | null>((r) => child.once('exit', r));

@@ -61,7 +61,14 @@ await new Promise((r) => setTimeout(r, 3000));
 const t0 = total();
 const started = performance.now();
 let helperRssMax = 0;
-const watch = setInterval(() => (helperRssMax = Math.max(helperRssMax, helperPids().reduce((s, p) => s + rssKb(p), 0))), 1000);
+const watch = setInterval(
+  () =>
+    (helperRssMax = Math.max(
+      helperRssMax,
+      helperPids().reduce((s, p) => s + rssKb(p), 0),
+    )),
+  1000,
+);
 await new Promise((r) => setTimeout(r, seconds * 1000));
 const cpuTicks = total() - t0;
 const elapsed = (performance.now() - started) / 1000;
@@ -74,7 +81,7 @@ process.stdout.write(
   `${JSON.stringify({
     source: sourceName,
     seconds: elapsed,
-    cpuPct: ((cpuTicks / CLOCK_TICKS) / elapsed) * 100,
+    cpuPct: (cpuTicks / CLOCK_TICKS / elapsed) * 100,
     rssMb: rss / 1024,
     peakRssMb: hwm / 1024,
     helperRssMb: helperRssMax / 1024,

@@ -72,12 +72,30 @@ const url = await new Promise<string>((resolve, reject) => {
 consoleProc.stdout!.resume();
 log(`console at ${url} (pid ${consoleProc.pid}); starting ${args.agents} simulated agents`);
 
-const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+const login = await fetch(`${url}/api/v1/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ username: 'admin', password }),
+});
 const { token: session } = (await login.json()) as { token: string };
 
 sim = spawn(
   process.execPath,
-  [join(dist, 'bench/fleet-sim.js'), '--url', url, '--token', token, '--agents', args.agents, '--duration', args.duration, '--event-interval', args['event-interval'], '--activity-frames', args['activity-frames']],
+  [
+    join(dist, 'bench/fleet-sim.js'),
+    '--url',
+    url,
+    '--token',
+    token,
+    '--agents',
+    args.agents,
+    '--duration',
+    args.duration,
+    '--event-interval',
+    args['event-interval'],
+    '--activity-frames',
+    args['activity-frames'],
+  ],
   { stdio: ['pipe', 'pipe', 'inherit'] },
 );
 // A dashboard: one live feed subscriber, measuring how long each activity frame takes to arrive.
@@ -100,16 +118,19 @@ const simDone = new Promise<void>((resolve, reject) => {
       measureStartedAt = performance.now();
       rssSampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(consoleProc.pid!))), 500);
       // Midway, publish a policy and time how long it takes to reach every agent.
-      setTimeout(async () => {
-        const at = Date.now();
-        const res = await fetch(`${url}/api/v1/policies`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${session}` },
-          body: JSON.stringify({ policy: { format: 'vigil-policy/1', name: 'bench push', agent: { heartbeatSeconds: 30, statusSeconds: 60 } } }),
-        });
-        const { version } = (await res.json()) as { version: number };
-        sim.stdin!.write(`${JSON.stringify({ version, at })}\n`);
-      }, (Number(args.duration) * 1000) / 2);
+      setTimeout(
+        async () => {
+          const at = Date.now();
+          const res = await fetch(`${url}/api/v1/policies`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${session}` },
+            body: JSON.stringify({ policy: { format: 'vigil-policy/1', name: 'bench push', agent: { heartbeatSeconds: 30, statusSeconds: 60 } } }),
+          });
+          const { version } = (await res.json()) as { version: number };
+          sim.stdin!.write(`${JSON.stringify({ version, at })}\n`);
+        },
+        (Number(args.duration) * 1000) / 2,
+      );
     }
     if (message.phase === 'done') {
       dashboard.measuring = false;

@@ -24,9 +24,19 @@ export async function fallbackKillTimes(dir: string, mode: 'proc-connector' | 'p
   appendFileSync(program, Buffer.alloc(32, mode.length)); // a hash no rule allows
   chmodSync(program, 0o755);
   const rules = join(dir, `watch-rules-${mode}.json`);
-  writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File('/usr/bin/sleep')], rules: onlyBelow(dir) }));
+  writeFileSync(
+    rules,
+    JSON.stringify({
+      format: 'vigil-exec-rules/1',
+      mode: 'enforce',
+      defaultAction: 'deny',
+      allowSha256: [sha256File('/usr/bin/sleep')],
+      rules: onlyBelow(dir),
+    }),
+  );
   const watcher = await startWatcher(['--rules', rules, ...(mode === 'proc-poll' ? ['--watcher', 'proc-poll'] : [])]);
-  if (watcher.records[0]?.type !== 'ready' || watcher.records[0].watcher !== mode) throw new Error(`the watcher runs ${JSON.stringify(watcher.records[0])}, not ${mode}`);
+  if (watcher.records[0]?.type !== 'ready' || watcher.records[0].watcher !== mode)
+    throw new Error(`the watcher runs ${JSON.stringify(watcher.records[0])}, not ${mode}`);
   const lived: number[] = [];
   const seen: number[] = [];
   // The watcher's own cost while nothing is launched (what a laptop pays all day).
@@ -55,7 +65,9 @@ export async function fallbackKillTimes(dir: string, mode: 'proc-connector' | 'p
     launcherP99: round(percentile(sorted(seen), 99), 2),
     idleCpuPct: round(idleCpuPct, 2),
   };
-  log(`fallback ${mode}: ${count} unapproved launches killed; lived p50 ${result.p50} ms, p99 ${result.p99} ms (spawn-to-exit seen by the launcher p50 ${result.launcherP50} ms); idle CPU ${result.idleCpuPct}%`);
+  log(
+    `fallback ${mode}: ${count} unapproved launches killed; lived p50 ${result.p50} ms, p99 ${result.p99} ms (spawn-to-exit seen by the launcher p50 ${result.launcherP50} ms); idle CPU ${result.idleCpuPct}%`,
+  );
   return result;
 }
 
@@ -90,7 +102,12 @@ export async function startFapolicyd(log: (m: string) => void): Promise<{ stop()
       .replace(/^gid\s*=.*$/m, 'gid = root');
     writeFileSync(CONF, conf);
     if (!hadCompiled) {
-      const rules = existsSync(RULES_D) ? readdirSync(RULES_D).filter((f) => f.endsWith('.rules')).sort().map((f) => readFileSync(join(RULES_D, f), 'utf8')) : [];
+      const rules = existsSync(RULES_D)
+        ? readdirSync(RULES_D)
+            .filter((f) => f.endsWith('.rules'))
+            .sort()
+            .map((f) => readFileSync(join(RULES_D, f), 'utf8'))
+        : [];
       writeFileSync(COMPILED, rules.join('\n'));
     }
     // Its debug output goes to a file, never a pipe: the workload runs with spawnSync, which
@@ -104,7 +121,8 @@ export async function startFapolicyd(log: (m: string) => void): Promise<{ stop()
       for (;;) {
         const output = readFileSync(logFile, 'utf8');
         if (output.includes('Starting to listen for events')) break;
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`fapolicyd exited (${child.exitCode ?? child.signalCode}): ${output.slice(-500)}`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`fapolicyd exited (${child.exitCode ?? child.signalCode}): ${output.slice(-500)}`);
         if (Date.now() - started > 60_000) throw new Error(`fapolicyd not ready after 60 s: ${output.slice(-500)}`);
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -19,7 +19,14 @@ import { fallbackKillTimes, startFapolicyd } from './exec-bench-extras.js';
  * stopped and its configuration restored afterwards).
  * The last line printed is one JSON object with the figures.
  */
-const args = benchArgs({ execs: { default: '2000' }, rules: { default: '10000' }, 'big-mb': { default: '100' }, rounds: { default: '5' }, kills: { default: '200' }, 'fapolicyd-rounds': { default: '3' } });
+const args = benchArgs({
+  execs: { default: '2000' },
+  rules: { default: '10000' },
+  'big-mb': { default: '100' },
+  rounds: { default: '5' },
+  kills: { default: '200' },
+  'fapolicyd-rounds': { default: '3' },
+});
 const execs = Number(args.execs);
 const bigMb = Number(args['big-mb']);
 const log = (message: string) => process.stderr.write(`[bench:exec] ${message}\n`);
@@ -44,7 +51,10 @@ process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 /** One shell that starts `binary` N times: fork + exec cost, little else. */
 function workload(binary: string): number {
   const started = performance.now();
-  const result = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${execs} ]; do "$0" || exit 1; i=$((i+1)); done`, binary], { stdio: 'ignore', timeout: 600_000 });
+  const result = spawnSync('/bin/sh', ['-c', `i=0; while [ $i -lt ${execs} ]; do "$0" || exit 1; i=$((i+1)); done`, binary], {
+    stdio: 'ignore',
+    timeout: 600_000,
+  });
   if (result.status !== 0) throw new Error(`workload on ${binary} failed (exit ${result.status}, ${result.error?.message ?? ''})`);
   return performance.now() - started;
 }
@@ -101,7 +111,11 @@ try {
     gateCpu += cpuSeconds(gate.child.pid!) - cpuBefore;
     log(`round ${round + 1}: no gate ${base.at(-1)!.toFixed(0)} ms, gate ${withGate.at(-1)!.toFixed(0)} ms`);
   }
-  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50)!;
+  const median = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    )!;
   const baseMs = median(base);
   const gateMs = median(withGate);
 
@@ -109,7 +123,9 @@ try {
   const first = await gate.waitFor('exec', (r) => r.path === big && !r.cached, 60_000);
   if (firstRun.code !== 0 || first.verdict !== 'allow') throw new Error(`the ${bigMb} MB binary was refused: ${JSON.stringify(first)}`);
   const cachedRun = execProgram(big);
-  log(`${bigMb} MB binary: first sight ${first.decideMs.toFixed(1)} ms to hash and decide (exec ${firstRun.ms.toFixed(1)} ms), cached exec ${cachedRun.ms.toFixed(1)} ms`);
+  log(
+    `${bigMb} MB binary: first sight ${first.decideMs.toFixed(1)} ms to hash and decide (exec ${firstRun.ms.toFixed(1)} ms), cached exec ${cachedRun.ms.toFixed(1)} ms`,
+  );
 
   gate.child.kill('SIGUSR1');
   const { stats } = await gate.waitFor('stats');

@@ -27,10 +27,19 @@ export function execGateUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'the exec gate tests need root (fanotify permission events and mount)';
   const probe = spawnSync(
     process.execPath,
-    ['-e', `const a=require(${JSON.stringify(join(REPO_ROOT, 'native/fanotify/build/Release/vigil_fanotify.node'))});a.close(a.open({deadlineMs:50,defaultAllow:true,allowPrefixes:[]},()=>{}))`],
+    [
+      '-e',
+      `const a=require(${JSON.stringify(join(REPO_ROOT, 'native/fanotify/build/Release/vigil_fanotify.node'))});a.close(a.open({deadlineMs:50,defaultAllow:true,allowPrefixes:[]},()=>{}))`,
+    ],
     { encoding: 'utf8', timeout: 10_000 },
   );
-  if (probe.status !== 0) return `fanotify is unavailable: ${probe.stderr.trim().split('\n').find((l) => /Error|error/.test(l)) ?? probe.stderr.trim()}`;
+  if (probe.status !== 0)
+    return `fanotify is unavailable: ${
+      probe.stderr
+        .trim()
+        .split('\n')
+        .find((l) => /Error|error/.test(l)) ?? probe.stderr.trim()
+    }`;
   return null;
 }
 
@@ -66,7 +75,12 @@ export interface RecordProcess<R extends { type: string }> {
   records: R[];
   stderr: string;
   /** The first matching record at or after `fromIndex` (records printed earlier can be stale); rejects after timeoutMs. */
-  waitFor<T extends R['type']>(type: T, match?: (r: Extract<R, { type: T }>) => boolean, timeoutMs?: number, fromIndex?: number): Promise<Extract<R, { type: T }>>;
+  waitFor<T extends R['type']>(
+    type: T,
+    match?: (r: Extract<R, { type: T }>) => boolean,
+    timeoutMs?: number,
+    fromIndex?: number,
+  ): Promise<Extract<R, { type: T }>>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 export type GateProcess = RecordProcess<ExecGateRecord>;
@@ -84,7 +98,10 @@ export function startWatcher(args: string[], env: NodeJS.ProcessEnv = {}, as: { 
   return startRecords('exec-watch', args, ExecWatchRecordSchema, env, as);
 }
 
-async function startRecords<R extends { type: string }>(command: string, args: string[], schema: z.ZodType<R>,
+async function startRecords<R extends { type: string }>(
+  command: string,
+  args: string[],
+  schema: z.ZodType<R>,
   env: NodeJS.ProcessEnv,
   as: { uid?: number; gid?: number } = {},
 ): Promise<RecordProcess<R>> {
@@ -102,7 +119,9 @@ async function startRecords<R extends { type: string }>(command: string, args: s
           const found = gate.records.find((r, i) => i >= fromIndex && r.type === type && match(r as never));
           if (found) return resolveRecord(found as never);
           if (Date.now() > deadline || child.exitCode !== null || child.signalCode !== null) {
-            return reject(new Error(`no ${type} record from ${command}; stderr: ${gate.stderr.slice(-2000)}; records: ${JSON.stringify(gate.records.slice(-5))}`));
+            return reject(
+              new Error(`no ${type} record from ${command}; stderr: ${gate.stderr.slice(-2000)}; records: ${JSON.stringify(gate.records.slice(-5))}`),
+            );
           }
           setTimeout(check, 10);
         };

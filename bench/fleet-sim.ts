@@ -54,7 +54,15 @@ for (let i = 0; i < agents; i += 50) {
     }),
   );
   for (const key of batch) {
-    const link = new AgentLink({ url: wsUrl.toString(), deviceId: key.deviceId, privateKey: key.privateKey, publicKey: key.publicKey, consolePublicKey: consoleKey, log, backoffMaxMs: 5000 });
+    const link = new AgentLink({
+      url: wsUrl.toString(),
+      deviceId: key.deviceId,
+      privateKey: key.privateKey,
+      publicKey: key.publicKey,
+      consolePublicKey: consoleKey,
+      log,
+      backoffMaxMs: 5000,
+    });
     fleet.push({ link, seq: 0, sent: new Map(), policyAt: new Map() });
   }
 }
@@ -65,7 +73,15 @@ let ready = 0;
 for (const agent of fleet) {
   agent.link.on('ready', () => {
     ready++;
-    agent.link.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'sim', policyVersion: null, policyDigest: null, mode: 'service', capabilities: ['events'] });
+    agent.link.send({
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      agentVersion: 'sim',
+      policyVersion: null,
+      policyDigest: null,
+      mode: 'service',
+      capabilities: ['events'],
+    });
   });
   agent.link.on('message', (message) => {
     if (message.type === 'events.ack') {
@@ -148,5 +164,15 @@ if (pushed) {
 latencies.sort((a, b) => a - b);
 const stillConnected = fleet.filter((a) => a.link.isReady).length;
 fleet.forEach((a) => a.link.stop());
-const done = { phase: 'done', connected: ready, stillConnected, acked, elapsedS, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), pushAllMs, pushReached };
+const done = {
+  phase: 'done',
+  connected: ready,
+  stillConnected,
+  acked,
+  elapsedS,
+  p50Ms: percentile(latencies, 50),
+  p99Ms: percentile(latencies, 99),
+  pushAllMs,
+  pushReached,
+};
 process.stdout.write(`${JSON.stringify(done)}\n`, () => process.exit(0));

@@ -23,13 +23,24 @@ const requests = new TrayRequests({
   sessionUid: () => uid,
   consoleConnected: () => true,
   policyVersion: () => 1,
-  monitoring: () => ({ appControl: { enforcement: 'pre-exec', mode: 'enforce', detail: null, marks: ['/home'] }, idleLockSeconds: 300, activity: null, usbControl: false }),
+  monitoring: () => ({
+    appControl: { enforcement: 'pre-exec', mode: 'enforce', detail: null, marks: ['/home'] },
+    idleLockSeconds: 300,
+    activity: null,
+    usbControl: false,
+  }),
   aupGate: () => null,
   emit: () => undefined,
   lock: null,
   watch: null,
 });
-const server = new TrayIpcServer({ path, handler: requests, credentialsOf: socketPeerCredentials, userName: () => 'pupil', log: createLogger('bench', 'error') });
+const server = new TrayIpcServer({
+  path,
+  handler: requests,
+  credentialsOf: socketPeerCredentials,
+  userName: () => 'pupil',
+  log: createLogger('bench', 'error'),
+});
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
 try {

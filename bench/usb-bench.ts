@@ -134,10 +134,10 @@ function fill(root: string): void {
     const size = i === fileCount - 1 ? totalBytes - written : Math.floor((weights[i]! / sum) * totalBytes);
     const fd = openSync(join(dir, `file-${i}.bin`), 'w');
     // Distinct random content, so ClamAV's cache of clean files cannot skip repeats.
-    for (let left = size; left > 0; ) {
+    for (let left = size; left > 0;) {
       const n = Math.min(left, buffer.length);
       randomFillSync(buffer, 0, n);
-      for (let off = 0; off < n; ) off += writeSync(fd, buffer, off, n - off);
+      for (let off = 0; off < n;) off += writeSync(fd, buffer, off, n - off);
       left -= n;
     }
     closeSync(fd);
@@ -154,7 +154,7 @@ function rawSha256(): { ms: number; mbps: number } {
   for (const file of files) {
     const hash = createHash('sha256');
     const fd = openSync(file, 'r');
-    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; ) {
+    for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0;) {
       hash.update(buffer.subarray(0, n));
       bytes += n;
     }

@@ -32,7 +32,11 @@ async function main(): Promise<void> {
     service,
     pagesRoot: here('../renderer/'),
     preloadPath: here('./preload.cjs'),
-    icons: { connected: here('../renderer/icons/connected.png'), offline: here('../renderer/icons/offline.png'), 'action-needed': here('../renderer/icons/action-needed.png') },
+    icons: {
+      connected: here('../renderer/icons/connected.png'),
+      offline: here('../renderer/icons/offline.png'),
+      'action-needed': here('../renderer/icons/action-needed.png'),
+    },
     trayVersion: api.app.getVersion(),
     userMode,
     log,

@@ -18,9 +18,17 @@ if (page === 'aup') {
 } else if (page === 'status') {
   contextBridge.exposeInMainWorld('vigilTray', { status: invoke('vigil:status'), lockNow: invoke('vigil:lock-now'), close: invoke('vigil:close') });
 } else if (page === 'request-app') {
-  contextBridge.exposeInMainWorld('vigilTray', { requestContext: invoke('vigil:request-app:context'), requestApp: invoke('vigil:request-app'), close: invoke('vigil:close') });
+  contextBridge.exposeInMainWorld('vigilTray', {
+    requestContext: invoke('vigil:request-app:context'),
+    requestApp: invoke('vigil:request-app'),
+    close: invoke('vigil:close'),
+  });
 } else if (page === 'concern') {
   contextBridge.exposeInMainWorld('vigilTray', { reportConcern: invoke('vigil:report-concern'), close: invoke('vigil:close') });
 } else if (page === 'blocked') {
-  contextBridge.exposeInMainWorld('vigilTray', { blocked: invoke('vigil:blocked'), askPermission: invoke('vigil:ask-permission'), close: invoke('vigil:close') });
+  contextBridge.exposeInMainWorld('vigilTray', {
+    blocked: invoke('vigil:blocked'),
+    askPermission: invoke('vigil:ask-permission'),
+    close: invoke('vigil:close'),
+  });
 }

@@ -23,9 +23,7 @@ export class SocketServiceConnection extends EventEmitter<{ notice: [ServiceNoti
   private closed = false;
   problem: string | null = 'connecting to the Vigil service';
 
-  constructor(
-    private readonly options: TrayIpcClientOptions & { trayVersion: string; retryMs?: number },
-  ) {
+  constructor(private readonly options: TrayIpcClientOptions & { trayVersion: string; retryMs?: number }) {
     super();
     void this.connect();
   }

@@ -289,13 +289,17 @@ export class TrayApp {
     };
     this.handle(TRAY_CHANNELS.status, () => call(async () => (await this.refresh(), this.statusView())));
     this.handle(TRAY_CHANNELS.lockNow, () => this.lockNow());
-    this.handle(TRAY_CHANNELS.requestContext, () => call(async (): Promise<RequestContext> => ({ programs: this.recentBlocks, selected: this.selectedForRequest })));
+    this.handle(TRAY_CHANNELS.requestContext, () =>
+      call(async (): Promise<RequestContext> => ({ programs: this.recentBlocks, selected: this.selectedForRequest })),
+    );
     this.handle(TRAY_CHANNELS.requestApp, (arg) =>
       call(async () => {
         const { sha256, reason } = parse(RequestAppArgSchema, arg);
         const program = this.recentBlocks.find((p) => p.sha256 === sha256);
         if (!program?.sha256) throw new Error('that program has not been blocked on this computer recently');
-        return service.call('app.request', { ask: { name: program.name, path: program.path, sha256: program.sha256, signer: program.signer, reason: reason?.trim() || null } });
+        return service.call('app.request', {
+          ask: { name: program.name, path: program.path, sha256: program.sha256, signer: program.signer, reason: reason?.trim() || null },
+        });
       }),
     );
     this.handle(TRAY_CHANNELS.reportConcern, (arg) => call(async () => service.call('concern.report', { submission: parse(ConcernArgSchema, arg) })));

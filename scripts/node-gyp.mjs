@@ -11,7 +11,10 @@ export function findNodeGyp() {
   const npmCli = process.env.npm_execpath ?? whichNpm();
   if (npmCli) candidates.push(join(dirname(realpathSync(npmCli)), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   // The npm installed with this Node: beside node.exe on Windows, under lib/ elsewhere.
-  const npmDir = process.platform === 'win32' ? join(dirname(process.execPath), 'node_modules', 'npm') : join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm');
+  const npmDir =
+    process.platform === 'win32'
+      ? join(dirname(process.execPath), 'node_modules', 'npm')
+      : join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm');
   candidates.push(join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   return candidates.find((c) => c && existsSync(c)) ?? null;
 }

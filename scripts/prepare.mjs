@@ -13,8 +13,19 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 // Native addons built below (buildNativeAddons).
 const ADDONS = [
   { name: 'fanotify', output: 'vigil_fanotify.node', required: 'VIGIL_REQUIRE_FANOTIFY', without: 'the Linux exec gate will be unavailable' },
-  { name: 'procwatch', output: 'vigil_procwatch.node', required: 'VIGIL_REQUIRE_FANOTIFY', without: 'the Linux fallback exec watcher will poll /proc instead of using the proc connector' },
-  { name: 'peercred', output: 'vigil_peercred.node', platforms: ['linux', 'darwin', 'win32'], required: 'VIGIL_REQUIRE_PEERCRED', without: 'the service will refuse tray connections (no peer credentials)' },
+  {
+    name: 'procwatch',
+    output: 'vigil_procwatch.node',
+    required: 'VIGIL_REQUIRE_FANOTIFY',
+    without: 'the Linux fallback exec watcher will poll /proc instead of using the proc connector',
+  },
+  {
+    name: 'peercred',
+    output: 'vigil_peercred.node',
+    platforms: ['linux', 'darwin', 'win32'],
+    required: 'VIGIL_REQUIRE_PEERCRED',
+    without: 'the service will refuse tray connections (no peer credentials)',
+  },
 ];
 
 function run(args) {

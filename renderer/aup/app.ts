@@ -33,11 +33,7 @@ function update(): void {
   if (!ticked) missing.push('tick the box');
   const ready = missing.length === 0 && !!state.data && !state.busy;
   $<HTMLButtonElement>('accept').disabled = !ready;
-  $('still-needed').textContent = ready
-    ? 'Thank you. You can now press “I agree”.'
-    : state.data
-      ? `To continue, please ${joinWords(missing)}.`
-      : '';
+  $('still-needed').textContent = ready ? 'Thank you. You can now press “I agree”.' : state.data ? `To continue, please ${joinWords(missing)}.` : '';
 }
 
 function joinWords(parts: string[]): string {

@@ -74,7 +74,12 @@ function setGroups(next: Record<string, string[]>): void {
   groups = next;
   const select = $<HTMLSelectElement>('filter-group');
   const chosen = select.value;
-  select.replaceChildren(new Option('Any', ''), ...Object.keys(groups).sort().map((name) => new Option(name, name)));
+  select.replaceChildren(
+    new Option('Any', ''),
+    ...Object.keys(groups)
+      .sort()
+      .map((name) => new Option(name, name)),
+  );
   select.value = groups[chosen] ? chosen : '';
 }
 
@@ -132,7 +137,10 @@ function route(): void {
   $('devices').hidden = !!device || requests;
   $('device-page').hidden = !device;
   $('requests').hidden = !requests;
-  for (const [id, active] of [['nav-devices', !requests], ['nav-requests', requests]] as const) {
+  for (const [id, active] of [
+    ['nav-devices', !requests],
+    ['nav-requests', requests],
+  ] as const) {
     if (active) $(id).setAttribute('aria-current', 'page');
     else $(id).removeAttribute('aria-current');
   }

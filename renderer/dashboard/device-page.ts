@@ -127,8 +127,11 @@ export class DevicePage {
     if (activity.ok) this.drawActivity(activity.data.spans, from.getTime(), to.getTime());
     const note = $('events-note');
     note.hidden = events.ok;
-    if (!events.ok) note.textContent = events.status === 403 ? 'Your role does not include reading device events.' : `Events could not be loaded: ${events.message}`;
-    $('event-rows').replaceChildren(...(events.ok ? events.data.events.map((e) => row([clock(e.event.at), e.event.type, summariseEvent(e.event.type, e.event.data)])) : []));
+    if (!events.ok)
+      note.textContent = events.status === 403 ? 'Your role does not include reading device events.' : `Events could not be loaded: ${events.message}`;
+    $('event-rows').replaceChildren(
+      ...(events.ok ? events.data.events.map((e) => row([clock(e.event.at), e.event.type, summariseEvent(e.event.type, e.event.data)])) : []),
+    );
   }
 
   private drawActivity(spans: ActivitySpan[], from: number, to: number): void {

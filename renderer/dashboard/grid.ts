@@ -1,17 +1,6 @@
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { visible } from '../shared/console-api.js';
-import {
-  activityText,
-  AUP_TEXT,
-  blocksText,
-  enforcementText,
-  idleText,
-  lockText,
-  policyText,
-  presenceOf,
-  PRESENCE_TEXT,
-  relative,
-} from './format.js';
+import { activityText, AUP_TEXT, blocksText, enforcementText, idleText, lockText, policyText, presenceOf, PRESENCE_TEXT, relative } from './format.js';
 
 /**
  * The live device grid. Built for thousands of devices: only the rows in view exist in the DOM
@@ -137,7 +126,7 @@ export class DeviceGrid {
 
   sortBy(key: SortKey): void {
     if (this.sortKey === key) this.sortAsc = !this.sortAsc;
-    else (this.sortKey = key), (this.sortAsc = true);
+    else ((this.sortKey = key), (this.sortAsc = true));
     this.drawSortState();
     this.viewDirty = true;
     this.schedule();

@@ -70,7 +70,10 @@ export class RequestsPage {
       fields: [field('Allow', by), field('Until (optional)', expires), field('Only for groups (optional)', groups), field('Note (optional)', note)],
     });
     if (!ok) return;
-    const groupList = groups.value.split(',').map((g) => g.trim()).filter(Boolean);
+    const groupList = groups.value
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean);
     const badGroup = groupList.find((g) => !GroupNameSchema.safeParse(g).success);
     if (badGroup !== undefined) return this.say(`Not approved: "${badGroup}" is not a group name (lower-case letters, digits, ".", "_" or "-").`);
     const body = {
@@ -80,7 +83,9 @@ export class RequestsPage {
       ...(note.value.trim() ? { note: note.value.trim() } : {}),
     };
     const answer = await apiJson(DecisionSchema, `/api/v1/app-requests/${r.id}/approve`, { method: 'POST', body: JSON.stringify(body) });
-    this.say(answer.ok ? `Approved ${r.name} for ${r.user ?? 'the pupil'}; the new policy is on its way to the devices.` : `Approval failed: ${answer.message}`);
+    this.say(
+      answer.ok ? `Approved ${r.name} for ${r.user ?? 'the pupil'}; the new policy is on its way to the devices.` : `Approval failed: ${answer.message}`,
+    );
     await this.load();
   }
 
@@ -88,7 +93,13 @@ export class RequestsPage {
     const note = document.createElement('input');
     note.id = 'decline-note';
     note.maxLength = 500;
-    const ok = await confirmAction({ title: `Decline ${r.name}?`, text: `Requested by ${r.user ?? 'an unknown user'} on ${r.hostname}.`, ok: 'Decline', fields: [field('Note (optional)', note)], danger: true });
+    const ok = await confirmAction({
+      title: `Decline ${r.name}?`,
+      text: `Requested by ${r.user ?? 'an unknown user'} on ${r.hostname}.`,
+      ok: 'Decline',
+      fields: [field('Note (optional)', note)],
+      danger: true,
+    });
     if (!ok) return;
     const body = note.value.trim() ? { note: note.value.trim() } : {};
     const answer = await apiJson(DecisionSchema, `/api/v1/app-requests/${r.id}/decline`, { method: 'POST', body: JSON.stringify(body) });

@@ -16,7 +16,8 @@ export function confirmAction(opts: { title: string; text: string; ok: string; f
   ok.classList.toggle('danger', !!opts.danger);
   dialog.returnValue = '';
   dialog.showModal();
-  const first = (opts.fields ?? []).map((f) => (f.matches('input, textarea, select') ? f : f.querySelector('input, textarea, select'))).find(Boolean) as HTMLElement | undefined;
+  const first = (opts.fields ?? []).map((f) => (f.matches('input, textarea, select') ? f : f.querySelector('input, textarea, select'))).find(Boolean) as
+    HTMLElement | undefined;
   (first ?? ok).focus();
   return new Promise((resolve) => {
     dialog.addEventListener(

@@ -21,7 +21,9 @@ export async function apiJson<S extends z.ZodType>(schema: S, path: string, init
     return { ok: false, status: res.status, message: typeof message === 'string' ? message : `the console answered ${res.status}` };
   }
   const parsed = schema.safeParse(body);
-  return parsed.success ? { ok: true, data: parsed.data } : { ok: false, status: res.status, message: 'the console sent an answer this page does not understand' };
+  return parsed.success
+    ? { ok: true, data: parsed.data }
+    : { ok: false, status: res.status, message: 'the console sent an answer this page does not understand' };
 }
 
 /**

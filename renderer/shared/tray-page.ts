@@ -15,7 +15,11 @@ declare global {
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** Calls one bridge method; a missing bridge, a thrown error or an unreadable answer become a message. */
-export async function callBridge<S extends z.ZodType>(method: keyof TrayBridge, schema: S, arg?: unknown): Promise<z.infer<S> extends BridgeResult<infer T> ? BridgeResult<T> : never> {
+export async function callBridge<S extends z.ZodType>(
+  method: keyof TrayBridge,
+  schema: S,
+  arg?: unknown,
+): Promise<z.infer<S> extends BridgeResult<infer T> ? BridgeResult<T> : never> {
   type R = z.infer<S> extends BridgeResult<infer T> ? BridgeResult<T> : never;
   const fn = window.vigilTray?.[method] as ((arg?: unknown) => Promise<unknown>) | undefined;
   if (!fn) return { ok: false, message: 'This page must be opened from the Vigil app.' } as R;

@@ -23,7 +23,10 @@ export interface ExecFallback {
   setPolicy(policy: { decide: ExecDecide; mode: ExecMode }): void;
   stop(): void;
 }
-export type CreateFallback = (options: { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void }) => { watcher: ExecFallback; detail: string };
+export type CreateFallback = (options: { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void }) => {
+  watcher: ExecFallback;
+  detail: string;
+};
 
 export interface AppControlOptions {
   deviceId: string;
@@ -197,7 +200,8 @@ export class AppControl {
 
   private onRecord(record: ExecGateRecord): void {
     if (record.type === 'error') return this.options.log.warn('exec gate', { message: record.message });
-    if (record.type === 'mark') return this.options.log.info('exec gate marked a file system mounted below a mark', { path: record.path, fsType: record.fsType });
+    if (record.type === 'mark')
+      return this.options.log.info('exec gate marked a file system mounted below a mark', { path: record.path, fsType: record.fsType });
     if (record.type !== 'exec' || record.verdict !== 'deny') return;
     // Answered late: the native deadline already let it run or not (the fail-open/closed default).
     if (!record.wouldBlock && !record.answered) return this.options.log.warn('exec decided after the deadline', { path: record.path });
@@ -216,7 +220,11 @@ export class AppControl {
     this.emitFolded({ type: 'app.killed', data: { ...this.execData(record, record.signer, record.user), livedMs: record.livedMs, watcher: record.watcher } });
   }
 
-  private execData(record: { pid: number; path: string; sha256: string | null; mode: ExecMode; reason: string; ruleId?: string }, signer: string, user?: string | null): AppExecData {
+  private execData(
+    record: { pid: number; path: string; sha256: string | null; mode: ExecMode; reason: string; ruleId?: string },
+    signer: string,
+    user?: string | null,
+  ): AppExecData {
     return {
       name: basename(record.path),
       path: record.path,

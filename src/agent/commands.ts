@@ -43,8 +43,15 @@ export class CommandGate {
     const parsed = SignedCommandSchema.safeParse(raw);
     if (!parsed.success) return { ok: false, id, action: null, outcome: 'malformed', detail: summariseZodError(parsed.error) };
     const { payload, signature } = parsed.data;
-    const refuse = (outcome: Extract<CommandCheck, { ok: false }>['outcome'], detail: string): CommandCheck => ({ ok: false, id: payload.id, action: payload.action, outcome, detail });
-    if (!verifyPayload('command', payload, signature, this.consolePublicKey)) return refuse('bad-signature', 'not signed by the console this device is enrolled with');
+    const refuse = (outcome: Extract<CommandCheck, { ok: false }>['outcome'], detail: string): CommandCheck => ({
+      ok: false,
+      id: payload.id,
+      action: payload.action,
+      outcome,
+      detail,
+    });
+    if (!verifyPayload('command', payload, signature, this.consolePublicKey))
+      return refuse('bad-signature', 'not signed by the console this device is enrolled with');
     if (payload.deviceId !== this.deviceId) return refuse('wrong-device', 'the command is for another device');
     const now = this.now();
     if (Date.parse(payload.expiresAt) <= now) return refuse('expired', `expired at ${payload.expiresAt}`);

@@ -55,9 +55,7 @@ export async function enroll(opts: {
   const parsed = EnrollResponseSchema.safeParse(body);
   if (!parsed.success) throw new EnrollError(`console sent an unexpected enrollment answer: ${summariseZodError(parsed.error)}`);
   if (opts.pinnedConsoleKey && parsed.data.consolePublicKey !== opts.pinnedConsoleKey) {
-    throw new EnrollError(
-      `console key ${keyId(parsed.data.consolePublicKey)} is not the pinned key ${keyId(opts.pinnedConsoleKey)}; refusing to enroll`,
-    );
+    throw new EnrollError(`console key ${keyId(parsed.data.consolePublicKey)} is not the pinned key ${keyId(opts.pinnedConsoleKey)}; refusing to enroll`);
   }
   if (parsed.data.deviceId !== opts.key.deviceId) throw new EnrollError('console answered for a different device id');
   return {
@@ -69,7 +67,13 @@ export async function enroll(opts: {
 }
 
 /** Enrolls with this machine's facts and saves the answer as device.json in `dataDir`. */
-export async function enrollAndSave(opts: { dataDir: string; consoleUrl: string; token: string; key: DeviceKey; pinnedConsoleKey?: string }): Promise<DeviceFile> {
+export async function enrollAndSave(opts: {
+  dataDir: string;
+  consoleUrl: string;
+  token: string;
+  key: DeviceKey;
+  pinnedConsoleKey?: string;
+}): Promise<DeviceFile> {
   const facts = await systemFacts();
   const device = await enroll({
     consoleUrl: opts.consoleUrl,
@@ -88,7 +92,14 @@ export async function enrollAndSave(opts: { dataDir: string; consoleUrl: string;
  * Enrolls this device at first start, waiting out an unreachable console (a refusal is final).
  * Resolves with the saved device file.
  */
-export async function enrollWithRetry(opts: { dataDir: string; consoleUrl?: string; enrollToken?: string; pinnedConsoleKey?: string; key: DeviceKey; log: Logger }): Promise<DeviceFile> {
+export async function enrollWithRetry(opts: {
+  dataDir: string;
+  consoleUrl?: string;
+  enrollToken?: string;
+  pinnedConsoleKey?: string;
+  key: DeviceKey;
+  log: Logger;
+}): Promise<DeviceFile> {
   const { consoleUrl, enrollToken, log } = opts;
   if (!consoleUrl || !enrollToken) {
     throw new EnrollError('this device is not enrolled: give --console and --enroll-token (or /etc/vigil/enroll.json)');

@@ -5,13 +5,7 @@ import { Backoff } from '../shared/backoff.js';
 import { keyId, randomToken } from '../shared/node/crypto.js';
 import { LIMITS } from '../shared/limits.js';
 import type { Logger } from '../shared/node/log.js';
-import {
-  deviceAuthPayload,
-  parseConsoleMessage,
-  PROTOCOL_VERSION,
-  type AgentMessageInput,
-  type ConsoleMessage,
-} from '../shared/protocol.js';
+import { deviceAuthPayload, parseConsoleMessage, PROTOCOL_VERSION, type AgentMessageInput, type ConsoleMessage } from '../shared/protocol.js';
 import { signPayload, verifyPayload } from '../shared/node/signing.js';
 
 /** A console that has not finished authenticating within this time is given up on. */
@@ -128,7 +122,16 @@ export class AgentLink extends EventEmitter<LinkEvents> {
           clientNonce = randomToken(32);
           const payload = deviceAuthPayload(this.options.deviceId, challengeNonce, clientNonce);
           const signature = signPayload('device-auth', payload, this.options.privateKey, this.options.publicKey);
-          ws.send(JSON.stringify({ v: PROTOCOL_VERSION, type: 'auth', deviceId: this.options.deviceId, nonce: challengeNonce, clientNonce, signature: signature.value }));
+          ws.send(
+            JSON.stringify({
+              v: PROTOCOL_VERSION,
+              type: 'auth',
+              deviceId: this.options.deviceId,
+              nonce: challengeNonce,
+              clientNonce,
+              signature: signature.value,
+            }),
+          );
           return;
         }
         if (message.type === 'auth.ok' && challengeNonce && clientNonce) {

@@ -28,7 +28,10 @@ export class Outbox {
   private readonly remove: Database.Statement;
   private readonly setBody: Database.Statement;
 
-  constructor(file: string, private readonly maxEvents = 100_000) {
+  constructor(
+    file: string,
+    private readonly maxEvents = 100_000,
+  ) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // FULL: an event reported to nobody yet must survive a power cut, not just a crash.

@@ -87,7 +87,17 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
   };
 
   // Enforcers, each subscribing to the policy bus as it is built.
-  const appControl = createAppControl({ platform, mode, deviceId: device.deviceId, dataDir, execMarks: config.execMarks ?? [], onTimeout: config.execOnTimeout ?? 'allow', bus, sink: pump, log });
+  const appControl = createAppControl({
+    platform,
+    mode,
+    deviceId: device.deviceId,
+    dataDir,
+    execMarks: config.execMarks ?? [],
+    onTimeout: config.execOnTimeout ?? 'allow',
+    bus,
+    sink: pump,
+    log,
+  });
   const status = new StatusReporter({ link, store: policyStore, bus, appControl: () => appControl.status, sources: { systemFacts, signedInSessions }, log });
   const trayIdle = new TrayIdleReports(systemClock.monoNow);
   const seatController = config.session
@@ -116,13 +126,37 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     logoff: (user) => decline.logoff(user),
     log: log.child('aup-gate'),
   });
-  const usbGate = createUsbGate({ emit: (e) => pump.emit(e), policies: bus, session: () => seat.runner }, { mode, log, os: platform.os }, platform.usb({ udevDataDir: config.udevDataDir }));
+  const usbGate = createUsbGate(
+    { emit: (e) => pump.emit(e), policies: bus, session: () => seat.runner },
+    { mode, log, os: platform.os },
+    platform.usb({ udevDataDir: config.udevDataDir }),
+  );
   const tray = config.trayIpc
-    ? new TrayBridge({ config: config.trayIpc, mode, platform, link, store: policyStore, pump, seat, appControl, usbGate, aupGate, trayIdle, reportPower, log: log.child('tray') })
+    ? new TrayBridge({
+        config: config.trayIpc,
+        mode,
+        platform,
+        link,
+        store: policyStore,
+        pump,
+        seat,
+        appControl,
+        usbGate,
+        aupGate,
+        trayIdle,
+        reportPower,
+        log: log.child('tray'),
+      })
     : null;
   const aup = new AupController({ gate: aupGate, store: aupStore, seat, tray: tray ?? NO_TRAY, sink: pump, log });
   const policy = new PolicyApplier({ store: policyStore, bus, sink: pump, link, log });
-  const commands = new CommandExecutor({ gate: new CommandGate(p.commandsSeen, key.deviceId, device.consolePublicKey), session: () => seat.runner, sink: pump, link, log });
+  const commands = new CommandExecutor({
+    gate: new CommandGate(p.commandsSeen, key.deviceId, device.consolePublicKey),
+    session: () => seat.runner,
+    sink: pump,
+    link,
+    log,
+  });
   const consoleSession = new ConsoleSession({
     link,
     mode,
@@ -146,16 +180,32 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
 
   // Started in this order, stopped in reverse: the outbox (and acceptance records) outlive every part that reports.
   const parts: Component[] = [
-    component('aup-records', () => undefined, () => aupRecords.close()),
+    component(
+      'aup-records',
+      () => undefined,
+      () => aupRecords.close(),
+    ),
     pump,
     component('announce', () => {
       pump.emit({ type: 'agent.started', data: { agentVersion: VIGIL_VERSION, mode } });
       policy.reportLoadProblem();
     }),
-    component('app-control', () => undefined, () => appControl.stop()),
+    component(
+      'app-control',
+      () => undefined,
+      () => appControl.stop(),
+    ),
     status,
     ...(seatController ? [seatController] : []),
-    ...(usbGate ? [component('usb-gate', () => undefined, () => usbGate.stop())] : []),
+    ...(usbGate
+      ? [
+          component(
+            'usb-gate',
+            () => undefined,
+            () => usbGate.stop(),
+          ),
+        ]
+      : []),
     ...(tray ? [tray] : []),
     policy,
     consoleSession,

@@ -11,7 +11,11 @@ const ACTIVITY_LATE_DELIVERY_MS = 7 * 86400_000;
  * `maxSpans` (the latest ones when there are more). The store reads the candidate batches; which
  * spans of them fall in the range is decided here, the same for every store.
  */
-export async function activitySpans(store: Pick<EventStore, 'listActivityBatches'>, deviceId: string, filter: { from: string; to: string; maxSpans: number }): Promise<ActivitySpan[]> {
+export async function activitySpans(
+  store: Pick<EventStore, 'listActivityBatches'>,
+  deviceId: string,
+  filter: { from: string; to: string; maxSpans: number },
+): Promise<ActivitySpan[]> {
   const from = Date.parse(filter.from);
   const to = Date.parse(filter.to);
   // A batch is sent after its spans end, so batches sent before `from` cannot overlap the range.

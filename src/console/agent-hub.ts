@@ -7,13 +7,7 @@ import type { SignedCommand } from '../shared/command.js';
 import { LIMITS } from '../shared/limits.js';
 import type { Logger } from '../shared/node/log.js';
 import type { PolicyBundle } from '../shared/policy.js';
-import {
-  deviceAuthPayload,
-  parseAgentMessage,
-  PROTOCOL_VERSION,
-  type AgentMessage,
-  type ConsoleMessageInput,
-} from '../shared/protocol.js';
+import { deviceAuthPayload, parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ConsoleMessageInput } from '../shared/protocol.js';
 import { signPayload, verifyPayload } from '../shared/node/signing.js';
 import type { EventRouter } from './agent-link/event-router.js';
 import type { AgentLinkStats } from './agent-link/stats.js';
@@ -148,7 +142,7 @@ export class AgentHub {
     this.pendingChanged(ip, 1);
     let pending = true;
     const settle = () => {
-      if (pending) (pending = false), this.pendingChanged(ip, -1);
+      if (pending) ((pending = false), this.pendingChanged(ip, -1));
     };
     conn.settle = settle;
     const authTimer = setTimeout(() => {
@@ -156,11 +150,13 @@ export class AgentHub {
     }, this.options.authTimeoutMs);
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => {
-      conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary)).catch((error) => {
-        this.log.error('error handling agent frame', { deviceId: conn.deviceId, error });
-        this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code: 'internal', message: 'the console could not process that message' });
-        this.countStrike(conn, 'a message the console could not process');
-      });
+      conn.queue = conn.queue
+        .then(() => this.onFrame(conn, data, isBinary))
+        .catch((error) => {
+          this.log.error('error handling agent frame', { deviceId: conn.deviceId, error });
+          this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code: 'internal', message: 'the console could not process that message' });
+          this.countStrike(conn, 'a message the console could not process');
+        });
     });
     ws.on('error', (error) => {
       // ws reports oversized frames and protocol violations here and closes the socket itself.
@@ -321,11 +317,7 @@ export class AgentHub {
     await this.router.disconnected(conn.deviceId, new Date().toISOString());
   }
 
-  private strike(
-    conn: Connection,
-    code: 'malformed' | 'unknown-type' | 'invalid' | 'not-authenticated',
-    message: string,
-  ): void {
+  private strike(conn: Connection, code: 'malformed' | 'unknown-type' | 'invalid' | 'not-authenticated', message: string): void {
     this.stats.rejectedFrames++;
     this.log.warn('rejected frame from agent', { deviceId: conn.deviceId, ip: conn.ip, code, message });
     this.send(conn, { v: PROTOCOL_VERSION, type: 'error', code, message });

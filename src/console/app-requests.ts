@@ -66,7 +66,10 @@ export class AppRequestService {
       if (!latest) throw new ConflictError('no-policy', 'publish a policy before approving requests: the rule is added to it');
       const rule = this.ruleFor(request, options);
       const document = withRule(latest.document, rule, options.expiresAt, request);
-      const lifetimeDays = Math.min(365, Math.max(1, Math.round((Date.parse(latest.bundle.payload.expiresAt) - Date.parse(latest.bundle.payload.issuedAt)) / 86400_000)));
+      const lifetimeDays = Math.min(
+        365,
+        Math.max(1, Math.round((Date.parse(latest.bundle.payload.expiresAt) - Date.parse(latest.bundle.payload.issuedAt)) / 86400_000)),
+      );
       const record = await this.policies.publish(document, actor, lifetimeDays);
       const decidedAt = new Date().toISOString();
       await this.store.decideAppRequest(id, { status: 'approved', decidedBy: actor, decidedAt, note: options.note ?? null, policyVersion: record.version });
@@ -75,7 +78,14 @@ export class AppRequestService {
         actor,
         action: 'app-request.approved',
         target: `app-request:${id}`,
-        detail: { deviceId: request.deviceId, name: request.name, sha256: request.sha256, rule, expiresAt: options.expiresAt ?? null, policyVersion: record.version },
+        detail: {
+          deviceId: request.deviceId,
+          name: request.name,
+          sha256: request.sha256,
+          rule,
+          expiresAt: options.expiresAt ?? null,
+          policyVersion: record.version,
+        },
       });
       const deliveredTo = await this.deliver(record);
       this.tell(request, `The school has allowed "${request.name}". You can start it now.${options.note ? ` Note: ${options.note}` : ''}`);
@@ -89,7 +99,13 @@ export class AppRequestService {
       const decidedAt = new Date().toISOString();
       await this.store.decideAppRequest(id, { status: 'declined', decidedBy: actor, decidedAt, note: note ?? null, policyVersion: null });
       this.tell(request, `Your request to use "${request.name}" was declined by the school.${note ? ` Note: ${note}` : ''}`);
-      await this.store.appendAudit({ at: decidedAt, actor, action: 'app-request.declined', target: `app-request:${id}`, detail: { deviceId: request.deviceId, name: request.name, sha256: request.sha256, note: note ?? null } });
+      await this.store.appendAudit({
+        at: decidedAt,
+        actor,
+        action: 'app-request.declined',
+        target: `app-request:${id}`,
+        detail: { deviceId: request.deviceId, name: request.name, sha256: request.sha256, note: note ?? null },
+      });
       return (await this.store.getAppRequest(id))!;
     });
   }
@@ -101,11 +117,11 @@ export class AppRequestService {
     );
   }
 
-
   private async pending(id: string): Promise<AppRequest> {
     const request = await this.store.getAppRequest(id);
     if (!request) throw new NotFoundError('no such application request');
-    if (request.status !== 'pending') throw new ConflictError('already-decided', `this request was already ${request.status} by ${request.decidedBy ?? 'someone'}`);
+    if (request.status !== 'pending')
+      throw new ConflictError('already-decided', `this request was already ${request.status} by ${request.decidedBy ?? 'someone'}`);
     return request;
   }
 
@@ -127,7 +143,13 @@ export class AppRequestService {
 function withRule(document: PolicyDocument, rule: AppRule, expiresAt: string | undefined, request: AppRequest): PolicyDocument {
   const apps = document.applications ?? { mode: 'monitor' as const, defaultAction: 'allow' as const, rules: [], exceptions: [] };
   const next = expiresAt
-    ? { ...apps, exceptions: [...apps.exceptions, { rule, expiresAt, reason: `approved request from ${request.user ?? 'unknown user'}: ${request.reason ?? 'no reason given'}`.slice(0, 500) }] }
+    ? {
+        ...apps,
+        exceptions: [
+          ...apps.exceptions,
+          { rule, expiresAt, reason: `approved request from ${request.user ?? 'unknown user'}: ${request.reason ?? 'no reason given'}`.slice(0, 500) },
+        ],
+      }
     : { ...apps, rules: [...apps.rules, rule] };
   const parsed = PolicyDocumentSchema.safeParse({ ...document, applications: next });
   if (!parsed.success) throw new InvalidError('invalid-request', `the resulting policy is not valid: ${summariseZodError(parsed.error)}`);

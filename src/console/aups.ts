@@ -36,7 +36,13 @@ export class AupService {
     if (!device) return false;
     const refuse = async (why: string) => {
       this.log.warn('refused an AUP receipt', { deviceId, why });
-      await this.store.appendAudit({ at: new Date().toISOString(), actor: `device:${deviceId}`, action: 'aup.receipt-refused', target: deviceId, detail: { why } });
+      await this.store.appendAudit({
+        at: new Date().toISOString(),
+        actor: `device:${deviceId}`,
+        action: 'aup.receipt-refused',
+        target: deviceId,
+        detail: { why },
+      });
       return false;
     };
     if (receipt.payload.deviceId !== deviceId) return refuse('receipt names another device');
@@ -85,5 +91,8 @@ export class AupService {
  */
 export function coverageCsv(rows: AupCoverageRow[]): string {
   const header = ['variant', 'version', 'current', 'user', 'typed_name', 'device_id', 'hostname', 'accepted_at'];
-  return csvRows(header, rows.map((r) => [r.variant, r.version, r.current, r.user, r.typedName, r.deviceId, r.hostname, r.acceptedAt]));
+  return csvRows(
+    header,
+    rows.map((r) => [r.variant, r.version, r.current, r.user, r.typedName, r.deviceId, r.hostname, r.acceptedAt]),
+  );
 }

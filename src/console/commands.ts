@@ -62,7 +62,12 @@ export class CommandService {
       entry.waiters.push((r) => (clearTimeout(timer), resolve(r)));
     });
     const delivered = this.hub.sendCommand(deviceId, signed);
-    await this.audit(actor, 'device.command', deviceId, { id: payload.id, action: request.action, delivered, ...(request.text !== undefined ? { text: request.text } : {}) });
+    await this.audit(actor, 'device.command', deviceId, {
+      id: payload.id,
+      action: request.action,
+      delivered,
+      ...(request.text !== undefined ? { text: request.text } : {}),
+    });
     if (!delivered) {
       this.pending.delete(payload.id);
       return { id: payload.id, delivered, result: null };
@@ -76,11 +81,22 @@ export class CommandService {
     const entry = result.id ? this.pending.get(result.id) : undefined;
     if (!entry || entry.deviceId !== deviceId) {
       // Refusals of commands we never sent (or sent to someone else) are worth a log line, no more.
-      this.log.warn('command result for no command this console sent to that device', { deviceId, id: result.id, outcome: result.outcome, detail: result.detail });
+      this.log.warn('command result for no command this console sent to that device', {
+        deviceId,
+        id: result.id,
+        outcome: result.outcome,
+        detail: result.detail,
+      });
       return;
     }
     this.pending.delete(result.id!);
-    await this.audit(`device:${deviceId}`, 'device.command-result', deviceId, { id: result.id, action: entry.action, outcome: result.outcome, detail: result.detail, backend: result.backend });
+    await this.audit(`device:${deviceId}`, 'device.command-result', deviceId, {
+      id: result.id,
+      action: entry.action,
+      outcome: result.outcome,
+      detail: result.detail,
+      backend: result.backend,
+    });
     entry.waiters.forEach((w) => w(result));
   }
 

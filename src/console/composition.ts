@@ -93,7 +93,21 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
 
   const http = new Router(auth.authenticate);
   registerStationRoutes(http, stations, { store, log: log.child('station-reports') });
-  registerRoutes(http, { store, auth, enrollment, policies, aups, appRequests, concerns, commands, hub, feed, views, consoleKeyId: identity.keyId, secureCookies: config.secureCookies });
+  registerRoutes(http, {
+    store,
+    auth,
+    enrollment,
+    policies,
+    aups,
+    appRequests,
+    concerns,
+    commands,
+    hub,
+    feed,
+    views,
+    consoleKeyId: identity.keyId,
+    secureCookies: config.secureCookies,
+  });
   maintenance.start();
 
   return {

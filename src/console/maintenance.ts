@@ -67,7 +67,13 @@ export class Maintenance {
     const removed = await this.store.deleteConcernsClosedBefore(new Date(now.getTime() - days * 86400_000).toISOString());
     if (!removed) return;
     this.log.info('removed closed concerns past retention', { removed, retentionDays: days });
-    await this.store.appendAudit({ at: now.toISOString(), actor: 'console', action: 'concerns.expired', target: null, detail: { removed, retentionDays: days } });
+    await this.store.appendAudit({
+      at: now.toISOString(),
+      actor: 'console',
+      action: 'concerns.expired',
+      target: null,
+      detail: { removed, retentionDays: days },
+    });
   }
 
   reissueForConflict(): Promise<void> {

@@ -207,7 +207,12 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       if (variant !== undefined && !AupVariantSchema.safeParse(variant).success) throw new HttpError(400, 'invalid-request', 'not an AUP variant name');
       const rows = await deps.aups.coverage(variant);
       if (url.searchParams.get('format') === 'csv') {
-        return { status: 200, raw: coverageCsv(rows), contentType: 'text/csv; charset=utf-8', headers: { 'Content-Disposition': 'attachment; filename="aup-coverage.csv"' } };
+        return {
+          status: 200,
+          raw: coverageCsv(rows),
+          contentType: 'text/csv; charset=utf-8',
+          headers: { 'Content-Disposition': 'attachment; filename="aup-coverage.csv"' },
+        };
       }
       return ok({ rows });
     })

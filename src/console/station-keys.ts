@@ -34,7 +34,13 @@ export class StationKeyService {
       const at = new Date().toISOString();
       await this.store.insertStationKey({ id, publicKey, keyId: kid, registeredBy: actor, registeredAt: at });
       const published = await this.republish(actor);
-      await this.store.appendAudit({ at, actor, action: 'station.registered', target: `station:${id}`, detail: { keyId: kid, policyVersion: published.version } });
+      await this.store.appendAudit({
+        at,
+        actor,
+        action: 'station.registered',
+        target: `station:${id}`,
+        detail: { keyId: kid, policyVersion: published.version },
+      });
       this.log.info('scan station registered', { id, keyId: kid, policyVersion: published.version });
       return { station: (await this.find(id))!, ...published };
     });
@@ -44,11 +50,18 @@ export class StationKeyService {
     return this.policies.serially(async () => {
       const station = await this.find(id);
       if (!station) throw new NotFoundError(`no scan station "${id}"`);
-      if (station.revokedAt) throw new ConflictError('already-revoked', `station "${id}" was already revoked by ${station.revokedBy ?? 'someone'} at ${station.revokedAt}`);
+      if (station.revokedAt)
+        throw new ConflictError('already-revoked', `station "${id}" was already revoked by ${station.revokedBy ?? 'someone'} at ${station.revokedAt}`);
       const at = new Date().toISOString();
       await this.store.revokeStationKey(id, actor, at);
       const published = await this.republish(actor);
-      await this.store.appendAudit({ at, actor, action: 'station.revoked', target: `station:${id}`, detail: { keyId: station.keyId, policyVersion: published.version } });
+      await this.store.appendAudit({
+        at,
+        actor,
+        action: 'station.revoked',
+        target: `station:${id}`,
+        detail: { keyId: station.keyId, policyVersion: published.version },
+      });
       this.log.info('scan station revoked', { id, keyId: station.keyId, policyVersion: published.version });
       return { station: (await this.find(id))!, ...published };
     });

@@ -73,7 +73,10 @@ export const SchoolHoursSchema = z
 export type SchoolHours = z.infer<typeof SchoolHoursSchema>;
 
 /** "a.b.c.d/n" or an IPv6 prefix. */
-const CidrSchema = z.string().max(64).refine((s) => parseCidr(s) !== null, 'not an address range like 10.20.0.0/16 or fd00::/8');
+const CidrSchema = z
+  .string()
+  .max(64)
+  .refine((s) => parseCidr(s) !== null, 'not an address range like 10.20.0.0/16 or fd00::/8');
 
 /**
  * How a BYOD device knows it is on the school network. Every test given must pass: an address
@@ -85,7 +88,11 @@ export const SchoolNetworkSchema = z
     cidrs: z.array(CidrSchema).min(1).max(64).optional(),
     probe: z
       .strictObject({
-        host: z.string().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'a host name or address'),
+        host: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(/^[A-Za-z0-9.:-]+$/, 'a host name or address'),
         port: z.number().int().min(1).max(65535),
       })
       .optional(),

@@ -43,7 +43,9 @@ export function describeSharing(now: ActivityNow, policy: ActivityPolicy | null,
 
   const lines: string[] = [];
   if (now.mode === 'full') {
-    lines.push('School IT can see the name of the app you are using, the title of its window (for example the name of a document or web page) and, where the computer gives it, the web address.');
+    lines.push(
+      'School IT can see the name of the app you are using, the title of its window (for example the name of a document or web page) and, where the computer gives it, the web address.',
+    );
     if (policy?.redactTitles.length) lines.push('Some words in window titles are hidden before they are sent, by your school’s privacy rules.');
   } else {
     lines.push('School IT can see the name of the app you are using (for example “Firefox” or “Word”).');
@@ -52,7 +54,8 @@ export function describeSharing(now: ActivityNow, policy: ActivityPolicy | null,
   lines.push('They can also see when this computer is not being used or is locked, and for how long you use each app.');
   lines.push('Vigil never records your screen, your typing or your files.');
   if (ownership === 'byod') lines.push('Because this is your own device, this only happens in school hours and on the school network.');
-  if (now.mode === 'full' && now.window?.title) lines.unshift(`Right now they see the window title “${now.window.title}”${now.window.url ? ` and the address ${now.window.url}` : ''}.`);
+  if (now.mode === 'full' && now.window?.title)
+    lines.unshift(`Right now they see the window title “${now.window.title}”${now.window.url ? ` and the address ${now.window.url}` : ''}.`);
   if (now.locked) lines.unshift('Right now they see that this computer is locked.');
   else if (!now.window) {
     const idle = now.idleSeconds !== null && now.idleSeconds >= (policy?.idleAfterSeconds ?? 180);

@@ -24,7 +24,11 @@ export type ActivityWindow = z.infer<typeof ActivityWindowSchema>;
  */
 export const ActivitySpanSchema = z.strictObject({
   start: IsoDateTime,
-  durationMs: z.number().int().nonnegative().max(24 * 3600 * 1000),
+  durationMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(24 * 3600 * 1000),
   kind: z.enum(['window', 'idle', 'locked']),
   window: ActivityWindowSchema.nullable(),
 });
@@ -39,14 +43,7 @@ export const ActivitySpansDataSchema = z.strictObject({
  * Why nothing is being collected right now. `wayland`: the session runs Wayland, where
  * get-windows cannot see windows. The console shows this instead of a silent gap.
  */
-export const ActivityPauseReasonSchema = z.enum([
-  'policy-off',
-  'outside-school-hours',
-  'off-school-network',
-  'wayland',
-  'no-session',
-  'error',
-]);
+export const ActivityPauseReasonSchema = z.enum(['policy-off', 'outside-school-hours', 'off-school-network', 'wayland', 'no-session', 'error']);
 export type ActivityPauseReason = z.infer<typeof ActivityPauseReasonSchema>;
 
 /**

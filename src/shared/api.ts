@@ -28,7 +28,10 @@ export const EnrollPayloadSchema = z.strictObject({
   hostname: boundedText(255),
   platform: PlatformSchema,
   /** sha256 of the OS machine id: a clone-detection hint, never the identity. */
-  machineIdHint: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  machineIdHint: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
   requestedAt: IsoDateTime,
 });
 export const EnrollRequestSchema = z.strictObject({
@@ -47,7 +50,12 @@ export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
 
 export const CreateEnrollTokenRequestSchema = z.strictObject({
   label: boundedText(120),
-  expiresInHours: z.number().int().min(1).max(24 * 365).default(24 * 30),
+  expiresInHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(24 * 30),
   maxUses: z.number().int().min(1).max(100_000).nullable().default(null),
 });
 

@@ -35,7 +35,10 @@ const PosixPattern = z
 
 const common = {
   /** Stable name for reports and for removing the rule later; optional. */
-  id: z.string().regex(/^[A-Za-z0-9._:{}-]{1,100}$/).optional(),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._:{}-]{1,100}$/)
+    .optional(),
   action: AppActionSchema,
   description: z.string().max(500).optional(),
   /** Applies only on devices in one of these groups (policy `groups`); absent = every device. */
@@ -66,7 +69,10 @@ export const SignerRuleSchema = z
     publisher: z.string().min(1).max(1024).optional(),
     product: z.string().min(1).max(1024).optional(),
     binaryName: z.string().min(1).max(1024).optional(),
-    teamId: z.string().regex(/^[A-Z0-9]{10}$/, 'a Team ID is 10 upper-case letters or digits').optional(),
+    teamId: z
+      .string()
+      .regex(/^[A-Z0-9]{10}$/, 'a Team ID is 10 upper-case letters or digits')
+      .optional(),
     signingId: z.string().min(1).max(255).optional(),
   })
   .refine((r) => r.publisher !== undefined || r.teamId !== undefined, 'a signer rule needs a publisher (Windows) or a teamId (macOS)')

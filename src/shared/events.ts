@@ -94,7 +94,13 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
   z.strictObject({
     ...base,
     type: z.literal('aup.declined'),
-    data: z.strictObject({ user: boundedText(128), variant: boundedText(32).nullable(), version: z.number().int().positive().nullable(), logoff: z.boolean(), detail: boundedText(512) }),
+    data: z.strictObject({
+      user: boundedText(128),
+      variant: boundedText(32).nullable(),
+      version: z.number().int().positive().nullable(),
+      logoff: z.boolean(),
+      detail: boundedText(512),
+    }),
   }),
   z.strictObject({ ...base, type: z.literal('app.blocked'), data: AppExecData }),
   z.strictObject({ ...base, type: z.literal('app.would-block'), data: AppExecData }),

@@ -35,7 +35,11 @@ export const IPC_LIMITS = {
   maxInFlight: 8,
 } as const;
 
-const id = z.number().int().nonnegative().max(2 ** 31);
+const id = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(2 ** 31);
 
 /** A program the pupil asks permission for (from a blocked-program notice). */
 export const AppPermissionAskSchema = z.strictObject({

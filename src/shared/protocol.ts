@@ -111,7 +111,10 @@ export const HelloMessage = z.strictObject({
   agentVersion: boundedText(64),
   policyVersion: z.number().int().positive().nullable(),
   /** sha256 of the held bundle's canonical payload, so the console can spot a same-numbered conflict. */
-  policyDigest: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+  policyDigest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
   mode: z.enum(['service', 'user']),
   capabilities: z.array(boundedText(64)).max(32),
 });
@@ -169,11 +172,7 @@ export type ParseResult<T> = { ok: true; message: T } | ParseFailure;
  * Parses one frame. Never throws: the caller gets a code it can report back and count
  * against the sender.
  */
-function parseFrame<S extends z.ZodType>(
-  schema: S,
-  knownTypes: ReadonlySet<string>,
-  raw: string | Buffer,
-): ParseResult<z.infer<S>> {
+function parseFrame<S extends z.ZodType>(schema: S, knownTypes: ReadonlySet<string>, raw: string | Buffer): ParseResult<z.infer<S>> {
   let data: unknown;
   try {
     data = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));

@@ -42,7 +42,16 @@ export const UsbPolicySchema = z.strictObject({
   response: UsbResponseSchema.default('block'),
   /** School-issued (encrypted) drives, by the USB serial the device reports: allowed without a flag. */
   allowSerials: z
-    .array(z.strictObject({ serial: z.string().min(1).max(128).regex(/^[\x20-\x7e]+$/, 'printable ASCII only'), note: boundedText(200).optional() }))
+    .array(
+      z.strictObject({
+        serial: z
+          .string()
+          .min(1)
+          .max(128)
+          .regex(/^[\x20-\x7e]+$/, 'printable ASCII only'),
+        note: boundedText(200).optional(),
+      }),
+    )
     .max(5000)
     .default([]),
   /** A flag older than this is treated as expired even if the station gave it longer. */
@@ -53,7 +62,11 @@ export type UsbPolicy = z.infer<typeof UsbPolicySchema>;
 
 /** A scan-station key as the console registered it. */
 export const StationKeySchema = z.strictObject({
-  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only'),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only'),
   publicKey: Base64PublicKey,
   keyId: KeyIdSchema,
 });

@@ -136,7 +136,11 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', (error) =>
-      reject(new ClamavError((error as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} not found: install ClamAV (apt-get install clamav)` : (error as Error).message)),
+      reject(
+        new ClamavError(
+          (error as NodeJS.ErrnoException).code === 'ENOENT' ? `${command} not found: install ClamAV (apt-get install clamav)` : (error as Error).message,
+        ),
+      ),
     );
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });

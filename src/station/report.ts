@@ -42,7 +42,11 @@ export function buildStationReport(
       counts: { files: scan.files, bytes: scan.bytes, infected: infected.length, problems: problems.length },
       ...buildReportFindings(infected, problems),
       volume: ctx.volume,
-      engine: { name: 'clamav', version: cleanText(ctx.engine.version, 64), databaseVersion: ctx.engine.databaseVersion === null ? null : cleanText(ctx.engine.databaseVersion, 64) },
+      engine: {
+        name: 'clamav',
+        version: cleanText(ctx.engine.version, 64),
+        databaseVersion: ctx.engine.databaseVersion === null ? null : cleanText(ctx.engine.databaseVersion, 64),
+      },
     },
     ctx.key.privateKeyPem,
     ctx.key.publicKey,

@@ -57,8 +57,16 @@ export type ScanOutcome =
 export async function scanDrive(opts: ScanOptions): Promise<ScanOutcome> {
   const started = performance.now();
   const now = opts.now ?? (() => new Date());
-  const fail = (reason: Extract<ScanOutcome, { ok: false }>['reason'], detail: string, infected: Finding[] = [], problems: Finding[] = [], walk?: TreeWalk): ScanOutcome => ({
-    ok: false, reason, detail,
+  const fail = (
+    reason: Extract<ScanOutcome, { ok: false }>['reason'],
+    detail: string,
+    infected: Finding[] = [],
+    problems: Finding[] = [],
+    walk?: TreeWalk,
+  ): ScanOutcome => ({
+    ok: false,
+    reason,
+    detail,
     // Reports read best in drive order, whatever order the walk and ClamAV produced.
     infected: infected.sort(byPath),
     problems: problems.sort(byPath),
@@ -120,7 +128,11 @@ export async function scanDrive(opts: ScanOptions): Promise<ScanOutcome> {
   });
   if (infected.length > 0) return fail('infected', `${infected.length} infected file(s) found`, infected, scanProblems, walk);
   if (engineRun.code !== 0 && engineRun.code !== 1) {
-    const why = engineRun.stderr.trim().split('\n').find((l) => !l.startsWith('WARNING')) ?? `exit code ${engineRun.code}`;
+    const why =
+      engineRun.stderr
+        .trim()
+        .split('\n')
+        .find((l) => !l.startsWith('WARNING')) ?? `exit code ${engineRun.code}`;
     if (scanProblems.length === 0) scanProblems.push({ path: '.', problem: `${opts.engine.command} failed: ${why}` });
   }
   if (scanProblems.length > 0) return fail('unscannable', `${scanProblems.length} file(s) could not be scanned`, [], scanProblems, walk);

@@ -39,5 +39,9 @@ export function loadOrCreateStationKey(path: string): StationKey {
 
 /** Default station id: the host name, reduced to the characters a flag allows. */
 export function defaultStationId(): string {
-  return hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'scan-station';
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .slice(0, 64) || 'scan-station'
+  );
 }

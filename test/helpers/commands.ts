@@ -4,7 +4,11 @@ import { randomToken } from '../../src/shared/node/crypto.js';
 import { signPayload } from '../../src/shared/node/signing.js';
 
 /** A console command for `deviceId`, valid for a minute from now, signed with the given key. */
-export function signedCommand(deviceId: string, key: { privateKey: KeyObject | string; publicKey: string }, overrides: Partial<CommandPayload> = {}): SignedCommand {
+export function signedCommand(
+  deviceId: string,
+  key: { privateKey: KeyObject | string; publicKey: string },
+  overrides: Partial<CommandPayload> = {},
+): SignedCommand {
   const now = Date.now();
   const payload: CommandPayload = {
     kind: 'vigil.command',

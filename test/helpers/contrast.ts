@@ -48,7 +48,14 @@ export async function checkContrast(page: Page): Promise<{ checked: number; fail
       const size = parseFloat(style.fontSize);
       const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
       const needed = large ? 3 : 4.5;
-      if (ratio < needed) failures.push({ text: node.textContent.trim().slice(0, 40), color: style.color, background: backgroundOf(element), ratio: Math.round(ratio * 100) / 100, needed });
+      if (ratio < needed)
+        failures.push({
+          text: node.textContent.trim().slice(0, 40),
+          color: style.color,
+          background: backgroundOf(element),
+          ratio: Math.round(ratio * 100) / 100,
+          needed,
+        });
     }
     return { checked, failures };
   });

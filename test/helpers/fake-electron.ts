@@ -88,7 +88,11 @@ export class FakeElectron implements ElectronApi {
   permissionHandler: ((c: unknown, p: string, cb: (g: boolean) => void) => void) | null = null;
   readonly trays: (TrayLike & { image: string; tooltip: string; menu: MenuItemSpec[] })[] = [];
   readonly windows: FakeWindow[] = [];
-  readonly notifications: (NotificationLike & { options: { title: string; body: string; actions?: { text: string }[] }; shown: boolean; events: EventEmitter })[] = [];
+  readonly notifications: (NotificationLike & {
+    options: { title: string; body: string; actions?: { text: string }[] };
+    shown: boolean;
+    events: EventEmitter;
+  })[] = [];
   readonly secretBackend = { available: true, backend: 'gnome_libsecret' };
   readonly powerMonitor = new FakePowerMonitor();
 

@@ -12,10 +12,14 @@ export async function flagDirectory(
 ): Promise<ScanFlag> {
   const walk = await walkTree(root, { exclude: new Set([SCAN_FLAG_FILE]), maxFiles: 100_000 });
   const entries: FlagFileEntry[] = walk.files.map((f) => ({ path: f.path, size: f.size, mtimeMs: f.mtimeMs, sha256: '' }));
-  await hashFiles(root, entries.map((e) => e.path), (i, r) => {
-    if ('error' in r) throw new Error(r.error);
-    entries[i]!.sha256 = r.sha256;
-  });
+  await hashFiles(
+    root,
+    entries.map((e) => e.path),
+    (i, r) => {
+      if ('error' in r) throw new Error(r.error);
+      entries[i]!.sha256 = r.sha256;
+    },
+  );
   const scannedAt = opts.scannedAt ?? new Date();
   const flag = signScanFlag(
     {

@@ -16,12 +16,16 @@ export interface ConsoleHandle {
 }
 
 /** Starts `vigil console` as its own process and signs in as admin. */
-export async function startConsoleProcess(dataDir: string, opts: { port?: number; pingSeconds?: number; env?: NodeJS.ProcessEnv } = {}): Promise<ConsoleHandle> {
+export async function startConsoleProcess(
+  dataDir: string,
+  opts: { port?: number; pingSeconds?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<ConsoleHandle> {
   const port = opts.port ?? (await freePort());
-  const proc = startProcess(
-    [CLI, 'console', '--data-dir', join(dataDir), '--port', String(port), '--ping-interval', String(opts.pingSeconds ?? 2)],
-    { VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD, VIGIL_ENROLL_TOKEN: ENROLL_TOKEN, ...opts.env },
-  );
+  const proc = startProcess([CLI, 'console', '--data-dir', join(dataDir), '--port', String(port), '--ping-interval', String(opts.pingSeconds ?? 2)], {
+    VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    VIGIL_ENROLL_TOKEN: ENROLL_TOKEN,
+    ...opts.env,
+  });
   const [, url] = await proc.waitFor(/listening on (http:\/\/\S+)/);
   const api: ConsoleHandle['api'] = async (path, init = {}) => {
     const { token: explicit, ...rest } = init;

@@ -43,7 +43,16 @@ export async function startImpostorConsole(consoleDataDir: string, port: number,
       if (message.type === 'auth') {
         const payload = deviceAuthPayload(message.deviceId, message.nonce, message.clientNonce);
         const sig = signPayload('console-auth', payload, privateKey, publicKey);
-        ws.send(JSON.stringify({ v: 1, type: 'auth.ok', deviceId: message.deviceId, signature: sig.value, heartbeatSeconds: 30, pingSeconds: opts.pingSeconds ?? 15 }));
+        ws.send(
+          JSON.stringify({
+            v: 1,
+            type: 'auth.ok',
+            deviceId: message.deviceId,
+            signature: sig.value,
+            heartbeatSeconds: 30,
+            pingSeconds: opts.pingSeconds ?? 15,
+          }),
+        );
         current = ws;
       }
     });

@@ -106,5 +106,8 @@ export function cleanupDrives(): void {
  * check). Only our own: other test files running in parallel have drives of their own.
  */
 export function leftoverLoopDevices(): string {
-  return sh('losetup', ['-a']).split('\n').filter((l) => allImages.some((image) => l.includes(`(${image}`))).join('\n');
+  return sh('losetup', ['-a'])
+    .split('\n')
+    .filter((l) => allImages.some((image) => l.includes(`(${image}`)))
+    .join('\n');
 }

@@ -69,7 +69,11 @@ export async function stopAll(): Promise<void> {
   );
 }
 
-export async function waitUntil<T>(check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 20_000, describe: () => string = () => 'condition'): Promise<T> {
+export async function waitUntil<T>(
+  check: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+  describe: () => string = () => 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -4,7 +4,10 @@ import type { CommandOutput, CommandRunner, RunOptions } from '../../src/agent/s
  * Records command lines and answers from recorded outputs; runs nothing. An output is given per
  * command name, either fixed or computed from the arguments (for commands run several ways).
  */
-export function recorder(outputs: Record<string, Partial<CommandOutput> | ((args: readonly string[]) => Partial<CommandOutput>)> = {}, installed: string[] = []) {
+export function recorder(
+  outputs: Record<string, Partial<CommandOutput> | ((args: readonly string[]) => Partial<CommandOutput>)> = {},
+  installed: string[] = [],
+) {
   const calls: string[][] = [];
   /** The options each call was given, by the call's index. */
   const options: (RunOptions | undefined)[] = [];

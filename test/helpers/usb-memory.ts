@@ -34,9 +34,22 @@ export function memoryPlatform(drive: Partial<RemovableDrive> = {}) {
     name: 'memory',
     watcher: table,
     actions,
-    classifier: { classify: async (v) => (v.fsType === 'tmpfs' ? null : { classifiedBy: 'os', device: v.source, fsUuid: 'AAAA-0001', label: 'HOMEWORK', fsType: 'vfat', usbSerial: null, ...drive }) },
+    classifier: {
+      classify: async (v) =>
+        v.fsType === 'tmpfs'
+          ? null
+          : { classifiedBy: 'os', device: v.source, fsUuid: 'AAAA-0001', label: 'HOMEWORK', fsType: 'vfat', usbSerial: null, ...drive },
+    },
   };
   return { platform, table, acted };
 }
 
-export const memoryVolume = (mountPoint: string, fsType = 'vfat'): MountedVolume => ({ key: mountPoint, mountPoint, source: '/dev/sdb1', fsType, major: 8, minor: 17, options: ['rw'] });
+export const memoryVolume = (mountPoint: string, fsType = 'vfat'): MountedVolume => ({
+  key: mountPoint,
+  mountPoint,
+  source: '/dev/sdb1',
+  fsType,
+  major: 8,
+  minor: 17,
+  options: ['rw'],
+});

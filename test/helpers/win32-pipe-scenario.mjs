@@ -63,13 +63,25 @@ if (mode === 'tray') {
     },
   };
   const transport = trayServerTransport('unused', undefined);
-  server = new TrayIpcServer({ path: transport.path, handler, credentialsOf: () => { throw new Error('pipes are named by the listener'); }, listener: transport.listener, userName: () => '?', log });
+  server = new TrayIpcServer({
+    path: transport.path,
+    handler,
+    credentialsOf: () => {
+      throw new Error('pipes are named by the listener');
+    },
+    listener: transport.listener,
+    userName: () => '?',
+    log,
+  });
   await server.listen();
   record('listening', { kind: transport.kind, path: transport.path, peerCheck: transport.peerCheck });
 
   // A second service on the same name is refused while the first holds it.
   try {
-    const second = listenTrayPipe(() => undefined, () => undefined);
+    const second = listenTrayPipe(
+      () => undefined,
+      () => undefined,
+    );
     second.close();
     record('second', { refused: false });
   } catch (error) {
@@ -106,7 +118,10 @@ if (mode === 'tray') {
   }
   let relisten;
   try {
-    listenTrayPipe(() => undefined, () => undefined).close();
+    listenTrayPipe(
+      () => undefined,
+      () => undefined,
+    ).close();
     relisten = { ok: true };
   } catch (error) {
     relisten = { ok: false, error: errorOf(error) };
@@ -150,7 +165,12 @@ if (mode === 'tray') {
 
   // Bad input is an error, not a crash.
   const bad = [];
-  for (const call of [() => addon.pipeListen(1, sddl, () => undefined), () => addon.pipeListen('\\\\.\\pipe\\x', 'not sddl', () => undefined), () => addon.pipeClose({}), () => addon.pipeConnect('\\\\.\\pipe\\x')]) {
+  for (const call of [
+    () => addon.pipeListen(1, sddl, () => undefined),
+    () => addon.pipeListen('\\\\.\\pipe\\x', 'not sddl', () => undefined),
+    () => addon.pipeClose({}),
+    () => addon.pipeConnect('\\\\.\\pipe\\x'),
+  ]) {
     try {
       call();
       bad.push(null);

@@ -16,7 +16,10 @@ import { readFileSync } from 'node:fs';
  * xdotool; the spans are read back from the console's event store.
  */
 const missing = [...missingXTools(), ...['xprop', 'xcalc'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0)];
-const unavailable = skipReason('activity X11 e2e', missing.length ? `missing ${missing.join(', ')} (apt-get install x11-utils x11-apps xdotool xvfb openbox xterm)` : null);
+const unavailable = skipReason(
+  'activity X11 e2e',
+  missing.length ? `missing ${missing.join(', ')} (apt-get install x11-utils x11-apps xdotool xvfb openbox xterm)` : null,
+);
 
 const TERM_TITLE = 'pupil-term: essay draft';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,10 +41,29 @@ async function startSession(ownership: 'school' | 'byod', agentEnv: NodeJS.Proce
   x.client('openbox');
   x.client('xterm', ['-geometry', '60x10+0+0', '-title', TERM_TITLE]);
   x.client('xcalc', ['-geometry', '+500+100']);
-  await waitUntil(() => x.windowExists('pupil-term') && x.run('xdotool', ['search', '--class', 'xcalc']).status === 0, 15_000, () => 'xterm or xcalc never appeared');
+  await waitUntil(
+    () => x.windowExists('pupil-term') && x.run('xdotool', ['search', '--class', 'xcalc']).status === 0,
+    15_000,
+    () => 'xterm or xcalc never appeared',
+  );
   const consoleProc = await startConsoleProcess(join(dir.path, 'console'));
   const agent = startProcess(
-    [CLI, 'agent', '--data-dir', join(dir.path, 'agent'), '--console', consoleProc.url, '--enroll-token', ENROLL_TOKEN, '--session-display', x.display, '--session-uid', String(process.getuid!()), '--ownership', ownership],
+    [
+      CLI,
+      'agent',
+      '--data-dir',
+      join(dir.path, 'agent'),
+      '--console',
+      consoleProc.url,
+      '--enroll-token',
+      ENROLL_TOKEN,
+      '--session-display',
+      x.display,
+      '--session-uid',
+      String(process.getuid!()),
+      '--ownership',
+      ownership,
+    ],
     { VIGIL_BACKOFF_MAX_MS: '1000', ...agentEnv },
   );
   const [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
@@ -64,7 +86,11 @@ async function publish(s: Session, activity: unknown): Promise<void> {
   const res = await s.console.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy, expiresInDays: 1 }) });
   expect(res.status).toBe(201);
   s.policyVersion++;
-  await waitUntil(async () => (await s.console.api(`/api/v1/devices/${s.deviceId}`)).body.device?.policyVersion === s.policyVersion, 20_000, () => `policy ${s.policyVersion} never applied`);
+  await waitUntil(
+    async () => (await s.console.api(`/api/v1/devices/${s.deviceId}`)).body.device?.policyVersion === s.policyVersion,
+    20_000,
+    () => `policy ${s.policyVersion} never applied`,
+  );
 }
 
 async function spansAtConsole(s: Session): Promise<StoredSpan[]> {
@@ -76,7 +102,10 @@ async function spansAtConsole(s: Session): Promise<StoredSpan[]> {
 }
 
 function focus(x: XServer, search: string[]): void {
-  const id = x.run('xdotool', ['search', ...search]).stdout.trim().split('\n')[0]!;
+  const id = x
+    .run('xdotool', ['search', ...search])
+    .stdout.trim()
+    .split('\n')[0]!;
   expect(x.run('xdotool', ['windowactivate', '--sync', id]).status).toBe(0);
 }
 const focusTerm = (x: XServer) => focus(x, ['--name', 'pupil-term']);
@@ -146,7 +175,11 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
       expect(s.x.run('xdotool', ['windowactivate', '--sync', termId]).status).toBe(0); // not by name: the name is the payload
       await sleep(2000);
       focusCalc(s.x);
-      const span = await waitUntil(async () => (await spansAtConsole(s)).find((sp) => sp.window?.title?.startsWith('<script>')), 20_000, () => 'no span with the hostile title');
+      const span = await waitUntil(
+        async () => (await spansAtConsole(s)).find((sp) => sp.window?.title?.startsWith('<script>')),
+        20_000,
+        () => 'no span with the hostile title',
+      );
       expect(span.window!.title).toHaveLength(1024);
       expect(span.window!.title!.startsWith('<script>alert(1)</script>\uFFFD[31m\uFFFDnext line AAAA')).toBe(true);
       expect(span.window!.title!.endsWith('…')).toBe(true);
@@ -172,7 +205,11 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
       () => 'no app-only spans for both apps',
     );
     for (const span of after) expect(span.window === null || (span.window.title === null && span.window.url === null && span.window.path === null)).toBe(true);
-    const raw = JSON.stringify((await s.console.api(`/api/v1/events?device=${s.deviceId}&type=activity.spans&limit=1000`)).body.events.filter((e: { event: { at: string } }) => Date.parse(e.event.at) >= appliedAt + 1000));
+    const raw = JSON.stringify(
+      (await s.console.api(`/api/v1/events?device=${s.deviceId}&type=activity.spans&limit=1000`)).body.events.filter(
+        (e: { event: { at: string } }) => Date.parse(e.event.at) >= appliedAt + 1000,
+      ),
+    );
     expect(raw).not.toContain('pupil-term');
     expect(raw).not.toContain('Calculator');
     expect(raw).not.toContain('/usr/bin');
@@ -187,10 +224,24 @@ describe.skipIf(unavailable !== null)('activity from a real X session to the con
     impostor = await startImpostorConsole(s.console.dataDir, s.console.port);
     await impostor.waitForAuth(20_000);
     focusTerm(s.x);
-    await waitUntil(() => activityFrames(impostor!).at(-1)?.window?.app === 'XTerm', 10_000, () => `frames ${JSON.stringify(activityFrames(impostor!))}`);
+    await waitUntil(
+      () => activityFrames(impostor!).at(-1)?.window?.app === 'XTerm',
+      10_000,
+      () => `frames ${JSON.stringify(activityFrames(impostor!))}`,
+    );
     focusCalc(s.x);
-    const frame = await waitUntil(() => activityFrames(impostor!).find((n) => n.window?.app === 'XCalc'), 10_000, () => `frames ${JSON.stringify(activityFrames(impostor!))}`);
-    expect(frame).toMatchObject({ collecting: true, mode: 'app-only', pausedReason: null, window: { app: 'XCalc', title: null, url: null, path: null }, locked: false });
+    const frame = await waitUntil(
+      () => activityFrames(impostor!).find((n) => n.window?.app === 'XCalc'),
+      10_000,
+      () => `frames ${JSON.stringify(activityFrames(impostor!))}`,
+    );
+    expect(frame).toMatchObject({
+      collecting: true,
+      mode: 'app-only',
+      pausedReason: null,
+      window: { app: 'XCalc', title: null, url: null, path: null },
+      locked: false,
+    });
     expect(typeof frame.since).toBe('string');
   });
 });
@@ -210,7 +261,11 @@ describe.skipIf(unavailable !== null)('a Wayland session is reported, not silent
     await s.console.stop();
     impostor = await startImpostorConsole(s.console.dataDir, s.console.port);
     await impostor.waitForAuth(20_000);
-    const frame = await waitUntil(() => activityFrames(impostor!).at(-1), 10_000, () => 'no activity frame');
+    const frame = await waitUntil(
+      () => activityFrames(impostor!).at(-1),
+      10_000,
+      () => 'no activity frame',
+    );
     expect(frame).toEqual({ collecting: false, mode: 'full', pausedReason: 'wayland', window: null, since: null, idleSeconds: null, locked: null });
     expect(pidsOnDisplay('xprop', s.x.display)).toEqual([]);
   });
@@ -251,7 +306,12 @@ describe.skipIf(unavailable !== null)('a BYOD device outside school hours collec
   });
 
   it('inside school hours on the school network the same device does collect (the test above was not vacuous)', async () => {
-    await publish(s, { mode: 'app-only', batchSeconds: 1, idleAfterSeconds: 3600, byod: { schoolHours: [{ days: ALL_DAYS, start: '00:00', end: '23:59' }], schoolNetwork: { cidrs: ['127.0.0.0/8'] } } });
+    await publish(s, {
+      mode: 'app-only',
+      batchSeconds: 1,
+      idleAfterSeconds: 3600,
+      byod: { schoolHours: [{ days: ALL_DAYS, start: '00:00', end: '23:59' }], schoolNetwork: { cidrs: ['127.0.0.0/8'] } },
+    });
     focusCalc(s.x);
     await sleep(2000);
     focusTerm(s.x);

@@ -42,7 +42,10 @@ beforeAll(async () => {
   [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
   // Three real pushes: the agent ends up holding version 3 as its last good bundle.
   for (let i = 0; i < 3; i++) {
-    const r = await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
+    const r = await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], {
+      VIGIL_CONSOLE_URL: consoleProc.url,
+      VIGIL_TOKEN: consoleProc.token,
+    });
     expect(r.code).toBe(0);
   }
   await waitUntil(async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.policyVersion === 3, 10_000);
@@ -59,7 +62,10 @@ afterAll(async () => {
 });
 
 const rejections = () =>
-  impostor.received.filter((m) => m.type === 'events').flatMap((m) => m.events).filter((e: any) => e.type === 'policy.rejected');
+  impostor.received
+    .filter((m) => m.type === 'events')
+    .flatMap((m) => m.events)
+    .filter((e: any) => e.type === 'policy.rejected');
 
 describe('agent against bad policy bundles', () => {
   it('rejects tampered, foreign-key, older and expired bundles, keeps its last good bundle and reports each', async () => {
@@ -74,7 +80,11 @@ describe('agent against bad policy bundles', () => {
     send(signPolicyBundle(payload(12, { expiresAt: new Date(Date.now() - 60_000).toISOString() }), impostor.privateKey, impostor.publicKey));
     send({ payload: 'not a bundle' });
 
-    await waitUntil(() => rejections().length >= 5, 10_000, () => JSON.stringify(impostor.received).slice(0, 1000));
+    await waitUntil(
+      () => rejections().length >= 5,
+      10_000,
+      () => JSON.stringify(impostor.received).slice(0, 1000),
+    );
     const reasons = rejections().map((e: any) => [e.data.version, e.data.reason, e.data.keptVersion]);
     expect(reasons).toEqual([
       [10, 'bad-signature', 3],
@@ -143,7 +153,10 @@ describe('agent against bad policy bundles', () => {
     await impostor.close();
     // Meanwhile the real console publishes its own, different version 15.
     consoleProc = await startConsoleProcess(join(dir.path, 'console'), { port: consoleProc.port });
-    const r = await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
+    const r = await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], {
+      VIGIL_CONSOLE_URL: consoleProc.url,
+      VIGIL_TOKEN: consoleProc.token,
+    });
     expect(r.stdout).toMatch(/as version 15/);
     agent = startAgentProcess(agentDir(), consoleProc.url);
     await waitUntil(() => heldOnDisk() === 16, 15_000);

@@ -63,7 +63,11 @@ describe.skipIf(skip !== null)('application control without a pre-exec gate: the
     chmodSync(game, 0o755);
     const applications = { mode: 'enforce', defaultAction: 'block', rules: onlyBelow(mount.path) };
     const v1 = await push({ format: 'vigil-policy/1', name: 'fallback', applications });
-    await waitUntil(async () => (await device()).policyVersion === v1 && (await device()).status?.appControl?.enforcement === 'fallback', 15_000, () => 'status fallback');
+    await waitUntil(
+      async () => (await device()).policyVersion === v1 && (await device()).status?.appControl?.enforcement === 'fallback',
+      15_000,
+      () => 'status fallback',
+    );
     expect((await device()).status.appControl).toMatchObject({
       enforcement: 'fallback',
       mode: 'enforce',
@@ -73,15 +77,38 @@ describe.skipIf(skip !== null)('application control without a pre-exec gate: the
     const run = runAsNobody(game);
     expect(await run.exit).toBe('SIGKILL');
     const killed = async () =>
-      ((await consoleProc.api(`/api/v1/events?type=app.killed&device=${deviceId}`)).body.events as { event: { data: Record<string, unknown> } }[]).map((e) => e.event.data);
-    await waitUntil(async () => (await killed()).length > 0, 15_000, () => 'app.killed at the console');
+      ((await consoleProc.api(`/api/v1/events?type=app.killed&device=${deviceId}`)).body.events as { event: { data: Record<string, unknown> } }[]).map(
+        (e) => e.event.data,
+      );
+    await waitUntil(
+      async () => (await killed()).length > 0,
+      15_000,
+      () => 'app.killed at the console',
+    );
     const [event] = await killed();
-    expect(event).toMatchObject({ name: 'game', path: game, sha256: sha256File(game), user: 'nobody', mode: 'enforce', reason: 'path-block', watcher: 'proc-connector', signer: 'unknown' });
+    expect(event).toMatchObject({
+      name: 'game',
+      path: game,
+      sha256: sha256File(game),
+      user: 'nobody',
+      mode: 'enforce',
+      reason: 'path-block',
+      watcher: 'proc-connector',
+      signer: 'unknown',
+    });
     expect(event!.livedMs).toBeGreaterThan(0);
     expect(event!.livedMs).toBeLessThan(30_000);
 
-    const v2 = await push({ format: 'vigil-policy/1', name: 'fallback', applications: { ...applications, rules: [...applications.rules, { kind: 'sha256', sha256: sha256File(game), action: 'allow' }] } });
-    await waitUntil(async () => (await device()).policyVersion === v2, 15_000, () => 'policy 2 applied');
+    const v2 = await push({
+      format: 'vigil-policy/1',
+      name: 'fallback',
+      applications: { ...applications, rules: [...applications.rules, { kind: 'sha256', sha256: sha256File(game), action: 'allow' }] },
+    });
+    await waitUntil(
+      async () => (await device()).policyVersion === v2,
+      15_000,
+      () => 'policy 2 applied',
+    );
     const again = runAsNobody(game);
     await new Promise((r) => setTimeout(r, 1500));
     expect(again.child.exitCode).toBeNull();

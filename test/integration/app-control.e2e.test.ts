@@ -29,15 +29,27 @@ describe.skipIf(unavailable !== null)('application control through console and a
     chmodSync(path, 0o755);
     return path;
   };
-  const policy = (name: string, applications: Record<string, unknown>) => ({ format: 'vigil-policy/1', name, applications: { linuxMarks: [mount.path], ...applications } });
+  const policy = (name: string, applications: Record<string, unknown>) => ({
+    format: 'vigil-policy/1',
+    name,
+    applications: { linuxMarks: [mount.path], ...applications },
+  });
   const push = async (document: unknown) => {
     const r = await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy: document }) });
     expect(r.status).toBe(201);
     return r.body.version as number;
   };
   const device = async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device;
-  const applied = (version: number) => waitUntil(async () => (await device()).policyVersion === version, 15_000, () => `device to apply policy ${version}`);
-  const events = async (type: string) => (await consoleProc.api(`/api/v1/events?type=${type}&device=${deviceId}`)).body.events.map((e: { event: unknown }) => e.event) as { data: Record<string, unknown> }[];
+  const applied = (version: number) =>
+    waitUntil(
+      async () => (await device()).policyVersion === version,
+      15_000,
+      () => `device to apply policy ${version}`,
+    );
+  const events = async (type: string) =>
+    (await consoleProc.api(`/api/v1/events?type=${type}&device=${deviceId}`)).body.events.map((e: { event: unknown }) => e.event) as {
+      data: Record<string, unknown>;
+    }[];
   const cli = (args: string[]) => runCli(args, { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
 
   beforeAll(async () => {
@@ -56,7 +68,11 @@ describe.skipIf(unavailable !== null)('application control through console and a
   it('a policy pushed from the console changes decisions live, without restarting the agent', async () => {
     const v1 = await push(policy('lockdown', { mode: 'enforce', defaultAction: 'block' }));
     await applied(v1);
-    await waitUntil(async () => (await device()).status?.appControl?.enforcement === 'pre-exec', 15_000, () => 'status pre-exec');
+    await waitUntil(
+      async () => (await device()).status?.appControl?.enforcement === 'pre-exec',
+      15_000,
+      () => 'status pre-exec',
+    );
     expect((await device()).status.appControl).toEqual({ enforcement: 'pre-exec', mode: 'enforce', detail: null, marks: [mount.path] });
 
     const tool = place('tool', '/usr/bin/true');
@@ -69,7 +85,9 @@ describe.skipIf(unavailable !== null)('application control through console and a
     expect(blocked!.data).toMatchObject({ name: 'tool', path: tool, sha256: TRUE_SHA, signer: 'unknown', user: 'root', mode: 'enforce', reason: 'default' });
 
     const pid = agent.child.pid;
-    const v2 = await push(policy('allow true', { mode: 'enforce', defaultAction: 'block', rules: [{ kind: 'sha256', sha256: TRUE_SHA, action: 'allow', id: 'true' }] }));
+    const v2 = await push(
+      policy('allow true', { mode: 'enforce', defaultAction: 'block', rules: [{ kind: 'sha256', sha256: TRUE_SHA, action: 'allow', id: 'true' }] }),
+    );
     await applied(v2);
     expect(execProgram(tool)).toMatchObject({ code: 0, error: null });
 
@@ -91,8 +109,17 @@ describe.skipIf(unavailable !== null)('application control through console and a
 
     const asked = await runCli(['request-app', echo, '--reason', 'needed for my science homework', '--data-dir', join(dir.path, 'agent')]);
     expect(asked.code, asked.stderr).toBe(0);
-    const request = await waitUntil(async () => (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests.find((r: { path: string }) => r.path === echo));
-    expect(request).toMatchObject({ deviceId, name: 'echo-again', sha256: sha256File('/usr/bin/echo'), signer: 'unknown', user: 'root', reason: 'needed for my science homework' });
+    const request = await waitUntil(async () =>
+      (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests.find((r: { path: string }) => r.path === echo),
+    );
+    expect(request).toMatchObject({
+      deviceId,
+      name: 'echo-again',
+      sha256: sha256File('/usr/bin/echo'),
+      signer: 'unknown',
+      user: 'root',
+      reason: 'needed for my science homework',
+    });
 
     const listed = await cli(['app-request', 'list', '--status', 'pending']);
     expect(listed.stdout).toContain(request.id);
@@ -114,7 +141,9 @@ describe.skipIf(unavailable !== null)('application control through console and a
     const other = place('other', '/usr/bin/yes');
     expect(execProgram(other).error).toBe('EPERM');
     expect((await runCli(['request-app', other, '--data-dir', join(dir.path, 'agent')])).code).toBe(0);
-    const second = await waitUntil(async () => (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests.find((r: { path: string }) => r.path === other));
+    const second = await waitUntil(async () =>
+      (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests.find((r: { path: string }) => r.path === other),
+    );
     expect((await cli(['app-request', 'decline', second.id, '--note', 'not for school'])).code).toBe(0);
     expect((await consoleProc.api('/api/v1/policies/current')).body.version).toBe(version);
     expect(execProgram(other).error).toBe('EPERM');
@@ -124,12 +153,14 @@ describe.skipIf(unavailable !== null)('application control through console and a
     expect(audit.find((a) => a.action === 'app-request.approved')!.target).toBe(`app-request:${request.id}`);
   });
 
-  it('programs no mark can reach — a tmpfs in a pupil\'s own namespaces, a memfd — are killed by the backstop watcher', async () => {
+  it("programs no mark can reach — a tmpfs in a pupil's own namespaces, a memfd — are killed by the backstop watcher", async () => {
     // One program of our own (sleep + bytes: a hash nothing else has), blocked by hash; all else allowed.
     const tool = place('backstop-tool', '/usr/bin/sleep');
     appendFileSync(tool, Buffer.alloc(24, 3));
     const hash = sha256File(tool);
-    const v = await push(policy('backstop', { mode: 'enforce', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: hash, action: 'block', id: 'no-game' }] }));
+    const v = await push(
+      policy('backstop', { mode: 'enforce', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: hash, action: 'block', id: 'no-game' }] }),
+    );
     await applied(v);
     expect(execProgram(tool).error).toBe('EPERM'); // on the marked tmpfs: the gate refuses it before it starts
 
@@ -137,7 +168,9 @@ describe.skipIf(unavailable !== null)('application control through console and a
       const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], uid: 65534, gid: 65534 });
       let stderr = '';
       child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      return new Promise<{ pid: number; end: string | number | null; stderr: string }>((r) => child.once('exit', (code, signal) => r({ pid: child.pid!, end: signal ?? code, stderr })));
+      return new Promise<{ pid: number; end: string | number | null; stderr: string }>((r) =>
+        child.once('exit', (code, signal) => r({ pid: child.pid!, end: signal ?? code, stderr })),
+      );
     };
     // nobody's own user and mount namespace, a tmpfs the agent never sees, the program copied there.
     const inNamespace = await asNobody('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs vigil-pupil-tmpfs /mnt && cp "$0" /mnt/game && exec /mnt/game 30', tool]);
@@ -151,7 +184,8 @@ describe.skipIf(unavailable !== null)('application control through console and a
       const found = (await events('app.killed')).filter((e) => e.data.sha256 === hash);
       return found.length >= 2 ? found : null;
     });
-    for (const event of killed!) expect(event.data).toMatchObject({ user: 'nobody', reason: 'hash-block', ruleId: 'no-game', watcher: 'proc-connector', mode: 'enforce' });
+    for (const event of killed!)
+      expect(event.data).toMatchObject({ user: 'nobody', reason: 'hash-block', ruleId: 'no-game', watcher: 'proc-connector', mode: 'enforce' });
     expect(killed!.map((e) => e.data.path)).toEqual(expect.arrayContaining([expect.stringMatching(/^\/memfd:game/)]));
   });
 });

@@ -23,8 +23,17 @@ describe('application requests at the console', () => {
     socket.send({ v: PROTOCOL_VERSION, type: 'events', events: [{ id, seq: ++seq, at: new Date().toISOString(), type: 'app.permission-requested', data }] });
     return id;
   };
-  const body = (over: Record<string, unknown> = {}) => ({ name: 'geogebra', path: '/home/ann/Downloads/geogebra', sha256: SHA, signer: 'unknown', user: 'ann', reason: 'maths', ...over });
-  const post = (path: string, payload: unknown, token?: string) => consoleProc.api(path, { method: 'POST', body: JSON.stringify(payload), ...(token ? { token } : {}) });
+  const body = (over: Record<string, unknown> = {}) => ({
+    name: 'geogebra',
+    path: '/home/ann/Downloads/geogebra',
+    sha256: SHA,
+    signer: 'unknown',
+    user: 'ann',
+    reason: 'maths',
+    ...over,
+  });
+  const post = (path: string, payload: unknown, token?: string) =>
+    consoleProc.api(path, { method: 'POST', body: JSON.stringify(payload), ...(token ? { token } : {}) });
   const signIn = async (username: string, role: string) => {
     await post('/api/v1/users', { username, password: `a-long-password-for-${username}`, role });
     return (await post('/api/v1/login', { username, password: `a-long-password-for-${username}` }, undefined)).body.token as string;
@@ -35,7 +44,15 @@ describe('application requests at the console', () => {
     consoleProc = await startConsoleProcess(join(dir.path, 'console'));
     device = await enrollRawDevice(consoleProc.url, 'lab-07');
     socket = await connectAs(consoleProc.url, device);
-    socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'test', policyVersion: null, policyDigest: null, mode: 'service', capabilities: ['events'] });
+    socket.send({
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      agentVersion: 'test',
+      policyVersion: null,
+      policyDigest: null,
+      mode: 'service',
+      capabilities: ['events'],
+    });
   });
   afterAll(async () => {
     socket?.ws.close();
@@ -52,7 +69,9 @@ describe('application requests at the console', () => {
       const r = (await consoleProc.api('/api/v1/app-requests')).body.requests;
       return r.length ? r : null;
     });
-    expect(list).toEqual([expect.objectContaining({ id, deviceId: device.deviceId, hostname: 'lab-07', sha256: SHA, user: 'ann', reason: 'maths', status: 'pending' })]);
+    expect(list).toEqual([
+      expect.objectContaining({ id, deviceId: device.deviceId, hostname: 'lab-07', sha256: SHA, user: 'ann', reason: 'maths', status: 'pending' }),
+    ]);
   });
 
   it('is for admins and systems managers only, and refuses bad input', async () => {
@@ -79,34 +98,63 @@ describe('application requests at the console', () => {
     const [pending] = (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests;
     const expiresAt = new Date(Date.now() + 7 * 86400_000).toISOString();
     const approved = await post(`/api/v1/app-requests/${pending.id}/approve`, { expiresAt, groups: ['year-7'], note: 'for the maths unit' });
-    expect(approved).toMatchObject({ status: 200, body: { version: 2, deliveredTo: 1, request: { status: 'approved', decidedBy: 'admin', note: 'for the maths unit', policyVersion: 2 } } });
+    expect(approved).toMatchObject({
+      status: 200,
+      body: { version: 2, deliveredTo: 1, request: { status: 'approved', decidedBy: 'admin', note: 'for the maths unit', policyVersion: 2 } },
+    });
     const live = await socket.next('policy');
     const apps = live.bundle.payload.policy.applications;
     expect(apps).toMatchObject({ mode: 'monitor', defaultAction: 'allow', rules: [] });
     expect(apps.exceptions).toEqual([
-      { rule: expect.objectContaining({ kind: 'sha256', sha256: SHA, action: 'allow', groups: ['year-7'] }), expiresAt, reason: expect.stringMatching(/ann: maths/) },
+      {
+        rule: expect.objectContaining({ kind: 'sha256', sha256: SHA, action: 'allow', groups: ['year-7'] }),
+        expiresAt,
+        reason: expect.stringMatching(/ann: maths/),
+      },
     ]);
     expect(live.bundle.payload.policy.groups).toEqual({ 'year-7': [device.deviceId] });
     expect((await post(`/api/v1/app-requests/${pending.id}/decline`, {})).status).toBe(409);
 
     const second = request(body({ name: 'game', sha256: 'e'.repeat(64), reason: null }));
     await waitUntil(async () => (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests.length === 1);
-    expect(await post(`/api/v1/app-requests/${second}/decline`, { note: 'not for school' })).toMatchObject({ status: 200, body: { request: { status: 'declined', note: 'not for school' } } });
+    expect(await post(`/api/v1/app-requests/${second}/decline`, { note: 'not for school' })).toMatchObject({
+      status: 200,
+      body: { request: { status: 'declined', note: 'not for school' } },
+    });
     expect((await consoleProc.api('/api/v1/policies/current')).body.version).toBe(2);
     // The pupil is told both decisions on the requesting device: console-signed message commands.
     const told = [(await socket.next('command')).command.payload, (await socket.next('command')).command.payload];
     expect(told).toEqual([
-      expect.objectContaining({ action: 'message', deviceId: device.deviceId, issuedBy: 'console:app-requests', text: expect.stringMatching(/allowed "geogebra".*Note: for the maths unit/) }),
-      expect.objectContaining({ action: 'message', deviceId: device.deviceId, issuedBy: 'console:app-requests', text: expect.stringMatching(/request to use "game" was declined.*Note: not for school/) }),
+      expect.objectContaining({
+        action: 'message',
+        deviceId: device.deviceId,
+        issuedBy: 'console:app-requests',
+        text: expect.stringMatching(/allowed "geogebra".*Note: for the maths unit/),
+      }),
+      expect.objectContaining({
+        action: 'message',
+        deviceId: device.deviceId,
+        issuedBy: 'console:app-requests',
+        text: expect.stringMatching(/request to use "game" was declined.*Note: not for school/),
+      }),
     ]);
 
     const audit = (await consoleProc.api('/api/v1/audit')).body.audit as { action: string; target: string; detail: Record<string, unknown> }[];
-    expect(audit.find((a) => a.action === 'app-request.approved')).toMatchObject({ target: `app-request:${pending.id}`, detail: { policyVersion: 2, expiresAt } });
+    expect(audit.find((a) => a.action === 'app-request.approved')).toMatchObject({
+      target: `app-request:${pending.id}`,
+      detail: { policyVersion: 2, expiresAt },
+    });
     expect(audit.find((a) => a.action === 'app-request.declined')).toMatchObject({ target: `app-request:${second}`, detail: { note: 'not for school' } });
   });
 
   it('queues at most 20 pending requests per device; the rest stay in its events', async () => {
-    const events = Array.from({ length: 25 }, (_, n) => ({ id: randomUUID(), seq: ++seq, at: new Date().toISOString(), type: 'app.permission-requested', data: body({ name: `spam-${n}` }) }));
+    const events = Array.from({ length: 25 }, (_, n) => ({
+      id: randomUUID(),
+      seq: ++seq,
+      at: new Date().toISOString(),
+      type: 'app.permission-requested',
+      data: body({ name: `spam-${n}` }),
+    }));
     socket.send({ v: PROTOCOL_VERSION, type: 'events', events });
     await waitUntil(async () => (await consoleProc.api(`/api/v1/events?type=app.permission-requested&device=${device.deviceId}`)).body.events.length >= 27);
     // Every one of the 25 has been considered once the console has refused the last five.

@@ -37,8 +37,18 @@ async function sendReceipt(device: RawDevice, signer: RawDevice, seq: number, ve
   socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'test', policyVersion: null, policyDigest: null, mode: 'service', capabilities: [] });
   const aupFrame = await socket.next('aup');
   const shown = { variant: 'secondary', version, aupHash: aupHash(aupFrame.aup.payload) };
-  const receipt = receiptForAcceptance({ request: { typedName: 'Jamie Smith', ...shown }, aup: aupFrame.aup.payload, deviceId: device.deviceId, user, key: signer });
-  socket.send({ v: PROTOCOL_VERSION, type: 'events', events: [{ id: randomUUID(), seq, at: new Date().toISOString(), type: 'aup.accepted', data: { receipt } }] });
+  const receipt = receiptForAcceptance({
+    request: { typedName: 'Jamie Smith', ...shown },
+    aup: aupFrame.aup.payload,
+    deviceId: device.deviceId,
+    user,
+    key: signer,
+  });
+  socket.send({
+    v: PROTOCOL_VERSION,
+    type: 'events',
+    events: [{ id: randomUUID(), seq, at: new Date().toISOString(), type: 'aup.accepted', data: { receipt } }],
+  });
   await socket.next('events.ack');
   socket.ws.close();
 }
@@ -80,13 +90,19 @@ describe('AUP at the console', () => {
   });
 
   it('asks again after a new version: older acceptances are no longer current', async () => {
-    const published = await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary', '--title', 'School ICT rules (revised)'], env());
+    const published = await runCli(
+      ['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary', '--title', 'School ICT rules (revised)'],
+      env(),
+    );
     expect(published.stdout).toMatch(/as secondary version 2/);
     let rows = (await consoleProc.api('/api/v1/aups/coverage')).body.rows;
     expect(rows.map((r: any) => [r.version, r.current])).toEqual([[1, false]]);
     await sendReceipt(raw, raw, 3, 2);
     rows = (await consoleProc.api('/api/v1/aups/coverage')).body.rows;
-    expect(rows.map((r: any) => [r.version, r.current])).toEqual([[2, true], [1, false]]);
+    expect(rows.map((r: any) => [r.version, r.current])).toEqual([
+      [2, true],
+      [1, false],
+    ]);
   });
 
   it('exports coverage as CSV with spreadsheet formulas defused', async () => {
@@ -102,10 +118,19 @@ describe('AUP at the console', () => {
   });
 
   it('keeps AUP publishing to the roles allowed to do it', async () => {
-    await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username: 'dsl', password: 'a-long-safeguarding-password', role: 'safeguarding_lead' }) });
-    const login = await consoleProc.api('/api/v1/login', { method: 'POST', token: null, body: JSON.stringify({ username: 'dsl', password: 'a-long-safeguarding-password' }) });
+    await consoleProc.api('/api/v1/users', {
+      method: 'POST',
+      body: JSON.stringify({ username: 'dsl', password: 'a-long-safeguarding-password', role: 'safeguarding_lead' }),
+    });
+    const login = await consoleProc.api('/api/v1/login', {
+      method: 'POST',
+      token: null,
+      body: JSON.stringify({ username: 'dsl', password: 'a-long-safeguarding-password' }),
+    });
     const dsl = login.body.token;
     expect((await consoleProc.api('/api/v1/aups/coverage', { token: dsl })).status).toBe(200);
-    expect((await consoleProc.api('/api/v1/aups', { token: dsl, method: 'POST', body: JSON.stringify({ variant: 'secondary', title: 'x', markdown: 'y' }) })).status).toBe(403);
+    expect(
+      (await consoleProc.api('/api/v1/aups', { token: dsl, method: 'POST', body: JSON.stringify({ variant: 'secondary', title: 'x', markdown: 'y' }) })).status,
+    ).toBe(403);
   });
 });

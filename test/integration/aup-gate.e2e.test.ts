@@ -22,7 +22,10 @@ import { isRunning, killOnDisplay, missingXTools, startXvfb, type XServer } from
  * session under Xvfb.
  */
 const missing = [...missingXTools(), ...['utmpdump', 'who'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0)];
-const unavailable = skipReason('AUP gate e2e', missing.length ? `missing ${missing.join(', ')} (apt-get install xvfb openbox x11-utils xterm util-linux)` : null);
+const unavailable = skipReason(
+  'AUP gate e2e',
+  missing.length ? `missing ${missing.join(', ')} (apt-get install xvfb openbox x11-utils xterm util-linux)` : null,
+);
 
 let dir: ReturnType<typeof tempDir>;
 let consoleProc: ConsoleHandle;
@@ -42,13 +45,16 @@ function signIn(user: string | null): void {
   minute++;
   const at = `2026-11-22T08:${String(minute).padStart(2, '0')}:00,000000+00:00`;
   const line = x.display.padEnd(12);
-  const text = user ? `[7] [${String(10000 + minute).padStart(5, '0')}] [${x.display.slice(0, 4).padEnd(4)}] [${user.padEnd(8)}] [${line}] [${line.padEnd(20)}] [0.0.0.0        ] [${at}]\n` : '';
+  const text = user
+    ? `[7] [${String(10000 + minute).padStart(5, '0')}] [${x.display.slice(0, 4).padEnd(4)}] [${user.padEnd(8)}] [${line}] [${line.padEnd(20)}] [0.0.0.0        ] [${at}]\n`
+    : '';
   const out = spawnSync('utmpdump', ['-r'], { input: text });
   if (out.status !== 0) throw new Error(`utmpdump failed: ${out.stderr}`);
   writeFileSync(utmp, out.stdout);
 }
 
-const decided = (user: string, needed: boolean, reason: string) => new RegExp(`AUP gate decided \\{"user":"${user}","needed":${needed},"reason":"${reason}"\\}`);
+const decided = (user: string, needed: boolean, reason: string) =>
+  new RegExp(`AUP gate decided \\{"user":"${user}","needed":${needed},"reason":"${reason}"\\}`);
 
 /** Events of one type stored at the console (newest first). */
 async function events(type: string, console = consoleProc): Promise<any[]> {
@@ -56,10 +62,13 @@ async function events(type: string, console = consoleProc): Promise<any[]> {
 }
 
 function startAgentB(): Proc {
-  return startProcess([CLI, 'agent', '--data-dir', dataB(), '--console', consoleProc.url, '--enroll-token', ENROLL_TOKEN, '--follow-sessions', '--utmp', utmp], {
-    VIGIL_BACKOFF_MAX_MS: '500',
-    VIGIL_SEAT_POLL_MS: '300',
-  });
+  return startProcess(
+    [CLI, 'agent', '--data-dir', dataB(), '--console', consoleProc.url, '--enroll-token', ENROLL_TOKEN, '--follow-sessions', '--utmp', utmp],
+    {
+      VIGIL_BACKOFF_MAX_MS: '500',
+      VIGIL_SEAT_POLL_MS: '300',
+    },
+  );
 }
 
 describe.skipIf(unavailable !== null)('the AUP gate across devices', () => {
@@ -73,7 +82,12 @@ describe.skipIf(unavailable !== null)('the AUP gate across devices', () => {
     expect((await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary'], env())).code).toBe(0);
     agentA = startAgentProcess(dataA(), consoleProc.url);
     agentB = startAgentB();
-    for (const d of [dataA(), dataB()]) await waitUntil(() => existsSync(join(d, 'aup.json')), 20_000, () => `${d} never received the AUP`);
+    for (const d of [dataA(), dataB()])
+      await waitUntil(
+        () => existsSync(join(d, 'aup.json')),
+        20_000,
+        () => `${d} never received the AUP`,
+      );
     await agentB.waitFor(/following sign-ins \{"lister":"utmp"\}/, 10_000, 'stderr');
   });
 
@@ -105,7 +119,9 @@ describe.skipIf(unavailable !== null)('the AUP gate across devices', () => {
     signIn('pupil1');
     await agentB.waitFor(decided('pupil1', false, 'accepted-elsewhere'), 15_000, 'stderr');
     // Remembered on B's disk (read here by another process, which never asks the console).
-    expect((await runCli(['agent', 'aup', 'status', '--data-dir', dataB(), '--user', 'pupil1'])).stdout).toMatch(/pupil1: AUP not needed \(accepted-elsewhere\)/);
+    expect((await runCli(['agent', 'aup', 'status', '--data-dir', dataB(), '--user', 'pupil1'])).stdout).toMatch(
+      /pupil1: AUP not needed \(accepted-elsewhere\)/,
+    );
   });
 
   it('a user who has not accepted is pending on B, reported to the console because no tray is connected', async () => {
@@ -121,7 +137,11 @@ describe.skipIf(unavailable !== null)('the AUP gate across devices', () => {
     signIn('pupil3');
     await agentB.waitFor(decided('pupil3', true, 'not-accepted'), 15_000, 'stderr');
     signIn('pupil1');
-    await waitUntil(() => (agentB.stderr.match(new RegExp(decided('pupil1', false, 'accepted-elsewhere').source, 'g')) ?? []).length >= 2, 15_000, () => agentB.stderr.slice(-2000));
+    await waitUntil(
+      () => (agentB.stderr.match(new RegExp(decided('pupil1', false, 'accepted-elsewhere').source, 'g')) ?? []).length >= 2,
+      15_000,
+      () => agentB.stderr.slice(-2000),
+    );
     // The console comes back: the pending report made offline arrives, saying so.
     consoleProc = await startConsoleProcess(consoleProc.dataDir, { port: consoleProc.port });
     const pending = await waitUntil(async () => (await events('aup.pending')).find((e) => e.data.user === 'pupil3'), 20_000);
@@ -129,18 +149,36 @@ describe.skipIf(unavailable !== null)('the AUP gate across devices', () => {
   });
 
   it('publishing a new version makes the gate needed again on both devices', async () => {
-    for (const agent of [agentA, agentB]) await waitUntil(() => (agent.stderr.match(/INFO \[agent\/link\] connected to console/g) ?? []).length >= 2, 15_000, () => agent.stderr.slice(-2000));
-    const published = await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary', '--title', 'School ICT rules (revised)'], env());
+    for (const agent of [agentA, agentB])
+      await waitUntil(
+        () => (agent.stderr.match(/INFO \[agent\/link\] connected to console/g) ?? []).length >= 2,
+        15_000,
+        () => agent.stderr.slice(-2000),
+      );
+    const published = await runCli(
+      ['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary', '--title', 'School ICT rules (revised)'],
+      env(),
+    );
     expect(published.stdout).toMatch(/as secondary version 2/);
     for (const d of [dataA(), dataB()]) {
-      await waitUntil(() => JSON.parse(readFileSync(join(d, 'aup.json'), 'utf8')).payload.version === 2, 15_000, () => `${d} kept version 1`);
+      await waitUntil(
+        () => JSON.parse(readFileSync(join(d, 'aup.json'), 'utf8')).payload.version === 2,
+        15_000,
+        () => `${d} kept version 1`,
+      );
     }
-    expect((await runCli(['agent', 'aup', 'status', '--data-dir', dataA(), '--user', 'pupil1'])).stdout).toMatch(/pupil1: AUP needed \(new-version\): secondary version 2/);
+    expect((await runCli(['agent', 'aup', 'status', '--data-dir', dataA(), '--user', 'pupil1'])).stdout).toMatch(
+      /pupil1: AUP needed \(new-version\): secondary version 2/,
+    );
     // pupil1 is still signed in on B: asked again at once, not at the next sign-in.
     const pending = await waitUntil(async () => (await events('aup.pending')).find((e) => e.data.user === 'pupil1'), 15_000);
     expect(pending.data).toMatchObject({ version: 2, reason: 'new-version', offline: false });
     signIn('pupil1');
-    await waitUntil(() => (agentB.stderr.match(new RegExp(decided('pupil1', true, 'new-version').source, 'g')) ?? []).length >= 2, 15_000, () => agentB.stderr.slice(-2000));
+    await waitUntil(
+      () => (agentB.stderr.match(new RegExp(decided('pupil1', true, 'new-version').source, 'g')) ?? []).length >= 2,
+      15_000,
+      () => agentB.stderr.slice(-2000),
+    );
   });
 
   it('the console answers only about the current text, yes/no, bounded per connection; bad questions change nothing', async () => {
@@ -157,7 +195,15 @@ describe.skipIf(unavailable !== null)('the AUP gate across devices', () => {
     // Only the current text is answered for: not version 1 (which pupil1 did accept), not made-up texts.
     for (const hash of [v1Hash, '1'.repeat(64)]) {
       socket.send({ v: PROTOCOL_VERSION, type: 'aup.query', user: 'pupil1', aupHash: hash });
-      expect(await socket.next('aup.status')).toEqual({ v: 1, type: 'aup.status', user: 'pupil1', aupHash: hash, accepted: false, acceptedAt: null, refused: 'not-current' });
+      expect(await socket.next('aup.status')).toEqual({
+        v: 1,
+        type: 'aup.status',
+        user: 'pupil1',
+        aupHash: hash,
+        accepted: false,
+        acceptedAt: null,
+        refused: 'not-current',
+      });
     }
     // Malformed questions: an error frame, nothing else.
     socket.send({ v: PROTOCOL_VERSION, type: 'aup.query', user: '', aupHash: current });
@@ -189,11 +235,27 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
     x2 = await startXvfb();
     wm = x2.client('openbox');
     app = x2.client('xterm', ['-geometry', '80x24+100+100', '-title', 'pupil-session']);
-    await waitUntil(() => x2.windowExists('pupil-session'), 15_000, () => `xterm window never appeared (xterm exit ${app.exitCode} ${app.signalCode}, openbox exit ${wm.exitCode} ${wm.signalCode})`);
+    await waitUntil(
+      () => x2.windowExists('pupil-session'),
+      15_000,
+      () => `xterm window never appeared (xterm exit ${app.exitCode} ${app.signalCode}, openbox exit ${wm.exitCode} ${wm.signalCode})`,
+    );
     consoleForDecline = await startConsoleProcess(join(dir2.path, 'console'));
-    expect((await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], { VIGIL_CONSOLE_URL: consoleForDecline.url, VIGIL_TOKEN: consoleForDecline.token })).code).toBe(0);
     expect(
-      (await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary'], { VIGIL_CONSOLE_URL: consoleForDecline.url, VIGIL_TOKEN: consoleForDecline.token })).code,
+      (
+        await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], {
+          VIGIL_CONSOLE_URL: consoleForDecline.url,
+          VIGIL_TOKEN: consoleForDecline.token,
+        })
+      ).code,
+    ).toBe(0);
+    expect(
+      (
+        await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary'], {
+          VIGIL_CONSOLE_URL: consoleForDecline.url,
+          VIGIL_TOKEN: consoleForDecline.token,
+        })
+      ).code,
     ).toBe(0);
     // The real service, in this process (which has no DISPLAY, so it is never part of the session).
     service = await startAgent({
@@ -205,7 +267,11 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
       backoffMaxMs: 500,
       session: { target: { display: x2.display, uid: process.getuid!() }, ownership: 'school' },
     });
-    await waitUntil(() => existsSync(join(dir2.path, 'agent', 'aup.json')), 15_000, () => 'no AUP reached the service');
+    await waitUntil(
+      () => existsSync(join(dir2.path, 'agent', 'aup.json')),
+      15_000,
+      () => 'no AUP reached the service',
+    );
   });
 
   afterAll(async () => {
@@ -226,10 +292,14 @@ describe.skipIf(unavailable !== null)('declining the AUP', () => {
     expect(isRunning(app)).toBe(true);
   });
 
-  it('logs the user off at once: the session\'s processes end, and the console hears why', async () => {
+  it("logs the user off at once: the session's processes end, and the console hears why", async () => {
     const gate = service.aupGate;
     expect(await gate.decline('root')).toEqual({ ok: true });
-    await waitUntil(() => !isRunning(app) && !isRunning(wm), 10_000, () => 'the session processes are still running');
+    await waitUntil(
+      () => !isRunning(app) && !isRunning(wm),
+      10_000,
+      () => 'the session processes are still running',
+    );
     // The refused decline above is an event too (logoff false): wait for this one, by user.
     const declined = await waitUntil(async () => (await events('aup.declined', consoleForDecline)).find((e) => e.data.user === 'root'), 15_000);
     expect(declined.data).toMatchObject({ user: 'root', variant: 'secondary', version: 1, logoff: true });

@@ -26,7 +26,11 @@ beforeAll(async () => {
   expect((await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], env)).code).toBe(0);
   expect((await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary'], env)).code).toBe(0);
   agent = startAgentProcess(agentDir(), consoleProc.url);
-  await waitUntil(() => existsSync(join(agentDir(), 'aup.json')), 15_000, () => 'the AUP never reached the agent');
+  await waitUntil(
+    () => existsSync(join(agentDir(), 'aup.json')),
+    15_000,
+    () => 'the AUP never reached the agent',
+  );
   await consoleProc.stop();
   impostor = await startImpostorConsole(join(dir.path, 'console'), consoleProc.port);
   await impostor.waitForAuth();
@@ -37,7 +41,11 @@ afterAll(async () => {
   dir?.remove();
 });
 
-const rejectedAups = () => impostor.received.filter((m) => m.type === 'events').flatMap((m) => m.events).filter((e: any) => e.type === 'aup.rejected');
+const rejectedAups = () =>
+  impostor.received
+    .filter((m) => m.type === 'events')
+    .flatMap((m) => m.events)
+    .filter((e: any) => e.type === 'aup.rejected');
 
 describe('agent against hostile AUP frames', () => {
   it('refuses a tampered AUP and one signed by another key, keeps the signed one, and reports both', async () => {
@@ -48,7 +56,11 @@ describe('agent against hostile AUP frames', () => {
     const other = generateEd25519KeyPair();
     const foreign = signAup({ ...before.payload, version: 3 }, other.privateKeyPem, other.publicKey);
     for (const aup of [tampered, foreign]) impostor.socket()!.send(JSON.stringify({ v: 1, type: 'aup', aup }));
-    await waitUntil(() => rejectedAups().length >= 2, 15_000, () => JSON.stringify(impostor.received.slice(-5)));
+    await waitUntil(
+      () => rejectedAups().length >= 2,
+      15_000,
+      () => JSON.stringify(impostor.received.slice(-5)),
+    );
     expect(rejectedAups().map((e: any) => e.data.reason)).toEqual(['bad-signature', 'bad-signature']);
     expect(held()).toEqual(before);
     expect(agent.child.exitCode).toBeNull();

@@ -45,7 +45,16 @@ async function open(aup: AupDocument, opts: { offline?: boolean; failAccept?: st
   const calls: string[] = [];
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  const data: AupPageData = { variant: aup.variant, version: aup.version, aupHash: aupHash(aup), title: aup.title, markdown: aup.markdown, school: 'Hillside Academy', user: 'jsmith', offline: !!opts.offline };
+  const data: AupPageData = {
+    variant: aup.variant,
+    version: aup.version,
+    aupHash: aupHash(aup),
+    title: aup.title,
+    markdown: aup.markdown,
+    school: 'Hillside Academy',
+    user: 'jsmith',
+    offline: !!opts.offline,
+  };
   await page.exposeFunction('__vigilBridge', async (op: string, arg: unknown) => {
     calls.push(op);
     if (op === 'load') return data;
@@ -195,7 +204,11 @@ describe('AUP page', () => {
   it('refuses to show data that does not match the bridge schema', async () => {
     const page = await pages.browser.newPage();
     await page.addInitScript(() => {
-      (window as any).vigilAup = { load: async () => ({ title: '<img src=x onerror=alert(1)>' }), accept: async () => ({ ok: true }), decline: async () => ({ ok: true }) };
+      (window as any).vigilAup = {
+        load: async () => ({ title: '<img src=x onerror=alert(1)>' }),
+        accept: async () => ({ ok: true }),
+        decline: async () => ({ ok: true }),
+      };
     });
     await page.goto(`${pages.url}/aup/index.html`);
     await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('not valid'));

@@ -26,8 +26,12 @@ describe('benchmark limits', () => {
     expect(limit).not.toBeNull();
     expect(limit!.soft).toBeGreaterThan(0);
     expect(agentsThatFit({ soft: 20_000, hard: 20_000 })).toBe(20_000 - FILES_PER_PROCESS);
-    expect(agentLimitProblem(30_000, { soft: 20_000, hard: 20_000 })).toMatch(/30000 agents do not fit under this process's open-file limit of 20000 .* at most 19900 agents fit here; the hard limit is the same/);
-    expect(agentLimitProblem(30_000, { soft: 1024, hard: 40_000 })).toMatch(/raise it with `ulimit -n 40000` \(the hard limit here, which allows 39900 agents\)/);
+    expect(agentLimitProblem(30_000, { soft: 20_000, hard: 20_000 })).toMatch(
+      /30000 agents do not fit under this process's open-file limit of 20000 .* at most 19900 agents fit here; the hard limit is the same/,
+    );
+    expect(agentLimitProblem(30_000, { soft: 1024, hard: 40_000 })).toMatch(
+      /raise it with `ulimit -n 40000` \(the hard limit here, which allows 39900 agents\)/,
+    );
     expect(agentLimitProblem(500, { soft: 1024, hard: 1024 })).toBeNull();
   });
 

@@ -29,7 +29,11 @@ async function onTerminal(args: string[], prompts: RegExp[], answers: string[], 
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   for (let i = 0; i < prompts.length; i++) {
     const seenBefore = screen.length;
-    await waitUntil(() => prompts[i]!.test(screen.slice(i === 0 ? 0 : seenBefore - 200)), 15_000, () => `prompt ${prompts[i]} in ${JSON.stringify(screen)}`);
+    await waitUntil(
+      () => prompts[i]!.test(screen.slice(i === 0 ? 0 : seenBefore - 200)),
+      15_000,
+      () => `prompt ${prompts[i]} in ${JSON.stringify(screen)}`,
+    );
     child.stdin.write(`${answers[i]}\r`);
   }
   const code = await exited;
@@ -40,12 +44,9 @@ async function onTerminal(args: string[], prompts: RegExp[], answers: string[], 
 describe('secrets typed at the CLI are not echoed', () => {
   it('vigil login reads the password without showing it, and signs in', async () => {
     const home = join(dir.path, 'home-login');
-    const { code, screen } = await onTerminal(
-      ['login', '--console', consoleHandle.url, '--username', 'admin'],
-      [/Password: /],
-      [ADMIN_PASSWORD],
-      { XDG_CONFIG_HOME: home },
-    );
+    const { code, screen } = await onTerminal(['login', '--console', consoleHandle.url, '--username', 'admin'], [/Password: /], [ADMIN_PASSWORD], {
+      XDG_CONFIG_HOME: home,
+    });
     expect(screen).toMatch(/Password: /);
     expect(screen).not.toContain(ADMIN_PASSWORD);
     expect(code, screen).toBe(0);

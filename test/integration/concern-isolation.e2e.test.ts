@@ -20,7 +20,10 @@ const DSL_PASSWORD = 'a-long-password-for-the-lead';
 beforeAll(async () => {
   dir = tempDir();
   consoleProc = await startConsoleProcess(join(dir.path, 'console'));
-  const created = await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username: 'dsl', password: DSL_PASSWORD, role: 'safeguarding_lead' }) });
+  const created = await consoleProc.api('/api/v1/users', {
+    method: 'POST',
+    body: JSON.stringify({ username: 'dsl', password: DSL_PASSWORD, role: 'safeguarding_lead' }),
+  });
   expect(created.status).toBe(201);
 });
 
@@ -46,7 +49,8 @@ describe('concern isolation', () => {
     expect((await socket.next('events.ack')).seqs).toEqual([1, 2]);
     socket.ws.close();
 
-    const lead = (await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username: 'dsl', password: DSL_PASSWORD }), token: null })).body.token as string;
+    const lead = (await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username: 'dsl', password: DSL_PASSWORD }), token: null }))
+      .body.token as string;
     const concerns = await waitUntil(async () => {
       const r = await consoleProc.api('/api/v1/concerns', { token: lead });
       return r.status === 200 && r.body.concerns.length === 1 ? (r.body.concerns as { id: string; text: string }[]) : null;

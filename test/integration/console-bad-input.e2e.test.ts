@@ -43,7 +43,11 @@ describe('agent WebSocket: bad frames', () => {
     socket.send({ v: 99, type: 'heartbeat', sentAt: new Date().toISOString() });
     expect(await socket.next('error')).toMatchObject({ code: 'invalid', message: expect.stringMatching(/protocol version/) });
     // Still connected and still useful after the garbage: a valid event is stored and acked.
-    socket.send({ v: 1, type: 'events', events: [{ id: randomUUID(), seq: 1, at: new Date().toISOString(), type: 'diagnostic.test', data: { note: 'after garbage', n: 1 } }] });
+    socket.send({
+      v: 1,
+      type: 'events',
+      events: [{ id: randomUUID(), seq: 1, at: new Date().toISOString(), type: 'diagnostic.test', data: { note: 'after garbage', n: 1 } }],
+    });
     expect(await socket.next('events.ack')).toMatchObject({ seqs: [1] });
     socket.ws.close();
     await consoleAlive();
@@ -85,7 +89,7 @@ describe('agent WebSocket: bad frames', () => {
     (await connectAs(consoleProc.url, device)).ws.close();
   });
 
-  it('closes a connection that sends an oversized frame (limit 256 KiB, not ws\'s 100 MiB)', async () => {
+  it("closes a connection that sends an oversized frame (limit 256 KiB, not ws's 100 MiB)", async () => {
     const socket = await connectAs(consoleProc.url, await enrollRawDevice(consoleProc.url, 'big-sender'));
     socket.send(JSON.stringify({ v: 1, type: 'heartbeat', sentAt: 'x'.repeat(300 * 1024) }));
     const { code } = await socket.closed;
@@ -168,10 +172,18 @@ describe('agent WebSocket: authentication', () => {
 describe('HTTP API: bad requests', () => {
   it('rejects malformed bodies, wrong content types and oversized requests without changing anything', async () => {
     const before = (await consoleProc.api('/api/v1/policies')).body.policies.length;
-    const bad = await fetch(`${consoleProc.url}/api/v1/policies`, { method: 'POST', headers: { authorization: `Bearer ${consoleProc.token}`, 'content-type': 'application/json' }, body: '{"policy":' });
+    const bad = await fetch(`${consoleProc.url}/api/v1/policies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${consoleProc.token}`, 'content-type': 'application/json' },
+      body: '{"policy":',
+    });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error).toBe('malformed-json');
-    const wrongType = await fetch(`${consoleProc.url}/api/v1/policies`, { method: 'POST', headers: { authorization: `Bearer ${consoleProc.token}`, 'content-type': 'text/plain' }, body: '{}' });
+    const wrongType = await fetch(`${consoleProc.url}/api/v1/policies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${consoleProc.token}`, 'content-type': 'text/plain' },
+      body: '{}',
+    });
     expect(wrongType.status).toBe(415);
     const huge = await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy: { name: 'x'.repeat(600 * 1024) } }) });
     expect(huge.status).toBe(413);
@@ -185,9 +197,16 @@ describe('HTTP API: bad requests', () => {
   it('checks roles on every route', async () => {
     expect((await consoleProc.api('/api/v1/devices', { token: null })).status).toBe(401);
     expect((await consoleProc.api('/api/v1/devices', { token: 'forged-token' })).status).toBe(401);
-    const created = await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username: 'tech1', password: 'a-long-technician-password', role: 'technician' }) });
+    const created = await consoleProc.api('/api/v1/users', {
+      method: 'POST',
+      body: JSON.stringify({ username: 'tech1', password: 'a-long-technician-password', role: 'technician' }),
+    });
     expect(created.status).toBe(201);
-    const login = await consoleProc.api('/api/v1/login', { method: 'POST', token: null, body: JSON.stringify({ username: 'tech1', password: 'a-long-technician-password' }) });
+    const login = await consoleProc.api('/api/v1/login', {
+      method: 'POST',
+      token: null,
+      body: JSON.stringify({ username: 'tech1', password: 'a-long-technician-password' }),
+    });
     const tech = login.body.token as string;
     expect((await consoleProc.api('/api/v1/devices', { token: tech })).status).toBe(200);
     expect((await consoleProc.api('/api/v1/policies', { token: tech, method: 'POST', body: '{}' })).status).toBe(403);
@@ -208,7 +227,8 @@ describe('HTTP API: bad requests', () => {
   });
 
   it('rate-limits repeated failed sign-ins', async () => {
-    const attempt = () => consoleProc.api('/api/v1/login', { method: 'POST', token: null, body: JSON.stringify({ username: 'victim', password: 'wrong-password-guess' }) });
+    const attempt = () =>
+      consoleProc.api('/api/v1/login', { method: 'POST', token: null, body: JSON.stringify({ username: 'victim', password: 'wrong-password-guess' }) });
     const statuses = [];
     for (let i = 0; i < 6; i++) statuses.push((await attempt()).status);
     expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
@@ -225,12 +245,23 @@ describe('HTTP API: bad requests', () => {
     expect(revoked.code).toBe(0);
     const pair = generateEd25519KeyPair();
     await expect(
-      enroll({ consoleUrl: consoleProc.url, token: created.body.token, key: { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey }, hostname: 'late', platform: 'linux', machineIdHint: null }),
+      enroll({
+        consoleUrl: consoleProc.url,
+        token: created.body.token,
+        key: { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey },
+        hostname: 'late',
+        platform: 'linux',
+        machineIdHint: null,
+      }),
     ).rejects.toThrow(/403.*not valid/);
   });
 
   it('refuses enrollment with a bad token or a request not signed by its key', async () => {
-    const res = await fetch(`${consoleProc.url}/api/v1/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'x'.repeat(20), payload: {}, signature: {} }) });
+    const res = await fetch(`${consoleProc.url}/api/v1/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'x'.repeat(20), payload: {}, signature: {} }),
+    });
     expect(res.status).toBe(400);
     await expect(enrollRawDevice(consoleProc.url.replace(/\/$/, ''), 'ok')).resolves.toBeTruthy();
   });

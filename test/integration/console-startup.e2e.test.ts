@@ -22,7 +22,11 @@ describe('console start-up', () => {
     const [, password] = (await consoleProc.waitFor(/admin password:\s+(\S+)/)) as unknown as [string, string];
     const [, token] = (await consoleProc.waitFor(/enrollment token:\s+(\S+)/)) as unknown as [string, string];
     const url = `http://127.0.0.1:${port}`;
-    const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+    const login = await fetch(`${url}/api/v1/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password }),
+    });
     expect(login.status).toBe(200);
 
     const agent = startProcess([CLI, 'agent', '--data-dir', join(dir.path, 'agent1'), '--console', url, '--enroll-token', token]);
@@ -68,25 +72,55 @@ describe('console start-up', () => {
 
   it('serves HTTPS and WSS with a certificate; agents verify it', async () => {
     const certDir = join(dir.path, 'tls');
-    const made = spawnSync('sh', ['-c', `mkdir -p ${certDir} && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    const made = spawnSync(
+      'sh',
+      [
+        '-c',
+        `mkdir -p ${certDir} && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
       -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
-      -keyout ${certDir}/key.pem -out ${certDir}/cert.pem`], { encoding: 'utf8' });
+      -keyout ${certDir}/key.pem -out ${certDir}/cert.pem`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(made.status, made.stderr).toBe(0);
     const port = await freePort();
     const consoleProc = startProcess(
-      [CLI, 'console', '--data-dir', join(dir.path, 'tls-console'), '--port', String(port), '--tls-cert', `${certDir}/cert.pem`, '--tls-key', `${certDir}/key.pem`],
+      [
+        CLI,
+        'console',
+        '--data-dir',
+        join(dir.path, 'tls-console'),
+        '--port',
+        String(port),
+        '--tls-cert',
+        `${certDir}/cert.pem`,
+        '--tls-key',
+        `${certDir}/key.pem`,
+      ],
       { VIGIL_ADMIN_PASSWORD: 'a-long-admin-password', VIGIL_ENROLL_TOKEN: 'tls-enroll-token-0123456789' },
     );
     const [, url] = (await consoleProc.waitFor(/listening on (https:\/\/\S+)/)) as unknown as [string, string];
     expect(url).toBe(`https://127.0.0.1:${port}`);
 
     // Without the certificate's CA the agent refuses to talk to the console.
-    const untrusting = startProcess([CLI, 'agent', '--data-dir', join(dir.path, 'untrusting'), '--console', url, '--enroll-token', 'tls-enroll-token-0123456789']);
+    const untrusting = startProcess([
+      CLI,
+      'agent',
+      '--data-dir',
+      join(dir.path, 'untrusting'),
+      '--console',
+      url,
+      '--enroll-token',
+      'tls-enroll-token-0123456789',
+    ]);
     await untrusting.waitFor(/cannot reach the console.*(self[- ]signed|certificate)/i, 15_000, 'stderr');
     await kill(untrusting);
 
     const trusted = { NODE_EXTRA_CA_CERTS: `${certDir}/cert.pem` };
-    const agent = startProcess([CLI, 'agent', '--data-dir', join(dir.path, 'tls-agent'), '--console', url, '--enroll-token', 'tls-enroll-token-0123456789'], trusted);
+    const agent = startProcess(
+      [CLI, 'agent', '--data-dir', join(dir.path, 'tls-agent'), '--console', url, '--enroll-token', 'tls-enroll-token-0123456789'],
+      trusted,
+    );
     await agent.waitFor(/running as device/);
     await agent.waitFor(/connected to console.*wss:\/\//, 10_000, 'stderr');
     const listed = await waitUntil(async () => {

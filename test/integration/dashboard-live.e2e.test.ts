@@ -201,7 +201,12 @@ describe('live device grid', () => {
     expect(shownTitle).not.toContain('\u202e'); // no right-to-left override disguising the rest
     expect(await page.locator('#device-rows img, #device-rows script, #device-rows svg').count()).toBe(0);
 
-    const span = { start: new Date(Date.now() - 60_000).toISOString(), durationMs: 30_000, kind: 'window', window: { app: markup, title, url: 'javascript:window.__pwned=5', path: null } };
+    const span = {
+      start: new Date(Date.now() - 60_000).toISOString(),
+      durationMs: 30_000,
+      kind: 'window',
+      window: { app: markup, title, url: 'javascript:window.__pwned=5', path: null },
+    };
     hostile.socket.send(eventFrame(++hostile.seq, 'activity.spans', { spans: [span] }));
     await hostile.socket.next('events.ack');
     // Invalid UTF-8 in a text frame: the WebSocket layer refuses it and closes that connection.
@@ -225,7 +230,12 @@ describe('live device grid', () => {
 
   it('answers bad activity and history queries with a clear error', async () => {
     const id = sim.device.deviceId;
-    for (const q of ['from=yesterday', `from=${new Date().toISOString()}&to=${new Date(Date.now() - 1000).toISOString()}`, `from=${new Date(Date.now() - 30 * 86400_000).toISOString()}`, 'limit=0']) {
+    for (const q of [
+      'from=yesterday',
+      `from=${new Date().toISOString()}&to=${new Date(Date.now() - 1000).toISOString()}`,
+      `from=${new Date(Date.now() - 30 * 86400_000).toISOString()}`,
+      'limit=0',
+    ]) {
       const res = await consoleProc.api(`/api/v1/devices/${id}/activity?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.body.message).toBeTruthy();
@@ -245,7 +255,12 @@ describe('device page', () => {
     const spans = [
       { start: new Date(start).toISOString(), durationMs: 120_000, kind: 'window', window: { app: 'Firefox', title: 'Maths homework', url: null, path: null } },
       { start: new Date(start + 120_000).toISOString(), durationMs: 60_000, kind: 'idle', window: null },
-      { start: new Date(start + 180_000).toISOString(), durationMs: 90_000, kind: 'window', window: { app: 'Scratch', title: 'My game', url: null, path: null } },
+      {
+        start: new Date(start + 180_000).toISOString(),
+        durationMs: 90_000,
+        kind: 'window',
+        window: { app: 'Scratch', title: 'My game', url: null, path: null },
+      },
     ];
     sim.socket.send(eventFrame(++sim.seq, 'activity.spans', { spans }));
     await sim.socket.next('events.ack');
@@ -282,11 +297,21 @@ describe('device page', () => {
     await page.click('#confirm-ok');
     const frame = await sim.socket.next('command', 10_000);
     expect(frame.command.payload).toMatchObject({ action: 'lock', deviceId: id, issuedBy: 'admin' });
-    sim.socket.send({ v: PROTOCOL_VERSION, type: 'command.result', id: frame.command.payload.id, outcome: 'done', detail: 'screen locked', backend: 'test-locker' });
+    sim.socket.send({
+      v: PROTOCOL_VERSION,
+      type: 'command.result',
+      id: frame.command.payload.id,
+      outcome: 'done',
+      detail: 'screen locked',
+      backend: 'test-locker',
+    });
     await page.waitForFunction(() => document.getElementById('action-result')?.textContent?.startsWith('Lock: done'));
     expect(await page.textContent('#action-result')).toBe('Lock: done (test-locker) — screen locked');
     const audit = (await consoleProc.api('/api/v1/audit?limit=20')).body.audit as { action: string; target: string; detail: any }[];
-    expect(audit.find((a) => a.action === 'device.command' && a.detail.id === frame.command.payload.id)).toMatchObject({ target: id, detail: { action: 'lock', delivered: true } });
+    expect(audit.find((a) => a.action === 'device.command' && a.detail.id === frame.command.payload.id)).toMatchObject({
+      target: id,
+      detail: { action: 'lock', delivered: true },
+    });
     expect(audit.find((a) => a.action === 'device.command-result' && a.detail.id === frame.command.payload.id)).toMatchObject({ detail: { outcome: 'done' } });
   });
 
@@ -313,11 +338,18 @@ describe('device page', () => {
     expect(policy.bundle.payload.version).toBe(pushed.body.version);
     await page.waitForFunction((v) => document.getElementById('action-result')?.textContent === `Refresh policy: sent policy v${v}.`, pushed.body.version);
     const audit = (await consoleProc.api('/api/v1/audit?limit=20')).body.audit as { action: string; target: string; actor: string; detail: any }[];
-    expect(audit.find((a) => a.action === 'device.policy-refresh')).toMatchObject({ target: id, actor: 'admin', detail: { version: pushed.body.version, delivered: true } });
+    expect(audit.find((a) => a.action === 'device.policy-refresh')).toMatchObject({
+      target: id,
+      actor: 'admin',
+      detail: { version: pushed.body.version, delivered: true },
+    });
     // The device is now behind until it acknowledges: the grid says so, then says current.
     sim.socket.send({ v: PROTOCOL_VERSION, type: 'policy.ack', version: pushed.body.version });
     await openDevices();
-    await page.waitForFunction(([sel, v]) => document.querySelector(sel!)?.parentElement?.textContent === `v${v}current`, [`${rowOf(id)} .policy`, pushed.body.version] as const);
+    await page.waitForFunction(([sel, v]) => document.querySelector(sel!)?.parentElement?.textContent === `v${v}current`, [
+      `${rowOf(id)} .policy`,
+      pushed.body.version,
+    ] as const);
     await screenshot(page, 'dashboard-policy-current');
   });
 
@@ -366,10 +398,14 @@ describe('keyboard and contrast', () => {
     await page.keyboard.press('Enter');
     expect(await page.getAttribute('th[data-sort="hostname"]', 'aria-sort')).toBe('ascending');
     // aria-sort changes at once; the rows are redrawn on the next animation frame.
-    await page.waitForFunction(() => {
-      const names = [...document.querySelectorAll('#device-rows tr.row .host')].map((e) => (e.textContent ?? '').toLowerCase());
-      return names.length > 1 && names.every((n, i) => i === 0 || names[i - 1]!.localeCompare(n) <= 0);
-    }, undefined, { timeout: 5000 });
+    await page.waitForFunction(
+      () => {
+        const names = [...document.querySelectorAll('#device-rows tr.row .host')].map((e) => (e.textContent ?? '').toLowerCase());
+        return names.length > 1 && names.every((n, i) => i === 0 || names[i - 1]!.localeCompare(n) <= 0);
+      },
+      undefined,
+      { timeout: 5000 },
+    );
     await page.keyboard.press('Enter');
     expect(await page.getAttribute('th[data-sort="hostname"]', 'aria-sort')).toBe('descending');
   });
@@ -391,19 +427,28 @@ describe('keyboard and contrast', () => {
   it('meets WCAG AA contrast on the grid, the device page, a dialog and the request queue', async () => {
     const views: [string, () => Promise<unknown>][] = [
       ['grid', () => openDevices()],
-      ['device page', async () => {
-        await page.evaluate(() => (document.querySelector('#device-rows tr.row') as HTMLElement).click());
-        await page.waitForSelector('#device-page:not([hidden])');
-      }],
-      ['dialog', async () => {
-        await page.click('#device-actions [data-action="message"]');
-        await page.waitForSelector('#confirm[open]');
-      }],
-      ['request queue', async () => {
-        await page.keyboard.press('Escape');
-        await page.evaluate(() => (location.hash = '#/requests'));
-        await page.waitForSelector('#requests:not([hidden])');
-      }],
+      [
+        'device page',
+        async () => {
+          await page.evaluate(() => (document.querySelector('#device-rows tr.row') as HTMLElement).click());
+          await page.waitForSelector('#device-page:not([hidden])');
+        },
+      ],
+      [
+        'dialog',
+        async () => {
+          await page.click('#device-actions [data-action="message"]');
+          await page.waitForSelector('#confirm[open]');
+        },
+      ],
+      [
+        'request queue',
+        async () => {
+          await page.keyboard.press('Escape');
+          await page.evaluate(() => (location.hash = '#/requests'));
+          await page.waitForSelector('#requests:not([hidden])');
+        },
+      ],
     ];
     for (const [name, show] of views) {
       await show();
@@ -419,7 +464,14 @@ describe('application request queue', () => {
   it('approves one request and declines another; the device gets the new policy', async () => {
     const sim = await simulate('lab-04', 'pupil3');
     await sim.socket.next('policy'); // the current policy, sent when it said hello
-    const request = (name: string) => ({ name, path: `/home/pupil3/${name}`, sha256: randomUUID().replace(/-/g, '').padEnd(64, '0'), signer: 'unknown', user: 'pupil3', reason: `I need ${name} for <i>art</i>` });
+    const request = (name: string) => ({
+      name,
+      path: `/home/pupil3/${name}`,
+      sha256: randomUUID().replace(/-/g, '').padEnd(64, '0'),
+      signer: 'unknown',
+      user: 'pupil3',
+      reason: `I need ${name} for <i>art</i>`,
+    });
     for (const name of ['krita', 'steam']) {
       sim.socket.send(eventFrame(++sim.seq, 'app.permission-requested', request(name)));
       await sim.socket.next('events.ack');
@@ -454,16 +506,32 @@ describe('application request queue', () => {
     await page.waitForFunction(() => document.getElementById('request-rows')?.textContent?.includes('/home/pupil3/blender'));
 
     // The grid counts blocks per device and names the last one.
-    const blocked = { name: 'steam', path: '/home/pupil3/steam', sha256: null, signer: 'unknown', user: 'pupil3', mode: 'enforce', reason: 'not-allowed', ruleId: null, repeats: 0 };
+    const blocked = {
+      name: 'steam',
+      path: '/home/pupil3/steam',
+      sha256: null,
+      signer: 'unknown',
+      user: 'pupil3',
+      mode: 'enforce',
+      reason: 'not-allowed',
+      ruleId: null,
+      repeats: 0,
+    };
     sim.socket.send(eventFrame(++sim.seq, 'app.blocked', blocked));
     sim.socket.send(eventFrame(++sim.seq, 'app.blocked', { ...blocked, name: 'minecraft', path: '/home/pupil3/minecraft' }));
     await openDevices();
-    await page.waitForFunction((sel) => document.querySelector(sel)?.parentElement?.textContent === '2last: minecraft', `${rowOf(sim.device.deviceId)} .blocks`);
+    await page.waitForFunction(
+      (sel) => document.querySelector(sel)?.parentElement?.textContent === '2last: minecraft',
+      `${rowOf(sim.device.deviceId)} .blocks`,
+    );
     sim.socket.ws.close();
   });
 
   it('is not offered to a technician, who still gets the device actions', async () => {
-    const created = await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username: 'tech1', password: 'technician-password-1', role: 'technician' }) });
+    const created = await consoleProc.api('/api/v1/users', {
+      method: 'POST',
+      body: JSON.stringify({ username: 'tech1', password: 'technician-password-1', role: 'technician' }),
+    });
     expect(created.status).toBe(201);
     const techContext = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const tech = await techContext.newPage();
@@ -489,7 +557,14 @@ describe('scale', () => {
         Array.from({ length: Math.min(50, target - i) }, (_, j) => {
           const pair = generateEd25519KeyPair();
           const key = { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
-          return enroll({ consoleUrl: consoleProc.url, token: ENROLL_TOKEN, key, hostname: `fleet-${String(i + j).padStart(4, '0')}`, platform: 'linux', machineIdHint: null });
+          return enroll({
+            consoleUrl: consoleProc.url,
+            token: ENROLL_TOKEN,
+            key,
+            hostname: `fleet-${String(i + j).padStart(4, '0')}`,
+            platform: 'linux',
+            machineIdHint: null,
+          });
         }),
       );
     }

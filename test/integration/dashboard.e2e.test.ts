@@ -59,7 +59,9 @@ describe('dashboard', () => {
     await screenshot(page, 'dashboard-device-online');
 
     await kill(agent, 'SIGKILL');
-    await page.waitForFunction((id) => document.querySelector(`tr[data-device-id="${id}"]`)?.getAttribute('data-state') === 'offline', deviceId, { timeout: 10_000 });
+    await page.waitForFunction((id) => document.querySelector(`tr[data-device-id="${id}"]`)?.getAttribute('data-state') === 'offline', deviceId, {
+      timeout: 10_000,
+    });
     expect(await row.locator('.state').textContent()).toBe('Offline');
     expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
     await screenshot(page, 'dashboard-device-offline');

@@ -68,7 +68,11 @@ describe('exactly-once delivery', () => {
     expect(atKill.rows).toBeGreaterThan(0);
 
     consoleProc = await startConsoleProcess(join(dir.path, 'console'), { port });
-    await waitUntil(() => counts('console-crash').rows === total, 60_000, () => `stored ${JSON.stringify(counts('console-crash'))}`);
+    await waitUntil(
+      () => counts('console-crash').rows === total,
+      60_000,
+      () => `stored ${JSON.stringify(counts('console-crash'))}`,
+    );
     expect(counts('console-crash')).toEqual({ rows: total, distinct: total });
     await waitUntil(() => outboxSize() === 0, 10_000);
   });
@@ -84,7 +88,11 @@ describe('exactly-once delivery', () => {
 
     consoleProc = await startConsoleProcess(join(dir.path, 'console'), { port });
     agent = startAgentProcess(agentDir(), consoleProc.url);
-    await waitUntil(() => counts('agent-crash').rows === queued, 30_000, () => `stored ${JSON.stringify(counts('agent-crash'))}`);
+    await waitUntil(
+      () => counts('agent-crash').rows === queued,
+      30_000,
+      () => `stored ${JSON.stringify(counts('agent-crash'))}`,
+    );
     expect(counts('agent-crash')).toEqual({ rows: queued, distinct: queued });
     await waitUntil(() => outboxSize() === 0, 10_000);
     // Nothing from the first test was delivered twice either.

@@ -5,15 +5,7 @@ import { join } from 'node:path';
 import { skipReason } from '../helpers/requirements.js';
 import { cleanupDrives, makeExt4Drive, sh } from '../helpers/loop-fs.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  execGateUnavailable,
-  execProgram,
-  killAllGates,
-  mountPrivateTmpfs,
-  sha256File,
-  startGate,
-  type PrivateMount,
-} from '../../bench/exec-fixture.js';
+import { execGateUnavailable, execProgram, killAllGates, mountPrivateTmpfs, sha256File, startGate, type PrivateMount } from '../../bench/exec-fixture.js';
 
 /**
  * The Linux pre-exec gate against real fanotify, as root. Only a private tmpfs mounted by this
@@ -171,7 +163,9 @@ describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
     // Filesystem marks follow the tmpfs into the new mount namespace; mount marks would not.
     const gate = await startGate(['--mark', dir, '--mark-kind', 'filesystem', '--rules', rulesFile, '--deadline-ms', '2000', '--always-allow', trusted]);
     // In its own mount namespace, "tool" appears inside the always-allowed directory.
-    const inside = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind '${elsewhere}' '${trusted}' && exec '${join(trusted, 'tool')}'`], { encoding: 'utf8' });
+    const inside = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind '${elsewhere}' '${trusted}' && exec '${join(trusted, 'tool')}'`], {
+      encoding: 'utf8',
+    });
     expect(inside.status).not.toBe(0);
     expect(inside.stderr).toMatch(/Operation not permitted|Permission denied/);
     const record = await gate.waitFor('exec', (r) => r.path === join(trusted, 'tool'));
@@ -183,7 +177,9 @@ describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
   it('a killed gate releases waiting executions and its marks: nothing hangs', async () => {
     writeRules('enforce');
     // Decisions stall for 20 s with a 20 s deadline, so only the kernel can release the exec.
-    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '20000', '--on-timeout', 'deny'], { VIGIL_EXEC_GATE_STALL_MS: '20000' });
+    const gate = await startGate(['--mark', dir, '--rules', rulesFile, '--deadline-ms', '20000', '--on-timeout', 'deny'], {
+      VIGIL_EXEC_GATE_STALL_MS: '20000',
+    });
     const tool = place('orphaned');
     const started = performance.now();
     // Through a shell: libuv's spawn waits for the exec itself, which would block this process.
@@ -270,7 +266,9 @@ describe.skipIf(unavailable !== null)('Linux exec gate (real fanotify)', () => {
     place('ns-tool');
     const elsewhere = mkdtempSync(join(tmpdir(), 'vigil-ns-'));
     try {
-      const run = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" "$1" && "$1/ns-tool"`, dir, elsewhere], { encoding: 'utf8' });
+      const run = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "$0" "$1" && "$1/ns-tool"`, dir, elsewhere], {
+        encoding: 'utf8',
+      });
       expect(run.status).not.toBe(0);
       expect(run.stderr).toMatch(/Operation not permitted/);
     } finally {

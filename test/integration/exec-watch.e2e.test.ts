@@ -50,7 +50,16 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
     chmodSync(approved, 0o755);
     chmodSync(unapproved, 0o755);
     rules = join(mount.path, 'rules.json');
-    writeFileSync(rules, JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [sha256File(approved)], rules: onlyBelow(mount.path) }));
+    writeFileSync(
+      rules,
+      JSON.stringify({
+        format: 'vigil-exec-rules/1',
+        mode: 'enforce',
+        defaultAction: 'deny',
+        allowSha256: [sha256File(approved)],
+        rules: onlyBelow(mount.path),
+      }),
+    );
   });
   afterEach(async () => {
     for (const child of started.splice(0)) if (stillRunning(child)) child.kill('SIGKILL');
@@ -122,14 +131,25 @@ describe.skipIf(skip !== null)('fallback exec watcher (real processes)', () => {
     const memfdRules = join(mount.path, 'memfd-rules.json');
     writeFileSync(
       memfdRules,
-      JSON.stringify({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'allow', rules: [{ kind: 'path', pattern: '/memfd:vigil-exec-watch-test**', action: 'block' }] }),
+      JSON.stringify({
+        format: 'vigil-exec-rules/1',
+        mode: 'enforce',
+        defaultAction: 'allow',
+        rules: [{ kind: 'path', pattern: '/memfd:vigil-exec-watch-test**', action: 'block' }],
+      }),
     );
     const watcher = await startWatcher(['--rules', memfdRules]);
-    const script = "import os; fd = os.memfd_create('vigil-exec-watch-test', 0); os.write(fd, open('/usr/bin/sleep', 'rb').read()); os.execve(fd, ['sleep', '30'], {})";
+    const script =
+      "import os; fd = os.memfd_create('vigil-exec-watch-test', 0); os.write(fd, open('/usr/bin/sleep', 'rb').read()); os.execve(fd, ['sleep', '30'], {})";
     const child = spawn('/usr/bin/python3', ['-c', script], { stdio: 'ignore', uid: NOBODY, gid: NOBODY });
     started.push(child);
     const exit = await new Promise((r) => child.once('exit', (code, signal) => r(signal ?? code)));
     expect(exit).toBe('SIGKILL');
-    expect(await watcher.waitFor('exec', (r) => r.pid === child.pid)).toMatchObject({ path: expect.stringMatching(/^\/memfd:vigil-exec-watch-test/), reason: 'path-block', action: 'killed', user: 'nobody' });
+    expect(await watcher.waitFor('exec', (r) => r.pid === child.pid)).toMatchObject({
+      path: expect.stringMatching(/^\/memfd:vigil-exec-watch-test/),
+      reason: 'path-block',
+      action: 'killed',
+      user: 'nobody',
+    });
   });
 });

@@ -70,7 +70,10 @@ describe('console and agent on loopback', () => {
   it('gives a device that was offline the current policy when it reconnects', async () => {
     await kill(agent);
     await waitUntil(async () => !(await device()).online, 5000);
-    const result = await runCli(['policy', 'push', join(REPO, 'policies/lab-strict.json')], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
+    const result = await runCli(['policy', 'push', join(REPO, 'policies/lab-strict.json')], {
+      VIGIL_CONSOLE_URL: consoleProc.url,
+      VIGIL_TOKEN: consoleProc.token,
+    });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/sent live to 0 connected device/);
     const version = Number(/as version (\d+)/.exec(result.stdout)![1]);

@@ -55,7 +55,8 @@ beforeAll(async () => {
   if (skip) return;
   root = tempDir('vigil-root-');
   // A bare system: the directories a distribution already has.
-  for (const dir of ['etc/default', 'etc/xdg/autostart', 'usr/bin', 'usr/lib/systemd/system', 'var/lib', 'var/log', 'run', 'opt']) mkdirSync(R(dir), { recursive: true });
+  for (const dir of ['etc/default', 'etc/xdg/autostart', 'usr/bin', 'usr/lib/systemd/system', 'var/lib', 'var/log', 'run', 'opt'])
+    mkdirSync(R(dir), { recursive: true });
   skeleton = listTree(root.path);
   // What dpkg unpacks before the postinst: /opt/Vigil with the service staged as
   // installer/stage-service.mjs lays it out (here linked to this checkout's build) and the
@@ -64,7 +65,9 @@ beforeAll(async () => {
   mkdirSync(service, { recursive: true });
   symlinkSync(process.execPath, join(service, 'node'));
   for (const entry of ['bin', 'dist', 'node_modules', 'package.json']) symlinkSync(join(REPO, entry), join(service, entry));
-  const config = yaml.load(readFileSync(join(REPO, 'electron-builder.yml'), 'utf8')) as { linux: { extraResources: { from: string; to: string; filter: string[] }[] } };
+  const config = yaml.load(readFileSync(join(REPO, 'electron-builder.yml'), 'utf8')) as {
+    linux: { extraResources: { from: string; to: string; filter: string[] }[] };
+  };
   for (const { from, to, filter } of config.linux.extraResources) {
     mkdirSync(R('opt/Vigil/resources', to), { recursive: true });
     for (const file of filter) copyFileSync(join(REPO, from, file), R('opt/Vigil/resources', to, file));
@@ -87,7 +90,17 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
   it('install: directories with the right modes, the unit, the autostart entry, enrollment from etc/vigil/enroll.json', async () => {
     // The Systems Manager's part: the enrollment file (as the packaging docs say) and, here,
     // agent options without exec marks so the test does not watch the host's /home and /tmp.
-    const written = await runCli(['install-config', '--console-url', consoleProc.url, '--enroll-token', ENROLL_TOKEN, '--console-key', consoleKey, '--out', R('etc/vigil/enroll.json')]);
+    const written = await runCli([
+      'install-config',
+      '--console-url',
+      consoleProc.url,
+      '--enroll-token',
+      ENROLL_TOKEN,
+      '--console-key',
+      consoleKey,
+      '--out',
+      R('etc/vigil/enroll.json'),
+    ]);
     expect(written.code, written.stderr).toBe(0);
     writeFileSync(R('etc/default/vigil-agent'), 'VIGIL_AGENT_ARGS=""\n');
 
@@ -99,7 +112,13 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
     expect(mode(R('var/log/vigil'))).toBe(0o750);
     expect(readFileSync(R('usr/lib/systemd/system/vigil-agent.service'), 'utf8')).toBe(readFileSync(join(REPO, 'installer/linux/vigil-agent.service'), 'utf8'));
     // systemd's own checker, against the scratch root (unknown keys, a missing ExecStart binary).
-    const verify = await run('systemd-analyze', ['verify', '--recursive-errors=no', '--man=no', `--root=${root.path}`, R('usr/lib/systemd/system/vigil-agent.service')]);
+    const verify = await run('systemd-analyze', [
+      'verify',
+      '--recursive-errors=no',
+      '--man=no',
+      `--root=${root.path}`,
+      R('usr/lib/systemd/system/vigil-agent.service'),
+    ]);
     expect(verify.stdout + verify.stderr).toBe('');
     const unit = readFileSync(R('usr/lib/systemd/system/vigil-agent.service'), 'utf8');
     for (const line of ['Restart=always', 'NoNewPrivileges=yes', 'StateDirectoryMode=0700', 'UMask=0077']) expect(unit).toContain(`\n${line}\n`);
@@ -121,7 +140,11 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
     const pid = agentPid();
     expect(pid).toBeGreaterThan(0);
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['agent', '--data-dir', R('var/lib/vigil')]));
-    await waitUntil(async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.online, 20_000, () => readFileSync(R('var/log/vigil/agent.log'), 'utf8'));
+    await waitUntil(
+      async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.online,
+      20_000,
+      () => readFileSync(R('var/log/vigil/agent.log'), 'utf8'),
+    );
     // Running the postinst again (a reconfigure) neither re-enrolls nor starts a second agent.
     const again = await maintainerScript('postinst', 'configure');
     expect(again.stdout).toMatch(/already enrolled/);
@@ -137,7 +160,11 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
     expect(alive(first)).toBe(true);
     await maintainerScript('prerm', 'upgrade'); // deb: the old version's prerm
     expect(alive(first)).toBe(false);
-    await waitUntil(async () => !(await online()), 20_000, () => 'the console still shows the stopped agent online');
+    await waitUntil(
+      async () => !(await online()),
+      20_000,
+      () => 'the console still shows the stopped agent online',
+    );
     expect((await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.revoked).toBe(false);
     expect(existsSync(R('var/lib/vigil/device-key.pem'))).toBe(true);
     await maintainerScript('postinst', 'configure'); // the new version's postinst
@@ -154,7 +181,11 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
       body: JSON.stringify({ payload, signature: signPayload('uninstall', payload, stranger.privateKeyPem, stranger.publicKey) }),
     });
     expect(forged).toMatchObject({ status: 401, body: { error: 'bad-signature' } });
-    const malformed = await consoleProc.api(`/api/v1/devices/${deviceId}/uninstall`, { method: 'POST', token: null, body: JSON.stringify({ payload: { deviceId } }) });
+    const malformed = await consoleProc.api(`/api/v1/devices/${deviceId}/uninstall`, {
+      method: 'POST',
+      token: null,
+      body: JSON.stringify({ payload: { deviceId } }),
+    });
     expect(malformed.status).toBe(400);
     expect((await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device).toMatchObject({ online: true, revoked: false });
   });
@@ -172,7 +203,13 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
 
     rmSync(R('opt/Vigil'), { recursive: true }); // dpkg removes the package's files between prerm and postrm
     await maintainerScript('postrm', 'remove');
-    for (const gone of ['usr/lib/systemd/system/vigil-agent.service', 'etc/xdg/autostart/vigil-tray.desktop', 'usr/bin/vigil', 'usr/bin/vigil-tray', 'run/vigil']) {
+    for (const gone of [
+      'usr/lib/systemd/system/vigil-agent.service',
+      'etc/xdg/autostart/vigil-tray.desktop',
+      'usr/bin/vigil',
+      'usr/bin/vigil-tray',
+      'run/vigil',
+    ]) {
       expect(existsSync(R(gone)), gone).toBe(false);
     }
     expect(existsSync(R('etc/vigil/enroll.json'))).toBe(true); // configuration stays until purge
@@ -187,7 +224,8 @@ describe.skipIf(skip)('deb/rpm maintainer scripts in a scratch root', () => {
     const erased = tempDir('vigil-rpm-root-');
     try {
       const at = (...parts: string[]) => join(erased.path, ...parts);
-      for (const dir of ['etc/default', 'etc/xdg/autostart', 'usr/bin', 'usr/lib/systemd/system', 'var/lib', 'var/log', 'run']) mkdirSync(at(dir), { recursive: true });
+      for (const dir of ['etc/default', 'etc/xdg/autostart', 'usr/bin', 'usr/lib/systemd/system', 'var/lib', 'var/log', 'run'])
+        mkdirSync(at(dir), { recursive: true });
       const bare = listTree(erased.path);
       for (const [file, content] of Object.entries({
         'etc/vigil/enroll.json': '{}',

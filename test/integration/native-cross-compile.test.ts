@@ -21,8 +21,20 @@ const PEERCRED = join(REPO, 'native/peercred/src/peercred.cc');
 const DARWIN_DECLS = join(REPO, 'test/fixtures/macos/darwin-peercred.h');
 const onPath = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
-const skipWindows = skipReason('Windows addon cross-compile', process.platform !== 'linux' ? 'cross-compiles on Linux (Windows builds with MSVC)' : wineToolsMissing());
-const skipMac = skipReason('macOS syntax check', process.platform !== 'linux' ? 'checks on Linux (macOS builds natively)' : !onPath('clang') ? 'clang is not installed' : nodeHeadersDir() ? null : 'the Node headers are missing (include/node next to bin/node)');
+const skipWindows = skipReason(
+  'Windows addon cross-compile',
+  process.platform !== 'linux' ? 'cross-compiles on Linux (Windows builds with MSVC)' : wineToolsMissing(),
+);
+const skipMac = skipReason(
+  'macOS syntax check',
+  process.platform !== 'linux'
+    ? 'checks on Linux (macOS builds natively)'
+    : !onPath('clang')
+      ? 'clang is not installed'
+      : nodeHeadersDir()
+        ? null
+        : 'the Node headers are missing (include/node next to bin/node)',
+);
 
 describe.skipIf(skipWindows)('the Windows addon, built with mingw-w64 as node-gyp would build it', () => {
   it('compiles and links with -Werror into an x64 DLL that imports N-API from node.exe and exports the module', () => {
@@ -41,12 +53,21 @@ describe.skipIf(skipWindows)('the Windows addon, built with mingw-w64 as node-gy
 
   it("uses node-gyp's own Windows target: its defines, the addon's sources and the delay-load hook", () => {
     const gyp = windowsGypTarget('peercred');
-    expect(gyp.defines).toEqual(expect.arrayContaining(['WIN32', 'BUILDING_NODE_EXTENSION', 'NAPI_VERSION=8', '_HAS_EXCEPTIONS=0', 'HOST_BINARY="node.exe"', 'NODE_GYP_MODULE_NAME=vigil_peercred']));
+    expect(gyp.defines).toEqual(
+      expect.arrayContaining([
+        'WIN32',
+        'BUILDING_NODE_EXTENSION',
+        'NAPI_VERSION=8',
+        '_HAS_EXCEPTIONS=0',
+        'HOST_BINARY="node.exe"',
+        'NODE_GYP_MODULE_NAME=vigil_peercred',
+      ]),
+    );
     expect(gyp.sources.map((s) => s.split('/').pop())).toEqual(['pipe_win.cc', 'peercred.cc', 'win_delay_load_hook.cc']);
     expect(gyp.libraries).toEqual(expect.arrayContaining(['advapi32.lib']));
   }, 60_000);
 
-  it('would catch <windows.h> before <uv.h> without WIN32_LEAN_AND_MEAN (the SDK\'s sockaddr redefinition)', () => {
+  it("would catch <windows.h> before <uv.h> without WIN32_LEAN_AND_MEAN (the SDK's sockaddr redefinition)", () => {
     const flags = windowsCompileFlags(windowsGypTarget('peercred'));
     expect(windowsSyntaxCheck(flags, PIPE_WIN)).toEqual({ status: 0, messages: '' });
     const dir = mkdtempSync(join(tmpdir(), 'vigil-pipe-order-'));
@@ -62,9 +83,27 @@ describe.skipIf(skipWindows)('the Windows addon, built with mingw-w64 as node-gy
   }, 60_000);
 });
 
-describe.skipIf(skipMac)("the macOS branch of peercred.cc, syntax-checked with clang", () => {
+describe.skipIf(skipMac)('the macOS branch of peercred.cc, syntax-checked with clang', () => {
   const clang = (extra: string[]) =>
-    spawnSync('clang', ['-fsyntax-only', '-x', 'c++', '-std=c++17', '-Wall', '-Wextra', '-Werror', '-D__APPLE__', '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=vigil_peercred', `-I${join(nodeHeadersDir() ?? '', 'include', 'node')}`, ...extra, PEERCRED], { encoding: 'utf8' });
+    spawnSync(
+      'clang',
+      [
+        '-fsyntax-only',
+        '-x',
+        'c++',
+        '-std=c++17',
+        '-Wall',
+        '-Wextra',
+        '-Werror',
+        '-D__APPLE__',
+        '-DNAPI_VERSION=8',
+        '-DNODE_GYP_MODULE_NAME=vigil_peercred',
+        `-I${join(nodeHeadersDir() ?? '', 'include', 'node')}`,
+        ...extra,
+        PEERCRED,
+      ],
+      { encoding: 'utf8' },
+    );
 
   it('compiles with -Werror given the documented Darwin declarations', () => {
     const result = clang(['-include', DARWIN_DECLS]);

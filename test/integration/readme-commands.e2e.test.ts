@@ -13,7 +13,10 @@ const quickStart = () => {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
   const section = /## Quick start[\s\S]*?```(?:sh|bash)?\n([\s\S]*?)```/.exec(readme);
   if (!section) throw new Error('README has no quick start code block');
-  return section[1]!.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return section[1]!
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 };
 
 let dir: ReturnType<typeof tempDir>;
@@ -50,7 +53,11 @@ describe('README quick start', () => {
         480_000,
         () => out.slice(-3000),
       );
-      const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+      const login = await fetch(`${url}/api/v1/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username, password }),
+      });
       expect(login.status).toBe(200);
       const { token } = await login.json();
       const devices = await waitUntil(async () => {

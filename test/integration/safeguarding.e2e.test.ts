@@ -68,13 +68,18 @@ const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id
 beforeAll(async () => {
   dir = tempDir();
   consoleProc = await startConsoleProcess(join(dir.path, 'console'));
-  for (const [username, role] of [['dsl', 'safeguarding_lead'], ['tech', 'technician']]) {
+  for (const [username, role] of [
+    ['dsl', 'safeguarding_lead'],
+    ['tech', 'technician'],
+  ]) {
     const created = await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username, password: password(username!), role }) });
     expect(created.status).toBe(201);
   }
   await sendConcern('year9-laptop-07', { category: 'about-me', text: QUIET_TEXT, wantsContact: true, user: 'pupil.jones' }, 30);
   await sendConcern(HOSTILE_HOST, { category: 'something-online', text: HOSTILE_TEXT, wantsContact: false, user: '"><svg onload=window.__pwned=4>' }, 5);
-  const dslToken = (await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username: 'dsl', password: password('dsl') }), token: null })).body.token;
+  const dslToken = (
+    await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username: 'dsl', password: password('dsl') }), token: null })
+  ).body.token;
   const stored = await waitUntil(async () => {
     const r = await consoleProc.api('/api/v1/concerns', { token: dslToken });
     return r.status === 200 && r.body.concerns.length === 2 ? (r.body.concerns as { id: string; text: string }[]) : null;
@@ -161,9 +166,9 @@ describe('safeguarding page', () => {
     await page.keyboard.press('Enter');
     await page.locator('#concern-page').waitFor({ state: 'visible' });
     await page.waitForFunction(() => document.activeElement?.id === 'concern-title');
-    const facts = await page.locator('#concern-facts').evaluate((dl) =>
-      Object.fromEntries([...dl.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])),
-    );
+    const facts = await page
+      .locator('#concern-facts')
+      .evaluate((dl) => Object.fromEntries([...dl.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
     expect(facts).toMatchObject({
       Device: 'year9-laptop-07',
       User: 'pupil.jones',

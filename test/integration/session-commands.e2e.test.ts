@@ -36,17 +36,39 @@ describe.skipIf(unavailable !== null)('lock, log off and message commands throug
     x = await startXvfb();
     x.client('openbox');
     app = x.client('xterm', ['-geometry', '80x24+100+100', '-title', 'pupil-session']);
-    await waitUntil(() => x.windowExists('pupil-session'), 15_000, () => 'xterm window never appeared');
+    await waitUntil(
+      () => x.windowExists('pupil-session'),
+      15_000,
+      () => 'xterm window never appeared',
+    );
     consoleProc = await startConsoleProcess(join(dir.path, 'console'));
     // The agent gets no DISPLAY of its own: it talks to the session's display explicitly.
     agent = startProcess(
-      [CLI, 'agent', '--data-dir', join(dir.path, 'agent'), '--console', consoleProc.url, '--enroll-token', ENROLL_TOKEN, '--session-display', x.display, '--session-uid', String(process.getuid!())],
+      [
+        CLI,
+        'agent',
+        '--data-dir',
+        join(dir.path, 'agent'),
+        '--console',
+        consoleProc.url,
+        '--enroll-token',
+        ENROLL_TOKEN,
+        '--session-display',
+        x.display,
+        '--session-uid',
+        String(process.getuid!()),
+      ],
       { VIGIL_BACKOFF_MAX_MS: '1000' },
     );
     [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
     const policy = { format: 'vigil-policy/1', name: 'commands test', session: { lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0, warningSeconds: 5 } };
     expect((await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy, expiresInDays: 1 }) })).status).toBe(201);
-    await waitUntil(async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.online && (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.policyVersion === 1, 15_000);
+    await waitUntil(
+      async () =>
+        (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.online &&
+        (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.policyVersion === 1,
+      15_000,
+    );
   });
 
   afterAll(async () => {
@@ -60,11 +82,17 @@ describe.skipIf(unavailable !== null)('lock, log off and message commands throug
   });
 
   it('only technicians and admins may send commands', async () => {
-    for (const [username, role] of [['dsl', 'safeguarding_lead'], ['tech', 'technician']] as const) {
-      expect((await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username, password: 'a-long-enough-password-1', role }) })).status).toBe(201);
+    for (const [username, role] of [
+      ['dsl', 'safeguarding_lead'],
+      ['tech', 'technician'],
+    ] as const) {
+      expect(
+        (await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username, password: 'a-long-enough-password-1', role }) })).status,
+      ).toBe(201);
     }
     const login = async (username: string) =>
-      (await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username, password: 'a-long-enough-password-1' }), token: null })).body.token as string;
+      (await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username, password: 'a-long-enough-password-1' }), token: null })).body
+        .token as string;
     expect((await command({ action: 'lock' }, await login('dsl'))).status).toBe(403);
     expect((await command({ action: 'message' })).status).toBe(400); // message needs text
     expect((await command({ action: 'lock', extra: 1 })).status).toBe(400);
@@ -75,19 +103,31 @@ describe.skipIf(unavailable !== null)('lock, log off and message commands throug
     const sent = await command({ action: 'message', text: 'Please come to the IT desk at break.' }, await login('tech'));
     expect(sent.status).toBe(200);
     expect(sent.body.result).toMatchObject({ outcome: 'done', backend: 'xmessage' });
-    await waitUntil(() => x.windowExists(MESSAGE_TITLE), 10_000, () => 'message window never appeared');
+    await waitUntil(
+      () => x.windowExists(MESSAGE_TITLE),
+      10_000,
+      () => 'message window never appeared',
+    );
     x.screenshot('command-message');
   });
 
   it('log off: the pupil sees the countdown, then the session ends', async () => {
     const pending = command({ action: 'logoff' });
-    await waitUntil(() => x.windowExists(WARNING_TITLE), 10_000, () => 'no countdown window');
+    await waitUntil(
+      () => x.windowExists(WARNING_TITLE),
+      10_000,
+      () => 'no countdown window',
+    );
     x.screenshot('command-logoff-countdown');
     expect(isRunning(app)).toBe(true);
     const done = await pending;
     expect(done.status).toBe(200);
     expect(done.body.result).toMatchObject({ outcome: 'done', backend: 'kill-session-processes' });
-    await waitUntil(() => !isRunning(app), 10_000, () => 'xterm survived the logoff');
+    await waitUntil(
+      () => !isRunning(app),
+      10_000,
+      () => 'xterm survived the logoff',
+    );
   });
 
   it('lock now, with the CLI', async () => {
@@ -103,7 +143,11 @@ describe.skipIf(unavailable !== null)('lock, log off and message commands throug
     const issued = audit.filter((a) => a.action === 'device.command').map((a) => a.detail.action);
     const results = audit.filter((a) => a.action === 'device.command-result').map((a) => [a.detail.action, a.detail.outcome]);
     expect(issued.sort()).toEqual(['lock', 'logoff', 'message']);
-    expect(results.sort()).toEqual([['lock', 'done'], ['logoff', 'done'], ['message', 'done']]);
+    expect(results.sort()).toEqual([
+      ['lock', 'done'],
+      ['logoff', 'done'],
+      ['message', 'done'],
+    ]);
     await waitUntil(async () => (await consoleProc.api(`/api/v1/events?device=${deviceId}&type=session.backends`)).body.events.length > 0, 10_000);
     const events = (await consoleProc.api(`/api/v1/events?device=${deviceId}&type=session.backends`)).body.events;
     expect(events[0].event.data).toMatchObject({ platform: 'linux', idle: 'tray powerMonitor, else xprintidle', warning: 'xmessage' });
@@ -118,7 +162,11 @@ describe.skipIf(unavailable !== null)('lock, log off and message commands throug
     const send = async (cmd: unknown, id: string) => {
       const before = impostor!.received.length;
       ws.send(JSON.stringify({ v: 1, type: 'command', command: cmd }));
-      return waitUntil(() => impostor!.received.slice(before).find((m) => m.type === 'command.result' && m.id === id), 10_000, () => `no result for ${id}`);
+      return waitUntil(
+        () => impostor!.received.slice(before).find((m) => m.type === 'command.result' && m.id === id),
+        10_000,
+        () => `no result for ${id}`,
+      );
     };
     const genuine = make();
     expect(await send(genuine, genuine.payload.id)).toMatchObject({ outcome: 'done' });

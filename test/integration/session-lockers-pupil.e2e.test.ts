@@ -20,7 +20,10 @@ import { missingXTools, startXvfb, type XServer } from '../helpers/x11.js';
  * loginctl cannot run here: logind needs systemd as PID 1.
  */
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
-const missing = [...missingXTools(), ...['setpriv', 'useradd', 'chpasswd', 'userdel', 'xsecurelock', 'xscreensaver', 'xscreensaver-command', 'xdg-screensaver'].filter((t) => !has(t))];
+const missing = [
+  ...missingXTools(),
+  ...['setpriv', 'useradd', 'chpasswd', 'userdel', 'xsecurelock', 'xscreensaver', 'xscreensaver-command', 'xdg-screensaver'].filter((t) => !has(t)),
+];
 const unavailable = skipReason(
   'pupil lockers e2e',
   process.getuid?.() !== 0
@@ -128,7 +131,13 @@ describe.skipIf(unavailable !== null)("lockers run as the pupil, and the pupil's
   function expectRunsAsPupil(procs: ProcInfo[]): void {
     expect(procs.length).toBeGreaterThan(0);
     for (const p of procs) {
-      expect({ comm: p.comm, uid: p.uid, gid: p.gid, home: p.env.get('HOME'), user: p.env.get('USER') }).toEqual({ comm: p.comm, uid: pupil.uid, gid: pupil.gid, home: pupil.home, user: pupil.name });
+      expect({ comm: p.comm, uid: p.uid, gid: p.gid, home: p.env.get('HOME'), user: p.env.get('USER') }).toEqual({
+        comm: p.comm,
+        uid: pupil.uid,
+        gid: pupil.gid,
+        home: pupil.home,
+        user: pupil.name,
+      });
       expect(p.groups).toContain(pupil.extraGid);
     }
   }
@@ -138,7 +147,11 @@ describe.skipIf(unavailable !== null)("lockers run as the pupil, and the pupil's
     x = await startXvfb();
     wm = x.client('openbox');
     x.client('xterm', ['-geometry', '80x24+100+100', '-title', 'pupil-session']); // what an unlocked screen shows
-    await waitUntil(() => x.windowExists('pupil-session'), 15_000, () => 'xterm window never appeared');
+    await waitUntil(
+      () => x.windowExists('pupil-session'),
+      15_000,
+      () => 'xterm window never appeared',
+    );
   });
 
   afterAll(async () => {
@@ -163,7 +176,11 @@ describe.skipIf(unavailable !== null)("lockers run as the pupil, and the pupil's
     x.screenshot(`pupil-${locker}-locked`);
     if (locker === 'xsecurelock') x.run('xdotool', ['key', 'shift']); // its password prompt appears on the first key
     typePassword();
-    await waitUntil(() => lockerProcesses(comm).length === 0, 20_000, () => `${locker} still running after the pupil's password: ${lockerProcesses(comm).map((p) => p.comm)}`);
+    await waitUntil(
+      () => lockerProcesses(comm).length === 0,
+      20_000,
+      () => `${locker} still running after the pupil's password: ${lockerProcesses(comm).map((p) => p.comm)}`,
+    );
     if (colour) expect(x.pixel(5, 5)).not.toBe(colour);
     x.screenshot(`pupil-${locker}-unlocked`);
     runner.stop();
@@ -176,19 +193,39 @@ describe.skipIf(unavailable !== null)("lockers run as the pupil, and the pupil's
   // verified here.
   it.each(['xscreensaver-command', 'xdg-screensaver'])("%s: asks the pupil's own xscreensaver, which locks the screen", async (locker) => {
     const daemon = asPupil('xscreensaver', ['-no-splash']);
-    const status = () => spawnSync('setpriv', [`--reuid=${pupil.uid}`, `--regid=${pupil.gid}`, '--init-groups', '--', 'xscreensaver-command', '-time'], { env: { PATH: '/usr/bin:/bin', HOME: pupil.home, DISPLAY: x.display }, encoding: 'utf8' }).stdout;
+    const status = () =>
+      spawnSync('setpriv', [`--reuid=${pupil.uid}`, `--regid=${pupil.gid}`, '--init-groups', '--', 'xscreensaver-command', '-time'], {
+        env: { PATH: '/usr/bin:/bin', HOME: pupil.home, DISPLAY: x.display },
+        encoding: 'utf8',
+      }).stdout;
     try {
-      await waitUntil(() => /non-blanked/.test(status()), 20_000, () => `xscreensaver never answered: ${status()}`);
+      await waitUntil(
+        () => /non-blanked/.test(status()),
+        20_000,
+        () => `xscreensaver never answered: ${status()}`,
+      );
       const runner = runnerWith(locker, []);
       const done = await runner.command('lock');
       expect(done, done.detail).toMatchObject({ ok: true, backend: locker });
-      await waitUntil(() => /locked/.test(status()), 20_000, () => `not locked: ${status()}`);
+      await waitUntil(
+        () => /locked/.test(status()),
+        20_000,
+        () => `not locked: ${status()}`,
+      );
       x.screenshot(`pupil-${locker}-locked`);
       runner.stop();
     } finally {
       daemon.kill('SIGTERM');
-      await waitUntil(() => daemon.exitCode !== null || daemon.signalCode !== null, 10_000, () => 'xscreensaver did not stop');
-      await waitUntil(() => lockerProcesses(/^xscreensaver/).length === 0, 10_000, () => 'xscreensaver helpers still running');
+      await waitUntil(
+        () => daemon.exitCode !== null || daemon.signalCode !== null,
+        10_000,
+        () => 'xscreensaver did not stop',
+      );
+      await waitUntil(
+        () => lockerProcesses(/^xscreensaver/).length === 0,
+        10_000,
+        () => 'xscreensaver helpers still running',
+      );
     }
   });
 
@@ -197,7 +234,11 @@ describe.skipIf(unavailable !== null)("lockers run as the pupil, and the pupil's
     expect(await runner.command('lock')).toMatchObject({ ok: true });
     expect(lockerProcesses(/^i3lock$/).length).toBeGreaterThan(0);
     runner.stop();
-    await waitUntil(() => lockerProcesses(/^i3lock$/).length === 0, 10_000, () => 'i3lock outlived the runner');
+    await waitUntil(
+      () => lockerProcesses(/^i3lock$/).length === 0,
+      10_000,
+      () => 'i3lock outlived the runner',
+    );
 
     // An agent that is killed (SIGKILL: no chance to clean up) takes its locker with it.
     const script = `
@@ -211,9 +252,17 @@ describe.skipIf(unavailable !== null)("lockers run as the pupil, and the pupil's
     children.push(agent);
     let said = '';
     agent.stdout!.on('data', (d: Buffer) => (said += d.toString()));
-    await waitUntil(() => said.includes('"ok":true'), 15_000, () => `the agent process did not lock: ${said}`);
+    await waitUntil(
+      () => said.includes('"ok":true'),
+      15_000,
+      () => `the agent process did not lock: ${said}`,
+    );
     expectRunsAsPupil(lockerProcesses(/^i3lock$/));
     agent.kill('SIGKILL');
-    await waitUntil(() => lockerProcesses(/^i3lock$/).length === 0, 10_000, () => 'i3lock outlived the killed agent');
+    await waitUntil(
+      () => lockerProcesses(/^i3lock$/).length === 0,
+      10_000,
+      () => 'i3lock outlived the killed agent',
+    );
   });
 });

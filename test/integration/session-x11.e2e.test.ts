@@ -34,7 +34,11 @@ describe.skipIf(unavailable !== null)('session control under a real X server', (
     x = await startXvfb();
     wm = x.client('openbox');
     app = x.client('xterm', ['-geometry', '80x24+100+100', '-title', 'pupil-session']);
-    await waitUntil(() => x.windowExists('pupil-session'), 15_000, () => 'xterm window never appeared');
+    await waitUntil(
+      () => x.windowExists('pupil-session'),
+      15_000,
+      () => 'xterm window never appeared',
+    );
     const platform = linuxSessionPlatform(nodeCommandRunner({ DISPLAY: x.display }), { display: x.display, uid: process.getuid!() });
     runner = new SessionRunner({ platform, ownership: 'school', emit: (e) => events.push(e), log: createLogger('session-test') });
     runner.applyPolicy({ lockAfterIdleSeconds: 5, logoffAfterLockedSeconds: 14, warningSeconds: 6 });
@@ -67,7 +71,11 @@ describe.skipIf(unavailable !== null)('session control under a real X server', (
   });
 
   it('locks with a real locker after the idle time (falling back past lockers that fail)', async () => {
-    await waitUntil(() => actions('lock').length > 0, 15_000, () => `no lock; events ${JSON.stringify(events)}`);
+    await waitUntil(
+      () => actions('lock').length > 0,
+      15_000,
+      () => `no lock; events ${JSON.stringify(events)}`,
+    );
     expect(actions('lock')[0]!.data).toMatchObject({ reason: 'idle', ok: true, backend: 'i3lock' });
     expect(pidsOnDisplay('i3lock', x.display).length).toBeGreaterThan(0); // i3lock forks a helper
     expect(x.pixel(5, 5)).toBe('srgb(29,53,87)'); // i3lock's colour covers the screen
@@ -75,16 +83,28 @@ describe.skipIf(unavailable !== null)('session control under a real X server', (
   });
 
   it('shows the countdown before logging off a session locked too long', async () => {
-    await waitUntil(() => x.windowExists(WARNING_TITLE), 20_000, () => `no warning window; events ${JSON.stringify(events)}`);
+    await waitUntil(
+      () => x.windowExists(WARNING_TITLE),
+      20_000,
+      () => `no warning window; events ${JSON.stringify(events)}`,
+    );
     expect(actions('warn')[0]!.data).toMatchObject({ reason: 'locked-too-long', ok: true, backend: 'xmessage' });
     expect(isRunning(app)).toBe(true); // warned, not yet logged off
     x.screenshot('session-warning-under-lock');
   });
 
   it('ends the session processes when the countdown runs out', async () => {
-    await waitUntil(() => actions('logoff').length > 0, 20_000, () => `no logoff; events ${JSON.stringify(events)}`);
+    await waitUntil(
+      () => actions('logoff').length > 0,
+      20_000,
+      () => `no logoff; events ${JSON.stringify(events)}`,
+    );
     expect(actions('logoff')[0]!.data).toMatchObject({ reason: 'locked-too-long', ok: true, backend: 'kill-session-processes' });
-    await waitUntil(() => !isRunning(app) && !isRunning(wm), 10_000, () => 'xterm or openbox still running');
+    await waitUntil(
+      () => !isRunning(app) && !isRunning(wm),
+      10_000,
+      () => 'xterm or openbox still running',
+    );
     expect(pidsOnDisplay('i3lock', x.display)).toEqual([]);
     expect(x.windowExists(WARNING_TITLE)).toBe(false);
     x.screenshot('session-after-logoff');
@@ -113,7 +133,11 @@ describe.skipIf(unavailable !== null)('postponing a timetabled logoff from the c
   beforeAll(async () => {
     x = await startXvfb();
     app = x.client('xterm', ['-title', 'pupil-session']);
-    await waitUntil(() => x.windowExists('pupil-session'), 15_000, () => `xterm window never appeared (xterm exit ${app.exitCode})`);
+    await waitUntil(
+      () => x.windowExists('pupil-session'),
+      15_000,
+      () => `xterm window never appeared (xterm exit ${app.exitCode})`,
+    );
     // The device's local clock is shifted so that the timetabled time is 10 s away.
     const realLocal = () => systemClock.localMs(Date.now());
     const at = Math.ceil(realLocal() / 60_000) * 60_000 + 60_000;
@@ -139,12 +163,24 @@ describe.skipIf(unavailable !== null)('postponing a timetabled logoff from the c
   });
 
   it('the pupil postpones once; the countdown goes on without the button, and nobody is logged off at the original time', async () => {
-    await waitUntil(() => x.windowExists(WARNING_TITLE), 15_000, () => `no countdown; events ${JSON.stringify(events)}`);
+    await waitUntil(
+      () => x.windowExists(WARNING_TITLE),
+      15_000,
+      () => `no countdown; events ${JSON.stringify(events)}`,
+    );
     expect(buttonCount()).toBe(2); // Postpone, OK
     x.screenshot('session-postpone-offered');
     clickButton(0);
-    await waitUntil(() => events.some((e) => e.type === 'session.action' && e.data.action === 'postpone'), 5_000, () => 'postpone never recorded');
-    await waitUntil(() => buttonCount() === 1, 10_000, () => 'the refreshed countdown still offers Postpone');
+    await waitUntil(
+      () => events.some((e) => e.type === 'session.action' && e.data.action === 'postpone'),
+      5_000,
+      () => 'postpone never recorded',
+    );
+    await waitUntil(
+      () => buttonCount() === 1,
+      10_000,
+      () => 'the refreshed countdown still offers Postpone',
+    );
     await new Promise((r) => setTimeout(r, 9_000)); // past the original deadline
     expect(isRunning(app)).toBe(true);
     expect(events.some((e) => e.type === 'session.action' && e.data.action === 'logoff')).toBe(false);

@@ -33,7 +33,18 @@ describe.skipIf(skip !== null)('scan station reports to the console', () => {
 
   const scan = (mount: string, opts: { key?: string; id?: string; consoleUrl?: string } = {}) =>
     runCli(
-      ['scan', mount, '--station-key', opts.key ?? keyPath, '--station-id', opts.id ?? 'library-station', '--database', db, '--console', opts.consoleUrl ?? consoleProc.url],
+      [
+        'scan',
+        mount,
+        '--station-key',
+        opts.key ?? keyPath,
+        '--station-id',
+        opts.id ?? 'library-station',
+        '--database',
+        db,
+        '--console',
+        opts.consoleUrl ?? consoleProc.url,
+      ],
       {},
       120_000,
     );
@@ -46,8 +57,7 @@ describe.skipIf(skip !== null)('scan station reports to the console', () => {
     const r = await consoleProc.api('/api/v1/audit?limit=1000');
     return (r.body.audit as { action: string }[]).filter((a) => a.action === 'station.scan').length;
   };
-  const post = (station: string, body: string) =>
-    consoleProc.api(`/api/v1/stations/${station}/reports`, { method: 'POST', body, token: null });
+  const post = (station: string, body: string) => consoleProc.api(`/api/v1/stations/${station}/reports`, { method: 'POST', body, token: null });
 
   function fill(root: string): void {
     mkdirSync(join(root, 'Homework'), { recursive: true });
@@ -58,7 +68,10 @@ describe.skipIf(skip !== null)('scan station reports to the console', () => {
   beforeAll(async () => {
     mkdirSync(join(work.path, 'keys'), { recursive: true });
     consoleProc = await startConsoleProcess(join(work.path, 'console'));
-    for (const [id, path] of [['library-station', keyPath], ['lab-station', labKeyPath]] as const) {
+    for (const [id, path] of [
+      ['library-station', keyPath],
+      ['lab-station', labKeyPath],
+    ] as const) {
       const reg = await runCli(['station', 'register', '--id', id, '--public-key', loadOrCreateStationKey(path).publicKey], admin());
       expect(reg.code, reg.stderr).toBe(0);
     }
@@ -121,9 +134,16 @@ describe.skipIf(skip !== null)('scan station reports to the console', () => {
     const impostor = generateEd25519KeyPair();
     const forged = signStationReport(
       {
-        reportId: crypto.randomUUID(), station: { id: 'library-station', keyId: keyId(impostor.publicKey) }, scannedAt: new Date().toISOString(),
-        outcome: 'clean', detail: 'all fine', counts: { files: 0, bytes: 0, infected: 0, problems: 0 }, findings: [], findingsOmitted: 0,
-        volume: { fsUuid: null, fsType: null, label: null, usbSerial: 'X' }, engine: { name: 'clamav', version: '1', databaseVersion: null },
+        reportId: crypto.randomUUID(),
+        station: { id: 'library-station', keyId: keyId(impostor.publicKey) },
+        scannedAt: new Date().toISOString(),
+        outcome: 'clean',
+        detail: 'all fine',
+        counts: { files: 0, bytes: 0, infected: 0, problems: 0 },
+        findings: [],
+        findingsOmitted: 0,
+        volume: { fsUuid: null, fsType: null, label: null, usbSerial: 'X' },
+        engine: { name: 'clamav', version: '1', databaseVersion: null },
       },
       impostor.privateKeyPem,
       impostor.publicKey,

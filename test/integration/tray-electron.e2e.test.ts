@@ -42,7 +42,16 @@ describe.skipIf(skip)('tray app in Electron', () => {
   let app: ElectronApplication;
   const gateCalls: string[] = [];
   let accepted = false;
-  const page = { variant: 'secondary' as const, version: 1, aupHash: 'a'.repeat(64), title: 'Acceptable use', markdown: '## Be kind\n\nShort rules.', school: 'Hillside', user: 'root', offline: false };
+  const page = {
+    variant: 'secondary' as const,
+    version: 1,
+    aupHash: 'a'.repeat(64),
+    title: 'Acceptable use',
+    markdown: '## Be kind\n\nShort rules.',
+    school: 'Hillside',
+    user: 'root',
+    offline: false,
+  };
   const gate: AupGateApi = {
     decide: async (): Promise<AupGateDecision> => (accepted ? { needed: false, reason: 'accepted-here' } : { needed: true, reason: 'not-accepted', page }),
     accept: async (user: string, request: AupAcceptRequest) => (gateCalls.push(`accept:${user}:${request.typedName}`), (accepted = true), { ok: true }),
@@ -63,7 +72,13 @@ describe.skipIf(skip)('tray app in Electron', () => {
       lock: null,
       watch: null,
     });
-    server = new TrayIpcServer({ path, handler: requests, credentialsOf: socketPeerCredentials, userName: () => 'root', log: createLogger('electron-e2e', 'error') });
+    server = new TrayIpcServer({
+      path,
+      handler: requests,
+      credentialsOf: socketPeerCredentials,
+      userName: () => 'root',
+      log: createLogger('electron-e2e', 'error'),
+    });
     await server.listen();
     app = await _electron.launch({ executablePath: executable!, args: ['--no-sandbox', REPO], env: { ...process.env, VIGIL_TRAY_SOCKET: path } });
   });
@@ -80,10 +95,20 @@ describe.skipIf(skip)('tray app in Electron', () => {
     const props = await app.evaluate(({ BrowserWindow }) => {
       const w = BrowserWindow.getAllWindows()[0]!;
       const prefs = w.webContents.getLastWebPreferences()!;
-      return { kiosk: w.isKiosk(), top: w.isAlwaysOnTop(), closable: w.isClosable(), minimizable: w.isMinimizable(), sandbox: prefs.sandbox, isolation: prefs.contextIsolation, node: prefs.nodeIntegration };
+      return {
+        kiosk: w.isKiosk(),
+        top: w.isAlwaysOnTop(),
+        closable: w.isClosable(),
+        minimizable: w.isMinimizable(),
+        sandbox: prefs.sandbox,
+        isolation: prefs.contextIsolation,
+        node: prefs.nodeIntegration,
+      };
     });
     expect(props).toEqual({ kiosk: true, top: true, closable: false, minimizable: false, sandbox: true, isolation: true, node: false });
-    expect(await window.evaluate(() => typeof (window as any).require + typeof (window as any).process + typeof (window as any).vigilTray)).toBe('undefinedundefinedundefined');
+    expect(await window.evaluate(() => typeof (window as any).require + typeof (window as any).process + typeof (window as any).vigilTray)).toBe(
+      'undefinedundefinedundefined',
+    );
     await window.evaluate(() => (location.href = 'https://example.com/'));
     await new Promise((r) => setTimeout(r, 500));
     expect(window.url()).toBe('vigil-app://pages/aup/index.html');

@@ -49,7 +49,11 @@ function probeAs(who: Account, args: string[], timeoutMs = 20_000): any[] {
     timeout: timeoutMs,
   });
   if (result.status !== 0) throw new Error(`probe failed (${result.status}): ${result.stderr}`);
-  return result.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
@@ -64,7 +68,8 @@ describe.skipIf(skip)('tray IPC between users and the root service', () => {
   let deviceId: string;
   let restartMarker: string;
   const call = (who: Account, op: string, fields: unknown = {}) => probeAs(who, ['call', socket, op, JSON.stringify(fields)])[0];
-  const post = (path: string, payload: unknown, token?: string) => consoleProc.api(path, { method: 'POST', body: JSON.stringify(payload), ...(token ? { token } : {}) });
+  const post = (path: string, payload: unknown, token?: string) =>
+    consoleProc.api(path, { method: 'POST', body: JSON.stringify(payload), ...(token ? { token } : {}) });
   const signIn = async (username: string, role: string) => {
     await post('/api/v1/users', { username, password: `a-long-password-for-${username}`, role });
     return (await post('/api/v1/login', { username, password: `a-long-password-for-${username}` }, undefined)).body.token as string;
@@ -89,8 +94,24 @@ describe.skipIf(skip)('tray IPC between users and the root service', () => {
     writeFileSync(trayCommand, `#!/bin/sh\nid -u > ${restartMarker}\n`, { mode: 0o755 });
     consoleProc = await startConsoleProcess(join(dir.path, 'console'));
     agent = startProcess(
-      [CLI, 'agent', '--data-dir', join(dir.path, 'agent'), '--console', consoleProc.url, '--enroll-token', ENROLL_TOKEN,
-        '--tray-socket', socket, '--tray-command', trayCommand, '--session-display', ':99', '--session-uid', String(pupil.uid)],
+      [
+        CLI,
+        'agent',
+        '--data-dir',
+        join(dir.path, 'agent'),
+        '--console',
+        consoleProc.url,
+        '--enroll-token',
+        ENROLL_TOKEN,
+        '--tray-socket',
+        socket,
+        '--tray-command',
+        trayCommand,
+        '--session-display',
+        ':99',
+        '--session-uid',
+        String(pupil.uid),
+      ],
       { VIGIL_BACKOFF_MAX_MS: '1000' },
     );
     [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
@@ -184,7 +205,10 @@ describe.skipIf(skip)('tray IPC between users and the root service', () => {
     });
     expect(concerns).toEqual([expect.objectContaining({ deviceId, user: PUPIL, category: 'about-me', text, wantsContact: true, status: 'new' })]);
     const id = concerns[0].id;
-    for (const [name, role] of [['tech', 'technician'], ['sysman', 'systems_manager']] as const) {
+    for (const [name, role] of [
+      ['tech', 'technician'],
+      ['sysman', 'systems_manager'],
+    ] as const) {
       const token = await signIn(name, role);
       expect((await consoleProc.api('/api/v1/concerns', { token })).status).toBe(403);
       expect((await post(`/api/v1/concerns/${id}`, { status: 'closed' }, token)).status).toBe(403);
@@ -213,7 +237,9 @@ describe.skipIf(skip)('tray IPC between users and the root service', () => {
   });
 
   it('notices a killed tray, reports it, and starts it again as the pupil (policy: restart)', async () => {
-    expect((await post('/api/v1/policies', { policy: { format: 'vigil-policy/1', name: 'tray watch', tray: { onStopped: 'restart', graceSeconds: 2 } } })).status).toBe(201);
+    expect(
+      (await post('/api/v1/policies', { policy: { format: 'vigil-policy/1', name: 'tray watch', tray: { onStopped: 'restart', graceSeconds: 2 } } })).status,
+    ).toBe(201);
     await agent.waitFor(/applied policy/, 20_000, 'stderr');
     const tray = startProcessAs(pupil, [PROBE, 'hold', socket]);
     await tray.waitFor(/"sessionUser":true/);
@@ -248,13 +274,24 @@ interface Probe {
 }
 
 function startProcessAs(who: Account, args: string[]): Probe {
-  const child = spawn('setpriv', ['--reuid', String(who.uid), '--regid', String(who.gid), '--clear-groups', '--', process.execPath, ...args], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('setpriv', ['--reuid', String(who.uid), '--regid', String(who.gid), '--clear-groups', '--', process.execPath, ...args], {
+    cwd: '/',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   probes.add(child);
   child.once('exit', () => probes.delete(child));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, waitFor: (pattern) => waitUntil(() => pattern.exec(out), 20_000, () => `waiting for ${pattern}: ${out}`) };
+  return {
+    child,
+    waitFor: (pattern) =>
+      waitUntil(
+        () => pattern.exec(out),
+        20_000,
+        () => `waiting for ${pattern}: ${out}`,
+      ),
+  };
 }
 
 async function killProbe(probe: Probe, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

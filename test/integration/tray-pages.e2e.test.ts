@@ -21,7 +21,12 @@ const serviceStatus: TrayStatus = {
   consoleConnected: true,
   policyVersion: 12,
   aupNeeded: false,
-  monitoring: { appControl: { enforcement: 'pre-exec', mode: 'enforce', detail: null, marks: ['/home'] }, idleLockSeconds: 300, activity: null, usbControl: true },
+  monitoring: {
+    appControl: { enforcement: 'pre-exec', mode: 'enforce', detail: null, marks: ['/home'] },
+    idleLockSeconds: 300,
+    activity: null,
+    usbControl: true,
+  },
 };
 const statusView: StatusView = {
   service: serviceStatus,
@@ -41,7 +46,11 @@ type Answers = Record<string, (arg: unknown) => unknown>;
 const pages = builtPagesInChromium();
 
 /** Opens a page with a stub bridge answering from `answers` (a thrown answer rejects the call). */
-async function open(page: string, answers: Answers, viewport = { width: 640, height: 760 }): Promise<{ page: Page; calls: { method: string; arg: unknown }[] }> {
+async function open(
+  page: string,
+  answers: Answers,
+  viewport = { width: 640, height: 760 },
+): Promise<{ page: Page; calls: { method: string; arg: unknown }[] }> {
   const tab = await pages.browser.newPage({ viewport });
   const calls: { method: string; arg: unknown }[] = [];
   const errors: string[] = [];
@@ -70,7 +79,10 @@ const focused = (page: Page) => page.evaluate(() => document.activeElement?.id |
 
 describe('status page', () => {
   it('shows the connection, what is monitored in plain words, the AUP state and diagnostics; locks on request', async () => {
-    const { page, calls } = await open('status', { status: () => ({ ok: true, value: statusView }), lockNow: () => ({ ok: true, value: { locked: true, detail: 'i3lock' } }) });
+    const { page, calls } = await open('status', {
+      status: () => ({ ok: true, value: statusView }),
+      lockNow: () => ({ ok: true, value: { locked: true, detail: 'i3lock' } }),
+    });
     await page.waitForSelector('main[aria-busy="false"]');
     expect(await text(page, '#connection')).toBe('Connected to school.');
     expect(await page.locator('#monitored li').allInnerTexts()).toEqual(statusView.monitored);
@@ -106,7 +118,10 @@ describe('status page', () => {
   });
 
   it('shows a failed lock visibly', async () => {
-    const { page } = await open('status', { status: () => ({ ok: true, value: statusView }), lockNow: () => ({ ok: true, value: { locked: false, detail: 'no screen locker is installed' } }) });
+    const { page } = await open('status', {
+      status: () => ({ ok: true, value: statusView }),
+      lockNow: () => ({ ok: true, value: { locked: false, detail: 'no screen locker is installed' } }),
+    });
     await page.waitForSelector('main[aria-busy="false"]');
     await page.click('#lock');
     await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('no screen locker'));
@@ -133,7 +148,9 @@ describe('report a concern page', () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('#done:not([hidden])');
     expect(await text(page, '#done')).toMatch(/sent to the safeguarding lead/);
-    expect(calls).toEqual([{ method: 'reportConcern', arg: { category: 'something-online', text: 'Someone posted a photo of me in the class chat.', wantsContact: true } }]);
+    expect(calls).toEqual([
+      { method: 'reportConcern', arg: { category: 'something-online', text: 'Someone posted a photo of me in the class chat.', wantsContact: true } },
+    ]);
     await screenshot(page, 'tray-concern-sent');
     await page.close();
   });

@@ -78,7 +78,10 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
       () => `usb decision #${nth} for ${mountPoint}\n${agent.stderr.slice(-3000)}`,
     );
   }
-  const mounted = (mountPoint: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mountPoint) ?? null;
+  const mounted = (mountPoint: string) =>
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[4] === mountPoint) ?? null;
 
   /** Unplug from wherever it is, plug in at a fresh place under the watched media directory. */
   function plug(drive: LoopDrive): { mountPoint: string; pluggedAt: number } {
@@ -240,7 +243,13 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     fill(at);
     const uuid = sh('blkid', ['-o', 'value', '-s', 'UUID', expired.device]).trim();
     const volume = { fsUuid: uuid, fsType: 'ext4', label: 'PUPILDRIVE', usbSerial: null };
-    await flagDirectory(at, { key: { publicKey: station.publicKey, privateKeyPem: station.privateKeyPem }, volume, stationId: 'library-station', scannedAt: new Date(Date.now() - 3 * 86_400_000), expiresDays: 1 });
+    await flagDirectory(at, {
+      key: { publicKey: station.publicKey, privateKeyPem: station.privateKeyPem },
+      volume,
+      stationId: 'library-station',
+      scannedAt: new Date(Date.now() - 3 * 86_400_000),
+      expiresDays: 1,
+    });
     const e = plug(expired);
     expect(await decisionFor(e.mountPoint)).toMatchObject({ type: 'usb.blocked', data: { reason: 'expired' } });
 
@@ -261,10 +270,21 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     const labKeyPath = join(work.path, 'station-key', 'lab.pem');
     const lab = loadOrCreateStationKey(labKeyPath);
     // Technicians cannot manage stations.
-    const tech = await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username: 'tech', password: 'tech-password-1234', role: 'technician' }) });
+    const tech = await consoleProc.api('/api/v1/users', {
+      method: 'POST',
+      body: JSON.stringify({ username: 'tech', password: 'tech-password-1234', role: 'technician' }),
+    });
     expect(tech.status).toBe(201);
-    const techLogin = await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username: 'tech', password: 'tech-password-1234' }), token: null });
-    const denied = await consoleProc.api('/api/v1/stations', { method: 'POST', body: JSON.stringify({ id: 'lab-station', publicKey: lab.publicKey }), token: techLogin.body.token });
+    const techLogin = await consoleProc.api('/api/v1/login', {
+      method: 'POST',
+      body: JSON.stringify({ username: 'tech', password: 'tech-password-1234' }),
+      token: null,
+    });
+    const denied = await consoleProc.api('/api/v1/stations', {
+      method: 'POST',
+      body: JSON.stringify({ id: 'lab-station', publicKey: lab.publicKey }),
+      token: techLogin.body.token,
+    });
     expect(denied.status).toBe(403);
     const bad = await runCli(['station', 'register', '--id', 'lab station!', '--public-key', 'not-a-key'], env());
     expect(bad.code).not.toBe(0);
@@ -373,7 +393,11 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
         expect(readFileSync(join(p.mountPoint, 'notes.md'), 'utf8')).toBe('# Notes\n');
         // A pupil (or an automounter) remounting it writable gets it put back.
         sh('mount', ['-o', 'remount,bind,rw,exec', p.mountPoint]);
-        await waitUntil(() => mounted(p.mountPoint)!.split(' ')[5]!.split(',').includes('noexec'), 5000, () => `re-applied read-only on ${p.mountPoint}\n${agent.stderr.slice(-2000)}`);
+        await waitUntil(
+          () => mounted(p.mountPoint)!.split(' ')[5]!.split(',').includes('noexec'),
+          5000,
+          () => `re-applied read-only on ${p.mountPoint}\n${agent.stderr.slice(-2000)}`,
+        );
         expect(mounted(p.mountPoint)!.split(' ')[5]!.split(',')).toContain('ro');
       }
       await agent.waitFor(/"title":"\\"PUPILDRIVE\\" is read-only"/, 5000, 'stderr');
@@ -388,7 +412,10 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
       const drive = makeExt4Drive(64);
       fill(toStation(drive));
       const p = plug(drive);
-      expect(await decisionFor(p.mountPoint)).toMatchObject({ type: 'usb.audited', data: { reason: 'not-scanned', action: 'none', response: 'allow-and-audit' } });
+      expect(await decisionFor(p.mountPoint)).toMatchObject({
+        type: 'usb.audited',
+        data: { reason: 'not-scanned', action: 'none', response: 'allow-and-audit' },
+      });
       expect(mounted(p.mountPoint)).toMatch(/ rw,/);
     } finally {
       await pushPolicy(basePolicy);
@@ -405,7 +432,11 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
       { name: 'truncated', write: (f) => writeFileSync(f, valid.slice(0, Math.floor(valid.length / 2))), detail: /not JSON/ },
       { name: 'oversized', write: (f) => writeFileSync(f, Buffer.alloc(33 * 1024 * 1024, 0x20)), detail: /larger than 33554432 bytes/ },
       { name: 'path traversal', write: (f) => writeFileSync(f, JSON.stringify(traversal)), detail: /files\.0: "\.\." segment in path/ },
-      { name: 'huge count', write: (f) => writeFileSync(f, `{"format":"vigil-clean-scan","v":1,"files":[${'{},'.repeat(100_000)}{}]}`), detail: /manifest lists 100001 files; the limit is 100000/ },
+      {
+        name: 'huge count',
+        write: (f) => writeFileSync(f, `{"format":"vigil-clean-scan","v":1,"files":[${'{},'.repeat(100_000)}{}]}`),
+        detail: /manifest lists 100001 files; the limit is 100000/,
+      },
       { name: 'deeply nested', write: (f) => writeFileSync(f, '['.repeat(5_000_000)), detail: /not JSON/ },
       { name: 'wrong types', write: (f) => writeFileSync(f, JSON.stringify({ ...JSON.parse(valid), v: 2, files: 'all of them' })), detail: /./ },
       { name: 'symlink', write: (f) => symlinkSync('/etc/passwd', f), detail: /not a regular file/ },
@@ -437,14 +468,20 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
       const [major, minor] = sh('lsblk', ['-dno', 'MAJ:MIN', drive.device]).trim().split(':');
       const uuid = sh('blkid', ['-o', 'value', '-s', 'UUID', drive.device]).trim();
       // What udevd records for a USB stick (see test/fixtures/usb/linux for recorded ones).
-      writeFileSync(join(udevDir, `b${major}:${minor}`), ['I:1234567', `E:ID_BUS=usb`, `E:ID_SERIAL_SHORT=${serial}`, `E:ID_FS_UUID=${uuid}`, 'E:ID_FS_TYPE=ext4', 'E:ID_FS_LABEL=STAFF', ''].join('\n'));
+      writeFileSync(
+        join(udevDir, `b${major}:${minor}`),
+        ['I:1234567', `E:ID_BUS=usb`, `E:ID_SERIAL_SHORT=${serial}`, `E:ID_FS_UUID=${uuid}`, 'E:ID_FS_TYPE=ext4', 'E:ID_FS_LABEL=STAFF', ''].join('\n'),
+      );
       return () => rmSync(join(udevDir, `b${major}:${minor}`));
     };
     const issued = makeExt4Drive(64, 'STAFF');
     fill(toStation(issued));
     const undo = write(issued, 'SCHOOL-ISSUED-0001');
     const p = plug(issued);
-    expect(await decisionFor(p.mountPoint)).toMatchObject({ type: 'usb.allowed', data: { reason: 'allowlisted-serial', usbSerial: 'SCHOOL-ISSUED-0001', classifiedBy: 'os' } });
+    expect(await decisionFor(p.mountPoint)).toMatchObject({
+      type: 'usb.allowed',
+      data: { reason: 'allowlisted-serial', usbSerial: 'SCHOOL-ISSUED-0001', classifiedBy: 'os' },
+    });
     expect(mounted(p.mountPoint)).not.toBeNull();
     undo();
 
@@ -452,7 +489,10 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     fill(toStation(other));
     const undo2 = write(other, 'SOMEONE-ELSES-9');
     const q = plug(other);
-    expect(await decisionFor(q.mountPoint)).toMatchObject({ type: 'usb.blocked', data: { reason: 'not-scanned', usbSerial: 'SOMEONE-ELSES-9', classifiedBy: 'os' } });
+    expect(await decisionFor(q.mountPoint)).toMatchObject({
+      type: 'usb.blocked',
+      data: { reason: 'not-scanned', usbSerial: 'SOMEONE-ELSES-9', classifiedBy: 'os' },
+    });
     undo2();
   });
   it('later policy pushes report nothing for drives that were blocked and are gone, and send no notices', async () => {
@@ -464,7 +504,11 @@ describe.skipIf(skip !== null)('USB gate on the laptop: real console, agent, dri
     await pushPolicy({ ...basePolicy, verification: 'strict' });
     const p = plug(drive);
     expect(await decisionFor(p.mountPoint)).toMatchObject({ type: 'usb.blocked', data: { action: 'unmounted' } });
-    await waitUntil(() => mounted(p.mountPoint) === null, 5000, () => `${p.mountPoint} still mounted`);
+    await waitUntil(
+      () => mounted(p.mountPoint) === null,
+      5000,
+      () => `${p.mountPoint} still mounted`,
+    );
     const before = await usbEvents();
     const lastSeq = Math.max(...before.map((e) => e.seq));
     const noticesBefore = agent.stderr.split('usb notice for the pupil').length;

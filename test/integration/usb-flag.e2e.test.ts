@@ -170,7 +170,11 @@ describe.skipIf(skip !== null)('USB clean-scan flags on real file systems', () =
     const conf = join(dir, 'clamd.conf');
     writeFileSync(conf, [`LocalSocket ${dir}/clamd.sock`, `DatabaseDirectory ${db}`, 'Foreground yes', 'User root', `PidFile ${dir}/clamd.pid`, ''].join('\n'));
     clamd = spawn('clamd', [`--config-file=${conf}`], { stdio: 'ignore' });
-    await waitUntil(() => existsSync(join(dir, 'clamd.sock')), 30_000, () => 'clamd socket');
+    await waitUntil(
+      () => existsSync(join(dir, 'clamd.sock')),
+      30_000,
+      () => 'clamd socket',
+    );
     const drive = makeExt4Drive();
     fill(drive);
     writeFileSync(join(drive.mount, 'virus.bin'), TEST_MALWARE);

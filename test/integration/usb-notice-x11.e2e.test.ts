@@ -37,7 +37,12 @@ describe.skipIf(skip !== null)('USB notice in the pupil session', () => {
     const usb = { treatAsRemovable: [{ mountPoint: `${media}/*`, source: '/dev/loop*' }] };
     const policy = { format: 'vigil-policy/1', name: 'usb notice', session: { lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0 }, usb };
     expect((await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy, expiresInDays: 1 }) })).status).toBe(201);
-    agent = startAgentProcess(join(work.path, 'agent'), consoleProc.url, { VIGIL_LOG_LEVEL: 'info' }, ['--session-display', x.display, '--session-uid', String(process.getuid!())]);
+    agent = startAgentProcess(join(work.path, 'agent'), consoleProc.url, { VIGIL_LOG_LEVEL: 'info' }, [
+      '--session-display',
+      x.display,
+      '--session-uid',
+      String(process.getuid!()),
+    ]);
     await agent.waitFor(/usb gate started/, 20_000, 'stderr');
   }, 60_000);
 
@@ -55,7 +60,11 @@ describe.skipIf(skip !== null)('USB notice in the pupil session', () => {
     const drive = makeExt4Drive(32, 'MATHS');
     writeFileSync(join(drive.mount, 'homework.txt'), 'sums');
     moveDrive(drive, join(media, 'MATHS'));
-    await waitUntil(() => x.windowExists(MESSAGE_TITLE), 15_000, () => `message window never appeared\n${agent.stderr.slice(-2000)}`);
+    await waitUntil(
+      () => x.windowExists(MESSAGE_TITLE),
+      15_000,
+      () => `message window never appeared\n${agent.stderr.slice(-2000)}`,
+    );
     const screenshot = x.screenshot('usb-notice-blocked');
     expect(screenshot).toMatch(/usb-notice-blocked\.png$/);
     const events = await waitUntil(async () => {

@@ -34,7 +34,8 @@ describe.skipIf(skip)(`the tray pipe under Wine (node.exe ${NODE_WIN.version}, m
   const timings: Record<string, number> = {};
   const step = (name: string): Step => {
     const found = steps.find((s) => s.step === name);
-    if (!found) throw new Error(`the scenario did not reach "${name}" (exit ${run.code}):\n${run.stderr.slice(-3000)}\n${JSON.stringify(steps, null, 1).slice(0, 3000)}`);
+    if (!found)
+      throw new Error(`the scenario did not reach "${name}" (exit ${run.code}):\n${run.stderr.slice(-3000)}\n${JSON.stringify(steps, null, 1).slice(0, 3000)}`);
     return found;
   };
 
@@ -51,14 +52,29 @@ describe.skipIf(skip)(`the tray pipe under Wine (node.exe ${NODE_WIN.version}, m
     // --expose-gc: the scenario drops listeners without closing them and collects them, so their finalizers run.
     run = await prefix.run([nodeExe, '--expose-gc', winePath(SCENARIO), 'service', winePath(out)], 90_000, { VIGIL_PEERCRED_ADDON: winePath(build.output) });
     timings.scenarioMs = Date.now() - started;
-    steps = existsSync(out) ? readFileSync(out, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Step) : [];
+    steps = existsSync(out)
+      ? readFileSync(out, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Step)
+      : [];
     console.log(`[win32 pipe under Wine] ${JSON.stringify({ ...timings, compiled: build.compiled })}`);
   }, 240_000);
 
   afterAll(() => prefix?.dispose());
 
-  it('builds with node-gyp\'s Windows defines and -Werror, and runs in the real node.exe as win32', () => {
-    expect(build.command).toEqual(expect.arrayContaining(['-Werror', '-DWIN32', '-DBUILDING_NODE_EXTENSION', '-DNAPI_VERSION=8', '-D_HAS_EXCEPTIONS=0', '-DNODE_GYP_MODULE_NAME=vigil_peercred']));
+  it("builds with node-gyp's Windows defines and -Werror, and runs in the real node.exe as win32", () => {
+    expect(build.command).toEqual(
+      expect.arrayContaining([
+        '-Werror',
+        '-DWIN32',
+        '-DBUILDING_NODE_EXTENSION',
+        '-DNAPI_VERSION=8',
+        '-D_HAS_EXCEPTIONS=0',
+        '-DNODE_GYP_MODULE_NAME=vigil_peercred',
+      ]),
+    );
     expect(step('facts')).toMatchObject({ platform: 'win32', arch: 'x64', node: `v${NODE_WIN.version}` });
     expect(step('listening')).toEqual({ step: 'listening', kind: 'named-pipe', path: '\\\\.\\pipe\\vigil-tray', peerCheck: 'pipe client token' });
   });
@@ -81,11 +97,17 @@ describe.skipIf(skip)(`the tray pipe under Wine (node.exe ${NODE_WIN.version}, m
   });
 
   it('a second service on the same name is refused while the first listens', () => {
-    expect(step('second')).toMatchObject({ refused: true, error: { code: 'VIGIL_PIPE_NAME_TAKEN', message: expect.stringContaining('already holds the name') } });
+    expect(step('second')).toMatchObject({
+      refused: true,
+      error: { code: 'VIGIL_PIPE_NAME_TAKEN', message: expect.stringContaining('already holds the name') },
+    });
   });
 
   it('the tray refuses a pipe not owned by LocalSystem', () => {
-    expect(step('impostor')).toMatchObject({ refused: true, error: { message: expect.stringMatching(/vigil-impostor .* is owned by S-1-5-21-[\d-]+, not LocalSystem/) } });
+    expect(step('impostor')).toMatchObject({
+      refused: true,
+      error: { message: expect.stringMatching(/vigil-impostor .* is owned by S-1-5-21-[\d-]+, not LocalSystem/) },
+    });
   });
 
   it('stop returns, frees the name (no tray can connect, a new service can listen) and logged no errors', () => {
@@ -107,7 +129,10 @@ describe.skipIf(skip)(`the tray pipe under Wine (node.exe ${NODE_WIN.version}, m
   it('bad arguments are errors, not crashes', () => {
     expect(step('bad-input').bad).toEqual([
       { message: 'pipeListen(name: string, sddl: string, onClient: function)', code: null },
-      { message: expect.stringMatching(/^the security descriptor \(SDDL\) is not valid: .*\(Windows error \d+\)$/), code: expect.stringMatching(/^WIN32_\d+$/) },
+      {
+        message: expect.stringMatching(/^the security descriptor \(SDDL\) is not valid: .*\(Windows error \d+\)$/),
+        code: expect.stringMatching(/^WIN32_\d+$/),
+      },
       { message: 'pipeClose(handle): handle must come from pipeListen', code: null },
       { message: 'pipeConnect(name: string, access: number)', code: null },
     ]);

@@ -68,7 +68,8 @@ describe('span merging', () => {
 
 describe('redaction patterns', () => {
   it('accepts simple patterns and refuses invalid or catastrophic ones', () => {
-    for (const ok of ['private', '\\S+@\\S+', '[0-9]{6,}', 'Incognito|InPrivate', '(foo|bar) baz', '(ab)+', 'a{2,5}']) expect(unsafePatternReason(ok), ok).toBeNull();
+    for (const ok of ['private', '\\S+@\\S+', '[0-9]{6,}', 'Incognito|InPrivate', '(foo|bar) baz', '(ab)+', 'a{2,5}'])
+      expect(unsafePatternReason(ok), ok).toBeNull();
     expect(unsafePatternReason('(unclosed')).toMatch(/not a valid regular expression/);
     expect(unsafePatternReason('(a+)+$')).toMatch(/repeated group/);
     expect(unsafePatternReason('(a|aa)*b')).toMatch(/repeated group/);
@@ -99,7 +100,12 @@ describe('redaction patterns', () => {
   });
 
   it('full mode redacts titles and URLs; app-only sends the app name alone', () => {
-    const raw = { app: 'Firefox', title: 'Inbox - pupil@school.example - Mail', url: 'https://mail.example/?u=pupil@school.example', path: '/usr/lib/firefox/firefox' };
+    const raw = {
+      app: 'Firefox',
+      title: 'Inbox - pupil@school.example - Mail',
+      url: 'https://mail.example/?u=pupil@school.example',
+      path: '/usr/lib/firefox/firefox',
+    };
     const full = policy({ mode: 'full', redactTitles: ['[\\w.]+@[\\w.]+'] });
     expect(reportedWindow(raw, full, compileRedactions(full.redactTitles))).toEqual({
       app: 'Firefox',
@@ -115,7 +121,11 @@ describe('redaction patterns', () => {
   it('hostile window data is bounded and cleaned by the wire schema', () => {
     const full = policy({ mode: 'full', redactTitles: ['secret'] });
     const patterns = compileRedactions(full.redactTitles);
-    const huge = reportedWindow({ app: 'A'.repeat(10_000), title: 'T'.repeat(1_000_000), url: 'u'.repeat(100_000), path: '/p'.repeat(10_000) }, full, patterns)!;
+    const huge = reportedWindow(
+      { app: 'A'.repeat(10_000), title: 'T'.repeat(1_000_000), url: 'u'.repeat(100_000), path: '/p'.repeat(10_000) },
+      full,
+      patterns,
+    )!;
     expect(huge.app).toHaveLength(255);
     expect(huge.title).toHaveLength(1024);
     expect(huge.title!.endsWith('…')).toBe(true); // the reader can tell it was cut
@@ -138,7 +148,14 @@ describe('school hours and the school network (BYOD)', () => {
     mode: 'app-only',
     byod: { schoolHours: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:30', end: '15:30' }], schoolNetwork: { cidrs: ['10.20.0.0/16'] } },
   });
-  const input = (over: Partial<GateInput>): GateInput => ({ policy: byod, ownership: 'byod', localMs: MONDAY_0900, displayServer: 'x11', onSchoolNetwork: () => true, ...over });
+  const input = (over: Partial<GateInput>): GateInput => ({
+    policy: byod,
+    ownership: 'byod',
+    localMs: MONDAY_0900,
+    displayServer: 'x11',
+    onSchoolNetwork: () => true,
+    ...over,
+  });
   const at = (iso: string) => Date.parse(iso);
 
   it('inside hours only on the listed days, start inclusive, end exclusive', () => {

@@ -6,7 +6,14 @@ import { forEachLine } from '../../src/agent/activity/child-lines.js';
 import { describe, expect, it } from 'vitest';
 import { rawFromGetWindows } from '../../src/agent/activity/get-windows-source.js';
 import { LogindSleepWatcher, LOGIND_SLEEP_MATCH, PrepareForSleepParser } from '../../src/agent/activity/power.js';
-import { parseActiveWindowLine, parsePropertyLine, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from '../../src/agent/platform/linux/activity/xprop-output.js';
+import {
+  parseActiveWindowLine,
+  parsePropertyLine,
+  windowFromProperties,
+  windowSpyArgs,
+  type PropertyUpdate,
+  type WindowProperty,
+} from '../../src/agent/platform/linux/activity/xprop-output.js';
 import type { PowerState } from '../../src/shared/activity.js';
 import { waitUntil } from '../helpers/processes.js';
 import { skipReason } from '../helpers/requirements.js';
@@ -60,7 +67,12 @@ describe('xprop output (recorded under Xvfb + openbox with xterm and xcalc)', ()
 describe('get-windows results (Windows and macOS, shapes from its documented types)', () => {
   const results = JSON.parse(fixture('get-windows-results.json'));
   it('maps app, title, URL (macOS browsers only) and path; an empty title is "not known"', () => {
-    expect(rawFromGetWindows(results.macos)).toEqual({ app: 'Google Chrome', title: 'Unicorns - Google Search', url: 'https://www.google.com/search?q=unicorns', path: '/Applications/Google Chrome.app' });
+    expect(rawFromGetWindows(results.macos)).toEqual({
+      app: 'Google Chrome',
+      title: 'Unicorns - Google Search',
+      url: 'https://www.google.com/search?q=unicorns',
+      path: '/Applications/Google Chrome.app',
+    });
     expect(rawFromGetWindows(results.macosNoPermission)).toEqual({ app: 'Safari', title: null, url: null, path: '/Applications/Safari.app' });
     expect(rawFromGetWindows(results.windows)).toEqual({
       app: 'Microsoft Word',
@@ -74,10 +86,15 @@ describe('get-windows results (Windows and macOS, shapes from its documented typ
 describe('suspend and resume from logind', () => {
   it('parses recorded dbus-monitor output: PrepareForSleep true = suspending, false = awake, other signals ignored', () => {
     const parser = new PrepareForSleepParser();
-    const states = fixture('dbus-monitor-prepare-for-sleep.txt').split('\n').map((l) => parser.push(l)).filter((s) => s !== null);
+    const states = fixture('dbus-monitor-prepare-for-sleep.txt')
+      .split('\n')
+      .map((l) => parser.push(l))
+      .filter((s) => s !== null);
     expect(states).toEqual(['suspending', 'awake']);
     const other = new PrepareForSleepParser();
-    expect(other.push('signal time=1 sender=:1.1 -> destination=(null destination) serial=2 path=/x; interface=org.example.Fake; member=PrepareForSleep')).toBeNull();
+    expect(
+      other.push('signal time=1 sender=:1.1 -> destination=(null destination) serial=2 path=/x; interface=org.example.Fake; member=PrepareForSleep'),
+    ).toBeNull();
     expect(other.push('   boolean true')).toBeNull();
     expect(LOGIND_SLEEP_MATCH).toContain("sender='org.freedesktop.login1'");
   });
@@ -90,17 +107,35 @@ describe('suspend and resume from logind', () => {
     try {
       let out = '';
       daemon.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      const address = (await waitUntil(() => /^(unix:\S+)/m.exec(out)?.[1], 10_000, () => 'dbus-daemon printed no address'))!;
+      const address = (await waitUntil(
+        () => /^(unix:\S+)/m.exec(out)?.[1],
+        10_000,
+        () => 'dbus-daemon printed no address',
+      ))!;
       const states: PowerState[] = [];
       const match = "type='signal',interface='org.freedesktop.login1.Manager',member='PrepareForSleep'";
       const watcher = new LogindSleepWatcher({ onPower: (s) => states.push(s), bus: { address, match } });
       watcher.start();
       const send = (value: boolean) =>
-        spawnSync('dbus-send', [`--bus=${address}`, '--type=signal', '/org/freedesktop/login1', 'org.freedesktop.login1.Manager.PrepareForSleep', `boolean:${value}`]);
+        spawnSync('dbus-send', [
+          `--bus=${address}`,
+          '--type=signal',
+          '/org/freedesktop/login1',
+          'org.freedesktop.login1.Manager.PrepareForSleep',
+          `boolean:${value}`,
+        ]);
       // dbus-monitor needs a moment to register its match rule; keep signalling until it hears one.
-      await waitUntil(() => (send(true), states.length > 0), 10_000, () => 'no suspend seen');
+      await waitUntil(
+        () => (send(true), states.length > 0),
+        10_000,
+        () => 'no suspend seen',
+      );
       send(false);
-      await waitUntil(() => states.includes('awake'), 10_000, () => `states ${states}`);
+      await waitUntil(
+        () => states.includes('awake'),
+        10_000,
+        () => `states ${states}`,
+      );
       expect(states.at(-1)).toBe('awake');
       expect(states.every((s) => s === 'suspending' || s === 'awake')).toBe(true);
       watcher.stop();

@@ -114,12 +114,18 @@ describe('activity sampler', () => {
     expect(h.events).toEqual([]); // batched, not yet due
     await h.tick(4);
     expect(h.spans()).toEqual([
-      { start: new Date(h.clock.wall - 11_000).toISOString(), durationMs: 5000, kind: 'window', window: { app: 'XTerm', title: 'pupil@lab: ~', url: null, path: '/usr/bin/xterm' } },
+      {
+        start: new Date(h.clock.wall - 11_000).toISOString(),
+        durationMs: 5000,
+        kind: 'window',
+        window: { app: 'XTerm', title: 'pupil@lab: ~', url: null, path: '/usr/bin/xterm' },
+      },
     ]);
     h.sampler.stop(); // the open span is closed and queued
     expect(h.spans()[1]).toMatchObject({ durationMs: 6000, kind: 'window', window: { app: 'XCalc' } });
     expect(h.sources[0]!.running).toBe(false);
-    for (const e of h.events) expect(AgentEventSchema.safeParse({ ...e, seq: 1, id: '6f9619ff-8b86-4d11-b42d-00c04fc964ff', at: new Date().toISOString() }).success).toBe(true);
+    for (const e of h.events)
+      expect(AgentEventSchema.safeParse({ ...e, seq: 1, id: '6f9619ff-8b86-4d11-b42d-00c04fc964ff', at: new Date().toISOString() }).success).toBe(true);
   });
 
   it('app-only never lets a title, URL or path out, live or in spans', async () => {
@@ -178,7 +184,11 @@ describe('activity sampler', () => {
   it('BYOD outside school hours: the source is stopped and nothing is read or sent; it restarts inside them', async () => {
     const h = harness({ ownership: 'byod' });
     // School hours 09:00-09:10 on Mondays; the fake clock starts at 09:00 on a Monday.
-    await h.apply({ mode: 'full', batchSeconds: 1, byod: { schoolHours: [{ days: ['mon'], start: '09:00', end: '09:10' }], schoolNetwork: { cidrs: ['127.0.0.0/8'] } } });
+    await h.apply({
+      mode: 'full',
+      batchSeconds: 1,
+      byod: { schoolHours: [{ days: ['mon'], start: '09:00', end: '09:10' }], schoolNetwork: { cidrs: ['127.0.0.0/8'] } },
+    });
     await h.tick(3);
     expect(h.sources[0]!.running).toBe(true);
     const reads = h.sources[0]!.reads;
@@ -187,7 +197,15 @@ describe('activity sampler', () => {
     expect(h.sources[0]!.running).toBe(false);
     expect(h.sources[0]!.reads).toBe(reads);
     expect(h.sources).toHaveLength(1);
-    expect(h.sampler.now).toEqual({ collecting: false, mode: 'full', pausedReason: 'outside-school-hours', window: null, since: null, idleSeconds: null, locked: null });
+    expect(h.sampler.now).toEqual({
+      collecting: false,
+      mode: 'full',
+      pausedReason: 'outside-school-hours',
+      window: null,
+      since: null,
+      idleSeconds: null,
+      locked: null,
+    });
     expect(h.nows.at(-1)!.pausedReason).toBe('outside-school-hours');
     // The span before the pause was closed at the pause, not stretched over the evening.
     expect(h.spans().reduce((ms, s) => ms + s.durationMs, 0)).toBeLessThan(10 * 60_000);

@@ -3,7 +3,16 @@ import type { ActivityNow } from '../../src/shared/activity.js';
 import { ActivityPolicySchema } from '../../src/shared/activity-policy.js';
 import { describeSharing } from '../../src/shared/activity-words.js';
 
-const now = (over: Partial<ActivityNow>): ActivityNow => ({ collecting: true, mode: 'full', pausedReason: null, window: null, since: null, idleSeconds: 0, locked: false, ...over });
+const now = (over: Partial<ActivityNow>): ActivityNow => ({
+  collecting: true,
+  mode: 'full',
+  pausedReason: null,
+  window: null,
+  since: null,
+  idleSeconds: 0,
+  locked: false,
+  ...over,
+});
 const text = (w: { headline: string; lines: string[] }) => [w.headline, ...w.lines].join(' ');
 
 describe('what the tray tells the pupil', () => {
@@ -19,7 +28,11 @@ describe('what the tray tells the pupil', () => {
   });
 
   it('app-only says titles and web addresses are NOT seen', () => {
-    const w = describeSharing(now({ mode: 'app-only', window: { app: 'XTerm', title: null, url: null, path: null } }), ActivityPolicySchema.parse({ mode: 'app-only' }), 'school');
+    const w = describeSharing(
+      now({ mode: 'app-only', window: { app: 'XTerm', title: null, url: null, path: null } }),
+      ActivityPolicySchema.parse({ mode: 'app-only' }),
+      'school',
+    );
     expect(w.headline).toBe('School IT can see that you are using XTerm.');
     expect(text(w)).toMatch(/cannot see window titles, web addresses/);
     expect(text(w)).not.toMatch(/can see the name of the app you are using, the title/);
@@ -33,7 +46,10 @@ describe('what the tray tells the pupil', () => {
   });
 
   it('paused: says nothing is shared, and why, in plain words', () => {
-    const byod = ActivityPolicySchema.parse({ mode: 'full', byod: { schoolHours: [{ days: ['mon', 'tue'], start: '08:30', end: '15:30' }], schoolNetwork: { cidrs: ['10.0.0.0/8'] } } });
+    const byod = ActivityPolicySchema.parse({
+      mode: 'full',
+      byod: { schoolHours: [{ days: ['mon', 'tue'], start: '08:30', end: '15:30' }], schoolNetwork: { cidrs: ['10.0.0.0/8'] } },
+    });
     const outside = describeSharing(now({ collecting: false, pausedReason: 'outside-school-hours', idleSeconds: null, locked: null }), byod, 'byod');
     expect(outside.headline).toBe('Nothing about your apps is being shared right now.');
     expect(text(outside)).toMatch(/outside school hours/);

@@ -55,10 +55,14 @@ describe('the agent component group', () => {
 
   it('goes on stopping the others when one fails to stop', async () => {
     const calls: string[] = [];
-    const broken = component('seat', () => void calls.push('start seat'), () => {
-      calls.push('stop seat');
-      throw new Error('stuck');
-    });
+    const broken = component(
+      'seat',
+      () => void calls.push('start seat'),
+      () => {
+        calls.push('stop seat');
+        throw new Error('stuck');
+      },
+    );
     const [pump, , link] = parts(['pump', 'unused', 'link'], calls);
     const group = new ComponentGroup([pump!, broken, link!], recordingLog());
     await group.start();
@@ -104,7 +108,18 @@ describe('the link dispatch table', () => {
 
   it('keeps a failing handler (thrown or rejected) from reaching the link', async () => {
     const log = recordingLog();
-    const dispatch = linkDispatcher({ ...handlers, aup: () => { throw new Error('bad aup'); }, command: async () => { throw new Error('bad command'); } }, log);
+    const dispatch = linkDispatcher(
+      {
+        ...handlers,
+        aup: () => {
+          throw new Error('bad aup');
+        },
+        command: async () => {
+          throw new Error('bad command');
+        },
+      },
+      log,
+    );
     expect(() => dispatch({ type: 'aup' })).not.toThrow();
     dispatch({ type: 'command' });
     await new Promise((resolve) => setImmediate(resolve));

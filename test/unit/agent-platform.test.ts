@@ -15,7 +15,11 @@ describe('platformFor: the one OS choice', () => {
     expect(linux.sessions.lister({})?.name).toMatch(/loginctl|utmp|logind/);
     expect(darwin.sessions.lister({})).not.toBeNull();
     expect(win32.sessions.lister({})).not.toBeNull();
-    expect([linux.activity.displayServer({ DISPLAY: ':0' }), darwin.activity.displayServer({}), win32.activity.displayServer({})]).toEqual(['x11', 'native', 'native']);
+    expect([linux.activity.displayServer({ DISPLAY: ':0' }), darwin.activity.displayServer({}), win32.activity.displayServer({})]).toEqual([
+      'x11',
+      'native',
+      'native',
+    ]);
     // Only Windows feeds the rules to the OS's own pre-launch enforcement (AppLocker), only Linux has a backstop.
     expect([!!linux.exec.preLaunch, !!darwin.exec.preLaunch, !!win32.exec.preLaunch]).toEqual([false, false, true]);
     expect([!!linux.exec.createBackstop, !!darwin.exec.createBackstop, !!win32.exec.createBackstop]).toEqual([true, false, false]);
@@ -39,7 +43,13 @@ describe('platformFor: the one OS choice', () => {
     expect(await linux.users.nameOf(2_000_000_000)).toBeNull();
     // The local answer first, without a process; `id` only for what the passwd file does not know.
     const asked: string[] = [];
-    const runner: CommandRunner = { run: async (_c, args) => (asked.push(args[1]!), { code: 0, stdout: 'dir.user\n', stderr: '' }), start: () => { throw new Error('not used'); }, has: () => true };
+    const runner: CommandRunner = {
+      run: async (_c, args) => (asked.push(args[1]!), { code: 0, stdout: 'dir.user\n', stderr: '' }),
+      start: () => {
+        throw new Error('not used');
+      },
+      has: () => true,
+    };
     const names = idUserNames(runner, { local: (uid) => (uid === 0 ? 'root' : null) });
     expect([await names.nameOf(0), await names.nameOf(70_001)]).toEqual(['root', 'dir.user']);
     expect(asked).toEqual(['70001']);
@@ -68,7 +78,11 @@ describe('platformFor: the one OS choice', () => {
     expect(await names.nameOf(4242)).toBeNull();
     expect(await names.nameOf(501)).toBe('ann');
     expect(await names.nameOf(-1)).toBeNull();
-    expect(calls).toEqual([['id', '-un', '501'], ['id', '-un', '1284637'], ['id', '-un', '4242']]);
+    expect(calls).toEqual([
+      ['id', '-un', '501'],
+      ['id', '-un', '1284637'],
+      ['id', '-un', '4242'],
+    ]);
   });
 
   it('takes no malformed answer from `id` for a name', () => {

@@ -44,7 +44,21 @@ function host(overrides: { unavailable?: string | null; failStart?: boolean } = 
 }
 
 const deny = (over: Record<string, unknown> = {}) =>
-  ({ type: 'exec', id: 1, pid: 99, path: '/mnt/x/game', sha256: HASH, verdict: 'deny', reason: 'default', mode: 'enforce', wouldBlock: false, answered: true, cached: false, decideMs: 1, ...over }) as const;
+  ({
+    type: 'exec',
+    id: 1,
+    pid: 99,
+    path: '/mnt/x/game',
+    sha256: HASH,
+    verdict: 'deny',
+    reason: 'default',
+    mode: 'enforce',
+    wouldBlock: false,
+    answered: true,
+    cached: false,
+    decideMs: 1,
+    ...over,
+  }) as const;
 
 describe('the agent hosts the gate from the policy', () => {
   it('starts on a policy with applications, swaps rules live, stops when the section goes', () => {
@@ -86,7 +100,20 @@ describe('the agent hosts the gate from the policy', () => {
     record(deny({ verdict: 'allow', reason: 'hash-allow' }));
     record(deny({ answered: false, path: '/mnt/x/late' }));
     expect(events).toEqual([
-      { type: 'app.blocked', data: { name: 'game', path: '/mnt/x/game', sha256: HASH, signer: 'unknown', user: 'pupil1', mode: 'enforce', reason: 'default', ruleId: null, repeats: 0 } },
+      {
+        type: 'app.blocked',
+        data: {
+          name: 'game',
+          path: '/mnt/x/game',
+          sha256: HASH,
+          signer: 'unknown',
+          user: 'pupil1',
+          mode: 'enforce',
+          reason: 'default',
+          ruleId: null,
+          repeats: 0,
+        },
+      },
       { type: 'app.would-block', data: expect.objectContaining({ mode: 'monitor', repeats: 0 }) },
     ]);
     await vi.waitFor(() => expect(events).toHaveLength(3));
@@ -124,7 +151,12 @@ describe('the agent hosts the gate from the policy', () => {
       foldMs: 50,
     });
     control.apply(policy({ mode: 'enforce', defaultAction: 'block', rules: [{ kind: 'sha256', sha256: HASH, action: 'allow', groups: ['elsewhere'] }] }));
-    expect(control.status).toEqual({ enforcement: 'fallback', mode: 'enforce', detail: 'proc-poll watcher: /proc listed every 25 ms. No pre-exec gate: the agent is not running as root', marks: [] });
+    expect(control.status).toEqual({
+      enforcement: 'fallback',
+      mode: 'enforce',
+      detail: 'proc-poll watcher: /proc listed every 25 ms. No pre-exec gate: the agent is not running as root',
+      marks: [],
+    });
     expect(created).toHaveLength(1);
     expect(created[0]!.started).toBe(1);
     expect(preLaunch).toEqual([['enforce', []]]); // the group-scoped rule does not apply to this device
@@ -133,15 +165,43 @@ describe('the agent hosts the gate from the policy', () => {
     expect(created).toHaveLength(1); // the running watcher gets the new rules
     expect(created[0]!.policies).toHaveLength(1);
 
-    const base = { type: 'exec', watcher: 'proc-poll', pid: 77, path: '/home/p/game', sha256: HASH, verdict: 'deny', reason: 'default', mode: 'enforce', user: 'pupil1', signer: 'unknown', decideMs: 1 } as const;
+    const base = {
+      type: 'exec',
+      watcher: 'proc-poll',
+      pid: 77,
+      path: '/home/p/game',
+      sha256: HASH,
+      verdict: 'deny',
+      reason: 'default',
+      mode: 'enforce',
+      user: 'pupil1',
+      signer: 'unknown',
+      decideMs: 1,
+    } as const;
     created[0]!.options.onRecord({ ...base, wouldBlock: false, action: 'killed', livedMs: 31.5 });
     created[0]!.options.onRecord({ ...base, path: '/home/p/other', wouldBlock: false, action: 'gone', livedMs: null });
     created[0]!.options.onRecord({ ...base, path: '/home/p/watch', mode: 'monitor', wouldBlock: true, action: 'none', livedMs: null });
     expect(events).toEqual([
-      { type: 'app.killed', data: { name: 'game', path: '/home/p/game', sha256: HASH, signer: 'unknown', user: 'pupil1', mode: 'enforce', reason: 'default', ruleId: null, repeats: 0, livedMs: 31.5, watcher: 'proc-poll' } },
+      {
+        type: 'app.killed',
+        data: {
+          name: 'game',
+          path: '/home/p/game',
+          sha256: HASH,
+          signer: 'unknown',
+          user: 'pupil1',
+          mode: 'enforce',
+          reason: 'default',
+          ruleId: null,
+          repeats: 0,
+          livedMs: 31.5,
+          watcher: 'proc-poll',
+        },
+      },
       { type: 'app.would-block', data: expect.objectContaining({ path: '/home/p/watch', mode: 'monitor' }) },
     ]);
-    for (const event of events) expect(AgentEventSchema.safeParse({ ...event, id: '3f1c2a9e-8a55-4a8e-9b1e-0d6f3a1c2b7d', seq: 1, at: new Date().toISOString() }).success).toBe(true);
+    for (const event of events)
+      expect(AgentEventSchema.safeParse({ ...event, id: '3f1c2a9e-8a55-4a8e-9b1e-0d6f3a1c2b7d', seq: 1, at: new Date().toISOString() }).success).toBe(true);
 
     control.apply(policy());
     expect(created[0]!.stopped).toBe(true);
@@ -161,7 +221,12 @@ describe('the agent hosts the gate from the policy', () => {
         const entry = { started: 0, stopped: false, policies: [] as unknown[] };
         backstops.push(entry);
         return {
-          watcher: { kind: 'proc-connector', start: async () => void entry.started++, setPolicy: (p) => void entry.policies.push(p), stop: () => void (entry.stopped = true) },
+          watcher: {
+            kind: 'proc-connector',
+            start: async () => void entry.started++,
+            setPolicy: (p) => void entry.policies.push(p),
+            stop: () => void (entry.stopped = true),
+          },
           detail: 'backstop',
         };
       },

@@ -75,9 +75,30 @@ function errorOf(fn: () => unknown): ImportError {
 
 describe('AppLocker import', () => {
   const expected: AppRule[] = [
-    { kind: 'path', platform: 'windows', pattern: '%PROGRAMFILES%\\*', action: 'allow', id: '921cc481-6e17-4653-8f75-050b80acca20', description: 'Everything in Program Files' },
-    { kind: 'signer', publisher: 'O=MOZILLA CORPORATION, L=MOUNTAIN VIEW, S=CALIFORNIA, C=US', product: 'FIREFOX', action: 'allow', id: 'b7af7102-efde-4369-8a89-7a6a392d1473', description: 'Firefox & friends' },
-    { kind: 'authenticode-sha256', hash: AUTH.toLowerCase(), fileName: 'game.exe', action: 'block', id: '5e5c1c5a-0d6b-4c6e-8d1a-6a3b2d4c5e6f', description: 'Blocked game' },
+    {
+      kind: 'path',
+      platform: 'windows',
+      pattern: '%PROGRAMFILES%\\*',
+      action: 'allow',
+      id: '921cc481-6e17-4653-8f75-050b80acca20',
+      description: 'Everything in Program Files',
+    },
+    {
+      kind: 'signer',
+      publisher: 'O=MOZILLA CORPORATION, L=MOUNTAIN VIEW, S=CALIFORNIA, C=US',
+      product: 'FIREFOX',
+      action: 'allow',
+      id: 'b7af7102-efde-4369-8a89-7a6a392d1473',
+      description: 'Firefox & friends',
+    },
+    {
+      kind: 'authenticode-sha256',
+      hash: AUTH.toLowerCase(),
+      fileName: 'game.exe',
+      action: 'block',
+      id: '5e5c1c5a-0d6b-4c6e-8d1a-6a3b2d4c5e6f',
+      description: 'Blocked game',
+    },
   ];
 
   it.each([
@@ -113,7 +134,10 @@ describe('AppLocker import', () => {
     expect(errorOf(() => importAppLocker(Buffer.from(SAMPLE.replace('Action="Deny"', 'Action="Maybe"'))))).toMatchObject({ line: 32 });
     expect(errorOf(() => importAppLocker(Buffer.from(SAMPLE.replace(`0x${AUTH}`, '0x1234'))))).toMatchObject({ line: 35 });
     expect(errorOf(() => importAppLocker(Buffer.from(SAMPLE.replace('Name="game.exe"', 'Name="game.exe" Name="x"'))))).toMatchObject({ line: 32 });
-    expect(errorOf(() => importAppLocker(Buffer.from(SAMPLE.split('\n').slice(0, 21).join('\n'))))).toMatchObject({ line: 21, message: expect.stringMatching(/<FilePublisherCondition> \(line 20\) is never closed/) });
+    expect(errorOf(() => importAppLocker(Buffer.from(SAMPLE.split('\n').slice(0, 21).join('\n'))))).toMatchObject({
+      line: 21,
+      message: expect.stringMatching(/<FilePublisherCondition> \(line 20\) is never closed/),
+    });
     expect(errorOf(() => importAppLocker(Buffer.from('<Policy/>')))).toMatchObject({ line: 1, message: expect.stringMatching(/not <AppLockerPolicy>/) });
     expect(errorOf(() => importAppLocker(Buffer.from([0xff, 0xfe, 0x3c])))).toMatchObject({ line: 1 });
     expect(errorOf(() => importAppLocker(Buffer.from([0x3c, 0x61, 0xff, 0x2f, 0x3e])))).toMatchObject({ message: expect.stringMatching(/not valid UTF-8/) });
@@ -123,7 +147,10 @@ describe('AppLocker import', () => {
     const xxe = `<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<AppLockerPolicy>&x;</AppLockerPolicy>`;
     expect(errorOf(() => importAppLocker(Buffer.from(xxe)))).toMatchObject({ line: 2, message: expect.stringMatching(/DOCTYPE is not allowed/) });
     const entity = `<AppLockerPolicy>\n<RuleCollection Type="Exe" EnforcementMode="&x;"/></AppLockerPolicy>`;
-    expect(errorOf(() => importAppLocker(Buffer.from(entity)))).toMatchObject({ line: 2, message: expect.stringMatching(/&x; is not one of the five predefined/) });
+    expect(errorOf(() => importAppLocker(Buffer.from(entity)))).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/&x; is not one of the five predefined/),
+    });
     expect(errorOf(() => importAppLocker(Buffer.from('<AppLockerPolicy>\n<?php x?></AppLockerPolicy>')))).toMatchObject({ line: 2 });
     expect(errorOf(() => importAppLocker(Buffer.from('<a>' + '<b>'.repeat(100))))).toMatchObject({ message: expect.stringMatching(/deeper than/) });
   });
@@ -169,7 +196,11 @@ describe('AppLocker import', () => {
     ]);
     // AppLocker's own path variables (%WINDIR%, %PROGRAMFILES%, %OSDRIVE%...) are values, not placeholders.
     expect(error.message).not.toMatch(/WINDIR/);
-    const filled = TEMPLATE.replace('%SID%', 'S-1-1-0').replace('%SCHOOL_APPS%', '%OSDRIVE%\\\\Apps').replace('{{FILE_HASH}}', `0x${AUTH}`).replace('S-1-5-21-&lt;DOMAIN&gt;-513', 'S-1-1-0').replace('REPLACE_ME', 'O=VENDOR LTD');
+    const filled = TEMPLATE.replace('%SID%', 'S-1-1-0')
+      .replace('%SCHOOL_APPS%', '%OSDRIVE%\\\\Apps')
+      .replace('{{FILE_HASH}}', `0x${AUTH}`)
+      .replace('S-1-5-21-&lt;DOMAIN&gt;-513', 'S-1-1-0')
+      .replace('REPLACE_ME', 'O=VENDOR LTD');
     expect(importAppLocker(Buffer.from(filled)).rules).toHaveLength(4);
   });
 
@@ -215,7 +246,9 @@ describe('AppLocker export', () => {
     expect(xml).toContain('Action="Deny"');
     expect(xml).toContain('<FilePathCondition Path="%OSDRIVE%\\Users\\*\\Downloads\\*" />');
     expect(xml).toContain('Name="No &lt;downloads&gt; &amp; &quot;such&quot;"');
-    expect(xml).toMatch(/<FilePathRule Id="[0-9a-f-]{36}" Name="Vigil default action: allow"[^>]*Action="Allow">\r\n {6}<Conditions>\r\n {8}<FilePathCondition Path="\*" \/>/);
+    expect(xml).toMatch(
+      /<FilePathRule Id="[0-9a-f-]{36}" Name="Vigil default action: allow"[^>]*Action="Allow">\r\n {6}<Conditions>\r\n {8}<FilePathCondition Path="\*" \/>/,
+    );
     // Ids are stable GUIDs, so re-exporting an unchanged policy changes nothing on Windows.
     expect(exportAppLocker({ mode: 'enforce', defaultAction: 'allow', rules }).xml).toBe(xml);
     const back = importAppLocker(encodeUtf16le(xml));
@@ -261,7 +294,10 @@ describe('Santa import and export', () => {
 
   it('gives line-precise errors', () => {
     expect(errorOf(() => importSanta('{\n "rules": [\n  { "identifier": "x", }\n ]\n}'))).toMatchObject({ line: 3 });
-    expect(errorOf(() => importSanta('{\n "rules": [\n  {"identifier": "abc", "policy": "ALLOWLIST", "rule_type": "BINARY"}\n ]\n}'))).toMatchObject({ line: 3, message: expect.stringMatching(/SHA-256/) });
+    expect(errorOf(() => importSanta('{\n "rules": [\n  {"identifier": "abc", "policy": "ALLOWLIST", "rule_type": "BINARY"}\n ]\n}'))).toMatchObject({
+      line: 3,
+      message: expect.stringMatching(/SHA-256/),
+    });
     expect(errorOf(() => importSanta('{"rules": 3}'))).toMatchObject({ line: 1 });
     expect(errorOf(() => importSanta('['.repeat(1000)))).toMatchObject({ message: expect.stringMatching(/deeper/) });
   });
@@ -314,8 +350,14 @@ describe('Santa import and export', () => {
   });
 
   it('refuses what SNTRule refuses, at its line: no identifier nor sha256, a policy that is not text', () => {
-    expect(errorOf(() => importSanta(`[\n{"policy": "ALLOWLIST", "rule_type": "BINARY", "sha256": ""}\n]`))).toMatchObject({ line: 2, message: expect.stringMatching(/no identifier \(nor a sha256\)/) });
-    expect(errorOf(() => importSanta(`[\n{"identifier": "${SHA}", "policy": 1, "rule_type": "BINARY"}\n]`))).toMatchObject({ line: 2, message: expect.stringMatching(/policy is missing or not text/) });
+    expect(errorOf(() => importSanta(`[\n{"policy": "ALLOWLIST", "rule_type": "BINARY", "sha256": ""}\n]`))).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/no identifier \(nor a sha256\)/),
+    });
+    expect(errorOf(() => importSanta(`[\n{"identifier": "${SHA}", "policy": 1, "rule_type": "BINARY"}\n]`))).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/policy is missing or not text/),
+    });
     expect(errorOf(() => importSanta(`[\n"${SHA}"\n]`))).toMatchObject({ message: expect.stringMatching(/not an object/) });
   });
 
@@ -342,9 +384,18 @@ describe('CSV import and export', () => {
   it('imports every kind, exceptions with expiry and reason, and round-trips (formula cells defused both ways)', () => {
     const first = importRulesCsv(csv);
     expect(first.rules).toHaveLength(5);
-    expect(first.rules[0]).toEqual({ kind: 'sha256', sha256: SHA, action: 'allow', id: 'calc', description: 'Calculator, the school build', groups: ['year-7', 'lab'] });
+    expect(first.rules[0]).toEqual({
+      kind: 'sha256',
+      sha256: SHA,
+      action: 'allow',
+      id: 'calc',
+      description: 'Calculator, the school build',
+      groups: ['year-7', 'lab'],
+    });
     expect(first.rules[4]).toMatchObject({ description: '=SUM(A1)' });
-    expect(first.exceptions).toEqual([{ rule: { kind: 'path', platform: 'windows', pattern: '%PROGRAMFILES%\\*', action: 'allow' }, reason: 'exam week', expiresAt: '2026-12-01T00:00:00Z' }]);
+    expect(first.exceptions).toEqual([
+      { rule: { kind: 'path', platform: 'windows', pattern: '%PROGRAMFILES%\\*', action: 'allow' }, reason: 'exam week', expiresAt: '2026-12-01T00:00:00Z' },
+    ]);
     const out = exportRulesCsv(first.rules, first.exceptions);
     expect(out).toContain(`,"'=SUM(A1)",`);
     const second = importRulesCsv(out);
@@ -359,9 +410,15 @@ describe('CSV import and export', () => {
     expect(errorOf(() => importRulesCsv(bad(2, 'sha256,allow,abc,,,,,,,')))).toMatchObject({ line: 3 });
     expect(errorOf(() => importRulesCsv(bad(2, 'hash,allow,abc,,,,,,,')))).toMatchObject({ line: 3, message: expect.stringMatching(/unknown kind/) });
     expect(errorOf(() => importRulesCsv(bad(4, 'sha256,allow')))).toMatchObject({ line: 5 });
-    expect(errorOf(() => importRulesCsv(bad(5, `sha256,allow,${SHA},,,,,,2026-12-01T00:00:00Z,`)))).toMatchObject({ line: 6, message: expect.stringMatching(/reason/) });
+    expect(errorOf(() => importRulesCsv(bad(5, `sha256,allow,${SHA},,,,,,2026-12-01T00:00:00Z,`)))).toMatchObject({
+      line: 6,
+      message: expect.stringMatching(/reason/),
+    });
     expect(errorOf(() => importRulesCsv('kind,action,value,colour\n'))).toMatchObject({ line: 1 });
-    expect(errorOf(() => importRulesCsv(`kind,action,value\npath,allow,"/a\n/b\npath,allow,/c\n`))).toMatchObject({ line: 2, message: expect.stringMatching(/never closed/) });
+    expect(errorOf(() => importRulesCsv(`kind,action,value\npath,allow,"/a\n/b\npath,allow,/c\n`))).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/never closed/),
+    });
   });
 
   it(`holds the policy's rule limit: ${MAX_APP_RULES.toLocaleString('en')} rules import, one more is refused by name at its row`, () => {

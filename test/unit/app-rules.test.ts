@@ -49,12 +49,24 @@ describe('rule precedence: hash beats signer beats path beats default', () => {
     expect(decide(file({ sha256: HASH_B, signer: null, path: '/opt/tool' }))).toEqual({ action: 'allow', reason: 'default' });
   });
   it('within one tier a block beats an allow', () => {
-    const { decide } = decider({ rules: [{ kind: 'path', pattern: '/home/**', action: 'allow' }, { kind: 'path', pattern: '/home/*/tool', action: 'block' }] });
+    const { decide } = decider({
+      rules: [
+        { kind: 'path', pattern: '/home/**', action: 'allow' },
+        { kind: 'path', pattern: '/home/*/tool', action: 'block' },
+      ],
+    });
     expect(decide(file({ signer: null, sha256: null }))).toMatchObject({ action: 'deny', reason: 'path-block' });
   });
   it('the legacy allowSha256 list of a rules file is a hash allow', async () => {
     const { ruleSetFromRules } = await import('../../src/agent/exec/rule-set.js');
-    const set = ruleSetFromRules({ format: 'vigil-exec-rules/1', mode: 'enforce', defaultAction: 'deny', allowSha256: [HASH_A], rules: [{ kind: 'path', pattern: '/home/**', action: 'block' }], exceptions: [] });
+    const set = ruleSetFromRules({
+      format: 'vigil-exec-rules/1',
+      mode: 'enforce',
+      defaultAction: 'deny',
+      allowSha256: [HASH_A],
+      rules: [{ kind: 'path', pattern: '/home/**', action: 'block' }],
+      exceptions: [],
+    });
     expect(ruleSetDecider(set)(file())).toEqual({ action: 'allow', reason: 'hash-allow' });
   });
 });
@@ -94,7 +106,12 @@ describe('time-boxed exceptions', () => {
   });
 
   it('a live exception beats a regular rule of its tier', () => {
-    expect(decider(apps('2026-01-11T00:00:00Z')).decide(file({ sha256: HASH_B, signer: null }))).toEqual({ action: 'allow', reason: 'path-allow', ruleId: 'exam-tool', exception: true });
+    expect(decider(apps('2026-01-11T00:00:00Z')).decide(file({ sha256: HASH_B, signer: null }))).toEqual({
+      action: 'allow',
+      reason: 'path-allow',
+      ruleId: 'exam-tool',
+      exception: true,
+    });
   });
   it('but not a more specific tier: a hash block still wins', () => {
     const a = apps('2026-01-11T00:00:00Z');
@@ -158,11 +175,21 @@ describe('built-in always-allow rules', () => {
   it('cannot be overridden by a policy: a hash or path block on a built-in path still runs', async () => {
     const { ExecEvaluator } = await import('../../src/agent/exec/evaluator.js');
     const { ruleSet } = compileApplications(
-      ApplicationsSchema.parse({ mode: 'enforce', defaultAction: 'block', rules: [{ kind: 'sha256', sha256: HASH_A, action: 'block' }, { kind: 'path', pattern: '/usr/**', action: 'block' }] }),
+      ApplicationsSchema.parse({
+        mode: 'enforce',
+        defaultAction: 'block',
+        rules: [
+          { kind: 'sha256', sha256: HASH_A, action: 'block' },
+          { kind: 'path', pattern: '/usr/**', action: 'block' },
+        ],
+      }),
       new Set(),
       LINUX_BACKEND,
     );
-    const evaluator = new ExecEvaluator({ builtins: [{ path: '/usr', dev: 1n }], hash: async () => HASH_A }, { decide: ruleSetDecider(ruleSet), mode: 'enforce' });
+    const evaluator = new ExecEvaluator(
+      { builtins: [{ path: '/usr', dev: 1n }], hash: async () => HASH_A },
+      { decide: ruleSetDecider(ruleSet), mode: 'enforce' },
+    );
     const exec = { path: '/usr/bin/tool', pid: 1, dev: 1n, ino: 1n, size: 1, ctimeSec: 0, ctimeNsec: 0 };
     expect((await evaluator.evaluate(exec)).verdict).toEqual({ action: 'allow', reason: 'builtin' });
     // The same content elsewhere is blocked by the hash rule.

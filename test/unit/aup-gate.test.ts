@@ -37,7 +37,9 @@ const policyNaming = (variant: string) => ({ payload: { policy: { aup: { variant
 const dirs: { remove(): void }[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
 
-function setup(opts: { console?: (user: string, hash: string) => Promise<ConsoleAcceptance>; logoff?: (user: string) => Promise<{ ok: boolean; detail: string }> } = {}) {
+function setup(
+  opts: { console?: (user: string, hash: string) => Promise<ConsoleAcceptance>; logoff?: (user: string) => Promise<{ ok: boolean; detail: string }> } = {},
+) {
   const dir = tempDir();
   dirs.push(dir);
   const store = new AupStore(join(dir.path, 'aup.json'), consoleKey.publicKey);
@@ -126,7 +128,10 @@ describe('AupGate.decide', () => {
     const accepted = t.events.filter((e) => e.type === 'aup.accepted');
     expect(accepted).toHaveLength(1);
     const receipt = (accepted[0]!.data as { receipt: unknown }).receipt;
-    expect(checkReceipt(receipt, key.publicKey, doc(1))).toMatchObject({ ok: true, receipt: { payload: { user: 'jsmith', deviceId, typedName: 'Jamie Smith', version: 1 } } });
+    expect(checkReceipt(receipt, key.publicKey, doc(1))).toMatchObject({
+      ok: true,
+      receipt: { payload: { user: 'jsmith', deviceId, typedName: 'Jamie Smith', version: 1 } },
+    });
     t.restart();
     t.asked.length = 0;
     expect(await t.gate.decide('jsmith')).toEqual({ needed: false, reason: 'accepted-here' });
@@ -204,7 +209,16 @@ describe('AupGate.decide', () => {
   it('a stored receipt that does not verify does not count', async () => {
     const t = setup();
     const forger = generateEd25519KeyPair();
-    const payload = { kind: 'vigil.aup-receipt' as const, deviceId, user: 'jsmith', variant: 'secondary', version: 1, aupHash: aupHash(doc(1)), typedName: 'Jamie Smith', acceptedAt: '2026-11-22T09:00:00.000Z' };
+    const payload = {
+      kind: 'vigil.aup-receipt' as const,
+      deviceId,
+      user: 'jsmith',
+      variant: 'secondary',
+      version: 1,
+      aupHash: aupHash(doc(1)),
+      typedName: 'Jamie Smith',
+      acceptedAt: '2026-11-22T09:00:00.000Z',
+    };
     // Written straight into the records (as someone with access to the file could): the gate re-checks the signature.
     t.records().addReceipt(signReceipt(payload, forger.privateKeyPem, forger.publicKey));
     expect(await t.gate.decide('jsmith')).toMatchObject({ needed: true, reason: 'not-accepted' });

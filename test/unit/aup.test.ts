@@ -9,7 +9,14 @@ import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 const consoleKey = generateEd25519KeyPair();
 const pair = generateEd25519KeyPair();
 const device = { privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
-const doc: AupDocument = { kind: 'vigil.aup', variant: 'secondary', version: 2, title: 'Rules', markdown: '# Rules\n\nBe kind.', publishedAt: '2026-11-20T09:00:00.000Z' };
+const doc: AupDocument = {
+  kind: 'vigil.aup',
+  variant: 'secondary',
+  version: 2,
+  title: 'Rules',
+  markdown: '# Rules\n\nBe kind.',
+  publishedAt: '2026-11-20T09:00:00.000Z',
+};
 
 describe('signed AUP documents', () => {
   it('accepts the document the console signed and refuses a tampered one', () => {
@@ -20,7 +27,10 @@ describe('signed AUP documents', () => {
     expect(checkSignedAup(tampered, consoleKey.publicKey)).toMatchObject({ ok: false, reason: 'bad-signature' });
     const other = generateEd25519KeyPair();
     expect(checkSignedAup(signAup(doc, other.privateKeyPem, other.publicKey), consoleKey.publicKey)).toMatchObject({ ok: false });
-    expect(checkSignedAup({ payload: { ...doc, variant: 'Bad Variant!' }, signature: signed.signature }, consoleKey.publicKey)).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(checkSignedAup({ payload: { ...doc, variant: 'Bad Variant!' }, signature: signed.signature }, consoleKey.publicKey)).toMatchObject({
+      ok: false,
+      reason: 'malformed',
+    });
   });
 });
 
@@ -50,12 +60,32 @@ describe('acceptance receipts', () => {
 describe('coverage CSV', () => {
   it('quotes every cell and defuses formulas, also for semicolon-separated spreadsheets', () => {
     const csv = coverageCsv([
-      { variant: 'secondary', version: 2, current: true, user: 'jsmith', typedName: "Jo;=cmd|' /C calc'!A0", deviceId: randomUUID(), hostname: 'lab-1', acceptedAt: '2026-11-22T09:00:00.000Z' },
+      {
+        variant: 'secondary',
+        version: 2,
+        current: true,
+        user: 'jsmith',
+        typedName: "Jo;=cmd|' /C calc'!A0",
+        deviceId: randomUUID(),
+        hostname: 'lab-1',
+        acceptedAt: '2026-11-22T09:00:00.000Z',
+      },
     ]);
     const [header, row] = csv.trim().split('\r\n');
     expect(header).toBe('"variant","version","current","user","typed_name","device_id","hostname","accepted_at"');
     expect(row).toContain(`"Jo;=cmd|' /C calc'!A0"`);
-    const injected = coverageCsv([{ variant: 'secondary', version: 2, current: true, user: '=1+1', typedName: '@SUM(A1)', deviceId: randomUUID(), hostname: '-x', acceptedAt: '2026-11-22T09:00:00.000Z' }]);
+    const injected = coverageCsv([
+      {
+        variant: 'secondary',
+        version: 2,
+        current: true,
+        user: '=1+1',
+        typedName: '@SUM(A1)',
+        deviceId: randomUUID(),
+        hostname: '-x',
+        acceptedAt: '2026-11-22T09:00:00.000Z',
+      },
+    ]);
     expect(injected).toContain(`"'=1+1"`);
     expect(injected).toContain(`"'@SUM(A1)"`);
     expect(injected).toContain(`"'-x"`);

@@ -8,8 +8,19 @@ import { REPO } from '../helpers/processes.js';
  * The CI workflow for the code host's Windows and macOS runners cannot run here; this checks it
  * parses (js-yaml, the parser electron-builder itself uses) and has the jobs the docs promise.
  */
-interface Step { uses?: string; run?: string; name?: string; with?: Record<string, unknown>; env?: Record<string, unknown> }
-interface Job { 'runs-on': string; steps: Step[]; needs?: string; container?: unknown }
+interface Step {
+  uses?: string;
+  run?: string;
+  name?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, unknown>;
+}
+interface Job {
+  'runs-on': string;
+  steps: Step[];
+  needs?: string;
+  container?: unknown;
+}
 const workflow = yaml.load(readFileSync(join(REPO, '.github/workflows/ci.yml'), 'utf8')) as { on: Record<string, unknown>; jobs: Record<string, Job> };
 const runs = (job: Job) => job.steps.flatMap((s) => (s.run ? [s.run.trim()] : [])).join('\n');
 
@@ -41,14 +52,17 @@ describe('.github/workflows/ci.yml', () => {
     expect(job.steps.some((s) => s.uses?.startsWith('actions/upload-artifact@'))).toBe(true);
   });
 
-  it.each(['windows', 'macos'])('%s: builds the native addons with the runner\'s compiler before the suite, and a failed peercred build fails the job', (name) => {
-    const job = workflow.jobs[name]!;
-    const commands = job.steps.map((s) => s.run ?? '');
-    const addons = commands.indexOf('node scripts/prepare.mjs');
-    expect(addons).toBeGreaterThan(commands.indexOf('npm run build'));
-    expect(addons).toBeLessThan(commands.indexOf('npx vitest run'));
-    expect(job.steps[addons]!.env).toEqual({ VIGIL_REQUIRE_PEERCRED: '1' });
-  });
+  it.each(['windows', 'macos'])(
+    "%s: builds the native addons with the runner's compiler before the suite, and a failed peercred build fails the job",
+    (name) => {
+      const job = workflow.jobs[name]!;
+      const commands = job.steps.map((s) => s.run ?? '');
+      const addons = commands.indexOf('node scripts/prepare.mjs');
+      expect(addons).toBeGreaterThan(commands.indexOf('npm run build'));
+      expect(addons).toBeLessThan(commands.indexOf('npx vitest run'));
+      expect(job.steps[addons]!.env).toEqual({ VIGIL_REQUIRE_PEERCRED: '1' });
+    },
+  );
 
   it('every step either uses an action or runs a command', () => {
     for (const [name, job] of Object.entries(workflow.jobs)) {

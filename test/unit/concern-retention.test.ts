@@ -31,7 +31,11 @@ async function setUp(closedConcernRetentionDays: number) {
   const feed = new FeedHub();
   const stats = newAgentLinkStats();
   const hub = new AgentHub(store, identity, new EventRouter(stats, log), stats, log);
-  const maintenance = new Maintenance(store, new PolicyService(store, identity), hub, feed, log, { retentionDays: 180, closedConcernRetentionDays, intervalMs: 3600_000 });
+  const maintenance = new Maintenance(store, new PolicyService(store, identity), hub, feed, log, {
+    retentionDays: 180,
+    closedConcernRetentionDays,
+    intervalMs: 3600_000,
+  });
   cleanups.push(async () => {
     await hub.close();
     feed.close();
@@ -40,7 +44,10 @@ async function setUp(closedConcernRetentionDays: number) {
   /** A concern reported `reportedDaysAgo` and last set to `status` `updatedDaysAgo` (null: never touched). */
   const concern = async (text: string, reportedDaysAgo: number, status: ConcernStatus | null, updatedDaysAgo = 0) => {
     const id = randomUUID();
-    await store.insertConcern({ id, deviceId: device.id, user: 'pupil1', reportedAt: daysAgo(reportedDaysAgo), category: 'about-me', text, wantsContact: false }, daysAgo(reportedDaysAgo));
+    await store.insertConcern(
+      { id, deviceId: device.id, user: 'pupil1', reportedAt: daysAgo(reportedDaysAgo), category: 'about-me', text, wantsContact: false },
+      daysAgo(reportedDaysAgo),
+    );
     if (status) await store.updateConcern(id, { status, note: `note about ${text}`, updatedBy: 'dsl', updatedAt: daysAgo(updatedDaysAgo) });
     return id;
   };

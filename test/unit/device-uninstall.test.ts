@@ -19,12 +19,33 @@ afterEach(async () => {
 async function enrolledDevice() {
   const store = openSqliteStore(tempPath('console.db'));
   stores.push(store);
-  await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'test', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses: null, uses: 0, revoked: false });
+  await store.createEnrollToken({
+    id: 'tok',
+    tokenHash: 'h',
+    label: 'test',
+    createdBy: 'admin',
+    createdAt: '',
+    expiresAt: '2099-01-01T00:00:00Z',
+    maxUses: null,
+    uses: 0,
+    revoked: false,
+  });
   const key = generateEd25519KeyPair();
   const device: DeviceRecord = {
-    id: randomUUID(), publicKey: key.publicKey, hostname: 'lab-07', platform: 'linux', machineIdHint: null,
-    enrolledAt: new Date().toISOString(), enrolledWith: 'tok', revoked: false, cloneSuspect: false, online: true,
-    lastSeenAt: null, agentVersion: null, policyVersion: null, status: null,
+    id: randomUUID(),
+    publicKey: key.publicKey,
+    hostname: 'lab-07',
+    platform: 'linux',
+    machineIdHint: null,
+    enrolledAt: new Date().toISOString(),
+    enrolledWith: 'tok',
+    revoked: false,
+    cloneSuspect: false,
+    online: true,
+    lastSeenAt: null,
+    agentVersion: null,
+    policyVersion: null,
+    status: null,
   };
   await store.enrollDevice(device, 'tok');
   const disconnected: string[] = [];

@@ -15,11 +15,32 @@ const tempPath = tempDirsPerTest();
 
 async function storeWithDevice() {
   const store = openSqliteStore(tempPath('console.db'));
-  await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 't', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses: null, uses: 0, revoked: false });
+  await store.createEnrollToken({
+    id: 'tok',
+    tokenHash: 'h',
+    label: 't',
+    createdBy: 'admin',
+    createdAt: '',
+    expiresAt: '2099-01-01T00:00:00Z',
+    maxUses: null,
+    uses: 0,
+    revoked: false,
+  });
   const d: DeviceRecord = {
-    id: randomUUID(), publicKey: generateEd25519KeyPair().publicKey, hostname: 'lab-01', platform: 'linux', machineIdHint: null,
-    enrolledAt: new Date().toISOString(), enrolledWith: 'tok', revoked: false, cloneSuspect: false, online: false,
-    lastSeenAt: null, agentVersion: null, policyVersion: null, status: null,
+    id: randomUUID(),
+    publicKey: generateEd25519KeyPair().publicKey,
+    hostname: 'lab-01',
+    platform: 'linux',
+    machineIdHint: null,
+    enrolledAt: new Date().toISOString(),
+    enrolledWith: 'tok',
+    revoked: false,
+    cloneSuspect: false,
+    online: false,
+    lastSeenAt: null,
+    agentVersion: null,
+    policyVersion: null,
+    status: null,
   };
   await store.enrollDevice(d, 'tok');
   return { store, id: d.id };
@@ -98,10 +119,22 @@ describe('activity spans', () => {
       window: { app, title: null, url: null, path: null },
     });
     const batch = (seq: number, at: number, spans: ReturnType<typeof span>[]) => ({
-      id: randomUUID(), seq, at: new Date(base + at * 60_000).toISOString(), type: 'activity.spans' as const, data: { spans },
+      id: randomUUID(),
+      seq,
+      at: new Date(base + at * 60_000).toISOString(),
+      type: 'activity.spans' as const,
+      data: { spans },
     });
-    await store.insertEvents(id, [batch(1, 3, [span(0, 'a'), span(1, 'b'), span(2, 'c')]), batch(2, 10, [span(5, 'd'), span(9, 'e')])], new Date().toISOString());
-    const inRange = await activitySpans(store, id, { from: new Date(base + 90_000).toISOString(), to: new Date(base + 6 * 60_000).toISOString(), maxSpans: 100 });
+    await store.insertEvents(
+      id,
+      [batch(1, 3, [span(0, 'a'), span(1, 'b'), span(2, 'c')]), batch(2, 10, [span(5, 'd'), span(9, 'e')])],
+      new Date().toISOString(),
+    );
+    const inRange = await activitySpans(store, id, {
+      from: new Date(base + 90_000).toISOString(),
+      to: new Date(base + 6 * 60_000).toISOString(),
+      maxSpans: 100,
+    });
     expect(inRange.map((s) => s.window?.app)).toEqual(['b', 'c', 'd']);
     const capped = await activitySpans(store, id, { from: new Date(base).toISOString(), to: new Date(base + 20 * 60_000).toISOString(), maxSpans: 2 });
     expect(capped.map((s) => s.window?.app)).toEqual(['d', 'e']);
@@ -159,11 +192,20 @@ describe('DeviceViews: AUP status for the signed-in user', () => {
     await store.saveStatus(id, status('pupil1'), now);
     expect(await aupOf()).toBe('not-required');
     // Stored records as the services build them; their signatures are not what is tested here.
-    await store.publishPolicy((version) => ({ version, bundle: {} as any, document: { aup: { variant: 'pupils' } } as any, publishedBy: 'admin', publishedAt: now }));
+    await store.publishPolicy((version) => ({
+      version,
+      bundle: {} as any,
+      document: { aup: { variant: 'pupils' } } as any,
+      publishedBy: 'admin',
+      publishedAt: now,
+    }));
     expect(await aupOf()).toBe('not-required'); // the variant has no published text yet
     await store.publishAup('pupils', (version) => ({ variant: 'pupils', version, signed: {} as any, publishedBy: 'admin', publishedAt: now }));
     expect(await aupOf()).toBe('not-accepted');
-    await store.insertAupReceipt({ payload: { deviceId: id, user: 'pupil1', variant: 'pupils', version: 1, aupHash: 'h', typedName: 'Pupil One', acceptedAt: now } } as any, now);
+    await store.insertAupReceipt(
+      { payload: { deviceId: id, user: 'pupil1', variant: 'pupils', version: 1, aupHash: 'h', typedName: 'Pupil One', acceptedAt: now } } as any,
+      now,
+    );
     await views.events(id, [{ type: 'aup.accepted' } as any]);
     expect(await aupOf()).toBe('accepted');
     await store.saveStatus(id, status('pupil2'), now);

@@ -15,7 +15,10 @@ const tempPath = tempDirsPerTest();
 const log = createLogger('test', 'error');
 const diag = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
 const concern = (seq: number) => ({
-  id: randomUUID(), seq, at: new Date().toISOString(), type: 'concern.reported' as const,
+  id: randomUUID(),
+  seq,
+  at: new Date().toISOString(),
+  type: 'concern.reported' as const,
   data: { category: 'about-me' as const, text: 'a pupil wrote this', wantsContact: false, user: 'pupil' },
 });
 const frame = (events: unknown[]) => ({ v: PROTOCOL_VERSION, type: 'events' as const, events: events as never });
@@ -27,7 +30,14 @@ function connection(trace: string[]) {
   return { ctx, replies };
 }
 
-function recorder(name: string, phase: EventConsumer['phase'], takes: EventConsumer['takes'], trace: string[], got: Map<string, AgentEvent[]>, fresh?: (e: AgentEvent[]) => AgentEvent[]): EventConsumer {
+function recorder(
+  name: string,
+  phase: EventConsumer['phase'],
+  takes: EventConsumer['takes'],
+  trace: string[],
+  got: Map<string, AgentEvent[]>,
+  fresh?: (e: AgentEvent[]) => AgentEvent[],
+): EventConsumer {
   return {
     name,
     phase,
@@ -87,7 +97,9 @@ describe('event router', () => {
     const router = new EventRouter(newAgentLinkStats(), log);
     expect(() => router.consume(recorder('feed', 'after-ack', ['concern.reported'], [], new Map()))).toThrow(/before the ack/);
     router.consume(recorder('queue', 'before-ack', ['concern.reported'], [], new Map()));
-    expect(() => router.consume(recorder('events table', 'before-ack', ['concern.reported', 'diagnostic.test'], [], new Map()))).toThrow(/private and queue already takes it/);
+    expect(() => router.consume(recorder('events table', 'before-ack', ['concern.reported', 'diagnostic.test'], [], new Map()))).toThrow(
+      /private and queue already takes it/,
+    );
   });
 
   it('stores a concern in the safeguarding queue and never in the events table (real store)', async () => {
@@ -95,7 +107,12 @@ describe('event router', () => {
     const stats = newAgentLinkStats();
     const concerns = new ConcernService(store);
     const router = new EventRouter(stats, log)
-      .consume({ name: 'safeguarding queue', phase: 'before-ack', takes: ['concern.reported'], handle: async (d, events, at) => void (await concerns.record(d, events as never, at)) })
+      .consume({
+        name: 'safeguarding queue',
+        phase: 'before-ack',
+        takes: ['concern.reported'],
+        handle: async (d, events, at) => void (await concerns.record(d, events as never, at)),
+      })
       .consume(eventLogConsumer(new EventWriter(store), stats, log));
     const trace: string[] = [];
     const { ctx } = connection(trace);

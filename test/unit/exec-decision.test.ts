@@ -17,7 +17,8 @@ const file = (over: Partial<PendingExec> = {}): PendingExec => ({
   ctimeNsec: 5,
   ...over,
 });
-const rules = (allow: string[] = [], mode: 'monitor' | 'enforce' = 'enforce') => ruleSetFromRules(ExecRulesSchema.parse({ format: 'vigil-exec-rules/1', mode, defaultAction: 'deny', allowSha256: allow }));
+const rules = (allow: string[] = [], mode: 'monitor' | 'enforce' = 'enforce') =>
+  ruleSetFromRules(ExecRulesSchema.parse({ format: 'vigil-exec-rules/1', mode, defaultAction: 'deny', allowSha256: allow }));
 
 describe('hash cache', () => {
   it('keys on device, inode, size and ctime: any change is a miss', () => {
@@ -56,7 +57,10 @@ describe('rule set and built-in rules', () => {
   });
 
   it('matches built-in directories by whole path component and by device', () => {
-    const builtins: BuiltinAllow[] = [{ path: '/usr', dev: 2n }, { path: '/usr/bin/node', dev: 2n }];
+    const builtins: BuiltinAllow[] = [
+      { path: '/usr', dev: 2n },
+      { path: '/usr/bin/node', dev: 2n },
+    ];
     expect(builtinAllows(builtins, '/usr/bin/ls', 2n)).toBe(true);
     expect(builtinAllows(builtins, '/usr/bin/node', 2n)).toBe(true);
     expect(builtinAllows(builtins, '/usrlocal/evil', 2n)).toBe(false); // not a child of /usr

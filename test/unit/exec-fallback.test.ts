@@ -70,7 +70,19 @@ describe('fallback watcher core', () => {
     report(proc({ pid: 5001, path: '/usr/bin/bash' }));
     await settle();
     expect(terminated).toEqual([4242]);
-    expect(records).toEqual([expect.objectContaining({ type: 'exec', pid: 4242, action: 'killed', livedMs: 12.5, verdict: 'deny', reason: 'default', user: 'pupil1', signer: 'unknown', watcher: 'proc-poll' })]);
+    expect(records).toEqual([
+      expect.objectContaining({
+        type: 'exec',
+        pid: 4242,
+        action: 'killed',
+        livedMs: 12.5,
+        verdict: 'deny',
+        reason: 'default',
+        user: 'pupil1',
+        signer: 'unknown',
+        watcher: 'proc-poll',
+      }),
+    ]);
   });
 
   it('monitor mode reports and kills nothing; a new policy applies at once', async () => {

@@ -33,10 +33,25 @@ const GAME_SHA = 'd'.repeat(64);
 const identity = (path: string) => ({ dev: 7n, ino: BigInt(path.length), size: 1000, ctimeSec: 1_700_000_000, ctimeNsec: 0 });
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
-function watch<P extends ObservedProcess>(backend: ConstructorParameters<typeof FallbackWatcher<P>>[0]['backend'], rules: AppRule[], capabilities = WINDOWS_BACKEND, vars = {}) {
+function watch<P extends ObservedProcess>(
+  backend: ConstructorParameters<typeof FallbackWatcher<P>>[0]['backend'],
+  rules: AppRule[],
+  capabilities = WINDOWS_BACKEND,
+  vars = {},
+) {
   const records: ExecWatchRecord[] = [];
-  const { ruleSet } = compileRuleSet({ mode: 'enforce', defaultAction: 'deny', rules, exceptions: [] }, { groups: new Set(), backend: capabilities, windowsVars: vars });
-  const watcher = new FallbackWatcher<P>({ backend, builtins: [], decide: ruleSetDecider(ruleSet), mode: 'enforce', whyNot: (p) => whyNotActOn(p, { pid: 1, uid: null }), onRecord: (r) => records.push(r) });
+  const { ruleSet } = compileRuleSet(
+    { mode: 'enforce', defaultAction: 'deny', rules, exceptions: [] },
+    { groups: new Set(), backend: capabilities, windowsVars: vars },
+  );
+  const watcher = new FallbackWatcher<P>({
+    backend,
+    builtins: [],
+    decide: ruleSetDecider(ruleSet),
+    mode: 'enforce',
+    whyNot: (p) => whyNotActOn(p, { pid: 1, uid: null }),
+    onRecord: (r) => records.push(r),
+  });
   return { watcher, records };
 }
 
@@ -65,19 +80,43 @@ describe('Windows: WMI process list, Stop-Process, Authenticode, AppLocker (reco
     });
     const now = Date.parse('2026-11-23T09:15:01.250Z');
     const backend = new WmiPollBackend(runner, { identity, now: () => now, hash: async (p) => (p.path.endsWith('game.exe') ? GAME_SHA : 'e'.repeat(64)) });
-    const { watcher, records } = watch(backend, [
-      { kind: 'path', platform: 'windows', pattern: '%WINDIR%\\*', action: 'allow' },
-      { kind: 'signer', publisher: 'O=MOZILLA CORPORATION, L=SAN FRANCISCO, S=CALIFORNIA, C=US', product: 'FIREFOX', action: 'allow' },
-    ], WINDOWS_BACKEND, { WINDIR: 'C:\\Windows' });
+    const { watcher, records } = watch(
+      backend,
+      [
+        { kind: 'path', platform: 'windows', pattern: '%WINDIR%\\*', action: 'allow' },
+        { kind: 'signer', publisher: 'O=MOZILLA CORPORATION, L=SAN FRANCISCO, S=CALIFORNIA, C=US', product: 'FIREFOX', action: 'allow' },
+      ],
+      WINDOWS_BACKEND,
+      { WINDIR: 'C:\\Windows' },
+    );
     await watcher.start();
     await settle();
     watcher.stop();
     // Session 0 (services) is never judged; Explorer (Windows dir, any case) and Firefox (signer) are allowed.
     expect(records).toEqual([
-      expect.objectContaining({ watcher: 'wmi', pid: 9120, path: 'C:\\Users\\pupil1\\Downloads\\game.exe', sha256: GAME_SHA, verdict: 'deny', action: 'killed', livedMs: 1250, signer: 'unknown' }),
+      expect.objectContaining({
+        watcher: 'wmi',
+        pid: 9120,
+        path: 'C:\\Users\\pupil1\\Downloads\\game.exe',
+        sha256: GAME_SHA,
+        verdict: 'deny',
+        action: 'killed',
+        livedMs: 1250,
+        signer: 'unknown',
+      }),
     ]);
     const kills = calls.filter((c) => c.at(-1)!.startsWith('$p = Get-CimInstance'));
-    expect(kills).toEqual([['powershell.exe', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', win32KillScript(9120, '2026-11-23T09:15:00.0000000Z', 'C:\\Users\\pupil1\\Downloads\\game.exe')]]);
+    expect(kills).toEqual([
+      [
+        'powershell.exe',
+        '-NoProfile',
+        '-NonInteractive',
+        '-ExecutionPolicy',
+        'Bypass',
+        '-Command',
+        win32KillScript(9120, '2026-11-23T09:15:00.0000000Z', 'C:\\Users\\pupil1\\Downloads\\game.exe'),
+      ],
+    ]);
     expect(kills[0]!.at(-1)).toBe(
       "$p = Get-CimInstance -ClassName Win32_Process -Filter 'ProcessId=9120'; if (-not $p) { 'gone' }; elseif ($p.CreationDate.ToUniversalTime().ToString('o') -ne '2026-11-23T09:15:00.0000000Z' -or $p.ExecutablePath -ne 'C:\\Users\\pupil1\\Downloads\\game.exe') { 'changed' }; else { Stop-Process -Id 9120 -Force -ErrorAction Stop; 'killed' }",
     );
@@ -88,8 +127,21 @@ describe('Windows: WMI process list, Stop-Process, Authenticode, AppLocker (reco
   });
 
   it('reports a reused pid as changed and a refused Stop-Process as denied; refuses bad values in scripts', async () => {
-    const p = { pid: 9120, uid: null, user: null, start: 'x', created: '2026-11-23T09:15:00.0000000Z', sessionId: 1, path: "C:\\Users\\o'brien\\x.exe", ...identity('x') };
-    for (const [answer, outcome] of [[{ stdout: 'changed' }, 'changed'], [{ code: 1, stderr: 'Access is denied' }, 'denied'], [{ stdout: 'gone' }, 'gone']] as const) {
+    const p = {
+      pid: 9120,
+      uid: null,
+      user: null,
+      start: 'x',
+      created: '2026-11-23T09:15:00.0000000Z',
+      sessionId: 1,
+      path: "C:\\Users\\o'brien\\x.exe",
+      ...identity('x'),
+    };
+    for (const [answer, outcome] of [
+      [{ stdout: 'changed' }, 'changed'],
+      [{ code: 1, stderr: 'Access is denied' }, 'denied'],
+      [{ stdout: 'gone' }, 'gone'],
+    ] as const) {
       const { runner, calls } = recorder({ 'powershell.exe': answer });
       expect(await new WmiPollBackend(runner).terminate(p)).toEqual({ outcome, livedMs: null });
       expect(calls[0]!.at(-1)).toContain("-ne 'C:\\Users\\o''brien\\x.exe'"); // quotes doubled inside '...'
@@ -131,7 +183,13 @@ describe('Windows: WMI process list, Stop-Process, Authenticode, AppLocker (reco
         { kind: 'sha256', sha256: 'cd'.repeat(32), action: 'allow', id: 'plain' },
         { kind: 'path', platform: 'windows', pattern: '%OSDRIVE%\\Exams\\*', action: 'allow', groups: ['year-10'], id: 'exams' },
       ] as AppRule[],
-      exceptions: [{ rule: { kind: 'path', platform: 'windows', pattern: '%OSDRIVE%\\Mock\\*', action: 'allow', id: 'mock' } as AppRule, reason: 'mocks', expiresAt: '2999-01-01T00:00:00Z' }],
+      exceptions: [
+        {
+          rule: { kind: 'path', platform: 'windows', pattern: '%OSDRIVE%\\Mock\\*', action: 'allow', id: 'mock' } as AppRule,
+          reason: 'mocks',
+          expiresAt: '2999-01-01T00:00:00Z',
+        },
+      ],
     };
     const { xml, notes } = appLockerPolicyFor(apps, deviceRules(apps, new Set(['year-10'])));
     expect(notes).toEqual([{ ruleId: 'plain', message: expect.stringMatching(/Authenticode/) }]);
@@ -150,13 +208,23 @@ describe('Windows: WMI process list, Stop-Process, Authenticode, AppLocker (reco
 
     const dir = mkdtempSync(join(tmpdir(), 'vigil-applocker-'));
     try {
-      const { runner, calls } = recorder({ 'sc.exe': (args) => (args[0] === 'start' ? { code: 1056, stderr: 'An instance of the service is already running.' } : {}) });
+      const { runner, calls } = recorder({
+        'sc.exe': (args) => (args[0] === 'start' ? { code: 1056, stderr: 'An instance of the service is already running.' } : {}),
+      });
       const result = await applyAppLockerPolicy(runner, xml, dir);
       expect(result.ok).toBe(true);
       expect(calls).toEqual([
         ['sc.exe', 'config', 'AppIDSvc', 'start=', 'auto'],
         ['sc.exe', 'start', 'AppIDSvc'],
-        ['powershell.exe', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', `Set-AppLockerPolicy -XmlPolicy '${result.file}' -ErrorAction Stop`],
+        [
+          'powershell.exe',
+          '-NoProfile',
+          '-NonInteractive',
+          '-ExecutionPolicy',
+          'Bypass',
+          '-Command',
+          `Set-AppLockerPolicy -XmlPolicy '${result.file}' -ErrorAction Stop`,
+        ],
       ]);
       const written = readFileSync(result.file);
       expect([...written.subarray(0, 2)]).toEqual([0xff, 0xfe]); // UTF-16 LE with a BOM
@@ -202,7 +270,12 @@ describe('macOS: ps polling, kill after re-check, codesign (recorded)', () => {
     const backend = new PsPollBackend(runner, { identity, now: () => now, hash: async () => GAME_SHA });
     const records: ExecWatchRecord[] = [];
     const { ruleSet } = compileRuleSet(
-      { mode: 'enforce', defaultAction: 'deny', rules: [{ kind: 'signer', teamId: 'EQHXZ8M8AV', signingId: 'com.google.Chrome', action: 'allow' }], exceptions: [] },
+      {
+        mode: 'enforce',
+        defaultAction: 'deny',
+        rules: [{ kind: 'signer', teamId: 'EQHXZ8M8AV', signingId: 'com.google.Chrome', action: 'allow' }],
+        exceptions: [],
+      },
       { groups: new Set(), backend: DARWIN_BACKEND },
     );
     const watcher = new FallbackWatcher({
@@ -216,7 +289,9 @@ describe('macOS: ps polling, kill after re-check, codesign (recorded)', () => {
     await watcher.start();
     await settle();
     watcher.stop();
-    expect(records).toEqual([expect.objectContaining({ watcher: 'ps-poll', pid: 977, path: game, action: 'killed', livedMs: 2000, user: '501', signer: 'unknown' })]);
+    expect(records).toEqual([
+      expect.objectContaining({ watcher: 'ps-poll', pid: 977, path: game, action: 'killed', livedMs: 2000, user: '501', signer: 'unknown' }),
+    ]);
     expect(calls.filter((c) => c[0] === 'kill' || (c[0] === 'ps' && c[1] === '-o'))).toEqual([
       ['ps', '-o', 'lstart=,comm=', '-p', '977'],
       ['kill', '-KILL', '977'],

@@ -29,11 +29,18 @@ describe('file tree', () => {
       paths.push(`f${i}`);
     }
     paths.push('missing');
-    const expected = paths.slice(0, 40).map((_, i) => createHash('sha256').update(Buffer.alloc(i * 50_000 + 1, i)).digest('hex'));
+    const expected = paths.slice(0, 40).map((_, i) =>
+      createHash('sha256')
+        .update(Buffer.alloc(i * 50_000 + 1, i))
+        .digest('hex'),
+    );
     for (const workers of [0, 1, 3]) {
       const results: HashResult[] = [];
       await hashFiles(root, paths, (i, r) => (results[i] = r), { workers });
-      expect(results.slice(0, 40).map((r) => ('sha256' in r ? r.sha256 : r.error)), `workers=${workers}`).toEqual(expected);
+      expect(
+        results.slice(0, 40).map((r) => ('sha256' in r ? r.sha256 : r.error)),
+        `workers=${workers}`,
+      ).toEqual(expected);
       expect(results[40]).toMatchObject({ error: expect.stringMatching(/^ENOENT/) });
     }
   });

@@ -45,7 +45,7 @@ describe('installer parameters', () => {
 
 describe('Windows installer switches (the NSIS command line)', () => {
   const exe = '"C:\\Program Files\\Intune\\Vigil Setup 0.1.0.exe"';
-  it('reads /CONSOLEURL= /ENROLLTOKEN= /CONSOLEKEY= among the installer\'s own switches', () => {
+  it("reads /CONSOLEURL= /ENROLLTOKEN= /CONSOLEKEY= among the installer's own switches", () => {
     expect(parametersFromInstallerArgs(`${exe} /S /CONSOLEURL=https://c.example:8443 /ENROLLTOKEN=${token} /CONSOLEKEY=${key} /D=C:\\Vigil`)).toEqual({
       consoleUrl: 'https://c.example:8443',
       enrollToken: token,
@@ -53,7 +53,10 @@ describe('Windows installer switches (the NSIS command line)', () => {
     });
   });
   it('takes quoted values and any case of switch name, as NSIS does', () => {
-    expect(parametersFromInstallerArgs(`${exe} /s /consoleurl="https://c.example" /EnrollToken="${token}"`)).toEqual({ consoleUrl: 'https://c.example', enrollToken: token });
+    expect(parametersFromInstallerArgs(`${exe} /s /consoleurl="https://c.example" /EnrollToken="${token}"`)).toEqual({
+      consoleUrl: 'https://c.example',
+      enrollToken: token,
+    });
   });
   it('an unset MSI property arrives as an empty switch, and counts as absent', () => {
     const params = parametersFromInstallerArgs(`${exe} /S /CONSOLEURL=https://c.example /ENROLLTOKEN=${token} /CONSOLEKEY=`);
@@ -82,7 +85,9 @@ describe('where the enrollment file lives', () => {
 describe('vigil install-config', () => {
   it('writes the file, owner-only, from the command line (token from the environment also works)', async () => {
     const out = dir('etc/vigil/enroll.json');
-    const result = await runCli(['install-config', '--console-url', 'https://console.school.example', '--console-key', key, '--out', out], { VIGIL_ENROLL_TOKEN: token });
+    const result = await runCli(['install-config', '--console-url', 'https://console.school.example', '--console-key', key, '--out', out], {
+      VIGIL_ENROLL_TOKEN: token,
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/console key pinned/);
@@ -96,13 +101,19 @@ describe('vigil install-config', () => {
     const result = await runCli(['install-config', '--installer-args-env', 'VIGIL_INSTALLER_ARGS', '--out', out], { VIGIL_INSTALLER_ARGS: cmdline });
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ consoleUrl: 'https://console.school.example', enrollToken: token, consolePublicKey: key });
-    const none = await runCli(['install-config', '--installer-args-env', 'VIGIL_INSTALLER_ARGS', '--out', dir('none.json')], { VIGIL_INSTALLER_ARGS: '"C:\\Vigil Setup.exe" /S' });
+    const none = await runCli(['install-config', '--installer-args-env', 'VIGIL_INSTALLER_ARGS', '--out', dir('none.json')], {
+      VIGIL_INSTALLER_ARGS: '"C:\\Vigil Setup.exe" /S',
+    });
     expect(none.code).toBe(0);
     expect(none.stdout).toMatch(/nothing written/);
   });
 
   it.each([
-    [['--installer-args-env', 'VIGIL_INSTALLER_ARGS', '--out', 'OUT'], /consoleUrl/, '/S /CONSOLEURL=ftp://x.example /ENROLLTOKEN=school-enroll-token-0123456789'],
+    [
+      ['--installer-args-env', 'VIGIL_INSTALLER_ARGS', '--out', 'OUT'],
+      /consoleUrl/,
+      '/S /CONSOLEURL=ftp://x.example /ENROLLTOKEN=school-enroll-token-0123456789',
+    ],
     [['--installer-args-env', 'VIGIL_INSTALLER_ARGS', '--out', 'OUT'], /missing enrollment token/, '/S /CONSOLEURL=https://c.example /ENROLLTOKEN='],
     [['--installer-args-env', 'VIGIL_INSTALLER_ARGS', '--console-url', 'https://c.example', '--out', 'OUT'], /takes the place of/, '/S'],
   ])('--installer-args-env with bad switches %j: exit 2, nothing written', async (args, message, cmdline) => {

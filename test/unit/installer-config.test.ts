@@ -49,7 +49,11 @@ describe('electron-builder.yml', () => {
     expect(config.linux.target).toEqual(['deb', 'rpm']);
     expect(config.mac.target).toEqual(['pkg']);
     for (const target of ['deb', 'rpm']) {
-      expect(config[target]).toMatchObject({ afterInstall: 'installer/linux/postinst', afterRemove: 'installer/linux/postrm', fpm: ['--before-remove=installer/linux/prerm'] });
+      expect(config[target]).toMatchObject({
+        afterInstall: 'installer/linux/postinst',
+        afterRemove: 'installer/linux/postrm',
+        fpm: ['--before-remove=installer/linux/prerm'],
+      });
     }
   });
 
@@ -60,7 +64,9 @@ describe('electron-builder.yml', () => {
       ...['deb', 'rpm'].flatMap((t) => [config[t].afterInstall, config[t].afterRemove, config[t].fpm[0].split('=')[1]]),
       join(config.directories.buildResources, config.pkg.scripts, 'postinstall'),
       join(config.directories.buildResources, config.pkg.scripts, 'preinstall'),
-      ...['linux', 'win', 'mac'].flatMap((os) => config[os].extraResources.flatMap((r: { from: string; filter: string[] }) => r.filter.map((f) => join(r.from, f)))),
+      ...['linux', 'win', 'mac'].flatMap((os) =>
+        config[os].extraResources.flatMap((r: { from: string; filter: string[] }) => r.filter.map((f) => join(r.from, f))),
+      ),
     ];
     // WinSW is a binary the Windows CI job downloads (docs/installers.md), not kept in git.
     const fetchedInCi = ['installer/windows/vigil-service.exe'];

@@ -20,7 +20,10 @@ const config = yaml.load(read('electron-builder.yml')) as Record<string, any>;
 /** Parses XML, failing on any warning or error (xmldom only logs them by default). */
 function strictXml(text: string, name: string) {
   const problems: string[] = [];
-  const doc = new DOMParser({ errorHandler: (level: string, message: string) => void problems.push(`${name}: ${level}: ${message}`) }).parseFromString(text, 'text/xml');
+  const doc = new DOMParser({ errorHandler: (level: string, message: string) => void problems.push(`${name}: ${level}: ${message}`) }).parseFromString(
+    text,
+    'text/xml',
+  );
   if (problems.length) throw new Error(problems.join('\n'));
   return doc;
 }
@@ -52,7 +55,10 @@ describe('macOS: LaunchDaemon, LaunchAgent and pkg scripts', () => {
   it('postinstall installs the plists the app bundle carries, under their labels', () => {
     const postinstall = read('installer/macos/scripts/postinstall');
     const shipped = config.mac.extraResources[0];
-    for (const [plistFile, dir] of [['org.vigil.agent.plist', 'LaunchDaemons'], ['org.vigil.tray.plist', 'LaunchAgents']] as const) {
+    for (const [plistFile, dir] of [
+      ['org.vigil.agent.plist', 'LaunchDaemons'],
+      ['org.vigil.tray.plist', 'LaunchAgents'],
+    ] as const) {
       expect(shipped.filter).toContain(plistFile);
       expect(postinstall).toContain(`"$RES/${shipped.to}/${plistFile}" /Library/${dir}/${plistFile}`);
     }

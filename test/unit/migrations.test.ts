@@ -14,14 +14,18 @@ const steps: Migration[] = [
   { version: 1, name: 'one', up: 'CREATE TABLE a (x INTEGER)' },
   { version: 2, name: 'two', up: 'CREATE TABLE b (y INTEGER)' },
 ];
-const tables = (db: Database.Database) => (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+const tables = (db: Database.Database) =>
+  (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
 
 describe('migration runner', () => {
   it('brings a fresh database to the latest version, recording each step', () => {
     const db = new Database(tempPath('fresh.db'));
     expect(migrate(db, 'fresh.db', steps)).toEqual({ from: 0, to: 2 });
     expect(tables(db)).toEqual(['a', 'b', 'schema_version']);
-    expect((db.prepare('SELECT version, name FROM schema_version ORDER BY version').all() as unknown[])).toEqual([{ version: 1, name: 'one' }, { version: 2, name: 'two' }]);
+    expect(db.prepare('SELECT version, name FROM schema_version ORDER BY version').all() as unknown[]).toEqual([
+      { version: 1, name: 'one' },
+      { version: 2, name: 'two' },
+    ]);
     expect(db.pragma('user_version', { simple: true })).toBe(2);
     // Running again changes nothing.
     expect(migrate(db, 'fresh.db', steps)).toEqual({ from: 2, to: 2 });
@@ -70,7 +74,7 @@ describe('migration runner', () => {
     db.exec('CREATE TABLE a (x INTEGER)');
     db.pragma('user_version = 1');
     expect(migrate(db, 'legacy.db', steps)).toEqual({ from: 1, to: 2 });
-    expect((db.prepare('SELECT version FROM schema_version ORDER BY version').all() as unknown[])).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(db.prepare('SELECT version FROM schema_version ORDER BY version').all() as unknown[]).toEqual([{ version: 1 }, { version: 2 }]);
     db.close();
   });
 });

@@ -33,7 +33,10 @@ describe('mountinfo', () => {
 
   it('diffs mounts, unmounts and remounts (a reused mount id on another device is a new mount)', () => {
     const before = parseMountInfo(RECORDED);
-    const afterLines = RECORDED.replace('412 27 8:17', '412 27 8:33').replace('rw,nosuid,nodev,noexec,relatime shared:13', 'ro,nosuid,nodev,noexec,relatime shared:13');
+    const afterLines = RECORDED.replace('412 27 8:17', '412 27 8:33').replace(
+      'rw,nosuid,nodev,noexec,relatime shared:13',
+      'ro,nosuid,nodev,noexec,relatime shared:13',
+    );
     const d = diffMounts(before, parseMountInfo(afterLines));
     expect(d.mounted.map((m) => `${m.major}:${m.minor}`)).toEqual(['8:33']);
     expect(d.unmounted.map((m) => `${m.major}:${m.minor}`)).toEqual(['8:17']);

@@ -15,6 +15,13 @@ describe('policy edits', () => {
       });
     const results = await Promise.allSettled([edit('approve', 30), edit('revoke-station', 1, true), edit('push', 5)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(log).toEqual(['approve reads latest', 'approve publishes', 'revoke-station reads latest', 'revoke-station publishes', 'push reads latest', 'push publishes']);
+    expect(log).toEqual([
+      'approve reads latest',
+      'approve publishes',
+      'revoke-station reads latest',
+      'revoke-station publishes',
+      'push reads latest',
+      'push publishes',
+    ]);
   });
 });

@@ -10,7 +10,13 @@ const tempPath = tempDirsPerTest();
 const file = () => tempPath('policy.json');
 const bundle = (version: number, expiresAt = new Date(Date.now() + 86400_000).toISOString()) =>
   signPolicyBundle(
-    { kind: 'vigil.policy-bundle', version, issuedAt: new Date().toISOString(), expiresAt, policy: { format: 'vigil-policy/1', name: `v${version}`, agent: { heartbeatSeconds: 30, statusSeconds: 60 } } },
+    {
+      kind: 'vigil.policy-bundle',
+      version,
+      issuedAt: new Date().toISOString(),
+      expiresAt,
+      policy: { format: 'vigil-policy/1', name: `v${version}`, agent: { heartbeatSeconds: 30, statusSeconds: 60 } },
+    },
     key.privateKeyPem,
     key.publicKey,
   );

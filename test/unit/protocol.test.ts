@@ -26,7 +26,10 @@ describe('protocol parsing', () => {
     const invalid = parseAgentMessage('{"v":1,"type":"heartbeat","sentAt":"yesterday"}');
     expect(invalid).toMatchObject({ ok: false, code: 'invalid' });
     if (!invalid.ok) expect(invalid.message).toMatch(/sentAt/);
-    expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'heartbeat', sentAt: '2026-11-22T12:00:00Z', extra: 1 }))).toMatchObject({ ok: false, code: 'invalid' });
+    expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'heartbeat', sentAt: '2026-11-22T12:00:00Z', extra: 1 }))).toMatchObject({
+      ok: false,
+      code: 'invalid',
+    });
     expect(parseConsoleMessage('{"v":1,"type":"events.ack","seqs":[-1]}')).toMatchObject({ ok: false, code: 'invalid' });
   });
   it('never throws, even on a frame nested 100,000 levels deep', () => {

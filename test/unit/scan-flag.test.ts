@@ -5,7 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { pupilMessage } from '../../src/agent/usb/verdict-text.js';
 import { verifyDriveFlag, type ObservedVolume } from '../../src/agent/usb/verify-flag.js';
 import { keyId } from '../../src/shared/node/crypto.js';
-import { merkleRoot, parseScanFlag, pathProblem, SCAN_FLAG_FILE, SCAN_FLAG_LIMITS, type FlagFileEntry, type ScanFlag } from '../../src/shared/node/scan-flag.js';
+import {
+  merkleRoot,
+  parseScanFlag,
+  pathProblem,
+  SCAN_FLAG_FILE,
+  SCAN_FLAG_LIMITS,
+  type FlagFileEntry,
+  type ScanFlag,
+} from '../../src/shared/node/scan-flag.js';
 import { flagDirectory, generateEd25519KeyPair, trustOnly } from '../helpers/flags.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
@@ -36,7 +44,20 @@ function editFlag(root: string, edit: (flag: ScanFlag) => unknown): void {
 
 describe('manifest paths and Merkle root', () => {
   it('rejects paths that could leave the drive or confuse another OS', () => {
-    for (const bad of ['../etc/passwd', 'a/../../b', '/etc/passwd', 'a\\b', 'a\u0000b', 'C:evil', 'a//b', './a', 'a/', 'line\nbreak', 'x'.repeat(1025), `${'y'.repeat(256)}/z`]) {
+    for (const bad of [
+      '../etc/passwd',
+      'a/../../b',
+      '/etc/passwd',
+      'a\\b',
+      'a\u0000b',
+      'C:evil',
+      'a//b',
+      './a',
+      'a/',
+      'line\nbreak',
+      'x'.repeat(1025),
+      `${'y'.repeat(256)}/z`,
+    ]) {
       expect(pathProblem(bad), bad.slice(0, 20)).not.toBeNull();
     }
     for (const good of ['a', 'maths/y9/fractions.txt', 'Ünïcödé/файл.txt', '.hidden', 'a b/c-d_e.f']) expect(pathProblem(good)).toBeNull();
@@ -162,7 +183,9 @@ describe('hostile flag files', () => {
     const root = temp();
     const path = join(root, SCAN_FLAG_FILE);
     const real = JSON.stringify(await flagDirectory(drive(), { key: station, volume: VOLUME }));
-    const huge = `{"format":"vigil-clean-scan","v":1,"files":[${Array(SCAN_FLAG_LIMITS.maxFiles + 1).fill('0').join(',')}]}`;
+    const huge = `{"format":"vigil-clean-scan","v":1,"files":[${Array(SCAN_FLAG_LIMITS.maxFiles + 1)
+      .fill('0')
+      .join(',')}]}`;
     const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
     const deepInside = real.replace('"files":[', `"files":[${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)},`);
     const inputs: [string | Buffer, RegExp][] = [

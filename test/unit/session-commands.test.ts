@@ -36,9 +36,15 @@ describe('console commands', () => {
     expect(gate.check(command({}, otherKey))).toMatchObject({ ok: false, outcome: 'bad-signature' });
     expect(gate.check(command({ deviceId: randomUUID() }))).toMatchObject({ ok: false, outcome: 'wrong-device' });
     const past = Date.now() - 120_000;
-    expect(gate.check(command({ issuedAt: new Date(past).toISOString(), expiresAt: new Date(past + 60_000).toISOString() }))).toMatchObject({ ok: false, outcome: 'expired' });
+    expect(gate.check(command({ issuedAt: new Date(past).toISOString(), expiresAt: new Date(past + 60_000).toISOString() }))).toMatchObject({
+      ok: false,
+      outcome: 'expired',
+    });
     const future = Date.now() + 300_000;
-    expect(gate.check(command({ issuedAt: new Date(future).toISOString(), expiresAt: new Date(future + 60_000).toISOString() }))).toMatchObject({ ok: false, outcome: 'not-yet-valid' });
+    expect(gate.check(command({ issuedAt: new Date(future).toISOString(), expiresAt: new Date(future + 60_000).toISOString() }))).toMatchObject({
+      ok: false,
+      outcome: 'not-yet-valid',
+    });
     expect(gate.check({ payload: { id: 'x' } })).toMatchObject({ ok: false, outcome: 'malformed', id: null });
     expect(gate.check('garbage')).toMatchObject({ ok: false, outcome: 'malformed' });
   });
@@ -53,7 +59,9 @@ describe('console commands', () => {
 
   it('protocol frames and permission', () => {
     expect(parseConsoleMessage(JSON.stringify({ v: 1, type: 'command', command: command() })).ok).toBe(true);
-    expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'command.result', id: randomUUID(), outcome: 'done', detail: 'ok', backend: 'i3lock' })).ok).toBe(true);
+    expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'command.result', id: randomUUID(), outcome: 'done', detail: 'ok', backend: 'i3lock' })).ok).toBe(
+      true,
+    );
     expect(parseAgentMessage(JSON.stringify({ v: 1, type: 'command.result', id: null, outcome: 'nope', detail: '', backend: null })).ok).toBe(false);
     expect(PERMISSIONS['devices:command']).toEqual(['admin', 'technician']);
   });

@@ -36,7 +36,7 @@ function harness(session: unknown, ownership: Ownership = 'school') {
       if (idleMs !== null) idleMs += 1000;
       for (const action of core.step({ idleMs, locked })) {
         log.push({ t: Math.round((clock.mono - start) / 1000), action });
-        if (action.kind === 'lock') (locked = true), core.lockResult(true);
+        if (action.kind === 'lock') ((locked = true), core.lockResult(true));
         if (action.kind === 'logoff') locked = false;
       }
     }
@@ -65,7 +65,13 @@ describe('session policy schema', () => {
     expect(SessionPolicySchema.safeParse({ lockAfterIdleSeconds: 60, logoffAfterIdleSeconds: 30 }).success).toBe(false);
     expect(SessionPolicySchema.safeParse({ scheduledLogoff: { school: [{ time: '25:00' }] } }).success).toBe(false);
     expect(SessionPolicySchema.safeParse({ extra: 1 }).success).toBe(false);
-    expect(SessionPolicySchema.parse({ scheduledLogoff: { school: [{ time: '15:30' }] } }).scheduledLogoff.school[0]!.days).toEqual(['mon', 'tue', 'wed', 'thu', 'fri']);
+    expect(SessionPolicySchema.parse({ scheduledLogoff: { school: [{ time: '15:30' }] } }).scheduledLogoff.school[0]!.days).toEqual([
+      'mon',
+      'tue',
+      'wed',
+      'thu',
+      'fri',
+    ]);
     expect(PolicyDocumentSchema.safeParse({ format: 'vigil-policy/1', name: 'x', session: { lockAfterIdleSeconds: 'soon' } }).success).toBe(false);
   });
 
@@ -132,7 +138,12 @@ describe('SessionCore', () => {
   });
 
   it('logs off at the timetabled time after the warning, on the device owner type only', () => {
-    const session = { lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0, warningSeconds: 30, scheduledLogoff: { school: [{ time: '09:02' }], byod: [{ time: '09:05' }] } };
+    const session = {
+      lockAfterIdleSeconds: 0,
+      logoffAfterLockedSeconds: 0,
+      warningSeconds: 30,
+      scheduledLogoff: { school: [{ time: '09:02' }], byod: [{ time: '09:05' }] },
+    };
     const school = harness(session, 'school');
     school.tick(60);
     school.input();
@@ -145,7 +156,12 @@ describe('SessionCore', () => {
   });
 
   it('respects weekdays', () => {
-    const h = harness({ lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0, warningSeconds: 10, scheduledLogoff: { school: [{ time: '09:01', days: ['sat', 'sun'] }] } });
+    const h = harness({
+      lockAfterIdleSeconds: 0,
+      logoffAfterLockedSeconds: 0,
+      warningSeconds: 10,
+      scheduledLogoff: { school: [{ time: '09:01', days: ['sat', 'sun'] }] },
+    });
     h.tick(120);
     expect(h.kinds('warn')).toEqual([]);
   });
@@ -249,7 +265,7 @@ describe('SessionCore', () => {
     for (let i = 1; i <= 130; i++) {
       clock.advance(1000);
       for (const a of core.step({ idleMs: i * 1000, locked: false })) {
-        if (a.kind === 'lock') locks++, core.lockResult(false);
+        if (a.kind === 'lock') (locks++, core.lockResult(false));
       }
     }
     expect(locks).toBe(3); // at 5 s, 65 s, 125 s

@@ -60,7 +60,17 @@ describe('Linux session backend', () => {
     expect(p.lockers.filter((l) => l.available()).map((l) => l.name)).toEqual(['i3lock']); // no logind here, no session id
     expect(await p.idle!.idleMs()).toBe(12345);
     p.warning!.show('You will be logged off in 30 seconds', true, () => undefined);
-    expect(calls.at(-1)).toEqual(['xmessage', '-title', 'Vigil: you will be logged off', '-center', '-buttons', 'Postpone:3,OK:0', '-default', 'OK', 'You will be logged off in 30 seconds']);
+    expect(calls.at(-1)).toEqual([
+      'xmessage',
+      '-title',
+      'Vigil: you will be logged off',
+      '-center',
+      '-buttons',
+      'Postpone:3,OK:0',
+      '-default',
+      'OK',
+      'You will be logged off in 30 seconds',
+    ]);
   });
 
   const PASSWD = 'pupil:x:1000:1000:A Pupil,,,:/home/pupil:/bin/bash\n';
@@ -79,7 +89,15 @@ describe('Linux session backend', () => {
       ['setpriv', '--reuid=1000', '--regid=1000', '--init-groups', '--pdeathsig=TERM', '--', 'i3lock', '-n', '-c', '1d3557'],
     ]);
     const { LANG: _lang, ...env } = options[1]!.env!;
-    expect(env).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/pupil', USER: 'pupil', LOGNAME: 'pupil', SHELL: '/bin/bash', DISPLAY: ':5', XAUTHORITY: '/home/pupil/.Xauthority' });
+    expect(env).toEqual({
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: '/home/pupil',
+      USER: 'pupil',
+      LOGNAME: 'pupil',
+      SHELL: '/bin/bash',
+      DISPLAY: ':5',
+      XAUTHORITY: '/home/pupil/.Xauthority',
+    });
     // The session's screensaver is asked as the session's user too (its bus, its daemon).
     await p.lockers.find((l) => l.name === 'xscreensaver-command')!.lock();
     expect(calls.at(-1)).toEqual(['setpriv', '--reuid=1000', '--regid=1000', '--init-groups', '--pdeathsig=TERM', '--', 'xscreensaver-command', '-lock']);
@@ -96,7 +114,10 @@ describe('Linux session backend', () => {
     expect(await make(TARGET, 1001)).toMatchObject({ ok: false, detail: expect.stringMatching(/not root/) });
     expect(await make(TARGET, 0, [])).toMatchObject({ ok: false, detail: expect.stringMatching(/setpriv/) });
     const { runner } = recorder({ getent: { code: 2, stdout: '' } }, ['setpriv']);
-    expect(await new SessionUserRunner(runner, TARGET, 0).command('i3lock', [])).toMatchObject({ ok: false, detail: expect.stringMatching(/no entry in the user database/) });
+    expect(await new SessionUserRunner(runner, TARGET, 0).command('i3lock', [])).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/no entry in the user database/),
+    });
   });
 
   it('identifies session processes by uid AND display, never itself, its ancestors or pid 1', () => {

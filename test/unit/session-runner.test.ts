@@ -18,7 +18,13 @@ const locker = (name: string, ok: boolean, available = true): Locker & { calls: 
 };
 const logoff = (name: string, ok: boolean): LogoffBackend => ({ name, available: () => true, logoff: async () => ({ ok, detail: ok ? 'ended' : 'refused' }) });
 const shown: string[] = [];
-const warning: WarningDisplay = { name: 'fake-window', available: () => true, show: (text) => shown.push(text), hide: () => undefined, message: async () => ({ ok: true, detail: 'shown' }) };
+const warning: WarningDisplay = {
+  name: 'fake-window',
+  available: () => true,
+  show: (text) => shown.push(text),
+  hide: () => undefined,
+  message: async () => ({ ok: true, detail: 'shown' }),
+};
 
 function runner(platform: Partial<SessionPlatform>) {
   const events: NewAgentEvent[] = [];
@@ -61,7 +67,10 @@ describe('SessionRunner', () => {
     const none = runner({ lockers: [locker('a', true, false)] });
     none.r.start();
     none.r.stop();
-    expect(none.events[0]).toEqual({ type: 'session.backends', data: { platform: 'test', ownership: 'byod', idle: null, lockers: [], logoff: [], warning: 'fake-window' } });
+    expect(none.events[0]).toEqual({
+      type: 'session.backends',
+      data: { platform: 'test', ownership: 'byod', idle: null, lockers: [], logoff: [], warning: 'fake-window' },
+    });
     expect(none.problems()).toEqual(['no-locker']);
     expect((await none.r.command('lock')).ok).toBe(false);
     expect(none.problems()).toEqual(['no-locker', 'no-locker']);
@@ -109,7 +118,11 @@ describe('SessionRunner', () => {
 
   it('retiring (another user took the seat) and stopping (the agent stops) both end a locker it left running', async () => {
     let released = 0;
-    const holding: Locker = { name: 'holding', available: () => true, lock: async () => ({ ok: true, detail: 'pid 1', isLocked: () => true, release: () => void released++ }) };
+    const holding: Locker = {
+      name: 'holding',
+      available: () => true,
+      lock: async () => ({ ok: true, detail: 'pid 1', isLocked: () => true, release: () => void released++ }),
+    };
     const a = runner({ lockers: [holding] });
     await a.r.command('lock');
     a.r.retire();

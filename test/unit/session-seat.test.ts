@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { darwinSessionLister, parseConsoleOwner } from '../../src/agent/platform/darwin/seat.js';
-import { logindLister, parseLoginctlList, parseLoginctlShow, parseWho, utmpLister, whoDisplay, xDisplayAlive } from '../../src/agent/platform/linux/session/seat.js';
+import {
+  logindLister,
+  parseLoginctlList,
+  parseLoginctlShow,
+  parseWho,
+  utmpLister,
+  whoDisplay,
+  xDisplayAlive,
+} from '../../src/agent/platform/linux/session/seat.js';
 import { parseQueryUser, win32SessionLister } from '../../src/agent/platform/win32/seat.js';
 import type { CommandOutput, CommandRunner } from '../../src/agent/session/platform.js';
 import { SeatWatcher, seatSession, type SeatChange, type SeatSession, type SessionLister } from '../../src/agent/session/seat.js';
@@ -45,13 +53,17 @@ describe('Linux with logind (loginctl)', () => {
   });
 
   it('keeps graphical sessions of real users, not greeters or text logins', () => {
-    expect(parseLoginctlShow(fixture('loginctl-show-session.txt'))).toEqual([{ id: '3', sessionId: '3', user: 'jsmith', uid: 1000, display: ':0', local: true, active: true }]);
+    expect(parseLoginctlShow(fixture('loginctl-show-session.txt'))).toEqual([
+      { id: '3', sessionId: '3', user: 'jsmith', uid: 1000, display: ':0', local: true, active: true },
+    ]);
   });
 
   it('asks loginctl for all sessions in one call and reports "cannot list" on failure', async () => {
     const run = recorded({
       'loginctl list-sessions --no-legend --no-pager': { stdout: fixture('loginctl-list-sessions.txt') },
-      'loginctl show-session 3 5 c1 -p Id -p Name -p User -p Display -p Remote -p Active -p Class -p State -p Type': { stdout: fixture('loginctl-show-session.txt') },
+      'loginctl show-session 3 5 c1 -p Id -p Name -p User -p Display -p Remote -p Active -p Class -p State -p Type': {
+        stdout: fixture('loginctl-show-session.txt'),
+      },
     });
     expect(await logindLister(run).list()).toHaveLength(1);
     expect(run.calls).toHaveLength(2);
@@ -75,8 +87,12 @@ describe('Linux without logind (who + the X display)', () => {
     expect(whoDisplay({ user: 'x', line: 'tty7', loginTime: '2026-11-22 08:00', comment: ':0' })).toBe(':0');
   });
 
-  it('keeps X sign-ins whose display is alive, with the user\'s uid; terminals, ssh and text logins are not seats', async () => {
-    const run = recorded({ who: { stdout: fixture('who-iso.txt') }, 'id -u -- jsmith': { stdout: '1000\n' }, 'id -u -- bpatel': { code: 1, stderr: 'no such user' } });
+  it("keeps X sign-ins whose display is alive, with the user's uid; terminals, ssh and text logins are not seats", async () => {
+    const run = recorded({
+      who: { stdout: fixture('who-iso.txt') },
+      'id -u -- jsmith': { stdout: '1000\n' },
+      'id -u -- bpatel': { code: 1, stderr: 'no such user' },
+    });
     const lister = utmpLister(run, { displayAlive: async (d) => d === ':0' || d === ':1' });
     const sessions = await lister.list();
     expect(sessions).toEqual([
@@ -91,7 +107,7 @@ describe('Linux without logind (who + the X display)', () => {
 });
 
 describe('is an X server there? (a real socket)', () => {
-  it('true only when something accepts on the display\'s socket', async () => {
+  it("true only when something accepts on the display's socket", async () => {
     const dir = tempDir();
     try {
       expect(await xDisplayAlive(':5', dir.path)).toBe(false);
@@ -110,8 +126,8 @@ describe('is an X server there? (a real socket)', () => {
   });
 });
 
-describe('a followed X session\'s authority file', () => {
-  it('comes from the environment of that session\'s own processes (same uid and DISPLAY)', () => {
+describe("a followed X session's authority file", () => {
+  it("comes from the environment of that session's own processes (same uid and DISPLAY)", () => {
     const dir = tempDir();
     try {
       const proc = (pid: number, uid: number, env: string[]) => {
@@ -179,7 +195,12 @@ describe('SeatWatcher', () => {
     expect(changes.at(-1)).toMatchObject({ started: [{ user: 'itadmin' }], seatChanged: false });
     next = [s('2', 'akhan', { display: ':0' })];
     await watcher.poll();
-    expect(changes.at(-1)).toMatchObject({ started: [{ user: 'akhan' }], ended: [{ user: 'jsmith' }, { user: 'itadmin' }], seat: { user: 'akhan' }, seatChanged: true });
+    expect(changes.at(-1)).toMatchObject({
+      started: [{ user: 'akhan' }],
+      ended: [{ user: 'jsmith' }, { user: 'itadmin' }],
+      seat: { user: 'akhan' },
+      seatChanged: true,
+    });
     next = [];
     await watcher.poll();
     expect(changes.at(-1)).toMatchObject({ ended: [{ user: 'akhan' }], seat: null, seatChanged: true });

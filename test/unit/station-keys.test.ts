@@ -21,7 +21,12 @@ function setup() {
   const stations = new StationKeyService(store, policies, async (r) => (delivered.push(r.version), 3), createLogger('test', 'error'));
   return { store, identity, policies, stations, delivered, root };
 }
-const doc = { format: 'vigil-policy/1' as const, name: 'school', agent: { heartbeatSeconds: 30, statusSeconds: 60 }, usb: { verification: 'fast' as const, response: 'block' as const, allowSerials: [], treatAsRemovable: [] } };
+const doc = {
+  format: 'vigil-policy/1' as const,
+  name: 'school',
+  agent: { heartbeatSeconds: 30, statusSeconds: 60 },
+  usb: { verification: 'fast' as const, response: 'block' as const, allowSerials: [], treatAsRemovable: [] },
+};
 
 describe('station key registry', () => {
   it('register and revoke publish new policy versions carrying the keys; both are audited', async () => {
@@ -29,7 +34,11 @@ describe('station key registry', () => {
     const a = generateEd25519KeyPair();
     const b = generateEd25519KeyPair();
     // No policy yet: the key is stored, and the first publication carries it.
-    expect(await stations.register('library', a.publicKey, 'admin')).toMatchObject({ version: null, deliveredTo: 0, station: { id: 'library', keyId: keyId(a.publicKey) } });
+    expect(await stations.register('library', a.publicKey, 'admin')).toMatchObject({
+      version: null,
+      deliveredTo: 0,
+      station: { id: 'library', keyId: keyId(a.publicKey) },
+    });
     const first = await policies.publish(doc, 'admin', 30);
     expect(first.bundle.payload.stations).toEqual({ trusted: [{ id: 'library', publicKey: a.publicKey, keyId: keyId(a.publicKey) }], revoked: [] });
 
@@ -41,7 +50,9 @@ describe('station key registry', () => {
     const latest = (await policies.latest())!;
     expect(latest.document).toEqual(first.document); // the same document, re-signed
     expect(latest.bundle.payload.stations!.trusted.map((s) => s.id)).toEqual(['library']);
-    expect(latest.bundle.payload.stations!.revoked).toEqual([{ id: 'lab', publicKey: b.publicKey, keyId: keyId(b.publicKey), revokedAt: rev.station.revokedAt }]);
+    expect(latest.bundle.payload.stations!.revoked).toEqual([
+      { id: 'lab', publicKey: b.publicKey, keyId: keyId(b.publicKey), revokedAt: rev.station.revokedAt },
+    ]);
     // Renewals and ordinary pushes carry the registry too.
     expect((await policies.reissue('renewal'))!.bundle.payload.stations).toEqual(latest.bundle.payload.stations);
 
@@ -58,8 +69,14 @@ describe('station key registry', () => {
     await policies.publish(doc, 'admin', 30);
     const a = generateEd25519KeyPair();
     await stations.register('library', a.publicKey, 'admin');
-    await expect(stations.register('library', generateEd25519KeyPair().publicKey, 'admin')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/already registered/) });
-    await expect(stations.register('other', a.publicKey, 'admin')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/registered as station "library"/) });
+    await expect(stations.register('library', generateEd25519KeyPair().publicKey, 'admin')).rejects.toMatchObject({
+      kind: 'conflict',
+      message: expect.stringMatching(/already registered/),
+    });
+    await expect(stations.register('other', a.publicKey, 'admin')).rejects.toMatchObject({
+      kind: 'conflict',
+      message: expect.stringMatching(/registered as station "library"/),
+    });
     await expect(stations.revoke('nope', 'admin')).rejects.toMatchObject({ kind: 'not-found' });
     await stations.revoke('library', 'admin');
     await expect(stations.revoke('library', 'admin')).rejects.toMatchObject({ kind: 'conflict', message: expect.stringMatching(/already revoked/) });

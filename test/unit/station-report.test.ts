@@ -73,7 +73,13 @@ describe('console: acceptStationReport', () => {
   async function registry() {
     const store = openSqliteStore(tempPath('console.db'));
     stores.push(store);
-    await store.insertStationKey({ id: 'library-station', publicKey: key.publicKey, keyId: keyId(key.publicKey), registeredBy: 'admin', registeredAt: new Date().toISOString() });
+    await store.insertStationKey({
+      id: 'library-station',
+      publicKey: key.publicKey,
+      keyId: keyId(key.publicKey),
+      registeredBy: 'admin',
+      registeredAt: new Date().toISOString(),
+    });
     const deps = { store, log: createLogger('test', 'error') };
     const stored = () => listStationReports(store, 'library-station', 100);
     return { store, deps, stored };
@@ -95,7 +101,10 @@ describe('console: acceptStationReport', () => {
     const { deps, stored, store } = await registry();
     const impostor = generateEd25519KeyPair();
     const refusals: [string, Promise<unknown>][] = [
-      ['bad-signature', acceptStationReport(deps, 'library-station', sign(payload({ station: { id: 'library-station', keyId: keyId(impostor.publicKey) } }), impostor), 'x')],
+      [
+        'bad-signature',
+        acceptStationReport(deps, 'library-station', sign(payload({ station: { id: 'library-station', keyId: keyId(impostor.publicKey) } }), impostor), 'x'),
+      ],
       ['unknown-station', acceptStationReport(deps, 'lab-station', sign(payload({ station: { id: 'lab-station', keyId: keyId(key.publicKey) } })), 'x')],
       ['invalid-request', acceptStationReport(deps, 'lab-station', sign(payload()), 'x')],
       ['stale-report', acceptStationReport(deps, 'library-station', sign(payload({ scannedAt: new Date(Date.now() - 2 * 3600_000).toISOString() })), 'x')],

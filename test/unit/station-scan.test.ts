@@ -42,14 +42,25 @@ describe('scan station decisions', () => {
     const { root, key, scan } = setup();
     const outcome = await scan(engine(ALL_OK));
     expect(outcome).toMatchObject({ ok: true, files: 2, bytes: 2 });
-    const v = await verifyDriveFlag(root, { trust: { stations: [{ publicKey: key.publicKey }], revokedKeyIds: [] }, volume: { fsUuid: 'ABCD-1234', usbSerial: null }, level: 'strict' });
+    const v = await verifyDriveFlag(root, {
+      trust: { stations: [{ publicKey: key.publicKey }], revokedKeyIds: [] },
+      volume: { fsUuid: 'ABCD-1234', usbSerial: null },
+      level: 'strict',
+    });
     expect(v.ok).toBe(true);
   });
 
   it('treats files ClamAV said nothing about as unscanned, and deletes the old flag', async () => {
     const { root, scan } = setup();
     const outcome = await scan(engine('exit 0'));
-    expect(outcome).toMatchObject({ ok: false, reason: 'unscannable', problems: [{ path: 'Work/a.txt', problem: 'not scanned by ClamAV' }, { path: 'notes.txt', problem: 'not scanned by ClamAV' }] }); // sorted by path
+    expect(outcome).toMatchObject({
+      ok: false,
+      reason: 'unscannable',
+      problems: [
+        { path: 'Work/a.txt', problem: 'not scanned by ClamAV' },
+        { path: 'notes.txt', problem: 'not scanned by ClamAV' },
+      ],
+    }); // sorted by path
     expect(existsSync(join(root, SCAN_FLAG_FILE))).toBe(false);
   });
 

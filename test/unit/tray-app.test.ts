@@ -26,7 +26,12 @@ function status(over: Partial<TrayStatus> = {}): TrayStatus {
     consoleConnected: true,
     policyVersion: 3,
     aupNeeded: false,
-    monitoring: { appControl: { enforcement: 'pre-exec', mode: 'enforce', detail: null, marks: ['/home'] }, idleLockSeconds: 300, activity: null, usbControl: false },
+    monitoring: {
+      appControl: { enforcement: 'pre-exec', mode: 'enforce', detail: null, marks: ['/home'] },
+      idleLockSeconds: 300,
+      activity: null,
+      usbControl: false,
+    },
     ...over,
   };
 }
@@ -36,7 +41,18 @@ afterEach(() => apps.splice(0).forEach((a) => a.stop()));
 
 async function start(service: FakeService, electron = new FakeElectron(), pagesRoot = tempDir(), more: Partial<TrayAppOptions> = {}) {
   registerPageScheme(electron);
-  const app = await TrayApp.start({ electron, service, pagesRoot, preloadPath: '/opt/vigil/preload.cjs', icons, trayVersion: '0.1.0', userMode: false, log, aupCloseDelayMs: 0, ...more });
+  const app = await TrayApp.start({
+    electron,
+    service,
+    pagesRoot,
+    preloadPath: '/opt/vigil/preload.cjs',
+    icons,
+    trayVersion: '0.1.0',
+    userMode: false,
+    log,
+    aupCloseDelayMs: 0,
+    ...more,
+  });
   if (app) {
     apps.push(app);
     await app.refresh();
@@ -153,13 +169,22 @@ describe('tray app main process', () => {
     expect(await electron.invoke(TRAY_CHANNELS.reportConcern, from(concernWindow), good)).toEqual({ ok: true, value: { queued: true } });
     // Another page (allowed other channels), another origin, a look-alike window: all refused.
     await expect(electron.invoke(TRAY_CHANNELS.reportConcern, from(statusWindow), good)).rejects.toThrow('refused');
-    await expect(electron.invoke(TRAY_CHANNELS.reportConcern, { url: 'file:///tmp/concern/index.html', senderId: concernWindow!.webContents.id }, good)).rejects.toThrow('refused');
-    await expect(electron.invoke(TRAY_CHANNELS.reportConcern, { url: 'https://pages/concern/index.html', senderId: concernWindow!.webContents.id }, good)).rejects.toThrow('refused');
-    await expect(electron.invoke(TRAY_CHANNELS.reportConcern, { url: concernWindow!.url!, senderId: statusWindow!.webContents.id }, good)).rejects.toThrow('refused');
+    await expect(
+      electron.invoke(TRAY_CHANNELS.reportConcern, { url: 'file:///tmp/concern/index.html', senderId: concernWindow!.webContents.id }, good),
+    ).rejects.toThrow('refused');
+    await expect(
+      electron.invoke(TRAY_CHANNELS.reportConcern, { url: 'https://pages/concern/index.html', senderId: concernWindow!.webContents.id }, good),
+    ).rejects.toThrow('refused');
+    await expect(electron.invoke(TRAY_CHANNELS.reportConcern, { url: concernWindow!.url!, senderId: statusWindow!.webContents.id }, good)).rejects.toThrow(
+      'refused',
+    );
     // Invalid arguments never reach the service.
     const before = service.calls.length;
     for (const bad of [null, { ...good, text: '   ' }, { ...good, user: 'root' }, { ...good, category: 'gossip' }, 'text']) {
-      expect(await electron.invoke(TRAY_CHANNELS.reportConcern, from(concernWindow), bad)).toEqual({ ok: false, message: 'the page sent something that is not valid' });
+      expect(await electron.invoke(TRAY_CHANNELS.reportConcern, from(concernWindow), bad)).toEqual({
+        ok: false,
+        message: 'the page sent something that is not valid',
+      });
     }
     expect(service.calls.length).toBe(before);
     expect(service.calls.find((c) => c.op === 'concern.report')!.fields).toEqual({ submission: good });
@@ -169,7 +194,9 @@ describe('tray app main process', () => {
     const service = new FakeService({ status: () => status(), 'concern.report': () => Promise.reject(new Error('the Vigil service did not answer')) });
     const { electron } = await start(service);
     menuItem(electron, 'concern').click!();
-    expect(await electron.invoke(TRAY_CHANNELS.reportConcern, from(electron.windowAt('/concern/')), { category: 'other', text: 'x', wantsContact: false })).toEqual({
+    expect(
+      await electron.invoke(TRAY_CHANNELS.reportConcern, from(electron.windowAt('/concern/')), { category: 'other', text: 'x', wantsContact: false }),
+    ).toEqual({
       ok: false,
       message: 'the Vigil service did not answer',
     });
@@ -190,19 +217,43 @@ describe('tray app main process', () => {
     expect(await electron.invoke(TRAY_CHANNELS.askPermission, from(blocked))).toEqual({ ok: true, value: { done: true } });
     const request = electron.windowAt('/request-app/');
     expect(await electron.invoke(TRAY_CHANNELS.requestContext, from(request))).toEqual({ ok: true, value: { programs: [program], selected: SHA } });
-    expect(await electron.invoke(TRAY_CHANNELS.requestApp, from(request), { sha256: SHA, reason: ' for my maths homework ' })).toEqual({ ok: true, value: { queued: true } });
-    expect(service.calls.at(-1)).toEqual({ op: 'app.request', fields: { ask: { name: 'game.exe', path: program.path, sha256: SHA, signer: 'unknown', reason: 'for my maths homework' } } });
+    expect(await electron.invoke(TRAY_CHANNELS.requestApp, from(request), { sha256: SHA, reason: ' for my maths homework ' })).toEqual({
+      ok: true,
+      value: { queued: true },
+    });
+    expect(service.calls.at(-1)).toEqual({
+      op: 'app.request',
+      fields: { ask: { name: 'game.exe', path: program.path, sha256: SHA, signer: 'unknown', reason: 'for my maths homework' } },
+    });
     // A hash the service never reported as blocked is not sent.
     expect(await electron.invoke(TRAY_CHANNELS.requestApp, from(request), { sha256: 'b'.repeat(64), reason: null })).toMatchObject({ ok: false });
     app!.onNotice({ kind: 'notice', notice: 'session.warning', text: 'You will be signed out in 5 minutes.' });
     expect(electron.notifications.at(-1)!.options).toMatchObject({ title: 'Save your work', body: 'You will be signed out in 5 minutes.' });
-    app!.onNotice({ kind: 'notice', notice: 'usb.drive', title: '"STICK" was blocked', why: 'It has not been checked.', whatToDo: 'Take it to the scan station.' });
-    expect(electron.notifications.at(-1)!.options).toMatchObject({ title: '"STICK" was blocked', body: 'It has not been checked.\nTake it to the scan station.' });
+    app!.onNotice({
+      kind: 'notice',
+      notice: 'usb.drive',
+      title: '"STICK" was blocked',
+      why: 'It has not been checked.',
+      whatToDo: 'Take it to the scan station.',
+    });
+    expect(electron.notifications.at(-1)!.options).toMatchObject({
+      title: '"STICK" was blocked',
+      body: 'It has not been checked.\nTake it to the scan station.',
+    });
   });
 
   it('shows the AUP in a kiosk window the pupil cannot close, and lets it go once accepted', async () => {
     let needed = true;
-    const page = { variant: 'secondary', version: 2, aupHash: 'c'.repeat(64), title: 'Rules', markdown: '# Rules', school: 'Hillside', user: 'ann', offline: false };
+    const page = {
+      variant: 'secondary',
+      version: 2,
+      aupHash: 'c'.repeat(64),
+      title: 'Rules',
+      markdown: '# Rules',
+      school: 'Hillside',
+      user: 'ann',
+      offline: false,
+    };
     const service = new FakeService({
       status: () => status({ aupNeeded: needed }),
       'aup.decide': () => (needed ? { needed: true, reason: 'not-accepted', page } : { needed: false, reason: 'accepted-here' }),
@@ -211,7 +262,15 @@ describe('tray app main process', () => {
     });
     const { app, electron } = await start(service);
     const gate = electron.windowAt('/aup/')!;
-    expect(gate.spec).toMatchObject({ kiosk: true, fullscreen: true, alwaysOnTop: true, closable: false, minimizable: false, maximizable: false, frame: false });
+    expect(gate.spec).toMatchObject({
+      kiosk: true,
+      fullscreen: true,
+      alwaysOnTop: true,
+      closable: false,
+      minimizable: false,
+      maximizable: false,
+      frame: false,
+    });
     expect(gate.alwaysOnTopLevel).toBe('screen-saver');
     gate.close();
     expect(gate.isDestroyed()).toBe(false);
@@ -245,7 +304,12 @@ describe('tray app main process', () => {
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe('<h1>status</h1>');
     expect(ok.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self'/);
-    for (const bad of ['vigil-app://pages/../../etc/passwd', 'vigil-app://pages/%2e%2e/%2e%2e/etc/passwd', 'vigil-app://other/status/index.html', 'vigil-app://pages/status/missing.html']) {
+    for (const bad of [
+      'vigil-app://pages/../../etc/passwd',
+      'vigil-app://pages/%2e%2e/%2e%2e/etc/passwd',
+      'vigil-app://other/status/index.html',
+      'vigil-app://pages/status/missing.html',
+    ]) {
       expect((await serve(new Request(bad))).status, bad).toBe(404);
     }
     expect(pageOf('vigil-app://pages/concern/index.html#x')).toBe('concern');

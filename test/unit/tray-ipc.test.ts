@@ -36,7 +36,11 @@ describe('line framing', () => {
   it('splits lines across chunks and drops an oversized one up to its newline', () => {
     const lines: string[] = [];
     let oversize = 0;
-    const splitter = new LineSplitter(10, (l) => lines.push(l), () => oversize++);
+    const splitter = new LineSplitter(
+      10,
+      (l) => lines.push(l),
+      () => oversize++,
+    );
     splitter.push(Buffer.from('{"a"'));
     splitter.push(Buffer.from(':1}\n\n{"b":2}\nxxxxxxxx'));
     expect(splitter.pending).toBe(true);
@@ -56,7 +60,10 @@ describe('tray watch', () => {
     const watch = new TrayWatch({
       policy: () => policy,
       emit: (e) => events.push(e),
-      restart: async (tray) => (actions.push(`restart:${tray.user}:${tray.gid}`), restartOk ? { ok: true, detail: 'started' } : { ok: false, detail: 'no tray command' }),
+      restart: async (tray) => (
+        actions.push(`restart:${tray.user}:${tray.gid}`),
+        restartOk ? { ok: true, detail: 'started' } : { ok: false, detail: 'no tray command' }
+      ),
       lock: withLock ? async () => (actions.push('lock'), { ok: true, detail: 'i3lock' }) : null,
       log,
       setTimer: (fn, ms) => {
@@ -108,7 +115,10 @@ describe('tray watch', () => {
     failing.watch.gone(tray);
     await failing.fire();
     expect(failing.actions).toEqual(['restart:ann:1002', 'lock']);
-    expect(failing.events[0]!.data).toMatchObject({ action: 'locked', detail: expect.stringMatching(/could not start it again \(no tray command\); locked the session/) });
+    expect(failing.events[0]!.data).toMatchObject({
+      action: 'locked',
+      detail: expect.stringMatching(/could not start it again \(no tray command\); locked the session/),
+    });
     const reporting = harness({ onStopped: 'report', graceSeconds: 2 });
     reporting.watch.hello(1001);
     reporting.watch.gone(tray);
@@ -120,7 +130,12 @@ describe('tray watch', () => {
 
 describe('monitoring in plain words', () => {
   it('names each control that is on, and says when activity is not recorded and why', () => {
-    const state = { appControl: { enforcement: 'pre-exec' as const, mode: 'enforce' as const, detail: null, marks: [] }, idleLockSeconds: 600, activity: null, usbControl: true };
+    const state = {
+      appControl: { enforcement: 'pre-exec' as const, mode: 'enforce' as const, detail: null, marks: [] },
+      idleLockSeconds: 600,
+      activity: null,
+      usbControl: true,
+    };
     expect(monitoredNow(state)).toEqual([
       'Programs: only programs the school allows can start.',
       'Screen lock: the screen locks after 10 minutes without use.',
@@ -128,18 +143,43 @@ describe('monitoring in plain words', () => {
       'Websites and windows: not recorded.',
     ]);
     expect(monitoredSummary(state)).toBe('Monitored now: programs, screen lock, USB drives');
-    const paused = { appControl: null, idleLockSeconds: null, activity: { collecting: false, mode: 'full' as const, pausedReason: 'outside-school-hours' as const }, usbControl: false };
+    const paused = {
+      appControl: null,
+      idleLockSeconds: null,
+      activity: { collecting: false, mode: 'full' as const, pausedReason: 'outside-school-hours' as const },
+      usbControl: false,
+    };
     expect(monitoredNow(paused)).toEqual(['Websites and windows: not recorded right now (outside school hours).']);
     expect(monitoredSummary(paused)).toBe('Nothing is monitored right now');
   });
 
-  it('shows the activity collector\'s own words for what is shared right now', () => {
-    const now = { collecting: true, mode: 'app-only' as const, pausedReason: null, window: { app: 'Firefox', title: null, url: null, path: null }, since: null, idleSeconds: 0, locked: false };
+  it("shows the activity collector's own words for what is shared right now", () => {
+    const now = {
+      collecting: true,
+      mode: 'app-only' as const,
+      pausedReason: null,
+      window: { app: 'Firefox', title: null, url: null, path: null },
+      since: null,
+      idleSeconds: 0,
+      locked: false,
+    };
     const words = describeSharing(now, null, 'school');
-    const lines = monitoredNow({ appControl: null, idleLockSeconds: null, activity: { collecting: true, mode: 'app-only', pausedReason: null, words }, usbControl: false });
+    const lines = monitoredNow({
+      appControl: null,
+      idleLockSeconds: null,
+      activity: { collecting: true, mode: 'app-only', pausedReason: null, words },
+      usbControl: false,
+    });
     expect(lines[0]).toBe('School IT can see that you are using Firefox.');
     expect(lines).toContain('They cannot see window titles, web addresses or what is inside your apps.');
-    expect(MonitoringStateSchema.safeParse({ appControl: null, idleLockSeconds: null, activity: { collecting: true, mode: 'app-only', pausedReason: null, words }, usbControl: false }).success).toBe(true);
+    expect(
+      MonitoringStateSchema.safeParse({
+        appControl: null,
+        idleLockSeconds: null,
+        activity: { collecting: true, mode: 'app-only', pausedReason: null, words },
+        usbControl: false,
+      }).success,
+    ).toBe(true);
   });
 });
 
@@ -172,12 +212,24 @@ function options(path: string | null, emitted: NewAgentEvent[], sessionUid = pro
 
 /** The AUP gate's three calls over a real socket, served by the service's request handler. */
 const addonMissing = !existsSync(join(REPO, 'native/peercred/build/Release/vigil_peercred.node'));
-const skip = skipReason('tray IPC (AUP)', process.platform !== 'linux' ? 'Linux only (SO_PEERCRED)' : addonMissing ? 'the peer-credentials addon is not built' : null);
+const skip = skipReason(
+  'tray IPC (AUP)',
+  process.platform !== 'linux' ? 'Linux only (SO_PEERCRED)' : addonMissing ? 'the peer-credentials addon is not built' : null,
+);
 
 class FakeGate implements AupGateApi {
   calls: string[] = [];
   accepted = false;
-  readonly page = { variant: 'primary' as const, version: 4, aupHash: 'd'.repeat(64), title: 'Our rules', markdown: 'Be kind.', school: 'Hillside', user: '', offline: false };
+  readonly page = {
+    variant: 'primary' as const,
+    version: 4,
+    aupHash: 'd'.repeat(64),
+    title: 'Our rules',
+    markdown: 'Be kind.',
+    school: 'Hillside',
+    user: '',
+    offline: false,
+  };
   async decide(user: string): Promise<AupGateDecision> {
     this.calls.push(`decide:${user}`);
     return this.accepted ? { needed: false, reason: 'accepted-here' } : { needed: true, reason: 'not-accepted', page: { ...this.page, user } };
@@ -225,15 +277,22 @@ describe.skipIf(skip)('AUP gate over the tray socket', () => {
     closers.push(() => client.close());
     const decision = await client.call('aup.decide', {});
     expect(decision).toEqual({ needed: true, reason: 'not-accepted', page: { ...gate.page, user: me } });
-    expect(await client.call('aup.accept', { request: { typedName: 'Ann', variant: 'primary', version: 4, aupHash: 'e'.repeat(64) } })).toEqual({ ok: false, message: 'these are not the current rules' });
-    await expect(client.call('aup.accept', { request: { typedName: 'A', variant: 'primary', version: 4, aupHash: 'nothex' } as never })).rejects.toMatchObject({ code: 'malformed' });
+    expect(await client.call('aup.accept', { request: { typedName: 'Ann', variant: 'primary', version: 4, aupHash: 'e'.repeat(64) } })).toEqual({
+      ok: false,
+      message: 'these are not the current rules',
+    });
+    await expect(client.call('aup.accept', { request: { typedName: 'A', variant: 'primary', version: 4, aupHash: 'nothex' } as never })).rejects.toMatchObject({
+      code: 'malformed',
+    });
     expect(await client.call('aup.decline', {})).toEqual({ ok: true });
     expect(gate.calls).toEqual([`decide:${me}`, `accept:${me}:Ann`, `decline:${me}`]);
 
     const other = await serve(uid + 1);
     const stranger = await TrayIpcClient.connect({ path: other.path, expectServerUid: uid });
     closers.push(() => stranger.close());
-    await expect(stranger.call('aup.decline', {})).rejects.toEqual(new IpcCallError('not-your-session', `${me} may not answer the AUP for another user's session`));
+    await expect(stranger.call('aup.decline', {})).rejects.toEqual(
+      new IpcCallError('not-your-session', `${me} may not answer the AUP for another user's session`),
+    );
     expect(other.gate.calls).toEqual([]);
   });
 
@@ -243,7 +302,17 @@ describe.skipIf(skip)('AUP gate over the tray socket', () => {
     await waitUntil(() => service.connected);
     const electron = new FakeElectron();
     registerPageScheme(electron);
-    const app = (await TrayApp.start({ electron, service, pagesRoot: tempDir(), preloadPath: '/p.cjs', icons: { connected: 'c', offline: 'o', 'action-needed': 'a' }, trayVersion: 't', userMode: false, log, aupCloseDelayMs: 0 }))!;
+    const app = (await TrayApp.start({
+      electron,
+      service,
+      pagesRoot: tempDir(),
+      preloadPath: '/p.cjs',
+      icons: { connected: 'c', offline: 'o', 'action-needed': 'a' },
+      trayVersion: 't',
+      userMode: false,
+      log,
+      aupCloseDelayMs: 0,
+    }))!;
     closers.push(() => app.stop());
     await app.refresh();
     const kiosk = electron.windowAt('/aup/')!;
@@ -251,7 +320,9 @@ describe.skipIf(skip)('AUP gate over the tray socket', () => {
     expect(electron.tray.image).toBe('a');
     const sender = { url: kiosk.url!, senderId: kiosk.webContents.id };
     const page = (await electron.invoke(TRAY_CHANNELS.aupLoad, sender)) as { aupHash: string; variant: string; version: number };
-    expect(await electron.invoke(TRAY_CHANNELS.aupAccept, sender, { typedName: 'Ann Smith', variant: page.variant, version: page.version, aupHash: page.aupHash })).toEqual({ ok: true });
+    expect(
+      await electron.invoke(TRAY_CHANNELS.aupAccept, sender, { typedName: 'Ann Smith', variant: page.variant, version: page.version, aupHash: page.aupHash }),
+    ).toEqual({ ok: true });
     await waitUntil(() => kiosk.isDestroyed());
     await waitUntil(() => app.state === 'connected');
     expect(gate.calls).toContain(`accept:${me}:Ann Smith`);
@@ -262,7 +333,17 @@ describe.skipIf(skip)('notices and user mode', () => {
   const me = userInfo().username;
   const uid = process.getuid!();
   const closers = closersPerTest();
-  const program = { name: 'game', path: '/tmp/game', sha256: 'f'.repeat(64), signer: 'unknown', user: me, mode: 'enforce' as const, reason: 'default', ruleId: null, repeats: 0 };
+  const program = {
+    name: 'game',
+    path: '/tmp/game',
+    sha256: 'f'.repeat(64),
+    signer: 'unknown',
+    user: me,
+    mode: 'enforce' as const,
+    reason: 'default',
+    ruleId: null,
+    repeats: 0,
+  };
 
   it("sends a block to that user's trays that said hello, and a logoff warning to the session's", async () => {
     const path = join(tempDir(), 'run', 'tray.sock');
@@ -270,7 +351,10 @@ describe.skipIf(skip)('notices and user mode', () => {
     closers.push(() => ipc.close());
     const tray = await TrayIpcClient.connect({ path, expectServerUid: uid });
     const silent = await TrayIpcClient.connect({ path, expectServerUid: uid });
-    closers.push(() => tray.close(), () => silent.close());
+    closers.push(
+      () => tray.close(),
+      () => silent.close(),
+    );
     const seen: ServiceNotice[] = [];
     const unseen: ServiceNotice[] = [];
     tray.on('notice', (n) => seen.push(n));
@@ -429,16 +513,16 @@ describe.skipIf(skip)("power and idle reports from the session user's tray", () 
     const { path, powers, reports } = await serve(uid + 1);
     const stranger = await TrayIpcClient.connect({ path, expectServerUid: uid });
     closers.push(() => stranger.close());
-    await expect(stranger.call('power.report', { state: 'suspending' })).rejects.toEqual(new IpcCallError('not-your-session', `${me} may not report power for another user's session`));
-    await expect(stranger.call('idle.report', { idleSeconds: 5, state: 'active' })).rejects.toEqual(new IpcCallError('not-your-session', `${me} may not report idle time for another user's session`));
+    await expect(stranger.call('power.report', { state: 'suspending' })).rejects.toEqual(
+      new IpcCallError('not-your-session', `${me} may not report power for another user's session`),
+    );
+    await expect(stranger.call('idle.report', { idleSeconds: 5, state: 'active' })).rejects.toEqual(
+      new IpcCallError('not-your-session', `${me} may not report idle time for another user's session`),
+    );
     const own = await serve(uid);
     const client = await TrayIpcClient.connect({ path: own.path, expectServerUid: uid });
     closers.push(() => client.close());
-    for (const bad of [
-      { state: 'hibernating' },
-      { state: 'suspending', uid: uid + 1 },
-      {},
-    ]) {
+    for (const bad of [{ state: 'hibernating' }, { state: 'suspending', uid: uid + 1 }, {}]) {
       await expect(client.call('power.report', bad as never), JSON.stringify(bad)).rejects.toMatchObject({ code: 'malformed' });
     }
     for (const bad of [
@@ -464,7 +548,17 @@ describe.skipIf(skip)("power and idle reports from the session user's tray", () 
     await waitUntil(() => service.connected);
     const electron = new FakeElectron();
     registerPageScheme(electron);
-    const app = (await TrayApp.start({ electron, service, pagesRoot: tempDir(), preloadPath: '/p.cjs', icons: { connected: 'c', offline: 'o', 'action-needed': 'a' }, trayVersion: 't', userMode: false, log, idleReportMs: 3_600_000 }))!;
+    const app = (await TrayApp.start({
+      electron,
+      service,
+      pagesRoot: tempDir(),
+      preloadPath: '/p.cjs',
+      icons: { connected: 'c', offline: 'o', 'action-needed': 'a' },
+      trayVersion: 't',
+      userMode: false,
+      log,
+      idleReportMs: 3_600_000,
+    }))!;
     closers.push(() => app.stop());
     electron.powerMonitor.idleSeconds = 321;
     electron.powerMonitor.emit('lock-screen');
@@ -515,7 +609,12 @@ describe('tray transport per platform', () => {
   }
 
   it('names the peer check of each platform, and none elsewhere', () => {
-    expect(['linux', 'darwin', 'win32', 'freebsd'].map((p) => peerCheckFor(p as NodeJS.Platform))).toEqual(['SO_PEERCRED', 'getpeereid', 'pipe client token', null]);
+    expect(['linux', 'darwin', 'win32', 'freebsd'].map((p) => peerCheckFor(p as NodeJS.Platform))).toEqual([
+      'SO_PEERCRED',
+      'getpeereid',
+      'pipe client token',
+      null,
+    ]);
     expect(() => trayServerTransport('/run/vigil/tray.sock', fakePlatform('freebsd'))).toThrow('the tray IPC has no peer check on freebsd: trays are refused');
     expect(() => trayClientTransport('/run/vigil/tray.sock', fakePlatform('openbsd'))).toThrow(/no peer check on openbsd/);
   });
@@ -549,7 +648,9 @@ describe('tray transport per platform', () => {
     expect(await tray.call('hello', { trayVersion: 't' })).toMatchObject({ sessionUser: true });
     // The client's own check: a listener the addon says is another uid is not the service.
     const impostor = fakePlatform('darwin', { peercred: () => ({ peerCredentials: () => ({ pid: 9, uid: uid + 501, gid: 20 }) }) });
-    await expect(TrayIpcClient.connect({ path, expectServerUid: uid, platform: impostor })).rejects.toThrow(`runs as uid ${uid + 501}, not ${uid}: not the Vigil service`);
+    await expect(TrayIpcClient.connect({ path, expectServerUid: uid, platform: impostor })).rejects.toThrow(
+      `runs as uid ${uid + 501}, not ${uid}: not the Vigil service`,
+    );
 
     const other = join(tempDir(), 'run', 'tray.sock');
     await expect(startTrayIpc({ ...options(other, []), platform: fakePlatform('darwin', { peercred: missing }) })).rejects.toThrow(/addon is not built/);

@@ -61,7 +61,11 @@ describe('Linux removable-drive classifier (recorded sysfs/udev)', () => {
     const loop = volume('7:3', '/dev/loop3', '/media/pupil/STICK', 'ext4');
     expect(await classifier.classify(loop, [])).toBeNull();
     expect(await classifier.classify(loop, [{ mountPoint: '/srv/*' }])).toBeNull();
-    expect(await classifier.classify(loop, [{ mountPoint: '/media/*/*', source: '/dev/loop*' }])).toMatchObject({ classifiedBy: 'policy', device: '/dev/loop3', usbSerial: null });
+    expect(await classifier.classify(loop, [{ mountPoint: '/media/*/*', source: '/dev/loop*' }])).toMatchObject({
+      classifiedBy: 'policy',
+      device: '/dev/loop3',
+      usbSerial: null,
+    });
     expect(await classifier.classify(loop, [{ source: '/dev/sd*' }])).toBeNull();
   });
 
@@ -70,12 +74,17 @@ describe('Linux removable-drive classifier (recorded sysfs/udev)', () => {
     expect(await classifier.classify({ ...volume('0:5', 'proc', '/proc', 'proc') }, [])).toBeNull();
     expect(await classifier.classify(volume('8:99', '/dev/sdz9', '/mnt/x'), [])).toBeNull();
     // FUSE without a block device: only a rule can name it.
-    expect(await classifier.classify(volume('0:61', 'exfat-fuse', '/media/pupil/X', 'fuse'), [{ mountPoint: '/media/pupil/*' }])).toMatchObject({ classifiedBy: 'policy' });
+    expect(await classifier.classify(volume('0:61', 'exfat-fuse', '/media/pupil/X', 'fuse'), [{ mountPoint: '/media/pupil/*' }])).toMatchObject({
+      classifiedBy: 'policy',
+    });
   });
 
   it('parses udev records and device numbers as the kernel encodes them', () => {
     const props = parseUdevData('S:disk/by-id/x\nE:ID_BUS=usb\nE:ID_FS_LABEL=A=B\nE:\nG:systemd\n');
-    expect([...props]).toEqual([['ID_BUS', 'usb'], ['ID_FS_LABEL', 'A=B']]);
+    expect([...props]).toEqual([
+      ['ID_BUS', 'usb'],
+      ['ID_FS_LABEL', 'A=B'],
+    ]);
     expect(splitDevNumber(0x811)).toEqual({ major: 8, minor: 17 });
     expect(splitDevNumber(0x10302)).toEqual({ major: 259, minor: 2 });
     expect(splitDevNumber(0x700 + 3)).toEqual({ major: 7, minor: 3 });

@@ -41,7 +41,13 @@ async function flagged(days = 0): Promise<string> {
   const root = dir();
   mkdirSync(join(root, 'Art'));
   writeFileSync(join(root, 'Art/picture.png'), 'png');
-  await flagDirectory(root, { key: station, volume: { fsUuid: 'AAAA-0001', fsType: 'vfat', label: 'HOMEWORK', usbSerial: null }, stationId: 'library', scannedAt: new Date(Date.now() - days * 86_400_000), expiresDays: 30 });
+  await flagDirectory(root, {
+    key: station,
+    volume: { fsUuid: 'AAAA-0001', fsType: 'vfat', label: 'HOMEWORK', usbSerial: null },
+    stationId: 'library',
+    scannedAt: new Date(Date.now() - days * 86_400_000),
+    expiresDays: 30,
+  });
   return root;
 }
 
@@ -69,7 +75,9 @@ describe('USB gate decisions', () => {
     expect(events[0]).toMatchObject({ type: 'usb.read-only', data: { reason: 'expired', action: 'remounted-read-only' } });
     expect(events[0]!.data).toMatchObject({ detail: expect.stringContaining("older than the policy's 7 day(s)") });
     expect(notices[0]).toMatchObject({ kind: 'read-only', title: '"HOMEWORK" is read-only' });
-    expect(notices[0]!.why).toBe('The drive "HOMEWORK" was opened read-only (you can copy files from it, but not change them or run programs from it) because its virus check is too old.');
+    expect(notices[0]!.why).toBe(
+      'The drive "HOMEWORK" was opened read-only (you can copy files from it, but not change them or run programs from it) because its virus check is too old.',
+    );
     // The plain message window gets it wrapped, in paragraphs.
     const text = noticeText(notices[0]!).split('\n');
     expect(text[0]).toBe('"HOMEWORK" is read-only');
@@ -194,7 +202,12 @@ describe('USB gate hosted in the agent service', () => {
     const events: NewAgentEvent[] = [];
     const shown: string[] = [];
     const policies = new PolicyBus(createLogger('test', 'error'));
-    const session = { command: async (action: 'lock' | 'logoff' | 'message', text?: string) => (shown.push(`${action}: ${text}`), { ok: true, detail: 'shown', backend: 'test' }) };
+    const session = {
+      command: async (action: 'lock' | 'logoff' | 'message', text?: string) => (
+        shown.push(`${action}: ${text}`),
+        { ok: true, detail: 'shown', backend: 'test' }
+      ),
+    };
     const host = { emit: (e: NewAgentEvent) => events.push(e), policies, session: () => session };
     const gate = createUsbGate(host, { mode: 'service', log: createLogger('test', 'error'), os: 'linux' }, platform)!;
     const tray: string[] = [];

@@ -21,7 +21,17 @@ describe('Windows volumes (WMI/CIM JSON via PowerShell)', () => {
   it('keeps USB and removable volumes, with the FAT/exFAT serial as blkid prints it and the USB serial', () => {
     const drives = win32RemovableVolumes(parseWin32Snapshot(fixture('win32/snapshot.json')));
     expect(drives.map((d) => [d.volume.mountPoint, d.drive])).toEqual([
-      ['E:\\', { classifiedBy: 'os', device: '\\\\?\\Volume{8a61b2c4-5d3e-11ef-9c2b-806e6f6e6963}\\', fsUuid: '1A2B-3C4D', label: 'HOMEWORK', fsType: 'fat32', usbSerial: '4C530001230615117281' }],
+      [
+        'E:\\',
+        {
+          classifiedBy: 'os',
+          device: '\\\\?\\Volume{8a61b2c4-5d3e-11ef-9c2b-806e6f6e6963}\\',
+          fsUuid: '1A2B-3C4D',
+          label: 'HOMEWORK',
+          fsType: 'fat32',
+          usbSerial: '4C530001230615117281',
+        },
+      ],
       // A USB disk reporting DriveType 3 (fixed) is still on the USB bus.
       ['F:\\', expect.objectContaining({ fsUuid: 'DEAD-BEEF', fsType: 'exfat', usbSerial: '575836314535384A4B303538' })],
       // NTFS: Win32_Volume shows only 32 of the 64 serial bits; a blank serial is no serial.
@@ -140,10 +150,18 @@ describe('Windows and macOS backends behind the UsbPlatform interface (recorded 
   }
 
   it('Windows: lists removable volumes, classifies from the snapshot, blocks with mountvol and sets the disk read-only', async () => {
-    const runner = recordedRunner({ 'powershell.exe -NoProfile -NonInteractive -Command $ErrorActionPreference': fixture('win32/snapshot.json'), mountvol: '', 'powershell.exe -NoProfile -NonInteractive -Command Set-Disk': '' });
+    const runner = recordedRunner({
+      'powershell.exe -NoProfile -NonInteractive -Command $ErrorActionPreference': fixture('win32/snapshot.json'),
+      mountvol: '',
+      'powershell.exe -NoProfile -NonInteractive -Command Set-Disk': '',
+    });
     let arrival: ((line: string) => void) | null = null;
     let subscription = '';
-    const platform = win32UsbPlatform(runner, 60_000, (command, args, onLine) => ((subscription = `${command} ${args.join(' ')}`), (arrival = onLine), () => (arrival = null)));
+    const platform = win32UsbPlatform(
+      runner,
+      60_000,
+      (command, args, onLine) => ((subscription = `${command} ${args.join(' ')}`), (arrival = onLine), () => (arrival = null)),
+    );
     const volumes = await platform.watcher.start();
     expect(subscription).toContain('Register-CimIndicationEvent -ClassName Win32_VolumeChangeEvent');
     // An arrival event re-reads the snapshot at once (no waiting for the timer).
@@ -179,8 +197,18 @@ describe('Windows and macOS backends behind the UsbPlatform interface (recorded 
     const volumes = await platform.watcher.start();
     platform.watcher.stop();
     const stick = volumes.find((v) => v.mountPoint === '/Volumes/HOMEWORK & ART')!;
-    expect(await platform.classifier.classify(stick, [])).toMatchObject({ device: '/dev/disk4s1', fsUuid: '1A2B-3C4D', usbSerial: '4C530001230615117281', label: 'HOMEWORK & ART' });
-    expect(await platform.classifier.classify(volumes.find((v) => v.mountPoint === '/')!, [])).toBeNull();
+    expect(await platform.classifier.classify(stick, [])).toMatchObject({
+      device: '/dev/disk4s1',
+      fsUuid: '1A2B-3C4D',
+      usbSerial: '4C530001230615117281',
+      label: 'HOMEWORK & ART',
+    });
+    expect(
+      await platform.classifier.classify(
+        volumes.find((v) => v.mountPoint === '/')!,
+        [],
+      ),
+    ).toBeNull();
     expect(await platform.actions.block(stick)).toMatchObject({ ok: true });
     expect(runner.ran.at(-1)).toBe('diskutil eject disk4');
     expect(platform.actions.isReadOnly(volumes.find((v) => v.mountPoint === '/Volumes/My Passport')!)).toBe(true);

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCESS, checkTrayPipeSddl, FILE_CREATE_PIPE_INSTANCE, parseDacl, TRAY_CLIENT_ACCESS, TRAY_CLIENT_OPEN_ACCESS, trayPipeSddl } from '../../src/agent/local-ipc/win32-pipe.js';
+import {
+  ACCESS,
+  checkTrayPipeSddl,
+  FILE_CREATE_PIPE_INSTANCE,
+  parseDacl,
+  TRAY_CLIENT_ACCESS,
+  TRAY_CLIENT_OPEN_ACCESS,
+  trayPipeSddl,
+} from '../../src/agent/local-ipc/win32-pipe.js';
 import { REPO } from '../helpers/processes.js';
 
 /** The Windows tray pipe's ACL, built and checked on documented descriptors (unverified on Windows). */
@@ -39,7 +47,8 @@ describe('Windows tray pipe ACL', () => {
     expect(TRAY_CLIENT_OPEN_ACCESS & ~users).toBe(0);
     expect(TRAY_CLIENT_OPEN_ACCESS & FILE_CREATE_PIPE_INSTANCE).toBe(0);
     // Data both ways, libuv's SetNamedPipeHandleState, the owner check (GetSecurityInfo).
-    for (const right of [ACCESS.FILE_READ_DATA, ACCESS.FILE_WRITE_DATA, ACCESS.FILE_WRITE_ATTRIBUTES, ACCESS.READ_CONTROL]) expect(TRAY_CLIENT_OPEN_ACCESS & right).toBe(right);
+    for (const right of [ACCESS.FILE_READ_DATA, ACCESS.FILE_WRITE_DATA, ACCESS.FILE_WRITE_ATTRIBUTES, ACCESS.READ_CONTROL])
+      expect(TRAY_CLIENT_OPEN_ACCESS & right).toBe(right);
     // What the old client asked for: GENERIC_READ | GENERIC_WRITE maps (FR | FW) to a mask the entry does not cover.
     const fileGenericWrite = parseDacl('D:P(A;;FW;;;IU)').aces[0]!.mask;
     expect(fileGenericWrite & FILE_CREATE_PIPE_INSTANCE).toBe(FILE_CREATE_PIPE_INSTANCE);

@@ -2,7 +2,6 @@ import { ActivityWindowSchema, type ActivityWindow } from '../../shared/activity
 import { redact, type ActivityPolicy } from '../../shared/activity-policy.js';
 import type { RawWindow } from './window-source.js';
 
-
 /**
  * What may leave the device about a window under the policy: app-only drops title, URL and
  * path; full keeps them with the redaction patterns applied. Everything passes through the

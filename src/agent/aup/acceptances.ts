@@ -16,9 +16,7 @@ export const ACCEPTANCE_MIGRATIONS: readonly Migration[] = [
 ];
 
 /** How a user's acceptance of one AUP text is known on this device. */
-export type KnownAcceptance =
-  | { source: 'here'; receipt: AupReceipt }
-  | { source: 'elsewhere'; acceptedAt: string | null };
+export type KnownAcceptance = { source: 'here'; receipt: AupReceipt } | { source: 'elsewhere'; acceptedAt: string | null };
 
 /** Enough for a busy lab (every pupil of a school, a few versions each); the oldest go first. */
 export const DEFAULT_MAX_ACCEPTANCES = 20_000;
@@ -66,8 +64,7 @@ export class AcceptanceRecords {
 
   get(user: string, aupHash: string): KnownAcceptance | null {
     const row = this.db.prepare('SELECT source, accepted_at, receipt FROM acceptances WHERE user = ? AND aup_hash = ?').get(user, aupHash) as
-      | { source: string; accepted_at: string | null; receipt: string | null }
-      | undefined;
+      { source: string; accepted_at: string | null; receipt: string | null } | undefined;
     if (!row) return null;
     if (row.source === 'elsewhere') return { source: 'elsewhere', acceptedAt: row.accepted_at };
     const receipt = AupReceiptSchema.safeParse(parseOrNull(row.receipt));

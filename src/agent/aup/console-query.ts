@@ -49,7 +49,11 @@ export class AupAcceptanceQueries {
     if (!first) return;
     first(
       message.refused
-        ? { kind: 'unanswered', detail: message.refused === 'rate-limited' ? 'the console asked this device to slow down' : 'the console has a different current AUP for this device' }
+        ? {
+            kind: 'unanswered',
+            detail:
+              message.refused === 'rate-limited' ? 'the console asked this device to slow down' : 'the console has a different current AUP for this device',
+          }
         : { kind: 'answered', accepted: message.accepted, acceptedAt: message.acceptedAt },
     );
   }

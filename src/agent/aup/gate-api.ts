@@ -7,8 +7,7 @@ import type { AupAcceptRequest, AupBridgeResult, AupPageData } from '../../share
  * `needed`: show the gate. `no-aup`: the policy names no AUP (or none has been delivered).
  */
 export type AupGateDecision =
-  | { needed: false; reason: 'accepted-here' | 'accepted-elsewhere' | 'no-aup' }
-  | { needed: true; reason: 'not-accepted' | 'new-version'; page: AupPageData };
+  { needed: false; reason: 'accepted-here' | 'accepted-elsewhere' | 'no-aup' } | { needed: true; reason: 'not-accepted' | 'new-version'; page: AupPageData };
 
 /**
  * What the tray's AUP window (through local IPC) asks of the service. Implemented by the

@@ -53,8 +53,12 @@ export class AupGate implements AupGateApi {
     if (known?.source === 'here') {
       // The store is only writable by the service, but a receipt must still prove itself.
       const check = checkReceipt(known.receipt, this.options.key.publicKey, aup);
-      if (check.ok && check.receipt.payload.user === user && check.receipt.payload.deviceId === this.options.deviceId) return { needed: false, reason: 'accepted-here' };
-      this.options.log.warn('a stored AUP receipt does not verify; asking again', { user, detail: check.ok ? 'receipt names another user or device' : check.detail });
+      if (check.ok && check.receipt.payload.user === user && check.receipt.payload.deviceId === this.options.deviceId)
+        return { needed: false, reason: 'accepted-here' };
+      this.options.log.warn('a stored AUP receipt does not verify; asking again', {
+        user,
+        detail: check.ok ? 'receipt names another user or device' : check.detail,
+      });
     }
     if (known?.source === 'elsewhere') return { needed: false, reason: 'accepted-elsewhere' };
     const answer = await this.options.askConsole(user, hash).catch((error: Error): ConsoleAcceptance => ({ kind: 'unanswered', detail: error.message }));
@@ -62,7 +66,8 @@ export class AupGate implements AupGateApi {
       this.options.records.addElsewhere(user, { variant: aup.variant, version: aup.version, hash }, answer.acceptedAt);
       return { needed: false, reason: 'accepted-elsewhere' };
     }
-    if (answer.kind === 'unanswered') this.options.log.info('the console did not say whether this user accepted the AUP elsewhere', { user, detail: answer.detail });
+    if (answer.kind === 'unanswered')
+      this.options.log.info('the console did not say whether this user accepted the AUP elsewhere', { user, detail: answer.detail });
     const page: AupPageData = {
       variant: aup.variant,
       version: aup.version,

@@ -27,7 +27,13 @@ export class CommandExecutor {
       log.warn('refused a console command', { id: check.id, outcome: check.outcome, detail: check.detail });
       result = { id: check.id, action: check.action, outcome: check.outcome, detail: check.detail, backend: null };
     } else if (!session) {
-      result = { id: check.command.id, action: check.command.action, outcome: 'unsupported', detail: 'session control is not running on this device', backend: null };
+      result = {
+        id: check.command.id,
+        action: check.command.action,
+        outcome: 'unsupported',
+        detail: 'session control is not running on this device',
+        backend: null,
+      };
     } else {
       const { id, action, text } = check.command;
       log.info('carrying out console command', { id, action, by: check.command.issuedBy });

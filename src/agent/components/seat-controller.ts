@@ -71,7 +71,10 @@ export class SeatController implements Component, SeatView {
     const follow = deps.config.follow;
     const lister = follow ? deps.platform.sessions.lister({ utmpFile: follow.utmpFile }) : null;
     if (follow && !lister) deps.log.warn('following sign-ins is not available on this platform', { platform: deps.platform.os });
-    this.watcher = follow && lister ? new SeatWatcher({ lister, intervalMs: follow.intervalMs, log: deps.log.child('seat'), onChange: (change) => this.onSeatChange(change) }) : null;
+    this.watcher =
+      follow && lister
+        ? new SeatWatcher({ lister, intervalMs: follow.intervalMs, log: deps.log.child('seat'), onChange: (change) => this.onSeatChange(change) })
+        : null;
     if (this.watcher && lister) deps.log.info('following sign-ins', { lister: lister.name });
     deps.bus.subscribe((bundle) => {
       this.controlled?.runner.applyPolicy(bundle.payload.policy.session);
@@ -162,7 +165,12 @@ export class SeatController implements Component, SeatView {
       return null;
     }
     const withTrayIdle = { ...platform, idle: preferTrayIdle(platform.idle, this.deps.trayIdle, () => target.uid) };
-    const runner = new SessionRunner({ platform: withTrayIdle, ownership: this.ownership, emit: (e) => this.deps.sink.emit(e), log: this.deps.log.child('session') });
+    const runner = new SessionRunner({
+      platform: withTrayIdle,
+      ownership: this.ownership,
+      emit: (e) => this.deps.sink.emit(e),
+      log: this.deps.log.child('session'),
+    });
     runner.start();
     const activity = startActivity({
       platform: this.deps.platform.activity,

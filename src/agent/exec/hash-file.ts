@@ -30,7 +30,6 @@ export async function hashFileAt(path: string, exec: PendingExec): Promise<strin
   }
 }
 
-
 /** (dev, ino, size, ctime) of the file at `path` now, as the watchers of Windows and macOS need it; null if it cannot be read. */
 export function fileIdentity(path: string): Pick<PendingExec, 'dev' | 'ino' | 'size' | 'ctimeSec' | 'ctimeNsec'> | null {
   try {

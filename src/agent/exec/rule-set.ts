@@ -141,7 +141,13 @@ export function ruleSetFromRules(rules: ExecRules, backend = LINUX_BACKEND): Exe
 }
 
 /** A policy's `applications` section for one device. */
-export function compileApplications(apps: Applications, groups: ReadonlySet<string>, backend = LINUX_BACKEND, now?: number, windowsVars?: Readonly<Record<string, string>>) {
+export function compileApplications(
+  apps: Applications,
+  groups: ReadonlySet<string>,
+  backend = LINUX_BACKEND,
+  now?: number,
+  windowsVars?: Readonly<Record<string, string>>,
+) {
   return compileRuleSet({ ...apps, defaultAction: toExec(apps.defaultAction) }, { groups, backend, now, ...(windowsVars ? { windowsVars } : {}) });
 }
 

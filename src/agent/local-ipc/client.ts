@@ -55,7 +55,11 @@ export class TrayIpcClient extends EventEmitter<{ notice: [ServiceNotice]; close
     private readonly callTimeoutMs: number,
   ) {
     super();
-    const splitter = new LineSplitter(IPC_LIMITS.responseLineBytes, (line) => this.onLine(line), () => this.fail('the service sent an oversized message'));
+    const splitter = new LineSplitter(
+      IPC_LIMITS.responseLineBytes,
+      (line) => this.onLine(line),
+      () => this.fail('the service sent an oversized message'),
+    );
     socket.on('data', (chunk: Buffer) => splitter.push(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -140,5 +144,6 @@ function checkSocketOwnership(path: string, uid: number): void {
   if (!socket.isSocket()) throw new Error(`${path} is not a socket`);
   if (socket.uid !== uid) throw new Error(`${path} belongs to uid ${socket.uid}, not ${uid}: not the Vigil service`);
   const dir = lstatSync(dirname(path));
-  if (dir.uid !== uid || dir.mode & 0o022) throw new Error(`${dirname(path)} can be changed by users other than uid ${uid}; refusing to trust the socket in it`);
+  if (dir.uid !== uid || dir.mode & 0o022)
+    throw new Error(`${dirname(path)} can be changed by users other than uid ${uid}; refusing to trust the socket in it`);
 }

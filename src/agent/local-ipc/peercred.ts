@@ -18,7 +18,9 @@ export interface PeercredAddon {
 export function peercredAddonPath(): string {
   const override = process.env.VIGIL_PEERCRED_ADDON;
   if (override) return override;
-  const candidates = ['../../../../', '../../../'].map((up) => fileURLToPath(new URL(`${up}native/peercred/build/Release/vigil_peercred.node`, import.meta.url)));
+  const candidates = ['../../../../', '../../../'].map((up) =>
+    fileURLToPath(new URL(`${up}native/peercred/build/Release/vigil_peercred.node`, import.meta.url)),
+  );
   return candidates.find(existsSync) ?? candidates[0]!;
 }
 

@@ -2,14 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../../shared/node/log.js';
-import {
-  IPC_LIMITS,
-  TrayRequestSchema,
-  type IpcErrorCode,
-  type ServiceMessage,
-  type ServiceNotice,
-  type TrayRequest,
-} from '../../shared/local-ipc.js';
+import { IPC_LIMITS, TrayRequestSchema, type IpcErrorCode, type ServiceMessage, type ServiceNotice, type TrayRequest } from '../../shared/local-ipc.js';
 import { encodeLine, LineSplitter } from './framing.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
 import type { PeerCredentials } from './peercred.js';
@@ -181,7 +174,13 @@ export class TrayIpcServer {
       (line) => void this.onLine(connection, line),
       () => {
         this.options.log.warn('tray connection sent an oversized message; closed', { uid: peer.uid, pid: peer.pid });
-        this.send(connection, { kind: 'result', id: null, ok: false, code: 'too-large', message: `a message may be at most ${IPC_LIMITS.requestLineBytes} bytes` });
+        this.send(connection, {
+          kind: 'result',
+          id: null,
+          ok: false,
+          code: 'too-large',
+          message: `a message may be at most ${IPC_LIMITS.requestLineBytes} bytes`,
+        });
         socket.end();
       },
     );

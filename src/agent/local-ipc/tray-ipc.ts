@@ -111,11 +111,13 @@ export function createTrayIpc(options: TrayIpcOptions): TrayIpc {
   const self: TrayPeer = { pid: process.pid, uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, user: userInfo().username };
   const notices = new EventEmitter<{ notice: [ServiceNotice] }>();
   const notifyUser = (user: string, notice: ServiceNotice) => (server ? server.notifyUser(user, notice) : user === self.user && notices.emit('notice', notice));
-  const notifySession = (notice: ServiceNotice) => (server ? (uid => uid !== null && server.notify(uid, notice))(sessionUid()) : notices.emit('notice', notice));
+  const notifySession = (notice: ServiceNotice) =>
+    server ? ((uid) => uid !== null && server.notify(uid, notice))(sessionUid()) : notices.emit('notice', notice);
   return {
     listen: async () => void (await server?.listen()),
     notices,
-    aupChanged: () => void (server ? server.notifyAll({ kind: 'notice', notice: 'aup.needed' }) : notices.emit('notice', { kind: 'notice', notice: 'aup.needed' })),
+    aupChanged: () =>
+      void (server ? server.notifyAll({ kind: 'notice', notice: 'aup.needed' }) : notices.emit('notice', { kind: 'notice', notice: 'aup.needed' })),
     direct: (request) => requests.handle(TrayRequestSchema.parse(request), self),
     setAupGate: (g) => void (gate = g),
     onUsbNotice: ({ title, why, whatToDo }) => void notifySession({ kind: 'notice', notice: 'usb.drive', title, why, whatToDo }),

@@ -79,7 +79,7 @@ export class TrayWatch {
     let detail = gone;
     if (onStopped === 'restart') {
       const result = await this.options.restart(tray).catch((error: Error) => ({ ok: false, detail: error.message }));
-      if (result.ok) (action = 'restarted'), (detail = `${gone}; started it again`);
+      if (result.ok) ((action = 'restarted'), (detail = `${gone}; started it again`));
       else detail = `${gone}; could not start it again (${result.detail})`;
       ok = result.ok;
     }

@@ -30,7 +30,14 @@ export const FILE_CREATE_PIPE_INSTANCE = ACCESS.FILE_APPEND_DATA;
 
 /** What a tray needs on the pipe: read and write data, nothing that creates instances or changes the ACL. */
 export const TRAY_CLIENT_ACCESS =
-  ACCESS.READ_CONTROL | ACCESS.SYNCHRONIZE | ACCESS.FILE_READ_DATA | ACCESS.FILE_READ_EA | ACCESS.FILE_READ_ATTRIBUTES | ACCESS.FILE_WRITE_DATA | ACCESS.FILE_WRITE_EA | ACCESS.FILE_WRITE_ATTRIBUTES;
+  ACCESS.READ_CONTROL |
+  ACCESS.SYNCHRONIZE |
+  ACCESS.FILE_READ_DATA |
+  ACCESS.FILE_READ_EA |
+  ACCESS.FILE_READ_ATTRIBUTES |
+  ACCESS.FILE_WRITE_DATA |
+  ACCESS.FILE_WRITE_EA |
+  ACCESS.FILE_WRITE_ATTRIBUTES;
 
 /**
  * What the tray asks for when it opens the pipe: exactly the rights it uses, all inside the
@@ -108,7 +115,8 @@ export function checkTrayPipeSddl(sddl: string): string[] {
     if (ace.type !== 'A') continue;
     const privileged = ace.trustee === LOCAL_SYSTEM || ace.trustee === ADMINISTRATORS;
     if (ace.trustee === 'WD' || ace.trustee === 'AN' || ace.trustee === 'NU') problems.push(`${ace.trustee} (everyone/anonymous/network) has access`);
-    else if (!privileged && CAN_CREATE_INSTANCE(ace.mask)) problems.push(`${ace.trustee} can create pipe instances (0x${ace.mask.toString(16)}): it could pose as the service`);
+    else if (!privileged && CAN_CREATE_INSTANCE(ace.mask))
+      problems.push(`${ace.trustee} can create pipe instances (0x${ace.mask.toString(16)}): it could pose as the service`);
     else if (!privileged && (ace.mask & 0xc0000) !== 0) problems.push(`${ace.trustee} can change the pipe's ACL or owner`);
   }
   if (!aces.some((a) => a.type === 'A' && a.trustee === LOCAL_SYSTEM)) problems.push('LocalSystem (the service) has no access');
@@ -154,7 +162,11 @@ function pipeSocket(fd: number): Socket {
  * pipe captured when it connected (the Windows counterpart of the uid from SO_PEERCRED).
  * Run under Wine here; what needs a real Windows machine is in docs/platforms.md.
  */
-export function listenTrayPipe(onClient: (socket: Socket, peer: { pid: number; sid: string }) => void, onError: (message: string) => void, name = TRAY_PIPE_NAME): { close(): void } {
+export function listenTrayPipe(
+  onClient: (socket: Socket, peer: { pid: number; sid: string }) => void,
+  onError: (message: string) => void,
+  name = TRAY_PIPE_NAME,
+): { close(): void } {
   const addon = loadPipeAddon();
   const handle = addon.pipeListen(name, trayPipeSddl(), (error, client) => {
     if (error || !client) return onError(error ?? 'the pipe listener stopped');

@@ -35,11 +35,20 @@ export function win32ExecFallback(options: FallbackOptions, runner: CommandRunne
   return { watcher: new FallbackWatcher({ backend, builtins: existing(windowsBuiltinPaths()), ...options, whyNot: whyNotFor(1000) }), detail };
 }
 
-export function darwinExecFallback(options: FallbackOptions, runner: CommandRunner, userOf?: (uid: number) => Promise<string | null>): { watcher: ExecFallback; detail: string } {
+export function darwinExecFallback(
+  options: FallbackOptions,
+  runner: CommandRunner,
+  userOf?: (uid: number) => Promise<string | null>,
+): { watcher: ExecFallback; detail: string } {
   const backend = new PsPollBackend(runner, userOf ? { userOf } : {});
   const detail = 'ps-poll watcher: ps polled every 250 ms (Endpoint Security needs an Apple entitlement); unapproved programs are killed after they start';
   return {
-    watcher: new FallbackWatcher({ backend, builtins: existing(['/System', '/usr', '/bin', '/sbin', '/Library/Apple', process.execPath, agentDir()]), ...options, whyNot: whyNotFor(501) }),
+    watcher: new FallbackWatcher({
+      backend,
+      builtins: existing(['/System', '/usr', '/bin', '/sbin', '/Library/Apple', process.execPath, agentDir()]),
+      ...options,
+      whyNot: whyNotFor(501),
+    }),
     detail,
   };
 }

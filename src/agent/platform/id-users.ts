@@ -14,7 +14,10 @@ export function parseIdName(out: { code: number | null; stdout: string }): strin
  * the passwd file). Names are cached per uid; a uid with no account is asked again next time (a
  * directory may not have been reachable).
  */
-export function idUserNames(runner: CommandRunner, options: { local?: (uid: number) => string | null; processUser?: (pid: number) => string | null } = {}): UserNames {
+export function idUserNames(
+  runner: CommandRunner,
+  options: { local?: (uid: number) => string | null; processUser?: (pid: number) => string | null } = {},
+): UserNames {
   const cache = new Map<number, string>();
   return {
     async nameOf(uid) {

@@ -98,7 +98,10 @@ export class SessionCore {
     const localDelta = local - this.lastLocal;
     const jumped = Math.abs(localDelta - monoDelta) > JUMP_TOLERANCE_MS || monoDelta > STALL_MS;
     if (jumped) {
-      actions.push({ kind: 'clock-jump', detail: `local clock moved ${Math.round(localDelta / 1000)} s while ${Math.round(monoDelta / 1000)} s passed on the monotonic clock` });
+      actions.push({
+        kind: 'clock-jump',
+        detail: `local clock moved ${Math.round(localDelta / 1000)} s while ${Math.round(monoDelta / 1000)} s passed on the monotonic clock`,
+      });
       // A countdown the pupil could not have seen (the machine was asleep) starts again in full.
       if (this.warning) this.warning.deadlineMono = Math.max(this.warning.deadlineMono, mono + this.warningMs);
     }

@@ -70,7 +70,8 @@ export class SessionRunner {
     const backends = this.backends();
     this.options.log.info('session control started', backends);
     this.options.emit({ type: 'session.backends', data: backends });
-    if (!backends.lockers.length) this.problem('no-locker', `no screen locker is installed (tried ${this.options.platform.lockers.map((l) => l.name).join(', ')})`);
+    if (!backends.lockers.length)
+      this.problem('no-locker', `no screen locker is installed (tried ${this.options.platform.lockers.map((l) => l.name).join(', ')})`);
     this.timer = setInterval(() => void this.tick(), this.options.tickMs ?? 1000);
   }
 
@@ -136,7 +137,10 @@ export class SessionRunner {
       const idleMs = (await this.options.platform.idle?.idleMs().catch(() => null)) ?? null;
       if (idleMs === null && !this.idleMissingReported) {
         this.idleMissingReported = true;
-        this.problem('no-idle-source', `cannot read idle time (${this.options.platform.idle?.name ?? 'no idle source on this platform'}); idle lock and idle logoff are off`);
+        this.problem(
+          'no-idle-source',
+          `cannot read idle time (${this.options.platform.idle?.name ?? 'no idle source on this platform'}); idle lock and idle logoff are off`,
+        );
       }
       const locked = this.isLocked(idleMs);
       this.observed = { idleMs, locked };
@@ -174,10 +178,22 @@ export class SessionRunner {
           break;
         case 'cancel-warning':
           this.hideWarning();
-          this.options.emit({ type: 'session.action', data: { action: 'cancel-warning', reason: action.reason, ok: true, backend: null, detail: 'the condition ended before the countdown did' } });
+          this.options.emit({
+            type: 'session.action',
+            data: { action: 'cancel-warning', reason: action.reason, ok: true, backend: null, detail: 'the condition ended before the countdown did' },
+          });
           break;
         case 'postponed':
-          this.options.emit({ type: 'session.action', data: { action: 'postpone', reason: action.reason, ok: true, backend: null, detail: `postponed ${action.seconds} s; ${action.timesLeft} more allowed` } });
+          this.options.emit({
+            type: 'session.action',
+            data: {
+              action: 'postpone',
+              reason: action.reason,
+              ok: true,
+              backend: null,
+              detail: `postponed ${action.seconds} s; ${action.timesLeft} more allowed`,
+            },
+          });
           break;
         case 'logoff':
           await this.doLogoff(action.reason);
@@ -279,6 +295,11 @@ export class SessionRunner {
 
 /** Message text cleaned line by line, so that line breaks survive (a USB notice has paragraphs). */
 function messageText(text: string): string {
-  const joined = text.replace(/\r\n?/g, '\n').split('\n').slice(0, 20).map((line) => cleanText(line, 500)).join('\n');
+  const joined = text
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .slice(0, 20)
+    .map((line) => cleanText(line, 500))
+    .join('\n');
   return joined.length > 500 ? `${joined.slice(0, 499)}…` : joined;
 }

@@ -86,7 +86,9 @@ export interface UsbPlatform {
 export function matchesRule(volume: Pick<MountedVolume, 'mountPoint' | 'source'>, rules: readonly TreatAsRemovable[]): TreatAsRemovable | null {
   return (
     rules.find(
-      (r) => (r.mountPoint === undefined || pathGlobMatches(r.mountPoint, volume.mountPoint)) && (r.source === undefined || pathGlobMatches(r.source, volume.source)),
+      (r) =>
+        (r.mountPoint === undefined || pathGlobMatches(r.mountPoint, volume.mountPoint)) &&
+        (r.source === undefined || pathGlobMatches(r.source, volume.source)),
     ) ?? null
   );
 }

@@ -32,7 +32,11 @@ export function usbNotice(d: UsbDecisionData, at: string): UsbNotice | null {
   if (kind === 'blocked') return { ...base, title: message.title, why: message.why };
   const because = message.why.slice(message.why.indexOf(' because ') + 1);
   if (kind === 'read-only') {
-    return { ...base, title: `"${name}" is read-only`, why: `The drive "${name}" was opened read-only (you can copy files from it, but not change them or run programs from it) ${because}` };
+    return {
+      ...base,
+      title: `"${name}" is read-only`,
+      why: `The drive "${name}" was opened read-only (you can copy files from it, but not change them or run programs from it) ${because}`,
+    };
   }
   return { ...base, title: `"${name}" was opened, and its use is recorded`, why: `The drive "${name}" was opened, but the school records its use ${because}` };
 }

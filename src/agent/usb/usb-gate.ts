@@ -71,7 +71,11 @@ export class UsbGate extends EventEmitter {
 
   get status(): UsbGateStatus {
     if (!this.running) return { running: false, detail: this.policy ? 'starting' : 'the policy has no usb section', drives: 0 };
-    return { running: true, detail: `${this.options.platform.name}; ${this.policy!.verification} verification, response ${this.policy!.response}`, drives: this.decisions.size };
+    return {
+      running: true,
+      detail: `${this.options.platform.name}; ${this.policy!.verification} verification, response ${this.policy!.response}`,
+      drives: this.decisions.size,
+    };
   }
 
   /**
@@ -155,15 +159,31 @@ export class UsbGate extends EventEmitter {
     const allowlisted = drive.usbSerial !== null && policy.allowSerials.some((s) => s.serial === drive.usbSerial);
     const held = !allowlisted && (await this.hold(volume, policy));
     const verdict: Pick<Verdict, 'ok' | 'reason' | 'detail' | 'flag' | 'stats'> = allowlisted
-      ? { ok: true, reason: 'ok', detail: `USB serial ${drive.usbSerial} is on the school's allowlist`, stats: { files: 0, hashedFiles: 0, hashedBytes: 0, ms: 0 } }
-      : tooOld(await verifyDriveFlag(volume.mountPoint, { trust: this.trust, volume: { fsUuid: drive.fsUuid, usbSerial: drive.usbSerial }, level: policy.verification, now }), policy, now);
+      ? {
+          ok: true,
+          reason: 'ok',
+          detail: `USB serial ${drive.usbSerial} is on the school's allowlist`,
+          stats: { files: 0, hashedFiles: 0, hashedBytes: 0, ms: 0 },
+        }
+      : tooOld(
+          await verifyDriveFlag(volume.mountPoint, {
+            trust: this.trust,
+            volume: { fsUuid: drive.fsUuid, usbSerial: drive.usbSerial },
+            level: policy.verification,
+            now,
+          }),
+          policy,
+          now,
+        );
     let action: UsbDecisionData['action'] = 'none';
     let result = { ok: true, detail: verdict.ok ? 'allowed' : 'allowed (audit only)' };
     const response = verdict.ok ? null : policy.response;
     if (held && response !== 'read-only' && response !== 'block') {
       const restored = await this.options.platform.actions.restore!(volume);
       await this.options.platform.watcher.refresh();
-      result = restored.ok ? { ok: true, detail: `${result.detail}; held read-only while checking, then restored` } : { ok: false, detail: `could not restore after the check: ${restored.detail}` };
+      result = restored.ok
+        ? { ok: true, detail: `${result.detail}; held read-only while checking, then restored` }
+        : { ok: false, detail: `could not restore after the check: ${restored.detail}` };
     }
     if (response === 'block') {
       action = 'unmounted';
@@ -218,7 +238,14 @@ export class UsbGate extends EventEmitter {
       data.response === null ? 'usb.allowed' : data.response === 'block' ? 'usb.blocked' : data.response === 'read-only' ? 'usb.read-only' : 'usb.audited';
     this.options.emit({ type, data });
     const log = data.actionOk ? this.options.log.info.bind(this.options.log) : this.options.log.warn.bind(this.options.log);
-    log(`usb drive ${type.slice(4)}`, { mountPoint: data.mountPoint, reason: data.reason, detail: data.detail, action: data.action, actionDetail: data.actionDetail, decisionMs: data.decisionMs });
+    log(`usb drive ${type.slice(4)}`, {
+      mountPoint: data.mountPoint,
+      reason: data.reason,
+      detail: data.detail,
+      action: data.action,
+      actionDetail: data.actionDetail,
+      decisionMs: data.decisionMs,
+    });
     const notice = usbNotice(data, new Date().toISOString());
     if (notice) {
       this.options.log.info('usb notice for the pupil', { title: notice.title, why: notice.why, whatToDo: notice.whatToDo });
@@ -233,7 +260,11 @@ export class UsbGate extends EventEmitter {
     held.volume = volume;
     const result = await this.options.platform.actions.makeReadOnly(volume);
     await this.options.platform.watcher.refresh();
-    this.options.log.warn('a read-only drive was remounted writable; made read-only again', { mountPoint: volume.mountPoint, ok: result.ok, detail: result.detail });
+    this.options.log.warn('a read-only drive was remounted writable; made read-only again', {
+      mountPoint: volume.mountPoint,
+      ok: result.ok,
+      detail: result.detail,
+    });
   }
 }
 
@@ -249,5 +280,10 @@ function tooOld(verdict: Verdict, policy: UsbPolicy, now: Date): Verdict {
   if (!verdict.ok || !policy.maxFlagAgeDays || !verdict.flag) return verdict;
   const limit = Date.parse(verdict.flag.scannedAt) + policy.maxFlagAgeDays * 86_400_000;
   if (limit > now.getTime()) return verdict;
-  return { ...verdict, ok: false, reason: 'expired', detail: `flag is older than the policy's ${policy.maxFlagAgeDays} day(s) (scanned ${verdict.flag.scannedAt})` };
+  return {
+    ...verdict,
+    ok: false,
+    reason: 'expired',
+    detail: `flag is older than the policy's ${policy.maxFlagAgeDays} day(s) (scanned ${verdict.flag.scannedAt})`,
+  };
 }

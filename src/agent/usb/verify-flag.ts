@@ -86,7 +86,11 @@ const FUTURE_SKEW_MS = 10 * 60 * 1000;
 export async function verifyDriveFlag(root: string, opts: VerifyOptions): Promise<Verdict> {
   const started = performance.now();
   const stats = { files: 0, hashedFiles: 0, hashedBytes: 0, ms: 0 };
-  const finish = (v: Omit<Verdict, 'stats' | 'level'>): Verdict => ({ ...v, level: opts.level, stats: { ...stats, ms: Math.round(performance.now() - started) } });
+  const finish = (v: Omit<Verdict, 'stats' | 'level'>): Verdict => ({
+    ...v,
+    level: opts.level,
+    stats: { ...stats, ms: Math.round(performance.now() - started) },
+  });
   try {
     const raw = await readFlagFile(join(root, SCAN_FLAG_FILE));
     if (raw.status === 'missing') return finish({ ok: false, reason: 'not-scanned', detail: 'no clean-scan flag on this drive' });
@@ -101,7 +105,12 @@ export async function verifyDriveFlag(root: string, opts: VerifyOptions): Promis
     if (counts.added + counts.removed + counts.modified > 0) {
       return finish({ ok: false, reason: 'changed-since-scan', detail: describeChanges(changes), flag: summary, changes });
     }
-    return finish({ ok: true, reason: 'ok', detail: `scanned clean by station ${flag.payload.station.id} at ${flag.payload.scannedAt}; ${flag.files.length} files match`, flag: summary });
+    return finish({
+      ok: true,
+      reason: 'ok',
+      detail: `scanned clean by station ${flag.payload.station.id} at ${flag.payload.scannedAt}; ${flag.files.length} files match`,
+      flag: summary,
+    });
   } catch (error) {
     return finish({ ok: false, reason: 'unreadable', detail: `could not check the drive: ${errorText(error)}` });
   }
@@ -162,11 +171,14 @@ export function checkFlag(raw: Uint8Array, opts: Pick<VerifyOptions, 'trust' | '
   const { flag } = parsed;
   const { payload, signature } = flag;
   if (signature.keyId !== payload.station.keyId) return fail('bad-signature', 'signature key does not match the station named in the flag', flag);
-  if (opts.trust.revokedKeyIds.includes(signature.keyId)) return fail('revoked-station', `station key ${signature.keyId} (${payload.station.id}) has been revoked`, flag);
+  if (opts.trust.revokedKeyIds.includes(signature.keyId))
+    return fail('revoked-station', `station key ${signature.keyId} (${payload.station.id}) has been revoked`, flag);
   const station = opts.trust.stations.find((s) => keyIdOf(s.publicKey) === signature.keyId);
   if (!station) return fail('unknown-station', `flag signed by station key ${signature.keyId} (${payload.station.id}), which this device does not trust`, flag);
-  if (!verifyPayload('scan-flag', payload, signature, station.publicKey)) return fail('bad-signature', 'signature does not match the flag contents (altered after signing)', flag);
-  if (merkleRoot(flag.files) !== payload.manifest.root) return fail('bad-signature', 'file list does not match its signed summary (altered after signing)', flag);
+  if (!verifyPayload('scan-flag', payload, signature, station.publicKey))
+    return fail('bad-signature', 'signature does not match the flag contents (altered after signing)', flag);
+  if (merkleRoot(flag.files) !== payload.manifest.root)
+    return fail('bad-signature', 'file list does not match its signed summary (altered after signing)', flag);
   const now = (opts.now ?? new Date()).getTime();
   if (Date.parse(payload.expiresAt) <= now) return fail('expired', `flag expired at ${payload.expiresAt}`, flag);
   if (Date.parse(payload.scannedAt) > now + FUTURE_SKEW_MS) return fail('not-yet-valid', `flag dated in the future (${payload.scannedAt})`, flag);
@@ -223,15 +235,20 @@ async function compareContents(
   // Threads cost a few tens of milliseconds to start: worth it only for real amounts of data.
   const bytesToHash = toHash.reduce((n, e) => n + e.size, 0);
   const workers = hashWorkers ?? (bytesToHash > WORKER_THRESHOLD_BYTES ? defaultHashWorkers() : 0);
-  await hashFiles(root, toHash.map((e) => e.path), (index, result) => {
-    const entry = toHash[index]!;
-    if ('error' in result) readError ??= `cannot read ${entry.path}: ${result.error}`;
-    else {
-      stats.hashedFiles++;
-      stats.hashedBytes += result.bytes;
-      if (result.sha256 !== entry.sha256 || result.bytes !== entry.size) note('modified', entry.path);
-    }
-  }, { workers });
+  await hashFiles(
+    root,
+    toHash.map((e) => e.path),
+    (index, result) => {
+      const entry = toHash[index]!;
+      if ('error' in result) readError ??= `cannot read ${entry.path}: ${result.error}`;
+      else {
+        stats.hashedFiles++;
+        stats.hashedBytes += result.bytes;
+        if (result.sha256 !== entry.sha256 || result.bytes !== entry.size) note('modified', entry.path);
+      }
+    },
+    { workers },
+  );
   if (readError) return { error: readError };
   changes.modified.sort();
   return changes;

@@ -78,7 +78,9 @@ export async function runPolicy(argv: string[]): Promise<void> {
     const expiresInDays = intOption(values['expires-days'], 'expires-days', 1, 365, 90);
     const client = await ApiClient.fromEnvironment(values.console);
     const result = (await client.call('POST', '/api/v1/policies', { policy, expiresInDays })) as { version: number; deliveredTo: number; keyId: string };
-    return void console.log(`pushed "${policy.name}" as version ${result.version} (signed by ${result.keyId}); sent live to ${result.deliveredTo} connected device(s)`);
+    return void console.log(
+      `pushed "${policy.name}" as version ${result.version} (signed by ${result.keyId}); sent live to ${result.deliveredTo} connected device(s)`,
+    );
   }
   throw usageError(`unknown policy command "${sub ?? ''}"; try: vigil policy validate|push <file>`);
 }
@@ -90,7 +92,10 @@ export async function runDevice(argv: string[]): Promise<void> {
     const [id, text] = positionals;
     if (!id || (sub === 'message') !== (text !== undefined)) throw usageError(`usage: vigil device ${sub} <device-id>${sub === 'message' ? ' <text>' : ''}`);
     const client = await ApiClient.fromEnvironment(values.console);
-    const issued = (await client.call('POST', `/api/v1/devices/${encodeURIComponent(id)}/commands`, { action: sub, ...(text !== undefined ? { text } : {}) })) as {
+    const issued = (await client.call('POST', `/api/v1/devices/${encodeURIComponent(id)}/commands`, {
+      action: sub,
+      ...(text !== undefined ? { text } : {}),
+    })) as {
       id: string;
       result: { outcome: string; detail: string; backend: string | null } | null;
     };
@@ -101,7 +106,9 @@ export async function runDevice(argv: string[]): Promise<void> {
   }
   const client = await ApiClient.fromEnvironment(values.console);
   if (sub === 'list') {
-    const { devices } = (await client.call('GET', '/api/v1/devices')) as { devices: { id: string; hostname: string; online: boolean; policyVersion: number | null; revoked: boolean }[] };
+    const { devices } = (await client.call('GET', '/api/v1/devices')) as {
+      devices: { id: string; hostname: string; online: boolean; policyVersion: number | null; revoked: boolean }[];
+    };
     if (values.json) return void console.log(JSON.stringify(devices, null, 2));
     for (const d of devices) {
       console.log(`${d.id}  ${d.online ? 'online ' : 'offline'}  policy ${d.policyVersion ?? '-'}  ${d.revoked ? 'REVOKED ' : ''}${d.hostname}`);
@@ -163,7 +170,11 @@ export async function runUser(argv: string[]): Promise<void> {
 
 export async function runAup(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { console: { type: 'string' }, variant: { type: 'string' }, title: { type: 'string' }, csv: { type: 'boolean' } }, 1);
+  const { values, positionals } = parse(
+    rest,
+    { console: { type: 'string' }, variant: { type: 'string' }, title: { type: 'string' }, csv: { type: 'boolean' } },
+    1,
+  );
   if (sub === 'publish') {
     const file = positionals[0];
     if (!file || !values.variant) throw usageError('usage: vigil aup publish <file.md> --variant NAME');
@@ -195,9 +206,14 @@ export async function runAup(argv: string[]): Promise<void> {
       query.set('format', 'csv');
       return void process.stdout.write(await client.callText('GET', `/api/v1/aups/coverage?${query}`));
     }
-    const { rows } = (await client.call('GET', `/api/v1/aups/coverage?${query}`)) as { rows: { variant: string; version: number; current: boolean; user: string; hostname: string; acceptedAt: string }[] };
+    const { rows } = (await client.call('GET', `/api/v1/aups/coverage?${query}`)) as {
+      rows: { variant: string; version: number; current: boolean; user: string; hostname: string; acceptedAt: string }[];
+    };
     console.log(`${'VARIANT'.padEnd(12)} ${'VERSION'.padEnd(12)}  ${'USER'.padEnd(16)} ${'DEVICE'.padEnd(20)} ACCEPTED`);
-    for (const r of rows) console.log(`${r.variant.padEnd(12)} ${`v${r.version}${r.current ? ' (current)' : ''}`.padEnd(12)}  ${r.user.padEnd(16)} ${r.hostname.padEnd(20)} ${r.acceptedAt}`);
+    for (const r of rows)
+      console.log(
+        `${r.variant.padEnd(12)} ${`v${r.version}${r.current ? ' (current)' : ''}`.padEnd(12)}  ${r.user.padEnd(16)} ${r.hostname.padEnd(20)} ${r.acceptedAt}`,
+      );
     if (rows.length === 0) console.log(values.variant ? `nobody has accepted an AUP of variant "${values.variant}" yet` : 'nobody has accepted an AUP yet');
     return;
   }

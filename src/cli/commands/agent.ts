@@ -154,13 +154,20 @@ function sessionOptions(values: {
     if (values.session || values['session-display'] !== undefined || values['session-uid'] !== undefined || values['session-id'] !== undefined) {
       throw usageError('--follow-sessions finds the session itself: leave out --session, --session-display, --session-uid and --session-id');
     }
-    if (values.utmp !== undefined && !(values.utmp.startsWith('/') && existsSync(values.utmp))) throw usageError(`--utmp ${values.utmp}: not an existing absolute path`);
+    if (values.utmp !== undefined && !(values.utmp.startsWith('/') && existsSync(values.utmp)))
+      throw usageError(`--utmp ${values.utmp}: not an existing absolute path`);
     return { ownership: ownership.data, follow: { utmpFile: values.utmp, intervalMs: followIntervalFromEnv() } };
   }
   if (!values.session && values['session-display'] === undefined) return undefined;
   const display = values['session-display'] ?? process.env.DISPLAY;
-  if (display !== undefined && !/^[A-Za-z0-9.-]*:\d{1,4}(\.\d{1,2})?$/.test(display)) throw usageError(`--session-display must look like ":0", not "${display}"`);
-  const uid = values['session-uid'] !== undefined ? intOption(values['session-uid'], 'session-uid', 0, 2 ** 31 - 1, 0) : values['user-mode'] ? process.getuid?.() : undefined;
+  if (display !== undefined && !/^[A-Za-z0-9.-]*:\d{1,4}(\.\d{1,2})?$/.test(display))
+    throw usageError(`--session-display must look like ":0", not "${display}"`);
+  const uid =
+    values['session-uid'] !== undefined
+      ? intOption(values['session-uid'], 'session-uid', 0, 2 ** 31 - 1, 0)
+      : values['user-mode']
+        ? process.getuid?.()
+        : undefined;
   const sessionId = values['session-id'];
   if (sessionId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(sessionId)) throw usageError('--session-id must be a short id (letters, digits, - and _)');
   return { ownership: ownership.data, target: { display, uid, sessionId, xauthority: process.env.XAUTHORITY } };
@@ -170,7 +177,8 @@ function sessionOptions(values: {
 function followIntervalFromEnv(): number | undefined {
   const raw = process.env.VIGIL_SEAT_POLL_MS;
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 200 || Number(raw) > 600_000) throw usageError('VIGIL_SEAT_POLL_MS must be a whole number of milliseconds from 200 to 600000');
+  if (!/^\d+$/.test(raw) || Number(raw) < 200 || Number(raw) > 600_000)
+    throw usageError('VIGIL_SEAT_POLL_MS must be a whole number of milliseconds from 200 to 600000');
   return Number(raw);
 }
 
@@ -190,7 +198,8 @@ function trayIpcOptions(socket: string | undefined, command: string | undefined)
 function backoffFromEnv(): number | undefined {
   const raw = process.env.VIGIL_BACKOFF_MAX_MS;
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 100 || Number(raw) > 3600_000) throw usageError('VIGIL_BACKOFF_MAX_MS must be a whole number of milliseconds from 100 to 3600000');
+  if (!/^\d+$/.test(raw) || Number(raw) < 100 || Number(raw) > 3600_000)
+    throw usageError('VIGIL_BACKOFF_MAX_MS must be a whole number of milliseconds from 100 to 3600000');
   return Number(raw);
 }
 

@@ -36,7 +36,10 @@ vigil app-rules export <policy.json> --format applocker|santa|csv [--out FILE]
 function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
-    createReadStream(path).on('data', (chunk) => hash.update(chunk)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
   });
 }
 
@@ -53,7 +56,10 @@ export async function runRequestApp(argv: string[]): Promise<void> {
   try {
     const [event] = outbox.append([
       // Linux has no code signatures: the signer is reported as unknown, never guessed.
-      { type: 'app.permission-requested', data: { name: basename(path), path, sha256: await sha256File(path), signer: 'unknown', user: userInfo().username, reason } },
+      {
+        type: 'app.permission-requested',
+        data: { name: basename(path), path, sha256: await sha256File(path), signer: 'unknown', user: userInfo().username, reason },
+      },
     ]);
     console.log(`asked for permission to run ${basename(path)} (request ${event!.id}); your Systems Manager will see it in the console`);
   } finally {
@@ -65,7 +71,15 @@ export async function runAppRequest(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parse(
     rest,
-    { console: { type: 'string' }, json: { type: 'boolean' }, status: { type: 'string' }, by: { type: 'string' }, expires: { type: 'string' }, group: { type: 'string', multiple: true }, note: { type: 'string' } },
+    {
+      console: { type: 'string' },
+      json: { type: 'boolean' },
+      status: { type: 'string' },
+      by: { type: 'string' },
+      expires: { type: 'string' },
+      group: { type: 'string', multiple: true },
+      note: { type: 'string' },
+    },
     1,
   );
   const client = await ApiClient.fromEnvironment(values.console);
@@ -73,14 +87,24 @@ export async function runAppRequest(argv: string[]): Promise<void> {
     const query = values.status ? `?status=${encodeURIComponent(values.status)}` : '';
     const { requests } = (await client.call('GET', `/api/v1/app-requests${query}`)) as { requests: AppRequest[] };
     if (values.json) return void console.log(JSON.stringify(requests, null, 2));
-    for (const r of requests) console.log(`${r.id}  ${r.status.padEnd(8)}  ${r.hostname}  ${r.user ?? '-'}  ${r.name}  ${r.sha256.slice(0, 12)}…  ${r.reason ?? ''}`);
+    for (const r of requests)
+      console.log(`${r.id}  ${r.status.padEnd(8)}  ${r.hostname}  ${r.user ?? '-'}  ${r.name}  ${r.sha256.slice(0, 12)}…  ${r.reason ?? ''}`);
     return;
   }
   const id = positionals[0];
   if (sub === 'approve') {
     if (!id) throw usageError('usage: vigil app-request approve <id> [--by hash|signer] [--expires ISO-TIME] [--group NAME]');
-    const body = { by: values.by ?? 'hash', ...(values.expires ? { expiresAt: values.expires } : {}), ...(values.group ? { groups: values.group } : {}), ...(values.note ? { note: values.note } : {}) };
-    const result = (await client.call('POST', `/api/v1/app-requests/${encodeURIComponent(id)}/approve`, body)) as { version: number; deliveredTo: number; request: AppRequest };
+    const body = {
+      by: values.by ?? 'hash',
+      ...(values.expires ? { expiresAt: values.expires } : {}),
+      ...(values.group ? { groups: values.group } : {}),
+      ...(values.note ? { note: values.note } : {}),
+    };
+    const result = (await client.call('POST', `/api/v1/app-requests/${encodeURIComponent(id)}/approve`, body)) as {
+      version: number;
+      deliveredTo: number;
+      request: AppRequest;
+    };
     return void console.log(`approved ${result.request.name}: policy version ${result.version}, sent live to ${result.deliveredTo} connected device(s)`);
   }
   if (sub === 'decline') {
@@ -104,7 +128,8 @@ export async function runAppRules(argv: string[]): Promise<void> {
     const bytes = readFileSync(positionals[0]);
     let result: RuleImport;
     try {
-      result = format === 'applocker' ? importAppLocker(bytes) : format === 'santa' ? importSanta(bytes.toString('utf8')) : importRulesCsv(bytes.toString('utf8'));
+      result =
+        format === 'applocker' ? importAppLocker(bytes) : format === 'santa' ? importSanta(bytes.toString('utf8')) : importRulesCsv(bytes.toString('utf8'));
     } catch (error) {
       if (error instanceof ImportError) throw new CliError(`${positionals[0]}: ${error.message}`);
       throw error;

@@ -2,7 +2,13 @@ import { existsSync } from 'node:fs';
 import { EnrollFileSchema } from '../../shared/api.js';
 import { enrollAndSave, EnrollError } from '../../agent/enroll.js';
 import { loadOrCreateDeviceKey, readDeviceFile } from '../../agent/identity.js';
-import { defaultEnrollFilePath, enrollFileFromParameters, InstallConfigError, parametersFromInstallerArgs, writeEnrollFile } from '../../agent/install-config.js';
+import {
+  defaultEnrollFilePath,
+  enrollFileFromParameters,
+  InstallConfigError,
+  parametersFromInstallerArgs,
+  writeEnrollFile,
+} from '../../agent/install-config.js';
 import { sendUninstallNotice, UninstallNoticeError } from '../../agent/uninstall-notice.js';
 import { ensurePrivateDir } from '../../shared/node/files.js';
 import { parse, readJsonFileArg } from '../args.js';

@@ -91,7 +91,9 @@ function report(outcome: ScanOutcome): CliError | null {
   const size = formatBytes(outcome.bytes);
   const secs = (outcome.ms / 1000).toFixed(1);
   if (outcome.ok) {
-    console.log(`CLEAN: ${outcome.files} files (${size}) scanned in ${secs} s; flag written to ${outcome.flagPath}, valid until ${outcome.flag.payload.expiresAt}`);
+    console.log(
+      `CLEAN: ${outcome.files} files (${size}) scanned in ${secs} s; flag written to ${outcome.flagPath}, valid until ${outcome.flag.payload.expiresAt}`,
+    );
     return null;
   }
   for (const f of outcome.infected) console.log(`INFECTED ${f.path}: ${f.problem}`);

@@ -14,11 +14,17 @@ vigil station revoke <id> [--console URL]
 type Change = { station: StationRecord; version: number | null; deliveredTo: number };
 
 const published = (r: Change) =>
-  r.version === null ? 'no policy published yet: the first policy you publish carries it' : `policy version ${r.version}, sent live to ${r.deliveredTo} connected device(s)`;
+  r.version === null
+    ? 'no policy published yet: the first policy you publish carries it'
+    : `policy version ${r.version}, sent live to ${r.deliveredTo} connected device(s)`;
 
 export async function runStation(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
-  const { values, positionals } = parse(rest, { console: { type: 'string' }, id: { type: 'string' }, 'public-key': { type: 'string' }, json: { type: 'boolean' } }, 1);
+  const { values, positionals } = parse(
+    rest,
+    { console: { type: 'string' }, id: { type: 'string' }, 'public-key': { type: 'string' }, json: { type: 'boolean' } },
+    1,
+  );
   if (sub === 'register') {
     if (!values.id || !values['public-key']) throw usageError('usage: vigil station register --id ID --public-key BASE64');
     const client = await ApiClient.fromEnvironment(values.console);

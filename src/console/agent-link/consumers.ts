@@ -51,8 +51,18 @@ export function registerAgentConsumers(router: EventRouter, c: AgentConsumers): 
         for (const event of events) if (event.type === 'aup.accepted') await c.aups.recordReceipt(deviceId, event.data.receipt);
       },
     })
-    .consume({ name: 'device views', phase: 'after-ack', takes: ['app.blocked', 'aup.accepted'], handle: (deviceId, events) => c.views.events(deviceId, events) })
-    .consume({ name: 'application requests', phase: 'after-ack', takes: ['app.permission-requested'], handle: async (deviceId, events) => queueAppRequests(c, deviceId, events) })
+    .consume({
+      name: 'device views',
+      phase: 'after-ack',
+      takes: ['app.blocked', 'aup.accepted'],
+      handle: (deviceId, events) => c.views.events(deviceId, events),
+    })
+    .consume({
+      name: 'application requests',
+      phase: 'after-ack',
+      takes: ['app.permission-requested'],
+      handle: async (deviceId, events) => queueAppRequests(c, deviceId, events),
+    })
     .onFrame('activity', ({ deviceId }, { now }) => c.views.activity(deviceId, now))
     .onFrame('power', ({ deviceId, receivedAt }, { state }) => c.views.power(deviceId, state, receivedAt))
     .onFrame('command.result', ({ deviceId }, result) => c.commands.onResult(deviceId, result))

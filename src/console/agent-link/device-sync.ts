@@ -78,13 +78,20 @@ export class DeviceSync {
       // A device cannot prove the version it claims, so a claim far beyond anything plausible
       // (a restore lags by a few versions, not thousands) is logged and ignored.
       if (message.policyVersion > known + MAX_PLAUSIBLE_POLICY_LAG) {
-        this.log.warn('device claims an implausible policy version; not adjusting numbering', { deviceId, claimed: message.policyVersion, consoleVersion: known });
-      } else if (await this.store.raisePolicyFloor(message.policyVersion)) {
-        this.log.warn('a device holds a newer policy version than this console has published (database restored from a backup?); the next push will be numbered above it', {
+        this.log.warn('device claims an implausible policy version; not adjusting numbering', {
           deviceId,
-          deviceVersion: message.policyVersion,
-          consoleVersion: latest?.version ?? null,
+          claimed: message.policyVersion,
+          consoleVersion: known,
         });
+      } else if (await this.store.raisePolicyFloor(message.policyVersion)) {
+        this.log.warn(
+          'a device holds a newer policy version than this console has published (database restored from a backup?); the next push will be numbered above it',
+          {
+            deviceId,
+            deviceVersion: message.policyVersion,
+            consoleVersion: latest?.version ?? null,
+          },
+        );
       }
     }
     await this.views.refresh(deviceId);

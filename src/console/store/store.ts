@@ -211,7 +211,10 @@ export interface AppRequestStore {
   countPendingAppRequests(deviceId: string): Promise<number>;
   getAppRequest(id: string): Promise<AppRequest | null>;
   /** Records the decision on a pending request; false if it was no longer pending. */
-  decideAppRequest(id: string, decision: { status: 'approved' | 'declined'; decidedBy: string; decidedAt: string; note: string | null; policyVersion: number | null }): Promise<boolean>;
+  decideAppRequest(
+    id: string,
+    decision: { status: 'approved' | 'declined'; decidedBy: string; decidedAt: string; note: string | null; policyVersion: number | null },
+  ): Promise<boolean>;
 }
 
 /** Scan-station keys (docs/usb.md). */
@@ -252,7 +255,8 @@ export interface ConcernStore {
  * are typed (../errors.ts); anything else is a bug or an outage.
  */
 export interface ConsoleStore
-  extends SettingsStore,
+  extends
+    SettingsStore,
     UserStore,
     EnrollTokenStore,
     DeviceStore,

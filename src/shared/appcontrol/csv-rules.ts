@@ -28,7 +28,8 @@ export function importRulesCsv(text: string): RuleImport {
   const index = new Map<string, number>();
   header.cells.forEach((name, n) => {
     const column = name.trim().toLowerCase();
-    if (!(RULE_CSV_COLUMNS as readonly string[]).includes(column)) throw new ImportError(`unknown column "${name}" (columns: ${RULE_CSV_COLUMNS.join(', ')})`, header.line);
+    if (!(RULE_CSV_COLUMNS as readonly string[]).includes(column))
+      throw new ImportError(`unknown column "${name}" (columns: ${RULE_CSV_COLUMNS.join(', ')})`, header.line);
     if (index.has(column)) throw new ImportError(`column "${column}" appears twice`, header.line);
     index.set(column, n);
   });
@@ -41,7 +42,10 @@ export function importRulesCsv(text: string): RuleImport {
       const cell = n === undefined ? '' : row.cells[n]!.trim();
       return cell === '' ? undefined : cell;
     };
-    const groups = get('groups')?.split(';').map((g) => g.trim()).filter(Boolean);
+    const groups = get('groups')
+      ?.split(';')
+      .map((g) => g.trim())
+      .filter(Boolean);
     const common = { action: get('action'), id: get('id'), description: get('description'), groups: groups?.length ? groups : undefined };
     const value = get('value') ?? '';
     const kind = get('kind');
@@ -76,7 +80,11 @@ export function importRulesCsv(text: string): RuleImport {
       continue;
     }
     const rule = checkedRule(candidate, row.line);
-    if (result.exceptions.length >= MAX_APP_EXCEPTIONS) throw new ImportError(`more than ${MAX_APP_EXCEPTIONS.toLocaleString('en')} exceptions: a policy holds at most ${MAX_APP_EXCEPTIONS.toLocaleString('en')} (the policy's exception limit)`, row.line);
+    if (result.exceptions.length >= MAX_APP_EXCEPTIONS)
+      throw new ImportError(
+        `more than ${MAX_APP_EXCEPTIONS.toLocaleString('en')} exceptions: a policy holds at most ${MAX_APP_EXCEPTIONS.toLocaleString('en')} (the policy's exception limit)`,
+        row.line,
+      );
     const exception = AppExceptionSchema.safeParse({ rule, reason, expiresAt });
     if (!exception.success) throw new ImportError(`an exception needs both expires_at and reason: ${summariseZodError(exception.error)}`, row.line);
     result.exceptions.push(exception.data);
@@ -98,7 +106,18 @@ function rowOf(rule: AppRule, exception?: AppException): string[] {
         return rule.signingId ? ['signing-id', `${rule.teamId}:${rule.signingId}`] : ['team-id', rule.teamId!];
     }
   })();
-  return [kind, rule.action, value, product ?? '', binaryName ?? '', rule.id ?? '', rule.description ?? '', (rule.groups ?? []).join(';'), exception?.expiresAt ?? '', exception?.reason ?? ''];
+  return [
+    kind,
+    rule.action,
+    value,
+    product ?? '',
+    binaryName ?? '',
+    rule.id ?? '',
+    rule.description ?? '',
+    (rule.groups ?? []).join(';'),
+    exception?.expiresAt ?? '',
+    exception?.reason ?? '',
+  ];
 }
 
 /** Every rule kind has a CSV form, so nothing is left out here (AppLocker file names are the exception: not kept). */

@@ -43,7 +43,10 @@ export function checkedRule(candidate: unknown, line: number): AppRule {
  */
 export function addRule(result: RuleImport, candidate: unknown, line: number): void {
   if (result.rules.length >= MAX_APP_RULES) {
-    throw new ImportError(`more than ${MAX_APP_RULES.toLocaleString('en')} rules: a policy holds at most ${MAX_APP_RULES.toLocaleString('en')} (the policy's rule limit)`, line);
+    throw new ImportError(
+      `more than ${MAX_APP_RULES.toLocaleString('en')} rules: a policy holds at most ${MAX_APP_RULES.toLocaleString('en')} (the policy's rule limit)`,
+      line,
+    );
   }
   result.rules.push(checkedRule(candidate, line));
 }

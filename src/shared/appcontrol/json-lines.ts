@@ -40,7 +40,7 @@ export function parseJsonWithLines(text: string, maxDepth = 64): { value: unknow
       const obj: Record<string, unknown> = {};
       lines.set(obj, at);
       space();
-      if (text[pos] === '}') return pos++, obj;
+      if (text[pos] === '}') return (pos++, obj);
       for (;;) {
         space();
         if (text[pos] !== '"') fail(`expected a property name at ${describe()}`);
@@ -50,7 +50,7 @@ export function parseJsonWithLines(text: string, maxDepth = 64): { value: unknow
         Object.defineProperty(obj, key, { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
         space();
         if (text[pos] === ',') pos++;
-        else if (text[pos] === '}') return pos++, obj;
+        else if (text[pos] === '}') return (pos++, obj);
         else fail(`expected "," or "}" at ${describe()}`);
       }
     }
@@ -59,12 +59,12 @@ export function parseJsonWithLines(text: string, maxDepth = 64): { value: unknow
       const arr: unknown[] = [];
       lines.set(arr, at);
       space();
-      if (text[pos] === ']') return pos++, arr;
+      if (text[pos] === ']') return (pos++, arr);
       for (;;) {
         arr.push(value(depth + 1));
         space();
         if (text[pos] === ',') pos++;
-        else if (text[pos] === ']') return pos++, arr;
+        else if (text[pos] === ']') return (pos++, arr);
         else fail(`expected "," or "]" at ${describe()}`);
       }
     }

@@ -100,7 +100,13 @@ function readRule(raw: unknown, n: number, line: number, note: (message: string)
   if (extra.length) note(`ignored field(s) ${extra.join(', ')}`);
   const message = text('custom_msg');
   const comment = text('comment');
-  return { identifier, policy: (policy as string).toUpperCase(), rule_type: (ruleType as string).toUpperCase(), ...(message ? { custom_msg: message } : {}), ...(comment ? { comment } : {}) };
+  return {
+    identifier,
+    policy: (policy as string).toUpperCase(),
+    rule_type: (ruleType as string).toUpperCase(),
+    ...(message ? { custom_msg: message } : {}),
+    ...(comment ? { comment } : {}),
+  };
 }
 
 function convert(rule: SantaRule, note: (message: string) => void): Record<string, unknown> | null {
@@ -150,7 +156,8 @@ export function exportSanta(rules: readonly AppRule[]): { json: string; notes: {
     const policy = rule.action === 'allow' ? 'ALLOWLIST' : 'BLOCKLIST';
     const msg = rule.description ? { custom_msg: rule.description } : {};
     if (rule.kind === 'sha256') out.push({ identifier: rule.sha256, policy, rule_type: 'BINARY', ...msg });
-    else if (rule.kind === 'signer' && rule.teamId && rule.signingId) out.push({ identifier: `${rule.teamId}:${rule.signingId}`, policy, rule_type: 'SIGNINGID', ...msg });
+    else if (rule.kind === 'signer' && rule.teamId && rule.signingId)
+      out.push({ identifier: `${rule.teamId}:${rule.signingId}`, policy, rule_type: 'SIGNINGID', ...msg });
     else if (rule.kind === 'signer' && rule.teamId) out.push({ identifier: rule.teamId, policy, rule_type: 'TEAMID', ...msg });
     else notes.push({ ruleId: rule.id ?? null, message: `a ${rule.kind} rule${rule.kind === 'signer' ? ' for Windows' : ''} has no Santa equivalent` });
   }

@@ -1,14 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from '../canonical-json.js';
 import { sha256Hex } from './crypto.js';
-import {
-  AupReceiptSchema,
-  SignedAupSchema,
-  type AupDocument,
-  type AupReceipt,
-  type AupReceiptPayload,
-  type SignedAup,
-} from '../aup.js';
+import { AupReceiptSchema, SignedAupSchema, type AupDocument, type AupReceipt, type AupReceiptPayload, type SignedAup } from '../aup.js';
 import { signPayload, verifyPayload } from './signing.js';
 import { summariseZodError } from '../zod-errors.js';
 

@@ -151,7 +151,10 @@ export function createHashQueue(root: string, paths: readonly string[], onDone: 
       const buffer = buffers.pop()!;
       active++;
       void hashFile(join(root, paths[index]!), buffer)
-        .then((result: HashResult) => result, (error: unknown): HashResult => ({ error: errorText(error) }))
+        .then(
+          (result: HashResult) => result,
+          (error: unknown): HashResult => ({ error: errorText(error) }),
+        )
         .then((result) => {
           buffers.push(buffer);
           active--;

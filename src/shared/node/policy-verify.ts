@@ -5,25 +5,13 @@ import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from 
 import { signPayload, verifyPayload } from './signing.js';
 import { summariseZodError } from '../zod-errors.js';
 
-export function signPolicyBundle(
-  payload: PolicyBundlePayload,
-  privateKey: KeyObject | string,
-  publicKey: string,
-): PolicyBundle {
+export function signPolicyBundle(payload: PolicyBundlePayload, privateKey: KeyObject | string, publicKey: string): PolicyBundle {
   return { payload, signature: signPayload('policy', payload, privateKey, publicKey) };
 }
 
-export type BundleRejection =
-  | 'malformed'
-  | 'unknown-signer'
-  | 'bad-signature'
-  | 'rollback'
-  | 'expired'
-  | 'not-yet-valid';
+export type BundleRejection = 'malformed' | 'unknown-signer' | 'bad-signature' | 'rollback' | 'expired' | 'not-yet-valid';
 
-export type BundleCheck =
-  | { ok: true; bundle: PolicyBundle }
-  | { ok: false; reason: BundleRejection; detail: string; version?: number };
+export type BundleCheck = { ok: true; bundle: PolicyBundle } | { ok: false; reason: BundleRejection; detail: string; version?: number };
 
 /** Clock skew tolerated on issuedAt, so a device a few minutes behind still takes a fresh bundle. */
 const FUTURE_SKEW_MS = 10 * 60 * 1000;
@@ -33,10 +21,7 @@ const FUTURE_SKEW_MS = 10 * 60 * 1000;
  * `heldVersion` is the version currently enforced; equal versions are accepted (a resend after
  * reconnect) but lower ones are a rollback.
  */
-export function checkPolicyBundle(
-  candidate: unknown,
-  opts: { trustedKey: string; heldVersion: number | null; now?: Date; checkTimes?: boolean },
-): BundleCheck {
+export function checkPolicyBundle(candidate: unknown, opts: { trustedKey: string; heldVersion: number | null; now?: Date; checkTimes?: boolean }): BundleCheck {
   const parsed = PolicyBundleSchema.safeParse(candidate);
   if (!parsed.success) {
     const version = versionHint(candidate);

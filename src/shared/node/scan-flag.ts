@@ -29,8 +29,17 @@ export const SCAN_FLAG_LIMITS = {
 } as const;
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'not a SHA-256 hex digest');
-const ShortId = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9._:-]+$/, 'unexpected characters');
-const PrintableText = (max: number) => z.string().max(max).regex(/^[\x20-\x7e]*$/, 'unexpected characters');
+const ShortId = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'unexpected characters');
+const PrintableText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[\x20-\x7e]*$/, 'unexpected characters');
 
 export const FlagFileEntrySchema = z.strictObject({
   path: z.string().min(1).max(SCAN_FLAG_LIMITS.maxPathLength),
@@ -153,12 +162,7 @@ export function buildManifest(entries: FlagFileEntry[]): { files: FlagFileEntry[
 }
 
 /** Orders the manifest, summarises it into the payload and signs: the one way a flag is made. */
-export function signScanFlag(
-  header: Omit<ScanFlagPayload, 'manifest'>,
-  entries: FlagFileEntry[],
-  privateKey: KeyObject | string,
-  publicKey: string,
-): ScanFlag {
+export function signScanFlag(header: Omit<ScanFlagPayload, 'manifest'>, entries: FlagFileEntry[], privateKey: KeyObject | string, publicKey: string): ScanFlag {
   const { files, manifest } = buildManifest(entries);
   const payload: ScanFlagPayload = { ...header, manifest };
   return { format: SCAN_FLAG_FORMAT, v: 1, payload, signature: signPayload('scan-flag', payload, privateKey, publicKey), files };

@@ -7,21 +7,11 @@ export function signingInput(purpose: SigningPurpose, payload: unknown): Buffer 
   return Buffer.from(`vigil:${purpose}:v1\n${canonicalJson(payload)}`, 'utf8');
 }
 
-export function signPayload(
-  purpose: SigningPurpose,
-  payload: unknown,
-  privateKey: KeyObject | string,
-  publicKey: string,
-): Signature {
+export function signPayload(purpose: SigningPurpose, payload: unknown, privateKey: KeyObject | string, publicKey: string): Signature {
   return { alg: 'ed25519', keyId: keyId(publicKey), value: signBytes(privateKey, signingInput(purpose, payload)) };
 }
 
-export function verifyPayload(
-  purpose: SigningPurpose,
-  payload: unknown,
-  signature: Signature,
-  publicKey: string,
-): boolean {
+export function verifyPayload(purpose: SigningPurpose, payload: unknown, signature: Signature, publicKey: string): boolean {
   if (signature.keyId !== keyId(publicKey)) return false;
   return verifyBytes(publicKey, signingInput(purpose, payload), signature.value);
 }

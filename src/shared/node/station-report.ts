@@ -23,7 +23,12 @@ export const STATION_REPORT_LIMITS = {
   maxFutureSkewMs: 5 * 60_000,
 } as const;
 
-const ShortId = (max: number) => z.string().min(1).max(max).regex(/^[A-Za-z0-9._:-]+$/, 'unexpected characters');
+const ShortId = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'unexpected characters');
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const StationReportOutcomeSchema = z.enum(['clean', 'infected', 'unreadable', 'refused']);
@@ -69,10 +74,7 @@ export function buildReportFindings(
   infected: readonly { path: string; problem: string }[],
   problems: readonly { path: string; problem: string }[],
 ): { findings: StationReportFinding[]; findingsOmitted: number } {
-  const all = [
-    ...infected.map((f) => ({ kind: 'infected' as const, ...f })),
-    ...problems.map((f) => ({ kind: 'problem' as const, ...f })),
-  ];
+  const all = [...infected.map((f) => ({ kind: 'infected' as const, ...f })), ...problems.map((f) => ({ kind: 'problem' as const, ...f }))];
   const findings = all.slice(0, STATION_REPORT_LIMITS.maxFindings).map((f) => ({
     kind: f.kind,
     path: cleanText(f.path, STATION_REPORT_LIMITS.maxPathLength) || '?',

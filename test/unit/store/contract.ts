@@ -15,9 +15,20 @@ export interface StoreFactory {
 
 export function device(id = randomUUID()): DeviceRecord {
   return {
-    id, publicKey: generateEd25519KeyPair().publicKey, hostname: 'lab-01', platform: 'linux', machineIdHint: null,
-    enrolledAt: new Date().toISOString(), enrolledWith: 'tok', revoked: false, cloneSuspect: false, online: false,
-    lastSeenAt: null, agentVersion: null, policyVersion: null, status: null,
+    id,
+    publicKey: generateEd25519KeyPair().publicKey,
+    hostname: 'lab-01',
+    platform: 'linux',
+    machineIdHint: null,
+    enrolledAt: new Date().toISOString(),
+    enrolledWith: 'tok',
+    revoked: false,
+    cloneSuspect: false,
+    online: false,
+    lastSeenAt: null,
+    agentVersion: null,
+    policyVersion: null,
+    status: null,
   };
 }
 
@@ -25,76 +36,92 @@ const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOStr
 
 export function storeContract(name: string, factory: StoreFactory): void {
   describe(`console store contract: ${name}`, () => {
-  const open = () => factory.open();
-  async function withToken(store: ConsoleStore, maxUses: number | null = null) {
-    await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'test', createdBy: 'admin', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses, uses: 0, revoked: false });
-  }
-  async function withDevice() {
-    const { store } = await open();
-    await withToken(store);
-    const d = device();
-    await store.enrollDevice(d, 'tok');
-    return { store, d };
-  }
+    const open = () => factory.open();
+    async function withToken(store: ConsoleStore, maxUses: number | null = null) {
+      await store.createEnrollToken({
+        id: 'tok',
+        tokenHash: 'h',
+        label: 'test',
+        createdBy: 'admin',
+        createdAt: '',
+        expiresAt: '2099-01-01T00:00:00Z',
+        maxUses,
+        uses: 0,
+        revoked: false,
+      });
+    }
+    async function withDevice() {
+      const { store } = await open();
+      await withToken(store);
+      const d = device();
+      await store.enrollDevice(d, 'tok');
+      return { store, d };
+    }
 
-  it('stores each event once, whatever is resent', async () => {
-    const { store, d } = await withDevice();
-    const batch = [event(1), event(2)];
-    expect((await store.insertEvents(d.id, batch, new Date().toISOString())).stored.length).toBe(2);
-    expect((await store.insertEvents(d.id, [...batch, event(3)], new Date().toISOString())).stored.map((e) => e.seq)).toEqual([3]);
-    expect(await store.countEvents(d.id)).toBe(3);
-    // A device that lost its last writes (power cut) reuses a sequence number for a new event:
-    // the event is kept, and the reuse reported.
-    const reused = await store.insertEvents(d.id, [event(3)], new Date().toISOString());
-    expect(reused.stored.length).toBe(1);
-    expect(reused.reusedSeqs).toEqual([3]);
-    expect(await store.countEvents(d.id)).toBe(4);
-    await store.close();
-  });
-
-  it('deletes events past retention', async () => {
-    const { store, d } = await withDevice();
-    await store.insertEvents(d.id, [event(1)], '2020-01-01T00:00:00.000Z');
-    await store.insertEvents(d.id, [event(2)], new Date().toISOString());
-    expect(await store.deleteEventsReceivedBefore('2021-01-01T00:00:00.000Z')).toBe(1);
-    expect((await store.listEvents({ limit: 10 })).map((e) => e.event.seq)).toEqual([2]);
-    await store.close();
-  });
-
-  it('never lets a limited enrollment token be over-used', async () => {
-    const { store } = await open();
-    await withToken(store, 2);
-    expect(await store.enrollDevice(device(), 'tok')).toBe(true);
-    expect(await store.enrollDevice(device(), 'tok')).toBe(true);
-    expect(await store.enrollDevice(device(), 'tok')).toBe(false);
-    expect((await store.listDevices()).length).toBe(2);
-    await store.close();
-  });
-
-  it('refuses a device key that is enrolled already with a typed conflict, and changes nothing', async () => {
-    const { store, d } = await withDevice();
-    const twin = { ...device(), publicKey: d.publicKey };
-    await expect(store.enrollDevice(twin, 'tok')).rejects.toMatchObject({ kind: 'conflict', code: 'key-in-use' });
-    await expect(store.enrollDevice(twin, 'tok')).rejects.toBeInstanceOf(ConflictError);
-    expect((await store.listDevices()).map((x) => x.id)).toEqual([d.id]);
-    expect((await store.listEnrollTokens())[0]!.uses).toBe(1);
-    await store.close();
-  });
-
-  it('hands out policy versions that only ever increase, across restarts', async () => {
-    const { store, reopen } = await open();
-    const doc = { format: 'vigil-policy/1' as const, name: 'p', agent: { heartbeatSeconds: 30, statusSeconds: 60 } };
-    const build = (version: number) => ({
-      version, document: doc, publishedBy: 'admin', publishedAt: new Date().toISOString(),
-      bundle: { payload: { kind: 'vigil.policy-bundle' as const, version, issuedAt: new Date().toISOString(), expiresAt: new Date().toISOString(), policy: doc }, signature: { alg: 'ed25519' as const, keyId: '0123456789abcdef', value: `${'A'.repeat(86)}==` } },
+    it('stores each event once, whatever is resent', async () => {
+      const { store, d } = await withDevice();
+      const batch = [event(1), event(2)];
+      expect((await store.insertEvents(d.id, batch, new Date().toISOString())).stored.length).toBe(2);
+      expect((await store.insertEvents(d.id, [...batch, event(3)], new Date().toISOString())).stored.map((e) => e.seq)).toEqual([3]);
+      expect(await store.countEvents(d.id)).toBe(3);
+      // A device that lost its last writes (power cut) reuses a sequence number for a new event:
+      // the event is kept, and the reuse reported.
+      const reused = await store.insertEvents(d.id, [event(3)], new Date().toISOString());
+      expect(reused.stored.length).toBe(1);
+      expect(reused.reusedSeqs).toEqual([3]);
+      expect(await store.countEvents(d.id)).toBe(4);
+      await store.close();
     });
-    expect((await store.publishPolicy(build)).version).toBe(1);
-    expect((await store.publishPolicy(build)).version).toBe(2);
-    await store.close();
-    const reopened = await reopen();
-    expect((await reopened.publishPolicy(build)).version).toBe(3);
-    expect((await reopened.latestPolicy())?.version).toBe(3);
-    await reopened.close();
-  });
+
+    it('deletes events past retention', async () => {
+      const { store, d } = await withDevice();
+      await store.insertEvents(d.id, [event(1)], '2020-01-01T00:00:00.000Z');
+      await store.insertEvents(d.id, [event(2)], new Date().toISOString());
+      expect(await store.deleteEventsReceivedBefore('2021-01-01T00:00:00.000Z')).toBe(1);
+      expect((await store.listEvents({ limit: 10 })).map((e) => e.event.seq)).toEqual([2]);
+      await store.close();
+    });
+
+    it('never lets a limited enrollment token be over-used', async () => {
+      const { store } = await open();
+      await withToken(store, 2);
+      expect(await store.enrollDevice(device(), 'tok')).toBe(true);
+      expect(await store.enrollDevice(device(), 'tok')).toBe(true);
+      expect(await store.enrollDevice(device(), 'tok')).toBe(false);
+      expect((await store.listDevices()).length).toBe(2);
+      await store.close();
+    });
+
+    it('refuses a device key that is enrolled already with a typed conflict, and changes nothing', async () => {
+      const { store, d } = await withDevice();
+      const twin = { ...device(), publicKey: d.publicKey };
+      await expect(store.enrollDevice(twin, 'tok')).rejects.toMatchObject({ kind: 'conflict', code: 'key-in-use' });
+      await expect(store.enrollDevice(twin, 'tok')).rejects.toBeInstanceOf(ConflictError);
+      expect((await store.listDevices()).map((x) => x.id)).toEqual([d.id]);
+      expect((await store.listEnrollTokens())[0]!.uses).toBe(1);
+      await store.close();
+    });
+
+    it('hands out policy versions that only ever increase, across restarts', async () => {
+      const { store, reopen } = await open();
+      const doc = { format: 'vigil-policy/1' as const, name: 'p', agent: { heartbeatSeconds: 30, statusSeconds: 60 } };
+      const build = (version: number) => ({
+        version,
+        document: doc,
+        publishedBy: 'admin',
+        publishedAt: new Date().toISOString(),
+        bundle: {
+          payload: { kind: 'vigil.policy-bundle' as const, version, issuedAt: new Date().toISOString(), expiresAt: new Date().toISOString(), policy: doc },
+          signature: { alg: 'ed25519' as const, keyId: '0123456789abcdef', value: `${'A'.repeat(86)}==` },
+        },
+      });
+      expect((await store.publishPolicy(build)).version).toBe(1);
+      expect((await store.publishPolicy(build)).version).toBe(2);
+      await store.close();
+      const reopened = await reopen();
+      expect((await reopened.publishPolicy(build)).version).toBe(3);
+      expect((await reopened.latestPolicy())?.version).toBe(3);
+      await reopened.close();
+    });
   });
 }

@@ -18,5 +18,4 @@ describe('SqliteStore', () => {
     expect(store.journalMode()).toBe('wal');
     await store.close();
   });
-
 });

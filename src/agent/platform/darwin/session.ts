@@ -15,7 +15,8 @@ const DIALOG = ['-e', 'on run argv', '-e', 'display dialog (item 1 of argv) with
  * - Warning/message: `launchctl asuser <uid> osascript` so the dialog opens in the user's session.
  */
 export function darwinSessionPlatform(run: CommandRunner, target: SessionTarget): SessionPlatform {
-  const asUser = (args: string[]): [string, string[]] => (target.uid === undefined ? ['osascript', args] : ['launchctl', ['asuser', String(target.uid), 'osascript', ...args]]);
+  const asUser = (args: string[]): [string, string[]] =>
+    target.uid === undefined ? ['osascript', args] : ['launchctl', ['asuser', String(target.uid), 'osascript', ...args]];
   return {
     platform: 'darwin',
     idle: {

@@ -28,7 +28,9 @@ export function darwinUsbPlatform(runner: CommandRunner, intervalMs = 1000, read
   const drives = new Map<string, (RemovableDrive & { wholeDisk: string }) | null>();
   const run = async ([command, args]: [string, string[]]): Promise<ActionResult> => {
     const r = await runner.run(command, args, 30_000);
-    return r.code === 0 ? { ok: true, detail: `${command} ${args.join(' ')}` } : { ok: false, detail: (r.stderr.trim() || `${command} exited with ${r.code}`).slice(0, 300) };
+    return r.code === 0
+      ? { ok: true, detail: `${command} ${args.join(' ')}` }
+      : { ok: false, detail: (r.stderr.trim() || `${command} exited with ${r.code}`).slice(0, 300) };
   };
   const describe = async (v: MountedVolume) => {
     if (drives.has(v.key)) return drives.get(v.key)!;

@@ -155,7 +155,29 @@ export function hashEventFile(fd: number, exec: PendingExec): Promise<string | n
  * Whether a newly seen mount can hold programs to check: not mounted noexec, and not one of the
  * kernel's pseudo file systems (they hold no programs, and fanotify refuses some of them).
  */
-const PSEUDO_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'debugfs', 'tracefs', 'securityfs', 'pstore', 'bpf', 'configfs', 'fusectl', 'hugetlbfs', 'binfmt_misc', 'autofs', 'nsfs', 'efivarfs', 'selinuxfs', 'rpc_pipefs', 'devtmpfs']);
+const PSEUDO_FS = new Set([
+  'proc',
+  'sysfs',
+  'cgroup',
+  'cgroup2',
+  'devpts',
+  'mqueue',
+  'debugfs',
+  'tracefs',
+  'securityfs',
+  'pstore',
+  'bpf',
+  'configfs',
+  'fusectl',
+  'hugetlbfs',
+  'binfmt_misc',
+  'autofs',
+  'nsfs',
+  'efivarfs',
+  'selinuxfs',
+  'rpc_pipefs',
+  'devtmpfs',
+]);
 export function needsMark(entry: MountEntry): boolean {
   return !entry.mountOptions.includes('noexec') && !PSEUDO_FS.has(entry.fsType);
 }

@@ -198,7 +198,6 @@ abstract class LinuxBackend implements ProcessWatchBackend<LinuxProcess> {
     }
     for (const pid of this.known.keys()) if (!alive.has(pid)) this.known.delete(pid);
   }
-
 }
 
 /** Polls /proc (any user; see the file comment for the rhythm). */
@@ -296,11 +295,17 @@ export function linuxWatchBackend(options: ProcScanOptions & { prefer?: 'proc-co
     const connector = new ProcConnectorBackend(native);
     try {
       connector.open();
-      return { backend: connector, detail: 'proc-connector watcher: the kernel reports each exec (netlink PROC_EVENT_EXEC); unapproved programs are killed just after they start' };
+      return {
+        backend: connector,
+        detail: 'proc-connector watcher: the kernel reports each exec (netlink PROC_EVENT_EXEC); unapproved programs are killed just after they start',
+      };
     } catch (error) {
       why = `the proc connector refused: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
     }
   }
   const poll = new ProcPollBackend(options);
-  return { backend: poll, detail: `proc-poll watcher: /proc listed every ${poll.intervalMs} ms (${why}); unapproved programs are killed soon after they start` };
+  return {
+    backend: poll,
+    detail: `proc-poll watcher: /proc listed every ${poll.intervalMs} ms (${why}); unapproved programs are killed soon after they start`,
+  };
 }

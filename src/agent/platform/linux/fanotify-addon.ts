@@ -2,7 +2,20 @@ import { loadNativeAddon } from './native-addon.js';
 
 /** The typed surface of native/fanotify (see native/fanotify/src/fanotify_gate.cc). */
 export type FanotifyDelivery =
-  | { type: 'exec'; id: number; pid: number; fd: number; path: string; dev: bigint; ino: bigint; size: number; ctimeSec: number; ctimeNsec: number; mountId: bigint; mountIdUnique: boolean }
+  | {
+      type: 'exec';
+      id: number;
+      pid: number;
+      fd: number;
+      path: string;
+      dev: bigint;
+      ino: bigint;
+      size: number;
+      ctimeSec: number;
+      ctimeNsec: number;
+      mountId: bigint;
+      mountIdUnique: boolean;
+    }
   | { type: 'timeout'; id: number; allowed: boolean };
 
 export interface FanotifyOpenOptions {

@@ -15,7 +15,6 @@ import { linuxSessionLister } from './session/seat.js';
 import { sessionXauthority } from './session/session-processes.js';
 import { linuxUsbPlatform } from './usb.js';
 
-
 /** Linux: fanotify gate as root, logind/utmp sessions, udev/mountinfo USB, xprop windows, SO_PEERCRED trays. */
 export function linuxPlatform(): AgentPlatform {
   return {

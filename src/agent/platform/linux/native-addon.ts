@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
  * dist/src/agent/platform/linux/ (built) or src/agent/platform/linux/ (tests run from source).
  */
 export function loadNativeAddon<T>(dir: string, target: string, override?: string): T {
-  const candidates = override ? [override] : ['../../../../../', '../../../../'].map((up) => fileURLToPath(new URL(`${up}native/${dir}/build/Release/${target}.node`, import.meta.url)));
+  const candidates = override
+    ? [override]
+    : ['../../../../../', '../../../../'].map((up) => fileURLToPath(new URL(`${up}native/${dir}/build/Release/${target}.node`, import.meta.url)));
   const path = candidates.find(existsSync);
   if (!path) throw new Error(`the ${dir} addon is not built (${candidates[0]}); run node scripts/prepare.mjs`);
   return createRequire(import.meta.url)(path) as T;

@@ -35,7 +35,11 @@ export function splitDevNumber(rdev: number): { major: number; minor: number } {
 }
 
 const printable = (value: string | undefined, max: number) => (value && value.length <= max && /^[\x20-\x7e]+$/.test(value) ? value : null);
-const readText = (path: string) => readFile(path, 'utf8').then((t) => t.trim(), () => null);
+const readText = (path: string) =>
+  readFile(path, 'utf8').then(
+    (t) => t.trim(),
+    () => null,
+  );
 
 export class LinuxDriveClassifier implements DriveClassifier {
   private readonly sysRoot: string;
@@ -74,7 +78,9 @@ export class LinuxDriveClassifier implements DriveClassifier {
         usbSerial: udev.get('ID_BUS') === 'usb' ? printable(udev.get('ID_SERIAL_SHORT'), 128) : null,
       };
     } catch {
-      return matchesRule(volume, rules) ? { classifiedBy: 'policy', device: volume.source, fsUuid: null, label: null, fsType: volume.fsType, usbSerial: null } : null;
+      return matchesRule(volume, rules)
+        ? { classifiedBy: 'policy', device: volume.source, fsUuid: null, label: null, fsType: volume.fsType, usbSerial: null }
+        : null;
     }
   }
 

@@ -180,8 +180,22 @@ export async function readAuthenticodeSigner(runner: CommandRunner, path: string
  * stop the OS or the agent (which lives under Program Files).
  */
 export const APPLOCKER_BUILTINS: AppRule[] = [
-  { kind: 'path', platform: 'windows', pattern: '%WINDIR%\\*', action: 'allow', id: 'a61c8b2c-a319-4cd0-9690-d2177cad7b51', description: 'Vigil built-in: Windows' },
-  { kind: 'path', platform: 'windows', pattern: '%PROGRAMFILES%\\*', action: 'allow', id: '921cc481-6e17-4653-8f75-050b80acca20', description: 'Vigil built-in: Program Files' },
+  {
+    kind: 'path',
+    platform: 'windows',
+    pattern: '%WINDIR%\\*',
+    action: 'allow',
+    id: 'a61c8b2c-a319-4cd0-9690-d2177cad7b51',
+    description: 'Vigil built-in: Windows',
+  },
+  {
+    kind: 'path',
+    platform: 'windows',
+    pattern: '%PROGRAMFILES%\\*',
+    action: 'allow',
+    id: '921cc481-6e17-4653-8f75-050b80acca20',
+    description: 'Vigil built-in: Program Files',
+  },
 ];
 
 /**
@@ -211,7 +225,11 @@ export async function applyAppLockerPolicy(runner: CommandRunner, xml: string, d
     const out = await runner.run(command, args, 60_000);
     // sc.exe start says 1056 when the service already runs: that is fine.
     if (out.code !== 0 && !(command === 'sc.exe' && args[0] === 'start' && out.code === 1056)) {
-      return { ok: false, detail: `${command} ${args.slice(0, 2).join(' ')} failed (exit ${out.code}): ${(out.stderr || out.stdout).trim().slice(0, 200)}`, file };
+      return {
+        ok: false,
+        detail: `${command} ${args.slice(0, 2).join(' ')} failed (exit ${out.code}): ${(out.stderr || out.stdout).trim().slice(0, 200)}`,
+        file,
+      };
     }
   }
   return { ok: true, detail: 'AppLocker policy applied (Set-AppLockerPolicy)', file };

@@ -3,7 +3,15 @@ import { createInterface } from 'node:readline';
 import type { ActionResult, MountedVolume, RemovableDrive, UsbPlatform } from '../../usb/drives.js';
 import { PollingVolumeWatcher } from '../../usb/polling-watcher.js';
 import type { CommandRunner } from '../../session/platform.js';
-import { parseVolumeChange, parseWin32Snapshot, WIN32_SNAPSHOT_SCRIPT, WIN32_WATCH_SCRIPT, win32BlockCommand, win32ReadOnlyCommand, win32RemovableVolumes } from './usb-volumes.js';
+import {
+  parseVolumeChange,
+  parseWin32Snapshot,
+  WIN32_SNAPSHOT_SCRIPT,
+  WIN32_WATCH_SCRIPT,
+  win32BlockCommand,
+  win32ReadOnlyCommand,
+  win32RemovableVolumes,
+} from './usb-volumes.js';
 
 const POWERSHELL = ['-NoProfile', '-NonInteractive', '-Command'];
 
@@ -28,7 +36,9 @@ export function win32UsbPlatform(runner: CommandRunner, intervalMs = 5000, lines
   const known = new Map<string, { drive: RemovableDrive; diskNumber: number | null }>();
   const run = async ([command, args]: [string, string[]]): Promise<ActionResult> => {
     const r = await runner.run(command, args, 30_000);
-    return r.code === 0 ? { ok: true, detail: `${command} ${args.join(' ')}` } : { ok: false, detail: (r.stderr.trim() || `${command} exited with ${r.code}`).slice(0, 300) };
+    return r.code === 0
+      ? { ok: true, detail: `${command} ${args.join(' ')}` }
+      : { ok: false, detail: (r.stderr.trim() || `${command} exited with ${r.code}`).slice(0, 300) };
   };
   const list = async (): Promise<MountedVolume[]> => {
     const r = await runner.run('powershell.exe', [...POWERSHELL, WIN32_SNAPSHOT_SCRIPT], 30_000);

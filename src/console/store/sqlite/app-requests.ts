@@ -12,8 +12,15 @@ export class SqliteAppRequests implements AppRequestStore {
 
   async insertAppRequest(r: Parameters<AppRequestStore['insertAppRequest']>[0]): Promise<boolean> {
     return this.queue.add({
-      id: r.id, device_id: r.deviceId, requested_at: r.requestedAt, name: r.name, path: r.path,
-      sha256: r.sha256, signer: r.signer, user: r.user, reason: r.reason,
+      id: r.id,
+      device_id: r.deviceId,
+      requested_at: r.requestedAt,
+      name: r.name,
+      path: r.path,
+      sha256: r.sha256,
+      signer: r.signer,
+      user: r.user,
+      reason: r.reason,
     });
   }
   async listAppRequests(filter: { status?: AppRequest['status']; limit: number }): Promise<AppRequest[]> {
@@ -28,7 +35,13 @@ export class SqliteAppRequests implements AppRequestStore {
   async decideAppRequest(id: string, d: Parameters<AppRequestStore['decideAppRequest']>[1]): Promise<boolean> {
     return this.queue.update(
       id,
-      [['status = ?', d.status], ['decided_by = ?', d.decidedBy], ['decided_at = ?', d.decidedAt], ['note = ?', d.note], ['policy_version = ?', d.policyVersion]],
+      [
+        ['status = ?', d.status],
+        ['decided_by = ?', d.decidedBy],
+        ['decided_at = ?', d.decidedAt],
+        ['note = ?', d.note],
+        ['policy_version = ?', d.policyVersion],
+      ],
       'pending',
     );
   }

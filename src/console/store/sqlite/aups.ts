@@ -78,7 +78,9 @@ export class SqliteAups implements AupStore {
     }));
   }
   async hasAupReceipt(deviceId: string, user: string, variant: string, version: number): Promise<boolean> {
-    return !!this.db.prepare('SELECT 1 FROM aup_receipts WHERE device_id = ? AND user = ? AND variant = ? AND version = ?').get(deviceId, user, variant, version);
+    return !!this.db
+      .prepare('SELECT 1 FROM aup_receipts WHERE device_id = ? AND user = ? AND variant = ? AND version = ?')
+      .get(deviceId, user, variant, version);
   }
 }
 

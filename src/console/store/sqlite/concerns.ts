@@ -12,8 +12,14 @@ export class SqliteConcerns implements ConcernStore {
 
   async insertConcern(c: Parameters<ConcernStore['insertConcern']>[0], receivedAt: string): Promise<boolean> {
     return this.queue.add({
-      id: c.id, device_id: c.deviceId, user: c.user, reported_at: c.reportedAt, received_at: receivedAt,
-      category: c.category, text: c.text, wants_contact: c.wantsContact ? 1 : 0,
+      id: c.id,
+      device_id: c.deviceId,
+      user: c.user,
+      reported_at: c.reportedAt,
+      received_at: receivedAt,
+      category: c.category,
+      text: c.text,
+      wants_contact: c.wantsContact ? 1 : 0,
     });
   }
   async listConcerns(filter: { status?: ConcernStatus; limit: number }): Promise<Concern[]> {
@@ -23,7 +29,12 @@ export class SqliteConcerns implements ConcernStore {
     return this.queue.get(id);
   }
   async updateConcern(id: string, u: Parameters<ConcernStore['updateConcern']>[1]): Promise<boolean> {
-    return this.queue.update(id, [['status = ?', u.status], ['note = COALESCE(?, note)', u.note], ['updated_by = ?', u.updatedBy], ['updated_at = ?', u.updatedAt]]);
+    return this.queue.update(id, [
+      ['status = ?', u.status],
+      ['note = COALESCE(?, note)', u.note],
+      ['updated_by = ?', u.updatedBy],
+      ['updated_at = ?', u.updatedAt],
+    ]);
   }
   async deleteConcernsClosedBefore(iso: string): Promise<number> {
     return this.db.prepare("DELETE FROM concerns WHERE status = 'closed' AND updated_at < ?").run(iso).changes;

@@ -12,7 +12,9 @@ export class SqliteDeviceHistory implements DeviceHistoryStore {
   async listDeviceHistory(deviceId: string, filter: { limit: number; kind?: DeviceHistoryEntry['kind'] }): Promise<DeviceHistoryEntry[]> {
     const rows = (
       filter.kind
-        ? this.db.prepare('SELECT at, kind, body FROM device_history WHERE device_id = ? AND kind = ? ORDER BY id DESC LIMIT ?').all(deviceId, filter.kind, filter.limit)
+        ? this.db
+            .prepare('SELECT at, kind, body FROM device_history WHERE device_id = ? AND kind = ? ORDER BY id DESC LIMIT ?')
+            .all(deviceId, filter.kind, filter.limit)
         : this.db.prepare('SELECT at, kind, body FROM device_history WHERE device_id = ? ORDER BY id DESC LIMIT ?').all(deviceId, filter.limit)
     ) as Row[];
     return rows.flatMap((row) => {

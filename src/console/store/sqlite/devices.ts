@@ -44,9 +44,7 @@ export class SqliteDevices implements DeviceStore {
     return this.db.prepare('UPDATE devices SET revoked = 1, online = 0 WHERE id = ? AND revoked = 0').run(id).changes === 1;
   }
   async markOnline(id: string, at: string, agentVersion: string | null): Promise<void> {
-    this.db
-      .prepare('UPDATE devices SET online = 1, last_seen_at = ?, agent_version = COALESCE(?, agent_version) WHERE id = ?')
-      .run(at, agentVersion, id);
+    this.db.prepare('UPDATE devices SET online = 1, last_seen_at = ?, agent_version = COALESCE(?, agent_version) WHERE id = ?').run(at, agentVersion, id);
   }
   async markOffline(id: string, at: string): Promise<void> {
     this.db.prepare('UPDATE devices SET online = 0, last_seen_at = ? WHERE id = ?').run(at, id);

@@ -61,7 +61,9 @@ export class SqliteEvents implements EventStore {
 
   async listRecentBlocks(sinceIso: string, limit: number): Promise<{ deviceId: string; at: string; name: string }[]> {
     const rows = this.db
-      .prepare(`SELECT device_id, at, json_extract(body, '$.data.name') AS name FROM events WHERE type = 'app.blocked' AND received_at >= ? ORDER BY rowid DESC LIMIT ?`)
+      .prepare(
+        `SELECT device_id, at, json_extract(body, '$.data.name') AS name FROM events WHERE type = 'app.blocked' AND received_at >= ? ORDER BY rowid DESC LIMIT ?`,
+      )
       .all(sinceIso, limit) as Row[];
     return rows.reverse().map((row) => ({ deviceId: String(row.device_id), at: String(row.at), name: String(row.name ?? '') }));
   }

@@ -41,7 +41,9 @@ export class SqlitePolicies implements PolicyStore {
   async raisePolicyFloor(version: number): Promise<boolean> {
     return this.db.transaction(() => {
       if (version <= highestPolicyVersion(this.db)) return false;
-      this.db.prepare(`INSERT INTO settings (key, value) VALUES ('policy.floor', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(version));
+      this.db
+        .prepare(`INSERT INTO settings (key, value) VALUES ('policy.floor', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+        .run(String(version));
       return true;
     })();
   }
@@ -61,8 +63,10 @@ export class SqlitePolicies implements PolicyStore {
 /** The highest version stored or reserved by the floor: new versions are numbered above it. */
 function highestPolicyVersion(db: Db): number {
   const row = db
-    .prepare(`SELECT MAX(COALESCE((SELECT MAX(version) FROM policies), 0),
-                  COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy.floor'), 0)) AS v`)
+    .prepare(
+      `SELECT MAX(COALESCE((SELECT MAX(version) FROM policies), 0),
+                  COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'policy.floor'), 0)) AS v`,
+    )
     .get() as Row;
   return Number(row.v);
 }

@@ -59,7 +59,8 @@ export function findPlaceholders(root: XmlElement): Placeholder[] {
       if (!kind) continue;
       const mark = placeholderIn(value);
       if (mark) found.push({ line: element.line, element: element.name, attribute, value, why: `holds the placeholder ${mark}` });
-      else if (kind === 'sid' && !SID.test(value.trim())) found.push({ line: element.line, element: element.name, attribute, value, why: 'is not a SID (S-1-...)' });
+      else if (kind === 'sid' && !SID.test(value.trim()))
+        found.push({ line: element.line, element: element.name, attribute, value, why: 'is not a SID (S-1-...)' });
     }
     element.children.forEach(visit);
   };

@@ -61,7 +61,10 @@ function refuseTemplate(root: XmlElement): void {
   if (!found.length) return;
   const shown = found.slice(0, 50).map((p) => `line ${p.line}: <${p.element}> ${p.attribute}="${p.value.slice(0, 80)}" ${p.why}`);
   const more = found.length > shown.length ? `; and ${found.length - shown.length} more` : '';
-  throw new ImportError(`a template, not a policy: ${found.length} value(s) are placeholders, not SIDs, hashes or paths (fill them in first): ${shown.join('; ')}${more}`, found[0]!.line);
+  throw new ImportError(
+    `a template, not a policy: ${found.length} value(s) are placeholders, not SIDs, hashes or paths (fill them in first): ${shown.join('; ')}${more}`,
+    found[0]!.line,
+  );
 }
 
 function importRule(element: XmlElement, result: RuleImport, note: (line: number, message: string) => void): void {
@@ -119,7 +122,17 @@ function importRule(element: XmlElement, result: RuleImport, note: (line: number
       }
       const product = get('ProductName');
       const binaryName = get('BinaryName');
-      addRule(result, { ...common, kind: 'signer', publisher, ...(product && product !== '*' ? { product } : {}), ...(binaryName && binaryName !== '*' ? { binaryName } : {}) }, condition.line);
+      addRule(
+        result,
+        {
+          ...common,
+          kind: 'signer',
+          publisher,
+          ...(product && product !== '*' ? { product } : {}),
+          ...(binaryName && binaryName !== '*' ? { binaryName } : {}),
+        },
+        condition.line,
+      );
     }
   } else {
     const hashes = conditions.children.flatMap((c) => c.children.filter((h) => h.name === 'FileHash'));
@@ -134,7 +147,11 @@ function importRule(element: XmlElement, result: RuleImport, note: (line: number
       if (!data) throw new ImportError(`${label}: FileHash Data must be 0x followed by 64 hex digits`, hash.line);
       const fileName = hash.attributes.get('SourceFileName');
       const ruleId = id && hashes.length > 1 ? `${id}:${n + 1}` : id;
-      addRule(result, { ...common, ...(ruleId ? { id: ruleId } : {}), kind: 'authenticode-sha256', hash: data[1]!.toLowerCase(), ...(fileName ? { fileName } : {}) }, hash.line);
+      addRule(
+        result,
+        { ...common, ...(ruleId ? { id: ruleId } : {}), kind: 'authenticode-sha256', hash: data[1]!.toLowerCase(), ...(fileName ? { fileName } : {}) },
+        hash.line,
+      );
     });
   }
 }
@@ -162,7 +179,8 @@ export function exportAppLocker(apps: Pick<Applications, 'mode' | 'defaultAction
   const notes: AppLockerExport['notes'] = [];
   const lines: string[] = [];
   const rules: AppRule[] = [...apps.rules];
-  if (apps.defaultAction === 'allow') rules.push({ kind: 'path', platform: 'windows', pattern: '*', action: 'allow', id: 'vigil-default-allow', description: 'Vigil default action: allow' });
+  if (apps.defaultAction === 'allow')
+    rules.push({ kind: 'path', platform: 'windows', pattern: '*', action: 'allow', id: 'vigil-default-allow', description: 'Vigil default action: allow' });
   for (const rule of rules) {
     const head = (element: string) => {
       const name = rule.description ?? rule.id ?? `${rule.kind} rule`;
@@ -208,7 +226,13 @@ export function exportAppLocker(apps: Pick<Applications, 'mode' | 'defaultAction
           skip('a POSIX path pattern has no meaning on Windows');
           continue;
         }
-        lines.push(head('FilePathRule'), '      <Conditions>', `        <FilePathCondition Path="${xmlEscape(rule.pattern)}" />`, '      </Conditions>', '    </FilePathRule>');
+        lines.push(
+          head('FilePathRule'),
+          '      <Conditions>',
+          `        <FilePathCondition Path="${xmlEscape(rule.pattern)}" />`,
+          '      </Conditions>',
+          '    </FilePathRule>',
+        );
         break;
     }
   }

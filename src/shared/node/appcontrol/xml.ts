@@ -213,7 +213,8 @@ class Reader {
       const numeric = /^#(?:x([0-9A-Fa-f]{1,6})|([0-9]{1,7}))$/.exec(ref);
       if (numeric) {
         const code = numeric[1] !== undefined ? parseInt(numeric[1], 16) : Number(numeric[2]);
-        if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) this.fail(`character reference &${ref}; is not a valid character`, at + offset);
+        if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+          this.fail(`character reference &${ref}; is not a valid character`, at + offset);
         return String.fromCodePoint(code);
       }
       return this.fail(`entity &${ref}; is not one of the five predefined entities (lt, gt, amp, quot, apos)`, at + offset);

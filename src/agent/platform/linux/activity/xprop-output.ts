@@ -71,7 +71,9 @@ function isProperty(name: string): name is WindowProperty {
 }
 
 /** The foreground window as far as its properties say: app (WM_CLASS class), title, pid. */
-export function windowFromProperties(props: ReadonlyMap<WindowProperty, PropertyUpdate['value']>): { app: string; title: string | null; pid: number | null } | null {
+export function windowFromProperties(
+  props: ReadonlyMap<WindowProperty, PropertyUpdate['value']>,
+): { app: string; title: string | null; pid: number | null } | null {
   const wmClass = props.get('WM_CLASS');
   const classes = Array.isArray(wmClass) ? wmClass : [];
   const title = props.get('_NET_WM_NAME') ?? props.get('WM_NAME');

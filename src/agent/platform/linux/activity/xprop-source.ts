@@ -2,7 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { forEachLine } from '../../../activity/child-lines.js';
 import type { RawWindow, WindowDetail, WindowSource } from '../../../activity/window-source.js';
-import { parseActiveWindowLine, parsePropertyLine, ROOT_SPY_ARGS, windowFromProperties, windowSpyArgs, type PropertyUpdate, type WindowProperty } from './xprop-output.js';
+import {
+  parseActiveWindowLine,
+  parsePropertyLine,
+  ROOT_SPY_ARGS,
+  windowFromProperties,
+  windowSpyArgs,
+  type PropertyUpdate,
+  type WindowProperty,
+} from './xprop-output.js';
 
 /** A line longer than this is not something we asked for; it is dropped. */
 const MAX_LINE = 64 * 1024;

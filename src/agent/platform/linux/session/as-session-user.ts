@@ -49,7 +49,8 @@ export class SessionUserRunner {
     if (this.target.uid === undefined && this.agentUid === 0) {
       return { ok: false, detail: "the session's user is not known (--session-uid); run as root it would ask for root's password, not the pupil's" };
     }
-    if (uid !== this.agentUid && this.agentUid !== 0) return { ok: false, detail: `the agent runs as uid ${this.agentUid}, not root, so it cannot run as the session user (uid ${uid})` };
+    if (uid !== this.agentUid && this.agentUid !== 0)
+      return { ok: false, detail: `the agent runs as uid ${this.agentUid}, not root, so it cannot run as the session user (uid ${uid})` };
     const account = await this.lookup(uid);
     if (!account) return { ok: false, detail: `uid ${uid} has no entry in the user database` };
     const env: Record<string, string> = {

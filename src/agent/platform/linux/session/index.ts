@@ -1,6 +1,16 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CommandOutput, CommandRunner, LockOutcome, Locker, LogoffBackend, SessionPlatform, SessionTarget, StartedProcess, WarningDisplay } from '../../../session/platform.js';
+import type {
+  CommandOutput,
+  CommandRunner,
+  LockOutcome,
+  Locker,
+  LogoffBackend,
+  SessionPlatform,
+  SessionTarget,
+  StartedProcess,
+  WarningDisplay,
+} from '../../../session/platform.js';
 import { SessionUserRunner } from './as-session-user.js';
 import { findSessionProcesses, stillSame } from './session-processes.js';
 
@@ -34,13 +44,21 @@ function foregroundLocker(run: CommandRunner, asUser: SessionUserRunner, name: s
 }
 
 /** A locker that asks something else (logind, the session's screensaver daemon) and returns. */
-function oneShotLocker(name: string, command: string, args: string[], available: () => boolean, runIt: (command: string, args: string[]) => Promise<CommandOutput>): Locker {
+function oneShotLocker(
+  name: string,
+  command: string,
+  args: string[],
+  available: () => boolean,
+  runIt: (command: string, args: string[]) => Promise<CommandOutput>,
+): Locker {
   return {
     name,
     available,
     async lock(): Promise<LockOutcome> {
       const out = await runIt(command, args);
-      return out.code === 0 ? { ok: true, detail: `${command} ${args.join(' ')}` } : { ok: false, detail: `${command} failed: ${(out.stderr || `exit ${out.code}`).trim().slice(0, 200)}` };
+      return out.code === 0
+        ? { ok: true, detail: `${command} ${args.join(' ')}` }
+        : { ok: false, detail: `${command} failed: ${(out.stderr || `exit ${out.code}`).trim().slice(0, 200)}` };
     },
   };
 }
@@ -56,9 +74,22 @@ export function linuxSessionPlatform(run: CommandRunner, target: SessionTarget, 
   const asUser = new SessionUserRunner(run, target);
   // logind locks the session itself; the others talk to the session's own screensaver (its
   // D-Bus session bus, its X properties), so they run as the session's user like the lockers.
-  const inSession = (command: string, args: string[]) => oneShotLocker(command, command, args, () => run.has(command), (c, a) => asUser.runToEnd(c, a));
+  const inSession = (command: string, args: string[]) =>
+    oneShotLocker(
+      command,
+      command,
+      args,
+      () => run.has(command),
+      (c, a) => asUser.runToEnd(c, a),
+    );
   const lockers: Locker[] = [
-    oneShotLocker('loginctl', 'loginctl', ['lock-session', target.sessionId ?? ''], () => logind() && run.has('loginctl'), (c, a) => run.run(c, a)),
+    oneShotLocker(
+      'loginctl',
+      'loginctl',
+      ['lock-session', target.sessionId ?? ''],
+      () => logind() && run.has('loginctl'),
+      (c, a) => run.run(c, a),
+    ),
     inSession('xdg-screensaver', ['lock']),
     inSession('xscreensaver-command', ['-lock']),
     // -n: stay in the foreground so the process tells us whether the screen is locked.
@@ -71,7 +102,10 @@ export function linuxSessionPlatform(run: CommandRunner, target: SessionTarget, 
       available: logind,
       async logoff() {
         const out = await run.run('loginctl', ['terminate-session', target.sessionId ?? '']);
-        return { ok: out.code === 0, detail: out.code === 0 ? `terminated logind session ${target.sessionId}` : `loginctl failed: ${out.stderr.trim().slice(0, 200)}` };
+        return {
+          ok: out.code === 0,
+          detail: out.code === 0 ? `terminated logind session ${target.sessionId}` : `loginctl failed: ${out.stderr.trim().slice(0, 200)}`,
+        };
       },
     },
     {
@@ -85,7 +119,13 @@ export function linuxSessionPlatform(run: CommandRunner, target: SessionTarget, 
         while (Date.now() < deadline && victims.some((p) => stillSame(p, procRoot))) await sleep(100);
         const stubborn = victims.filter((p) => stillSame(p, procRoot));
         for (const p of stubborn) signal(p.pid, 'SIGKILL');
-        return { ok: true, detail: `ended ${victims.length} process(es) of uid ${target.uid} on display ${target.display} (${victims.map((p) => p.comm).slice(0, 8).join(', ')})${stubborn.length ? `; ${stubborn.length} needed SIGKILL` : ''}` };
+        return {
+          ok: true,
+          detail: `ended ${victims.length} process(es) of uid ${target.uid} on display ${target.display} (${victims
+            .map((p) => p.comm)
+            .slice(0, 8)
+            .join(', ')})${stubborn.length ? `; ${stubborn.length} needed SIGKILL` : ''}`,
+        };
       },
     },
   ];

@@ -136,7 +136,14 @@ export function utmpLister(run: CommandRunner, options: { utmpFile?: string; dis
         if (!display || seen.has(display) || !(await alive(display))) continue;
         seen.add(display);
         const uid = await uidOf(entry.user);
-        sessions.push({ id: `${entry.user}@${display}@${entry.loginTime}`, user: entry.user, ...(uid !== undefined ? { uid } : {}), display, local: true, active: true });
+        sessions.push({
+          id: `${entry.user}@${display}@${entry.loginTime}`,
+          user: entry.user,
+          ...(uid !== undefined ? { uid } : {}),
+          display,
+          local: true,
+          active: true,
+        });
       }
       return sessions;
     },
