@@ -13,7 +13,6 @@ import { TrayIpcClient } from '../../dist/src/agent/local-ipc/client.js';
 import { TrayIpcServer } from '../../dist/src/agent/local-ipc/server.js';
 import { trayServerTransport } from '../../dist/src/agent/local-ipc/transport.js';
 import { connectTrayPipe, listenTrayPipe, loadPipeAddon, trayPipeSddl } from '../../dist/src/agent/local-ipc/win32-pipe.js';
-import { TRAY_PIPE_NAME } from '../../dist/src/shared/local-ipc.js';
 
 const [mode, out] = process.argv.slice(2);
 const record = (step, value) => appendFileSync(out, `${JSON.stringify({ step, ...value })}\n`);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthService } from '../../src/console/auth.js';
 import { HttpError } from '../../src/console/http/http-error.js';
-import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 const tempPath = tempDirsPerTest();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { PolicyService } from '../../src/console/policies.js';
-import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { checkPolicyBundle } from '../../src/shared/node/policy-verify.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 

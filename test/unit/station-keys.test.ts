@@ -4,7 +4,7 @@ import { PolicyStore } from '../../src/agent/policy-store.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { PolicyService } from '../../src/console/policies.js';
 import { StationKeyService } from '../../src/console/station-keys.js';
-import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { generateEd25519KeyPair, keyId } from '../../src/shared/node/crypto.js';
 import { createLogger } from '../../src/shared/node/log.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
