@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { DeviceRecord } from '../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
+import { deviceRecord } from './device-record.js';
 
 /** A real console database at `path` with one enrolled device (rows that name a device need one). */
 export async function storeWithDevice(path: string, hostname = 'lab-01'): Promise<{ store: SqliteStore; device: DeviceRecord }> {
@@ -17,22 +17,7 @@ export async function storeWithDevice(path: string, hostname = 'lab-01'): Promis
     uses: 0,
     revoked: false,
   });
-  const device: DeviceRecord = {
-    id: randomUUID(),
-    publicKey: generateEd25519KeyPair().publicKey,
-    hostname,
-    platform: 'linux',
-    machineIdHint: null,
-    enrolledAt: new Date().toISOString(),
-    enrolledWith: 'tok',
-    revoked: false,
-    cloneSuspect: false,
-    online: false,
-    lastSeenAt: null,
-    agentVersion: null,
-    policyVersion: null,
-    status: null,
-  };
+  const device = deviceRecord(randomUUID(), hostname);
   await store.enrollDevice(device, 'tok');
   return { store, device };
 }

@@ -5,9 +5,8 @@ import { LiveState } from '../../src/console/live-state.js';
 import { StatusHistory } from '../../src/console/status-history.js';
 import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { activitySpans } from '../../src/console/activity-spans.js';
-import type { DeviceRecord } from '../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import type { DeviceStatus } from '../../src/shared/status.js';
+import { deviceRecord } from '../helpers/device-record.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The console's per-device dashboard state: presence, status history, stored spans, blocks. */
@@ -26,22 +25,7 @@ async function storeWithDevice() {
     uses: 0,
     revoked: false,
   });
-  const d: DeviceRecord = {
-    id: randomUUID(),
-    publicKey: generateEd25519KeyPair().publicKey,
-    hostname: 'lab-01',
-    platform: 'linux',
-    machineIdHint: null,
-    enrolledAt: new Date().toISOString(),
-    enrolledWith: 'tok',
-    revoked: false,
-    cloneSuspect: false,
-    online: false,
-    lastSeenAt: null,
-    agentVersion: null,
-    policyVersion: null,
-    status: null,
-  };
+  const d = deviceRecord();
   await store.enrollDevice(d, 'tok');
   return { store, id: d.id };
 }

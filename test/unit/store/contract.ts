@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../../src/shared/node/crypto.js';
+import { deviceRecord } from '../../helpers/device-record.js';
 
 /**
  * The behaviour every console store must have, whatever the database. Each adapter's test file
@@ -14,22 +14,7 @@ export interface StoreFactory {
 }
 
 export function device(id = randomUUID()): DeviceRecord {
-  return {
-    id,
-    publicKey: generateEd25519KeyPair().publicKey,
-    hostname: 'lab-01',
-    platform: 'linux',
-    machineIdHint: null,
-    enrolledAt: new Date().toISOString(),
-    enrolledWith: 'tok',
-    revoked: false,
-    cloneSuspect: false,
-    online: false,
-    lastSeenAt: null,
-    agentVersion: null,
-    policyVersion: null,
-    status: null,
-  };
+  return deviceRecord(id);
 }
 
 const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOString(), type: 'diagnostic.test' as const, data: { note: 'x', n: seq } });
