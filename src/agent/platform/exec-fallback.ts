@@ -8,7 +8,7 @@ import type { CommandRunner } from '../session/platform.js';
 import { PsPollBackend } from './darwin/exec-control.js';
 import { systemBuiltins } from './linux/exec-gate.js';
 import { linuxWatchBackend } from './linux/exec-watch.js';
-import { parseMountInfo } from './linux/mountinfo.js';
+import { makedev, parseMountInfo } from './linux/mountinfo.js';
 import { WmiPollBackend } from './win32/exec-control.js';
 
 type FallbackOptions = { decide: ExecDecide; mode: ExecMode; onRecord: (record: ExecWatchRecord) => void };
@@ -84,13 +84,6 @@ export function createGateBackstop(options: FallbackOptions): { watcher: ExecFal
     only: (p) => !visibleDevs().has(p.dev),
   });
   return { watcher, detail: `backstop ${detail.split(':')[0]} for programs on file systems the gate cannot mark (memfd, other namespaces' mounts)` };
-}
-
-/** dev_t as Linux (glibc) encodes it, to compare mountinfo's major:minor with stat's dev. */
-export function makedev(major: number, minor: number): bigint {
-  const ma = BigInt(major);
-  const mi = BigInt(minor);
-  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
 }
 
 /** AppLocker's path variables for Windows path rules, from the environment. */

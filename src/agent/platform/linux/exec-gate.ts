@@ -5,7 +5,7 @@ import type { ExecAction, ExecGateRecord, ExecMode } from '../../../shared/exec.
 import type { BuiltinAllow, ExecDecide } from '../../exec/decision.js';
 import { ExecEvaluator, type PendingExec } from '../../exec/evaluator.js';
 import { hashFileAt } from '../../exec/hash-file.js';
-import { mountKey, MountWatcher, type MountEntry } from './mountinfo.js';
+import { makedev, mountKey, MountWatcher, type MountEntry } from './mountinfo.js';
 import { processUser } from './proc-user.js';
 import { loadFanotifyAddon, type FanotifyAddon, type FanotifyDelivery, type GateHandle } from './fanotify-addon.js';
 
@@ -182,6 +182,15 @@ export function needsMark(entry: MountEntry): boolean {
   return !entry.mountOptions.includes('noexec') && !PSEUDO_FS.has(entry.fsType);
 }
 
+/** The file system at the entry's mount point is still the one the mount table named. */
+function mountedHere(entry: MountEntry): boolean {
+  try {
+    return statSync(entry.mountPoint, { bigint: true }).dev === makedev(entry.major, entry.minor);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The Linux pre-exec gate: fanotify FAN_OPEN_EXEC_PERM through the native addon, decisions by
  * the platform-free ExecEvaluator. The addon guarantees every event an answer within the
@@ -241,6 +250,10 @@ export class LinuxExecGate {
       roots.some((root) => (orAt && mountPoint === root) || (mountPoint !== root && mountPoint.startsWith(root === '/' ? '/' : `${root}/`)));
     const consider = (entry: MountEntry, isNew: boolean) => {
       if (!this.handle || !below(entry.mountPoint, isNew) || !needsMark(entry)) return;
+      // A table read just before an unmount still lists the mount; marking its directory then
+      // would mark the parent file system and leave the mount that follows unmarked until the
+      // next round. Only the file system the table names is marked.
+      if (!mountedHere(entry)) return;
       // Keyed by the mount's unique id: unmounted and mounted again at once, a file system may
       // come back under the same (reused) id in mountinfo, but it is a new superblock to mark.
       const key = `${entry.mountPoint}\0${this.addon.mountId(entry.mountPoint)}`;

@@ -153,3 +153,10 @@ export class MountWatcher extends EventEmitter {
     for (const m of changes.changed) this.emit('changed', m);
   }
 }
+
+/** dev_t as Linux (glibc) encodes it, to compare mountinfo's major:minor with stat's dev. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
