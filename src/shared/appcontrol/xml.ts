@@ -223,7 +223,13 @@ class Reader {
 
 /** Escapes text for an attribute value in double quotes (also fine for element text). */
 export function xmlEscape(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
+  // Characters XML 1.0 does not allow (most controls, lone surrogates) become U+FFFD, so the
+  // file stays readable as XML and encodable as UTF-16 whatever a rule's description holds.
+  return value
+    .toWellFormed()
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd')
+    .replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
 }
 
 /** UTF-16 LE with a BOM: what Windows PowerShell's AppLocker cmdlets write and read. */
