@@ -9,10 +9,11 @@ import { TARGETS } from './fuzz/targets.js';
  * accepted input survives a round trip. Progress goes to stderr; the last stdout line is one
  * JSON object of per-parser case counts, failures and the slowest case.
  */
-const args = benchArgs({ cases: { default: '100000' }, seed: { default: '20261204' }, 'bound-ms': { default: '2000' }, only: { default: '0' } });
-const only = process.env.npm_config_only ?? process.argv[process.argv.indexOf('--only') + 1];
-void args.only;
-const selected = TARGETS.filter((t) => !only || !process.argv.includes('--only') || t.name.includes(only));
+// `--only NAME` (a substring of target names) is text, which benchArgs (numbers only) refuses.
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv.splice(onlyAt, 2)[1] : process.env.npm_config_only;
+const args = benchArgs({ cases: { default: '100000' }, seed: { default: '20261204' }, 'bound-ms': { default: '2000' } });
+const selected = TARGETS.filter((t) => !only || t.name.includes(only));
 const results: Record<string, TargetReport> = {};
 const started = Date.now();
 for (const target of selected) {
