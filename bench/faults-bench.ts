@@ -138,35 +138,51 @@ async function kill9(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+let lastEmitError: string | null = null;
+
 /** Queues `count` events through the CLI, as a separate process; returns the seqs it was given. */
 function emit(note: string, count: number): Promise<number[]> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, 'agent', 'emit', '--data-dir', agentDir, '--count', String(count), '--note', note], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let out = '';
+    let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     child.once('exit', (code) => {
       children.delete(child);
       const m = /seq (\d+)\.\.(\d+)/.exec(out);
-      if (code !== 0 || !m) return resolve([]);
+      if (code !== 0 || !m) {
+        // Nothing was queued (the outbox transaction did not commit): not generated, so not lost.
+        lastEmitError = `exit ${code}: ${err.trim().split('\n').at(-1)?.slice(0, 200) ?? ''}`;
+        log(`emit failed (${lastEmitError})`);
+        return resolve([]);
+      }
       const [from, to] = [Number(m[1]), Number(m[2])];
       resolve(Array.from({ length: to - from + 1 }, (_, i) => from + i));
     });
   });
 }
 
-/** Emits once a second until `stop` resolves; collects every seq the outbox assigned. */
+/**
+ * Emits --rate events a second until `stop` resolves, in one `emit` per second or, when starting
+ * the CLI takes longer than that on a busy machine, as many as the elapsed time calls for.
+ * Collects every seq the outbox assigned.
+ */
 function generate(note: string, generated: number[], stop: Promise<unknown>): Promise<{ emitFailures: number }> {
   let done = false;
   void stop.then(() => (done = true));
   return (async () => {
     let emitFailures = 0;
+    let last = Date.now() - 1000;
     while (!done) {
-      const t0 = Date.now();
-      const seqs = await emit(note, Number(args.rate));
+      const now = Date.now();
+      const count = Math.min(100_000, Math.max(1, Math.round((Number(args.rate) * (now - last)) / 1000)));
+      last = now;
+      const seqs = await emit(note, count);
       if (!seqs.length) emitFailures++;
       generated.push(...seqs);
-      await sleep(Math.max(0, 1000 - (Date.now() - t0)));
+      await sleep(Math.max(0, 1000 - (Date.now() - now)));
     }
     return { emitFailures };
   })();
