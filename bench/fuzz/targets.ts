@@ -29,13 +29,13 @@ import { ConcernUpdateSchema } from '../../src/shared/concern.js';
 import { generateEd25519KeyPair, keyId as keyIdOf } from '../../src/shared/crypto.js';
 import { IPC_LIMITS, ServiceMessageSchema, TrayRequestSchema, TrayResultSchemas, type TrayOp } from '../../src/shared/local-ipc.js';
 import { PolicyBundlePayloadSchema, PolicyDocumentSchema } from '../../src/shared/policy.js';
-import { checkPolicyBundle, signPolicyBundle } from '../../src/shared/policy-verify.js';
+import { checkPolicyBundle } from '../../src/shared/policy-verify.js';
 import { parseAgentMessage, parseConsoleMessage } from '../../src/shared/protocol.js';
 import { parseScanFlag, signScanFlag, type FlagFileEntry } from '../../src/shared/scan-flag.js';
 import { signPayload, verifyPayload } from '../../src/shared/signing.js';
 import { cleanText } from '../../src/shared/text.js';
 import { summariseZodError } from '../../src/shared/zod-errors.js';
-import { hostileString, mutated, mutatedBytes, mutatedText, nested, nestedText, shaped, type Json } from './arbitraries.js';
+import { hostileString, mutated, mutatedBytes, mutatedText, nestedText, shaped, type Json } from './arbitraries.js';
 
 /**
  * Every parser that takes input from outside Vigil, as a fuzz target. `run` calls the parser the
@@ -536,4 +536,3 @@ export const TARGETS: FuzzTarget<any>[] = [
   ),
 ];
 
-export { nested };
