@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { benchArgs } from './args.js';
 import { fuzzTarget, type TargetReport } from './fuzz/harness.js';
 import { TARGETS } from './fuzz/targets.js';
@@ -25,6 +27,11 @@ for (const target of selected) {
   );
   if (report.example) process.stderr.write(`  first failure: ${report.example.problem}\n  input: ${report.example.input}\n`);
   if (report.slowest) process.stderr.write(`  slowest input (${report.maxCpuMs} ms CPU): ${report.slowest}\n`);
+  // VIGIL_FUZZ_DUMP=DIR keeps the whole slow input, to replay it alone (is it the parser, or a GC pause?).
+  if (report.slowestInput !== undefined && process.env.VIGIL_FUZZ_DUMP) {
+    const input = report.slowestInput;
+    writeFileSync(join(process.env.VIGIL_FUZZ_DUMP, `${target.name}.slowest`), Buffer.isBuffer(input) ? input : typeof input === 'string' ? input : JSON.stringify(input));
+  }
 }
 const failures = Object.values(results).reduce((n, r) => n + r.failures + r.slow, 0);
 console.log(

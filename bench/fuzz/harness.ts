@@ -72,6 +72,8 @@ export interface TargetReport {
   example?: { problem: string; input: string };
   /** The slowest input, described (to look into when `slow` is not zero). */
   slowest?: string;
+  /** The same input itself (not printed: it may be megabytes). */
+  slowestInput?: unknown;
 }
 
 /** Describes an input for a report without printing a megabyte of it. */
@@ -109,7 +111,7 @@ export function fuzzTarget<I>(target: FuzzTarget<I>, opts: { cases: number; seed
       report.maxMs = Math.max(report.maxMs, ms);
       if (cpuMs > report.maxCpuMs) {
         report.maxCpuMs = cpuMs;
-        if (cpuMs > opts.boundMs) report.slowest = describeInput(input);
+        if (cpuMs > opts.boundMs) [report.slowest, report.slowestInput] = [describeInput(input), input];
       }
       if (cpuMs > opts.boundMs) report.slow++;
       if (problem) {

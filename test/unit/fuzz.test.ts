@@ -98,6 +98,12 @@ describe('fuzz regressions', () => {
     expect(boundedText(120).parse(once)).toBe(once);
   });
 
+  it('names a bad AppLocker entity or rule escaped (control characters in the file were quoted raw)', () => {
+    const policy = (rule: string) => Buffer.from(`<AppLockerPolicy Version="1"><RuleCollection Type="Exe" EnforcementMode="Enabled">${rule}</RuleCollection></AppLockerPolicy>`);
+    expect(() => importAppLocker(policy('<FilePathRule Name="a&\u0000\u001b[2J;" Action="Allow"/>'))).toThrow(/entity &\\u0000\\u001b\[2J; is not one/);
+    expect(() => importAppLocker(policy('<FilePathRule Name="x\u0007y" Action="Run"/>'))).toThrow(/FilePathRule "x\\u0007y": Action must be Allow or Deny/);
+  });
+
   it('exports AppLocker XML that it can read back whatever a description holds (lone surrogates made invalid UTF-16)', () => {
     const { xml } = exportAppLocker({
       mode: 'enforce',

@@ -216,7 +216,8 @@ class Reader {
         if (code === 0 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) this.fail(`character reference &${ref}; is not a valid character`, at + offset);
         return String.fromCodePoint(code);
       }
-      return this.fail(`entity &${ref}; is not one of the five predefined entities (lt, gt, amp, quot, apos)`, at + offset);
+      // The reference is whatever the file held up to ";": escaped and cut, so the message stays one plain line.
+      return this.fail(`entity &${JSON.stringify(ref.slice(0, 40)).slice(1, -1)}; is not one of the five predefined entities (lt, gt, amp, quot, apos)`, at + offset);
     });
   }
 }
