@@ -506,7 +506,13 @@ export const TARGETS: FuzzTarget<any>[] = [
       if (!isDeepStrictEqual(whole, cut)) throw new Error('the lines read depend on where the stream was cut');
       const tooLong = whole.lines.find((l) => Buffer.byteLength(l) > IPC_LIMITS.requestLineBytes);
       if (tooLong) throw new Error(`a line of ${Buffer.byteLength(tooLong)} bytes got through the ${IPC_LIMITS.requestLineBytes}-byte limit`);
-      const expectedOversize = lines.filter((l) => Buffer.byteLength(l) > IPC_LIMITS.requestLineBytes).length;
+      // Counted on the bytes between newlines (a generated line may itself hold a newline).
+      let expectedOversize = 0;
+      for (let at = 0; at < stream.length; ) {
+        const nl = stream.indexOf(0x0a, at);
+        if ((nl === -1 ? stream.length : nl) - at > IPC_LIMITS.requestLineBytes) expectedOversize++;
+        at = nl === -1 ? stream.length : nl + 1;
+      }
       if (whole.oversize !== expectedOversize) throw new Error(`${expectedOversize} over-long lines sent, ${whole.oversize} reported`);
       return whole.lines.map((l) =>
         verdictOf(parseTrayRequestLine(l), (t) => {
