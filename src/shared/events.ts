@@ -5,6 +5,7 @@ import { AupReceiptSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
 import { WatcherKindSchema } from './exec.js';
 import { ConcernReportedDataSchema } from './concern.js';
+import { boundedJson } from './json-depth.js';
 import { SessionActionDataSchema, SessionBackendsDataSchema, SessionProblemDataSchema } from './session-events.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 import { UsbDecisionDataSchema } from './usb-policy.js';
@@ -150,6 +151,6 @@ export type NewAgentEvent = { [T in AgentEvent as T['type']]: { type: T['type'];
 export const EventEnvelopeSchema = z.strictObject({
   ...base,
   type: z.string().min(1).max(64),
-  data: z.unknown(),
+  data: boundedJson(),
 });
 export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;

@@ -3,11 +3,12 @@ import { ActivityNowSchema, PowerStateSchema } from './activity.js';
 import { AupUserSchema } from './aup.js';
 import { CommandOutcomeSchema } from './command.js';
 import { EventEnvelopeSchema } from './events.js';
+import { boundedJson } from './json-depth.js';
 import { LIMITS } from './limits.js';
 import { summariseZodError } from './policy.js';
 import { Base64Signature, KeyIdSchema } from './signed.js';
 import { DeviceStatusSchema } from './status.js';
-import { boundedText, IsoDateTime, UuidSchema } from './text.js';
+import { boundedText, cleanText, IsoDateTime, UuidSchema } from './text.js';
 
 /**
  * The agent <-> console WebSocket protocol. Every frame is one JSON object with the protocol
@@ -53,14 +54,14 @@ export const EventsAckMessage = z.strictObject({
  * expiry) rather than here, so that a bad bundle is reported as a policy rejection with its
  * reason instead of being dropped as a malformed frame.
  */
-export const PolicyMessage = z.strictObject({ v, type: z.literal('policy'), bundle: z.unknown() });
+export const PolicyMessage = z.strictObject({ v, type: z.literal('policy'), bundle: boundedJson() });
 /** The AUP for this device's variant; checked by the agent (signature) like a policy bundle. */
-export const AupMessage = z.strictObject({ v, type: z.literal('aup'), aup: z.unknown() });
+export const AupMessage = z.strictObject({ v, type: z.literal('aup'), aup: boundedJson() });
 /**
  * A console-signed command (SignedCommandSchema in command.ts). Checked by the agent rather than
  * here, so a forged or tampered command is answered with a refusal instead of dropped silently.
  */
-export const CommandMessage = z.strictObject({ v, type: z.literal('command'), command: z.unknown() });
+export const CommandMessage = z.strictObject({ v, type: z.literal('command'), command: boundedJson() });
 /**
  * The answer to `aup.query`: whether this user accepted exactly this AUP text on any device.
  * A yes/no about one user and the version the device holds — never who else accepted, or where.
@@ -177,7 +178,8 @@ function parseFrame<S extends z.ZodType>(schema: S, knownTypes: ReadonlySet<stri
   try {
     data = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (error) {
-    return { ok: false, code: 'malformed', message: `not JSON: ${(error as Error).message.slice(0, 120)}` };
+    // V8's message quotes the input, control characters included: cleaned, so the message stays one plain line.
+    return { ok: false, code: 'malformed', message: `not JSON: ${cleanText((error as Error).message, 120)}` };
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     return { ok: false, code: 'malformed', message: 'frame is not a JSON object' };

@@ -10,7 +10,8 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 export function cleanText(value: string, maxLength: number): string {
   const cleaned = value.replace(CONTROL_CHARS, '\uFFFD').toWellFormed();
-  return cleaned.length > maxLength ? `${cleaned.slice(0, maxLength - 1)}…` : cleaned;
+  // Re-checked after the cut, which may fall between the halves of a surrogate pair.
+  return cleaned.length > maxLength ? `${cleaned.slice(0, maxLength - 1).toWellFormed()}…` : cleaned;
 }
 
 export function boundedText(maxLength: number) {

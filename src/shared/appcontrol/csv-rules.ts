@@ -15,6 +15,9 @@ import { addRule, checkedRule, ImportError, type RuleImport } from './import.js'
 export const RULE_CSV_COLUMNS = ['kind', 'action', 'value', 'product', 'binary_name', 'id', 'description', 'groups', 'expires_at', 'reason'] as const;
 type Column = (typeof RULE_CSV_COLUMNS)[number];
 
+/** A cell named in an error: escaped and shortened, since it may be anything the file held. */
+const quoted = (cell: string) => JSON.stringify(cell.length > 60 ? `${cell.slice(0, 60)}…` : cell);
+
 export function importRulesCsv(text: string): RuleImport {
   let records;
   try {
@@ -29,8 +32,8 @@ export function importRulesCsv(text: string): RuleImport {
   header.cells.forEach((name, n) => {
     const column = name.trim().toLowerCase();
     if (!(RULE_CSV_COLUMNS as readonly string[]).includes(column))
-      throw new ImportError(`unknown column "${name}" (columns: ${RULE_CSV_COLUMNS.join(', ')})`, header.line);
-    if (index.has(column)) throw new ImportError(`column "${column}" appears twice`, header.line);
+      throw new ImportError(`unknown column ${quoted(name)} (columns: ${RULE_CSV_COLUMNS.join(', ')})`, header.line);
+    if (index.has(column)) throw new ImportError(`column ${quoted(column)} appears twice`, header.line);
     index.set(column, n);
   });
   for (const required of ['kind', 'action', 'value']) if (!index.has(required)) throw new ImportError(`missing column "${required}"`, header.line);
@@ -69,7 +72,7 @@ export function importRulesCsv(text: string): RuleImport {
           return { ...common, kind: 'signer', teamId: value.slice(0, colon), signingId: value.slice(colon + 1) };
         }
         default:
-          throw new ImportError(`unknown kind "${kind ?? ''}"`, row.line);
+          throw new ImportError(`unknown kind ${quoted(kind ?? '')}`, row.line);
       }
     })();
     for (const key of Object.keys(candidate)) if (candidate[key] === undefined) delete candidate[key];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson } from '../canonical-json.js';
-import { IsoDateTime } from '../text.js';
+import { cleanText, IsoDateTime } from '../text.js';
 import type { KeyObject } from 'node:crypto';
 import { KeyIdSchema, SignatureSchema } from '../signed.js';
 import { signPayload } from './signing.js';
@@ -182,7 +182,7 @@ export function parseScanFlag(raw: string | Uint8Array): FlagParse {
   try {
     data = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8'));
   } catch (error) {
-    return { ok: false, detail: `not JSON: ${(error as Error).message.slice(0, 120)}` };
+    return { ok: false, detail: `not JSON: ${cleanText((error as Error).message, 120)}` };
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, detail: 'not a JSON object' };
   // Checked before the full schema so a huge hostile array is refused without validating each item.

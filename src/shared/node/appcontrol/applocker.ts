@@ -74,7 +74,8 @@ function importRule(element: XmlElement, result: RuleImport, note: (line: number
     return;
   }
   const attr = (name: string) => element.attributes.get(name);
-  const label = `${element.name} "${attr('Name') ?? attr('Id') ?? '?'}"`;
+  // Quoted as JSON and cut: the name is the file's text and lands in error messages and notes.
+  const label = `${element.name} ${JSON.stringify((attr('Name') ?? attr('Id') ?? '?').slice(0, 80))}`;
   const actionText = attr('Action');
   if (actionText !== 'Allow' && actionText !== 'Deny') throw new ImportError(`${label}: Action must be Allow or Deny`, element.line);
   const action: AppAction = actionText === 'Allow' ? 'allow' : 'block';

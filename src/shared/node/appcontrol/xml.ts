@@ -217,14 +217,26 @@ class Reader {
           this.fail(`character reference &${ref}; is not a valid character`, at + offset);
         return String.fromCodePoint(code);
       }
-      return this.fail(`entity &${ref}; is not one of the five predefined entities (lt, gt, amp, quot, apos)`, at + offset);
+      // The reference is whatever the file held up to ";": escaped and cut, so the message stays one plain line.
+      return this.fail(
+        `entity &${JSON.stringify(ref.slice(0, 40)).slice(1, -1)}; is not one of the five predefined entities (lt, gt, amp, quot, apos)`,
+        at + offset,
+      );
     });
   }
 }
 
 /** Escapes text for an attribute value in double quotes (also fine for element text). */
 export function xmlEscape(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
+  // Characters XML 1.0 does not allow (most controls, lone surrogates) become U+FFFD, so the
+  // file stays readable as XML and encodable as UTF-16 whatever a rule's description holds.
+  return (
+    value
+      .toWellFormed()
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '\ufffd')
+      .replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`)
+  );
 }
 
 /** UTF-16 LE with a BOM: what Windows PowerShell's AppLocker cmdlets write and read. */
