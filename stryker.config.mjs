@@ -1,10 +1,11 @@
 // Mutation testing of the security-boundary modules (`npm run mutation`, docs/mutation.md).
-// scripts/mutation.mjs runs Stryker once per module with `--mutate` and `--testFiles`, so each
-// module is judged by its own unit tests only; these are the options every run shares.
+// scripts/mutation.mjs runs Stryker once per module with `--mutate` and the module's unit test
+// files in VIGIL_MUTATION_TESTS (read by vitest.mutation.config.ts), so each module is judged by
+// its own unit tests only; these are the options every run shares.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.config.ts', related: false },
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   plugins: ['@stryker-mutator/vitest-runner'],
   // The machine is shared: one test runner at a time.
   concurrency: 1,
