@@ -27,20 +27,25 @@ const echo = (name: string) => async (ctx: RequestContext) => ({
   body: { route: name, params: ctx.params, principal: ctx.principal, ip: ctx.ip, path: ctx.url.pathname },
 });
 
-const router = new Router(authenticate)
-  .add('POST', '/api/v1/auth/login', 'public', echo('login'))
-  .add('GET', '/api/v1/me', 'signed-in', echo('me'))
-  .add('GET', '/api/v1/devices/:id', 'devices:read', echo('device'))
-  .add('POST', '/api/v1/devices/:id/commands', 'devices:command', echo('command'))
-  .add('DELETE', '/api/v1/devices/:id', 'devices:revoke', echo('revoke'))
-  .add('GET', '/api/v1/concerns/:id/notes/:note', 'concerns:manage', echo('concern-note'))
-  .add('GET', '/api/v1/trailing/', 'signed-in', echo('trailing'));
-// One route per permission, for the whole matrix.
-for (const permission of Object.keys(MATRIX)) router.add('GET', `/matrix/${permission}`, permission as Permission, echo(permission));
+/** Built in beforeAll, so a router that fails to build fails the tests rather than the import. */
+function buildRouter(): Router {
+  const router = new Router(authenticate)
+    .add('POST', '/api/v1/auth/login', 'public', echo('login'))
+    .add('GET', '/api/v1/me', 'signed-in', echo('me'))
+    .add('GET', '/api/v1/devices/:id', 'devices:read', echo('device'))
+    .add('POST', '/api/v1/devices/:id/commands', 'devices:command', echo('command'))
+    .add('DELETE', '/api/v1/devices/:id', 'devices:revoke', echo('revoke'))
+    .add('GET', '/api/v1/concerns/:id/notes/:note', 'concerns:manage', echo('concern-note'))
+    .add('GET', '/api/v1/trailing/', 'signed-in', echo('trailing'));
+  // One route per permission, for the whole matrix.
+  for (const permission of Object.keys(MATRIX)) router.add('GET', `/matrix/${permission}`, permission as Permission, echo(permission));
+  return router;
+}
 
 let server: Server;
 let base: string;
 beforeAll(async () => {
+  const router = buildRouter();
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
