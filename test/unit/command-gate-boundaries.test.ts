@@ -98,7 +98,7 @@ describe('command gate at its edges', () => {
     expect(gate.check(command())).toMatchObject({ ok: true });
     const id = randomUUID().toUpperCase();
     expect(gate.check({ payload: { id } })).toMatchObject({ ok: false, id, action: null, outcome: 'malformed' });
-    for (const bad of [`${id}x`, `x${id}`, 42, null]) expect(gate.check({ payload: { id: bad } }), String(bad)).toMatchObject({ ok: false, id: null, outcome: 'malformed' });
+    for (const bad of [`${id}x`, `x${id}`, 42, null, [id]]) expect(gate.check({ payload: { id: bad } }), String(bad)).toMatchObject({ ok: false, id: null, outcome: 'malformed' });
     expect(gate.check(null)).toMatchObject({ ok: false, id: null, outcome: 'malformed' });
   });
 
