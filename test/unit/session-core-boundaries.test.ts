@@ -195,3 +195,59 @@ describe('timetabled logoff and other warnings', () => {
     expect(m.step(300_000)).toEqual([{ kind: 'lock', reason: 'idle' }]);
   });
 });
+
+describe('state carried between steps', () => {
+  it('takes a readable section without complaint', () => {
+    const m = manual({ lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0 });
+    expect(m.core.setPolicy({ lockAfterIdleSeconds: 60 })).toEqual([]);
+    expect(m.core.current.lockAfterIdleSeconds).toBe(60);
+  });
+
+  it('counts locked-too-long from the latest lock, not from an earlier one', () => {
+    const m = manual({ lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 100, warningSeconds: 10 });
+    for (let i = 0; i < 50; i++) expect(m.step(null, true)).toEqual([]);
+    expect(m.step(0, false)).toEqual([]); // unlocked
+    for (let i = 0; i < 90; i++) expect(m.step(null, true), String(i)).toEqual([]);
+    expect(m.step(null, true)).toEqual([{ kind: 'warn', reason: 'locked-too-long', secondsLeft: 10, canPostpone: false }]);
+  });
+
+  it('never starts an idle warning without an idle reading, even when the limit is shorter than the warning', () => {
+    const m = manual({ lockAfterIdleSeconds: 0, logoffAfterIdleSeconds: 10, warningSeconds: 60 });
+    for (let i = 0; i < 30; i++) expect(m.step(null)).toEqual([]);
+  });
+
+  it('says which warning it cancels', () => {
+    const m = manual({ lockAfterIdleSeconds: 0, logoffAfterIdleSeconds: 30, warningSeconds: 10 });
+    expect(m.step(20_000)[0]).toMatchObject({ kind: 'warn', reason: 'idle' });
+    expect(m.step(0)).toEqual([{ kind: 'cancel-warning', reason: 'idle' }]);
+  });
+
+  it('keeps a postponed timetabled warning when another timetabled time falls due', () => {
+    const m = manual({ lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0, warningSeconds: 60, scheduledLogoff: { school: [{ time: '09:02' }, { time: '09:04' }] }, postpone: { allowed: true, maxTimes: 1, seconds: 600 } });
+    for (let i = 0; i < 61; i++) m.step(0);
+    expect(m.core.postpone()).toMatchObject([{ kind: 'postponed', timesLeft: 0 }]);
+    let last: SessionAction[] = [];
+    for (let i = 0; i < 130; i++) last = m.step(0); // 09:03:11: the 09:04 warning would have started at 09:03
+    expect(last).toEqual([{ kind: 'warn', reason: 'schedule', secondsLeft: 600 + 59 - 130, canPostpone: false }]);
+  });
+
+  it('locks for idle again in a new session after an idle logoff', () => {
+    const m = manual({ lockAfterIdleSeconds: 0, logoffAfterIdleSeconds: 20, warningSeconds: 5 });
+    m.core.setPolicy({ lockAfterIdleSeconds: 10, logoffAfterIdleSeconds: 20, warningSeconds: 5, logoffAfterLockedSeconds: 0 });
+    expect(m.step(10_000)).toEqual([{ kind: 'lock', reason: 'idle' }]); // asked, never confirmed
+    let idle = 10_000;
+    let actions: SessionAction[] = [];
+    while (!actions.some((a) => a.kind === 'logoff')) actions = m.step((idle += 1000));
+    expect(m.step(0)).toEqual([]); // a new session starts at input
+    expect(m.step(10_000)).toEqual([{ kind: 'lock', reason: 'idle' }]);
+  });
+
+  it('does not add an idle lock to a console lock it is carrying out, and locks for idle again after a session ended', () => {
+    const m = manual({ lockAfterIdleSeconds: 10, logoffAfterLockedSeconds: 0 });
+    expect(m.core.requestLock()).toEqual([{ kind: 'lock', reason: 'command' }]);
+    expect(m.step(30_000)).toEqual([]);
+    m.core.endedNow();
+    expect(m.step(0)).toEqual([]);
+    expect(m.step(10_000)).toEqual([{ kind: 'lock', reason: 'idle' }]);
+  });
+});
