@@ -242,6 +242,13 @@ describe('built-in always-allow paths', () => {
     expect(builtinAllows(builtins, 'C:\\Program Files\\Vigil\\vigil.exe', 3n)).toBe(true);
     expect(builtinAllows(builtins, 'C:\\Program Files\\VigilPlus\\x.exe', 3n)).toBe(false);
     expect(builtinAllows(builtins, 'C:\\Windows\\notepad.exe', 4n)).toBe(false);
+    // Any number of trailing separators on a Windows built-in.
+    expect(builtinAllows([{ path: 'C:\\Tools\\\\', dev: 3n }], 'C:\\Tools\\x.exe', 3n)).toBe(true);
+    // A POSIX path with a drive-like part in the middle is still POSIX: case-sensitive.
+    expect(builtinAllows([{ path: '/mnt/C:/Tools', dev: 2n }], '/mnt/c:/tools/x', 2n)).toBe(false);
+    expect(builtinAllows([{ path: '/mnt/C:/Tools', dev: 2n }], '/mnt/C:/Tools/x', 2n)).toBe(true);
+    // A path that is not absolute is under no built-in, not even /.
+    expect(builtinAllows([{ path: '/', dev: 2n }], 'memfd:payload', 2n)).toBe(false);
     // A POSIX built-in stays case-sensitive.
     expect(builtinAllows([{ path: '/usr', dev: 2n }], '/USR/bin/ls', 2n)).toBe(false);
     expect(builtinAllows([{ path: '/', dev: 2n }], '/anything', 2n)).toBe(true);
