@@ -270,7 +270,12 @@ describe('exec evaluator', () => {
     expect(result).toMatchObject({ respond: 'deny', verdict: { action: 'deny', reason: 'default' }, sha256: HASH_B });
     expect(hashed).toEqual(['/usr/bin/tool']);
     const trusted = new ExecEvaluator({ builtins: [{ path: '/usr', dev: 2n }], hash: async () => HASH_B, sameFileHere: () => true }, { decide: ruleSetDecider(allowA), mode: 'enforce' });
-    expect(await trusted.evaluate(pending())).toMatchObject({ respond: 'allow', verdict: { reason: 'builtin' }, identityTrusted: true, cached: true, sha256: null });
+    const started = performance.now();
+    const builtin = await trusted.evaluate(pending());
+    expect(builtin).toMatchObject({ respond: 'allow', verdict: { reason: 'builtin' }, identityTrusted: true, cached: true, sha256: null });
+    // The evaluation's own timing is part of the time measured around it.
+    expect(builtin.ms).toBeGreaterThanOrEqual(0);
+    expect(builtin.ms).toBeLessThanOrEqual(performance.now() - started);
   });
 
   it('never caches a file whose identity cannot be trusted, and hashes it every time', async () => {
@@ -303,10 +308,12 @@ describe('exec evaluator', () => {
       { decide: (f) => (seen.push(f), { action: 'deny', reason: 'default' }), mode: 'monitor' },
     );
     await evaluator.evaluate(pending());
+    const started = performance.now();
     const result = await evaluator.evaluate(pending(), CONTOSO);
     expect(calls).toBe(2);
     expect(result).toMatchObject({ respond: 'allow', wouldBlock: true, mode: 'monitor' });
     expect(result.ms).toBeGreaterThanOrEqual(0);
+    expect(result.ms).toBeLessThanOrEqual(performance.now() - started);
     expect(seen[1]).toEqual({ path: '/usr/bin/tool', pid: 9, dev: 2n, ino: 5n, size: 10, ctimeSec: 1, ctimeNsec: 2, sha256: null, signer: CONTOSO });
     expect(seen[0]).not.toHaveProperty('signer');
   });
