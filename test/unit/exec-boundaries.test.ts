@@ -62,6 +62,25 @@ describe('signer rules', () => {
     expect(d(fileInfo({ signer: { ...chrome, teamId: 'AAAAAAAAAA' } }))).toEqual({ action: 'deny', reason: 'default' });
   });
 
+  it('macOS backend: signers and POSIX paths, no Authenticode', () => {
+    const { ruleSet, report } = decide(
+      [
+        { kind: 'path', pattern: '/Applications/**', action: 'allow', id: 'apps' },
+        { kind: 'authenticode-sha256', hash: HASH_A, action: 'allow', id: 'ac' },
+      ],
+      { backend: DARWIN_BACKEND },
+    );
+    expect(ruleSet.paths).toHaveLength(1);
+    expect(report.skipped).toEqual([{ ruleId: 'ac', kind: 'authenticode-sha256', why: 'an Authenticode hash can only be evaluated by the Windows backend' }]);
+  });
+
+  it('expands Windows variables given to compileApplications', () => {
+    const apps = ApplicationsSchema.parse({ mode: 'enforce', defaultAction: 'block', rules: [{ kind: 'path', platform: 'windows', pattern: '%PROGRAMFILES%\\*', action: 'allow', id: 'pf' }] });
+    const { ruleSet, report } = compileApplications(apps, new Set(), WINDOWS_BACKEND, NOW, { PROGRAMFILES: 'C:\\Program Files' });
+    expect(report.skipped).toEqual([]);
+    expect(ruleSetDecider(ruleSet, () => NOW)(fileInfo({ path: 'C:\\Program Files\\app.exe' }))).toEqual({ action: 'allow', reason: 'path-allow', ruleId: 'pf' });
+  });
+
   it('are skipped, and said so, where the platform reports no signer', () => {
     const { ruleSet, report } = decide([{ kind: 'signer', teamId: 'EQHXZ8M8AV', action: 'allow', id: 's1' }], { backend: LINUX_BACKEND });
     expect(ruleSet.signers).toEqual([]);
@@ -229,6 +248,8 @@ describe('path rules per platform', () => {
     expect(globToRegExp('/opt/a').test('/x/opt/a')).toBe(false);
     expect(globToRegExp('/opt/a').test('/opt/a/b')).toBe(false);
     expect(globToRegExp('/opt/**').test('/opt/line\nbreak')).toBe(true);
+    expect(globToRegExp('/opt/**.sh').test('/opt/a/b.py')).toBe(false);
+    expect(globToRegExp('/opt/**.sh').test('/opt/a/b.sh')).toBe(true);
   });
 });
 
