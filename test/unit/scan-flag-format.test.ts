@@ -64,6 +64,10 @@ describe('manifest paths', () => {
       [`${'y'.repeat(256)}/z`, 'name longer than 255 characters'],
     ];
     for (const [path, problem] of cases) expect(pathProblem(path), JSON.stringify(path.slice(0, 20))).toBe(problem);
+    const exactly1024 = ['a', 'b', 'c', 'd'].map((c) => c.repeat(200)).concat('e'.repeat(220)).join('/');
+    expect(exactly1024).toHaveLength(1024);
+    expect(pathProblem(exactly1024)).toBeNull();
+    expect(pathProblem(`${exactly1024}f`)).toBe('path longer than 1024 characters');
     for (const good of ['a', 'x'.repeat(255), `${'x'.repeat(255)}/${'y'.repeat(255)}/${'z'.repeat(255)}/${'w'.repeat(256 - 4)}`.slice(0, 1024), '..a', 'a.', ' ~!', 'a\u0020b', 'é/ü']) {
       expect(pathProblem(good), good.slice(0, 20)).toBeNull();
     }
@@ -110,6 +114,7 @@ describe('signing and parsing a flag', () => {
     expect(verifyPayload('scan-flag', flag.payload, flag.signature, station.publicKey)).toBe(true);
     expect(parse(flag)).toEqual({ ok: true, flag });
     expect(parseScanFlag(Buffer.from(JSON.stringify(flag)))).toEqual({ ok: true, flag });
+    expect(parseScanFlag(new TextEncoder().encode(JSON.stringify(flag)))).toEqual({ ok: true, flag });
     expect(SCAN_FLAG_FILE).toBe('.vigil-clean-scan.json');
   });
 
@@ -149,6 +154,8 @@ describe('signing and parsing a flag', () => {
     expect(detail(withFiles([entry('a'), entry('a')]))).toBe('files.1: duplicate path "a"');
     expect(detail(withFiles([entry('b'), entry('a')]))).toBe('files.1: manifest is not in path order');
     expect(detail(withFiles([entry('a'), entry('b'), entry('a')]))).toBe('files.2: duplicate path "a"');
+    const long = 'l'.repeat(100);
+    expect(detail(withFiles([entry(long), entry(long)]))).toBe(`files.1: duplicate path ${JSON.stringify('l'.repeat(80))}`);
     expect(parse(withFiles([entry('a'), entry('b'), entry('c')])).ok).toBe(true);
     expect(parse(withFiles([])).ok).toBe(true);
   });
@@ -193,6 +200,11 @@ describe('signing and parsing a flag', () => {
       { ...good, files: [{ ...good.files[0], extra: 1 }] },
     ];
     for (const c of cases) expect(parse(c).ok, JSON.stringify(c).slice(0, 200)).toBe(false);
+    // A digest with anything before it, and the reasons given.
+    expect(detail({ ...good, files: [{ ...good.files[0], sha256: `z${sha('a')}` }] })).toContain('not a SHA-256 hex digest');
+    expect(detail(payload({ station: { ...header.station, id: 'a/b' } }))).toContain('unexpected characters');
+    expect(detail(payload({ volume: { ...header.volume, label: 'tab\there' } }))).toContain('unexpected characters');
+    expect(detail(payload({ volume: { ...header.volume, fsUuid: null, usbSerial: null } }))).toContain('volume has neither a file-system UUID nor a USB serial');
     // The edges that are allowed.
     const allowed: unknown[] = [
       payload({ volume: { ...header.volume, fsUuid: null, usbSerial: 'SER 1' } }),
