@@ -72,6 +72,11 @@ async function call(method: string, path: string, role?: Role | 'nobody'): Promi
 }
 
 describe('HTTP router', () => {
+  it('add() returns the router itself, so routes chain', () => {
+    const r = new Router(authenticate);
+    expect(r.add('GET', '/a', 'public', echo('a'))).toBe(r);
+  });
+
   it('runs a public route without asking who the caller is', async () => {
     const before = authenticateCalls;
     expect(await call('POST', '/api/v1/auth/login')).toEqual({
