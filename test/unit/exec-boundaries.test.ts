@@ -249,6 +249,8 @@ describe('path rules per platform', () => {
     expect(globToRegExp('/opt/a').test('/opt/a/b')).toBe(false);
     expect(globToRegExp('/opt/**').test('/opt/line\nbreak')).toBe(true);
     expect(globToRegExp('/opt/**.sh').test('/opt/a/b.py')).toBe(false);
+    expect(globToRegExp('/opt/**.sh').test('/opt/a/bsh')).toBe(false); // the '.' after ** is kept, and literal
+    expect(globToRegExp('/opt/**x').test('/opt/a/b')).toBe(false);
     expect(globToRegExp('/opt/**.sh').test('/opt/a/b.sh')).toBe(true);
   });
 });
