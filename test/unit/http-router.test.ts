@@ -42,40 +42,43 @@ function buildRouter(): Router {
   return router;
 }
 
-let server: Server;
-let base: string;
-beforeAll(async () => {
-  const router = buildRouter();
-  server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    router.dispatch(req, res, url, '192.0.2.7').then(
-      (result) => {
-        if (result === null) return send(404, { error: 'not-found' });
-        if ('body' in result) return send(result.status, result.body);
-        throw new Error('unexpected result');
-      },
-      (error: unknown) => {
-        if (error instanceof HttpError) return send(error.status, { error: error.code, message: error.message });
-        send(500, { error: String(error) });
-      },
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
 async function call(method: string, path: string, role?: Role | 'nobody'): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${base}${path}`, { method, headers: role ? { authorization: `Bearer ${role}` } : {} });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-describe('HTTP router', () => {
+let server: Server;
+let base: string;
+
+describe('router building', () => {
   it('add() returns the router itself, so routes chain', () => {
     const r = new Router(authenticate);
     expect(r.add('GET', '/a', 'public', echo('a'))).toBe(r);
   });
+});
+
+describe('HTTP router', () => {
+  beforeAll(async () => {
+    const router = buildRouter();
+    server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const send = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      router.dispatch(req, res, url, '192.0.2.7').then(
+        (result) => {
+          if (result === null) return send(404, { error: 'not-found' });
+          if ('body' in result) return send(result.status, result.body);
+          throw new Error('unexpected result');
+        },
+        (error: unknown) => {
+          if (error instanceof HttpError) return send(error.status, { error: error.code, message: error.message });
+          send(500, { error: String(error) });
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('runs a public route without asking who the caller is', async () => {
     const before = authenticateCalls;
