@@ -35,12 +35,12 @@ export function checkPolicyBundle(candidate: unknown, opts: { trustedKey: string
       ? { ok: false, reason: 'unknown-signer', detail: `signed by key ${bundle.signature.keyId}, not the console key`, version }
       : { ok: false, reason: 'bad-signature', detail: 'signature does not match the bundle contents', version };
   }
+  // checkTimes: false skips the times only (a stored bundle reloaded offline); never the rollback check.
   const now = (opts.now ?? new Date()).getTime();
-  if (opts.checkTimes === false) return { ok: true, bundle };
-  if (Date.parse(bundle.payload.expiresAt) <= now) {
+  if (opts.checkTimes !== false && Date.parse(bundle.payload.expiresAt) <= now) {
     return { ok: false, reason: 'expired', detail: `bundle expired at ${bundle.payload.expiresAt}`, version };
   }
-  if (Date.parse(bundle.payload.issuedAt) > now + FUTURE_SKEW_MS) {
+  if (opts.checkTimes !== false && Date.parse(bundle.payload.issuedAt) > now + FUTURE_SKEW_MS) {
     return { ok: false, reason: 'not-yet-valid', detail: `bundle issued in the future (${bundle.payload.issuedAt})`, version };
   }
   if (opts.heldVersion !== null && version < opts.heldVersion) {
