@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { POLICY_LIMITS } from './policy-limits.js';
 import { IsoDateTime, UuidSchema } from './text.js';
 
 /**
@@ -95,8 +96,11 @@ export type AppException = z.infer<typeof AppExceptionSchema>;
 export const ApplicationsSchema = z.strictObject({
   mode: ExecModeSchema.default('monitor'),
   defaultAction: AppActionSchema.default('allow'),
-  rules: z.array(AppRuleSchema).max(200_000).default([]),
-  exceptions: z.array(AppExceptionSchema).max(10_000).default([]),
+  rules: z.array(AppRuleSchema).max(POLICY_LIMITS.rules, `a policy holds at most ${POLICY_LIMITS.rules.toLocaleString('en-GB')} rules (the policy rule limit)`).default([]),
+  exceptions: z
+    .array(AppExceptionSchema)
+    .max(POLICY_LIMITS.exceptions, `a policy holds at most ${POLICY_LIMITS.exceptions.toLocaleString('en-GB')} exceptions (the policy exception limit)`)
+    .default([]),
   /**
    * Mounts the Linux gate marks (paths; each marks the mount holding it). Absent: the agent's
    * configured default. Programs on unmarked mounts are not checked.
