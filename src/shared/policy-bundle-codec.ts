@@ -40,7 +40,8 @@ export interface EncodedBundle extends EncodedBlob {
 }
 
 export function encodeBundle(bundle: PolicyBundle, encoding: BundleEncoding = 'br'): EncodedBundle {
-  const blob = compress(canonicalJson(bundle), encoding);
+  // Only the two members: a caller's object may carry more (its digest, say) that is not the bundle.
+  const blob = compress(canonicalJson({ payload: bundle.payload, signature: bundle.signature }), encoding);
   if (blob.size > POLICY_LIMITS.bundleBytes) throw new RangeError(`the signed bundle is ${blob.size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`);
   return { ...blob, version: bundle.payload.version, digest: policyDigest(bundle.payload) };
 }
