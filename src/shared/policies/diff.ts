@@ -28,10 +28,16 @@ export interface PolicyDiff {
   settings: SettingChange[];
 }
 
-/** The parts of a rule record that say what it does; who added it and when is not a change. */
+/** The parts of a rule record a revision diff compares; who added it and when is not a change. */
 function ruleFields(record: RuleRecord): Record<string, unknown> {
   const { groups: _scope, kind: _kind, ...rule } = record.rule as Record<string, unknown>;
   return { ...rule, reason: record.reason, expiresAt: record.expiresAt };
+}
+
+/** What a record makes devices do: its reason counts only for an exception, which carries it. */
+function effectOf(record: RuleRecord): string {
+  const { reason, ...fields } = ruleFields(record);
+  return canonicalJson(record.exception ? { ...fields, reason } : fields);
 }
 
 const byKey = (rules: readonly RuleRecord[]) => new Map(rules.map((r) => [recordKey(r), r]));
@@ -92,15 +98,14 @@ export type PushPlan =
  * refused naming them, unless the pusher chose to keep them or to replace them.
  */
 export function planPush(current: PolicyContent, pushed: PolicyContent, mode: PushMode): PushPlan {
-  // A console rule the file repeats unchanged stays a console rule, with its author and reason,
+  // A console rule the file repeats with the same effect stays a console rule, with its author and reason,
   // so that a later push without it is still refused.
   const consoleRules = new Map(current.rules.filter(isConsoleRule).map((r) => [recordKey(r), r]));
-  const sameRule = (a: RuleRecord, b: RuleRecord) => canonicalJson(ruleFields(a)) === canonicalJson(ruleFields(b));
   let content: PolicyContent = {
     ...pushed,
     rules: pushed.rules.map((r) => {
       const held = consoleRules.get(recordKey(r));
-      return held && sameRule(held, r) ? held : r;
+      return held && effectOf(held) === effectOf(r) ? held : r;
     }),
   };
   if (mode === 'keep-console-rules') {
