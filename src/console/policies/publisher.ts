@@ -1,0 +1,190 @@
+import { canonicalJson } from '../../shared/canonical-json.js';
+import { sha256Hex } from '../../shared/crypto.js';
+import { PolicyBundlePayloadSchema, type PolicyBundlePayload } from '../../shared/policy.js';
+import { encodeBundle, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/policy-bundle-codec.js';
+import { POLICY_LIMITS } from '../../shared/policy-limits.js';
+import type { Signature } from '../../shared/signed.js';
+import type { BundleStations } from '../../shared/usb-policy.js';
+import type { BundleEncoding, PolicyAvailableMessage } from '../../shared/policies/delivery.js';
+import { canonicalPayload, makeDelta } from '../../shared/policies/delta.js';
+import { mergeEffectivePolicy } from '../../shared/policies/merge.js';
+import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.js';
+
+/**
+ * Signs and serves effective policies, one bundle per group set (merge.ts groupSetKey): devices
+ * with the same effective policy share one signature and one compressed copy. Versions come from
+ * one console-wide counter, so a device's rollback protection holds whichever group set it moves
+ * between: a set whose bundle is older than what a device holds is signed again, higher.
+ * Compressed bundles and deltas are made on first request and kept, so a rollout to thousands of
+ * devices compresses each once.
+ */
+
+export interface PublisherDeps {
+  sign(payload: PolicyBundlePayload): Signature;
+  now(): Date;
+  /** Strictly greater than every version issued before, across restarts (the store persists it). */
+  nextVersion(): number;
+  lifetimeMs: number;
+  stations?(): BundleStations | undefined;
+  encoding?: BundleEncoding;
+  /** Earlier bundles kept per group set, for deltas to devices a little behind. */
+  keep?: number;
+}
+
+export interface PolicyModel {
+  policies: ReadonlyMap<string, PolicyContent>;
+  assignments: AssignmentSet;
+}
+
+export interface SignedSet {
+  key: string;
+  groups: readonly string[];
+  version: number;
+  digest: string;
+  /** Canonical JSON bytes of the payload: the size devices are told. */
+  size: number;
+  payload: PolicyBundlePayload;
+  signature: Signature;
+  /** Digest of the effective document alone: unchanged content is not signed again. */
+  contentDigest: string;
+  nextChangeAt: string | null;
+}
+
+export class PolicyLimitError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+export class PolicyPublisher {
+  private readonly sets = new Map<string, SignedSet>();
+  private readonly byDigest = new Map<string, SignedSet>();
+  private readonly history = new Map<string, SignedSet[]>();
+  private readonly encoded = new Map<string, EncodedBundle>();
+  private readonly deltas = new Map<string, (EncodedBlob & { fromDigest: string }) | null>();
+
+  constructor(private readonly deps: PublisherDeps) {}
+
+  /**
+   * The effective policy of every group set, checked against the limits, without changing what
+   * is published: the console calls this before it accepts a change, so that nothing it accepts
+   * is undeliverable.
+   */
+  check(model: PolicyModel, groupSets: Iterable<readonly string[]>): void {
+    const problems: string[] = [];
+    for (const groups of groupSets) {
+      const { problems: found } = mergeEffectivePolicy({ ...model, groups, now: this.deps.now() });
+      problems.push(...found.map((p) => `${describe(groups)}: ${p}`));
+    }
+    if (problems.length > 0) throw new PolicyLimitError([...new Set(problems)]);
+  }
+
+  /** Merges every group set; signs, at one new version, those whose effective policy changed. */
+  update(model: PolicyModel, groupSets: Map<string, readonly string[]>): string[] {
+    const now = this.deps.now();
+    const merged = [...groupSets].map(([key, groups]) => {
+      const result = mergeEffectivePolicy({ ...model, groups, now });
+      if (result.problems.length > 0) throw new PolicyLimitError(result.problems.map((p) => `${describe(groups)}: ${p}`));
+      return { key, groups, result, contentDigest: sha256Hex(canonicalJson(result.document)) };
+    });
+    const changed = merged.filter(({ key, contentDigest }) => this.sets.get(key)?.contentDigest !== contentDigest);
+    if (changed.length === 0) return [];
+    const version = this.deps.nextVersion();
+    for (const { key, groups, result, contentDigest } of changed) this.sign(key, groups, result.document, contentDigest, result.nextChangeAt, version);
+    return changed.map((c) => c.key);
+  }
+
+  private sign(key: string, groups: readonly string[], document: PolicyBundlePayload['policy'], contentDigest: string, nextChangeAt: string | null, version: number): SignedSet {
+    const issued = this.deps.now();
+    const stations = this.deps.stations?.();
+    const payload = canonicalPayload(
+      PolicyBundlePayloadSchema.parse({
+        kind: 'vigil.policy-bundle',
+        version,
+        issuedAt: issued.toISOString(),
+        expiresAt: new Date(issued.getTime() + this.deps.lifetimeMs).toISOString(),
+        policy: document,
+        ...(stations ? { stations } : {}),
+      }),
+    );
+    const text = canonicalJson(payload);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > POLICY_LIMITS.bundleBytes) throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
+    const set: SignedSet = { key, groups, version, digest: sha256Hex(text), size: bytes, payload, signature: this.deps.sign(payload), contentDigest, nextChangeAt };
+    const previous = this.sets.get(key);
+    if (previous) {
+      const kept = [previous, ...(this.history.get(key) ?? [])].slice(0, this.deps.keep ?? 4);
+      this.history.set(key, kept);
+    }
+    this.sets.set(key, set);
+    this.byDigest.set(set.digest, set);
+    this.forgetUnreachable();
+    return set;
+  }
+
+  private forgetUnreachable(): void {
+    const live = new Set<string>();
+    for (const [key, set] of this.sets) {
+      live.add(set.digest);
+      for (const old of this.history.get(key) ?? []) live.add(old.digest);
+    }
+    for (const digest of this.byDigest.keys()) if (!live.has(digest)) this.byDigest.delete(digest);
+    for (const digest of this.encoded.keys()) if (!live.has(digest)) this.encoded.delete(digest);
+    for (const pair of this.deltas.keys()) if (!live.has(pair.slice(0, 64)) || !live.has(pair.slice(65))) this.deltas.delete(pair);
+  }
+
+  current(key: string): SignedSet | undefined {
+    return this.sets.get(key);
+  }
+
+  /**
+   * What to tell a device in this group set, given what it holds. A set signed before the version
+   * the device holds (it moved here from a set published later) is signed again first.
+   */
+  noticeFor(key: string, held: { version: number | null; digest: string | null }): PolicyAvailableMessage | null {
+    let set = this.sets.get(key);
+    if (!set) return null;
+    if (held.digest === set.digest) return null;
+    if (held.version !== null && held.version > set.version) set = this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
+    const full = this.bundleBytes(set.digest)!;
+    const delta = held.digest ? this.deltaBytes(held.digest, set.digest) : undefined;
+    return noticeFor(full, delta ?? undefined);
+  }
+
+  /** The compressed signed bundle with this digest, if it is current or recent. */
+  bundleBytes(digest: string): EncodedBundle | undefined {
+    const cached = this.encoded.get(digest);
+    if (cached) return cached;
+    const set = this.byDigest.get(digest);
+    if (!set) return undefined;
+    const encoded = encodeBundle({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? 'br');
+    this.encoded.set(digest, encoded);
+    return encoded;
+  }
+
+  /** A compressed delta between two bundles this publisher signed; null when a full bundle is better. */
+  deltaBytes(fromDigest: string, toDigest: string): (EncodedBlob & { fromDigest: string }) | null {
+    const pair = `${fromDigest}:${toDigest}`;
+    if (this.deltas.has(pair)) return this.deltas.get(pair)!;
+    const from = this.byDigest.get(fromDigest);
+    const to = this.byDigest.get(toDigest);
+    let blob: (EncodedBlob & { fromDigest: string }) | null = null;
+    if (from && to) {
+      const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature });
+      blob = delta ? encodeDelta(delta, this.deps.encoding ?? 'br') : null;
+      // A delta that saves little is not worth the device's work.
+      if (blob && blob.bytes.length * 2 > this.bundleBytes(toDigest)!.bytes.length) blob = null;
+    }
+    if (from && to) this.deltas.set(pair, blob);
+    return blob;
+  }
+
+  /** Whether a device in this group set may fetch this digest (its current bundle, or the one it is moving to). */
+  servesTo(key: string, digest: string): boolean {
+    return this.sets.get(key)?.digest === digest;
+  }
+}
+
+function describe(groups: readonly string[]): string {
+  return groups.length === 0 ? 'devices in no group' : `devices in ${groups.join(', ')}`;
+}
