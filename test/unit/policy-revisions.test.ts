@@ -4,6 +4,7 @@ import { ruleSetDecider } from '../../src/agent/exec/decision.js';
 import { compileApplications, groupsOf as legacyGroupsOf } from '../../src/agent/exec/rule-set.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
 import { diffPolicyContent, isEmptyDiff, planPush } from '../../src/shared/policies/diff.js';
+import { addRule, approvalRecord, nextRevision, PolicyEditError, removeRule, rollbackRevision } from '../../src/shared/policies/edits.js';
 import { contentFromDocument, migrateSinglePolicy } from '../../src/shared/policies/from-document.js';
 import { groupsOf } from '../../src/shared/policies/membership.js';
 import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
@@ -142,5 +143,40 @@ describe('migration from the single policy document', () => {
     const { content: c } = contentFromDocument(doc, { author: 'sm', at: AT, origin: 'file' });
     expect(new Set(c.rules.map((r) => `${r.origin}/${r.author}`))).toEqual(new Set(['file/sm']));
     expect(c.rules.filter((r) => r.exception)).toEqual([{ rule: hashRule(3), exception: true, author: 'sm', addedAt: AT, origin: 'file', reason: 'mock exams', expiresAt: '2026-12-20T00:00:00Z' }]);
+  });
+});
+
+describe('single-rule edits and revisions', () => {
+  const base = content([rec(hashRule(1, 'allow', { id: 'calc' }))]);
+  it('adds, refuses a duplicate, changes on request, removes by key or id', () => {
+    const added = addRule(base, rec(hashRule(2), { origin: 'console', reason: 'maths app' })).content;
+    expect(added.rules).toHaveLength(2);
+    expect(() => addRule(added, rec(hashRule(2, 'block'), { origin: 'console' }))).toThrow(`the policy already has rule sha256:${hex(2)}; change it instead`);
+    const changed = addRule(added, rec(hashRule(2, 'block'), { origin: 'console' }), { replace: true });
+    expect(changed.replaced?.rule.action).toBe('allow');
+    expect(changed.content.rules.map((r) => r.rule.action)).toEqual(['allow', 'block']);
+    expect(removeRule(changed.content, 'calc').removed.rule).toMatchObject({ id: 'calc' });
+    expect(removeRule(changed.content, `sha256:${hex(2)}`).content.rules).toHaveLength(1);
+    expect(() => removeRule(base, 'nope')).toThrow(PolicyEditError);
+  });
+  it('an approval written into a policy survives a later file push of that policy', () => {
+    const approved = addRule(base, approvalRecord({ kind: 'sha256', sha256: hex(9), action: 'allow' }, { by: 'sm', at: AT, requestId: 'r1', reason: 'Scratch' })).content;
+    const file = contentFromDocument(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'x', applications: { rules: [hashRule(1, 'allow', { id: 'calc' })] } }), { author: 'sm', at: AT, origin: 'file' }).content;
+    const refused = planPush(approved, file, 'refuse');
+    expect(refused.ok === false && refused.dropped.map((r) => r.requestId)).toEqual(['r1']);
+    const kept = planPush(approved, file, 'keep-console-rules');
+    const effective = mergeEffectivePolicy({ groups: [], policies: new Map([['p', kept.ok ? kept.content : approved]]), assignments: { baseline: 'p', assignments: [] }, now: new Date(AT) });
+    expect(effective.document.applications?.rules.map((r) => r.kind === 'sha256' && r.sha256).sort()).toEqual([hex(1), hex(9)]);
+  });
+  it('an approval with an expiry is an exception that lapses on the device', () => {
+    const record = approvalRecord({ kind: 'sha256', sha256: hex(9), action: 'allow' }, { by: 'sm', at: AT, requestId: 'r1', reason: 'exam', expiresAt: '2026-12-20T00:00:00Z' });
+    expect(record).toMatchObject({ exception: true, expiresAt: '2026-12-20T00:00:00Z', origin: 'approval' });
+  });
+  it('a rollback is a new revision with the old content; numbers only grow', () => {
+    const r1 = { policy: 'p', revision: 1, author: 'a', at: AT, change: 'create' as const, content: base };
+    const r2 = nextRevision(r1, addRule(base, rec(hashRule(2))).content, { author: 'a', at: AT, change: 'rule-add' });
+    const r3 = rollbackRevision([r1, r2], 1, { author: 'b', at: AT, reason: 'bad rule' });
+    expect(r3).toMatchObject({ revision: 3, change: 'rollback', rolledBackTo: 1, content: base });
+    expect(() => rollbackRevision([r1, r2], 7, { author: 'b', at: AT })).toThrow('policy has no revision 7');
   });
 });
