@@ -34,7 +34,8 @@ export const PolicyAvailableMessageSchema = z.strictObject({
   /** SHA-256 of the canonical JSON of the signed payload (policyDigest). */
   digest: DigestSchema,
   /** Bytes of the canonical JSON, and of the compressed bundle as served. */
-  size: z.number().int().positive().max(POLICY_LIMITS.bundleBytes),
+  /** Not bounded here: a notice of something too big is answered with a too-large report, not dropped as malformed. */
+  size: z.number().int().positive(),
   compressed: z.strictObject({ encoding: BundleEncodingSchema, size: z.number().int().positive(), sha256: DigestSchema }),
   /** Offered when the console can make one from the digest the agent reported holding. */
   delta: z.strictObject({ fromDigest: DigestSchema, size: z.number().int().positive(), sha256: DigestSchema }).optional(),
