@@ -1,4 +1,4 @@
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, type CanonicalMemo } from './canonical-json.js';
 
 /**
  * One order for a set of JSON values that both ends compute alike (browser-safe): by a 32-bit
@@ -25,10 +25,10 @@ export function compareCanonical(a: { hash: number; text: string }, b: { hash: n
   return a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0);
 }
 
-export function canonicalSet<T>(values: Iterable<T>): CanonicalSet<T> {
+export function canonicalSet<T>(values: Iterable<T>, memo?: CanonicalMemo): CanonicalSet<T> {
   const seen = new Map<string, { hash: number; text: string; item: T }>();
   for (const item of values) {
-    const text = canonicalJson(item);
+    const text = canonicalJson(item, memo);
     if (!seen.has(text)) seen.set(text, { hash: fnv1a32(text), text, item });
   }
   const sorted = [...seen.values()].sort(compareCanonical);

@@ -1,5 +1,6 @@
-import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
-import { canonicalJson } from './canonical-json.js';
+import { promisify } from 'node:util';
+import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { canonicalJson, type CanonicalMemo } from './canonical-json.js';
 import { sha256Hex } from './crypto.js';
 import type { PolicyBundle } from './policy.js';
 import { POLICY_LIMITS } from './policy-limits.js';
@@ -24,13 +25,22 @@ export interface EncodedBlob {
   size: number;
 }
 
+const brotliOptions = (raw: Buffer) => ({ params: { [constants.BROTLI_PARAM_QUALITY]: 6, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+const GZIP_OPTIONS = { level: 6 };
+const blob = (raw: Buffer, bytes: Buffer, encoding: BundleEncoding): EncodedBlob => ({ bytes, encoding, sha256: sha256Hex(bytes), size: raw.length });
+
 export function compress(text: string, encoding: BundleEncoding): EncodedBlob {
   const raw = Buffer.from(text, 'utf8');
-  const bytes =
-    encoding === 'br'
-      ? brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 6, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
-      : gzipSync(raw, { level: 6 });
-  return { bytes, encoding, sha256: sha256Hex(bytes), size: raw.length };
+  return blob(raw, encoding === 'br' ? brotliCompressSync(raw, brotliOptions(raw)) : gzipSync(raw, GZIP_OPTIONS), encoding);
+}
+
+const brotliAsync = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
+
+/** The same, on libuv's thread pool: the console keeps serving while a big bundle compresses. */
+export async function compressAsync(text: string, encoding: BundleEncoding): Promise<EncodedBlob> {
+  const raw = Buffer.from(text, 'utf8');
+  return blob(raw, encoding === 'br' ? await brotliAsync(raw, brotliOptions(raw)) : await gzipAsync(raw, GZIP_OPTIONS), encoding);
 }
 
 export interface EncodedBundle extends EncodedBlob {
@@ -39,11 +49,20 @@ export interface EncodedBundle extends EncodedBlob {
   digest: string;
 }
 
-export function encodeBundle(bundle: PolicyBundle, encoding: BundleEncoding = 'br'): EncodedBundle {
-  // Only the two members: a caller's object may carry more (its digest, say) that is not the bundle.
-  const blob = compress(canonicalJson({ payload: bundle.payload, signature: bundle.signature }), encoding);
+/** Only the two members: a caller's object may carry more (its digest, say) that is not the bundle. */
+const bundleText = (bundle: PolicyBundle, memo?: CanonicalMemo) => canonicalJson({ payload: bundle.payload, signature: bundle.signature }, memo);
+
+function encoded(bundle: PolicyBundle, blob: EncodedBlob): EncodedBundle {
   if (blob.size > POLICY_LIMITS.bundleBytes) throw new RangeError(`the signed bundle is ${blob.size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`);
   return { ...blob, version: bundle.payload.version, digest: policyDigest(bundle.payload) };
+}
+
+export function encodeBundle(bundle: PolicyBundle, encoding: BundleEncoding = 'br'): EncodedBundle {
+  return encoded(bundle, compress(bundleText(bundle), encoding));
+}
+
+export async function encodeBundleAsync(bundle: PolicyBundle, encoding: BundleEncoding, memo?: CanonicalMemo): Promise<EncodedBundle> {
+  return encoded(bundle, await compressAsync(bundleText(bundle, memo), encoding));
 }
 
 export function noticeFor(bundle: EncodedBundle, delta?: EncodedBlob & { fromDigest: string }): PolicyAvailableMessage {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PolicyLimitError, PolicyPublisher, type PolicyModel } from '../../src/console/policies/publisher.js';
 import { decodeBundle, decodeDelta } from '../../src/shared/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
-import { signPayload } from '../../src/shared/signing.js';
+import { signCanonicalText } from '../../src/shared/signing.js';
 import { groupSetKey } from '../../src/shared/policies/merge.js';
 import type { PolicyContent, RuleRecord } from '../../src/shared/policies/model.js';
 import { consoleKey } from '../helpers/policy-bundles.js';
@@ -12,7 +12,7 @@ const now = new Date('2026-12-02T12:00:00Z');
 function publisher() {
   let version = 0;
   return new PolicyPublisher({
-    sign: (payload) => signPayload('policy', payload, consoleKey.privateKeyPem, consoleKey.publicKey),
+    sign: (text) => signCanonicalText('policy', text, consoleKey.privateKeyPem, consoleKey.publicKey),
     now: () => now,
     nextVersion: () => ++version,
     lifetimeMs: 30 * 86_400_000,
@@ -32,67 +32,67 @@ const sets = (...groupLists: string[][]) => new Map(groupLists.map((g) => [group
 const trust = (heldVersion: number | null) => ({ trustedKey: consoleKey.publicKey, heldVersion, now });
 
 describe('policy publisher', () => {
-  it('one signed bundle per group set, shared by every device in it; different sets, different policies', () => {
+  it('one signed bundle per group set, shared by every device in it; different sets, different policies', async () => {
     const p = publisher();
-    expect(p.update(model(many(10)), sets([], ['lab']))).toHaveLength(2);
+    expect(await p.update(model(many(10)), sets([], ['lab']))).toHaveLength(2);
     const plain = p.current(groupSetKey(['year-7'], matter))!;
     const lab = p.current(groupSetKey(['lab', 'year-7'], matter))!;
     expect(plain.digest).not.toBe(lab.digest);
     expect(plain.version).toBe(lab.version);
     expect(plain.payload.policy.aup?.variant).toBe('secondary');
     expect(lab.payload.policy.aup?.variant).toBe('lab');
-    expect(p.bundleBytes(lab.digest)).toBe(p.bundleBytes(lab.digest)); // compressed once
-    const taken = decodeBundle(p.bundleBytes(lab.digest)!.bytes, p.noticeFor(lab.key, { version: null, digest: null })!, trust(null));
+    expect(p.bundleBytes(lab.digest)).toBe(p.bundleBytes(lab.digest)); // compressed once, shared
+    const taken = decodeBundle((await p.bundleBytes(lab.digest))!.bytes, (await p.noticeFor(lab.key, { version: null, digest: null }))!, trust(null));
     expect(taken).toMatchObject({ ok: true, bundle: { payload: { policy: { aup: { variant: 'lab' } } } } });
   });
 
-  it('nothing changed: nothing signed; a change: a new, higher version, offered as a small delta', () => {
+  it('nothing changed: nothing signed; a change: a new, higher version, offered as a small delta', async () => {
     const p = publisher();
-    p.update(model(many(5000)), sets([]));
+    await p.update(model(many(5000)), sets([]));
     const before = p.current(groupSetKey([], matter))!;
-    expect(p.update(model(many(5000)), sets([]))).toEqual([]);
+    expect(await p.update(model(many(5000)), sets([]))).toEqual([]);
     const changed = many(5000);
     changed[4321] = rule(4321, 'block');
-    p.update(model(changed), sets([]));
+    await p.update(model(changed), sets([]));
     const after = p.current(before.key)!;
     expect(after.version).toBeGreaterThan(before.version);
-    const notice = p.noticeFor(after.key, { version: before.version, digest: before.digest })!;
+    const notice = (await p.noticeFor(after.key, { version: before.version, digest: before.digest }))!;
     expect(notice.delta?.size).toBeLessThan(2048);
-    const delta = p.deltaBytes(before.digest, after.digest)!;
+    const delta = (await p.deltaBytes(before.digest, after.digest))!;
     expect(decodeDelta(delta.bytes, notice, { payload: before.payload, signature: before.signature }, trust(before.version))).toMatchObject({ ok: true, bundle: { payload: after.payload } });
-    expect(p.noticeFor(after.key, { version: after.version, digest: after.digest })).toBeNull();
+    expect(await p.noticeFor(after.key, { version: after.version, digest: after.digest })).toBeNull();
   });
 
-  it('publishing earlier content again (a rollback) is a higher version, and the old bundle is still refused', () => {
+  it('publishing earlier content again (a rollback) is a higher version, and the old bundle is still refused', async () => {
     const p = publisher();
-    p.update(model(many(3)), sets([]));
+    await p.update(model(many(3)), sets([]));
     const v1 = p.current(groupSetKey([], matter))!;
-    p.update(model(many(4)), sets([]));
-    p.update(model(many(3)), sets([]));
+    await p.update(model(many(4)), sets([]));
+    await p.update(model(many(3)), sets([]));
     const rolledBack = p.current(v1.key)!;
     expect(rolledBack.version).toBeGreaterThan(v1.version + 1);
     expect(rolledBack.contentDigest).toBe(v1.contentDigest);
-    const old = p.bundleBytes(v1.digest)!;
-    expect(decodeBundle(old.bytes, { ...p.noticeFor(v1.key, { version: null, digest: null })!, digest: old.digest, compressed: { encoding: 'br', size: old.bytes.length, sha256: old.sha256 }, size: old.size }, trust(rolledBack.version))).toMatchObject({ ok: false, problem: 'rollback' });
+    const old = (await p.bundleBytes(v1.digest))!;
+    expect(decodeBundle(old.bytes, { ...(await p.noticeFor(v1.key, { version: null, digest: null }))!, digest: old.digest, compressed: { encoding: 'br', size: old.bytes.length, sha256: old.sha256 }, size: old.size }, trust(rolledBack.version))).toMatchObject({ ok: false, problem: 'rollback' });
   });
 
-  it('a device moving into a group set signed earlier than what it holds gets that set signed again, higher', () => {
+  it('a device moving into a group set signed earlier than what it holds gets that set signed again, higher', async () => {
     const p = publisher();
-    p.update(model(many(3)), sets([], ['lab']));
+    await p.update(model(many(3)), sets([], ['lab']));
     const lab = p.current(groupSetKey(['lab'], matter))!;
     const plain = p.current(groupSetKey([], matter))!;
     // The lab set is signed at one version, the no-group set later at a higher one.
-    p.update(model(many(4), { settings: { aup: { variant: 'lab' } }, rules: [rule(99)] }), sets(['lab']));
-    p.update(model(many(5), { settings: { aup: { variant: 'lab' } }, rules: [rule(99)] }), sets([]));
+    await p.update(model(many(4), { settings: { aup: { variant: 'lab' } }, rules: [rule(99)] }), sets(['lab']));
+    await p.update(model(many(5), { settings: { aup: { variant: 'lab' } }, rules: [rule(99)] }), sets([]));
     const plainNow = p.current(plain.key)!;
     const labNow = p.current(lab.key)!;
     expect(plainNow.version).toBeGreaterThan(labNow.version);
-    const notice = p.noticeFor(lab.key, { version: plainNow.version, digest: plainNow.digest })!;
+    const notice = (await p.noticeFor(lab.key, { version: plainNow.version, digest: plainNow.digest }))!;
     expect(notice.version).toBeGreaterThan(plainNow.version);
-    expect(decodeBundle(p.bundleBytes(notice.digest)!.bytes, notice, trust(plainNow.version))).toMatchObject({ ok: true, bundle: { payload: { policy: { aup: { variant: 'lab' } } } } });
+    expect(decodeBundle((await p.bundleBytes(notice.digest))!.bytes, notice, trust(plainNow.version))).toMatchObject({ ok: true, bundle: { payload: { policy: { aup: { variant: 'lab' } } } } });
   });
 
-  it('refuses, naming the limit, a change that would make some effective policy too big', () => {
+  it('refuses, naming the limit, a change that would make some effective policy too big', async () => {
     const p = publisher();
     const half = POLICY_LIMITS.rules / 2 + 1;
     const big = model(many(half), { settings: {}, rules: many(half, half) });

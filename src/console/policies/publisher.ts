@@ -1,12 +1,13 @@
-import { canonicalJson } from '../../shared/canonical-json.js';
+import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.js';
 import { sha256Hex } from '../../shared/crypto.js';
 import { PolicyBundlePayloadSchema, type PolicyBundlePayload } from '../../shared/policy.js';
-import { encodeBundle, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/policy-bundle-codec.js';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
 import type { Signature } from '../../shared/signed.js';
 import type { BundleStations } from '../../shared/usb-policy.js';
 import type { BundleEncoding, PolicyAvailableMessage } from '../../shared/policies/delivery.js';
-import { canonicalPayload, makeDelta } from '../../shared/policies/delta.js';
+import { makeDelta } from '../../shared/policies/delta.js';
 import { mergeEffectivePolicy } from '../../shared/policies/merge.js';
 import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.js';
 
@@ -20,7 +21,8 @@ import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.j
  */
 
 export interface PublisherDeps {
-  sign(payload: PolicyBundlePayload): Signature;
+  /** Signs a payload (purpose `policy`) given its canonical JSON, which is serialised once. */
+  sign(canonicalPayload: string): Signature;
   now(): Date;
   /** Strictly greater than every version issued before, across restarts (the store persists it). */
   nextVersion(): number;
@@ -60,8 +62,10 @@ export class PolicyPublisher {
   private readonly sets = new Map<string, SignedSet>();
   private readonly byDigest = new Map<string, SignedSet>();
   private readonly history = new Map<string, SignedSet[]>();
-  private readonly encoded = new Map<string, EncodedBundle>();
-  private readonly deltas = new Map<string, (EncodedBlob & { fromDigest: string }) | null>();
+  private readonly encoded = new Map<string, Promise<EncodedBundle>>();
+  private readonly deltas = new Map<string, Promise<(EncodedBlob & { fromDigest: string }) | null>>();
+  /** Canonical texts of rule objects: the stored rules do not change, so each is serialised once. */
+  private readonly memo: CanonicalMemo = new WeakMap();
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -73,44 +77,54 @@ export class PolicyPublisher {
   check(model: PolicyModel, groupSets: Iterable<readonly string[]>): void {
     const problems: string[] = [];
     for (const groups of groupSets) {
-      const { problems: found } = mergeEffectivePolicy({ ...model, groups, now: this.deps.now() });
+      const { problems: found } = mergeEffectivePolicy({ ...model, groups, now: this.deps.now(), memo: this.memo });
       problems.push(...found.map((p) => `${describe(groups)}: ${p}`));
     }
     if (problems.length > 0) throw new PolicyLimitError([...new Set(problems)]);
   }
 
-  /** Merges every group set; signs, at one new version, those whose effective policy changed. */
-  update(model: PolicyModel, groupSets: Map<string, readonly string[]>): string[] {
+  /**
+   * Merges every group set; signs, at one new version, those whose effective policy changed.
+   * Yields to the event loop between group sets, so that a big change does not stall the console.
+   */
+  async update(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<string[]> {
     const now = this.deps.now();
-    const merged = [...groupSets].map(([key, groups]) => {
-      const result = mergeEffectivePolicy({ ...model, groups, now });
+    const changed = [];
+    for (const [key, groups] of groupSets) {
+      const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
       if (result.problems.length > 0) throw new PolicyLimitError(result.problems.map((p) => `${describe(groups)}: ${p}`));
-      return { key, groups, result, contentDigest: sha256Hex(canonicalJson(result.document)) };
-    });
-    const changed = merged.filter(({ key, contentDigest }) => this.sets.get(key)?.contentDigest !== contentDigest);
+      const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
+      if (this.sets.get(key)?.contentDigest !== contentDigest) changed.push({ key, groups, result, contentDigest });
+      await yieldToEvents();
+    }
     if (changed.length === 0) return [];
     const version = this.deps.nextVersion();
-    for (const { key, groups, result, contentDigest } of changed) this.sign(key, groups, result.document, contentDigest, result.nextChangeAt, version);
+    for (const { key, groups, result, contentDigest } of changed) {
+      this.sign(key, groups, result.document, contentDigest, result.nextChangeAt, version);
+      await yieldToEvents();
+    }
     return changed.map((c) => c.key);
   }
 
   private sign(key: string, groups: readonly string[], document: PolicyBundlePayload['policy'], contentDigest: string, nextChangeAt: string | null, version: number): SignedSet {
     const issued = this.deps.now();
     const stations = this.deps.stations?.();
-    const payload = canonicalPayload(
-      PolicyBundlePayloadSchema.parse({
-        kind: 'vigil.policy-bundle',
-        version,
-        issuedAt: issued.toISOString(),
-        expiresAt: new Date(issued.getTime() + this.deps.lifetimeMs).toISOString(),
-        policy: document,
-        ...(stations ? { stations } : {}),
-      }),
-    );
-    const text = canonicalJson(payload);
+    // The rule lists come from merge, in canonical order, built from records validated when they
+    // were stored: the schema checks everything else, and 100,000 rules are not parsed again.
+    const apps = document.applications;
+    const shell = PolicyBundlePayloadSchema.parse({
+      kind: 'vigil.policy-bundle',
+      version,
+      issuedAt: issued.toISOString(),
+      expiresAt: new Date(issued.getTime() + this.deps.lifetimeMs).toISOString(),
+      policy: apps ? { ...document, applications: { ...apps, rules: [], exceptions: [] } } : document,
+      ...(stations ? { stations } : {}),
+    });
+    const payload: PolicyBundlePayload = apps ? { ...shell, policy: { ...shell.policy, applications: { ...shell.policy.applications!, rules: apps.rules, exceptions: apps.exceptions } } } : shell;
+    const text = canonicalJson(payload, this.memo);
     const bytes = Buffer.byteLength(text);
     if (bytes > POLICY_LIMITS.bundleBytes) throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
-    const set: SignedSet = { key, groups, version, digest: sha256Hex(text), size: bytes, payload, signature: this.deps.sign(payload), contentDigest, nextChangeAt };
+    const set: SignedSet = { key, groups, version, digest: sha256Hex(text), size: bytes, payload, signature: this.deps.sign(text), contentDigest, nextChangeAt };
     const previous = this.sets.get(key);
     if (previous) {
       const kept = [previous, ...(this.history.get(key) ?? [])].slice(0, this.deps.keep ?? 4);
@@ -141,42 +155,44 @@ export class PolicyPublisher {
    * What to tell a device in this group set, given what it holds. A set signed before the version
    * the device holds (it moved here from a set published later) is signed again first.
    */
-  noticeFor(key: string, held: { version: number | null; digest: string | null }): PolicyAvailableMessage | null {
+  async noticeFor(key: string, held: { version: number | null; digest: string | null }): Promise<PolicyAvailableMessage | null> {
     let set = this.sets.get(key);
     if (!set) return null;
     if (held.digest === set.digest) return null;
     if (held.version !== null && held.version > set.version) set = this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
-    const full = this.bundleBytes(set.digest)!;
-    const delta = held.digest ? this.deltaBytes(held.digest, set.digest) : undefined;
+    const full = (await this.bundleBytes(set.digest))!;
+    const delta = held.digest ? await this.deltaBytes(held.digest, set.digest) : undefined;
     return noticeFor(full, delta ?? undefined);
   }
 
   /** The compressed signed bundle with this digest, if it is current or recent. */
-  bundleBytes(digest: string): EncodedBundle | undefined {
+  bundleBytes(digest: string): Promise<EncodedBundle> | undefined {
     const cached = this.encoded.get(digest);
     if (cached) return cached;
     const set = this.byDigest.get(digest);
     if (!set) return undefined;
-    const encoded = encodeBundle({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? 'br');
+    // The promise is kept, so devices asking while it compresses all wait for the one compression.
+    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? 'br', this.memo);
     this.encoded.set(digest, encoded);
     return encoded;
   }
 
   /** A compressed delta between two bundles this publisher signed; null when a full bundle is better. */
-  deltaBytes(fromDigest: string, toDigest: string): (EncodedBlob & { fromDigest: string }) | null {
+  deltaBytes(fromDigest: string, toDigest: string): Promise<(EncodedBlob & { fromDigest: string }) | null> {
     const pair = `${fromDigest}:${toDigest}`;
-    if (this.deltas.has(pair)) return this.deltas.get(pair)!;
+    const cached = this.deltas.get(pair);
+    if (cached) return cached;
     const from = this.byDigest.get(fromDigest);
     const to = this.byDigest.get(toDigest);
-    let blob: (EncodedBlob & { fromDigest: string }) | null = null;
-    if (from && to) {
-      const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature });
-      blob = delta ? encodeDelta(delta, this.deps.encoding ?? 'br') : null;
+    if (!from || !to) return Promise.resolve(null);
+    const made = (async () => {
+      const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature }, this.memo);
+      const blob = delta ? encodeDelta(delta, this.deps.encoding ?? 'br') : null;
       // A delta that saves little is not worth the device's work.
-      if (blob && blob.bytes.length * 2 > this.bundleBytes(toDigest)!.bytes.length) blob = null;
-    }
-    if (from && to) this.deltas.set(pair, blob);
-    return blob;
+      return blob && blob.bytes.length * 2 <= (await this.bundleBytes(toDigest))!.bytes.length ? blob : null;
+    })();
+    this.deltas.set(pair, made);
+    return made;
   }
 
   /** Whether a device in this group set may fetch this digest (its current bundle, or the one it is moving to). */

@@ -1,5 +1,5 @@
 import type { AppException, AppRule } from '../app-rules.js';
-import { canonicalJson } from '../canonical-json.js';
+import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
 import { canonicalSet } from '../canonical-order.js';
 import type { PolicyBundlePayload } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
@@ -51,15 +51,15 @@ interface ListDiff<T> {
   add: T[];
 }
 
-function listDiff<T>(from: readonly T[], to: readonly T[]): ListDiff<T> {
-  const fromTexts = from.map((item) => canonicalJson(item));
-  const toTexts = new Set(to.map((item) => canonicalJson(item)));
+function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
+  const fromTexts = from.map((item) => canonicalJson(item, memo));
+  const toTexts = new Set(to.map((item) => canonicalJson(item, memo)));
   const held = new Set(fromTexts);
   const remove: number[] = [];
   fromTexts.forEach((text, i) => {
     if (!toTexts.has(text)) remove.push(i);
   });
-  return { remove, add: to.filter((item) => !held.has(canonicalJson(item))) };
+  return { remove, add: to.filter((item) => !held.has(canonicalJson(item, memo))) };
 }
 
 /**
@@ -69,9 +69,10 @@ function listDiff<T>(from: readonly T[], to: readonly T[]): ListDiff<T> {
 export function makeDelta(
   from: { payload: PolicyBundlePayload; digest: string },
   to: { payload: PolicyBundlePayload; digest: string; signature: Signature },
+  memo?: CanonicalMemo,
 ): PolicyDelta | null {
-  const rules = listDiff(from.payload.policy.applications?.rules ?? [], to.payload.policy.applications?.rules ?? []);
-  const exceptions = listDiff(from.payload.policy.applications?.exceptions ?? [], to.payload.policy.applications?.exceptions ?? []);
+  const rules = listDiff(from.payload.policy.applications?.rules ?? [], to.payload.policy.applications?.rules ?? [], memo);
+  const exceptions = listDiff(from.payload.policy.applications?.exceptions ?? [], to.payload.policy.applications?.exceptions ?? [], memo);
   const changed = Math.max(rules.remove.length, rules.add.length, exceptions.remove.length, exceptions.add.length);
   if (changed > POLICY_LIMITS.deltaRules) return null;
   const members: MemberChange[] = [];

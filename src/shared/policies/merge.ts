@@ -1,4 +1,5 @@
 import type { AppException, AppRule, Applications } from '../app-rules.js';
+import type { CanonicalMemo } from '../canonical-json.js';
 import { canonicalSet } from '../canonical-order.js';
 import type { PolicyDocument } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
@@ -63,6 +64,8 @@ export interface MergeInput {
   now: Date;
   /** The effective document's `name`; default: the applied policies' names. */
   name?: string;
+  /** Canonical texts of rules already seen (the console keeps one across merges). */
+  memo?: CanonicalMemo;
 }
 
 export class UnknownPolicyError extends Error {
@@ -170,8 +173,8 @@ function withoutScope(rule: AppRule): AppRule {
 
 export function mergeEffectivePolicy(input: MergeInput): EffectivePolicy {
   const result = walk(input);
-  const regular = canonicalSet(result.regular).items;
-  const exceptions = canonicalSet(result.exceptions).items;
+  const regular = canonicalSet(result.regular, input.memo).items;
+  const exceptions = canonicalSet(result.exceptions, input.memo).items;
   const problems: string[] = [];
   if (regular.length > POLICY_LIMITS.rules) problems.push(`the effective policy would hold ${regular.length} rules; the policy rule limit is ${POLICY_LIMITS.rules}`);
   if (exceptions.length > POLICY_LIMITS.exceptions) problems.push(`the effective policy would hold ${exceptions.length} exceptions; the policy exception limit is ${POLICY_LIMITS.exceptions}`);
