@@ -69,7 +69,7 @@ async function fetchBytes(path: string, limit: number, deps: PolicyFetchDeps): P
   return Buffer.concat(chunks, total);
 }
 
-async function attempt(via: 'delta' | 'full', path: string, limit: number, decode: (bytes: Buffer) => DeliveryCheck, deps: PolicyFetchDeps): Promise<DeliveryCheck> {
+async function attempt(path: string, limit: number, decode: (bytes: Buffer) => DeliveryCheck, deps: PolicyFetchDeps): Promise<DeliveryCheck> {
   try {
     return decode(await fetchBytes(path, limit, deps));
   } catch (error) {
@@ -81,11 +81,11 @@ async function attempt(via: 'delta' | 'full', path: string, limit: number, decod
 export async function fetchAnnouncedPolicy(notice: PolicyAvailableMessage, held: PolicyBundle | null, trust: TrustContext, deps: PolicyFetchDeps): Promise<FetchOutcome> {
   const problems: FetchProblem[] = [];
   if (notice.delta && held && policyDigest(held.payload) === notice.delta.fromDigest) {
-    const result = await attempt('delta', deltaPath(notice.delta.fromDigest, notice.digest), notice.delta.size, (bytes) => decodeDelta(bytes, notice, held, trust), deps);
+    const result = await attempt(deltaPath(notice.delta.fromDigest, notice.digest), notice.delta.size, (bytes) => decodeDelta(bytes, notice, held, trust), deps);
     if (result.ok) return { ok: true, bundle: result.bundle, via: 'delta', problems };
     problems.push({ via: 'delta', problem: result.problem, detail: result.detail });
   }
-  const result = await attempt('full', bundlePath(notice.digest), notice.compressed.size, (bytes) => decodeBundle(bytes, notice, trust), deps);
+  const result = await attempt(bundlePath(notice.digest), notice.compressed.size, (bytes) => decodeBundle(bytes, notice, trust), deps);
   if (result.ok) return { ok: true, bundle: result.bundle, via: 'full', problems };
   problems.push({ via: 'full', problem: result.problem, detail: result.detail });
   return { ok: false, problems };
