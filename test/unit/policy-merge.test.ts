@@ -4,7 +4,7 @@ import { compileApplications } from '../../src/agent/exec/rule-set.js';
 import { ruleSetDecider } from '../../src/agent/exec/decision.js';
 import { PolicyDocumentSchema } from '../../src/shared/policy.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
-import { applicableAssignments, explainEffectivePolicy, groupSetKey, groupsThatMatter, mergeEffectivePolicy, UnknownPolicyError, type MergeInput } from '../../src/shared/policies/merge.js';
+import { applicableAssignments, explainEffectivePolicy, formatExplanation, groupSetKey, groupsThatMatter, mergeEffectivePolicy, UnknownPolicyError, type MergeInput } from '../../src/shared/policies/merge.js';
 import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord } from '../../src/shared/policies/model.js';
 import { matchKey } from '../../src/shared/policies/rule-keys.js';
 import { AT, assignments, content, hashRule, hex, policies, rec } from '../helpers/policy-model.js';
@@ -141,6 +141,35 @@ describe('effective policy: rules are a union, the assignment order deciding rul
     const over = merge({ groups: ['lab'], policies: pols, assignments: assignments('base', [['lab', 'lab', 1]]) });
     expect(over.problems).toEqual([`the effective policy would hold ${2 * half} rules; the policy rule limit is ${POLICY_LIMITS.rules}`]);
     expect(merge({ groups: [], policies: pols, assignments: assignments('base', [['lab', 'lab', 1]]) }).problems).toEqual([]);
+  });
+});
+
+describe('explain, as the CLI prints it', () => {
+  it('names the source of every setting and rule, and why rules were left out', () => {
+    const pols = policies({
+      base: content([rec(hashRule(1, 'block')), rec(hashRule(2, 'allow', { groups: ['art'] }))], { session: session(300) }),
+      lab: content([rec(hashRule(1, 'allow'), { origin: 'approval', author: 'sm', reason: 'Scratch' })], { aup: { variant: 'lab' } }),
+    });
+    const explanation = explainEffectivePolicy({ groups: ['lab'], policies: pols, assignments: assignments('base', [['lab', 'lab', 10]]), now });
+    const text = formatExplanation(explanation, [{ group: 'lab', reasons: [{ kind: 'explicit' }] }]);
+    expect(text.split('\n')).toEqual([
+      'Groups: lab (explicit)',
+      'Policies applied, highest precedence first: lab (group lab, precedence 10), base (baseline)',
+      'Settings:',
+      '  agent: not set (agent default)',
+      '  aup: lab (group lab, precedence 10)',
+      '  session: base (baseline)',
+      '  usb: not set (agent default)',
+      '  activity: not set (agent default)',
+      '  tray: not set (agent default)',
+      '  applications.mode: not set (agent default)',
+      '  applications.defaultAction: not set (agent default)',
+      '  applications.linuxMarks: not set (agent default)',
+      'Rules: 1 delivered, 1 shadowed, 1 left out',
+      `  sha256:${hex(1)} from lab (group lab, precedence 10); approval by sm: Scratch`,
+      `  shadowed sha256:${hex(1)} in base by lab (group lab, precedence 10)`,
+      `  left out sha256:${hex(2)}@["art"] in base: scoped to groups this device is not in`,
+    ]);
   });
 });
 

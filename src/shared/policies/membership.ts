@@ -60,12 +60,23 @@ export interface Membership {
  * `tokenGroups` maps an enrollment token id to the default groups it carries; a default naming
  * a group that does not exist (deleted since) is ignored.
  */
+/** Explicit members as a set, made once per group object (never mutated): a group may list 100,000 devices. */
+const explicitMembers = new WeakMap<DeviceGroup, Set<string>>();
+function listed(group: DeviceGroup, deviceId: string): boolean {
+  let members = explicitMembers.get(group);
+  if (!members) {
+    members = new Set(group.devices);
+    explicitMembers.set(group, members);
+  }
+  return members.has(deviceId);
+}
+
 export function membershipsOf(device: DeviceFacts, groups: readonly DeviceGroup[], tokenGroups: ReadonlyMap<string, readonly string[]> = new Map()): Membership[] {
   const tokenDefaults = new Set(device.enrollmentTokenId ? (tokenGroups.get(device.enrollmentTokenId) ?? []) : []);
   const result: Membership[] = [];
   for (const group of groups) {
     const reasons: MembershipReason[] = [];
-    if (group.devices.includes(device.id)) reasons.push({ kind: 'explicit' });
+    if (listed(group, device.id)) reasons.push({ kind: 'explicit' });
     for (const rule of group.rules) if (ruleMatches(rule, device)) reasons.push({ kind: 'rule', rule });
     if (tokenDefaults.has(group.name)) reasons.push({ kind: 'token-default', tokenId: device.enrollmentTokenId! });
     if (reasons.length > 0) result.push({ group: group.name, reasons });

@@ -270,3 +270,19 @@ export function groupsThatMatter(policies: ReadonlyMap<string, PolicyContent>, a
 export function groupSetKey(deviceGroups: readonly string[], matter: ReadonlySet<string>): string {
   return JSON.stringify(deviceGroups.filter((g) => matter.has(g)).sort(byString));
 }
+
+/** What `vigil policy explain DEVICE` prints: the device's groups and why, then the explanation. */
+export function formatExplanation(explanation: Explanation, memberships: readonly { group: string; reasons: readonly { kind: string }[] }[]): string {
+  const where = (ref: AssignmentRef | null) => (ref === null ? 'not set (agent default)' : ref.group === null ? `${ref.policy} (baseline)` : `${ref.policy} (group ${ref.group}, precedence ${ref.precedence})`);
+  const lines = [
+    `Groups: ${memberships.length === 0 ? 'none' : memberships.map((m) => `${m.group} (${m.reasons.map((r) => r.kind).join(', ')})`).join('; ')}`,
+    `Policies applied, highest precedence first: ${explanation.applied.map(where).join(', ')}`,
+    'Settings:',
+    ...explanation.settings.map((s) => `  ${s.setting}: ${where(s.from)}`),
+    `Rules: ${explanation.rules.length} delivered, ${explanation.shadowed.length} shadowed, ${explanation.excluded.length} left out`,
+    ...explanation.rules.map((r) => `  ${r.key} from ${where(r.from)}; ${r.origin} by ${r.author}${r.reason ? `: ${r.reason}` : ''}`),
+    ...explanation.shadowed.map((r) => `  shadowed ${r.key} in ${r.from.policy} by ${where(r.by)}`),
+    ...explanation.excluded.map((r) => `  left out ${r.key} in ${r.from.policy}: ${r.why === 'expired' ? `expired ${r.expiresAt}` : 'scoped to groups this device is not in'}`),
+  ];
+  return lines.join('\n');
+}
