@@ -73,7 +73,7 @@ describe('policy publisher', () => {
     expect(rolledBack.version).toBeGreaterThan(v1.version + 1);
     expect(rolledBack.contentDigest).toBe(v1.contentDigest);
     const old = (await p.bundleBytes(v1.digest))!;
-    expect(decodeBundle(old.bytes, { ...(await p.noticeFor(v1.key, { version: null, digest: null }))!, digest: old.digest, compressed: { encoding: 'br', size: old.bytes.length, sha256: old.sha256 }, size: old.size }, trust(rolledBack.version))).toMatchObject({ ok: false, problem: 'rollback' });
+    expect(decodeBundle(old.bytes, { ...(await p.noticeFor(v1.key, { version: null, digest: null }))!, digest: old.digest, compressed: { encoding: old.encoding, size: old.bytes.length, sha256: old.sha256 }, size: old.size }, trust(rolledBack.version))).toMatchObject({ ok: false, problem: 'rollback' });
   });
 
   it('a device moving into a group set signed earlier than what it holds gets that set signed again, higher', async () => {

@@ -2,7 +2,7 @@ import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.j
 import { sha256Hex } from '../../shared/crypto.js';
 import { PolicyBundlePayloadSchema, type PolicyBundlePayload } from '../../shared/policy.js';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/policy-bundle-codec.js';
+import { DEFAULT_ENCODING, encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
 import type { Signature } from '../../shared/signed.js';
 import type { BundleStations } from '../../shared/usb-policy.js';
@@ -172,7 +172,7 @@ export class PolicyPublisher {
     const set = this.byDigest.get(digest);
     if (!set) return undefined;
     // The promise is kept, so devices asking while it compresses all wait for the one compression.
-    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? 'br', this.memo);
+    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? DEFAULT_ENCODING, this.memo);
     this.encoded.set(digest, encoded);
     return encoded;
   }
@@ -187,7 +187,7 @@ export class PolicyPublisher {
     if (!from || !to) return Promise.resolve(null);
     const made = (async () => {
       const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature }, this.memo);
-      const blob = delta ? encodeDelta(delta, this.deps.encoding ?? 'br') : null;
+      const blob = delta ? encodeDelta(delta, this.deps.encoding ?? DEFAULT_ENCODING) : null;
       // A delta that saves little is not worth the device's work.
       return blob && blob.bytes.length * 2 <= (await this.bundleBytes(toDigest))!.bytes.length ? blob : null;
     })();
