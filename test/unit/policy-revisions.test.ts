@@ -4,7 +4,7 @@ import { ruleSetDecider } from '../../src/agent/exec/decision.js';
 import { compileApplications, groupsOf as legacyGroupsOf } from '../../src/agent/exec/rule-set.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
 import { diffPolicyContent, isEmptyDiff, planPush } from '../../src/shared/policies/diff.js';
-import { addRule, approvalRecord, nextRevision, PolicyEditError, removeRule, rollbackRevision } from '../../src/shared/policies/edits.js';
+import { addRule, approvalRecord, groupReferences, nextRevision, PolicyEditError, removeRule, renameGroupEverywhere, rollbackRevision } from '../../src/shared/policies/edits.js';
 import { contentFromDocument, migrateSinglePolicy } from '../../src/shared/policies/from-document.js';
 import { groupsOf } from '../../src/shared/policies/membership.js';
 import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
@@ -178,5 +178,26 @@ describe('single-rule edits and revisions', () => {
     const r3 = rollbackRevision([r1, r2], 1, { author: 'b', at: AT, reason: 'bad rule' });
     expect(r3).toMatchObject({ revision: 3, change: 'rollback', rolledBackTo: 1, content: base });
     expect(() => rollbackRevision([r1, r2], 7, { author: 'b', at: AT })).toThrow('policy has no revision 7');
+  });
+});
+
+describe('group references', () => {
+  const pols = new Map([
+    ['base', content([rec(hashRule(1, 'allow', { groups: ['lab', 'art'] })), rec(hashRule(2))])],
+    ['other', content([rec(hashRule(3))])],
+  ]);
+  const set = { baseline: 'base', assignments: [{ policy: 'other', group: 'lab', precedence: 4 }] };
+  it('lists what names a group, so a delete can be refused with the list', () => {
+    expect(groupReferences('lab', pols, set)).toEqual({ assignments: [{ policy: 'other', precedence: 4 }], scopedRules: [{ policy: 'base', count: 1 }] });
+    expect(groupReferences('music', pols, set)).toEqual({ assignments: [], scopedRules: [] });
+  });
+  it('a rename reaches assignments and scoped rules, and the effective policy is unchanged for members', () => {
+    const renamed = renameGroupEverywhere('lab', 'lab-2', pols, set);
+    expect(renamed.assignments.assignments).toEqual([{ policy: 'other', group: 'lab-2', precedence: 4 }]);
+    expect([...renamed.changedPolicies.keys()]).toEqual(['base']);
+    const after = new Map([...pols, ...renamed.changedPolicies]);
+    const now = new Date(AT);
+    const before = mergeEffectivePolicy({ groups: ['lab'], policies: pols, assignments: set, now }).document;
+    expect(mergeEffectivePolicy({ groups: ['lab-2'], policies: after, assignments: renamed.assignments, now }).document).toEqual(before);
   });
 });

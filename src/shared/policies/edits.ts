@@ -1,5 +1,5 @@
 import type { AppRule } from '../app-rules.js';
-import { PolicyContentSchema, type PolicyContent, type PolicyRevision, type RuleRecord } from './model.js';
+import { PolicyContentSchema, type AssignmentSet, type PolicyContent, type PolicyRevision, type RuleRecord } from './model.js';
 import { recordKey } from './rule-keys.js';
 import { summariseZodError } from '../zod-errors.js';
 
@@ -71,4 +71,40 @@ export function rollbackRevision(history: readonly PolicyRevision[], to: number,
   if (!target) throw new PolicyEditError('no-such-revision', `policy has no revision ${to}`);
   const latest = history.reduce((a, b) => (b.revision > a.revision ? b : a));
   return nextRevision(latest, target.content, { ...meta, change: 'rollback', rolledBackTo: to });
+}
+
+export interface GroupReferences {
+  assignments: { policy: string; precedence: number }[];
+  /** Policies with rules scoped to the group, and how many. */
+  scopedRules: { policy: string; count: number }[];
+}
+
+/** What names a group: deleting it is refused while anything does, with this list in the answer. */
+export function groupReferences(name: string, policies: ReadonlyMap<string, PolicyContent>, assignments: AssignmentSet): GroupReferences {
+  return {
+    assignments: assignments.assignments.filter((a) => a.group === name).map((a) => ({ policy: a.policy, precedence: a.precedence })),
+    scopedRules: [...policies]
+      .map(([policy, content]) => ({ policy, count: content.rules.filter((r) => r.rule.groups?.includes(name)).length }))
+      .filter((p) => p.count > 0),
+  };
+}
+
+/**
+ * Renaming a group renames it wherever it is named, so no assignment or scoped rule silently stops
+ * applying: the new assignments, and the new content of each policy that changed (each a revision).
+ */
+export function renameGroupEverywhere(
+  from: string,
+  to: string,
+  policies: ReadonlyMap<string, PolicyContent>,
+  assignments: AssignmentSet,
+): { assignments: AssignmentSet; changedPolicies: Map<string, PolicyContent> } {
+  const rename = (groups: string[]) => [...new Set(groups.map((g) => (g === from ? to : g)))];
+  const changedPolicies = new Map<string, PolicyContent>();
+  for (const [policy, content] of policies) {
+    if (!content.rules.some((r) => r.rule.groups?.includes(from))) continue;
+    const rules = content.rules.map((r) => (r.rule.groups?.includes(from) ? { ...r, rule: { ...r.rule, groups: rename(r.rule.groups) } } : r));
+    changedPolicies.set(policy, valid({ ...content, rules }));
+  }
+  return { assignments: { ...assignments, assignments: assignments.assignments.map((a) => (a.group === from ? { ...a, group: to } : a)) }, changedPolicies };
 }
