@@ -96,8 +96,10 @@ describe('policy publisher', () => {
     const p = publisher();
     const half = POLICY_LIMITS.rules / 2 + 1;
     const big = model(many(half), { settings: {}, rules: many(half, half) });
-    expect(() => p.check(big, [[]])).not.toThrow();
-    expect(() => p.check(big, [['lab']])).toThrow(PolicyLimitError);
-    expect(() => p.check(big, [['lab']])).toThrow(`devices in lab: the effective policy would hold ${2 * half} rules; the policy rule limit is ${POLICY_LIMITS.rules}`);
+    await expect(p.prepare(big, sets([]))).resolves.toMatchObject({ changed: [{ key: groupSetKey([], matter) }] });
+    const refused = p.prepare(big, sets(['lab']));
+    await expect(refused).rejects.toThrow(PolicyLimitError);
+    await expect(refused).rejects.toThrow(`devices in lab: the effective policy would hold ${2 * half} rules; the policy rule limit is ${POLICY_LIMITS.rules}`);
+    expect(p.current(groupSetKey([], matter))).toBeUndefined(); // nothing was signed
   });
 });

@@ -52,6 +52,10 @@ export interface SignedSet {
   nextChangeAt: string | null;
 }
 
+export interface PublicationPlan {
+  changed: { key: string; groups: readonly string[]; document: PolicyBundlePayload['policy']; nextChangeAt: string | null; contentDigest: string }[];
+}
+
 export class PolicyLimitError extends Error {
   constructor(readonly problems: string[]) {
     super(problems.join('; '));
@@ -70,40 +74,42 @@ export class PolicyPublisher {
   constructor(private readonly deps: PublisherDeps) {}
 
   /**
-   * The effective policy of every group set, checked against the limits, without changing what
-   * is published: the console calls this before it accepts a change, so that nothing it accepts
-   * is undeliverable.
+   * Merges every group set and checks the limits, changing nothing: the console prepares a change
+   * before it stores it, so that nothing it accepts is undeliverable, and commits the same plan
+   * after, so each group set is merged once. Every problem of every group set is reported, each
+   * naming its limit. Yields to the event loop between group sets, so a big change does not stall
+   * the console.
    */
-  check(model: PolicyModel, groupSets: Iterable<readonly string[]>): void {
-    const problems: string[] = [];
-    for (const groups of groupSets) {
-      const { problems: found } = mergeEffectivePolicy({ ...model, groups, now: this.deps.now(), memo: this.memo });
-      problems.push(...found.map((p) => `${describe(groups)}: ${p}`));
-    }
-    if (problems.length > 0) throw new PolicyLimitError([...new Set(problems)]);
-  }
-
-  /**
-   * Merges every group set; signs, at one new version, those whose effective policy changed.
-   * Yields to the event loop between group sets, so that a big change does not stall the console.
-   */
-  async update(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<string[]> {
+  async prepare(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<PublicationPlan> {
     const now = this.deps.now();
-    const changed = [];
+    const problems: string[] = [];
+    const changed: PublicationPlan['changed'] = [];
     for (const [key, groups] of groupSets) {
       const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
-      if (result.problems.length > 0) throw new PolicyLimitError(result.problems.map((p) => `${describe(groups)}: ${p}`));
-      const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
-      if (this.sets.get(key)?.contentDigest !== contentDigest) changed.push({ key, groups, result, contentDigest });
+      problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
+      if (result.problems.length === 0) {
+        const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
+        if (this.sets.get(key)?.contentDigest !== contentDigest) changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest });
+      }
       await yieldToEvents();
     }
-    if (changed.length === 0) return [];
+    if (problems.length > 0) throw new PolicyLimitError(problems);
+    return { changed };
+  }
+
+  /** Signs, at one new version, the group sets whose effective policy the plan changes. */
+  async commit(plan: PublicationPlan): Promise<string[]> {
+    if (plan.changed.length === 0) return [];
     const version = this.deps.nextVersion();
-    for (const { key, groups, result, contentDigest } of changed) {
-      this.sign(key, groups, result.document, contentDigest, result.nextChangeAt, version);
+    for (const { key, groups, document, contentDigest, nextChangeAt } of plan.changed) {
+      this.sign(key, groups, document, contentDigest, nextChangeAt, version);
       await yieldToEvents();
     }
-    return changed.map((c) => c.key);
+    return plan.changed.map((c) => c.key);
+  }
+
+  async update(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<string[]> {
+    return this.commit(await this.prepare(model, groupSets));
   }
 
   private sign(key: string, groups: readonly string[], document: PolicyBundlePayload['policy'], contentDigest: string, nextChangeAt: string | null, version: number): SignedSet {
