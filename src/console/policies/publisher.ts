@@ -97,7 +97,11 @@ export class PolicyPublisher {
     return { changed };
   }
 
-  /** Signs, at one new version, the group sets whose effective policy the plan changes. */
+  /**
+   * Signs, at one new version, the group sets whose effective policy the plan changes. The plan
+   * compares against what was published when it was prepared: the console makes policy changes
+   * one at a time (prepare, store, commit), never interleaved.
+   */
   async commit(plan: PublicationPlan): Promise<string[]> {
     if (plan.changed.length === 0) return [];
     const version = this.deps.nextVersion();
