@@ -55,7 +55,6 @@ export interface Explanation {
   excluded: (RuleOrigin & { why: 'out-of-scope' | 'expired' })[];
 }
 
-
 export interface MergeInput {
   /** The device's groups (membership.ts). */
   groups: readonly string[];
