@@ -96,10 +96,10 @@ export type AppException = z.infer<typeof AppExceptionSchema>;
 export const ApplicationsSchema = z.strictObject({
   mode: ExecModeSchema.default('monitor'),
   defaultAction: AppActionSchema.default('allow'),
-  rules: z.array(AppRuleSchema).max(POLICY_LIMITS.rules, `a policy holds at most ${POLICY_LIMITS.rules.toLocaleString('en-GB')} rules (the policy rule limit)`).default([]),
+  rules: z.array(AppRuleSchema).max(POLICY_LIMITS.rules, `a policy holds at most ${POLICY_LIMITS.rules.toLocaleString('en')} rules (the policy's rule limit)`).default([]),
   exceptions: z
     .array(AppExceptionSchema)
-    .max(POLICY_LIMITS.exceptions, `a policy holds at most ${POLICY_LIMITS.exceptions.toLocaleString('en-GB')} exceptions (the policy exception limit)`)
+    .max(POLICY_LIMITS.exceptions, `a policy holds at most ${POLICY_LIMITS.exceptions.toLocaleString('en')} exceptions (the policy's exception limit)`)
     .default([]),
   /**
    * Mounts the Linux gate marks (paths; each marks the mount holding it). Absent: the agent's

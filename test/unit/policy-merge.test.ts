@@ -139,7 +139,7 @@ describe('effective policy: rules are a union, the assignment order deciding rul
     const many = (from: number): RuleRecord[] => Array.from({ length: half }, (_, i) => ({ rule: { kind: 'sha256', sha256: hex(from + i), action: 'allow' }, exception: false, author: 't', addedAt: AT, origin: 'file' }));
     const pols = policies({ base: content(many(0)), lab: content(many(half)) });
     const over = merge({ groups: ['lab'], policies: pols, assignments: assignments('base', [['lab', 'lab', 1]]) });
-    expect(over.problems).toEqual([`the effective policy would hold ${2 * half} rules; the policy rule limit is ${POLICY_LIMITS.rules}`]);
+    expect(over.problems).toEqual([`the effective policy would hold ${2 * half} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`]);
     expect(merge({ groups: [], policies: pols, assignments: assignments('base', [['lab', 'lab', 1]]) }).problems).toEqual([]);
   });
 });

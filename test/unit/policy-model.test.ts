@@ -74,13 +74,13 @@ describe('named policies and rule records', () => {
     // An exception and a regular rule, or rules with different scopes, are different rules.
     expect(PolicyContentSchema.safeParse({ rules: [rec(hashRule(1)), rec(hashRule(1, 'allow', { groups: ['lab'] })), rec(hashRule(1), { exception: true, reason: 'exam', expiresAt: AT })] }).success).toBe(true);
   });
-  it('the policy rule limit is one number, named in the error, for named policies and documents alike', () => {
+  it("the policy's rule limit is one number, named in the error, for named policies and documents alike", () => {
     const over = Array.from({ length: POLICY_LIMITS.rules + 1 }, (_, i) => ({ kind: 'sha256', sha256: hex(i), action: 'allow' }));
     const asDocument = ApplicationsSchema.safeParse({ rules: over });
-    expect(summariseZodError(asDocument.error!)).toContain('at most 200,000 rules (the policy rule limit)');
+    expect(summariseZodError(asDocument.error!)).toContain("at most 200,000 rules (the policy's rule limit)");
     const records = over.map((rule) => ({ rule, author: 'a', addedAt: AT, origin: 'file' }));
     const asPolicy = PolicyContentSchema.safeParse({ rules: records });
-    expect(summariseZodError(asPolicy.error!)).toContain('at most 200,000 rules (the policy rule limit)');
+    expect(summariseZodError(asPolicy.error!)).toContain("at most 200,000 rules (the policy's rule limit)");
   });
   it('rule keys name what a rule matches, and keep apart what must stay apart', () => {
     expect(matchKey({ kind: 'path', platform: 'posix', pattern: '/a', action: 'allow' })).toBe('path:["posix","/a"]');

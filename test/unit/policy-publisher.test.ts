@@ -99,7 +99,7 @@ describe('policy publisher', () => {
     await expect(p.prepare(big, sets([]))).resolves.toMatchObject({ changed: [{ key: groupSetKey([], matter) }] });
     const refused = p.prepare(big, sets(['lab']));
     await expect(refused).rejects.toThrow(PolicyLimitError);
-    await expect(refused).rejects.toThrow(`devices in lab: the effective policy would hold ${2 * half} rules; the policy rule limit is ${POLICY_LIMITS.rules}`);
+    await expect(refused).rejects.toThrow(`devices in lab: the effective policy would hold ${2 * half} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`);
     expect(p.current(groupSetKey([], matter))).toBeUndefined(); // nothing was signed
   });
 });

@@ -175,8 +175,8 @@ export function mergeEffectivePolicy(input: MergeInput): EffectivePolicy {
   const regular = canonicalSet(result.regular, input.memo).items;
   const exceptions = canonicalSet(result.exceptions, input.memo).items;
   const problems: string[] = [];
-  if (regular.length > POLICY_LIMITS.rules) problems.push(`the effective policy would hold ${regular.length} rules; the policy rule limit is ${POLICY_LIMITS.rules}`);
-  if (exceptions.length > POLICY_LIMITS.exceptions) problems.push(`the effective policy would hold ${exceptions.length} exceptions; the policy exception limit is ${POLICY_LIMITS.exceptions}`);
+  if (regular.length > POLICY_LIMITS.rules) problems.push(`the effective policy would hold ${regular.length} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`);
+  if (exceptions.length > POLICY_LIMITS.exceptions) problems.push(`the effective policy would hold ${exceptions.length} exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`);
   return {
     document: buildDocument(input, result.applied, result.chosen, regular, exceptions),
     nextChangeAt: Number.isFinite(result.nextChange) ? new Date(result.nextChange).toISOString() : null,

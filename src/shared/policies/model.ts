@@ -157,7 +157,7 @@ export const PolicyContentSchema = z
     settings: PolicySettingsSchema.default({}),
     rules: z
       .array(RuleRecordSchema)
-      .max(POLICY_LIMITS.rules, `a policy holds at most ${POLICY_LIMITS.rules.toLocaleString('en-GB')} rules (the policy rule limit)`)
+      .max(POLICY_LIMITS.rules, `a policy holds at most ${POLICY_LIMITS.rules.toLocaleString('en')} rules (the policy's rule limit)`)
       .default([]),
   })
   .superRefine((content, ctx) => {
