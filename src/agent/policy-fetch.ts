@@ -78,10 +78,20 @@ async function attempt(path: string, limit: number, decode: (bytes: Buffer) => D
   }
 }
 
-export async function fetchAnnouncedPolicy(notice: PolicyAvailableMessage, held: PolicyBundle | null, trust: TrustContext, deps: PolicyFetchDeps): Promise<FetchOutcome> {
+export async function fetchAnnouncedPolicy(
+  notice: PolicyAvailableMessage,
+  held: PolicyBundle | null,
+  trust: TrustContext,
+  deps: PolicyFetchDeps,
+): Promise<FetchOutcome> {
   const problems: FetchProblem[] = [];
   if (notice.delta && held && policyDigest(held.payload) === notice.delta.fromDigest) {
-    const result = await attempt(deltaPath(notice.delta.fromDigest, notice.digest), notice.delta.size, (bytes) => decodeDelta(bytes, notice, held, trust), deps);
+    const result = await attempt(
+      deltaPath(notice.delta.fromDigest, notice.digest),
+      notice.delta.size,
+      (bytes) => decodeDelta(bytes, notice, held, trust),
+      deps,
+    );
     if (result.ok) return { ok: true, bundle: result.bundle, via: 'delta', problems };
     problems.push({ via: 'delta', problem: result.problem, detail: result.detail });
   }

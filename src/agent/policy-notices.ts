@@ -39,7 +39,14 @@ export class PolicyNoticeTracker {
     if (held.version !== null && notice.version < held.version) return { action: 'ignore', why: 'older-than-held' };
     if (notice.size > POLICY_LIMITS.bundleBytes) {
       this.refused.add(notice.digest);
-      return { action: 'refuse', problem: { via: 'full', problem: 'too-large', detail: `version ${notice.version} is ${notice.size} bytes; this agent takes at most ${POLICY_LIMITS.bundleBytes} (the bundle size limit)` } };
+      return {
+        action: 'refuse',
+        problem: {
+          via: 'full',
+          problem: 'too-large',
+          detail: `version ${notice.version} is ${notice.size} bytes; this agent takes at most ${POLICY_LIMITS.bundleBytes} (the bundle size limit)`,
+        },
+      };
     }
     const failure = this.failing.get(notice.digest);
     if (failure && failure.notBefore > this.now()) return { action: 'retry-later', inMs: failure.notBefore - this.now() };

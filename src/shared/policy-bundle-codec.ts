@@ -61,7 +61,8 @@ export interface EncodedBundle extends EncodedBlob {
 const bundleText = (bundle: PolicyBundle, memo?: CanonicalMemo) => canonicalJson({ payload: bundle.payload, signature: bundle.signature }, memo);
 
 function encoded(bundle: PolicyBundle, blob: EncodedBlob): EncodedBundle {
-  if (blob.size > POLICY_LIMITS.bundleBytes) throw new RangeError(`the signed bundle is ${blob.size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`);
+  if (blob.size > POLICY_LIMITS.bundleBytes)
+    throw new RangeError(`the signed bundle is ${blob.size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`);
   return { ...blob, version: bundle.payload.version, digest: policyDigest(bundle.payload) };
 }
 
@@ -85,9 +86,7 @@ export function noticeFor(bundle: EncodedBundle, delta?: EncodedBlob & { fromDig
   };
 }
 
-export type DeliveryCheck =
-  | { ok: true; bundle: PolicyBundle }
-  | { ok: false; problem: DeliveryProblem | BundleRejection; detail: string };
+export type DeliveryCheck = { ok: true; bundle: PolicyBundle } | { ok: false; problem: DeliveryProblem | BundleRejection; detail: string };
 
 function inflate(bytes: Buffer, encoding: BundleEncoding, limit: number): Buffer {
   const options = { maxOutputLength: limit + 1 };
@@ -96,7 +95,11 @@ function inflate(bytes: Buffer, encoding: BundleEncoding, limit: number): Buffer
   return out;
 }
 
-function readCompressed(bytes: Buffer, expected: { encoding: BundleEncoding; size: number; sha256: string }, limit: number): { ok: true; value: unknown } | { ok: false; problem: DeliveryProblem; detail: string } {
+function readCompressed(
+  bytes: Buffer,
+  expected: { encoding: BundleEncoding; size: number; sha256: string },
+  limit: number,
+): { ok: true; value: unknown } | { ok: false; problem: DeliveryProblem; detail: string } {
   if (bytes.length !== expected.size || sha256Hex(bytes) !== expected.sha256) {
     return { ok: false, problem: 'compressed-digest-mismatch', detail: `received ${bytes.length} bytes that are not the ${expected.size} announced` };
   }
@@ -106,7 +109,11 @@ function readCompressed(bytes: Buffer, expected: { encoding: BundleEncoding; siz
   } catch (error) {
     const tooBig = error instanceof RangeError || (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
     return tooBig
-      ? { ok: false, problem: 'too-large', detail: `inflates beyond ${limit} bytes (the announced size, at most the bundle size limit ${POLICY_LIMITS.bundleBytes})` }
+      ? {
+          ok: false,
+          problem: 'too-large',
+          detail: `inflates beyond ${limit} bytes (the announced size, at most the bundle size limit ${POLICY_LIMITS.bundleBytes})`,
+        }
       : { ok: false, problem: 'malformed', detail: `cannot inflate: ${(error as Error).message}` };
   }
   try {
@@ -124,14 +131,16 @@ export interface TrustContext {
 
 /** A full bundle fetched after a notice: every byte checked before the usual bundle checks. */
 export function decodeBundle(bytes: Buffer, notice: PolicyAvailableMessage, trust: TrustContext): DeliveryCheck {
-  if (notice.size > POLICY_LIMITS.bundleBytes) return { ok: false, problem: 'too-large', detail: `announced ${notice.size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}` };
+  if (notice.size > POLICY_LIMITS.bundleBytes)
+    return { ok: false, problem: 'too-large', detail: `announced ${notice.size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}` };
   // The bundle is the payload plus a signature: a little larger than the payload the size counts.
   const read = readCompressed(bytes, notice.compressed, Math.min(notice.size + 1024, POLICY_LIMITS.bundleBytes + 1024));
   if (!read.ok) return read;
   const check = checkPolicyBundle(read.value, trust);
   if (!check.ok) return { ok: false, problem: check.reason, detail: check.detail };
   const digest = policyDigest(check.bundle.payload);
-  if (digest !== notice.digest) return { ok: false, problem: 'digest-mismatch', detail: `the bundle's digest ${digest.slice(0, 12)}… is not the announced ${notice.digest.slice(0, 12)}…` };
+  if (digest !== notice.digest)
+    return { ok: false, problem: 'digest-mismatch', detail: `the bundle's digest ${digest.slice(0, 12)}… is not the announced ${notice.digest.slice(0, 12)}…` };
   return check;
 }
 
@@ -146,13 +155,15 @@ export function encodeDelta(delta: PolicyDelta, encoding: BundleEncoding = DEFAU
  */
 export function decodeDelta(bytes: Buffer, notice: PolicyAvailableMessage, held: PolicyBundle, trust: TrustContext): DeliveryCheck {
   if (!notice.delta) return { ok: false, problem: 'malformed', detail: 'no delta was announced' };
-  if (notice.delta.fromDigest !== policyDigest(held.payload)) return { ok: false, problem: 'delta-mismatch', detail: 'the delta is not from the policy this device holds' };
+  if (notice.delta.fromDigest !== policyDigest(held.payload))
+    return { ok: false, problem: 'delta-mismatch', detail: 'the delta is not from the policy this device holds' };
   const read = readCompressed(bytes, { encoding: notice.compressed.encoding, size: notice.delta.size, sha256: notice.delta.sha256 }, POLICY_LIMITS.bundleBytes);
   if (!read.ok) return read;
   const parsed = PolicyDeltaSchema.safeParse(read.value);
   if (!parsed.success) return { ok: false, problem: 'malformed', detail: summariseZodError(parsed.error) };
   const delta = parsed.data;
-  if (delta.toDigest !== notice.digest || delta.toVersion !== notice.version) return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not lead to the announced version' };
+  if (delta.toDigest !== notice.digest || delta.toVersion !== notice.version)
+    return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not lead to the announced version' };
   const applied = applyDelta(held.payload, delta);
   if (!applied.ok) return { ok: false, problem: 'delta-mismatch', detail: applied.detail };
   const check = checkPolicyBundle({ payload: applied.payload, signature: delta.signature }, trust);

@@ -20,7 +20,14 @@ export function payloadWith(version: number, rules: AppRule[], extra: Partial<Po
       version,
       issuedAt: '2026-12-02T11:00:00.000Z',
       expiresAt: '2027-01-02T11:00:00.000Z',
-      policy: { format: 'vigil-policy/1', name: 'baseline + lab', session: { lockAfterIdleSeconds: 300 }, aup: { variant: 'secondary' }, applications: { mode: 'enforce', defaultAction: 'block', rules }, ...extra },
+      policy: {
+        format: 'vigil-policy/1',
+        name: 'baseline + lab',
+        session: { lockAfterIdleSeconds: 300 },
+        aup: { variant: 'secondary' },
+        applications: { mode: 'enforce', defaultAction: 'block', rules },
+        ...extra,
+      },
     }),
   );
 }

@@ -32,7 +32,11 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  deps = { consoleUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, deviceId: DEVICE, key: { privateKey: deviceKey.privateKeyPem, publicKey: deviceKey.publicKey } };
+  deps = {
+    consoleUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    deviceId: DEVICE,
+    key: { privateKey: deviceKey.privateKeyPem, publicKey: deviceKey.publicKey },
+  };
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -40,7 +44,12 @@ const trust = (heldVersion: number | null) => ({ trustedKey: consoleKey.publicKe
 
 describe('notify-then-fetch', () => {
   const v1 = signed(payloadWith(1, hashRules(20_000)));
-  const v2 = signed(payloadWith(2, hashRules(20_000).map((r, i) => (i === 19_999 ? { ...r, action: 'block' as const } : r))));
+  const v2 = signed(
+    payloadWith(
+      2,
+      hashRules(20_000).map((r, i) => (i === 19_999 ? { ...r, action: 'block' as const } : r)),
+    ),
+  );
   const full1 = encodeBundle(v1);
   const full2 = encodeBundle(v2);
   const delta = makeDelta({ payload: v1.payload, digest: v1.digest }, { payload: v2.payload, digest: v2.digest, signature: v2.signature })!;
@@ -91,10 +100,16 @@ describe('notify-then-fetch', () => {
 
   it('the console refuses a device it cannot authenticate, and a header for another path', async () => {
     const stranger = generateEd25519KeyPair();
-    const outcome = await fetchAnnouncedPolicy(noticeFor(full1), null, trust(null), { ...deps, key: { privateKey: stranger.privateKeyPem, publicKey: stranger.publicKey } });
+    const outcome = await fetchAnnouncedPolicy(noticeFor(full1), null, trust(null), {
+      ...deps,
+      key: { privateKey: stranger.privateKeyPem, publicKey: stranger.publicKey },
+    });
     expect(outcome).toMatchObject({ ok: false, problems: [{ problem: 'fetch-failed', detail: 'the console answered 401' }] });
     const header = policyFetchHeader(DEVICE, bundlePath(full1.digest), deps.key);
-    expect(await checkPolicyFetchHeader(header, bundlePath(full2.digest), () => deviceKey.publicKey)).toEqual({ ok: false, detail: 'authorization is for another path' });
+    expect(await checkPolicyFetchHeader(header, bundlePath(full2.digest), () => deviceKey.publicKey)).toEqual({
+      ok: false,
+      detail: 'authorization is for another path',
+    });
     const stale = policyFetchHeader(DEVICE, '/x', deps.key, new Date(Date.now() - 10 * 60_000));
     expect(await checkPolicyFetchHeader(stale, '/x', () => deviceKey.publicKey)).toMatchObject({ ok: false, detail: expect.stringContaining('too old') });
     expect(await checkPolicyFetchHeader(header, bundlePath(full1.digest), () => null)).toEqual({ ok: false, detail: 'unknown or revoked device' });

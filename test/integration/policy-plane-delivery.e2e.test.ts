@@ -32,7 +32,13 @@ const publisher = new PolicyPublisher({
   nextVersion: () => ++version,
   lifetimeMs: 86_400_000,
 });
-const rule = (n: number, action: 'allow' | 'block' = 'allow'): RuleRecord => ({ rule: { kind: 'sha256', sha256: hex(n), action }, exception: false, author: 'sm', addedAt: AT, origin: 'file' });
+const rule = (n: number, action: 'allow' | 'block' = 'allow'): RuleRecord => ({
+  rule: { kind: 'sha256', sha256: hex(n), action },
+  exception: false,
+  author: 'sm',
+  addedAt: AT,
+  origin: 'file',
+});
 const baseRules = Array.from({ length: 20_000 }, (_, i) => rule(i));
 const model = (rules: RuleRecord[]): PolicyModel => ({
   policies: new Map([
@@ -98,9 +104,11 @@ describe('policy plane delivery over HTTP', () => {
     expect(blocked(held.b!)).toBe('block');
   });
 
-  it('a device cannot fetch another group set\'s bundle', async () => {
+  it("a device cannot fetch another group set's bundle", async () => {
     const path = bundlePath(policyDigest(held.b!.payload));
-    const response = await fetch(new URL(path, url), { headers: { authorization: policyFetchHeader(devices.a.id, path, { privateKey: devices.a.key.privateKeyPem, publicKey: devices.a.key.publicKey }) } });
+    const response = await fetch(new URL(path, url), {
+      headers: { authorization: policyFetchHeader(devices.a.id, path, { privateKey: devices.a.key.privateKeyPem, publicKey: devices.a.key.publicKey }) },
+    });
     expect(response.status).toBe(403);
   });
 

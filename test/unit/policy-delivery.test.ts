@@ -96,7 +96,10 @@ describe('a tampered or mismatched delta is refused, and the full bundle still w
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
   it('a settings member changed in transit', () => {
-    expect(attempt({ ...honest, members: [...honest.members, { path: ['policy', 'applications', 'mode'], value: 'monitor' }] })).toMatchObject({ ok: false, problem: 'delta-mismatch' });
+    expect(attempt({ ...honest, members: [...honest.members, { path: ['policy', 'applications', 'mode'], value: 'monitor' }] })).toMatchObject({
+      ok: false,
+      problem: 'delta-mismatch',
+    });
   });
   it('a delta from another base', () => {
     const other = signed(payloadWith(6, hashRules(3)));
@@ -142,10 +145,17 @@ describe('full bundles: every byte checked', () => {
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20));
     const lying = { ...notice, size: 1000, compressed: { encoding: 'gzip' as const, size: bomb.length, sha256: sha256Hex(bomb) } };
     expect(decodeBundle(bomb, lying, trust(8))).toMatchObject({ ok: false, problem: 'too-large' });
-    expect(decodeBundle(encoded.bytes, { ...notice, size: POLICY_LIMITS.bundleBytes + 1 }, trust(8))).toMatchObject({ ok: false, problem: 'too-large', detail: expect.stringContaining('bundle size limit') });
+    expect(decodeBundle(encoded.bytes, { ...notice, size: POLICY_LIMITS.bundleBytes + 1 }, trust(8))).toMatchObject({
+      ok: false,
+      problem: 'too-large',
+      detail: expect.stringContaining('bundle size limit'),
+    });
   });
   it('garbage is malformed, not a crash', () => {
     const junk = compress('not json', 'br');
-    expect(decodeBundle(junk.bytes, { ...notice, compressed: { encoding: 'br', size: junk.bytes.length, sha256: junk.sha256 } }, trust(8))).toMatchObject({ ok: false, problem: 'malformed' });
+    expect(decodeBundle(junk.bytes, { ...notice, compressed: { encoding: 'br', size: junk.bytes.length, sha256: junk.sha256 } }, trust(8))).toMatchObject({
+      ok: false,
+      problem: 'malformed',
+    });
   });
 });

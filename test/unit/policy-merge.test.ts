@@ -4,7 +4,16 @@ import { compileApplications } from '../../src/agent/exec/rule-set.js';
 import { ruleSetDecider } from '../../src/agent/exec/decision.js';
 import { PolicyDocumentSchema } from '../../src/shared/policy.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
-import { applicableAssignments, explainEffectivePolicy, formatExplanation, groupSetKey, groupsThatMatter, mergeEffectivePolicy, UnknownPolicyError, type MergeInput } from '../../src/shared/policies/merge.js';
+import {
+  applicableAssignments,
+  explainEffectivePolicy,
+  formatExplanation,
+  groupSetKey,
+  groupsThatMatter,
+  mergeEffectivePolicy,
+  UnknownPolicyError,
+  type MergeInput,
+} from '../../src/shared/policies/merge.js';
 import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord } from '../../src/shared/policies/model.js';
 import { matchKey } from '../../src/shared/policies/rule-keys.js';
 import { AT, assignments, content, hashRule, hex, policies, rec } from '../helpers/policy-model.js';
@@ -16,15 +25,26 @@ const merge = (input: Omit<MergeInput, 'now'>) => {
   return { ...mergeEffectivePolicy(full), explanation: explainEffectivePolicy(full) };
 };
 const sha = (rules: { kind: string; sha256?: string }[] | undefined) => (rules ?? []).map((r) => r.sha256).sort();
-const session = (lock: number) => ({ lockAfterIdleSeconds: lock, logoffAfterIdleSeconds: 0, logoffAfterLockedSeconds: 1800, scheduledLogoff: { school: [], byod: [] }, warningSeconds: 60, postpone: { allowed: false, maxTimes: 1, seconds: 600 } });
+const session = (lock: number) => ({
+  lockAfterIdleSeconds: lock,
+  logoffAfterIdleSeconds: 0,
+  logoffAfterLockedSeconds: 1800,
+  scheduledLogoff: { school: [], byod: [] },
+  warningSeconds: 60,
+  postpone: { allowed: false, maxTimes: 1, seconds: 600 },
+});
 
 describe('effective policy: which assignments apply', () => {
-  const set = assignments('base', [['lab', 'lab', 10], ['y7', 'year-7', 20], ['lab', 'year-7', 5]]);
-  it('baseline for everyone, then the device groups\' assignments, highest precedence first', () => {
+  const set = assignments('base', [
+    ['lab', 'lab', 10],
+    ['y7', 'year-7', 20],
+    ['lab', 'year-7', 5],
+  ]);
+  it("baseline for everyone, then the device groups' assignments, highest precedence first", () => {
     expect(applicableAssignments([], set)).toEqual([{ policy: 'base', group: null, precedence: 0 }]);
     expect(applicableAssignments(['year-7', 'lab'], set).map((a) => `${a.policy}@${a.precedence}`)).toEqual(['y7@20', 'lab@10', 'base@0']);
   });
-  it('a policy assigned through two of the device\'s groups counts once, at its higher precedence', () => {
+  it("a policy assigned through two of the device's groups counts once, at its higher precedence", () => {
     expect(applicableAssignments(['year-7'], set).map((a) => `${a.policy}@${a.precedence}`)).toEqual(['y7@20', 'lab@5', 'base@0']);
     expect(applicableAssignments(['year-7', 'lab'], set).filter((a) => a.policy === 'lab')).toEqual([{ policy: 'lab', group: 'lab', precedence: 10 }]);
   });
@@ -39,9 +59,12 @@ describe('effective policy: settings come from the highest-precedence assignment
     lab: content([], { session: session(120), applications: { defaultAction: 'allow' } }),
     staff: content([], { aup: { variant: 'staff' }, tray: { onStopped: 'report', graceSeconds: 15 } }),
   });
-  const set = assignments('base', [['lab', 'lab', 10], ['staff', 'staff', 20]]);
+  const set = assignments('base', [
+    ['lab', 'lab', 10],
+    ['staff', 'staff', 20],
+  ]);
 
-  it('a device in no group gets the baseline\'s settings', () => {
+  it("a device in no group gets the baseline's settings", () => {
     const { document, explanation } = merge({ groups: [], policies: pols, assignments: set });
     expect(document.session?.lockAfterIdleSeconds).toBe(300);
     expect(document.aup?.variant).toBe('secondary');
@@ -67,7 +90,16 @@ describe('effective policy: settings come from the highest-precedence assignment
     expect(merge({ ...both, assignments: set }).document.aup?.variant).toBe('staff');
     const withLabAup = policies({ ...Object.fromEntries(pols), lab: content([], { aup: { variant: 'lab' } }) });
     expect(merge({ groups: ['lab', 'staff'], policies: withLabAup, assignments: set }).document.aup?.variant).toBe('staff');
-    expect(merge({ groups: ['lab', 'staff'], policies: withLabAup, assignments: assignments('base', [['lab', 'lab', 30], ['staff', 'staff', 20]]) }).document.aup?.variant).toBe('lab');
+    expect(
+      merge({
+        groups: ['lab', 'staff'],
+        policies: withLabAup,
+        assignments: assignments('base', [
+          ['lab', 'lab', 30],
+          ['staff', 'staff', 20],
+        ]),
+      }).document.aup?.variant,
+    ).toBe('lab');
   });
   it('nothing set: the agent section has its defaults and there is no exec gate', () => {
     const { document } = merge({ groups: [], policies: policies({ base: content() }), assignments: assignments('base') });
@@ -87,26 +119,33 @@ describe('effective policy: rules are a union, the assignment order deciding rul
       [`sha256:${hex(3)}`, 'lab'],
     ]);
   });
-  it('a higher-precedence policy\'s rule about the same program replaces a lower one\'s, which explain lists as shadowed', () => {
-    const pols = policies({ base: content([rec(hashRule(1, 'block'), { description: 'games' } as never)]), lab: content([rec(hashRule(1, 'allow'), { origin: 'approval', author: 'sm' })]) });
+  it("a higher-precedence policy's rule about the same program replaces a lower one's, which explain lists as shadowed", () => {
+    const pols = policies({
+      base: content([rec(hashRule(1, 'block'), { description: 'games' } as never)]),
+      lab: content([rec(hashRule(1, 'allow'), { origin: 'approval', author: 'sm' })]),
+    });
     const set = assignments('base', [['lab', 'lab', 1]]);
     const inLab = merge({ groups: ['lab'], policies: pols, assignments: set });
     expect(inLab.document.applications?.rules).toEqual([{ kind: 'sha256', sha256: hex(1), action: 'allow' }]);
-    expect(inLab.explanation.shadowed).toMatchObject([{ matchKey: `sha256:${hex(1)}`, from: { policy: 'base' }, by: { policy: 'lab', group: 'lab', precedence: 1 } }]);
+    expect(inLab.explanation.shadowed).toMatchObject([
+      { matchKey: `sha256:${hex(1)}`, from: { policy: 'base' }, by: { policy: 'lab', group: 'lab', precedence: 1 } },
+    ]);
     expect(inLab.explanation.rules).toMatchObject([{ from: { policy: 'lab' }, author: 'sm', origin: 'approval' }]);
     const elsewhere = merge({ groups: [], policies: pols, assignments: set });
     expect(elsewhere.document.applications?.rules).toEqual([{ kind: 'sha256', sha256: hex(1), action: 'block' }]);
   });
-  it('the override applies to exceptions too: a higher policy\'s block beats a lower policy\'s allow exception', () => {
+  it("the override applies to exceptions too: a higher policy's block beats a lower policy's allow exception", () => {
     const exception = rec(hashRule(1, 'allow'), { exception: true, reason: 'exam software', expiresAt: '2026-12-20T00:00:00Z' });
     const pols = policies({ base: content([exception]), lab: content([rec(hashRule(1, 'block'))]) });
     const lab = merge({ groups: ['lab'], policies: pols, assignments: assignments('base', [['lab', 'lab', 1]]) });
     expect(lab.document.applications).toMatchObject({ rules: [{ sha256: hex(1), action: 'block' }], exceptions: [] });
     const base = merge({ groups: [], policies: pols, assignments: assignments('base', [['lab', 'lab', 1]]) });
-    expect(base.document.applications?.exceptions).toEqual([{ rule: { kind: 'sha256', sha256: hex(1), action: 'allow' }, reason: 'exam software', expiresAt: '2026-12-20T00:00:00Z' }]);
+    expect(base.document.applications?.exceptions).toEqual([
+      { rule: { kind: 'sha256', sha256: hex(1), action: 'allow' }, reason: 'exam software', expiresAt: '2026-12-20T00:00:00Z' },
+    ]);
     expect(base.nextChangeAt).toBe('2026-12-20T00:00:00.000Z');
   });
-  it('within one policy, rules about the same program are all kept and the device\'s rule model decides (block beats allow)', () => {
+  it("within one policy, rules about the same program are all kept and the device's rule model decides (block beats allow)", () => {
     const pols = policies({ base: content([rec(hashRule(1, 'allow')), rec(hashRule(1, 'block', { groups: ['lab'] }))]) });
     const { document } = merge({ groups: ['lab'], policies: pols, assignments: assignments('base') });
     expect(document.applications?.rules).toHaveLength(2);
@@ -136,7 +175,14 @@ describe('effective policy: rules are a union, the assignment order deciding rul
   it('an effective policy over the rule limit is reported with the limit named', () => {
     const half = Math.ceil((POLICY_LIMITS.rules + 1) / 2);
     // Built without the schema's parse: 200,000 parses would be most of this test's time.
-    const many = (from: number): RuleRecord[] => Array.from({ length: half }, (_, i) => ({ rule: { kind: 'sha256', sha256: hex(from + i), action: 'allow' }, exception: false, author: 't', addedAt: AT, origin: 'file' }));
+    const many = (from: number): RuleRecord[] =>
+      Array.from({ length: half }, (_, i) => ({
+        rule: { kind: 'sha256', sha256: hex(from + i), action: 'allow' },
+        exception: false,
+        author: 't',
+        addedAt: AT,
+        origin: 'file',
+      }));
     const pols = policies({ base: content(many(0)), lab: content(many(half)) });
     const over = merge({ groups: ['lab'], policies: pols, assignments: assignments('base', [['lab', 'lab', 1]]) });
     expect(over.problems).toEqual([`the effective policy would hold ${2 * half} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`]);
@@ -199,17 +245,29 @@ const arbRule = fc.record({
   expiry: fc.constantFrom('2026-12-01T00:00:00Z', '2026-12-03T00:00:00Z', '2026-12-09T00:00:00Z', undefined),
 });
 const arbRecord = arbRule.map(({ target, action, scope, exception, expiry }): RuleRecord =>
-  rec({ ...target, action, ...(scope ? { groups: scope } : {}) }, exception ? { exception, reason: 'because', expiresAt: expiry ?? '2026-12-09T00:00:00Z' } : expiry ? { expiresAt: expiry } : {}),
+  rec(
+    { ...target, action, ...(scope ? { groups: scope } : {}) },
+    exception ? { exception, reason: 'because', expiresAt: expiry ?? '2026-12-09T00:00:00Z' } : expiry ? { expiresAt: expiry } : {},
+  ),
 );
 const arbSettings = fc.record(
   {
     aup: fc.constantFrom('primary', 'secondary', 'staff').map((variant) => ({ variant })),
     session: fc.integer({ min: 5, max: 900 }).map(session),
-    applications: fc.record({ mode: fc.constantFrom('monitor' as const, 'enforce' as const), defaultAction: fc.constantFrom('allow' as const, 'block' as const) }, { requiredKeys: [] }),
+    applications: fc.record(
+      { mode: fc.constantFrom('monitor' as const, 'enforce' as const), defaultAction: fc.constantFrom('allow' as const, 'block' as const) },
+      { requiredKeys: [] },
+    ),
   },
   { requiredKeys: [] },
 );
-const arbContent = fc.record({ settings: arbSettings, rules: fc.uniqueArray(arbRecord, { maxLength: 12, selector: (r) => `${matchKey(r.rule)}|${r.exception}|${r.rule.action}|${JSON.stringify(r.rule.groups ?? null)}` }) });
+const arbContent = fc.record({
+  settings: arbSettings,
+  rules: fc.uniqueArray(arbRecord, {
+    maxLength: 12,
+    selector: (r) => `${matchKey(r.rule)}|${r.exception}|${r.rule.action}|${JSON.stringify(r.rule.groups ?? null)}`,
+  }),
+});
 const arbWorld = fc.record({
   contents: fc.tuple(arbContent, arbContent, arbContent, arbContent),
   assignments: fc.uniqueArray(
@@ -228,7 +286,13 @@ function worldInput(world: fc.RecordValue<typeof arbWorld>['constraints'] extend
 }
 function dedupeKeys(c: PolicyContent): PolicyContent {
   const seen = new Set<string>();
-  return { ...c, rules: c.rules.filter((r) => { const k = `${matchKey(r.rule)}|${r.exception ? r.rule.action : ''}|${JSON.stringify([...(r.rule.groups ?? [])].sort())}`; return seen.has(k) ? false : (seen.add(k), true); }) };
+  return {
+    ...c,
+    rules: c.rules.filter((r) => {
+      const k = `${matchKey(r.rule)}|${r.exception ? r.rule.action : ''}|${JSON.stringify([...(r.rule.groups ?? [])].sort())}`;
+      return seen.has(k) ? false : (seen.add(k), true);
+    }),
+  };
 }
 function dedupePairs<T extends { policy: string; group: string }>(list: T[]): T[] {
   const seen = new Set<string>();
@@ -269,12 +333,15 @@ describe('effective policy properties (fast-check)', () => {
         const input = worldInput(world);
         const result = { ...mergeEffectivePolicy(input), explanation: explainEffectivePolicy(input) };
         const applied = applicableAssignments(input.groups, input.assignments);
-        const live = (r: RuleRecord) => (!r.rule.groups || r.rule.groups.some((g) => input.groups.includes(g))) && (!r.expiresAt || Date.parse(r.expiresAt) > now.getTime());
+        const live = (r: RuleRecord) =>
+          (!r.rule.groups || r.rule.groups.some((g) => input.groups.includes(g))) && (!r.expiresAt || Date.parse(r.expiresAt) > now.getTime());
         const winner = new Map<string, string>();
-        for (const a of applied) for (const r of input.policies.get(a.policy)!.rules) if (live(r) && !winner.has(matchKey(r.rule))) winner.set(matchKey(r.rule), a.policy);
+        for (const a of applied)
+          for (const r of input.policies.get(a.policy)!.rules) if (live(r) && !winner.has(matchKey(r.rule))) winner.set(matchKey(r.rule), a.policy);
         expect(new Set(result.explanation.rules.map((r) => r.matchKey))).toEqual(new Set(winner.keys()));
         for (const r of result.explanation.rules) expect(r.from.policy).toBe(winner.get(r.matchKey));
-        for (const s of result.explanation.shadowed) expect(applied.findIndex((a) => a.policy === s.by.policy)).toBeLessThan(applied.findIndex((a) => a.policy === s.from.policy));
+        for (const s of result.explanation.shadowed)
+          expect(applied.findIndex((a) => a.policy === s.by.policy)).toBeLessThan(applied.findIndex((a) => a.policy === s.from.policy));
         // Assignments for groups the device is not in contribute nothing.
         const mine = new Set(applied.map((a) => a.policy));
         for (const r of result.explanation.rules) expect(mine.has(r.from.policy)).toBe(true);
@@ -295,7 +362,10 @@ describe('effective policy properties (fast-check)', () => {
         const input = worldInput(world);
         const top = input.assignments.assignments.find((a) => input.groups.includes(a.group));
         fc.pre(top !== undefined);
-        const raised: MergeInput = { ...input, assignments: { ...input.assignments, assignments: input.assignments.assignments.map((a) => (a === top ? { ...a, precedence: 1000 } : a)) } };
+        const raised: MergeInput = {
+          ...input,
+          assignments: { ...input.assignments, assignments: input.assignments.assignments.map((a) => (a === top ? { ...a, precedence: 1000 } : a)) },
+        };
         const result = { explanation: explainEffectivePolicy(raised) };
         const keys = new Set(result.explanation.rules.filter((r) => r.from.policy === top!.policy).map((r) => r.matchKey));
         for (const r of result.explanation.rules) if (keys.has(r.matchKey)) expect(r.from.policy).toBe(top!.policy);
@@ -305,4 +375,3 @@ describe('effective policy properties (fast-check)', () => {
     );
   });
 });
-

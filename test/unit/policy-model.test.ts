@@ -28,14 +28,16 @@ describe('device groups and membership rules', () => {
   ];
   it('a device is in every group that lists it or whose rule matches it, with the reasons', () => {
     expect(groupsOf(device(), groups)).toEqual(['lab-2', 'staff']);
-    expect(groupsOf(device({ hostname: 'office-1', ownership: 'byod', enrollmentTokenId: TOKEN, id: '00000000-0000-4000-8000-000000000001' }), groups)).toEqual(['byod', 'year-7']);
+    expect(groupsOf(device({ hostname: 'office-1', ownership: 'byod', enrollmentTokenId: TOKEN, id: '00000000-0000-4000-8000-000000000001' }), groups)).toEqual(
+      ['byod', 'year-7'],
+    );
     expect(membershipsOf(device({ enrollmentTokenId: TOKEN }), groups)).toEqual([
       { group: 'lab-2', reasons: [{ kind: 'rule', rule: { kind: 'hostname', pattern: 'lab2-*' } }] },
       { group: 'staff', reasons: [{ kind: 'explicit' }] },
       { group: 'year-7', reasons: [{ kind: 'rule', rule: { kind: 'enrollment-token', tokenId: TOKEN } }] },
     ]);
   });
-  it('an enrollment token\'s default groups count, and a default naming a deleted group is ignored', () => {
+  it("an enrollment token's default groups count, and a default naming a deleted group is ignored", () => {
     const tokens = new Map([[TOKEN, ['music', 'gone']]]);
     expect(membershipsOf(device({ enrollmentTokenId: TOKEN, hostname: 'x' }), groups, tokens)).toEqual([
       { group: 'music', reasons: [{ kind: 'token-default', tokenId: TOKEN }] },
@@ -56,7 +58,13 @@ describe('device groups and membership rules', () => {
     const bad = DeviceGroupSchema.safeParse({ name: 'lab', displayName: 'Lab', rules: [{ kind: 'hostname', pattern: 'lab[0-9]' }] });
     expect(bad.success).toBe(false);
     expect(summariseZodError(bad.error!)).toContain('hostname patterns use letters');
-    expect(DeviceGroupSchema.safeParse({ name: 'lab', displayName: 'Lab', rules: Array(POLICY_LIMITS.membershipRules + 1).fill({ kind: 'ownership', ownership: 'byod' }) }).success).toBe(false);
+    expect(
+      DeviceGroupSchema.safeParse({
+        name: 'lab',
+        displayName: 'Lab',
+        rules: Array(POLICY_LIMITS.membershipRules + 1).fill({ kind: 'ownership', ownership: 'byod' }),
+      }).success,
+    ).toBe(false);
   });
 });
 
@@ -72,7 +80,11 @@ describe('named policies and rule records', () => {
     expect(parsed.success).toBe(false);
     expect(summariseZodError(parsed.error!)).toContain(`rule sha256:${hex(1)} is already rule 0`);
     // An exception and a regular rule, or rules with different scopes, are different rules.
-    expect(PolicyContentSchema.safeParse({ rules: [rec(hashRule(1)), rec(hashRule(1, 'allow', { groups: ['lab'] })), rec(hashRule(1), { exception: true, reason: 'exam', expiresAt: AT })] }).success).toBe(true);
+    expect(
+      PolicyContentSchema.safeParse({
+        rules: [rec(hashRule(1)), rec(hashRule(1, 'allow', { groups: ['lab'] })), rec(hashRule(1), { exception: true, reason: 'exam', expiresAt: AT })],
+      }).success,
+    ).toBe(true);
   });
   it("the policy's rule limit is one number, named in the error, for named policies and documents alike", () => {
     const over = Array.from({ length: POLICY_LIMITS.rules + 1 }, (_, i) => ({ kind: 'sha256', sha256: hex(i), action: 'allow' }));
@@ -89,16 +101,38 @@ describe('named policies and rule records', () => {
     const tricky = { rule: { kind: 'path' as const, platform: 'posix' as const, pattern: '/a"]#exception-allow', action: 'allow' as const }, exception: false };
     const real = { rule: { kind: 'path' as const, platform: 'posix' as const, pattern: '/a', action: 'allow' as const }, exception: true };
     expect(recordKey(tricky)).not.toBe(recordKey(real));
-    expect(recordKey({ rule: { ...hashRule(1), groups: ['b', 'a'] } as never, exception: false })).toBe(recordKey({ rule: { ...hashRule(1), groups: ['a', 'b'] } as never, exception: false }));
+    expect(recordKey({ rule: { ...hashRule(1), groups: ['b', 'a'] } as never, exception: false })).toBe(
+      recordKey({ rule: { ...hashRule(1), groups: ['a', 'b'] } as never, exception: false }),
+    );
   });
 });
 
 describe('assignments', () => {
   it('precedences are unique and a policy is assigned to a group once', () => {
-    expect(AssignmentSetSchema.safeParse({ baseline: 'base', assignments: [{ policy: 'a', group: 'lab', precedence: 5 }, { policy: 'b', group: 'lab', precedence: 6 }] }).success).toBe(true);
-    const clash = AssignmentSetSchema.safeParse({ baseline: 'base', assignments: [{ policy: 'a', group: 'lab', precedence: 5 }, { policy: 'b', group: 'y7', precedence: 5 }] });
+    expect(
+      AssignmentSetSchema.safeParse({
+        baseline: 'base',
+        assignments: [
+          { policy: 'a', group: 'lab', precedence: 5 },
+          { policy: 'b', group: 'lab', precedence: 6 },
+        ],
+      }).success,
+    ).toBe(true);
+    const clash = AssignmentSetSchema.safeParse({
+      baseline: 'base',
+      assignments: [
+        { policy: 'a', group: 'lab', precedence: 5 },
+        { policy: 'b', group: 'y7', precedence: 5 },
+      ],
+    });
     expect(summariseZodError(clash.error!)).toContain('precedence 5 is already used');
-    const twice = AssignmentSetSchema.safeParse({ baseline: 'base', assignments: [{ policy: 'a', group: 'lab', precedence: 5 }, { policy: 'a', group: 'lab', precedence: 6 }] });
+    const twice = AssignmentSetSchema.safeParse({
+      baseline: 'base',
+      assignments: [
+        { policy: 'a', group: 'lab', precedence: 5 },
+        { policy: 'a', group: 'lab', precedence: 6 },
+      ],
+    });
     expect(summariseZodError(twice.error!)).toContain('policy a is already assigned to group lab');
   });
 });
@@ -118,7 +152,10 @@ describe('browser safety', () => {
   it('the model, merge, diff, membership and delivery formats reach nothing from Node', () => {
     for (const file of ['model', 'merge', 'diff', 'rule-keys', 'membership', 'from-document', 'delivery']) {
       const reached = [...importsOf(fileURLToPath(new URL(`../../src/shared/policies/${file}.ts`, import.meta.url)))];
-      expect(reached.filter((m) => m.startsWith('node:') || /\/(crypto|signing|policy-verify)\.ts$/.test(m)), file).toEqual([]);
+      expect(
+        reached.filter((m) => m.startsWith('node:') || /\/(crypto|signing|policy-verify)\.ts$/.test(m)),
+        file,
+      ).toEqual([]);
       expect(reached.length, file).toBeGreaterThan(1);
     }
   });

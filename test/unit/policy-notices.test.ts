@@ -47,7 +47,15 @@ describe('agent policy notices: never a loop', () => {
 describe('the notice is small whatever the policy size', () => {
   it('a notice for a policy at the size limit, with a delta offer, is far inside the WebSocket frame limit', async () => {
     const { LIMITS } = await import('../../src/shared/limits.js');
-    const big = PolicyAvailableMessageSchema.parse({ v: 1, type: 'policy.available', version: Number.MAX_SAFE_INTEGER, digest: D(1), size: POLICY_LIMITS.bundleBytes * 4, compressed: { encoding: 'gzip', size: POLICY_LIMITS.bundleBytes, sha256: D(2) }, delta: { fromDigest: D(3), size: 1000, sha256: D(4) } });
+    const big = PolicyAvailableMessageSchema.parse({
+      v: 1,
+      type: 'policy.available',
+      version: Number.MAX_SAFE_INTEGER,
+      digest: D(1),
+      size: POLICY_LIMITS.bundleBytes * 4,
+      compressed: { encoding: 'gzip', size: POLICY_LIMITS.bundleBytes, sha256: D(2) },
+      delta: { fromDigest: D(3), size: 1000, sha256: D(4) },
+    });
     expect(JSON.stringify(big).length).toBeLessThan(600);
     expect(JSON.stringify(big).length).toBeLessThan(LIMITS.wsMaxPayloadBytes / 100);
   });

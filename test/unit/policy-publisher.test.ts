@@ -18,7 +18,13 @@ function publisher() {
     lifetimeMs: 30 * 86_400_000,
   });
 }
-const rule = (n: number, action: 'allow' | 'block' = 'allow'): RuleRecord => ({ rule: { kind: 'sha256', sha256: hex(n), action }, exception: false, author: 't', addedAt: AT, origin: 'file' });
+const rule = (n: number, action: 'allow' | 'block' = 'allow'): RuleRecord => ({
+  rule: { kind: 'sha256', sha256: hex(n), action },
+  exception: false,
+  author: 't',
+  addedAt: AT,
+  origin: 'file',
+});
 const many = (count: number, from = 0) => Array.from({ length: count }, (_, i) => rule(from + i));
 const model = (base: RuleRecord[], lab: PolicyContent = { settings: { aup: { variant: 'lab' } }, rules: [] }): PolicyModel => ({
   policies: new Map([
@@ -59,7 +65,10 @@ describe('policy publisher', () => {
     const notice = (await p.noticeFor(after.key, { version: before.version, digest: before.digest }))!;
     expect(notice.delta?.size).toBeLessThan(2048);
     const delta = (await p.deltaBytes(before.digest, after.digest))!;
-    expect(decodeDelta(delta.bytes, notice, { payload: before.payload, signature: before.signature }, trust(before.version))).toMatchObject({ ok: true, bundle: { payload: after.payload } });
+    expect(decodeDelta(delta.bytes, notice, { payload: before.payload, signature: before.signature }, trust(before.version))).toMatchObject({
+      ok: true,
+      bundle: { payload: after.payload },
+    });
     expect(await p.noticeFor(after.key, { version: after.version, digest: after.digest })).toBeNull();
   });
 
@@ -73,7 +82,18 @@ describe('policy publisher', () => {
     expect(rolledBack.version).toBeGreaterThan(v1.version + 1);
     expect(rolledBack.contentDigest).toBe(v1.contentDigest);
     const old = (await p.bundleBytes(v1.digest))!;
-    expect(decodeBundle(old.bytes, { ...(await p.noticeFor(v1.key, { version: null, digest: null }))!, digest: old.digest, compressed: { encoding: old.encoding, size: old.bytes.length, sha256: old.sha256 }, size: old.size }, trust(rolledBack.version))).toMatchObject({ ok: false, problem: 'rollback' });
+    expect(
+      decodeBundle(
+        old.bytes,
+        {
+          ...(await p.noticeFor(v1.key, { version: null, digest: null }))!,
+          digest: old.digest,
+          compressed: { encoding: old.encoding, size: old.bytes.length, sha256: old.sha256 },
+          size: old.size,
+        },
+        trust(rolledBack.version),
+      ),
+    ).toMatchObject({ ok: false, problem: 'rollback' });
   });
 
   it('a device moving into a group set signed earlier than what it holds gets that set signed again, higher', async () => {
@@ -89,7 +109,10 @@ describe('policy publisher', () => {
     expect(plainNow.version).toBeGreaterThan(labNow.version);
     const notice = (await p.noticeFor(lab.key, { version: plainNow.version, digest: plainNow.digest }))!;
     expect(notice.version).toBeGreaterThan(plainNow.version);
-    expect(decodeBundle((await p.bundleBytes(notice.digest))!.bytes, notice, trust(plainNow.version))).toMatchObject({ ok: true, bundle: { payload: { policy: { aup: { variant: 'lab' } } } } });
+    expect(decodeBundle((await p.bundleBytes(notice.digest))!.bytes, notice, trust(plainNow.version))).toMatchObject({
+      ok: true,
+      bundle: { payload: { policy: { aup: { variant: 'lab' } } } },
+    });
   });
 
   it('refuses, naming the limit, a change that would make some effective policy too big', async () => {
@@ -99,7 +122,9 @@ describe('policy publisher', () => {
     await expect(p.prepare(big, sets([]))).resolves.toMatchObject({ changed: [{ key: groupSetKey([], matter) }] });
     const refused = p.prepare(big, sets(['lab']));
     await expect(refused).rejects.toThrow(PolicyLimitError);
-    await expect(refused).rejects.toThrow(`devices in lab: the effective policy would hold ${2 * half} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`);
+    await expect(refused).rejects.toThrow(
+      `devices in lab: the effective policy would hold ${2 * half} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`,
+    );
     expect(p.current(groupSetKey([], matter))).toBeUndefined(); // nothing was signed
   });
 });

@@ -28,11 +28,20 @@ const DIGEST = '([0-9a-f]{64})';
 const BUNDLE = new RegExp(`^${POLICY_BUNDLE_PATH}/${DIGEST}$`);
 const DELTA = new RegExp(`^${POLICY_DELTA_PATH}/${DIGEST}/${DIGEST}$`);
 
-const refuse = (status: FetchAnswer['status'], message: string): FetchAnswer => ({ status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: message });
+const refuse = (status: FetchAnswer['status'], message: string): FetchAnswer => ({
+  status,
+  headers: { 'content-type': 'text/plain; charset=utf-8' },
+  body: message,
+});
 const bytes = (body: Buffer, encoding: string): FetchAnswer => ({
   status: 200,
   // Named by digest: the same path always means the same bytes.
-  headers: { 'content-type': 'application/octet-stream', 'x-vigil-encoding': encoding, 'cache-control': 'private, max-age=31536000, immutable', 'content-length': String(body.length) },
+  headers: {
+    'content-type': 'application/octet-stream',
+    'x-vigil-encoding': encoding,
+    'cache-control': 'private, max-age=31536000, immutable',
+    'content-length': String(body.length),
+  },
   body,
 });
 

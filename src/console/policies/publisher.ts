@@ -89,7 +89,8 @@ export class PolicyPublisher {
       problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
       if (result.problems.length === 0) {
         const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
-        if (this.sets.get(key)?.contentDigest !== contentDigest) changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest });
+        if (this.sets.get(key)?.contentDigest !== contentDigest)
+          changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest });
       }
       await yieldToEvents();
     }
@@ -116,7 +117,14 @@ export class PolicyPublisher {
     return this.commit(await this.prepare(model, groupSets));
   }
 
-  private sign(key: string, groups: readonly string[], document: PolicyBundlePayload['policy'], contentDigest: string, nextChangeAt: string | null, version: number): SignedSet {
+  private sign(
+    key: string,
+    groups: readonly string[],
+    document: PolicyBundlePayload['policy'],
+    contentDigest: string,
+    nextChangeAt: string | null,
+    version: number,
+  ): SignedSet {
     const issued = this.deps.now();
     const stations = this.deps.stations?.();
     // The rule lists come from merge, in canonical order, built from records validated when they
@@ -130,11 +138,24 @@ export class PolicyPublisher {
       policy: apps ? { ...document, applications: { ...apps, rules: [], exceptions: [] } } : document,
       ...(stations ? { stations } : {}),
     });
-    const payload: PolicyBundlePayload = apps ? { ...shell, policy: { ...shell.policy, applications: { ...shell.policy.applications!, rules: apps.rules, exceptions: apps.exceptions } } } : shell;
+    const payload: PolicyBundlePayload = apps
+      ? { ...shell, policy: { ...shell.policy, applications: { ...shell.policy.applications!, rules: apps.rules, exceptions: apps.exceptions } } }
+      : shell;
     const text = canonicalJson(payload, this.memo);
     const bytes = Buffer.byteLength(text);
-    if (bytes > POLICY_LIMITS.bundleBytes) throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
-    const set: SignedSet = { key, groups, version, digest: sha256Hex(text), size: bytes, payload, signature: this.deps.sign(text), contentDigest, nextChangeAt };
+    if (bytes > POLICY_LIMITS.bundleBytes)
+      throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
+    const set: SignedSet = {
+      key,
+      groups,
+      version,
+      digest: sha256Hex(text),
+      size: bytes,
+      payload,
+      signature: this.deps.sign(text),
+      contentDigest,
+      nextChangeAt,
+    };
     const previous = this.sets.get(key);
     if (previous) {
       const kept = [previous, ...(this.history.get(key) ?? [])].slice(0, this.deps.keep ?? 4);
@@ -169,7 +190,8 @@ export class PolicyPublisher {
     let set = this.sets.get(key);
     if (!set) return null;
     if (held.digest === set.digest) return null;
-    if (held.version !== null && held.version > set.version) set = this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
+    if (held.version !== null && held.version > set.version)
+      set = this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
     const full = (await this.bundleBytes(set.digest))!;
     const delta = held.digest ? await this.deltaBytes(held.digest, set.digest) : undefined;
     return noticeFor(full, delta ?? undefined);

@@ -70,12 +70,5 @@ export const PolicyDeltaSchema = z.strictObject({
 export type PolicyDelta = z.infer<typeof PolicyDeltaSchema>;
 
 /** Why an agent did not take a delivered policy: reported as an event, the link stays up. */
-export const DeliveryProblemSchema = z.enum([
-  'too-large',
-  'fetch-failed',
-  'compressed-digest-mismatch',
-  'digest-mismatch',
-  'delta-mismatch',
-  'malformed',
-]);
+export const DeliveryProblemSchema = z.enum(['too-large', 'fetch-failed', 'compressed-digest-mismatch', 'digest-mismatch', 'delta-mismatch', 'malformed']);
 export type DeliveryProblem = z.infer<typeof DeliveryProblemSchema>;

@@ -88,9 +88,7 @@ export type PushMode =
   /** Replace everything, console-added rules included, because the pusher said so. */
   | 'replace';
 
-export type PushPlan =
-  | { ok: true; content: PolicyContent; diff: PolicyDiff }
-  | { ok: false; dropped: RuleRecord[]; overridden: RuleChange[] };
+export type PushPlan = { ok: true; content: PolicyContent; diff: PolicyDiff } | { ok: false; dropped: RuleRecord[]; overridden: RuleChange[] };
 
 /**
  * What a file push does to a named policy. The file's rules replace the policy's; a rule added

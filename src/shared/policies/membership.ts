@@ -45,10 +45,7 @@ export function ruleMatches(rule: MembershipRule, device: DeviceFacts): boolean 
 }
 
 /** Why a device is in a group, for the device page and for `explain`. */
-export type MembershipReason =
-  | { kind: 'explicit' }
-  | { kind: 'rule'; rule: MembershipRule }
-  | { kind: 'token-default'; tokenId: string };
+export type MembershipReason = { kind: 'explicit' } | { kind: 'rule'; rule: MembershipRule } | { kind: 'token-default'; tokenId: string };
 
 export interface Membership {
   group: string;
@@ -71,7 +68,11 @@ function listed(group: DeviceGroup, deviceId: string): boolean {
   return members.has(deviceId);
 }
 
-export function membershipsOf(device: DeviceFacts, groups: readonly DeviceGroup[], tokenGroups: ReadonlyMap<string, readonly string[]> = new Map()): Membership[] {
+export function membershipsOf(
+  device: DeviceFacts,
+  groups: readonly DeviceGroup[],
+  tokenGroups: ReadonlyMap<string, readonly string[]> = new Map(),
+): Membership[] {
   const tokenDefaults = new Set(device.enrollmentTokenId ? (tokenGroups.get(device.enrollmentTokenId) ?? []) : []);
   const result: Membership[] = [];
   for (const group of groups) {

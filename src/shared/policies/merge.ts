@@ -175,8 +175,10 @@ export function mergeEffectivePolicy(input: MergeInput): EffectivePolicy {
   const regular = canonicalSet(result.regular, input.memo).items;
   const exceptions = canonicalSet(result.exceptions, input.memo).items;
   const problems: string[] = [];
-  if (regular.length > POLICY_LIMITS.rules) problems.push(`the effective policy would hold ${regular.length} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`);
-  if (exceptions.length > POLICY_LIMITS.exceptions) problems.push(`the effective policy would hold ${exceptions.length} exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`);
+  if (regular.length > POLICY_LIMITS.rules)
+    problems.push(`the effective policy would hold ${regular.length} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`);
+  if (exceptions.length > POLICY_LIMITS.exceptions)
+    problems.push(`the effective policy would hold ${exceptions.length} exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`);
   return {
     document: buildDocument(input, result.applied, result.chosen, regular, exceptions),
     nextChangeAt: Number.isFinite(result.nextChange) ? new Date(result.nextChange).toISOString() : null,
@@ -272,7 +274,12 @@ export function groupSetKey(deviceGroups: readonly string[], matter: ReadonlySet
 
 /** What `vigil policy explain DEVICE` prints: the device's groups and why, then the explanation. */
 export function formatExplanation(explanation: Explanation, memberships: readonly { group: string; reasons: readonly { kind: string }[] }[]): string {
-  const where = (ref: AssignmentRef | null) => (ref === null ? 'not set (agent default)' : ref.group === null ? `${ref.policy} (baseline)` : `${ref.policy} (group ${ref.group}, precedence ${ref.precedence})`);
+  const where = (ref: AssignmentRef | null) =>
+    ref === null
+      ? 'not set (agent default)'
+      : ref.group === null
+        ? `${ref.policy} (baseline)`
+        : `${ref.policy} (group ${ref.group}, precedence ${ref.precedence})`;
   const lines = [
     `Groups: ${memberships.length === 0 ? 'none' : memberships.map((m) => `${m.group} (${m.reasons.map((r) => r.kind).join(', ')})`).join('; ')}`,
     `Policies applied, highest precedence first: ${explanation.applied.map(where).join(', ')}`,
@@ -281,7 +288,9 @@ export function formatExplanation(explanation: Explanation, memberships: readonl
     `Rules: ${explanation.rules.length} delivered, ${explanation.shadowed.length} shadowed, ${explanation.excluded.length} left out`,
     ...explanation.rules.map((r) => `  ${r.key} from ${where(r.from)}; ${r.origin} by ${r.author}${r.reason ? `: ${r.reason}` : ''}`),
     ...explanation.shadowed.map((r) => `  shadowed ${r.key} in ${r.from.policy} by ${where(r.by)}`),
-    ...explanation.excluded.map((r) => `  left out ${r.key} in ${r.from.policy}: ${r.why === 'expired' ? `expired ${r.expiresAt}` : 'scoped to groups this device is not in'}`),
+    ...explanation.excluded.map(
+      (r) => `  left out ${r.key} in ${r.from.policy}: ${r.why === 'expired' ? `expired ${r.expiresAt}` : 'scoped to groups this device is not in'}`,
+    ),
   ];
   return lines.join('\n');
 }

@@ -104,7 +104,8 @@ export const RuleRecordSchema = z
   .superRefine((r, ctx) => {
     if (!r.exception) return;
     if (!r.expiresAt) ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'an exception needs an expiry (expiresAt)' });
-    if (!r.reason || r.reason.trim().length < 3) ctx.addIssue({ code: 'custom', path: ['reason'], message: 'an exception needs a reason of at least 3 characters' });
+    if (!r.reason || r.reason.trim().length < 3)
+      ctx.addIssue({ code: 'custom', path: ['reason'], message: 'an exception needs a reason of at least 3 characters' });
   });
 export type RuleRecord = z.infer<typeof RuleRecordSchema>;
 export type RuleRecordInput = z.input<typeof RuleRecordSchema>;
@@ -208,10 +209,16 @@ export const AssignmentSetSchema = z
     const pairs = new Set<string>();
     set.assignments.forEach((a, index) => {
       const other = byPrecedence.get(a.precedence);
-      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['assignments', index, 'precedence'], message: `precedence ${a.precedence} is already used by assignment ${other}; precedences must be unique` });
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['assignments', index, 'precedence'],
+          message: `precedence ${a.precedence} is already used by assignment ${other}; precedences must be unique`,
+        });
       byPrecedence.set(a.precedence, index);
       const pair = `${a.policy}\u0000${a.group}`;
-      if (pairs.has(pair)) ctx.addIssue({ code: 'custom', path: ['assignments', index], message: `policy ${a.policy} is already assigned to group ${a.group}` });
+      if (pairs.has(pair))
+        ctx.addIssue({ code: 'custom', path: ['assignments', index], message: `policy ${a.policy} is already assigned to group ${a.group}` });
       pairs.add(pair);
     });
   });
