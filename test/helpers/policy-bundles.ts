@@ -1,4 +1,6 @@
+import { PolicyPublisher } from '../../src/console/policies/publisher.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
+import { signCanonicalText } from '../../src/shared/signing.js';
 import type { AppRule } from '../../src/shared/app-rules.js';
 import { PolicyBundlePayloadSchema, type PolicyBundle, type PolicyBundlePayload } from '../../src/shared/policy.js';
 import { policyDigest, signPolicyBundle } from '../../src/shared/policy-verify.js';
@@ -34,4 +36,15 @@ export function payloadWith(version: number, rules: AppRule[], extra: Partial<Po
 
 export function signed(payload: PolicyBundlePayload, key = consoleKey): PolicyBundle & { digest: string } {
   return { ...signPolicyBundle(payload, key.privateKeyPem, key.publicKey), digest: policyDigest(payload) };
+}
+
+/** A console publisher signing with `key`, versions counting from 1. */
+export function testPublisher(now: () => Date = () => new Date(), key = consoleKey): PolicyPublisher {
+  let version = 0;
+  return new PolicyPublisher({
+    sign: (text) => signCanonicalText('policy', text, key.privateKeyPem, key.publicKey),
+    now,
+    nextVersion: () => ++version,
+    lifetimeMs: 30 * 86_400_000,
+  });
 }

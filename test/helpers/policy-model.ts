@@ -22,3 +22,12 @@ export function policies(entries: Record<string, PolicyContent>): Map<string, Po
 export function assignments(baseline: string, list: [policy: string, group: string, precedence: number][] = []): AssignmentSet {
   return { baseline, assignments: list.map(([policy, group, precedence]) => ({ policy, group, precedence })) };
 }
+
+/** A plain allow/block rule record for the SHA-256 `hex(n)`, built without the schema (fast at 100,000). */
+export const hashRecord = (n: number, action: 'allow' | 'block' = 'allow'): RuleRecord => ({
+  rule: { kind: 'sha256', sha256: hex(n), action },
+  exception: false,
+  author: 'tester',
+  addedAt: AT,
+  origin: 'file',
+});

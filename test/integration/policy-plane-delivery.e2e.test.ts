@@ -4,41 +4,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchAnnouncedPolicy, type PolicyFetchDeps } from '../../src/agent/policy-fetch.js';
 import { PolicyNoticeTracker } from '../../src/agent/policy-notices.js';
 import { answerPolicyFetch } from '../../src/console/policies/agent-fetch.js';
-import { PolicyPublisher, type PolicyModel } from '../../src/console/policies/publisher.js';
+import type { PolicyModel } from '../../src/console/policies/publisher.js';
 import { generateEd25519KeyPair } from '../../src/shared/crypto.js';
 import type { PolicyBundle } from '../../src/shared/policy.js';
 import { policyDigest } from '../../src/shared/policy-verify.js';
-import { signCanonicalText } from '../../src/shared/signing.js';
 import { policyFetchHeader } from '../../src/shared/policy-fetch-auth.js';
 import { bundlePath } from '../../src/shared/policies/delivery.js';
 import { groupSetKey, groupsThatMatter } from '../../src/shared/policies/merge.js';
 import type { RuleRecord } from '../../src/shared/policies/model.js';
-import { AT, hex } from '../helpers/policy-model.js';
+import { consoleKey, testPublisher } from '../helpers/policy-bundles.js';
+import { hashRecord, hex } from '../helpers/policy-model.js';
 
 /**
  * The console's publisher and fetch handler behind a real HTTP server on loopback, and two agents'
  * fetch clients: different groups get different policies, a change travels as a delta, a device
  * gets only its own group set's bundle, and moving a device changes what it gets.
  */
-const consoleKey = generateEd25519KeyPair();
 const devices = {
   a: { id: '00000000-0000-4000-8000-00000000000a', key: generateEd25519KeyPair(), groups: [] as string[] },
   b: { id: '00000000-0000-4000-8000-00000000000b', key: generateEd25519KeyPair(), groups: ['lab'] as string[] },
 };
-let version = 0;
-const publisher = new PolicyPublisher({
-  sign: (text) => signCanonicalText('policy', text, consoleKey.privateKeyPem, consoleKey.publicKey),
-  now: () => new Date(),
-  nextVersion: () => ++version,
-  lifetimeMs: 86_400_000,
-});
-const rule = (n: number, action: 'allow' | 'block' = 'allow'): RuleRecord => ({
-  rule: { kind: 'sha256', sha256: hex(n), action },
-  exception: false,
-  author: 'sm',
-  addedAt: AT,
-  origin: 'file',
-});
+const publisher = testPublisher();
+const rule = hashRecord;
 const baseRules = Array.from({ length: 20_000 }, (_, i) => rule(i));
 const model = (rules: RuleRecord[]): PolicyModel => ({
   policies: new Map([

@@ -1,30 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { PolicyLimitError, PolicyPublisher, type PolicyModel } from '../../src/console/policies/publisher.js';
+import { PolicyLimitError, type PolicyModel } from '../../src/console/policies/publisher.js';
 import { decodeBundle, decodeDelta } from '../../src/shared/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
-import { signCanonicalText } from '../../src/shared/signing.js';
 import { groupSetKey } from '../../src/shared/policies/merge.js';
 import type { PolicyContent, RuleRecord } from '../../src/shared/policies/model.js';
-import { consoleKey } from '../helpers/policy-bundles.js';
-import { AT, hex } from '../helpers/policy-model.js';
+import { consoleKey, testPublisher } from '../helpers/policy-bundles.js';
+import { hashRecord } from '../helpers/policy-model.js';
 
 const now = new Date('2026-12-02T12:00:00Z');
-function publisher() {
-  let version = 0;
-  return new PolicyPublisher({
-    sign: (text) => signCanonicalText('policy', text, consoleKey.privateKeyPem, consoleKey.publicKey),
-    now: () => now,
-    nextVersion: () => ++version,
-    lifetimeMs: 30 * 86_400_000,
-  });
-}
-const rule = (n: number, action: 'allow' | 'block' = 'allow'): RuleRecord => ({
-  rule: { kind: 'sha256', sha256: hex(n), action },
-  exception: false,
-  author: 't',
-  addedAt: AT,
-  origin: 'file',
-});
+const publisher = () => testPublisher(() => now);
+const rule = hashRecord;
 const many = (count: number, from = 0) => Array.from({ length: count }, (_, i) => rule(from + i));
 const model = (base: RuleRecord[], lab: PolicyContent = { settings: { aup: { variant: 'lab' } }, rules: [] }): PolicyModel => ({
   policies: new Map([
