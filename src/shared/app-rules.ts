@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { POLICY_LIMITS } from './policy-limits.js';
 import { IsoDateTime, UuidSchema } from './text.js';
 
 /**
@@ -98,15 +99,21 @@ export const AppExceptionSchema = z.strictObject({
 export type AppException = z.infer<typeof AppExceptionSchema>;
 
 /** The most rules (and time-boxed exceptions) one policy holds: the schema's limits, and every importer's. */
-export const MAX_APP_RULES = 200_000;
-export const MAX_APP_EXCEPTIONS = 10_000;
+export const MAX_APP_RULES = POLICY_LIMITS.rules;
+export const MAX_APP_EXCEPTIONS = POLICY_LIMITS.exceptions;
 
 /** The `applications` section of a policy document. */
 export const ApplicationsSchema = z.strictObject({
   mode: ExecModeSchema.default('monitor'),
   defaultAction: AppActionSchema.default('allow'),
-  rules: z.array(AppRuleSchema).max(MAX_APP_RULES).default([]),
-  exceptions: z.array(AppExceptionSchema).max(MAX_APP_EXCEPTIONS).default([]),
+  rules: z
+    .array(AppRuleSchema)
+    .max(POLICY_LIMITS.rules, `a policy holds at most ${POLICY_LIMITS.rules.toLocaleString('en')} rules (the policy's rule limit)`)
+    .default([]),
+  exceptions: z
+    .array(AppExceptionSchema)
+    .max(POLICY_LIMITS.exceptions, `a policy holds at most ${POLICY_LIMITS.exceptions.toLocaleString('en')} exceptions (the policy's exception limit)`)
+    .default([]),
   /**
    * Mounts the Linux gate marks (paths; each marks the mount holding it). Absent: the agent's
    * configured default. Programs on unmarked mounts are not checked.

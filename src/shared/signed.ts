@@ -18,6 +18,7 @@ export const SIGNING_PURPOSES = [
   'scan-flag',
   'uninstall',
   'station-report',
+  'policy-fetch',
 ] as const;
 export type SigningPurpose = (typeof SIGNING_PURPOSES)[number];
 

@@ -4,11 +4,20 @@ import { keyId, signBytes, verifyBytes } from './crypto.js';
 import type { Signature, SigningPurpose } from '../signed.js';
 
 export function signingInput(purpose: SigningPurpose, payload: unknown): Buffer {
-  return Buffer.from(`vigil:${purpose}:v1\n${canonicalJson(payload)}`, 'utf8');
+  return canonicalSigningInput(purpose, canonicalJson(payload));
+}
+
+function canonicalSigningInput(purpose: SigningPurpose, canonicalText: string): Buffer {
+  return Buffer.from(`vigil:${purpose}:v1\n${canonicalText}`, 'utf8');
+}
+
+/** Signs a payload whose canonical JSON the caller already has (a large policy is serialised once). */
+export function signCanonicalText(purpose: SigningPurpose, canonicalText: string, privateKey: KeyObject | string, publicKey: string): Signature {
+  return { alg: 'ed25519', keyId: keyId(publicKey), value: signBytes(privateKey, canonicalSigningInput(purpose, canonicalText)) };
 }
 
 export function signPayload(purpose: SigningPurpose, payload: unknown, privateKey: KeyObject | string, publicKey: string): Signature {
-  return { alg: 'ed25519', keyId: keyId(publicKey), value: signBytes(privateKey, signingInput(purpose, payload)) };
+  return signCanonicalText(purpose, canonicalJson(payload), privateKey, publicKey);
 }
 
 export function verifyPayload(purpose: SigningPurpose, payload: unknown, signature: Signature, publicKey: string): boolean {

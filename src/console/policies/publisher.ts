@@ -1,0 +1,238 @@
+import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.js';
+import { sha256Hex } from '../../shared/node/crypto.js';
+import { PolicyBundlePayloadSchema, type PolicyBundlePayload } from '../../shared/policy.js';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { DEFAULT_ENCODING, encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/node/policy-bundle-codec.js';
+import { POLICY_LIMITS } from '../../shared/policy-limits.js';
+import type { Signature } from '../../shared/signed.js';
+import type { BundleStations } from '../../shared/usb-policy.js';
+import type { BundleEncoding, PolicyAvailableMessage } from '../../shared/policies/delivery.js';
+import { makeDelta } from '../../shared/policies/delta.js';
+import { mergeEffectivePolicy } from '../../shared/policies/merge.js';
+import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.js';
+
+/**
+ * Signs and serves effective policies, one bundle per group set (merge.ts groupSetKey): devices
+ * with the same effective policy share one signature and one compressed copy. Versions come from
+ * one console-wide counter, so a device's rollback protection holds whichever group set it moves
+ * between: a set whose bundle is older than what a device holds is signed again, higher.
+ * Compressed bundles and deltas are made on first request and kept, so a rollout to thousands of
+ * devices compresses each once.
+ */
+
+export interface PublisherDeps {
+  /** Signs a payload (purpose `policy`) given its canonical JSON, which is serialised once. */
+  sign(canonicalPayload: string): Signature;
+  now(): Date;
+  /** Strictly greater than every version issued before, across restarts (the store persists it). */
+  nextVersion(): number;
+  lifetimeMs: number;
+  stations?(): BundleStations | undefined;
+  encoding?: BundleEncoding;
+  /** Earlier bundles kept per group set, for deltas to devices a little behind. */
+  keep?: number;
+}
+
+export interface PolicyModel {
+  policies: ReadonlyMap<string, PolicyContent>;
+  assignments: AssignmentSet;
+}
+
+export interface SignedSet {
+  key: string;
+  groups: readonly string[];
+  version: number;
+  digest: string;
+  /** Canonical JSON bytes of the payload: the size devices are told. */
+  size: number;
+  payload: PolicyBundlePayload;
+  signature: Signature;
+  /** Digest of the effective document alone: unchanged content is not signed again. */
+  contentDigest: string;
+  nextChangeAt: string | null;
+}
+
+export interface PublicationPlan {
+  changed: { key: string; groups: readonly string[]; document: PolicyBundlePayload['policy']; nextChangeAt: string | null; contentDigest: string }[];
+}
+
+export class PolicyLimitError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+export class PolicyPublisher {
+  private readonly sets = new Map<string, SignedSet>();
+  private readonly byDigest = new Map<string, SignedSet>();
+  private readonly history = new Map<string, SignedSet[]>();
+  private readonly encoded = new Map<string, Promise<EncodedBundle>>();
+  private readonly deltas = new Map<string, Promise<(EncodedBlob & { fromDigest: string }) | null>>();
+  /** Canonical texts of rule objects: the stored rules do not change, so each is serialised once. */
+  private readonly memo: CanonicalMemo = new WeakMap();
+
+  constructor(private readonly deps: PublisherDeps) {}
+
+  /**
+   * Merges every group set and checks the limits, changing nothing: the console prepares a change
+   * before it stores it, so that nothing it accepts is undeliverable, and commits the same plan
+   * after, so each group set is merged once. Every problem of every group set is reported, each
+   * naming its limit. Yields to the event loop between group sets, so a big change does not stall
+   * the console.
+   */
+  async prepare(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<PublicationPlan> {
+    const now = this.deps.now();
+    const problems: string[] = [];
+    const changed: PublicationPlan['changed'] = [];
+    for (const [key, groups] of groupSets) {
+      const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
+      problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
+      if (result.problems.length === 0) {
+        const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
+        if (this.sets.get(key)?.contentDigest !== contentDigest)
+          changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest });
+      }
+      await yieldToEvents();
+    }
+    if (problems.length > 0) throw new PolicyLimitError(problems);
+    return { changed };
+  }
+
+  /**
+   * Signs, at one new version, the group sets whose effective policy the plan changes. The plan
+   * compares against what was published when it was prepared: the console makes policy changes
+   * one at a time (prepare, store, commit), never interleaved.
+   */
+  async commit(plan: PublicationPlan): Promise<string[]> {
+    if (plan.changed.length === 0) return [];
+    const version = this.deps.nextVersion();
+    for (const { key, groups, document, contentDigest, nextChangeAt } of plan.changed) {
+      this.sign(key, groups, document, contentDigest, nextChangeAt, version);
+      await yieldToEvents();
+    }
+    return plan.changed.map((c) => c.key);
+  }
+
+  async update(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<string[]> {
+    return this.commit(await this.prepare(model, groupSets));
+  }
+
+  private sign(
+    key: string,
+    groups: readonly string[],
+    document: PolicyBundlePayload['policy'],
+    contentDigest: string,
+    nextChangeAt: string | null,
+    version: number,
+  ): SignedSet {
+    const issued = this.deps.now();
+    const stations = this.deps.stations?.();
+    // The rule lists come from merge, in canonical order, built from records validated when they
+    // were stored: the schema checks everything else, and 100,000 rules are not parsed again.
+    const apps = document.applications;
+    const shell = PolicyBundlePayloadSchema.parse({
+      kind: 'vigil.policy-bundle',
+      version,
+      issuedAt: issued.toISOString(),
+      expiresAt: new Date(issued.getTime() + this.deps.lifetimeMs).toISOString(),
+      policy: apps ? { ...document, applications: { ...apps, rules: [], exceptions: [] } } : document,
+      ...(stations ? { stations } : {}),
+    });
+    const payload: PolicyBundlePayload = apps
+      ? { ...shell, policy: { ...shell.policy, applications: { ...shell.policy.applications!, rules: apps.rules, exceptions: apps.exceptions } } }
+      : shell;
+    const text = canonicalJson(payload, this.memo);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > POLICY_LIMITS.bundleBytes)
+      throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
+    const set: SignedSet = {
+      key,
+      groups,
+      version,
+      digest: sha256Hex(text),
+      size: bytes,
+      payload,
+      signature: this.deps.sign(text),
+      contentDigest,
+      nextChangeAt,
+    };
+    const previous = this.sets.get(key);
+    if (previous) {
+      const kept = [previous, ...(this.history.get(key) ?? [])].slice(0, this.deps.keep ?? 4);
+      this.history.set(key, kept);
+    }
+    this.sets.set(key, set);
+    this.byDigest.set(set.digest, set);
+    this.forgetUnreachable();
+    return set;
+  }
+
+  private forgetUnreachable(): void {
+    const live = new Set<string>();
+    for (const [key, set] of this.sets) {
+      live.add(set.digest);
+      for (const old of this.history.get(key) ?? []) live.add(old.digest);
+    }
+    for (const digest of this.byDigest.keys()) if (!live.has(digest)) this.byDigest.delete(digest);
+    for (const digest of this.encoded.keys()) if (!live.has(digest)) this.encoded.delete(digest);
+    for (const pair of this.deltas.keys()) if (!live.has(pair.slice(0, 64)) || !live.has(pair.slice(65))) this.deltas.delete(pair);
+  }
+
+  current(key: string): SignedSet | undefined {
+    return this.sets.get(key);
+  }
+
+  /**
+   * What to tell a device in this group set, given what it holds. A set signed before the version
+   * the device holds (it moved here from a set published later) is signed again first.
+   */
+  async noticeFor(key: string, held: { version: number | null; digest: string | null }): Promise<PolicyAvailableMessage | null> {
+    let set = this.sets.get(key);
+    if (!set) return null;
+    if (held.digest === set.digest) return null;
+    if (held.version !== null && held.version > set.version)
+      set = this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
+    const full = (await this.bundleBytes(set.digest))!;
+    const delta = held.digest ? await this.deltaBytes(held.digest, set.digest) : undefined;
+    return noticeFor(full, delta ?? undefined);
+  }
+
+  /** The compressed signed bundle with this digest, if it is current or recent. */
+  bundleBytes(digest: string): Promise<EncodedBundle> | undefined {
+    const cached = this.encoded.get(digest);
+    if (cached) return cached;
+    const set = this.byDigest.get(digest);
+    if (!set) return undefined;
+    // The promise is kept, so devices asking while it compresses all wait for the one compression.
+    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? DEFAULT_ENCODING, this.memo);
+    this.encoded.set(digest, encoded);
+    return encoded;
+  }
+
+  /** A compressed delta between two bundles this publisher signed; null when a full bundle is better. */
+  deltaBytes(fromDigest: string, toDigest: string): Promise<(EncodedBlob & { fromDigest: string }) | null> {
+    const pair = `${fromDigest}:${toDigest}`;
+    const cached = this.deltas.get(pair);
+    if (cached) return cached;
+    const from = this.byDigest.get(fromDigest);
+    const to = this.byDigest.get(toDigest);
+    if (!from || !to) return Promise.resolve(null);
+    const made = (async () => {
+      const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature }, this.memo);
+      const blob = delta ? encodeDelta(delta, this.deps.encoding ?? DEFAULT_ENCODING) : null;
+      // A delta that saves little is not worth the device's work.
+      return blob && blob.bytes.length * 2 <= (await this.bundleBytes(toDigest))!.bytes.length ? blob : null;
+    })();
+    this.deltas.set(pair, made);
+    return made;
+  }
+
+  /** Whether a device in this group set may fetch this digest (its current bundle, or the one it is moving to). */
+  servesTo(key: string, digest: string): boolean {
+    return this.sets.get(key)?.digest === digest;
+  }
+}
+
+function describe(groups: readonly string[]): string {
+  return groups.length === 0 ? 'devices in no group' : `devices in ${groups.join(', ')}`;
+}

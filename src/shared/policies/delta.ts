@@ -1,0 +1,146 @@
+import type { AppException, AppRule } from '../app-rules.js';
+import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
+import { canonicalSet } from '../canonical-order.js';
+import type { PolicyBundlePayload } from '../policy.js';
+import { POLICY_LIMITS } from '../policy-limits.js';
+import type { Signature } from '../signed.js';
+import type { MemberChange, PolicyDelta } from './delivery.js';
+
+/**
+ * Canonical form and deltas of a signed policy payload (browser-safe, pure).
+ *
+ * Canonical form: the payload with `applications.rules` and `applications.exceptions` in
+ * canonical order (canonical-order.ts), duplicates dropped. The console signs only payloads in
+ * this form, so a rule's position in it is well defined on both ends, and a delta can name
+ * removed rules by position. Applying a delta yields a candidate only: the caller checks its
+ * digest and the console's signature (policy-bundle-codec.ts) before anything is enforced.
+ */
+
+export function canonicalPayload(payload: PolicyBundlePayload): PolicyBundlePayload {
+  const apps = payload.policy.applications;
+  if (!apps) return payload;
+  return {
+    ...payload,
+    policy: { ...payload.policy, applications: { ...apps, rules: canonicalSet(apps.rules).items, exceptions: canonicalSet(apps.exceptions).items } },
+  };
+}
+
+/** The payload without its rule lists: what `members` changes describe. */
+function skeleton(payload: PolicyBundlePayload): Record<string, unknown> {
+  const apps = payload.policy.applications;
+  if (!apps) return payload as unknown as Record<string, unknown>;
+  return { ...payload, policy: { ...payload.policy, applications: { ...apps, rules: [], exceptions: [] } } };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function memberChanges(a: Record<string, unknown>, b: Record<string, unknown>, path: string[], out: MemberChange[]): void {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const key of keys) {
+    const before = a[key];
+    const after = b[key];
+    if (canonicalJson(before ?? null) === canonicalJson(after ?? null) && (before === undefined) === (after === undefined)) continue;
+    const here = [...path, key];
+    if (isPlainObject(before) && isPlainObject(after) && here.length < 3) memberChanges(before, after, here, out);
+    else out.push(after === undefined ? { path: here } : { path: here, value: after });
+  }
+}
+
+interface ListDiff<T> {
+  remove: number[];
+  add: T[];
+}
+
+function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
+  const fromTexts = from.map((item) => canonicalJson(item, memo));
+  const toTexts = new Set(to.map((item) => canonicalJson(item, memo)));
+  const held = new Set(fromTexts);
+  const remove: number[] = [];
+  fromTexts.forEach((text, i) => {
+    if (!toTexts.has(text)) remove.push(i);
+  });
+  return { remove, add: to.filter((item) => !held.has(canonicalJson(item, memo))) };
+}
+
+/**
+ * The delta from one canonical payload to another, or null when the change is too big for one
+ * (POLICY_LIMITS.deltaRules) and the full bundle is the better thing to send.
+ */
+export function makeDelta(
+  from: { payload: PolicyBundlePayload; digest: string },
+  to: { payload: PolicyBundlePayload; digest: string; signature: Signature },
+  memo?: CanonicalMemo,
+): PolicyDelta | null {
+  const rules = listDiff(from.payload.policy.applications?.rules ?? [], to.payload.policy.applications?.rules ?? [], memo);
+  const exceptions = listDiff(from.payload.policy.applications?.exceptions ?? [], to.payload.policy.applications?.exceptions ?? [], memo);
+  const changed = Math.max(rules.remove.length, rules.add.length, exceptions.remove.length, exceptions.add.length);
+  if (changed > POLICY_LIMITS.deltaRules) return null;
+  const members: MemberChange[] = [];
+  memberChanges(skeleton(from.payload), skeleton(to.payload), [], members);
+  if (members.length > 256) return null;
+  return {
+    kind: 'vigil.policy-delta',
+    fromDigest: from.digest,
+    toDigest: to.digest,
+    toVersion: to.payload.version,
+    members,
+    rules,
+    exceptions,
+    signature: to.signature,
+  };
+}
+
+export type DeltaResult = { ok: true; payload: unknown } | { ok: false; detail: string };
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function applyMembers(target: Record<string, unknown>, changes: readonly MemberChange[]): string | null {
+  for (const change of changes) {
+    if (change.path.some((key) => FORBIDDEN_KEYS.has(key))) return `member path ${change.path.join('.')} is not allowed`;
+    let node: Record<string, unknown> = target;
+    for (const key of change.path.slice(0, -1)) {
+      const next = node[key];
+      if (!isPlainObject(next)) return `member path ${change.path.join('.')} does not exist in the held policy`;
+      node[key] = { ...next };
+      node = node[key] as Record<string, unknown>;
+    }
+    const last = change.path.at(-1)!;
+    if ('value' in change && change.value !== undefined) node[last] = change.value;
+    else delete node[last];
+  }
+  return null;
+}
+
+function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string): T[] | string {
+  let previous = -1;
+  for (const index of change.remove) {
+    if (index <= previous || index >= held.length) return `${what} removal ${index} is out of order or beyond the ${held.length} held`;
+    previous = index;
+  }
+  const removed = new Set(change.remove);
+  const kept = held.filter((_, i) => !removed.has(i));
+  return canonicalSet([...kept, ...change.add]).items;
+}
+
+/**
+ * The payload a delta describes, built on the held one. Not yet trusted: the caller compares its
+ * digest with `delta.toDigest` and verifies `delta.signature` over it.
+ */
+export function applyDelta(held: PolicyBundlePayload, delta: PolicyDelta): DeltaResult {
+  const result = structuredClone(skeleton(held));
+  const problem = applyMembers(result, delta.members);
+  if (problem) return { ok: false, detail: problem };
+  const rules = applyList<AppRule>(held.policy.applications?.rules ?? [], delta.rules, 'rule');
+  if (typeof rules === 'string') return { ok: false, detail: rules };
+  const exceptions = applyList<AppException>(held.policy.applications?.exceptions ?? [], delta.exceptions, 'exception');
+  if (typeof exceptions === 'string') return { ok: false, detail: exceptions };
+  const policy = result.policy as Record<string, unknown> | undefined;
+  const apps = policy?.applications;
+  if (isPlainObject(apps)) {
+    apps.rules = rules;
+    apps.exceptions = exceptions;
+  } else if (rules.length > 0 || exceptions.length > 0) {
+    return { ok: false, detail: 'the delta adds rules to a policy without an applications section' };
+  }
+  return { ok: true, payload: result };
+}

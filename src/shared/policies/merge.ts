@@ -1,0 +1,296 @@
+import type { AppException, AppRule, Applications } from '../app-rules.js';
+import type { CanonicalMemo } from '../canonical-json.js';
+import { canonicalSet } from '../canonical-order.js';
+import type { PolicyDocument } from '../policy.js';
+import { POLICY_LIMITS } from '../policy-limits.js';
+import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord, type SettingName } from './model.js';
+import { matchKey, recordKey } from './rule-keys.js';
+
+/**
+ * The effective policy of a device: what the console signs and sends it (browser-safe, pure).
+ *
+ * Merge rules (docs/policies.md):
+ * - Applicable assignments: the baseline (below everything), then every assignment whose group
+ *   the device is in, ordered by precedence. A policy assigned through several groups counts
+ *   once, at its highest precedence.
+ * - Settings: each setting (a section, or one of `applications`' three fields) comes from the
+ *   highest-precedence assignment whose policy sets it; set by none, it is left out and the
+ *   agent's default applies.
+ * - Rules: a union. First the console resolves what only it can: a rule scoped to groups
+ *   (`groups`) applies only if the device is in one of them, and a rule past its `expiresAt` no
+ *   longer applies. Then, for rules matching the same programs (one `matchKey`), the
+ *   highest-precedence assignment holding any decides and lower ones' are shadowed. All other
+ *   conflicts are left to the rule model on the device (hash before signer before path; an
+ *   exception beats a regular rule of its tier; block beats allow).
+ * The result is in canonical order (canonical-order.ts; duplicates dropped),
+ * so it does not depend on the order rules were added or assignments listed.
+ */
+
+export interface AssignmentRef {
+  policy: string;
+  /** null: the baseline. */
+  group: string | null;
+  /** 0 for the baseline. */
+  precedence: number;
+}
+
+export interface RuleOrigin {
+  key: string;
+  matchKey: string;
+  from: AssignmentRef;
+  author: string;
+  origin: RuleRecord['origin'];
+  reason?: string;
+  addedAt: string;
+  expiresAt?: string;
+}
+
+export interface Explanation {
+  groups: string[];
+  /** Highest precedence first. */
+  applied: AssignmentRef[];
+  settings: { setting: SettingName; from: AssignmentRef | null }[];
+  rules: RuleOrigin[];
+  shadowed: (RuleOrigin & { by: AssignmentRef })[];
+  excluded: (RuleOrigin & { why: 'out-of-scope' | 'expired' })[];
+}
+
+export interface MergeInput {
+  /** The device's groups (membership.ts). */
+  groups: readonly string[];
+  policies: ReadonlyMap<string, PolicyContent>;
+  assignments: AssignmentSet;
+  now: Date;
+  /** The effective document's `name`; default: the applied policies' names. */
+  name?: string;
+  /** Canonical texts of rules already seen (the console keeps one across merges). */
+  memo?: CanonicalMemo;
+}
+
+export class UnknownPolicyError extends Error {
+  constructor(readonly policy: string) {
+    super(`assignment names policy "${policy}", which does not exist`);
+  }
+}
+
+export function applicableAssignments(groups: readonly string[], assignments: AssignmentSet): AssignmentRef[] {
+  const member = new Set(groups);
+  const applied: AssignmentRef[] = [];
+  const seen = new Set<string>();
+  const ordered = assignments.assignments.filter((a) => member.has(a.group)).sort((a, b) => b.precedence - a.precedence);
+  for (const a of ordered) {
+    if (seen.has(a.policy)) continue;
+    seen.add(a.policy);
+    applied.push({ policy: a.policy, group: a.group, precedence: a.precedence });
+  }
+  if (!seen.has(assignments.baseline)) applied.push({ policy: assignments.baseline, group: null, precedence: 0 });
+  return applied;
+}
+
+const byString = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export interface EffectivePolicy {
+  document: PolicyDocument;
+  /** The next moment a rule in it lapses: the console recomputes then. */
+  nextChangeAt: string | null;
+  /** Limits the effective policy breaks (each names the limit); empty when it can be published. */
+  problems: string[];
+}
+
+/** What the walk over the applicable rules reports, for `explain`; the merge itself needs none of it. */
+interface Witness {
+  included(record: RuleRecord, from: AssignmentRef, key: string): void;
+  shadowed(record: RuleRecord, from: AssignmentRef, key: string, by: AssignmentRef): void;
+  excluded(record: RuleRecord, from: AssignmentRef, why: 'out-of-scope' | 'expired'): void;
+}
+
+interface Walk {
+  applied: AssignmentRef[];
+  settings: Explanation['settings'];
+  chosen: Map<SettingName, unknown>;
+  regular: AppRule[];
+  exceptions: AppException[];
+  nextChange: number;
+}
+
+function walk(input: MergeInput, witness?: Witness): Walk {
+  const applied = applicableAssignments(input.groups, input.assignments);
+  const contents = applied.map((ref) => {
+    const content = input.policies.get(ref.policy);
+    if (!content) throw new UnknownPolicyError(ref.policy);
+    return { ref, content };
+  });
+  const member = new Set(input.groups);
+  const now = input.now.getTime();
+
+  const settings: Explanation['settings'] = [];
+  const chosen = new Map<SettingName, unknown>();
+  for (const name of SETTING_NAMES) {
+    const winner = contents.find(({ content }) => settingValue(content.settings, name) !== undefined);
+    settings.push({ setting: name, from: winner?.ref ?? null });
+    if (winner) chosen.set(name, settingValue(winner.content.settings, name));
+  }
+
+  const claimedBy = new Map<string, AssignmentRef>();
+  const regular: AppRule[] = [];
+  const exceptions: AppException[] = [];
+  let nextChange = Infinity;
+  for (const { ref, content } of contents) {
+    for (const record of content.rules) {
+      const { rule } = record;
+      if (rule.groups && !rule.groups.some((g) => member.has(g))) {
+        witness?.excluded(record, ref, 'out-of-scope');
+        continue;
+      }
+      const expiry = record.expiresAt ? Date.parse(record.expiresAt) : Infinity;
+      if (expiry <= now) {
+        witness?.excluded(record, ref, 'expired');
+        continue;
+      }
+      const key = matchKey(rule);
+      const owner = claimedBy.get(key);
+      if (owner && owner !== ref) {
+        witness?.shadowed(record, ref, key, owner);
+        continue;
+      }
+      claimedBy.set(key, ref);
+      witness?.included(record, ref, key);
+      if (expiry < nextChange) nextChange = expiry;
+      // Scope is resolved here, on the console: the device receives only rules that apply to it.
+      const delivered = rule.groups ? withoutScope(rule) : rule;
+      if (record.exception) exceptions.push({ rule: delivered, reason: record.reason!, expiresAt: record.expiresAt! });
+      else regular.push(delivered);
+    }
+  }
+  return { applied, settings, chosen, regular, exceptions, nextChange };
+}
+
+function withoutScope(rule: AppRule): AppRule {
+  const { groups: _scope, ...rest } = rule;
+  return rest as AppRule;
+}
+
+export function mergeEffectivePolicy(input: MergeInput): EffectivePolicy {
+  const result = walk(input);
+  const regular = canonicalSet(result.regular, input.memo).items;
+  const exceptions = canonicalSet(result.exceptions, input.memo).items;
+  const problems: string[] = [];
+  if (regular.length > POLICY_LIMITS.rules)
+    problems.push(`the effective policy would hold ${regular.length} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`);
+  if (exceptions.length > POLICY_LIMITS.exceptions)
+    problems.push(`the effective policy would hold ${exceptions.length} exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`);
+  return {
+    document: buildDocument(input, result.applied, result.chosen, regular, exceptions),
+    nextChangeAt: Number.isFinite(result.nextChange) ? new Date(result.nextChange).toISOString() : null,
+    problems,
+  };
+}
+
+/** Which assignment each effective setting and rule came from, and which rules were left out and why. */
+export function explainEffectivePolicy(input: MergeInput): Explanation {
+  const rules: RuleOrigin[] = [];
+  const shadowed: Explanation['shadowed'] = [];
+  const excluded: Explanation['excluded'] = [];
+  const { applied, settings } = walk(input, {
+    included: (record, from, key) => rules.push(originOf(record, from, key)),
+    shadowed: (record, from, key, by) => shadowed.push({ ...originOf(record, from, key), by }),
+    excluded: (record, from, why) => excluded.push({ ...originOf(record, from, matchKey(record.rule)), why }),
+  });
+  return { groups: [...input.groups].sort(byString), applied, settings, rules: sortByKey(rules), shadowed: sortByKey(shadowed), excluded: sortByKey(excluded) };
+}
+
+function originOf(record: RuleRecord, from: AssignmentRef, match: string): RuleOrigin {
+  return {
+    key: recordKey(record),
+    matchKey: match,
+    from,
+    author: record.author,
+    origin: record.origin,
+    ...(record.reason !== undefined ? { reason: record.reason } : {}),
+    addedAt: record.addedAt,
+    ...(record.expiresAt !== undefined ? { expiresAt: record.expiresAt } : {}),
+  };
+}
+
+function sortByKey<T extends RuleOrigin>(list: T[]): T[] {
+  return list.sort((a, b) => byString(a.key, b.key) || byString(a.from.policy, b.from.policy));
+}
+
+function buildDocument(
+  input: MergeInput,
+  applied: AssignmentRef[],
+  chosen: Map<SettingName, unknown>,
+  rules: AppRule[],
+  exceptions: AppException[],
+): PolicyDocument {
+  const name = input.name ?? defaultName(applied);
+  const document: PolicyDocument = {
+    format: 'vigil-policy/1',
+    name,
+    agent: (chosen.get('agent') as PolicyDocument['agent'] | undefined) ?? { heartbeatSeconds: 30, statusSeconds: 60 },
+  };
+  for (const section of ['aup', 'session', 'usb', 'activity', 'tray'] as const) {
+    const value = chosen.get(section);
+    if (value !== undefined) (document as Record<string, unknown>)[section] = value;
+  }
+  const mode = chosen.get('applications.mode') as Applications['mode'] | undefined;
+  const defaultAction = chosen.get('applications.defaultAction') as Applications['defaultAction'] | undefined;
+  const linuxMarks = chosen.get('applications.linuxMarks') as string[] | undefined;
+  // No applications section at all means "no exec gate", as in a hand-written document.
+  if (mode !== undefined || defaultAction !== undefined || linuxMarks !== undefined || rules.length > 0 || exceptions.length > 0) {
+    document.applications = {
+      mode: mode ?? 'monitor',
+      defaultAction: defaultAction ?? 'allow',
+      rules,
+      exceptions,
+      ...(linuxMarks !== undefined ? { linuxMarks } : {}),
+    };
+  }
+  return document;
+}
+
+function defaultName(applied: AssignmentRef[]): string {
+  const name = applied
+    .map((a) => a.policy)
+    .reverse()
+    .join(' + ');
+  return name.length <= 120 ? name : `${name.slice(0, 119)}…`;
+}
+
+/** Groups some assignment or some scoped rule mentions: only these can change a merge. */
+export function groupsThatMatter(policies: ReadonlyMap<string, PolicyContent>, assignments: AssignmentSet): Set<string> {
+  const groups = new Set(assignments.assignments.map((a) => a.group));
+  for (const content of policies.values()) for (const record of content.rules) for (const g of record.rule.groups ?? []) groups.add(g);
+  return groups;
+}
+
+/**
+ * The key of the signed bundle a device receives: devices whose groups agree on every group that
+ * matters have the same effective policy, and share one bundle and one signature.
+ */
+export function groupSetKey(deviceGroups: readonly string[], matter: ReadonlySet<string>): string {
+  return JSON.stringify(deviceGroups.filter((g) => matter.has(g)).sort(byString));
+}
+
+/** What `vigil policy explain DEVICE` prints: the device's groups and why, then the explanation. */
+export function formatExplanation(explanation: Explanation, memberships: readonly { group: string; reasons: readonly { kind: string }[] }[]): string {
+  const where = (ref: AssignmentRef | null) =>
+    ref === null
+      ? 'not set (agent default)'
+      : ref.group === null
+        ? `${ref.policy} (baseline)`
+        : `${ref.policy} (group ${ref.group}, precedence ${ref.precedence})`;
+  const lines = [
+    `Groups: ${memberships.length === 0 ? 'none' : memberships.map((m) => `${m.group} (${m.reasons.map((r) => r.kind).join(', ')})`).join('; ')}`,
+    `Policies applied, highest precedence first: ${explanation.applied.map(where).join(', ')}`,
+    'Settings:',
+    ...explanation.settings.map((s) => `  ${s.setting}: ${where(s.from)}`),
+    `Rules: ${explanation.rules.length} delivered, ${explanation.shadowed.length} shadowed, ${explanation.excluded.length} left out`,
+    ...explanation.rules.map((r) => `  ${r.key} from ${where(r.from)}; ${r.origin} by ${r.author}${r.reason ? `: ${r.reason}` : ''}`),
+    ...explanation.shadowed.map((r) => `  shadowed ${r.key} in ${r.from.policy} by ${where(r.by)}`),
+    ...explanation.excluded.map(
+      (r) => `  left out ${r.key} in ${r.from.policy}: ${r.why === 'expired' ? `expired ${r.expiresAt}` : 'scoped to groups this device is not in'}`,
+    ),
+  ];
+  return lines.join('\n');
+}

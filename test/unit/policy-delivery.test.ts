@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+import { generateEd25519KeyPair, sha256Hex } from '../../src/shared/node/crypto.js';
+import { compress, decodeBundle, decodeDelta, encodeBundle, encodeDelta, noticeFor } from '../../src/shared/node/policy-bundle-codec.js';
+import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
+import { policyDigest } from '../../src/shared/node/policy-verify.js';
+import { PolicyDeltaSchema, type PolicyDelta } from '../../src/shared/policies/delivery.js';
+import { applyDelta, canonicalPayload, makeDelta } from '../../src/shared/policies/delta.js';
+import { consoleKey, hashRules, NOW, payloadWith, signed } from '../helpers/policy-bundles.js';
+
+const trust = (heldVersion: number | null = null) => ({ trustedKey: consoleKey.publicKey, heldVersion, now: NOW });
+
+describe('canonical form', () => {
+  it('puts rules in one order whatever order they came in, and is idempotent', () => {
+    const rules = hashRules(50);
+    const a = payloadWith(1, rules);
+    const b = payloadWith(1, [...rules].reverse());
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+    expect(canonicalPayload(a)).toEqual(a);
+    expect(payloadWith(1, [...rules, ...rules]).policy.applications!.rules).toHaveLength(50);
+  });
+});
+
+describe('deltas', () => {
+  it('reproduce the target document exactly (property: any two rule sets and settings)', () => {
+    const arbRules = fc.uniqueArray(fc.integer({ min: 0, max: 60 }), { maxLength: 40 }).map((ns) => ns.map((n) => hashRules(1, n)[0]!));
+    fc.assert(
+      fc.property(arbRules, arbRules, fc.boolean(), fc.integer({ min: 5, max: 900 }), (fromRules, toRules, aupChanges, lock) => {
+        const from = signed(payloadWith(3, fromRules));
+        const to = signed(payloadWith(4, toRules, { session: { lockAfterIdleSeconds: lock } as never, ...(aupChanges ? { aup: undefined } : {}) }));
+        const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature })!;
+        expect(PolicyDeltaSchema.safeParse(delta).success).toBe(true);
+        const applied = applyDelta(from.payload, delta);
+        expect(applied.ok).toBe(true);
+        expect(policyDigest((applied as { payload: never }).payload)).toBe(to.digest);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a one-rule change to a 100,000-rule policy is a delta of under 2 KB on the wire, and the full bundle is compressed', () => {
+    const rules = hashRules(100_000);
+    const from = signed(payloadWith(7, rules));
+    const changed = rules.map((r, i) => (i === 99_999 ? { ...r, action: 'block' as const } : r));
+    const to = signed(payloadWith(8, changed));
+    const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature })!;
+    expect(delta.rules.remove).toHaveLength(1);
+    expect(delta.rules.add).toEqual([changed[99_999]]);
+    const wire = encodeDelta(delta);
+    expect(wire.bytes.length).toBeLessThan(2048);
+    const full = encodeBundle(to);
+    expect(full.size).toBeGreaterThan(POLICY_LIMITS.rules * 0); // sanity: sizes are reported
+    expect(full.bytes.length).toBeLessThan(full.size / 2);
+    const taken = decodeDelta(wire.bytes, noticeFor(full, wire), from, trust(7));
+    expect(taken).toMatchObject({ ok: true });
+    expect((taken as { bundle: { payload: unknown } }).bundle.payload).toEqual(to.payload);
+  });
+
+  it('a change too big for a delta is left to the full bundle', () => {
+    const from = signed(payloadWith(1, []));
+    const to = signed(payloadWith(2, hashRules(POLICY_LIMITS.deltaRules + 1)));
+    expect(makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature })).toBeNull();
+  });
+});
+
+describe('a tampered or mismatched delta is refused, and the full bundle still works', () => {
+  const from = signed(payloadWith(7, hashRules(200)));
+  const target = hashRules(200).map((r, i) => (i === 5 ? { ...r, action: 'block' as const } : r));
+  const to = signed(payloadWith(8, target));
+  const honest = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature })!;
+  const full = encodeBundle(to);
+  /** The notice announces exactly the tampered bytes: only the signature can catch the change. */
+  const attempt = (delta: PolicyDelta) => {
+    const wire = encodeDelta(delta);
+    return decodeDelta(wire.bytes, noticeFor(full, wire), from, trust(7));
+  };
+
+  it('the honest delta is taken', () => {
+    expect(attempt(honest)).toMatchObject({ ok: true });
+  });
+  it('an added rule changed in transit', () => {
+    const tampered = structuredClone(honest);
+    tampered.rules.add[0] = { ...tampered.rules.add[0]!, action: 'allow' };
+    expect(attempt(tampered)).toMatchObject({ ok: false, problem: 'delta-mismatch' });
+  });
+  it('a different rule removed', () => {
+    const tampered = structuredClone(honest);
+    tampered.rules.remove = [tampered.rules.remove[0]! + 1];
+    expect(attempt(tampered)).toMatchObject({ ok: false, problem: 'delta-mismatch' });
+  });
+  it('a removal out of range or a member path into the prototype', () => {
+    expect(attempt({ ...honest, rules: { ...honest.rules, remove: [10_000] } })).toMatchObject({ ok: false, problem: 'delta-mismatch' });
+    expect(attempt({ ...honest, members: [{ path: ['__proto__', 'polluted'], value: 1 }] })).toMatchObject({ ok: false, problem: 'delta-mismatch' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+  it('a settings member changed in transit', () => {
+    expect(attempt({ ...honest, members: [...honest.members, { path: ['policy', 'applications', 'mode'], value: 'monitor' }] })).toMatchObject({
+      ok: false,
+      problem: 'delta-mismatch',
+    });
+  });
+  it('a delta from another base', () => {
+    const other = signed(payloadWith(6, hashRules(3)));
+    const wire = encodeDelta(honest);
+    expect(decodeDelta(wire.bytes, noticeFor(full, wire), other, trust(6))).toMatchObject({ ok: false, problem: 'delta-mismatch' });
+  });
+  it('bytes that are not the announced ones', () => {
+    const wire = encodeDelta(honest);
+    const notice = noticeFor(full, wire);
+    const flipped = Buffer.from(wire.bytes);
+    flipped[10]! ^= 1;
+    expect(decodeDelta(flipped, notice, from, trust(7))).toMatchObject({ ok: false, problem: 'compressed-digest-mismatch' });
+  });
+  it('after any of these the full bundle is taken', () => {
+    expect(decodeBundle(full.bytes, noticeFor(full), trust(7))).toMatchObject({ ok: true, bundle: { payload: to.payload } });
+  });
+});
+
+describe('full bundles: every byte checked', () => {
+  const bundle = signed(payloadWith(9, hashRules(1000)));
+  const encoded = encodeBundle(bundle);
+  const notice = noticeFor(encoded);
+
+  it('is taken when bytes, size, digest and signature agree (brotli and gzip)', () => {
+    expect(encoded.encoding).toBe('gzip');
+    expect(decodeBundle(encoded.bytes, notice, trust(8))).toMatchObject({ ok: true });
+    const br = encodeBundle(bundle, 'br');
+    expect(decodeBundle(br.bytes, noticeFor(br), trust(8))).toMatchObject({ ok: true });
+  });
+  it('an older signed bundle replayed is refused as a rollback', () => {
+    const old = encodeBundle(signed(payloadWith(5, hashRules(10))));
+    expect(decodeBundle(old.bytes, noticeFor(old), trust(9))).toMatchObject({ ok: false, problem: 'rollback' });
+  });
+  it('a genuine bundle that is not the announced one is refused', () => {
+    const other = encodeBundle(signed(payloadWith(10, hashRules(3))));
+    expect(decodeBundle(other.bytes, { ...noticeFor(other), digest: encoded.digest }, trust(8))).toMatchObject({ ok: false, problem: 'digest-mismatch' });
+  });
+  it('a bundle signed by another key is refused', () => {
+    const forged = encodeBundle(signed(payloadWith(10, hashRules(3)), generateEd25519KeyPair()));
+    expect(decodeBundle(forged.bytes, noticeFor(forged), trust(8))).toMatchObject({ ok: false, problem: 'unknown-signer' });
+  });
+  it('something that inflates beyond what was announced is refused before it is held in memory', () => {
+    const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20));
+    const lying = { ...notice, size: 1000, compressed: { encoding: 'gzip' as const, size: bomb.length, sha256: sha256Hex(bomb) } };
+    expect(decodeBundle(bomb, lying, trust(8))).toMatchObject({ ok: false, problem: 'too-large' });
+    expect(decodeBundle(encoded.bytes, { ...notice, size: POLICY_LIMITS.bundleBytes + 1 }, trust(8))).toMatchObject({
+      ok: false,
+      problem: 'too-large',
+      detail: expect.stringContaining('bundle size limit'),
+    });
+  });
+  it('garbage is malformed, not a crash', () => {
+    const junk = compress('not json', 'br');
+    expect(decodeBundle(junk.bytes, { ...notice, compressed: { encoding: 'br', size: junk.bytes.length, sha256: junk.sha256 } }, trust(8))).toMatchObject({
+      ok: false,
+      problem: 'malformed',
+    });
+  });
+});
