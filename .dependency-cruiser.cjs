@@ -1,5 +1,5 @@
 /**
- * Vigil's layers (docs/architecture-layers.md), checked by `npm run lint` (dependency-cruiser).
+ * Vigil's layers (docs/architecture.md, "Layers"), checked by `npm run lint` (dependency-cruiser).
  * A wrong import fails the lint step of `npm test`, and so CI.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */

@@ -51,7 +51,7 @@ export interface AgentService {
 /**
  * The agent's composition root: enrolls at first start, builds every part once with its
  * dependencies through constructors (the OS's parts from the one platform object), and starts
- * them as one group. Nothing here does the work itself; docs/architecture-agent.md says where
+ * them as one group. Nothing here does the work itself; docs/architecture.md ("Composition roots") says where
  * each job lives.
  */
 export async function startAgent(config: AgentConfig, platform: AgentPlatform = platformFor(process.platform)): Promise<AgentService> {
