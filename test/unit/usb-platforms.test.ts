@@ -79,6 +79,23 @@ describe('macOS volumes (diskutil plist, mount, system_profiler)', () => {
     expect(() => parsePlist('<plist><dict><key>a</key>')).toThrow(/plist/);
   });
 
+  it('reads property lists with the strict XML reader: dates and data kept, DTD subsets and entities refused', () => {
+    const doctype = '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">';
+    const plist = (body: string, head = doctype) => `<?xml version="1.0" encoding="UTF-8"?>\n${head}\n<plist version="1.0">${body}</plist>`;
+    // The values `plutil -convert json` cannot carry are read as text.
+    expect(
+      parsePlist(plist('<dict><key>At</key><date>2026-12-04T07:00:00Z</date><key>Blob</key><data>AAE=</data><key>A &amp; B</key><string>x</string></dict>')),
+    ).toEqual({
+      At: '2026-12-04T07:00:00Z',
+      Blob: 'AAE=',
+      'A & B': 'x',
+    });
+    expect(() => parsePlist(plist('<dict/>', '<!DOCTYPE plist [<!ENTITY x "boom">]>'))).toThrow(/DOCTYPE is not allowed/);
+    expect(() => parsePlist(plist('<dict/>', '<!DOCTYPE html PUBLIC "a" "b">'))).toThrow(/DOCTYPE is not allowed/);
+    expect(() => parsePlist(plist('<string>&x;</string>'))).toThrow(/plist/);
+    expect(() => parsePlist(plist('<dict><key>a</key></dict>'))).toThrow(/expected <key> then a value/);
+  });
+
   it('the mount table, names with spaces and options included', () => {
     const mounts = parseDarwinMount(fixture('darwin/mount.txt'));
     expect(mounts.map((m) => [m.source, m.mountPoint, m.fsType])).toContainEqual(['/dev/disk4s1', '/Volumes/HOMEWORK & ART', 'msdos']);

@@ -1,3 +1,4 @@
+import { parseXml, type XmlElement } from '../../../shared/node/appcontrol/xml.js';
 import type { MountedVolume, RemovableDrive } from '../../usb/drives.js';
 
 /**
@@ -13,57 +14,52 @@ import type { MountedVolume, RemovableDrive } from '../../usb/drives.js';
 
 export type PlistValue = string | number | boolean | PlistValue[] | { [key: string]: PlistValue };
 
-/** A small XML property-list reader: dict, array, string, integer, real, true, false, date, data. */
+/**
+ * An XML property list as plain values (dict, array, string, integer, real, true, false, date,
+ * data), read with the one strict XML reader Vigil has. `plutil -convert json` would be the other
+ * way, but it refuses any property list holding a <date> or <data> value, so one unexpected key in
+ * diskutil's output would blind the USB gate.
+ */
 export function parsePlist(xml: string): PlistValue {
-  const tokens = xml.replace(/<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--[\s\S]*?-->/g, '').match(/<[^>]+>|[^<]+/g) ?? [];
-  let i = 0;
-  const unescape = (s: string) =>
-    s
-      .replace(/&lt;/g, '<')
-      .replace(/&gt;/g, '>')
-      .replace(/&quot;/g, '"')
-      .replace(/&apos;/g, "'")
-      .replace(/&amp;/g, '&');
-  const skipSpace = () => {
-    while (i < tokens.length && !tokens[i]!.startsWith('<') && tokens[i]!.trim() === '') i++;
-  };
-  const text = (close: string): string => {
-    let out = '';
-    while (i < tokens.length && tokens[i] !== close) out += tokens[i++]!;
-    if (tokens[i++] !== close) throw new Error(`plist: missing ${close}`);
-    return unescape(out);
-  };
-  const value = (): PlistValue => {
-    skipSpace();
-    const tag = tokens[i++];
-    if (tag === undefined) throw new Error('plist: unexpected end');
-    if (tag === '<true/>') return true;
-    if (tag === '<false/>') return false;
-    if (tag === '<string/>') return '';
-    if (tag === '<dict/>') return {};
-    if (tag === '<array/>') return [];
-    if (tag === '<string>' || tag === '<date>' || tag === '<data>') return text(`</${tag.slice(1)}`).trim();
-    if (tag === '<integer>' || tag === '<real>') return Number(text(`</${tag.slice(1)}`).trim());
-    if (tag === '<array>') {
-      const items: PlistValue[] = [];
-      for (skipSpace(); tokens[i] !== '</array>'; skipSpace()) items.push(value());
-      i++;
-      return items;
-    }
-    if (tag === '<dict>') {
+  let root: XmlElement;
+  try {
+    root = parseXml(xml, { externalDoctype: 'plist' });
+  } catch (error) {
+    throw new Error(`plist: ${(error as Error).message}`, { cause: error });
+  }
+  if (root.name !== 'plist' || root.children.length !== 1) throw new Error('plist: expected one value inside <plist>');
+  return plistValue(root.children[0]!);
+}
+
+function plistValue(element: XmlElement): PlistValue {
+  switch (element.name) {
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'string':
+    case 'date':
+    case 'data':
+      return element.text.trim();
+    case 'integer':
+    case 'real':
+      return Number(element.text.trim());
+    case 'array':
+      return element.children.map(plistValue);
+    case 'dict': {
       const dict: { [key: string]: PlistValue } = {};
-      for (skipSpace(); tokens[i] !== '</dict>'; skipSpace()) {
-        if (tokens[i++] !== '<key>') throw new Error('plist: expected <key>');
-        const key = text('</key>');
-        dict[key] = value();
+      const children = element.children;
+      for (let i = 0; i < children.length; i += 2) {
+        const key = children[i]!;
+        const value = children[i + 1];
+        if (key.name !== 'key' || !value) throw new Error(`plist: line ${key.line}: expected <key> then a value`);
+        dict[key.text] = plistValue(value);
       }
-      i++;
       return dict;
     }
-    if (tag.startsWith('<plist')) return value();
-    throw new Error(`plist: unexpected ${tag.slice(0, 40)}`);
-  };
-  return value();
+    default:
+      throw new Error(`plist: line ${element.line}: unexpected <${element.name}>`);
+  }
 }
 
 const str = (v: PlistValue | undefined) => (typeof v === 'string' && v.length ? v : null);

@@ -62,15 +62,27 @@ export function decodeXmlBytes(bytes: Uint8Array): string {
   }
 }
 
-export function parseXml(text: string): XmlElement {
-  return new Reader(text).document();
+export interface XmlOptions {
+  /**
+   * The one document type this caller reads, e.g. `plist`: a `<!DOCTYPE plist PUBLIC "…" "…">`
+   * naming only an external DTD is then skipped. It is never fetched and declares nothing here
+   * (an entity it might define stays an error), so it is harmless; an internal subset is still refused.
+   */
+  externalDoctype?: string;
+}
+
+export function parseXml(text: string, options: XmlOptions = {}): XmlElement {
+  return new Reader(text, options).document();
 }
 
 class Reader {
   private pos = 0;
   private line = 1;
 
-  constructor(private readonly s: string) {}
+  constructor(
+    private readonly s: string,
+    private readonly options: XmlOptions = {},
+  ) {}
 
   fail(message: string, at = this.pos): never {
     // Recount for positions behind the cursor (errors are rare; clarity beats speed here).
@@ -118,12 +130,22 @@ class Reader {
     return root;
   }
 
+  private doctype(): void {
+    const name = this.options.externalDoctype;
+    const at = this.pos;
+    const external = name
+      ? new RegExp(`^<!DOCTYPE\\s+${name}\\s+(PUBLIC\\s+"[^"<>\\[]*"\\s+"[^"<>\\[]*"|SYSTEM\\s+"[^"<>\\[]*")\\s*>`).exec(this.s.slice(at, at + 512))
+      : null;
+    if (!external) this.fail('DOCTYPE is not allowed (no DTDs, no custom or external entities)');
+    this.advance(at + external[0].length);
+  }
+
   /** Whitespace and comments between top-level constructs; refuses DTDs and PIs. */
   private misc(): void {
     for (;;) {
       this.skipSpace();
       if (this.startsWith('<!--')) this.comment();
-      else if (this.startsWith('<!DOCTYPE') || this.startsWith('<!doctype')) this.fail('DOCTYPE is not allowed (no DTDs, no custom or external entities)');
+      else if (this.startsWith('<!DOCTYPE') || this.startsWith('<!doctype')) this.doctype();
       else if (this.startsWith('<?')) this.fail('processing instructions are not allowed (and the XML declaration must come first)');
       else return;
     }
