@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { FuzzTarget, Verdict } from './targets.js';
+import type { FuzzTarget, Verdict } from './common.js';
 
 /**
  * The properties every target must hold, case by case:
