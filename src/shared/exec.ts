@@ -28,6 +28,22 @@ export type ExecRules = z.infer<typeof ExecRulesSchema>;
 export const ExecReasonSchema = z.enum(['builtin', 'hash-allow', 'hash-block', 'signer-allow', 'signer-block', 'path-allow', 'path-block', 'default']);
 export type ExecReason = z.infer<typeof ExecReasonSchema>;
 
+/** What the gate and the fallback watcher both print about one decided program. */
+const EXEC_DECISION_FIELDS = {
+  type: z.literal('exec'),
+  pid: z.number().int(),
+  path: z.string(),
+  sha256: Sha256HexSchema.nullable(),
+  /** The policy's verdict. */
+  verdict: ExecActionSchema,
+  reason: ExecReasonSchema,
+  /** The deciding rule's id, when it has one. */
+  ruleId: z.string().optional(),
+  mode: ExecModeSchema,
+  /** monitor mode, verdict deny: the program ran but would have been blocked. */
+  wouldBlock: z.boolean(),
+};
+
 /**
  * One JSON line the gate prints on stdout per happening (`vigil exec-gate`): read by tests,
  * the benchmark and, later, turned into outbox events by the agent.
@@ -43,21 +59,10 @@ export const ExecGateRecordSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('rules'), mode: ExecModeSchema, defaultAction: ExecActionSchema, allowCount: z.number().int() }),
   z.strictObject({
-    type: z.literal('exec'),
+    ...EXEC_DECISION_FIELDS,
     id: z.number().int(),
-    pid: z.number().int(),
-    path: z.string(),
-    sha256: Sha256HexSchema.nullable(),
-    /** The policy's verdict. */
-    verdict: ExecActionSchema,
-    reason: ExecReasonSchema,
-    /** The deciding rule's id, when it has one. */
-    ruleId: z.string().optional(),
     /** The deciding rule was a time-boxed exception. */
     exception: z.boolean().optional(),
-    mode: ExecModeSchema,
-    /** monitor mode, verdict deny: the program ran but would have been blocked. */
-    wouldBlock: z.boolean(),
     /** false when the native deadline had already answered (the `timeout` record says how). */
     answered: z.boolean(),
     cached: z.boolean(),
@@ -85,16 +90,8 @@ export type WatchAction = z.infer<typeof WatchActionSchema>;
 export const ExecWatchRecordSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready'), pid: z.number().int(), watcher: WatcherKindSchema, mode: ExecModeSchema, detail: z.string() }),
   z.strictObject({
-    type: z.literal('exec'),
+    ...EXEC_DECISION_FIELDS,
     watcher: WatcherKindSchema,
-    pid: z.number().int(),
-    path: z.string(),
-    sha256: Sha256HexSchema.nullable(),
-    verdict: ExecActionSchema,
-    reason: ExecReasonSchema,
-    ruleId: z.string().optional(),
-    mode: ExecModeSchema,
-    wouldBlock: z.boolean(),
     /** killed; gone (ended by itself first); changed (pid reused or another program now); denied (the OS refused); none (monitor). */
     action: WatchActionSchema,
     /** ms from the program's start to its termination; null when not killed. */
