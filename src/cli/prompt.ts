@@ -20,8 +20,10 @@ export async function prompt(question: string): Promise<string> {
 export async function promptSecret(question: string): Promise<string> {
   requireTerminal(question);
   const stdin = process.stdin;
-  process.stderr.write(question);
+  // Echo goes off before the question shows: whatever is typed (or pasted by a password
+  // manager) as soon as "Password:" appears must not be echoed by the terminal.
   stdin.setRawMode(true);
+  process.stderr.write(question);
   stdin.resume();
   stdin.setEncoding('utf8');
   try {

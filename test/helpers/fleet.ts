@@ -30,9 +30,17 @@ export async function startConsoleProcess(
   const api: ConsoleHandle['api'] = async (path, init = {}) => {
     const { token: explicit, ...rest } = init;
     const token = explicit === undefined ? handle.token : explicit;
-    const res = await fetch(url + path, {
-      ...rest,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(rest.headers ?? {}) },
+    const send = () =>
+      fetch(url + path, {
+        ...rest,
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(rest.headers ?? {}) },
+      });
+    // A kept-alive connection the server closes just as it is reused fails with "other side
+    // closed" (undici's keep-alive race); a browser retries an idempotent request then, and so do we.
+    const idempotent = (rest.method ?? 'GET') === 'GET';
+    const res = await send().catch((error: Error & { cause?: { code?: string } }) => {
+      if (idempotent && error.cause?.code === 'UND_ERR_SOCKET') return send();
+      throw error;
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
