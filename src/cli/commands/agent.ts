@@ -52,6 +52,10 @@ export const AGENT_HELP = `vigil agent [options]
                         /run/vigil/tray.sock; "" means that path). Linux, as root: each peer is
                         identified by SO_PEERCRED (docs/tray.md)
   --tray-command PATH   the tray program the service starts again for a user whose tray stopped
+  --tray-executable PATH  the installed tray executable (repeatable; Linux): only a peer whose
+                        process runs it (the kernel's /proc/PID/exe) counts as the tray for the
+                        tray watch, idle and power; other processes of the user are still answered
+                        for that user. The packages pass it; without it every peer is taken as the tray
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -89,10 +93,11 @@ export async function runAgent(argv: string[]): Promise<void> {
     utmp: { type: 'string' },
     'tray-socket': { type: 'string' },
     'tray-command': { type: 'string' },
+    'tray-executable': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
-  const trayIpc = trayIpcOptions(values['tray-socket'], values['tray-command']);
+  const trayIpc = trayIpcOptions(values['tray-socket'], values['tray-command'], values['tray-executable']);
   const onTimeout = ExecActionSchema.safeParse(values['exec-on-timeout'] ?? 'allow');
   if (!onTimeout.success) throw usageError('--exec-on-timeout must be allow or deny');
   const badMark = values['exec-mark']?.find((path) => !path.startsWith('/') || !existsSync(path));
@@ -183,15 +188,18 @@ function followIntervalFromEnv(): number | undefined {
 }
 
 /** The tray socket settings; undefined when --tray-socket is not given. */
-function trayIpcOptions(socket: string | undefined, command: string | undefined) {
+function trayIpcOptions(socket: string | undefined, command: string | undefined, executables: string[] = []) {
   if (socket === undefined) {
     if (command !== undefined) throw usageError('--tray-command needs --tray-socket');
+    if (executables.length) throw usageError('--tray-executable needs --tray-socket');
     return undefined;
   }
   const path = socket || TRAY_SOCKET_PATH;
   if (!path.startsWith('/') || path.length > 100) throw usageError('--tray-socket must be an absolute path of at most 100 characters');
   if (command !== undefined && !command.startsWith('/')) throw usageError('--tray-command must be an absolute path');
-  return { path, ...(command ? { trayCommand: [command] } : {}) };
+  const badExe = executables.find((exe) => !exe.startsWith('/') || !existsSync(exe));
+  if (badExe !== undefined) throw usageError(`--tray-executable ${badExe}: not an existing absolute path`);
+  return { path, ...(command ? { trayCommand: [command] } : {}), ...(executables.length ? { trayExecutables: executables } : {}) };
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */
