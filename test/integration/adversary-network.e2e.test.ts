@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
-import { stopAll, tempDir, waitUntil } from '../helpers/processes.js';
+import { CLI, kill, runCli, startProcess, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectAs, enrollRawDevice, eventFrame, openRaw } from '../helpers/raw-device.js';
 
 /**
@@ -107,7 +109,7 @@ describe('one address cannot keep a school offline (issue 15, point 6)', () => {
       flood.stop();
     }
     expect(consoleProc.proc.child.exitCode).toBeNull();
-  });
+  }, 240_000);
 });
 
 describe('per-device frame budgets (issue 15, point 7)', () => {
@@ -175,4 +177,62 @@ describe("the agents' WebSocket refuses browser pages (issue 15, point 9)", () =
     expect((await agentLike.next('challenge')).type).toBe('challenge');
     agentLike.ws.close();
   });
+});
+
+describe('the enrollment token stays off the command line (issue 15, point 8)', () => {
+  it('takes the token from a file or standard input, hides one given on the command line, and an admin can revoke every device enrolled with it', async () => {
+    const created = await consoleProc.api('/api/v1/enroll-tokens', { method: 'POST', body: JSON.stringify({ label: 'lab 3', expiresInHours: 1 }) });
+    expect(created.status).toBe(201);
+    const { id: tokenId, token } = created.body;
+    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+
+    // A token file other users can read is refused: it would be no better than the command line.
+    const loose = join(dir.path, 'token-loose');
+    writeFileSync(loose, `${token}\n`, { mode: 0o644 });
+    const refused = await runCli(['agent', '--data-dir', join(dir.path, 'agent-loose'), '--console', consoleProc.url, '--enroll-token-file', loose]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/other users can read it/);
+
+    const file = join(dir.path, 'token');
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    const fromFile = startProcess([CLI, 'agent', '--data-dir', join(dir.path, 'agent-file'), '--console', consoleProc.url, '--enroll-token-file', file]);
+    await fromFile.waitFor(/running as device/, 60_000);
+    expect(cmdline(fromFile.child.pid!)).not.toContain(token);
+
+    // On the command line (scripted use): overwritten at once, and the agent says why.
+    const onArgv = startProcess([CLI, 'agent', '--data-dir', join(dir.path, 'agent-argv'), '--console', consoleProc.url, '--enroll-token', token]);
+    await onArgv.waitFor(/running as device/, 60_000);
+    expect(cmdline(onArgv.child.pid!)).not.toContain(token);
+    expect(onArgv.stderr).toMatch(/enrollment token was given on the command line/);
+
+    // From standard input (`--enroll-token -`).
+    const viaStdin = spawn(process.execPath, [CLI, 'agent', '--data-dir', join(dir.path, 'agent-stdin'), '--console', consoleProc.url, '--enroll-token', '-'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdinOut = '';
+    viaStdin.stdout!.on('data', (d: Buffer) => (stdinOut += d.toString()));
+    viaStdin.stderr!.on('data', () => undefined);
+    viaStdin.stdin!.end(`${token}\n`);
+    try {
+      await waitUntil(() => /running as device/.test(stdinOut), 60_000, () => `agent reading the token from stdin: ${stdinOut}`);
+      expect(cmdline(viaStdin.pid!)).not.toContain(token);
+    } finally {
+      const exited = new Promise((resolve) => viaStdin.once('exit', resolve));
+      viaStdin.kill('SIGTERM');
+      await exited;
+    }
+
+    // The admin sees who enrolled with the token, and revokes them all at once.
+    const listed = await consoleProc.api(`/api/v1/enroll-tokens/${tokenId}/devices`);
+    expect(listed.status).toBe(200);
+    expect(listed.body.devices).toHaveLength(3);
+    const revoked = await consoleProc.api(`/api/v1/enroll-tokens/${tokenId}/revoke-devices`, { method: 'POST', body: '{}' });
+    expect(revoked.body.revoked.sort()).toEqual(listed.body.devices.map((d: { id: string }) => d.id).sort());
+    const after = (await consoleProc.api(`/api/v1/enroll-tokens/${tokenId}/devices`)).body.devices;
+    expect(after.every((d: { revoked: boolean }) => d.revoked)).toBe(true);
+    const audit = (await consoleProc.api('/api/v1/audit?limit=100')).body.audit.filter((a: { action: string }) => a.action === 'device.revoked');
+    expect(audit.filter((a: { detail: { enrolledWith?: string } }) => a.detail.enrolledWith === tokenId)).toHaveLength(3);
+    await kill(fromFile);
+    await kill(onArgv);
+  }, 240_000);
 });

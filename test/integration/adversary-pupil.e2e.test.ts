@@ -221,7 +221,7 @@ describe.skipIf(skip)('the pupil cannot switch off what the service enforces (is
       return localIpc && localIpc.refusedPerUser >= 62 && localIpc.handshakeTimeouts >= 8 ? localIpc : null;
     }, 60_000);
     expect(shown.notTheTray).toBeGreaterThanOrEqual(2);
-  });
+  }, 180_000);
 
   it('point 1: "idle 0" every second from the tray executable itself does not keep the session from locking', async () => {
     // The worst case: the pupil runs the installed tray binary with a script (no fuses), so the identity check passes.
@@ -242,7 +242,7 @@ describe.skipIf(skip)('the pupil cannot switch off what the service enforces (is
     expect(lock.data.action).toBe('lock');
     expect(spam.child.exitCode).toBeNull(); // the script was claiming "idle 0" all along
     await killProbe(spam);
-  });
+  }, 240_000);
 });
 
 /** Long-running probes as other users; setpriv execs the program, so the PID is the probe's own. */
