@@ -144,7 +144,13 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok({ events });
     })
     .add('GET', '/api/v1/stats', 'devices:read', async () =>
-      ok({ hub: hub.stats, overBudget: hub.budgets.report(), online: hub.onlineCount, feedSubscribers: deps.feed.subscriberCount, events: await store.countEvents() }),
+      ok({
+        hub: hub.stats,
+        overBudget: hub.budgets.report(),
+        online: hub.onlineCount,
+        feedSubscribers: deps.feed.subscriberCount,
+        events: await store.countEvents(),
+      }),
     )
 
     .add('GET', '/api/v1/policies', 'policy:read', async ({ url }) => ok({ policies: await store.listPolicies(limitParam(url, 500)) }))

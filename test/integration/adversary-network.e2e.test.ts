@@ -214,7 +214,11 @@ describe('the enrollment token stays off the command line (issue 15, point 8)', 
     viaStdin.stderr!.on('data', () => undefined);
     viaStdin.stdin!.end(`${token}\n`);
     try {
-      await waitUntil(() => /running as device/.test(stdinOut), 60_000, () => `agent reading the token from stdin: ${stdinOut}`);
+      await waitUntil(
+        () => /running as device/.test(stdinOut),
+        60_000,
+        () => `agent reading the token from stdin: ${stdinOut}`,
+      );
       expect(cmdline(viaStdin.pid!)).not.toContain(token);
     } finally {
       const exited = new Promise((resolve) => viaStdin.once('exit', resolve));

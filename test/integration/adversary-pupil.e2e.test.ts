@@ -75,8 +75,10 @@ describe.skipIf(skip)('the pupil cannot switch off what the service enforces (is
       .filter(Boolean)
       .map((l) => JSON.parse(l));
   };
-  const call = async (who: Account, op: string, fields: unknown = {}, exe?: string) => (await probeAs(who, ['call', socket, op, JSON.stringify(fields)], exe))[0];
-  const events = async (type: string) => (await consoleProc.api(`/api/v1/events?device=${deviceId}&type=${type}&limit=1000`)).body.events.map((e: any) => e.event);
+  const call = async (who: Account, op: string, fields: unknown = {}, exe?: string) =>
+    (await probeAs(who, ['call', socket, op, JSON.stringify(fields)], exe))[0];
+  const events = async (type: string) =>
+    (await consoleProc.api(`/api/v1/events?device=${deviceId}&type=${type}&limit=1000`)).body.events.map((e: any) => e.event);
   const device = async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device;
 
   beforeAll(async () => {
@@ -187,12 +189,26 @@ describe.skipIf(skip)('the pupil cannot switch off what the service enforces (is
     writeFileSync(game, '#!/bin/sh\necho not really minecraft\n', { mode: 0o755 });
     chownSync(game, pupil.uid, pupil.gid);
     const real = createHash('sha256').update(readFileSync(game)).digest('hex');
-    const forged = { name: 'Microsoft Teams', path: game, sha256: '0'.repeat(64), signer: 'publisher:CN=Microsoft Corporation, O=Microsoft Corporation, L=Redmond', reason: 'for homework' };
+    const forged = {
+      name: 'Microsoft Teams',
+      path: game,
+      sha256: '0'.repeat(64),
+      signer: 'publisher:CN=Microsoft Corporation, O=Microsoft Corporation, L=Redmond',
+      reason: 'for homework',
+    };
     expect(await call(pupil, 'app.request', { ask: forged })).toEqual({ ok: true, result: { queued: true } });
     const event = await waitUntil(async () => (await events('app.permission-requested')).find((e: any) => e.data.path === game), 30_000);
-    expect(event.data).toMatchObject({ path: game, sha256: real, signer: 'unknown', measured: true, claimed: { sha256: '0'.repeat(64), signer: forged.signer } });
+    expect(event.data).toMatchObject({
+      path: game,
+      sha256: real,
+      signer: 'unknown',
+      measured: true,
+      claimed: { sha256: '0'.repeat(64), signer: forged.signer },
+    });
     // The approval queue shows what was measured; approving "by signer" has no signer to approve.
-    const request = await waitUntil(async () => (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests?.find((r: any) => r.path === game));
+    const request = await waitUntil(async () =>
+      (await consoleProc.api('/api/v1/app-requests?status=pending')).body.requests?.find((r: any) => r.path === game),
+    );
     expect(request).toMatchObject({ sha256: real, signer: 'unknown' });
     const bySigner = await consoleProc.api(`/api/v1/app-requests/${request.id}/approve`, { method: 'POST', body: JSON.stringify({ by: 'signer' }) });
     expect(bySigner.status).toBe(400);

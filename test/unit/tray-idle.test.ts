@@ -33,12 +33,12 @@ describe('tray idle reports', () => {
     expect(reports.fresh(PUPIL)).toBeNull();
   });
 
-  it("session control measures idle itself: a fresh tray report may only make it more idle, never less (issue 15, point 1)", async () => {
+  it('session control measures idle itself: a fresh tray report may only make it more idle, never less (issue 15, point 1)', async () => {
     const clock = fakeClock();
     const reports = new TrayIdleReports(clock.monoNow);
     const xprintidle = platformIdle(70_000);
     const source = measuredIdle(xprintidle, reports, () => PUPIL);
-    expect(source.name).toBe("xprintidle + tray report (may only add)");
+    expect(source.name).toBe('xprintidle + tray report (may only add)');
     expect(await source.idleMs()).toBe(70_000); // no report yet
     // A pupil's script saying "idle 0" changes nothing: the measurement stands.
     reports.record(PUPIL, { idleSeconds: 0, state: 'active' });

@@ -97,7 +97,8 @@ export class TrayRequests implements TrayRequestHandler {
         this.countReport(peer);
         // What the console approves is what the service measured, never what the session said.
         const { sha256, signer } = await host.measure(request.ask.path, peer);
-        const claimed = sha256 !== request.ask.sha256 || signer !== request.ask.signer ? { claimed: { sha256: request.ask.sha256, signer: request.ask.signer } } : {};
+        const claimed =
+          sha256 !== request.ask.sha256 || signer !== request.ask.signer ? { claimed: { sha256: request.ask.sha256, signer: request.ask.signer } } : {};
         host.emit({ type: 'app.permission-requested', data: { ...request.ask, sha256, signer, measured: true, ...claimed, user: peer.user } });
         return { queued: true };
       }

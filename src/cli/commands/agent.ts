@@ -168,7 +168,9 @@ async function enrollTokenFrom(arg: string | undefined, file: string | undefined
   if (arg === '-') return nonEmptyToken(await readStdin(), 'standard input');
   if (arg === undefined) return undefined;
   hideFromCommandLine(arg);
-  log.warn('the enrollment token was given on the command line, where local users can read it while the process starts; use --enroll-token-file or standard input');
+  log.warn(
+    'the enrollment token was given on the command line, where local users can read it while the process starts; use --enroll-token-file or standard input',
+  );
   return arg;
 }
 
