@@ -1,4 +1,4 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { TrayIpcClient } from '../../src/agent/local-ipc/client.js';
 import { startConsoleProcess, ENROLL_TOKEN, type ConsoleHandle } from '../helpers/fleet.js';
 import { CLI, REPO, startProcess, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
 import { skipReason } from '../helpers/requirements.js';
+import { account, asUser, killProbe, startProcessAs, stopProbes, type Account } from '../helpers/as-user.js';
 
 /**
  * The tray's local IPC with real processes: the agent service as root (`vigil agent
@@ -32,18 +33,9 @@ const requirement =
             : null;
 const skip = skipReason('tray IPC', requirement);
 
-interface Account {
-  uid: number;
-  gid: number;
-}
-const account = (name: string): Account => ({
-  uid: Number(execFileSync('id', ['-u', name]).toString().trim()),
-  gid: Number(execFileSync('id', ['-g', name]).toString().trim()),
-});
-
 /** Runs the probe as `who` and returns its JSON lines. */
 function probeAs(who: Account, args: string[], timeoutMs = 20_000): any[] {
-  const result = spawnSync('setpriv', ['--reuid', String(who.uid), '--regid', String(who.gid), '--clear-groups', '--', process.execPath, PROBE, ...args], {
+  const result = spawnSync('setpriv', asUser(who, process.execPath, [PROBE, ...args]), {
     cwd: '/',
     encoding: 'utf8',
     timeout: timeoutMs,
@@ -266,43 +258,3 @@ describe.skipIf(skip)('tray IPC between users and the root service', () => {
     expect(await stoppedFor('nobody')).toBe(0);
   });
 });
-
-/** Long-running probes as other users; setpriv execs node, so the PID is the probe's own. */
-const probes = new Set<ChildProcess>();
-
-interface Probe {
-  child: ChildProcess;
-  waitFor(pattern: RegExp): Promise<unknown>;
-}
-
-function startProcessAs(who: Account, args: string[]): Probe {
-  const child = spawn('setpriv', ['--reuid', String(who.uid), '--regid', String(who.gid), '--clear-groups', '--', process.execPath, ...args], {
-    cwd: '/',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  probes.add(child);
-  child.once('exit', () => probes.delete(child));
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return {
-    child,
-    waitFor: (pattern) =>
-      waitUntil(
-        () => pattern.exec(out),
-        20_000,
-        () => `waiting for ${pattern}: ${out}`,
-      ),
-  };
-}
-
-async function killProbe(probe: Probe, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (probe.child.exitCode !== null || probe.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => probe.child.once('exit', resolve));
-  probe.child.kill(signal);
-  await exited;
-}
-
-async function stopProbes(): Promise<void> {
-  await Promise.all([...probes].map((child) => killProbe({ child, waitFor: async () => undefined }, 'SIGKILL')));
-}
