@@ -119,6 +119,21 @@ describe('one address cannot keep a school offline (issue 15, point 6)', () => {
   }, 240_000);
 });
 
+describe('one address cannot keep a school offline: the rule itself (issue 15, point 6)', () => {
+  it('with every slot of an address held, a newcomer from it is let in and the oldest waiting connection is closed', async () => {
+    const device = await enrollRawDevice(consoleProc.url, 'behind-the-nat');
+    const before = (await stats()).hub.preAuthEvicted;
+    const held = await Promise.all(Array.from({ length: PENDING_CAP }, () => openRaw(consoleProc.url)));
+    await Promise.all(held.map((h) => h.next('challenge', 30_000)));
+    // Before issue 15 this upgrade was answered 503.
+    const socket = await connectAs(consoleProc.url, device);
+    expect((await stats()).hub.preAuthEvicted - before).toBeGreaterThanOrEqual(1);
+    expect(held.filter((h) => h.ws.readyState !== h.ws.OPEN).length).toBeGreaterThanOrEqual(1);
+    socket.ws.close();
+    held.forEach((h) => h.ws.terminate());
+  });
+});
+
 describe('per-device frame budgets (issue 15, point 7)', () => {
   it('drops and counts what a signed-in device sends over its budget, tells it, and other devices are served', async () => {
     const hostile = await enrollRawDevice(consoleProc.url, 'hostile');
