@@ -1,3 +1,4 @@
+import { measureProgram } from '../src/agent/local-ipc/program-identity.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,12 +34,15 @@ const requests = new TrayRequests({
   emit: () => undefined,
   lock: null,
   watch: null,
+  measure: (path, peer) => measureProgram(path, peer),
 });
 const server = new TrayIpcServer({
   path,
   handler: requests,
   credentialsOf: socketPeerCredentials,
   userName: () => 'pupil',
+  // One account opens every connection here, one after another: the per-account cap would measure refusals.
+  limits: { maxPerUser: 1_000_000 },
   log: createLogger('bench', 'error'),
 });
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;

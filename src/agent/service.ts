@@ -1,3 +1,4 @@
+import { newLocalIpcDrops } from '../shared/status.js';
 import type { PowerState } from '../shared/activity.js';
 import { ensurePrivateDir } from '../shared/node/files.js';
 import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../shared/protocol.js';
@@ -98,7 +99,17 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     sink: pump,
     log,
   });
-  const status = new StatusReporter({ link, store: policyStore, bus, appControl: () => appControl.status, sources: { systemFacts, signedInSessions }, log });
+  // The tray socket's refusals and timeouts: counted by the tray IPC, sent in every status.
+  const localIpcDrops = config.trayIpc?.path ? newLocalIpcDrops() : undefined;
+  const status = new StatusReporter({
+    link,
+    store: policyStore,
+    bus,
+    appControl: () => appControl.status,
+    localIpc: localIpcDrops,
+    sources: { systemFacts, signedInSessions },
+    log,
+  });
   const trayIdle = new TrayIdleReports(systemClock.monoNow);
   const seatController = config.session
     ? new SeatController({
@@ -145,6 +156,7 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
         aupGate,
         trayIdle,
         reportPower,
+        drops: localIpcDrops ?? newLocalIpcDrops(),
         log: log.child('tray'),
       })
     : null;

@@ -12,8 +12,8 @@ import { signPayload, verifyPayload } from '../shared/node/signing.js';
 import type { EventRouter } from './agent-link/event-router.js';
 import type { AgentLinkStats } from './agent-link/stats.js';
 import type { ConsoleIdentity } from './identity.js';
+import { FrameBudgets } from './agent-link/frame-budget.js';
 import { PenaltyBox } from './rate-limit.js';
-import { QueryAllowance } from './query-allowance.js';
 import type { DeviceStore, PolicyStore } from './store/store.js';
 
 export interface AgentHubOptions {
@@ -26,14 +26,18 @@ export interface AgentHubOptions {
   maxStrikes: number;
   strikeWindowMs: number;
   penaltyMs: number;
-  /** Unauthenticated connections allowed at once, per address and in all. */
+  /**
+   * Unauthenticated connections held at once, per address and in all. Past the cap the oldest
+   * unauthenticated one of that address (or of the busiest address) is closed to make room.
+   */
   maxPendingPerAddress: number;
   maxPendingTotal: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
   pingIntervalMs: 15_000,
-  authTimeoutMs: 10_000,
+  // One round trip (challenge, signed answer): seconds are plenty even on a loaded school link.
+  authTimeoutMs: 5_000,
   heartbeatSeconds: 30,
   maxStrikes: 5,
   strikeWindowMs: 60_000,
@@ -61,13 +65,7 @@ interface Connection {
   queue: Promise<void>;
   /** Ends the connection's "unauthenticated" status (once). */
   settle: () => void;
-  /** `aup.query` frames this connection may still send (one per sign-in is the normal rate). */
-  aupQueries: QueryAllowance;
 }
-
-/** AUP questions per connection: a lab's morning of sign-ins at once, then one every 2 s. */
-const AUP_QUERY_BURST = 30;
-const AUP_QUERY_REFILL_MS = 2000;
 
 /**
  * The agents' WebSocket endpoint, and only that: challenge-response authentication with the
@@ -83,12 +81,18 @@ export class AgentHub {
   /** Invalid frames per device (or address, before auth); too many in a window boxes the sender. */
   private readonly penalties: PenaltyBox;
   /**
-   * Connections not yet authenticated, per address and in all. Addresses are not penalised
-   * (a whole school may share one behind NAT or a proxy); instead each unauthenticated
-   * connection is short-lived and their number is capped, so they cannot exhaust the console.
+   * Connections not yet authenticated, per address (oldest first) and in all. Addresses are
+   * not penalised or refused (a whole school shares one behind NAT or a proxy, so one pupil
+   * could otherwise keep every laptop out); instead each unauthenticated connection is
+   * short-lived, and when the cap is reached the oldest one of that address is closed to make
+   * room. A newcomer is always let in, and a real agent needs one round trip to authenticate,
+   * so a flood from its own address cannot keep it out: the flood would have to open a whole
+   * cap's worth of connections within that round trip.
    */
-  private readonly preAuthByIp = new Map<string, number>();
+  private readonly preAuthByIp = new Map<string, Set<Connection>>();
   private preAuthTotal = 0;
+  /** Per-device frame budgets (agent-link/frame-budget.ts). */
+  readonly budgets = new FrameBudgets();
   private readonly pingTimer: NodeJS.Timeout;
 
   constructor(
@@ -111,19 +115,53 @@ export class AgentHub {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
-    if (this.preAuthTotal >= this.options.maxPendingTotal || (this.preAuthByIp.get(ip) ?? 0) >= this.options.maxPendingPerAddress) {
-      this.log.warn('too many unauthenticated agent connections; asking this one to retry', { ip, pending: this.preAuthTotal });
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\n\r\n');
+    // Agents send no Origin; browsers always do on a WebSocket. A page elsewhere (or the
+    // console's own) has no business on the agents' endpoint.
+    if (req.headers.origin !== undefined || req.headers['sec-fetch-site'] !== undefined) {
+      this.stats.refusedOrigin++;
+      this.log.warn('refused an agent WebSocket opened by a browser page', { ip, origin: String(req.headers.origin ?? '').slice(0, 200) });
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ip));
   }
 
-  private pendingChanged(ip: string, delta: 1 | -1): void {
-    this.preAuthTotal += delta;
-    const n = (this.preAuthByIp.get(ip) ?? 0) + delta;
-    if (n > 0) this.preAuthByIp.set(ip, n);
-    else this.preAuthByIp.delete(ip);
+  /** Unauthenticated connections now, per address (tests and the flood benchmark read it). */
+  pendingFrom(ip: string): number {
+    return this.preAuthByIp.get(ip)?.size ?? 0;
+  }
+
+  /** Holds a slot for a new unauthenticated connection, closing the oldest one in the way. */
+  private holdPending(conn: Connection): void {
+    const own = this.preAuthByIp.get(conn.ip);
+    if (own && own.size >= this.options.maxPendingPerAddress) this.evictOldest(own, 'its address has too many connections waiting to authenticate');
+    else if (this.preAuthTotal >= this.options.maxPendingTotal) {
+      let busiest: Set<Connection> | null = null;
+      for (const set of this.preAuthByIp.values()) if (!busiest || set.size > busiest.size) busiest = set;
+      if (busiest) this.evictOldest(busiest, 'the console has too many connections waiting to authenticate');
+    }
+    let set = this.preAuthByIp.get(conn.ip);
+    if (!set) this.preAuthByIp.set(conn.ip, (set = new Set()));
+    set.add(conn);
+    this.preAuthTotal++;
+  }
+
+  private releasePending(conn: Connection): void {
+    const set = this.preAuthByIp.get(conn.ip);
+    if (!set?.delete(conn)) return;
+    this.preAuthTotal--;
+    if (set.size === 0) this.preAuthByIp.delete(conn.ip);
+  }
+
+  private evictOldest(set: Set<Connection>, why: string): void {
+    const oldest = set.values().next().value;
+    if (!oldest) return;
+    this.releasePending(oldest);
+    this.stats.preAuthEvicted++;
+    if (this.stats.preAuthEvicted === 1 || this.stats.preAuthEvicted % 1000 === 0) {
+      this.log.warn('closed an unauthenticated agent connection to make room', { ip: oldest.ip, why, evicted: this.stats.preAuthEvicted });
+    }
+    oldest.ws.terminate();
   }
 
   private accept(ws: WebSocket, ip: string): void {
@@ -135,18 +173,16 @@ export class AgentHub {
       alive: true,
       queue: Promise.resolve(),
       settle: () => undefined,
-      aupQueries: new QueryAllowance(AUP_QUERY_BURST, AUP_QUERY_REFILL_MS),
     };
     this.connections.add(conn);
     this.stats.connected++;
-    this.pendingChanged(ip, 1);
-    let pending = true;
-    const settle = () => {
-      if (pending) ((pending = false), this.pendingChanged(ip, -1));
-    };
+    this.holdPending(conn);
+    const settle = () => this.releasePending(conn);
     conn.settle = settle;
     const authTimer = setTimeout(() => {
-      if (!conn.deviceId) this.refuse(conn, 'timeout', 'no authentication within the time allowed', CLOSE.authFailed);
+      if (conn.deviceId) return;
+      this.stats.preAuthTimedOut++;
+      this.refuse(conn, 'timeout', 'no authentication within the time allowed', CLOSE.authFailed);
     }, this.options.authTimeoutMs);
     ws.on('pong', () => (conn.alive = true));
     ws.on('message', (data, isBinary) => {
@@ -235,13 +271,31 @@ export class AgentHub {
 
   private async handle(conn: Connection, deviceId: string, message: AgentMessage): Promise<void> {
     if (message.type === 'auth') return this.strike(conn, 'invalid', 'already authenticated');
-    if (message.type === 'aup.query' && !conn.aupQueries.take()) {
+    const over = this.budgets.take(deviceId, message.type);
+    if (over) return this.overBudget(conn, deviceId, message, over);
+    const ctx = { deviceId, receivedAt: new Date().toISOString(), reply: (m: ConsoleMessageInput) => this.send(conn, m) };
+    return this.router.dispatch(ctx, message);
+  }
+
+  /**
+   * A frame over the device's budget is dropped and counted, and the device is told (at most
+   * every 10 s per type). Events are not lost: unacknowledged, the agent sends them again.
+   */
+  private overBudget(conn: Connection, deviceId: string, message: AgentMessage, over: { dropped: number; tell: boolean }): void {
+    this.stats.framesOverBudget++;
+    if (message.type === 'aup.query') {
       const { user, aupHash } = message;
       this.send(conn, { v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, accepted: false, acceptedAt: null, refused: 'rate-limited' });
       return;
     }
-    const ctx = { deviceId, receivedAt: new Date().toISOString(), reply: (m: ConsoleMessageInput) => this.send(conn, m) };
-    return this.router.dispatch(ctx, message);
+    if (!over.tell) return;
+    this.log.warn('device over its frame budget; dropping', { deviceId, type: message.type, dropped: over.dropped });
+    this.send(conn, {
+      v: PROTOCOL_VERSION,
+      type: 'error',
+      code: 'rate-limited',
+      message: `too many ${message.type} frames: ${over.dropped} dropped so far; slow down`,
+    });
   }
 
   /** Sends the bundle to every authenticated agent; returns how many it went to. */
@@ -278,6 +332,7 @@ export class AgentHub {
 
   /** Cuts off a device at once (after revocation). */
   disconnect(deviceId: string, code: number, reason: string): void {
+    this.budgets.forget(deviceId);
     this.byDevice.get(deviceId)?.ws.close(code, reason);
   }
 

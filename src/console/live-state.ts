@@ -6,9 +6,11 @@ import type { DeviceLiveState } from './devices.js';
  * session state (`activity` frames, latest wins) and whether a device announced it was going to
  * sleep. Held in memory only; a console restart forgets it and devices resend on reconnect.
  *
- * Presence: a connected device is online unless it has just said `suspending`; a device whose
- * connection ends after it said `suspending` is asleep (not lost) until it connects again;
- * otherwise a device without a connection is offline.
+ * Presence: a connected device that answers the console's pings is online, whatever it says
+ * about its power (`suspending` is a claim that a process in the pupil's session can make; the
+ * console trusts only what it measures: the connection). A device whose connection ends after
+ * it said `suspending` is asleep (not lost) until it connects again; otherwise a device without
+ * a connection is offline.
  */
 export class LiveState {
   private readonly activity = new Map<string, ActivityNow>();
@@ -37,8 +39,8 @@ export class LiveState {
   }
 
   presence(deviceId: string, online: boolean): Presence {
-    if (this.sleeping.has(deviceId)) return 'asleep';
-    return online ? 'online' : 'offline';
+    if (online) return 'online';
+    return this.sleeping.has(deviceId) ? 'asleep' : 'offline';
   }
 
   of(deviceId: string, online: boolean): DeviceLiveState {

@@ -33,7 +33,7 @@ import { coverageCsv, type AupService } from './aups.js';
 import type { PolicyService } from './policies.js';
 import type { CommandService } from './commands.js';
 import { CommandRequestSchema } from '../shared/command.js';
-import type { ConsoleStore } from './store/store.js';
+import type { ConsoleStore, DeviceRecord } from './store/store.js';
 
 export interface RouteDeps {
   store: ConsoleStore;
@@ -144,7 +144,13 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok({ events });
     })
     .add('GET', '/api/v1/stats', 'devices:read', async () =>
-      ok({ hub: hub.stats, online: hub.onlineCount, feedSubscribers: deps.feed.subscriberCount, events: await store.countEvents() }),
+      ok({
+        hub: hub.stats,
+        overBudget: hub.budgets.report(),
+        online: hub.onlineCount,
+        feedSubscribers: deps.feed.subscriberCount,
+        events: await store.countEvents(),
+      }),
     )
 
     .add('GET', '/api/v1/policies', 'policy:read', async ({ url }) => ok({ policies: await store.listPolicies(limitParam(url, 500)) }))
@@ -249,6 +255,23 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok({ revoked: true, changed });
     })
 
+    // A leaked token (it was on agents' command lines, readable with ps): who enrolled with it, and revoking them all.
+    .add('GET', '/api/v1/enroll-tokens/:id/devices', 'enroll-tokens:manage', async ({ params }) => {
+      const devices = await devicesEnrolledWith(store, params.id!);
+      return ok({ devices: devices.map(({ id, hostname, platform, enrolledAt, revoked }) => ({ id, hostname, platform, enrolledAt, revoked })) });
+    })
+    .add('POST', '/api/v1/enroll-tokens/:id/revoke-devices', 'devices:revoke', async ({ params, principal }) => {
+      const revoked: string[] = [];
+      for (const device of await devicesEnrolledWith(store, params.id!)) {
+        if (!(await store.revokeDevice(device.id))) continue;
+        hub.disconnect(device.id, CLOSE.revoked, 'revoked');
+        deps.views.forget(device.id);
+        await audit(principal, 'device.revoked', device.id, { hostname: device.hostname, enrolledWith: params.id! });
+        revoked.push(device.id);
+      }
+      return ok({ revoked });
+    })
+
     .add('GET', '/api/v1/users', 'users:manage', async () => {
       const users = await store.listUsers();
       return ok({ users: users.map(({ passwordHash: _hidden, ...u }) => u) });
@@ -281,4 +304,11 @@ async function findDevice(store: ConsoleStore, id: string) {
   const device = await store.getDevice(id);
   if (!device) throw new HttpError(404, 'not-found', 'no such device');
   return device;
+}
+
+/** The devices enrolled with one enrollment token (404 for a token that does not exist). */
+async function devicesEnrolledWith(store: ConsoleStore, tokenId: string): Promise<DeviceRecord[]> {
+  if (!DeviceIdParam.safeParse(tokenId).success) throw new HttpError(400, 'invalid-request', 'not a token id');
+  if (!(await store.listEnrollTokens()).some((t) => t.id === tokenId)) throw new HttpError(404, 'not-found', 'no such enrollment token');
+  return (await store.listDevices()).filter((d) => d.enrolledWith === tokenId);
 }

@@ -40,6 +40,10 @@ export const AppPermissionRequestData = z.strictObject({
   signer: boundedText(1024),
   user: boundedText(128).nullable(),
   reason: boundedText(500).nullable(),
+  /** The device's service measured `sha256` and `signer` from the file itself (absent from older agents, whose values are the tray's word). */
+  measured: z.literal(true).optional(),
+  /** What the pupil's session claimed, when it differs from what was measured. */
+  claimed: z.strictObject({ sha256: Sha256HexSchema, signer: boundedText(1024) }).optional(),
 });
 export type AppPermissionRequest = z.infer<typeof AppPermissionRequestData>;
 

@@ -28,7 +28,13 @@ export const IPC_LIMITS = {
   /** A client that has not finished a line within this time is dropped. */
   partialLineMs: 10_000,
   /** Connections the service keeps at once, all users together. */
-  maxConnections: 64,
+  maxConnections: 256,
+  /** Connections one account may hold at once (a tray needs one; the rest are its restarts and probes). */
+  maxPerUser: 8,
+  /** A new connection must send its first complete request within this time, or it is closed. */
+  handshakeMs: 5_000,
+  /** A connection that sends nothing for this long is closed (the tray reports idle time every 5 s). */
+  idleMs: 60_000,
   /** Answers waiting unread by one connection before the service drops it. */
   unreadBytes: 4 * 1024 * 1024,
   /** Requests one connection may have in progress. */
@@ -107,12 +113,16 @@ export const TrayStatusSchema = z.strictObject({
 });
 export type TrayStatus = z.infer<typeof TrayStatusSchema>;
 
-export const IpcErrorCodeSchema = z.enum(['malformed', 'too-large', 'not-your-session', 'unavailable', 'failed', 'busy']);
+export const IpcErrorCodeSchema = z.enum(['malformed', 'too-large', 'not-your-session', 'unavailable', 'failed', 'busy', 'not-the-tray', 'not-readable']);
 export type IpcErrorCode = z.infer<typeof IpcErrorCodeSchema>;
 
 /** Results per operation, checked by the tray against the operation it asked for. */
 export const TrayResultSchemas = {
-  hello: z.strictObject({ user: boundedText(128), sessionUser: z.boolean() }),
+  /**
+   * `tray`: whether the kernel shows the peer running the installed tray executable (true/false),
+   * or null where the service has no executable to check against (development, Windows).
+   */
+  hello: z.strictObject({ user: boundedText(128), sessionUser: z.boolean(), tray: z.boolean().nullable() }),
   status: TrayStatusSchema,
   'aup.decide': z.discriminatedUnion('needed', [
     z.strictObject({ needed: z.literal(false), reason: z.enum(['accepted-here', 'accepted-elsewhere', 'no-aup']) }),

@@ -21,6 +21,23 @@ export const AppControlStatusSchema = z.strictObject({
 export type AppControlStatus = z.infer<typeof AppControlStatusSchema>;
 
 /** What a device reports about itself. Deliberately small: enough for IT, nothing more. */
+const count = z.number().int().nonnegative();
+/** Tray-socket connections and claims the service refused since it started (every drop counted and shown). */
+export const LocalIpcDropsSchema = z.strictObject({
+  /** The account already held its share of connections. */
+  refusedPerUser: count,
+  /** The service already held its maximum of connections. */
+  refusedTotal: count,
+  /** No complete request within the handshake deadline. */
+  handshakeTimeouts: count,
+  /** Silent for the idle timeout. */
+  idleTimeouts: count,
+  /** Hello, idle or power claims from a process that is not the installed tray. */
+  notTheTray: count,
+});
+export type LocalIpcDrops = z.infer<typeof LocalIpcDropsSchema>;
+export const newLocalIpcDrops = (): LocalIpcDrops => ({ refusedPerUser: 0, refusedTotal: 0, handshakeTimeouts: 0, idleTimeouts: 0, notTheTray: 0 });
+
 export const DeviceStatusSchema = z.strictObject({
   hostname: boundedText(255),
   os: z.strictObject({
@@ -38,6 +55,8 @@ export const DeviceStatusSchema = z.strictObject({
   policyVersion: z.number().int().positive().nullable(),
   /** Absent from agents older than application control. */
   appControl: AppControlStatusSchema.optional(),
+  /** Absent from agents older than issue 15, and from agents that serve no tray socket. */
+  localIpc: LocalIpcDropsSchema.optional(),
   collectedAt: IsoDateTime,
 });
 export type DeviceStatus = z.infer<typeof DeviceStatusSchema>;

@@ -47,3 +47,30 @@ if (mode === 'call') {
   const server = createServer((c) => c.on('data', () => c.write('{"kind":"result","id":1,"ok":true,"result":{}}\n')));
   server.listen(path, () => out({ listening: path }));
 }
+
+// Modes of a hostile process of the pupil's (issue 15):
+//   spam-idle SOCKET               says hello, then "idle 0" every second until killed; prints each answer
+//   silent SOCKET N MS             opens N connections that never send, waits MS; prints how many the service closed
+if (mode === 'spam-idle') {
+  const client = await TrayIpcClient.connect({ path });
+  out({ hello: await client.call('hello', { trayVersion: 'script' }) });
+  const once = async () => {
+    try {
+      out({ idle: await client.call('idle.report', { idleSeconds: 0, state: 'active' }) });
+    } catch (error) {
+      out({ idle: null, code: error.code });
+    }
+  };
+  await once();
+  setInterval(() => void once(), 1000);
+} else if (mode === 'silent') {
+  const sockets = Array.from({ length: Number(a) }, () => connect(path));
+  let closed = 0;
+  for (const s of sockets) {
+    s.on('error', () => undefined);
+    s.on('close', () => closed++);
+  }
+  await new Promise((resolve) => setTimeout(resolve, Number(b)));
+  out({ opened: sockets.length, closedByService: closed });
+  sockets.forEach((s) => s.destroy());
+}

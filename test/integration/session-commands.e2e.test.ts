@@ -150,7 +150,7 @@ describe.skipIf(unavailable !== null)('lock, log off and message commands throug
     ]);
     await waitUntil(async () => (await consoleProc.api(`/api/v1/events?device=${deviceId}&type=session.backends`)).body.events.length > 0, 10_000);
     const events = (await consoleProc.api(`/api/v1/events?device=${deviceId}&type=session.backends`)).body.events;
-    expect(events[0].event.data).toMatchObject({ platform: 'linux', idle: 'tray powerMonitor, else xprintidle', warning: 'xmessage' });
+    expect(events[0].event.data).toMatchObject({ platform: 'linux', idle: 'xprintidle + tray report (may only add)', warning: 'xmessage' });
   });
 
   it('a replayed, tampered, misdirected or foreign-signed command is refused', async () => {

@@ -42,12 +42,13 @@ const status = (user: string | null, uptimeSeconds = 10): DeviceStatus => ({
 });
 
 describe('LiveState', () => {
-  it('tells suspend from loss: asleep after `suspending`, offline after a silent drop, online on reconnect', () => {
+  it('tells suspend from loss: asleep after `suspending` once the connection is gone, offline after a silent drop, online on reconnect', () => {
     const live = new LiveState();
     expect(live.connected('a')).toBe('online');
     expect(live.presence('a', true)).toBe('online');
     live.setPower('a', 'suspending');
-    expect(live.presence('a', true)).toBe('asleep');
+    // A claim while the connection still answers pings: the device is online (issue 15, point 2).
+    expect(live.presence('a', true)).toBe('online');
     expect(live.disconnected('a')).toBe('asleep');
     expect(live.of('a', false)).toEqual({ presence: 'asleep', activity: null });
     expect(live.connected('a')).toBe('online');

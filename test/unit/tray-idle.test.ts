@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { IdleSource, Locker } from '../../src/agent/session/platform.js';
 import { SessionRunner } from '../../src/agent/session/runner.js';
-import { preferTrayIdle, TRAY_IDLE_FRESH_MS, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
+import { measuredIdle, TRAY_IDLE_FRESH_MS, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import type { NewAgentEvent } from '../../src/shared/events.js';
 import { createLogger } from '../../src/shared/node/log.js';
 import { waitUntil } from '../helpers/processes.js';
 
-/** Which idle source session control reads: a fresh tray report, else the platform's reader. */
+/** Which idle source session control reads: the service's own reader; a tray report may only add idle time. */
 const PUPIL = 1001;
 
 function fakeClock() {
@@ -33,30 +33,38 @@ describe('tray idle reports', () => {
     expect(reports.fresh(PUPIL)).toBeNull();
   });
 
-  it('session control prefers a fresh tray reading, else the platform reader, else nothing', async () => {
+  it('session control measures idle itself: a fresh tray report may only make it more idle, never less (issue 15, point 1)', async () => {
     const clock = fakeClock();
     const reports = new TrayIdleReports(clock.monoNow);
-    const xprintidle = platformIdle(7_000);
-    const source = preferTrayIdle(xprintidle, reports, () => PUPIL);
-    expect(source.name).toBe('tray powerMonitor, else xprintidle');
-    expect(await source.idleMs()).toBe(7_000); // no report yet
+    const xprintidle = platformIdle(70_000);
+    const source = measuredIdle(xprintidle, reports, () => PUPIL);
+    expect(source.name).toBe('xprintidle + tray report (may only add)');
+    expect(await source.idleMs()).toBe(70_000); // no report yet
+    // A pupil's script saying "idle 0" changes nothing: the measurement stands.
+    reports.record(PUPIL, { idleSeconds: 0, state: 'active' });
+    expect(await source.idleMs()).toBe(70_000);
+    // A report of more idle time than measured is taken (the tray may see what the X server does not).
     reports.record(PUPIL, { idleSeconds: 95, state: 'idle' });
     clock.advance(5_000);
-    // Used as sent, not aged: never more idle than the tray saw.
     expect(await source.idleMs()).toBe(95_000);
-    expect(xprintidle.reads).toBe(1);
     clock.advance(10_000); // the tray went quiet
-    expect(await source.idleMs()).toBe(7_000);
+    expect(await source.idleMs()).toBe(70_000);
     // Another user's reading is not this session's idle time.
     reports.record(PUPIL + 1, { idleSeconds: 999, state: 'idle' });
-    expect(await source.idleMs()).toBe(7_000);
+    expect(await source.idleMs()).toBe(70_000);
+    // A reader that fails does not hand the decision to the claim.
+    const broken = measuredIdle(platformIdle(null), reports, () => PUPIL);
+    reports.record(PUPIL, { idleSeconds: 0, state: 'active' });
+    expect(await broken.idleMs()).toBeNull();
 
-    const trayOnly = preferTrayIdle(null, reports, () => PUPIL);
-    expect(trayOnly.name).toBe('tray powerMonitor');
+    const trayOnly = measuredIdle(null, reports, () => PUPIL);
+    expect(trayOnly.name).toBe('tray report only (no OS idle reader)');
+    expect(await trayOnly.idleMs()).toBe(0);
+    clock.advance(TRAY_IDLE_FRESH_MS);
     expect(await trayOnly.idleMs()).toBeNull();
     reports.record(PUPIL, { idleSeconds: 3, state: 'active' });
     expect(await trayOnly.idleMs()).toBe(3_000);
-    expect(await preferTrayIdle(null, reports, () => undefined).idleMs()).toBeNull();
+    expect(await measuredIdle(null, reports, () => undefined).idleMs()).toBeNull();
   });
 
   it('lets session control idle-lock a platform that has no idle reader (Windows) from the tray alone', async () => {
@@ -66,7 +74,7 @@ describe('tray idle reports', () => {
     const locker: Locker = { name: 'fake-locker', available: () => true, lock: async () => (locks++, { ok: true, detail: 'locked', isLocked: () => true }) };
     const events: NewAgentEvent[] = [];
     const runner = new SessionRunner({
-      platform: { platform: 'win32', idle: preferTrayIdle(null, reports, () => PUPIL), lockers: [locker], logoff: [], warning: null },
+      platform: { platform: 'win32', idle: measuredIdle(null, reports, () => PUPIL), lockers: [locker], logoff: [], warning: null },
       ownership: 'school',
       emit: (e) => events.push(e),
       log: createLogger('test', 'error'),
@@ -84,6 +92,9 @@ describe('tray idle reports', () => {
       runner.stop();
     }
     expect(events).toContainEqual({ type: 'session.action', data: { action: 'lock', reason: 'idle', ok: true, backend: 'fake-locker', detail: 'locked' } });
-    expect(events).toContainEqual({ type: 'session.backends', data: expect.objectContaining({ idle: 'tray powerMonitor' }) });
+    expect(events).toContainEqual({
+      type: 'session.backends',
+      data: expect.objectContaining({ idle: 'tray report only (no OS idle reader)' }),
+    });
   });
 });

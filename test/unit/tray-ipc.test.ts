@@ -14,7 +14,7 @@ import { TrayRequests, type TrayServiceHost } from '../../src/agent/local-ipc/tr
 import { TrayWatch } from '../../src/agent/local-ipc/tray-watch.js';
 import { userName as passwdName } from '../../src/agent/platform/linux/proc-user.js';
 import { startTrayIpc, type TrayIpcOptions } from '../../src/agent/local-ipc/tray-ipc.js';
-import { preferTrayIdle, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
+import { measuredIdle, TrayIdleReports } from '../../src/agent/session/tray-idle.js';
 import { InProcessServiceConnection } from '../../main/in-process-connection.js';
 import { IPC_LIMITS, TRAY_PIPE_NAME, type ServiceNotice } from '../../src/shared/local-ipc.js';
 import type { AupAcceptRequest } from '../../src/shared/aup-bridge.js';
@@ -491,7 +491,7 @@ describe.skipIf(skip)("power and idle reports from the session user's tray", () 
       idle: (peerUid, reading) => reports.record(peerUid, reading),
     });
     closers.push(() => ipc.close());
-    const idle = preferTrayIdle(null, reports, () => sessionUid);
+    const idle = measuredIdle(null, reports, () => sessionUid);
     return { path, powers, reports, idle, later: (ms: number) => void (mono += ms) };
   }
 
@@ -675,25 +675,30 @@ describe('tray transport per platform', () => {
     const { server, client } = await socketPair();
     accepted[0]!(server, { pid: 4242, sid: pupil });
     const tray = await TrayIpcClient.connect({ path: 'ignored', platform: fakePlatform('win32', { peercred: missing, connectPipe: () => client }) });
-    expect(await tray.call('hello', { trayVersion: 't' })).toEqual({ user: pupil, sessionUser: false });
+    expect(await tray.call('hello', { trayVersion: 't' })).toEqual({ user: pupil, sessionUser: false, tray: null });
     expect(await tray.call('concern.report', { submission: { category: 'other', text: 'worried', wantsContact: false } })).toEqual({ queued: true });
     expect(emitted).toEqual([{ type: 'concern.reported', data: { category: 'other', text: 'worried', wantsContact: false, user: pupil } }]);
     // A pipe peer has no uid, so nothing bound to the session's uid is done for it.
     await expect(tray.call('lock.now', {})).rejects.toMatchObject({ code: 'not-your-session' });
 
-    // The pipe has no connection cap of its own: the server keeps net.Server's.
+    // The pipe has no connection cap of its own: the server's per-account cap applies (issue 15, point 4).
     const path = join(tempDir(), 'many.sock');
     const many = createServer();
     await new Promise<void>((resolve) => many.listen(path, resolve));
     closers.push(() => many.close());
     const served: Socket[] = [];
     many.on('connection', (s) => served.push(s));
-    const clients = Array.from({ length: IPC_LIMITS.maxConnections }, () => connect(path));
+    const clients = Array.from({ length: IPC_LIMITS.maxPerUser + 4 }, () => connect(path));
     closers.push(() => clients.forEach((c) => c.destroy()));
     await waitUntil(() => served.length === clients.length);
     served.forEach((s) => accepted[0]!(s, { pid: 1, sid: pupil }));
-    expect(served.filter((s) => s.destroyed)).toHaveLength(1); // the 64 before it included the tray's
+    // The account's share included the tray's own connection: all but maxPerUser - 1 refused.
+    expect(served.filter((s) => s.destroyed)).toHaveLength(5);
     expect(served.at(-1)!.destroyed).toBe(true);
+    // Another account still gets in.
+    const { server: other } = await socketPair();
+    accepted[0]!(other, { pid: 2, sid: 'S-1-5-21-1004336348-1177238915-682003330-1002' });
+    expect(other.destroyed).toBe(false);
 
     await ipc.close();
     expect(closed).toBe(1);

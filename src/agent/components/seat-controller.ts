@@ -10,7 +10,7 @@ import type { PolicyStore } from '../policy-store.js';
 import type { SessionPlatform, SessionTarget } from '../session/platform.js';
 import { SessionRunner } from '../session/runner.js';
 import { SeatWatcher, type SeatChange } from '../session/seat.js';
-import { preferTrayIdle, type TrayIdleReports } from '../session/tray-idle.js';
+import { measuredIdle, type TrayIdleReports } from '../session/tray-idle.js';
 import type { EventSink } from './event-pump.js';
 
 export interface SessionControlConfig {
@@ -164,7 +164,7 @@ export class SeatController implements Component, SeatView {
       this.deps.log.warn('session control is not available on this platform', { platform: this.deps.platform.os });
       return null;
     }
-    const withTrayIdle = { ...platform, idle: preferTrayIdle(platform.idle, this.deps.trayIdle, () => target.uid) };
+    const withTrayIdle = { ...platform, idle: measuredIdle(platform.idle, this.deps.trayIdle, () => target.uid) };
     const runner = new SessionRunner({
       platform: withTrayIdle,
       ownership: this.ownership,

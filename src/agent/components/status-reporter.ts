@@ -1,7 +1,7 @@
 import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { AppControlStatus } from '../../shared/status.js';
-import type { DeviceStatus } from '../../shared/status.js';
+import type { DeviceStatus, LocalIpcDrops } from '../../shared/status.js';
 import { VIGIL_VERSION } from '../../shared/node/version.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentLink } from '../link.js';
@@ -28,6 +28,8 @@ export class StatusReporter implements Component {
       store: PolicyStore;
       bus: PolicyBus;
       appControl: () => AppControlStatus;
+      /** The tray socket's refusals and timeouts, when this agent serves one. */
+      localIpc?: LocalIpcDrops;
       sources: StatusSources;
       log: Logger;
     },
@@ -63,6 +65,7 @@ export class StatusReporter implements Component {
       agentVersion: VIGIL_VERSION,
       policyVersion: this.deps.store.version,
       appControl: this.deps.appControl(),
+      ...(this.deps.localIpc ? { localIpc: { ...this.deps.localIpc } } : {}),
       collectedAt: new Date().toISOString(),
     };
   }

@@ -2,6 +2,7 @@ import type { PowerState } from '../../shared/activity.js';
 import { describeSharing } from '../../shared/activity-words.js';
 import type { Logger } from '../../shared/node/log.js';
 import type { MonitoringState } from '../../shared/local-ipc.js';
+import type { LocalIpcDrops } from '../../shared/status.js';
 import type { AppControl } from '../app-control.js';
 import type { AupGateApi } from '../aup/gate-api.js';
 import type { Component } from '../lifecycle.js';
@@ -19,6 +20,8 @@ export interface TrayConfig {
   /** The socket path; null in user mode, where the tray calls in-process. */
   path: string | null;
   trayCommand?: string[];
+  /** The installed tray executables (`--tray-executable`): only a peer running one of them is the tray. */
+  trayExecutables?: string[];
 }
 
 /**
@@ -43,6 +46,7 @@ export class TrayBridge implements Component, TrayPresence {
     aupGate: AupGateApi;
     trayIdle: TrayIdleReports;
     reportPower: (state: PowerState) => boolean;
+    drops: LocalIpcDrops;
     log: Logger;
   }) {
     const { seat, store, appControl, usbGate } = deps;
@@ -75,6 +79,9 @@ export class TrayBridge implements Component, TrayPresence {
       lock: async () => (seat.runner ? seat.runner.command('lock') : { ok: false, detail: 'session control is not running on this device' }),
       power: deps.reportPower,
       idle: (uid, reading) => deps.trayIdle.record(uid, reading),
+      trayExecutables: deps.config.trayExecutables,
+      signerOf: deps.platform.exec.signerOf,
+      drops: deps.drops,
       log: deps.log,
     });
     deps.pump.onEvent((event) => this.ipc.onEvent(event));

@@ -5,11 +5,18 @@ import type { Logger } from '../../shared/node/log.js';
 import { IPC_LIMITS, TrayRequestSchema, type IpcErrorCode, type ServiceMessage, type ServiceNotice, type TrayRequest } from '../../shared/local-ipc.js';
 import { encodeLine, LineSplitter } from './framing.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
+import { newLocalIpcDrops, type LocalIpcDrops } from '../../shared/status.js';
 import type { PeerCredentials } from './peercred.js';
 
 /** Who is on the other end, as the kernel says (never as the message says). */
 export interface TrayPeer extends PeerCredentials {
   user: string;
+  /**
+   * Whether the kernel shows the peer running the installed tray executable: true or false, or
+   * null where there is nothing to check against (no tray executable configured, Windows).
+   * Re-checked at every `hello`.
+   */
+  tray?: boolean | null;
 }
 
 /** A request the service will not carry out, with the code the tray sees. */
@@ -45,14 +52,24 @@ export interface TrayIpcServerOptions {
   listener?: TrayListener;
   /** The account name of a peer's uid, the way the OS keeps accounts (AgentPlatform.users). */
   userName: (uid: number) => string | Promise<string>;
+  /** Whether a peer process runs the installed tray (tray-identity.ts); absent: not checked (null). */
+  isTray?: (peer: PeerCredentials) => boolean | null;
+  /** Where refusals and timeouts are counted (the composition root's, sent in the device status). */
+  drops?: LocalIpcDrops;
+  /** Limits (tests shorten the deadlines). */
+  limits?: Partial<ConnectionLimits>;
   log: Logger;
 }
+
+type ConnectionLimits = Record<'maxConnections' | 'maxPerUser' | 'handshakeMs' | 'idleMs', number>;
 
 interface Connection {
   socket: Socket;
   peer: TrayPeer;
   inFlight: number;
   saidHello: boolean;
+  /** Closes the connection when nothing arrives in time (the handshake deadline, then the idle timeout). */
+  quiet: NodeJS.Timeout | null;
 }
 
 /**
@@ -60,12 +77,22 @@ interface Connection {
  * signed-in user's tray can), but each connection is bound to the uid the kernel reports, and
  * every request is answered for that user alone. Malformed, oversized or slow input gets an
  * error answer or the connection closed; it never reaches the handler and never throws here.
+ *
+ * One account cannot starve the others: each account holds at most `maxPerUser` connections, a
+ * connection must send a complete request within `handshakeMs`, and one silent for `idleMs` is
+ * closed. Every refusal and timeout is counted (`drops`).
  */
 export class TrayIpcServer {
   private server: Server | null = null;
   private readonly connections = new Set<Connection>();
+  private readonly perUser = new Map<string, number>();
+  private readonly limits: ConnectionLimits;
+  readonly drops: LocalIpcDrops;
 
-  constructor(private readonly options: TrayIpcServerOptions) {}
+  constructor(private readonly options: TrayIpcServerOptions) {
+    this.limits = { ...IPC_LIMITS, ...options.limits };
+    this.drops = options.drops ?? newLocalIpcDrops();
+  }
 
   get connectionCount(): number {
     return this.connections.size;
@@ -75,16 +102,16 @@ export class TrayIpcServer {
     const { path, listener } = this.options;
     if (listener) {
       await listener.start(
-        // The pipe makes unlimited instances; the cap net.Server applies to the socket holds here too.
-        (socket, peer) => (this.connections.size >= IPC_LIMITS.maxConnections ? socket.destroy() : this.accept(socket, peer)),
+        (socket, peer) => this.accept(socket, peer),
         (message) => this.options.log.error('tray pipe error', { message }),
       );
       return void this.options.log.info('tray pipe listening', { path });
     }
     prepareSocketDirectory(dirname(path));
     removeStaleSocket(path);
+    // No net.Server cap: it would refuse before the kernel names the peer, so one account could
+    // fill it for everyone. The caps are applied per account in admit().
     const server = createServer((socket) => this.accept(socket));
-    server.maxConnections = IPC_LIMITS.maxConnections;
     server.on('error', (error) => this.options.log.error('tray socket error', { error }));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -165,13 +192,37 @@ export class TrayIpcServer {
     );
   }
 
-  private admit(socket: Socket, peer: TrayPeer): void {
-    const connection: Connection = { socket, peer, inFlight: 0, saidHello: false };
+  private admit(socket: Socket, named: TrayPeer): void {
+    const { maxConnections, maxPerUser, handshakeMs, idleMs } = this.limits;
+    const held = this.perUser.get(named.user) ?? 0;
+    if (held >= maxPerUser || this.connections.size >= maxConnections) {
+      const perUser = held >= maxPerUser;
+      perUser ? this.drops.refusedPerUser++ : this.drops.refusedTotal++;
+      this.logDrop(perUser ? 'refused a tray connection: this account holds too many' : 'refused a tray connection: the service holds too many', named);
+      socket.destroy();
+      return;
+    }
+    const peer: TrayPeer = { ...named, tray: this.checkTray(named) };
+    const connection: Connection = { socket, peer, inFlight: 0, saidHello: false, quiet: null };
     this.connections.add(connection);
+    this.perUser.set(peer.user, held + 1);
+    const closeWhenQuiet = (ms: number, counter: 'handshakeTimeouts' | 'idleTimeouts') => {
+      if (connection.quiet) clearTimeout(connection.quiet);
+      connection.quiet = setTimeout(() => {
+        this.drops[counter]++;
+        this.logDrop(counter === 'handshakeTimeouts' ? 'closed a tray connection: no request in time' : 'closed a silent tray connection', peer);
+        socket.destroy();
+      }, ms);
+    };
+    closeWhenQuiet(handshakeMs, 'handshakeTimeouts');
     let partialTimer: NodeJS.Timeout | null = null;
     const splitter = new LineSplitter(
       IPC_LIMITS.requestLineBytes,
-      (line) => void this.onLine(connection, line),
+      (line) => {
+        // Only a complete line counts as a sign of life; a trickle of bytes does not.
+        closeWhenQuiet(idleMs, 'idleTimeouts');
+        void this.onLine(connection, line);
+      },
       () => {
         this.options.log.warn('tray connection sent an oversized message; closed', { uid: peer.uid, pid: peer.pid });
         this.send(connection, {
@@ -191,7 +242,11 @@ export class TrayIpcServer {
     });
     socket.on('close', () => {
       if (partialTimer) clearTimeout(partialTimer);
+      if (connection.quiet) clearTimeout(connection.quiet);
       this.connections.delete(connection);
+      const left = (this.perUser.get(peer.user) ?? 1) - 1;
+      if (left > 0) this.perUser.set(peer.user, left);
+      else this.perUser.delete(peer.user);
       try {
         this.options.handler.disconnected?.(peer, connection.saidHello);
       } catch (error) {
@@ -218,6 +273,8 @@ export class TrayIpcServer {
       return void this.send(connection, { kind: 'result', id: request.id, ok: false, code: 'busy', message: 'too many requests at once' });
     }
     connection.inFlight++;
+    // The process may have exec'd since it connected: the tray check is made again at hello.
+    if (request.op === 'hello') connection.peer.tray = this.checkTray(connection.peer);
     try {
       const result = await this.options.handler.handle(request, connection.peer);
       if (request.op === 'hello') connection.saidHello = true;
@@ -235,6 +292,21 @@ export class TrayIpcServer {
     } finally {
       connection.inFlight--;
     }
+  }
+
+  private checkTray(peer: PeerCredentials): boolean | null {
+    try {
+      return this.options.isTray ? this.options.isTray(peer) : null;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Logged at the first drop and every 100th after, so a flood cannot flood the log. */
+  private logDrop(message: string, peer: TrayPeer): void {
+    const { refusedPerUser, refusedTotal, handshakeTimeouts, idleTimeouts } = this.drops;
+    const total = refusedPerUser + refusedTotal + handshakeTimeouts + idleTimeouts;
+    if (total === 1 || total % 100 === 0) this.options.log.warn(message, { uid: peer.uid, user: peer.user, pid: peer.pid, drops: { ...this.drops } });
   }
 
   private send(connection: Connection, message: ServiceMessage): boolean {

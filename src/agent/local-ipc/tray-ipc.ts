@@ -8,7 +8,11 @@ import { TrayRequestSchema, type MonitoringState, type ServiceNotice, type TrayR
 import { DEFAULT_TRAY_POLICY, type TrayPolicy } from '../../shared/tray-policy.js';
 import type { AupGateApi } from '../aup/gate-api.js';
 import type { TrayIdleReading } from '../session/tray-idle.js';
+import type { SignerInfo } from '../../shared/app-rules.js';
+import type { LocalIpcDrops } from '../../shared/status.js';
+import { measureProgram } from './program-identity.js';
 import { TrayIpcServer, type TrayPeer } from './server.js';
+import { trayExecutableCheck } from './tray-identity.js';
 import { TrayRequests } from './tray-requests.js';
 import { TrayWatch, type StoppedTray } from './tray-watch.js';
 import { hostTrayPlatform, trayServerTransport, type TrayPlatform } from './transport.js';
@@ -37,6 +41,12 @@ export interface TrayIpcOptions {
   power?: (state: PowerState) => boolean;
   /** The session user's tray read the idle time (kept for session control: TrayIdleReports). */
   idle?: (uid: number, reading: TrayIdleReading) => void;
+  /** The installed tray executables (Linux: a peer running anything else is not the tray; tray-identity.ts). */
+  trayExecutables?: readonly string[];
+  /** The OS's signer of a program file (macOS codesign, Windows Authenticode), for app requests. */
+  signerOf?: (path: string) => Promise<SignerInfo | null>;
+  /** Where refusals and timeouts are counted (sent in the device status). */
+  drops?: LocalIpcDrops;
   log: Logger;
 }
 
@@ -94,6 +104,8 @@ export function createTrayIpc(options: TrayIpcOptions): TrayIpc {
     watch,
     power: options.power,
     idle: options.idle,
+    measure: (path, peer) => measureProgram(path, peer, options.signerOf),
+    drops: options.drops,
   });
   // Chosen (and its addon loaded) now: fail at start, with the reason, rather than refuse every tray later.
   const transport = options.path ? trayServerTransport(options.path, options.platform ?? hostTrayPlatform) : null;
@@ -104,6 +116,8 @@ export function createTrayIpc(options: TrayIpcOptions): TrayIpc {
         credentialsOf: transport.kind === 'unix-socket' ? transport.credentialsOf : refuseUnnamed,
         ...(transport.kind === 'named-pipe' ? { listener: transport.listener } : {}),
         userName: options.userName,
+        isTray: trayExecutableCheck(options.trayExecutables ?? [], (options.platform ?? hostTrayPlatform).platform),
+        drops: options.drops,
         log: options.log,
       })
     : null;

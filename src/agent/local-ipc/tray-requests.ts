@@ -1,6 +1,7 @@
 import type { PowerState } from '../../shared/activity.js';
 import type { NewAgentEvent } from '../../shared/events.js';
 import type { MonitoringState, TrayRequest, TrayResult, TrayOp } from '../../shared/local-ipc.js';
+import type { LocalIpcDrops } from '../../shared/status.js';
 import type { AupGateApi, AupGateDecision } from '../aup/gate-api.js';
 import type { TrayIdleReading } from '../session/tray-idle.js';
 import { IpcRefusal, type TrayPeer, type TrayRequestHandler } from './server.js';
@@ -23,6 +24,14 @@ export interface TrayServiceHost {
   power?: (state: PowerState) => boolean;
   /** Keeps the session user's latest idle reading (session control's idle source). */
   idle?: (uid: number, reading: TrayIdleReading) => void;
+  /**
+   * Measures the program a pupil asks for, from the file on disk (program-identity.ts): its
+   * SHA-256 and its signer as the OS reports them. Throws IpcRefusal('not-readable') when the
+   * service cannot, or the asking user could not, read it.
+   */
+  measure: (path: string, peer: TrayPeer) => Promise<{ sha256: string; signer: string }>;
+  /** Counts hello, power and idle claims from a process that is not the installed tray. */
+  drops?: Pick<LocalIpcDrops, 'notTheTray'>;
   now?: () => number;
 }
 
@@ -50,7 +59,7 @@ export class TrayRequests implements TrayRequestHandler {
   }
 
   disconnected(peer: TrayPeer, saidHello: boolean): void {
-    if (saidHello && peer.uid === this.host.sessionUid()) this.host.watch?.gone(peer);
+    if (saidHello && peer.tray !== false && peer.uid === this.host.sessionUid()) this.host.watch?.gone(peer);
   }
 
   private async dispatch(request: TrayRequest, peer: TrayPeer): Promise<TrayResult<TrayOp>> {
@@ -58,8 +67,10 @@ export class TrayRequests implements TrayRequestHandler {
     switch (request.op) {
       case 'hello': {
         const sessionUser = peer.uid === host.sessionUid();
-        if (sessionUser) host.watch?.hello(peer.uid);
-        return { user: peer.user, sessionUser };
+        // Only the installed tray keeps the tray watch quiet: a script holding a hello open does not.
+        if (sessionUser && peer.tray !== false) host.watch?.hello(peer.uid);
+        else if (sessionUser && this.host.drops) this.host.drops.notTheTray++;
+        return { user: peer.user, sessionUser, tray: peer.tray ?? null };
       }
       case 'status':
         return {
@@ -82,10 +93,15 @@ export class TrayRequests implements TrayRequestHandler {
         this.countReport(peer);
         host.emit({ type: 'concern.reported', data: { ...request.submission, user: peer.user } });
         return { queued: true };
-      case 'app.request':
+      case 'app.request': {
         this.countReport(peer);
-        host.emit({ type: 'app.permission-requested', data: { ...request.ask, user: peer.user } });
+        // What the console approves is what the service measured, never what the session said.
+        const { sha256, signer } = await host.measure(request.ask.path, peer);
+        const claimed =
+          sha256 !== request.ask.sha256 || signer !== request.ask.signer ? { claimed: { sha256: request.ask.sha256, signer: request.ask.signer } } : {};
+        host.emit({ type: 'app.permission-requested', data: { ...request.ask, sha256, signer, measured: true, ...claimed, user: peer.user } });
         return { queued: true };
+      }
       case 'lock.now': {
         this.requireSessionUser(peer, 'lock');
         if (!host.lock) throw new IpcRefusal('unavailable', 'session control is not running on this device');
@@ -95,10 +111,12 @@ export class TrayRequests implements TrayRequestHandler {
       // Both speak for the session: another user's tray could fake "asleep" or keep it from locking.
       case 'power.report':
         this.requireSessionUser(peer, 'report power for');
+        this.requireTray(peer, 'power');
         if (!host.power) throw new IpcRefusal('unavailable', 'this service does not report power states');
         return { sent: host.power(request.state) };
       case 'idle.report':
         this.requireSessionUser(peer, 'report idle time for');
+        this.requireTray(peer, 'idle time');
         if (!host.idle) throw new IpcRefusal('unavailable', 'this service does not use idle reports');
         host.idle(peer.uid, { idleSeconds: request.idleSeconds, state: request.state });
         return { recorded: true };
@@ -125,6 +143,12 @@ export class TrayRequests implements TrayRequestHandler {
     const sessionUid = this.host.sessionUid();
     if (sessionUid === null) throw new IpcRefusal('unavailable', 'session control is not running on this device');
     if (peer.uid !== sessionUid) throw new IpcRefusal('not-your-session', `${peer.user} may not ${what} another user's session`);
+  }
+
+  private requireTray(peer: TrayPeer, what: string): void {
+    if (peer.tray !== false) return;
+    if (this.host.drops) this.host.drops.notTheTray++;
+    throw new IpcRefusal('not-the-tray', `only the installed Vigil tray may report ${what}; this process (pid ${peer.pid}) is not it`);
   }
 
   private countReport(peer: TrayPeer): void {

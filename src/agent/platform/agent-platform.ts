@@ -1,3 +1,4 @@
+import type { SignerInfo } from '../../shared/app-rules.js';
 import type { Logger } from '../../shared/node/log.js';
 import type { PowerState } from '../../shared/activity.js';
 import type { AppControlOptions, CreateFallback } from '../app-control.js';
@@ -49,6 +50,8 @@ export interface ExecPlatform {
   readonly createBackstop?: CreateFallback;
   /** AppLocker's path variables (Windows). */
   windowsVars?(): Record<string, string>;
+  /** The OS's signer of a program file (macOS codesign, Windows Authenticode); absent where there are none (Linux). */
+  signerOf?(path: string): Promise<SignerInfo | null>;
   /** The OS's own pre-launch enforcement fed with the rules (Windows AppLocker); service mode only. */
   preLaunch?(dataDir: string, log: Logger): NonNullable<AppControlOptions['preLaunch']>;
 }

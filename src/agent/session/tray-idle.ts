@@ -34,21 +34,30 @@ export class TrayIdleReports {
 }
 
 /**
- * Session control's idle source: a fresh tray report for the session's user wins, else the
- * platform's own reader (xprintidle, ioreg), else nothing. The tray runs in the user's desktop
- * session, where the OS answers idle questions that a service in another session cannot
- * (Windows services live in session 0). The reading is used as sent, not aged: between reports
- * we never claim more idle time than the tray saw, so an idle lock is at most one report late,
- * never early.
+ * Session control's idle source. The OS reader the service runs itself (xprintidle against the
+ * session's X server, ioreg) is the measurement; the tray's report is a claim by a process of
+ * the pupil's, which a script can imitate ("idle 0" every few seconds once kept a laptop from
+ * ever locking). So a fresh tray report may only make the session *more* idle than measured
+ * (the tray may see input the service cannot, never less), and a reader that fails does not
+ * hand the decision to the claim: the runner reports `no-idle-source` to the console instead.
+ *
+ * Only where the service has no reader of its own (Windows: a service in session 0 cannot ask
+ * the user's session) is the tray's report used alone, and docs/security.md says so.
  */
-export function preferTrayIdle(platformIdle: IdleSource | null, reports: TrayIdleReports, sessionUid: () => number | undefined): IdleSource {
+export function measuredIdle(platformIdle: IdleSource | null, reports: TrayIdleReports, sessionUid: () => number | undefined): IdleSource {
+  const claim = (): number | null => {
+    const uid = sessionUid();
+    const reading = uid === undefined ? null : reports.fresh(uid);
+    return reading ? reading.idleSeconds * 1000 : null;
+  };
+  if (!platformIdle) return { name: 'tray report only (no OS idle reader)', idleMs: async () => claim() };
   return {
-    name: platformIdle ? `tray powerMonitor, else ${platformIdle.name}` : 'tray powerMonitor',
+    name: `${platformIdle.name} + tray report (may only add)`,
     async idleMs() {
-      const uid = sessionUid();
-      const reading = uid === undefined ? null : reports.fresh(uid);
-      if (reading) return reading.idleSeconds * 1000;
-      return platformIdle ? platformIdle.idleMs() : null;
+      const measured = await platformIdle.idleMs();
+      if (measured === null) return null;
+      const claimed = claim();
+      return claimed === null ? measured : Math.max(measured, claimed);
     },
   };
 }

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EnrollFileSchema } from '../../shared/api.js';
 import { ExecActionSchema } from '../../shared/exec.js';
-import { createLogger } from '../../shared/node/log.js';
+import { createLogger, type Logger } from '../../shared/node/log.js';
 import { isLoopback } from '../../shared/net.js';
 import { Base64PublicKey } from '../../shared/signed.js';
 import { OwnershipSchema } from '../../shared/session.js';
@@ -23,7 +23,11 @@ export const AGENT_HELP = `vigil agent [options]
   --data-dir DIR        device key, policy and outbox (default: /var/lib/vigil as root,
                         else ~/.local/share/vigil-agent)
   --console URL         console to enroll with (first start only)
-  --enroll-token TOKEN  enrollment token (first start only; or VIGIL_ENROLL_TOKEN)
+  --enroll-token-file FILE  read the enrollment token from FILE (first start only; refused if other
+                        users can read it). Or VIGIL_ENROLL_TOKEN, or --enroll-token - for standard input
+  --enroll-token TOKEN  the token on the command line, for scripts: every local user can read a
+                        command line (ps) while it is there, so the agent overwrites it at once and
+                        warns; prefer the file, standard input or --enroll-file
   --console-key KEY     the console's public key (base64) to pin at enrollment
   --enroll-file FILE    read the three values above from JSON (default /etc/vigil/enroll.json, on Windows
                         %ProgramData%\\Vigil\\enroll.json, if present)
@@ -52,6 +56,10 @@ export const AGENT_HELP = `vigil agent [options]
                         /run/vigil/tray.sock; "" means that path). Linux, as root: each peer is
                         identified by SO_PEERCRED (docs/tray.md)
   --tray-command PATH   the tray program the service starts again for a user whose tray stopped
+  --tray-executable PATH  the installed tray executable (repeatable; Linux): only a peer whose
+                        process runs it (the kernel's /proc/PID/exe) counts as the tray for the
+                        tray watch, idle and power; other processes of the user are still answered
+                        for that user. The packages pass it; without it every peer is taken as the tray
   --allow-plain-http    enroll with a console on another machine over plain HTTP (test labs only:
                         without TLS, anyone on the network path can read and relay the traffic)
 
@@ -73,6 +81,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     'data-dir': { type: 'string' },
     console: { type: 'string' },
     'enroll-token': { type: 'string' },
+    'enroll-token-file': { type: 'string' },
     'console-key': { type: 'string' },
     'enroll-file': { type: 'string' },
     'user-mode': { type: 'boolean' },
@@ -89,10 +98,11 @@ export async function runAgent(argv: string[]): Promise<void> {
     utmp: { type: 'string' },
     'tray-socket': { type: 'string' },
     'tray-command': { type: 'string' },
+    'tray-executable': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(AGENT_HELP);
-  const trayIpc = trayIpcOptions(values['tray-socket'], values['tray-command']);
+  const trayIpc = trayIpcOptions(values['tray-socket'], values['tray-command'], values['tray-executable']);
   const onTimeout = ExecActionSchema.safeParse(values['exec-on-timeout'] ?? 'allow');
   if (!onTimeout.success) throw usageError('--exec-on-timeout must be allow or deny');
   const badMark = values['exec-mark']?.find((path) => !path.startsWith('/') || !existsSync(path));
@@ -106,10 +116,11 @@ export async function runAgent(argv: string[]): Promise<void> {
   const consoleKey = values['console-key'] ?? fromFile?.consolePublicKey;
   if (consoleKey !== undefined && !Base64PublicKey.safeParse(consoleKey).success) throw usageError('--console-key is not a base64 Ed25519 public key');
   const log = createLogger('agent');
+  const enrollToken = await enrollTokenFrom(values['enroll-token'], values['enroll-token-file'], log);
   const config: AgentConfig = {
     dataDir: values['data-dir'] ?? defaultAgentDataDir(),
     consoleUrl,
-    enrollToken: values['enroll-token'] ?? process.env.VIGIL_ENROLL_TOKEN ?? fromFile?.enrollToken,
+    enrollToken: enrollToken ?? process.env.VIGIL_ENROLL_TOKEN ?? fromFile?.enrollToken,
     pinnedConsoleKey: consoleKey,
     mode: values['user-mode'] ? 'user' : 'service',
     log,
@@ -134,6 +145,59 @@ export async function runAgent(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * The enrollment token from a file, standard input (`-`) or the command line. A token on the
+ * command line is readable by every local user (ps, /proc/PID/cmdline) while it is there, and
+ * with it a pupil once enrolled a fake device: the process's command line is overwritten at
+ * once (Linux and macOS keep the title in the argv memory) and a warning says why.
+ */
+async function enrollTokenFrom(arg: string | undefined, file: string | undefined, log: Logger): Promise<string | undefined> {
+  if (arg !== undefined && file !== undefined) throw usageError('give --enroll-token or --enroll-token-file, not both');
+  if (file !== undefined) {
+    let stat;
+    try {
+      stat = statSync(file);
+    } catch {
+      throw usageError(`--enroll-token-file ${file}: cannot be read`);
+    }
+    if (process.platform !== 'win32' && stat.mode & 0o004) throw usageError(`--enroll-token-file ${file}: other users can read it (chmod 600)`);
+    return nonEmptyToken(readFileSync(file, 'utf8'), `--enroll-token-file ${file}`);
+  }
+  if (arg === '-') return nonEmptyToken(await readStdin(), 'standard input');
+  if (arg === undefined) return undefined;
+  hideFromCommandLine(arg);
+  log.warn(
+    'the enrollment token was given on the command line, where local users can read it while the process starts; use --enroll-token-file or standard input',
+  );
+  return arg;
+}
+
+function nonEmptyToken(text: string, from: string): string {
+  const token = text.trim();
+  if (!token || /\s/.test(token) || token.length > 512) throw usageError(`${from}: not an enrollment token (one line, no spaces, at most 512 characters)`);
+  return token;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 4096) throw usageError('standard input: more than an enrollment token');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Overwrites the process's command line (the title lives in the argv memory) without the token. */
+function hideFromCommandLine(token: string): void {
+  try {
+    process.title = process.argv.map((a) => (a === token ? '***' : a)).join(' ');
+  } catch {
+    // Not every platform lets a process rename itself; the warning still says what to do.
+  }
 }
 
 /** Session control settings from the command line; undefined when it is not asked for. */
@@ -183,15 +247,18 @@ function followIntervalFromEnv(): number | undefined {
 }
 
 /** The tray socket settings; undefined when --tray-socket is not given. */
-function trayIpcOptions(socket: string | undefined, command: string | undefined) {
+function trayIpcOptions(socket: string | undefined, command: string | undefined, executables: string[] = []) {
   if (socket === undefined) {
     if (command !== undefined) throw usageError('--tray-command needs --tray-socket');
+    if (executables.length) throw usageError('--tray-executable needs --tray-socket');
     return undefined;
   }
   const path = socket || TRAY_SOCKET_PATH;
   if (!path.startsWith('/') || path.length > 100) throw usageError('--tray-socket must be an absolute path of at most 100 characters');
   if (command !== undefined && !command.startsWith('/')) throw usageError('--tray-command must be an absolute path');
-  return { path, ...(command ? { trayCommand: [command] } : {}) };
+  const badExe = executables.find((exe) => !exe.startsWith('/') || !existsSync(exe));
+  if (badExe !== undefined) throw usageError(`--tray-executable ${badExe}: not an existing absolute path`);
+  return { path, ...(command ? { trayCommand: [command] } : {}), ...(executables.length ? { trayExecutables: executables } : {}) };
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */

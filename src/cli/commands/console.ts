@@ -46,7 +46,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     port: intOption(values.port, 'port', 0, 65535, tls ? 8443 : 8080),
     tlsCert: values['tls-cert'],
     tlsKey: values['tls-key'],
-    hub: { pingIntervalMs: pingSeconds * 1000 },
+    hub: { pingIntervalMs: pingSeconds * 1000, ...pendingCapFromEnv() },
     retentionDays: intOption(values['retention-days'], 'retention-days', 1, 3650, 180),
     concernRetentionDays: intOption(values['concern-retention-days'], 'concern-retention-days', 1, 3650, DEFAULT_CONCERN_RETENTION_DAYS),
   });
@@ -69,4 +69,15 @@ export async function runConsole(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * VIGIL_PENDING_PER_ADDRESS: unauthenticated agent connections held per address (default 512).
+ * Tests lower it so a flood from one address can fill it on a slow machine.
+ */
+function pendingCapFromEnv(): { maxPendingPerAddress?: number } {
+  const raw = process.env.VIGIL_PENDING_PER_ADDRESS;
+  if (raw === undefined) return {};
+  if (!/^\d+$/.test(raw) || Number(raw) < 8 || Number(raw) > 100_000) throw usageError('VIGIL_PENDING_PER_ADDRESS must be a whole number from 8 to 100000');
+  return { maxPendingPerAddress: Number(raw) };
 }

@@ -8,6 +8,14 @@ export interface AgentLinkStats {
   unreadableEvents: number;
   /** Events no consumer took (a private type whose consumer is missing). */
   unroutedEvents: number;
+  /** Unauthenticated connections closed to make room for a newer one from the same address (or when all slots were full). */
+  preAuthEvicted: number;
+  /** Unauthenticated connections that did not authenticate in time. */
+  preAuthTimedOut: number;
+  /** WebSocket upgrades refused because a browser page (an Origin header) asked for them. */
+  refusedOrigin: number;
+  /** Frames of signed-in devices dropped for being over their per-device budget (per device: `overBudget` in the stats). */
+  framesOverBudget: number;
 }
 
 export const newAgentLinkStats = (): AgentLinkStats => ({
@@ -18,4 +26,8 @@ export const newAgentLinkStats = (): AgentLinkStats => ({
   rejectedFrames: 0,
   unreadableEvents: 0,
   unroutedEvents: 0,
+  preAuthEvicted: 0,
+  preAuthTimedOut: 0,
+  refusedOrigin: 0,
+  framesOverBudget: 0,
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -82,12 +82,21 @@ export const SAFE_OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) 
 /** Read buffer per concurrent hash: large reads keep syscall overhead well below hashing cost. */
 const READ_CHUNK = 1024 * 1024;
 
-/** Streaming SHA-256 of one file. Returns the digest and the number of bytes actually read. */
-export async function hashFile(path: string, buffer: Buffer = Buffer.allocUnsafe(READ_CHUNK)): Promise<{ sha256: string; bytes: number }> {
+/**
+ * Streaming SHA-256 of one file. Returns the digest and the number of bytes actually read.
+ * `inspect` sees the opened file's own stat (not the path's, which may have changed) and may
+ * throw to refuse it before a byte is read.
+ */
+export async function hashFile(
+  path: string,
+  buffer: Buffer = Buffer.allocUnsafe(READ_CHUNK),
+  inspect?: (stats: Stats) => void,
+): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   const handle = await open(path, SAFE_OPEN_FLAGS);
   let bytes = 0;
   try {
+    if (inspect) inspect(await handle.stat());
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) break;

@@ -6,6 +6,7 @@ import { connectTrayPipe, listenTrayPipe } from '../../local-ipc/win32-pipe.js';
 import { nodeCommandRunner } from '../../session/node-runner.js';
 import type { AgentPlatform } from '../agent-platform.js';
 import { darwinExecFallback } from '../exec-fallback.js';
+import { readCodesignSigner } from './exec-control.js';
 import { noPreExecGate } from '../no-gate.js';
 import { darwinSessionLister } from './seat.js';
 import { darwinSessionPlatform } from './session.js';
@@ -34,6 +35,7 @@ export function darwinPlatform(): AgentPlatform {
       gateUnavailable: () => 'Endpoint Security needs an Apple-granted entitlement',
       createGate: noPreExecGate('darwin'),
       createFallback: (options) => darwinExecFallback(options, runner, (uid) => users.nameOf(uid)),
+      signerOf: (path) => readCodesignSigner(runner, path),
     },
     activity: {
       windowSource: () => (detail) => new GetWindowsSource(detail),

@@ -8,7 +8,7 @@ import { nodeCommandRunner } from '../../session/node-runner.js';
 import type { AgentPlatform } from '../agent-platform.js';
 import { win32ExecFallback, windowsPathVars } from '../exec-fallback.js';
 import { noPreExecGate } from '../no-gate.js';
-import { appLockerApplier } from './exec-control.js';
+import { appLockerApplier, readAuthenticodeSigner } from './exec-control.js';
 import { win32SessionLister } from './seat.js';
 import { win32SessionPlatform } from './session.js';
 import { win32UsbPlatform } from './usb.js';
@@ -34,6 +34,7 @@ export function win32Platform(): AgentPlatform {
       gateUnavailable: () => "Vigil's own gate is Linux-only; AppLocker, applied from the policy, blocks before launch on editions that have it",
       createGate: noPreExecGate('win32'),
       createFallback: (options) => win32ExecFallback(options, runner),
+      signerOf: (path) => readAuthenticodeSigner(runner, path),
       windowsVars: () => windowsPathVars(),
       preLaunch: (dataDir, log) => appLockerApplier(runner, join(dataDir, 'applocker'), log.child('applocker')),
     },
