@@ -60,6 +60,11 @@ export const ActivityNowSchema = z.strictObject({
   since: IsoDateTime.nullable(),
   idleSeconds: z.number().int().nonnegative().nullable(),
   locked: z.boolean().nullable(),
+  /**
+   * Idle past the policy's `idleAfterSeconds` (what the timeline records as an idle span):
+   * the grid says "Idle", not "No window in front". Absent from older agents.
+   */
+  idle: z.boolean().optional(),
 });
 export type ActivityNow = z.infer<typeof ActivityNowSchema>;
 

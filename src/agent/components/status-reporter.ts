@@ -1,7 +1,6 @@
 import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
-import type { AppControlStatus } from '../../shared/status.js';
-import type { DeviceStatus } from '../../shared/status.js';
+import type { AppControlStatus, DeviceStatus, OutboxStatus } from '../../shared/status.js';
 import { VIGIL_VERSION } from '../../shared/node/version.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentLink } from '../link.js';
@@ -28,6 +27,12 @@ export class StatusReporter implements Component {
       store: PolicyStore;
       bus: PolicyBus;
       appControl: () => AppControlStatus;
+      outbox: () => OutboxStatus;
+      /**
+       * The user of the session under control (null: nobody signed in there), when session
+       * control runs: that is what the service measures and enforces on, so it is the status's user.
+       */
+      seatUser?: () => string | null;
       sources: StatusSources;
       log: Logger;
     },
@@ -57,12 +62,13 @@ export class StatusReporter implements Component {
     return {
       hostname: facts.hostname,
       os: { platform: facts.platform, release: facts.release, distro: facts.distro, arch: facts.arch },
-      user: sessions.seatUser,
+      user: this.deps.seatUser ? this.deps.seatUser() : sessions.seatUser,
       users: sessions.users,
       uptimeSeconds: facts.uptimeSeconds,
       agentVersion: VIGIL_VERSION,
       policyVersion: this.deps.store.version,
       appControl: this.deps.appControl(),
+      outbox: this.deps.outbox(),
       collectedAt: new Date().toISOString(),
     };
   }

@@ -114,6 +114,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     mode: values['user-mode'] ? 'user' : 'service',
     log,
     backoffMaxMs: backoffFromEnv(),
+    outboxMaxEvents: outboxCapFromEnv(),
     execMarks: values['exec-mark'] ?? [],
     execOnTimeout: onTimeout.data,
     session: sessionOptions(values),
@@ -203,6 +204,15 @@ function backoffFromEnv(): number | undefined {
   return Number(raw);
 }
 
+/** VIGIL_OUTBOX_MAX_EVENTS: the outbox's cap (tests lower it to reach it quickly). */
+function outboxCapFromEnv(): number | undefined {
+  const raw = process.env.VIGIL_OUTBOX_MAX_EVENTS;
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 10 || Number(raw) > 10_000_000)
+    throw usageError('VIGIL_OUTBOX_MAX_EVENTS must be a whole number of events from 10 to 10000000');
+  return Number(raw);
+}
+
 function readEnrollFile(flag: string | undefined) {
   const file = flag ?? (existsSync(defaultEnrollFilePath()) ? defaultEnrollFilePath() : undefined);
   if (!file) return undefined;
@@ -220,7 +230,7 @@ function runEmit(argv: string[]): void {
   if (!existsSync(file)) throw new CliError(`no agent outbox at ${file}: start the agent once first`);
   const count = intOption(values.count, 'count', 1, 100_000, 1);
   const note = values.note ?? 'pipeline check';
-  const outbox = new Outbox(file);
+  const outbox = new Outbox(file, outboxCapFromEnv());
   try {
     const events = outbox.append(Array.from({ length: count }, (_, n) => ({ type: 'diagnostic.test' as const, data: { note, n } })));
     console.log(`queued ${events.length} diagnostic events (seq ${events[0]!.seq}..${events.at(-1)!.seq})`);
