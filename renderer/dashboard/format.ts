@@ -79,6 +79,12 @@ export function droppedText(d: DeviceSummary): [string, string] {
   return [`${o.dropped.toLocaleString('en-GB')} events lost`, o.lastDroppedAt ? `last ${relative(o.lastDroppedAt)}` : ''];
 }
 
+/** The same in a few characters for the grid ("" when nothing was lost). */
+export function lostShort(d: DeviceSummary): string {
+  const n = d.status?.outbox?.dropped ?? 0;
+  return n ? `${n.toLocaleString('en-GB')} lost` : '';
+}
+
 export function blocksText(d: DeviceSummary): [string, string] {
   const b = d.blocks;
   if (!b || b.count24h === 0) return ['0', ''];

@@ -1,6 +1,6 @@
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { visible } from '../shared/console-api.js';
-import { activityText, AUP_TEXT, blocksText, droppedText, enforcementText, idleText, lockText, policyText, presenceOf, PRESENCE_TEXT, relative } from './format.js';
+import { activityText, AUP_TEXT, blocksText, enforcementText, lostShort, idleText, lockText, policyText, presenceOf, PRESENCE_TEXT, relative } from './format.js';
 
 /**
  * The live device grid. Built for thousands of devices: only the rows in view exist in the DOM
@@ -242,8 +242,7 @@ export class DeviceGrid {
     const [policy, policyNote] = policyText(d, this.currentPolicy);
     const [enforcement, mode] = enforcementText(d);
     const [blocks, lastBlock] = blocksText(d);
-    const [lost] = droppedText(d);
-    const lostNote = d.status?.outbox?.dropped ? lost : '';
+    const lostNote = lostShort(d);
     const values: [string, string][] = [
       [PRESENCE_TEXT[presence], ''],
       [d.status?.hostname ?? d.hostname, d.cloneSuspect ? 'possible cloned image' : (d.status?.os.distro ?? d.platform)],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activityText, droppedText, duration, idleText } from '../../renderer/dashboard/format.js';
+import { activityText, droppedText, duration, idleText, lostShort } from '../../renderer/dashboard/format.js';
 import type { ActivityNow } from '../../src/shared/activity.js';
 import type { DeviceSummary } from '../../src/shared/api.js';
 
@@ -36,6 +36,8 @@ describe('what the grid says (issue 20)', () => {
     expect(droppedText(device({ pending: 3, dropped: 0, lastDroppedAt: null }))).toEqual(['none', '']);
     const [count, when] = droppedText(device({ pending: 3, dropped: 4200, lastDroppedAt: new Date(Date.now() - 5000).toISOString() }));
     expect(count).toBe('4,200 events lost');
+    expect(lostShort(device({ pending: 3, dropped: 4200, lastDroppedAt: null }))).toBe('4,200 lost');
+    expect(lostShort(device({ pending: 3, dropped: 0, lastDroppedAt: null }))).toBe('');
     expect(when).toMatch(/^last \d+ s ago$/);
   });
 });
