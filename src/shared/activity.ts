@@ -48,7 +48,7 @@ export type ActivityPauseReason = z.infer<typeof ActivityPauseReasonSchema>;
 
 /**
  * The live state of a device's session, sent as the `activity` frame whenever it changes
- * (coalesced by the agent to at most one a second). Not durable: only the latest matters.
+ * (coalesced by the agent to at most two a second). Not durable: only the latest matters.
  */
 export const ActivityNowSchema = z.strictObject({
   collecting: z.boolean(),

@@ -28,17 +28,5 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-/** Signs in to the console's dashboard and opens the live device grid. */
-export async function openDeviceGrid(page: Page, consoleUrl: string, username: string, password: string): Promise<void> {
-  await page.goto(`${consoleUrl}/`);
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.press('#password', 'Enter');
-  await page.waitForSelector('#nav:not([hidden])');
-  await page.waitForFunction(() => document.getElementById('feed-state')?.textContent === 'Live');
-  await page.evaluate(() => (location.hash = '#/devices'));
-  await page.waitForSelector('#devices:not([hidden])');
-}
 
-/** The grid cell of one device (`cls`: the cell's class, e.g. `user`, `activity-app`). */
-export const gridCell = (deviceId: string, cls: string) => `tr[data-device-id="${deviceId}"] .${cls}`;
+export { cellLog, gridCell, openDeviceGrid, recordCell, shownAt } from '../../bench/grid-page.js';
