@@ -93,15 +93,21 @@ export async function publishPolicy(rig: XSessionRig, policy: Record<string, unk
   return version;
 }
 
-/** Gives one app's window the focus and waits until X says it has it. */
-export function focus(x: XServer, app: XApp): void {
-  const id = x
+/** The X window id of one app's window. */
+export function windowId(x: XServer, app: XApp): string {
+  return x
     .run('xdotool', ['search', ...app.search])
     .stdout.trim()
     .split('\n')[0]!;
-  const r = x.run('xdotool', ['windowactivate', '--sync', id]);
-  if (r.status !== 0) throw new Error(`could not focus ${app.command}`);
 }
+
+/** Gives a window the focus and waits until X says it has it. */
+export function activate(x: XServer, id: string): void {
+  if (x.run('xdotool', ['windowactivate', '--sync', id]).status !== 0) throw new Error(`could not focus window ${id}`);
+}
+
+/** Gives one app's window the focus and waits until X says it has it. */
+export const focus = (x: XServer, app: XApp) => activate(x, windowId(x, app));
 
 /**
  * Writes a utmp file (with utmpdump, read back by the real `who`) holding one X sign-in of

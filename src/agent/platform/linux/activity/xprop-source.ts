@@ -44,6 +44,7 @@ export class XpropWindowSource implements WindowSource {
   private known = false;
   private readonly waiters = new Set<() => void>();
   private changeListener: () => void = () => undefined;
+  private noWindowTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
@@ -82,6 +83,7 @@ export class XpropWindowSource implements WindowSource {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.noWindowTimer);
     this.end(this.windowSpy);
     this.end(this.root);
     this.windowSpy = this.root = null;
@@ -106,8 +108,14 @@ export class XpropWindowSource implements WindowSource {
     this.windowSpy = null;
     this.activeId = id;
     const props = new Map<WindowProperty, PropertyUpdate['value']>();
-    if (id === 0) return this.show(props);
     this.incoming = props;
+    clearTimeout(this.noWindowTimer);
+    if (id === 0) {
+      // Window managers pass through "no active window" on the way from one window to the next
+      // (openbox does on every switch): only a "none" that lasts is an empty desktop.
+      this.noWindowTimer = setTimeout(() => this.incoming === props && this.show(props), TRANSITION_WAIT_MS);
+      return;
+    }
     const wanted = this.detail === 'full' ? WINDOW_PROPERTIES.length : 1;
     const spy = this.spawnXprop(windowSpyArgs(id, this.detail === 'full'));
     this.windowSpy = spy;
