@@ -87,7 +87,10 @@ try {
   log(`xprop-spy: ${JSON.stringify(spy)}`);
   const gw = await run('get-windows');
   log(`get-windows: ${JSON.stringify(gw)}`);
-  const windowOf = (q: string) => x(['search', ...q.split(' ')]).stdout.trim().split('\n')[0]!;
+  const windowOf = (q: string) =>
+    x(['search', ...q.split(' ')])
+      .stdout.trim()
+      .split('\n')[0]!;
   const grid = switches
     ? await screenToGrid({
         display,

@@ -1,6 +1,18 @@
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { visible } from '../shared/console-api.js';
-import { activityText, AUP_TEXT, blocksText, enforcementText, lostShort, idleText, lockText, policyText, presenceOf, PRESENCE_TEXT, relative } from './format.js';
+import {
+  activityText,
+  AUP_TEXT,
+  blocksText,
+  enforcementText,
+  lostShort,
+  idleText,
+  lockText,
+  policyText,
+  presenceOf,
+  PRESENCE_TEXT,
+  relative,
+} from './format.js';
 
 /**
  * The live device grid. Built for thousands of devices: only the rows in view exist in the DOM

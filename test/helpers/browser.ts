@@ -28,5 +28,4 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-
 export { cellLog, gridCell, openDeviceGrid, recordCell, shownAt } from '../../bench/grid-page.js';

@@ -32,7 +32,11 @@ export interface XApp {
   search: string[];
 }
 
-export const xterm = (title: string, geometry = '60x10+0+0'): XApp => ({ command: 'xterm', args: ['-geometry', geometry, '-title', title], search: ['--name', title] });
+export const xterm = (title: string, geometry = '60x10+0+0'): XApp => ({
+  command: 'xterm',
+  args: ['-geometry', geometry, '-title', title],
+  search: ['--name', title],
+});
 export const xcalc: XApp = { command: 'xcalc', args: ['-geometry', '+500+100'], search: ['--class', 'xcalc'] };
 
 export async function startXSessionRig(options: {
@@ -57,7 +61,18 @@ export async function startXSessionRig(options: {
     ? ['--follow-sessions', '--utmp', options.follow.utmp]
     : ['--session-display', x.display, '--session-uid', String(process.getuid!())];
   // The agent gets no DISPLAY of its own: it talks to the session's display explicitly.
-  const agentArgs = [CLI, 'agent', '--data-dir', agentDir, '--console', consoleProc.url, '--enroll-token', ENROLL_TOKEN, ...session, ...(options.agentArgs ?? [])];
+  const agentArgs = [
+    CLI,
+    'agent',
+    '--data-dir',
+    agentDir,
+    '--console',
+    consoleProc.url,
+    '--enroll-token',
+    ENROLL_TOKEN,
+    ...session,
+    ...(options.agentArgs ?? []),
+  ];
   const agentEnv = { VIGIL_BACKOFF_MAX_MS: '1000', ...options.agentEnv };
   const agent = startProcess(agentArgs, agentEnv);
   const [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
@@ -82,7 +97,10 @@ export function restartAgent(rig: XSessionRig): Proc {
 
 /** Publishes a policy and waits until the device has applied it; returns its version. */
 export async function publishPolicy(rig: XSessionRig, policy: Record<string, unknown>): Promise<number> {
-  const res = await rig.console.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy: { format: 'vigil-policy/1', ...policy }, expiresInDays: 1 }) });
+  const res = await rig.console.api('/api/v1/policies', {
+    method: 'POST',
+    body: JSON.stringify({ policy: { format: 'vigil-policy/1', ...policy }, expiresInDays: 1 }),
+  });
   if (res.status !== 201) throw new Error(`policy refused: ${JSON.stringify(res.body)}`);
   const version = res.body.version as number;
   await waitUntil(

@@ -8,7 +8,19 @@ import { cellLog, gridCell, launchChromium, openDeviceGrid, recordCell, screensh
 import { ADMIN_PASSWORD } from '../helpers/fleet.js';
 import { kill, tempDir, waitUntil } from '../helpers/processes.js';
 import { skipReason } from '../helpers/requirements.js';
-import { activate, focus, publishPolicy, windowId, restartAgent, startXSessionRig, stopXSessionRig, writeUtmp, xcalc, xterm, type XSessionRig } from '../helpers/x-session.js';
+import {
+  activate,
+  focus,
+  publishPolicy,
+  windowId,
+  restartAgent,
+  startXSessionRig,
+  stopXSessionRig,
+  writeUtmp,
+  xcalc,
+  xterm,
+  type XSessionRig,
+} from '../helpers/x-session.js';
 import { missingXTools, xEnv } from '../helpers/x11.js';
 
 /**

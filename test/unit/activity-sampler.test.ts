@@ -118,7 +118,7 @@ describe('activity sampler: what the grid is told (issue 20)', () => {
     expect(h.nows.some((n) => n.collecting && n.window === null)).toBe(false);
   });
 
-  it('idle past the policy\'s threshold is sent as idle (the grid says Idle), not as an empty window', async () => {
+  it("idle past the policy's threshold is sent as idle (the grid says Idle), not as an empty window", async () => {
     const h = harness({ policy: { mode: 'full', idleAfterSeconds: 60 } });
     await h.tick(1);
     h.setSession({ idleMs: 61_000, locked: false });
