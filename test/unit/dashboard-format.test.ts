@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { activityNow } from '../helpers/activity-now.js';
 import { activityText, droppedText, duration, idleText, lostShort } from '../../renderer/dashboard/format.js';
-import type { ActivityNow } from '../../src/shared/activity.js';
 import type { DeviceSummary } from '../../src/shared/api.js';
 
-const now = (extra: Partial<ActivityNow>): ActivityNow => ({
-  collecting: true,
-  mode: 'full',
-  pausedReason: null,
-  window: null,
-  since: null,
-  idleSeconds: 0,
-  locked: false,
-  ...extra,
-});
+const now = activityNow;
 
 describe('what the grid says (issue 20)', () => {
   it('durations are not rounded down: 179 s is "2 min 59 s", long ones to the nearest minute', () => {

@@ -175,13 +175,7 @@ function sessionOptions(values: {
 }
 
 /** VIGIL_SEAT_POLL_MS: how often sign-ins are looked for (default 3000; tests shorten it). */
-function followIntervalFromEnv(): number | undefined {
-  const raw = process.env.VIGIL_SEAT_POLL_MS;
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 200 || Number(raw) > 600_000)
-    throw usageError('VIGIL_SEAT_POLL_MS must be a whole number of milliseconds from 200 to 600000');
-  return Number(raw);
-}
+const followIntervalFromEnv = () => wholeNumberFromEnv('VIGIL_SEAT_POLL_MS', 200, 600_000, 'milliseconds');
 
 /** The tray socket settings; undefined when --tray-socket is not given. */
 function trayIpcOptions(socket: string | undefined, command: string | undefined) {
@@ -196,20 +190,16 @@ function trayIpcOptions(socket: string | undefined, command: string | undefined)
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */
-function backoffFromEnv(): number | undefined {
-  const raw = process.env.VIGIL_BACKOFF_MAX_MS;
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 100 || Number(raw) > 3600_000)
-    throw usageError('VIGIL_BACKOFF_MAX_MS must be a whole number of milliseconds from 100 to 3600000');
-  return Number(raw);
-}
+const backoffFromEnv = () => wholeNumberFromEnv('VIGIL_BACKOFF_MAX_MS', 100, 3600_000, 'milliseconds');
 
 /** VIGIL_OUTBOX_MAX_EVENTS: the outbox's cap (tests lower it to reach it quickly). */
-function outboxCapFromEnv(): number | undefined {
-  const raw = process.env.VIGIL_OUTBOX_MAX_EVENTS;
+const outboxCapFromEnv = () => wholeNumberFromEnv('VIGIL_OUTBOX_MAX_EVENTS', 10, 10_000_000, 'events');
+
+/** A whole number from the environment within [min, max], or undefined when the variable is not set. */
+function wholeNumberFromEnv(name: string, min: number, max: number, unit: string): number | undefined {
+  const raw = process.env[name];
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 10 || Number(raw) > 10_000_000)
-    throw usageError('VIGIL_OUTBOX_MAX_EVENTS must be a whole number of events from 10 to 10000000');
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw usageError(`${name} must be a whole number of ${unit} from ${min} to ${max}`);
   return Number(raw);
 }
 
