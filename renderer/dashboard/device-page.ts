@@ -198,6 +198,7 @@ function historyRow(h: DeviceHistoryEntry): HTMLTableRowElement {
     `agent ${s.agentVersion}`,
     `policy ${s.policyVersion === null ? 'none' : `v${s.policyVersion}`}`,
     s.appControl ? `app control ${s.appControl.enforcement}` : '',
+    s.outbox?.dropped ? `${s.outbox.dropped.toLocaleString('en-GB')} events lost` : '',
   ].filter(Boolean);
   return row([clock(h.at), `Status: ${parts.join(', ')}`]);
 }
