@@ -104,8 +104,8 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     bus,
     appControl: () => appControl.status,
     outbox: () => pump.health(),
-    // With session control the status names the user of the controlled session (`seat` below).
-    seatUser: config.session ? () => seat.user : undefined,
+    // With session control the status names the user of the controlled session (`seatController` below).
+    seatUser: () => (seatController?.controlsSeat ? seatController.user : undefined),
     sources: { systemFacts, signedInSessions },
     log,
   });

@@ -94,6 +94,11 @@ export class SeatController implements Component, SeatView {
     return this.controlled?.target ?? null;
   }
 
+  /** Whether this device measures who is at the seat: it follows sign-ins or controls a session. */
+  get controlsSeat(): boolean {
+    return this.watcher !== null || this.controlled !== null;
+  }
+
   /** The user of the session under control, when known. */
   get user(): string | null {
     return this.controlled?.user ?? null;

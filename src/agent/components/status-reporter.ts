@@ -29,10 +29,11 @@ export class StatusReporter implements Component {
       appControl: () => AppControlStatus;
       outbox: () => OutboxStatus;
       /**
-       * The user of the session under control (null: nobody signed in there), when session
-       * control runs: that is what the service measures and enforces on, so it is the status's user.
+       * The user of the session under control (null: nobody signed in there), or undefined when
+       * no session is controlled here. What the service measures and enforces on is the
+       * status's user; the system's session list only stands in when there is no such measure.
        */
-      seatUser?: () => string | null;
+      seatUser?: () => string | null | undefined;
       sources: StatusSources;
       log: Logger;
     },
@@ -59,10 +60,11 @@ export class StatusReporter implements Component {
 
   async collect(): Promise<DeviceStatus> {
     const [facts, sessions] = await Promise.all([this.deps.sources.systemFacts(), this.deps.sources.signedInSessions()]);
+    const controlledUser = this.deps.seatUser?.();
     return {
       hostname: facts.hostname,
       os: { platform: facts.platform, release: facts.release, distro: facts.distro, arch: facts.arch },
-      user: this.deps.seatUser ? this.deps.seatUser() : sessions.seatUser,
+      user: controlledUser === undefined ? sessions.seatUser : controlledUser,
       users: sessions.users,
       uptimeSeconds: facts.uptimeSeconds,
       agentVersion: VIGIL_VERSION,
