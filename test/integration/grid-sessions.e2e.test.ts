@@ -142,6 +142,22 @@ describe.skipIf(unavailable !== null)('the grid and a real pupil session', () =>
     await shownAt(page, cell('activity-app'), OFF_TEXT, again, 30_000);
     await screenshot(page, 'grid-sessions-policy-off-after-restart');
   });
+
+  it('when the X server goes with the session, the grid ends on "nobody signed in", never stuck on the last window or an error', async () => {
+    await publishPolicy(rig, { name: 'grid truth on again', session: NO_LOCK, activity: ACTIVITY_ON });
+    focus(rig.x, TERM);
+    await waitForCell('activity-app', 'XTerm');
+    const gone = Date.now();
+    // The session's X server and apps end, as at a real sign-out; the utmp entry stays (the
+    // utmp lister counts a sign-in only while its X display is live).
+    await rig.x.stop();
+    await waitForCell('activity-app', 'nobody signed in');
+    await waitForCell('user', '—');
+    signIn(null);
+    const after = (await cellLog(page, cell('activity-app'))).filter((c) => c.at >= gone).map((c) => c.text);
+    expect(after.at(-1)).toBe('nobody signed in');
+    expect(rig.agent.child.exitCode).toBeNull();
+  });
 });
 
 describe.skipIf(unavailable !== null)('the X11 window source (xprop) at the edges the grid showed wrong', () => {
