@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchArgs, round } from './args.js';
+import { benchArgs, percentile, round } from './args.js';
+import { screenToGrid } from './screen-to-grid.js';
 
 /**
  * `npm run bench:activity [-- --seconds 60]` (Linux; needs Xvfb, openbox, xterm, xcalc,
@@ -10,10 +11,14 @@ import { benchArgs, round } from './args.js';
  * every 5 s. The sampler runs as the agent runs it (1 s sampling, full mode), alone in its own
  * process, for `seconds`, once with the X11 source Vigil uses (two long-lived `xprop -spy`) and
  * once with get-windows (xprop x2 + xwininfo per sample) for comparison. CPU counts the
- * sampler process and every helper process it started. Last line: one JSON object.
+ * sampler process and every helper process it started. Then screen to grid (issue 20): a real
+ * console and agent on the same display and the dashboard in Chromium; `switches` focus changes,
+ * each timed from xdotool to the grid cell naming the new app (`--switches 0` skips it; needs
+ * Debian's chromium). Last line: one JSON object.
  */
-const args = benchArgs({ seconds: { default: '60' } });
+const args = benchArgs({ seconds: { default: '60' }, switches: { default: '60' } });
 const seconds = Number(args.seconds);
+const switches = Number(args.switches);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const log = (m: string) => process.stderr.write(`[bench:activity] ${m}\n`);
 
@@ -82,6 +87,23 @@ try {
   log(`xprop-spy: ${JSON.stringify(spy)}`);
   const gw = await run('get-windows');
   log(`get-windows: ${JSON.stringify(gw)}`);
+  const windowOf = (q: string) =>
+    x(['search', ...q.split(' ')])
+      .stdout.trim()
+      .split('\n')[0]!;
+  const grid = switches
+    ? await screenToGrid({
+        display,
+        env,
+        windows: [
+          { id: windowOf('--class xcalc'), app: 'XCalc' },
+          { id: windowOf('--name pupil-term'), app: 'XTerm' },
+        ],
+        switches,
+        log,
+      })
+    : null;
+  const sorted = [...(grid?.latenciesMs ?? [])].sort((a, b) => a - b);
   const n = (v: unknown) => round(v as number);
   console.log(
     JSON.stringify({
@@ -96,6 +118,11 @@ try {
       getWindowsCpuPct: n(gw.cpuPct),
       getWindowsRssMb: n(gw.rssMb),
       getWindowsSpans: gw.spans,
+      screenToGridSwitches: sorted.length,
+      screenToGridP50Ms: percentile(sorted, 50),
+      screenToGridP99Ms: percentile(sorted, 99),
+      screenToGridMaxMs: sorted.at(-1) ?? null,
+      noWindowShownDuringSwitches: grid?.noWindowShown ?? null,
     }),
   );
 } finally {

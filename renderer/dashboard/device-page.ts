@@ -8,6 +8,7 @@ import {
   activityText,
   AUP_TEXT,
   blocksText,
+  droppedText,
   clock,
   duration,
   enforcementText,
@@ -94,6 +95,7 @@ export class DevicePage {
     const [policy, policyNote] = policyText(d, this.currentPolicy);
     const [enforcement, mode] = enforcementText(d);
     const [blocks, lastBlock] = blocksText(d);
+    const [lost, lostWhen] = droppedText(d);
     const facts: [string, string, string][] = [
       ['Signed-in user', d.status?.user ?? '—', 'fact-user'],
       ['Active window', title ? `${app} — ${title}` : app, 'fact-activity'],
@@ -104,6 +106,7 @@ export class DevicePage {
       ['Application control', mode ? `${enforcement} (${mode})` : enforcement, 'fact-enforcement'],
       ['Blocks in 24 h', lastBlock ? `${blocks} (${lastBlock})` : blocks, 'fact-blocks'],
       ['Agent', d.agentVersion ?? '—', 'fact-agent'],
+      ['Events lost on the device', lostWhen ? `${lost} (${lostWhen})` : lost, 'fact-dropped'],
       ['System', d.status ? `${d.status.os.distro ?? d.status.os.platform} ${d.status.os.release} (${d.status.os.arch})` : d.platform, 'fact-os'],
       ['Last seen', presence === 'online' ? 'now' : relative(d.lastSeenAt), 'fact-seen'],
       ['Device id', d.id, 'fact-id'],
@@ -195,6 +198,7 @@ function historyRow(h: DeviceHistoryEntry): HTMLTableRowElement {
     `agent ${s.agentVersion}`,
     `policy ${s.policyVersion === null ? 'none' : `v${s.policyVersion}`}`,
     s.appControl ? `app control ${s.appControl.enforcement}` : '',
+    s.outbox?.dropped ? `${s.outbox.dropped.toLocaleString('en-GB')} events lost` : '',
   ].filter(Boolean);
   return row([clock(h.at), `Status: ${parts.join(', ')}`]);
 }

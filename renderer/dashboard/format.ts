@@ -25,16 +25,20 @@ export function activityText(a: ActivityNow | null): [string, string] {
   if (!a) return ['—', ''];
   if (!a.collecting) return [a.pausedReason ? PAUSE_TEXT[a.pausedReason] : 'activity not reported', ''];
   if (a.locked) return ['Screen locked', ''];
+  if (a.idle) return ['Idle', a.idleSeconds === null ? '' : `no input for ${duration(a.idleSeconds)}`];
   if (!a.window) return ['No window in front', ''];
   const detail = a.mode === 'app-only' ? 'title not reported (app only)' : (a.window.title ?? '');
   return [a.window.app, detail];
 }
 
+/** Under ten minutes to the second ("2 min 59 s", never "2 min" for 179 s); longer, to the nearest minute. */
 export function duration(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
-  const h = Math.floor(seconds / 3600);
-  return `${h} h ${Math.floor((seconds % 3600) / 60)} min`;
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 export function idleText(a: ActivityNow | null): string {
@@ -65,6 +69,20 @@ export function enforcementText(d: DeviceSummary): [string, string] {
   if (!apps) return ['—', ''];
   const label = apps.enforcement === 'pre-exec' ? 'Pre-exec gate' : apps.enforcement === 'fallback' ? 'Fallback' : 'None';
   return [label, apps.mode ?? ''];
+}
+
+/** Events the device's outbox dropped unsent (never silent): [count, when the last was dropped]. */
+export function droppedText(d: DeviceSummary): [string, string] {
+  const o = d.status?.outbox;
+  if (!o) return ['—', ''];
+  if (o.dropped === 0) return ['none', ''];
+  return [`${o.dropped.toLocaleString('en-GB')} events lost`, o.lastDroppedAt ? `last ${relative(o.lastDroppedAt)}` : ''];
+}
+
+/** The same in a few characters for the grid ("" when nothing was lost). */
+export function lostShort(d: DeviceSummary): string {
+  const n = d.status?.outbox?.dropped ?? 0;
+  return n ? `${n.toLocaleString('en-GB')} lost` : '';
 }
 
 export function blocksText(d: DeviceSummary): [string, string] {

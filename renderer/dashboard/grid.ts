@@ -1,6 +1,18 @@
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { visible } from '../shared/console-api.js';
-import { activityText, AUP_TEXT, blocksText, enforcementText, idleText, lockText, policyText, presenceOf, PRESENCE_TEXT, relative } from './format.js';
+import {
+  activityText,
+  AUP_TEXT,
+  blocksText,
+  enforcementText,
+  lostShort,
+  idleText,
+  lockText,
+  policyText,
+  presenceOf,
+  PRESENCE_TEXT,
+  relative,
+} from './format.js';
 
 /**
  * The live device grid. Built for thousands of devices: only the rows in view exist in the DOM
@@ -242,6 +254,7 @@ export class DeviceGrid {
     const [policy, policyNote] = policyText(d, this.currentPolicy);
     const [enforcement, mode] = enforcementText(d);
     const [blocks, lastBlock] = blocksText(d);
+    const lostNote = lostShort(d);
     const values: [string, string][] = [
       [PRESENCE_TEXT[presence], ''],
       [d.status?.hostname ?? d.hostname, d.cloneSuspect ? 'possible cloned image' : (d.status?.os.distro ?? d.platform)],
@@ -253,11 +266,13 @@ export class DeviceGrid {
       [policy, policyNote],
       [enforcement, mode],
       [blocks, lastBlock],
-      [d.agentVersion ?? '—', ''],
+      // Events the device had to drop unsent show under its agent version, in the warning colour.
+      [d.agentVersion ?? '—', lostNote],
     ];
     values.forEach(([main, sub], i) => setCell(row.cells[i]!, main, sub));
     row.cells[0]!.main.className = `state ${presence}`;
     row.cells[7]!.sub.className = policyNote.startsWith('behind') ? 'sub warn' : 'sub';
+    row.cells[10]!.sub.className = lostNote ? 'sub warn lost' : 'sub';
     this.setSeen(row, d);
     row.drawn = d;
   }

@@ -15,6 +15,8 @@ export interface AgentConfig {
   backoffMaxMs?: number;
   /** How often the outbox is checked for events written by other processes. */
   outboxPollMs?: number;
+  /** The outbox's cap: past it the oldest events are dropped (and counted); default 100,000. */
+  outboxMaxEvents?: number;
   /** Mounts the exec gate marks when the policy names none (`--exec-mark`); default none. */
   execMarks?: string[];
   /** The exec gate's answer when no decision is made in time (default allow: fail-open). */

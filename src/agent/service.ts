@@ -64,7 +64,7 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
 
   // Stores and the console link (not yet connected).
   const aupRecords = new AcceptanceRecords(p.aupAcceptances);
-  const outbox = new Outbox(p.outbox);
+  const outbox = new Outbox(p.outbox, config.outboxMaxEvents);
   const policyStore = new PolicyStore(p.policy, device.consolePublicKey);
   const aupStore = new AupStore(p.aup, device.consolePublicKey);
   const wsUrl = new URL(AGENT_WS_PATH, device.consoleUrl);
@@ -80,7 +80,7 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     log: log.child('link'),
   });
   const aupQueries = new AupAcceptanceQueries(link);
-  const pump = new EventPump(outbox, link, config.outboxPollMs);
+  const pump = new EventPump(outbox, link, log.child('outbox'), config.outboxPollMs);
   const bus = new PolicyBus(log);
   const reportPower = (state: PowerState): boolean => {
     log.info('power state', { state });
@@ -107,9 +107,13 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     bus,
     appControl: () => appControl.status,
     localIpc: localIpcDrops,
+    outbox: () => pump.health(),
+    // With session control the status names the user of the controlled session (`seatController` below).
+    seatUser: () => (seatController?.controlsSeat ? seatController.user : undefined),
     sources: { systemFacts, signedInSessions },
     log,
   });
+  pump.onDrops(() => void status.sendNow());
   const trayIdle = new TrayIdleReports(systemClock.monoNow);
   const seatController = config.session
     ? new SeatController({
@@ -120,6 +124,7 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
         sink: pump,
         trayIdle,
         sendActivity: (now) => link.send({ v: PROTOCOL_VERSION, type: 'activity', now }),
+        seatChanged: () => void status.sendNow(),
         reportPower,
         log,
       })
@@ -176,7 +181,7 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     pump,
     status,
     capabilities: () => (seat.runner ? ['events', 'policy', 'session', 'commands', ...(seat.activity ? ['activity'] : [])] : ['events', 'policy']),
-    onConnected: () => seat.activity?.resend(),
+    onConnected: () => seatController?.resendActivity(),
     onDown: () => aupQueries.linkDown(),
     handlers: {
       policy: (message) => policy.offer(message.bundle),

@@ -2,10 +2,14 @@ import type { Presence } from '../shared/activity.js';
 import type { DeviceStatus } from '../shared/status.js';
 import type { ConsoleStore } from './store/store.js';
 
-/** What makes two status reports different for the history (uptime and collection time always differ). */
+/**
+ * What makes two status reports different for the history: not uptime and collection time
+ * (they always differ), nor the outbox's queue length (it moves with every event); events
+ * dropped do count.
+ */
 function fingerprint(status: DeviceStatus): string {
-  const { uptimeSeconds: _u, collectedAt: _c, ...rest } = status;
-  return JSON.stringify(rest);
+  const { uptimeSeconds: _u, collectedAt: _c, outbox, ...rest } = status;
+  return JSON.stringify({ ...rest, dropped: outbox?.dropped ?? null });
 }
 
 /**

@@ -48,7 +48,7 @@ export type ActivityPauseReason = z.infer<typeof ActivityPauseReasonSchema>;
 
 /**
  * The live state of a device's session, sent as the `activity` frame whenever it changes
- * (coalesced by the agent to at most one a second). Not durable: only the latest matters.
+ * (coalesced by the agent to at most two a second). Not durable: only the latest matters.
  */
 export const ActivityNowSchema = z.strictObject({
   collecting: z.boolean(),
@@ -60,6 +60,11 @@ export const ActivityNowSchema = z.strictObject({
   since: IsoDateTime.nullable(),
   idleSeconds: z.number().int().nonnegative().nullable(),
   locked: z.boolean().nullable(),
+  /**
+   * Idle past the policy's `idleAfterSeconds` (what the timeline records as an idle span):
+   * the grid says "Idle", not "No window in front". Absent from older agents.
+   */
+  idle: z.boolean().optional(),
 });
 export type ActivityNow = z.infer<typeof ActivityNowSchema>;
 

@@ -57,7 +57,27 @@ const base = {
   at: IsoDateTime,
 };
 
+/** Why a device's outbox deleted events it never delivered: over its cap, or unreadable rows. */
+export const OutboxDropReasonSchema = z.enum(['full', 'unreadable']);
+export type OutboxDropReason = z.infer<typeof OutboxDropReasonSchema>;
+
+/**
+ * `outbox.dropped`: events the device's outbox deleted without delivering them, since the
+ * previous report. Sent ahead of the backlog, so the console hears of the loss first.
+ */
+export const OutboxDroppedDataSchema = z.strictObject({
+  dropped: z.number().int().positive(),
+  byReason: z.strictObject({ full: z.number().int().nonnegative(), unreadable: z.number().int().nonnegative() }),
+  /** When the first and the last of these were dropped. */
+  firstAt: IsoDateTime,
+  lastAt: IsoDateTime,
+  /** Every event this outbox has dropped since it was created, this report included. */
+  total: z.number().int().positive(),
+});
+export type OutboxDroppedData = z.infer<typeof OutboxDroppedDataSchema>;
+
 export const AgentEventSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...base, type: z.literal('outbox.dropped'), data: OutboxDroppedDataSchema }),
   z.strictObject({ ...base, type: z.literal('agent.started'), data: z.strictObject({ agentVersion: boundedText(64), mode: z.enum(['service', 'user']) }) }),
   z.strictObject({ ...base, type: z.literal('policy.applied'), data: z.strictObject({ version: z.number().int().positive() }) }),
   z.strictObject({

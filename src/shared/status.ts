@@ -20,6 +20,17 @@ export const AppControlStatusSchema = z.strictObject({
 });
 export type AppControlStatus = z.infer<typeof AppControlStatusSchema>;
 
+/**
+ * The device's durable outbox: events waiting for the console, and every event it had to drop
+ * unsent since it was created (over its cap, unreadable), so a loss is shown, never silent.
+ */
+export const OutboxStatusSchema = z.strictObject({
+  pending: z.number().int().nonnegative(),
+  dropped: z.number().int().nonnegative(),
+  lastDroppedAt: IsoDateTime.nullable(),
+});
+export type OutboxStatus = z.infer<typeof OutboxStatusSchema>;
+
 /** What a device reports about itself. Deliberately small: enough for IT, nothing more. */
 const count = z.number().int().nonnegative();
 /** Tray-socket connections and claims the service refused since it started (every drop counted and shown). */
@@ -46,7 +57,10 @@ export const DeviceStatusSchema = z.strictObject({
     distro: boundedText(128).nullable(),
     arch: boundedText(32),
   }),
-  /** The user signed in at the console seat, if any. */
+  /**
+   * The user signed in at the console seat, if any: with session control, the user of the
+   * session the agent controls (null once they sign out); otherwise the system's session list.
+   */
   user: boundedText(128).nullable(),
   /** Everyone with a session on the device (remote sessions included), capped. */
   users: z.array(boundedText(128)).max(64),
@@ -57,6 +71,8 @@ export const DeviceStatusSchema = z.strictObject({
   appControl: AppControlStatusSchema.optional(),
   /** Absent from agents older than issue 15, and from agents that serve no tray socket. */
   localIpc: LocalIpcDropsSchema.optional(),
+  /** Absent from agents older than drop counting. */
+  outbox: OutboxStatusSchema.optional(),
   collectedAt: IsoDateTime,
 });
 export type DeviceStatus = z.infer<typeof DeviceStatusSchema>;

@@ -27,3 +27,5 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+export { cellLog, gridCell, openDeviceGrid, recordCell, shownAt } from '../../bench/grid-page.js';

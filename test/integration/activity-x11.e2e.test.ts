@@ -1,12 +1,11 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/agent/session/clock.js';
 import type { ActivitySpan } from '../../src/shared/activity.js';
-import { ENROLL_TOKEN, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';
-import { CLI, kill, startProcess, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/processes.js';
 import { skipReason } from '../helpers/requirements.js';
-import { killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
+import { focus, publishPolicy, startXSessionRig, stopXSessionRig, xcalc, xterm, type XSessionRig } from '../helpers/x-session.js';
+import { missingXTools, pidsOnDisplay, type XServer } from '../helpers/x11.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
@@ -25,72 +24,21 @@ const TERM_TITLE = 'pupil-term: essay draft';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type StoredSpan = ActivitySpan & { at: string };
 
-interface Session {
-  dir: ReturnType<typeof tempDir>;
-  x: XServer;
-  console: ConsoleHandle;
-  agent: Proc;
-  deviceId: string;
-  policyVersion: number;
-}
+type Session = XSessionRig;
+const TERM = xterm(TERM_TITLE);
 
-/** X session + console + agent controlling that session. */
-async function startSession(ownership: 'school' | 'byod', agentEnv: NodeJS.ProcessEnv = {}): Promise<Session> {
-  const dir = tempDir();
-  const x = await startXvfb();
-  x.client('openbox');
-  x.client('xterm', ['-geometry', '60x10+0+0', '-title', TERM_TITLE]);
-  x.client('xcalc', ['-geometry', '+500+100']);
-  await waitUntil(
-    () => x.windowExists('pupil-term') && x.run('xdotool', ['search', '--class', 'xcalc']).status === 0,
-    15_000,
-    () => 'xterm or xcalc never appeared',
-  );
-  const consoleProc = await startConsoleProcess(join(dir.path, 'console'));
-  const agent = startProcess(
-    [
-      CLI,
-      'agent',
-      '--data-dir',
-      join(dir.path, 'agent'),
-      '--console',
-      consoleProc.url,
-      '--enroll-token',
-      ENROLL_TOKEN,
-      '--session-display',
-      x.display,
-      '--session-uid',
-      String(process.getuid!()),
-      '--ownership',
-      ownership,
-    ],
-    { VIGIL_BACKOFF_MAX_MS: '1000', ...agentEnv },
-  );
-  const [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
-  return { dir, x, console: consoleProc, agent, deviceId: deviceId!, policyVersion: 0 };
-}
+/** X session (xterm and xcalc) + console + agent controlling that session. */
+const startSession = (ownership: 'school' | 'byod', agentEnv: NodeJS.ProcessEnv = {}) =>
+  startXSessionRig({ apps: [TERM, xcalc], agentArgs: ['--ownership', ownership], agentEnv });
 
 async function stopSession(s: Session | undefined, impostor?: ImpostorConsole | null): Promise<void> {
-  if (!s) return;
   await impostor?.close().catch(() => undefined);
-  await kill(s.agent, 'SIGTERM'); // the agent ends its own helpers on the way out
-  killOnDisplay(s.x.display, ['xprop']); // and if it did not, the test does, by PID
-  await stopAll();
-  await s.x.stop();
-  s.dir.remove();
+  await stopXSessionRig(s);
 }
 
 async function publish(s: Session, activity: unknown): Promise<void> {
   // No idle lock or logoff: this test is about activity.
-  const policy = { format: 'vigil-policy/1', name: 'activity test', session: { lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0 }, activity };
-  const res = await s.console.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy, expiresInDays: 1 }) });
-  expect(res.status).toBe(201);
-  s.policyVersion++;
-  await waitUntil(
-    async () => (await s.console.api(`/api/v1/devices/${s.deviceId}`)).body.device?.policyVersion === s.policyVersion,
-    20_000,
-    () => `policy ${s.policyVersion} never applied`,
-  );
+  await publishPolicy(s, { name: 'activity test', session: { lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0 }, activity });
 }
 
 async function spansAtConsole(s: Session): Promise<StoredSpan[]> {
@@ -101,15 +49,8 @@ async function spansAtConsole(s: Session): Promise<StoredSpan[]> {
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
 }
 
-function focus(x: XServer, search: string[]): void {
-  const id = x
-    .run('xdotool', ['search', ...search])
-    .stdout.trim()
-    .split('\n')[0]!;
-  expect(x.run('xdotool', ['windowactivate', '--sync', id]).status).toBe(0);
-}
-const focusTerm = (x: XServer) => focus(x, ['--name', 'pupil-term']);
-const focusCalc = (x: XServer) => focus(x, ['--class', 'xcalc']);
+const focusTerm = (x: XServer) => focus(x, TERM);
+const focusCalc = (x: XServer) => focus(x, xcalc);
 
 /** HH:MM of a local time `minutes` after midnight. */
 const hhmm = (minutes: number) => `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;

@@ -1,5 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type AgentService } from '../../src/agent/service.js';
@@ -10,6 +10,7 @@ import { ENROLL_TOKEN, startAgentProcess, startConsoleProcess, type ConsoleHandl
 import { CLI, REPO, runCli, startProcess, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
 import { connectAs, enrollRawDevice } from '../helpers/raw-device.js';
 import { skipReason } from '../helpers/requirements.js';
+import { writeUtmp } from '../helpers/x-session.js';
 import { isRunning, killOnDisplay, missingXTools, startXvfb, type XServer } from '../helpers/x11.js';
 
 /**
@@ -41,17 +42,7 @@ const dataB = () => join(dir.path, 'agent-b');
 
 /** Writes the utmp file B reads: one X sign-in of `user` on our display, at a distinct login time. */
 let minute = 0;
-function signIn(user: string | null): void {
-  minute++;
-  const at = `2026-11-22T08:${String(minute).padStart(2, '0')}:00,000000+00:00`;
-  const line = x.display.padEnd(12);
-  const text = user
-    ? `[7] [${String(10000 + minute).padStart(5, '0')}] [${x.display.slice(0, 4).padEnd(4)}] [${user.padEnd(8)}] [${line}] [${line.padEnd(20)}] [0.0.0.0        ] [${at}]\n`
-    : '';
-  const out = spawnSync('utmpdump', ['-r'], { input: text });
-  if (out.status !== 0) throw new Error(`utmpdump failed: ${out.stderr}`);
-  writeFileSync(utmp, out.stdout);
-}
+const signIn = (user: string | null) => writeUtmp(utmp, x.display, user, ++minute);
 
 const decided = (user: string, needed: boolean, reason: string) =>
   new RegExp(`AUP gate decided \\{"user":"${user}","needed":${needed},"reason":"${reason}"\\}`);

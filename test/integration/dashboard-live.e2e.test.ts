@@ -140,7 +140,7 @@ describe('live device grid', () => {
     console.log(`activity frame -> on screen: ${delays.join(', ')} ms`);
     // The acceptance point itself: each change is on screen within one second of being sent.
     for (const delay of delays) expect(delay).toBeLessThan(1000);
-    expect(await cellText(id, 'idle')).toBe('2 min');
+    expect(await cellText(id, 'idle')).toBe('2 min 5 s');
     expect(await cellText(id, 'lock')).toBe('Unlocked');
     expect(await page.locator(`${rowOf(id)}`).getAttribute('data-state')).toBe('online');
     await screenshot(page, 'dashboard-live-activity');

@@ -7,10 +7,11 @@ import { MESSAGE_TITLE, WARNING_TITLE } from '../../src/agent/platform/linux/ses
 import type { CommandPayload } from '../../src/shared/command.js';
 import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { signedCommand } from '../helpers/commands.js';
-import { ENROLL_TOKEN, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
+import type { ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole, type ImpostorConsole } from '../helpers/impostor-console.js';
-import { CLI, runCli, startProcess, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
-import { isRunning, killOnDisplay, missingXTools, pidsOnDisplay, startXvfb, type XServer } from '../helpers/x11.js';
+import { runCli, stopAll, type Proc, type tempDir, waitUntil } from '../helpers/processes.js';
+import { publishPolicy, startXSessionRig, xterm, type XSessionRig } from '../helpers/x-session.js';
+import { isRunning, killOnDisplay, missingXTools, pidsOnDisplay, type XServer } from '../helpers/x11.js';
 
 /**
  * Console commands end to end: a real console process, a real agent process controlling a real
@@ -27,48 +28,17 @@ describe.skipIf(unavailable !== null)('lock, log off and message commands throug
   let consoleProc: ConsoleHandle;
   let agent: Proc;
   let deviceId: string;
+  let rig: XSessionRig;
   let impostor: ImpostorConsole | null = null;
   const command = (body: unknown, token?: string) =>
     consoleProc.api(`/api/v1/devices/${deviceId}/commands`, { method: 'POST', body: JSON.stringify(body), ...(token ? { token } : {}) });
 
   beforeAll(async () => {
-    dir = tempDir();
-    x = await startXvfb();
-    x.client('openbox');
-    app = x.client('xterm', ['-geometry', '80x24+100+100', '-title', 'pupil-session']);
-    await waitUntil(
-      () => x.windowExists('pupil-session'),
-      15_000,
-      () => 'xterm window never appeared',
-    );
-    consoleProc = await startConsoleProcess(join(dir.path, 'console'));
-    // The agent gets no DISPLAY of its own: it talks to the session's display explicitly.
-    agent = startProcess(
-      [
-        CLI,
-        'agent',
-        '--data-dir',
-        join(dir.path, 'agent'),
-        '--console',
-        consoleProc.url,
-        '--enroll-token',
-        ENROLL_TOKEN,
-        '--session-display',
-        x.display,
-        '--session-uid',
-        String(process.getuid!()),
-      ],
-      { VIGIL_BACKOFF_MAX_MS: '1000' },
-    );
-    [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
-    const policy = { format: 'vigil-policy/1', name: 'commands test', session: { lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0, warningSeconds: 5 } };
-    expect((await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy, expiresInDays: 1 }) })).status).toBe(201);
-    await waitUntil(
-      async () =>
-        (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.online &&
-        (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.policyVersion === 1,
-      15_000,
-    );
+    rig = await startXSessionRig({ apps: [xterm('pupil-session', '80x24+100+100')] });
+    ({ dir, x, console: consoleProc, agent, deviceId } = rig);
+    app = rig.apps[0]!;
+    await publishPolicy(rig, { name: 'commands test', session: { lockAfterIdleSeconds: 0, logoffAfterLockedSeconds: 0, warningSeconds: 5 } });
+    await waitUntil(async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.online, 15_000);
   });
 
   afterAll(async () => {

@@ -43,7 +43,7 @@ class FakeSource implements WindowSource {
   }
 }
 
-function harness(opts: { ownership?: Ownership; displayServer?: DisplayServer } = {}) {
+function harness(opts: { ownership?: Ownership; displayServer?: DisplayServer; policy?: unknown } = {}) {
   const clock = new FakeClock();
   const sources: FakeSource[] = [];
   let window: RawWindow | null = { app: 'XTerm', title: 'pupil@lab: ~', url: null, path: '/usr/bin/xterm' };
@@ -52,6 +52,7 @@ function harness(opts: { ownership?: Ownership; displayServer?: DisplayServer } 
   const nows: ActivityNow[] = [];
   const sampler = new ActivitySampler({
     ownership: opts.ownership ?? 'school',
+    policy: opts.policy,
     displayServer: opts.displayServer ?? 'x11',
     createSource: (detail) => {
       const s = new FakeSource(window, detail);
@@ -94,6 +95,37 @@ function harness(opts: { ownership?: Ownership; displayServer?: DisplayServer } 
     },
   };
 }
+
+describe('activity sampler: what the grid is told (issue 20)', () => {
+  it('starts under the policy it is given: the first state sent is never "off (policy)" when the policy is on', async () => {
+    const h = harness({ policy: { mode: 'full' } });
+    await h.tick(1);
+    expect(h.nows.map((n) => n.pausedReason)).not.toContain('policy-off');
+    expect(h.nows[0]).toMatchObject({ collecting: true, window: { app: 'XTerm' } });
+    const off = harness({ policy: { mode: 'off' } });
+    await off.tick(1);
+    expect(off.nows[0]).toMatchObject({ collecting: false, pausedReason: 'policy-off' });
+  });
+
+  it('a source that failed while sampling is an error, not "no window in front"', async () => {
+    const h = harness({ policy: { mode: 'full' } });
+    await h.tick(1);
+    h.setWindow(null);
+    h.sources[0]!.problem = 'xprop -root -spy ended (exit 1)';
+    h.clock.advance(1000);
+    await h.sampler.tick();
+    expect(h.sampler.now).toMatchObject({ collecting: false, pausedReason: 'error', window: null });
+    expect(h.nows.some((n) => n.collecting && n.window === null)).toBe(false);
+  });
+
+  it("idle past the policy's threshold is sent as idle (the grid says Idle), not as an empty window", async () => {
+    const h = harness({ policy: { mode: 'full', idleAfterSeconds: 60 } });
+    await h.tick(1);
+    h.setSession({ idleMs: 61_000, locked: false });
+    await h.tick(2);
+    expect(h.sampler.now).toMatchObject({ collecting: true, window: null, idle: true, idleSeconds: 61 });
+  });
+});
 
 describe('activity sampler', () => {
   it('collects nothing without an activity section: no source is even created', async () => {

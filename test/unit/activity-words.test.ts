@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ActivityNow } from '../../src/shared/activity.js';
+import { activityNow } from '../helpers/activity-now.js';
 import { ActivityPolicySchema } from '../../src/shared/activity-policy.js';
 import { describeSharing } from '../../src/shared/activity-words.js';
 
-const now = (over: Partial<ActivityNow>): ActivityNow => ({
-  collecting: true,
-  mode: 'full',
-  pausedReason: null,
-  window: null,
-  since: null,
-  idleSeconds: 0,
-  locked: false,
-  ...over,
-});
+const now = activityNow;
 const text = (w: { headline: string; lines: string[] }) => [w.headline, ...w.lines].join(' ');
 
 describe('what the tray tells the pupil', () => {

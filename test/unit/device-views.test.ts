@@ -93,6 +93,23 @@ describe('StatusHistory', () => {
   });
 });
 
+describe('StatusHistory and the outbox', () => {
+  it('a moving queue length is no change; events dropped on the device are', async () => {
+    const { store, id } = await storeWithDevice();
+    const history = new StatusHistory(store);
+    const withOutbox = (pending: number, dropped: number) => ({
+      ...status('pupil1'),
+      outbox: { pending, dropped, lastDroppedAt: dropped ? '2026-01-01T09:59:00.000Z' : null },
+    });
+    await history.status(id, withOutbox(5, 0), '2026-01-01T10:00:00.000Z');
+    await history.status(id, withOutbox(900, 0), '2026-01-01T10:01:00.000Z');
+    await history.status(id, withOutbox(100_000, 4200), '2026-01-01T10:02:00.000Z');
+    const rows = await store.listDeviceHistory(id, { limit: 10, kind: 'status' });
+    expect(rows.map((r) => (r.kind === 'status' ? r.status.outbox?.dropped : null))).toEqual([4200, 0]);
+    await store.close();
+  });
+});
+
 describe('activity spans', () => {
   it('returns the spans overlapping a range, oldest first, bounded', async () => {
     const { store, id } = await storeWithDevice();

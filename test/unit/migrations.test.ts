@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AcceptanceRecords } from '../../src/agent/aup/acceptances.js';
-import { Outbox } from '../../src/agent/outbox.js';
+import { ACCEPTANCE_MIGRATIONS, AcceptanceRecords } from '../../src/agent/aup/acceptances.js';
+import { Outbox, OUTBOX_MIGRATIONS } from '../../src/agent/outbox.js';
 import { CONSOLE_MIGRATIONS } from '../../src/console/store/migrations/index.js';
 import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { currentVersion, migrate, SchemaTooNewError, type Migration } from '../../src/shared/node/migrations.js';
@@ -120,20 +120,20 @@ describe('agent databases', () => {
     expect(reopened.pending(10).map((e) => e.id)).toEqual([queued!.id]);
     reopened.close();
     const db = new Database(file);
-    expect(currentVersion(db)).toBe(1);
+    expect(currentVersion(db)).toBe(OUTBOX_MIGRATIONS.length);
     db.close();
   });
 
   it('refuses agent databases from a newer build', () => {
-    for (const [name, open] of [
-      ['outbox.db', (f: string) => new Outbox(f).close()],
-      ['aup-acceptances.db', (f: string) => new AcceptanceRecords(f).close()],
+    for (const [name, open, steps] of [
+      ['outbox.db', (f: string) => new Outbox(f).close(), OUTBOX_MIGRATIONS.length],
+      ['aup-acceptances.db', (f: string) => new AcceptanceRecords(f).close(), ACCEPTANCE_MIGRATIONS.length],
     ] as const) {
       const file = tempPath(name);
       open(file);
       const db = new Database(file);
-      expect(currentVersion(db)).toBe(1);
-      db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (2, 'from the future', '')").run();
+      expect(currentVersion(db)).toBe(steps);
+      db.prepare("INSERT INTO schema_version (version, name, applied_at) VALUES (?, 'from the future', '')").run(steps + 1);
       db.close();
       expect(() => open(file)).toThrow(SchemaTooNewError);
     }

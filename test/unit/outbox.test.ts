@@ -1,5 +1,8 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { EventPump } from '../../src/agent/components/event-pump.js';
 import { Outbox } from '../../src/agent/outbox.js';
+import type { Logger } from '../../src/shared/node/log.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 const tempPath = tempDirsPerTest();
@@ -56,3 +59,74 @@ describe('Outbox (real SQLite file)', () => {
     other.close();
   });
 });
+
+describe('Outbox drop accounting: nothing leaves unsent without being counted', () => {
+  it('counts events dropped at the cap and reports them once, in one urgent event apart from the backlog', () => {
+    const outbox = new Outbox(newFile(), 5);
+    outbox.append(Array.from({ length: 8 }, (_, n) => note(n)));
+    outbox.append([note(8), note(9)]);
+    expect(outbox.health()).toMatchObject({ dropped: 5, pending: 5 });
+    const report = outbox.dropReport()!;
+    expect(report).toMatchObject({ type: 'outbox.dropped', data: { dropped: 5, byReason: { full: 5, unreadable: 0 }, total: 5 } });
+    expect(Date.parse(report.data.firstAt as string)).toBeLessThanOrEqual(Date.parse(report.data.lastAt as string));
+    // Until acknowledged, the same report is handed out again (it is durable), and the backlog does not hold it.
+    expect(outbox.dropReport()!.id).toBe(report.id);
+    expect(outbox.pending(100).map((e) => e.type)).toEqual(Array(5).fill('diagnostic.test'));
+    // The cap never drops the report itself.
+    outbox.append([note(10)]);
+    expect(outbox.dropReport()!.id).toBe(report.id);
+    outbox.acknowledge([report.seq]);
+    const next = outbox.dropReport()!;
+    expect(next.data).toMatchObject({ dropped: 2, byReason: { full: 2, unreadable: 0 }, total: 7 });
+    outbox.acknowledge([next.seq]);
+    expect(outbox.dropReport()).toBeNull();
+    expect(outbox.health().dropped).toBe(7);
+    outbox.close();
+  });
+
+  it('counts an unreadable row it deletes, and keeps counts and an unsent report across a reopen', () => {
+    const file = newFile();
+    const outbox = new Outbox(file);
+    outbox.append([note(0), note(1)]);
+    outbox.close();
+    const db = new Database(file);
+    db.prepare("UPDATE outbox SET body = '{not json' WHERE seq = 1").run();
+    db.close();
+    const reopened = new Outbox(file);
+    expect(reopened.pending(10).map((e) => e.seq)).toEqual([2]);
+    const report = reopened.dropReport()!;
+    expect(report.data).toMatchObject({ dropped: 1, byReason: { full: 0, unreadable: 1 }, total: 1 });
+    reopened.close();
+    const again = new Outbox(file);
+    expect(again.dropReport()!.id).toBe(report.id);
+    expect(again.health()).toMatchObject({ dropped: 1, pending: 2 });
+    again.close();
+  });
+
+  it('the pump sends the drop report in a frame of its own before any batch of the backlog, and logs the drop', () => {
+    const outbox = new Outbox(newFile(), 300);
+    const frames: { events: { type: string; seq: number }[] }[] = [];
+    const link = { canSend: false, send: (m: unknown) => (frames.push(m as (typeof frames)[number]), true) };
+    const lines: { msg: string; fields: unknown }[] = [];
+    const pump = new EventPump(outbox, link, recordingLogger(lines));
+    outbox.append(Array.from({ length: 400 }, (_, n) => note(n))); // 100 over the cap, while the console is away
+    pump.noticeDrops();
+    expect(lines).toEqual([{ msg: expect.stringMatching(/dropped events/), fields: expect.objectContaining({ dropped: 100, droppedTotal: 100 }) }]);
+    link.canSend = true;
+    pump.restart();
+    expect(frames[0]!.events.map((e) => e.type)).toEqual(['outbox.dropped']);
+    expect(frames.slice(1).flatMap((f) => f.events.map((e) => e.type))).toEqual(Array(300).fill('diagnostic.test'));
+    // Acknowledged like any event; no second report for the same drops.
+    pump.acknowledge(frames.flatMap((f) => f.events.map((e) => e.seq)));
+    expect(outbox.count()).toBe(0);
+    pump.pump();
+    expect(frames.slice(1).some((f) => f.events.some((e) => e.type === 'outbox.dropped'))).toBe(false);
+    pump.stop();
+  });
+});
+
+function recordingLogger(lines: { msg: string; fields: unknown }[]): Logger {
+  const record = (msg: string, fields?: unknown) => void lines.push({ msg, fields });
+  const log = { debug: () => undefined, info: () => undefined, warn: record, error: record, child: () => log } as unknown as Logger;
+  return log;
+}

@@ -13,6 +13,8 @@ export interface ActivityHostOptions {
   platform: ActivityPlatform;
   target: SessionTarget;
   ownership: Ownership;
+  /** The `activity` section of the policy held now (the sampler starts under it). */
+  policy?: unknown;
   session: () => SessionObservation | null;
   emit: (event: NewAgentEvent) => void;
   sendNow: (now: ActivityNow) => void;
@@ -39,6 +41,7 @@ export function startActivity(options: ActivityHostOptions): ActivityHost {
   const displayServer = options.platform.displayServer({ ...env, DISPLAY: sessionEnv.DISPLAY });
   const sampler = new ActivitySampler({
     ownership: options.ownership,
+    policy: options.policy,
     displayServer,
     createSource: options.platform.windowSource(sessionEnv),
     session: options.session,

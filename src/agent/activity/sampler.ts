@@ -1,4 +1,4 @@
-import type { ActivityNow, ActivityPauseReason, ActivitySpan } from '../../shared/activity.js';
+import type { ActivityNow, ActivityPauseReason, ActivityPrivacyMode, ActivitySpan } from '../../shared/activity.js';
 import { ACTIVITY_OFF, ActivityPolicySchema, compileRedactions, type ActivityPolicy } from '../../shared/activity-policy.js';
 import type { NewAgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/node/log.js';
@@ -17,11 +17,24 @@ import type { WindowDetail, WindowSource } from './window-source.js';
 const SPANS_PER_EVENT = 200;
 /** After a source fails, wait this long before starting a new one. */
 const SOURCE_RETRY_MS = 30_000;
-/** Live frames are coalesced to at most one per this interval. */
-const NOW_MIN_INTERVAL_MS = 1_000;
+/**
+ * Live frames are coalesced to at most one per this interval. Half a second keeps the screen to
+ * grid time under 1.5 s (the feed adds 200 ms) when focus moves again just after a frame.
+ */
+const NOW_MIN_INTERVAL_MS = 500;
+
+/** The live state while nothing is collected, and why. */
+export function pausedNow(mode: ActivityPrivacyMode, reason: ActivityPauseReason): ActivityNow {
+  return { collecting: false, mode, pausedReason: reason, window: null, since: null, idleSeconds: null, locked: null };
+}
 
 export interface ActivitySamplerOptions {
   ownership: Ownership;
+  /**
+   * The `activity` section of the policy held at start (absent: none held, nothing collected).
+   * Given here so the first state published is the policy's, not "off" until it is applied.
+   */
+  policy?: unknown;
   displayServer: DisplayServer;
   /** Creates the OS window source; called only when collecting starts (again when the mode changes). */
   createSource: (detail: WindowDetail) => WindowSource;
@@ -30,7 +43,7 @@ export interface ActivitySamplerOptions {
   network: Pick<SchoolNetworkCheck, 'status'>;
   /** Closed spans, batched, go to the durable outbox. */
   emit: (event: NewAgentEvent) => void;
-  /** The live state, on change, at most once a second. */
+  /** The live state, on change, at most twice a second. */
   sendNow: (now: ActivityNow) => void;
   log: Logger;
   clock?: SessionClock;
@@ -55,6 +68,9 @@ export class ActivitySampler {
   private lastTickMono: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
+  /** A tick was asked for while one ran (a policy, a focus change): run another after it. */
+  private again = false;
+  private publishTimer: NodeJS.Timeout | null = null;
   private nowState: ActivityNow;
   private sentKey: string | null = null;
   private sentAtMono = -Infinity;
@@ -63,6 +79,7 @@ export class ActivitySampler {
   constructor(private readonly options: ActivitySamplerOptions) {
     this.clock = options.clock ?? systemClock;
     this.lastFlushMono = this.clock.monoNow();
+    if (options.policy !== undefined) this.setPolicy(options.policy);
     this.nowState = this.paused('policy-off');
   }
 
@@ -88,7 +105,8 @@ export class ActivitySampler {
   /** Stops sampling; the open span is closed and everything pending is queued. */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.timer = this.publishTimer = null;
     this.stopCollecting();
   }
 
@@ -97,16 +115,20 @@ export class ActivitySampler {
    * so a section that does not parse here means nothing is collected (the privacy-safe side).
    */
   applyPolicy(section: unknown): void {
+    this.setPolicy(section);
+    // Spans under the old rules end here: nothing recorded under one mode is sent under another.
+    this.closeSpan();
+    this.flush();
+    void this.tick();
+  }
+
+  private setPolicy(section: unknown): void {
     const parsed = section === undefined ? { success: true as const, data: ACTIVITY_OFF } : ActivityPolicySchema.safeParse(section);
     if (!parsed.success) {
       this.options.log.warn('activity policy unreadable; collecting nothing', { detail: summariseZodError(parsed.error) });
     }
     this.policy = parsed.success ? parsed.data : ACTIVITY_OFF;
     this.patterns = compileRedactions(this.policy.redactTitles);
-    // Spans under the old rules end here: nothing recorded under one mode is sent under another.
-    this.closeSpan();
-    this.flush();
-    void this.tick();
   }
 
   /** Re-sends the live state (after the link reconnects). */
@@ -117,10 +139,16 @@ export class ActivitySampler {
 
   /** One sample. Exposed for tests that drive the clock themselves. */
   async tick(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
     this.busy = true;
     try {
-      await this.step();
+      do {
+        this.again = false;
+        await this.step();
+      } while (this.again && this.timer);
     } catch (error) {
       this.options.log.error('activity sample failed', { error });
     } finally {
@@ -156,6 +184,12 @@ export class ActivitySampler {
     }
     const raw = await source.sample();
     if (!this.source) return; // stopped while we waited
+    if (source.problem) {
+      // A source that failed says nothing about the screen: not "no window", an error.
+      this.closeSpan();
+      this.nowState = this.paused('error');
+      return this.publish();
+    }
     const observed = this.options.session();
     const idleMs = observed?.idleMs ?? null;
     const idle = idleMs !== null && idleMs >= this.policy.idleAfterSeconds * 1000;
@@ -181,6 +215,7 @@ export class ActivitySampler {
       since: since === null ? null : new Date(since).toISOString(),
       idleSeconds: idleMs === null ? null : Math.floor(idleMs / 1000),
       locked: observed ? observed.locked : null,
+      idle: sample?.kind === 'idle',
     };
     this.publish();
   }
@@ -201,6 +236,8 @@ export class ActivitySampler {
     if (!this.source && mono >= this.sourceRetryAtMono) {
       this.sourceDetail = detail;
       this.source = this.options.createSource(detail);
+      // A focus change is sampled when it happens, not at the next tick.
+      this.source.onChange?.(() => void this.tick());
       this.source.start();
       this.options.log.info('activity collection started', { source: this.source.name, mode: this.policy.mode });
     }
@@ -238,7 +275,7 @@ export class ActivitySampler {
   }
 
   private paused(reason: ActivityPauseReason): ActivityNow {
-    return { collecting: false, mode: this.policy.mode, pausedReason: reason, window: null, since: null, idleSeconds: null, locked: null };
+    return pausedNow(this.policy.mode, reason);
   }
 
   /**
@@ -249,7 +286,19 @@ export class ActivitySampler {
     const { idleSeconds: _idle, ...rest } = this.nowState;
     const key = JSON.stringify(rest);
     const mono = this.clock.monoNow();
-    if (!force && (key === this.sentKey || mono - this.sentAtMono < NOW_MIN_INTERVAL_MS)) return;
+    if (!force && key === this.sentKey) return;
+    if (!force && mono - this.sentAtMono < NOW_MIN_INTERVAL_MS) {
+      // Coalesced, not postponed to the next sample: the latest state goes out when the interval ends.
+      this.publishTimer ??= setTimeout(
+        () => {
+          this.publishTimer = null;
+          if (this.timer) this.publish();
+        },
+        NOW_MIN_INTERVAL_MS - (mono - this.sentAtMono),
+      );
+      this.publishTimer.unref();
+      return;
+    }
     if (this.sentKey === null || this.nowState.pausedReason !== (JSON.parse(this.sentKey) as ActivityNow).pausedReason) {
       this.options.log.info('activity state', { collecting: this.nowState.collecting, pausedReason: this.nowState.pausedReason, mode: this.nowState.mode });
     }

@@ -26,4 +26,6 @@ export interface WindowSource {
   sample(): Promise<RawWindow | null>;
   /** Set when the source cannot work (helper missing, no display); the sampler reports `error`. */
   readonly problem: string | null;
+  /** Where the OS announces focus changes (X11), the sampler is called at each one. */
+  onChange?(listener: () => void): void;
 }

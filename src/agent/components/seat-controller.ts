@@ -1,8 +1,9 @@
 import type { ActivityNow, PowerState } from '../../shared/activity.js';
+import { ACTIVITY_OFF, ActivityPolicySchema } from '../../shared/activity-policy.js';
 import type { Logger } from '../../shared/node/log.js';
 import type { Ownership } from '../../shared/session.js';
 import { startActivity, type ActivityHost } from '../activity/host.js';
-import type { ActivitySampler } from '../activity/sampler.js';
+import { pausedNow, type ActivitySampler } from '../activity/sampler.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentPlatform } from '../platform/agent-platform.js';
 import type { PolicyBus } from '../policy-bus.js';
@@ -64,6 +65,8 @@ export class SeatController implements Component, SeatView {
       sink: EventSink;
       trayIdle: TrayIdleReports;
       sendActivity: (now: ActivityNow) => void;
+      /** The controlled session or its user changed (sign-in, sign-out): the status is due again. */
+      seatChanged?: () => void;
       reportPower: (state: PowerState) => boolean;
       log: Logger;
     },
@@ -89,6 +92,11 @@ export class SeatController implements Component, SeatView {
 
   get target(): SessionTarget | null {
     return this.controlled?.target ?? null;
+  }
+
+  /** Whether this device measures who is at the seat: it follows sign-ins or controls a session. */
+  get controlsSeat(): boolean {
+    return this.watcher !== null || this.controlled !== null;
   }
 
   /** The user of the session under control, when known. */
@@ -118,8 +126,18 @@ export class SeatController implements Component, SeatView {
     void this.deps.platform.users.nameOf(target.uid).then((user) => {
       if (!user) return;
       if (controlled) controlled.user = user;
+      this.deps.seatChanged?.();
       return this.announce(user);
     });
+  }
+
+  /**
+   * Sends the live session state again (after the link reconnects): the sampler's, or, when
+   * following sign-ins and nobody is signed in at the seat, "nobody signed in".
+   */
+  resendActivity(): void {
+    if (this.controlled) this.controlled.activity.sampler.resend();
+    else if (this.watcher) this.deps.sendActivity(this.nobodySignedIn());
   }
 
   stop(): void {
@@ -138,7 +156,12 @@ export class SeatController implements Component, SeatView {
     this.controlled?.activity.stop();
     this.controlled = null;
     const seat = change.seat;
-    if (!seat) return;
+    if (!seat) {
+      // Sampling stopped with the session: say so, or the console keeps the last window shown.
+      this.deps.sendActivity(this.nobodySignedIn());
+      this.deps.seatChanged?.();
+      return;
+    }
     const controlled = this.control(this.deps.platform.sessions.targetForSeat(seat));
     if (controlled) {
       controlled.user = seat.user;
@@ -146,11 +169,17 @@ export class SeatController implements Component, SeatView {
       const bundle = this.deps.store.bundle;
       if (bundle) controlled.runner.applyPolicy(bundle.payload.policy.session);
     }
+    this.deps.seatChanged?.();
     await this.announce(seat.user);
   }
 
   private async announce(user: string): Promise<void> {
     for (const listener of this.userListeners) await listener(user);
+  }
+
+  private nobodySignedIn(): ActivityNow {
+    const section = ActivityPolicySchema.safeParse(this.deps.store.bundle?.payload.policy.activity ?? ACTIVITY_OFF);
+    return pausedNow(section.success ? section.data.mode : 'off', 'no-session');
   }
 
   /** Starts session control of one session; null if this platform has none. */
@@ -176,14 +205,18 @@ export class SeatController implements Component, SeatView {
       platform: this.deps.platform.activity,
       target,
       ownership: this.ownership,
+      policy: this.deps.store.bundle?.payload.policy.activity,
       session: () => runner.observed,
       emit: (e) => this.deps.sink.emit(e),
-      sendNow: this.deps.sendActivity,
+      sendNow: (now) => {
+        // An X error while following sign-ins is often the session ending: look at the seat now
+        // rather than showing "error" until the next poll.
+        if (now.pausedReason === 'error') void this.watcher?.poll();
+        this.deps.sendActivity(now);
+      },
       sendPower: (state) => this.deps.reportPower(state),
       log: this.deps.log.child('activity'),
     });
-    const bundle = this.deps.store.bundle;
-    if (bundle) activity.sampler.applyPolicy(bundle.payload.policy.activity);
     this.controlled = { target, runner, activity, user: null };
     return this.controlled;
   }

@@ -1,7 +1,6 @@
 import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
-import type { AppControlStatus } from '../../shared/status.js';
-import type { DeviceStatus, LocalIpcDrops } from '../../shared/status.js';
+import type { AppControlStatus, DeviceStatus, LocalIpcDrops, OutboxStatus } from '../../shared/status.js';
 import { VIGIL_VERSION } from '../../shared/node/version.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentLink } from '../link.js';
@@ -30,6 +29,13 @@ export class StatusReporter implements Component {
       appControl: () => AppControlStatus;
       /** The tray socket's refusals and timeouts, when this agent serves one. */
       localIpc?: LocalIpcDrops;
+      outbox: () => OutboxStatus;
+      /**
+       * The user of the session under control (null: nobody signed in there), or undefined when
+       * no session is controlled here. What the service measures and enforces on is the
+       * status's user; the system's session list only stands in when there is no such measure.
+       */
+      seatUser?: () => string | null | undefined;
       sources: StatusSources;
       log: Logger;
     },
@@ -56,16 +62,18 @@ export class StatusReporter implements Component {
 
   async collect(): Promise<DeviceStatus> {
     const [facts, sessions] = await Promise.all([this.deps.sources.systemFacts(), this.deps.sources.signedInSessions()]);
+    const controlledUser = this.deps.seatUser?.();
     return {
       hostname: facts.hostname,
       os: { platform: facts.platform, release: facts.release, distro: facts.distro, arch: facts.arch },
-      user: sessions.seatUser,
+      user: controlledUser === undefined ? sessions.seatUser : controlledUser,
       users: sessions.users,
       uptimeSeconds: facts.uptimeSeconds,
       agentVersion: VIGIL_VERSION,
       policyVersion: this.deps.store.version,
       appControl: this.deps.appControl(),
       ...(this.deps.localIpc ? { localIpc: { ...this.deps.localIpc } } : {}),
+      outbox: this.deps.outbox(),
       collectedAt: new Date().toISOString(),
     };
   }

@@ -125,6 +125,7 @@ export async function runAgent(argv: string[]): Promise<void> {
     mode: values['user-mode'] ? 'user' : 'service',
     log,
     backoffMaxMs: backoffFromEnv(),
+    outboxMaxEvents: outboxCapFromEnv(),
     execMarks: values['exec-mark'] ?? [],
     execOnTimeout: onTimeout.data,
     session: sessionOptions(values),
@@ -238,13 +239,7 @@ function sessionOptions(values: {
 }
 
 /** VIGIL_SEAT_POLL_MS: how often sign-ins are looked for (default 3000; tests shorten it). */
-function followIntervalFromEnv(): number | undefined {
-  const raw = process.env.VIGIL_SEAT_POLL_MS;
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 200 || Number(raw) > 600_000)
-    throw usageError('VIGIL_SEAT_POLL_MS must be a whole number of milliseconds from 200 to 600000');
-  return Number(raw);
-}
+const followIntervalFromEnv = () => wholeNumberFromEnv('VIGIL_SEAT_POLL_MS', 200, 600_000, 'milliseconds');
 
 /** The tray socket settings; undefined when --tray-socket is not given. */
 function trayIpcOptions(socket: string | undefined, command: string | undefined, executables: string[] = []) {
@@ -262,11 +257,16 @@ function trayIpcOptions(socket: string | undefined, command: string | undefined,
 }
 
 /** VIGIL_BACKOFF_MAX_MS: the longest wait between reconnects (tests shorten it). */
-function backoffFromEnv(): number | undefined {
-  const raw = process.env.VIGIL_BACKOFF_MAX_MS;
+const backoffFromEnv = () => wholeNumberFromEnv('VIGIL_BACKOFF_MAX_MS', 100, 3600_000, 'milliseconds');
+
+/** VIGIL_OUTBOX_MAX_EVENTS: the outbox's cap (tests lower it to reach it quickly). */
+const outboxCapFromEnv = () => wholeNumberFromEnv('VIGIL_OUTBOX_MAX_EVENTS', 10, 10_000_000, 'events');
+
+/** A whole number from the environment within [min, max], or undefined when the variable is not set. */
+function wholeNumberFromEnv(name: string, min: number, max: number, unit: string): number | undefined {
+  const raw = process.env[name];
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 100 || Number(raw) > 3600_000)
-    throw usageError('VIGIL_BACKOFF_MAX_MS must be a whole number of milliseconds from 100 to 3600000');
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw usageError(`${name} must be a whole number of ${unit} from ${min} to ${max}`);
   return Number(raw);
 }
 
@@ -287,7 +287,7 @@ function runEmit(argv: string[]): void {
   if (!existsSync(file)) throw new CliError(`no agent outbox at ${file}: start the agent once first`);
   const count = intOption(values.count, 'count', 1, 100_000, 1);
   const note = values.note ?? 'pipeline check';
-  const outbox = new Outbox(file);
+  const outbox = new Outbox(file, outboxCapFromEnv());
   try {
     const events = outbox.append(Array.from({ length: count }, (_, n) => ({ type: 'diagnostic.test' as const, data: { note, n } })));
     console.log(`queued ${events.length} diagnostic events (seq ${events[0]!.seq}..${events.at(-1)!.seq})`);
