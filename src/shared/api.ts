@@ -166,7 +166,7 @@ export const DeviceListResponseSchema = z.object({
   devices: z.array(DeviceSummarySchema),
   /** The latest published policy version, so the dashboard can say whether a device is current. */
   currentPolicyVersion: z.number().int().positive().nullable().optional(),
-  /** Device groups of the current policy (name -> device ids), for filtering. */
+  /** Console device groups (name -> member device ids: listed and matched by membership rules), for filtering. */
   groups: z.record(z.string(), z.array(z.string())).optional(),
 });
 
