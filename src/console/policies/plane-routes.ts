@@ -59,7 +59,10 @@ async function limited<T>(work: () => Promise<T>): Promise<T> {
 
 /** The answer to a push: 201, or 409 naming every console-added rule the push would drop or change. */
 export function pushAnswer(outcome: PushOutcome): RouteResult {
-  if (outcome.ok) return ok(outcome, 201);
+  if (outcome.ok) {
+    const { ok: _ok, ...answer } = outcome;
+    return ok(answer, 201);
+  }
   const names = [...outcome.dropped.map((r) => recordKey(r)), ...outcome.overridden.map((c) => c.key)];
   return ok(
     {

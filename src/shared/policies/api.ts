@@ -120,7 +120,7 @@ export const RevisionResponseSchema = z.strictObject({ revision: PolicyRevisionS
 const RuleChangeSchema = z.strictObject({ key: z.string(), fields: z.array(z.string()), before: RuleRecordSchema, after: RuleRecordSchema });
 export const PolicyDiffSchema = z.strictObject({
   rules: z.strictObject({ added: z.array(RuleRecordSchema), removed: z.array(RuleRecordSchema), changed: z.array(RuleChangeSchema) }),
-  settings: z.array(z.strictObject({ setting: z.enum(SETTING_NAMES), before: z.unknown(), after: z.unknown() })),
+  settings: z.array(z.strictObject({ setting: z.enum(SETTING_NAMES), before: z.unknown().optional(), after: z.unknown().optional() })),
 });
 export const DiffResponseSchema = z.strictObject({ from: z.number().int().positive(), to: z.number().int().positive(), diff: PolicyDiffSchema });
 
