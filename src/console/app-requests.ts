@@ -60,7 +60,11 @@ export class AppRequestService {
     if (fresh) this.log.info('application request queued', { deviceId, name: data.name, sha256: data.sha256 });
   }
 
-  approve(id: string, options: ApproveOptions, actor: string): Promise<{ request: AppRequest; version: number | null; deliveredTo: number; rule: AppRule; policy: string }> {
+  approve(
+    id: string,
+    options: ApproveOptions,
+    actor: string,
+  ): Promise<{ request: AppRequest; version: number | null; deliveredTo: number; rule: AppRule; policy: string }> {
     return this.policies.serially(async () => {
       const request = await this.pending(id);
       const rule = this.ruleFor(request, options);

@@ -16,7 +16,6 @@ import { createLogger } from '../shared/node/log.js';
 import type { AppRequestService } from './app-requests.js';
 import type { ConcernService } from './concerns.js';
 import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
-import { deliverPolicy } from './policy-delivery.js';
 import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';

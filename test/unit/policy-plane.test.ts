@@ -131,7 +131,9 @@ describe('PolicyPlane', () => {
     const before = { assignments: await store.getAssignments(), audit: (await store.listAudit(1000)).length };
     const refused = plane.assign({ policy: 'exams-b', group: 'lab', precedence: 2 }, who);
     await expect(refused).rejects.toBeInstanceOf(PolicyLimitError);
-    await expect(refused).rejects.toThrow(`devices in lab: the effective policy would hold 12000 exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`);
+    await expect(refused).rejects.toThrow(
+      `devices in lab: the effective policy would hold 12000 exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`,
+    );
     expect(await store.getAssignments()).toEqual(before.assignments);
     expect((await store.listAudit(1000)).length).toBe(before.audit);
     await store.close();
@@ -149,7 +151,13 @@ describe('PolicyPlane', () => {
       origin: 'approval' as const,
       requestId: 'r1',
     };
-    await plane.addApproval(undefined, approval, who, () => ({ at: new Date().toISOString(), actor: 'sm', action: 'app-request.approved', target: null, detail: {} }));
+    await plane.addApproval(undefined, approval, who, () => ({
+      at: new Date().toISOString(),
+      actor: 'sm',
+      action: 'app-request.approved',
+      target: null,
+      detail: {},
+    }));
     expect((await plane.push(null, doc({ name: 'base 2' }), 'refuse', who)).ok).toBe(true);
     expect((await store.getNamedPolicy('approvals'))!.content.rules).toEqual([approval]);
     // Approved into the baseline itself: a push without it is refused naming it.
@@ -161,7 +169,11 @@ describe('PolicyPlane', () => {
       detail: {},
     }));
     const refused = await plane.push(null, doc(), 'refuse', who);
-    expect(refused).toEqual({ ok: false, dropped: [expect.objectContaining({ rule: expect.objectContaining({ sha256: hex(2) }), origin: 'approval' })], overridden: [] });
+    expect(refused).toEqual({
+      ok: false,
+      dropped: [expect.objectContaining({ rule: expect.objectContaining({ sha256: hex(2) }), origin: 'approval' })],
+      overridden: [],
+    });
     await store.close();
   });
 });
@@ -229,7 +241,9 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     const store: SqliteStore = openSqliteStore(file);
     expect(await migrateSinglePolicyOnce(store, new Date())).toBe(true);
     expect(await migrateSinglePolicyOnce(store, new Date())).toBe(false);
-    expect(await store.listPolicyRevisions('baseline', 10)).toEqual([expect.objectContaining({ revision: 1, change: 'migration', author: 'system:migration' })]);
+    expect(await store.listPolicyRevisions('baseline', 10)).toEqual([
+      expect.objectContaining({ revision: 1, change: 'migration', author: 'system:migration' }),
+    ]);
     expect(await store.getNamedPolicy('baseline')).toMatchObject({ displayName: 'Hillside', description: 'the whole school' });
     expect((await store.listGroups()).map((g) => [g.name, g.devices])).toEqual([
       ['lab', [...legacy.groups!.lab!].sort()],
@@ -249,7 +263,12 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
       expect(decide(fleet, legacyGroupsOf(fleet.groups, id)), id).toEqual(before);
       // ...and the per-device effective policy the console computes (per-group-set delivery).
       const groups = state.groups.filter((g) => g.devices.includes(id)).map((g) => g.name);
-      const effective = mergeEffectivePolicy({ groups, policies: new Map([['baseline', state.policies.get('baseline')!.content]]), assignments: state.assignments!, now: new Date() });
+      const effective = mergeEffectivePolicy({
+        groups,
+        policies: new Map([['baseline', state.policies.get('baseline')!.content]]),
+        assignments: state.assignments!,
+        now: new Date(),
+      });
       expect(decide(effective.document, new Set()), id).toEqual(before);
       expect(effective.document.aup).toEqual({ variant: 'secondary' });
     }

@@ -102,7 +102,9 @@ export async function runPolicy(argv: string[]): Promise<void> {
     );
   }
   if (await runPolicyPlane(sub, rest)) return;
-  throw usageError(`unknown policy command "${sub ?? ''}"; try: vigil policy validate|push|list|show|history|diff|rollback|create|assign|unassign|baseline|explain|rules`);
+  throw usageError(
+    `unknown policy command "${sub ?? ''}"; try: vigil policy validate|push|list|show|history|diff|rollback|create|assign|unassign|baseline|explain|rules`,
+  );
 }
 
 export async function runDevice(argv: string[]): Promise<void> {

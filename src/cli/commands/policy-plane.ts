@@ -79,7 +79,8 @@ const path = (...parts: string[]) => parts.map(encodeURIComponent).join('/');
 function printChange(what: string, raw: unknown): void {
   const r = ChangeResponseSchema.passthrough().parse(raw);
   const revision = r.revision ? ` (revision ${r.revision})` : '';
-  const published = r.version === null ? 'no device policy changed' : `published as policy version ${r.version}, sent live to ${r.notified} connected device(s)`;
+  const published =
+    r.version === null ? 'no device policy changed' : `published as policy version ${r.version}, sent live to ${r.notified} connected device(s)`;
   console.log(`${what}${revision}; ${published}`);
 }
 
@@ -164,7 +165,7 @@ export async function runPolicyPlane(sub: string | undefined, rest: string[]): P
     checked(UuidSchema, id, `"${id}" is not a device id`);
     const client = await ApiClient.fromEnvironment(values.console);
     const answer = ExplainResponseSchema.parse(await client.call('GET', `/api/v1/devices/${path(id)}/policy/explain`));
-    if (values.json) return void console.log(JSON.stringify(answer, null, 2)), true;
+    if (values.json) return (void console.log(JSON.stringify(answer, null, 2)), true);
     console.log(formatExplanation(answer.explanation, answer.memberships));
     if (answer.effective.aup) console.log(`AUP variant: ${answer.effective.aup.variant}`);
     for (const p of answer.problems) console.log(`problem: ${p}`);
@@ -189,26 +190,33 @@ export async function runPolicyPlane(sub: string | undefined, rest: string[]): P
     if (sub === 'assign' && values.precedence === undefined) throw usageError(`usage: ${usage}`);
     const precedence = sub === 'assign' ? intOption(values.precedence, 'precedence', 1, 1_000_000, 1) : 0;
     const client = await ApiClient.fromEnvironment(values.console);
-    if (sub === 'unassign') return printChange(`unassigned ${name} from ${group}`, await client.call('DELETE', `/api/v1/assignments/${path(name, group)}`)), true;
+    if (sub === 'unassign')
+      return (printChange(`unassigned ${name} from ${group}`, await client.call('DELETE', `/api/v1/assignments/${path(name, group)}`)), true);
     const body = { policy: name, group, precedence, ...(values.reason ? { reason: reasonArg(values.reason, 'assign') } : {}) };
-    return printChange(`assigned ${name} to ${group} at precedence ${precedence}`, await client.call('POST', '/api/v1/assignments', body)), true;
+    return (printChange(`assigned ${name} to ${group} at precedence ${precedence}`, await client.call('POST', '/api/v1/assignments', body)), true);
   }
   if (sub === 'rollback') {
     const revision = revisionArg(positionals[1], 'revision');
     if (revision === undefined) throw usageError(`usage: ${usage}`);
     const reason = reasonArg(values.reason, 'a rollback');
     const client = await ApiClient.fromEnvironment(values.console);
-    return printChange(`rolled ${name} back to revision ${revision}`, await client.call('POST', `/api/v1/named-policies/${path(name)}/rollback`, { revision, reason })), true;
+    return (
+      printChange(
+        `rolled ${name} back to revision ${revision}`,
+        await client.call('POST', `/api/v1/named-policies/${path(name)}/rollback`, { revision, reason }),
+      ),
+      true
+    );
   }
   const client = await ApiClient.fromEnvironment(values.console);
   if (sub === 'create') {
     const body = { name, displayName: values['display-name'] ?? name, ...(values.reason ? { reason: reasonArg(values.reason, 'create') } : {}) };
-    return printChange(`created policy ${name}`, await client.call('POST', '/api/v1/named-policies', body)), true;
+    return (printChange(`created policy ${name}`, await client.call('POST', '/api/v1/named-policies', body)), true);
   }
-  if (sub === 'baseline') return printChange(`${name} is the baseline`, await client.call('PUT', '/api/v1/assignments/baseline', { policy: name })), true;
+  if (sub === 'baseline') return (printChange(`${name} is the baseline`, await client.call('PUT', '/api/v1/assignments/baseline', { policy: name })), true);
   if (sub === 'show') {
     const { policy } = PolicyResponseSchema.parse(await client.call('GET', `/api/v1/named-policies/${path(name)}`));
-    if (values.json) return void console.log(JSON.stringify(policy, null, 2)), true;
+    if (values.json) return (void console.log(JSON.stringify(policy, null, 2)), true);
     console.log(`${policy.name} (${policy.displayName}), revision ${policy.revision}, ${policy.content.rules.length} rule(s)`);
     console.log(`settings: ${JSON.stringify(policy.content.settings)}`);
     return true;
@@ -216,7 +224,9 @@ export async function runPolicyPlane(sub: string | undefined, rest: string[]): P
   if (sub === 'history') {
     const { history } = HistoryResponseSchema.parse(await client.call('GET', `/api/v1/named-policies/${path(name)}/history`));
     for (const r of history)
-      console.log(`rev ${String(r.revision).padEnd(4)} ${r.at}  ${r.change.padEnd(11)} by ${r.author}${r.rolledBackTo ? ` (content of rev ${r.rolledBackTo})` : ''}${r.reason ? `: ${r.reason}` : ''}`);
+      console.log(
+        `rev ${String(r.revision).padEnd(4)} ${r.at}  ${r.change.padEnd(11)} by ${r.author}${r.rolledBackTo ? ` (content of rev ${r.rolledBackTo})` : ''}${r.reason ? `: ${r.reason}` : ''}`,
+      );
     return true;
   }
   // diff
@@ -226,7 +236,7 @@ export async function runPolicyPlane(sub: string | undefined, rest: string[]): P
   if (from !== undefined) query.set('from', String(from));
   if (to !== undefined) query.set('to', String(to));
   const answer = DiffResponseSchema.parse(await client.call('GET', `/api/v1/named-policies/${path(name)}/diff?${query}`));
-  if (values.json) return void console.log(JSON.stringify(answer, null, 2)), true;
+  if (values.json) return (void console.log(JSON.stringify(answer, null, 2)), true);
   const { rules, settings } = answer.diff;
   console.log(`${name}: revision ${answer.from} -> ${answer.to}`);
   for (const r of rules.added) console.log(`+ ${JSON.stringify(r.rule)} (${r.origin} by ${r.author})`);
@@ -316,7 +326,9 @@ export async function pushOntoPolicy(client: ApiClient, name: string, document: 
   const { added, removed, changed } = answer.diff.rules;
   console.log(
     `pushed onto ${answer.policy}${answer.revision ? ` as revision ${answer.revision}` : ''}: ${added.length} rule(s) added, ${removed.length} removed, ${changed.length} changed, ${answer.diff.settings.length} setting(s) changed; ${
-      answer.version === null ? 'no device policy changed' : `published as policy version ${answer.version}, sent live to ${answer.notified} connected device(s)`
+      answer.version === null
+        ? 'no device policy changed'
+        : `published as policy version ${answer.version}, sent live to ${answer.notified} connected device(s)`
     }`,
   );
   for (const note of answer.notes) console.log(`note: ${note}`);
@@ -326,4 +338,3 @@ export function pushMode(values: { 'keep-console-rules'?: boolean; replace?: boo
   if (values['keep-console-rules'] && values.replace) throw usageError('give at most one of --keep-console-rules and --replace');
   return values['keep-console-rules'] ? 'keep-console-rules' : values.replace ? 'replace' : 'refuse';
 }
-
