@@ -7,7 +7,7 @@ import { ExplainResponseSchema, PushResponseSchema } from '../../src/shared/poli
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { runCli, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
-import { connectAs, enrollRawDevice, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
+import { connectWithHello, enrollRawDevice, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
 /**
  * Issue 16's management plane through a real console process and the real CLI: groups, named
@@ -57,16 +57,7 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
     consoleProc = await startConsoleProcess(join(dir.path, 'console'));
     lab = await enrollRawDevice(consoleProc.url, 'lab-01');
     staff = await enrollRawDevice(consoleProc.url, 'office-07');
-    socket = await connectAs(consoleProc.url, lab);
-    socket.send({
-      v: PROTOCOL_VERSION,
-      type: 'hello',
-      agentVersion: 'test',
-      policyVersion: null,
-      policyDigest: null,
-      mode: 'service',
-      capabilities: ['events'],
-    });
+    socket = await connectWithHello(consoleProc.url, lab);
   });
   afterAll(async () => {
     socket?.ws.close();

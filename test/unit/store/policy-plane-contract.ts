@@ -2,6 +2,7 @@ import { expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, PolicyChange } from '../../../src/console/store/store.js';
 import type { PolicyContent, PolicyRevision } from '../../../src/shared/policies/model.js';
+import { withEnrollToken } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../helpers/device-record.js';
 
 /**
@@ -26,17 +27,7 @@ const revision = (policy: string, n: number, c: PolicyContent, change: PolicyRev
 const audit = (action: string) => ({ at, actor: 'sm', action, target: null, detail: { n: 1 } });
 
 async function withTokenAndDevice(store: ConsoleStore) {
-  await store.createEnrollToken({
-    id: 'tok',
-    tokenHash: 'h',
-    label: 'test',
-    createdBy: 'admin',
-    createdAt: '',
-    expiresAt: '2099-01-01T00:00:00Z',
-    maxUses: null,
-    uses: 0,
-    revoked: false,
-  });
+  await withEnrollToken(store);
   const d = deviceRecord();
   await store.enrollDevice(d, 'tok');
   return d;
