@@ -102,6 +102,29 @@ describe('PolicyPlane', () => {
     await store.close();
   });
 
+  it("puts devices in their enrollment token's default groups and by ownership; a device whose set changes is told", async () => {
+    const { store, plane, devices, distribution } = await consoleWithDevices(['pc-1', 'pc-2']);
+    const [one, two] = devices as [(typeof devices)[0], (typeof devices)[0]];
+    await plane.push(null, doc(), 'refuse', who);
+    await plane.createGroup({ name: 'year-7', displayName: 'Year 7', devices: [], rules: [] }, who);
+    await plane.createGroup({ name: 'byod', displayName: 'BYOD', devices: [], rules: [{ kind: 'ownership', ownership: 'byod' }] }, who);
+    await plane.createPolicy({ name: 'y7', displayName: 'Y7', content: { settings: { aup: { variant: 'year-7' } }, rules: [] } }, who);
+    await plane.createPolicy({ name: 'own', displayName: 'Own', content: { settings: { aup: { variant: 'byod' } }, rules: [] } }, who);
+    await plane.assign({ policy: 'y7', group: 'year-7', precedence: 1 }, who);
+    await plane.assign({ policy: 'own', group: 'byod', precedence: 2 }, who);
+    distribution.moved.length = 0;
+    await plane.setTokenGroups('tok', ['year-7'], who);
+    expect(distribution.moved.sort()).toEqual([one.id, two.id].sort());
+    expect((await plane.explain(one.id)).memberships).toEqual([{ group: 'year-7', reasons: [{ kind: 'token-default', tokenId: 'tok' }] }]);
+    distribution.moved.length = 0;
+    await plane.setOwnership(two.id, 'byod', who);
+    expect(distribution.moved).toEqual([two.id]);
+    expect((await plane.explain(two.id)).effective.aup).toEqual({ variant: 'byod' });
+    expect((await plane.explain(one.id)).effective.aup).toEqual({ variant: 'year-7' });
+    await expect(plane.setTokenGroups('tok', ['no-such-group'], who)).rejects.toThrow(/no group named no-such-group/);
+    await store.close();
+  });
+
   it('refuses a change whose effective policy would break a limit, naming it, and stores nothing', async () => {
     const { store, plane, devices } = await consoleWithDevices(['lab-01']);
     const exceptions = (from: number) =>
