@@ -162,9 +162,17 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     .add('POST', '/api/v1/policies', 'policy:push', async ({ req, principal }) => {
       // A document without a policy name goes onto the baseline policy, through the policy plane.
       const body = await readJson(req, PolicyPushRequestSchema);
+      // The bundle lifetime asked for holds for this and later publications; a refused push leaves it as it was.
+      const lifetime = await store.getSetting(LIFETIME_SETTING);
       await store.setSetting(LIFETIME_SETTING, String(body.expiresInDays));
-      const outcome = await deps.plane.push(null, body.policy, body.mode, { actor: actor(principal) });
-      if (!outcome.ok) return pushAnswer(outcome);
+      const outcome = await deps.plane.push(null, body.policy, body.mode, { actor: actor(principal) }).catch(async (error: unknown) => {
+        if (lifetime !== null) await store.setSetting(LIFETIME_SETTING, lifetime);
+        throw error;
+      });
+      if (!outcome.ok) {
+        if (lifetime !== null) await store.setSetting(LIFETIME_SETTING, lifetime);
+        return pushAnswer(outcome);
+      }
       const version = outcome.version ?? (await store.latestPolicy())?.version ?? null;
       return ok({ version, keyId: deps.consoleKeyId, deliveredTo: outcome.notified, policy: outcome.policy, revision: outcome.revision }, 201);
     })
