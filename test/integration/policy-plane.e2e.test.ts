@@ -181,6 +181,10 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
       change: 'rollback',
       rolledBackTo: 3,
     });
+    // One rule removed by its key, without re-uploading anything.
+    expect(await ok(['policy', 'rules', 'remove', 'baseline', `sha256:${HASH('b')}`, '--reason', 'exams are over'])).toMatch(/revision 7/);
+    expect((await consoleProc.api('/api/v1/named-policies/baseline/rules')).body.rules.map((r: { key: string }) => r.key)).not.toContain(`sha256:${HASH('b')}`);
+    expect((await cli(['policy', 'rules', 'remove', 'baseline', `sha256:${HASH('b')}`, '--reason', 'again'])).stderr).toMatch(/404.*no rule/);
   });
 
   it("delivers the fleet-wide part live over today's path: the baseline with the approvals policy", async () => {
