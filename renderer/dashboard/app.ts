@@ -72,6 +72,7 @@ function createGrid(): DeviceGrid {
 
 function setGroups(next: Record<string, string[]>): void {
   groups = next;
+  devicePage?.setGroups(next);
   const select = $<HTMLSelectElement>('filter-group');
   const chosen = select.value;
   select.replaceChildren(

@@ -49,6 +49,8 @@ type Action = keyof typeof ACTION_WORDS;
 export class DevicePage {
   private deviceId: string | null = null;
   private currentPolicy: number | null = null;
+  /** Console groups (name -> member ids), as the dashboard's Group filter has them. */
+  private groups: Record<string, string[]> = {};
 
   constructor() {
     for (const button of $('device-actions').querySelectorAll<HTMLButtonElement>('button[data-action]')) {
@@ -79,6 +81,10 @@ export class DevicePage {
     this.deviceId = null;
   }
 
+  setGroups(groups: Record<string, string[]>): void {
+    this.groups = groups;
+  }
+
   setCurrentPolicy(version: number | null): void {
     this.currentPolicy = version;
   }
@@ -103,6 +109,7 @@ export class DevicePage {
       ['Screen', lockText(d.activity), 'fact-lock'],
       ['AUP', d.aup ? AUP_TEXT[d.aup] : '—', 'fact-aup'],
       ['Policy', policyNote ? `${policy} (${policyNote})` : policy, 'fact-policy'],
+      ['Groups', groupsText(this.groups, d.id), 'fact-groups'],
       ['Application control', mode ? `${enforcement} (${mode})` : enforcement, 'fact-enforcement'],
       ['Blocks in 24 h', lastBlock ? `${blocks} (${lastBlock})` : blocks, 'fact-blocks'],
       ['Agent', d.agentVersion ?? '—', 'fact-agent'],
@@ -214,4 +221,11 @@ function summariseEvent(type: string, data: unknown): string {
   if (type === 'command.received' && typeof d.outcome === 'string') return `${d.action ?? 'command'}: ${d.outcome}`;
   const text = JSON.stringify(data) ?? '';
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+}
+
+function groupsText(groups: Record<string, string[]>, id: string): string {
+  const names = Object.keys(groups)
+    .filter((name) => groups[name]!.includes(id))
+    .sort();
+  return names.length > 0 ? names.join(', ') : '—';
 }

@@ -8,6 +8,7 @@ import { runScan, SCAN_HELP } from './commands/scan.js';
 import { APPS_HELP, runAppRequest, runAppRules, runRequestApp } from './commands/apps.js';
 import { runStation, STATION_HELP } from './commands/station.js';
 import { CliError } from './errors.js';
+import { POLICY_PLANE_HELP, runGroups } from './commands/policy-plane.js';
 import { INSTALL_HELP, runInstallConfig } from './commands/install.js';
 
 const HELP = `vigil ${VIGIL_VERSION}: school endpoint agent and console
@@ -18,7 +19,8 @@ Commands:
   console         run the console (API, dashboard, agent endpoint)
   agent           run the agent service on this device
   login           sign in to a console from this shell
-  policy          validate or push a policy file
+  policy          push policy files; named policies, their rules, revisions and assignments
+  groups          device groups (explicit devices and membership rules)
   aup             publish Acceptable Use Policies, see who has accepted them
   device          list, revoke, lock, log off or message devices
   enroll-token    create enrollment tokens
@@ -38,6 +40,8 @@ ${AGENT_HELP}
 
 ${ADMIN_HELP}
 
+${POLICY_PLANE_HELP}
+
 ${EXEC_GATE_HELP}
 
 ${EXEC_WATCH_HELP}
@@ -54,6 +58,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
   agent: runAgent,
   login: runLogin,
   policy: runPolicy,
+  groups: runGroups,
   aup: runAup,
   device: runDevice,
   'enroll-token': runEnrollToken,

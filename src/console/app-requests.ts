@@ -3,11 +3,12 @@ import type { AppRequest, AppRequestApproveSchema } from '../shared/api.js';
 import type { AppRule } from '../shared/app-rules.js';
 import type { AppPermissionRequest } from '../shared/events.js';
 import type { Logger } from '../shared/node/log.js';
-import { PolicyDocumentSchema, type PolicyDocument } from '../shared/policy.js';
-import { summariseZodError } from '../shared/zod-errors.js';
+import { APPROVALS_POLICY } from '../shared/policies/api.js';
+import { approvalRecord } from '../shared/policies/edits.js';
 import { ConflictError, InvalidError, NotFoundError } from './errors.js';
 import type { PolicyService } from './policies.js';
-import type { ConsoleStore, PolicyRecord } from './store/store.js';
+import type { PolicyPlane } from './policies/plane.js';
+import type { ConsoleStore } from './store/store.js';
 
 type ApproveOptions = z.infer<typeof AppRequestApproveSchema>;
 
@@ -26,15 +27,15 @@ export function signerRuleFields(signer: string): Pick<AppRule & { kind: 'signer
 
 /**
  * The request-permission loop at the console: requests arrive as device events, a Systems
- * Manager approves (a rule is added to the latest policy, which is published and delivered
- * live) or declines. Decisions are serialised so two approvals never overwrite each other's rule.
+ * Manager approves (a rule is added to the named policy chosen at approval, by default the
+ * approvals policy, and published through the policy plane) or declines. Decisions are serialised so two approvals never overwrite each other's rule.
  */
 export class AppRequestService {
   constructor(
     private readonly store: ConsoleStore,
     private readonly policies: PolicyService,
-    /** Delivers a freshly published policy to devices (hub broadcast + dashboard feed). */
-    private readonly deliver: (record: PolicyRecord) => Promise<number>,
+    /** Where an approval's rule goes (a named policy, published through the plane). */
+    private readonly plane: PolicyPlane,
     private readonly log: Logger,
     /**
      * Tells the pupil on the requesting device what was decided (a signed `message` command; the
@@ -59,21 +60,24 @@ export class AppRequestService {
     if (fresh) this.log.info('application request queued', { deviceId, name: data.name, sha256: data.sha256 });
   }
 
-  approve(id: string, options: ApproveOptions, actor: string): Promise<{ request: AppRequest; version: number; deliveredTo: number; rule: AppRule }> {
+  approve(
+    id: string,
+    options: ApproveOptions,
+    actor: string,
+  ): Promise<{ request: AppRequest; version: number | null; deliveredTo: number; rule: AppRule; policy: string }> {
     return this.policies.serially(async () => {
       const request = await this.pending(id);
-      const latest = await this.policies.latest();
-      if (!latest) throw new ConflictError('no-policy', 'publish a policy before approving requests: the rule is added to it');
       const rule = this.ruleFor(request, options);
-      const document = withRule(latest.document, rule, options.expiresAt, request);
-      const lifetimeDays = Math.min(
-        365,
-        Math.max(1, Math.round((Date.parse(latest.bundle.payload.expiresAt) - Date.parse(latest.bundle.payload.issuedAt)) / 86400_000)),
-      );
-      const record = await this.policies.publish(document, actor, lifetimeDays);
       const decidedAt = new Date().toISOString();
-      await this.store.decideAppRequest(id, { status: 'approved', decidedBy: actor, decidedAt, note: options.note ?? null, policyVersion: record.version });
-      await this.store.appendAudit({
+      const record = approvalRecord(rule, {
+        by: actor,
+        at: decidedAt,
+        requestId: request.id,
+        reason: `approved request from ${request.user ?? 'unknown user'}: ${request.reason ?? 'no reason given'}`,
+        ...(options.expiresAt ? { expiresAt: options.expiresAt } : {}),
+      });
+      const policy = options.policy ?? APPROVALS_POLICY;
+      const result = await this.plane.addApproval(options.policy, record, { actor }, (published) => ({
         at: decidedAt,
         actor,
         action: 'app-request.approved',
@@ -83,13 +87,14 @@ export class AppRequestService {
           name: request.name,
           sha256: request.sha256,
           rule,
+          policy,
           expiresAt: options.expiresAt ?? null,
-          policyVersion: record.version,
+          policyVersion: published.version,
         },
-      });
-      const deliveredTo = await this.deliver(record);
+      }));
+      await this.store.decideAppRequest(id, { status: 'approved', decidedBy: actor, decidedAt, note: options.note ?? null, policyVersion: result.version });
       this.tell(request, `The school has allowed "${request.name}". You can start it now.${options.note ? ` Note: ${options.note}` : ''}`);
-      return { request: (await this.store.getAppRequest(id))!, version: record.version, deliveredTo, rule };
+      return { request: (await this.store.getAppRequest(id))!, version: result.version, deliveredTo: result.notified, rule, policy };
     });
   }
 
@@ -137,21 +142,4 @@ export class AppRequestService {
     if (!signer) throw new InvalidError('no-signer', `the device reported the signer as "${request.signer}"; approve by hash instead`);
     return { ...common, kind: 'signer', ...signer };
   }
-}
-
-/** The latest policy with one more allow rule (or exception); an absent section starts in monitor mode. */
-function withRule(document: PolicyDocument, rule: AppRule, expiresAt: string | undefined, request: AppRequest): PolicyDocument {
-  const apps = document.applications ?? { mode: 'monitor' as const, defaultAction: 'allow' as const, rules: [], exceptions: [] };
-  const next = expiresAt
-    ? {
-        ...apps,
-        exceptions: [
-          ...apps.exceptions,
-          { rule, expiresAt, reason: `approved request from ${request.user ?? 'unknown user'}: ${request.reason ?? 'no reason given'}`.slice(0, 500) },
-        ],
-      }
-    : { ...apps, rules: [...apps.rules, rule] };
-  const parsed = PolicyDocumentSchema.safeParse({ ...document, applications: next });
-  if (!parsed.success) throw new InvalidError('invalid-request', `the resulting policy is not valid: ${summariseZodError(parsed.error)}`);
-  return parsed.data;
 }

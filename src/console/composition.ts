@@ -21,6 +21,10 @@ import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js
 import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
 import { deliverPolicy } from './policy-delivery.js';
+import { LegacyDistribution } from './policies/legacy-distribution.js';
+import { PolicyPlane } from './policies/plane.js';
+import { migrateSinglePolicyOnce } from './policies/plane-migration.js';
+import { PolicyPublisher } from './policies/publisher.js';
 import { registerRoutes } from './routes.js';
 import { StationKeyService } from './station-keys.js';
 import { registerStationRoutes } from './station-routes.js';
@@ -76,6 +80,21 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const deliver = (record: Parameters<typeof deliverPolicy>[3]) => deliverPolicy(store, hub, feed, record);
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
   const policies = new PolicyService(store, identity);
+  // The upgrade's data step: today's single policy becomes the baseline (once; see plane-migration.ts).
+  if (await migrateSinglePolicyOnce(store, new Date())) log.info('the single policy document is now the baseline policy');
+  // Until per-group-set delivery lands (branch policy-delivery), the plane publishes through
+  // today's single-document path; the publisher checks limits before a change is stored.
+  const publisher = new PolicyPublisher({
+    sign: () => {
+      throw new Error('the interim distribution signs with PolicyService, not the publisher');
+    },
+    now: () => new Date(),
+    nextVersion: () => {
+      throw new Error('the interim distribution numbers versions with PolicyService');
+    },
+    lifetimeMs: 90 * 86400_000,
+  });
+  const plane = new PolicyPlane({ store, distribution: new LegacyDistribution({ store, publisher, policies, deliver }) });
   const aups = new AupService(store, identity, log.child('aup'));
   const concerns = new ConcernService(store);
   const commands = new CommandService(store, identity, hub, log.child('commands'));
@@ -84,7 +103,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     closedConcernRetentionDays: config.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
     intervalMs: 3600_000,
   });
-  const appRequests = new AppRequestService(store, policies, deliver, log.child('app-requests'), (deviceId, text) =>
+  const appRequests = new AppRequestService(store, policies, plane, log.child('app-requests'), (deviceId, text) =>
     commands.issue(deviceId, { action: 'message', text, expiresInSeconds: 300 }, 'console:app-requests', 0),
   );
   const stations = new StationKeyService(store, policies, deliver, log.child('stations'));
@@ -98,6 +117,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     auth,
     enrollment,
     policies,
+    plane,
     aups,
     appRequests,
     concerns,

@@ -16,7 +16,6 @@ import { createLogger } from '../shared/node/log.js';
 import type { AppRequestService } from './app-requests.js';
 import type { ConcernService } from './concerns.js';
 import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
-import { deliverPolicy } from './policy-delivery.js';
 import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
@@ -31,6 +30,9 @@ import type { Principal, RouteResult, Router } from './http/router.js';
 import { AupPublishRequestSchema, AupVariantSchema } from '../shared/aup.js';
 import { coverageCsv, type AupService } from './aups.js';
 import type { PolicyService } from './policies.js';
+import { LIFETIME_SETTING } from './policies/legacy-distribution.js';
+import type { PolicyPlane } from './policies/plane.js';
+import { pushAnswer, registerPolicyPlaneRoutes } from './policies/plane-routes.js';
 import type { CommandService } from './commands.js';
 import { CommandRequestSchema } from '../shared/command.js';
 import type { ConsoleStore, DeviceRecord } from './store/store.js';
@@ -40,6 +42,7 @@ export interface RouteDeps {
   auth: AuthService;
   enrollment: EnrollmentService;
   policies: PolicyService;
+  plane: PolicyPlane;
   aups: AupService;
   appRequests: AppRequestService;
   concerns: ConcernService;
@@ -99,14 +102,17 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
     .add('POST', '/api/v1/enroll', 'public', async ({ req, ip }) => {
       const body = await readJson(req, EnrollRequestSchema);
-      return ok(await deps.enrollment.enroll(body, ip), 201);
+      const enrolled = await deps.enrollment.enroll(body, ip);
+      // Its token's default groups or a membership rule may put it in a group set of its own.
+      await deps.plane.deviceChanged(enrolled.deviceId);
+      return ok(enrolled, 201);
     })
 
     .add('GET', '/api/v1/devices', 'devices:read', async () => {
       const devices = await store.listDevices();
       const latest = await store.latestPolicy();
       const summaries = await Promise.all(devices.map((d) => deps.views.summary(d)));
-      return ok({ devices: summaries, currentPolicyVersion: latest?.version ?? null, groups: latest?.document.groups ?? {} });
+      return ok({ devices: summaries, currentPolicyVersion: latest?.version ?? null, groups: await deps.plane.groupMembers() });
     })
     .add('GET', '/api/v1/devices/:id', 'devices:read', async ({ params }) => {
       const device = await findDevice(store, params.id!);
@@ -160,10 +166,21 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok(latest);
     })
     .add('POST', '/api/v1/policies', 'policy:push', async ({ req, principal }) => {
+      // A document without a policy name goes onto the baseline policy, through the policy plane.
       const body = await readJson(req, PolicyPushRequestSchema);
-      const record = await deps.policies.serially(() => deps.policies.publish(body.policy, actor(principal), body.expiresInDays));
-      const deliveredTo = await deliverPolicy(store, hub, deps.feed, record);
-      return ok({ version: record.version, keyId: deps.consoleKeyId, deliveredTo }, 201);
+      // The bundle lifetime asked for holds for this and later publications; a refused push leaves it as it was.
+      const lifetime = await store.getSetting(LIFETIME_SETTING);
+      await store.setSetting(LIFETIME_SETTING, String(body.expiresInDays));
+      const outcome = await deps.plane.push(null, body.policy, body.mode, { actor: actor(principal) }).catch(async (error: unknown) => {
+        if (lifetime !== null) await store.setSetting(LIFETIME_SETTING, lifetime);
+        throw error;
+      });
+      if (!outcome.ok) {
+        if (lifetime !== null) await store.setSetting(LIFETIME_SETTING, lifetime);
+        return pushAnswer(outcome);
+      }
+      const version = outcome.version ?? (await store.latestPolicy())?.version ?? null;
+      return ok({ version, keyId: deps.consoleKeyId, deliveredTo: outcome.notified, policy: outcome.policy, revision: outcome.revision }, 201);
     })
 
     .add('GET', '/api/v1/app-requests', 'app-requests:manage', async ({ url }) => {
@@ -229,6 +246,9 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     })
     .add('POST', '/api/v1/enroll-tokens', 'enroll-tokens:manage', async ({ req, principal }) => {
       const body = await readJson(req, CreateEnrollTokenRequestSchema);
+      const known = new Set((await deps.plane.groups()).map((g) => g.name));
+      const unknown = (body.groups ?? []).filter((g) => !known.has(g));
+      if (unknown.length > 0) throw new HttpError(400, 'invalid-request', `no such group: ${unknown.join(', ')}`);
       const token = randomSecret(24);
       const record = {
         id: randomUUID(),
@@ -243,6 +263,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       };
       await store.createEnrollToken(record);
       await audit(principal, 'enroll-token.created', record.id, { label: record.label, expiresAt: record.expiresAt });
+      if (body.groups?.length) await deps.plane.setTokenGroups(record.id, body.groups, { actor: actor(principal) });
       return ok({ id: record.id, token, expiresAt: record.expiresAt }, 201);
     })
 
@@ -290,6 +311,8 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       }
       return { handled: true };
     });
+
+  registerPolicyPlaneRoutes(router, { plane: deps.plane, tokenExists: async (id) => (await store.listEnrollTokens()).some((t) => t.id === id) });
 
   registerDeviceRoutes(router, {
     store,

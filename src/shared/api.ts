@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ActivityNowSchema, PresenceSchema } from './activity.js';
 import { GroupNameSchema, Sha256HexSchema } from './app-rules.js';
 import { PolicyDocumentSchema } from './policy.js';
+import { PolicyNameSchema, TokenGroupsSchema } from './policies/model.js';
 import { RoleSchema } from './roles.js';
 import { Base64PublicKey, SignatureSchema } from './signed.js';
 import { DeviceStatusSchema, PlatformSchema } from './status.js';
@@ -57,16 +58,23 @@ export const CreateEnrollTokenRequestSchema = z.strictObject({
     .max(24 * 365)
     .default(24 * 30),
   maxUses: z.number().int().min(1).max(100_000).nullable().default(null),
+  /** Console groups every device enrolled with this token joins (docs/policies.md). */
+  groups: TokenGroupsSchema.optional(),
 });
 
 export const PolicyPushRequestSchema = z.strictObject({
   policy: PolicyDocumentSchema,
   expiresInDays: z.number().int().min(1).max(365).default(90),
+  /** What to do with rules added on the console that the file does not keep (docs/policies.md). */
+  mode: z.enum(['refuse', 'keep-console-rules', 'replace']).default('refuse'),
 });
 export const PolicyPushResponseSchema = z.strictObject({
   version: z.number().int().positive(),
   keyId: z.string(),
   deliveredTo: z.number().int().nonnegative(),
+  /** The named policy the document went onto, and the revision it made. */
+  policy: PolicyNameSchema,
+  revision: z.number().int().positive().optional(),
 });
 
 /** A pupil's request to run a program, as the console queues it (from an app.permission-requested event). */
@@ -101,6 +109,8 @@ export const AppRequestApproveSchema = z.strictObject({
   expiresAt: IsoDateTime.optional(),
   groups: z.array(GroupNameSchema).min(1).max(64).optional(),
   note: boundedText(500).optional(),
+  /** The named policy the rule goes into (default: the approvals policy, created on first use). */
+  policy: PolicyNameSchema.optional(),
 });
 export const AppRequestDeclineSchema = z.strictObject({ note: boundedText(500).optional() });
 
@@ -156,7 +166,7 @@ export const DeviceListResponseSchema = z.object({
   devices: z.array(DeviceSummarySchema),
   /** The latest published policy version, so the dashboard can say whether a device is current. */
   currentPolicyVersion: z.number().int().positive().nullable().optional(),
-  /** Device groups of the current policy (name -> device ids), for filtering. */
+  /** Console device groups (name -> member device ids: listed and matched by membership rules), for filtering. */
   groups: z.record(z.string(), z.array(z.string())).optional(),
 });
 

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
-import type { DeviceRecord } from '../../src/console/store/store.js';
+import type { ConsoleStore, DeviceRecord } from '../../src/console/store/store.js';
 import { deviceRecord } from './device-record.js';
 
-/** A real console database at `path` with one enrolled device (rows that name a device need one). */
-export async function storeWithDevice(path: string, hostname = 'lab-01'): Promise<{ store: SqliteStore; device: DeviceRecord }> {
-  const store = openSqliteStore(path);
+/** The enrollment token `tok` (unlimited, unexpired) that device-record.ts's devices enrolled with. */
+export async function withEnrollToken(store: Pick<ConsoleStore, 'createEnrollToken'>): Promise<void> {
   await store.createEnrollToken({
     id: 'tok',
     tokenHash: 'h',
@@ -17,6 +16,12 @@ export async function storeWithDevice(path: string, hostname = 'lab-01'): Promis
     uses: 0,
     revoked: false,
   });
+}
+
+/** A real console database at `path` with one enrolled device (rows that name a device need one). */
+export async function storeWithDevice(path: string, hostname = 'lab-01'): Promise<{ store: SqliteStore; device: DeviceRecord }> {
+  const store = openSqliteStore(path);
+  await withEnrollToken(store);
   const device = deviceRecord(randomUUID(), hostname);
   await store.enrollDevice(device, 'tok');
   return { store, device };

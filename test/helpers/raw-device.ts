@@ -84,6 +84,13 @@ export async function connectAs(consoleUrl: string, device: RawDevice): Promise<
   return socket;
 }
 
+/** Connects, authenticates and says hello as a service agent holding no policy (so the console sends what it has). */
+export async function connectWithHello(consoleUrl: string, device: RawDevice): Promise<RawSocket> {
+  const socket = await connectAs(consoleUrl, device);
+  socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'test', policyVersion: null, policyDigest: null, mode: 'service', capabilities: ['events'] });
+  return socket;
+}
+
 /** An `events` frame with one event; the caller numbers them (seq) per device. */
 export function eventFrame(seq: number, type: string, data: unknown) {
   return { v: PROTOCOL_VERSION, type: 'events', events: [{ id: randomUUID(), seq, at: new Date().toISOString(), type, data }] };

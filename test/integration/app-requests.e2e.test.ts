@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { stopAll, tempDir, waitUntil } from '../helpers/processes.js';
-import { connectAs, enrollRawDevice, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
+import { connectWithHello, enrollRawDevice, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
 /**
  * The console side of the request-permission loop, without root: a real console process and a
@@ -43,16 +43,7 @@ describe('application requests at the console', () => {
     dir = tempDir();
     consoleProc = await startConsoleProcess(join(dir.path, 'console'));
     device = await enrollRawDevice(consoleProc.url, 'lab-07');
-    socket = await connectAs(consoleProc.url, device);
-    socket.send({
-      v: PROTOCOL_VERSION,
-      type: 'hello',
-      agentVersion: 'test',
-      policyVersion: null,
-      policyDigest: null,
-      mode: 'service',
-      capabilities: ['events'],
-    });
+    socket = await connectWithHello(consoleProc.url, device);
   });
   afterAll(async () => {
     socket?.ws.close();

@@ -5,14 +5,19 @@ import { intOption, parse } from '../args.js';
 import { ApiClient, login, saveSession } from '../client.js';
 import { CliError, usageError } from '../errors.js';
 import { prompt, promptSecret } from '../prompt.js';
+import { PolicyNameSchema } from '../../shared/policies/model.js';
+import { pushMode, pushOntoPolicy, runPolicyPlane } from './policy-plane.js';
 
 export const ADMIN_HELP = `vigil login [--console URL] [--username NAME]
   Signs in and saves a session for the commands below (password from VIGIL_PASSWORD or a prompt).
 
 vigil policy validate <file>
   Checks a policy file without sending it.
-vigil policy push <file> [--console URL] [--expires-days N]
-  Validates the file, has the console sign it as the next version and deliver it to every device.
+vigil policy push <file> [--policy NAME] [--keep-console-rules | --replace] [--reason TEXT] [--console URL] [--expires-days N]
+  Validates the file and pushes it onto a named policy (default: the baseline, which every device
+  gets); the console signs and delivers the result. Refused, naming them, if it would drop rules
+  added on the console or by approving requests, unless --keep-console-rules or --replace says how.
+  More policy verbs (list, show, diff, history, rollback, assign, explain, rules): see below.
 
 vigil aup publish <file.md> --variant NAME [--title TEXT] [--console URL]
   Publishes the Markdown file as the next version of that AUP variant (title defaults to its
@@ -72,17 +77,34 @@ export async function runPolicy(argv: string[]): Promise<void> {
     return void console.log(`${positionals[0]}: valid policy "${doc.name}"`);
   }
   if (sub === 'push') {
-    const { values, positionals } = parse(rest, { console: { type: 'string' }, 'expires-days': { type: 'string' } }, 1);
-    if (!positionals[0]) throw usageError('usage: vigil policy push <file>');
+    const { values, positionals } = parse(
+      rest,
+      {
+        console: { type: 'string' },
+        'expires-days': { type: 'string' },
+        policy: { type: 'string' },
+        'keep-console-rules': { type: 'boolean' },
+        replace: { type: 'boolean' },
+        reason: { type: 'string' },
+      },
+      1,
+    );
+    if (!positionals[0]) throw usageError('usage: vigil policy push <file> [--policy NAME]');
     const policy = readPolicyFile(positionals[0]);
     const expiresInDays = intOption(values['expires-days'], 'expires-days', 1, 365, 90);
+    const mode = pushMode(values);
+    if (values.policy !== undefined && !PolicyNameSchema.safeParse(values.policy).success) throw usageError(`--policy "${values.policy}" is not a policy name`);
     const client = await ApiClient.fromEnvironment(values.console);
-    const result = (await client.call('POST', '/api/v1/policies', { policy, expiresInDays })) as { version: number; deliveredTo: number; keyId: string };
+    if (values.policy !== undefined) return pushOntoPolicy(client, values.policy, policy, mode, values.reason);
+    const result = (await client.call('POST', '/api/v1/policies', { policy, expiresInDays, mode })) as { version: number; deliveredTo: number; keyId: string };
     return void console.log(
       `pushed "${policy.name}" as version ${result.version} (signed by ${result.keyId}); sent live to ${result.deliveredTo} connected device(s)`,
     );
   }
-  throw usageError(`unknown policy command "${sub ?? ''}"; try: vigil policy validate|push <file>`);
+  if (await runPolicyPlane(sub, rest)) return;
+  throw usageError(
+    `unknown policy command "${sub ?? ''}"; try: vigil policy validate|push|list|show|history|diff|rollback|create|assign|unassign|baseline|explain|rules`,
+  );
 }
 
 export async function runDevice(argv: string[]): Promise<void> {

@@ -4,19 +4,24 @@ import { LIMITS } from '../../shared/limits.js';
 import { summariseZodError } from '../../shared/policy.js';
 import { HttpError } from './http-error.js';
 
-/** Reads a JSON body with a size cap and validates it with the route's schema. */
-export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S): Promise<z.infer<S>> {
+/**
+ * Reads a JSON body with a size cap and validates it with the route's schema. A route that takes
+ * big documents (a policy push) raises the cap for itself: the body is still read in chunks and
+ * refused with 413, naming the limit, as soon as it passes it.
+ */
+export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, options: { maxBytes?: number } = {}): Promise<z.infer<S>> {
+  const maxBytes = options.maxBytes ?? LIMITS.httpMaxBodyBytes;
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError(415, 'unsupported-media-type', 'send the request body as application/json');
   }
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > LIMITS.httpMaxBodyBytes) throw tooLarge();
+  if (declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > LIMITS.httpMaxBodyBytes) throw tooLarge();
+    if (size > maxBytes) throw tooLarge(maxBytes);
     chunks.push(chunk as Buffer);
   }
   let data: unknown;
@@ -30,6 +35,6 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
   return parsed.data;
 }
 
-function tooLarge(): HttpError {
-  return new HttpError(413, 'too-large', `request body is larger than ${LIMITS.httpMaxBodyBytes} bytes`);
+function tooLarge(maxBytes: number): HttpError {
+  return new HttpError(413, 'too-large', `request body is larger than ${maxBytes} bytes`);
 }

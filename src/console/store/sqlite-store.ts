@@ -12,6 +12,10 @@ import { SqlitePolicies } from './sqlite/policies.js';
 import { SqliteSettings } from './sqlite/settings.js';
 import { SqliteStations } from './sqlite/stations.js';
 import { SqliteUsers } from './sqlite/users.js';
+import { SqliteAssignments } from './sqlite/assignments.js';
+import { SqliteGroups } from './sqlite/groups.js';
+import { SqliteNamedPolicies } from './sqlite/named-policies.js';
+import { SqlitePolicyChanges } from './sqlite/policy-changes.js';
 
 /** The embedded store: one adapter per domain over one database file. */
 export interface SqliteStore extends ConsoleStore {
@@ -36,6 +40,10 @@ export function openSqliteStore(file: string): SqliteStore {
     new SqliteStations(db),
     new SqliteDeviceHistory(db),
     new SqliteConcerns(db),
+    new SqliteGroups(db),
+    new SqliteNamedPolicies(db),
+    new SqliteAssignments(db),
+    new SqlitePolicyChanges(db),
   ];
   const own = {
     kind: 'sqlite' as const,

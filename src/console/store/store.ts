@@ -6,6 +6,8 @@ import type { AgentEvent } from '../../shared/events.js';
 import type { PolicyBundle, PolicyDocument } from '../../shared/policy.js';
 import type { Role } from '../../shared/roles.js';
 import type { DeviceStatus } from '../../shared/status.js';
+import type { Ownership } from '../../shared/session.js';
+import type { AssignmentSet, DeviceGroup, NamedPolicy, PolicyRevision } from '../../shared/policies/model.js';
 
 export interface UserRecord {
   username: string;
@@ -247,6 +249,66 @@ export interface ConcernStore {
   deleteConcernsClosedBefore(iso: string): Promise<number>;
 }
 
+/** Device groups (issue 16), enrollment tokens' default groups and device ownership: the facts membership is decided on. */
+export interface GroupStore {
+  /** Every group with its explicit devices, sorted by name. */
+  listGroups(): Promise<DeviceGroup[]>;
+  /** Enrollment token id -> the default groups it gives devices enrolled with it. */
+  listTokenGroups(): Promise<Map<string, string[]>>;
+  /** Device id -> the ownership recorded for it (devices without one are absent). */
+  listDeviceOwnership(): Promise<Map<string, Ownership>>;
+}
+
+/** Named policies (issue 16): each one's current revision, and every revision ever stored. */
+export interface NamedPolicyStore {
+  listNamedPolicies(): Promise<NamedPolicy[]>;
+  getNamedPolicy(name: string): Promise<NamedPolicy | null>;
+  /** Newest first, without their content. */
+  listPolicyRevisions(policy: string, limit: number): Promise<Omit<PolicyRevision, 'content'>[]>;
+  getPolicyRevision(policy: string, revision: number): Promise<PolicyRevision | null>;
+}
+
+/** Which policy applies where, and the console-wide policy version counter. */
+export interface AssignmentStore {
+  /** Null until a baseline policy has been chosen. */
+  getAssignments(): Promise<AssignmentSet | null>;
+  /**
+   * The next policy version, strictly above every version stored or allocated before (the same
+   * counter as publishPolicy's, through the `policy.floor` setting), atomically.
+   */
+  allocatePolicyVersion(): Promise<number>;
+}
+
+/**
+ * One change of the policy plane, written in one transaction with its audit entries: either all
+ * of it is stored or none of it. Parts apply in the order listed, deletions of groups last (after
+ * the assignment set that stops naming them).
+ */
+export interface PolicyChange {
+  /** Renames (the explicit devices, token defaults and assignments follow the group). */
+  renameGroup?: { from: string; to: string };
+  /** Groups created or replaced whole (display name, description, rules, explicit devices). */
+  putGroups?: DeviceGroup[];
+  /** Replaces a token's default groups. */
+  tokenGroups?: { tokenId: string; groups: string[] }[];
+  /** Replaces (or, with null, clears) a device's recorded ownership. */
+  ownership?: { deviceId: string; ownership: Ownership | null }[];
+  /**
+   * New revisions, each creating its policy (revision 1) or moving it on by exactly one: a
+   * revision that is not the policy's next is refused with ConflictError('stale-revision'), so two
+   * writers can never both store "the next" revision.
+   */
+  revisions?: { displayName: string; description?: string; revision: PolicyRevision }[];
+  /** Replaces the whole assignment set. */
+  assignments?: AssignmentSet;
+  deleteGroups?: string[];
+  audit: Omit<AuditRecord, 'id'>[];
+}
+
+export interface PolicyChangeStore {
+  applyPolicyChange(change: PolicyChange): Promise<void>;
+}
+
 /**
  * The console's storage port: one interface per domain, composed. Callers ask for the domains
  * they use (or the whole), so the embedded SQLite store and a PostgreSQL store are
@@ -267,7 +329,11 @@ export interface ConsoleStore
     AppRequestStore,
     StationStore,
     DeviceHistoryStore,
-    ConcernStore {
+    ConcernStore,
+    GroupStore,
+    NamedPolicyStore,
+    AssignmentStore,
+    PolicyChangeStore {
   readonly kind: 'sqlite' | 'postgres';
   close(): Promise<void>;
 }

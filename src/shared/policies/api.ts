@@ -1,7 +1,20 @@
 import { z } from 'zod';
 import { AppRuleSchema, GroupNameSchema } from '../app-rules.js';
+import { PolicyDocumentSchema } from '../policy.js';
+import { OwnershipSchema } from '../session.js';
 import { IsoDateTime, UuidSchema } from '../text.js';
-import { DeviceGroupSchema, MembershipRuleSchema, PolicyContentSchema, PolicyNameSchema, RuleRecordSchema } from './model.js';
+import {
+  AssignmentSetSchema,
+  DeviceGroupSchema,
+  MembershipRuleSchema,
+  NamedPolicySchema,
+  PolicyContentSchema,
+  PolicyNameSchema,
+  PolicyRevisionSchema,
+  RuleRecordSchema,
+  SETTING_NAMES,
+  TokenGroupsSchema,
+} from './model.js';
 
 /**
  * Request bodies of the groups and policies API (browser-safe): the console validates with them,
@@ -70,3 +83,94 @@ export const PushRefusedSchema = z.strictObject({
   dropped: z.array(RuleRecordSchema),
   overridden: z.array(z.strictObject({ key: z.string(), fields: z.array(z.string()), before: RuleRecordSchema, after: RuleRecordSchema })),
 });
+
+// ---------------------------------------------------------------- responses
+
+const Count = z.number().int().nonnegative();
+
+/** What every change answers: the revision it stored (policy changes), the version published (null: no device's policy changed). */
+export const ChangeResponseSchema = z.strictObject({
+  revision: z.number().int().positive().optional(),
+  version: z.number().int().positive().nullable(),
+  changedKeys: z.array(z.string()),
+  notified: Count,
+});
+
+export const GroupViewSchema = DeviceGroupSchema.extend({
+  /** Every member: listed devices, and enrolled devices a membership rule or token default puts in. */
+  members: z.array(UuidSchema),
+});
+export const GroupListResponseSchema = z.strictObject({ groups: z.array(GroupViewSchema) });
+export const GroupResponseSchema = z.strictObject({ group: GroupViewSchema });
+
+export const PolicySummarySchema = z.strictObject({
+  name: PolicyNameSchema,
+  displayName: z.string(),
+  description: z.string().optional(),
+  revision: z.number().int().positive(),
+  rules: Count,
+  baseline: z.boolean(),
+  assignedTo: z.array(GroupNameSchema),
+});
+export const PolicyListResponseSchema = z.strictObject({ policies: z.array(PolicySummarySchema) });
+export const PolicyResponseSchema = z.strictObject({ policy: NamedPolicySchema });
+export const HistoryResponseSchema = z.strictObject({ history: z.array(PolicyRevisionSchema.omit({ content: true })) });
+export const RevisionResponseSchema = z.strictObject({ revision: PolicyRevisionSchema });
+
+const RuleChangeSchema = z.strictObject({ key: z.string(), fields: z.array(z.string()), before: RuleRecordSchema, after: RuleRecordSchema });
+export const PolicyDiffSchema = z.strictObject({
+  rules: z.strictObject({ added: z.array(RuleRecordSchema), removed: z.array(RuleRecordSchema), changed: z.array(RuleChangeSchema) }),
+  settings: z.array(z.strictObject({ setting: z.enum(SETTING_NAMES), before: z.unknown().optional(), after: z.unknown().optional() })),
+});
+export const DiffResponseSchema = z.strictObject({ from: z.number().int().positive(), to: z.number().int().positive(), diff: PolicyDiffSchema });
+
+/** A rule as listed: its key (what `rules remove` takes) and its record. */
+export const RuleListResponseSchema = z.strictObject({ rules: z.array(z.strictObject({ key: z.string(), record: RuleRecordSchema })) });
+
+export const PushResponseSchema = ChangeResponseSchema.extend({
+  policy: PolicyNameSchema,
+  diff: PolicyDiffSchema,
+  /** Rules the file held twice, and which was kept. */
+  notes: z.array(z.string()),
+});
+
+export const AssignmentsResponseSchema = z.strictObject({ assignments: AssignmentSetSchema.nullable() });
+
+const AssignmentRefSchema = z.strictObject({ policy: PolicyNameSchema, group: GroupNameSchema.nullable(), precedence: z.number().int().nonnegative() });
+const RuleOriginSchema = z.strictObject({
+  key: z.string(),
+  matchKey: z.string(),
+  from: AssignmentRefSchema,
+  author: z.string(),
+  origin: RuleRecordSchema.shape.origin,
+  reason: z.string().optional(),
+  addedAt: IsoDateTime,
+  expiresAt: IsoDateTime.optional(),
+});
+export const MembershipViewSchema = z.strictObject({
+  group: GroupNameSchema,
+  reasons: z.array(
+    z.discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('explicit') }),
+      z.strictObject({ kind: z.literal('rule'), rule: MembershipRuleSchema }),
+      z.strictObject({ kind: z.literal('token-default'), tokenId: z.string() }),
+    ]),
+  ),
+});
+export const ExplainResponseSchema = z.strictObject({
+  memberships: z.array(MembershipViewSchema),
+  explanation: z.strictObject({
+    groups: z.array(GroupNameSchema),
+    applied: z.array(AssignmentRefSchema),
+    settings: z.array(z.strictObject({ setting: z.enum(SETTING_NAMES), from: AssignmentRefSchema.nullable() })),
+    rules: z.array(RuleOriginSchema),
+    shadowed: z.array(RuleOriginSchema.extend({ by: AssignmentRefSchema })),
+    excluded: z.array(RuleOriginSchema.extend({ why: z.enum(['out-of-scope', 'expired']) })),
+  }),
+  /** The policy document the device should enforce (what the console signs for its group set). */
+  effective: PolicyDocumentSchema,
+  problems: z.array(z.string()),
+});
+
+export const OwnershipRequestSchema = z.strictObject({ ownership: OwnershipSchema.nullable(), reason: Reason.optional() });
+export const TokenGroupsRequestSchema = z.strictObject({ groups: TokenGroupsSchema, reason: Reason.optional() });

@@ -65,6 +65,12 @@ export interface MergeInput {
   name?: string;
   /** Canonical texts of rules already seen (the console keeps one across merges). */
   memo?: CanonicalMemo;
+  /**
+   * Keep group-scoped rules scoped, for one document every device takes and resolves scope on
+   * itself (the single-document delivery path): no rule is left out as out of scope, and a scoped
+   * rule only shadows rules with the same scope.
+   */
+  keepScope?: boolean;
 }
 
 export class UnknownPolicyError extends Error {
@@ -138,7 +144,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
   for (const { ref, content } of contents) {
     for (const record of content.rules) {
       const { rule } = record;
-      if (rule.groups && !rule.groups.some((g) => member.has(g))) {
+      if (rule.groups && !input.keepScope && !rule.groups.some((g) => member.has(g))) {
         witness?.excluded(record, ref, 'out-of-scope');
         continue;
       }
@@ -147,7 +153,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
         witness?.excluded(record, ref, 'expired');
         continue;
       }
-      const key = matchKey(rule);
+      const key = input.keepScope && rule.groups ? `${matchKey(rule)}@${JSON.stringify([...new Set(rule.groups)].sort())}` : matchKey(rule);
       const owner = claimedBy.get(key);
       if (owner && owner !== ref) {
         witness?.shadowed(record, ref, key, owner);
@@ -157,7 +163,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
       witness?.included(record, ref, key);
       if (expiry < nextChange) nextChange = expiry;
       // Scope is resolved here, on the console: the device receives only rules that apply to it.
-      const delivered = rule.groups ? withoutScope(rule) : rule;
+      const delivered = rule.groups && !input.keepScope ? withoutScope(rule) : rule;
       if (record.exception) exceptions.push({ rule: delivered, reason: record.reason!, expiresAt: record.expiresAt! });
       else regular.push(delivered);
     }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
 import { deviceRecord } from '../../helpers/device-record.js';
+import { policyPlaneContract } from './policy-plane-contract.js';
 
 /**
  * The behaviour every console store must have, whatever the database. Each adapter's test file
@@ -108,5 +109,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
       expect((await reopened.latestPolicy())?.version).toBe(3);
       await reopened.close();
     });
+
+    policyPlaneContract(open);
   });
 }

@@ -1,0 +1,116 @@
+import { groupSetKey, groupsThatMatter } from '../../shared/policies/merge.js';
+import { membershipsOf, type Membership } from '../../shared/policies/membership.js';
+import type { AssignmentSet, DeviceFacts, DeviceGroup, NamedPolicy, PolicyContent } from '../../shared/policies/model.js';
+import type { AssignmentStore, DeviceStore, GroupStore, NamedPolicyStore, PolicyChange } from '../store/store.js';
+import type { PolicyModel } from './publisher.js';
+
+/**
+ * Everything the console decides effective policies from, read at once, and the pure functions
+ * over it: which groups each device is in, which group sets exist, and what a change would make
+ * of it (so limits are checked before the change is stored).
+ */
+export interface PlaneState {
+  groups: DeviceGroup[];
+  policies: Map<string, NamedPolicy>;
+  assignments: AssignmentSet | null;
+  tokenGroups: Map<string, string[]>;
+  /** Enrolled devices that are not revoked. */
+  devices: DeviceFacts[];
+}
+
+export type PlaneStore = GroupStore & NamedPolicyStore & AssignmentStore & Pick<DeviceStore, 'listDevices'>;
+
+export async function loadPlaneState(store: PlaneStore): Promise<PlaneState> {
+  const [groups, policies, assignments, tokenGroups, ownership, devices] = await Promise.all([
+    store.listGroups(),
+    store.listNamedPolicies(),
+    store.getAssignments(),
+    store.listTokenGroups(),
+    store.listDeviceOwnership(),
+    store.listDevices(),
+  ]);
+  return {
+    groups,
+    policies: new Map(policies.map((p) => [p.name, p])),
+    assignments,
+    tokenGroups,
+    devices: devices
+      .filter((d) => !d.revoked)
+      .map((d) => ({ id: d.id, hostname: d.hostname, enrollmentTokenId: d.enrolledWith, ownership: ownership.get(d.id) ?? null })),
+  };
+}
+
+export function membershipsIn(state: PlaneState, device: DeviceFacts): Membership[] {
+  return membershipsOf(device, state.groups, state.tokenGroups);
+}
+
+export function modelOf(state: PlaneState): PolicyModel | null {
+  if (!state.assignments) return null;
+  const policies = new Map<string, PolicyContent>([...state.policies].map(([name, p]) => [name, p.content]));
+  return { policies, assignments: state.assignments };
+}
+
+/**
+ * Each device's group set (merge.ts groupSetKey) and every set in use, the empty set always
+ * among them (a device enrolling next gets at least the baseline).
+ */
+export function groupSets(state: PlaneState): { byDevice: Map<string, string>; sets: Map<string, readonly string[]> } {
+  const model = modelOf(state);
+  const matter = model ? groupsThatMatter(model.policies, model.assignments) : new Set<string>();
+  const byDevice = new Map<string, string>();
+  const sets = new Map<string, readonly string[]>([[groupSetKey([], matter), []]]);
+  for (const device of state.devices) {
+    const groups = membershipsIn(state, device)
+      .map((m) => m.group)
+      .filter((g) => matter.has(g));
+    const key = groupSetKey(groups, matter);
+    byDevice.set(device.id, key);
+    if (!sets.has(key)) sets.set(key, groups);
+  }
+  return { byDevice, sets };
+}
+
+/** Members of each group: listed devices (enrolled or not) and enrolled devices matched by a rule or token default. */
+export function groupMembers(state: PlaneState): Map<string, string[]> {
+  const members = new Map(state.groups.map((g) => [g.name, new Set(g.devices)]));
+  for (const device of state.devices) for (const m of membershipsIn(state, device)) members.get(m.group)?.add(device.id);
+  return new Map([...members].map(([name, ids]) => [name, [...ids].sort()]));
+}
+
+/** Groups every device is in whatever it reports: a hostname rule of nothing but `*`. */
+export function universalGroups(state: PlaneState): string[] {
+  return state.groups.filter((g) => g.rules.some((r) => r.kind === 'hostname' && /^\*+$/.test(r.pattern))).map((g) => g.name);
+}
+
+/** The state a change would leave (the store applies the same change in one transaction). */
+export function applyChange(state: PlaneState, change: PolicyChange): PlaneState {
+  let groups = state.groups;
+  let tokenGroups = state.tokenGroups;
+  if (change.renameGroup) {
+    const { from, to } = change.renameGroup;
+    groups = groups.map((g) => (g.name === from ? { ...g, name: to } : g));
+    tokenGroups = new Map([...tokenGroups].map(([token, names]) => [token, names.map((n) => (n === from ? to : n))]));
+  }
+  for (const put of change.putGroups ?? []) groups = [...groups.filter((g) => g.name !== put.name), put];
+  if (change.tokenGroups) {
+    tokenGroups = new Map(tokenGroups);
+    for (const { tokenId, groups: names } of change.tokenGroups) tokenGroups.set(tokenId, names);
+  }
+  const owned = new Map((change.ownership ?? []).map((o) => [o.deviceId, o.ownership]));
+  const devices = owned.size === 0 ? state.devices : state.devices.map((d) => (owned.has(d.id) ? { ...d, ownership: owned.get(d.id)! } : d));
+  const policies = new Map(state.policies);
+  for (const { displayName, description, revision } of change.revisions ?? [])
+    policies.set(revision.policy, { name: revision.policy, displayName, ...(description ? { description } : {}), revision: revision.revision, content: revision.content });
+  const deleted = new Set(change.deleteGroups ?? []);
+  if (deleted.size > 0) {
+    groups = groups.filter((g) => !deleted.has(g.name));
+    tokenGroups = new Map([...tokenGroups].map(([token, names]) => [token, names.filter((n) => !deleted.has(n))]));
+  }
+  return {
+    groups: groups.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    policies,
+    assignments: change.assignments ?? state.assignments,
+    tokenGroups,
+    devices,
+  };
+}

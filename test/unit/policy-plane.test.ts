@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { ruleSetDecider } from '../../src/agent/exec/decision.js';
+import { compileApplications, groupsOf as legacyGroupsOf } from '../../src/agent/exec/rule-set.js';
+import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
+import { PolicyService } from '../../src/console/policies.js';
+import type { DistributionResult, PolicyDistributionPort } from '../../src/console/policies/distribution-port.js';
+import { fleetDocument } from '../../src/console/policies/legacy-distribution.js';
+import { migrateSinglePolicyOnce } from '../../src/console/policies/plane-migration.js';
+import { loadPlaneState } from '../../src/console/policies/plane-state.js';
+import { PolicyPlane } from '../../src/console/policies/plane.js';
+import { PolicyLimitError, PolicyPublisher, type PublicationPlan } from '../../src/console/policies/publisher.js';
+import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
+import { signCanonicalText } from '../../src/shared/node/signing.js';
+import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
+import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
+import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
+import { withEnrollToken } from '../helpers/console-store.js';
+import { deviceRecord } from '../helpers/device-record.js';
+import { hex } from '../helpers/policy-model.js';
+import { tempDirsPerTest } from '../helpers/processes.js';
+
+/**
+ * The policy plane over a real SQLite store and a real publisher (signing with a real console
+ * key): limits refused before anything is stored, devices told when their group set changes,
+ * and the upgrade from a console of one policy document.
+ */
+const tempPath = tempDirsPerTest();
+
+/** Distribution as the delivery branch does it: the real publisher prepares and signs per group set. */
+class PublisherDistribution implements PolicyDistributionPort {
+  readonly moved: string[] = [];
+  private version = 0;
+  readonly publisher: PolicyPublisher;
+  constructor(dir: string) {
+    const identity = loadOrCreateConsoleIdentity(dir);
+    this.publisher = new PolicyPublisher({
+      sign: (text) => signCanonicalText('policy', text, identity.privateKey, identity.publicKey),
+      now: () => new Date(),
+      nextVersion: () => ++this.version,
+      lifetimeMs: 86400_000,
+    });
+  }
+  prepare(model: Parameters<PolicyPublisher['prepare']>[0], sets: Map<string, readonly string[]>) {
+    return this.publisher.prepare(model, sets);
+  }
+  async commit(plan: PublicationPlan): Promise<DistributionResult> {
+    const changedKeys = await this.publisher.commit(plan);
+    return { changedKeys, notified: 0, version: changedKeys.length ? this.version : null };
+  }
+  async deviceMoved(deviceId: string) {
+    this.moved.push(deviceId);
+    return true;
+  }
+}
+
+async function consoleWithDevices(hostnames: string[]) {
+  const dir = tempPath();
+  const store = openSqliteStore(`${dir}/console.db`);
+  await withEnrollToken(store);
+  const devices = [];
+  for (const hostname of hostnames) {
+    const d = deviceRecord(randomUUID(), hostname);
+    await store.enrollDevice(d, 'tok');
+    devices.push(d);
+  }
+  const distribution = new PublisherDistribution(dir);
+  return { dir, store, devices, distribution, plane: new PolicyPlane({ store, distribution }) };
+}
+
+const who = { actor: 'sm' };
+const doc = (over: Partial<PolicyDocument> = {}) => ({ format: 'vigil-policy/1', name: 'base', ...over });
+
+describe('PolicyPlane', () => {
+  it('gives devices in different groups their own signed bundle and tells a device that moves, and only it', async () => {
+    const { store, plane, devices, distribution } = await consoleWithDevices(['lab-01', 'office-01']);
+    const [lab, office] = devices as [(typeof devices)[0], (typeof devices)[0]];
+    await plane.push(null, doc({ aup: { variant: 'pupil' } }), 'refuse', who);
+    await plane.createGroup({ name: 'staff', displayName: 'Staff', devices: [office.id], rules: [] }, who);
+    await plane.createPolicy({ name: 'staff', displayName: 'Staff', content: { settings: { aup: { variant: 'staff' } }, rules: [] } }, who);
+    distribution.moved.length = 0;
+    const assigned = await plane.assign({ policy: 'staff', group: 'staff', precedence: 5 }, who);
+    expect(assigned.version).not.toBeNull();
+    // Assigning made "staff" a group that matters: the office device's set changed, the lab's did not.
+    expect(distribution.moved).toEqual([office.id]);
+    const labSet = (await plane.groupSetOf(lab.id))!;
+    const officeSet = (await plane.groupSetOf(office.id))!;
+    expect(distribution.publisher.current(labSet.key)!.payload.policy.aup).toEqual({ variant: 'pupil' });
+    expect(distribution.publisher.current(officeSet.key)!.payload.policy.aup).toEqual({ variant: 'staff' });
+
+    distribution.moved.length = 0;
+    await plane.updateGroup('staff', { addDevices: [lab.id] }, who);
+    expect(distribution.moved).toEqual([lab.id]);
+    expect((await plane.groupSetOf(lab.id))!.key).toBe(officeSet.key);
+    // A rename follows into the assignments: the members keep the same effective policy.
+    const held = distribution.publisher.current(officeSet.key)!.payload.policy;
+    await plane.updateGroup('staff', { name: 'staff-laptops' }, who);
+    expect(distribution.publisher.current((await plane.groupSetOf(office.id))!.key)!.payload.policy).toEqual(held);
+    expect(distribution.publisher.current((await plane.groupSetOf(lab.id))!.key)!.payload.policy).toEqual(held);
+    expect((await store.getAssignments())!.assignments).toEqual([{ policy: 'staff', group: 'staff-laptops', precedence: 5 }]);
+    await store.close();
+  });
+
+  it("puts devices in their enrollment token's default groups and by ownership; a device whose set changes is told", async () => {
+    const { store, plane, devices, distribution } = await consoleWithDevices(['pc-1', 'pc-2']);
+    const [one, two] = devices as [(typeof devices)[0], (typeof devices)[0]];
+    await plane.push(null, doc(), 'refuse', who);
+    await plane.createGroup({ name: 'year-7', displayName: 'Year 7', devices: [], rules: [] }, who);
+    await plane.createGroup({ name: 'byod', displayName: 'BYOD', devices: [], rules: [{ kind: 'ownership', ownership: 'byod' }] }, who);
+    await plane.createPolicy({ name: 'y7', displayName: 'Y7', content: { settings: { aup: { variant: 'year-7' } }, rules: [] } }, who);
+    await plane.createPolicy({ name: 'own', displayName: 'Own', content: { settings: { aup: { variant: 'byod' } }, rules: [] } }, who);
+    await plane.assign({ policy: 'y7', group: 'year-7', precedence: 1 }, who);
+    await plane.assign({ policy: 'own', group: 'byod', precedence: 2 }, who);
+    distribution.moved.length = 0;
+    await plane.setTokenGroups('tok', ['year-7'], who);
+    expect(distribution.moved.sort()).toEqual([one.id, two.id].sort());
+    expect((await plane.explain(one.id)).memberships).toEqual([{ group: 'year-7', reasons: [{ kind: 'token-default', tokenId: 'tok' }] }]);
+    distribution.moved.length = 0;
+    await plane.setOwnership(two.id, 'byod', who);
+    expect(distribution.moved).toEqual([two.id]);
+    expect((await plane.explain(two.id)).effective.aup).toEqual({ variant: 'byod' });
+    expect((await plane.explain(one.id)).effective.aup).toEqual({ variant: 'year-7' });
+    await expect(plane.setTokenGroups('tok', ['no-such-group'], who)).rejects.toThrow(/no group named no-such-group/);
+    await store.close();
+  });
+
+  it('refuses a change whose effective policy would break a limit, naming it, and stores nothing', async () => {
+    const { store, plane, devices } = await consoleWithDevices(['lab-01']);
+    const exceptions = (from: number) =>
+      Array.from({ length: 6_000 }, (_, i) => ({
+        rule: { kind: 'sha256' as const, sha256: hex(from + i), action: 'allow' as const },
+        exception: true,
+        author: 'sm',
+        reason: 'mock exams',
+        addedAt: new Date().toISOString(),
+        expiresAt: '2099-01-01T00:00:00.000Z',
+        origin: 'console' as const,
+      }));
+    await plane.push(null, doc(), 'refuse', who);
+    await plane.createGroup({ name: 'lab', displayName: 'Lab', devices: [devices[0]!.id], rules: [] }, who);
+    await plane.createPolicy({ name: 'exams-a', displayName: 'A', content: { settings: {}, rules: exceptions(0) } }, who);
+    await plane.createPolicy({ name: 'exams-b', displayName: 'B', content: { settings: {}, rules: exceptions(100_000) } }, who);
+    await plane.assign({ policy: 'exams-a', group: 'lab', precedence: 1 }, who);
+    const before = { assignments: await store.getAssignments(), audit: (await store.listAudit(1000)).length };
+    const refused = plane.assign({ policy: 'exams-b', group: 'lab', precedence: 2 }, who);
+    await expect(refused).rejects.toBeInstanceOf(PolicyLimitError);
+    await expect(refused).rejects.toThrow(
+      `devices in lab: the effective policy would hold 12000 exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`,
+    );
+    expect(await store.getAssignments()).toEqual(before.assignments);
+    expect((await store.listAudit(1000)).length).toBe(before.audit);
+    await store.close();
+  }, 120_000);
+
+  it('names every console-added rule a push would drop; approvals live in their own policy, which a baseline push does not touch', async () => {
+    const { store, plane } = await consoleWithDevices(['lab-01']);
+    await plane.push(null, doc(), 'refuse', who);
+    const approval = {
+      rule: { kind: 'sha256' as const, sha256: hex(1), action: 'allow' as const },
+      exception: false,
+      author: 'sm',
+      reason: 'approved request from ann: maths',
+      addedAt: new Date().toISOString(),
+      origin: 'approval' as const,
+      requestId: 'r1',
+    };
+    await plane.addApproval(undefined, approval, who, () => ({
+      at: new Date().toISOString(),
+      actor: 'sm',
+      action: 'app-request.approved',
+      target: null,
+      detail: {},
+    }));
+    expect((await plane.push(null, doc({ name: 'base 2' }), 'refuse', who)).ok).toBe(true);
+    expect((await store.getNamedPolicy('approvals'))!.content.rules).toEqual([approval]);
+    // Approved into the baseline itself: a push without it is refused naming it.
+    await plane.addApproval('baseline', { ...approval, rule: { ...approval.rule, sha256: hex(2) } }, who, () => ({
+      at: new Date().toISOString(),
+      actor: 'sm',
+      action: 'app-request.approved',
+      target: null,
+      detail: {},
+    }));
+    const refused = await plane.push(null, doc(), 'refuse', who);
+    expect(refused).toEqual({
+      ok: false,
+      dropped: [expect.objectContaining({ rule: expect.objectContaining({ sha256: hex(2) }), origin: 'approval' })],
+      overridden: [],
+    });
+    await store.close();
+  });
+});
+
+describe('upgrade from a console of one policy document (migration 0006 and its data step)', () => {
+  /** A console database as the code before 0006 left it: policies published, devices enrolled. */
+  async function preUpgradeConsole() {
+    const dir = tempPath();
+    const file = `${dir}/console.db`;
+    const store = openSqliteStore(file);
+    await withEnrollToken(store);
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [i, id] of ids.entries()) await store.enrollDevice(deviceRecord(id, `pc-${i}`), 'tok');
+    const legacy = PolicyDocumentSchema.parse({
+      format: 'vigil-policy/1',
+      name: 'Hillside',
+      description: 'the whole school',
+      groups: { 'year-7': [ids[0], ids[1]], lab: [ids[1], randomUUID()] },
+      aup: { variant: 'secondary' },
+      applications: {
+        mode: 'enforce',
+        defaultAction: 'block',
+        rules: [
+          { kind: 'sha256', sha256: hex(1), action: 'allow' },
+          { kind: 'sha256', sha256: hex(2), action: 'allow', groups: ['year-7'] },
+          { kind: 'sha256', sha256: hex(2), action: 'block', groups: ['lab'] },
+          { kind: 'path', platform: 'posix', pattern: '/opt/**', action: 'allow', groups: ['lab'] },
+        ],
+        exceptions: [{ rule: { kind: 'sha256', sha256: hex(3), action: 'allow', groups: ['lab'] }, reason: 'mock exams', expiresAt: '2099-01-01T00:00:00Z' }],
+      },
+    });
+    const policies = new PolicyService(store, loadOrCreateConsoleIdentity(dir));
+    await policies.publish(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'first' }), 'sm', 30);
+    const latest = await policies.publish(legacy, 'sm', 30);
+    await store.close();
+    // Back to schema 5, as a console before this change left it.
+    const db = new Database(file);
+    db.exec(`DROP TABLE policy_assignments; DROP TABLE policy_revisions; DROP TABLE named_policies; DROP TABLE device_ownership;
+             DROP TABLE enroll_token_groups; DROP TABLE group_devices; DROP TABLE device_groups; DELETE FROM schema_version WHERE version = 6;`);
+    db.pragma('user_version = 5');
+    db.close();
+    return { file, ids, legacy, version: latest.version };
+  }
+
+  const decide = (doc: PolicyDocument, groups: Set<string>) => {
+    const now = Date.now();
+    const decider = ruleSetDecider(compileApplications(doc.applications!, groups, undefined, now).ruleSet, () => now);
+    return [0, 1, 2, 3, 4].flatMap((n) =>
+      ['/opt/tool', '/usr/bin/x'].map((path) => decider({ path, pid: 1, sha256: hex(n), dev: 1n, ino: 1n, size: 1, ctimeSec: 0, ctimeNsec: 0 }).action),
+    );
+  };
+
+  it('makes the document the baseline and its groups console groups, once; every device decides as before; versions continue', async () => {
+    const { file, ids, legacy, version } = await preUpgradeConsole();
+    const store: SqliteStore = openSqliteStore(file);
+    expect(await migrateSinglePolicyOnce(store, new Date())).toBe(true);
+    expect(await migrateSinglePolicyOnce(store, new Date())).toBe(false);
+    expect(await store.listPolicyRevisions('baseline', 10)).toEqual([
+      expect.objectContaining({ revision: 1, change: 'migration', author: 'system:migration' }),
+    ]);
+    expect(await store.getNamedPolicy('baseline')).toMatchObject({ displayName: 'Hillside', description: 'the whole school' });
+    expect((await store.listGroups()).map((g) => [g.name, g.devices])).toEqual([
+      ['lab', [...legacy.groups!.lab!].sort()],
+      ['year-7', [...legacy.groups!['year-7']!].sort()],
+    ]);
+    expect(await store.getAssignments()).toEqual({ baseline: 'baseline', assignments: [] });
+    expect((await store.listAudit(5)).map((a) => a.action)).toContain('policy.migrated');
+    // Nothing was published: devices keep the bundle they hold, and the next version is higher.
+    expect((await store.latestPolicy())!.version).toBe(version);
+    expect(await store.allocatePolicyVersion()).toBe(version + 1);
+
+    const state = await loadPlaneState(store);
+    const fleet = fleetDocument(state, new Date())!;
+    for (const id of ids) {
+      const before = decide(legacy, legacyGroupsOf(legacy.groups, id));
+      // What today's single-document delivery sends after the upgrade, decided on the device...
+      expect(decide(fleet, legacyGroupsOf(fleet.groups, id)), id).toEqual(before);
+      // ...and the per-device effective policy the console computes (per-group-set delivery).
+      const groups = state.groups.filter((g) => g.devices.includes(id)).map((g) => g.name);
+      const effective = mergeEffectivePolicy({
+        groups,
+        policies: new Map([['baseline', state.policies.get('baseline')!.content]]),
+        assignments: state.assignments!,
+        now: new Date(),
+      });
+      expect(decide(effective.document, new Set()), id).toEqual(before);
+      expect(effective.document.aup).toEqual({ variant: 'secondary' });
+    }
+    await store.close();
+  });
+});
