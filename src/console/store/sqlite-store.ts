@@ -12,6 +12,8 @@ import { SqlitePolicies } from './sqlite/policies.js';
 import { SqliteSettings } from './sqlite/settings.js';
 import { SqliteStations } from './sqlite/stations.js';
 import { SqliteUsers } from './sqlite/users.js';
+import { SqliteIdentities } from './sqlite/identities.js';
+import { SqliteSecondFactors } from './sqlite/second-factors.js';
 
 /** The embedded store: one adapter per domain over one database file. */
 export interface SqliteStore extends ConsoleStore {
@@ -26,6 +28,8 @@ export function openSqliteStore(file: string): SqliteStore {
   const domains = [
     new SqliteSettings(db),
     new SqliteUsers(db),
+    new SqliteIdentities(db),
+    new SqliteSecondFactors(db),
     new SqliteEnrollTokens(db),
     new SqliteDevices(db),
     new SqliteEvents(db),

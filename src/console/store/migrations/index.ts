@@ -3,10 +3,17 @@ import { migration as m2 } from './0002_aups.js';
 import { migration as m3 } from './0003_app_requests.js';
 import { migration as m4 } from './0004_stations_and_history.js';
 import { migration as m5 } from './0005_concerns.js';
+import { migration as m7 } from './0007_sign_in_14.js';
 import type { Migration } from '../../../shared/node/migrations.js';
+
+/**
+ * MERGE NOTE (branch sign-in): step 6 belongs to the policy-manage branch. Until it is merged this
+ * stand-in keeps the numbering without gaps; at merge, replace it with that branch's 0006 file.
+ */
+const RESERVED_6: Migration = { version: 6, name: 'reserved-policy-manage', up: 'SELECT 1' };
 
 /**
  * The console schema, one file per step (never edit a released step: add the next one). The
  * PostgreSQL adapter will keep its own list with the same numbering.
  */
-export const CONSOLE_MIGRATIONS: readonly Migration[] = [m1, m2, m3, m4, m5];
+export const CONSOLE_MIGRATIONS: readonly Migration[] = [m1, m2, m3, m4, m5, RESERVED_6, m7];
