@@ -97,7 +97,6 @@ export class OidcSignIn {
       code_challenge_method: 'S256',
       state: flow.state,
       nonce: flow.nonce,
-      prompt: 'select_account',
     });
     return { url: url.href, state: flow.state };
   }
