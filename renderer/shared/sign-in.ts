@@ -88,13 +88,13 @@ async function offerSingleSignOn(): Promise<void> {
 }
 
 /** A refused single sign-on comes back as ?sign-in-error=<reason>; it is worded here, then taken off the address. */
-function showRefusal(): void {
+function takeRefusal(): string | null {
   const params = new URLSearchParams(location.search);
+  if (!params.has('sign-in-error')) return null;
   const reason = SsoRefusalSchema.safeParse(params.get('sign-in-error'));
-  if (!params.has('sign-in-error')) return;
-  byId('sign-in-error').textContent = reason.success ? SSO_REFUSALS[reason.data] : 'Single sign-on was refused.';
   params.delete('sign-in-error');
   history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}${location.hash}`);
+  return reason.success ? SSO_REFUSALS[reason.data] : 'Single sign-on was refused.';
 }
 
 /** A session that may only set up the second factor its role requires: the authenticator set-up. */
@@ -152,16 +152,19 @@ async function signOut(): Promise<void> {
  * calls `signedIn` with the account, or `signedOut` when there is no valid session.
  */
 export function wireSession(signedIn: (me: Me) => void, signedOut: () => void): () => Promise<void> {
+  let refusal = takeRefusal();
   const check = async (): Promise<void> => {
     const me = await whoAmI();
     if (me?.restricted) return setUpSecondFactor(check);
     if (me) signedIn(me);
     else {
       signedOut();
+      // After the page's own sign-out view, which clears the message line.
+      if (refusal) byId('sign-in-error').textContent = refusal;
+      refusal = null;
       void offerSingleSignOn();
     }
   };
-  showRefusal();
   wireSignIn(check);
   byId('sign-out').addEventListener('click', async () => {
     await signOut();

@@ -36,10 +36,10 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: true } },
   pkce: { required: () => true },
   ttl: { IdToken: 600, AccessToken: 600, AuthorizationCode: 120, Interaction: 600, Session: 600, Grant: 600 },
+  // The login name picks the person and is their subject (`sub`).
   async findAccount(_ctx, id) {
-    const person = spec.people?.[id];
-    if (!person) return undefined;
-    return { accountId: id, claims: async () => ({ sub: person.sub ?? id, ...person }) };
+    if (!spec.people?.[id]) return undefined;
+    return { accountId: id, claims: async () => ({ ...spec.people[id], sub: id }) };
   },
   async loadExistingGrant(ctx) {
     const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });

@@ -132,8 +132,9 @@ export class OidcSignIn {
     } catch (error) {
       if (error instanceof SsoRefused) return refuse(error.refusal, { reason: error.message });
       const refusal: SsoRefusal = error instanceof oidc.AuthorizationResponseError ? 'provider' : 'token';
-      this.log.warn('single sign-on refused', { refusal, error: (error as Error).message });
-      return refuse(refusal, { reason: (error as Error).message.slice(0, 300) });
+      const reason = describeOidcError(error);
+      this.log.warn('single sign-on refused', { refusal, reason });
+      return refuse(refusal, { reason });
     }
     const issuer = String(claims.iss);
     const subject = String(claims.sub);
@@ -203,11 +204,10 @@ export class OidcSignIn {
   private async discover(): Promise<oidc.Configuration> {
     if (this.configuration) return this.configuration;
     try {
-      const insecure = this.config.allowHttpLoopbackIssuer ? { execute: [oidc.allowInsecureRequests] } : undefined;
-      this.configuration = await oidc.discovery(new URL(this.config.issuer), this.config.clientId, this.clientSecret, undefined, {
-        ...insecure,
-        timeout: 10,
-      });
+      // Signatures are checked even though the id_token comes straight from the token endpoint:
+      // many schools' networks inspect TLS, so the channel alone does not prove who signed it.
+      const execute = [oidc.enableNonRepudiationChecks, ...(this.config.allowHttpLoopbackIssuer ? [oidc.allowInsecureRequests] : [])];
+      this.configuration = await oidc.discovery(new URL(this.config.issuer), this.config.clientId, this.clientSecret, undefined, { execute, timeout: 10 });
       return this.configuration;
     } catch (error) {
       this.log.warn('cannot read the SSO provider configuration', { issuer: this.config.issuer, error: (error as Error).message });
@@ -232,6 +232,13 @@ export class OidcSignIn {
   private audit(action: string, target: string | null, detail: Record<string, unknown>): Promise<void> {
     return this.store.appendAudit({ at: new Date(this.now()).toISOString(), actor: 'sso', action, target, detail });
   }
+}
+
+/** openid-client's message, its code and the claim that failed (e.g. `"iss"`), for the audit log. */
+function describeOidcError(error: unknown): string {
+  const e = error as { message?: string; code?: string; error?: string; cause?: unknown };
+  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+  return `${e.message ?? String(error)}${cause} (${e.code ?? e.error ?? 'error'})`.slice(0, 300);
 }
 
 /** PKCE's S256, for the CLI's loopback leg. */
