@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startTestProvider, writeSsoConfig, type TestProvider } from '../helpers/oidc.js';
-import { freePort, stopAll, tempDir } from '../helpers/processes.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { CLI, freePort, startProcess, stopAll, tempDir } from '../helpers/processes.js';
 
 /**
  * Staff single sign-on end to end: a real console process, a real OpenID provider process
@@ -215,5 +216,34 @@ describe('single sign-on through a real OpenID provider', () => {
     await again.waitForFunction(() => document.getElementById('sign-in-error')?.textContent?.includes('disabled'));
     await consoleProc.api(`/api/v1/users/${head.username}/disabled`, { method: 'POST', body: JSON.stringify({ disabled: false }) });
     await Promise.all([context.close(), later.close()]);
+  });
+
+  it('signs the CLI in through the browser on a loopback redirect and saves the session (vigil login --sso)', async () => {
+    const home = join(dir.path, 'cli-home');
+    const cli = startProcess([CLI, 'login', '--sso', '--console', consoleProc.url], { XDG_CONFIG_HOME: home, VIGIL_NO_BROWSER: '1' });
+    const [, address] = await cli.waitFor(/(http:\/\/127\.0\.0\.1:\d+\/api\/v1\/sso\/start\?\S+)/, 20_000, 'stderr');
+    expect(address).toMatch(/cli_port=\d+&cli_challenge=[A-Za-z0-9_-]{43}/);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(address!);
+    await page.fill('input[name="login"]', 'ann');
+    await page.fill('input[name="password"]', 'anything');
+    await page.click('button[type="submit"]');
+    await page.waitForFunction(() => document.body.textContent?.includes('Signed in to Vigil'));
+    await screenshot(page, 'sign-in-cli-loopback-done');
+    await cli.waitFor(/signed in as (\S+) \(technician\)/, 20_000);
+    expect(await cli.exited).toBe(0);
+    const file = join(home, 'vigil', 'cli-session.json');
+    expect(existsSync(file)).toBe(true);
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    expect((await consoleProc.api('/api/v1/me', { token: saved.token })).body).toMatchObject({ role: 'technician', source: 'sso' });
+    // A code the console never gave out (or one already traded) gets nothing.
+    const replay = await fetch(`${consoleProc.url}/api/v1/sso/cli`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'A'.repeat(43), verifier: 'B'.repeat(64) }),
+    });
+    expect(replay.status).toBe(401);
+    await context.close();
   });
 });

@@ -5,9 +5,12 @@ import { intOption, parse } from '../args.js';
 import { ApiClient, login, saveSession } from '../client.js';
 import { CliError, usageError } from '../errors.js';
 import { prompt, promptSecret } from '../prompt.js';
+import { ssoLogin } from '../sso-login.js';
 
-export const ADMIN_HELP = `vigil login [--console URL] [--username NAME]
-  Signs in and saves a session for the commands below (password from VIGIL_PASSWORD or a prompt).
+export const ADMIN_HELP = `vigil login [--console URL] [--username NAME] [--sso]
+  Signs in and saves a session for the commands below (password from VIGIL_PASSWORD or a prompt,
+  never echoed; the second-factor code from VIGIL_CODE or a prompt). --sso signs in through the
+  school's provider in a browser instead.
 
 vigil policy validate <file>
   Checks a policy file without sending it.
@@ -34,12 +37,17 @@ vigil user add <username> --role admin|systems_manager|technician|safeguarding_l
   (the new user's password comes from VIGIL_NEW_PASSWORD or a prompt)`;
 
 export async function runLogin(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { console: { type: 'string' }, username: { type: 'string' } });
+  const { values } = parse(argv, { console: { type: 'string' }, username: { type: 'string' }, sso: { type: 'boolean' } });
   const consoleUrl = values.console ?? process.env.VIGIL_CONSOLE_URL;
   if (!consoleUrl) throw usageError('give --console URL (or set VIGIL_CONSOLE_URL)');
+  if (values.sso) {
+    const session = await ssoLogin(consoleUrl, (line) => console.error(line));
+    const file = saveSession(consoleUrl, session);
+    return void console.log(`signed in as ${session.username} (${session.role}) until ${session.expiresAt}; session saved in ${file}`);
+  }
   const username = values.username ?? process.env.VIGIL_USERNAME ?? (await prompt('Username: '));
   const password = process.env.VIGIL_PASSWORD ?? (await promptSecret('Password: '));
-  const session = await login(consoleUrl, username, password);
+  const session = await login(consoleUrl, username, password, async () => process.env.VIGIL_CODE ?? (await promptSecret('Code from your authenticator app: ')));
   const file = saveSession(consoleUrl, session);
   console.log(`signed in as ${session.username} (${session.role}) until ${session.expiresAt}; session saved in ${file}`);
 }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { SsoRefusal } from '../../shared/accounts.js';
 import { Username } from '../../shared/api.js';
-import { randomToken, sha256Hex } from '../../shared/node/crypto.js';
+import { pkceS256, randomToken, sha256Hex } from '../../shared/node/crypto.js';
 import type { Logger } from '../../shared/node/log.js';
 import { isLoopback } from '../../shared/net.js';
 import type { SsoConfig } from '../../shared/sso-config.js';
@@ -157,7 +156,7 @@ export class OidcSignIn {
   async redeem(code: string, verifier: string, ip: string): Promise<IssuedSession | null> {
     const grant = this.grants.get(code);
     this.grants.delete(code);
-    if (!grant || this.now() - grant.createdAt > GRANT_TTL_MS || s256(verifier) !== grant.challenge) return null;
+    if (!grant || this.now() - grant.createdAt > GRANT_TTL_MS || pkceS256(verifier) !== grant.challenge) return null;
     const user = await this.store.getUser(grant.username);
     if (!user || user.disabled) return null;
     const session = await this.auth.issueSession(user, 'sso');
@@ -239,11 +238,6 @@ function describeOidcError(error: unknown): string {
   const e = error as { message?: string; code?: string; error?: string; cause?: unknown };
   const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
   return `${e.message ?? String(error)}${cause} (${e.code ?? e.error ?? 'error'})`.slice(0, 300);
-}
-
-/** PKCE's S256, for the CLI's loopback leg. */
-export function s256(verifier: string): string {
-  return createHash('sha256').update(verifier).digest('base64url');
 }
 
 function loopback(port: number, params: Record<string, string>): string {
