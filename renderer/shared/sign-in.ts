@@ -70,7 +70,11 @@ function wireSignIn(signedIn: () => Promise<void>): void {
       return;
     }
     byId<HTMLInputElement>('password').value = '';
-    document.getElementById('sign-in-code')?.closest('form')?.querySelectorAll('#sign-in-code, label[for="sign-in-code"]').forEach((n) => n.remove());
+    document
+      .getElementById('sign-in-code')
+      ?.closest('form')
+      ?.querySelectorAll('#sign-in-code, label[for="sign-in-code"]')
+      .forEach((n) => n.remove());
     byId('sign-in-error').textContent = '';
     await signedIn();
   });
@@ -108,7 +112,13 @@ async function setUpSecondFactor(done: () => Promise<void>): Promise<void> {
   box.id = 'totp-setup';
   const error = el('p', '', 'error');
   error.setAttribute('role', 'alert');
-  box.append(el('h3', 'Set up your authenticator app'), el('p', 'Your role needs a second factor. Add this key to an authenticator app (Microsoft Authenticator, Google Authenticator, 1Password…), then enter the six-digit code it shows.'));
+  box.append(
+    el('h3', 'Set up your authenticator app'),
+    el(
+      'p',
+      'Your role needs a second factor. Add this key to an authenticator app (Microsoft Authenticator, Google Authenticator, 1Password…), then enter the six-digit code it shows.',
+    ),
+  );
   byId('sign-in').append(box);
   const started = await apiJson(TotpEnrolResponseSchema, '/api/v1/me/totp', { method: 'POST', body: '{}' });
   if (!started.ok) return void box.append(Object.assign(error, { textContent: started.message }));
@@ -124,7 +134,10 @@ async function setUpSecondFactor(done: () => Promise<void>): Promise<void> {
   box.append(el('p', 'Key:'), key, el('p', 'Or, on this device, the set-up address:'), uri, form);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const confirmed = await apiJson(RecoveryCodesResponseSchema.loose(), '/api/v1/me/totp/confirm', { method: 'POST', body: JSON.stringify({ code: input.value.trim() }) });
+    const confirmed = await apiJson(RecoveryCodesResponseSchema.loose(), '/api/v1/me/totp/confirm', {
+      method: 'POST',
+      body: JSON.stringify({ code: input.value.trim() }),
+    });
     if (!confirmed.ok) return void (error.textContent = confirmed.message);
     form.remove();
     const list = el('ul', '', 'recovery-codes');
@@ -137,7 +150,12 @@ async function setUpSecondFactor(done: () => Promise<void>): Promise<void> {
       byId('sign-in-form').hidden = false;
       await done();
     });
-    box.append(el('h3', 'Recovery codes'), el('p', 'Each code signs you in once if you lose your phone. Keep them somewhere safe: they are not shown again.'), list, next);
+    box.append(
+      el('h3', 'Recovery codes'),
+      el('p', 'Each code signs you in once if you lose your phone. Keep them somewhere safe: they are not shown again.'),
+      list,
+      next,
+    );
     next.focus();
   });
   input.focus();

@@ -60,7 +60,9 @@ function openBrowser(url: string): void {
   const [command, args] =
     process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
   try {
-    spawn(command, args as string[], { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+    spawn(command, args as string[], { stdio: 'ignore', detached: true })
+      .on('error', () => undefined)
+      .unref();
   } catch {
     // No browser opener on this machine; the printed address is enough.
   }

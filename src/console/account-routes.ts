@@ -38,7 +38,13 @@ export function registerAccountRoutes(router: Router, deps: AccountRouteDeps): v
     .add('POST', '/api/v1/users', 'users:manage', async ({ req, principal }) => {
       const body = await readJson(req, CreateUserRequestSchema);
       await auth.createUser(body.username, body.password, body.role);
-      await store.appendAudit({ at: new Date().toISOString(), actor: principal!.username, action: 'user.created', target: body.username, detail: { role: body.role } });
+      await store.appendAudit({
+        at: new Date().toISOString(),
+        actor: principal!.username,
+        action: 'user.created',
+        target: body.username,
+        detail: { role: body.role },
+      });
       return ok({ username: body.username, role: body.role }, 201);
     })
     .add('POST', '/api/v1/users/:username/role', 'users:manage', async ({ req, params, principal }) => {

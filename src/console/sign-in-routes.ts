@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  CliSsoRedeemRequestSchema,
-  MfaPolicySchema,
-  RecoveryCodesResponseSchema,
-  TotpConfirmRequestSchema,
-  type SsoRefusal,
-} from '../shared/accounts.js';
+import { CliSsoRedeemRequestSchema, MfaPolicySchema, RecoveryCodesResponseSchema, TotpConfirmRequestSchema, type SsoRefusal } from '../shared/accounts.js';
 import { LoginRequestSchema } from '../shared/api.js';
 import { type AuthService, cookie, type IssuedSession, SESSION_COOKIE } from './auth.js';
 import { readJson } from './http/body.js';
@@ -153,4 +147,3 @@ export function registerSignInRoutes(router: Router, deps: SignInRouteDeps): voi
 function refusedPage(returnTo: string, refusal: SsoRefusal): string {
   return `${returnTo}?sign-in-error=${refusal}`;
 }
-

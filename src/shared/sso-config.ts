@@ -16,7 +16,11 @@ export const SsoConfigSchema = z.strictObject({
   clientSecret: z.string().min(1).max(512).optional(),
   /** Registered at the provider: https://<console>/api/v1/sso/callback. */
   redirectUri: z.url(),
-  scopes: z.array(z.string().regex(/^[\x21-\x7e]+$/)).min(1).max(20).default(['openid', 'email', 'profile']),
+  scopes: z
+    .array(z.string().regex(/^[\x21-\x7e]+$/))
+    .min(1)
+    .max(20)
+    .default(['openid', 'email', 'profile']),
   /** Entra ID: tenant ids (the `tid` claim) allowed to sign in; empty = any (don't leave it empty with a multi-tenant app). */
   allowedTenants: z.array(z.string().min(1).max(100)).max(50).default([]),
   /** Google Workspace: domains (the `hd` claim, else a verified e-mail's domain) allowed to sign in. */
@@ -24,7 +28,10 @@ export const SsoConfigSchema = z.strictObject({
   /** Which claim lists the person's groups (Entra: `groups`, object ids). */
   groupsClaim: z.string().min(1).max(100).default('groups'),
   /** In order: the first of the person's groups listed here gives the role. */
-  groupRoles: z.array(z.strictObject({ group: z.string().min(1).max(256), role: RoleSchema })).max(200).default([]),
+  groupRoles: z
+    .array(z.strictObject({ group: z.string().min(1).max(256), role: RoleSchema }))
+    .max(200)
+    .default([]),
   /** Named people, before any group: by subject, or by e-mail the provider says is verified. */
   userRoles: z
     .array(

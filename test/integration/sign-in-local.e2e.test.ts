@@ -37,7 +37,14 @@ describe('local accounts', () => {
     expect(enrol.status).toBe(200);
     expect(enrol.body.uri).toMatch(/^otpauth:\/\/totp\/Vigil:tess\?/);
     const totp = totpFor(enrol.body.secret);
-    expect((await as(first.body.token, '/api/v1/me/totp/confirm', { method: 'POST', body: JSON.stringify({ code: '000000' === totp.generate() ? '111111' : '000000' }) })).status).toBe(400);
+    expect(
+      (
+        await as(first.body.token, '/api/v1/me/totp/confirm', {
+          method: 'POST',
+          body: JSON.stringify({ code: '000000' === totp.generate() ? '111111' : '000000' }),
+        })
+      ).status,
+    ).toBe(400);
     const confirmed = await as(first.body.token, '/api/v1/me/totp/confirm', { method: 'POST', body: JSON.stringify({ code: totp.generate() }) });
     expect(confirmed.status).toBe(200);
     const codes: string[] = confirmed.body.recoveryCodes;
@@ -74,7 +81,10 @@ describe('local accounts', () => {
     expect(s.body.restricted).toBe(true);
     expect((await as(s.body.token, '/api/v1/policies')).body.error).toBe('second-factor-setup-required');
     const enrol = await as(s.body.token, '/api/v1/me/totp', { method: 'POST', body: '{}' });
-    const confirmed = await as(s.body.token, '/api/v1/me/totp/confirm', { method: 'POST', body: JSON.stringify({ code: totpFor(enrol.body.secret).generate() }) });
+    const confirmed = await as(s.body.token, '/api/v1/me/totp/confirm', {
+      method: 'POST',
+      body: JSON.stringify({ code: totpFor(enrol.body.secret).generate() }),
+    });
     expect(confirmed.body.session.restricted).toBe(false);
     expect((await as(confirmed.body.session.token, '/api/v1/policies')).status).toBe(200);
   });

@@ -69,7 +69,6 @@ const auditFor = async (action: string) =>
   ((await consoleProc.api('/api/v1/audit?limit=1000')).body.audit as { action: string; target: string | null; detail: Record<string, unknown> }[]).filter(
     (a) => a.action === action,
   );
-const refusalText = (page: Page) => page.locator('#sign-in-error').textContent();
 
 describe('single sign-on through a real OpenID provider', () => {
   it('signs a member of a mapped group in with that role, linked to the provider subject, and audits it', async () => {

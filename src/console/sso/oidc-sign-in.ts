@@ -179,7 +179,9 @@ export class OidcSignIn {
       return existing;
     }
     const email = verifiedEmail(claims);
-    const username = await this.freeUsername(email ?? (typeof claims.preferred_username === 'string' ? claims.preferred_username : `sso-${sha256Hex(subject).slice(0, 10)}`));
+    const username = await this.freeUsername(
+      email ?? (typeof claims.preferred_username === 'string' ? claims.preferred_username : `sso-${sha256Hex(subject).slice(0, 10)}`),
+    );
     await this.auth.createUser(username, null, role);
     await this.store.linkIdentity({ issuer, subject, username, email, linkedAt: new Date(this.now()).toISOString() });
     await this.audit('user.created', username, { role, source: 'sso', issuer, email });

@@ -25,8 +25,7 @@ export class SqliteSecondFactors implements SecondFactorStore {
   }
   async confirmTotp(username: string, at: string, step: number): Promise<boolean> {
     return (
-      this.db.prepare('UPDATE totp_secrets SET confirmed_at = ?, last_step = ? WHERE username = ? AND confirmed_at IS NULL').run(at, step, username)
-        .changes > 0
+      this.db.prepare('UPDATE totp_secrets SET confirmed_at = ?, last_step = ? WHERE username = ? AND confirmed_at IS NULL').run(at, step, username).changes > 0
     );
   }
   async useTotpStep(username: string, step: number): Promise<boolean> {
@@ -47,8 +46,7 @@ export class SqliteSecondFactors implements SecondFactorStore {
   }
   async useRecoveryCode(username: string, codeHash: string, at: string): Promise<boolean> {
     return (
-      this.db.prepare('UPDATE recovery_codes SET used_at = ? WHERE username = ? AND code_hash = ? AND used_at IS NULL').run(at, username, codeHash)
-        .changes > 0
+      this.db.prepare('UPDATE recovery_codes SET used_at = ? WHERE username = ? AND code_hash = ? AND used_at IS NULL').run(at, username, codeHash).changes > 0
     );
   }
   async countUnusedRecoveryCodes(username: string): Promise<number> {
