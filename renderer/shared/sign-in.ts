@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RecoveryCodesResponseSchema, SsoInfoSchema, SsoRefusalSchema, TotpEnrolResponseSchema, type SsoRefusal } from '../../src/shared/accounts.js';
 import { RoleSchema } from '../../src/shared/roles.js';
 import { api, apiJson, el } from './console-api.js';
+import './sign-in.css';
 
 /**
  * Signing in to the console from a staff page (the dashboard, the safeguarding queue). Both pages

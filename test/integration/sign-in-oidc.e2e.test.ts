@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from '../helpers/browser.js';
@@ -64,6 +65,9 @@ async function signInAt(context: BrowserContext, login: string, shot?: string): 
   return page;
 }
 
+/** axe-core's WCAG 2.1 A/AA rules on the page as it is now. */
+const axeViolations = async (page: Page) =>
+  (await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()).violations.map((v) => `${v.id}: ${v.help}`);
 const me = (page: Page) => page.evaluate(async () => (await fetch('/api/v1/me')).json());
 const auditFor = async (action: string) =>
   ((await consoleProc.api('/api/v1/audit?limit=1000')).body.audit as { action: string; target: string | null; detail: Record<string, unknown> }[]).filter(
@@ -78,6 +82,7 @@ describe('single sign-on through a real OpenID provider', () => {
     await page.locator('#sso-sign-in').waitFor();
     expect(await page.locator('#sso-sign-in').textContent()).toBe('Sign in with School account');
     await screenshot(page, 'sign-in-with-sso-button');
+    expect(await axeViolations(page)).toEqual([]);
     await page.close();
 
     const signedIn = await signInAt(context, 'ann', 'sign-in-provider-login');
@@ -108,6 +113,7 @@ describe('single sign-on through a real OpenID provider', () => {
     const page = await signInAt(context, 'nobody');
     await page.waitForFunction(() => document.getElementById('sign-in-error')?.textContent?.includes('no Vigil role'));
     await screenshot(page, 'sign-in-sso-no-role');
+    expect(await axeViolations(page)).toEqual([]);
     expect(await page.locator('#devices').isHidden()).toBe(true);
     expect(new URL(page.url()).search).toBe('');
     const { users } = (await consoleProc.api('/api/v1/users')).body;
