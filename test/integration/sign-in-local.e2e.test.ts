@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
-import { stopAll, tempDir } from '../helpers/processes.js';
+import { runCli, stopAll, tempDir } from '../helpers/processes.js';
 
 /** Local accounts against a real console process: second factor, account management, sessions, cross-site refusal. */
 let dir: ReturnType<typeof tempDir>;
@@ -149,5 +149,22 @@ describe('local accounts', () => {
     expect((await consoleProc.api('/api/v1/users')).body.users.some((u: { username: string }) => u.username === 'csrf-made')).toBe(false);
     // The console's own page (same origin) may.
     expect((await attempt({ origin: consoleProc.url, 'sec-fetch-site': 'same-origin' })).status).toBe(201);
+  });
+
+  it('manages accounts from the CLI too (vigil user list / role / sessions / end-sessions)', async () => {
+    await addUser('cli-person', 'technician');
+    await login('cli-person');
+    const env = { VIGIL_TOKEN: consoleProc.token, XDG_CONFIG_HOME: dir.path };
+    const list = await runCli(['user', 'list', '--console', consoleProc.url], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/cli-person\s+technician\s+local\s+enabled/);
+    const sessions = await runCli(['user', 'sessions', 'cli-person', '--console', consoleProc.url], env);
+    expect(sessions.stdout).toMatch(/^[0-9a-f]{16}  password/m);
+    expect((await runCli(['user', 'role', 'cli-person', 'admin', '--console', consoleProc.url], env)).code).toBe(0);
+    expect((await runCli(['user', 'role', 'cli-person', 'owner', '--console', consoleProc.url], env)).code).not.toBe(0);
+    const ended = await runCli(['user', 'end-sessions', 'cli-person', '--console', consoleProc.url], env);
+    expect(ended.stdout).toContain('ended 0 session(s)');
+    const users = (await consoleProc.api('/api/v1/users')).body.users;
+    expect(users.find((u: { username: string }) => u.username === 'cli-person')).toMatchObject({ role: 'admin', sessions: 0 });
   });
 });
