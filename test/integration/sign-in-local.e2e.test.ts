@@ -159,7 +159,7 @@ describe('local accounts', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/cli-person\s+technician\s+local\s+enabled/);
     const sessions = await runCli(['user', 'sessions', 'cli-person', '--console', consoleProc.url], env);
-    expect(sessions.stdout).toMatch(/^[0-9a-f]{16}  password/m);
+    expect(sessions.stdout).toMatch(/^[0-9a-f]{16} {2}password/m);
     expect((await runCli(['user', 'role', 'cli-person', 'admin', '--console', consoleProc.url], env)).code).toBe(0);
     expect((await runCli(['user', 'role', 'cli-person', 'owner', '--console', consoleProc.url], env)).code).not.toBe(0);
     const ended = await runCli(['user', 'end-sessions', 'cli-person', '--console', consoleProc.url], env);
