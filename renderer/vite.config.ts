@@ -23,6 +23,7 @@ export default defineConfig({
         'request-app': resolve(root, 'request-app/index.html'),
         blocked: resolve(root, 'blocked/index.html'),
         safeguarding: resolve(root, 'safeguarding/index.html'),
+        users: resolve(root, 'users/index.html'),
       },
     },
   },

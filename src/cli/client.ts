@@ -19,11 +19,19 @@ export function sessionFile(): string {
   return join(base, 'vigil', 'cli-session.json');
 }
 
-export async function login(consoleUrl: string, username: string, password: string) {
-  const res = await request(consoleUrl, null, 'POST', '/api/v1/login', { username, password });
-  const session = LoginResponseSchema.parse(res);
-  return session;
+/** Signs in; if the account has a second factor, `askCode` is asked for it and the sign-in sent again. */
+export async function login(consoleUrl: string, username: string, password: string, askCode?: () => Promise<string>) {
+  try {
+    return LoginResponseSchema.parse(await request(consoleUrl, null, 'POST', '/api/v1/login', { username, password }));
+  } catch (error) {
+    if (!(error instanceof SecondFactorRequired) || !askCode) throw error;
+  }
+  const code = await askCode();
+  return LoginResponseSchema.parse(await request(consoleUrl, null, 'POST', '/api/v1/login', { username, password, code }));
 }
+
+/** The console wants the second factor before it signs this account in. */
+export class SecondFactorRequired extends CliError {}
 
 export function saveSession(consoleUrl: string, session: z.infer<typeof LoginResponseSchema>): string {
   const file = sessionFile();
@@ -96,8 +104,9 @@ async function request(consoleUrl: string, token: string | null, method: string,
     throw new CliError(`console answered ${res.status} with something that is not JSON`);
   }
   if (!res.ok) {
-    const message = (data as { message?: string } | null)?.message ?? res.statusText;
-    throw new CliError(`console refused (${res.status}): ${message}`);
+    const { message, error } = (data as { message?: string; error?: string } | null) ?? {};
+    const text = `console refused (${res.status}): ${message ?? res.statusText}`;
+    throw error === 'second-factor-required' ? new SecondFactorRequired(text) : new CliError(text);
   }
   return data;
 }

@@ -6,7 +6,8 @@ import { ConflictError } from './errors.js';
 import type { Principal } from './http/router.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, PasswordHashingBusy, verifyPassword } from './passwords.js';
 import { PenaltyBox } from './rate-limit.js';
-import type { ConsoleStore } from './store/store.js';
+import { SecondFactorService } from './second-factor.js';
+import type { ConsoleStore, SignInMethod, UserRecord } from './store/store.js';
 
 export const SESSION_COOKIE = 'vigil_session';
 
@@ -18,6 +19,15 @@ export interface AuthOptions {
 }
 
 export const DEFAULT_AUTH_OPTIONS: AuthOptions = { sessionMaxAgeMs: 12 * 3600_000, sessionIdleMs: 2 * 3600_000 };
+
+export interface IssuedSession {
+  token: string;
+  username: string;
+  role: Role;
+  expiresAt: string;
+  /** The session may only set up a second factor (the role requires one and the account has none). */
+  restricted: boolean;
+}
 
 /** Sign-in, sessions and the login rate limit for console users (people, not devices). */
 export class AuthService {
@@ -33,20 +43,32 @@ export class AuthService {
   constructor(
     private readonly store: ConsoleStore,
     private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS,
+    private readonly secondFactor: SecondFactorService = new SecondFactorService(store),
   ) {}
 
-  async createUser(username: string, password: string, role: Role): Promise<void> {
+  /** A local account (password) or, with a null password, one that signs in only through the school's provider. */
+  async createUser(username: string, password: string | null, role: Role): Promise<void> {
     if (await this.store.getUser(username)) throw new ConflictError('exists', `user ${username} already exists`);
     await this.store.createUser({
       username,
       role,
-      passwordHash: await hashPassword(password),
+      passwordHash: password === null ? '' : await hashPassword(password),
       createdAt: new Date().toISOString(),
       disabled: false,
+      source: password === null ? 'sso' : 'local',
     });
   }
 
-  async login(username: string, password: string, ip: string): Promise<{ token: string; role: Role; expiresAt: string }> {
+  async setPassword(username: string, password: string): Promise<boolean> {
+    return this.store.setPasswordHash(username, await hashPassword(password));
+  }
+
+  /**
+   * Password, then (if the account has one) the second factor, under one rate limit: a wrong
+   * code counts as a failed sign-in just as a wrong password does. An account with a second
+   * factor and no `code` is answered 401 second-factor-required (the form then asks for it).
+   */
+  async login(username: string, password: string, ip: string, code?: string): Promise<IssuedSession> {
     const wait = Math.max(this.byUser.retryAfterMs(username), this.byAddress.retryAfterMs(ip));
     if (wait > 0) {
       throw new HttpError(429, 'rate-limited', `too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s`, {
@@ -77,12 +99,35 @@ export class AuthService {
       enter(userKey, -1);
       enter(addressKey, -1);
     }
+    // SSO-only accounts have no password hash: verifyPassword refuses the empty one.
     if (!user || !ok || user.disabled) {
-      this.byUser.fail(username);
-      this.byAddress.fail(ip);
+      this.fail(username, ip);
       throw new HttpError(401, 'bad-credentials', 'wrong username or password');
     }
+    let method: SignInMethod = 'password';
+    let restricted = false;
+    if (await this.secondFactor.isEnrolled(user.username)) {
+      if (code === undefined || code === '') throw new HttpError(401, 'second-factor-required', 'enter the code from your authenticator app');
+      const proved = await this.secondFactor.verify(user.username, code);
+      if (!proved) {
+        this.fail(username, ip);
+        throw new HttpError(401, 'bad-second-factor', 'that code is wrong or was used already');
+      }
+      method = proved;
+    } else {
+      restricted = await this.secondFactor.requiredFor(user.role);
+    }
     this.byUser.succeed(username);
+    return this.issueSession(user, method, restricted);
+  }
+
+  private fail(username: string, ip: string): void {
+    this.byUser.fail(username);
+    this.byAddress.fail(ip);
+  }
+
+  /** A new session (always a new token: sign-in rotates it) and the account's last sign-in. */
+  async issueSession(user: UserRecord, method: SignInMethod, restricted = false): Promise<IssuedSession> {
     const token = randomToken(32);
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.options.sessionMaxAgeMs).toISOString();
@@ -93,8 +138,19 @@ export class AuthService {
       createdAt: now.toISOString(),
       expiresAt,
       lastUsedAt: now.toISOString(),
+      method,
+      restricted,
     });
-    return { token, role: user.role, expiresAt };
+    await this.store.recordSignIn(user.username, now.toISOString());
+    return { token, username: user.username, role: user.role, expiresAt, restricted };
+  }
+
+  /** Replaces the caller's session with a new unrestricted one (after they set up a second factor). */
+  async rotate(principal: Principal, method: SignInMethod): Promise<IssuedSession> {
+    const user = await this.store.getUser(principal.username);
+    if (!user || user.disabled) throw new HttpError(401, 'unauthenticated', 'sign in first');
+    await this.store.deleteSession(principal.tokenHash);
+    return this.issueSession(user, method, false);
   }
 
   async logout(principal: Principal): Promise<void> {
@@ -121,7 +177,7 @@ export class AuthService {
     if (!user || user.disabled) return null;
     // Writing on every request would be wasteful; a minute's precision is enough for idle expiry.
     if (now - Date.parse(session.lastUsedAt) > 60_000) await this.store.touchSession(tokenHash, new Date(now).toISOString());
-    return { username: user.username, role: user.role, tokenHash };
+    return { username: user.username, role: user.role, tokenHash, restricted: session.restricted ?? false };
   }
 
   /** Same rules as for a request: absolute and idle expiry, user still enabled. */

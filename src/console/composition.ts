@@ -8,7 +8,9 @@ import { newAgentLinkStats } from './agent-link/stats.js';
 import { AgentHub, DEFAULT_HUB_OPTIONS, type AgentHubOptions } from './agent-hub.js';
 import { AppRequestService } from './app-requests.js';
 import { AupService } from './aups.js';
-import { AuthService } from './auth.js';
+import { AccountService } from './accounts.js';
+import { registerAccountRoutes } from './account-routes.js';
+import { AuthService, DEFAULT_AUTH_OPTIONS, SESSION_COOKIE } from './auth.js';
 import { firstRun, type FirstRunSecrets } from './bootstrap.js';
 import { CommandService } from './commands.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
@@ -17,6 +19,7 @@ import { EnrollmentService } from './devices.js';
 import { EventWriter } from './event-writer.js';
 import { FeedHub } from './feed.js';
 import { Router } from './http/router.js';
+import { refuseCrossSite } from './http/same-origin.js';
 import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
 import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
@@ -26,6 +29,10 @@ import { PolicyPlane } from './policies/plane.js';
 import { migrateSinglePolicyOnce } from './policies/plane-migration.js';
 import { PolicyPublisher } from './policies/publisher.js';
 import { registerRoutes } from './routes.js';
+import { SecondFactorService } from './second-factor.js';
+import { registerSignInRoutes } from './sign-in-routes.js';
+import { OidcSignIn } from './sso/oidc-sign-in.js';
+import type { SsoConfig } from '../shared/sso-config.js';
 import { StationKeyService } from './station-keys.js';
 import { registerStationRoutes } from './station-routes.js';
 import { openSqliteStore } from './store/sqlite-store.js';
@@ -39,6 +46,8 @@ export interface ConsoleConfig {
   concernRetentionDays?: number;
   /** Whether the HTTP server speaks TLS (session cookies are then marked Secure). */
   secureCookies: boolean;
+  /** Single sign-on through the school's OpenID provider (--sso-config). */
+  sso?: { config: SsoConfig; clientSecret?: string };
   env?: NodeJS.ProcessEnv;
   log?: Logger;
 }
@@ -66,7 +75,8 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const identity = loadOrCreateConsoleIdentity(config.dataDir);
   const store = openSqliteStore(join(config.dataDir, 'console.db'));
   await store.markAllOffline();
-  const auth = new AuthService(store);
+  const secondFactor = new SecondFactorService(store);
+  const auth = new AuthService(store, DEFAULT_AUTH_OPTIONS, secondFactor);
   const secrets = await firstRun(store, auth, config.env ?? process.env);
   const feed = new FeedHub(200, (p) => auth.isSessionValid(p));
 
@@ -110,11 +120,13 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const sync = new DeviceSync(store, views, () => maintenance.reissueForConflict(), agentLog);
   registerAgentConsumers(agentRouter, { sync, events: new EventWriter(store), concerns, aups, views, appRequests, commands, feed, stats, log: agentLog });
 
-  const http = new Router(auth.authenticate);
+  const http = new Router(auth.authenticate, (req) => refuseCrossSite(req, SESSION_COOKIE));
+  const sso = config.sso ? new OidcSignIn(config.sso.config, config.sso.clientSecret, store, auth, log.child('sso')) : null;
+  registerSignInRoutes(http, { store, auth, secondFactor, sso, secureCookies: config.secureCookies });
+  registerAccountRoutes(http, { store, auth, accounts: new AccountService(store, auth, secondFactor), secondFactor });
   registerStationRoutes(http, stations, { store, log: log.child('station-reports') });
   registerRoutes(http, {
     store,
-    auth,
     enrollment,
     policies,
     plane,
@@ -126,7 +138,6 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     feed,
     views,
     consoleKeyId: identity.keyId,
-    secureCookies: config.secureCookies,
   });
   maintenance.start();
 

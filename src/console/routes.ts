@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   CreateEnrollTokenRequestSchema,
-  CreateUserRequestSchema,
   EnrollRequestSchema,
-  LoginRequestSchema,
   PolicyPushRequestSchema,
   AppRequestApproveSchema,
   AppRequestDeclineSchema,
@@ -19,7 +17,6 @@ import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
 import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
-import { type AuthService, SESSION_COOKIE } from './auth.js';
 import type { EnrollmentService } from './devices.js';
 import type { DeviceViews } from './device-views.js';
 import { registerDeviceRoutes } from './device-routes.js';
@@ -39,7 +36,6 @@ import type { ConsoleStore, DeviceRecord } from './store/store.js';
 
 export interface RouteDeps {
   store: ConsoleStore;
-  auth: AuthService;
   enrollment: EnrollmentService;
   policies: PolicyService;
   plane: PolicyPlane;
@@ -51,7 +47,6 @@ export interface RouteDeps {
   feed: FeedHub;
   views: DeviceViews;
   consoleKeyId: string;
-  secureCookies: boolean;
 }
 
 const uninstallLog = createLogger('console');
@@ -72,34 +67,12 @@ const requestId = (id: string) => {
 
 /** All `/api/v1` routes. Each states the permission it needs; the router enforces it. */
 export function registerRoutes(router: Router, deps: RouteDeps): void {
-  const { store, auth, hub } = deps;
+  const { store, hub } = deps;
   const audit = (p: Principal | null, action: string, target: string | null, detail: Record<string, unknown> = {}) =>
     store.appendAudit({ at: new Date().toISOString(), actor: actor(p), action, target, detail });
 
   router
     .add('GET', '/healthz', 'public', async () => ok({ ok: true, devicesOnline: hub.onlineCount }))
-    .add('POST', '/api/v1/login', 'public', async ({ req, ip }) => {
-      const body = await readJson(req, LoginRequestSchema);
-      try {
-        const session = await auth.login(body.username, body.password, ip);
-        await audit({ username: body.username } as Principal, 'user.signed-in', null, { ip });
-        const cookie = `${SESSION_COOKIE}=${session.token}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${Math.floor(
-          (Date.parse(session.expiresAt) - Date.now()) / 1000,
-        )}${deps.secureCookies ? '; Secure' : ''}`;
-        return { status: 200, body: { ...session, username: body.username }, headers: { 'Set-Cookie': cookie } };
-      } catch (error) {
-        if (error instanceof HttpError && error.status === 401) {
-          await audit(null, 'user.sign-in-failed', body.username.slice(0, 64), { ip });
-        }
-        throw error;
-      }
-    })
-    .add('POST', '/api/v1/logout', 'signed-in', async ({ principal }) => {
-      await auth.logout(principal!);
-      return { status: 200, body: { ok: true }, headers: { 'Set-Cookie': `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` } };
-    })
-    .add('GET', '/api/v1/me', 'signed-in', async ({ principal }) => ok({ username: principal!.username, role: principal!.role }))
-
     .add('POST', '/api/v1/enroll', 'public', async ({ req, ip }) => {
       const body = await readJson(req, EnrollRequestSchema);
       const enrolled = await deps.enrollment.enroll(body, ip);
@@ -293,16 +266,6 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok({ revoked });
     })
 
-    .add('GET', '/api/v1/users', 'users:manage', async () => {
-      const users = await store.listUsers();
-      return ok({ users: users.map(({ passwordHash: _hidden, ...u }) => u) });
-    })
-    .add('POST', '/api/v1/users', 'users:manage', async ({ req, principal }) => {
-      const body = await readJson(req, CreateUserRequestSchema);
-      await auth.createUser(body.username, body.password, body.role);
-      await audit(principal, 'user.created', body.username, { role: body.role });
-      return ok({ username: body.username, role: body.role }, 201);
-    })
     .add('GET', '/api/v1/audit', 'audit:read', async ({ url }) => ok({ audit: await store.listAudit(limitParam(url, 1000)) }))
 
     .add('GET', '/api/v1/feed', 'feed:subscribe', async ({ res, principal }) => {

@@ -9,10 +9,11 @@ import type { AgentHub, AgentHubOptions } from './agent-hub.js';
 import type { FirstRunSecrets } from './bootstrap.js';
 import { composeConsole } from './composition.js';
 import { HttpError } from './http/http-error.js';
-import type { Router } from './http/router.js';
+import type { ResponseHeaders, Router } from './http/router.js';
 import type { ConsoleIdentity } from './identity.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from '../shared/node/static-files.js';
 import type { ConsoleStore } from './store/store.js';
+import type { SsoConfig } from '../shared/sso-config.js';
 
 export interface ConsoleOptions {
   dataDir: string;
@@ -26,6 +27,8 @@ export interface ConsoleOptions {
   concernRetentionDays?: number;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
+  /** Single sign-on through the school's OpenID provider. */
+  sso?: { config: SsoConfig; clientSecret?: string };
 }
 
 export interface RunningConsole {
@@ -117,7 +120,7 @@ async function handleRequest(router: Router, req: IncomingMessage, res: ServerRe
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: ResponseHeaders = {}): void {
   if (res.headersSent) return void res.end();
   const text = JSON.stringify(body);
   res.writeHead(status, {

@@ -13,12 +13,19 @@ import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 export const Username = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'usernames are 2-64 lower-case letters, digits, ".", "_" or "-"');
 export const Password = z.string().min(12, 'passwords need at least 12 characters').max(1024);
 
-export const LoginRequestSchema = z.strictObject({ username: z.string().max(64), password: z.string().max(1024) });
+export const LoginRequestSchema = z.strictObject({
+  username: z.string().max(64),
+  password: z.string().max(1024),
+  /** The second factor (a TOTP code or a recovery code), when the account has one. */
+  code: z.string().max(32).optional(),
+});
 export const LoginResponseSchema = z.strictObject({
   token: z.string(),
   username: z.string(),
   role: RoleSchema,
   expiresAt: IsoDateTime,
+  /** The session may only set up the second factor the role requires. */
+  restricted: z.boolean().optional(),
 });
 
 export const CreateUserRequestSchema = z.strictObject({ username: Username, password: Password, role: RoleSchema });

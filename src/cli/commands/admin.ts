@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { PolicyDocumentSchema, summariseZodError, type PolicyDocument } from '../../shared/policy.js';
-import { RoleSchema } from '../../shared/roles.js';
 import { intOption, parse } from '../args.js';
 import { ApiClient, login, saveSession } from '../client.js';
 import { CliError, usageError } from '../errors.js';
 import { prompt, promptSecret } from '../prompt.js';
 import { PolicyNameSchema } from '../../shared/policies/model.js';
 import { pushMode, pushOntoPolicy, runPolicyPlane } from './policy-plane.js';
+import { ssoLogin } from '../sso-login.js';
+import { USER_HELP } from './users.js';
 
-export const ADMIN_HELP = `vigil login [--console URL] [--username NAME]
-  Signs in and saves a session for the commands below (password from VIGIL_PASSWORD or a prompt).
+export { runUser } from './users.js';
+
+export const ADMIN_HELP = `vigil login [--console URL] [--username NAME] [--sso]
+  Signs in and saves a session for the commands below (password from VIGIL_PASSWORD or a prompt,
+  never echoed; the second-factor code from VIGIL_CODE or a prompt). --sso signs in through the
+  school's provider in a browser instead.
 
 vigil policy validate <file>
   Checks a policy file without sending it.
@@ -35,16 +40,20 @@ vigil device message <device-id> <text> [--console URL]
 vigil enroll-token create --label TEXT [--hours N] [--max-uses N] [--console URL]
 vigil enroll-token list [--console URL]
 vigil enroll-token revoke <token-id> [--console URL]
-vigil user add <username> --role admin|systems_manager|technician|safeguarding_lead [--console URL]
-  (the new user's password comes from VIGIL_NEW_PASSWORD or a prompt)`;
+${USER_HELP}`;
 
 export async function runLogin(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { console: { type: 'string' }, username: { type: 'string' } });
+  const { values } = parse(argv, { console: { type: 'string' }, username: { type: 'string' }, sso: { type: 'boolean' } });
   const consoleUrl = values.console ?? process.env.VIGIL_CONSOLE_URL;
   if (!consoleUrl) throw usageError('give --console URL (or set VIGIL_CONSOLE_URL)');
+  if (values.sso) {
+    const session = await ssoLogin(consoleUrl, (line) => console.error(line));
+    const file = saveSession(consoleUrl, session);
+    return void console.log(`signed in as ${session.username} (${session.role}) until ${session.expiresAt}; session saved in ${file}`);
+  }
   const username = values.username ?? process.env.VIGIL_USERNAME ?? (await prompt('Username: '));
   const password = process.env.VIGIL_PASSWORD ?? (await promptSecret('Password: '));
-  const session = await login(consoleUrl, username, password);
+  const session = await login(consoleUrl, username, password, async () => process.env.VIGIL_CODE ?? (await promptSecret('Code from your authenticator app: ')));
   const file = saveSession(consoleUrl, session);
   console.log(`signed in as ${session.username} (${session.role}) until ${session.expiresAt}; session saved in ${file}`);
 }
@@ -175,19 +184,6 @@ export async function runEnrollToken(argv: string[]): Promise<void> {
   })) as { id: string; token: string; expiresAt: string };
   console.log(`enrollment token (shown once): ${result.token}`);
   console.log(`id ${result.id}, expires ${result.expiresAt}`);
-}
-
-export async function runUser(argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'add') throw usageError('usage: vigil user add <username> --role ROLE');
-  const { values, positionals } = parse(rest, { console: { type: 'string' }, role: { type: 'string' } }, 1);
-  const role = RoleSchema.safeParse(values.role);
-  if (!positionals[0]) throw usageError('usage: vigil user add <username> --role ROLE');
-  if (!role.success) throw usageError(`--role must be one of ${RoleSchema.options.join(', ')}`);
-  const password = process.env.VIGIL_NEW_PASSWORD ?? (await promptSecret(`Password for ${positionals[0]}: `));
-  const client = await ApiClient.fromEnvironment(values.console);
-  await client.call('POST', '/api/v1/users', { username: positionals[0], password, role: role.data });
-  console.log(`created ${positionals[0]} (${role.data})`);
 }
 
 export async function runAup(argv: string[]): Promise<void> {

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { summariseZodError } from '../../shared/zod-errors.js';
+import { SsoConfigSchema, type SsoConfig } from '../../shared/sso-config.js';
 import { join } from 'node:path';
 import { DEFAULT_CONCERN_RETENTION_DAYS } from '../../console/concerns.js';
 import { startConsole } from '../../console/server.js';
@@ -17,8 +20,24 @@ export const CONSOLE_HELP = `vigil console [options]
   --retention-days N   delete device events older than this (default 180)
   --concern-retention-days N
                        delete a closed concern this many days after it was closed (default 365)
+  --sso-config FILE    staff sign-in through the school's OpenID provider (Entra ID, Google
+                       Workspace): see docs/sign-in.md; the client secret may instead be given
+                       in VIGIL_SSO_CLIENT_SECRET
   First start creates the signing key, an admin account and an enrollment token and prints them once
   (or takes VIGIL_ADMIN_USERNAME, VIGIL_ADMIN_PASSWORD and VIGIL_ENROLL_TOKEN from the environment).`;
+
+/** The --sso-config file, checked in full before the console starts (a typo must not open sign-in to anyone). */
+function readSsoConfig(file: string): { config: SsoConfig; clientSecret?: string } {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw usageError(`cannot read --sso-config ${file}: ${(error as Error).message}`);
+  }
+  const parsed = SsoConfigSchema.safeParse(data);
+  if (!parsed.success) throw usageError(`--sso-config ${file} is invalid: ${summariseZodError(parsed.error)}`);
+  return { config: parsed.data, clientSecret: process.env.VIGIL_SSO_CLIENT_SECRET ?? parsed.data.clientSecret };
+}
 
 export function defaultConsoleDataDir(): string {
   return process.env.VIGIL_CONSOLE_DATA_DIR ?? (isRoot() ? '/var/lib/vigil-console' : join(homedir(), '.local/share/vigil-console'));
@@ -34,6 +53,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     'ping-interval': { type: 'string' },
     'retention-days': { type: 'string' },
     'concern-retention-days': { type: 'string' },
+    'sso-config': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return void console.log(CONSOLE_HELP);
@@ -49,6 +69,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     hub: { pingIntervalMs: pingSeconds * 1000, ...pendingCapFromEnv() },
     retentionDays: intOption(values['retention-days'], 'retention-days', 1, 3650, 180),
     concernRetentionDays: intOption(values['concern-retention-days'], 'concern-retention-days', 1, 3650, DEFAULT_CONCERN_RETENTION_DAYS),
+    sso: values['sso-config'] ? readSsoConfig(values['sso-config']) : undefined,
   });
   console.log(`Vigil console listening on ${running.url}`);
   console.log(`Dashboard: ${running.url}/`);

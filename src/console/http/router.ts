@@ -8,6 +8,8 @@ export interface Principal {
   username: string;
   role: Role;
   tokenHash: string;
+  /** May only reach 'signed-in' routes (to set up the second factor their role requires). */
+  restricted?: boolean;
 }
 
 export interface RequestContext {
@@ -20,10 +22,13 @@ export interface RequestContext {
   principal: Principal | null;
 }
 
+/** A list value sends the header once per item (Set-Cookie). */
+export type ResponseHeaders = Record<string, string | string[]>;
+
 export type RouteResult =
-  | { status: number; body: unknown; headers?: Record<string, string> }
-  /** A non-JSON answer (CSV exports). */
-  | { status: number; raw: string; contentType: string; headers?: Record<string, string> }
+  | { status: number; body: unknown; headers?: ResponseHeaders }
+  /** A non-JSON answer (CSV exports, redirects). */
+  | { status: number; raw: string; contentType: string; headers?: ResponseHeaders }
   | { handled: true };
 export type Handler = (ctx: RequestContext) => Promise<RouteResult>;
 
@@ -36,6 +41,8 @@ interface Route {
 }
 
 export type Authenticate = (req: IncomingMessage) => Promise<Principal | null>;
+/** Runs before authentication on every matched route (the cross-site check); throws to refuse. */
+export type RequestGuard = (req: IncomingMessage) => void;
 
 /**
  * A deliberately small router: every route states who may call it, and the router refuses
@@ -44,7 +51,10 @@ export type Authenticate = (req: IncomingMessage) => Promise<Principal | null>;
 export class Router {
   private readonly routes: Route[] = [];
 
-  constructor(private readonly authenticate: Authenticate) {}
+  constructor(
+    private readonly authenticate: Authenticate,
+    private readonly guard: RequestGuard = () => undefined,
+  ) {}
 
   add(method: string, path: string, access: Route['access'], handler: Handler): this {
     this.routes.push({ method, segments: path.split('/').filter(Boolean), access, handler });
@@ -60,9 +70,13 @@ export class Router {
       if (!params) continue;
       pathMatched = true;
       if (route.method !== req.method) continue;
+      this.guard(req);
       const principal = route.access === 'public' ? null : await this.authenticate(req);
       if (route.access !== 'public') {
         if (!principal) throw new HttpError(401, 'unauthenticated', 'sign in first');
+        if (principal.restricted && route.access !== 'signed-in') {
+          throw new HttpError(403, 'second-factor-setup-required', 'your role needs a second factor: set up an authenticator app first');
+        }
         if (route.access !== 'signed-in' && !roleAllows(principal.role, route.access)) {
           throw new HttpError(403, 'forbidden', `your role (${principal.role}) may not ${route.access}`);
         }

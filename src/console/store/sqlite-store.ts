@@ -16,6 +16,8 @@ import { SqliteAssignments } from './sqlite/assignments.js';
 import { SqliteGroups } from './sqlite/groups.js';
 import { SqliteNamedPolicies } from './sqlite/named-policies.js';
 import { SqlitePolicyChanges } from './sqlite/policy-changes.js';
+import { SqliteIdentities } from './sqlite/identities.js';
+import { SqliteSecondFactors } from './sqlite/second-factors.js';
 
 /** The embedded store: one adapter per domain over one database file. */
 export interface SqliteStore extends ConsoleStore {
@@ -30,6 +32,8 @@ export function openSqliteStore(file: string): SqliteStore {
   const domains = [
     new SqliteSettings(db),
     new SqliteUsers(db),
+    new SqliteIdentities(db),
+    new SqliteSecondFactors(db),
     new SqliteEnrollTokens(db),
     new SqliteDevices(db),
     new SqliteEvents(db),

@@ -9,12 +9,20 @@ import type { DeviceStatus } from '../../shared/status.js';
 import type { Ownership } from '../../shared/session.js';
 import type { AssignmentSet, DeviceGroup, NamedPolicy, PolicyRevision } from '../../shared/policies/model.js';
 
+export type AccountSource = 'local' | 'sso';
+/** How a session was started. */
+export type SignInMethod = 'password' | 'password+totp' | 'recovery-code' | 'sso';
+
 export interface UserRecord {
   username: string;
   role: Role;
+  /** Empty for accounts that sign in only through the school's identity provider. */
   passwordHash: string;
   createdAt: string;
   disabled: boolean;
+  /** Absent means 'local' (accounts created before sign-in by identity provider existed). */
+  source?: AccountSource;
+  lastSignInAt?: string | null;
 }
 
 export interface SessionRecord {
@@ -24,6 +32,31 @@ export interface SessionRecord {
   createdAt: string;
   expiresAt: string;
   lastUsedAt: string;
+  /** Absent means 'password'. */
+  method?: SignInMethod;
+  /** A session that may only enrol a second factor (the account's role requires one and it has none). */
+  restricted?: boolean;
+}
+
+/** A person at the school's identity provider, linked to one console account. */
+export interface IdentityRecord {
+  issuer: string;
+  subject: string;
+  username: string;
+  /** As the provider said at linking, for people reading the account list; never used to match. */
+  email: string | null;
+  linkedAt: string;
+}
+
+export interface TotpRecord {
+  username: string;
+  /** Base32 shared secret. */
+  secret: string;
+  createdAt: string;
+  /** Null until the person proves their authenticator with a first code. */
+  confirmedAt: string | null;
+  /** The last time step a code was accepted for: no code is accepted twice. */
+  lastStep: number;
 }
 
 export interface EnrollTokenRecord {
@@ -113,6 +146,39 @@ export interface UserStore {
   touchSession(tokenHash: string, lastUsedAt: string): Promise<void>;
   deleteSession(tokenHash: string): Promise<void>;
   deleteExpiredSessions(now: string): Promise<number>;
+
+  setUserRole(username: string, role: Role): Promise<boolean>;
+  setUserDisabled(username: string, disabled: boolean): Promise<boolean>;
+  setPasswordHash(username: string, passwordHash: string): Promise<boolean>;
+  recordSignIn(username: string, at: string): Promise<void>;
+  /** A user's sessions, newest first. */
+  listSessionsFor(username: string): Promise<SessionRecord[]>;
+  /** Ends every session of the user; returns how many. */
+  deleteSessionsFor(username: string): Promise<number>;
+}
+
+/** Identities at the school's OpenID provider, each linked to one console account. */
+export interface IdentityStore {
+  getIdentity(issuer: string, subject: string): Promise<IdentityRecord | null>;
+  /** Fails with a ConflictError if (issuer, subject) is linked already. */
+  linkIdentity(identity: IdentityRecord): Promise<void>;
+  listIdentitiesFor(username: string): Promise<IdentityRecord[]>;
+}
+
+/** Second factors of local accounts: one TOTP secret and its one-time recovery codes. */
+export interface SecondFactorStore {
+  /** Replaces any unconfirmed secret; a confirmed one must be deleted first. */
+  putTotp(record: TotpRecord): Promise<void>;
+  getTotp(username: string): Promise<TotpRecord | null>;
+  confirmTotp(username: string, at: string, step: number): Promise<boolean>;
+  /** Records `step` as used, only if it is later than the last used one (atomically). */
+  useTotpStep(username: string, step: number): Promise<boolean>;
+  /** Deletes the secret and every recovery code. */
+  deleteSecondFactor(username: string): Promise<void>;
+  replaceRecoveryCodes(username: string, codeHashes: string[]): Promise<void>;
+  /** Marks the code used; false if it is unknown or was used already (atomically). */
+  useRecoveryCode(username: string, codeHash: string, at: string): Promise<boolean>;
+  countUnusedRecoveryCodes(username: string): Promise<number>;
 }
 
 /** Tokens a device presents to enroll. */
@@ -320,6 +386,8 @@ export interface ConsoleStore
   extends
     SettingsStore,
     UserStore,
+    IdentityStore,
+    SecondFactorStore,
     EnrollTokenStore,
     DeviceStore,
     EventStore,

@@ -89,3 +89,8 @@ export function randomSecret(bytes = 24): string {
     if (!secret.startsWith('-')) return secret;
   }
 }
+
+/** PKCE's S256 transform (RFC 7636): base64url(SHA-256(verifier)). */
+export function pkceS256(verifier: string): string {
+  return createHash('sha256').update(verifier).digest('base64url');
+}

@@ -4,6 +4,7 @@ import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
 import { deviceRecord } from '../../helpers/device-record.js';
 import { policyPlaneContract } from './policy-plane-contract.js';
+import { accountsContract } from './accounts-contract.js';
 
 /**
  * The behaviour every console store must have, whatever the database. Each adapter's test file
@@ -23,6 +24,7 @@ const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOStr
 export function storeContract(name: string, factory: StoreFactory): void {
   describe(`console store contract: ${name}`, () => {
     const open = () => factory.open();
+    describe('accounts', () => accountsContract(open));
     async function withToken(store: ConsoleStore, maxUses: number | null = null) {
       await store.createEnrollToken({
         id: 'tok',
