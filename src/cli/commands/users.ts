@@ -26,7 +26,7 @@ export async function runUser(argv: string[]): Promise<void> {
   };
   const role = (raw: string | undefined) => {
     const parsed = RoleSchema.safeParse(raw);
-    if (!parsed.success) throw usageError(`the role must be one of ${RoleSchema.options.join(', ')}`);
+    if (!parsed.success) throw usageError(`--role must be one of ${RoleSchema.options.join(', ')}`);
     return parsed.data;
   };
   switch (sub) {
