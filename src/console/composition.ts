@@ -24,6 +24,7 @@ import { deliverPolicy } from './policy-delivery.js';
 import { registerRoutes } from './routes.js';
 import { StationKeyService } from './station-keys.js';
 import { registerStationRoutes } from './station-routes.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { openSqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -108,6 +109,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     consoleKeyId: identity.keyId,
     secureCookies: config.secureCookies,
   });
+  registerAdminRoutes(http, { store, aups });
   maintenance.start();
 
   return {
