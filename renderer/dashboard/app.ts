@@ -216,4 +216,9 @@ function route(): void {
 const checkSession = wireSession(showApp, showSignIn);
 
 window.addEventListener('hashchange', route);
+// Choosing the page already open reloads it (hashchange does not fire for the same hash).
+$('nav').addEventListener('click', (event) => {
+  const link = (event.target as HTMLElement).closest('a');
+  if (link && link.hash && link.hash === location.hash) setTimeout(route);
+});
 void checkSession();

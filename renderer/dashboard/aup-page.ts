@@ -50,6 +50,8 @@ export class AupPage {
     const select = $<HTMLSelectElement>('aup-coverage-variant');
     const chosen = select.value || inUse[0] || variants[0] || '';
     select.replaceChildren(...variants.map((v) => new Option(inUse.includes(v) ? v : `${v} (not in use)`, v)));
+    if (!variants.length) select.add(new Option('No variant yet', ''));
+    select.disabled = !variants.length;
     select.value = chosen;
     $('aup-variants').replaceChildren(...variants.map((v) => new Option(v, v)));
     if (!$<HTMLInputElement>('aup-variant').value && chosen) $<HTMLInputElement>('aup-variant').value = chosen;

@@ -39,11 +39,11 @@ export function drawFleet(chart: HTMLElement, facts: HTMLElement, c: FleetCounts
     ['online', `${c.online} online`, 'fleet-online'],
     ['asleep', `${c.asleep} asleep`, 'fleet-asleep'],
     ['offline', `${c.offline} offline`, 'fleet-offline'],
-    ['', `${c.policyBehind} behind on policy`, 'fleet-policy'],
+    ['', `Behind on policy: ${c.policyBehind}`, 'fleet-policy'],
     ['', signedIn ? `AUP: ${c.aupAccepted} of ${signedIn} signed-in users accepted` : 'AUP: nobody signed in needs to accept', 'fleet-aup'],
-    ['', `${c.blocks24h} blocks in 24 h`, 'fleet-blocks'],
+    ['', `Blocks in the last 24 h: ${c.blocks24h}`, 'fleet-blocks'],
   ];
-  if (c.revoked) items.push(['', `${c.revoked} revoked`, 'fleet-revoked']);
+  if (c.revoked) items.push(['revoked', `${c.revoked} revoked`, 'fleet-revoked']);
   facts.replaceChildren(
     ...items.map(([state, text, id]) => {
       const li = el('li', text, state ? `state ${state}` : '');
