@@ -88,10 +88,15 @@ export class AupPage {
     const s = this.status;
     const show = $<HTMLSelectElement>('aup-coverage-show').value;
     const rows = (s?.rows ?? []).filter((r) => show === 'all' || (show === 'accepted') === (r.acceptedAt !== null));
-    drawStacked($('aup-chart'), s ? [
-      { label: 'Accepted', value: s.counts.accepted, kind: 'online' },
-      { label: 'Not yet', value: s.counts.notAccepted, kind: 'offline' },
-    ] : []);
+    drawStacked(
+      $('aup-chart'),
+      s
+        ? [
+            { label: 'Accepted', value: s.counts.accepted, kind: 'online' },
+            { label: 'Not yet', value: s.counts.notAccepted, kind: 'offline' },
+          ]
+        : [],
+    );
     $('aup-counts').textContent = !s
       ? ''
       : s.version === null

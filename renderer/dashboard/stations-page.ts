@@ -87,14 +87,24 @@ export class StationsPage {
     }
     const reports = answer.data.reports;
     const count = (o: StationReportView['outcome']) => reports.filter((r) => r.outcome === o).length;
-    const engines = [...new Set(reports.map((r) => `${r.engine.name} ${r.engine.version}${r.engine.databaseVersion ? ` (db ${r.engine.databaseVersion})` : ''}`))];
+    const engines = [
+      ...new Set(reports.map((r) => `${r.engine.name} ${r.engine.version}${r.engine.databaseVersion ? ` (db ${r.engine.databaseVersion})` : ''}`)),
+    ];
     $('station-reports-summary').textContent = reports.length
       ? `${count('clean')} clean, ${count('infected')} infected, ${count('unreadable')} unreadable, ${count('refused')} refused. Engine: ${engines.join('; ')}`
       : '';
     $('station-reports-empty').hidden = reports.length > 0;
     $('station-report-rows').replaceChildren(
       ...reports.map((r) =>
-        row([clock(r.scannedAt), OUTCOME_TEXT[r.outcome], String(r.counts.files), String(r.counts.infected), String(r.counts.problems), r.engine.version, r.detail || '—']),
+        row([
+          clock(r.scannedAt),
+          OUTCOME_TEXT[r.outcome],
+          String(r.counts.files),
+          String(r.counts.infected),
+          String(r.counts.problems),
+          r.engine.version,
+          r.detail || '—',
+        ]),
       ),
     );
     if (focus) $('station-reports-title').focus();

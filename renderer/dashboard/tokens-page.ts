@@ -34,7 +34,14 @@ export class TokensPage {
   private tokenRow(t: EnrollTokenView): HTMLTableRowElement {
     const actions = el('span', '', 'row-buttons');
     if (state(t) === 'Usable') actions.append(button('Revoke…', () => void this.revoke(t), 'danger'));
-    const tr = row([t.label, `${clock(t.createdAt)} by ${t.createdBy}`, clock(t.expiresAt), t.maxUses === null ? `${t.uses}` : `${t.uses} of ${t.maxUses}`, state(t), actions]);
+    const tr = row([
+      t.label,
+      `${clock(t.createdAt)} by ${t.createdBy}`,
+      clock(t.expiresAt),
+      t.maxUses === null ? `${t.uses}` : `${t.uses} of ${t.maxUses}`,
+      state(t),
+      actions,
+    ]);
     tr.dataset.tokenId = t.id;
     return tr;
   }
@@ -43,7 +50,11 @@ export class TokensPage {
     const uses = $<HTMLInputElement>('token-uses').value.trim();
     const body = checkForm(
       CreateEnrollTokenRequestSchema,
-      { label: $<HTMLInputElement>('token-label').value.trim(), expiresInHours: Number($<HTMLInputElement>('token-hours').value), maxUses: uses ? Number(uses) : null },
+      {
+        label: $<HTMLInputElement>('token-label').value.trim(),
+        expiresInHours: Number($<HTMLInputElement>('token-hours').value),
+        maxUses: uses ? Number(uses) : null,
+      },
       { label: 'token-label', expiresInHours: 'token-hours', maxUses: 'token-uses' },
     );
     if (!body) return;

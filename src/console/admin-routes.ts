@@ -34,7 +34,10 @@ export function registerAdminRoutes(router: Router, deps: { store: ConsoleStore;
       const record = await deps.store.aupVersion(variant.data, version);
       if (!record) throw new HttpError(404, 'not-found', 'no such AUP version');
       const { title, markdown } = record.signed.payload;
-      return { status: 200, body: { variant: record.variant, version: record.version, publishedBy: record.publishedBy, publishedAt: record.publishedAt, title, markdown } };
+      return {
+        status: 200,
+        body: { variant: record.variant, version: record.version, publishedBy: record.publishedBy, publishedAt: record.publishedAt, title, markdown },
+      };
     });
 }
 

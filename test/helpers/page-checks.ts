@@ -31,7 +31,10 @@ export async function clippedControls(page: Page): Promise<string[]> {
     for (const el of document.querySelectorAll('button, a[href], input, select, textarea, summary')) {
       const rect = el.getBoundingClientRect();
       if (rect.width === 0 || rect.height === 0 || el.closest('[hidden], dialog:not([open])') || scrollsSideways(el)) continue;
-      if (rect.left < -1 || rect.right > width + 1) problems.push(`${el.tagName.toLowerCase()}#${el.id || '?'} "${(el.textContent ?? '').trim().slice(0, 30)}" spans ${Math.round(rect.left)}..${Math.round(rect.right)}`);
+      if (rect.left < -1 || rect.right > width + 1)
+        problems.push(
+          `${el.tagName.toLowerCase()}#${el.id || '?'} "${(el.textContent ?? '').trim().slice(0, 30)}" spans ${Math.round(rect.left)}..${Math.round(rect.right)}`,
+        );
     }
     if (document.documentElement.scrollWidth > width + 1) {
       // Name the widest elements that stick out and are not inside a sideways scroller.

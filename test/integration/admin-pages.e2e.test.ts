@@ -152,7 +152,9 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     // The list never shows a token, only its label and uses.
     expect(await admin.locator('#token-rows').textContent()).not.toContain(token);
 
-    const agent = startProcess([CLI, 'agent', '--data-dir', agentDir(), '--console', consoleProc.url, '--enroll-token', token], { VIGIL_BACKOFF_MAX_MS: '1000' });
+    const agent = startProcess([CLI, 'agent', '--data-dir', agentDir(), '--console', consoleProc.url, '--enroll-token', token], {
+      VIGIL_BACKOFF_MAX_MS: '1000',
+    });
     await agent.waitFor(/connected to console/, 30_000, 'stderr');
     await openFromNav(admin, 'nav-tokens', 'tokens');
     const tokenRow = admin.locator('#token-rows tr', { hasText: 'Year 9 laptops' });
@@ -258,7 +260,11 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
         const root = document.querySelector(s)!;
         const p = root.querySelector('p')!;
         const cs = getComputedStyle(p);
-        return { html: root.innerHTML.replace(/<div class="end-marker"[^>]*><\/div>/, ''), font: `${cs.fontSize} ${cs.lineHeight} ${cs.fontFamily}`, h2: getComputedStyle(root.querySelector('h2')!).fontSize };
+        return {
+          html: root.innerHTML.replace(/<div class="end-marker"[^>]*><\/div>/, ''),
+          font: `${cs.fontSize} ${cs.lineHeight} ${cs.fontFamily}`,
+          h2: getComputedStyle(root.querySelector('h2')!).fontSize,
+        };
       }, sel);
     expect(await shape(pupil, '#document')).toEqual(await shape(sam, '#aup-preview-document'));
     expect(await pupil.textContent('#aup-title')).toBe('Using school computers');
@@ -298,7 +304,18 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
 
     await tabTo(sam, '#aup-coverage-csv');
     const csv = parseCsv(await download(sam, () => sam.keyboard.press('Enter')));
-    expect(csv[0]!.cells).toEqual(['variant', 'version', 'user', 'hostname', 'device_id', 'last_seen_at', 'accepted', 'accepted_on_this_device', 'accepted_at', 'typed_name']);
+    expect(csv[0]!.cells).toEqual([
+      'variant',
+      'version',
+      'user',
+      'hostname',
+      'device_id',
+      'last_seen_at',
+      'accepted',
+      'accepted_on_this_device',
+      'accepted_at',
+      'typed_name',
+    ]);
     const pupil2 = csv.find((r) => r.cells[2] === 'pupil2' && r.cells[3] === 'lab-02')!;
     expect(pupil2.cells.slice(0, 2)).toEqual(['secondary', '1']);
     expect(pupil2.cells[6]).toBe('false');
@@ -392,17 +409,19 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
 
   it('devices: fleet summary and chart, no-matches state, CSV of the filtered grid, events as sentences, commands only where they can run, revoke updates the page live', async () => {
     await openFromNav(admin, 'nav-devices', 'devices');
-    lab02.socket.send(eventFrame(1, 'app.blocked', {
-      name: 'Steam',
-      path: '/usr/games/steam',
-      sha256: 'a'.repeat(64),
-      signer: 'unknown',
-      user: 'pupil1',
-      mode: 'enforce',
-      reason: 'hash',
-      ruleId: null,
-      repeats: 0,
-    }));
+    lab02.socket.send(
+      eventFrame(1, 'app.blocked', {
+        name: 'Steam',
+        path: '/usr/games/steam',
+        sha256: 'a'.repeat(64),
+        signer: 'unknown',
+        user: 'pupil1',
+        mode: 'enforce',
+        reason: 'hash',
+        ruleId: null,
+        repeats: 0,
+      }),
+    );
     const lab03 = await simulate('lab-03', [], []);
     await admin.waitForFunction(() => document.getElementById('fleet-blocks')?.textContent === 'Blocks in the last 24 h: 1');
     const online = (await consoleProc.api('/api/v1/devices')).body.devices.filter((d: any) => d.presence === 'online' && !d.revoked).length;
@@ -421,7 +440,12 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     await tabTo(admin, '#devices-csv');
     const csv = parseCsv(await download(admin, () => admin.keyboard.press('Enter')));
     expect(csv).toHaveLength(3);
-    expect(csv.slice(1).map((r) => r.cells[2]).sort()).toEqual(['lab-02', 'lab-03']);
+    expect(
+      csv
+        .slice(1)
+        .map((r) => r.cells[2])
+        .sort(),
+    ).toEqual(['lab-02', 'lab-03']);
     const lab02Row = csv.find((r) => r.cells[2] === 'lab-02')!.cells;
     expect(lab02Row.at(-1)).toBe(lab02.device.deviceId);
     expect(lab02Row[4]).toBe('pupil1');
