@@ -4,6 +4,7 @@ import { csvRows } from '../../src/shared/csv.js';
 import { roleAllows, type Permission } from '../../src/shared/roles.js';
 import { api } from '../shared/console-api.js';
 import { downloadText } from '../shared/forms.js';
+import { watchScrollRegions } from '../shared/scroll-regions.js';
 import { wireSession, type Me } from '../shared/sign-in.js';
 import { AuditPage } from './audit-page.js';
 import { AupPage } from './aup-page.js';
@@ -213,6 +214,7 @@ function route(): void {
   }
 }
 
+watchScrollRegions();
 const checkSession = wireSession(showApp, showSignIn);
 
 window.addEventListener('hashchange', route);

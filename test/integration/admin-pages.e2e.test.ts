@@ -19,7 +19,7 @@ import { sendStationReport } from '../../src/station/report.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { ADMIN_PASSWORD, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { checkEveryView, tabTo } from '../helpers/page-checks.js';
-import { CLI, REPO, startProcess, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
+import { CLI, REPO, runCli, startProcess, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectAs, enrollRawDevice, eventFrame, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
 /**
@@ -321,6 +321,15 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     expect(pupil2.cells[6]).toBe('false');
     expect(csv.find((r) => r.cells[2] === 'pupil1' && r.cells[3] === 'lab-02')!.cells.slice(6, 8)).toEqual(['true', 'false']);
     await checkEveryView(sam, 'aup');
+
+    // The same list from the command line.
+    const env = { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token };
+    const pending = await runCli(['aup', 'pending', '--variant', 'secondary'], env);
+    expect(pending.code).toBe(0);
+    expect(pending.stdout).toMatch(/^pupil2\s+lab-02\s/m);
+    expect(pending.stdout).not.toMatch(/^pupil1\s/m);
+    expect(pending.stdout).toContain(`secondary v1: ${counts.notAccepted} of ${counts.users} users seen on its devices have not accepted yet`);
+    expect((await runCli(['aup', 'pending'], env)).code).toBe(2);
   });
 
   it('scan stations: registered with the keyboard, its reports shown, revoked after confirming, then refused', async () => {

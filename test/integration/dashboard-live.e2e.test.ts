@@ -66,7 +66,9 @@ function activity(window: { app: string; title: string | null } | null, extra: R
 async function simulate(hostname: string, user: string | null = 'pupil1'): Promise<Sim> {
   const device = await enrollRawDevice(consoleProc.url, hostname);
   const socket = await connectAs(consoleProc.url, device);
-  socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: '0.9.1', policyVersion: null, policyDigest: null, mode: 'service', capabilities: [] });
+  // An agent with session control says so in its hello; the device page offers commands by it.
+  const capabilities = ['events', 'policy', 'session', 'commands'];
+  socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: '0.9.1', policyVersion: null, policyDigest: null, mode: 'service', capabilities });
   socket.send({ v: PROTOCOL_VERSION, type: 'status', status: status(user, { hostname }) });
   return { device, socket, seq: 0 };
 }
@@ -276,7 +278,8 @@ describe('device page', () => {
     expect(history).toContain('user pupil2');
     expect(history).toContain('user pupil1');
     expect(history).toContain('Became online');
-    expect(await page.locator('#event-rows').textContent()).toContain('activity.spans3 spans: Firefox, idle, Scratch');
+    // Events read as sentences; the raw fields are behind "Details".
+    expect(await page.locator('#event-rows').textContent()).toContain('Reported 3 activity spans: Firefox, idle, Scratch');
     expect(await page.textContent('#device-title')).toBe('lab-03');
     expect(await page.textContent('.fact-user')).toBe('pupil2');
     await screenshot(page, 'dashboard-device-page');
@@ -539,9 +542,11 @@ describe('application request queue', () => {
     expect(await tech.locator('#nav-requests').isHidden()).toBe(true);
     expect(await tech.locator('#nav-concerns').isHidden()).toBe(true);
     await tech.evaluate(() => (location.hash = '#/requests'));
-    await tech.waitForSelector('#devices:not([hidden])');
+    await tech.waitForSelector('#not-allowed:not([hidden])');
     expect(await tech.locator('#requests').isHidden()).toBe(true);
-    await tech.evaluate(() => (document.querySelector('#device-rows tr.row') as HTMLElement).click());
+    await tech.evaluate(() => (location.hash = '#/devices'));
+    await tech.waitForSelector('#devices:not([hidden])');
+    await tech.evaluate(() => (document.querySelector('#device-rows tr.row[data-state="online"]') as HTMLElement).click());
     await tech.waitForSelector('#device-page:not([hidden])');
     expect(await tech.locator('#device-actions').isVisible()).toBe(true);
     await techContext.close();
