@@ -535,4 +535,18 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     }
     expect(pageErrors.filter((e) => !/must be opened/.test(e))).toEqual([]);
   });
+
+  it('says clearly when the console cannot be reached, on every admin page', async () => {
+    await consoleProc.stop();
+    for (const [hash, error] of [
+      ['#/tokens', 'tokens-error'],
+      ['#/audit', 'audit-error'],
+      ['#/stations', 'stations-error'],
+      ['#/aup', 'aup-error'],
+    ] as const) {
+      await admin.evaluate((h) => (location.hash = h), hash);
+      await admin.waitForFunction((id) => /could not be reached/.test(document.getElementById(id)?.textContent ?? ''), error);
+    }
+    await checkEveryView(admin, 'aup-console-down');
+  });
 });

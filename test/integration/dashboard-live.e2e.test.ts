@@ -433,7 +433,8 @@ describe('keyboard and contrast', () => {
       [
         'device page',
         async () => {
-          await page.evaluate(() => (document.querySelector('#device-rows tr.row') as HTMLElement).click());
+          // An online device: commands (and so the dialog below) are offered only while it is connected.
+          await page.evaluate(() => (document.querySelector('#device-rows tr.row[data-state="online"]') as HTMLElement).click());
           await page.waitForSelector('#device-page:not([hidden])');
         },
       ],
