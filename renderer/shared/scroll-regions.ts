@@ -5,7 +5,7 @@
  */
 export function watchScrollRegions(root: ParentNode = document): void {
   const update = (box: HTMLElement) => {
-    if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
+    if (box.scrollWidth > box.clientWidth) box.tabIndex = 0;
     else box.removeAttribute('tabindex');
   };
   const observer = new ResizeObserver((entries) => {
