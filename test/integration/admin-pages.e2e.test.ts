@@ -409,7 +409,10 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     await tabTo(admin, '#audit-actor', { back: true });
     await admin.keyboard.type('nobody-at-all');
     await admin.keyboard.press('Enter');
-    await admin.waitForFunction(() => document.getElementById('audit-empty')?.textContent === 'No entry matches this filter.');
+    await admin.waitForFunction(() => {
+      const empty = document.getElementById('audit-empty');
+      return empty?.hidden === false && empty.textContent === 'No entry matches this filter.';
+    });
     expect(await admin.locator('#audit-rows tr').count()).toBe(0);
     // A time window that ends before anything happened matches nothing either.
     expect((await consoleProc.api('/api/v1/audit?to=2000-01-01T00:00:00Z')).body.audit).toEqual([]);
