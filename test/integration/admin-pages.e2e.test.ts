@@ -16,6 +16,7 @@ import { createLogger } from '../../src/shared/node/log.js';
 import { signStationReport } from '../../src/shared/node/station-report.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { sendStationReport } from '../../src/station/report.js';
+import { blockedSteam } from '../helpers/app-event.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { ADMIN_PASSWORD, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { checkEveryView, tabTo } from '../helpers/page-checks.js';
@@ -421,19 +422,7 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
 
   it('devices: fleet summary and chart, no-matches state, CSV of the filtered grid, events as sentences, commands only where they can run, revoke updates the page live', async () => {
     await openFromNav(admin, 'nav-devices', 'devices');
-    lab02.socket.send(
-      eventFrame(1, 'app.blocked', {
-        name: 'Steam',
-        path: '/usr/games/steam',
-        sha256: 'a'.repeat(64),
-        signer: 'unknown',
-        user: 'pupil1',
-        mode: 'enforce',
-        reason: 'hash',
-        ruleId: null,
-        repeats: 0,
-      }),
-    );
+    lab02.socket.send(eventFrame(1, 'app.blocked', blockedSteam()));
     const lab03 = await simulate('lab-03', [], []);
     await admin.waitForFunction(() => document.getElementById('fleet-blocks')?.textContent === 'Blocks in the last 24 h: 1');
     const online = (await consoleProc.api('/api/v1/devices')).body.devices.filter((d: any) => d.presence === 'online' && !d.revoked).length;

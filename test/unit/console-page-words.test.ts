@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { eventSentence } from '../../renderer/dashboard/event-words.js';
 import { countFleet } from '../../renderer/dashboard/fleet-summary.js';
+import { blockedSteam } from '../helpers/app-event.js';
 
 /** The words and counts the console pages show, from the shared schemas (pure functions, no DOM). */
 describe('device events as sentences', () => {
@@ -18,8 +19,8 @@ describe('device events as sentences', () => {
   };
 
   it('says what happened for the common types', () => {
-    expect(eventSentence({ type: 'app.blocked', at, data: { ...blocked, repeats: 0 } })).toBe('Blocked Steam for pupil1');
-    expect(eventSentence({ type: 'app.blocked', at, data: { ...blocked, repeats: 2 } })).toBe('Blocked Steam for pupil1 (and 2 more times)');
+    expect(eventSentence({ type: 'app.blocked', at, data: blockedSteam() })).toBe('Blocked Steam for pupil1');
+    expect(eventSentence({ type: 'app.blocked', at, data: blockedSteam({ repeats: 2 }) })).toBe('Blocked Steam for pupil1 (and 2 more times)');
     expect(eventSentence({ type: 'policy.applied', at, data: { version: 7 } })).toBe('Applied policy v7');
     expect(eventSentence({ type: 'command.received', at, data: { id: null, action: 'lock', outcome: 'done', detail: '' } })).toBe('Command lock: done');
   });
