@@ -7,16 +7,6 @@ import { blockedSteam } from '../helpers/app-event.js';
 /** The words and counts the console pages show, from the shared schemas (pure functions, no DOM). */
 describe('device events as sentences', () => {
   const at = '2026-12-04T09:00:00.000Z';
-  const blocked = {
-    name: 'Steam',
-    path: '/usr/games/steam',
-    sha256: 'a'.repeat(64),
-    signer: 'unknown',
-    user: 'pupil1',
-    mode: 'enforce',
-    reason: 'hash',
-    ruleId: null,
-  };
 
   it('says what happened for the common types', () => {
     expect(eventSentence({ type: 'app.blocked', at, data: blockedSteam() })).toBe('Blocked Steam for pupil1');
