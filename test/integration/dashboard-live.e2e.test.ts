@@ -63,12 +63,16 @@ function activity(window: { app: string; title: string | null } | null, extra: R
   };
 }
 
+/** What an agent with session control says first on every connection; the device page offers commands by it. */
+function hello() {
+  const capabilities = ['events', 'policy', 'session', 'commands'];
+  return { v: PROTOCOL_VERSION, type: 'hello', agentVersion: '0.9.1', policyVersion: null, policyDigest: null, mode: 'service', capabilities };
+}
+
 async function simulate(hostname: string, user: string | null = 'pupil1'): Promise<Sim> {
   const device = await enrollRawDevice(consoleProc.url, hostname);
   const socket = await connectAs(consoleProc.url, device);
-  // An agent with session control says so in its hello; the device page offers commands by it.
-  const capabilities = ['events', 'policy', 'session', 'commands'];
-  socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: '0.9.1', policyVersion: null, policyDigest: null, mode: 'service', capabilities });
+  socket.send(hello());
   socket.send({ v: PROTOCOL_VERSION, type: 'status', status: status(user, { hostname }) });
   return { device, socket, seq: 0 };
 }
@@ -173,6 +177,7 @@ describe('live device grid', () => {
     expect(await cellText(id, 'state')).toBe('Asleep');
     await screenshot(page, 'dashboard-asleep');
     sim.socket = await connectAs(consoleProc.url, sim.device);
+    sim.socket.send(hello());
     sim.socket.send({ v: PROTOCOL_VERSION, type: 'power', state: 'awake' });
     await waitForCell(id, 'state', 'Online');
     const history = (await consoleProc.api(`/api/v1/devices/${id}/history`)).body.history as { kind: string; presence?: string }[];
