@@ -1,15 +1,23 @@
 import { z } from 'zod';
 import { DeviceListResponseSchema, FeedMessageSchema, type DeviceSummary } from '../../src/shared/api.js';
-import { roleAllows } from '../../src/shared/roles.js';
+import { csvRows } from '../../src/shared/csv.js';
+import { roleAllows, type Permission } from '../../src/shared/roles.js';
 import { api } from '../shared/console-api.js';
+import { downloadText } from '../shared/forms.js';
+import { watchScrollRegions } from '../shared/scroll-regions.js';
 import { wireSession, type Me } from '../shared/sign-in.js';
+import { AuditPage } from './audit-page.js';
+import { AupPage } from './aup-page.js';
 import { DevicePage } from './device-page.js';
-import { DeviceGrid } from './grid.js';
+import { countFleet, drawFleet } from './fleet-summary.js';
+import { cellValues, DeviceGrid } from './grid.js';
 import { RequestsPage } from './requests-page.js';
+import { StationsPage } from './stations-page.js';
+import { TokensPage } from './tokens-page.js';
 
 /**
- * The IT technician's console: a live device grid, a page per device, and (for roles that may
- * decide them) the queue of application requests. Everything from the server is validated with
+ * The staff console: a live device grid, a page per device, and the pages each role may use
+ * (application requests, AUP, scan stations, enrollment tokens, audit log; see docs/console.md). Everything from the server is validated with
  * the shared schemas and written with textContent, never as HTML: a device cannot inject markup.
  * Updates arrive over one server-sent event stream; the page never polls.
  */
@@ -20,31 +28,61 @@ let feed: EventSource | null = null;
 let grid: DeviceGrid | null = null;
 let devicePage: DevicePage | null = null;
 let requestsPage: RequestsPage | null = null;
-let canManageRequests = false;
+let me: Me | null = null;
+
+/** The pages behind the navigation: hash, section and the permission the role needs (nav links carry the same). */
+interface PageEntry {
+  section: string;
+  nav: string;
+  permission: Permission;
+  load?: () => Promise<void>;
+}
+const lazy = <T>(make: () => T) => {
+  let made: T | null = null;
+  return () => (made ??= make());
+};
+const aupPage = lazy(() => new AupPage());
+const stationsPage = lazy(() => new StationsPage());
+const tokensPage = lazy(() => new TokensPage());
+const auditPage = lazy(() => new AuditPage());
+const PAGES: Record<string, PageEntry> = {
+  '#/devices': { section: 'devices', nav: 'nav-devices', permission: 'devices:read' },
+  '#/requests': { section: 'requests', nav: 'nav-requests', permission: 'app-requests:manage', load: () => requestsPage!.load() },
+  '#/aup': { section: 'aup', nav: 'nav-aup', permission: 'aup:read', load: () => aupPage().load() },
+  '#/stations': { section: 'stations', nav: 'nav-stations', permission: 'stations:manage', load: () => stationsPage().load() },
+  '#/tokens': { section: 'tokens', nav: 'nav-tokens', permission: 'enroll-tokens:manage', load: () => tokensPage().load() },
+  '#/audit': { section: 'audit', nav: 'nav-audit', permission: 'audit:read', load: () => auditPage().load() },
+  '#/users': { section: 'users', nav: 'nav-users', permission: 'users:manage' },
+};
+const SECTIONS = ['devices', 'device-page', 'not-allowed', ...new Set(Object.values(PAGES).map((p) => p.section))];
 let groups: Record<string, string[]> = {};
 let currentPolicy: number | null = null;
 
 function showSignIn(message = ''): void {
   feed?.close();
   feed = null;
-  for (const id of ['devices', 'device-page', 'requests', 'whoami', 'nav']) $(id).hidden = true;
+  me = null;
+  for (const id of [...SECTIONS, 'whoami', 'nav']) $(id).hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message;
   $<HTMLInputElement>('username').focus();
 }
 
-function showApp(me: Me): void {
+function showApp(signedIn: Me): void {
+  me = signedIn;
   $('sign-in').hidden = true;
   $('whoami').hidden = false;
   $('nav').hidden = false;
   $('whoami-name').textContent = `${me.username} (${me.role.replace('_', ' ')})`;
-  $('nav-requests').hidden = !roleAllows(me.role, 'app-requests:manage');
-  $('nav-concerns').hidden = !roleAllows(me.role, 'concerns:manage');
+  // Each role sees only the pages it may use; the console refuses the rest anyway.
+  for (const link of $('nav').querySelectorAll<HTMLAnchorElement>('a[data-permission]')) {
+    link.hidden = !roleAllows(me.role, link.dataset.permission as Permission);
+  }
   grid ??= createGrid();
   devicePage ??= new DevicePage();
-  devicePage.allowActions(roleAllows(me.role, 'devices:command'));
-  canManageRequests = roleAllows(me.role, 'app-requests:manage');
+  devicePage.allowActions(roleAllows(me.role, 'devices:command'), roleAllows(me.role, 'devices:revoke'));
   requestsPage ??= new RequestsPage();
+  if (roleAllows(me.role, 'aup:read')) aupPage().allowPublish(roleAllows(me.role, 'aup:publish'));
   subscribe();
   route();
 }
@@ -54,6 +92,8 @@ function createGrid(): DeviceGrid {
   g.onChange = (shown, total, online) => {
     $('summary').textContent = shown === total ? `${online} of ${total} online` : `${online} of ${total} online · ${shown} shown`;
     $('empty').hidden = total > 0;
+    $('no-matches').hidden = total === 0 || shown > 0;
+    drawFleet($('fleet-chart'), $('fleet-facts'), countFleet(g.all(), g.policyVersion));
   };
   g.onOpen = (id) => (location.hash = `#/device/${id}`);
   const applyFilter = () =>
@@ -65,9 +105,23 @@ function createGrid(): DeviceGrid {
     });
   for (const id of ['search', 'filter-user']) $(id).addEventListener('input', applyFilter);
   for (const id of ['filter-presence', 'filter-group']) $(id).addEventListener('change', applyFilter);
+  $('clear-filters').addEventListener('click', () => {
+    for (const id of ['search', 'filter-user', 'filter-presence', 'filter-group']) $<HTMLInputElement>(id).value = '';
+    applyFilter();
+    $('search').focus();
+  });
+  $('devices-csv').addEventListener('click', () => exportDevices(g));
   // Relative times age on screen; this redraws text only, it does not ask the console anything.
   setInterval(() => g.tick(), 15_000);
   return g;
+}
+
+/** The grid as filtered and sorted, as CSV: each column's main line and detail line, as on screen, then when last seen and the id. */
+const CSV_COLUMNS = ['status', 'device', 'user', 'active_window', 'idle', 'lock', 'aup', 'policy', 'app_control', 'blocks_24h', 'agent'];
+function exportDevices(g: DeviceGrid): void {
+  const header = [...CSV_COLUMNS.flatMap((c) => [c, `${c}_detail`]), 'last_seen_at', 'device_id'];
+  const rows = g.shown().map((d) => [...cellValues(d, g.policyVersion).flat(), d.lastSeenAt ?? '', d.id]);
+  downloadText(`devices-${new Date().toISOString().slice(0, 10)}.csv`, csvRows(header, rows));
 }
 
 function setGroups(next: Record<string, string[]>): void {
@@ -114,9 +168,14 @@ function subscribe(): void {
 }
 
 async function reloadDevices(): Promise<void> {
-  const res = await api('/api/v1/devices');
-  if (res.status === 401) return showSignIn();
-  const parsed = DeviceListResponseSchema.safeParse(await res.json());
+  const res = await api('/api/v1/devices').catch(() => null);
+  if (res?.status === 401) return showSignIn();
+  const parsed = DeviceListResponseSchema.safeParse(res?.ok ? await res.json().catch(() => null) : null);
+  $('devices-error').textContent = parsed.success
+    ? ''
+    : res?.ok
+      ? 'The console sent a device list this page does not understand.'
+      : `The devices could not be loaded (${res ? `the console answered ${res.status}` : 'the console could not be reached'}). The page retries when the live feed reconnects.`;
   if (!parsed.success) return;
   currentPolicy = parsed.data.currentPolicyVersion ?? null;
   setGroups(parsed.data.groups ?? {});
@@ -129,33 +188,40 @@ async function reloadDevices(): Promise<void> {
   }
 }
 
-/** #/devices, #/device/<id>, #/requests. */
+/** #/devices, #/device/<id> and the hashes in PAGES; a page outside the role shows a refusal. */
 function route(): void {
-  if ($('sign-in').hidden === false) return;
-  const hash = location.hash;
+  if ($('sign-in').hidden === false || !me) return;
+  const hash = location.hash || '#/devices';
   const device = /^#\/device\/([0-9a-f-]{36})$/.exec(hash);
-  const requests = hash === '#/requests' && canManageRequests;
-  $('devices').hidden = !!device || requests;
-  $('device-page').hidden = !device;
-  $('requests').hidden = !requests;
-  for (const [id, active] of [
-    ['nav-devices', !requests],
-    ['nav-requests', requests],
-  ] as const) {
-    if (active) $(id).setAttribute('aria-current', 'page');
-    else $(id).removeAttribute('aria-current');
+  const page = device ? PAGES['#/devices']! : (PAGES[hash] ?? PAGES['#/devices']!);
+  const allowed = roleAllows(me.role, page.permission);
+  const section = !allowed ? 'not-allowed' : device ? 'device-page' : page.section;
+  for (const id of SECTIONS) $(id).hidden = id !== section;
+  for (const link of $('nav').querySelectorAll<HTMLAnchorElement>('a[data-permission]')) {
+    if (link.id === page.nav) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
   }
+  if (!allowed) return $('not-allowed-title').focus();
   if (device) {
     devicePage!.open(device[1]!, grid!.get(device[1]!), currentPolicy);
     $('back-to-devices').focus();
-  } else {
-    devicePage?.close();
-    if (requests) void requestsPage!.load();
-    else grid!.focusGrid();
+    return;
+  }
+  devicePage?.close();
+  if (page.section === 'devices') grid!.focusGrid();
+  else {
+    void page.load?.();
+    $(section).querySelector<HTMLElement>('h2')?.focus();
   }
 }
 
+watchScrollRegions();
 const checkSession = wireSession(showApp, showSignIn);
 
 window.addEventListener('hashchange', route);
+// Choosing the page already open reloads it (hashchange does not fire for the same hash).
+$('nav').addEventListener('click', (event) => {
+  const link = (event.target as HTMLElement).closest('a');
+  if (link && link.hash && link.hash === location.hash) setTimeout(route);
+});
 void checkSession();

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import { DeviceActivityResponseSchema, type ActivitySpan } from '../../src/shared/activity.js';
-import { DeviceHistoryResponseSchema, PolicyRefreshResponseSchema, type DeviceHistoryEntry, type DeviceSummary } from '../../src/shared/api.js';
+import {
+  DeviceHistoryResponseSchema,
+  DeviceSummarySchema,
+  PolicyRefreshResponseSchema,
+  type DeviceHistoryEntry,
+  type DeviceSummary,
+} from '../../src/shared/api.js';
 import { CommandOutcomeSchema } from '../../src/shared/command.js';
 import { apiJson, el, row, visible } from '../shared/console-api.js';
 import { confirmAction, field } from '../shared/confirm.js';
+import { eventSentence } from './event-words.js';
 import {
   activityText,
   AUP_TEXT,
@@ -46,22 +53,49 @@ const ACTION_WORDS = {
 } as const;
 type Action = keyof typeof ACTION_WORDS;
 
+const RevokeAnswerSchema = z.object({ revoked: z.boolean(), changed: z.boolean() });
+const OneDeviceSchema = z.object({ device: DeviceSummarySchema });
+/** Commands that need the agent's session control (it names "commands" in its hello). */
+const SESSION_ACTIONS: readonly Action[] = ['lock', 'logoff', 'message'];
+
 export class DevicePage {
   private deviceId: string | null = null;
   private currentPolicy: number | null = null;
   /** Console groups (name -> member ids), as the dashboard's Group filter has them. */
   private groups: Record<string, string[]> = {};
+  private mayCommand = false;
+  private mayRevoke = false;
 
   constructor() {
     for (const button of $('device-actions').querySelectorAll<HTMLButtonElement>('button[data-action]')) {
       button.addEventListener('click', () => void this.act(button.dataset.action as Action));
     }
     $('device-reload').addEventListener('click', () => void this.loadDetails());
+    $('revoke-device').addEventListener('click', () => void this.revoke());
   }
 
-  /** Only roles that may command devices see the action buttons (the API checks again). */
-  allowActions(allowed: boolean): void {
-    $('device-actions').hidden = !allowed;
+  /** Only roles that may command or revoke devices see those buttons (the API checks again). */
+  allowActions(command: boolean, revoke: boolean): void {
+    this.mayCommand = command;
+    this.mayRevoke = revoke;
+  }
+
+  /** Offers a command only where the device can run it now: connected, not revoked, and able to. */
+  private drawActions(d: DeviceSummary): void {
+    const online = d.presence === 'online' && !d.revoked;
+    const canSession = online && (d.capabilities ?? []).includes('commands');
+    $('device-actions').hidden = !this.mayCommand || !online;
+    for (const button of $('device-actions').querySelectorAll<HTMLButtonElement>('button[data-action]')) {
+      button.hidden = SESSION_ACTIONS.includes(button.dataset.action as Action) && !canSession;
+    }
+    const note = $('actions-note');
+    note.hidden = !this.mayCommand || (online && canSession);
+    note.textContent = d.revoked
+      ? 'This device is revoked: it can no longer connect.'
+      : !online
+        ? 'Commands are live only: they are offered while the device is online.'
+        : 'This device does not run session control, so lock, log off and messages are not offered.';
+    $('revoke-area').hidden = !this.mayRevoke || d.revoked;
   }
 
   get openId(): string | null {
@@ -93,6 +127,7 @@ export class DevicePage {
   update(d: DeviceSummary): void {
     if (d.id !== this.deviceId) return;
     const presence = presenceOf(d);
+    this.drawActions(d);
     $('device-title').textContent = visible(d.status?.hostname ?? d.hostname);
     const state = $('device-presence');
     state.textContent = PRESENCE_TEXT[presence];
@@ -139,9 +174,8 @@ export class DevicePage {
     note.hidden = events.ok;
     if (!events.ok)
       note.textContent = events.status === 403 ? 'Your role does not include reading device events.' : `Events could not be loaded: ${events.message}`;
-    $('event-rows').replaceChildren(
-      ...(events.ok ? events.data.events.map((e) => row([clock(e.event.at), e.event.type, summariseEvent(e.event.type, e.event.data)])) : []),
-    );
+    $('event-rows').replaceChildren(...(events.ok ? events.data.events.map((e) => row([clock(e.event.at), eventCell(e.event)])) : []));
+    if (events.ok && events.data.events.length === 0) ((note.hidden = false), (note.textContent = 'No events from this device yet.'));
   }
 
   private drawActivity(spans: ActivitySpan[], from: number, to: number): void {
@@ -165,6 +199,26 @@ export class DevicePage {
         return row([clock(s.start), duration(s.durationMs / 1000), what, s.window?.title ?? '']);
       });
     $('activity-rows').replaceChildren(...rows);
+  }
+
+  private async revoke(): Promise<void> {
+    const id = this.deviceId;
+    if (!id) return;
+    const name = $('device-title').textContent ?? 'this device';
+    const ok = await confirmAction({
+      title: `Revoke ${name}?`,
+      text: 'The device is disconnected now and can never connect again with its key. To use it again, enroll it afresh with a new token.',
+      ok: 'Revoke device',
+      danger: true,
+    });
+    if (!ok || id !== this.deviceId) return;
+    const result = $('action-result');
+    const answer = await apiJson(RevokeAnswerSchema, `/api/v1/devices/${id}/revoke`, { method: 'POST', body: '{}' });
+    result.textContent = answer.ok ? `Revoked ${name}.` : `Revoke failed: ${answer.message}`;
+    // The feed brings the change too; asking once makes the page right even if the feed is slow.
+    const fresh = await apiJson(OneDeviceSchema, `/api/v1/devices/${id}`);
+    if (fresh.ok) this.update(fresh.data.device);
+    void this.loadDetails();
   }
 
   private async act(action: Action): Promise<void> {
@@ -210,17 +264,13 @@ function historyRow(h: DeviceHistoryEntry): HTMLTableRowElement {
   return row([clock(h.at), `Status: ${parts.join(', ')}`]);
 }
 
-/** One line per event: the fields a technician reads for the common types, else the raw data, cut. */
-function summariseEvent(type: string, data: unknown): string {
-  const d = (data ?? {}) as Record<string, any>;
-  if (type === 'activity.spans' && Array.isArray(d.spans)) {
-    const apps = [...new Set(d.spans.map((s: any) => s?.window?.app ?? s?.kind).filter(Boolean))];
-    return `${d.spans.length} span${d.spans.length === 1 ? '' : 's'}: ${apps.slice(0, 5).join(', ')}${apps.length > 5 ? '…' : ''}`;
-  }
-  if ((type === 'app.blocked' || type === 'app.would-block') && typeof d.name === 'string') return `${d.name} (${d.path}) for ${d.user ?? 'unknown user'}`;
-  if (type === 'command.received' && typeof d.outcome === 'string') return `${d.action ?? 'command'}: ${d.outcome}`;
-  const text = JSON.stringify(data) ?? '';
-  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+/** The sentence, with the raw fields behind a "Details" disclosure (text only). */
+function eventCell(event: { type: string; at: string; data: unknown }): HTMLElement {
+  const cell = el('div', '', 'event');
+  const details = el('details');
+  details.append(el('summary', 'Details'), el('pre', JSON.stringify({ type: event.type, ...((event.data ?? {}) as object) }, null, 2)));
+  cell.append(el('span', eventSentence(event)), details);
+  return cell;
 }
 
 function groupsText(groups: Record<string, string[]>, id: string): string {

@@ -127,6 +127,16 @@ export class DeviceGrid {
     return this.entries.get(deviceId)?.device;
   }
 
+  /** The devices the filter lets through, in the grid's order (what "Export CSV" writes). */
+  shown(): DeviceSummary[] {
+    if (this.viewDirty) this.rebuildView();
+    return this.view.map((id) => this.entries.get(id)!.device);
+  }
+
+  get policyVersion(): number | null {
+    return this.currentPolicy;
+  }
+
   all(): DeviceSummary[] {
     return [...this.entries.values()].map((e) => e.device);
   }
@@ -250,28 +260,11 @@ export class DeviceGrid {
   private draw(row: Row, d: DeviceSummary): void {
     const presence = presenceOf(d);
     row.tr.dataset.state = presence;
-    const [app, title] = activityText(d.activity);
-    const [policy, policyNote] = policyText(d, this.currentPolicy);
-    const [enforcement, mode] = enforcementText(d);
-    const [blocks, lastBlock] = blocksText(d);
-    const lostNote = lostShort(d);
-    const values: [string, string][] = [
-      [PRESENCE_TEXT[presence], ''],
-      [d.status?.hostname ?? d.hostname, d.cloneSuspect ? 'possible cloned image' : (d.status?.os.distro ?? d.platform)],
-      [d.status?.user ?? '—', ''],
-      [app, title],
-      [idleText(d.activity), ''],
-      [lockText(d.activity), ''],
-      [d.aup ? AUP_TEXT[d.aup] : '—', ''],
-      [policy, policyNote],
-      [enforcement, mode],
-      [blocks, lastBlock],
-      // Events the device had to drop unsent show under its agent version, in the warning colour.
-      [d.agentVersion ?? '—', lostNote],
-    ];
+    const values = cellValues(d, this.currentPolicy);
+    const lostNote = values[10]![1];
     values.forEach(([main, sub], i) => setCell(row.cells[i]!, main, sub));
     row.cells[0]!.main.className = `state ${presence}`;
-    row.cells[7]!.sub.className = policyNote.startsWith('behind') ? 'sub warn' : 'sub';
+    row.cells[7]!.sub.className = values[7]![1].startsWith('behind') ? 'sub warn' : 'sub';
     row.cells[10]!.sub.className = lostNote ? 'sub warn lost' : 'sub';
     this.setSeen(row, d);
     row.drawn = d;
@@ -364,4 +357,25 @@ function sortValue(d: DeviceSummary, key: SortKey, currentPolicy: number | null)
 function compare(a: SortValue, b: SortValue): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return String(a).localeCompare(String(b));
+}
+
+/** The grid's cells for one device, [main line, detail line] each, but "Last seen" (it ages on screen). */
+export function cellValues(d: DeviceSummary, currentPolicy: number | null): [string, string][] {
+  const [app, title] = activityText(d.activity);
+  const [enforcement, mode] = enforcementText(d);
+  const [blocks, lastBlock] = blocksText(d);
+  return [
+    [PRESENCE_TEXT[presenceOf(d)], ''],
+    [d.status?.hostname ?? d.hostname, d.cloneSuspect ? 'possible cloned image' : (d.status?.os.distro ?? d.platform)],
+    [d.status?.user ?? '—', ''],
+    [app, title],
+    [idleText(d.activity), ''],
+    [lockText(d.activity), ''],
+    [d.aup ? AUP_TEXT[d.aup] : '—', ''],
+    policyText(d, currentPolicy),
+    [enforcement, mode],
+    [blocks, lastBlock],
+    // Events the device had to drop unsent show under its agent version, in the warning colour.
+    [d.agentVersion ?? '—', lostShort(d)],
+  ];
 }

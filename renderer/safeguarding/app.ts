@@ -1,5 +1,6 @@
 import { roleAllows } from '../../src/shared/roles.js';
 import { visible } from '../shared/console-api.js';
+import { watchScrollRegions } from '../shared/scroll-regions.js';
 import { wireSession, type Me } from '../shared/sign-in.js';
 import { ConcernPage } from './concern-page.js';
 import { ConcernQueue } from './queue.js';
@@ -77,6 +78,7 @@ function route(): void {
   }
 }
 
+watchScrollRegions();
 const checkSession = wireSession(showApp, showSignIn);
 window.addEventListener('hashchange', route);
 void checkSession();

@@ -1,4 +1,5 @@
 import { csvRows } from '../shared/csv.js';
+import type { AupStatusResponse, AupStatusRow } from '../shared/admin-api.js';
 import type { AupCoverageRow, AupReceipt } from '../shared/aup.js';
 import { aupHash, checkReceipt, signAup } from '../shared/node/aup-verify.js';
 import type { Logger } from '../shared/node/log.js';
@@ -83,6 +84,71 @@ export class AupService {
   coverage(variant?: string): Promise<AupCoverageRow[]> {
     return this.store.aupCoverage({ variant });
   }
+
+  /** The variants devices are asked to show now (today one, named by the latest policy). */
+  async variantsInUse(): Promise<string[]> {
+    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
+    return variant ? [variant] : [];
+  }
+
+  /**
+   * Who must accept `variant` and who has: every account seen signed in on a device whose policy
+   * names it, per device, with the user's acceptance of the current version on any device.
+   */
+  async status(variant: string): Promise<AupStatusResponse> {
+    const current = await this.store.latestAup(variant);
+    const onVariant = (await this.variantsInUse()).includes(variant);
+    const devices = onVariant ? (await this.store.listDevices()).filter((d) => !d.revoked) : [];
+    const hostnames = new Map(devices.map((d) => [d.id, d.hostname]));
+    const receipts = current ? (await this.store.aupCoverage({ variant })).filter((r) => r.version === current.version) : [];
+    const firstByUser = new Map<string, AupCoverageRow>();
+    for (const r of receipts) if (!firstByUser.has(r.user) || r.acceptedAt < firstByUser.get(r.user)!.acceptedAt) firstByUser.set(r.user, r);
+    const here = new Set(receipts.map((r) => `${r.deviceId}\u0000${r.user}`));
+    const rows: AupStatusRow[] = (await this.store.usersSeen())
+      .filter((seen) => hostnames.has(seen.deviceId))
+      .map((seen) => {
+        const first = firstByUser.get(seen.user);
+        return {
+          user: seen.user,
+          deviceId: seen.deviceId,
+          hostname: hostnames.get(seen.deviceId)!,
+          lastSeenAt: seen.lastSeenAt,
+          acceptedHere: here.has(`${seen.deviceId}\u0000${seen.user}`),
+          acceptedAt: first?.acceptedAt ?? null,
+          typedName: first?.typedName ?? null,
+        };
+      })
+      .sort((a, b) => Number(a.acceptedAt !== null) - Number(b.acceptedAt !== null) || a.user.localeCompare(b.user) || a.hostname.localeCompare(b.hostname));
+    const users = new Set(rows.map((r) => r.user));
+    const accepted = [...users].filter((u) => firstByUser.has(u)).length;
+    return {
+      variant,
+      version: current?.version ?? null,
+      devices: devices.length,
+      counts: { users: users.size, accepted, notAccepted: users.size - accepted },
+      rows,
+    };
+  }
+}
+
+/** The status report as CSV: one line per user and device, those who have not accepted first. */
+export function aupStatusCsv(status: AupStatusResponse): string {
+  const header = ['variant', 'version', 'user', 'hostname', 'device_id', 'last_seen_at', 'accepted', 'accepted_on_this_device', 'accepted_at', 'typed_name'];
+  return csvRows(
+    header,
+    status.rows.map((r) => [
+      status.variant,
+      status.version ?? '',
+      r.user,
+      r.hostname,
+      r.deviceId,
+      r.lastSeenAt,
+      r.acceptedAt !== null,
+      r.acceptedHere,
+      r.acceptedAt ?? '',
+      r.typedName ?? '',
+    ]),
+  );
 }
 
 /**

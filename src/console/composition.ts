@@ -35,6 +35,7 @@ import { OidcSignIn } from './sso/oidc-sign-in.js';
 import type { SsoConfig } from '../shared/sso-config.js';
 import { StationKeyService } from './station-keys.js';
 import { registerStationRoutes } from './station-routes.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { openSqliteStore } from './store/sqlite-store.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -139,6 +140,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     views,
     consoleKeyId: identity.keyId,
   });
+  registerAdminRoutes(http, { store, aups });
   maintenance.start();
 
   return {

@@ -46,6 +46,7 @@ export class DeviceViews {
     const summary = toDeviceSummary({ ...record, online }, this.live.of(record.id, online));
     summary.aup = await this.aupStatus(record);
     summary.blocks = this.blocks.of(record.id);
+    summary.capabilities = this.live.capabilitiesOf(record.id, online);
     return summary;
   }
 
@@ -63,6 +64,11 @@ export class DeviceViews {
     const record = this.records.get(deviceId);
     if (record) this.feed.publishDevice(await this.summary(record));
     else await this.refresh(deviceId);
+  }
+
+  /** The agent's hello named what it can do (session control, commands...). */
+  capabilities(deviceId: string, capabilities: readonly string[]): void {
+    this.live.setCapabilities(deviceId, capabilities);
   }
 
   async connected(deviceId: string, at: string): Promise<void> {

@@ -15,6 +15,8 @@ import type { DeviceLiveState } from './devices.js';
 export class LiveState {
   private readonly activity = new Map<string, ActivityNow>();
   private readonly sleeping = new Set<string>();
+  /** What each connected agent said it can do in its hello (a claim: it only decides which buttons the dashboard offers). */
+  private readonly capabilities = new Map<string, readonly string[]>();
 
   /** Returns the device's presence before and after, so callers can record a change. */
   connected(deviceId: string): Presence {
@@ -24,6 +26,7 @@ export class LiveState {
 
   disconnected(deviceId: string): Presence {
     this.activity.delete(deviceId);
+    this.capabilities.delete(deviceId);
     return this.sleeping.has(deviceId) ? 'asleep' : 'offline';
   }
 
@@ -31,6 +34,14 @@ export class LiveState {
     // A device reporting its session again has woken up (the `awake` frame may come later).
     this.sleeping.delete(deviceId);
     this.activity.set(deviceId, now);
+  }
+
+  setCapabilities(deviceId: string, capabilities: readonly string[]): void {
+    this.capabilities.set(deviceId, capabilities);
+  }
+
+  capabilitiesOf(deviceId: string, online: boolean): string[] {
+    return online ? [...(this.capabilities.get(deviceId) ?? [])] : [];
   }
 
   setPower(deviceId: string, state: PowerState): void {
@@ -51,5 +62,6 @@ export class LiveState {
   forget(deviceId: string): void {
     this.activity.delete(deviceId);
     this.sleeping.delete(deviceId);
+    this.capabilities.delete(deviceId);
   }
 }

@@ -96,6 +96,8 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       const changed = await store.revokeDevice(device.id);
       hub.disconnect(device.id, CLOSE.revoked, 'revoked');
       deps.views.forget(device.id);
+      // Open dashboards show the device as revoked at once (the device page updates live).
+      await deps.views.refresh(device.id);
       if (changed) await audit(principal, 'device.revoked', device.id, { hostname: device.hostname });
       return ok({ revoked: true, changed });
     })
@@ -191,7 +193,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok({ concern: await deps.concerns.update(id, body, actor(principal)) });
     })
 
-    .add('GET', '/api/v1/aups', 'aup:read', async () => ok({ aups: await store.listAups() }))
+    .add('GET', '/api/v1/aups', 'aup:read', async () => ok({ aups: await store.listAups(), variants: await deps.aups.variantsInUse() }))
     .add('POST', '/api/v1/aups', 'aup:publish', async ({ req, principal }) => {
       const body = await readJson(req, AupPublishRequestSchema);
       const record = await deps.aups.publish(body.variant, body.title, body.markdown, actor(principal));
@@ -265,8 +267,6 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       }
       return ok({ revoked });
     })
-
-    .add('GET', '/api/v1/audit', 'audit:read', async ({ url }) => ok({ audit: await store.listAudit(limitParam(url, 1000)) }))
 
     .add('GET', '/api/v1/feed', 'feed:subscribe', async ({ res, principal }) => {
       if (!deps.feed.subscribe(res, principal!)) {

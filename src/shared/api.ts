@@ -166,6 +166,11 @@ export const DeviceSummarySchema = z.strictObject({
   aup: DeviceAupStatusSchema.optional(),
   /** Programs application control stopped here lately (from app.blocked events). */
   blocks: DeviceBlocksSchema.optional(),
+  /**
+   * What the connected agent said it can do in its hello (e.g. "session", "commands"); empty
+   * while offline. A claim: the dashboard offers commands by it, the device still decides.
+   */
+  capabilities: z.array(z.string().max(64)).max(32).optional(),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
 

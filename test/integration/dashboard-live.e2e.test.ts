@@ -63,10 +63,16 @@ function activity(window: { app: string; title: string | null } | null, extra: R
   };
 }
 
+/** What an agent with session control says first on every connection; the device page offers commands by it. */
+function hello() {
+  const capabilities = ['events', 'policy', 'session', 'commands'];
+  return { v: PROTOCOL_VERSION, type: 'hello', agentVersion: '0.9.1', policyVersion: null, policyDigest: null, mode: 'service', capabilities };
+}
+
 async function simulate(hostname: string, user: string | null = 'pupil1'): Promise<Sim> {
   const device = await enrollRawDevice(consoleProc.url, hostname);
   const socket = await connectAs(consoleProc.url, device);
-  socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: '0.9.1', policyVersion: null, policyDigest: null, mode: 'service', capabilities: [] });
+  socket.send(hello());
   socket.send({ v: PROTOCOL_VERSION, type: 'status', status: status(user, { hostname }) });
   return { device, socket, seq: 0 };
 }
@@ -176,6 +182,7 @@ describe('live device grid', () => {
     expect(await cellText(id, 'state')).toBe('Asleep');
     await screenshot(page, 'dashboard-asleep');
     sim.socket = await connectAs(consoleProc.url, sim.device);
+    sim.socket.send(hello());
     sim.socket.send({ v: PROTOCOL_VERSION, type: 'power', state: 'awake' });
     await waitForCell(id, 'state', 'Online');
     const history = (await consoleProc.api(`/api/v1/devices/${id}/history`)).body.history as { kind: string; presence?: string }[];
@@ -281,7 +288,8 @@ describe('device page', () => {
     expect(history).toContain('user pupil2');
     expect(history).toContain('user pupil1');
     expect(history).toContain('Became online');
-    expect(await page.locator('#event-rows').textContent()).toContain('activity.spans3 spans: Firefox, idle, Scratch');
+    // Events read as sentences; the raw fields are behind "Details".
+    expect(await page.locator('#event-rows').textContent()).toContain('Reported 3 activity spans: Firefox, idle, Scratch');
     expect(await page.textContent('#device-title')).toBe('lab-03');
     expect(await page.textContent('.fact-user')).toBe('pupil2');
     await screenshot(page, 'dashboard-device-page');
@@ -435,7 +443,8 @@ describe('keyboard and contrast', () => {
       [
         'device page',
         async () => {
-          await page.evaluate(() => (document.querySelector('#device-rows tr.row') as HTMLElement).click());
+          // An online device: commands (and so the dialog below) are offered only while it is connected.
+          await page.evaluate(() => (document.querySelector('#device-rows tr.row[data-state="online"]') as HTMLElement).click());
           await page.waitForSelector('#device-page:not([hidden])');
         },
       ],
@@ -544,9 +553,11 @@ describe('application request queue', () => {
     expect(await tech.locator('#nav-requests').isHidden()).toBe(true);
     expect(await tech.locator('#nav-concerns').isHidden()).toBe(true);
     await tech.evaluate(() => (location.hash = '#/requests'));
-    await tech.waitForSelector('#devices:not([hidden])');
+    await tech.waitForSelector('#not-allowed:not([hidden])');
     expect(await tech.locator('#requests').isHidden()).toBe(true);
-    await tech.evaluate(() => (document.querySelector('#device-rows tr.row') as HTMLElement).click());
+    await tech.evaluate(() => (location.hash = '#/devices'));
+    await tech.waitForSelector('#devices:not([hidden])');
+    await tech.evaluate(() => (document.querySelector('#device-rows tr.row[data-state="online"]') as HTMLElement).click());
     await tech.waitForSelector('#device-page:not([hidden])');
     expect(await tech.locator('#device-actions').isVisible()).toBe(true);
     await techContext.close();

@@ -1,3 +1,4 @@
+import { AupStatusResponseSchema } from '../../shared/admin-api.js';
 import { readFileSync } from 'node:fs';
 import { PolicyDocumentSchema, summariseZodError, type PolicyDocument } from '../../shared/policy.js';
 import { intOption, parse } from '../args.js';
@@ -30,6 +31,9 @@ vigil aup publish <file.md> --variant NAME [--title TEXT] [--console URL]
 vigil aup list [--console URL]
 vigil aup coverage [--variant NAME] [--csv] [--console URL]
   Who has accepted which version, on which device (CSV for spreadsheets).
+vigil aup pending --variant NAME [--csv] [--console URL]
+  Who has not accepted the current version yet: everyone seen signing in on a device that shows
+  that variant (--csv: everyone, with an "accepted" column).
 
 vigil device list [--console URL]
 vigil device revoke <device-id> [--console URL]
@@ -235,5 +239,20 @@ export async function runAup(argv: string[]): Promise<void> {
     if (rows.length === 0) console.log(values.variant ? `nobody has accepted an AUP of variant "${values.variant}" yet` : 'nobody has accepted an AUP yet');
     return;
   }
-  throw usageError(`unknown aup command "${sub ?? ''}"; try: vigil aup publish|list|coverage`);
+  if (sub === 'pending') {
+    if (!values.variant) throw usageError('usage: vigil aup pending --variant NAME [--csv]');
+    const query = new URLSearchParams({ variant: values.variant });
+    if (values.csv) return void process.stdout.write(await client.callText('GET', `/api/v1/aups/status?${query}&format=csv`));
+    const status = AupStatusResponseSchema.parse(await client.call('GET', `/api/v1/aups/status?${query}`));
+    const pending = status.rows.filter((r) => r.acceptedAt === null);
+    console.log(`${'USER'.padEnd(16)} ${'DEVICE'.padEnd(20)} LAST SEEN`);
+    for (const r of pending) console.log(`${r.user.padEnd(16)} ${r.hostname.padEnd(20)} ${r.lastSeenAt}`);
+    if (status.version === null) console.log(`no version of "${status.variant}" is published yet`);
+    else
+      console.log(
+        `${status.variant} v${status.version}: ${status.counts.notAccepted} of ${status.counts.users} users seen on its devices have not accepted yet`,
+      );
+    return;
+  }
+  throw usageError(`unknown aup command "${sub ?? ''}"; try: vigil aup publish|list|coverage|pending`);
 }

@@ -60,6 +60,7 @@ export class DeviceSync {
 
   private async hello(ctx: FrameContext, message: Frame<'hello'>): Promise<void> {
     const { deviceId, receivedAt } = ctx;
+    this.views.capabilities(deviceId, message.capabilities);
     await this.store.markOnline(deviceId, receivedAt, message.agentVersion);
     const latest = await this.store.latestPolicy();
     const variant = latest?.document.aup?.variant;

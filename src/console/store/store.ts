@@ -119,6 +119,15 @@ export interface AupCoverageFilter {
   variant?: string;
 }
 
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  target?: string;
+  from?: string;
+  to?: string;
+  limit: number;
+}
+
 export interface AuditRecord {
   id: number;
   at: string;
@@ -265,6 +274,8 @@ export interface AupStore {
 export interface AuditStore {
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   listAudit(limit: number): Promise<AuditRecord[]>;
+  /** Newest first; text fields match a part, case-insensitively; `from`/`to` bound `at` (inclusive). */
+  queryAudit(filter: AuditFilter): Promise<AuditRecord[]>;
   /** Appends unless an entry with this action already has detail[idField] === id; false if it had. */
   appendAuditOnce(entry: Omit<AuditRecord, 'id'>, idField: string, id: string): Promise<boolean>;
   /** The newest entries for one action and target, newest first. */
@@ -298,6 +309,8 @@ export interface DeviceHistoryStore {
   /** Status snapshots and presence changes of a device, newest first (see status-history.ts). */
   appendDeviceHistory(deviceId: string, entry: DeviceHistoryEntry): Promise<void>;
   listDeviceHistory(deviceId: string, filter: { limit: number; kind?: DeviceHistoryEntry['kind'] }): Promise<DeviceHistoryEntry[]>;
+  /** Every account seen signed in on each device (from its status history), with when last seen. */
+  usersSeen(): Promise<{ deviceId: string; user: string; lastSeenAt: string }[]>;
   /** Retention: removes history written before the given time; returns how many rows. */
   deleteDeviceHistoryBefore(iso: string): Promise<number>;
 }

@@ -90,6 +90,49 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('filters the audit log by actor, action, target (part, any case) and time, newest first', async () => {
+      const { store } = await open();
+      const at = (minute: number) => `2026-12-01T09:${String(minute).padStart(2, '0')}:00.000Z`;
+      await store.appendAudit({ at: at(1), actor: 'admin', action: 'device.revoked', target: 'dev-1', detail: {} });
+      await store.appendAudit({ at: at(2), actor: 'Mr Jones', action: 'aup.published', target: 'aup:secondary:1', detail: {} });
+      await store.appendAudit({ at: at(3), actor: 'admin', action: 'enroll-token.created', target: null, detail: { label: '100%_x' } });
+      await store.appendAudit({ at: at(4), actor: 'admin', action: 'aup.published', target: 'aup:primary:1', detail: {} });
+      const ids = async (filter: Parameters<ConsoleStore['queryAudit']>[0]) => (await store.queryAudit(filter)).map((e) => e.at.slice(14, 16));
+      expect(await ids({ limit: 10 })).toEqual(['04', '03', '02', '01']);
+      expect(await ids({ actor: 'JONES', limit: 10 })).toEqual(['02']);
+      expect(await ids({ action: 'aup.', limit: 10 })).toEqual(['04', '02']);
+      expect(await ids({ target: 'secondary', limit: 10 })).toEqual(['02']);
+      // No wildcard meaning: "%" and "_" match themselves only.
+      expect(await ids({ target: '%', limit: 10 })).toEqual([]);
+      expect(await ids({ from: at(2), to: at(3), limit: 10 })).toEqual(['03', '02']);
+      expect(await ids({ actor: 'admin', limit: 2 })).toEqual(['04', '03']);
+      await store.close();
+    });
+
+    it('lists every account seen signed in on each device, from history and the current status', async () => {
+      const { store, d } = await withDevice();
+      const status = (user: string | null, users: string[]) => ({
+        hostname: 'lab-01',
+        os: { platform: 'linux', release: '6.1', distro: null, arch: 'x64' },
+        user,
+        users,
+        uptimeSeconds: 1,
+        agentVersion: '1',
+        policyVersion: null,
+        collectedAt: '2026-12-01T09:00:00.000Z',
+      });
+      await store.appendDeviceHistory(d.id, { at: '2026-12-01T09:00:00.000Z', kind: 'status', status: status('amy', ['amy']) } as never);
+      await store.appendDeviceHistory(d.id, { at: '2026-12-01T10:00:00.000Z', kind: 'status', status: status('ben', ['ben', 'amy']) } as never);
+      await store.appendDeviceHistory(d.id, { at: '2026-12-01T11:00:00.000Z', kind: 'status', status: status(null, []) } as never);
+      await store.saveStatus(d.id, status('cat', ['cat']), '2026-12-01T12:00:00.000Z');
+      expect(await store.usersSeen()).toEqual([
+        { deviceId: d.id, user: 'amy', lastSeenAt: '2026-12-01T10:00:00.000Z' },
+        { deviceId: d.id, user: 'ben', lastSeenAt: '2026-12-01T10:00:00.000Z' },
+        { deviceId: d.id, user: 'cat', lastSeenAt: '2026-12-01T12:00:00.000Z' },
+      ]);
+      await store.close();
+    });
+
     it('hands out policy versions that only ever increase, across restarts', async () => {
       const { store, reopen } = await open();
       const doc = { format: 'vigil-policy/1' as const, name: 'p', agent: { heartbeatSeconds: 30, statusSeconds: 60 } };

@@ -1,4 +1,4 @@
-import type { AuditRecord, AuditStore } from '../store.js';
+import type { AuditFilter, AuditRecord, AuditStore } from '../store.js';
 import { nullableText, type Db, type Row } from './database.js';
 
 export class SqliteAudit implements AuditStore {
@@ -11,6 +11,19 @@ export class SqliteAudit implements AuditStore {
   }
   async listAudit(limit: number): Promise<AuditRecord[]> {
     return (this.db.prepare('SELECT * FROM audit ORDER BY id DESC LIMIT ?').all(limit) as Row[]).map(toAudit);
+  }
+  async queryAudit(filter: AuditFilter): Promise<AuditRecord[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    // instr() on lower-cased text: a part match with no LIKE wildcards to escape.
+    for (const column of ['actor', 'action', 'target'] as const) {
+      const wanted = filter[column]?.trim();
+      if (wanted) (where.push(`instr(lower(coalesce(${column}, '')), ?) > 0`), args.push(wanted.toLowerCase()));
+    }
+    if (filter.from) (where.push('at >= ?'), args.push(filter.from));
+    if (filter.to) (where.push('at <= ?'), args.push(filter.to));
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit) as Row[]).map(toAudit);
   }
   async appendAuditOnce(entry: Omit<AuditRecord, 'id'>, idField: string, id: string): Promise<boolean> {
     if (!/^[A-Za-z][A-Za-z0-9]*$/.test(idField)) throw new Error(`bad audit id field ${idField}`);
