@@ -52,7 +52,6 @@ const PAGES: Record<string, PageEntry> = {
   '#/stations': { section: 'stations', nav: 'nav-stations', permission: 'stations:manage', load: () => stationsPage().load() },
   '#/tokens': { section: 'tokens', nav: 'nav-tokens', permission: 'enroll-tokens:manage', load: () => tokensPage().load() },
   '#/audit': { section: 'audit', nav: 'nav-audit', permission: 'audit:read', load: () => auditPage().load() },
-  '#/users': { section: 'users', nav: 'nav-users', permission: 'users:manage' },
 };
 const SECTIONS = ['devices', 'device-page', 'not-allowed', ...new Set(Object.values(PAGES).map((p) => p.section))];
 let groups: Record<string, string[]> = {};

@@ -504,9 +504,12 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     await sally.keyboard.press('Enter');
     await sally.waitForSelector('#devices:not([hidden])');
 
-    await admin.evaluate(() => (location.hash = '#/users'));
-    await admin.waitForSelector('#users:not([hidden])');
-    await checkEveryView(admin, 'users-slot');
+    // Users is the account management page of its own (sign-in work), reached from the navigation and back.
+    await openFromNav(admin, 'nav-users', 'users');
+    await checkEveryView(admin, 'users');
+    await tabTo(admin, '#back-to-dashboard', { back: true });
+    await admin.keyboard.press('Enter');
+    await admin.waitForSelector('#devices:not([hidden])');
     await admin.evaluate(() => (location.hash = '#/requests'));
     await admin.waitForSelector('#requests:not([hidden])');
     await checkEveryView(admin, 'requests');
