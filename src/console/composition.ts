@@ -20,6 +20,10 @@ import { Router } from './http/router.js';
 import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
 import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
+import { ALL_DEVICES, PolicyDistribution } from './policies/distribution.js';
+import { PolicyPublisher } from './policies/publisher.js';
+import { signCanonicalText } from '../shared/node/signing.js';
+import type { PolicyRecord } from './store/store.js';
 import { deliverPolicy } from './policy-delivery.js';
 import { registerRoutes } from './routes.js';
 import { StationKeyService } from './station-keys.js';
@@ -73,13 +77,35 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const views = new DeviceViews(store, feed, (id) => hub.isOnline(id), log.child('devices'));
   await views.seed();
 
-  const deliver = (record: Parameters<typeof deliverPolicy>[3]) => deliverPolicy(store, hub, feed, record);
+  // One group set until the policy plane (groups, named policies) computes devices' sets; its
+  // versions then come from the plane's counter, today from the policy store's.
+  const publisher = new PolicyPublisher({
+    sign: (text) => signCanonicalText('policy', text, identity.privateKey, identity.publicKey),
+    now: () => new Date(),
+    nextVersion: () => {
+      throw new Error('policy versions come from the policy store until the policy plane signs group sets');
+    },
+    lifetimeMs: 90 * 86400_000,
+  });
+  const distribution = new PolicyDistribution({
+    publisher,
+    hub,
+    groupSetOf: () => ALL_DEVICES,
+    publicKeyOf: async (id) => {
+      const device = await store.getDevice(id);
+      return device && !device.revoked ? device.publicKey : null;
+    },
+    log: agentLog.child('policy-delivery'),
+  });
+  const held = await store.latestPolicy();
+  if (held) publisher.adopt(ALL_DEVICES.key, ALL_DEVICES.groups, held.bundle);
+  const deliver = (record: PolicyRecord) => deliverPolicy(store, hub, distribution, feed, record);
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
   const policies = new PolicyService(store, identity);
   const aups = new AupService(store, identity, log.child('aup'));
   const concerns = new ConcernService(store);
   const commands = new CommandService(store, identity, hub, log.child('commands'));
-  const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
+  const maintenance = new Maintenance(store, policies, distribution, feed, log.child('maintenance'), {
     retentionDays: config.retentionDays ?? 180,
     closedConcernRetentionDays: config.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
     intervalMs: 3600_000,
@@ -90,6 +116,8 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const stations = new StationKeyService(store, policies, deliver, log.child('stations'));
   const sync = new DeviceSync(store, views, () => maintenance.reissueForConflict(), agentLog);
   registerAgentConsumers(agentRouter, { sync, events: new EventWriter(store), concerns, aups, views, appRequests, commands, feed, stats, log: agentLog });
+  // After DeviceSync: a device's hello is recorded before it is offered a policy.
+  distribution.register(agentRouter);
 
   const http = new Router(auth.authenticate);
   registerStationRoutes(http, stations, { store, log: log.child('station-reports') });
@@ -103,6 +131,8 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     concerns,
     commands,
     hub,
+    distribution,
+    deliver,
     feed,
     views,
     consoleKeyId: identity.keyId,

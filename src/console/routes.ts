@@ -16,7 +16,6 @@ import { createLogger } from '../shared/node/log.js';
 import type { AppRequestService } from './app-requests.js';
 import type { ConcernService } from './concerns.js';
 import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
-import { deliverPolicy } from './policy-delivery.js';
 import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
@@ -31,6 +30,10 @@ import type { Principal, RouteResult, Router } from './http/router.js';
 import { AupPublishRequestSchema, AupVariantSchema } from '../shared/aup.js';
 import { coverageCsv, type AupService } from './aups.js';
 import type { PolicyService } from './policies.js';
+import type { PolicyDistribution } from './policies/distribution.js';
+import { POLICY_BUNDLE_PATH, POLICY_DELTA_PATH } from '../shared/policies/delivery.js';
+import { LIMITS } from '../shared/limits.js';
+import type { PolicyRecord } from './store/store.js';
 import type { CommandService } from './commands.js';
 import { CommandRequestSchema } from '../shared/command.js';
 import type { ConsoleStore } from './store/store.js';
@@ -45,6 +48,9 @@ export interface RouteDeps {
   concerns: ConcernService;
   commands: CommandService;
   hub: AgentHub;
+  distribution: PolicyDistribution;
+  /** Gets a just-published policy to the devices and the dashboards (policy-delivery.ts). */
+  deliver(record: PolicyRecord): Promise<number>;
   feed: FeedHub;
   views: DeviceViews;
   consoleKeyId: string;
@@ -144,7 +150,13 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok({ events });
     })
     .add('GET', '/api/v1/stats', 'devices:read', async () =>
-      ok({ hub: hub.stats, online: hub.onlineCount, feedSubscribers: deps.feed.subscriberCount, events: await store.countEvents() }),
+      ok({
+        hub: hub.stats,
+        online: hub.onlineCount,
+        feedSubscribers: deps.feed.subscriberCount,
+        events: await store.countEvents(),
+        policyDelivery: deps.distribution.stats,
+      }),
     )
 
     .add('GET', '/api/v1/policies', 'policy:read', async ({ url }) => ok({ policies: await store.listPolicies(limitParam(url, 500)) }))
@@ -154,10 +166,21 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       return ok(latest);
     })
     .add('POST', '/api/v1/policies', 'policy:push', async ({ req, principal }) => {
-      const body = await readJson(req, PolicyPushRequestSchema);
+      const body = await readJson(req, PolicyPushRequestSchema, { maxBytes: LIMITS.policyPushMaxBytes, limitName: 'the policy push limit' });
       const record = await deps.policies.serially(() => deps.policies.publish(body.policy, actor(principal), body.expiresInDays));
-      const deliveredTo = await deliverPolicy(store, hub, deps.feed, record);
+      const deliveredTo = await deps.deliver(record);
       return ok({ version: record.version, keyId: deps.consoleKeyId, deliveredTo }, 201);
+    })
+
+    // Devices fetch their signed policy here after a policy.available notice; they authenticate
+    // with their device key (Vigil-Device), not a user session.
+    .add('GET', `${POLICY_BUNDLE_PATH}/:digest`, 'public', async ({ req, res, url }) => {
+      await deps.distribution.serveFetch(req, res, url.pathname);
+      return { handled: true };
+    })
+    .add('GET', `${POLICY_DELTA_PATH}/:from/:to`, 'public', async ({ req, res, url }) => {
+      await deps.distribution.serveFetch(req, res, url.pathname);
+      return { handled: true };
     })
 
     .add('GET', '/api/v1/app-requests', 'app-requests:manage', async ({ url }) => {
@@ -270,7 +293,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
   registerDeviceRoutes(router, {
     store,
-    hub,
+    distribution: deps.distribution,
     findDevice: (id) => findDevice(store, id),
     audit: (username, action, target, detail) => audit({ username } as Principal, action, target, detail),
   });
