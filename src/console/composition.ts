@@ -20,7 +20,7 @@ import { Router } from './http/router.js';
 import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
 import { Maintenance } from './maintenance.js';
 import { PolicyService } from './policies.js';
-import { ALL_DEVICES, PolicyDistribution } from './policies/distribution.js';
+import { ALL_DEVICES, PolicyDistribution, type GroupSetPlace } from './policies/distribution.js';
 import { PolicyPublisher } from './policies/publisher.js';
 import { signCanonicalText } from '../shared/node/signing.js';
 import type { PolicyRecord } from './store/store.js';
@@ -41,6 +41,17 @@ export interface ConsoleConfig {
   secureCookies: boolean;
   env?: NodeJS.ProcessEnv;
   log?: Logger;
+  /**
+   * Which group set each device is in and the console-wide version counter, when the policy
+   * plane provides them (and the fleet benchmark, standing in for it). Without it every device
+   * is in one group set and today's single policy, versioned by the policy store, is delivered.
+   */
+  policyPlacement?: PolicyPlacement;
+}
+
+export interface PolicyPlacement {
+  groupSetOf(deviceId: string): GroupSetPlace | null | Promise<GroupSetPlace | null>;
+  nextVersion(): number;
 }
 
 /** Everything the HTTP/WebSocket server needs, built once. */
@@ -49,6 +60,7 @@ export interface ConsoleParts {
   identity: ConsoleIdentity;
   store: ConsoleStore;
   hub: AgentHub;
+  distribution: PolicyDistribution;
   http: Router;
   firstRun: FirstRunSecrets | null;
   /** Stops timers and connections (before the server closes); the store is closed after it. */
@@ -82,15 +94,18 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const publisher = new PolicyPublisher({
     sign: (text) => signCanonicalText('policy', text, identity.privateKey, identity.publicKey),
     now: () => new Date(),
-    nextVersion: () => {
-      throw new Error('policy versions come from the policy store until the policy plane signs group sets');
-    },
+    nextVersion:
+      config.policyPlacement?.nextVersion ??
+      (() => {
+        throw new Error('policy versions come from the policy store until the policy plane signs group sets');
+      }),
     lifetimeMs: 90 * 86400_000,
   });
   const distribution = new PolicyDistribution({
     publisher,
     hub,
-    groupSetOf: () => ALL_DEVICES,
+    groupSetOf: config.policyPlacement?.groupSetOf ?? (() => ALL_DEVICES),
+    resignForDevicesAhead: config.policyPlacement !== undefined,
     publicKeyOf: async (id) => {
       const device = await store.getDevice(id);
       return device && !device.revoked ? device.publicKey : null;
@@ -145,6 +160,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     identity,
     store,
     hub,
+    distribution,
     http,
     firstRun: secrets,
     async stop() {

@@ -136,6 +136,14 @@ export class PolicyDistribution implements PolicyDistributionPort {
     return this.offer(deviceId, true);
   }
 
+  /** What a group set's devices are offered now: version, digest, and sizes as delivered. */
+  async published(key: string): Promise<{ version: number; digest: string; size: number; compressedSize: number } | null> {
+    const set = this.deps.publisher.current(key);
+    if (!set) return null;
+    const encoded = (await this.deps.publisher.bundleBytes(set.digest))!;
+    return { version: set.version, digest: set.digest, size: set.size, compressedSize: encoded.bytes.length };
+  }
+
   /** GET /api/v1/agent/policy/bundle/:digest and /delta/:from/:to (device-authenticated). */
   async serveFetch(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const answer = await answerPolicyFetch(path, req.headers.authorization, {
