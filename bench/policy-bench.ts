@@ -79,7 +79,11 @@ const fromConsole = lines(consoleProc, 'the console');
 const url = /listening on (\S+)/.exec((await fromConsole((m) => typeof m.text === 'string' && m.text.startsWith('listening'))).text)![1]!;
 say(`console at ${url} (pid ${consoleProc.pid}); enrolling ${agents} agents in ${processes} simulator processes`);
 
-const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+const login = await fetch(`${url}/api/v1/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ username: 'admin', password }),
+});
 const { token: session } = (await login.json()) as { token: string };
 
 const sims = Array.from({ length: processes }, (_, i) => {
@@ -87,7 +91,20 @@ const sims = Array.from({ length: processes }, (_, i) => {
   const verifiers = Math.floor(Number(args.verifiers) / processes) + (i < Number(args.verifiers) % processes ? 1 : 0);
   const child = spawn(
     process.execPath,
-    ['--max-old-space-size=4096', join(dist, 'bench/policy-fleet.js'), '--url', url, '--token', token, '--agents', String(share), '--verifiers', String(verifiers), '--shard', String(i)],
+    [
+      '--max-old-space-size=4096',
+      join(dist, 'bench/policy-fleet.js'),
+      '--url',
+      url,
+      '--token',
+      token,
+      '--agents',
+      String(share),
+      '--verifiers',
+      String(verifiers),
+      '--shard',
+      String(i),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.push(child);
@@ -130,11 +147,25 @@ async function rollout(command: object, label: string) {
     const failures = reports.reduce((n, r) => n + r.failures, 0);
     if (done === connected || Date.now() - at > 900_000) {
       dashboard.measuring = false;
-      const times = took.filter((t): t is { at: number; via: string } => t !== null).map((t) => t.at - at).sort((a, b) => a - b);
-      return { reports, published, done, failures, allMs: done === connected ? times.at(-1)! : null, p99Ms: percentile(times, 99), dashboard: [...dashboard.latencies].sort((a, b) => a - b), via: took.map((t) => t?.via) };
+      const times = took
+        .filter((t): t is { at: number; via: string } => t !== null)
+        .map((t) => t.at - at)
+        .sort((a, b) => a - b);
+      return {
+        reports,
+        published,
+        done,
+        failures,
+        allMs: done === connected ? times.at(-1)! : null,
+        p99Ms: percentile(times, 99),
+        dashboard: [...dashboard.latencies].sort((a, b) => a - b),
+        via: took.map((t) => t?.via),
+      };
     }
     const problem = reports.find((r) => r.lastProblem)?.lastProblem;
-    say(`${label}: ${done}/${connected} agents hold it after ${Math.round((Date.now() - at) / 1000)} s (${failures} failed fetches${problem ? `; last: ${problem}` : ''})`);
+    say(
+      `${label}: ${done}/${connected} agents hold it after ${Math.round((Date.now() - at) / 1000)} s (${failures} failed fetches${problem ? `; last: ${problem}` : ''})`,
+    );
   }
 }
 

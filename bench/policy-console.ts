@@ -34,7 +34,13 @@ const running = await startConsole({
 process.stdout.write(`listening on ${running.url}\n`);
 
 const AT = new Date().toISOString();
-const record = (sha256: string): RuleRecord => ({ rule: { kind: 'sha256', sha256, action: 'allow' }, exception: false, author: 'bench', addedAt: AT, origin: 'file' });
+const record = (sha256: string): RuleRecord => ({
+  rule: { kind: 'sha256', sha256, action: 'allow' },
+  exception: false,
+  author: 'bench',
+  addedAt: AT,
+  origin: 'file',
+});
 let baseline: RuleRecord[] = [];
 
 createInterface({ input: process.stdin }).on('line', (line) => {

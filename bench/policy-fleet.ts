@@ -89,11 +89,16 @@ function downloadOnce(agent: PolicyAgent, path: string, size: number, sha256: st
 async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
   if (agent.held.digest === notice.digest) return;
   if (agent.verifier) {
-    const outcome = await fetchAnnouncedPolicy(notice, agent.held.bundle, { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version }, {
-      consoleUrl: args.url,
-      deviceId: agent.key.deviceId,
-      key: agent.key,
-    });
+    const outcome = await fetchAnnouncedPolicy(
+      notice,
+      agent.held.bundle,
+      { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version },
+      {
+        consoleUrl: args.url,
+        deviceId: agent.key.deviceId,
+        key: agent.key,
+      },
+    );
     // The agent's fetch reads through fetch(): its bytes are the announced sizes it accepted.
     agent.bytes += outcome.ok ? (outcome.via === 'delta' ? notice.delta!.size : notice.compressed.size) : 0;
     if (!outcome.ok) {

@@ -15,7 +15,13 @@ export interface SimIdentity {
   link: AgentLink;
 }
 
-export async function enrollSimAgents(url: string, token: string, count: number, log: Logger, hostnamePrefix = 'sim'): Promise<{ agents: SimIdentity[]; consoleKey: string }> {
+export async function enrollSimAgents(
+  url: string,
+  token: string,
+  count: number,
+  log: Logger,
+  hostnamePrefix = 'sim',
+): Promise<{ agents: SimIdentity[]; consoleKey: string }> {
   const wsUrl = new URL(AGENT_WS_PATH, url);
   wsUrl.protocol = 'ws:';
   let consoleKey = '';
@@ -27,7 +33,9 @@ export async function enrollSimAgents(url: string, token: string, count: number,
         const key = { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
         const request = { consoleUrl: url, token, key, hostname: `${hostnamePrefix}-${i + j}`, platform: 'linux' as const, machineIdHint: null };
         // A busy console may drop a connection; an agent would try again, so the simulator does (twice).
-        const device = await enroll(request).catch(() => enroll(request)).catch(() => enroll(request));
+        const device = await enroll(request)
+          .catch(() => enroll(request))
+          .catch(() => enroll(request));
         consoleKey = device.consolePublicKey;
         return key;
       }),

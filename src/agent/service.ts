@@ -175,12 +175,7 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     store: policyStore,
     pump,
     status,
-    capabilities: () => [
-      'events',
-      'policy',
-      POLICY_FETCH_CAPABILITY,
-      ...(seat.runner ? ['session', 'commands', ...(seat.activity ? ['activity'] : [])] : []),
-    ],
+    capabilities: () => ['events', 'policy', POLICY_FETCH_CAPABILITY, ...(seat.runner ? ['session', 'commands', ...(seat.activity ? ['activity'] : [])] : [])],
     onConnected: () => seat.activity?.resend(),
     onDown: () => aupQueries.linkDown(),
     handlers: {

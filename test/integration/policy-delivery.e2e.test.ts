@@ -69,7 +69,9 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
       () => `device to apply policy ${version}`,
     );
   const rejections = async () =>
-    (await consoleProc.api(`/api/v1/events?type=policy.rejected&device=${deviceId}`)).body.events.map((e: { event: { data: Record<string, unknown> } }) => e.event.data) as {
+    (await consoleProc.api(`/api/v1/events?type=policy.rejected&device=${deviceId}`)).body.events.map(
+      (e: { event: { data: Record<string, unknown> } }) => e.event.data,
+    ) as {
       version: number;
       reason: string;
       detail: string;
@@ -111,7 +113,11 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
     expect(proxy.frames.some((f) => JSON.parse(f).type === 'policy')).toBe(false);
     expect(fetchesSince(before)).toEqual([{ path: bundlePath(notice.digest), status: 200, bytes: notice.compressed.size }]);
 
-    await waitUntil(async () => (await device()).status?.appControl?.enforcement === 'pre-exec', 60_000, () => 'status pre-exec');
+    await waitUntil(
+      async () => (await device()).status?.appControl?.enforcement === 'pre-exec',
+      60_000,
+      () => 'status pre-exec',
+    );
     expect(execProgram(place('true-tool', '/usr/bin/true'))).toMatchObject({ code: 0, error: null });
     expect(execProgram(place('echo-tool', '/usr/bin/echo')).error).toBe('EPERM');
     expect(proxy.upgrades).toBe(upgradesBefore);
@@ -172,7 +178,11 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
     proxy.answer = (path) => (path === bundlePath(first.digest) ? oldBytes : null);
     const lie = held + 1000;
     proxy.inject(JSON.stringify({ ...first, version: lie, delta: undefined }));
-    await waitUntil(async () => (await rejections()).find((r) => r.version === lie), 60_000, () => 'rollback rejection');
+    await waitUntil(
+      async () => (await rejections()).find((r) => r.version === lie),
+      60_000,
+      () => 'rollback rejection',
+    );
     proxy.answer = null;
     expect((await rejections()).filter((r) => r.version === lie)).toEqual([expect.objectContaining({ reason: 'rollback', keptVersion: held })]);
     expect((await device()).policyVersion).toBe(held);
@@ -192,7 +202,11 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
     };
     const before = proxy.requests.length;
     for (let i = 0; i < 5; i++) proxy.inject(JSON.stringify(tooBig));
-    await waitUntil(async () => (await rejections()).find((r) => r.version === tooBig.version), 60_000, () => 'too-large rejection');
+    await waitUntil(
+      async () => (await rejections()).find((r) => r.version === tooBig.version),
+      60_000,
+      () => 'too-large rejection',
+    );
     // The link still carries the next real change, on the same connection.
     const v = await push(policy(allow(TRUE_SHA), allow(ECHO_SHA)));
     await applied(v);
@@ -206,8 +220,20 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
   it('an agent that cannot fetch is never sent a frame over the limit, keeps its link, and gets small policies in a frame', async () => {
     const raw = await enrollRawDevice(consoleProc.url, 'old-agent');
     const socket = await connectAs(consoleProc.url, raw);
-    socket.send({ v: PROTOCOL_VERSION, type: 'hello', agentVersion: 'old', policyVersion: null, policyDigest: null, mode: 'service', capabilities: ['events', 'policy'] });
-    await waitUntil(async () => (await consoleProc.api('/api/v1/stats')).body.policyDelivery.framesWithheld > 0, 30_000, () => 'frame withheld');
+    socket.send({
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      agentVersion: 'old',
+      policyVersion: null,
+      policyDigest: null,
+      mode: 'service',
+      capabilities: ['events', 'policy'],
+    });
+    await waitUntil(
+      async () => (await consoleProc.api('/api/v1/stats')).body.policyDelivery.framesWithheld > 0,
+      30_000,
+      () => 'frame withheld',
+    );
     expect(socket.received.filter((m) => m.type === 'policy' || m.type === 'policy.available')).toEqual([]);
     const small = await push({ format: 'vigil-policy/1', name: 'small', applications: { mode: 'monitor', defaultAction: 'allow', rules: [allow(TRUE_SHA)] } });
     const frame = await socket.next('policy', 30_000);

@@ -107,7 +107,13 @@ export class PolicyNoticesHandler implements Component {
 
   private report(notice: PolicyAvailableMessage, problem: FetchProblem): void {
     const keptVersion = this.deps.store.version;
-    this.deps.log.warn('did not take an announced policy', { version: notice.version, via: problem.via, reason: problem.problem, detail: problem.detail, keptVersion });
+    this.deps.log.warn('did not take an announced policy', {
+      version: notice.version,
+      via: problem.via,
+      reason: problem.problem,
+      detail: problem.detail,
+      keptVersion,
+    });
     this.deps.sink.emit({
       type: 'policy.rejected',
       data: { version: notice.version, reason: problem.problem, detail: `${problem.via}: ${problem.detail}`.slice(0, 512), keptVersion },
