@@ -40,7 +40,7 @@ interface PolicyAgent extends SimIdentity {
   busy: Promise<void>;
 }
 
-const enrolled = await enrollSimAgents(args.url, args.token, Number(args.agents), log, `policy-sim-${args.shard}`);
+const enrolled = await enrollSimAgents(args.url, args.token, Number(args.agents), log, `policy-sim-${args.shard}`, 10);
 const fleet: PolicyAgent[] = enrolled.agents.map((a, i) => ({
   ...a,
   verifier: i < Number(args.verifiers),

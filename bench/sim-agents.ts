@@ -15,6 +15,18 @@ export interface SimIdentity {
   link: AgentLink;
 }
 
+/** A busy console may drop or time out an enrollment; an agent tries again later, so the simulator does (five times, waiting longer each time). */
+async function enrollPatiently(request: Parameters<typeof enroll>[0]): ReturnType<typeof enroll> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await enroll(request);
+    } catch (error) {
+      if (attempt === 5) throw error;
+      await new Promise((r) => setTimeout(r, attempt * 2000));
+    }
+  }
+}
+
 export async function enrollSimAgents(
   url: string,
   token: string,
@@ -26,14 +38,13 @@ export async function enrollSimAgents(
   wsUrl.protocol = 'ws:';
   let consoleKey = '';
   const agents: SimIdentity[] = [];
-  for (let i = 0; i < count; i += 50) {
+  for (let i = 0; i < count; i += batch) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(50, count - i) }, async (_, j) => {
+      Array.from({ length: Math.min(batch, count - i) }, async (_, j) => {
         const pair = generateEd25519KeyPair();
         const key = { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
         const request = { consoleUrl: url, token, key, hostname: `${hostnamePrefix}-${i + j}`, platform: 'linux' as const, machineIdHint: null };
-        // A busy console may drop a connection; an agent would try again, so the simulator does (twice).
-        const device = await enroll(request)
+        const device = await enrollPatiently(request);
           .catch(() => enroll(request))
           .catch(() => enroll(request));
         consoleKey = device.consolePublicKey;
