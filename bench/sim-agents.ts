@@ -33,20 +33,19 @@ export async function enrollSimAgents(
   count: number,
   log: Logger,
   hostnamePrefix = 'sim',
+  batchSize = 50,
 ): Promise<{ agents: SimIdentity[]; consoleKey: string }> {
   const wsUrl = new URL(AGENT_WS_PATH, url);
   wsUrl.protocol = 'ws:';
   let consoleKey = '';
   const agents: SimIdentity[] = [];
-  for (let i = 0; i < count; i += batch) {
+  for (let i = 0; i < count; i += batchSize) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(batch, count - i) }, async (_, j) => {
+      Array.from({ length: Math.min(batchSize, count - i) }, async (_, j) => {
         const pair = generateEd25519KeyPair();
         const key = { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
         const request = { consoleUrl: url, token, key, hostname: `${hostnamePrefix}-${i + j}`, platform: 'linux' as const, machineIdHint: null };
         const device = await enrollPatiently(request);
-          .catch(() => enroll(request))
-          .catch(() => enroll(request));
         consoleKey = device.consolePublicKey;
         return key;
       }),
