@@ -86,9 +86,17 @@ const login = await fetch(`${url}/api/v1/login`, {
 });
 const { token: session } = (await login.json()) as { token: string };
 
-const sims = Array.from({ length: processes }, (_, i) => {
-  const share = Math.floor(agents / processes) + (i < agents % processes ? 1 : 0);
-  const verifiers = Math.floor(Number(args.verifiers) / processes) + (i < Number(args.verifiers) % processes ? 1 : 0);
+// The agents that verify in full get a simulator process of their own: their CPU-bound checks
+// (a real agent does them on its own device) must not hold up the digest-checking agents' I/O.
+const verifierCount = Math.min(Number(args.verifiers), agents);
+const shares = [
+  ...Array.from({ length: processes }, (_, i) => ({
+    agents: Math.floor((agents - verifierCount) / processes) + (i < (agents - verifierCount) % processes ? 1 : 0),
+    verifiers: 0,
+  })),
+  { agents: verifierCount, verifiers: verifierCount },
+].filter((s) => s.agents > 0);
+const sims = shares.map((share, i) => {
   const child = spawn(
     process.execPath,
     [
@@ -99,9 +107,9 @@ const sims = Array.from({ length: processes }, (_, i) => {
       '--token',
       token,
       '--agents',
-      String(share),
+      String(share.agents),
       '--verifiers',
-      String(verifiers),
+      String(share.verifiers),
       '--shard',
       String(i),
     ],
@@ -194,6 +202,8 @@ say(
     deltaBytesMaxPerAgent: Math.max(...deltaBytes),
     dashboardUpdatesDuringRollout: full.dashboard.length,
     deltaP99Ms: delta.p99Ms,
+    fullAllMsDigestCheckingAgents: full.digestOnlyAllMs,
+    deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,
     stillConnected: delta.reports.reduce((n, r) => n + r.connected, 0),
     fullPublish: { prepareMs: full.published.prepareMs, commitMs: full.published.commitMs },
     deltaPublish: { prepareMs: delta.published.prepareMs, commitMs: delta.published.commitMs },
