@@ -159,11 +159,16 @@ async function rollout(command: object, label: string) {
         .filter((t): t is { at: number; via: string } => t !== null)
         .map((t) => t.at - at)
         .sort((a, b) => a - b);
+      const digestOnly = reports
+        .filter((r) => r.verifiers === 0)
+        .flatMap((r) => r.versions.map((v) => v.took).reduce((a, b) => a.map((x, i) => x ?? b[i]!)))
+        .map((t) => (t ? t.at - at : Infinity));
       return {
         reports,
         published,
         done,
         failures,
+        digestOnlyAllMs: Math.max(...digestOnly),
         allMs: done === connected ? times.at(-1)! : null,
         p99Ms: percentile(times, 99),
         dashboard: [...dashboard.latencies].sort((a, b) => a - b),
