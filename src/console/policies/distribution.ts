@@ -29,7 +29,7 @@ export interface PolicyDistributionPort {
   /** Merges every group set and checks the limits, changing nothing (throws PolicyLimitError naming the limit). */
   prepare(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<PublicationPlan>;
   /** Signs the group sets the plan changes (one new version) and tells their connected devices. */
-  commit(plan: PublicationPlan): Promise<{ changedKeys: string[]; notified: number }>;
+  commit(plan: PublicationPlan): Promise<{ changedKeys: string[]; notified: number; version: number | null }>;
   /** The device's group set changed (group, token or device edit): tells it now if it is connected. */
   deviceMoved(deviceId: string): Promise<boolean>;
 }
@@ -113,9 +113,11 @@ export class PolicyDistribution implements PolicyDistributionPort {
     return this.deps.publisher.prepare(model, groupSets);
   }
 
-  async commit(plan: PublicationPlan): Promise<{ changedKeys: string[]; notified: number }> {
+  async commit(plan: PublicationPlan): Promise<{ changedKeys: string[]; notified: number; version: number | null }> {
     const changedKeys = await this.deps.publisher.commit(plan);
-    return { changedKeys, notified: await this.notify(new Set(changedKeys)) };
+    // One version for every set a commit signs.
+    const version = changedKeys.length > 0 ? this.deps.publisher.current(changedKeys[0]!)!.version : null;
+    return { changedKeys, notified: await this.notify(new Set(changedKeys)), version };
   }
 
   deviceMoved(deviceId: string): Promise<boolean> {
