@@ -125,12 +125,22 @@ async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise
   agent.link.send({ v: PROTOCOL_VERSION, type: 'policy.ack', version: notice.version });
 }
 
+/** As the agent's notice tracker does, a failed fetch is tried again later (here: 2 s, up to five times). */
+async function takeRetrying(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const failuresBefore = agent.failures;
+    await take(agent, notice);
+    if (agent.failures === failuresBefore) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
 for (const agent of fleet) {
   agent.link.on('message', (message) => {
     if (message.type !== 'policy.available') return;
     agent.bytes += Buffer.byteLength(JSON.stringify(message));
     // One notice at a time per agent, as the agent's tracker handles them.
-    agent.busy = agent.busy.then(() => take(agent, message));
+    agent.busy = agent.busy.then(() => takeRetrying(agent, message));
   });
 }
 const ready = await connectSimAgents(fleet, (agent) =>
