@@ -1,10 +1,9 @@
-import { createPrivateKey, randomUUID } from 'node:crypto';
-import { enroll } from '../src/agent/enroll.js';
-import { AgentLink } from '../src/agent/link.js';
-import { generateEd25519KeyPair } from '../src/shared/node/crypto.js';
+import { randomUUID } from 'node:crypto';
+import type { AgentLink } from '../src/agent/link.js';
 import { createLogger } from '../src/shared/node/log.js';
-import { AGENT_WS_PATH, PROTOCOL_VERSION } from '../src/shared/protocol.js';
+import { PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { benchArgs, percentile } from './args.js';
+import { connectSimAgents, enrollSimAgents } from './sim-agents.js';
 
 /**
  * A fleet of simulated agents in one process, each with its own key, enrollment and
@@ -40,49 +39,12 @@ const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 // 1. Enroll, a few at a time (the console's enrollment is a signed HTTP request each).
 const started = Date.now();
-const wsUrl = new URL(AGENT_WS_PATH, args.url);
-wsUrl.protocol = 'ws:';
-let consoleKey = '';
-for (let i = 0; i < agents; i += 50) {
-  const batch = await Promise.all(
-    Array.from({ length: Math.min(50, agents - i) }, async (_, j) => {
-      const pair = generateEd25519KeyPair();
-      const key = { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
-      const device = await enroll({ consoleUrl: args.url, token: args.token, key, hostname: `sim-${i + j}`, platform: 'linux', machineIdHint: null });
-      consoleKey = device.consolePublicKey;
-      return key;
-    }),
-  );
-  for (const key of batch) {
-    const link = new AgentLink({
-      url: wsUrl.toString(),
-      deviceId: key.deviceId,
-      privateKey: key.privateKey,
-      publicKey: key.publicKey,
-      consolePublicKey: consoleKey,
-      log,
-      backoffMaxMs: 5000,
-    });
-    fleet.push({ link, seq: 0, sent: new Map(), policyAt: new Map() });
-  }
-}
+const enrolled = await enrollSimAgents(args.url, args.token, agents, log);
+for (const { link } of enrolled.agents) fleet.push({ link, seq: 0, sent: new Map(), policyAt: new Map() });
 say({ phase: 'enrolled', agents: fleet.length, ms: Date.now() - started });
 
 // 2. Connect everyone and wait until all are authenticated.
-let ready = 0;
 for (const agent of fleet) {
-  agent.link.on('ready', () => {
-    ready++;
-    agent.link.send({
-      v: PROTOCOL_VERSION,
-      type: 'hello',
-      agentVersion: 'sim',
-      policyVersion: null,
-      policyDigest: null,
-      mode: 'service',
-      capabilities: ['events'],
-    });
-  });
   agent.link.on('message', (message) => {
     if (message.type === 'events.ack') {
       const now = performance.now();
@@ -102,11 +64,17 @@ for (const agent of fleet) {
   });
 }
 const connectStart = Date.now();
-for (let i = 0; i < fleet.length; i++) {
-  fleet[i]!.link.start();
-  if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
-}
-while (ready < fleet.length && Date.now() - connectStart < 120_000) await new Promise((r) => setTimeout(r, 100));
+const ready = await connectSimAgents(enrolled.agents, ({ link }) =>
+  link.send({
+    v: PROTOCOL_VERSION,
+    type: 'hello',
+    agentVersion: 'sim',
+    policyVersion: null,
+    policyDigest: null,
+    mode: 'service',
+    capabilities: ['events'],
+  }),
+);
 say({ phase: 'connected', agents: ready, ms: Date.now() - connectStart });
 
 // 3. Steady state: each agent sends one activity span (event) and one live `activity` frame every

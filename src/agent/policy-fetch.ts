@@ -57,7 +57,10 @@ async function fetchBytes(path: string, limit: number, deps: PolicyFetchDeps): P
   let total = 0;
   const reader = response.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    // A console that stops sending (or the timeout) ends the fetch as a passing failure, never an exception.
+    const { done, value } = await reader.read().catch((error: unknown) => {
+      throw new FetchFailure('fetch-failed', `the transfer stopped: ${describeFetchError(error)}`);
+    });
     if (done) break;
     total += value.byteLength;
     if (total > limit) {

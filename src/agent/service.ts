@@ -15,6 +15,9 @@ import { CommandExecutor } from './components/command-executor.js';
 import { ConsoleSession } from './components/console-session.js';
 import { EventPump } from './components/event-pump.js';
 import { PolicyApplier } from './components/policy-applier.js';
+import { PolicyNoticesHandler } from './components/policy-notices-handler.js';
+import { PolicyNoticeTracker } from './policy-notices.js';
+import { POLICY_FETCH_CAPABILITY } from '../shared/policies/delivery.js';
 import { NO_SEAT, SeatController } from './components/seat-controller.js';
 import { StatusReporter } from './components/status-reporter.js';
 import { TrayBridge } from './components/tray-bridge.js';
@@ -167,6 +170,15 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     : null;
   const aup = new AupController({ gate: aupGate, store: aupStore, seat, tray: tray ?? NO_TRAY, sink: pump, log });
   const policy = new PolicyApplier({ store: policyStore, bus, sink: pump, link, log });
+  const notices = new PolicyNoticesHandler({
+    tracker: new PolicyNoticeTracker(),
+    store: policyStore,
+    applier: policy,
+    fetch: { consoleUrl: device.consoleUrl, deviceId: key.deviceId, key },
+    trustedKey: device.consolePublicKey,
+    sink: pump,
+    log: log.child('policy-fetch'),
+  });
   const commands = new CommandExecutor({
     gate: new CommandGate(p.commandsSeen, key.deviceId, device.consolePublicKey),
     session: () => seat.runner,
@@ -180,11 +192,12 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
     store: policyStore,
     pump,
     status,
-    capabilities: () => (seat.runner ? ['events', 'policy', 'session', 'commands', ...(seat.activity ? ['activity'] : [])] : ['events', 'policy']),
+    capabilities: () => ['events', 'policy', POLICY_FETCH_CAPABILITY, ...(seat.runner ? ['session', 'commands', ...(seat.activity ? ['activity'] : [])] : [])],
     onConnected: () => seatController?.resendActivity(),
     onDown: () => aupQueries.linkDown(),
     handlers: {
       policy: (message) => policy.offer(message.bundle),
+      'policy.available': (message) => notices.notice(message),
       'events.ack': (message) => pump.acknowledge(message.seqs),
       aup: (message) => aup.offer(message.aup),
       command: (message) => commands.execute(message.command),
@@ -225,6 +238,7 @@ export async function startAgent(config: AgentConfig, platform: AgentPlatform = 
       : []),
     ...(tray ? [tray] : []),
     policy,
+    notices,
     consoleSession,
   ];
   const group = new ComponentGroup(parts, log);

@@ -6,7 +6,6 @@ import type { SignedAup } from '../shared/aup.js';
 import type { SignedCommand } from '../shared/command.js';
 import { LIMITS } from '../shared/limits.js';
 import type { Logger } from '../shared/node/log.js';
-import type { PolicyBundle } from '../shared/policy.js';
 import { deviceAuthPayload, parseAgentMessage, PROTOCOL_VERSION, type AgentMessage, type ConsoleMessageInput } from '../shared/protocol.js';
 import { signPayload, verifyPayload } from '../shared/node/signing.js';
 import type { EventRouter } from './agent-link/event-router.js';
@@ -298,19 +297,18 @@ export class AgentHub {
     });
   }
 
-  /** Sends the bundle to every authenticated agent; returns how many it went to. */
-  broadcastPolicy(bundle: PolicyBundle): number {
-    let sent = 0;
-    for (const conn of this.byDevice.values()) {
-      if (this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle })) sent++;
-    }
-    return sent;
+  /** Sends one message to a device if it is connected now; false when it is not. */
+  sendTo(deviceId: string, message: ConsoleMessageInput): boolean {
+    const conn = this.byDevice.get(deviceId);
+    return conn ? this.send(conn, message) : false;
   }
 
-  /** Sends the bundle to one device if it is connected now (a technician's "refresh policy"). */
-  sendPolicy(deviceId: string, bundle: PolicyBundle): boolean {
+  /** The same with a frame serialised once for many devices (the caller checked it against the frame limit). */
+  sendText(deviceId: string, text: string): boolean {
     const conn = this.byDevice.get(deviceId);
-    return conn ? this.send(conn, { v: PROTOCOL_VERSION, type: 'policy', bundle }) : false;
+    if (!conn || conn.ws.readyState !== conn.ws.OPEN) return false;
+    conn.ws.send(text);
+    return true;
   }
 
   /** Sends the AUP of the current policy's variant to every device, if it is that variant. */

@@ -3,7 +3,7 @@ import type { DeviceActivityResponseSchema } from '../shared/activity.js';
 import type { DeviceHistoryResponseSchema, PolicyRefreshResponseSchema } from '../shared/api.js';
 import { IsoDateTime } from '../shared/text.js';
 import { activitySpans } from './activity-spans.js';
-import type { AgentHub } from './agent-hub.js';
+import type { PolicyDistribution } from './policies/distribution.js';
 import { HttpError } from './http/http-error.js';
 import type { Router } from './http/router.js';
 import type { ConsoleStore } from './store/store.js';
@@ -16,7 +16,7 @@ const MAX_HISTORY = 500;
 
 export interface DeviceRouteDeps {
   store: ConsoleStore;
-  hub: AgentHub;
+  distribution: Pick<PolicyDistribution, 'refresh'>;
   findDevice(id: string): Promise<{ id: string; hostname: string; revoked: boolean }>;
   audit(actor: string, action: string, target: string, detail: Record<string, unknown>): Promise<void>;
 }
@@ -37,7 +37,7 @@ const isoParam = (url: URL, name: string): string | null => {
 
 /** The device page's data (status history, activity spans) and the "refresh policy" action. */
 export function registerDeviceRoutes(router: Router, deps: DeviceRouteDeps): void {
-  const { store, hub, findDevice } = deps;
+  const { store, distribution, findDevice } = deps;
   router
     .add('GET', '/api/v1/devices/:id/history', 'devices:read', async ({ params, url }) => {
       const device = await findDevice(params.id!);
@@ -63,7 +63,7 @@ export function registerDeviceRoutes(router: Router, deps: DeviceRouteDeps): voi
       if (device.revoked) throw new HttpError(409, 'device-revoked', 'this device has been revoked');
       const latest = await store.latestPolicy();
       if (!latest) throw new HttpError(404, 'not-found', 'no policy has been published yet');
-      const delivered = hub.sendPolicy(device.id, latest.bundle);
+      const delivered = await distribution.refresh(device.id);
       await deps.audit(principal!.username, 'device.policy-refresh', device.id, { version: latest.version, delivered });
       if (!delivered) throw new HttpError(409, 'device-offline', 'the device is not connected; it receives the current policy when it next connects');
       const body: z.infer<typeof PolicyRefreshResponseSchema> = { delivered, version: latest.version };

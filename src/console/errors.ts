@@ -5,7 +5,7 @@
  * `code` is a short stable word for the API's `error` field; the message is safe to show.
  */
 export abstract class ConsoleError extends Error {
-  abstract readonly kind: 'not-found' | 'conflict' | 'invalid' | 'forbidden';
+  abstract readonly kind: 'not-found' | 'conflict' | 'invalid' | 'forbidden' | 'too-large';
   constructor(
     readonly code: string,
     message: string,
@@ -36,4 +36,12 @@ export class InvalidError extends ConsoleError {
 /** The caller is known but the request is refused (a bad or used-up token, a device revoked). */
 export class ForbiddenError extends ConsoleError {
   readonly kind = 'forbidden' as const;
+}
+
+/** Bigger than a limit the console holds end to end (the message names the limit). */
+export class TooLargeError extends ConsoleError {
+  readonly kind = 'too-large' as const;
+  constructor(message: string) {
+    super('too-large', message);
+  }
 }

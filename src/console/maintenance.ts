@@ -1,6 +1,6 @@
 import type { Logger } from '../shared/node/log.js';
-import type { AgentHub } from './agent-hub.js';
 import type { FeedHub } from './feed.js';
+import type { PolicyDistribution } from './policies/distribution.js';
 import type { PolicyService } from './policies.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -25,7 +25,7 @@ export class Maintenance {
   constructor(
     private readonly store: ConsoleStore,
     private readonly policies: PolicyService,
-    private readonly hub: Pick<AgentHub, 'broadcastPolicy'>,
+    private readonly distribution: Pick<PolicyDistribution, 'broadcastPolicy'>,
     private readonly feed: FeedHub,
     private readonly log: Logger,
     private readonly options: MaintenanceOptions,
@@ -86,7 +86,7 @@ export class Maintenance {
       this.lastReissue = Date.now();
       const record = await this.policies.serially(() => this.policies.reissue(reason));
       if (!record) return;
-      const sent = this.hub.broadcastPolicy(record.bundle);
+      const sent = await this.distribution.broadcastPolicy(record.bundle);
       this.feed.publish({ kind: 'policy', version: record.version });
       this.log.info('reissued the policy under a new version', { reason, version: record.version, sentTo: sent });
     })().finally(() => (this.reissuing = null));

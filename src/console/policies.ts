@@ -1,5 +1,9 @@
-import type { PolicyBundle, PolicyDocument } from '../shared/policy.js';
+import { canonicalJson } from '../shared/canonical-json.js';
+import type { PolicyBundle, PolicyBundlePayload, PolicyDocument } from '../shared/policy.js';
 import { signPolicyBundle } from '../shared/node/policy-verify.js';
+import { canonicalPayload } from '../shared/policies/delta.js';
+import { POLICY_LIMITS } from '../shared/policy-limits.js';
+import { TooLargeError } from './errors.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { ConsoleStore, PolicyRecord } from './store/store.js';
 import { bundleStations } from './station-bundle.js';
@@ -27,19 +31,23 @@ export class PolicyService {
   async publish(document: PolicyDocument, actor: string, expiresInDays: number): Promise<PolicyRecord> {
     const now = new Date();
     const stations = bundleStations(await this.store.listStationKeys());
+    // Canonical rule order: devices can then be sent a delta that names rules by position.
+    const canonical = canonicalPayload({
+      kind: 'vigil.policy-bundle',
+      version: 1,
+      issuedAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + expiresInDays * 86400_000).toISOString(),
+      policy: document,
+      ...(stations ? { stations } : {}),
+    });
+    const payloadAt = (version: number): PolicyBundlePayload => ({ ...canonical, version });
+    // Refused before anything is stored: a bundle over the limit could never be delivered. The
+    // version only changes the length by a few digits, well inside the margin.
+    const bytes = Buffer.byteLength(canonicalJson(payloadAt(Number.MAX_SAFE_INTEGER)));
+    if (bytes > POLICY_LIMITS.bundleBytes)
+      throw new TooLargeError(`the signed policy would be ${bytes} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes} bytes`);
     const record = await this.store.publishPolicy((version) => {
-      const bundle: PolicyBundle = signPolicyBundle(
-        {
-          kind: 'vigil.policy-bundle',
-          version,
-          issuedAt: now.toISOString(),
-          expiresAt: new Date(now.getTime() + expiresInDays * 86400_000).toISOString(),
-          policy: document,
-          ...(stations ? { stations } : {}),
-        },
-        this.identity.privateKey,
-        this.identity.publicKey,
-      );
+      const bundle: PolicyBundle = signPolicyBundle(payloadAt(version), this.identity.privateKey, this.identity.publicKey);
       return { version, bundle, document, publishedBy: actor, publishedAt: now.toISOString() };
     });
     await this.store.appendAudit({

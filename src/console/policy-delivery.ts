@@ -1,14 +1,22 @@
 import type { AgentHub } from './agent-hub.js';
+import type { PolicyDistribution } from './policies/distribution.js';
 import type { FeedHub } from './feed.js';
 import type { ConsoleStore, PolicyRecord } from './store/store.js';
 
 /**
- * Sends a just-published policy to every connected device and tells the dashboards. A policy
+ * Gets a just-published policy to every connected device (PolicyDistribution: a notice to fetch
+ * it, or a frame where one fits) and tells the dashboards. A policy
  * may switch devices to another AUP variant, so that variant's text goes out too. Returns how
  * many devices it was sent to live.
  */
-export async function deliverPolicy(store: ConsoleStore, hub: AgentHub, feed: FeedHub, record: PolicyRecord): Promise<number> {
-  const deliveredTo = hub.broadcastPolicy(record.bundle);
+export async function deliverPolicy(
+  store: ConsoleStore,
+  hub: AgentHub,
+  distribution: Pick<PolicyDistribution, 'broadcastPolicy'>,
+  feed: FeedHub,
+  record: PolicyRecord,
+): Promise<number> {
+  const deliveredTo = await distribution.broadcastPolicy(record.bundle);
   feed.publish({ kind: 'policy', version: record.version });
   const variant = record.document.aup?.variant;
   const aup = variant ? await store.latestAup(variant) : null;

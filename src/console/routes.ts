@@ -30,9 +30,12 @@ import type { PolicyService } from './policies.js';
 import { LIFETIME_SETTING } from './policies/legacy-distribution.js';
 import type { PolicyPlane } from './policies/plane.js';
 import { pushAnswer, registerPolicyPlaneRoutes } from './policies/plane-routes.js';
+import type { PolicyDistribution } from './policies/distribution.js';
+import { POLICY_BUNDLE_PATH, POLICY_DELTA_PATH } from '../shared/policies/delivery.js';
+import { LIMITS } from '../shared/limits.js';
 import type { CommandService } from './commands.js';
 import { CommandRequestSchema } from '../shared/command.js';
-import type { ConsoleStore, DeviceRecord } from './store/store.js';
+import type { ConsoleStore, DeviceRecord, PolicyRecord } from './store/store.js';
 
 export interface RouteDeps {
   store: ConsoleStore;
@@ -44,6 +47,9 @@ export interface RouteDeps {
   concerns: ConcernService;
   commands: CommandService;
   hub: AgentHub;
+  distribution: PolicyDistribution;
+  /** Gets a just-published policy to the devices and the dashboards (policy-delivery.ts). */
+  deliver(record: PolicyRecord): Promise<number>;
   feed: FeedHub;
   views: DeviceViews;
   consoleKeyId: string;
@@ -131,6 +137,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
         online: hub.onlineCount,
         feedSubscribers: deps.feed.subscriberCount,
         events: await store.countEvents(),
+        policyDelivery: deps.distribution.stats,
       }),
     )
 
@@ -142,7 +149,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     })
     .add('POST', '/api/v1/policies', 'policy:push', async ({ req, principal }) => {
       // A document without a policy name goes onto the baseline policy, through the policy plane.
-      const body = await readJson(req, PolicyPushRequestSchema);
+      const body = await readJson(req, PolicyPushRequestSchema, { maxBytes: LIMITS.policyPushMaxBytes, limitName: 'the policy push limit' });
       // The bundle lifetime asked for holds for this and later publications; a refused push leaves it as it was.
       const lifetime = await store.getSetting(LIFETIME_SETTING);
       await store.setSetting(LIFETIME_SETTING, String(body.expiresInDays));
@@ -156,6 +163,17 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       }
       const version = outcome.version ?? (await store.latestPolicy())?.version ?? null;
       return ok({ version, keyId: deps.consoleKeyId, deliveredTo: outcome.notified, policy: outcome.policy, revision: outcome.revision }, 201);
+    })
+
+    // Devices fetch their signed policy here after a policy.available notice; they authenticate
+    // with their device key (Vigil-Device), not a user session.
+    .add('GET', `${POLICY_BUNDLE_PATH}/:digest`, 'public', async ({ req, res, url }) => {
+      await deps.distribution.serveFetch(req, res, url.pathname);
+      return { handled: true };
+    })
+    .add('GET', `${POLICY_DELTA_PATH}/:from/:to`, 'public', async ({ req, res, url }) => {
+      await deps.distribution.serveFetch(req, res, url.pathname);
+      return { handled: true };
     })
 
     .add('GET', '/api/v1/app-requests', 'app-requests:manage', async ({ url }) => {
@@ -279,7 +297,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
   registerDeviceRoutes(router, {
     store,
-    hub,
+    distribution: deps.distribution,
     findDevice: (id) => findDevice(store, id),
     audit: (username, action, target, detail) => audit({ username } as Principal, action, target, detail),
   });

@@ -6,6 +6,7 @@ import { CommandOutcomeSchema } from './command.js';
 import { WatcherKindSchema } from './exec.js';
 import { ConcernReportedDataSchema } from './concern.js';
 import { boundedJson } from './json-depth.js';
+import { DELIVERY_ONLY_PROBLEMS } from './policies/delivery.js';
 import { SessionActionDataSchema, SessionBackendsDataSchema, SessionProblemDataSchema } from './session-events.js';
 import { boundedText, IsoDateTime, UuidSchema } from './text.js';
 import { UsbDecisionDataSchema } from './usb-policy.js';
@@ -85,7 +86,8 @@ export const AgentEventSchema = z.discriminatedUnion('type', [
     type: z.literal('policy.rejected'),
     data: z.strictObject({
       version: z.number().int().positive().nullable(),
-      reason: z.enum(['malformed', 'unknown-signer', 'bad-signature', 'rollback', 'expired', 'not-yet-valid']),
+      // A bundle's own checks, then what delivery adds (policies/delivery.ts: too large, fetch failed, bytes or digest not as announced).
+      reason: z.enum(['malformed', 'unknown-signer', 'bad-signature', 'rollback', 'expired', 'not-yet-valid', ...DELIVERY_ONLY_PROBLEMS]),
       detail: boundedText(512),
       keptVersion: z.number().int().positive().nullable(),
     }),

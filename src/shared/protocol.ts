@@ -6,6 +6,7 @@ import { EventEnvelopeSchema } from './events.js';
 import { boundedJson } from './json-depth.js';
 import { LIMITS } from './limits.js';
 import { summariseZodError } from './policy.js';
+import { PolicyAvailableMessageSchema } from './policies/delivery.js';
 import { Base64Signature, KeyIdSchema } from './signed.js';
 import { DeviceStatusSchema } from './status.js';
 import { boundedText, cleanText, IsoDateTime, UuidSchema } from './text.js';
@@ -90,6 +91,7 @@ export const ConsoleMessageSchema = z.discriminatedUnion('type', [
   AuthErrorMessage,
   EventsAckMessage,
   PolicyMessage,
+  PolicyAvailableMessageSchema,
   AupMessage,
   CommandMessage,
   ErrorMessage,

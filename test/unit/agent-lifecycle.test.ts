@@ -79,6 +79,7 @@ describe('the link dispatch table', () => {
     aup: () => void received.push('aup'),
     command: () => void received.push('command'),
     'aup.status': () => void received.push('aup.status'),
+    'policy.available': (m) => void received.push(`policy.available ${m.version}`),
     error: (m) => void received.push(`error ${m.code}`),
     'auth.error': (m) => void received.push(`auth.error ${m.code}`),
   };

@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentHub } from '../../src/console/agent-hub.js';
-import { EventRouter } from '../../src/console/agent-link/event-router.js';
-import { newAgentLinkStats } from '../../src/console/agent-link/stats.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from '../../src/console/concerns.js';
 import { FeedHub } from '../../src/console/feed.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
@@ -29,15 +26,12 @@ async function setUp(closedConcernRetentionDays: number) {
   const identity = loadOrCreateConsoleIdentity(dir);
   const log = createLogger('test', 'error');
   const feed = new FeedHub();
-  const stats = newAgentLinkStats();
-  const hub = new AgentHub(store, identity, new EventRouter(stats, log), stats, log);
-  const maintenance = new Maintenance(store, new PolicyService(store, identity), hub, feed, log, {
+  const maintenance = new Maintenance(store, new PolicyService(store, identity), { broadcastPolicy: async () => 0 }, feed, log, {
     retentionDays: 180,
     closedConcernRetentionDays,
     intervalMs: 3600_000,
   });
   cleanups.push(async () => {
-    await hub.close();
     feed.close();
     await store.close();
   });

@@ -66,9 +66,8 @@ export class DeviceSync {
     const variant = latest?.document.aup?.variant;
     const aup = variant ? await this.store.latestAup(variant) : null;
     if (aup) ctx.reply({ v: PROTOCOL_VERSION, type: 'aup', aup: aup.signed });
-    if (latest && (message.policyVersion === null || message.policyVersion < latest.version)) {
-      ctx.reply({ v: PROTOCOL_VERSION, type: 'policy', bundle: latest.bundle });
-    } else if (latest && message.policyVersion === latest.version && message.policyDigest !== policyDigest(latest.bundle.payload)) {
+    // A device behind is offered the current policy by PolicyDistribution (a notice, or a frame that fits).
+    if (latest && message.policyVersion === latest.version && message.policyDigest !== policyDigest(latest.bundle.payload)) {
       // Same number, different content: the console re-used a version (restored backup).
       this.log.warn('device holds a different bundle under the current version number; reissuing the policy', { deviceId, version: latest.version });
       await this.reissueForConflict();

@@ -5,23 +5,25 @@ import { summariseZodError } from '../../shared/policy.js';
 import { HttpError } from './http-error.js';
 
 /**
- * Reads a JSON body with a size cap and validates it with the route's schema. A route that takes
- * big documents (a policy push) raises the cap for itself: the body is still read in chunks and
- * refused with 413, naming the limit, as soon as it passes it.
+ * Reads a JSON body with a size cap and validates it with the route's schema. The cap is the
+ * console's body limit unless the route carries something bigger by design (a policy push).
  */
-export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, options: { maxBytes?: number } = {}): Promise<z.infer<S>> {
-  const maxBytes = options.maxBytes ?? LIMITS.httpMaxBodyBytes;
+export async function readJson<S extends z.ZodType>(
+  req: IncomingMessage,
+  schema: S,
+  { maxBytes = LIMITS.httpMaxBodyBytes, limitName = 'the request body limit' }: { maxBytes?: number; limitName?: string } = {},
+): Promise<z.infer<S>> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) {
     throw new HttpError(415, 'unsupported-media-type', 'send the request body as application/json');
   }
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (declared > maxBytes) throw tooLarge(maxBytes, limitName);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBytes) throw tooLarge(maxBytes);
+    if (size > maxBytes) throw tooLarge(maxBytes, limitName);
     chunks.push(chunk as Buffer);
   }
   let data: unknown;
@@ -35,6 +37,6 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
   return parsed.data;
 }
 
-function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, 'too-large', `request body is larger than ${maxBytes} bytes`);
+function tooLarge(maxBytes: number, limitName: string): HttpError {
+  return new HttpError(413, 'too-large', `request body is larger than ${maxBytes} bytes (${limitName})`);
 }

@@ -6,6 +6,7 @@ const STATUS: Record<ConsoleError['kind'], number> = {
   conflict: 409,
   invalid: 400,
   forbidden: 403,
+  'too-large': 413,
 };
 
 /** The one mapping from the console's typed errors to HTTP; anything else is not the caller's fault. */

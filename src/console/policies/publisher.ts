@@ -145,7 +145,7 @@ export class PolicyPublisher {
     const bytes = Buffer.byteLength(text);
     if (bytes > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
-    const set: SignedSet = {
+    return this.install({
       key,
       groups,
       version,
@@ -155,7 +155,36 @@ export class PolicyPublisher {
       signature: this.deps.sign(text),
       contentDigest,
       nextChangeAt,
-    };
+    });
+  }
+
+  /**
+   * Serves a bundle signed elsewhere (today's single policy, which PolicyService signs in the
+   * store's transaction) as the bundle of one group set, so it is delivered, compressed, cached
+   * and diffed exactly like one this publisher signed. The payload must be in canonical form
+   * (delta.ts canonicalPayload) for deltas to reproduce it; a bundle not in it is still served
+   * whole.
+   */
+  adopt(key: string, groups: readonly string[], bundle: { payload: PolicyBundlePayload; signature: Signature }): SignedSet {
+    const current = this.sets.get(key);
+    const text = canonicalJson(bundle.payload, this.memo);
+    const digest = sha256Hex(text);
+    if (current?.digest === digest) return current;
+    return this.install({
+      key,
+      groups,
+      version: bundle.payload.version,
+      digest,
+      size: Buffer.byteLength(text),
+      payload: bundle.payload,
+      signature: bundle.signature,
+      contentDigest: sha256Hex(canonicalJson(bundle.payload.policy, this.memo)),
+      nextChangeAt: null,
+    });
+  }
+
+  private install(set: SignedSet): SignedSet {
+    const key = set.key;
     const previous = this.sets.get(key);
     if (previous) {
       const kept = [previous, ...(this.history.get(key) ?? [])].slice(0, this.deps.keep ?? 4);

@@ -26,6 +26,13 @@ export const POLICY_DELTA_PATH = '/api/v1/agent/policy/delta';
 export const bundlePath = (digest: string) => `${POLICY_BUNDLE_PATH}/${digest}`;
 export const deltaPath = (fromDigest: string, toDigest: string) => `${POLICY_DELTA_PATH}/${fromDigest}/${toDigest}`;
 
+/**
+ * What an agent lists in its hello's `capabilities` when it takes `policy.available` notices and
+ * fetches bundles; to an agent without it the console sends the bundle in a `policy` frame, and
+ * only when that frame fits the frame limit.
+ */
+export const POLICY_FETCH_CAPABILITY = 'policy-fetch';
+
 /** Console -> agent over the WebSocket: small whatever the policy's size. */
 export const PolicyAvailableMessageSchema = z.strictObject({
   v: z.literal(1),
@@ -70,5 +77,6 @@ export const PolicyDeltaSchema = z.strictObject({
 export type PolicyDelta = z.infer<typeof PolicyDeltaSchema>;
 
 /** Why an agent did not take a delivered policy: reported as an event, the link stays up. */
-export const DeliveryProblemSchema = z.enum(['too-large', 'fetch-failed', 'compressed-digest-mismatch', 'digest-mismatch', 'delta-mismatch', 'malformed']);
+export const DELIVERY_ONLY_PROBLEMS = ['too-large', 'fetch-failed', 'compressed-digest-mismatch', 'digest-mismatch', 'delta-mismatch'] as const;
+export const DeliveryProblemSchema = z.enum([...DELIVERY_ONLY_PROBLEMS, 'malformed']);
 export type DeliveryProblem = z.infer<typeof DeliveryProblemSchema>;

@@ -1,0 +1,233 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { benchArgs, percentile, round } from './args.js';
+import { watchDashboard } from './dashboard-watch.js';
+import { openFileLimit } from './open-files.js';
+import { rssMb } from './proc-stats.js';
+
+/**
+ * `npm run bench:policy [-- --agents 10000 --rules 100000 --sets 3 --processes 4 --verifiers 100]`
+ * A real console (bench/policy-console.ts: startConsole, with this benchmark placing devices in
+ * `--sets` group sets and publishing through the console's PolicyDistribution, as the policy
+ * plane will), `--processes` fleet simulators (bench/policy-fleet.ts) sharing `--agents`
+ * simulated agents, and a dashboard feed subscriber timing live activity frames. Publishes a
+ * `--rules` policy to every group set, waits until every agent holds its set's bundle, then
+ * changes one rule and waits again. The last line is one JSON object with the figures.
+ */
+const say = (message: string) => process.stderr.write(`[bench:policy] ${message}\n`);
+const fail = (error: unknown) => {
+  say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+const args = benchArgs({
+  agents: { default: '10000' },
+  rules: { default: '100000' },
+  sets: { default: '3' },
+  processes: { default: '4' },
+  verifiers: { default: '100' },
+});
+const agents = Number(args.agents);
+const processes = Number(args.processes);
+const limit = openFileLimit();
+// The console holds one socket per agent plus the fetches in flight; each simulator its share.
+if (limit && agents + 64 * processes + 200 > limit.soft) fail(new Error(`${agents} agents need more than the open-file limit ${limit.soft} in the console`));
+const dist = fileURLToPath(new URL('..', import.meta.url));
+const dataDir = mkdtempSync(join(tmpdir(), 'vigil-policy-bench-'));
+const password = 'bench-admin-password-0001';
+const token = 'bench-enroll-token-0123456789';
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** JSON lines from a child, awaited one at a time by a predicate. */
+function lines(child: ChildProcess, name: string) {
+  const queue: any[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      queue.push(JSON.parse(line));
+    } catch {
+      queue.push({ text: line });
+    }
+    waiters.splice(0).forEach((w) => w());
+  });
+  child.once('exit', (code, signal) => fail(new Error(`${name} stopped (${signal ?? `exit ${code}`})`)));
+  return async (match: (m: any) => boolean): Promise<any> => {
+    for (;;) {
+      const i = queue.findIndex(match);
+      if (i >= 0) return queue.splice(i, 1)[0];
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+}
+
+const consoleProc = spawn(process.execPath, ['--max-old-space-size=4096', join(dist, 'bench/policy-console.js'), '--sets', args.sets], {
+  env: { ...process.env, VIGIL_BENCH_DATA_DIR: dataDir, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token },
+  stdio: ['pipe', 'pipe', 'inherit'],
+});
+children.push(consoleProc);
+const fromConsole = lines(consoleProc, 'the console');
+const url = /listening on (\S+)/.exec((await fromConsole((m) => typeof m.text === 'string' && m.text.startsWith('listening'))).text)![1]!;
+say(`console at ${url} (pid ${consoleProc.pid}); enrolling ${agents} agents in ${processes} simulator processes`);
+
+const login = await fetch(`${url}/api/v1/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ username: 'admin', password }),
+});
+const { token: session } = (await login.json()) as { token: string };
+
+// The agents that verify in full get a simulator process of their own: their CPU-bound checks
+// (a real agent does them on its own device) must not hold up the digest-checking agents' I/O.
+const verifierCount = Math.min(Number(args.verifiers), agents);
+const shares = [
+  ...Array.from({ length: processes }, (_, i) => ({
+    agents: Math.floor((agents - verifierCount) / processes) + (i < (agents - verifierCount) % processes ? 1 : 0),
+    verifiers: 0,
+  })),
+  { agents: verifierCount, verifiers: verifierCount },
+].filter((s) => s.agents > 0);
+const sims = shares.map((share, i) => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--max-old-space-size=4096',
+      join(dist, 'bench/policy-fleet.js'),
+      '--url',
+      url,
+      '--token',
+      token,
+      '--agents',
+      String(share.agents),
+      '--verifiers',
+      String(share.verifiers),
+      '--shard',
+      String(i),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  children.push(child);
+  return { child, next: lines(child, `simulator ${i}`) };
+});
+const connected = (await Promise.all(sims.map((s) => s.next((m) => m.phase === 'connected')))).reduce((n, m) => n + m.agents, 0);
+say(`${connected} agents connected`);
+
+const dashboard = await watchDashboard(url, session);
+let peakRss = 0;
+const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, rssMb(consoleProc.pid!))), 500);
+
+interface Report {
+  versions: { version: number; took: ({ at: number; via: string } | null)[] }[];
+  bytes: number[];
+  failures: number;
+  verifiers: number;
+  connected: number;
+  lastProblem: string | null;
+}
+async function report(versions: number[]): Promise<Report[]> {
+  for (const s of sims) s.child.stdin!.write(`${JSON.stringify({ report: versions })}\n`);
+  return Promise.all(sims.map((s) => s.next((m) => m.phase === 'report')));
+}
+
+/** Publishes, then waits until every agent took its set's new version; times from the publish command. */
+async function rollout(command: object, label: string) {
+  const at = Date.now();
+  dashboard.latencies.length = 0;
+  dashboard.measuring = true;
+  consoleProc.stdin!.write(`${JSON.stringify(command)}\n`);
+  const published = await fromConsole((m) => Array.isArray(m.published));
+  const versions = [...new Set<number>(published.published.map((p: { version: number }) => p.version))];
+  say(`${label}: published ${JSON.stringify(published.published)} (prepare ${published.prepareMs} ms, commit ${published.commitMs} ms)`);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const reports = await report(versions);
+    const took = reports.flatMap((r) => r.versions.map((v) => v.took).reduce((a, b) => a.map((x, i) => x ?? b[i]!)));
+    const done = took.filter(Boolean).length;
+    const failures = reports.reduce((n, r) => n + r.failures, 0);
+    if (done === connected || Date.now() - at > 900_000) {
+      dashboard.measuring = false;
+      const times = took
+        .filter((t): t is { at: number; via: string } => t !== null)
+        .map((t) => t.at - at)
+        .sort((a, b) => a - b);
+      const digestOnly = reports
+        .filter((r) => r.verifiers === 0)
+        .flatMap((r) => r.versions.map((v) => v.took).reduce((a, b) => a.map((x, i) => x ?? b[i]!)))
+        .map((t) => (t ? t.at - at : Infinity));
+      return {
+        reports,
+        published,
+        done,
+        failures,
+        digestOnlyAllMs: Math.max(...digestOnly),
+        allMs: done === connected ? times.at(-1)! : null,
+        p99Ms: percentile(times, 99),
+        dashboard: [...dashboard.latencies].sort((a, b) => a - b),
+        via: took.map((t) => t?.via),
+      };
+    }
+    const problem = reports.find((r) => r.lastProblem)?.lastProblem;
+    say(
+      `${label}: ${done}/${connected} agents hold it after ${Math.round((Date.now() - at) / 1000)} s (${failures} failed fetches${problem ? `; last: ${problem}` : ''})`,
+    );
+  }
+}
+
+const before = await report([]);
+const full = await rollout({ rules: Number(args.rules) }, 'full');
+const bytesAfterFull = full.reports.flatMap((r) => r.bytes);
+const delta = await rollout({ changeOne: true }, 'one-rule change');
+const bytesAfterDelta = delta.reports.flatMap((r) => r.bytes);
+const bytesBefore = before.flatMap((r) => r.bytes);
+clearInterval(rssTimer);
+peakRss = Math.max(peakRss, rssMb(consoleProc.pid!));
+dashboard.close();
+
+const sets = full.published.published as { size: number; compressedSize: number }[];
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const fullBytes = bytesAfterFull.map((b, i) => b - bytesBefore[i]!);
+const deltaBytes = bytesAfterDelta.map((b, i) => b - bytesAfterFull[i]!);
+say(
+  JSON.stringify({
+    sets: sets.length,
+    verifiers: before.reduce((n, r) => n + r.verifiers, 0),
+    fullFailures: full.failures,
+    deltaFailures: delta.failures - full.failures,
+    deltaViaDelta: delta.via.filter((v) => v === 'delta').length,
+    fullBytesMaxPerAgent: Math.max(...fullBytes),
+    deltaBytesMaxPerAgent: Math.max(...deltaBytes),
+    dashboardUpdatesDuringRollout: full.dashboard.length,
+    deltaP99Ms: delta.p99Ms,
+    fullAllMsDigestCheckingAgents: full.digestOnlyAllMs,
+    deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,
+    stillConnected: delta.reports.reduce((n, r) => n + r.connected, 0),
+    fullPublish: { prepareMs: full.published.prepareMs, commitMs: full.published.commitMs },
+    deltaPublish: { prepareMs: delta.published.prepareMs, commitMs: delta.published.commitMs },
+  }),
+);
+console.log(
+  JSON.stringify({
+    bench: 'policy',
+    agents: connected,
+    rules: Number(args.rules),
+    bundleBytes: Math.max(...sets.map((s) => s.size)),
+    compressedBundleBytes: Math.max(...sets.map((s) => s.compressedSize)),
+    fullAllMs: full.allMs,
+    fullP99Ms: full.p99Ms,
+    fullBytesPerAgent: Math.round(mean(fullBytes)),
+    dashboardP99MsDuringRollout: percentile(full.dashboard, 99),
+    deltaAllMs: delta.allMs,
+    deltaBytesPerAgent: Math.round(mean(deltaBytes)),
+    consoleRssMb: round(peakRss, 1),
+  }),
+);
+process.exit(0);

@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { Agent as HttpAgent, get } from 'node:http';
+import { createInterface } from 'node:readline';
+import { fetchAnnouncedPolicy } from '../src/agent/policy-fetch.js';
+import type { PolicyBundle } from '../src/shared/policy.js';
+import { createLogger } from '../src/shared/node/log.js';
+import { policyFetchHeader } from '../src/shared/node/policy-fetch-auth.js';
+import { policyDigest } from '../src/shared/node/policy-verify.js';
+import { bundlePath, deltaPath, POLICY_FETCH_CAPABILITY, type PolicyAvailableMessage } from '../src/shared/policies/delivery.js';
+import { PROTOCOL_VERSION } from '../src/shared/protocol.js';
+import { benchArgs } from './args.js';
+import { connectSimAgents, enrollSimAgents, type SimIdentity } from './sim-agents.js';
+
+/**
+ * One process of `npm run bench:policy`'s fleet (bench/policy-bench.ts starts several: each agent
+ * holds a socket here and one in the console, and a process may hold 20,000 files). Agents
+ * enroll and connect like fleet-sim.ts's, announce the `policy-fetch` capability, and answer
+ * every `policy.available` as an agent does: fetch the delta (when one is offered from the
+ * digest held) or the bundle with a device-signed request, and check the SHA-256 and size of
+ * every byte received against the notice. The first `--verifiers` agents run the agent's own
+ * fetchAnnouncedPolicy in full (inflate, schema, console signature, rollback, payload digest,
+ * delta application). Each agent also sends a live activity frame every 30 s stamped with its
+ * send time, which the dashboard subscriber times. Prints JSON lines; on a `report` line on
+ * stdin, prints when each agent took each version and how many bytes it received.
+ */
+const args = benchArgs({ url: { default: '' }, token: { default: '' }, agents: { default: '2500' }, verifiers: { default: '25' }, shard: { default: '0' } });
+const log = createLogger('sim', 'error');
+let lastProblem: string | null = null;
+let retries = 0;
+const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+// Fetches share a bounded pool of sockets, as the console's file limit must hold them beside every WebSocket.
+const pool = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+
+interface PolicyAgent extends SimIdentity {
+  verifier: boolean;
+  held: { version: number | null; digest: string | null; bundle: PolicyBundle | null };
+  took: Map<number, { at: number; via: 'delta' | 'full' }>;
+  bytes: number;
+  failures: number;
+  busy: Promise<void>;
+}
+
+const enrolled = await enrollSimAgents(args.url, args.token, Number(args.agents), log, `policy-sim-${args.shard}`, 10);
+const fleet: PolicyAgent[] = enrolled.agents.map((a, i) => ({
+  ...a,
+  verifier: i < Number(args.verifiers),
+  held: { version: null, digest: null, bundle: null },
+  took: new Map(),
+  bytes: 0,
+  failures: 0,
+  busy: Promise.resolve(),
+}));
+say({ phase: 'enrolled', agents: fleet.length });
+
+/**
+ * One fetch, retried (up to three times) only when the connection failed: a kept-alive socket the
+ * console closed as it was reused. Bytes that arrived and do not match are not retried.
+ */
+async function download(agent: PolicyAgent, path: string, size: number, sha256: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await downloadOnce(agent, path, size, sha256);
+    if (result !== 'connection') return result;
+    if (attempt === 3) return false;
+    retries++;
+  }
+}
+
+function downloadOnce(agent: PolicyAgent, path: string, size: number, sha256: string): Promise<boolean | 'connection'> {
+  return new Promise((resolve) => {
+    const req = get(new URL(path, args.url), { agent: pool, headers: { authorization: policyFetchHeader(agent.key.deviceId, path, agent.key) } }, (res) => {
+      const hash = createHash('sha256');
+      let received = 0;
+      res.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        hash.update(chunk);
+      });
+      res.on('end', () => {
+        agent.bytes += received;
+        const ok = res.statusCode === 200 && received === size && hash.digest('hex') === sha256;
+        if (!ok) lastProblem = `${path.slice(0, 40)}: status ${res.statusCode}, ${received} of ${size} bytes`;
+        resolve(ok);
+      });
+      res.on('error', (error) => ((lastProblem = error.message), resolve('connection')));
+    });
+    req.on('error', (error) => ((lastProblem = error.message), resolve('connection')));
+  });
+}
+
+async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
+  if (agent.held.digest === notice.digest) return;
+  if (agent.verifier) {
+    const outcome = await fetchAnnouncedPolicy(
+      notice,
+      agent.held.bundle,
+      { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version },
+      {
+        consoleUrl: args.url,
+        deviceId: agent.key.deviceId,
+        key: agent.key,
+      },
+    );
+    // The agent's fetch reads through fetch(): its bytes are the announced sizes it accepted.
+    agent.bytes += outcome.ok ? (outcome.via === 'delta' ? notice.delta!.size : notice.compressed.size) : 0;
+    if (!outcome.ok) {
+      lastProblem = outcome.problems.map((p) => `${p.via} ${p.problem}: ${p.detail}`).join('; ');
+      return void agent.failures++;
+    }
+    agent.held = { version: notice.version, digest: policyDigest(outcome.bundle.payload), bundle: outcome.bundle };
+    agent.took.set(notice.version, { at: Date.now(), via: outcome.via });
+  } else {
+    let via: 'delta' | 'full' = 'full';
+    let ok = false;
+    if (notice.delta && notice.delta.fromDigest === agent.held.digest) {
+      via = 'delta';
+      ok = await download(agent, deltaPath(notice.delta.fromDigest, notice.digest), notice.delta.size, notice.delta.sha256);
+    }
+    if (!ok) {
+      via = 'full';
+      ok = await download(agent, bundlePath(notice.digest), notice.compressed.size, notice.compressed.sha256);
+    }
+    if (!ok) return void agent.failures++;
+    agent.held = { version: notice.version, digest: notice.digest, bundle: null };
+    agent.took.set(notice.version, { at: Date.now(), via });
+  }
+  agent.link.send({ v: PROTOCOL_VERSION, type: 'policy.ack', version: notice.version });
+}
+
+/** As the agent's notice tracker does, a failed fetch is tried again later (here: 2 s, up to five times). */
+async function takeRetrying(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const failuresBefore = agent.failures;
+    await take(agent, notice);
+    if (agent.failures === failuresBefore) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+for (const agent of fleet) {
+  agent.link.on('message', (message) => {
+    if (message.type !== 'policy.available') return;
+    agent.bytes += Buffer.byteLength(JSON.stringify(message));
+    // One notice at a time per agent, as the agent's tracker handles them.
+    agent.busy = agent.busy.then(() => takeRetrying(agent, message));
+  });
+}
+const ready = await connectSimAgents(fleet, (agent) =>
+  agent.link.send({
+    v: PROTOCOL_VERSION,
+    type: 'hello',
+    agentVersion: 'sim',
+    policyVersion: (agent as PolicyAgent).held.version,
+    policyDigest: (agent as PolicyAgent).held.digest,
+    mode: 'service',
+    capabilities: ['events', 'policy', POLICY_FETCH_CAPABILITY],
+  }),
+);
+say({ phase: 'connected', agents: ready });
+
+// Live activity, stamped with the send time, every 30 s per agent, spread over the interval.
+const ACTIVITY_MS = 30_000;
+fleet.forEach((agent, i) => {
+  const send = () => {
+    const now = Date.now();
+    const window = { app: 'bench', title: `bench ${now}`, url: null, path: null };
+    agent.link.send({
+      v: PROTOCOL_VERSION,
+      type: 'activity',
+      now: { collecting: true, mode: 'full', pausedReason: null, window, since: new Date(now).toISOString(), idleSeconds: 0, locked: false },
+    });
+  };
+  setTimeout(() => (send(), setInterval(send, ACTIVITY_MS).unref()), (i / fleet.length) * ACTIVITY_MS).unref();
+});
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const { report } = JSON.parse(line) as { report: number[] };
+  say({
+    phase: 'report',
+    versions: report.map((version) => ({
+      version,
+      took: fleet.map((a) => a.took.get(version) ?? null),
+    })),
+    bytes: fleet.map((a) => a.bytes),
+    failures: fleet.reduce((n, a) => n + a.failures, 0),
+    lastProblem,
+    retries,
+    verifiers: fleet.filter((a) => a.verifier).length,
+    connected: fleet.filter((a) => a.link.isReady).length,
+  });
+});
