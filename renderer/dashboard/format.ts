@@ -79,6 +79,24 @@ export function droppedText(d: DeviceSummary): [string, string] {
   return [`${o.dropped.toLocaleString('en-GB')} events lost`, o.lastDroppedAt ? `last ${relative(o.lastDroppedAt)}` : ''];
 }
 
+/**
+ * What the console and the device refused from the device's side: frames over the console's
+ * per-device budgets, and tray-socket connections or claims the service refused (issue 15).
+ */
+export function refusedText(d: DeviceSummary): string {
+  const parts: string[] = [];
+  if (d.framesDropped) parts.push(`${d.framesDropped.toLocaleString('en-GB')} frames over budget`);
+  const ipc = d.status?.localIpc;
+  if (ipc) {
+    const refused = ipc.refusedPerUser + ipc.refusedTotal;
+    const timeouts = ipc.handshakeTimeouts + ipc.idleTimeouts;
+    if (refused) parts.push(`${refused.toLocaleString('en-GB')} tray connections refused`);
+    if (timeouts) parts.push(`${timeouts.toLocaleString('en-GB')} silent tray connections closed`);
+    if (ipc.notTheTray) parts.push(`${ipc.notTheTray.toLocaleString('en-GB')} claims from a program that is not the tray`);
+  }
+  return parts.length ? parts.join('; ') : 'none';
+}
+
 /** The same in a few characters for the grid ("" when nothing was lost). */
 export function lostShort(d: DeviceSummary): string {
   const n = d.status?.outbox?.dropped ?? 0;

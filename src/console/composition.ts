@@ -100,7 +100,13 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const agentLog = log.child('agents');
   const agentRouter = new EventRouter(stats, agentLog);
   const hub = new AgentHub(store, identity, agentRouter, stats, agentLog, { ...DEFAULT_HUB_OPTIONS, ...config.hub });
-  const views = new DeviceViews(store, feed, (id) => hub.isOnline(id), log.child('devices'));
+  const views = new DeviceViews(
+    store,
+    feed,
+    (id) => hub.isOnline(id),
+    log.child('devices'),
+    (id) => hub.budgets.droppedFrom(id),
+  );
   await views.seed();
 
   // One group set until the policy plane (groups, named policies) computes devices' sets; its

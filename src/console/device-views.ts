@@ -31,6 +31,8 @@ export class DeviceViews {
     private readonly feed: FeedHub,
     private readonly isOnline: (deviceId: string) => boolean,
     private readonly log: Logger,
+    /** Frames the hub dropped from a device over its budgets (shown on the device page). */
+    private readonly framesDropped: (deviceId: string) => number = () => 0,
   ) {
     this.history = new StatusHistory(store);
   }
@@ -47,6 +49,7 @@ export class DeviceViews {
     summary.aup = await this.aupStatus(record);
     summary.blocks = this.blocks.of(record.id);
     summary.capabilities = this.live.capabilitiesOf(record.id, online);
+    summary.framesDropped = this.framesDropped(record.id);
     return summary;
   }
 

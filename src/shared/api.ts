@@ -171,6 +171,8 @@ export const DeviceSummarySchema = z.strictObject({
    * while offline. A claim: the dashboard offers commands by it, the device still decides.
    */
   capabilities: z.array(z.string().max(64)).max(32).optional(),
+  /** Frames from this device the console dropped over its per-type budgets (since the console started). */
+  framesDropped: z.number().int().nonnegative().optional(),
 });
 export type DeviceSummary = z.infer<typeof DeviceSummarySchema>;
 

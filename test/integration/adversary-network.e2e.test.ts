@@ -156,6 +156,8 @@ describe('per-device frame budgets (issue 15, point 7)', () => {
     expect(hub.framesOverBudget).toBeGreaterThanOrEqual(mine.dropped);
     const history = (await consoleProc.api(`/api/v1/devices/${hostile.deviceId}/history`)).body.history as { kind: string }[];
     expect(history.filter((h) => h.kind === 'status').length).toBeLessThanOrEqual(30);
+    // The technician sees it on the device (the device page's "Refused from this device" row reads this).
+    expect((await consoleProc.api(`/api/v1/devices/${hostile.deviceId}`)).body.device.framesDropped).toBe(mine.dropped);
 
     // Reconnecting does not refill the budget: it is the device's, not the connection's.
     socket.ws.close();

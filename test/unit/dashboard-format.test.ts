@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { activityNow } from '../helpers/activity-now.js';
-import { activityText, droppedText, duration, idleText, lostShort } from '../../renderer/dashboard/format.js';
+import { activityText, droppedText, duration, idleText, lostShort, refusedText } from '../../renderer/dashboard/format.js';
 import type { DeviceSummary } from '../../src/shared/api.js';
 
 const now = activityNow;
@@ -30,5 +30,15 @@ describe('what the grid says (issue 20)', () => {
     expect(lostShort(device({ pending: 3, dropped: 4200, lastDroppedAt: null }))).toBe('4,200 lost');
     expect(lostShort(device({ pending: 3, dropped: 0, lastDroppedAt: null }))).toBe('');
     expect(when).toMatch(/^last \d+ s ago$/);
+  });
+
+  it('what was refused from the device is shown to the technician (issue 15: frame budgets, the tray socket)', () => {
+    const device = (over: object) => over as unknown as DeviceSummary;
+    expect(refusedText(device({ status: null }))).toBe('none');
+    expect(refusedText(device({ framesDropped: 2970, status: null }))).toBe('2,970 frames over budget');
+    const localIpc = { refusedPerUser: 60, refusedTotal: 2, handshakeTimeouts: 8, idleTimeouts: 0, notTheTray: 3 };
+    expect(refusedText(device({ framesDropped: 0, status: { localIpc } }))).toBe(
+      '62 tray connections refused; 8 silent tray connections closed; 3 claims from a program that is not the tray',
+    );
   });
 });
