@@ -3,6 +3,7 @@ import { RoleSchema, type Role } from '../../src/shared/roles.js';
 import { z } from 'zod';
 import { apiJson, el, row } from '../shared/console-api.js';
 import { confirmAction, field } from '../shared/confirm.js';
+import { watchScrollRegions } from '../shared/scroll-regions.js';
 import { wireSession, type Me } from '../shared/sign-in.js';
 
 /**
@@ -130,5 +131,6 @@ function actions(u: UserSummary): HTMLElement {
   return box;
 }
 
+watchScrollRegions();
 const check = wireSession((me) => void showUsers(me), showSignIn);
 void check();
