@@ -1,19 +1,12 @@
-import type { ConsoleStore } from './store.js';
-import { SqliteAppRequests } from './sqlite/app-requests.js';
-import { SqliteAudit } from './sqlite/audit.js';
-import { SqliteAups } from './sqlite/aups.js';
-import { SqliteConcerns } from './sqlite/concerns.js';
-import { openConsoleDatabase, type Db } from './sqlite/database.js';
-import { SqliteDeviceHistory } from './sqlite/device-history.js';
-import { SqliteDevices } from './sqlite/devices.js';
-import { SqliteEnrollTokens } from './sqlite/enroll-tokens.js';
-import { SqliteEvents } from './sqlite/events.js';
-import { SqlitePolicies } from './sqlite/policies.js';
-import { SqliteSettings } from './sqlite/settings.js';
-import { SqliteStations } from './sqlite/stations.js';
-import { SqliteUsers } from './sqlite/users.js';
 
-/** The embedded store: one adapter per domain over one database file. */
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { ConsoleStore } from './store.js';
+import { composeDomains } from './sql/domains.js';
+import { checkJsonPath, type Engine, type StoreDb } from './sql/engine.js';
+import type { ConsoleTables } from './sql/schema.js';
+import { isUniqueViolation, openConsoleDatabase } from './sqlite/database.js';
+
+/** The embedded store: the shared Kysely domains (store/sql/) over one SQLite file. */
 export interface SqliteStore extends ConsoleStore {
   readonly kind: 'sqlite';
   /** For the contract test that the file is in WAL mode. */
@@ -22,46 +15,44 @@ export interface SqliteStore extends ConsoleStore {
 
 /** Opens (creating and migrating as needed) the console database in `file`. */
 export function openSqliteStore(file: string): SqliteStore {
-  const db = openConsoleDatabase(file);
-  const domains = [
-    new SqliteSettings(db),
-    new SqliteUsers(db),
-    new SqliteEnrollTokens(db),
-    new SqliteDevices(db),
-    new SqliteEvents(db),
-    new SqlitePolicies(db),
-    new SqliteAups(db),
-    new SqliteAudit(db),
-    new SqliteAppRequests(db),
-    new SqliteStations(db),
-    new SqliteDeviceHistory(db),
-    new SqliteConcerns(db),
-  ];
+  const raw = openConsoleDatabase(file);
+  const db = new Kysely<ConsoleTables>({ dialect: new SqliteDialect({ database: raw }) });
   const own = {
     kind: 'sqlite' as const,
-    journalMode: () => db.pragma('journal_mode', { simple: true }) as string,
-    close: async () => void db.close(),
+    journalMode: () => raw.pragma('journal_mode', { simple: true }) as string,
+    close: () => db.destroy(),
   };
-  return composeDomains<SqliteStore>(own, domains, db);
+  try {
+    return composeDomains<SqliteStore>(own, db, sqliteEngine(db));
+  } catch (error) {
+    raw.close();
+    throw error;
+  }
 }
 
-/**
- * One object offering every domain adapter's methods, each bound to its adapter. A method name
- * offered by two adapters is a programming error, refused here rather than silently shadowed.
- */
-function composeDomains<T>(own: object, domains: object[], db: Db): T {
-  const store: Record<string, unknown> = { ...own };
-  for (const domain of domains) {
-    const proto = Object.getPrototypeOf(domain) as Record<string, unknown>;
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const method = proto[name];
-      if (name === 'constructor' || typeof method !== 'function') continue;
-      if (name in store) {
-        db.close();
-        throw new Error(`two console store domains both define ${name}`);
-      }
-      store[name] = (method as (...args: unknown[]) => unknown).bind(domain);
-    }
-  }
-  return store as T;
+function sqliteEngine(db: StoreDb): Engine {
+  return {
+    kind: 'sqlite',
+    // One process owns the file (the console's data directory).
+    singleWriter: true,
+    jsonText(column, path) {
+      checkJsonPath(path);
+      return sql<string | null>`json_extract(${sql.ref(column)}, ${`$.${path.join('.')}`})`;
+    },
+    // NORMAL is durable against process crashes in WAL mode; FULL also against power cuts, for the
+    // writes a device is told about. Set on the one connection, held for the whole transaction.
+    durableTransaction: (work) =>
+      db.connection().execute(async (conn) => {
+        await sql`PRAGMA synchronous = FULL`.execute(conn);
+        try {
+          return await conn.transaction().execute(work);
+        } finally {
+          await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+        }
+      }),
+    // One connection, one process: a transaction is already alone.
+    allocatingTransaction: (_table, work) => db.transaction().execute(work),
+    isUniqueViolation,
+  };
 }
+
