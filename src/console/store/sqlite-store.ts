@@ -1,4 +1,3 @@
-
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { ConsoleStore } from './store.js';
 import { composeDomains } from './sql/domains.js';
@@ -55,4 +54,3 @@ function sqliteEngine(db: StoreDb): Engine {
     isUniqueViolation,
   };
 }
-

@@ -48,9 +48,9 @@ export class SqlAudit implements AuditStore {
     return changed(result) === 1;
   }
   async listAuditFor(action: string, target: string, limit: number): Promise<AuditRecord[]> {
-    return (await this.db.selectFrom('audit').selectAll().where('action', '=', action).where('target', '=', target).orderBy('id', 'desc').limit(limit).execute()).map(
-      toAudit,
-    );
+    return (
+      await this.db.selectFrom('audit').selectAll().where('action', '=', action).where('target', '=', target).orderBy('id', 'desc').limit(limit).execute()
+    ).map(toAudit);
   }
 }
 

@@ -10,7 +10,10 @@ export class SqlDeviceHistory implements DeviceHistoryStore {
 
   async appendDeviceHistory(deviceId: string, entry: DeviceHistoryEntry): Promise<void> {
     const { at, kind, ...body } = entry;
-    await this.db.insertInto('device_history').values({ device_id: deviceId, at, kind, body: JSON.stringify(body) }).execute();
+    await this.db
+      .insertInto('device_history')
+      .values({ device_id: deviceId, at, kind, body: JSON.stringify(body) })
+      .execute();
   }
   async listDeviceHistory(deviceId: string, filter: { limit: number; kind?: DeviceHistoryEntry['kind'] }): Promise<DeviceHistoryEntry[]> {
     let query = this.db.selectFrom('device_history').select(['at', 'kind', 'body']).where('device_id', '=', deviceId);

@@ -64,7 +64,12 @@ export class SqlPolicies implements PolicyStore {
   }
 
   async listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]> {
-    const rows = await this.db.selectFrom('policies').select(['version', 'document', 'published_by', 'published_at']).orderBy('version', 'desc').limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('policies')
+      .select(['version', 'document', 'published_by', 'published_at'])
+      .orderBy('version', 'desc')
+      .limit(limit)
+      .execute();
     return rows.map((row) => ({
       version: Number(row.version),
       document: PolicyDocumentSchema.parse(JSON.parse(row.document)),

@@ -39,11 +39,7 @@ export class SqlQueue<N extends QueueTable, T> {
   }
 
   private select() {
-    return this.db
-      .selectFrom(`${this.table} as q`)
-      .innerJoin('devices as d', 'd.id', 'q.device_id')
-      .selectAll('q')
-      .select('d.hostname');
+    return this.db.selectFrom(`${this.table} as q`).innerJoin('devices as d', 'd.id', 'q.device_id').selectAll('q').select('d.hostname');
   }
 
   /** Queues an item; false if one with this id is queued already. */
@@ -59,7 +55,10 @@ export class SqlQueue<N extends QueueTable, T> {
   async list(filter: { status?: string; limit: number }): Promise<T[]> {
     let query = this.select();
     if (filter.status) query = query.where('q.status', '=', filter.status);
-    const rows = await query.orderBy(`q.${this.spec.timeColumn}` as 'q.id', 'desc').limit(filter.limit).execute();
+    const rows = await query
+      .orderBy(`q.${this.spec.timeColumn}` as 'q.id', 'desc')
+      .limit(filter.limit)
+      .execute();
     return rows.map((row) => this.spec.toItem(row as unknown as QueueRow<N>));
   }
 

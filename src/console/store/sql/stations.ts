@@ -29,7 +29,12 @@ export class SqlStations implements StationStore {
     }));
   }
   async revokeStationKey(id: string, by: string, at: string): Promise<boolean> {
-    const result = await this.db.updateTable('station_keys').set({ revoked_by: by, revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    const result = await this.db
+      .updateTable('station_keys')
+      .set({ revoked_by: by, revoked_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return changed(result) === 1;
   }
 }
