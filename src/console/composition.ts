@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ensurePrivateDir } from '../shared/node/files.js';
 import { createLogger, type Logger } from '../shared/node/log.js';
 import { registerAgentConsumers } from './agent-link/consumers.js';
@@ -24,11 +23,14 @@ import { deliverPolicy } from './policy-delivery.js';
 import { registerRoutes } from './routes.js';
 import { StationKeyService } from './station-keys.js';
 import { registerStationRoutes } from './station-routes.js';
-import { openSqliteStore } from './store/sqlite-store.js';
+import { loadSharedConsoleIdentity } from './shared-identity.js';
+import { openConsoleStore } from './store/open.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface ConsoleConfig {
   dataDir: string;
+  /** A postgres:// URL: the store several console processes share. Without it, embedded SQLite in dataDir. */
+  database?: string;
   hub?: Partial<AgentHubOptions>;
   retentionDays?: number;
   /** Days a closed concern is kept (default DEFAULT_CONCERN_RETENTION_DAYS). */
@@ -59,9 +61,17 @@ export interface ConsoleParts {
 export async function composeConsole(config: ConsoleConfig): Promise<ConsoleParts> {
   const log = config.log ?? createLogger('console');
   ensurePrivateDir(config.dataDir);
-  const identity = loadOrCreateConsoleIdentity(config.dataDir);
-  const store = openSqliteStore(join(config.dataDir, 'console.db'));
-  await store.markAllOffline();
+  const store = await openConsoleStore(config);
+  let identity: ConsoleIdentity;
+  try {
+    identity = store.kind === 'sqlite' ? loadOrCreateConsoleIdentity(config.dataDir) : await loadSharedConsoleIdentity(store, config.dataDir);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // One embedded process holds every connection, so none is online at its start. A shared
+  // database's other processes still hold theirs: presence there is what each hub knows.
+  if (store.kind === 'sqlite') await store.markAllOffline();
   const auth = new AuthService(store);
   const secrets = await firstRun(store, auth, config.env ?? process.env);
   const feed = new FeedHub(200, (p) => auth.isSessionValid(p));

@@ -16,6 +16,8 @@ import type { ConsoleStore } from './store/store.js';
 
 export interface ConsoleOptions {
   dataDir: string;
+  /** A postgres:// URL (several console processes); without it, embedded SQLite in dataDir. */
+  database?: string;
   host: string;
   port: number;
   tlsCert?: string;

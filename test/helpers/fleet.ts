@@ -18,14 +18,17 @@ export interface ConsoleHandle {
 /** Starts `vigil console` as its own process and signs in as admin. */
 export async function startConsoleProcess(
   dataDir: string,
-  opts: { port?: number; pingSeconds?: number; env?: NodeJS.ProcessEnv } = {},
+  opts: { port?: number; pingSeconds?: number; env?: NodeJS.ProcessEnv; args?: string[] } = {},
 ): Promise<ConsoleHandle> {
   const port = opts.port ?? (await freePort());
-  const proc = startProcess([CLI, 'console', '--data-dir', join(dataDir), '--port', String(port), '--ping-interval', String(opts.pingSeconds ?? 2)], {
-    VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    VIGIL_ENROLL_TOKEN: ENROLL_TOKEN,
-    ...opts.env,
-  });
+  const proc = startProcess(
+    [CLI, 'console', '--data-dir', join(dataDir), '--port', String(port), '--ping-interval', String(opts.pingSeconds ?? 2), ...(opts.args ?? [])],
+    {
+      VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      VIGIL_ENROLL_TOKEN: ENROLL_TOKEN,
+      ...opts.env,
+    },
+  );
   const [, url] = await proc.waitFor(/listening on (http:\/\/\S+)/);
   const api: ConsoleHandle['api'] = async (path, init = {}) => {
     const { token: explicit, ...rest } = init;
