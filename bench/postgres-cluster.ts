@@ -17,6 +17,8 @@ export interface PostgresCluster {
   createDatabase(name?: string): Promise<string>;
   /** Stops the server (immediate) and removes its directory. */
   stop(): Promise<void>;
+  /** The same, synchronously (for a process's 'exit' handler). */
+  stopSync(): void;
   readonly dir: string;
   readonly port: number;
 }
@@ -80,6 +82,14 @@ export async function startPostgresCluster(options: { settings?: Record<string, 
         child.on('exit', () => resolve());
         child.on('error', () => resolve());
       });
+      rmSync(dir, { recursive: true, force: true });
+    },
+    stopSync() {
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        // Already stopped.
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -25,6 +25,7 @@ import { StationKeyService } from './station-keys.js';
 import { registerStationRoutes } from './station-routes.js';
 import { loadSharedConsoleIdentity } from './shared-identity.js';
 import { openConsoleStore } from './store/open.js';
+import { postgresPeriodicLock, SOLE_PROCESS } from './store/periodic-lock.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface ConsoleConfig {
@@ -89,10 +90,12 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const aups = new AupService(store, identity, log.child('aup'));
   const concerns = new ConcernService(store);
   const commands = new CommandService(store, identity, hub, log.child('commands'));
+  const periodicLock = config.database ? postgresPeriodicLock(config.database) : SOLE_PROCESS;
   const maintenance = new Maintenance(store, policies, hub, feed, log.child('maintenance'), {
     retentionDays: config.retentionDays ?? 180,
     closedConcernRetentionDays: config.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
     intervalMs: 3600_000,
+    lock: periodicLock,
   });
   const appRequests = new AppRequestService(store, policies, deliver, log.child('app-requests'), (deviceId, text) =>
     commands.issue(deviceId, { action: 'message', text, expiresInSeconds: 300 }, 'console:app-requests', 0),
@@ -129,6 +132,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     firstRun: secrets,
     async stop() {
       maintenance.stop();
+      await periodicLock.close();
       feed.close();
       await hub.close();
       await sync.close();
