@@ -1,4 +1,5 @@
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import type Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import type { ConsoleStore } from './store.js';
 import { composeDomains } from './sql/domains.js';
 import { checkJsonPath, type Engine, type StoreDb } from './sql/engine.js';
@@ -15,7 +16,7 @@ export interface SqliteStore extends ConsoleStore {
 /** Opens (creating and migrating as needed) the console database in `file`. */
 export function openSqliteStore(file: string): SqliteStore {
   const raw = openConsoleDatabase(file);
-  const db = new Kysely<ConsoleTables>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<ConsoleTables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   const own = {
     kind: 'sqlite' as const,
     journalMode: () => raw.pragma('journal_mode', { simple: true }) as string,
@@ -52,5 +53,29 @@ function sqliteEngine(db: StoreDb): Engine {
     // One connection, one process: a transaction is already alone.
     allocatingTransaction: (_table, work) => db.transaction().execute(work),
     isUniqueViolation,
+  };
+}
+
+/** Statements kept prepared: enough for every query shape the domains use, with room for IN-list lengths. */
+const PREPARED_STATEMENTS = 512;
+
+/**
+ * Kysely prepares each query it runs; preparing costs more than running most of ours. The same SQL
+ * text gets the same prepared statement back (least recently used ones are dropped), as the
+ * hand-written adapter kept its statements. Safe because Kysely runs one query at a time on this
+ * connection and never leaves a statement iterating.
+ */
+function withStatementCache(raw: Database.Database): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => void raw.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (statement) cache.delete(text);
+      else statement = raw.prepare(text);
+      cache.set(text, statement);
+      if (cache.size > PREPARED_STATEMENTS) cache.delete(cache.keys().next().value!);
+      return statement;
+    },
   };
 }

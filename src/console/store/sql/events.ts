@@ -18,12 +18,9 @@ export class SqlEvents implements EventStore {
 
   async insertEventBatch(entries: { deviceId: string; events: AgentEvent[]; receivedAt: string }[]): Promise<InsertedEvents[]> {
     // On disk before the ack: a power cut of the console must not lose what a device has deleted.
-    // One transaction (one fsync) for the whole batch: under load, frames from many devices share it.
-    return this.engine.durableTransaction(async (trx) => {
-      const results: InsertedEvents[] = [];
-      for (const e of entries) results.push(await insertEventsOf(trx, e.deviceId, e.events, e.receivedAt));
-      return results;
-    });
+    // One transaction (one fsync) for the whole batch: under load, frames from many devices share it,
+    // and a few statements serve them all (not one per frame or event).
+    return this.engine.durableTransaction((trx) => insertBatch(trx, entries));
   }
 
   async listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]> {
@@ -76,38 +73,54 @@ export class SqlEvents implements EventStore {
   }
 }
 
-async function insertEventsOf(trx: StoreTrx, deviceId: string, events: AgentEvent[], receivedAt: string): Promise<InsertedEvents> {
-  const stored: AgentEvent[] = [];
-  const reusedSeqs: number[] = [];
-  for (const part of chunks(events, ROWS_PER_INSERT)) {
-    // Deduplicate on the event id. A sequence number seen before with a different id means the
-    // device lost its last writes (power cut) or its outbox: keep the event, flag it.
+type Entry = { deviceId: string; events: AgentEvent[]; receivedAt: string };
+
+async function insertBatch(trx: StoreTrx, entries: Entry[]): Promise<InsertedEvents[]> {
+  // Ids already stored under each (device, seq) these events use. A sequence number seen before
+  // with a different id means the device lost its last writes (power cut) or its outbox: the event
+  // is kept and the reuse reported.
+  const key = (deviceId: string, seq: number) => `${deviceId} ${seq}`;
+  const idsAt = new Map<string, Set<string>>();
+  for (const part of chunks(
+    entries.flatMap((e) => e.events.map((ev) => ({ deviceId: e.deviceId, seq: ev.seq }))),
+    ROWS_PER_INSERT,
+  )) {
     const seen = await trx
       .selectFrom('events')
-      .select(['id', 'seq'])
-      .where('device_id', '=', deviceId)
-      .where(
-        'seq',
-        'in',
-        part.map((e) => e.seq),
-      )
+      .select(['device_id', 'seq', 'id'])
+      .where('device_id', 'in', [...new Set(part.map((p) => p.deviceId))])
+      .where('seq', 'in', [...new Set(part.map((p) => p.seq))])
       .execute();
-    const idsBySeq = new Map<number, Set<string>>();
-    for (const row of seen) idsBySeq.set(Number(row.seq), (idsBySeq.get(Number(row.seq)) ?? new Set()).add(row.id));
-    for (const e of part) {
-      const ids = idsBySeq.get(e.seq) ?? new Set<string>();
-      if ([...ids].some((id) => id !== e.id)) reusedSeqs.push(e.seq);
-      idsBySeq.set(e.seq, ids.add(e.id));
+    for (const row of seen) {
+      const k = key(row.device_id, Number(row.seq));
+      idsAt.set(k, (idsAt.get(k) ?? new Set()).add(row.id));
     }
-    // Unique on the id, so a resend, or the same batch through another console process, is stored once.
+  }
+  // Unique on the id, so a resend, or the same batch through another console process, is stored once.
+  const newIds = new Set<string>();
+  const rows = entries.flatMap((e) =>
+    e.events.map((ev) => ({ id: ev.id, device_id: e.deviceId, seq: ev.seq, type: ev.type, at: ev.at, received_at: e.receivedAt, body: JSON.stringify(ev) })),
+  );
+  for (const part of chunks(rows, ROWS_PER_INSERT)) {
     const inserted = await trx
       .insertInto('events')
-      .values(part.map((e) => ({ id: e.id, device_id: deviceId, seq: e.seq, type: e.type, at: e.at, received_at: receivedAt, body: JSON.stringify(e) })))
+      .values(part)
       .onConflict((oc) => oc.column('id').doNothing())
       .returning('id')
       .execute();
-    const newIds = new Set(inserted.map((row) => row.id));
-    stored.push(...part.filter((e) => newIds.delete(e.id)));
+    for (const row of inserted) newIds.add(row.id);
   }
-  return { stored, reusedSeqs };
+  // Results in the callers' order, as if each frame had been written alone, one after the other.
+  return entries.map((e) => {
+    const stored: AgentEvent[] = [];
+    const reusedSeqs: number[] = [];
+    for (const ev of e.events) {
+      const k = key(e.deviceId, ev.seq);
+      const ids = idsAt.get(k) ?? new Set<string>();
+      if ([...ids].some((id) => id !== ev.id)) reusedSeqs.push(ev.seq);
+      idsAt.set(k, ids.add(ev.id));
+      if (newIds.delete(ev.id)) stored.push(ev);
+    }
+    return { stored, reusedSeqs };
+  });
 }
