@@ -36,6 +36,10 @@ export async function openPostgresDatabase(url: string, options: { poolSize?: nu
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    // As SQLite's synchronous=NORMAL: a commit is safe from a console crash without waiting for the
+    // disk (heartbeats, presence, status); the writes a device is told about wait for it
+    // (durableTransaction sets synchronous_commit back on for itself).
+    options: '-c synchronous_commit=off',
     // Counts, versions and sequence numbers are BIGINT: JavaScript numbers, as SQLite gives them.
     types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) },
   } as pg.PoolConfig);
