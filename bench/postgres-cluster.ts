@@ -56,7 +56,7 @@ export async function startPostgresCluster(options: { settings?: Record<string, 
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
-    throw new Error(`could not start PostgreSQL in ${dir}: ${stderr || String(error)}`);
+    throw new Error(`could not start PostgreSQL in ${dir}: ${stderr || String(error)}`, { cause: error });
   }
   const url = (name: string) => `postgresql://vigil@${encodeURIComponent(dir)}:${port}/${name}`;
   return {

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
-import type { DeviceRecord } from '../../src/console/store/store.js';
+import type { ConsoleStore, DeviceRecord } from '../../src/console/store/store.js';
 import { deviceRecord } from './device-record.js';
 
-/** A real console database at `path` with one enrolled device (rows that name a device need one). */
-export async function storeWithDevice(path: string, hostname = 'lab-01'): Promise<{ store: SqliteStore; device: DeviceRecord }> {
-  const store = openSqliteStore(path);
+/** The enrollment token `tok` that deviceRecord()s are enrolled with (any number of uses unless limited). */
+export async function addTestToken(store: ConsoleStore, maxUses: number | null = null): Promise<void> {
   await store.createEnrollToken({
     id: 'tok',
     tokenHash: 'h',
@@ -13,11 +12,23 @@ export async function storeWithDevice(path: string, hostname = 'lab-01'): Promis
     createdBy: 'admin',
     createdAt: '',
     expiresAt: '2099-01-01T00:00:00Z',
-    maxUses: null,
+    maxUses,
     uses: 0,
     revoked: false,
   });
-  const device = deviceRecord(randomUUID(), hostname);
-  await store.enrollDevice(device, 'tok');
-  return { store, device };
+}
+
+/** Enrolls one device per hostname with token `tok` (added here) and returns their records. */
+export async function enrollTestDevices(store: ConsoleStore, hostnames: string[]): Promise<DeviceRecord[]> {
+  await addTestToken(store);
+  const devices = hostnames.map((h) => deviceRecord(randomUUID(), h));
+  for (const d of devices) await store.enrollDevice(d, 'tok');
+  return devices;
+}
+
+/** A real console database at `path` with one enrolled device (rows that name a device need one). */
+export async function storeWithDevice(path: string, hostname = 'lab-01'): Promise<{ store: SqliteStore; device: DeviceRecord }> {
+  const store = openSqliteStore(path);
+  const [device] = await enrollTestDevices(store, [hostname]);
+  return { store, device: device! };
 }

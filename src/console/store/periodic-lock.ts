@@ -13,8 +13,8 @@ export interface PeriodicWorkLock {
 /** One embedded console process: always the one. */
 export const SOLE_PROCESS: PeriodicWorkLock = { holds: async () => true, close: async () => undefined };
 
-/** pg advisory lock key for periodic work ("vigil-periodic"). */
-const PERIODIC_LOCK = 0x76_69_67_69_6c_00_02;
+/** pg advisory lock key for periodic work ("vig", 2). */
+const PERIODIC_LOCK = 0x76_69_67_00_02;
 
 /**
  * A PostgreSQL session-level advisory lock on a connection of its own: the first process to ask

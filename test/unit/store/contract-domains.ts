@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { AupRecord, ConsoleStore, PolicyRecord } from '../../../src/console/store/store.js';
+import type { AupRecord, PolicyRecord } from '../../../src/console/store/store.js';
+import { enrollTestDevices } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../helpers/device-record.js';
 import type { StoreFactory } from './contract.js';
 
@@ -9,21 +10,7 @@ const HASH = 'a'.repeat(64);
 
 async function storeWithDevices(factory: StoreFactory, hostnames: string[]) {
   const opened = await factory.open();
-  const { store } = opened;
-  await store.createEnrollToken({
-    id: 'tok',
-    tokenHash: 'h',
-    label: 't',
-    createdBy: 'admin',
-    createdAt: '',
-    expiresAt: '2099-01-01T00:00:00Z',
-    maxUses: null,
-    uses: 0,
-    revoked: false,
-  });
-  const devices = hostnames.map((h) => deviceRecord(randomUUID(), h));
-  for (const d of devices) await store.enrollDevice(d, 'tok');
-  return { ...opened, devices };
+  return { ...opened, devices: await enrollTestDevices(opened.store, hostnames) };
 }
 
 function policy(version: number): PolicyRecord {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
+import { addTestToken } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../helpers/device-record.js';
 import { storeDomainContract } from './contract-domains.js';
 
@@ -28,19 +29,7 @@ const event = (seq: number) => ({ id: randomUUID(), seq, at: new Date().toISOStr
 export function storeContract(name: string, factory: StoreFactory): void {
   describe(`console store contract: ${name}`, () => {
     const open = () => factory.open();
-    async function withToken(store: ConsoleStore, maxUses: number | null = null) {
-      await store.createEnrollToken({
-        id: 'tok',
-        tokenHash: 'h',
-        label: 'test',
-        createdBy: 'admin',
-        createdAt: '',
-        expiresAt: '2099-01-01T00:00:00Z',
-        maxUses,
-        uses: 0,
-        revoked: false,
-      });
-    }
+    const withToken = addTestToken;
     async function withDevice() {
       const { store } = await open();
       await withToken(store);

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import { checkOrder, SchemaTooNewError, type MigrationResult } from '../../../shared/node/migrations.js';
 import type { ConsoleMigration } from '../migrations/migration.js';
 
-/** pg_advisory_xact_lock key for schema changes ("vigil-schema"): one migrating process at a time. */
-const SCHEMA_LOCK = 0x76_69_67_69_6c_00_01;
+/** pg_advisory_xact_lock key for schema changes ("vig", 1): one migrating process at a time. */
+const SCHEMA_LOCK = 0x76_69_67_00_01;
 
 /**
  * Brings a PostgreSQL database up to the latest console migration: the same steps, numbers and
