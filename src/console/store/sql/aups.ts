@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
 import { SignedAupSchema, type AupCoverageRow, type AupReceipt } from '../../../shared/aup.js';
 import type { AupCoverageFilter, AupRecord, AupStore } from '../store.js';
-import { changed, type Engine, type StoreDb } from './engine.js';
+import { changed, LatestRead, type Engine, type StoreDb } from './engine.js';
 import type { ConsoleTables } from './schema.js';
 
 export class SqlAups implements AupStore {
-  /** Sent to every device on connect: a single-writer store parses it once per variant. */
-  private readonly latestCache = new Map<string, AupRecord | null>();
+  /** Sent to every device on connect: read through per variant. */
+  private readonly latest = new Map<string, LatestRead<AupRecord | null>>();
 
   constructor(
     private readonly db: StoreDb,
@@ -33,15 +33,19 @@ export class SqlAups implements AupStore {
         .execute();
       return built;
     });
-    if (this.engine.singleWriter) this.latestCache.set(variant, record);
+    this.latestOf(variant).wrote(record);
     return record;
   }
   async latestAup(variant: string): Promise<AupRecord | null> {
-    if (this.latestCache.has(variant)) return this.latestCache.get(variant)!;
-    const row = await this.db.selectFrom('aups').selectAll().where('variant', '=', variant).orderBy('version', 'desc').limit(1).executeTakeFirst();
-    const record = row ? toAup(row) : null;
-    if (this.engine.singleWriter) this.latestCache.set(variant, record);
-    return record;
+    return this.latestOf(variant).get(async () => {
+      const row = await this.db.selectFrom('aups').selectAll().where('variant', '=', variant).orderBy('version', 'desc').limit(1).executeTakeFirst();
+      return row ? toAup(row) : null;
+    });
+  }
+  private latestOf(variant: string): LatestRead<AupRecord | null> {
+    let read = this.latest.get(variant);
+    if (!read) this.latest.set(variant, (read = new LatestRead(this.engine)));
+    return read;
   }
   async aupVersion(variant: string, version: number): Promise<AupRecord | null> {
     const row = await this.db.selectFrom('aups').selectAll().where('variant', '=', variant).where('version', '=', version).executeTakeFirst();

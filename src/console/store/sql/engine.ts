@@ -46,3 +46,30 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/**
+ * How long a process of a shared database may answer "the latest policy / AUP" from memory. Every
+ * agent frame asks, and a bundle is parsed each time it is read; another process's publish is
+ * seen within this time (its own at once), and devices get new versions pushed or at hello anyway.
+ */
+export const SHARED_LATEST_MS = 1000;
+
+/** The latest record of something, read through: kept forever by the only writer, briefly by one of several. */
+export class LatestRead<T> {
+  private value: { record: T; at: number } | null = null;
+
+  constructor(private readonly engine: Engine) {}
+
+  async get(load: () => Promise<T>): Promise<T> {
+    const ttl = this.engine.singleWriter ? Infinity : SHARED_LATEST_MS;
+    if (this.value && Date.now() - this.value.at < ttl) return this.value.record;
+    const record = await load();
+    this.value = { record, at: Date.now() };
+    return record;
+  }
+
+  /** After this process wrote a newer one: the only writer knows it; one of several reads it again. */
+  wrote(record: T): void {
+    this.value = this.engine.singleWriter ? { record, at: Date.now() } : null;
+  }
+}

@@ -1,20 +1,19 @@
 import { PolicyBundleSchema, PolicyDocumentSchema } from '../../../shared/policy.js';
 import type { PolicyRecord, PolicyStore } from '../store.js';
-import type { Engine, StoreDb, StoreTrx } from './engine.js';
+import { LatestRead, type Engine, type StoreDb, type StoreTrx } from './engine.js';
 
 const FLOOR_KEY = 'policy.floor';
 
 export class SqlPolicies implements PolicyStore {
-  /**
-   * Every agent connection asks for the latest policy (heartbeat period, hello, AUP variant), so
-   * a single-writer store parses it once and keeps it; with several processes it is read each time.
-   */
-  private latestCache: PolicyRecord | null | undefined = undefined;
+  /** Every agent connection asks for the latest policy (heartbeat period, hello, AUP variant). */
+  private readonly latest: LatestRead<PolicyRecord | null>;
 
   constructor(
     private readonly db: StoreDb,
     private readonly engine: Engine,
-  ) {}
+  ) {
+    this.latest = new LatestRead(engine);
+  }
 
   async publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord> {
     const record = await this.engine.allocatingTransaction('policies', async (trx) => {
@@ -31,12 +30,15 @@ export class SqlPolicies implements PolicyStore {
         .execute();
       return built;
     });
-    if (this.engine.singleWriter) this.latestCache = record;
+    this.latest.wrote(record);
     return record;
   }
 
   async latestPolicy(): Promise<PolicyRecord | null> {
-    if (this.latestCache !== undefined) return this.latestCache;
+    return this.latest.get(() => this.readLatest());
+  }
+
+  private async readLatest(): Promise<PolicyRecord | null> {
     const row = await this.db.selectFrom('policies').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
     const record = row
       ? {
@@ -47,7 +49,6 @@ export class SqlPolicies implements PolicyStore {
           publishedAt: row.published_at,
         }
       : null;
-    if (this.engine.singleWriter) this.latestCache = record;
     return record;
   }
 
