@@ -16,7 +16,7 @@ import { signCanonicalText } from '../../src/shared/node/signing.js';
 import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
-import { withEnrollToken } from '../helpers/console-store.js';
+import { addTestToken } from '../helpers/console-store.js';
 import { deviceRecord } from '../helpers/device-record.js';
 import { hex } from '../helpers/policy-model.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
@@ -58,7 +58,7 @@ class PublisherDistribution implements PolicyDistributionPort {
 async function consoleWithDevices(hostnames: string[]) {
   const dir = tempPath();
   const store = openSqliteStore(`${dir}/console.db`);
-  await withEnrollToken(store);
+  await addTestToken(store);
   const devices = [];
   for (const hostname of hostnames) {
     const d = deviceRecord(randomUUID(), hostname);
@@ -198,7 +198,7 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     const dir = tempPath();
     const file = `${dir}/console.db`;
     const store = openSqliteStore(file);
-    await withEnrollToken(store);
+    await addTestToken(store);
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     for (const [i, id] of ids.entries()) await store.enrollDevice(deviceRecord(id, `pc-${i}`), 'tok');
     const legacy = PolicyDocumentSchema.parse({
