@@ -223,10 +223,13 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     await policies.publish(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'first' }), 'sm', 30);
     const latest = await policies.publish(legacy, 'sm', 30);
     await store.close();
-    // Back to schema 5, as a console before this change left it.
+    // Back to schema 5, as a console before this change left it (undoing 0007 too: the runner applies steps above the highest).
     const db = new Database(file);
-    db.exec(`DROP TABLE policy_assignments; DROP TABLE policy_revisions; DROP TABLE named_policies; DROP TABLE device_ownership;
-             DROP TABLE enroll_token_groups; DROP TABLE group_devices; DROP TABLE device_groups; DELETE FROM schema_version WHERE version = 6;`);
+    db.exec(`DROP TABLE recovery_codes; DROP TABLE totp_secrets; DROP TABLE identities; DROP INDEX sessions_username;
+             ALTER TABLE sessions DROP COLUMN restricted; ALTER TABLE sessions DROP COLUMN method;
+             ALTER TABLE users DROP COLUMN last_sign_in_at; ALTER TABLE users DROP COLUMN source;
+             DROP TABLE policy_assignments; DROP TABLE policy_revisions; DROP TABLE named_policies; DROP TABLE device_ownership;
+             DROP TABLE enroll_token_groups; DROP TABLE group_devices; DROP TABLE device_groups; DELETE FROM schema_version WHERE version >= 6;`);
     db.pragma('user_version = 5');
     db.close();
     return { file, ids, legacy, version: latest.version };
