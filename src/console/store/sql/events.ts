@@ -1,15 +1,21 @@
+import { CompiledQuery } from 'kysely';
 import { AgentEventSchema, type AgentEvent } from '../../../shared/events.js';
 import type { EventStore, InsertedEvents, StoredEvent } from '../store.js';
 import { chunks, type Engine, type StoreDb, type StoreTrx } from './engine.js';
+import type { ConsoleTables } from './schema.js';
 
 /** Rows per INSERT: 7 parameters each stays far below either engine's bound on parameters. */
 const ROWS_PER_INSERT = 500;
 
 export class SqlEvents implements EventStore {
+  private readonly texts: EventBatchTexts;
+
   constructor(
     private readonly db: StoreDb,
     private readonly engine: Engine,
-  ) {}
+  ) {
+    this.texts = new EventBatchTexts(engine.kind);
+  }
 
   async insertEvents(deviceId: string, events: AgentEvent[], receivedAt: string): Promise<InsertedEvents> {
     const [result] = await this.insertEventBatch([{ deviceId, events, receivedAt }]);
@@ -20,7 +26,7 @@ export class SqlEvents implements EventStore {
     // On disk before the ack: a power cut of the console must not lose what a device has deleted.
     // One transaction (one fsync) for the whole batch: under load, frames from many devices share it,
     // and a few statements serve them all (not one per frame or event).
-    return this.engine.durableTransaction((trx) => insertBatch(trx, entries));
+    return this.engine.durableTransaction((trx) => insertBatch(trx, entries, this.texts));
   }
 
   async listEvents(filter: { deviceId?: string; type?: string; limit: number; beforeSeq?: number }): Promise<StoredEvent[]> {
@@ -75,7 +81,7 @@ export class SqlEvents implements EventStore {
 
 type Entry = { deviceId: string; events: AgentEvent[]; receivedAt: string };
 
-async function insertBatch(trx: StoreTrx, entries: Entry[]): Promise<InsertedEvents[]> {
+async function insertBatch(trx: StoreTrx, entries: Entry[], texts: EventBatchTexts): Promise<InsertedEvents[]> {
   // Ids already stored under each (device, seq) these events use. A sequence number seen before
   // with a different id means the device lost its last writes (power cut) or its outbox: the event
   // is kept and the reuse reported.
@@ -85,30 +91,22 @@ async function insertBatch(trx: StoreTrx, entries: Entry[]): Promise<InsertedEve
     entries.flatMap((e) => e.events.map((ev) => ({ deviceId: e.deviceId, seq: ev.seq }))),
     ROWS_PER_INSERT,
   )) {
-    const seen = await trx
-      .selectFrom('events')
-      .select(['device_id', 'seq', 'id'])
-      .where('device_id', 'in', [...new Set(part.map((p) => p.deviceId))])
-      .where('seq', 'in', [...new Set(part.map((p) => p.seq))])
-      .execute();
-    for (const row of seen) {
+    const deviceIds = [...new Set(part.map((p) => p.deviceId))];
+    const seqs = [...new Set(part.map((p) => p.seq))];
+    const seen = await trx.executeQuery<{ device_id: string; seq: number; id: string }>(
+      CompiledQuery.raw(texts.seen(deviceIds.length, seqs.length), [...deviceIds, ...seqs]),
+    );
+    for (const row of seen.rows) {
       const k = key(row.device_id, Number(row.seq));
       idsAt.set(k, (idsAt.get(k) ?? new Set()).add(row.id));
     }
   }
   // Unique on the id, so a resend, or the same batch through another console process, is stored once.
   const newIds = new Set<string>();
-  const rows = entries.flatMap((e) =>
-    e.events.map((ev) => ({ id: ev.id, device_id: e.deviceId, seq: ev.seq, type: ev.type, at: ev.at, received_at: e.receivedAt, body: JSON.stringify(ev) })),
-  );
+  const rows = entries.flatMap((e) => e.events.map((ev) => [ev.id, e.deviceId, ev.seq, ev.type, ev.at, e.receivedAt, JSON.stringify(ev)]));
   for (const part of chunks(rows, ROWS_PER_INSERT)) {
-    const inserted = await trx
-      .insertInto('events')
-      .values(part)
-      .onConflict((oc) => oc.column('id').doNothing())
-      .returning('id')
-      .execute();
-    for (const row of inserted) newIds.add(row.id);
+    const inserted = await trx.executeQuery<{ id: string }>(CompiledQuery.raw(texts.insert(part.length), part.flat()));
+    for (const row of inserted.rows) newIds.add(row.id);
   }
   // Results in the callers' order, as if each frame had been written alone, one after the other.
   return entries.map((e) => {
@@ -124,3 +122,43 @@ async function insertBatch(trx: StoreTrx, entries: Entry[]): Promise<InsertedEve
     return { stored, reusedSeqs };
   });
 }
+
+/**
+ * The event batch's two statements, the default console's hot path, as SQL text kept per shape:
+ * building them with Kysely for every batch (280 parameters for 40 events) cost more than running
+ * them. One text for both engines (INSERT … ON CONFLICT (id) DO NOTHING RETURNING: SQLite 3.35+
+ * and PostgreSQL); only the parameter markers differ. The columns are ConsoleTables['events']'s,
+ * and the contract tests run both statements on both engines.
+ */
+export class EventBatchTexts {
+  private readonly texts = new Map<string, string>();
+
+  constructor(private readonly engine: Engine['kind']) {}
+
+  /** Ids stored under any of `devices` device ids and `seqs` sequence numbers (parameters in that order). */
+  seen(devices: number, seqs: number): string {
+    return this.text(`s${devices},${seqs}`, (m) => `SELECT device_id, seq, id FROM events WHERE device_id IN (${m(0, devices)}) AND seq IN (${m(devices, seqs)})`);
+  }
+
+  /** `rows` events, each row's parameters in EVENT_COLUMNS order; returns the ids stored now. */
+  insert(rows: number): string {
+    const n = EVENT_COLUMNS.length;
+    return this.text(`i${rows}`, (m) => {
+      const values = Array.from({ length: rows }, (_, r) => `(${m(r * n, n)})`).join(', ');
+      return `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING id`;
+    });
+  }
+
+  private text(key: string, build: (markers: (from: number, count: number) => string) => string): string {
+    let text = this.texts.get(key);
+    if (text === undefined) {
+      const marker = this.engine === 'postgres' ? (i: number) => `$${i + 1}` : () => '?';
+      text = build((from, count) => Array.from({ length: count }, (_, i) => marker(from + i)).join(', '));
+      this.texts.set(key, text);
+    }
+    return text;
+  }
+}
+
+/** In the order insertBatch lays out each row's parameters. */
+const EVENT_COLUMNS = ['id', 'device_id', 'seq', 'type', 'at', 'received_at', 'body'] as const satisfies readonly (keyof ConsoleTables['events'])[];
