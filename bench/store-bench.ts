@@ -14,7 +14,13 @@ import { startPostgresCluster } from './postgres-cluster.js';
  * event router hands them over under load. `--postgres 1` runs it on a throwaway cluster; SQLite's
  * file is in /dev/shm unless --dir says otherwise (a real disk measures fsync, not the store).
  */
-const args = benchArgs({ devices: { default: '200' }, frames: { default: '20' }, events: { default: '2' }, batches: { default: '500' }, postgres: { default: '0' } });
+const args = benchArgs({
+  devices: { default: '200' },
+  frames: { default: '20' },
+  events: { default: '2' },
+  batches: { default: '500' },
+  postgres: { default: '0' },
+});
 const devices = Number(args.devices);
 const framesPerBatch = Number(args.frames);
 const eventsPerFrame = Number(args.events);
@@ -23,14 +29,39 @@ const dir = mkdtempSync(join('/dev/shm', 'vigil-store-bench-'));
 const cluster = args.postgres === '1' ? await startPostgresCluster() : null;
 const store: ConsoleStore = cluster ? await openPostgresStore(await cluster.createDatabase()) : openSqliteStore(join(dir, 'console.db'));
 try {
-  await store.createEnrollToken({ id: 'tok', tokenHash: 'h', label: 'bench', createdBy: 'bench', createdAt: '', expiresAt: '2099-01-01T00:00:00Z', maxUses: null, uses: 0, revoked: false });
+  await store.createEnrollToken({
+    id: 'tok',
+    tokenHash: 'h',
+    label: 'bench',
+    createdBy: 'bench',
+    createdAt: '',
+    expiresAt: '2099-01-01T00:00:00Z',
+    maxUses: null,
+    uses: 0,
+    revoked: false,
+  });
   const ids: string[] = [];
   for (let i = 0; i < devices; i++) {
     const id = randomUUID();
     ids.push(id);
     const now = new Date().toISOString();
     await store.enrollDevice(
-      { id, publicKey: generateEd25519KeyPair().publicKey, hostname: `pc-${i}`, platform: 'linux', machineIdHint: null, enrolledAt: now, enrolledWith: 'tok', revoked: false, cloneSuspect: false, online: false, lastSeenAt: null, agentVersion: null, policyVersion: null, status: null } as Parameters<ConsoleStore['enrollDevice']>[0],
+      {
+        id,
+        publicKey: generateEd25519KeyPair().publicKey,
+        hostname: `pc-${i}`,
+        platform: 'linux',
+        machineIdHint: null,
+        enrolledAt: now,
+        enrolledWith: 'tok',
+        revoked: false,
+        cloneSuspect: false,
+        online: false,
+        lastSeenAt: null,
+        agentVersion: null,
+        policyVersion: null,
+        status: null,
+      } as Parameters<ConsoleStore['enrollDevice']>[0],
       'tok',
     );
   }

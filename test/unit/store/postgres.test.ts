@@ -32,7 +32,15 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
     await client.connect();
     const { rows } = await client.query<{ version: number; name: string }>('SELECT version, name FROM schema_version ORDER BY version');
     await client.end();
-    expect(rows.map((r) => `${r.version}:${r.name}`)).toEqual(['1:initial', '2:aups', '3:app-requests', '4:stations-and-history', '5:concerns', '6:policy-plane', '7:sign-in']);
+    expect(rows.map((r) => `${r.version}:${r.name}`)).toEqual([
+      '1:initial',
+      '2:aups',
+      '3:app-requests',
+      '4:stations-and-history',
+      '5:concerns',
+      '6:policy-plane',
+      '7:sign-in',
+    ]);
     await Promise.all(stores.map((s) => s.close()));
   });
 

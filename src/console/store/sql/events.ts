@@ -137,7 +137,10 @@ export class EventBatchTexts {
 
   /** Ids stored under any of `devices` device ids and `seqs` sequence numbers (parameters in that order). */
   seen(devices: number, seqs: number): string {
-    return this.text(`s${devices},${seqs}`, (m) => `SELECT device_id, seq, id FROM events WHERE device_id IN (${m(0, devices)}) AND seq IN (${m(devices, seqs)})`);
+    return this.text(
+      `s${devices},${seqs}`,
+      (m) => `SELECT device_id, seq, id FROM events WHERE device_id IN (${m(0, devices)}) AND seq IN (${m(devices, seqs)})`,
+    );
   }
 
   /** `rows` events, each row's parameters in EVENT_COLUMNS order; returns the ids stored now. */

@@ -94,7 +94,11 @@ export async function writeRevisions(trx: StoreTrx, change: PolicyChange): Promi
       throw new ConflictError('stale-revision', `policy ${r.policy} is at revision ${expected - 1}; this change was made against another revision, try again`);
     const fields = { display_name: displayName, description: description ?? null, revision: r.revision };
     if (held) await trx.updateTable('named_policies').set(fields).where('name', '=', r.policy).execute();
-    else await trx.insertInto('named_policies').values({ name: r.policy, ...fields }).execute();
+    else
+      await trx
+        .insertInto('named_policies')
+        .values({ name: r.policy, ...fields })
+        .execute();
     await trx
       .insertInto('policy_revisions')
       .values({

@@ -31,7 +31,12 @@ export class SqlSecondFactors implements SecondFactorStore {
     return changed(result) > 0;
   }
   async useTotpStep(username: string, step: number): Promise<boolean> {
-    const result = await this.db.updateTable('totp_secrets').set({ last_step: step }).where('username', '=', username).where('last_step', '<', step).executeTakeFirst();
+    const result = await this.db
+      .updateTable('totp_secrets')
+      .set({ last_step: step })
+      .where('username', '=', username)
+      .where('last_step', '<', step)
+      .executeTakeFirst();
     return changed(result) > 0;
   }
   async deleteSecondFactor(username: string): Promise<void> {

@@ -43,7 +43,9 @@ export class SqlUsers implements UserStore {
   }
   async setUserDisabled(username: string, disabled: boolean): Promise<boolean> {
     const flag = disabled ? 1 : 0;
-    return changed(await this.db.updateTable('users').set({ disabled: flag }).where('username', '=', username).where('disabled', '<>', flag).executeTakeFirst()) > 0;
+    return (
+      changed(await this.db.updateTable('users').set({ disabled: flag }).where('username', '=', username).where('disabled', '<>', flag).executeTakeFirst()) > 0
+    );
   }
   async setPasswordHash(username: string, passwordHash: string): Promise<boolean> {
     return changed(await this.db.updateTable('users').set({ password_hash: passwordHash }).where('username', '=', username).executeTakeFirst()) > 0;
@@ -72,7 +74,13 @@ export class SqlUsers implements UserStore {
     return row ? toSession(row) : null;
   }
   async listSessionsFor(username: string): Promise<SessionRecord[]> {
-    const rows = await this.db.selectFrom('sessions').selectAll().where('username', '=', username).orderBy('created_at', 'desc').orderBy('token_hash').execute();
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('username', '=', username)
+      .orderBy('created_at', 'desc')
+      .orderBy('token_hash')
+      .execute();
     return rows.map(toSession);
   }
   async touchSession(tokenHash: string, lastUsedAt: string): Promise<void> {
