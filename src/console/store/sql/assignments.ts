@@ -1,7 +1,7 @@
 import type { AssignmentSet } from '../../../shared/policies/model.js';
 import type { AssignmentStore, PolicyChange } from '../store.js';
 import type { Engine, StoreDb, StoreTrx } from './engine.js';
-import { FLOOR_KEY, highestPolicyVersion } from './policies.js';
+import { highestPolicyVersion, setPolicyFloor } from './policies.js';
 
 const BASELINE_SETTING = 'policy.baseline';
 
@@ -25,11 +25,7 @@ export class SqlAssignments implements AssignmentStore {
   async allocatePolicyVersion(): Promise<number> {
     return this.engine.allocatingTransaction('policies', async (trx) => {
       const next = (await highestPolicyVersion(trx)) + 1;
-      await trx
-        .insertInto('settings')
-        .values({ key: FLOOR_KEY, value: String(next) })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(next) }))
-        .execute();
+      await setPolicyFloor(trx, next);
       return next;
     });
   }

@@ -2,7 +2,7 @@ import { PolicyBundleSchema, PolicyDocumentSchema } from '../../../shared/policy
 import type { PolicyRecord, PolicyStore } from '../store.js';
 import { LatestRead, type Engine, type StoreDb, type StoreTrx } from './engine.js';
 
-export const FLOOR_KEY = 'policy.floor';
+const FLOOR_KEY = 'policy.floor';
 
 export class SqlPolicies implements PolicyStore {
   /** Every agent connection asks for the latest policy (heartbeat period, hello, AUP variant). */
@@ -55,11 +55,7 @@ export class SqlPolicies implements PolicyStore {
   async raisePolicyFloor(version: number): Promise<boolean> {
     return this.engine.allocatingTransaction('policies', async (trx) => {
       if (version <= (await highestPolicyVersion(trx))) return false;
-      await trx
-        .insertInto('settings')
-        .values({ key: FLOOR_KEY, value: String(version) })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(version) }))
-        .execute();
+      await setPolicyFloor(trx, version);
       return true;
     });
   }
@@ -88,4 +84,13 @@ export async function highestPolicyVersion(trx: StoreTrx): Promise<number> {
     .executeTakeFirst();
   const floor = await trx.selectFrom('settings').select('value').where('key', '=', FLOOR_KEY).executeTakeFirst();
   return Math.max(Number(stored?.v ?? 0), Number(floor?.value ?? 0));
+}
+
+/** Reserves every version up to `version`: the next one published is numbered above it. */
+export async function setPolicyFloor(trx: StoreTrx, version: number): Promise<void> {
+  await trx
+    .insertInto('settings')
+    .values({ key: FLOOR_KEY, value: String(version) })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: String(version) }))
+    .execute();
 }
