@@ -91,11 +91,8 @@ async function insertBatch(trx: StoreTrx, entries: Entry[], texts: EventBatchTex
     entries.flatMap((e) => e.events.map((ev) => ({ deviceId: e.deviceId, seq: ev.seq }))),
     ROWS_PER_INSERT,
   )) {
-    const deviceIds = [...new Set(part.map((p) => p.deviceId))];
-    const seqs = [...new Set(part.map((p) => p.seq))];
-    const seen = await trx.executeQuery<{ device_id: string; seq: number; id: string }>(
-      CompiledQuery.raw(texts.seen(deviceIds.length, seqs.length), [...deviceIds, ...seqs]),
-    );
+    const pairs = [...new Map(part.map((p) => [key(p.deviceId, p.seq), [p.deviceId, p.seq] as const])).values()];
+    const seen = await trx.executeQuery<{ device_id: string; seq: number; id: string }>(CompiledQuery.raw(texts.seen(pairs.length), pairs.flat()));
     for (const row of seen.rows) {
       const k = key(row.device_id, Number(row.seq));
       idsAt.set(k, (idsAt.get(k) ?? new Set()).add(row.id));
@@ -135,12 +132,15 @@ export class EventBatchTexts {
 
   constructor(private readonly engine: Engine['kind']) {}
 
-  /** Ids stored under any of `devices` device ids and `seqs` sequence numbers (parameters in that order). */
-  seen(devices: number, seqs: number): string {
-    return this.text(
-      `s${devices},${seqs}`,
-      (m) => `SELECT device_id, seq, id FROM events WHERE device_id IN (${m(0, devices)}) AND seq IN (${m(devices, seqs)})`,
-    );
+  /**
+   * Ids stored under each of `pairs` (device id, sequence number) parameter pairs: one index probe
+   * each (an IN list of devices and one of numbers would probe every combination of the two).
+   */
+  seen(pairs: number): string {
+    return this.text(`s${pairs}`, (m) => {
+      const each = Array.from({ length: pairs }, (_, i) => `(device_id = ${m(2 * i, 1)} AND seq = ${m(2 * i + 1, 1)})`).join(' OR ');
+      return `SELECT device_id, seq, id FROM events WHERE ${each}`;
+    });
   }
 
   /** `rows` events, each row's parameters in EVENT_COLUMNS order; returns the ids stored now. */
