@@ -108,6 +108,16 @@ export function storeContract(name: string, factory: StoreFactory): void {
     });
 
     policyPlaneContract(open);
+    it('stores a batch larger than one statement holds, each event once, and a resend of it stores nothing', async () => {
+      const { store, d } = await withDevice();
+      const batch = Array.from({ length: 1200 }, (_, i) => event(i + 1));
+      expect((await store.insertEvents(d.id, batch, new Date().toISOString())).stored.length).toBe(1200);
+      const again = await store.insertEvents(d.id, batch, new Date().toISOString());
+      expect(again).toEqual({ stored: [], reusedSeqs: [] });
+      expect(await store.countEvents(d.id)).toBe(1200);
+      await store.close();
+    });
+
     it('stores a batch sent through two console processes at once exactly once, committed when the call returns', async () => {
       const { store, reopen } = await open();
       await withToken(store);

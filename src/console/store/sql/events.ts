@@ -6,6 +6,8 @@ import type { ConsoleTables } from './schema.js';
 
 /** Rows per INSERT: 7 parameters each stays far below either engine's bound on parameters. */
 const ROWS_PER_INSERT = 500;
+/** (device, seq) pairs per lookup: an OR of this many terms stays far below SQLite's expression depth bound (1000). */
+const PAIRS_PER_SELECT = 200;
 
 export class SqlEvents implements EventStore {
   private readonly texts: EventBatchTexts;
@@ -89,7 +91,7 @@ async function insertBatch(trx: StoreTrx, entries: Entry[], texts: EventBatchTex
   const idsAt = new Map<string, Set<string>>();
   for (const part of chunks(
     entries.flatMap((e) => e.events.map((ev) => ({ deviceId: e.deviceId, seq: ev.seq }))),
-    ROWS_PER_INSERT,
+    PAIRS_PER_SELECT,
   )) {
     const pairs = [...new Map(part.map((p) => [key(p.deviceId, p.seq), [p.deviceId, p.seq] as const])).values()];
     const seen = await trx.executeQuery<{ device_id: string; seq: number; id: string }>(CompiledQuery.raw(texts.seen(pairs.length), pairs.flat()));
