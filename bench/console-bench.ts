@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { benchArgs, percentile, round } from './args.js';
+import { startPostgresCluster } from './postgres-cluster.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { agentLimitProblem, agentsThatFit, openFileLimit } from './open-files.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
@@ -29,7 +30,14 @@ const fail = (error: unknown) => {
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
 
-const args = benchArgs({ agents: { default: '1000' }, duration: { default: '30' }, 'event-interval': { default: '1' }, 'activity-frames': { default: '1' } });
+const args = benchArgs({
+  agents: { default: '1000' },
+  duration: { default: '30' },
+  'event-interval': { default: '1' },
+  'activity-frames': { default: '1' },
+  // 1: the console keeps its state in a throwaway PostgreSQL cluster (--database) instead of SQLite.
+  postgres: { default: '0' },
+});
 const limit = openFileLimit();
 const tooMany = agentLimitProblem(Number(args.agents), limit);
 if (tooMany) {
@@ -51,7 +59,9 @@ const port = await new Promise<number>((resolve) => {
   });
 });
 
-const consoleProc = spawn(process.execPath, [cli, 'console', '--data-dir', dataDir, '--port', String(port)], {
+const cluster = args.postgres === '1' ? await startPostgresCluster() : null;
+const database = cluster ? ['--database', await cluster.createDatabase()] : [];
+const consoleProc = spawn(process.execPath, [cli, 'console', '--data-dir', dataDir, '--port', String(port), ...database], {
   env: { ...process.env, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token, VIGIL_LOG_LEVEL: 'error' },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
@@ -59,6 +69,7 @@ const consoleProc = spawn(process.execPath, [cli, 'console', '--data-dir', dataD
 process.on('exit', () => {
   for (const child of [consoleProc, sim]) if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
+  cluster?.stopSync();
 });
 let sim: ReturnType<typeof spawn> | null = null;
 const url = await new Promise<string>((resolve, reject) => {
@@ -152,6 +163,7 @@ rmSync(dataDir, { recursive: true, force: true });
 
 const figures = {
   bench: 'console',
+  store: cluster ? 'postgres' : 'sqlite',
   agents: result.connected,
   agentsConnectedAtEnd: result.stillConnected,
   eventsPerSec: round(result.acked / result.elapsedS, 1),

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ensurePrivateDir } from '../shared/node/files.js';
 import { createLogger, type Logger } from '../shared/node/log.js';
 import { registerAgentConsumers } from './agent-link/consumers.js';
@@ -39,11 +38,15 @@ import type { SsoConfig } from '../shared/sso-config.js';
 import { StationKeyService } from './station-keys.js';
 import { registerStationRoutes } from './station-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
-import { openSqliteStore } from './store/sqlite-store.js';
+import { loadSharedConsoleIdentity } from './shared-identity.js';
+import { openConsoleStore } from './store/open.js';
+import { postgresPeriodicLock, SOLE_PROCESS } from './store/periodic-lock.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface ConsoleConfig {
   dataDir: string;
+  /** A postgres:// URL: the store several console processes share. Without it, embedded SQLite in dataDir. */
+  database?: string;
   hub?: Partial<AgentHubOptions>;
   retentionDays?: number;
   /** Days a closed concern is kept (default DEFAULT_CONCERN_RETENTION_DAYS). */
@@ -88,9 +91,17 @@ export interface ConsoleParts {
 export async function composeConsole(config: ConsoleConfig): Promise<ConsoleParts> {
   const log = config.log ?? createLogger('console');
   ensurePrivateDir(config.dataDir);
-  const identity = loadOrCreateConsoleIdentity(config.dataDir);
-  const store = openSqliteStore(join(config.dataDir, 'console.db'));
-  await store.markAllOffline();
+  const store = await openConsoleStore(config);
+  let identity: ConsoleIdentity;
+  try {
+    identity = store.kind === 'sqlite' ? loadOrCreateConsoleIdentity(config.dataDir) : await loadSharedConsoleIdentity(store, config.dataDir);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  // One embedded process holds every connection, so none is online at its start. A shared
+  // database's other processes still hold theirs: presence there is what each hub knows.
+  if (store.kind === 'sqlite') await store.markAllOffline();
   const secondFactor = new SecondFactorService(store);
   const auth = new AuthService(store, DEFAULT_AUTH_OPTIONS, secondFactor);
   const secrets = await firstRun(store, auth, config.env ?? process.env);
@@ -156,10 +167,12 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const aups = new AupService(store, identity, log.child('aup'));
   const concerns = new ConcernService(store);
   const commands = new CommandService(store, identity, hub, log.child('commands'));
+  const periodicLock = config.database ? postgresPeriodicLock(config.database) : SOLE_PROCESS;
   const maintenance = new Maintenance(store, policies, distribution, feed, log.child('maintenance'), {
     retentionDays: config.retentionDays ?? 180,
     closedConcernRetentionDays: config.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
     intervalMs: 3600_000,
+    lock: periodicLock,
   });
   const appRequests = new AppRequestService(store, policies, plane, log.child('app-requests'), (deviceId, text) =>
     commands.issue(deviceId, { action: 'message', text, expiresInSeconds: 300 }, 'console:app-requests', 0),
@@ -204,6 +217,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     firstRun: secrets,
     async stop() {
       maintenance.stop();
+      await periodicLock.close();
       feed.close();
       await hub.close();
       await sync.close();

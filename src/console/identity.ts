@@ -12,8 +12,11 @@ export interface ConsoleIdentity {
   created: boolean;
 }
 
+/** Where a console data directory keeps its signing key. */
+export const consoleKeyPath = (dataDir: string): string => join(dataDir, 'console-signing-key.pem');
+
 export function loadOrCreateConsoleIdentity(dataDir: string): ConsoleIdentity {
-  const path = join(dataDir, 'console-signing-key.pem');
+  const path = consoleKeyPath(dataDir);
   let created = false;
   if (!existsSync(path)) {
     writeFileAtomic(path, generateEd25519KeyPair().privateKeyPem, 0o600);

@@ -2,6 +2,7 @@ import type { Logger } from '../shared/node/log.js';
 import type { FeedHub } from './feed.js';
 import type { PolicyDistribution } from './policies/distribution.js';
 import type { PolicyService } from './policies.js';
+import type { PeriodicWorkLock } from './store/periodic-lock.js';
 import type { ConsoleStore } from './store/store.js';
 
 export interface MaintenanceOptions {
@@ -10,6 +11,8 @@ export interface MaintenanceOptions {
   /** Closed concerns are deleted this many days after they were closed (or last updated while closed). */
   closedConcernRetentionDays: number;
   intervalMs: number;
+  /** Whether this process runs periodic work now (several processes share a database: only one does). */
+  lock: PeriodicWorkLock;
 }
 
 /**
@@ -43,6 +46,7 @@ export class Maintenance {
 
   async runOnce(): Promise<void> {
     try {
+      if (!(await this.options.lock.holds())) return;
       if (await this.policies.needsRenewal()) await this.reissue('renewal');
       const cutoff = new Date(Date.now() - this.options.retentionDays * 86400_000).toISOString();
       const removed = await this.store.deleteEventsReceivedBefore(cutoff);

@@ -19,6 +19,8 @@ import type { SsoConfig } from '../shared/sso-config.js';
 
 export interface ConsoleOptions {
   dataDir: string;
+  /** A postgres:// URL (several console processes); without it, embedded SQLite in dataDir. */
+  database?: string;
   host: string;
   port: number;
   tlsCert?: string;

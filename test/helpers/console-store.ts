@@ -3,8 +3,8 @@ import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlit
 import type { ConsoleStore, DeviceRecord } from '../../src/console/store/store.js';
 import { deviceRecord } from './device-record.js';
 
-/** The enrollment token `tok` (unlimited, unexpired) that device-record.ts's devices enrolled with. */
-export async function withEnrollToken(store: Pick<ConsoleStore, 'createEnrollToken'>): Promise<void> {
+/** The enrollment token `tok` that deviceRecord()s are enrolled with (any number of uses unless limited). */
+export async function addTestToken(store: ConsoleStore, maxUses: number | null = null): Promise<void> {
   await store.createEnrollToken({
     id: 'tok',
     tokenHash: 'h',
@@ -12,17 +12,23 @@ export async function withEnrollToken(store: Pick<ConsoleStore, 'createEnrollTok
     createdBy: 'admin',
     createdAt: '',
     expiresAt: '2099-01-01T00:00:00Z',
-    maxUses: null,
+    maxUses,
     uses: 0,
     revoked: false,
   });
 }
 
+/** Enrolls one device per hostname with token `tok` (added here) and returns their records. */
+export async function enrollTestDevices(store: ConsoleStore, hostnames: string[]): Promise<DeviceRecord[]> {
+  await addTestToken(store);
+  const devices = hostnames.map((h) => deviceRecord(randomUUID(), h));
+  for (const d of devices) await store.enrollDevice(d, 'tok');
+  return devices;
+}
+
 /** A real console database at `path` with one enrolled device (rows that name a device need one). */
 export async function storeWithDevice(path: string, hostname = 'lab-01'): Promise<{ store: SqliteStore; device: DeviceRecord }> {
   const store = openSqliteStore(path);
-  await withEnrollToken(store);
-  const device = deviceRecord(randomUUID(), hostname);
-  await store.enrollDevice(device, 'tok');
-  return { store, device };
+  const [device] = await enrollTestDevices(store, [hostname]);
+  return { store, device: device! };
 }

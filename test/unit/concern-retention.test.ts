@@ -5,6 +5,7 @@ import { FeedHub } from '../../src/console/feed.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { Maintenance } from '../../src/console/maintenance.js';
 import { PolicyService } from '../../src/console/policies.js';
+import { SOLE_PROCESS } from '../../src/console/store/periodic-lock.js';
 import type { ConcernStatus } from '../../src/shared/concern.js';
 import { createLogger } from '../../src/shared/node/log.js';
 import { storeWithDevice } from '../helpers/console-store.js';
@@ -30,6 +31,7 @@ async function setUp(closedConcernRetentionDays: number) {
     retentionDays: 180,
     closedConcernRetentionDays,
     intervalMs: 3600_000,
+    lock: SOLE_PROCESS,
   });
   cleanups.push(async () => {
     feed.close();

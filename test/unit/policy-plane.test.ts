@@ -16,7 +16,7 @@ import { signCanonicalText } from '../../src/shared/node/signing.js';
 import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
-import { withEnrollToken } from '../helpers/console-store.js';
+import { addTestToken } from '../helpers/console-store.js';
 import { deviceRecord } from '../helpers/device-record.js';
 import { hex } from '../helpers/policy-model.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
@@ -58,7 +58,7 @@ class PublisherDistribution implements PolicyDistributionPort {
 async function consoleWithDevices(hostnames: string[]) {
   const dir = tempPath();
   const store = openSqliteStore(`${dir}/console.db`);
-  await withEnrollToken(store);
+  await addTestToken(store);
   const devices = [];
   for (const hostname of hostnames) {
     const d = deviceRecord(randomUUID(), hostname);
@@ -198,7 +198,7 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     const dir = tempPath();
     const file = `${dir}/console.db`;
     const store = openSqliteStore(file);
-    await withEnrollToken(store);
+    await addTestToken(store);
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     for (const [i, id] of ids.entries()) await store.enrollDevice(deviceRecord(id, `pc-${i}`), 'tok');
     const legacy = PolicyDocumentSchema.parse({
@@ -223,14 +223,13 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     await policies.publish(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'first' }), 'sm', 30);
     const latest = await policies.publish(legacy, 'sm', 30);
     await store.close();
-    // Back to schema 5, as a console before this change left it (the later steps undone too).
+    // Back to schema 5, as a console before this change left it (undoing 0007 too: the runner applies steps above the highest).
     const db = new Database(file);
-    db.exec(`DROP TABLE policy_assignments; DROP TABLE policy_revisions; DROP TABLE named_policies; DROP TABLE device_ownership;
-             DROP TABLE enroll_token_groups; DROP TABLE group_devices; DROP TABLE device_groups;
-             DROP TABLE recovery_codes; DROP TABLE totp_secrets; DROP TABLE identities; DROP INDEX sessions_username;
-             ALTER TABLE users DROP COLUMN source; ALTER TABLE users DROP COLUMN last_sign_in_at;
-             ALTER TABLE sessions DROP COLUMN method; ALTER TABLE sessions DROP COLUMN restricted;
-             DELETE FROM schema_version WHERE version >= 6;`);
+    db.exec(`DROP TABLE recovery_codes; DROP TABLE totp_secrets; DROP TABLE identities; DROP INDEX sessions_username;
+             ALTER TABLE sessions DROP COLUMN restricted; ALTER TABLE sessions DROP COLUMN method;
+             ALTER TABLE users DROP COLUMN last_sign_in_at; ALTER TABLE users DROP COLUMN source;
+             DROP TABLE policy_assignments; DROP TABLE policy_revisions; DROP TABLE named_policies; DROP TABLE device_ownership;
+             DROP TABLE enroll_token_groups; DROP TABLE group_devices; DROP TABLE device_groups; DELETE FROM schema_version WHERE version >= 6;`);
     db.pragma('user_version = 5');
     db.close();
     return { file, ids, legacy, version: latest.version };

@@ -5,6 +5,9 @@ import { SsoConfigSchema, type SsoConfig } from '../../shared/sso-config.js';
 import { join } from 'node:path';
 import { DEFAULT_CONCERN_RETENTION_DAYS } from '../../console/concerns.js';
 import { startConsole } from '../../console/server.js';
+import { copySqliteToPostgres } from '../../console/store/copy.js';
+import { consoleDatabaseFile, isPostgresUrl } from '../../console/store/open.js';
+import { describeDatabase } from '../../console/store/postgres-store.js';
 import { intOption, isRoot, parse } from '../args.js';
 import { usageError } from '../errors.js';
 
@@ -12,6 +15,10 @@ export const CONSOLE_HELP = `vigil console [options]
   Runs the console: HTTP API, dashboard and the agents' WebSocket endpoint.
   --data-dir DIR       where the database and signing key live
                        (default: /var/lib/vigil-console as root, else ~/.local/share/vigil-console)
+  --database URL       keep state in PostgreSQL (postgres://user@host/db; password from PGPASSWORD
+                       or ~/.pgpass) so several console processes can share it (docs/scaling.md);
+                       without it, embedded SQLite in the data directory. Every process needs the
+                       same console-signing-key.pem in its data directory.
   --host HOST          address to listen on (default 127.0.0.1)
   --port PORT          port (default 8443 with TLS, else 8080; 0 = any free port)
   --tls-cert FILE      PEM certificate; with --tls-key serves HTTPS
@@ -24,7 +31,12 @@ export const CONSOLE_HELP = `vigil console [options]
                        Workspace): see docs/sign-in.md; the client secret may instead be given
                        in VIGIL_SSO_CLIENT_SECRET
   First start creates the signing key, an admin account and an enrollment token and prints them once
-  (or takes VIGIL_ADMIN_USERNAME, VIGIL_ADMIN_PASSWORD and VIGIL_ENROLL_TOKEN from the environment).`;
+  (or takes VIGIL_ADMIN_USERNAME, VIGIL_ADMIN_PASSWORD and VIGIL_ENROLL_TOKEN from the environment).
+
+vigil console migrate --to URL [--data-dir DIR]
+  Copies a stopped console's embedded database (DIR/console.db) into an empty PostgreSQL database:
+  devices, keys, policies, AUPs, receipts, users, audit, stations, events and everything else.
+  Refuses a target that holds any data. Then run: vigil console --data-dir DIR --database URL`;
 
 /** The --sso-config file, checked in full before the console starts (a typo must not open sign-in to anyone). */
 function readSsoConfig(file: string): { config: SsoConfig; clientSecret?: string } {
@@ -44,8 +56,10 @@ export function defaultConsoleDataDir(): string {
 }
 
 export async function runConsole(argv: string[]): Promise<void> {
+  if (argv[0] === 'migrate') return runConsoleMigrate(argv.slice(1));
   const { values } = parse(argv, {
     'data-dir': { type: 'string' },
+    database: { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
     'tls-cert': { type: 'string' },
@@ -59,9 +73,11 @@ export async function runConsole(argv: string[]): Promise<void> {
   if (values.help) return void console.log(CONSOLE_HELP);
   if (!!values['tls-cert'] !== !!values['tls-key']) throw usageError('--tls-cert and --tls-key go together');
   const tls = !!values['tls-cert'];
+  if (values.database !== undefined && !isPostgresUrl(values.database)) throw usageError('--database must be a postgres:// or postgresql:// URL');
   const pingSeconds = intOption(values['ping-interval'], 'ping-interval', 1, 3600, 15);
   const running = await startConsole({
     dataDir: values['data-dir'] ?? defaultConsoleDataDir(),
+    database: values.database,
     host: values.host ?? '127.0.0.1',
     port: intOption(values.port, 'port', 0, 65535, tls ? 8443 : 8080),
     tlsCert: values['tls-cert'],
@@ -101,4 +117,16 @@ function pendingCapFromEnv(): { maxPendingPerAddress?: number } {
   if (raw === undefined) return {};
   if (!/^\d+$/.test(raw) || Number(raw) < 8 || Number(raw) > 100_000) throw usageError('VIGIL_PENDING_PER_ADDRESS must be a whole number from 8 to 100000');
   return { maxPendingPerAddress: Number(raw) };
+}
+
+async function runConsoleMigrate(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { 'data-dir': { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help) return void console.log(CONSOLE_HELP);
+  if (!values.to) throw usageError('console migrate needs --to postgres://…');
+  if (!isPostgresUrl(values.to)) throw usageError('--to must be a postgres:// or postgresql:// URL');
+  const file = consoleDatabaseFile(values['data-dir'] ?? defaultConsoleDataDir());
+  const copied = await copySqliteToPostgres(file, values.to);
+  const total = Object.values(copied).reduce((a, b) => a + b, 0);
+  console.log(`Copied ${total} rows from ${file} to ${describeDatabase(values.to)}:`);
+  for (const [table, rows] of Object.entries(copied)) console.log(`  ${table}: ${rows}`);
 }

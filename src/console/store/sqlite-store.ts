@@ -1,25 +1,12 @@
+import type Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import type { ConsoleStore } from './store.js';
-import { SqliteAppRequests } from './sqlite/app-requests.js';
-import { SqliteAudit } from './sqlite/audit.js';
-import { SqliteAups } from './sqlite/aups.js';
-import { SqliteConcerns } from './sqlite/concerns.js';
-import { openConsoleDatabase, type Db } from './sqlite/database.js';
-import { SqliteDeviceHistory } from './sqlite/device-history.js';
-import { SqliteDevices } from './sqlite/devices.js';
-import { SqliteEnrollTokens } from './sqlite/enroll-tokens.js';
-import { SqliteEvents } from './sqlite/events.js';
-import { SqlitePolicies } from './sqlite/policies.js';
-import { SqliteSettings } from './sqlite/settings.js';
-import { SqliteStations } from './sqlite/stations.js';
-import { SqliteUsers } from './sqlite/users.js';
-import { SqliteAssignments } from './sqlite/assignments.js';
-import { SqliteGroups } from './sqlite/groups.js';
-import { SqliteNamedPolicies } from './sqlite/named-policies.js';
-import { SqlitePolicyChanges } from './sqlite/policy-changes.js';
-import { SqliteIdentities } from './sqlite/identities.js';
-import { SqliteSecondFactors } from './sqlite/second-factors.js';
+import { composeDomains } from './sql/domains.js';
+import { checkJsonPath, type Engine, type StoreDb } from './sql/engine.js';
+import type { ConsoleTables } from './sql/schema.js';
+import { isUniqueViolation, openConsoleDatabase } from './sqlite/database.js';
 
-/** The embedded store: one adapter per domain over one database file. */
+/** The embedded store: the shared Kysely domains (store/sql/) over one SQLite file. */
 export interface SqliteStore extends ConsoleStore {
   readonly kind: 'sqlite';
   /** For the contract test that the file is in WAL mode. */
@@ -28,52 +15,67 @@ export interface SqliteStore extends ConsoleStore {
 
 /** Opens (creating and migrating as needed) the console database in `file`. */
 export function openSqliteStore(file: string): SqliteStore {
-  const db = openConsoleDatabase(file);
-  const domains = [
-    new SqliteSettings(db),
-    new SqliteUsers(db),
-    new SqliteIdentities(db),
-    new SqliteSecondFactors(db),
-    new SqliteEnrollTokens(db),
-    new SqliteDevices(db),
-    new SqliteEvents(db),
-    new SqlitePolicies(db),
-    new SqliteAups(db),
-    new SqliteAudit(db),
-    new SqliteAppRequests(db),
-    new SqliteStations(db),
-    new SqliteDeviceHistory(db),
-    new SqliteConcerns(db),
-    new SqliteGroups(db),
-    new SqliteNamedPolicies(db),
-    new SqliteAssignments(db),
-    new SqlitePolicyChanges(db),
-  ];
+  const raw = openConsoleDatabase(file);
+  const db = new Kysely<ConsoleTables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   const own = {
     kind: 'sqlite' as const,
-    journalMode: () => db.pragma('journal_mode', { simple: true }) as string,
-    close: async () => void db.close(),
+    journalMode: () => raw.pragma('journal_mode', { simple: true }) as string,
+    close: () => db.destroy(),
   };
-  return composeDomains<SqliteStore>(own, domains, db);
+  try {
+    return composeDomains<SqliteStore>(own, db, sqliteEngine(db));
+  } catch (error) {
+    raw.close();
+    throw error;
+  }
 }
 
+function sqliteEngine(db: StoreDb): Engine {
+  return {
+    kind: 'sqlite',
+    // One process owns the file (the console's data directory).
+    singleWriter: true,
+    jsonText(column, path) {
+      checkJsonPath(path);
+      return sql<string | null>`json_extract(${sql.ref(column)}, ${`$.${path.join('.')}`})`;
+    },
+    // NORMAL is durable against process crashes in WAL mode; FULL also against power cuts, for the
+    // writes a device is told about. Set on the one connection, held for the whole transaction.
+    durableTransaction: (work) =>
+      db.connection().execute(async (conn) => {
+        await sql`PRAGMA synchronous = FULL`.execute(conn);
+        try {
+          return await conn.transaction().execute(work);
+        } finally {
+          await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+        }
+      }),
+    // One connection, one process: a transaction is already alone.
+    allocatingTransaction: (_table, work) => db.transaction().execute(work),
+    isUniqueViolation,
+  };
+}
+
+/** Statements kept prepared: enough for every query shape the domains use, with room for IN-list lengths. */
+const PREPARED_STATEMENTS = 512;
+
 /**
- * One object offering every domain adapter's methods, each bound to its adapter. A method name
- * offered by two adapters is a programming error, refused here rather than silently shadowed.
+ * Kysely prepares each query it runs; preparing costs more than running most of ours. The same SQL
+ * text gets the same prepared statement back (least recently used ones are dropped), as the
+ * hand-written adapter kept its statements. Safe because Kysely runs one query at a time on this
+ * connection and never leaves a statement iterating.
  */
-function composeDomains<T>(own: object, domains: object[], db: Db): T {
-  const store: Record<string, unknown> = { ...own };
-  for (const domain of domains) {
-    const proto = Object.getPrototypeOf(domain) as Record<string, unknown>;
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      const method = proto[name];
-      if (name === 'constructor' || typeof method !== 'function') continue;
-      if (name in store) {
-        db.close();
-        throw new Error(`two console store domains both define ${name}`);
-      }
-      store[name] = (method as (...args: unknown[]) => unknown).bind(domain);
-    }
-  }
-  return store as T;
+function withStatementCache(raw: Database.Database): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => void raw.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (statement) cache.delete(text);
+      else statement = raw.prepare(text);
+      cache.set(text, statement);
+      if (cache.size > PREPARED_STATEMENTS) cache.delete(cache.keys().next().value!);
+      return statement;
+    },
+  };
 }

@@ -70,7 +70,7 @@ export function currentVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-function checkOrder(database: string, migrations: readonly Migration[]): void {
+export function checkOrder(database: string, migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
     if (m.version !== i + 1) throw new Error(`${database}: migration "${m.name}" is numbered ${m.version}, expected ${i + 1} (no gaps, in order)`);
   });

@@ -2,17 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
+import { addTestToken } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../helpers/device-record.js';
 import { policyPlaneContract } from './policy-plane-contract.js';
 import { accountsContract } from './accounts-contract.js';
+import { storeDomainContract } from './contract-domains.js';
 
 /**
  * The behaviour every console store must have, whatever the database. Each adapter's test file
  * runs it with its own factory (sqlite.test.ts; a PostgreSQL adapter adds postgres.test.ts).
  */
 export interface StoreFactory {
-  /** A new, empty, migrated store, and a way to open the same database again (a restart). */
+  /**
+   * A new, empty, migrated store, and a way to open the same database again: after close() a
+   * restart; while the first is open, a second console process on the same database.
+   */
   open(): Promise<{ store: ConsoleStore; reopen(): Promise<ConsoleStore> }>;
+  /** Whether several console processes may write the database at once (PostgreSQL; not embedded SQLite). */
+  sharedByProcesses: boolean;
 }
 
 export function device(id = randomUUID()): DeviceRecord {
@@ -25,19 +32,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
   describe(`console store contract: ${name}`, () => {
     const open = () => factory.open();
     describe('accounts', () => accountsContract(open));
-    async function withToken(store: ConsoleStore, maxUses: number | null = null) {
-      await store.createEnrollToken({
-        id: 'tok',
-        tokenHash: 'h',
-        label: 'test',
-        createdBy: 'admin',
-        createdAt: '',
-        expiresAt: '2099-01-01T00:00:00Z',
-        maxUses,
-        uses: 0,
-        revoked: false,
-      });
-    }
+    const withToken = addTestToken;
     async function withDevice() {
       const { store } = await open();
       await withToken(store);
@@ -156,5 +151,36 @@ export function storeContract(name: string, factory: StoreFactory): void {
     });
 
     policyPlaneContract(open);
+    it('stores a batch larger than one statement holds, each event once, and a resend of it stores nothing', async () => {
+      const { store, d } = await withDevice();
+      const batch = Array.from({ length: 1200 }, (_, i) => event(i + 1));
+      expect((await store.insertEvents(d.id, batch, new Date().toISOString())).stored.length).toBe(1200);
+      const again = await store.insertEvents(d.id, batch, new Date().toISOString());
+      expect(again).toEqual({ stored: [], reusedSeqs: [] });
+      expect(await store.countEvents(d.id)).toBe(1200);
+      await store.close();
+    });
+
+    it('stores a batch sent through two console processes at once exactly once, committed when the call returns', async () => {
+      const { store, reopen } = await open();
+      await withToken(store);
+      const d = device();
+      await store.enrollDevice(d, 'tok');
+      const second = await reopen();
+      const batch = Array.from({ length: 50 }, (_, i) => event(i + 1));
+      // The device's link moved from one process to another with the batch unacknowledged: both store it,
+      // at once where processes share the database (embedded SQLite has one writing process, so in turn).
+      const insert = (s: ConsoleStore) => s.insertEvents(d.id, batch, new Date().toISOString());
+      const [a, b] = factory.sharedByProcesses ? await Promise.all([insert(store), insert(second)]) : [await insert(store), await insert(second)];
+      expect(a.stored.length + b.stored.length).toBe(50);
+      expect(new Set([...a.stored, ...b.stored].map((e) => e.id)).size).toBe(50);
+      // Each process reads what the other committed (nothing waits in a buffer before the ack).
+      expect(await store.countEvents(d.id)).toBe(50);
+      expect(await second.countEvents(d.id)).toBe(50);
+      await second.close();
+      await store.close();
+    });
+
+    storeDomainContract(factory);
   });
 }

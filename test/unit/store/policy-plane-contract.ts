@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, PolicyChange } from '../../../src/console/store/store.js';
 import type { PolicyContent, PolicyRevision } from '../../../src/shared/policies/model.js';
-import { withEnrollToken } from '../../helpers/console-store.js';
+import { addTestToken } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../helpers/device-record.js';
 
 /**
@@ -27,7 +27,7 @@ const revision = (policy: string, n: number, c: PolicyContent, change: PolicyRev
 const audit = (action: string) => ({ at, actor: 'sm', action, target: null, detail: { n: 1 } });
 
 async function withTokenAndDevice(store: ConsoleStore) {
-  await withEnrollToken(store);
+  await addTestToken(store);
   const d = deviceRecord();
   await store.enrollDevice(d, 'tok');
   return d;

@@ -6,6 +6,7 @@ import { storeContract } from './contract.js';
 const tempPath = tempDirsPerTest();
 
 storeContract('SQLite', {
+  sharedByProcesses: false,
   async open() {
     const file = tempPath('console.db');
     return { store: openSqliteStore(file), reopen: async () => openSqliteStore(file) };

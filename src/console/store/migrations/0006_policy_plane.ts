@@ -1,15 +1,12 @@
-import type { Migration } from '../../../shared/node/migrations.js';
+import type { ConsoleMigration } from './migration.js';
 
 /**
  * Issue 16: device groups as console objects, named policies with revisions, assignments in
- * precedence order, enrollment tokens' default groups and device ownership. Plain SQL a
- * PostgreSQL adapter can repeat as is. The one-time data step (today's single policy becomes the
+ * precedence order, enrollment tokens' default groups and device ownership. The same SQL
+ * text serves both engines. The one-time data step (today's single policy becomes the
  * baseline) is code, run by the policy plane at start (policies/plane-migration.ts).
  */
-export const migration: Migration = {
-  version: 6,
-  name: 'policy-plane',
-  up: `
+const TABLES = `
   CREATE TABLE device_groups (
     name TEXT PRIMARY KEY, display_name TEXT NOT NULL, description TEXT, rules TEXT NOT NULL);
   CREATE TABLE group_devices (
@@ -31,5 +28,11 @@ export const migration: Migration = {
     policy TEXT NOT NULL REFERENCES named_policies(name),
     group_name TEXT NOT NULL REFERENCES device_groups(name) ON UPDATE CASCADE,
     precedence INTEGER NOT NULL UNIQUE, PRIMARY KEY (policy, group_name));
-`,
+`;
+
+export const migration: ConsoleMigration = {
+  version: 6,
+  name: 'policy-plane',
+  up: TABLES,
+  postgres: TABLES,
 };

@@ -2,12 +2,6 @@ import Database from 'better-sqlite3';
 import { migrate } from '../../../shared/node/migrations.js';
 import { CONSOLE_MIGRATIONS } from '../migrations/index.js';
 
-export type Row = Record<string, unknown>;
-export type Db = Database.Database;
-
-export const nullableText = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
-export const nullableNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
-
 /** A row was refused because it repeats a unique key (told by SQLite's error code, not its wording). */
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -15,11 +9,11 @@ export function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Opens (creating if need be) the console database and brings its schema up to date. */
-export function openConsoleDatabase(file: string): Db {
+export function openConsoleDatabase(file: string): Database.Database {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL is durable against process crashes in WAL mode. Event inserts switch to FULL (see
-  // events.ts) because their acknowledgement lets the device delete its copy.
+  // the SQLite engine in sqlite-store.ts) because their acknowledgement lets the device delete its copy.
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');

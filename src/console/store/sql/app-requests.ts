@@ -1,13 +1,13 @@
 import type { AppRequest } from '../../../shared/api.js';
 import type { AppRequestStore } from '../store.js';
-import { nullableNumber, nullableText, type Db, type Row } from './database.js';
-import { SqliteQueue } from './queue.js';
+import { nullableNumber, type Engine, type StoreDb } from './engine.js';
+import { SqlQueue, type QueueRow } from './queue.js';
 
-export class SqliteAppRequests implements AppRequestStore {
-  private readonly queue: SqliteQueue<AppRequest>;
+export class SqlAppRequests implements AppRequestStore {
+  private readonly queue: SqlQueue<'app_requests', AppRequest>;
 
-  constructor(db: Db) {
-    this.queue = new SqliteQueue(db, { table: 'app_requests', timeColumn: 'requested_at', toItem: toAppRequest });
+  constructor(db: StoreDb, _engine: Engine) {
+    this.queue = new SqlQueue(db, { table: 'app_requests', timeColumn: 'requested_at', toItem: toAppRequest });
   }
 
   async insertAppRequest(r: Parameters<AppRequestStore['insertAppRequest']>[0]): Promise<boolean> {
@@ -21,7 +21,7 @@ export class SqliteAppRequests implements AppRequestStore {
       signer: r.signer,
       user: r.user,
       reason: r.reason,
-    });
+    } as QueueRow<'app_requests'>);
   }
   async listAppRequests(filter: { status?: AppRequest['status']; limit: number }): Promise<AppRequest[]> {
     return this.queue.list(filter);
@@ -35,34 +35,28 @@ export class SqliteAppRequests implements AppRequestStore {
   async decideAppRequest(id: string, d: Parameters<AppRequestStore['decideAppRequest']>[1]): Promise<boolean> {
     return this.queue.update(
       id,
-      [
-        ['status = ?', d.status],
-        ['decided_by = ?', d.decidedBy],
-        ['decided_at = ?', d.decidedAt],
-        ['note = ?', d.note],
-        ['policy_version = ?', d.policyVersion],
-      ],
+      { status: d.status, decided_by: d.decidedBy, decided_at: d.decidedAt, note: d.note, policy_version: d.policyVersion },
       'pending',
     );
   }
 }
 
-function toAppRequest(row: Row): AppRequest {
+function toAppRequest(row: QueueRow<'app_requests'>): AppRequest {
   return {
-    id: String(row.id),
-    deviceId: String(row.device_id),
-    hostname: String(row.hostname),
-    requestedAt: String(row.requested_at),
-    name: String(row.name),
-    path: String(row.path),
-    sha256: String(row.sha256),
-    signer: String(row.signer),
-    user: nullableText(row.user),
-    reason: nullableText(row.reason),
+    id: row.id,
+    deviceId: row.device_id,
+    hostname: row.hostname,
+    requestedAt: row.requested_at,
+    name: row.name,
+    path: row.path,
+    sha256: row.sha256,
+    signer: row.signer,
+    user: row.user,
+    reason: row.reason,
     status: String(row.status) as AppRequest['status'],
-    decidedBy: nullableText(row.decided_by),
-    decidedAt: nullableText(row.decided_at),
-    note: nullableText(row.note),
+    decidedBy: row.decided_by,
+    decidedAt: row.decided_at,
+    note: row.note,
     policyVersion: nullableNumber(row.policy_version),
   };
 }

@@ -1,0 +1,114 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { InvalidError } from '../errors.js';
+import type { ConsoleStore } from './store.js';
+import { CONSOLE_MIGRATIONS } from './migrations/index.js';
+import { migratePostgres } from './postgres/migrate.js';
+import { composeDomains } from './sql/domains.js';
+import { checkJsonPath, type Engine, type StoreDb } from './sql/engine.js';
+import type { ConsoleTables } from './sql/schema.js';
+
+/** The shared store of several console processes: the same Kysely domains (store/sql/) over PostgreSQL. */
+export interface PostgresStore extends ConsoleStore {
+  readonly kind: 'postgres';
+}
+
+export interface PostgresDatabase {
+  db: StoreDb;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+/** Connections per console process; PostgreSQL's default allows 100 in all. */
+const DEFAULT_POOL_SIZE = 10;
+
+/** Text sorts and compares byte by byte, as SQLite's does (times are ISO strings, compared as text). */
+const BYTEWISE_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8']);
+
+/** Opens the console's PostgreSQL database at `url` (postgres://…), migrated to this build's schema. */
+export async function openPostgresStore(url: string, options: { poolSize?: number } = {}): Promise<PostgresStore> {
+  const { db, engine, close } = await openPostgresDatabase(url, options);
+  return composeDomains<PostgresStore>({ kind: 'postgres' as const, close }, db, engine);
+}
+
+/** The Kysely handle over a migrated console database (the store, and `vigil console migrate`). */
+export async function openPostgresDatabase(url: string, options: { poolSize?: number } = {}): Promise<PostgresDatabase> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    // As SQLite's synchronous=NORMAL: a commit is safe from a console crash without waiting for the
+    // disk (heartbeats, presence, status); the writes a device is told about wait for it
+    // (durableTransaction sets synchronous_commit back on for itself).
+    options: '-c synchronous_commit=off',
+    // Counts, versions and sequence numbers are BIGINT: JavaScript numbers, as SQLite gives them.
+    types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) },
+  } as pg.PoolConfig);
+  // An idle connection that the server drops must not take the process with it.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    try {
+      await checkCollation(client, describeDatabase(url));
+      await migratePostgres(client, describeDatabase(url), CONSOLE_MIGRATIONS);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+  const db = new Kysely<ConsoleTables>({ dialect: new PostgresDialect({ pool }) });
+  return { db, engine: postgresEngine(db), close: () => db.destroy() };
+}
+
+function postgresEngine(db: StoreDb): Engine {
+  return {
+    kind: 'postgres',
+    // Any number of console processes share the database.
+    singleWriter: false,
+    jsonText(column, path) {
+      checkJsonPath(path);
+      return sql<string | null>`(${sql.ref(column)}::jsonb #>> ${`{${path.join(',')}}`}::text[])`;
+    },
+    // Commit waits for the WAL flush whatever the server's default: the ack lets a device delete its copy.
+    durableTransaction: (work) =>
+      db.transaction().execute(async (trx) => {
+        await sql`SET LOCAL synchronous_commit = on`.execute(trx);
+        return work(trx);
+      }),
+    // Readers go on; a second allocator (another process) waits until this one commits, then sees its number.
+    allocatingTransaction: (table, work) =>
+      db.transaction().execute(async (trx) => {
+        await sql`LOCK TABLE ${sql.table(table)} IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
+        return work(trx);
+      }),
+    isUniqueViolation: (error) => (error as { code?: unknown } | null)?.code === '23505',
+  };
+}
+
+async function checkCollation(client: pg.PoolClient, database: string): Promise<void> {
+  // datlocprovider is PostgreSQL 15's (ICU or libc); read through to_jsonb so older servers answer too.
+  const { rows } = await client.query<{ collate: string; provider: string | null }>(
+    "SELECT d.datcollate AS collate, to_jsonb(d) ->> 'datlocprovider' AS provider FROM pg_database d WHERE d.datname = current_database()",
+  );
+  const row = rows[0];
+  const icu = row?.provider === 'i';
+  if (!row || icu || !BYTEWISE_COLLATIONS.has(row.collate)) {
+    throw new InvalidError(
+      'database-collation',
+      `${database} sorts text by ${icu ? 'an ICU locale' : `the locale ${row?.collate ?? '?'}`}; Vigil compares times as text and needs byte order: ` +
+        `create it with CREATE DATABASE … TEMPLATE template0 LOCALE 'C' (or createdb --locale=C --template=template0)`,
+    );
+  }
+}
+
+/** The URL without its password, for messages and logs. */
+export function describeDatabase(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return 'the PostgreSQL database';
+  }
+}

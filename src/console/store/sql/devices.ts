@@ -1,0 +1,125 @@
+import { sql, type Selectable } from 'kysely';
+import { DeviceStatusSchema } from '../../../shared/status.js';
+import { ConflictError } from '../../errors.js';
+import type { DeviceRecord, DeviceStore } from '../store.js';
+import { changed, chunks, nullableNumber, type Engine, type StoreDb } from './engine.js';
+import type { ConsoleTables } from './schema.js';
+
+export class SqlDevices implements DeviceStore {
+  constructor(
+    private readonly db: StoreDb,
+    private readonly engine: Engine,
+  ) {}
+
+  async enrollDevice(d: DeviceRecord, tokenId: string): Promise<boolean> {
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        const used = await trx
+          .updateTable('enroll_tokens')
+          .set((eb) => ({ uses: eb('uses', '+', 1) }))
+          .where('id', '=', tokenId)
+          .where('revoked', '=', 0)
+          .where((eb) => eb.or([eb('max_uses', 'is', null), eb('uses', '<', eb.ref('max_uses'))]))
+          .executeTakeFirst();
+        if (changed(used) !== 1) return false;
+        await trx
+          .insertInto('devices')
+          .values({
+            id: d.id,
+            public_key: d.publicKey,
+            hostname: d.hostname,
+            platform: d.platform,
+            machine_id_hint: d.machineIdHint,
+            enrolled_at: d.enrolledAt,
+            enrolled_with: d.enrolledWith,
+          })
+          .execute();
+        return true;
+      });
+    } catch (error) {
+      if (this.engine.isUniqueViolation(error)) throw new ConflictError('key-in-use', 'this device key is already enrolled');
+      throw error;
+    }
+  }
+  async getDevice(id: string): Promise<DeviceRecord | null> {
+    const row = await this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toDevice(row) : null;
+  }
+  async listDevices(): Promise<DeviceRecord[]> {
+    return (await this.db.selectFrom('devices').selectAll().orderBy('hostname').orderBy('id').execute()).map(toDevice);
+  }
+  async findDevicesByMachineHint(hint: string): Promise<DeviceRecord[]> {
+    return (await this.db.selectFrom('devices').selectAll().where('machine_id_hint', '=', hint).execute()).map(toDevice);
+  }
+  async setCloneSuspect(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.updateTable('devices').set({ clone_suspect: 1 }).where('id', 'in', ids).execute();
+  }
+  async revokeDevice(id: string): Promise<boolean> {
+    return changed(await this.db.updateTable('devices').set({ revoked: 1, online: 0 }).where('id', '=', id).where('revoked', '=', 0).executeTakeFirst()) === 1;
+  }
+  async markOnline(id: string, at: string, agentVersion: string | null): Promise<void> {
+    await this.db
+      .updateTable('devices')
+      .set((eb) => ({ online: 1, last_seen_at: at, agent_version: eb.fn.coalesce(eb.val(agentVersion), eb.ref('agent_version')) }))
+      .where('id', '=', id)
+      .execute();
+  }
+  async markOffline(id: string, at: string): Promise<void> {
+    await this.db.updateTable('devices').set({ online: 0, last_seen_at: at }).where('id', '=', id).execute();
+  }
+  async markAllOffline(): Promise<void> {
+    await this.db.updateTable('devices').set({ online: 0 }).where('online', '=', 1).execute();
+  }
+  async touchDevices(seen: [id: string, at: string][]): Promise<void> {
+    if (seen.length === 0) return;
+    // A few statements for thousands of heartbeats: one round trip per chunk, not per device.
+    await this.db.transaction().execute(async (trx) => {
+      for (const part of chunks(seen, 500)) {
+        const when = sql.join(
+          part.map(([id, at]) => sql`WHEN ${id} THEN ${at}`),
+          sql` `,
+        );
+        await trx
+          .updateTable('devices')
+          .set({ last_seen_at: sql<string>`CASE id ${when} END` })
+          .where(
+            'id',
+            'in',
+            part.map(([id]) => id),
+          )
+          .execute();
+      }
+    });
+  }
+  async saveStatus(id: string, status: unknown, at: string): Promise<void> {
+    await this.db
+      .updateTable('devices')
+      .set({ status_json: JSON.stringify(status), last_seen_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+  async setPolicyVersion(id: string, version: number): Promise<void> {
+    await this.db.updateTable('devices').set({ policy_version: version }).where('id', '=', id).execute();
+  }
+}
+
+function toDevice(row: Selectable<ConsoleTables['devices']>): DeviceRecord {
+  const status = row.status_json === null ? null : DeviceStatusSchema.safeParse(JSON.parse(row.status_json));
+  return {
+    id: row.id,
+    publicKey: row.public_key,
+    hostname: row.hostname,
+    platform: row.platform,
+    machineIdHint: row.machine_id_hint,
+    enrolledAt: row.enrolled_at,
+    enrolledWith: row.enrolled_with,
+    revoked: Number(row.revoked) === 1,
+    cloneSuspect: Number(row.clone_suspect) === 1,
+    online: Number(row.online) === 1,
+    lastSeenAt: row.last_seen_at,
+    agentVersion: row.agent_version,
+    policyVersion: nullableNumber(row.policy_version),
+    status: status?.success ? status.data : null,
+  };
+}
