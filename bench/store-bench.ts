@@ -1,3 +1,4 @@
+import { deviceRecord } from './device-record.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,7 +6,6 @@ import { openPostgresStore } from '../src/console/store/postgres-store.js';
 import { openSqliteStore } from '../src/console/store/sqlite-store.js';
 import type { ConsoleStore } from '../src/console/store/store.js';
 import type { AgentEvent } from '../src/shared/events.js';
-import { generateEd25519KeyPair } from '../src/shared/node/crypto.js';
 import { benchArgs, percentile, round } from './args.js';
 import { startPostgresCluster } from './postgres-cluster.js';
 
@@ -44,26 +44,7 @@ try {
   for (let i = 0; i < devices; i++) {
     const id = randomUUID();
     ids.push(id);
-    const now = new Date().toISOString();
-    await store.enrollDevice(
-      {
-        id,
-        publicKey: generateEd25519KeyPair().publicKey,
-        hostname: `pc-${i}`,
-        platform: 'linux',
-        machineIdHint: null,
-        enrolledAt: now,
-        enrolledWith: 'tok',
-        revoked: false,
-        cloneSuspect: false,
-        online: false,
-        lastSeenAt: null,
-        agentVersion: null,
-        policyVersion: null,
-        status: null,
-      } as Parameters<ConsoleStore['enrollDevice']>[0],
-      'tok',
-    );
+    await store.enrollDevice(deviceRecord(id, `pc-${i}`), 'tok');
   }
   const seqs = new Map<string, number>(ids.map((id) => [id, 0]));
   const frame = (deviceId: string) => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { ConsoleStore, DeviceRecord } from '../../src/console/store/store.js';
-import { deviceRecord } from './device-record.js';
+import { deviceRecord } from '../../bench/device-record.js';
 
 /** The enrollment token `tok` that deviceRecord()s are enrolled with (any number of uses unless limited). */
 export async function addTestToken(store: ConsoleStore, maxUses: number | null = null): Promise<void> {

@@ -6,7 +6,7 @@ import { StatusHistory } from '../../src/console/status-history.js';
 import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { activitySpans } from '../../src/console/activity-spans.js';
 import type { DeviceStatus } from '../../src/shared/status.js';
-import { deviceRecord } from '../helpers/device-record.js';
+import { deviceRecord } from '../../bench/device-record.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The console's per-device dashboard state: presence, status history, stored spans, blocks. */

@@ -17,7 +17,7 @@ import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
 import { addTestToken } from '../helpers/console-store.js';
-import { deviceRecord } from '../helpers/device-record.js';
+import { deviceRecord } from '../../bench/device-record.js';
 import { hex } from '../helpers/policy-model.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { AupRecord, PolicyRecord } from '../../../src/console/store/store.js';
 import { enrollTestDevices } from '../../helpers/console-store.js';
-import { deviceRecord } from '../../helpers/device-record.js';
+import { deviceRecord } from '../../../bench/device-record.js';
 import type { StoreFactory } from './contract.js';
 
 const SIG = { alg: 'ed25519' as const, keyId: '0123456789abcdef', value: `${'A'.repeat(86)}==` };

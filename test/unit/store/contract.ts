@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
 import { addTestToken } from '../../helpers/console-store.js';
-import { deviceRecord } from '../../helpers/device-record.js';
+import { deviceRecord } from '../../../bench/device-record.js';
 import { policyPlaneContract } from './policy-plane-contract.js';
 import { accountsContract } from './accounts-contract.js';
 import { storeDomainContract } from './contract-domains.js';

@@ -3,7 +3,7 @@ import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, PolicyChange } from '../../../src/console/store/store.js';
 import type { PolicyContent, PolicyRevision } from '../../../src/shared/policies/model.js';
 import { addTestToken } from '../../helpers/console-store.js';
-import { deviceRecord } from '../../helpers/device-record.js';
+import { deviceRecord } from '../../../bench/device-record.js';
 
 /**
  * The policy plane's store domains (groups, named policies, assignments, the one-transaction

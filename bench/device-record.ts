@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { DeviceRecord } from '../../src/console/store/store.js';
-import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
+import type { DeviceRecord } from '../src/console/store/store.js';
+import { generateEd25519KeyPair } from '../src/shared/node/crypto.js';
 
 /** A freshly enrolled device's record, as the console stores it (enrolled with token `tok`). */
 export function deviceRecord(id = randomUUID(), hostname = 'lab-01'): DeviceRecord {
