@@ -185,8 +185,14 @@ describe('HTTP API: bad requests', () => {
       body: '{}',
     });
     expect(wrongType.status).toBe(415);
-    const huge = await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy: { name: 'x'.repeat(600 * 1024) } }) });
+    // Bodies are capped at 512 KiB, except a policy push (the policy push limit, 64 MiB: policy-delivery.e2e).
+    const tokensBefore = (await consoleProc.api('/api/v1/enroll-tokens')).body.tokens.length;
+    const huge = await consoleProc.api('/api/v1/enroll-tokens', { method: 'POST', body: JSON.stringify({ label: 'x'.repeat(600 * 1024) }) });
     expect(huge.status).toBe(413);
+    expect(huge.body.message).toMatch(/the request body limit/);
+    expect((await consoleProc.api('/api/v1/enroll-tokens')).body.tokens.length).toBe(tokensBefore);
+    const longName = await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy: { name: 'x'.repeat(600 * 1024) } }) });
+    expect(longName.status).toBe(400);
     const invalid = await consoleProc.api('/api/v1/policies', { method: 'POST', body: JSON.stringify({ policy: { format: 'vigil-policy/1', name: '' } }) });
     expect(invalid.status).toBe(400);
     expect(invalid.body.message).toMatch(/policy\.name/);
