@@ -107,6 +107,16 @@ describe('activity sampler: what the grid is told (issue 20)', () => {
     expect(off.nows[0]).toMatchObject({ collecting: false, pausedReason: 'policy-off' });
   });
 
+  it('a connection made before the first sample ends resends nothing: the placeholder state never reaches the grid', async () => {
+    const h = harness({ policy: { mode: 'full' } });
+    h.sampler.resend(); // the link came up while the window source was still starting
+    expect(h.nows).toEqual([]);
+    await h.tick(1);
+    h.sampler.resend();
+    expect(h.nows.map((n) => n.pausedReason)).not.toContain('policy-off');
+    expect(h.nows.at(-1)).toMatchObject({ collecting: true, window: { app: 'XTerm' } });
+  });
+
   it('a source that failed while sampling is an error, not "no window in front"', async () => {
     const h = harness({ policy: { mode: 'full' } });
     await h.tick(1);

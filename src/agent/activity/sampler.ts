@@ -74,6 +74,8 @@ export class ActivitySampler {
   private nowState: ActivityNow;
   private sentKey: string | null = null;
   private sentAtMono = -Infinity;
+  /** A first sample has set the state; before it, the state is a placeholder not worth sending. */
+  private sampled = false;
   private readonly clock: SessionClock;
 
   constructor(private readonly options: ActivitySamplerOptions) {
@@ -133,6 +135,9 @@ export class ActivitySampler {
 
   /** Re-sends the live state (after the link reconnects). */
   resend(): void {
+    // Connected before the first sample ended (the window source may still be starting): the
+    // placeholder state would read "off (policy)" on the grid; the first sample publishes itself.
+    if (!this.sampled) return;
     this.sentKey = null;
     this.publish(true);
   }
@@ -148,6 +153,7 @@ export class ActivitySampler {
       do {
         this.again = false;
         await this.step();
+        this.sampled = true;
       } while (this.again && this.timer);
     } catch (error) {
       this.options.log.error('activity sample failed', { error });
