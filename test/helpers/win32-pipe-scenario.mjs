@@ -58,7 +58,7 @@ if (mode === 'tray') {
       peers.push(peer);
       if (request.op !== 'hello') throw new Error(`unexpected ${request.op}`);
       server.notifyUser(peer.user, { kind: 'notice', notice: 'session.warning', text: `after ${request.trayVersion}: ${'n'.repeat(400)}` });
-      return { user: peer.user, sessionUser: false };
+      return { user: peer.user, sessionUser: false, tray: peer.tray ?? null };
     },
   };
   const transport = trayServerTransport('unused', undefined);

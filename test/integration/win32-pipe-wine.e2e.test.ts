@@ -92,7 +92,7 @@ describe.skipIf(skip)(`the tray pipe under Wine (node.exe ${NODE_WIN.version}, m
     const saw = step('service-saw');
     expect(saw.trayExit).toBe(0);
     // One peer: the tray's process (not the service's), with the SID it was answered as.
-    expect(saw.peers).toEqual([{ pid: saw.trayPid, uid: -1, gid: -1, user: tray.hello.user }]);
+    expect(saw.peers).toEqual([{ pid: saw.trayPid, uid: -1, gid: -1, user: tray.hello.user, tray: null }]);
     expect(saw.trayPid).not.toBe(step('facts').pid);
   });
 
