@@ -75,7 +75,7 @@ describe('exactly-once delivery', () => {
     );
     expect(counts('console-crash')).toEqual({ rows: total, distinct: total });
     await waitUntil(() => outboxSize() === 0, 10_000);
-  });
+  }, 180_000); // 30,000 events through a console kill: a correctness test, given room on a loaded runner
 
   it('keeps queued events through a SIGKILL of the agent and delivers them after restart', async () => {
     await consoleProc.stop('SIGTERM');
