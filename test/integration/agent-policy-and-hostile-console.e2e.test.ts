@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
@@ -40,9 +40,13 @@ beforeAll(async () => {
   consoleProc = await startConsoleProcess(join(dir.path, 'console'));
   agent = startAgentProcess(agentDir(), consoleProc.url);
   [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
-  // Three real pushes: the agent ends up holding version 3 as its last good bundle.
+  // Three real pushes of three different documents (an unchanged push publishes nothing): the
+  // agent ends up holding version 3 as its last good bundle.
+  const base = JSON.parse(readFileSync(join(REPO, 'policies/secondary-default.json'), 'utf8'));
   for (let i = 0; i < 3; i++) {
-    const r = await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], {
+    const file = join(dir.path, `policy-${i}.json`);
+    writeFileSync(file, JSON.stringify({ ...base, description: `revision ${i + 1}` }));
+    const r = await runCli(['policy', 'push', file], {
       VIGIL_CONSOLE_URL: consoleProc.url,
       VIGIL_TOKEN: consoleProc.token,
     });
