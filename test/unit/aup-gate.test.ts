@@ -5,7 +5,7 @@ import { AcceptanceRecords } from '../../src/agent/aup/acceptances.js';
 import { AupStore } from '../../src/agent/aup/aup-store.js';
 import { AupAcceptanceQueries } from '../../src/agent/aup/console-query.js';
 import { AupGate, aupToShow, type ConsoleAcceptance } from '../../src/agent/aup/gate.js';
-import { QueryAllowance } from '../../src/console/query-allowance.js';
+import { TokenBucket } from '../../src/shared/token-bucket.js';
 import type { AupDocument, SignedAup } from '../../src/shared/aup.js';
 import { aupHash, checkReceipt, signAup, signReceipt } from '../../src/shared/node/aup-verify.js';
 import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
@@ -296,10 +296,10 @@ describe('asking the console (aup.query / aup.status)', () => {
   });
 });
 
-describe('QueryAllowance (console, per connection)', () => {
+describe('TokenBucket (console, per connection)', () => {
   it('allows a burst, then one per refill period', () => {
     let now = 0;
-    const allowance = new QueryAllowance(3, 1000, () => now);
+    const allowance = new TokenBucket(3, 1000, () => now);
     expect([allowance.take(), allowance.take(), allowance.take(), allowance.take()]).toEqual([true, true, true, false]);
     now += 999;
     expect(allowance.take()).toBe(false);

@@ -2,6 +2,9 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { EventPump } from '../../src/agent/components/event-pump.js';
 import { Outbox } from '../../src/agent/outbox.js';
+import { FrameBudgets } from '../../src/console/agent-link/frame-budget.js';
+import { agentPace, FRAME_BUDGETS } from '../../src/shared/frame-budgets.js';
+import { TokenBucket } from '../../src/shared/token-bucket.js';
 import type { Logger } from '../../src/shared/node/log.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
@@ -122,6 +125,46 @@ describe('Outbox drop accounting: nothing leaves unsent without being counted', 
     pump.pump();
     expect(frames.slice(1).some((f) => f.events.some((e) => e.type === 'outbox.dropped'))).toBe(false);
     pump.stop();
+  });
+});
+
+describe('the pump against the console frame budget', () => {
+  /** Ten seconds of a backlog against a console that writes and acks at once: only budgets limit. */
+  function drain(pace: (clock: () => number) => TokenBucket): { sent: number; dropped: number } {
+    let now = 0;
+    const clock = () => now;
+    const outbox = new Outbox(newFile(), 100_000);
+    outbox.append(Array.from({ length: 40_000 }, (_, n) => note(n)));
+    const console = new FrameBudgets(FRAME_BUDGETS, clock);
+    let sent = 0;
+    let dropped = 0;
+    const acks: number[][] = [];
+    const link = {
+      canSend: true,
+      send: (m: unknown) => {
+        sent++;
+        if (console.take('device', 'events')) dropped++;
+        else acks.push((m as { events: { seq: number }[] }).events.map((e) => e.seq));
+        return true;
+      },
+    };
+    const pump = new EventPump(outbox, link, recordingLogger([]), 250, pace(clock));
+    for (now = 0; now < 10_000; now += 5) {
+      pump.pump();
+      for (const seqs of acks.splice(0)) pump.acknowledge(seqs);
+    }
+    pump.stop();
+    return { sent, dropped };
+  }
+
+  it('drains a backlog at the pace the console accepts: no frame dropped, and near the budget rate', () => {
+    const { burst, refillMs } = agentPace('events');
+    const paced = drain((clock) => new TokenBucket(burst, refillMs, clock));
+    expect(paced.dropped).toBe(0);
+    expect(paced.sent).toBeGreaterThanOrEqual(burst + Math.floor(10_000 / refillMs) - 1);
+    // Sending as fast as acks come back outruns the console's budget.
+    const unpaced = drain((clock) => new TokenBucket(1e9, 1, clock));
+    expect(unpaced.dropped).toBeGreaterThan(0);
   });
 });
 

@@ -1,5 +1,7 @@
 import type { AgentEvent, NewAgentEvent } from '../../shared/events.js';
+import { agentPace } from '../../shared/frame-budgets.js';
 import { LIMITS } from '../../shared/limits.js';
+import { TokenBucket } from '../../shared/token-bucket.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { Component } from '../lifecycle.js';
 import type { AgentLink } from '../link.js';
@@ -22,6 +24,8 @@ export interface EventSink {
  * outbox (closed on stop, the group's last). Others hear each event through `onEvent`.
  * Events the outbox had to drop are never silent: each drop is logged, and the outbox's drop
  * report goes out in a frame of its own before any batch of the backlog, whatever its size.
+ * Frames go at the pace the console's frame budget allows (shared/frame-budgets.ts): a backlog
+ * sent as fast as acks came back once outran it, and each dropped batch waited out the ack timeout.
  */
 export class EventPump implements Component, EventSink {
   readonly name = 'event-pump';
@@ -38,6 +42,7 @@ export class EventPump implements Component, EventSink {
     private readonly link: Pick<AgentLink, 'canSend' | 'send'>,
     private readonly log: Logger,
     private readonly pollMs = 250,
+    private readonly pace = pacedBy(agentPace('events')),
   ) {
     this.droppedLogged = outbox.health().dropped;
   }
@@ -134,6 +139,7 @@ export class EventPump implements Component, EventSink {
     if (!this.reportInFlight) {
       const report = this.outbox.dropReport();
       if (report) {
+        if (!this.pace.take()) return;
         if (!this.link.send({ v: PROTOCOL_VERSION, type: 'events', events: [report] })) return;
         this.reportInFlight = { seq: report.seq, sentAt: now };
       }
@@ -141,7 +147,7 @@ export class EventPump implements Component, EventSink {
     while (this.inFlight.size < BATCHES_IN_FLIGHT * LIMITS.eventsPerBatch) {
       const after = this.inFlight.size ? Math.max(...this.inFlight.keys()) : 0;
       const candidates: AgentEvent[] = this.outbox.pending(LIMITS.eventsPerBatch, after);
-      if (!candidates.length) return;
+      if (!candidates.length || !this.pace.take()) return;
       // Cut the batch by encoded size too, so it always fits in one frame.
       const batch: AgentEvent[] = [];
       let bytes = 0;
@@ -156,3 +162,5 @@ export class EventPump implements Component, EventSink {
     }
   }
 }
+
+const pacedBy = ({ burst, refillMs }: { burst: number; refillMs: number }) => new TokenBucket(burst, refillMs);

@@ -1,34 +1,5 @@
-import type { AgentMessage } from '../../shared/protocol.js';
-import { QueryAllowance } from '../query-allowance.js';
-
-type BudgetedType = Exclude<AgentMessage['type'], 'auth'>;
-
-/** A token bucket: `burst` frames at once, then one per `refillMs`. */
-export interface Budget {
-  burst: number;
-  refillMs: number;
-}
-
-/**
- * What one signed-in device may send, per frame type. Generous for what a real agent sends
- * (heartbeats every ≥ 5 s, status every ≥ 10 s, an outbox drained 4 batches of 200 at a time,
- * activity on change) and far below what a hostile device could: 65,000 status frames in
- * 10 s once wrote 65,008 history rows and slowed every API answer to a second.
- * Every type has a budget: the compiler checks the table is complete.
- */
-export const FRAME_BUDGETS: Record<BudgetedType, Budget> = {
-  hello: { burst: 5, refillMs: 30_000 },
-  heartbeat: { burst: 10, refillMs: 2_000 },
-  status: { burst: 10, refillMs: 5_000 },
-  // An outbox that was offline for a day drains at 10 batches (2,000 events) a second.
-  events: { burst: 60, refillMs: 100 },
-  'policy.ack': { burst: 10, refillMs: 5_000 },
-  'command.result': { burst: 30, refillMs: 1_000 },
-  activity: { burst: 30, refillMs: 1_000 },
-  power: { burst: 10, refillMs: 10_000 },
-  // A lab's morning of sign-ins at once, then one every 2 s.
-  'aup.query': { burst: 30, refillMs: 2_000 },
-};
+import { FRAME_BUDGETS, type Budget, type BudgetedType } from '../../shared/frame-budgets.js';
+import { TokenBucket } from '../../shared/token-bucket.js';
 
 /** How often a device is told again that it is over budget (not once per dropped frame: no amplification). */
 const TELL_EVERY_MS = 10_000;
@@ -46,7 +17,7 @@ export interface OverBudget {
  * what GET /api/v1/stats shows the technician.
  */
 export class FrameBudgets {
-  private readonly buckets = new Map<string, Map<BudgetedType, QueryAllowance>>();
+  private readonly buckets = new Map<string, Map<BudgetedType, TokenBucket>>();
   private readonly drops = new Map<string, Map<BudgetedType, { dropped: number; toldAt: number }>>();
   total = 0;
 
@@ -62,7 +33,7 @@ export class FrameBudgets {
     let bucket = buckets.get(type);
     if (!bucket) {
       const { burst, refillMs } = this.budgets[type];
-      buckets.set(type, (bucket = new QueryAllowance(burst, refillMs, this.now)));
+      buckets.set(type, (bucket = new TokenBucket(burst, refillMs, this.now)));
     }
     if (bucket.take()) return null;
     this.total++;

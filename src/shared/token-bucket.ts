@@ -1,8 +1,9 @@
 /**
- * A token bucket: `burst` questions at once, then one per `refillMs`. Per agent connection, so a
- * device (or a stolen device key) cannot use a question-and-answer frame to sweep the console.
+ * A token bucket: `burst` at once, then one per `refillMs`. The console keeps one per device and
+ * frame type (so a device, or a stolen device key, cannot flood it); the agent keeps one for its
+ * event frames with the console's figures, so an honest agent never meets the console's limit.
  */
-export class QueryAllowance {
+export class TokenBucket {
   private tokens: number;
   private last: number;
 
