@@ -1,23 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { newDeviceRecord } from '../src/console/devices.js';
 import type { DeviceRecord } from '../src/console/store/store.js';
 import { generateEd25519KeyPair } from '../src/shared/node/crypto.js';
 
 /** A freshly enrolled device's record, as the console stores it (enrolled with token `tok`). */
 export function deviceRecord(id = randomUUID(), hostname = 'lab-01'): DeviceRecord {
-  return {
-    id,
-    publicKey: generateEd25519KeyPair().publicKey,
-    hostname,
-    platform: 'linux',
-    machineIdHint: null,
-    enrolledAt: new Date().toISOString(),
-    enrolledWith: 'tok',
-    revoked: false,
-    cloneSuspect: false,
-    online: false,
-    lastSeenAt: null,
-    agentVersion: null,
-    policyVersion: null,
-    status: null,
-  };
+  return newDeviceRecord({ id, publicKey: generateEd25519KeyPair().publicKey, hostname, platform: 'linux', machineIdHint: null, enrolledWith: 'tok' });
 }

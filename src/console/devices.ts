@@ -57,22 +57,14 @@ export class EnrollmentService {
       if (existing.publicKey === payload.publicKey && !existing.revoked) return this.response(existing.id);
       throw new ConflictError('device-exists', 'a different device is already enrolled with this id');
     }
-    const record: DeviceRecord = {
+    const record = newDeviceRecord({
       id: payload.deviceId,
       publicKey: payload.publicKey,
       hostname: payload.hostname,
       platform: payload.platform,
       machineIdHint: payload.machineIdHint,
-      enrolledAt: new Date().toISOString(),
       enrolledWith: token.id,
-      revoked: false,
-      cloneSuspect: false,
-      online: false,
-      lastSeenAt: null,
-      agentVersion: null,
-      policyVersion: null,
-      status: null,
-    };
+    });
     // A key already enrolled under another id is the store's ConflictError('key-in-use').
     const enrolled = await this.store.enrollDevice(record, token.id);
     if (!enrolled) throw new ForbiddenError('bad-enroll-token', 'the enrollment token has no uses left');
@@ -107,4 +99,22 @@ export class EnrollmentService {
   private response(deviceId: string): EnrollResponse {
     return { deviceId, consolePublicKey: this.consolePublicKey, agentPath: AGENT_WS_PATH };
   }
+}
+
+/** A device's record on the day it enrolls: nothing heard from it yet. */
+export function newDeviceRecord(
+  enrolled: Pick<DeviceRecord, 'id' | 'publicKey' | 'hostname' | 'platform' | 'machineIdHint' | 'enrolledWith'>,
+  enrolledAt = new Date(),
+): DeviceRecord {
+  return {
+    ...enrolled,
+    enrolledAt: enrolledAt.toISOString(),
+    revoked: false,
+    cloneSuspect: false,
+    online: false,
+    lastSeenAt: null,
+    agentVersion: null,
+    policyVersion: null,
+    status: null,
+  };
 }
