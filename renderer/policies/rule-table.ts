@@ -56,7 +56,7 @@ export class RuleTable {
 
   allowEditing(editable: boolean): void {
     this.editable = editable;
-    this.rows.clear();
+    this.dropRows();
     this.schedule();
   }
 
@@ -65,7 +65,7 @@ export class RuleTable {
       const cells = ruleCells(r.record);
       return { ...r, cells, haystack: Object.values(cells).join('\u0000').toLowerCase() };
     });
-    this.rows.clear();
+    this.dropRows();
     this.refilter();
   }
 
@@ -87,6 +87,12 @@ export class RuleTable {
   /** Rows in the DOM now (the test checks the table stays small). */
   renderedRows(): number {
     return this.rows.size;
+  }
+
+  /** Rows are drawn again from the entries (new data, or buttons shown or not). */
+  private dropRows(): void {
+    for (const tr of this.rows.values()) tr.remove();
+    this.rows.clear();
   }
 
   private refilter(): void {
