@@ -11,9 +11,10 @@ import {
   PolicyResponseSchema,
   RevisionResponseSchema,
 } from '../../src/shared/policies/api.js';
-import { diffPolicyContent, type PolicyDiff } from '../../src/shared/policies/diff.js';
+import { diffPolicyContent } from '../../src/shared/policies/diff.js';
+import { ImportPreviewResponseSchema, ImportResponseSchema, RuleFileFormatSchema } from '../../src/shared/policies/import-api.js';
 import { addRule } from '../../src/shared/policies/edits.js';
-import type { AssignmentSet, NamedPolicy, PolicyContent, RuleRecord } from '../../src/shared/policies/model.js';
+import type { AssignmentSet, NamedPolicy, PolicyContent, PolicySettings, RuleRecord } from '../../src/shared/policies/model.js';
 import { recordKey } from '../../src/shared/policies/rule-keys.js';
 import { roleAllows } from '../../src/shared/roles.js';
 import { apiJson, el, row } from '../shared/console-api.js';
@@ -24,6 +25,7 @@ import { wireSession, type Me } from '../shared/sign-in.js';
 import { RuleForm, type RuleAddRequest } from './rule-form.js';
 import { RuleTable, type ListedRule } from './rule-table.js';
 import { diffLines, type ShownDiff } from './rule-words.js';
+import { fillSettings, readSettings } from './settings-form.js';
 
 /**
  * The Policies pages (issue 13, docs/policies.md "In the browser"): the named policies with
@@ -45,7 +47,11 @@ const form = new RuleForm();
 const table = new RuleTable($('rule-scroll'), $<HTMLTableSectionElement>('rule-rows'), $<HTMLTableRowElement>('rule-head'));
 
 /** The change waiting for "Publish": what it sends, and its diff. */
-type Pending = { kind: 'add'; body: RuleAddRequest; replaces: ListedRule | null } | { kind: 'remove'; rule: ListedRule };
+type Pending =
+  | { kind: 'add'; body: RuleAddRequest; replaces: ListedRule | null }
+  | { kind: 'remove'; rule: ListedRule }
+  | { kind: 'import'; format: z.infer<typeof RuleFileFormatSchema>; content: string; preview: z.infer<typeof ImportPreviewResponseSchema> }
+  | { kind: 'settings'; settings: PolicySettings };
 let pending: Pending | null = null;
 
 // ---------------------------------------------------------------- session and routes
@@ -64,6 +70,7 @@ function showApp(signedIn: Me): void {
   $('whoami-name').textContent = `${me.username} (${me.role.replace('_', ' ')})`;
   $('rule-new').hidden = !canChange;
   $('policy-readonly').hidden = canChange;
+  $('import').hidden = !canChange;
   table.allowEditing(canChange);
   void route();
 }
@@ -151,6 +158,7 @@ async function openPolicy(name: string): Promise<void> {
   $('policy-description').textContent = policy.description ?? '';
   $('policy-summary').textContent = `${policy.name} · revision ${policy.revision} · ${policy.content.rules.length.toLocaleString('en-GB')} rule(s)`;
   table.reset(policy.content.rules.map((record) => ({ key: recordKey(record), record })));
+  fillSettings(policy.content.settings, canChange);
   $('policy-title').focus();
   void loadHistory();
   if (canChange) void loadGroupNames();
@@ -208,8 +216,10 @@ function previewRecord(body: RuleAddRequest): RuleRecord {
 }
 
 /** The diff a pending change makes, computed on just the rules it touches (fast at any policy size). */
-function pendingDiff(change: Pending): PolicyDiff {
+function pendingDiff(change: Pending): ShownDiff {
   const empty: PolicyContent = { settings: {}, rules: [] };
+  if (change.kind === 'import') return change.preview.diff;
+  if (change.kind === 'settings') return diffPolicyContent({ ...empty, settings: policy!.content.settings }, { ...empty, settings: change.settings });
   if (change.kind === 'remove') return diffPolicyContent({ ...empty, rules: [change.rule.record] }, empty);
   const record = previewRecord(change.body);
   const key = recordKey(record);
@@ -226,12 +236,19 @@ function showPending(change: Pending): void {
   $('pending-what').textContent = exists
     ? 'The policy already has a rule for this program; publishing changes it.'
     : `Publishing makes revision ${policy!.revision + 1} of ${policy!.displayName} and sends the new policy to the devices it applies to.`;
-  $('pending-reason-box').hidden = change.kind !== 'remove';
+  $('pending-reason-box').hidden = change.kind === 'add';
+  const notes = change.kind === 'import' ? change.preview.notes : [];
+  $('pending-notes').replaceChildren(...notes.map((n) => el('li', n.line ? `Line ${n.line}: ${n.message}` : n.message)));
+  $('pending-notes-box').hidden = notes.length === 0;
+  if (change.kind === 'import') {
+    const { rules, exceptions, diff } = change.preview;
+    $('pending-what').textContent = `The file holds ${rules} rule(s) and ${exceptions} exception(s): ${diff.rules.added.length} would be added and ${diff.rules.changed.length} changed. Publishing makes revision ${policy!.revision + 1}.`;
+  }
   $<HTMLInputElement>('pending-reason').value = '';
   setFieldError('pending-reason', '');
   $('pending').hidden = false;
   if (change.kind === 'add') form.close();
-  (change.kind === 'remove' ? $('pending-reason') : $('pending-title')).focus();
+  (change.kind === 'add' ? $('pending-title') : $('pending-reason')).focus();
 }
 
 function closePending(): void {
@@ -254,13 +271,20 @@ async function publish(): Promise<void> {
   const name = policy.name;
   const path = `/api/v1/named-policies/${name}/rules`;
   const results = [];
+  const reason = Reason.safeParse($<HTMLInputElement>('pending-reason').value);
+  if (pending.kind !== 'add' && !reason.success) {
+    setFieldError('pending-reason', reason.error.issues[0]!.message);
+    return $('pending-reason').focus();
+  }
+  const why = reason.data ?? '';
   if (pending.kind === 'remove') {
-    const reason = Reason.safeParse($<HTMLInputElement>('pending-reason').value);
-    if (!reason.success) {
-      setFieldError('pending-reason', reason.error.issues[0]!.message);
-      return $('pending-reason').focus();
-    }
-    results.push(await apiJson(ChangeResponseSchema, path, { method: 'DELETE', body: JSON.stringify({ key: pending.rule.key, reason: reason.data }) }));
+    results.push(await apiJson(ChangeResponseSchema, path, { method: 'DELETE', body: JSON.stringify({ key: pending.rule.key, reason: why }) }));
+  } else if (pending.kind === 'import') {
+    const body = { format: pending.format, content: pending.content, reason: why };
+    results.push(await apiJson(ImportResponseSchema, `/api/v1/named-policies/${name}/import`, { method: 'POST', body: JSON.stringify(body) }));
+  } else if (pending.kind === 'settings') {
+    const body = { settings: pending.settings, reason: why };
+    results.push(await apiJson(ChangeResponseSchema, `/api/v1/named-policies/${name}/settings`, { method: 'PUT', body: JSON.stringify(body) }));
   } else {
     const { body, replaces } = pending;
     results.push(await apiJson(ChangeResponseSchema, path, { method: 'POST', body: JSON.stringify(body) }));
@@ -278,11 +302,62 @@ async function publish(): Promise<void> {
   const last = results.at(-1);
   const version = last?.ok ? last.data.version : null;
   closePending();
+  $<HTMLFormElement>('import-form').reset();
   await openPolicy(name);
   $('policy-result').textContent =
     version === null ? 'Saved. No device’s policy changed (the policy is not assigned to any device).' : `Published as policy version ${version}.`;
   $('rule-search').focus();
 }
+
+$('import-file').addEventListener('change', () => {
+  const file = $<HTMLInputElement>('import-file').files?.[0];
+  const ext = file?.name.split('.').pop()?.toLowerCase();
+  if (ext === 'xml') $<HTMLSelectElement>('import-format').value = 'applocker';
+  else if (ext === 'json') $<HTMLSelectElement>('import-format').value = 'santa';
+  else if (ext === 'csv') $<HTMLSelectElement>('import-format').value = 'csv';
+});
+
+$<HTMLFormElement>('import-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void previewImport();
+});
+
+/** Base64 of a file's bytes (AppLocker exports are UTF-16: the console decodes them). */
+async function base64Of(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function previewImport(): Promise<void> {
+  if (!policy) return;
+  setFieldError('import-file', '');
+  const file = $<HTMLInputElement>('import-file').files?.[0];
+  if (!file) {
+    setFieldError('import-file', 'choose a file');
+    return $('import-file').focus();
+  }
+  const format = RuleFileFormatSchema.parse($<HTMLSelectElement>('import-format').value);
+  const content = await base64Of(file);
+  const answer = await apiJson(ImportPreviewResponseSchema, `/api/v1/named-policies/${policy.name}/import/preview`, {
+    method: 'POST',
+    body: JSON.stringify({ format, content }),
+  });
+  if (!answer.ok) {
+    setFieldError('import-file', answer.message);
+    return $('import-file').focus();
+  }
+  form.close();
+  showPending({ kind: 'import', format, content, preview: answer.data });
+}
+
+$<HTMLFormElement>('settings-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!policy) return;
+  const settings = readSettings(policy.content.settings);
+  if (settings) showPending({ kind: 'settings', settings });
+});
 
 // ---------------------------------------------------------------- history and roll back
 

@@ -92,6 +92,7 @@ describe('the Policies page, end to end in Chromium', { timeout: 400_000 }, () =
     await tabTo(sam, '#policy-rows a');
     await sam.keyboard.press('Enter');
     await sam.waitForFunction(() => document.getElementById('rules-count')?.textContent === '1 rule(s)');
+    await sam.waitForSelector('#rule-rows tr.row');
     // The device-supplied-looking description is text, never markup.
     expect(await sam.locator('#rule-rows img').count()).toBe(0);
     expect(await sam.textContent('#rule-rows')).toContain(MARKUP);
@@ -185,6 +186,45 @@ describe('the Policies page, end to end in Chromium', { timeout: 400_000 }, () =
     expect(pageErrors).toEqual([]);
   });
 
+  it('imports an uploaded Santa file: the notes and the rules to add are shown before anything is committed; settings forms check with the shared schema', async () => {
+    const santa = `{"rules": [
+{"identifier": "${HASH('d')}", "policy": "BLOCKLIST", "rule_type": "BINARY"},
+{"identifier": "${HASH('e')}", "policy": "ALLOWLIST", "rule_type": "CERTIFICATE"}
+]}`;
+    const revision = (await consoleProc.api('/api/v1/named-policies/baseline')).body.policy.revision as number;
+    await sam.setInputFiles('#import-file', { name: 'santa-rules.json', mimeType: 'application/json', buffer: Buffer.from(santa) });
+    expect(await sam.inputValue('#import-format')).toBe('santa');
+    await sam.click('#import-preview');
+    await sam.waitForSelector('#pending:not([hidden])');
+    expect(await sam.textContent('#pending-diff')).toBe(`Add: Block hash ${HASH('d')}`);
+    expect(await sam.textContent('#pending-notes')).toMatch(/^Line 3: .*CERTIFICATE/);
+    expect(await sam.textContent('#pending-what')).toMatch(/1 rule\(s\) and 0 exception\(s\): 1 would be added and 0 changed/);
+    expect((await consoleProc.api('/api/v1/named-policies/baseline')).body.policy.revision).toBe(revision);
+    await checkEveryView(sam, 'policies-import-preview');
+    await sam.fill('#pending-reason', 'blocklist from the Mac lab');
+    await sam.click('#pending-publish');
+    await sam.waitForFunction(() => /Published as policy version/.test(document.getElementById('policy-result')?.textContent ?? ''));
+    await waitUntil(async () => heldRules().some((r) => r.sha256 === HASH('d') && r.action === 'block') || null, 60_000);
+
+    // Settings: a session whose idle logoff comes before its lock is refused next to the field, by the shared schema.
+    await sam.fill('#set-session', JSON.stringify({ lockAfterIdleSeconds: 600, logoffAfterIdleSeconds: 300 }));
+    await sam.click('#settings-review');
+    await sam.waitForFunction(() => document.getElementById('set-session-error')?.textContent !== '');
+    expect(await sam.textContent('#set-session-error')).toMatch(/^logoffAfterIdleSeconds: .*longer than lockAfterIdleSeconds/);
+    expect(await focused(sam)).toBe('set-session');
+    await checkEveryView(sam, 'policies-settings-error');
+    await sam.fill('#set-session', '');
+    await sam.fill('#set-aup-variant', 'secondary');
+    await sam.click('#settings-review');
+    await sam.waitForSelector('#pending:not([hidden])');
+    expect(await sam.textContent('#pending-diff')).toBe('Setting aup: {"variant":"pupil"} → {"variant":"secondary"}');
+    await sam.fill('#pending-reason', 'the secondary AUP from September');
+    await sam.click('#pending-publish');
+    await sam.waitForFunction(() => /Published as policy version/.test(document.getElementById('policy-result')?.textContent ?? ''));
+    await waitUntil(async () => (agentPolicy() && JSON.parse(agentPolicy()).payload.policy.aup?.variant === 'secondary') || null, 60_000);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('explains where each of a device’s settings and rules comes from', async () => {
     await sam.goto(`${consoleProc.url}/policies/#/`);
     await sam.waitForSelector('#explain:not([hidden])');
@@ -246,7 +286,10 @@ describe('the Policies page, end to end in Chromium', { timeout: 400_000 }, () =
     await tess.keyboard.press('Enter');
     await tess.waitForSelector('#policy-rows tr[data-policy="baseline"]');
     await tess.goto(`${consoleProc.url}/policies/#/policy/baseline`);
-    await tess.waitForFunction(() => document.getElementById('rules-count')?.textContent === '2 rule(s)');
+    await tess.waitForFunction(() => document.getElementById('rules-count')?.textContent === '3 rule(s)');
+    expect(await tess.isHidden('#import')).toBe(true);
+    expect(await tess.isHidden('#settings-review')).toBe(true);
+    expect(await tess.isDisabled('#set-aup-variant')).toBe(true);
     expect(await tess.isVisible('#policy-readonly')).toBe(true);
     expect(await tess.isHidden('#rule-new')).toBe(true);
     expect(await tess.locator('#rule-rows button').count()).toBe(0);
