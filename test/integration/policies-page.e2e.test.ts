@@ -64,7 +64,12 @@ beforeAll(async () => {
     format: 'vigil-policy/1',
     name: 'Hillside base',
     aup: { variant: 'pupil' },
-    applications: { mode: 'monitor', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: HASH('1'), action: 'block', description: MARKUP }], exceptions: [] },
+    applications: {
+      mode: 'monitor',
+      defaultAction: 'allow',
+      rules: [{ kind: 'sha256', sha256: HASH('1'), action: 'block', description: MARKUP }],
+      exceptions: [],
+    },
   };
   expect((await consoleProc.api('/api/v1/named-policies/baseline/push', { method: 'POST', body: JSON.stringify({ document: base }) })).status).toBe(201);
   browser = await launchChromium();
@@ -171,12 +176,18 @@ describe('the Policies page, end to end in Chromium', { timeout: 400_000 }, () =
 
     await sam.waitForSelector('#history-rows tr[data-revision="4"]');
     expect(await sam.textContent('#history-rows tr[data-revision="4"]')).toContain('sam: benchmark retired');
-    await sam.locator('#history-rows tr[data-revision="2"]').getByRole('button', { name: /Show the changes/ }).click();
+    await sam
+      .locator('#history-rows tr[data-revision="2"]')
+      .getByRole('button', { name: /Show the changes/ })
+      .click();
     await sam.waitForFunction(() => (document.getElementById('revision-diff')?.textContent ?? '').startsWith('Add: Block hash'));
     await checkEveryView(sam, 'policies-history');
 
     // Roll back to revision 3 (the allow rule), confirmed in the dialog with a reason.
-    await sam.locator('#history-rows tr[data-revision="3"]').getByRole('button', { name: /Roll back/ }).click();
+    await sam
+      .locator('#history-rows tr[data-revision="3"]')
+      .getByRole('button', { name: /Roll back/ })
+      .click();
     await sam.waitForSelector('#confirm[open]');
     await sam.fill('#rollback-reason', 'benchmark is back');
     await sam.click('#confirm-ok');

@@ -50,10 +50,26 @@ const APPLOCKER = `<?xml version="1.0" encoding="utf-16"?>
 beforeAll(async () => {
   dir = tempDir();
   consoleProc = await startConsoleProcess(join(dir.path, 'console'));
-  const base = { format: 'vigil-policy/1', name: 'Base', aup: { variant: 'pupil' }, applications: { mode: 'monitor', defaultAction: 'allow', rules: [], exceptions: [] } };
+  const base = {
+    format: 'vigil-policy/1',
+    name: 'Base',
+    aup: { variant: 'pupil' },
+    applications: { mode: 'monitor', defaultAction: 'allow', rules: [], exceptions: [] },
+  };
   expect((await consoleProc.api('/api/v1/named-policies/baseline/push', { method: 'POST', body: JSON.stringify({ document: base }) })).status).toBe(201);
-  expect((await consoleProc.api('/api/v1/users', { method: 'POST', body: JSON.stringify({ username: 'tess', password: 'a-long-enough-password-13', role: 'technician' }) })).status).toBe(201);
-  const login = await consoleProc.api('/api/v1/login', { method: 'POST', body: JSON.stringify({ username: 'tess', password: 'a-long-enough-password-13' }), token: null });
+  expect(
+    (
+      await consoleProc.api('/api/v1/users', {
+        method: 'POST',
+        body: JSON.stringify({ username: 'tess', password: 'a-long-enough-password-13', role: 'technician' }),
+      })
+    ).status,
+  ).toBe(201);
+  const login = await consoleProc.api('/api/v1/login', {
+    method: 'POST',
+    body: JSON.stringify({ username: 'tess', password: 'a-long-enough-password-13' }),
+    token: null,
+  });
   techToken = login.body.token;
 }, 60_000);
 afterAll(async () => {
@@ -124,14 +140,22 @@ describe("replacing a named policy's settings", { timeout: 60_000 }, () => {
   it('stores the settings as a revision, keeps the rules, and publishes', async () => {
     const before = await state();
     const current = (await consoleProc.api('/api/v1/named-policies/baseline')).body.policy.content.settings;
-    const settings = { ...current, aup: { variant: 'secondary' }, tray: { onStopped: 'lock', graceSeconds: 30 }, applications: { mode: 'monitor', defaultAction: 'allow' } };
+    const settings = {
+      ...current,
+      aup: { variant: 'secondary' },
+      tray: { onStopped: 'lock', graceSeconds: 30 },
+      applications: { mode: 'monitor', defaultAction: 'allow' },
+    };
     const answer = await put({ settings, reason: 'secondary AUP from September' });
     expect(answer.status).toBe(200);
     expect(ChangeResponseSchema.parse(answer.body).version).toBeGreaterThan(0);
     const policy = (await consoleProc.api('/api/v1/named-policies/baseline')).body.policy;
     expect(policy.content.settings).toEqual(settings);
     expect(policy.content.rules).toHaveLength(before.rules);
-    expect((await consoleProc.api('/api/v1/named-policies/baseline/history')).body.history[0]).toMatchObject({ change: 'settings', reason: 'secondary AUP from September' });
+    expect((await consoleProc.api('/api/v1/named-policies/baseline/history')).body.history[0]).toMatchObject({
+      change: 'settings',
+      reason: 'secondary AUP from September',
+    });
     const diff = (await consoleProc.api('/api/v1/named-policies/baseline/diff')).body.diff;
     expect(diff.settings.map((s: { setting: string }) => s.setting)).toEqual(['aup', 'tray']);
   });
