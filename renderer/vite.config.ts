@@ -24,6 +24,7 @@ export default defineConfig({
         blocked: resolve(root, 'blocked/index.html'),
         safeguarding: resolve(root, 'safeguarding/index.html'),
         users: resolve(root, 'users/index.html'),
+        policies: resolve(root, 'policies/index.html'),
       },
     },
   },

@@ -13,7 +13,8 @@ import {
   RuleRemoveRequestSchema,
   TokenGroupsRequestSchema,
 } from '../../shared/policies/api.js';
-import { PolicyNameSchema } from '../../shared/policies/model.js';
+import { ImportPreviewRequestSchema, ImportRequestSchema } from '../../shared/policies/import-api.js';
+import { PolicyNameSchema, PolicySettingsSchema } from '../../shared/policies/model.js';
 import { recordKey } from '../../shared/policies/rule-keys.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
 import { UuidSchema } from '../../shared/text.js';
@@ -22,6 +23,7 @@ import { HttpError } from '../http/http-error.js';
 import type { Principal, RouteResult, Router } from '../http/router.js';
 import type { PolicyPlane, PushOutcome } from './plane.js';
 import { PolicyLimitError } from './publisher.js';
+import { importedRecords, importNotes, readRuleFile } from './rule-files.js';
 
 /**
  * The policy plane's API (docs/policies.md "API"): groups, named policies, their rules,
@@ -85,6 +87,9 @@ export function checkRuleCount(document: unknown): void {
   if (exceptions > POLICY_LIMITS.exceptions)
     throw new HttpError(413, 'policy-too-large', `the document holds ${exceptions} exceptions; the policy's exception limit is ${POLICY_LIMITS.exceptions}`);
 }
+
+/** `PUT …/settings`: the whole settings object of a named policy, as the Policies page's forms make it. */
+export const SettingsRequestSchema = z.strictObject({ settings: PolicySettingsSchema, reason: z.string().trim().min(3).max(500) });
 
 export interface PlaneRouteDeps {
   plane: PolicyPlane;
@@ -152,6 +157,38 @@ export function registerPolicyPlaneRoutes(router: Router, { plane, tokenExists }
       const name = policyName(params.name);
       const body = await readJson(req, RuleRemoveRequestSchema);
       return ok(await limited(() => plane.removeRule(name, body.key, who(principal, body.reason))));
+    })
+
+    .add('PUT', '/api/v1/named-policies/:name/settings', 'policy:push', async ({ req, params, principal }) => {
+      const name = policyName(params.name);
+      const body = await readJson(req, SettingsRequestSchema);
+      return ok(await limited(() => plane.setSettings(name, body.settings, who(principal, body.reason))));
+    })
+    // An uploaded rule file: the preview answers what committing would do and stores nothing.
+    .add('POST', '/api/v1/named-policies/:name/import/preview', 'policy:push', async ({ req, params, principal }) => {
+      const name = policyName(params.name);
+      const body = await readJson(req, ImportPreviewRequestSchema, { maxBytes: POLICY_LIMITS.bundleBytes });
+      const file = readRuleFile(body.format, Buffer.from(body.content, 'base64'));
+      const records = importedRecords(file, { actor: principal?.username ?? 'anonymous', at: new Date().toISOString(), reason: 'preview' });
+      const { diff } = await plane.importRules(name, records, who(principal), true);
+      return ok({
+        format: body.format,
+        rules: file.rules.length,
+        exceptions: file.exceptions.length,
+        ...(file.mode ? { mode: file.mode } : {}),
+        ...(file.defaultAction ? { defaultAction: file.defaultAction } : {}),
+        notes: importNotes(file),
+        diff,
+      });
+    })
+    .add('POST', '/api/v1/named-policies/:name/import', 'policy:push', async ({ req, params, principal }) => {
+      const name = policyName(params.name);
+      const body = await readJson(req, ImportRequestSchema, { maxBytes: POLICY_LIMITS.bundleBytes });
+      const file = readRuleFile(body.format, Buffer.from(body.content, 'base64'));
+      const actor = who(principal, body.reason);
+      const records = importedRecords(file, { actor: actor.actor, at: new Date().toISOString(), reason: body.reason });
+      const { diff, result } = await limited(() => plane.importRules(name, records, actor, false));
+      return ok({ ...result!, diff, notes: importNotes(file) }, 201);
     })
 
     .add('GET', '/api/v1/assignments', 'policy:read', async () => ok({ assignments: await plane.assignments() }))

@@ -11,6 +11,7 @@ import {
 import { diffPolicyContent, planPush, type PolicyDiff, type PushMode, type RuleChange } from '../../shared/policies/diff.js';
 import {
   addRule,
+  addRules,
   groupReferences,
   nextRevision,
   PolicyEditError,
@@ -30,6 +31,7 @@ import {
   type NamedPolicy,
   type PolicyContent,
   type PolicyRevision,
+  type PolicySettings,
   type RuleRecord,
 } from '../../shared/policies/model.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
@@ -337,6 +339,38 @@ export class PolicyPlane implements PolicyPlaneView {
     return this.editRules(name, who, (content) => {
       const { content: next, replaced } = addRule(content, record, { replace: input.replace });
       return { content: next, change: replaced ? 'rule-change' : 'rule-add', detail: { rule: input.rule, exception: input.exception, expiresAt: input.expiresAt } };
+    });
+  }
+
+  /**
+   * Rules read from a file (AppLocker, Santa, CSV) added to a policy in one revision, each
+   * replacing the policy's rule with the same key. A dry run stores nothing and answers the diff
+   * committing would make: the Policies page shows it before anything is published.
+   */
+  async importRules(name: string, records: RuleRecord[], who: Actor, dryRun: boolean): Promise<{ diff: PolicyDiff; result: ChangeResult | null }> {
+    const plan = (content: PolicyContent) => {
+      try {
+        const next = addRules(content, records);
+        return { next, diff: diffPolicyContent(content, next) };
+      } catch (error) {
+        return editError(error);
+      }
+    };
+    if (dryRun) return { diff: plan(this.named(await this.state(), name).content).diff, result: null };
+    let diff: PolicyDiff = { rules: { added: [], removed: [], changed: [] }, settings: [] };
+    const result = await this.editRules(name, who, (content) => {
+      const planned = plan(content);
+      diff = planned.diff;
+      return { content: planned.next, change: 'rule-add', detail: { imported: records.length, added: diff.rules.added.length, changed: diff.rules.changed.length } };
+    });
+    return { diff, result };
+  }
+
+  /** The policy's settings replaced (the Policies page's settings forms); its rules are kept. */
+  setSettings(name: string, settings: PolicySettings, who: Actor): Promise<ChangeResult> {
+    return this.editRules(name, who, (content) => {
+      const next = { ...content, settings };
+      return { content: next, change: 'settings', detail: { settings: diffPolicyContent(content, next).settings.map((s) => s.setting) } };
     });
   }
 

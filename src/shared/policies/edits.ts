@@ -33,6 +33,22 @@ export function addRule(content: PolicyContent, record: RuleRecord, opts: { repl
   return { content: valid({ ...content, rules }), replaced: index >= 0 ? content.rules[index]! : null };
 }
 
+/**
+ * Adds many rules at once (an imported file): each replaces the policy's rule with the same key
+ * or is appended, and the result is checked once, so an import stays linear in the policy size.
+ */
+export function addRules(content: PolicyContent, records: readonly RuleRecord[]): PolicyContent {
+  const index = new Map(content.rules.map((r, i) => [recordKey(r), i]));
+  const rules = [...content.rules];
+  for (const record of records) {
+    const key = recordKey(record);
+    const at = index.get(key);
+    if (at === undefined) index.set(key, rules.push(record) - 1);
+    else rules[at] = record;
+  }
+  return valid({ ...content, rules });
+}
+
 /** Finds a rule by its record key or by the `id` given to it. */
 export function findRule(content: PolicyContent, keyOrId: string): RuleRecord | undefined {
   return content.rules.find((r) => recordKey(r) === keyOrId) ?? content.rules.find((r) => r.rule.id === keyOrId);
