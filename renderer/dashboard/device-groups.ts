@@ -27,6 +27,9 @@ export class DeviceGroups {
     this.deviceId = deviceId;
     $('device-groups-result').textContent = '';
     if (!this.mayEdit) return;
+    // The previous device's boxes must not stay on screen (or be saved) while this one's load.
+    $('device-group-choices').replaceChildren(el('p', 'Loading the groups…', 'empty'));
+    $('device-groups-save').hidden = true;
     await this.load();
   }
 

@@ -481,11 +481,11 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
 
   it('navigation by role: each role sees only its pages, a page outside the role is refused; the safeguarding lead links back', async () => {
     const visibleNav = (p: Page) => p.locator('#nav a:visible').allTextContents();
-    expect(await visibleNav(admin)).toEqual(['Devices', 'App requests', 'AUP', 'Scan stations', 'Enrollment', 'Audit log', 'Users']);
-    expect(await visibleNav(sam)).toEqual(['Devices', 'App requests', 'AUP', 'Scan stations']);
+    expect(await visibleNav(admin)).toEqual(['Devices', 'App requests', 'AUP', 'Groups', 'Scan stations', 'Enrollment', 'Audit log', 'Users']);
+    expect(await visibleNav(sam)).toEqual(['Devices', 'App requests', 'AUP', 'Groups', 'Scan stations']);
     const { page: tess } = await newPage();
     await signIn(tess, 'tess');
-    expect(await visibleNav(tess)).toEqual(['Devices', 'AUP']);
+    expect(await visibleNav(tess)).toEqual(['Devices', 'AUP', 'Groups']);
     await tess.evaluate(() => (location.hash = '#/audit'));
     await tess.waitForSelector('#not-allowed:not([hidden])');
     expect(await tess.isVisible('#audit')).toBe(false);
