@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.js';
 import { ADMIN_PASSWORD, startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { checkEveryView, tabTo } from '../helpers/page-checks.js';
-import { runCli, stopAll, tempDir } from '../helpers/processes.js';
+import { CLI, runCli, startProcess, stopAll, tempDir } from '../helpers/processes.js';
 import { enrollRawDevice, type RawDevice } from '../helpers/raw-device.js';
 import { readDeviceFile } from '../../src/agent/identity.js';
 
@@ -280,8 +280,34 @@ describe('groups in the console, end to end in Chromium', { timeout: 300_000 }, 
     expect(pageErrors).toEqual([]);
   });
 
-  it('the admin signs in too; the console answers for sessions it started', async () => {
+  it('enrollment tokens: default groups ticked with the keyboard on create; a real agent enrolled with the token is a member of them', async () => {
     const admin = await signIn('admin', ADMIN_PASSWORD);
-    expect(await admin.locator('#nav a:visible').allTextContents()).toContain('Groups');
+    await admin.evaluate(() => (location.hash = '#/tokens'));
+    await admin.waitForSelector('#token-groups input[value="lab"]');
+    await tabTo(admin, '#token-label', { back: true });
+    await admin.keyboard.type('Lab laptops');
+    await tabTo(admin, '#token-groups input[value="lab"]');
+    await admin.keyboard.press('Space');
+    await admin.keyboard.press('Enter');
+    await admin.waitForSelector('#token-once:not([hidden])');
+    const token = (await admin.textContent('#token-value'))!;
+    const tokenRow = admin.locator('#token-rows tr', { hasText: 'Lab laptops' });
+    expect(await tokenRow.locator('td').nth(4).textContent()).toBe('lab');
+    expect(await admin.locator('#token-groups input:checked').count()).toBe(0);
+    await checkEveryView(admin, 'tokens-default-groups');
+
+    const dataDir = join(dir.path, 'agent-token');
+    const agent = startProcess([CLI, 'agent', '--data-dir', dataDir, '--console', consoleProc.url, '--enroll-token', token], { VIGIL_BACKOFF_MAX_MS: '1000' });
+    await agent.waitFor(/connected to console/, 60_000, 'stderr');
+    const id = readDeviceFile(dataDir)!.deviceId;
+    const lab = await groupShow('lab');
+    expect(lab.members).toContain(id);
+    expect(lab.devices).not.toContain(id);
+    await openGroups(admin);
+    await tabTo(admin, '#group-rows tr[data-group="lab"] button');
+    await admin.keyboard.press('Enter');
+    await admin.waitForSelector(`#group-member-rows tr[data-device-id="${id}"]`);
+    expect(await admin.textContent(`#group-member-rows tr[data-device-id="${id}"]`)).toContain('By a rule or token');
+    expect(pageErrors).toEqual([]);
   });
 });
