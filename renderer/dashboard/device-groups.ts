@@ -78,7 +78,9 @@ export class DeviceGroups {
     }
     await Promise.all([this.changed(), this.load()]);
     $('device-groups-result').textContent = visible(
-      failures.length ? `Not all saved. ${failures.join('; ')}` : `Saved: ${changes.map((c) => `${c.on ? 'added to' : 'removed from'} ${c.group.name}`).join(', ')}.`,
+      failures.length
+        ? `Not all saved. ${failures.join('; ')}`
+        : `Saved: ${changes.map((c) => `${c.on ? 'added to' : 'removed from'} ${c.group.name}`).join(', ')}.`,
     );
   }
 }

@@ -54,7 +54,8 @@ export class GroupsPage {
     if (!answer.ok) return;
     this.groups = [...answer.data].sort((a, b) => a.name.localeCompare(b.name));
     const members = new Set(this.groups.flatMap((g) => g.members)).size;
-    $('groups-summary').textContent = `${this.groups.length} group${this.groups.length === 1 ? '' : 's'}, ${members} device${members === 1 ? '' : 's'} in at least one`;
+    $('groups-summary').textContent =
+      `${this.groups.length} group${this.groups.length === 1 ? '' : 's'}, ${members} device${members === 1 ? '' : 's'} in at least one`;
     $('groups-empty').hidden = this.groups.length > 0;
     $('groups-empty').textContent = this.mayEdit ? 'No group yet. Create one above.' : 'No group yet. A Systems Manager or an administrator creates them.';
     $('group-rows').replaceChildren(...this.groups.map((g) => this.groupRow(g)));
@@ -91,7 +92,8 @@ export class GroupsPage {
     if (!g) return;
     $('group-detail-title').textContent = visible(`${g.displayName} (${g.name})`);
     const byHand = g.members.filter((id) => listedByHand(g, id)).length;
-    $('group-detail-summary').textContent = `${g.members.length} member${g.members.length === 1 ? '' : 's'}: ${byHand} listed by hand, ${g.members.length - byHand} by a rule or an enrollment token.${g.description ? ` ${g.description}` : ''}`;
+    $('group-detail-summary').textContent =
+      `${g.members.length} member${g.members.length === 1 ? '' : 's'}: ${byHand} listed by hand, ${g.members.length - byHand} by a rule or an enrollment token.${g.description ? ` ${g.description}` : ''}`;
     for (const id of ['group-new-name', 'group-new-display', 'group-new-description', 'group-rule-value']) setFieldError(id, '');
     $<HTMLInputElement>('group-new-name').value = g.name;
     $<HTMLInputElement>('group-new-display').value = g.displayName;
@@ -99,8 +101,15 @@ export class GroupsPage {
     $('group-rules-empty').hidden = g.rules.length > 0;
     $('group-rules').replaceChildren(
       ...g.rules.map((rule, i) => {
-        const li = el('li', ruleText(rule, (id) => this.tokenLabels.get(id)));
-        if (this.mayEdit) li.append(' ', button(`Remove the rule "${ruleText(rule)}"`, () => void this.removeRule(i), 'secondary'));
+        const li = el(
+          'li',
+          ruleText(rule, (id) => this.tokenLabels.get(id)),
+        );
+        if (this.mayEdit)
+          li.append(
+            ' ',
+            button(`Remove the rule "${ruleText(rule)}"`, () => void this.removeRule(i), 'secondary'),
+          );
         return li;
       }),
     );
@@ -149,7 +158,11 @@ export class GroupsPage {
     const description = $<HTMLInputElement>('group-description').value.trim();
     const body = checkForm(
       GroupCreateRequestSchema,
-      { name: $<HTMLInputElement>('group-name').value.trim(), displayName: $<HTMLInputElement>('group-display').value, ...(description ? { description } : {}) },
+      {
+        name: $<HTMLInputElement>('group-name').value.trim(),
+        displayName: $<HTMLInputElement>('group-display').value,
+        ...(description ? { description } : {}),
+      },
       { name: 'group-name', displayName: 'group-display', description: 'group-description' },
     );
     if (!body) return;
@@ -211,8 +224,7 @@ export class GroupsPage {
     if (!rule) return;
     if (kind === 'enrollment-token' && this.tokenLabels.size > 0 && !this.tokenLabels.has(value))
       return fieldError('group-rule-value', 'no enrollment token has this id');
-    if (g.rules.some((r) => JSON.stringify(r) === JSON.stringify(rule)))
-      return fieldError('group-rule-value', 'the group already has this rule');
+    if (g.rules.some((r) => JSON.stringify(r) === JSON.stringify(rule))) return fieldError('group-rule-value', 'the group already has this rule');
     await this.saveRules(g, [...g.rules, rule], `Added the rule "${ruleText(rule)}".`, 'group-rule-value');
     $<HTMLInputElement>('group-rule-value').value = '';
   }

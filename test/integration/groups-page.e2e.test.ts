@@ -56,7 +56,7 @@ const focused = (page: Page) => page.evaluate(() => document.activeElement?.id);
 
 let lab01: RawDevice;
 let office: RawDevice;
-let agentIds: string[] = [];
+const agentIds: string[] = [];
 
 beforeAll(async () => {
   dir = tempDir();
@@ -204,7 +204,9 @@ describe('groups in the console, end to end in Chromium', { timeout: 300_000 }, 
     expect(await sam.textContent('#bulk-count')).toBe('3 devices selected');
     await tabTo(sam, '#bulk-remove');
     await sam.keyboard.press('Enter');
-    await sam.waitForFunction(() => document.getElementById('bulk-result')?.textContent === 'Removed 3 devices from lab. 1 stays in it by a membership rule or enrollment token.');
+    await sam.waitForFunction(
+      () => document.getElementById('bulk-result')?.textContent === 'Removed 3 devices from lab. 1 stays in it by a membership rule or enrollment token.',
+    );
     expect((await groupShow('lab')).devices).toEqual([]);
     expect((await groupShow('lab')).members).toEqual([lab01.deviceId]);
 
