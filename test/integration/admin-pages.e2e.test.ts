@@ -19,7 +19,7 @@ import { sendStationReport } from '../../src/station/report.js';
 import { blockedSteam } from '../helpers/app-event.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { ADMIN_PASSWORD, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
-import { checkEveryView, tabTo } from '../helpers/page-checks.js';
+import { checkEveryView, signInWithKeyboard, tabTo } from '../helpers/page-checks.js';
 import { CLI, REPO, runCli, startProcess, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectAs, enrollRawDevice, eventFrame, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
@@ -48,13 +48,7 @@ async function newPage(opts: { downloads?: boolean } = {}): Promise<{ context: B
 }
 
 async function signIn(page: Page, username: string, password = PASSWORD, path = '/'): Promise<void> {
-  await page.goto(`${consoleProc.url}${path}`);
-  await page.locator('#username').focus();
-  await page.keyboard.type(username);
-  await page.keyboard.press('Tab');
-  await page.keyboard.type(password);
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('#whoami:not([hidden])');
+  await signInWithKeyboard(page, `${consoleProc.url}${path}`, username, password);
 }
 
 /** Opens a page from the navigation with the keyboard. */

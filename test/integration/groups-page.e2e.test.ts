@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.js';
 import { ADMIN_PASSWORD, startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
-import { checkEveryView, tabTo } from '../helpers/page-checks.js';
+import { checkEveryView, signInWithKeyboard, tabTo } from '../helpers/page-checks.js';
 import { CLI, runCli, startProcess, stopAll, tempDir } from '../helpers/processes.js';
 import { enrollRawDevice, type RawDevice } from '../helpers/raw-device.js';
 import { readDeviceFile } from '../../src/agent/identity.js';
@@ -29,13 +29,7 @@ async function signIn(username: string, password = PASSWORD): Promise<Page> {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('dialog', (d) => (pageErrors.push(`dialog: ${d.message()}`), void d.dismiss()));
-  await page.goto(`${consoleProc.url}/`);
-  await page.locator('#username').focus();
-  await page.keyboard.type(username);
-  await page.keyboard.press('Tab');
-  await page.keyboard.type(password);
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('#whoami:not([hidden])');
+  await signInWithKeyboard(page, `${consoleProc.url}/`, username, password);
   return page;
 }
 
