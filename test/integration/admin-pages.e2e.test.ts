@@ -317,6 +317,39 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     expect(csv.find((r) => r.cells[2] === 'pupil1' && r.cells[3] === 'lab-02')!.cells.slice(6, 8)).toEqual(['true', 'false']);
     await checkEveryView(sam, 'aup');
 
+    // Per device and per user: lab-02 has pupil1 (accepted elsewhere) and pupil2 (not yet).
+    const devicesSeen = new Set((await coverage()).rows.map((r: any) => r.deviceId)).size;
+    await tabTo(sam, '#aup-coverage-by');
+    await sam.keyboard.press('End');
+    expect(await sam.inputValue('#aup-coverage-by')).toBe('device');
+    const lab02Coverage = sam.locator('#aup-coverage-rows tr', { has: sam.locator('td:text-is("lab-02")') });
+    await lab02Coverage.waitFor();
+    expect(await lab02Coverage.locator('td').allTextContents()).toEqual(['lab-02', '2', '1', '1', 'pupil2']);
+    expect(await sam.locator('#aup-coverage-head th').allTextContents()).toEqual(['Device', 'Users seen', 'Accepted', 'Not yet', 'Still to accept']);
+    expect(await sam.textContent('#aup-device-counts')).toBe(
+      `Devices: 0 of ${devicesSeen} with every signed-in user accepted, ${devicesSeen} with someone still to accept.`,
+    );
+    await tabTo(sam, '#aup-coverage-csv');
+    const byDevice = parseCsv(await download(sam, () => sam.keyboard.press('Enter')));
+    expect(byDevice[0]!.cells).toEqual(['variant', 'version', 'hostname', 'device_id', 'users', 'accepted', 'not_accepted', 'not_accepted_users']);
+    expect(byDevice.find((r) => r.cells[2] === 'lab-02')!.cells).toEqual(['secondary', '1', 'lab-02', lab02.device.deviceId, '2', '1', '1', 'pupil2']);
+    await checkEveryView(sam, 'aup-by-device');
+    await tabTo(sam, '#aup-coverage-by', { back: true });
+    await sam.keyboard.press('ArrowUp');
+    expect(await sam.inputValue('#aup-coverage-by')).toBe('user');
+    await sam.waitForFunction(() => document.querySelector('#aup-coverage-head th')?.textContent === 'User');
+    expect(await sam.locator('#aup-coverage-rows tr td:first-child').allTextContents()).toEqual(['pupil2']);
+    expect(await sam.locator('#aup-coverage-rows tr td').nth(1).textContent()).toBe('lab-02');
+    await tabTo(sam, '#aup-coverage-csv');
+    const byUser = parseCsv(await download(sam, () => sam.keyboard.press('Enter')));
+    expect(byUser.map((r) => r.cells.slice(2, 5))).toEqual([
+      ['user', 'hostnames', 'accepted'],
+      ['pupil2', 'lab-02', 'false'],
+    ]);
+    await tabTo(sam, '#aup-coverage-by', { back: true });
+    await sam.keyboard.press('Home');
+    expect(await sam.inputValue('#aup-coverage-by')).toBe('pair');
+
     // The same list from the command line.
     const env = { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token };
     const pending = await runCli(['aup', 'pending', '--variant', 'secondary'], env);
