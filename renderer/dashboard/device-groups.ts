@@ -1,4 +1,5 @@
 import { el, visible } from '../shared/console-api.js';
+import { checkbox } from '../shared/forms.js';
 import { listedByHand, loadGroups, updateGroup, type GroupView } from './groups-api.js';
 
 /**
@@ -51,14 +52,10 @@ export class DeviceGroups {
       ...this.groups.map((g) => {
         const hand = listedByHand(g, id);
         const byRule = g.members.includes(id) && !hand;
-        const box = document.createElement('input');
-        box.type = 'checkbox';
-        box.value = g.name;
-        box.checked = hand || byRule;
-        box.disabled = byRule;
-        const label = el('label', '', 'check');
-        label.append(box, ` ${visible(g.displayName)} (${g.name})${byRule ? ' — by a rule or enrollment token' : ''}`);
-        return label;
+        return checkbox(g.name, `${g.displayName} (${g.name})${byRule ? ' — by a rule or enrollment token' : ''}`, {
+          checked: hand || byRule,
+          disabled: byRule,
+        });
       }),
     );
   }

@@ -3,7 +3,7 @@ import { EnrollTokenCreatedSchema, EnrollTokenListResponseSchema, type EnrollTok
 import { CreateEnrollTokenRequestSchema } from '../../src/shared/api.js';
 import { apiJson, el, row, visible } from '../shared/console-api.js';
 import { confirmAction } from '../shared/confirm.js';
-import { button, checkForm } from '../shared/forms.js';
+import { button, checkbox, checkForm } from '../shared/forms.js';
 import { clock } from './format.js';
 import { loadGroups } from './groups-api.js';
 
@@ -80,15 +80,7 @@ export class TokensPage {
         ? [el('p', 'The groups could not be loaded: the token can be created without default groups.', 'empty')]
         : groups.length === 0
           ? [el('p', 'No group yet: create groups on the Groups page to give tokens default groups.', 'empty')]
-          : groups.map((g) => {
-              const box = document.createElement('input');
-              box.type = 'checkbox';
-              box.value = g.name;
-              box.checked = ticked.has(g.name);
-              const label = el('label', '', 'check');
-              label.append(box, ` ${visible(g.label)}`);
-              return label;
-            })),
+          : groups.map((g) => checkbox(g.name, g.label, { checked: ticked.has(g.name) }))),
     );
   }
 
