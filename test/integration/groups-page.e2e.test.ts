@@ -127,7 +127,8 @@ describe('groups in the console, end to end in Chromium', { timeout: 300_000 }, 
     await tabTo(sam, '#group-rename button[type=submit]');
     await sam.keyboard.press('Enter');
     await sam.waitForFunction(() => document.getElementById('group-detail-title')?.textContent?.endsWith('(lab)'));
-    expect(await sam.textContent('#groups-result')).toMatch(/Renamed lab-4 to lab/);
+    // The result line is written once the group list and the device list have both reloaded.
+    await sam.waitForFunction(() => /^Renamed lab-4 to lab;/.test(document.getElementById('groups-result')?.textContent ?? ''));
     const lab = await groupShow('lab');
     expect(lab.members).toEqual([lab01.deviceId]);
     expect((await runCli(['groups', 'show', 'lab-4'], env())).code).not.toBe(0);
