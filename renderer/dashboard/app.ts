@@ -8,9 +8,12 @@ import { watchScrollRegions } from '../shared/scroll-regions.js';
 import { wireSession, type Me } from '../shared/sign-in.js';
 import { AuditPage } from './audit-page.js';
 import { AupPage } from './aup-page.js';
+import { BulkGroups } from './bulk-groups.js';
+import { DeviceGroups } from './device-groups.js';
 import { DevicePage } from './device-page.js';
 import { countFleet, drawFleet } from './fleet-summary.js';
 import { cellValues, DeviceGrid } from './grid.js';
+import { GroupsPage } from './groups-page.js';
 import { RequestsPage } from './requests-page.js';
 import { StationsPage } from './stations-page.js';
 import { TokensPage } from './tokens-page.js';
@@ -26,6 +29,8 @@ const FeedBatchSchema = z.array(FeedMessageSchema);
 
 let feed: EventSource | null = null;
 let grid: DeviceGrid | null = null;
+let bulk: BulkGroups | null = null;
+let deviceGroups: DeviceGroups | null = null;
 let devicePage: DevicePage | null = null;
 let requestsPage: RequestsPage | null = null;
 let me: Me | null = null;
@@ -45,10 +50,12 @@ const aupPage = lazy(() => new AupPage());
 const stationsPage = lazy(() => new StationsPage());
 const tokensPage = lazy(() => new TokensPage());
 const auditPage = lazy(() => new AuditPage());
+const groupsPage = lazy(() => new GroupsPage({ device: (id) => grid?.get(id), changed: () => reloadDevices() }));
 const PAGES: Record<string, PageEntry> = {
   '#/devices': { section: 'devices', nav: 'nav-devices', permission: 'devices:read' },
   '#/requests': { section: 'requests', nav: 'nav-requests', permission: 'app-requests:manage', load: () => requestsPage!.load() },
   '#/aup': { section: 'aup', nav: 'nav-aup', permission: 'aup:read', load: () => aupPage().load() },
+  '#/groups': { section: 'groups', nav: 'nav-groups', permission: 'policy:read', load: () => groupsPage().load() },
   '#/stations': { section: 'stations', nav: 'nav-stations', permission: 'stations:manage', load: () => stationsPage().load() },
   '#/tokens': { section: 'tokens', nav: 'nav-tokens', permission: 'enroll-tokens:manage', load: () => tokensPage().load() },
   '#/audit': { section: 'audit', nav: 'nav-audit', permission: 'audit:read', load: () => auditPage().load() },
@@ -78,10 +85,15 @@ function showApp(signedIn: Me): void {
     link.hidden = !roleAllows(me.role, link.dataset.permission as Permission);
   }
   grid ??= createGrid();
+  bulk ??= new BulkGroups(grid, async () => (await reloadDevices(), groups));
+  bulk.allow(roleAllows(me.role, 'policy:push'));
+  deviceGroups ??= new DeviceGroups(() => reloadDevices());
+  deviceGroups.allow(roleAllows(me.role, 'policy:push'));
   devicePage ??= new DevicePage();
   devicePage.allowActions(roleAllows(me.role, 'devices:command'), roleAllows(me.role, 'devices:revoke'));
   requestsPage ??= new RequestsPage();
   if (roleAllows(me.role, 'aup:read')) aupPage().allowPublish(roleAllows(me.role, 'aup:publish'));
+  if (roleAllows(me.role, 'policy:read')) groupsPage().allowEdit(roleAllows(me.role, 'policy:push'), roleAllows(me.role, 'enroll-tokens:manage'));
   subscribe();
   route();
 }
@@ -126,6 +138,7 @@ function exportDevices(g: DeviceGrid): void {
 function setGroups(next: Record<string, string[]>): void {
   groups = next;
   devicePage?.setGroups(next);
+  bulk?.setGroups(next);
   const select = $<HTMLSelectElement>('filter-group');
   const chosen = select.value;
   select.replaceChildren(
@@ -203,6 +216,7 @@ function route(): void {
   if (!allowed) return $('not-allowed-title').focus();
   if (device) {
     devicePage!.open(device[1]!, grid!.get(device[1]!), currentPolicy);
+    void deviceGroups!.open(device[1]!);
     $('back-to-devices').focus();
     return;
   }

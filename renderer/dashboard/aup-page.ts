@@ -7,10 +7,12 @@ import {
 } from '../../src/shared/admin-api.js';
 import { AupPublishRequestSchema } from '../../src/shared/aup.js';
 import { drawStacked } from '../shared/chart.js';
-import { apiJson, row } from '../shared/console-api.js';
+import { csvRows } from '../../src/shared/csv.js';
+import { apiJson, el, row } from '../shared/console-api.js';
 import { confirmAction } from '../shared/confirm.js';
 import { button, checkForm, setFieldError } from '../shared/forms.js';
 import { renderMarkdown } from '../shared/markdown.js';
+import { coverageByDevice, coverageByUser } from './aup-coverage.js';
 import { clock, relative } from './format.js';
 
 /**
@@ -25,10 +27,13 @@ const MAX_UPLOAD_BYTES = 200_000;
 export class AupPage {
   private mayPublish = false;
   private status: AupStatusResponse | null = null;
+  /** The blob URL the CSV link holds for the per-user and per-device views. */
+  private csvUrl: string | null = null;
 
   constructor() {
     $('aup-coverage-variant').addEventListener('change', () => void this.loadCoverage());
     $('aup-coverage-show').addEventListener('change', () => this.drawCoverage());
+    $('aup-coverage-by').addEventListener('change', () => this.drawCoverage());
     $('aup-preview-button').addEventListener('click', () => this.preview(true));
     $('aup-file').addEventListener('change', () => void this.upload());
     $('aup-editor').addEventListener('submit', (e) => (e.preventDefault(), void this.publish()));
@@ -77,7 +82,6 @@ export class AupPage {
       this.status = null;
       return this.drawCoverage();
     }
-    csv.href = `/api/v1/aups/status?variant=${encodeURIComponent(variant)}&format=csv`;
     const answer = await apiJson(AupStatusResponseSchema, `/api/v1/aups/status?variant=${encodeURIComponent(variant)}`);
     if (!answer.ok) $('aup-error').textContent = `Could not load the coverage: ${answer.message}`;
     this.status = answer.ok ? answer.data : null;
@@ -102,6 +106,16 @@ export class AupPage {
       : s.version === null
         ? `Nothing is published for ${s.variant} yet.`
         : `${s.variant} v${s.version}: ${s.counts.accepted} of ${s.counts.users} users accepted, ${s.counts.notAccepted} not yet (on ${s.devices} devices).`;
+    const devices = coverageByDevice(s?.rows ?? []);
+    const covered = devices.filter((d) => d.pending.length === 0).length;
+    $('aup-device-counts').textContent =
+      s && s.version !== null
+        ? `Devices: ${covered} of ${devices.length} with every signed-in user accepted, ${devices.length - covered} with someone still to accept.`
+        : '';
+    const by = $<HTMLSelectElement>('aup-coverage-by').value;
+    if (by !== 'pair') return this.drawAggregate(by === 'user' ? 'user' : 'device', show);
+    this.drawHead(['User', 'Device', 'Accepted', 'Name typed', 'Last seen']);
+    this.setCsv(s ? `/api/v1/aups/status?variant=${encodeURIComponent(s.variant)}&format=csv` : '#');
     const empty = $('aup-coverage-empty');
     empty.hidden = rows.length > 0;
     empty.textContent = !s
@@ -122,6 +136,75 @@ export class AupPage {
         ]),
       ),
     );
+  }
+
+  /** One row per user (the devices they were seen on) or per device (its users, and who has not accepted), with their own CSV. */
+  private drawAggregate(by: 'user' | 'device', show: string): void {
+    const s = this.status;
+    const keep = (accepted: boolean) => show === 'all' || (show === 'accepted') === accepted;
+    let header: string[];
+    let cells: string[][];
+    let csv: (string | number | boolean)[][];
+    if (by === 'user') {
+      const users = coverageByUser(s?.rows ?? []).filter((u) => keep(u.acceptedAt !== null));
+      header = ['User', 'Devices', 'Accepted', 'Name typed', 'Last seen'];
+      cells = users.map((u) => [
+        u.user,
+        u.hostnames.join(', '),
+        u.acceptedAt === null ? 'Not yet' : clock(u.acceptedAt),
+        u.typedName ?? '—',
+        relative(u.lastSeenAt),
+      ]);
+      csv = users.map((u) => [
+        s!.variant,
+        s!.version ?? '',
+        u.user,
+        u.hostnames.join(' '),
+        u.acceptedAt !== null,
+        u.acceptedAt ?? '',
+        u.typedName ?? '',
+        u.lastSeenAt,
+      ]);
+      this.setCsvText(['variant', 'version', 'user', 'hostnames', 'accepted', 'accepted_at', 'typed_name', 'last_seen_at'], csv);
+    } else {
+      const devices = coverageByDevice(s?.rows ?? []).filter((d) => keep(d.pending.length === 0));
+      header = ['Device', 'Users seen', 'Accepted', 'Not yet', 'Still to accept'];
+      cells = devices.map((d) => [d.hostname, String(d.users), String(d.accepted), String(d.pending.length), d.pending.join(', ') || '—']);
+      csv = devices.map((d) => [s!.variant, s!.version ?? '', d.hostname, d.deviceId, d.users, d.accepted, d.pending.length, d.pending.join(' ')]);
+      this.setCsvText(['variant', 'version', 'hostname', 'device_id', 'users', 'accepted', 'not_accepted', 'not_accepted_users'], csv);
+    }
+    this.drawHead(header);
+    const empty = $('aup-coverage-empty');
+    empty.hidden = cells.length > 0;
+    empty.textContent = !s || s.rows.length === 0 ? 'Nobody has been seen signing in on a device that shows this variant.' : 'Nothing matches this choice.';
+    $('aup-coverage-rows').replaceChildren(...cells.map((c) => row(c)));
+  }
+
+  private drawHead(names: string[]): void {
+    $('aup-coverage-head').replaceChildren(
+      ...names.map((name) => {
+        const th = el('th', name);
+        th.scope = 'col';
+        return th;
+      }),
+    );
+  }
+
+  private setCsv(href: string): void {
+    if (this.csvUrl) URL.revokeObjectURL(this.csvUrl);
+    this.csvUrl = null;
+    const link = $<HTMLAnchorElement>('aup-coverage-csv');
+    link.href = href;
+    // The console's answer names the file itself.
+    link.download = '';
+  }
+
+  private setCsvText(header: string[], rows: (string | number | boolean)[][]): void {
+    const link = $<HTMLAnchorElement>('aup-coverage-csv');
+    this.setCsv('#');
+    this.csvUrl = URL.createObjectURL(new Blob([csvRows(header, rows)], { type: 'text/csv;charset=utf-8' }));
+    link.href = this.csvUrl;
+    link.download = `aup-coverage-by-${$<HTMLSelectElement>('aup-coverage-by').value}.csv`;
   }
 
   /** Loads a published version into the editor as the start of the next one. */

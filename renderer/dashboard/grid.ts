@@ -43,6 +43,8 @@ interface Cell {
 }
 interface Row {
   tr: HTMLTableRowElement;
+  /** The row's selection checkbox (first column; shown to roles that change groups). */
+  pick: HTMLInputElement;
   cells: Cell[];
   /** The summary object last drawn; summaries are replaced, never mutated, so identity = freshness. */
   drawn: DeviceSummary | null;
@@ -74,6 +76,10 @@ export class DeviceGrid {
   private readonly bottom: HTMLTableRowElement;
   onChange: (shown: number, total: number, online: number) => void = () => undefined;
   onOpen: (deviceId: string) => void = () => undefined;
+  /** The selection changed (devices picked for "add to group"). */
+  onSelect: (selected: number) => void = () => undefined;
+  private readonly selected = new Set<string>();
+  private selectable = false;
 
   constructor(
     private readonly scroller: HTMLElement,
@@ -86,6 +92,8 @@ export class DeviceGrid {
     new ResizeObserver(() => this.schedule()).observe(scroller);
     body.addEventListener('keydown', (e) => this.onKey(e));
     body.addEventListener('click', (e) => {
+      const pick = (e.target as HTMLElement).closest('input.pick') as HTMLInputElement | null;
+      if (pick) return this.setPicked(pick.closest('tr')!.dataset.deviceId!, pick.checked);
       const tr = (e.target as HTMLElement).closest('tr.row') as HTMLTableRowElement | null;
       if (tr?.dataset.deviceId) this.onOpen(tr.dataset.deviceId);
     });
@@ -121,6 +129,40 @@ export class DeviceGrid {
     this.active = 0;
     this.activeId = null;
     this.schedule();
+  }
+
+  /** Roles that change groups get the selection column (style.css hides it otherwise). */
+  setSelectable(on: boolean): void {
+    this.selectable = on;
+    this.body.closest('table')!.classList.toggle('selectable', on);
+    if (!on) this.clearSelection();
+  }
+
+  /** The devices picked, in no particular order; revoked devices stay pickable (groups outlive them). */
+  selection(): string[] {
+    return [...this.selected].filter((id) => this.entries.has(id));
+  }
+
+  /** "Select all matching the filter": every device the filter lets through, not only the rows drawn. */
+  selectShown(): void {
+    for (const d of this.shown()) this.selected.add(d.id);
+    this.redrawPicks();
+  }
+
+  clearSelection(): void {
+    this.selected.clear();
+    this.redrawPicks();
+  }
+
+  private setPicked(id: string, on: boolean): void {
+    if (on) this.selected.add(id);
+    else this.selected.delete(id);
+    this.redrawPicks();
+  }
+
+  private redrawPicks(): void {
+    for (const [id, row] of this.rows) row.pick.checked = this.selected.has(id);
+    this.onSelect(this.selection().length);
   }
 
   get(deviceId: string): DeviceSummary | undefined {
@@ -175,7 +217,7 @@ export class DeviceGrid {
     tr.className = 'spacer';
     tr.setAttribute('aria-hidden', 'true');
     const td = document.createElement('td');
-    td.colSpan = CELL_CLASSES.length;
+    td.colSpan = CELL_CLASSES.length + 1;
     tr.append(td);
     return tr;
   }
@@ -243,6 +285,14 @@ export class DeviceGrid {
     const tr = document.createElement('tr');
     tr.className = 'row';
     tr.dataset.deviceId = id;
+    const pickCell = tr.insertCell();
+    pickCell.className = 'pick-cell';
+    const pick = document.createElement('input');
+    pick.type = 'checkbox';
+    pick.className = 'pick';
+    // One tab stop for the whole grid: Space on the focused row picks it.
+    pick.tabIndex = -1;
+    pickCell.append(pick);
     const cells = CELL_CLASSES.map((cls) => {
       const td = tr.insertCell();
       const main = document.createElement('span');
@@ -252,7 +302,7 @@ export class DeviceGrid {
       td.append(main, sub);
       return { main, sub };
     });
-    const row: Row = { tr, cells, drawn: null, seenText: '' };
+    const row: Row = { tr, pick, cells, drawn: null, seenText: '' };
     this.rows.set(id, row);
     return row;
   }
@@ -267,6 +317,8 @@ export class DeviceGrid {
     row.cells[7]!.sub.className = values[7]![1].startsWith('behind') ? 'sub warn' : 'sub';
     row.cells[10]!.sub.className = lostNote ? 'sub warn lost' : 'sub';
     this.setSeen(row, d);
+    row.pick.checked = this.selected.has(d.id);
+    row.pick.setAttribute('aria-label', `Select ${visible(values[1]![0])}`);
     row.drawn = d;
   }
 
@@ -294,6 +346,11 @@ export class DeviceGrid {
     if (e.key === 'Enter') {
       const id = this.view[this.active];
       if (id) this.onOpen(id);
+      return e.preventDefault();
+    }
+    if (e.key === ' ' && this.selectable) {
+      const id = this.view[this.active];
+      if (id) this.setPicked(id, !this.selected.has(id));
       return e.preventDefault();
     }
     const move = moves[e.key];

@@ -3,8 +3,9 @@ import { EnrollTokenCreatedSchema, EnrollTokenListResponseSchema, type EnrollTok
 import { CreateEnrollTokenRequestSchema } from '../../src/shared/api.js';
 import { apiJson, el, row, visible } from '../shared/console-api.js';
 import { confirmAction } from '../shared/confirm.js';
-import { button, checkForm } from '../shared/forms.js';
+import { button, checkbox, checkForm } from '../shared/forms.js';
 import { clock } from './format.js';
+import { loadGroups } from './groups-api.js';
 
 /**
  * Enrollment tokens (admin): create one (shown once, with a copy button: the console keeps only
@@ -21,7 +22,8 @@ export class TokensPage {
   }
 
   async load(): Promise<void> {
-    const answer = await apiJson(EnrollTokenListResponseSchema, '/api/v1/enroll-tokens');
+    const [answer, groups] = await Promise.all([apiJson(EnrollTokenListResponseSchema, '/api/v1/enroll-tokens'), loadGroups()]);
+    this.drawGroupChoices(groups.ok ? groups.data.map((g) => ({ name: g.name, label: `${g.displayName} (${g.name})` })) : null);
     $('tokens-error').textContent = answer.ok ? '' : `Could not load the tokens: ${answer.message}`;
     if (!answer.ok) return;
     const tokens = [...answer.data.tokens].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -39,6 +41,7 @@ export class TokensPage {
       `${clock(t.createdAt)} by ${t.createdBy}`,
       clock(t.expiresAt),
       t.maxUses === null ? `${t.uses}` : `${t.uses} of ${t.maxUses}`,
+      t.groups.length ? t.groups.join(', ') : '—',
       state(t),
       actions,
     ]);
@@ -54,8 +57,9 @@ export class TokensPage {
         label: $<HTMLInputElement>('token-label').value.trim(),
         expiresInHours: Number($<HTMLInputElement>('token-hours').value),
         maxUses: uses ? Number(uses) : null,
+        groups: [...$('token-groups').querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value),
       },
-      { label: 'token-label', expiresInHours: 'token-hours', maxUses: 'token-uses' },
+      { label: 'token-label', expiresInHours: 'token-hours', maxUses: 'token-uses', groups: 'token-groups' },
     );
     if (!body) return;
     const answer = await apiJson(EnrollTokenCreatedSchema, '/api/v1/enroll-tokens', { method: 'POST', body: JSON.stringify(body) });
@@ -66,6 +70,18 @@ export class TokensPage {
     $<HTMLFormElement>('token-create').reset();
     $('token-copy').focus();
     await this.load();
+  }
+
+  /** One box per console group (null: the groups could not be read, so none is offered). */
+  private drawGroupChoices(groups: { name: string; label: string }[] | null): void {
+    const ticked = new Set([...$('token-groups').querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value));
+    $('token-groups').replaceChildren(
+      ...(groups === null
+        ? [el('p', 'The groups could not be loaded: the token can be created without default groups.', 'empty')]
+        : groups.length === 0
+          ? [el('p', 'No group yet: create groups on the Groups page to give tokens default groups.', 'empty')]
+          : groups.map((g) => checkbox(g.name, g.label, { checked: ticked.has(g.name) }))),
+    );
   }
 
   private async copy(): Promise<void> {

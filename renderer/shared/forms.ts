@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { visible } from './console-api.js';
 
 /**
  * Form checks in the browser with the console's own zod schemas: each problem is written next to
@@ -55,4 +56,17 @@ export function localToIso(value: string): string | undefined {
   if (!value) return undefined;
   const t = new Date(value).getTime();
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+}
+
+/** A labelled checkbox (class "check"), its label text only; the box's value names what it stands for. */
+export function checkbox(value: string, text: string, opts: { checked?: boolean; disabled?: boolean } = {}): HTMLLabelElement {
+  const box = document.createElement('input');
+  box.type = 'checkbox';
+  box.value = value;
+  box.checked = opts.checked ?? false;
+  box.disabled = opts.disabled ?? false;
+  const label = document.createElement('label');
+  label.className = 'check';
+  label.append(box, ` ${visible(text)}`);
+  return label;
 }

@@ -234,8 +234,8 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     })
 
     .add('GET', '/api/v1/enroll-tokens', 'enroll-tokens:manage', async () => {
-      const tokens = await store.listEnrollTokens();
-      return ok({ tokens: tokens.map(({ tokenHash: _hidden, ...t }) => t) });
+      const [tokens, groups] = await Promise.all([store.listEnrollTokens(), store.listTokenGroups()]);
+      return ok({ tokens: tokens.map(({ tokenHash: _hidden, ...t }) => ({ ...t, groups: groups.get(t.id) ?? [] })) });
     })
     .add('POST', '/api/v1/enroll-tokens', 'enroll-tokens:manage', async ({ req, principal }) => {
       const body = await readJson(req, CreateEnrollTokenRequestSchema);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AupVariantSchema } from './aup.js';
+import { TokenGroupsSchema } from './policies/model.js';
 import { IsoDateTime, UuidSchema } from './text.js';
 import { StationRecordSchema } from './usb-policy.js';
 
@@ -83,6 +84,8 @@ export const EnrollTokenViewSchema = z.strictObject({
   maxUses: z.number().int().nullable(),
   uses: z.number().int(),
   revoked: z.boolean(),
+  /** Console groups every device enrolled with it joins (docs/policies.md). */
+  groups: TokenGroupsSchema.default([]),
 });
 export type EnrollTokenView = z.infer<typeof EnrollTokenViewSchema>;
 export const EnrollTokenListResponseSchema = z.strictObject({ tokens: z.array(EnrollTokenViewSchema) });

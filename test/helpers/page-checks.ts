@@ -74,3 +74,14 @@ export async function tabTo(page: Page, selector: string, opts: { back?: boolean
   }
   throw new Error(`Tab never reached ${selector}`);
 }
+
+/** Opens `url` and signs in on the staff sign-in form with the keyboard alone. */
+export async function signInWithKeyboard(page: Page, url: string, username: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.locator('#username').focus();
+  await page.keyboard.type(username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#whoami:not([hidden])');
+}

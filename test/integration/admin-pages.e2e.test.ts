@@ -19,7 +19,7 @@ import { sendStationReport } from '../../src/station/report.js';
 import { blockedSteam } from '../helpers/app-event.js';
 import { launchChromium, screenshot } from '../helpers/browser.js';
 import { ADMIN_PASSWORD, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
-import { checkEveryView, tabTo } from '../helpers/page-checks.js';
+import { checkEveryView, signInWithKeyboard, tabTo } from '../helpers/page-checks.js';
 import { CLI, REPO, runCli, startProcess, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectAs, enrollRawDevice, eventFrame, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
@@ -48,13 +48,7 @@ async function newPage(opts: { downloads?: boolean } = {}): Promise<{ context: B
 }
 
 async function signIn(page: Page, username: string, password = PASSWORD, path = '/'): Promise<void> {
-  await page.goto(`${consoleProc.url}${path}`);
-  await page.locator('#username').focus();
-  await page.keyboard.type(username);
-  await page.keyboard.press('Tab');
-  await page.keyboard.type(password);
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('#whoami:not([hidden])');
+  await signInWithKeyboard(page, `${consoleProc.url}${path}`, username, password);
 }
 
 /** Opens a page from the navigation with the keyboard. */
@@ -323,6 +317,39 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     expect(csv.find((r) => r.cells[2] === 'pupil1' && r.cells[3] === 'lab-02')!.cells.slice(6, 8)).toEqual(['true', 'false']);
     await checkEveryView(sam, 'aup');
 
+    // Per device and per user: lab-02 has pupil1 (accepted elsewhere) and pupil2 (not yet).
+    const devicesSeen = new Set((await coverage()).rows.map((r: any) => r.deviceId)).size;
+    await tabTo(sam, '#aup-coverage-by');
+    await sam.keyboard.press('End');
+    expect(await sam.inputValue('#aup-coverage-by')).toBe('device');
+    const lab02Coverage = sam.locator('#aup-coverage-rows tr', { has: sam.locator('td:text-is("lab-02")') });
+    await lab02Coverage.waitFor();
+    expect(await lab02Coverage.locator('td').allTextContents()).toEqual(['lab-02', '2', '1', '1', 'pupil2']);
+    expect(await sam.locator('#aup-coverage-head th').allTextContents()).toEqual(['Device', 'Users seen', 'Accepted', 'Not yet', 'Still to accept']);
+    expect(await sam.textContent('#aup-device-counts')).toBe(
+      `Devices: 0 of ${devicesSeen} with every signed-in user accepted, ${devicesSeen} with someone still to accept.`,
+    );
+    await tabTo(sam, '#aup-coverage-csv');
+    const byDevice = parseCsv(await download(sam, () => sam.keyboard.press('Enter')));
+    expect(byDevice[0]!.cells).toEqual(['variant', 'version', 'hostname', 'device_id', 'users', 'accepted', 'not_accepted', 'not_accepted_users']);
+    expect(byDevice.find((r) => r.cells[2] === 'lab-02')!.cells).toEqual(['secondary', '1', 'lab-02', lab02.device.deviceId, '2', '1', '1', 'pupil2']);
+    await checkEveryView(sam, 'aup-by-device');
+    await tabTo(sam, '#aup-coverage-by', { back: true });
+    await sam.keyboard.press('ArrowUp');
+    expect(await sam.inputValue('#aup-coverage-by')).toBe('user');
+    await sam.waitForFunction(() => document.querySelector('#aup-coverage-head th')?.textContent === 'User');
+    expect(await sam.locator('#aup-coverage-rows tr td:first-child').allTextContents()).toEqual(['pupil2']);
+    expect(await sam.locator('#aup-coverage-rows tr td').nth(1).textContent()).toBe('lab-02');
+    await tabTo(sam, '#aup-coverage-csv');
+    const byUser = parseCsv(await download(sam, () => sam.keyboard.press('Enter')));
+    expect(byUser.map((r) => r.cells.slice(2, 5))).toEqual([
+      ['user', 'hostnames', 'accepted'],
+      ['pupil2', 'lab-02', 'false'],
+    ]);
+    await tabTo(sam, '#aup-coverage-by', { back: true });
+    await sam.keyboard.press('Home');
+    expect(await sam.inputValue('#aup-coverage-by')).toBe('pair');
+
     // The same list from the command line.
     const env = { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token };
     const pending = await runCli(['aup', 'pending', '--variant', 'secondary'], env);
@@ -481,11 +508,11 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
 
   it('navigation by role: each role sees only its pages, a page outside the role is refused; the safeguarding lead links back', async () => {
     const visibleNav = (p: Page) => p.locator('#nav a:visible').allTextContents();
-    expect(await visibleNav(admin)).toEqual(['Devices', 'Policies', 'App requests', 'AUP', 'Scan stations', 'Enrollment', 'Audit log', 'Users']);
-    expect(await visibleNav(sam)).toEqual(['Devices', 'Policies', 'App requests', 'AUP', 'Scan stations']);
+    expect(await visibleNav(admin)).toEqual(['Devices', 'Policies', 'App requests', 'AUP', 'Groups', 'Scan stations', 'Enrollment', 'Audit log', 'Users']);
+    expect(await visibleNav(sam)).toEqual(['Devices', 'Policies', 'App requests', 'AUP', 'Groups', 'Scan stations']);
     const { page: tess } = await newPage();
     await signIn(tess, 'tess');
-    expect(await visibleNav(tess)).toEqual(['Devices', 'Policies', 'AUP']);
+    expect(await visibleNav(tess)).toEqual(['Devices', 'Policies', 'AUP', 'Groups']);
     await tess.evaluate(() => (location.hash = '#/audit'));
     await tess.waitForSelector('#not-allowed:not([hidden])');
     expect(await tess.isVisible('#audit')).toBe(false);
