@@ -65,6 +65,8 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
     // And A's own device list counts it online (presence), though A holds no connection for it.
     expect((await a.api(`/api/v1/devices/${onB}`)).body.device.online).toBe(true);
     expect((await a.api('/healthz')).body.devicesOnline).toBe(0);
+    // A browser's session from A is good on B (sessions are in the shared database).
+    expect((await b.api(`/api/v1/devices/${onB}`, { token: a.token })).status).toBe(200);
   }, 180_000);
 
   it('a lock issued through A reaches the agent connected to B, and its result comes back to A', async () => {
@@ -128,6 +130,15 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
     expect(sent.body.error).toBe('device-offline');
     const audit = (await a.api('/api/v1/audit?limit=20')).body.audit as { action: string; target: string; detail: { delivered?: boolean } }[];
     expect(audit.find((e) => e.action === 'device.command' && e.target === onB)?.detail.delivered).toBe(false);
+  }, 120_000);
+
+  it('a device revoked through B is cut off by A, which holds its connection', async () => {
+    expect((await a.api('/healthz')).body.devicesOnline).toBe(1);
+    const revoked = await b.api(`/api/v1/devices/${onA}/revoke`, { method: 'POST' });
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    // Revocation is checked when a device authenticates; only the bus gets A to close a live connection.
+    await waitUntil(async () => (await a.api('/healthz')).body.devicesOnline === 0, 60_000, () => logs(a.proc, b.proc, agentOnA));
+    await waitUntil(() => /revoked/i.test(agentOnA.stdout + agentOnA.stderr), 60_000, () => logs(agentOnA));
   }, 120_000);
 
   it('refuses --bus without --database, and a bus URL that is not nats://, changing nothing', async () => {
