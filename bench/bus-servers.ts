@@ -55,7 +55,11 @@ async function startServer(kind: 'nats' | 'redis', command: (port: number) => [s
     child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitForPort(port, () => child.exitCode !== null || child.signalCode !== null, () => stderr);
+    await waitForPort(
+      port,
+      () => child.exitCode !== null || child.signalCode !== null,
+      () => stderr,
+    );
   };
   const halt = () =>
     new Promise<void>((resolve) => {

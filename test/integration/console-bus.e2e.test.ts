@@ -58,9 +58,11 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
     agentOnB = startAgentProcess(join(dir.path, 'agent-b'), b.url);
     onB = await onlineDevice(b);
     // The feed of A carries B's device coming online: only the bus brings it there.
-    const seen = await feedOnA.waitFor((m) => m.kind === 'device' && m.device.id === onB && m.device.online === true, 60_000).catch((e) => {
-      throw new Error(`${String(e)}\n${logs(a.proc, b.proc)}`);
-    });
+    const seen = await feedOnA
+      .waitFor((m) => m.kind === 'device' && m.device.id === onB && m.device.online === true, 60_000)
+      .catch((e) => {
+        throw new Error(`${String(e)}\n${logs(a.proc, b.proc)}`);
+      });
     expect(seen.device.id).toBe(onB);
     // And A's own device list counts it online (presence), though A holds no connection for it.
     expect((await a.api(`/api/v1/devices/${onB}`)).body.device.online).toBe(true);
@@ -76,7 +78,11 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
     // The agent checked the console's signature, device and expiry (a refusal would say which)
     // and answered; there is no desktop session here to lock, so it says so. The frame went
     // A → bus → B → agent, and the answer agent → B → bus → A.
-    expect(sent.body.result, logs(a.proc, b.proc, agentOnB)).toEqual({ outcome: 'unsupported', detail: 'session control is not running on this device', backend: null });
+    expect(sent.body.result, logs(a.proc, b.proc, agentOnB)).toEqual({
+      outcome: 'unsupported',
+      detail: 'session control is not running on this device',
+      backend: null,
+    });
     const audit = (await a.api('/api/v1/audit?limit=50')).body.audit as { action: string; detail: { id: string; outcome?: string } }[];
     expect(audit.find((e) => e.action === 'device.command-result' && e.detail.id === sent.body.id)?.detail.outcome).toBe(sent.body.result.outcome);
     // The agent's own record of it, stored through B.
@@ -123,7 +129,11 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
 
   it('a command for a device no process holds is answered not delivered', async () => {
     await kill(agentOnB);
-    await waitUntil(async () => (await a.api(`/api/v1/devices/${onB}`)).body.device?.online === false, 60_000, () => logs(a.proc, b.proc));
+    await waitUntil(
+      async () => (await a.api(`/api/v1/devices/${onB}`)).body.device?.online === false,
+      60_000,
+      () => logs(a.proc, b.proc),
+    );
     const sent = await a.api(`/api/v1/devices/${onB}/commands`, { method: 'POST', body: JSON.stringify({ action: 'lock' }) });
     // The console's answer to an undelivered command (commands are never queued), and the audit says so.
     expect(sent.status, JSON.stringify(sent.body)).toBe(409);
@@ -137,15 +147,27 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
     const revoked = await b.api(`/api/v1/devices/${onA}/revoke`, { method: 'POST' });
     expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
     // Revocation is checked when a device authenticates; only the bus gets A to close a live connection.
-    await waitUntil(async () => (await a.api('/healthz')).body.devicesOnline === 0, 60_000, () => logs(a.proc, b.proc, agentOnA));
-    await waitUntil(() => /revoked/i.test(agentOnA.stdout + agentOnA.stderr), 60_000, () => logs(agentOnA));
+    await waitUntil(
+      async () => (await a.api('/healthz')).body.devicesOnline === 0,
+      60_000,
+      () => logs(a.proc, b.proc, agentOnA),
+    );
+    await waitUntil(
+      () => /revoked/i.test(agentOnA.stdout + agentOnA.stderr),
+      60_000,
+      () => logs(agentOnA),
+    );
   }, 120_000);
 
   it('refuses --bus without --database, and a bus URL that is not nats://, changing nothing', async () => {
     const noDb = await runCli(['console', '--data-dir', join(dir.path, 'c'), '--bus', nats.url, '--port', '0'], {}, 30_000);
     expect(noDb.code).toBe(2);
     expect(noDb.stderr).toMatch(/--bus needs --database/);
-    const redis = await runCli(['console', '--data-dir', join(dir.path, 'c'), '--database', cluster.url('x'), '--bus', 'redis://127.0.0.1:1', '--port', '0'], {}, 30_000);
+    const redis = await runCli(
+      ['console', '--data-dir', join(dir.path, 'c'), '--database', cluster.url('x'), '--bus', 'redis://127.0.0.1:1', '--port', '0'],
+      {},
+      30_000,
+    );
     expect(redis.code).toBe(2);
     expect(redis.stderr).toMatch(/nats:\/\//);
   }, 60_000);

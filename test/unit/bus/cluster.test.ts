@@ -26,7 +26,13 @@ function consoleProcess(bus: ConsoleBus) {
   const router = new EventRouter(newAgentLinkStats(), log);
   const relay = new CommandRelay(bus, hub, log);
   const lost: string[][] = [];
-  const presence = new ClusterPresence(bus, hub, (id) => relay.release(id), (ids) => void lost.push(ids), log);
+  const presence = new ClusterPresence(
+    bus,
+    hub,
+    (id) => relay.release(id),
+    (ids) => void lost.push(ids),
+    log,
+  );
   relay.register(router);
   presence.register(router);
   const connect = async (id: string) => (hub.held.add(id), router.connected(id, new Date().toISOString()));

@@ -102,7 +102,11 @@ describe('ConsoleBus', () => {
       a.publish('t.again', { n: 1 });
       await waitUntil(() => got.length === 1);
       await server.restart();
-      await waitUntil(() => a.stats.reconnects >= 1 && b.stats.reconnects >= 1, 60_000, () => JSON.stringify([a.stats, b.stats]));
+      await waitUntil(
+        () => a.stats.reconnects >= 1 && b.stats.reconnects >= 1,
+        60_000,
+        () => JSON.stringify([a.stats, b.stats]),
+      );
       expect(a.stats.disconnects).toBeGreaterThanOrEqual(1);
       // Subscriptions are renewed on reconnect: a message published now arrives.
       await waitUntil(
