@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { freePort } from './free-port.js';
 
 /**
  * Throwaway message-bus servers from Debian's packages (nats-server, redis-server) for tests and
@@ -23,17 +24,6 @@ export function busServerUnavailable(kind: 'nats' | 'redis'): string | null {
   } catch {
     return `${program} not found (apt-get install ${program})`;
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function startNatsServer(): Promise<BusServer> {
