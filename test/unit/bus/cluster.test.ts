@@ -17,6 +17,7 @@ class Hub {
   readonly sent: SignedCommand[] = [];
   readonly releases: string[] = [];
   isOnline = (id: string) => this.held.has(id);
+  heldDevices = () => [...this.held];
   release = (id: string) => void (this.held.delete(id), this.releases.push(id));
   sendCommand = (id: string, command: SignedCommand) => this.held.has(id) && (this.sent.push(command), true);
 }
@@ -103,6 +104,16 @@ describe('console processes sharing presence and commands over the bus', () => {
     await b.router.disconnected(device, new Date().toISOString());
     b.hub.held.delete(device);
     expect(await a.relay.send(device, command(device))).toBe(false);
+  });
+
+  it('a process that starts learns which devices the others hold', async () => {
+    const broker = new InProcessBroker();
+    const a = consoleProcess(broker.connect('A'));
+    const devices = Array.from({ length: 4500 }, () => randomUUID());
+    for (const id of devices) await a.connect(id);
+    const late = consoleProcess(broker.connect('C'));
+    await waitUntil(() => late.presence.heldElsewhere === devices.length);
+    expect(devices.every((id) => late.presence.holderOf(id) === 'A')).toBe(true);
   });
 
   it('the devices of a process that stops are no longer counted online elsewhere', async () => {
