@@ -98,7 +98,7 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
     expect((await a.api('/healthz')).body.devicesOnline).toBe(1);
     const published = await a.api('/api/v1/policies', {
       method: 'POST',
-      body: JSON.stringify({ policy: { format: 'vigil-policy/1', name: 'fan-out test' }, expiresInDays: 1 }),
+      body: JSON.stringify({ policy: { format: 'vigil-policy/1', name: 'fan-out test', aup: { variant: 'pupils' } }, expiresInDays: 1 }),
     });
     expect(published.status, JSON.stringify(published.body)).toBe(201);
     const version = published.body.version as number;
@@ -111,6 +111,22 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
       );
     }
   }, 180_000);
+
+  it('an AUP published through A reaches the agents on A and on B', async () => {
+    const published = await a.api('/api/v1/aups', {
+      method: 'POST',
+      body: JSON.stringify({ variant: 'pupils', title: 'ICT rules', markdown: 'Be kind online.' }),
+    });
+    expect(published.status, JSON.stringify(published.body)).toBe(201);
+    const stored = new RegExp(`stored AUP.*"variant":"pupils".*"version":${published.body.version as number}`);
+    for (const agent of [agentOnA, agentOnB]) {
+      await waitUntil(
+        () => stored.test(agent.stdout + agent.stderr),
+        60_000,
+        () => logs(agent, a.proc, b.proc),
+      );
+    }
+  }, 120_000);
 
   it('the sign-in throttle counts failures made on A when the guesser moves to B', async () => {
     const login = (console: ConsoleHandle) =>
