@@ -12,7 +12,6 @@ import { HttpError } from './http/http-error.js';
 import type { ResponseHeaders, Router } from './http/router.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { PolicyDistribution } from './policies/distribution.js';
-import type { PolicyPlacement } from './composition.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from '../shared/node/static-files.js';
 import type { ConsoleStore } from './store/store.js';
 import type { SsoConfig } from '../shared/sso-config.js';
@@ -33,8 +32,6 @@ export interface ConsoleOptions {
   log?: Logger;
   /** Single sign-on through the school's OpenID provider. */
   sso?: { config: SsoConfig; clientSecret?: string };
-  /** Device group sets and the version counter, from the policy plane (composition.ts). */
-  policyPlacement?: PolicyPlacement;
 }
 
 export interface RunningConsole {
