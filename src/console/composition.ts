@@ -23,6 +23,7 @@ import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js
 import { Maintenance } from './maintenance.js';
 import { composePolicy } from './policies/compose.js';
 import type { PolicyDistribution } from './policies/distribution.js';
+import type { PolicyPlane } from './policies/plane.js';
 import { registerRoutes } from './routes.js';
 import { SecondFactorService } from './second-factor.js';
 import { registerSignInRoutes } from './sign-in-routes.js';
@@ -59,6 +60,7 @@ export interface ConsoleParts {
   store: ConsoleStore;
   hub: AgentHub;
   distribution: PolicyDistribution;
+  plane: PolicyPlane;
   http: Router;
   firstRun: FirstRunSecrets | null;
   /** Stops timers and connections (before the server closes); the store is closed after it. */
@@ -166,6 +168,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     store,
     hub,
     distribution,
+    plane,
     http,
     firstRun: secrets,
     async stop() {
