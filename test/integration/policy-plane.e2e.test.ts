@@ -14,8 +14,8 @@ import { connectWithHello, enrollRawDevice, type RawDevice, type RawSocket } fro
  * policies and assignments giving two devices different effective policies and AUP variants,
  * moving a device, approvals that a later file push cannot silently remove, revisions, limits,
  * roles and bad arguments. Per-device policies are checked through `explain` (the API and the
- * CLI): until per-group-set delivery lands, devices receive one fleet-wide document (baseline +
- * policies assigned to every device), which the last test checks live on a device's socket.
+ * CLI); what devices receive (one bundle per group set) is checked live on a device's socket here
+ * and by real agents in policy-group-sets.e2e.test.ts.
  */
 describe('policy plane: groups, named policies, rules and assignments', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -187,7 +187,7 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
     expect((await cli(['policy', 'rules', 'remove', 'baseline', `sha256:${HASH('b')}`, '--reason', 'again'])).stderr).toMatch(/404.*no rule/);
   });
 
-  it("delivers the fleet-wide part live over today's path: the baseline with the approvals policy", async () => {
+  it('delivers the policy of a device in no assigned group live: the baseline with the approvals policy', async () => {
     expect(await ok(['policy', 'rules', 'add', 'approvals', '--sha256', HASH('e'), '--action', 'block', '--reason', 'known bad tool'])).toMatch(
       /sent live to 1 connected device/,
     );

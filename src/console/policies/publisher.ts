@@ -37,6 +37,8 @@ export interface PublisherDeps {
 export interface PolicyModel {
   policies: ReadonlyMap<string, PolicyContent>;
   assignments: AssignmentSet;
+  /** Policies' display names: each effective document is named after its main policy (merge.ts). */
+  displayNames?: ReadonlyMap<string, string>;
 }
 
 export interface SignedSet {

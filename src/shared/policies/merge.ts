@@ -1,3 +1,4 @@
+import { APPROVALS_POLICY } from './api.js';
 import type { AppException, AppRule, Applications } from '../app-rules.js';
 import type { CanonicalMemo } from '../canonical-json.js';
 import { canonicalSet } from '../canonical-order.js';
@@ -61,16 +62,16 @@ export interface MergeInput {
   policies: ReadonlyMap<string, PolicyContent>;
   assignments: AssignmentSet;
   now: Date;
-  /** The effective document's `name`; default: the applied policies' names. */
+  /** The effective document's `name`; default: from `displayNames`, else the applied policies' names. */
   name?: string;
+  /**
+   * Policies' display names: the effective document is then named after the highest-precedence
+   * policy applied that is not the approvals policy (which only carries approved rules), as a
+   * device's user and its technician know it ("Staff laptops", the baseline's name elsewhere).
+   */
+  displayNames?: ReadonlyMap<string, string>;
   /** Canonical texts of rules already seen (the console keeps one across merges). */
   memo?: CanonicalMemo;
-  /**
-   * Keep group-scoped rules scoped, for one document every device takes and resolves scope on
-   * itself (the single-document delivery path): no rule is left out as out of scope, and a scoped
-   * rule only shadows rules with the same scope.
-   */
-  keepScope?: boolean;
 }
 
 export class UnknownPolicyError extends Error {
@@ -144,7 +145,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
   for (const { ref, content } of contents) {
     for (const record of content.rules) {
       const { rule } = record;
-      if (rule.groups && !input.keepScope && !rule.groups.some((g) => member.has(g))) {
+      if (rule.groups && !rule.groups.some((g) => member.has(g))) {
         witness?.excluded(record, ref, 'out-of-scope');
         continue;
       }
@@ -153,7 +154,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
         witness?.excluded(record, ref, 'expired');
         continue;
       }
-      const key = input.keepScope && rule.groups ? `${matchKey(rule)}@${JSON.stringify([...new Set(rule.groups)].sort())}` : matchKey(rule);
+      const key = matchKey(rule);
       const owner = claimedBy.get(key);
       if (owner && owner !== ref) {
         witness?.shadowed(record, ref, key, owner);
@@ -163,7 +164,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
       witness?.included(record, ref, key);
       if (expiry < nextChange) nextChange = expiry;
       // Scope is resolved here, on the console: the device receives only rules that apply to it.
-      const delivered = rule.groups && !input.keepScope ? withoutScope(rule) : rule;
+      const delivered = rule.groups ? withoutScope(rule) : rule;
       if (record.exception) exceptions.push({ rule: delivered, reason: record.reason!, expiresAt: record.expiresAt! });
       else regular.push(delivered);
     }
@@ -229,7 +230,7 @@ function buildDocument(
   rules: AppRule[],
   exceptions: AppException[],
 ): PolicyDocument {
-  const name = input.name ?? defaultName(applied);
+  const name = input.name ?? defaultName(applied, input.displayNames);
   const document: PolicyDocument = {
     format: 'vigil-policy/1',
     name,
@@ -255,7 +256,9 @@ function buildDocument(
   return document;
 }
 
-function defaultName(applied: AssignmentRef[]): string {
+function defaultName(applied: AssignmentRef[], displayNames?: ReadonlyMap<string, string>): string {
+  const top = [...applied].reverse().find((a) => a.policy !== APPROVALS_POLICY) ?? applied[0];
+  if (displayNames && top) return displayNames.get(top.policy) ?? top.policy;
   const name = applied
     .map((a) => a.policy)
     .reverse()
