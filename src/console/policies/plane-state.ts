@@ -47,8 +47,8 @@ export function membershipsIn(state: PlaneState, device: DeviceFacts): Membershi
 export function modelOf(state: PlaneState): PolicyModel | null {
   if (!state.assignments) return null;
   const policies = new Map<string, PolicyContent>([...state.policies].map(([name, p]) => [name, p.content]));
-  const displayNames = new Map([...state.policies].map(([name, p]) => [name, p.displayName]));
-  return { policies, assignments: state.assignments, displayNames };
+  const titles = new Map([...state.policies].map(([name, p]) => [name, { displayName: p.displayName, ...(p.description ? { description: p.description } : {}) }]));
+  return { policies, assignments: state.assignments, titles };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Signature } from '../../shared/signed.js';
 import type { BundleStations } from '../../shared/usb-policy.js';
 import type { BundleEncoding, PolicyAvailableMessage } from '../../shared/policies/delivery.js';
 import { makeDelta } from '../../shared/policies/delta.js';
-import { mergeEffectivePolicy } from '../../shared/policies/merge.js';
+import { mergeEffectivePolicy, type PolicyTitle } from '../../shared/policies/merge.js';
 import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.js';
 
 /**
@@ -37,8 +37,8 @@ export interface PublisherDeps {
 export interface PolicyModel {
   policies: ReadonlyMap<string, PolicyContent>;
   assignments: AssignmentSet;
-  /** Policies' display names: each effective document is named after its main policy (merge.ts). */
-  displayNames?: ReadonlyMap<string, string>;
+  /** Policies' display names and descriptions: each effective document takes its main policy's (merge.ts). */
+  titles?: ReadonlyMap<string, PolicyTitle>;
 }
 
 export interface SignedSet {

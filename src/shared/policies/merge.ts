@@ -56,20 +56,26 @@ export interface Explanation {
   excluded: (RuleOrigin & { why: 'out-of-scope' | 'expired' })[];
 }
 
+export interface PolicyTitle {
+  displayName: string;
+  description?: string;
+}
+
 export interface MergeInput {
   /** The device's groups (membership.ts). */
   groups: readonly string[];
   policies: ReadonlyMap<string, PolicyContent>;
   assignments: AssignmentSet;
   now: Date;
-  /** The effective document's `name`; default: from `displayNames`, else the applied policies' names. */
+  /** The effective document's `name`; default: from `titles`, else the applied policies' names. */
   name?: string;
   /**
-   * Policies' display names: the effective document is then named after the highest-precedence
-   * policy applied that is not the approvals policy (which only carries approved rules), as a
-   * device's user and its technician know it ("Staff laptops", the baseline's name elsewhere).
+   * Policies' display names and descriptions: the effective document then takes those of the
+   * highest-precedence policy applied that is not the approvals policy (which only carries
+   * approved rules), as a device's user and its technician know it ("Staff laptops", the
+   * baseline's name elsewhere).
    */
-  displayNames?: ReadonlyMap<string, string>;
+  titles?: ReadonlyMap<string, PolicyTitle>;
   /** Canonical texts of rules already seen (the console keeps one across merges). */
   memo?: CanonicalMemo;
 }
@@ -230,10 +236,11 @@ function buildDocument(
   rules: AppRule[],
   exceptions: AppException[],
 ): PolicyDocument {
-  const name = input.name ?? defaultName(applied, input.displayNames);
+  const title = mainTitle(applied, input.titles);
   const document: PolicyDocument = {
     format: 'vigil-policy/1',
-    name,
+    name: input.name ?? title?.displayName ?? defaultName(applied),
+    ...(title?.description ? { description: title.description } : {}),
     agent: (chosen.get('agent') as PolicyDocument['agent'] | undefined) ?? { heartbeatSeconds: 30, statusSeconds: 60 },
   };
   for (const section of ['aup', 'session', 'usb', 'activity', 'tray'] as const) {
@@ -256,9 +263,13 @@ function buildDocument(
   return document;
 }
 
-function defaultName(applied: AssignmentRef[], displayNames?: ReadonlyMap<string, string>): string {
-  const top = [...applied].reverse().find((a) => a.policy !== APPROVALS_POLICY) ?? applied[0];
-  if (displayNames && top) return displayNames.get(top.policy) ?? top.policy;
+function mainTitle(applied: AssignmentRef[], titles?: ReadonlyMap<string, PolicyTitle>): PolicyTitle | undefined {
+  // `applied` is in precedence order, highest first, the baseline last.
+  const main = applied.find((a) => a.policy !== APPROVALS_POLICY) ?? applied.at(-1);
+  return main && titles?.get(main.policy);
+}
+
+function defaultName(applied: AssignmentRef[]): string {
   const name = applied
     .map((a) => a.policy)
     .reverse()
