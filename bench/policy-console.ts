@@ -34,7 +34,10 @@ const document = (rules: AppRule[]) => ({
 await plane.push(null, document([]), 'refuse', who);
 for (let k = 0; k < sets; k++) {
   const digits = Array.from({ length: 10 }, (_, d) => d).filter((d) => d % sets === k);
-  await plane.createGroup({ name: `set-${k}`, displayName: `Set ${k}`, devices: [], rules: digits.map((d) => ({ kind: 'hostname' as const, pattern: `*${d}` })) }, who);
+  await plane.createGroup(
+    { name: `set-${k}`, displayName: `Set ${k}`, devices: [], rules: digits.map((d) => ({ kind: 'hostname' as const, pattern: `*${d}` })) },
+    who,
+  );
   await plane.createPolicy({ name: `set-${k}`, displayName: `Set ${k}`, content: { settings: {}, rules: [] } }, who);
   await plane.addRule(`set-${k}`, { rule: hashRule(), exception: false, reason: 'bench', replace: false }, who);
   await plane.assign({ policy: `set-${k}`, group: `set-${k}`, precedence: k + 1 }, who);
@@ -53,7 +56,9 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     const publishMs = Date.now() - started;
     const keys = (await running.store.listPolicySets()).map((s) => s.key);
     const offered = (await Promise.all(keys.map((key) => running.distribution.published(key)))).filter((p) => p && p.version === version);
-    process.stdout.write(`${JSON.stringify({ published: offered, prepareMs: null, commitMs: publishMs, notified: 'notified' in result ? result.notified : 0, stats: running.distribution.stats })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ published: offered, prepareMs: null, commitMs: publishMs, notified: 'notified' in result ? result.notified : 0, stats: running.distribution.stats })}\n`,
+    );
   })().catch((error: unknown) => {
     process.stderr.write(`publish failed: ${(error as Error).stack}\n`);
     process.exit(1);

@@ -101,16 +101,18 @@ let nextTurn = 0;
 async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
   if (agent.held.digest === notice.digest) return;
   if (agent.verifier) {
-    const outcome = await verifierTurns[nextTurn++ % VERIFYING_AT_ONCE]!.run(() => fetchAnnouncedPolicy(
-      notice,
-      agent.held.bundle,
-      { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version },
-      {
-        consoleUrl: args.url,
-        deviceId: agent.key.deviceId,
-        key: agent.key,
-      },
-    ));
+    const outcome = await verifierTurns[nextTurn++ % VERIFYING_AT_ONCE]!.run(() =>
+      fetchAnnouncedPolicy(
+        notice,
+        agent.held.bundle,
+        { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version },
+        {
+          consoleUrl: args.url,
+          deviceId: agent.key.deviceId,
+          key: agent.key,
+        },
+      ),
+    );
     if (outcome.ok && outcome.problems.length > 0) lastProblem = outcome.problems.map((p) => `${p.via} ${p.problem}: ${p.detail}`).join('; ');
     // The agent's fetch reads through fetch(): its bytes are the announced sizes it accepted.
     agent.bytes += outcome.ok ? (outcome.via === 'delta' ? notice.delta!.size : notice.compressed.size) : 0;

@@ -9,6 +9,12 @@ const idleHub = { sendTo: () => false, sendText: () => false, broadcastAup: asyn
 /** The console's policy side exactly as composition.ts builds it, over a real store, with no agent hub. */
 export async function policySide(store: ConsoleStore, identity: ConsoleIdentity) {
   const published: number[] = [];
-  const parts = await composePolicy({ store, identity, hub: idleHub, feed: { publish: ({ version }) => void published.push(version) }, log: createLogger('test', 'error') });
+  const parts = await composePolicy({
+    store,
+    identity,
+    hub: idleHub,
+    feed: { publish: ({ version }) => void published.push(version) },
+    log: createLogger('test', 'error'),
+  });
   return { ...parts, published };
 }

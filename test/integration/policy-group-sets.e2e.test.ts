@@ -40,9 +40,19 @@ describe('per-group-set delivery to real agents', () => {
         }
       },
       60_000,
-      () => JSON.stringify((() => { try { return held(who).payload.policy; } catch { return null; } })()).slice(0, 400),
+      () =>
+        JSON.stringify(
+          (() => {
+            try {
+              return held(who).payload.policy;
+            } catch {
+              return null;
+            }
+          })(),
+        ).slice(0, 400),
     );
-  const rulesOf = (bundle: any) => bundle.payload.policy.applications.rules.map((r: { sha256: string; action: string }) => `${r.sha256.slice(0, 1)}:${r.action}`).sort();
+  const rulesOf = (bundle: any) =>
+    bundle.payload.policy.applications.rules.map((r: { sha256: string; action: string }) => `${r.sha256.slice(0, 1)}:${r.action}`).sort();
 
   const base = {
     format: 'vigil-policy/1',

@@ -225,7 +225,13 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     const publish = (document: PolicyDocument) =>
       store.publishPolicy((version) => {
         const issuedAt = new Date().toISOString();
-        const payload = { kind: 'vigil.policy-bundle' as const, version, issuedAt, expiresAt: new Date(Date.now() + 30 * 86400_000).toISOString(), policy: document };
+        const payload = {
+          kind: 'vigil.policy-bundle' as const,
+          version,
+          issuedAt,
+          expiresAt: new Date(Date.now() + 30 * 86400_000).toISOString(),
+          policy: document,
+        };
         return { version, document, publishedBy: 'sm', publishedAt: issuedAt, bundle: signPolicyBundle(payload, identity.privateKey, identity.publicKey) };
       });
     await publish(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'first' }));
@@ -296,7 +302,9 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     for (const id of ids) {
       const bundle = (await distribution.bundleFor(id))!;
       expect(bundle.version, id).toBe(version + 1);
-      expect(checkPolicyBundle({ payload: bundle.payload, signature: bundle.signature }, { trustedKey: identity.publicKey, heldVersion: version })).toMatchObject({ ok: true });
+      expect(
+        checkPolicyBundle({ payload: bundle.payload, signature: bundle.signature }, { trustedKey: identity.publicKey, heldVersion: version }),
+      ).toMatchObject({ ok: true });
       expect(decide(bundle.payload.policy, new Set()), id).toEqual(decide(legacy, legacyGroupsOf(legacy.groups, id)));
     }
     // The three devices are in three different group sets (year-7, lab + year-7, none): three bundles.

@@ -46,7 +46,10 @@ describe('policy renewal and restart (real SQLite, real keys)', () => {
     let side = await policySide(store, identity);
     await side.plane.push(null, doc, 'refuse', { actor: 'admin' });
     await side.plane.createGroup({ name: 'lab', displayName: 'Lab', devices: [], rules: [{ kind: 'hostname', pattern: 'lab-*' }] }, { actor: 'admin' });
-    await side.plane.createPolicy({ name: 'lab-extra', displayName: 'Lab', content: { settings: { session: { lockAfterIdleSeconds: 60 } }, rules: [] } }, { actor: 'admin' });
+    await side.plane.createPolicy(
+      { name: 'lab-extra', displayName: 'Lab', content: { settings: { session: { lockAfterIdleSeconds: 60 } }, rules: [] } },
+      { actor: 'admin' },
+    );
     const assigned = await side.plane.assign({ policy: 'lab-extra', group: 'lab', precedence: 5 }, { actor: 'admin' });
     const before = (await store.listPolicySets()).map((s) => [s.key, s.bundle.payload.version, s.bundle.signature.value]);
     expect(before).toHaveLength(2);

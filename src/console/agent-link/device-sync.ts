@@ -82,7 +82,10 @@ export class DeviceSync {
     // A device behind is offered its group set's policy by PolicyDistribution (a notice, or a frame that fits).
     if (message.policyVersion !== null && this.policy.conflicts(message.policyVersion, message.policyDigest)) {
       // Same number, different content: the console re-used a version (restored backup).
-      this.log.warn('device holds a different bundle under the current version number (this console signed other content under it); reissuing the policy', { deviceId, version: message.policyVersion });
+      this.log.warn('device holds a different bundle under the current version number (this console signed other content under it); reissuing the policy', {
+        deviceId,
+        version: message.policyVersion,
+      });
       await this.policy.reissueForConflict();
     }
     if (message.policyVersion !== null) {

@@ -22,10 +22,9 @@ export class PreallocatedVersions {
   async around<T>(sign: () => Promise<T>): Promise<T> {
     const version = await this.allocate();
     this.slot = version;
-    try {
-      return sign();
-    } finally {
-      this.slot = null;
-    }
+    // The slot is cleared as soon as `sign` reaches its first await (taken or not): never awaited here.
+    const signing = sign();
+    this.slot = null;
+    return signing;
   }
 }
