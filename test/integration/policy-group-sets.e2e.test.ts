@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole } from '../helpers/impostor-console.js';
+import { monitorDoc } from '../helpers/policy-docs.js';
 import { kill, runCli, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
 
 /**
@@ -15,7 +16,6 @@ describe('per-group-set delivery to real agents', () => {
   let dir: ReturnType<typeof tempDir>;
   let consoleProc: ConsoleHandle;
   const agents: Record<'lab' | 'staff', { proc: Proc; id: string; dataDir: string }> = {} as never;
-  const HASH = (c: string) => c.repeat(64);
 
   const cli = async (args: string[]) => {
     const r = await runCli(args, { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token }, 60_000);
@@ -54,18 +54,8 @@ describe('per-group-set delivery to real agents', () => {
   const rulesOf = (bundle: any) =>
     bundle.payload.policy.applications.rules.map((r: { sha256: string; action: string }) => `${r.sha256.slice(0, 1)}:${r.action}`).sort();
 
-  const base = {
-    format: 'vigil-policy/1',
-    name: 'School base',
-    aup: { variant: 'pupil' },
-    applications: { mode: 'monitor', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: HASH('1'), action: 'block' }], exceptions: [] },
-  };
-  const staffDoc = {
-    format: 'vigil-policy/1',
-    name: 'Staff laptops',
-    aup: { variant: 'staff' },
-    applications: { mode: 'monitor', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: HASH('2'), action: 'allow' }], exceptions: [] },
-  };
+  const base = monitorDoc('School base', 'pupil', [['1', 'block']]);
+  const staffDoc = monitorDoc('Staff laptops', 'staff', [['2', 'allow']]);
 
   beforeAll(async () => {
     dir = tempDir();

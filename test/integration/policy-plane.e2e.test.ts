@@ -6,6 +6,7 @@ import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { ExplainResponseSchema, PushResponseSchema } from '../../src/shared/policies/api.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
+import { HASH, monitorDoc } from '../helpers/policy-docs.js';
 import { runCli, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectWithHello, enrollRawDevice, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
@@ -23,7 +24,6 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
   let lab: RawDevice;
   let staff: RawDevice;
   let socket: RawSocket;
-  const HASH = (c: string) => c.repeat(64);
 
   const cli = (args: string[], token = consoleProc.token) => runCli(args, { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: token }, 60_000);
   const ok = async (args: string[]) => {
@@ -39,18 +39,8 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
   const explain = async (id: string) => ExplainResponseSchema.parse((await consoleProc.api(`/api/v1/devices/${id}/policy/explain`)).body);
   const auditCount = async () => (await consoleProc.api('/api/v1/audit?limit=1000')).body.audit.length as number;
 
-  const base = {
-    format: 'vigil-policy/1',
-    name: 'Hillside base',
-    aup: { variant: 'pupil' },
-    applications: { mode: 'monitor', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: HASH('1'), action: 'block' }], exceptions: [] },
-  };
-  const staffDoc = {
-    format: 'vigil-policy/1',
-    name: 'Staff laptops',
-    aup: { variant: 'staff' },
-    applications: { mode: 'monitor', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: HASH('1'), action: 'allow' }], exceptions: [] },
-  };
+  const base = monitorDoc('Hillside base', 'pupil', [['1', 'block']]);
+  const staffDoc = monitorDoc('Staff laptops', 'staff', [['1', 'allow']]);
 
   beforeAll(async () => {
     dir = tempDir();
