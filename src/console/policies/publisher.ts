@@ -167,11 +167,10 @@ export class PolicyPublisher {
   }
 
   /**
-   * Serves a bundle signed elsewhere (today's single policy, which PolicyService signs in the
-   * store's transaction) as the bundle of one group set, so it is delivered, compressed, cached
-   * and diffed exactly like one this publisher signed. The payload must be in canonical form
-   * (delta.ts canonicalPayload) for deltas to reproduce it; a bundle not in it is still served
-   * whole.
+   * Serves a bundle signed before (by this console before a restart: distribution stores each
+   * signed set) as the bundle of one group set, so it is delivered, compressed, cached and diffed
+   * exactly like one signed now. The payload must be in canonical form (delta.ts canonicalPayload)
+   * for deltas to reproduce it; a bundle not in it is still served whole.
    */
   adopt(
     key: string,
