@@ -91,7 +91,7 @@ function downloadOnce(agent: PolicyAgent, path: string, size: number, sha256: st
  * Agents that verify in full take their turn: a real agent fetches and verifies on its own CPU,
  * but here a hundred share one process, and a fetch started while the others' signature checks
  * hold the event loop runs into the agent's fetch timeout mid-transfer and falls back to the full
- * bundle (this is why most verifiers fetched the full bundle after a one-rule change before).
+ * bundle (the likely reason most verifiers fetched the full bundle after a one-rule change before).
  * Two at a time keeps the CPU busy without starving the transfers.
  */
 const VERIFYING_AT_ONCE = 2;
