@@ -1,68 +1,63 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import type { PolicyModel } from '../src/console/policies/publisher.js';
 import { startConsole } from '../src/console/server.js';
 import { createLogger } from '../src/shared/node/log.js';
-import { groupSetKey } from '../src/shared/policies/merge.js';
-import type { PolicyContent, RuleRecord } from '../src/shared/policies/model.js';
+import type { AppRule } from '../src/shared/app-rules.js';
 import { benchArgs } from './args.js';
 
 /**
- * The real console (startConsole: store, hub, fetch routes, distribution, feed) for
- * `npm run bench:policy`, with the policy plane's part played by this script until groups land:
- * every device is placed in one of `--sets` group sets by its id, and on a `publish` line on
- * stdin a model (a baseline of `rules` hash rules plus one rule per group set) is prepared and
- * committed through the console's PolicyDistribution — the seam the plane will call. Prints one
- * JSON line per publication with what each group set's devices are offered.
+ * The real console (startConsole: store, hub, policy plane, distribution, fetch routes, feed) for
+ * `npm run bench:policy`. At start it makes `--sets` device groups by hostname (the simulated
+ * agents' hostnames end in a number: group set-k holds those whose last digit is k modulo
+ * `--sets`), each with a policy of one rule of its own assigned to it, so devices fall into
+ * `--sets` group sets. On a `{"rules":N}` line on stdin it pushes a document of N hash rules onto
+ * the baseline through the plane (as `vigil policy push FILE` does); on `{"changeOne":true}` it adds
+ * one rule to the baseline through the plane's rule API. Prints one JSON line per publication with
+ * what each group set's devices are offered.
  */
 const args = benchArgs({ sets: { default: '3' } });
 const sets = Number(args.sets);
-const groups = Array.from({ length: sets }, (_, i) => `set-${i}`);
-const matter = new Set(groups);
-const place = (deviceId: string) => {
-  const group = groups[createHash('sha256').update(deviceId).digest()[0]! % sets]!;
-  return { key: groupSetKey([group], matter), groups: [group] };
-};
-let version = 0;
 const running = await startConsole({
   dataDir: process.env.VIGIL_BENCH_DATA_DIR!,
   host: '127.0.0.1',
   port: 0,
   log: createLogger('console', 'error'),
-  policyPlacement: { groupSetOf: place, nextVersion: () => ++version },
 });
+const { plane } = running;
+const who = { actor: 'bench' };
+const hashRule = (): AppRule => ({ kind: 'sha256', sha256: randomBytes(32).toString('hex'), action: 'allow' });
+const document = (rules: AppRule[]) => ({
+  format: 'vigil-policy/1' as const,
+  name: 'bench baseline',
+  applications: { mode: 'enforce' as const, defaultAction: 'block' as const, rules },
+});
+await plane.push(null, document([]), 'refuse', who);
+for (let k = 0; k < sets; k++) {
+  const digits = Array.from({ length: 10 }, (_, d) => d).filter((d) => d % sets === k);
+  await plane.createGroup(
+    { name: `set-${k}`, displayName: `Set ${k}`, devices: [], rules: digits.map((d) => ({ kind: 'hostname' as const, pattern: `*${d}` })) },
+    who,
+  );
+  await plane.createPolicy({ name: `set-${k}`, displayName: `Set ${k}`, content: { settings: {}, rules: [] } }, who);
+  await plane.addRule(`set-${k}`, { rule: hashRule(), exception: false, reason: 'bench', replace: false }, who);
+  await plane.assign({ policy: `set-${k}`, group: `set-${k}`, precedence: k + 1 }, who);
+}
 process.stdout.write(`listening on ${running.url}\n`);
-
-const AT = new Date().toISOString();
-const record = (sha256: string): RuleRecord => ({
-  rule: { kind: 'sha256', sha256, action: 'allow' },
-  exception: false,
-  author: 'bench',
-  addedAt: AT,
-  origin: 'file',
-});
-let baseline: RuleRecord[] = [];
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   void (async () => {
     const command = JSON.parse(line) as { rules?: number; changeOne?: boolean };
-    if (command.rules) baseline = Array.from({ length: command.rules }, () => record(randomBytes(32).toString('hex')));
-    if (command.changeOne) baseline = [...baseline.slice(0, -1), record(randomBytes(32).toString('hex'))];
-    const model: PolicyModel = {
-      policies: new Map<string, PolicyContent>([
-        ['baseline', { settings: { applications: { mode: 'enforce', defaultAction: 'block' } }, rules: baseline }],
-        ...groups.map((g, i): [string, PolicyContent] => [g, { settings: {}, rules: [record(createHash('sha256').update(`group ${i}`).digest('hex'))] }]),
-      ]),
-      assignments: { baseline: 'baseline', assignments: groups.map((g, i) => ({ policy: g, group: g, precedence: i + 1 })) },
-    };
     const started = Date.now();
-    const groupSets = new Map(groups.map((g) => [groupSetKey([g], matter), [g]]));
-    const plan = await running.distribution.prepare(model, groupSets);
-    const prepared = Date.now();
-    const { notified } = await running.distribution.commit(plan);
-    const offered = await Promise.all([...groupSets.keys()].map((key) => running.distribution.published(key)));
+    const result = command.rules
+      ? await plane.push(null, document(Array.from({ length: command.rules }, hashRule)), 'refuse', who)
+      : await plane.addRule('baseline', { rule: hashRule(), exception: false, reason: 'bench: one-rule change', replace: false }, who);
+    if ('ok' in result && !result.ok) throw new Error('the push was refused');
+    const version = 'version' in result ? result.version : null;
+    const publishMs = Date.now() - started;
+    const keys = (await running.store.listPolicySets()).map((s) => s.key);
+    const offered = (await Promise.all(keys.map((key) => running.distribution.published(key)))).filter((p) => p && p.version === version);
     process.stdout.write(
-      `${JSON.stringify({ published: offered, prepareMs: prepared - started, commitMs: Date.now() - prepared, notified, stats: running.distribution.stats })}\n`,
+      `${JSON.stringify({ published: offered, prepareMs: null, commitMs: publishMs, notified: 'notified' in result ? result.notified : 0, stats: running.distribution.stats })}\n`,
     );
   })().catch((error: unknown) => {
     process.stderr.write(`publish failed: ${(error as Error).stack}\n`);

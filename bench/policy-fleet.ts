@@ -8,6 +8,7 @@ import { policyFetchHeader } from '../src/shared/node/policy-fetch-auth.js';
 import { policyDigest } from '../src/shared/node/policy-verify.js';
 import { bundlePath, deltaPath, POLICY_FETCH_CAPABILITY, type PolicyAvailableMessage } from '../src/shared/policies/delivery.js';
 import { PROTOCOL_VERSION } from '../src/shared/protocol.js';
+import { SerialQueue } from '../src/shared/serial-queue.js';
 import { benchArgs } from './args.js';
 import { connectSimAgents, enrollSimAgents, type SimIdentity } from './sim-agents.js';
 
@@ -86,19 +87,33 @@ function downloadOnce(agent: PolicyAgent, path: string, size: number, sha256: st
   });
 }
 
+/**
+ * Agents that verify in full take their turn: a real agent fetches and verifies on its own CPU,
+ * but here a hundred share one process, and a fetch started while the others' signature checks
+ * hold the event loop runs into the agent's fetch timeout mid-transfer and falls back to the full
+ * bundle (the likely reason most verifiers fetched the full bundle after a one-rule change before).
+ * Two at a time keeps the CPU busy without starving the transfers.
+ */
+const VERIFYING_AT_ONCE = 2;
+const verifierTurns = Array.from({ length: VERIFYING_AT_ONCE }, () => new SerialQueue());
+let nextTurn = 0;
+
 async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
   if (agent.held.digest === notice.digest) return;
   if (agent.verifier) {
-    const outcome = await fetchAnnouncedPolicy(
-      notice,
-      agent.held.bundle,
-      { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version },
-      {
-        consoleUrl: args.url,
-        deviceId: agent.key.deviceId,
-        key: agent.key,
-      },
+    const outcome = await verifierTurns[nextTurn++ % VERIFYING_AT_ONCE]!.run(() =>
+      fetchAnnouncedPolicy(
+        notice,
+        agent.held.bundle,
+        { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version },
+        {
+          consoleUrl: args.url,
+          deviceId: agent.key.deviceId,
+          key: agent.key,
+        },
+      ),
     );
+    if (outcome.ok && outcome.problems.length > 0) lastProblem = outcome.problems.map((p) => `${p.via} ${p.problem}: ${p.detail}`).join('; ');
     // The agent's fetch reads through fetch(): its bytes are the announced sizes it accepted.
     agent.bytes += outcome.ok ? (outcome.via === 'delta' ? notice.delta!.size : notice.compressed.size) : 0;
     if (!outcome.ok) {

@@ -311,12 +311,11 @@ export class AgentHub {
     return true;
   }
 
-  /** Sends the AUP of the current policy's variant to every device, if it is that variant. */
-  async broadcastAup(signed: SignedAup): Promise<number> {
-    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
-    if (variant !== signed.payload.variant) return 0;
+  /** Sends an AUP to every connected device whose policy names its variant (`variantOf`: the device's group set's). */
+  async broadcastAup(signed: SignedAup, variantOf: (deviceId: string) => Promise<string | undefined>): Promise<number> {
     let sent = 0;
-    for (const conn of this.byDevice.values()) {
+    for (const [deviceId, conn] of [...this.byDevice]) {
+      if ((await variantOf(deviceId)) !== signed.payload.variant) continue;
       if (this.send(conn, { v: PROTOCOL_VERSION, type: 'aup', aup: signed })) sent++;
     }
     return sent;

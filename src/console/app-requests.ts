@@ -6,7 +6,7 @@ import type { Logger } from '../shared/node/log.js';
 import { APPROVALS_POLICY } from '../shared/policies/api.js';
 import { approvalRecord } from '../shared/policies/edits.js';
 import { ConflictError, InvalidError, NotFoundError } from './errors.js';
-import type { PolicyService } from './policies.js';
+import { SerialQueue } from '../shared/serial-queue.js';
 import type { PolicyPlane } from './policies/plane.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -31,9 +31,10 @@ export function signerRuleFields(signer: string): Pick<AppRule & { kind: 'signer
  * approvals policy, and published through the policy plane) or declines. Decisions are serialised so two approvals never overwrite each other's rule.
  */
 export class AppRequestService {
+  private readonly queue = new SerialQueue();
+
   constructor(
     private readonly store: ConsoleStore,
-    private readonly policies: PolicyService,
     /** Where an approval's rule goes (a named policy, published through the plane). */
     private readonly plane: PolicyPlane,
     private readonly log: Logger,
@@ -46,7 +47,7 @@ export class AppRequestService {
 
   /** Queued one at a time (with decisions), so the per-device cap counts every earlier request. */
   record(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
-    return this.policies.serially(() => this.recordNow(deviceId, eventId, at, data));
+    return this.queue.run(() => this.recordNow(deviceId, eventId, at, data));
   }
 
   private async recordNow(deviceId: string, eventId: string, at: string, data: AppPermissionRequest): Promise<void> {
@@ -65,7 +66,7 @@ export class AppRequestService {
     options: ApproveOptions,
     actor: string,
   ): Promise<{ request: AppRequest; version: number | null; deliveredTo: number; rule: AppRule; policy: string }> {
-    return this.policies.serially(async () => {
+    return this.queue.run(async () => {
       const request = await this.pending(id);
       const rule = this.ruleFor(request, options);
       const decidedAt = new Date().toISOString();
@@ -99,7 +100,7 @@ export class AppRequestService {
   }
 
   decline(id: string, note: string | undefined, actor: string): Promise<AppRequest> {
-    return this.policies.serially(async () => {
+    return this.queue.run(async () => {
       const request = await this.pending(id);
       const decidedAt = new Date().toISOString();
       await this.store.decideAppRequest(id, { status: 'declined', decidedBy: actor, decidedAt, note: note ?? null, policyVersion: null });

@@ -26,15 +26,9 @@ import { Router } from './http/router.js';
 import { refuseCrossSite } from './http/same-origin.js';
 import { loadOrCreateConsoleIdentity, type ConsoleIdentity } from './identity.js';
 import { Maintenance } from './maintenance.js';
-import { PolicyService } from './policies.js';
-import { ALL_DEVICES, PolicyDistribution, type GroupSetPlace } from './policies/distribution.js';
-import { PolicyPublisher } from './policies/publisher.js';
-import { signCanonicalText } from '../shared/node/signing.js';
-import type { PolicyRecord } from './store/store.js';
-import { deliverPolicy } from './policy-delivery.js';
-import { LegacyDistribution } from './policies/legacy-distribution.js';
-import { PolicyPlane } from './policies/plane.js';
-import { migrateSinglePolicyOnce } from './policies/plane-migration.js';
+import { composePolicy } from './policies/compose.js';
+import type { PolicyDistribution } from './policies/distribution.js';
+import type { PolicyPlane } from './policies/plane.js';
 import { registerRoutes } from './routes.js';
 import { SecondFactorService } from './second-factor.js';
 import { registerSignInRoutes } from './sign-in-routes.js';
@@ -64,17 +58,6 @@ export interface ConsoleConfig {
   sso?: { config: SsoConfig; clientSecret?: string };
   env?: NodeJS.ProcessEnv;
   log?: Logger;
-  /**
-   * Which group set each device is in and the console-wide version counter, when the policy
-   * plane provides them (and the fleet benchmark, standing in for it). Without it every device
-   * is in one group set and today's single policy, versioned by the policy store, is delivered.
-   */
-  policyPlacement?: PolicyPlacement;
-}
-
-export interface PolicyPlacement {
-  groupSetOf(deviceId: string): GroupSetPlace | null | Promise<GroupSetPlace | null>;
-  nextVersion(): number;
 }
 
 /** Everything the HTTP/WebSocket server needs, built once. */
@@ -85,6 +68,7 @@ export interface ConsoleParts {
   bus: ConsoleBus;
   hub: AgentHub;
   distribution: PolicyDistribution;
+  plane: PolicyPlane;
   http: Router;
   firstRun: FirstRunSecrets | null;
   /** Stops timers and connections (before the server closes); the store is closed after it. */
@@ -146,78 +130,48 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   );
   await views.seed();
 
-  // One group set until the policy plane (groups, named policies) computes devices' sets; its
-  // versions then come from the plane's counter, today from the policy store's.
-  const publisher = new PolicyPublisher({
-    sign: (text) => signCanonicalText('policy', text, identity.privateKey, identity.publicKey),
-    now: () => new Date(),
-    nextVersion:
-      config.policyPlacement?.nextVersion ??
-      (() => {
-        throw new Error('policy versions come from the policy store until the policy plane signs group sets');
-      }),
-    lifetimeMs: 90 * 86400_000,
-  });
-  const distribution = new PolicyDistribution({
-    publisher,
+  // Every console process passes a policy change to its own devices (cluster/broadcasts.ts): the
+  // announcement is late-bound, as the broadcasts need the distribution built here.
+  let broadcasts: ClusterBroadcasts | null = null;
+  const { plane, distribution, aupVariantOf } = await composePolicy({
+    store,
+    identity,
     hub,
-    groupSetOf: config.policyPlacement?.groupSetOf ?? (() => ALL_DEVICES),
-    resignForDevicesAhead: config.policyPlacement !== undefined,
-    publicKeyOf: async (id) => {
-      const device = await store.getDevice(id);
-      return device && !device.revoked ? device.publicKey : null;
-    },
-    log: agentLog.child('policy-delivery'),
+    feed,
+    log: agentLog,
+    announce: (change) => broadcasts?.policyChanged(change),
   });
-  const held = await store.latestPolicy();
-  if (held) publisher.adopt(ALL_DEVICES.key, ALL_DEVICES.groups, held.bundle);
-  // Every console process passes a published policy to its own devices (cluster/broadcasts.ts).
-  const broadcasts = new ClusterBroadcasts(bus, store, hub, distribution, agentLog.child('cluster'));
-  const deliver = async (record: PolicyRecord) => {
-    const sent = await deliverPolicy(store, hub, distribution, feed, record);
-    broadcasts.policyPublished(record.version);
-    return sent;
-  };
+  broadcasts = new ClusterBroadcasts(bus, store, hub, { plane, distribution, aupVariantOf }, agentLog.child('cluster'));
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
-  const policies = new PolicyService(store, identity);
-  // The upgrade's data step: today's single policy becomes the baseline (once; see plane-migration.ts).
-  if (await migrateSinglePolicyOnce(store, new Date())) log.info('the single policy document is now the baseline policy');
-  // The plane still publishes one fleet document (baseline + policies every device gets) through
-  // PolicyService, delivered by \`distribution\` (notice + fetch) as one group set; per-group-set
-  // bundles are the next step (docs/policies.md). This publisher only checks limits.
-  const limitsPublisher = new PolicyPublisher({
-    sign: () => {
-      throw new Error('the interim distribution signs with PolicyService, not the publisher');
-    },
-    now: () => new Date(),
-    nextVersion: () => {
-      throw new Error('the interim distribution numbers versions with PolicyService');
-    },
-    lifetimeMs: 90 * 86400_000,
-  });
-  const plane = new PolicyPlane({ store, distribution: new LegacyDistribution({ store, publisher: limitsPublisher, policies, deliver }) });
   const aups = new AupService(store, identity, log.child('aup'));
   const concerns = new ConcernService(store);
   const commands = new CommandService(store, identity, relay, log.child('commands'));
   const periodicLock = config.database ? postgresPeriodicLock(config.database) : SOLE_PROCESS;
-  const renewals = {
-    broadcastPolicy: async (bundle: PolicyRecord['bundle']) => {
-      const sent = await distribution.broadcastPolicy(bundle);
-      broadcasts.policyPublished(bundle.payload.version);
-      return sent;
-    },
-  };
-  const maintenance = new Maintenance(store, policies, renewals, feed, log.child('maintenance'), {
+  const maintenance = new Maintenance(store, distribution, log.child('maintenance'), {
     retentionDays: config.retentionDays ?? 180,
     closedConcernRetentionDays: config.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
     intervalMs: 3600_000,
     lock: periodicLock,
   });
-  const appRequests = new AppRequestService(store, policies, plane, log.child('app-requests'), (deviceId, text) =>
+  const appRequests = new AppRequestService(store, plane, log.child('app-requests'), (deviceId, text) =>
     commands.issue(deviceId, { action: 'message', text, expiresInSeconds: 300 }, 'console:app-requests', 0),
   );
-  const stations = new StationKeyService(store, policies, deliver, log.child('stations'));
-  const sync = new DeviceSync(store, views, () => maintenance.reissueForConflict(), agentLog);
+  const stations = new StationKeyService(store, distribution, log.child('stations'));
+  const sync = new DeviceSync(
+    store,
+    views,
+    {
+      conflicts: (version, digest) => distribution.conflicts(version, digest),
+      currentVersion: () => distribution.currentVersion(),
+      aupVariantOf,
+      reissueForConflict: () => maintenance.reissueForConflict(),
+      hostnameChanged: async (deviceId, hostname) => {
+        await store.setDeviceHostname(deviceId, hostname);
+        await plane.deviceChanged(deviceId);
+      },
+    },
+    agentLog,
+  );
   registerAgentConsumers(agentRouter, { sync, events: new EventWriter(store), concerns, aups, views, appRequests, commands, feed, stats, log: agentLog });
   // After DeviceSync: a device's hello is recorded before it is offered a policy.
   distribution.register(agentRouter);
@@ -233,7 +187,6 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   registerRoutes(http, {
     store,
     enrollment,
-    policies,
     plane,
     aups,
     appRequests,
@@ -243,7 +196,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     broadcasts,
     busStats: bus.stats,
     distribution,
-    deliver,
+    aupVariantOf,
     feed,
     views,
     consoleKeyId: identity.keyId,
@@ -258,10 +211,12 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     bus,
     hub,
     distribution,
+    plane,
     http,
     firstRun: secrets,
     async stop() {
       maintenance.stop();
+      distribution.stop();
       await periodicLock.close();
       feed.close();
       presence.close();

@@ -1,9 +1,15 @@
 import type { Logger } from '../shared/node/log.js';
-import type { FeedHub } from './feed.js';
-import type { PolicyDistribution } from './policies/distribution.js';
-import type { PolicyService } from './policies.js';
+import type { DistributionResult } from './policies/distribution-port.js';
 import type { PeriodicWorkLock } from './store/periodic-lock.js';
 import type { ConsoleStore } from './store/store.js';
+
+/** Signing every group set's bundle again (PolicyDistribution). */
+export interface PolicyRenewal {
+  /** Whether some bundle has less than a third of its lifetime left. */
+  needsRenewal(): boolean | Promise<boolean>;
+  /** Signs every group set again at one new version and tells devices. */
+  renewAll(): Promise<Pick<DistributionResult, 'version' | 'notified'>>;
+}
 
 export interface MaintenanceOptions {
   /** Events older than this are deleted (data minimisation). */
@@ -27,9 +33,7 @@ export class Maintenance {
 
   constructor(
     private readonly store: ConsoleStore,
-    private readonly policies: PolicyService,
-    private readonly distribution: Pick<PolicyDistribution, 'broadcastPolicy'>,
-    private readonly feed: FeedHub,
+    private readonly policies: PolicyRenewal,
     private readonly log: Logger,
     private readonly options: MaintenanceOptions,
   ) {}
@@ -88,11 +92,9 @@ export class Maintenance {
   private reissue(reason: 'renewal' | 'version-conflict'): Promise<void> {
     this.reissuing ??= (async () => {
       this.lastReissue = Date.now();
-      const record = await this.policies.serially(() => this.policies.reissue(reason));
-      if (!record) return;
-      const sent = await this.distribution.broadcastPolicy(record.bundle);
-      this.feed.publish({ kind: 'policy', version: record.version });
-      this.log.info('reissued the policy under a new version', { reason, version: record.version, sentTo: sent });
+      const { version, notified } = await this.policies.renewAll();
+      if (version === null) return;
+      this.log.info('reissued the policy under a new version', { reason, version, sentTo: notified });
     })().finally(() => (this.reissuing = null));
     return this.reissuing;
   }

@@ -28,8 +28,7 @@ import { HttpError } from './http/http-error.js';
 import type { Principal, RouteResult, Router } from './http/router.js';
 import { AupPublishRequestSchema, AupVariantSchema } from '../shared/aup.js';
 import { coverageCsv, type AupService } from './aups.js';
-import type { PolicyService } from './policies.js';
-import { LIFETIME_SETTING } from './policies/legacy-distribution.js';
+import { LIFETIME_SETTING } from './policies/lifetime.js';
 import type { PolicyPlane } from './policies/plane.js';
 import { pushAnswer, registerPolicyPlaneRoutes } from './policies/plane-routes.js';
 import type { PolicyDistribution } from './policies/distribution.js';
@@ -37,12 +36,11 @@ import { POLICY_BUNDLE_PATH, POLICY_DELTA_PATH } from '../shared/policies/delive
 import { LIMITS } from '../shared/limits.js';
 import type { CommandService } from './commands.js';
 import { CommandRequestSchema } from '../shared/command.js';
-import type { ConsoleStore, DeviceRecord, PolicyRecord } from './store/store.js';
+import type { ConsoleStore, DeviceRecord } from './store/store.js';
 
 export interface RouteDeps {
   store: ConsoleStore;
   enrollment: EnrollmentService;
-  policies: PolicyService;
   plane: PolicyPlane;
   aups: AupService;
   appRequests: AppRequestService;
@@ -54,8 +52,8 @@ export interface RouteDeps {
   distribution: PolicyDistribution;
   /** Messages sent and received on the bus between console processes, and those dropped. */
   busStats: BusStats;
-  /** Gets a just-published policy to the devices and the dashboards (policy-delivery.ts). */
-  deliver(record: PolicyRecord): Promise<number>;
+  /** The AUP variant of the policy a device is offered (its group set's). */
+  aupVariantOf(deviceId: string): Promise<string | undefined>;
   feed: FeedHub;
   views: DeviceViews;
   consoleKeyId: string;
@@ -110,6 +108,8 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       deps.views.forget(device.id);
       // Open dashboards show the device as revoked at once (the device page updates live).
       await deps.views.refresh(device.id);
+      // Its group set's bundle is no longer fetched by it; the set it leaves may now be empty.
+      if (changed) await deps.plane.deviceChanged(device.id);
       if (changed) await audit(principal, 'device.revoked', device.id, { hostname: device.hostname });
       return ok({ revoked: true, changed });
     })
@@ -150,7 +150,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
 
     .add('GET', '/api/v1/policies', 'policy:read', async ({ url }) => ok({ policies: await store.listPolicies(limitParam(url, 500)) }))
     .add('GET', '/api/v1/policies/current', 'policy:read', async () => {
-      const latest = await deps.policies.latest();
+      const latest = await store.latestPolicy();
       if (!latest) throw new HttpError(404, 'not-found', 'no policy has been published yet');
       return ok(latest);
     })
@@ -222,7 +222,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     .add('POST', '/api/v1/aups', 'aup:publish', async ({ req, principal }) => {
       const body = await readJson(req, AupPublishRequestSchema);
       const record = await deps.aups.publish(body.variant, body.title, body.markdown, actor(principal));
-      const deliveredTo = await hub.broadcastAup(record.signed);
+      const deliveredTo = await hub.broadcastAup(record.signed, deps.aupVariantOf);
       deps.broadcasts.aupPublished(record.variant, record.version);
       return ok({ variant: record.variant, version: record.version, deliveredTo }, 201);
     })

@@ -12,7 +12,7 @@ import { HttpError } from './http/http-error.js';
 import type { ResponseHeaders, Router } from './http/router.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { PolicyDistribution } from './policies/distribution.js';
-import type { PolicyPlacement } from './composition.js';
+import type { PolicyPlane } from './policies/plane.js';
 import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from '../shared/node/static-files.js';
 import type { ConsoleStore } from './store/store.js';
 import type { SsoConfig } from '../shared/sso-config.js';
@@ -35,8 +35,6 @@ export interface ConsoleOptions {
   log?: Logger;
   /** Single sign-on through the school's OpenID provider. */
   sso?: { config: SsoConfig; clientSecret?: string };
-  /** Device group sets and the version counter, from the policy plane (composition.ts). */
-  policyPlacement?: PolicyPlacement;
 }
 
 export interface RunningConsole {
@@ -47,6 +45,7 @@ export interface RunningConsole {
   store: ConsoleStore;
   hub: AgentHub;
   distribution: PolicyDistribution;
+  plane: PolicyPlane;
   warnings: string[];
   close(): Promise<void>;
 }
@@ -54,7 +53,7 @@ export interface RunningConsole {
 /** The console's HTTP and WebSocket server over the parts composition.ts builds. */
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const tls = options.tlsCert && options.tlsKey;
-  const { log, identity, store, hub, distribution, http: router, firstRun: secrets, stop } = await composeConsole({ ...options, secureCookies: !!tls });
+  const { log, identity, store, hub, distribution, plane, http: router, firstRun: secrets, stop } = await composeConsole({ ...options, secureCookies: !!tls });
   const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(options.tlsCert!), key: readFileSync(options.tlsKey!) }, handler)
@@ -97,6 +96,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     store,
     hub,
     distribution,
+    plane,
     warnings,
     async close() {
       await stop();

@@ -1,30 +1,33 @@
 import { keyId } from '../shared/node/crypto.js';
 import type { Logger } from '../shared/node/log.js';
+import { SerialQueue } from '../shared/serial-queue.js';
 import type { StationRecord } from '../shared/usb-policy.js';
 import { ConflictError, NotFoundError } from './errors.js';
-import type { PolicyService } from './policies.js';
-import type { ConsoleStore, PolicyRecord } from './store/store.js';
+import type { PolicyRenewal } from './maintenance.js';
+import type { ConsoleStore } from './store/store.js';
 
 /**
  * The registry of scan-station keys. Devices learn it only through the signed policy bundle
- * (PolicyService.publish adds it), so every change publishes the latest policy document again
+ * (the publisher adds it to every group set's bundle), so every change signs every bundle again
  * as a new version and delivers it live: a revoked key stops working on a device as soon as
  * the device takes that version, and never comes back (bundles cannot be rolled back).
  */
 export class StationKeyService {
   constructor(
     private readonly store: ConsoleStore,
-    private readonly policies: PolicyService,
-    private readonly deliver: (record: PolicyRecord) => Promise<number>,
+    private readonly policies: Pick<PolicyRenewal, 'renewAll'>,
     private readonly log: Logger,
   ) {}
+
+  /** Registrations and revocations one at a time: each reads the registry the previous one left. */
+  private readonly queue = new SerialQueue();
 
   list(): Promise<StationRecord[]> {
     return this.store.listStationKeys();
   }
 
   register(id: string, publicKey: string, actor: string): Promise<{ station: StationRecord; version: number | null; deliveredTo: number }> {
-    return this.policies.serially(async () => {
+    return this.queue.run(async () => {
       const kid = keyId(publicKey);
       const known = (await this.store.listStationKeys()).find((s) => s.id === id || s.publicKey === publicKey);
       if (known) {
@@ -33,7 +36,7 @@ export class StationKeyService {
       }
       const at = new Date().toISOString();
       await this.store.insertStationKey({ id, publicKey, keyId: kid, registeredBy: actor, registeredAt: at });
-      const published = await this.republish(actor);
+      const published = await this.republish();
       await this.store.appendAudit({
         at,
         actor,
@@ -47,14 +50,14 @@ export class StationKeyService {
   }
 
   revoke(id: string, actor: string): Promise<{ station: StationRecord; version: number | null; deliveredTo: number }> {
-    return this.policies.serially(async () => {
+    return this.queue.run(async () => {
       const station = await this.find(id);
       if (!station) throw new NotFoundError(`no scan station "${id}"`);
       if (station.revokedAt)
         throw new ConflictError('already-revoked', `station "${id}" was already revoked by ${station.revokedBy ?? 'someone'} at ${station.revokedAt}`);
       const at = new Date().toISOString();
       await this.store.revokeStationKey(id, actor, at);
-      const published = await this.republish(actor);
+      const published = await this.republish();
       await this.store.appendAudit({
         at,
         actor,
@@ -72,8 +75,8 @@ export class StationKeyService {
   }
 
   /** Without a published policy there is nothing to carry the keys yet: the first publication will. */
-  private async republish(actor: string): Promise<{ version: number | null; deliveredTo: number }> {
-    const record = await this.policies.republish(actor);
-    return record ? { version: record.version, deliveredTo: await this.deliver(record) } : { version: null, deliveredTo: 0 };
+  private async republish(): Promise<{ version: number | null; deliveredTo: number }> {
+    const { version, notified } = await this.policies.renewAll();
+    return { version, deliveredTo: notified };
   }
 }

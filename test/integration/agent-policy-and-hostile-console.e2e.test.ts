@@ -137,33 +137,36 @@ describe('agent against bad policy bundles', () => {
     expect(stored.map((e: any) => e.event.data.reason).sort()).toEqual(['bad-signature', 'expired', 'malformed', 'rollback', 'unknown-signer']);
   });
 
-  it('numbers the next push above the version devices hold, so a restored console is not refused as a rollback', async () => {
-    await waitUntil(async () => (await consoleProc.api(`/api/v1/devices/${deviceId}`)).body.device.policyVersion === 13, 10_000);
-    const r = await runCli(['policy', 'push', join(REPO, 'policies/lab-strict.json')], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
-    expect(r.stdout).toMatch(/as version 14/);
-    await waitUntil(() => heldOnDisk() === 14, 10_000);
+  it('numbers its policy above the version devices hold, so a restored console is not refused as a rollback', async () => {
+    // The device came back holding the impostor's 13: the console signs the device's group set
+    // again above it at once (its own content, not the impostor's), and numbers later pushes above that.
+    await waitUntil(() => heldOnDisk() === 14, 15_000);
+    expect(JSON.parse(readFileSync(join(agentDir(), 'policy.json'), 'utf8')).payload.policy.description).toBe('revision 3');
     expect(consoleProc.proc.stderr).toMatch(/holds a newer policy version/);
+    const r = await runCli(['policy', 'push', join(REPO, 'policies/lab-strict.json')], { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token });
+    expect(r.stdout).toMatch(/as version 15/);
+    await waitUntil(() => heldOnDisk() === 15, 10_000);
   });
 
   it('drops the bundle a restored console numbered the same as a different one, and takes the reissue', async () => {
-    // The device takes a bundle numbered 15 from the impostor (signed with the console key, as a
+    // The device takes a bundle numbered 16 from the impostor (signed with the console key, as a
     // console restored from an old backup could have issued it).
     await consoleProc.stop();
     impostor = await startImpostorConsole(join(dir.path, 'console'), consoleProc.port);
     await impostor.waitForAuth();
-    impostor.socket()!.send(JSON.stringify({ v: 1, type: 'policy', bundle: signPolicyBundle(payload(15), impostor.privateKey, impostor.publicKey) }));
-    await waitUntil(() => impostor.received.some((m) => m.type === 'policy.ack' && m.version === 15), 10_000);
+    impostor.socket()!.send(JSON.stringify({ v: 1, type: 'policy', bundle: signPolicyBundle(payload(16), impostor.privateKey, impostor.publicKey) }));
+    await waitUntil(() => impostor.received.some((m) => m.type === 'policy.ack' && m.version === 16), 10_000);
     await kill(agent);
     await impostor.close();
-    // Meanwhile the real console publishes its own, different version 15.
+    // Meanwhile the real console publishes its own, different version 16.
     consoleProc = await startConsoleProcess(join(dir.path, 'console'), { port: consoleProc.port });
     const r = await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], {
       VIGIL_CONSOLE_URL: consoleProc.url,
       VIGIL_TOKEN: consoleProc.token,
     });
-    expect(r.stdout).toMatch(/as version 15/);
+    expect(r.stdout).toMatch(/as version 16/);
     agent = startAgentProcess(agentDir(), consoleProc.url);
-    await waitUntil(() => heldOnDisk() === 16, 15_000);
+    await waitUntil(() => heldOnDisk() === 17, 15_000);
     expect(consoleProc.proc.stderr).toMatch(/different bundle under the current version number/);
     expect(JSON.parse(readFileSync(join(agentDir(), 'policy.json'), 'utf8')).payload.policy.name).toBe('Secondary school default');
   });

@@ -96,14 +96,16 @@ describe('application requests at the console', () => {
     const live = await socket.next('policy');
     const apps = live.bundle.payload.policy.applications;
     expect(apps).toMatchObject({ mode: 'monitor', defaultAction: 'allow', rules: [] });
+    // The device is in year-7: its group set's bundle carries the exception, scope resolved by the console.
     expect(apps.exceptions).toEqual([
       {
-        rule: expect.objectContaining({ kind: 'sha256', sha256: SHA, action: 'allow', groups: ['year-7'] }),
+        rule: expect.objectContaining({ kind: 'sha256', sha256: SHA, action: 'allow' }),
         expiresAt,
         reason: expect.stringMatching(/ann: maths/),
       },
     ]);
-    expect(live.bundle.payload.policy.groups).toEqual({ 'year-7': [device.deviceId] });
+    expect(apps.exceptions[0].rule.groups).toBeUndefined();
+    expect(live.bundle.payload.policy.groups).toBeUndefined();
     expect((await post(`/api/v1/app-requests/${pending.id}/decline`, {})).status).toBe(409);
 
     const second = request(body({ name: 'game', sha256: 'e'.repeat(64), reason: null }));

@@ -112,11 +112,16 @@ describe('policy plane delivery over HTTP', () => {
     expect(await deliver('a')).toEqual({ notice: null, outcome: null });
   });
 
-  it('moving a device to another group changes its policy at the next notice', async () => {
+  it('moving a device to another group changes its policy at the next notice, at a higher version', async () => {
     devices.b.groups = [];
+    const was = held.b!.payload.version;
+    // Both sets were signed at the same version: the agent keeps what it holds when offered the
+    // same version, so a's set is signed again, higher, for b (and a takes it too).
+    expect(was).toBe(held.a!.payload.version);
     const b = await deliver('b');
     expect(b.outcome).toMatchObject({ ok: true });
     expect(held.b!.payload.policy.aup?.variant).toBe('secondary');
-    expect(policyDigest(held.b!.payload)).toBe(policyDigest(held.a!.payload));
+    expect(held.b!.payload.version).toBeGreaterThan(was);
+    expect(held.b!.payload.policy).toEqual(held.a!.payload.policy);
   });
 });

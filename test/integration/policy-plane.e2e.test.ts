@@ -6,6 +6,7 @@ import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { ExplainResponseSchema, PushResponseSchema } from '../../src/shared/policies/api.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
+import { HASH, monitorDoc } from '../helpers/policy-docs.js';
 import { runCli, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectWithHello, enrollRawDevice, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
@@ -14,8 +15,8 @@ import { connectWithHello, enrollRawDevice, type RawDevice, type RawSocket } fro
  * policies and assignments giving two devices different effective policies and AUP variants,
  * moving a device, approvals that a later file push cannot silently remove, revisions, limits,
  * roles and bad arguments. Per-device policies are checked through `explain` (the API and the
- * CLI): until per-group-set delivery lands, devices receive one fleet-wide document (baseline +
- * policies assigned to every device), which the last test checks live on a device's socket.
+ * CLI); what devices receive (one bundle per group set) is checked live on a device's socket here
+ * and by real agents in policy-group-sets.e2e.test.ts.
  */
 describe('policy plane: groups, named policies, rules and assignments', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -23,7 +24,6 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
   let lab: RawDevice;
   let staff: RawDevice;
   let socket: RawSocket;
-  const HASH = (c: string) => c.repeat(64);
 
   const cli = (args: string[], token = consoleProc.token) => runCli(args, { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: token }, 60_000);
   const ok = async (args: string[]) => {
@@ -39,18 +39,8 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
   const explain = async (id: string) => ExplainResponseSchema.parse((await consoleProc.api(`/api/v1/devices/${id}/policy/explain`)).body);
   const auditCount = async () => (await consoleProc.api('/api/v1/audit?limit=1000')).body.audit.length as number;
 
-  const base = {
-    format: 'vigil-policy/1',
-    name: 'Hillside base',
-    aup: { variant: 'pupil' },
-    applications: { mode: 'monitor', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: HASH('1'), action: 'block' }], exceptions: [] },
-  };
-  const staffDoc = {
-    format: 'vigil-policy/1',
-    name: 'Staff laptops',
-    aup: { variant: 'staff' },
-    applications: { mode: 'monitor', defaultAction: 'allow', rules: [{ kind: 'sha256', sha256: HASH('1'), action: 'allow' }], exceptions: [] },
-  };
+  const base = monitorDoc('Hillside base', 'pupil', [['1', 'block']]);
+  const staffDoc = monitorDoc('Staff laptops', 'staff', [['1', 'allow']]);
 
   beforeAll(async () => {
     dir = tempDir();
@@ -187,7 +177,7 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
     expect((await cli(['policy', 'rules', 'remove', 'baseline', `sha256:${HASH('b')}`, '--reason', 'again'])).stderr).toMatch(/404.*no rule/);
   });
 
-  it("delivers the fleet-wide part live over today's path: the baseline with the approvals policy", async () => {
+  it('delivers the policy of a device in no assigned group live: the baseline with the approvals policy', async () => {
     expect(await ok(['policy', 'rules', 'add', 'approvals', '--sha256', HASH('e'), '--action', 'block', '--reason', 'known bad tool'])).toMatch(
       /sent live to 1 connected device/,
     );

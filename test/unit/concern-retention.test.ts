@@ -2,9 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from '../../src/console/concerns.js';
 import { FeedHub } from '../../src/console/feed.js';
-import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { Maintenance } from '../../src/console/maintenance.js';
-import { PolicyService } from '../../src/console/policies.js';
 import { SOLE_PROCESS } from '../../src/console/store/periodic-lock.js';
 import type { ConcernStatus } from '../../src/shared/concern.js';
 import { createLogger } from '../../src/shared/node/log.js';
@@ -24,10 +22,10 @@ const daysAgo = (days: number) => new Date(Date.now() - days * DAY).toISOString(
 async function setUp(closedConcernRetentionDays: number) {
   const dir = tempPath();
   const { store, device } = await storeWithDevice(`${dir}/console.db`);
-  const identity = loadOrCreateConsoleIdentity(dir);
   const log = createLogger('test', 'error');
   const feed = new FeedHub();
-  const maintenance = new Maintenance(store, new PolicyService(store, identity), { broadcastPolicy: async () => 0 }, feed, log, {
+  const nothingToRenew = { needsRenewal: () => false, renewAll: async () => ({ version: null, notified: 0 }) };
+  const maintenance = new Maintenance(store, nothingToRenew, log, {
     retentionDays: 180,
     closedConcernRetentionDays,
     intervalMs: 3600_000,

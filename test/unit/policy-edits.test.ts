@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { PolicyService } from '../../src/console/policies.js';
+import { SerialQueue } from '../../src/shared/serial-queue.js';
 
 describe('policy edits', () => {
   it('run one at a time, in order, and a failed edit does not stop the next', async () => {
-    const service = new PolicyService(null as never, null as never);
+    // The queue the policy plane, the station registry and app-request decisions each run their edits in.
+    const queue = new SerialQueue();
     const log: string[] = [];
     const edit = (name: string, ms: number, fail = false) =>
-      service.serially(async () => {
+      queue.run(async () => {
         log.push(`${name} reads latest`);
         await new Promise((r) => setTimeout(r, ms));
         log.push(`${name} publishes`);

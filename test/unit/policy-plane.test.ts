@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ruleSetDecider } from '../../src/agent/exec/decision.js';
 import { compileApplications, groupsOf as legacyGroupsOf } from '../../src/agent/exec/rule-set.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
-import { PolicyService } from '../../src/console/policies.js';
+import { checkPolicyBundle, signPolicyBundle } from '../../src/shared/node/policy-verify.js';
+import { policySide } from '../helpers/policy-side.js';
 import type { DistributionResult, PolicyDistributionPort } from '../../src/console/policies/distribution-port.js';
-import { fleetDocument } from '../../src/console/policies/legacy-distribution.js';
 import { migrateSinglePolicyOnce } from '../../src/console/policies/plane-migration.js';
 import { loadPlaneState } from '../../src/console/policies/plane-state.js';
 import { PolicyPlane } from '../../src/console/policies/plane.js';
@@ -219,13 +220,26 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
         exceptions: [{ rule: { kind: 'sha256', sha256: hex(3), action: 'allow', groups: ['lab'] }, reason: 'mock exams', expiresAt: '2099-01-01T00:00:00Z' }],
       },
     });
-    const policies = new PolicyService(store, loadOrCreateConsoleIdentity(dir));
-    await policies.publish(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'first' }), 'sm', 30);
-    const latest = await policies.publish(legacy, 'sm', 30);
+    // Published as the single-policy console did: each document signed under the next version.
+    const identity = loadOrCreateConsoleIdentity(dir);
+    const publish = (document: PolicyDocument) =>
+      store.publishPolicy((version) => {
+        const issuedAt = new Date().toISOString();
+        const payload = {
+          kind: 'vigil.policy-bundle' as const,
+          version,
+          issuedAt,
+          expiresAt: new Date(Date.now() + 30 * 86400_000).toISOString(),
+          policy: document,
+        };
+        return { version, document, publishedBy: 'sm', publishedAt: issuedAt, bundle: signPolicyBundle(payload, identity.privateKey, identity.publicKey) };
+      });
+    await publish(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'first' }));
+    const latest = await publish(legacy);
     await store.close();
-    // Back to schema 5, as a console before this change left it (undoing 0007 too: the runner applies steps above the highest).
+    // Back to schema 5, as a console before this change left it (undoing 0007 and 0008 too: the runner applies steps above the highest).
     const db = new Database(file);
-    db.exec(`DROP TABLE recovery_codes; DROP TABLE totp_secrets; DROP TABLE identities; DROP INDEX sessions_username;
+    db.exec(`DROP TABLE policy_sets; DROP TABLE recovery_codes; DROP TABLE totp_secrets; DROP TABLE identities; DROP INDEX sessions_username;
              ALTER TABLE sessions DROP COLUMN restricted; ALTER TABLE sessions DROP COLUMN method;
              ALTER TABLE users DROP COLUMN last_sign_in_at; ALTER TABLE users DROP COLUMN source;
              DROP TABLE policy_assignments; DROP TABLE policy_revisions; DROP TABLE named_policies; DROP TABLE device_ownership;
@@ -263,12 +277,9 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     expect(await store.allocatePolicyVersion()).toBe(version + 1);
 
     const state = await loadPlaneState(store);
-    const fleet = fleetDocument(state, new Date())!;
     for (const id of ids) {
       const before = decide(legacy, legacyGroupsOf(legacy.groups, id));
-      // What today's single-document delivery sends after the upgrade, decided on the device...
-      expect(decide(fleet, legacyGroupsOf(fleet.groups, id)), id).toEqual(before);
-      // ...and the per-device effective policy the console computes (per-group-set delivery).
+      // The per-device effective policy the console computes and delivers (per-group-set delivery).
       const groups = state.groups.filter((g) => g.devices.includes(id)).map((g) => g.name);
       const effective = mergeEffectivePolicy({
         groups,
@@ -279,6 +290,26 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
       expect(decide(effective.document, new Set()), id).toEqual(before);
       expect(effective.document.aup).toEqual({ variant: 'secondary' });
     }
+    await store.close();
+  });
+
+  it('the console started on the upgraded database signs each group set above the old version; the bundle of each device decides as before', async () => {
+    const { file, ids, legacy, version } = await preUpgradeConsole();
+    const store: SqliteStore = openSqliteStore(file);
+    const identity = loadOrCreateConsoleIdentity(dirname(file));
+    // composePolicy runs the data step, then publishes every group set (as the console does at start).
+    const { distribution } = await policySide(store, identity);
+    for (const id of ids) {
+      const bundle = (await distribution.bundleFor(id))!;
+      expect(bundle.version, id).toBe(version + 1);
+      expect(
+        checkPolicyBundle({ payload: bundle.payload, signature: bundle.signature }, { trustedKey: identity.publicKey, heldVersion: version }),
+      ).toMatchObject({ ok: true });
+      expect(decide(bundle.payload.policy, new Set()), id).toEqual(decide(legacy, legacyGroupsOf(legacy.groups, id)));
+    }
+    // The three devices are in three different group sets (year-7, lab + year-7, none): three bundles.
+    expect(new Set(await Promise.all(ids.map(async (id) => (await distribution.bundleFor(id))!.digest))).size).toBe(3);
+    distribution.stop();
     await store.close();
   });
 });

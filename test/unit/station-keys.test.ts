@@ -2,24 +2,30 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PolicyStore } from '../../src/agent/policy-store.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
-import { PolicyService } from '../../src/console/policies.js';
 import { StationKeyService } from '../../src/console/station-keys.js';
 import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { generateEd25519KeyPair, keyId } from '../../src/shared/node/crypto.js';
 import { createLogger } from '../../src/shared/node/log.js';
+import { policySide } from '../helpers/policy-side.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The station registry at the console, on real SQLite, and what a device does with the bundles it yields. */
 const dir = tempDirsPerTest();
 
-function setup() {
+async function setup() {
   const root = dir();
   const store = openSqliteStore(join(root, 'console.db'));
   const identity = loadOrCreateConsoleIdentity(root);
-  const policies = new PolicyService(store, identity);
-  const delivered: number[] = [];
-  const stations = new StationKeyService(store, policies, async (r) => (delivered.push(r.version), 3), createLogger('test', 'error'));
-  return { store, identity, policies, stations, delivered, root };
+  const { plane, distribution, published } = await policySide(store, identity);
+  const stations = new StationKeyService(store, distribution, createLogger('test', 'error'));
+  const policies = {
+    publish: async (document: typeof doc) => {
+      await plane.push(null, document, 'refuse', { actor: 'admin' });
+      return (await store.latestPolicy())!;
+    },
+    latest: () => store.latestPolicy(),
+  };
+  return { store, identity, policies, distribution, stations, published, root };
 }
 const doc = {
   format: 'vigil-policy/1' as const,
@@ -30,7 +36,7 @@ const doc = {
 
 describe('station key registry', () => {
   it('register and revoke publish new policy versions carrying the keys; both are audited', async () => {
-    const { store, policies, stations, delivered } = setup();
+    const { store, policies, distribution, stations, published } = await setup();
     const a = generateEd25519KeyPair();
     const b = generateEd25519KeyPair();
     // No policy yet: the key is stored, and the first publication carries it.
@@ -39,14 +45,14 @@ describe('station key registry', () => {
       deliveredTo: 0,
       station: { id: 'library', keyId: keyId(a.publicKey) },
     });
-    const first = await policies.publish(doc, 'admin', 30);
+    const first = await policies.publish(doc);
     expect(first.bundle.payload.stations).toEqual({ trusted: [{ id: 'library', publicKey: a.publicKey, keyId: keyId(a.publicKey) }], revoked: [] });
 
     const reg = await stations.register('lab', b.publicKey, 'sm');
-    expect(reg).toMatchObject({ version: 2, deliveredTo: 3 });
+    expect(reg).toMatchObject({ version: 2, deliveredTo: 0 });
     const rev = await stations.revoke('lab', 'sm');
     expect(rev).toMatchObject({ version: 3, station: { revokedBy: 'sm', revokedAt: expect.any(String) } });
-    expect(delivered).toEqual([2, 3]);
+    expect(published).toEqual([1, 2, 3]);
     const latest = (await policies.latest())!;
     expect(latest.document).toEqual(first.document); // the same document, re-signed
     expect(latest.bundle.payload.stations!.trusted.map((s) => s.id)).toEqual(['library']);
@@ -54,7 +60,8 @@ describe('station key registry', () => {
       { id: 'lab', publicKey: b.publicKey, keyId: keyId(b.publicKey), revokedAt: rev.station.revokedAt },
     ]);
     // Renewals and ordinary pushes carry the registry too.
-    expect((await policies.reissue('renewal'))!.bundle.payload.stations).toEqual(latest.bundle.payload.stations);
+    expect(await distribution.renewAll()).toMatchObject({ version: 4 });
+    expect((await policies.latest())!.bundle.payload.stations).toEqual(latest.bundle.payload.stations);
 
     const audit = (await store.listAudit(50)).filter((e) => e.action.startsWith('station.'));
     expect(audit.map((e) => [e.action, e.actor, e.target, e.detail])).toEqual([
@@ -65,8 +72,8 @@ describe('station key registry', () => {
   });
 
   it('refuses duplicates, re-registering a revoked key, unknown and repeated revocations, changing nothing', async () => {
-    const { stations, policies } = setup();
-    await policies.publish(doc, 'admin', 30);
+    const { stations, policies } = await setup();
+    await policies.publish(doc);
     const a = generateEd25519KeyPair();
     await stations.register('library', a.publicKey, 'admin');
     await expect(stations.register('library', generateEd25519KeyPair().publicKey, 'admin')).rejects.toMatchObject({
@@ -86,8 +93,8 @@ describe('station key registry', () => {
   });
 
   it('a device cannot be rolled back to a bundle that still trusted a revoked key, nor fed an edited one', async () => {
-    const { identity, policies, stations } = setup();
-    await policies.publish(doc, 'admin', 30);
+    const { identity, policies, stations } = await setup();
+    await policies.publish(doc);
     const lab = generateEd25519KeyPair();
     await stations.register('lab', lab.publicKey, 'admin');
     const trustingBundle = (await policies.latest())!.bundle;

@@ -1,11 +1,24 @@
 import type { Logger } from '../../shared/node/log.js';
-import { policyDigest } from '../../shared/node/policy-verify.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { DeviceViews } from '../device-views.js';
 import type { AupStore, DeviceStore, PolicyStore } from '../store/store.js';
 import type { EventRouter, Frame, FrameContext } from './event-router.js';
 
 const MAX_PLAUSIBLE_POLICY_LAG = 10_000;
+
+/** What the device's hello and status are checked against (policy distribution and the plane). */
+export interface DevicePolicyView {
+  /** Whether the device holds a bundle this console did not sign under that version (null: nothing to compare with). */
+  conflicts(version: number, digest: string | null): boolean | null;
+  /** The highest version offered to any device now. */
+  currentVersion(): number | null;
+  /** The AUP variant of the policy the device is offered. */
+  aupVariantOf(deviceId: string): Promise<string | undefined>;
+  /** Re-signs every bundle under a new version (Maintenance, rate-limited). */
+  reissueForConflict(): Promise<void>;
+  /** The device reports another hostname than the console knows: hostname rules are checked again. */
+  hostnameChanged(deviceId: string, hostname: string): Promise<void>;
+}
 const HEARTBEAT_FLUSH_MS = 5000;
 
 /**
@@ -18,10 +31,9 @@ export class DeviceSync {
   private readonly flushTimer: NodeJS.Timeout;
 
   constructor(
-    private readonly store: DeviceStore & PolicyStore & AupStore,
+    private readonly store: DeviceStore & Pick<PolicyStore, 'raisePolicyFloor'> & AupStore,
     private readonly views: DeviceViews,
-    /** Re-signs and broadcasts the current policy under a new version (Maintenance, rate-limited). */
-    private readonly reissueForConflict: () => Promise<void>,
+    private readonly policy: DevicePolicyView,
     private readonly log: Logger,
   ) {
     this.flushTimer = setInterval(() => void this.flushLastSeen(), HEARTBEAT_FLUSH_MS);
@@ -35,7 +47,9 @@ export class DeviceSync {
       .onFrame('hello', (ctx, frame) => this.hello(ctx, frame))
       .onFrame('heartbeat', (ctx) => void this.lastSeen.set(ctx.deviceId, ctx.receivedAt))
       .onFrame('status', async ({ deviceId, receivedAt }, { status }) => {
+        const before = await this.store.getDevice(deviceId);
         await this.store.saveStatus(deviceId, status, receivedAt);
+        if (before && before.hostname !== status.hostname) await this.policy.hostnameChanged(deviceId, status.hostname);
         await this.views.status(deviceId, status, receivedAt);
         await this.views.refresh(deviceId);
       })
@@ -62,19 +76,22 @@ export class DeviceSync {
     const { deviceId, receivedAt } = ctx;
     this.views.capabilities(deviceId, message.capabilities);
     await this.store.markOnline(deviceId, receivedAt, message.agentVersion);
-    const latest = await this.store.latestPolicy();
-    const variant = latest?.document.aup?.variant;
+    const variant = await this.policy.aupVariantOf(deviceId);
     const aup = variant ? await this.store.latestAup(variant) : null;
     if (aup) ctx.reply({ v: PROTOCOL_VERSION, type: 'aup', aup: aup.signed });
-    // A device behind is offered the current policy by PolicyDistribution (a notice, or a frame that fits).
-    if (latest && message.policyVersion === latest.version && message.policyDigest !== policyDigest(latest.bundle.payload)) {
+    // A device behind is offered its group set's policy by PolicyDistribution (a notice, or a frame that fits).
+    if (message.policyVersion !== null && this.policy.conflicts(message.policyVersion, message.policyDigest)) {
       // Same number, different content: the console re-used a version (restored backup).
-      this.log.warn('device holds a different bundle under the current version number; reissuing the policy', { deviceId, version: latest.version });
-      await this.reissueForConflict();
+      this.log.warn('device holds a different bundle under the current version number (this console signed other content under it); reissuing the policy', {
+        deviceId,
+        version: message.policyVersion,
+      });
+      await this.policy.reissueForConflict();
     }
     if (message.policyVersion !== null) {
       await this.store.setPolicyVersion(deviceId, message.policyVersion);
-      const known = latest?.version ?? 0;
+      const current = this.policy.currentVersion();
+      const known = current ?? 0;
       // A device cannot prove the version it claims, so a claim far beyond anything plausible
       // (a restore lags by a few versions, not thousands) is logged and ignored.
       if (message.policyVersion > known + MAX_PLAUSIBLE_POLICY_LAG) {
@@ -89,7 +106,7 @@ export class DeviceSync {
           {
             deviceId,
             deviceVersion: message.policyVersion,
-            consoleVersion: latest?.version ?? null,
+            consoleVersion: current,
           },
         );
       }

@@ -2,40 +2,50 @@ import { z } from 'zod';
 import type { Logger } from '../../shared/node/log.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { ConsoleBus } from '../bus/bus.js';
+import type { PolicyChangeNotice } from '../policies/distribution-port.js';
 import type { PolicyDistribution } from '../policies/distribution.js';
-import type { AupStore, PolicyStore } from '../store/store.js';
+import type { PolicyPlane } from '../policies/plane.js';
+import type { AupStore } from '../store/store.js';
 
-const PolicyNotice = z.strictObject({ version: z.number().int().positive() });
+/** The policy side of this process, which a change made by another process must reach. */
+export interface PolicyParts {
+  plane: Pick<PolicyPlane, 'forgetPlacements'>;
+  distribution: Pick<PolicyDistribution, 'catchUp' | 'holdsAny'>;
+  /** The AUP variant of the policy a device is offered (its group set's). */
+  aupVariantOf(deviceId: string): Promise<string | undefined>;
+}
+
+const PolicyNotice = z.strictObject({ devices: z.array(z.string().min(1).max(128)).max(1000).optional() });
 const AupNotice = z.strictObject({ variant: z.string().min(1).max(64), version: z.number().int().positive() });
 const DisconnectNotice = z.strictObject({ deviceId: z.string().min(1).max(128), code: z.number().int().min(1000).max(4999), reason: z.string().max(120) });
 
 /**
- * What one console process publishes that every process must pass to its own devices: a new
- * policy (the notice names the version; each process reads the signed bundle from the shared
- * database and hands it to its PolicyDistribution, the same call as the publishing process),
- * a new AUP, and a device cut off (revoked, uninstalled). Nothing durable is on the bus: a
- * process that misses a notice still offers the current policy and AUP at the device's next hello.
+ * What one console process publishes that every process must pass to its own devices: a policy
+ * change (each process takes the group sets' bundles the other signed from the shared database
+ * and offers its own devices what their sets now have), a new AUP, and a device cut off (revoked,
+ * uninstalled). Nothing durable is on the bus: a process that misses a notice still offers the
+ * current policy and AUP at the device's next hello.
  */
 export class ClusterBroadcasts {
   private readonly unsubscribe: (() => void)[];
 
   constructor(
     private readonly bus: ConsoleBus,
-    private readonly store: Pick<PolicyStore, 'latestPolicy'> & Pick<AupStore, 'latestAup'>,
+    private readonly store: Pick<AupStore, 'latestAup'>,
     private readonly hub: Pick<AgentHub, 'broadcastAup' | 'disconnect'>,
-    private readonly distribution: Pick<PolicyDistribution, 'broadcastPolicy'>,
+    private readonly policy: PolicyParts,
     private readonly log: Logger,
   ) {
     this.unsubscribe = [
-      bus.subscribe('vigil.policy', PolicyNotice, (m) => this.onPolicy(m.version)),
+      bus.subscribe('vigil.policy', PolicyNotice, (m) => this.onPolicy(m)),
       bus.subscribe('vigil.aup', AupNotice, (m) => this.onAup(m.variant, m.version)),
       bus.subscribe('vigil.disconnect', DisconnectNotice, (m) => this.hub.disconnect(m.deviceId, m.code, m.reason)),
     ];
   }
 
-  /** After this process delivered policy `version` to its own devices. */
-  policyPublished(version: number): void {
-    this.bus.publish('vigil.policy', { version });
+  /** After this process signed bundles or moved devices between group sets, and told its own devices. */
+  policyChanged(change: PolicyChangeNotice): void {
+    this.bus.publish('vigil.policy', change);
   }
 
   /** After this process sent a new AUP to its own devices. */
@@ -53,20 +63,22 @@ export class ClusterBroadcasts {
     for (const stop of this.unsubscribe) stop();
   }
 
-  private async onPolicy(version: number): Promise<void> {
-    const latest = await this.store.latestPolicy();
-    // A later policy may already have replaced it; that one's own notice follows.
-    if (!latest || latest.version !== version) return;
-    const sent = await this.distribution.broadcastPolicy(latest.bundle);
-    const variant = latest.document.aup?.variant;
-    const aup = variant ? await this.store.latestAup(variant) : null;
-    if (aup) await this.hub.broadcastAup(aup.signed);
-    this.log.info("passed a policy published by another console process to this process's devices", { version, sentTo: sent });
+  private async onPolicy(change: PolicyChangeNotice): Promise<void> {
+    const { plane, distribution, aupVariantOf } = this.policy;
+    // Devices another process enrolled or moved matter here only if this process holds one.
+    if (change.devices && !distribution.holdsAny(change.devices)) return;
+    plane.forgetPlacements();
+    const { notified, variants } = await distribution.catchUp(change.devices);
+    for (const variant of variants) {
+      const aup = await this.store.latestAup(variant);
+      if (aup) await this.hub.broadcastAup(aup.signed, aupVariantOf);
+    }
+    this.log.info("passed a policy change made by another console process to this process's devices", { notified });
   }
 
   private async onAup(variant: string, version: number): Promise<void> {
     const aup = await this.store.latestAup(variant);
     if (!aup || aup.version !== version) return;
-    await this.hub.broadcastAup(aup.signed);
+    await this.hub.broadcastAup(aup.signed, this.policy.aupVariantOf);
   }
 }

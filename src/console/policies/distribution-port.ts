@@ -35,3 +35,13 @@ export interface PolicyPlaneView {
   /** The console-wide policy version counter: strictly above every version issued before, across restarts. */
   nextVersion(): Promise<number>;
 }
+
+/**
+ * What one console process tells the others after a policy change (cluster/broadcasts.ts):
+ * `devices` names the devices whose group set may have changed (enrolment, hostname, a group
+ * edit that moved a few); without it, bundles were signed or placements changed broadly, and
+ * every process checks every device it holds.
+ */
+export interface PolicyChangeNotice {
+  devices?: string[];
+}

@@ -5,59 +5,53 @@ import type { Logger } from '../../shared/node/log.js';
 import { noticeFor } from '../../shared/node/policy-bundle-codec.js';
 import type { PolicyBundle } from '../../shared/policy.js';
 import { POLICY_FETCH_CAPABILITY, type PolicyAvailableMessage } from '../../shared/policies/delivery.js';
-import { groupSetKey } from '../../shared/policies/merge.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { SerialQueue } from '../../shared/serial-queue.js';
 import type { EventRouter } from '../agent-link/event-router.js';
+import type { PolicyStore } from '../store/store.js';
 import { answerPolicyFetch } from './agent-fetch.js';
-import type { PolicyModel, PolicyPublisher, PublicationPlan } from './publisher.js';
+import type { DistributionResult, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
+import type { PolicyModel, PolicyPublisher, PublicationPlan, SignedSet } from './publisher.js';
+import type { PreallocatedVersions } from './version-slot.js';
 
 /**
  * Gets every signed policy to the devices it applies to, whatever its size (docs/policies.md
- * "Delivery at any size"). A connected device that announced the `policy-fetch` capability is
- * sent a `policy.available` notice (a few hundred bytes) and fetches the compressed bundle, or a
- * delta from what it holds, over HTTP with its device key; the bytes come from the publisher's
- * caches, so a rollout to thousands of devices compresses and signs each group set once. An agent
+ * "Delivery at any size"): one bundle per group set, signed by the publisher at one version per
+ * change. A connected device that announced the `policy-fetch` capability is sent a
+ * `policy.available` notice (a few hundred bytes) and fetches the compressed bundle, or a delta
+ * from what it holds, over HTTP with its device key; the bytes come from the publisher's caches,
+ * so a rollout to thousands of devices compresses and signs each group set once. An agent
  * without the capability is sent the bundle in a `policy` frame only when the frame fits the frame
  * limit: a bigger frame would make it drop the link and reconnect in a loop, so it is withheld,
  * counted and logged.
  *
- * This is the seam the policy plane calls (PolicyDistributionPort): it prepares and commits
- * publications over group sets and says when a device moved. Until groups exist, every device is
- * in one group set (ALL_DEVICES) and today's single signed policy is adopted as its bundle.
+ * The policy plane calls it through PolicyDistributionPort (prepare, commit, deviceMoved) and
+ * tells it each device's group set and the next version (PolicyPlaneView). Signed sets are stored
+ * (a restarted console offers the same bundles), and a device holding a version at or above its
+ * set's (it moved from a set signed later) gets the set signed again, higher: rollback
+ * protection holds across moves.
  */
-export interface PolicyDistributionPort {
-  /** Merges every group set and checks the limits, changing nothing (throws PolicyLimitError naming the limit). */
-  prepare(model: PolicyModel, groupSets: Map<string, readonly string[]>): Promise<PublicationPlan>;
-  /** Signs the group sets the plan changes (one new version) and tells their connected devices. */
-  commit(plan: PublicationPlan): Promise<{ changedKeys: string[]; notified: number; version: number | null }>;
-  /** The device's group set changed (group, token or device edit): tells it now if it is connected. */
-  deviceMoved(deviceId: string): Promise<boolean>;
-}
-
-export interface GroupSetPlace {
-  key: string;
-  groups: readonly string[];
-}
-
-/** The one group set of a console without groups: every device, no group that matters. */
-export const ALL_DEVICES: GroupSetPlace = { key: groupSetKey([], new Set()), groups: [] };
-
 export interface DistributionDeps {
   publisher: PolicyPublisher;
   hub: { sendTo(deviceId: string, message: PolicyAvailableMessage): boolean; sendText(deviceId: string, text: string): boolean };
-  /** The device's current group set (the plane's membership; today ALL_DEVICES for every device). */
-  groupSetOf(deviceId: string): GroupSetPlace | null | Promise<GroupSetPlace | null>;
+  /** The plane: each device's group set (called for every notice and fetch: the plane caches it). */
+  plane: Pick<PolicyPlaneView, 'groupSetOf'>;
+  /** The versions the publisher signs at, allocated from the plane's counter before each signing. */
+  versions: PreallocatedVersions;
+  store: Pick<PolicyStore, 'savePolicySets' | 'listPolicySets'>;
   /** The enrolled key of a device that is neither unknown nor revoked (fetch authentication). */
   publicKeyOf(deviceId: string): Promise<string | null>;
+  /**
+   * The published content changes by itself at the plan's nextChangeAt (a rule's expiry): the
+   * plane publishes again then (PolicyPlane.republish).
+   */
+  onContentDue(): Promise<unknown>;
+  /** Tells dashboards a version was published and sends the AUP of a variant a changed set uses. */
+  published?(version: number, aupVariants: string[]): Promise<void>;
   log: Logger;
   /** Frames larger than this are never sent (the agent's frame limit). */
   frameLimitBytes?: number;
-  /**
-   * Whether a device holding a newer version than its group set's bundle gets that set signed
-   * again, higher (devices moving between group sets). Off while the single policy's versions
-   * come from the store: a device ahead of it (a restored backup) waits for the next push.
-   */
-  resignForDevicesAhead?: boolean;
+  now?: () => Date;
 }
 
 /** Counters shown at GET /api/v1/stats: every withheld policy is counted. */
@@ -79,8 +73,14 @@ interface Connected {
 /** Devices told per event-loop turn during a rollout, so the console keeps serving dashboards. */
 const NOTICES_PER_TURN = 200;
 
+/** Longest wait between checks for content that changes by itself (timers cannot wait years). */
+const MAX_CONTENT_WAIT_MS = 3600_000;
+
 export class PolicyDistribution implements PolicyDistributionPort {
   private readonly devices = new Map<string, Connected>();
+  private fleetKey: string | null = null;
+  private contentTimer: NodeJS.Timeout | null = null;
+  private readonly signings = new SerialQueue();
   /** The legacy `policy` frame per digest, serialised once. */
   private readonly frames = new Map<string, string>();
   readonly stats: DistributionStats = { noticesSent: 0, framesSent: 0, framesWithheld: 0, bundlesServed: 0, deltasServed: 0, fetchesRefused: 0 };
@@ -100,7 +100,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
       .onFrame('policy.ack', async ({ deviceId }, { version }) => {
         const device = this.devices.get(deviceId);
         if (!device) return;
-        const place = await this.deps.groupSetOf(deviceId);
+        const place = await this.deps.plane.groupSetOf(deviceId);
         const current = place ? this.deps.publisher.current(place.key) : undefined;
         device.held = { version, digest: current?.version === version ? current.digest : null };
       })
@@ -113,11 +113,12 @@ export class PolicyDistribution implements PolicyDistributionPort {
     return this.deps.publisher.prepare(model, groupSets);
   }
 
-  async commit(plan: PublicationPlan): Promise<{ changedKeys: string[]; notified: number; version: number | null }> {
-    const changedKeys = await this.deps.publisher.commit(plan);
-    // One version for every set a commit signs.
-    const version = changedKeys.length > 0 ? this.deps.publisher.current(changedKeys[0]!)!.version : null;
-    return { changedKeys, notified: await this.notify(new Set(changedKeys)), version };
+  async commit(plan: PublicationPlan): Promise<DistributionResult> {
+    if (plan.fleetKey !== undefined) this.fleetKey = plan.fleetKey;
+    const changedKeys = plan.changed.length > 0 ? await this.signing(() => this.deps.publisher.commit(plan)) : [];
+    this.watchContent();
+    if (changedKeys.length === 0) return { changedKeys, notified: 0, version: null };
+    return this.signed(changedKeys);
   }
 
   deviceMoved(deviceId: string): Promise<boolean> {
@@ -125,12 +126,92 @@ export class PolicyDistribution implements PolicyDistributionPort {
   }
 
   /**
-   * Today's single policy: the bundle PolicyService signed and stored becomes the bundle of every
-   * device's group set, and connected devices are told. Returns how many were sent something.
+   * Offers again the bundles a previous run of the console signed (stored with each signing), so
+   * devices keep what they hold and deltas start from it. The plane then publishes, which signs
+   * only the sets whose content changed meanwhile.
    */
-  async broadcastPolicy(bundle: PolicyBundle): Promise<number> {
-    this.deps.publisher.adopt(ALL_DEVICES.key, ALL_DEVICES.groups, bundle);
-    return this.notify(new Set([ALL_DEVICES.key]));
+  async restore(): Promise<number> {
+    const stored = await this.deps.store.listPolicySets();
+    for (const set of stored) this.deps.publisher.adopt(set.key, set.groups, set.bundle, set);
+    return stored.length;
+  }
+
+  /**
+   * Signs every group set again at a new version and tells devices: before bundles expire, when the
+   * scan-station keys they carry change, or when a device holds a different bundle under a version
+   * this console issued. Returns the version, or null when nothing is published yet.
+   */
+  async renewAll(): Promise<DistributionResult> {
+    // Nothing published yet: nothing to renew (and no version used up).
+    if (this.deps.publisher.all().length === 0) return { changedKeys: [], notified: 0, version: null };
+    const keys = await this.signing(() => this.deps.publisher.renewAll());
+    return keys.length === 0 ? { changedKeys: [], notified: 0, version: null } : this.signed(keys);
+  }
+
+  /** True when some group set's bundle has less than a third of its lifetime left. */
+  needsRenewal(now = this.now()): boolean {
+    return this.deps.publisher.all().some(({ payload }) => {
+      const issued = Date.parse(payload.issuedAt);
+      const expires = Date.parse(payload.expiresAt);
+      return expires - now.getTime() < (expires - issued) / 3;
+    });
+  }
+
+  /**
+   * Whether a device claiming `version` with `digest` holds something this console did not sign
+   * under that number (a console restored from a backup reissued it): null when the console keeps
+   * no bundle of that version to compare with.
+   */
+  conflicts(version: number, digest: string | null): boolean | null {
+    const ours = this.deps.publisher.digestsAt(version);
+    if (ours.length === 0 || digest === null) return null;
+    return !ours.includes(digest);
+  }
+
+  /** The highest version offered to any group set now (null before the first publication). */
+  currentVersion(): number | null {
+    const versions = this.deps.publisher.all().map((s) => s.version);
+    return versions.length > 0 ? Math.max(...versions) : null;
+  }
+
+  /** What a device is offered now: its group set's bundle. */
+  async bundleFor(deviceId: string): Promise<SignedSet | null> {
+    const place = await this.deps.plane.groupSetOf(deviceId);
+    return (place && this.deps.publisher.current(place.key)) ?? null;
+  }
+
+  stop(): void {
+    if (this.contentTimer) clearTimeout(this.contentTimer);
+    this.contentTimer = null;
+  }
+
+  /** Whether this process holds a connection of any of these devices. */
+  holdsAny(deviceIds: readonly string[]): boolean {
+    return deviceIds.some((id) => this.devices.has(id));
+  }
+
+  /**
+   * After another console process changed policy (a shared database): takes the bundles it signed
+   * and stored, then offers each device this process holds (`only` those, if named) what its group
+   * set now has. Returns the AUP variants of the bundles taken, whose texts go out too.
+   */
+  async catchUp(only?: readonly string[]): Promise<{ notified: number; variants: string[] }> {
+    const variants = new Set<string>();
+    for (const set of await this.deps.store.listPolicySets()) {
+      const current = this.deps.publisher.current(set.key);
+      if (current && current.version >= set.bundle.payload.version) continue;
+      const taken = this.deps.publisher.adopt(set.key, set.groups, set.bundle, set);
+      const variant = taken.payload.policy.aup?.variant;
+      if (variant) variants.add(variant);
+    }
+    this.watchContent();
+    let notified = 0;
+    let turn = 0;
+    for (const deviceId of only ?? [...this.devices.keys()]) {
+      if (await this.offer(deviceId)) notified++;
+      if (++turn % NOTICES_PER_TURN === 0) await yieldToEvents();
+    }
+    return { notified, variants: [...variants] };
   }
 
   /** A technician's "refresh policy": the device is told of its current bundle even if it holds it. */
@@ -151,7 +232,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
     const answer = await answerPolicyFetch(path, req.headers.authorization, {
       publisher: this.deps.publisher,
       publicKeyOf: (id) => this.deps.publicKeyOf(id),
-      groupSetOf: async (id) => (await this.deps.groupSetOf(id))?.key ?? null,
+      groupSetOf: async (id) => (await this.deps.plane.groupSetOf(id))?.key ?? null,
     });
     if (answer.status !== 200) {
       this.stats.fetchesRefused++;
@@ -162,11 +243,67 @@ export class PolicyDistribution implements PolicyDistributionPort {
     res.end(answer.body);
   }
 
+  /**
+   * Signs at a newly allocated version and stores what was signed, one signing at a time: a set
+   * signed again for one device while a change signs every set must not end up lower than what
+   * that device was sent, nor be stored in the wrong order.
+   */
+  private signing(sign: () => Promise<string[]>): Promise<string[]> {
+    return this.signings.run(async () => {
+      const keys = await this.deps.versions.around(sign);
+      await this.persist(keys.map((key) => this.deps.publisher.current(key)!));
+      return keys;
+    });
+  }
+
+  /** After a signing: tells dashboards and devices. */
+  private async signed(keys: string[]): Promise<DistributionResult> {
+    const sets = keys.map((key) => this.deps.publisher.current(key)!);
+    // One version for every set a signing signs.
+    const version = sets[0]!.version;
+    await this.deps.published?.(version, [...new Set(sets.flatMap((s) => s.payload.policy.aup?.variant ?? []))]);
+    return { changedKeys: keys, notified: await this.notify(new Set(keys)), version };
+  }
+
+  private async persist(sets: SignedSet[]): Promise<void> {
+    if (sets.length === 0) return;
+    const fleet = sets.find((s) => s.key === this.fleetKey);
+    await this.deps.store.savePolicySets(
+      sets.map((s) => ({ key: s.key, groups: [...s.groups], bundle: { payload: s.payload, signature: s.signature }, contentDigest: s.contentDigest, nextChangeAt: s.nextChangeAt })),
+      fleet
+        ? {
+            version: fleet.version,
+            bundle: { payload: fleet.payload, signature: fleet.signature },
+            document: fleet.payload.policy,
+            publishedBy: 'console:policy-plane',
+            publishedAt: fleet.payload.issuedAt,
+          }
+        : null,
+    );
+  }
+
+  /** Publishes again when the earliest published set's content changes by itself (a rule expires). */
+  private watchContent(): void {
+    this.stop();
+    const next = Math.min(...this.deps.publisher.all().map((s) => (s.nextChangeAt ? Date.parse(s.nextChangeAt) : Infinity)));
+    if (!Number.isFinite(next)) return;
+    const wait = Math.min(MAX_CONTENT_WAIT_MS, Math.max(0, next - this.now().getTime()));
+    this.contentTimer = setTimeout(() => {
+      this.contentTimer = null;
+      this.deps.onContentDue().catch((error: unknown) => this.deps.log.error('could not publish the policy again when its content was due to change', { error }));
+    }, wait + 50);
+    this.contentTimer.unref();
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
   private async notify(keys: ReadonlySet<string>): Promise<number> {
     let sent = 0;
     let turn = 0;
     for (const deviceId of [...this.devices.keys()]) {
-      const place = await this.deps.groupSetOf(deviceId);
+      const place = await this.deps.plane.groupSetOf(deviceId);
       if (!place || !keys.has(place.key)) continue;
       if (await this.offer(deviceId)) sent++;
       if (++turn % NOTICES_PER_TURN === 0) await yieldToEvents();
@@ -177,12 +314,13 @@ export class PolicyDistribution implements PolicyDistributionPort {
   /** Tells one connected device of its group set's bundle, if it does not hold it. */
   private async offer(deviceId: string, force = false): Promise<boolean> {
     const device = this.devices.get(deviceId);
-    const place = device && (await this.deps.groupSetOf(deviceId));
-    const set = place ? this.deps.publisher.current(place.key) : undefined;
+    const place = device && (await this.deps.plane.groupSetOf(deviceId));
+    let set = place ? this.deps.publisher.current(place.key) : undefined;
     if (!device || !place || !set) return false;
     const { held } = device;
-    const ahead = held.version !== null && held.version >= set.version;
-    if (!force && (held.digest === set.digest || (ahead && !this.deps.resignForDevicesAhead))) return false;
+    if (!force && held.digest === set.digest) return false;
+    // A device holding this version or a later one would keep what it holds: sign its set higher.
+    if (held.version !== null && held.version >= set.version && held.digest !== set.digest) set = await this.resign(place.key, held);
     if (device.fetches) {
       const notice = force ? noticeFor((await this.deps.publisher.bundleBytes(set.digest))!) : await this.deps.publisher.noticeFor(place.key, held);
       if (!notice || !this.deps.hub.sendTo(deviceId, notice)) return false;
@@ -204,6 +342,20 @@ export class PolicyDistribution implements PolicyDistributionPort {
     if (!this.deps.hub.sendText(deviceId, frame)) return false;
     this.stats.framesSent++;
     return true;
+  }
+
+  private async resign(key: string, held: { version: number | null }): Promise<SignedSet> {
+    const { publisher } = this.deps;
+    const was = publisher.current(key)!.version;
+    // Another device's offer may have had it signed higher meanwhile: then there is nothing to sign.
+    await this.signing(async () => {
+      if (held.version === null || held.version < publisher.current(key)!.version) return [];
+      publisher.resign(key);
+      return [key];
+    });
+    const now = publisher.current(key)!;
+    if (now.version !== was) this.deps.log.info('signed a group set again, higher, for a device that holds a later version', { version: now.version, was });
+    return now;
   }
 
   private frameFor(digest: string, bundle: PolicyBundle): string {

@@ -47,7 +47,8 @@ export function membershipsIn(state: PlaneState, device: DeviceFacts): Membershi
 export function modelOf(state: PlaneState): PolicyModel | null {
   if (!state.assignments) return null;
   const policies = new Map<string, PolicyContent>([...state.policies].map(([name, p]) => [name, p.content]));
-  return { policies, assignments: state.assignments };
+  const titles = new Map([...state.policies].map(([name, p]) => [name, { displayName: p.displayName, ...(p.description ? { description: p.description } : {}) }]));
+  return { policies, assignments: state.assignments, titles };
 }
 
 /**
@@ -58,7 +59,13 @@ export function groupSets(state: PlaneState): { byDevice: Map<string, string>; s
   const model = modelOf(state);
   const matter = model ? groupsThatMatter(model.policies, model.assignments) : new Set<string>();
   const byDevice = new Map<string, string>();
-  const sets = new Map<string, readonly string[]>([[groupSetKey([], matter), []]]);
+  // Always published: the empty set (a device enrolling next gets at least the baseline) and the
+  // fleet's set (only groups every device is in), whose bundle is the fleet's published policy.
+  const universal = universalGroups(state).filter((g) => matter.has(g));
+  const sets = new Map<string, readonly string[]>([
+    [groupSetKey([], matter), []],
+    [groupSetKey(universal, matter), universal],
+  ]);
   for (const device of state.devices) {
     const groups = membershipsIn(state, device)
       .map((m) => m.group)

@@ -20,7 +20,7 @@ import {
   rollbackRevision,
 } from '../../shared/policies/edits.js';
 import { BASELINE_POLICY, contentFromDocument } from '../../shared/policies/from-document.js';
-import { explainEffectivePolicy, mergeEffectivePolicy, type Explanation } from '../../shared/policies/merge.js';
+import { explainEffectivePolicy, groupSetKey, groupsThatMatter, mergeEffectivePolicy, type Explanation } from '../../shared/policies/merge.js';
 import type { Membership } from '../../shared/policies/membership.js';
 import {
   AssignmentSetSchema,
@@ -35,12 +35,21 @@ import {
   type RuleRecord,
 } from '../../shared/policies/model.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
+import { SerialQueue } from '../../shared/serial-queue.js';
 import type { Ownership } from '../../shared/session.js';
 import { summariseZodError } from '../../shared/zod-errors.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { AuditRecord, PolicyChange, PolicyChangeStore } from '../store/store.js';
-import type { DistributionResult, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
-import { applyChange, groupMembers, groupSets, loadPlaneState, membershipsIn, modelOf, type PlaneState, type PlaneStore } from './plane-state.js';
+import type { DistributionResult, PolicyChangeNotice, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
+import { applyChange, groupMembers, groupSets, loadPlaneState, membershipsIn, modelOf, universalGroups, type PlaneState, type PlaneStore } from './plane-state.js';
+import type { PublicationPlan } from './publisher.js';
+
+/** Marks the group set of devices in no particular group (only universal groups): the fleet's published policy. */
+function fleetPlan(state: PlaneState, plan: PublicationPlan): PublicationPlan {
+  const model = modelOf(state);
+  const matter = model ? groupsThatMatter(model.policies, model.assignments) : new Set<string>();
+  return { ...plan, fleetKey: groupSetKey(universalGroups(state), matter) };
+}
 
 /**
  * The console's policy plane (issue 16, docs/policies.md): device groups, named policies with
@@ -62,9 +71,14 @@ export type PushOutcome =
 /** The group that holds every device (hostname `*`): the approvals policy is assigned to it. */
 export const ALL_DEVICES_GROUP = 'all-devices';
 
+/** Beyond this many moved devices, other processes are told to check every device they hold. */
+const ANNOUNCED_DEVICES_MAX = 1000;
+
 export interface PolicyPlaneDeps {
   store: PlaneStore & PolicyChangeStore;
   distribution: PolicyDistributionPort;
+  /** Tells the other console processes on the same database (cluster/broadcasts.ts). */
+  announce?: (change: PolicyChangeNotice) => void;
   now?: () => Date;
 }
 
@@ -78,8 +92,11 @@ const editError = (error: unknown): never => {
 };
 
 export class PolicyPlane implements PolicyPlaneView {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private readonly now: () => Date;
+  private placement: Promise<ReturnType<typeof groupSets>> | null = null;
+  /** Group sets published since start (every set of the state at each publication). */
+  private readonly published = new Set<string>();
 
   constructor(private readonly deps: PolicyPlaneDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -162,14 +179,28 @@ export class PolicyPlane implements PolicyPlaneView {
     return { memberships, explanation: explainEffectivePolicy(input), effective: merged.document, problems: merged.problems };
   }
 
+  /**
+   * The device's group set. Distribution asks for every notice and fetch (thousands during a
+   * rollout), so the sets are computed once per plane change and kept until the next one.
+   */
   async groupSetOf(deviceId: string): Promise<{ key: string; groups: readonly string[] } | null> {
-    const { byDevice, sets } = groupSets(await this.state());
+    this.placement ??= this.state().then(groupSets);
+    const placement = this.placement;
+    const { byDevice, sets } = await placement.catch((error: unknown) => {
+      if (this.placement === placement) this.placement = null;
+      throw error;
+    });
     const key = byDevice.get(deviceId);
     return key === undefined ? null : { key, groups: sets.get(key)! };
   }
 
   nextVersion(): Promise<number> {
     return this.deps.store.allocatePolicyVersion();
+  }
+
+  /** Another console process changed groups or devices: group sets are computed again when next asked. */
+  forgetPlacements(): void {
+    this.placement = null;
   }
 
   // ------------------------------------------------------------------ groups
@@ -249,9 +280,45 @@ export class PolicyPlane implements PolicyPlaneView {
     });
   }
 
-  /** A device enrolled (or its facts changed): its group set may be new. */
+  /**
+   * A device enrolled, was revoked, or its facts changed (hostname): its group set may be new,
+   * and a set nobody was in may need a bundle.
+   */
   async deviceChanged(deviceId: string): Promise<void> {
-    await this.serially(() => this.deps.distribution.deviceMoved(deviceId));
+    await this.serially(async () => {
+      const state = await this.state();
+      const placement = groupSets(state);
+      this.placement = Promise.resolve(placement);
+      const key = placement.byDevice.get(deviceId);
+      const model = modelOf(state);
+      // Only a set that has no bundle yet needs signing: content changes go through change().
+      if (model && key !== undefined && !this.published.has(key))
+        await this.commitPlan(state, await this.deps.distribution.prepare(model, new Map([[key, placement.sets.get(key)!]])), [key]);
+      await this.deps.distribution.deviceMoved(deviceId);
+      this.deps.announce?.({ devices: [deviceId] });
+    });
+  }
+
+  /**
+   * Publishes the current state with no change stored: at start (a set whose stored bundle is
+   * out of date is signed again) and when published content changes by itself (a rule expired).
+   */
+  republish(): Promise<DistributionResult> {
+    return this.serially(async () => this.publish(await this.state()));
+  }
+
+  private async publish(state: PlaneState): Promise<DistributionResult> {
+    const model = modelOf(state);
+    if (!model) return { changedKeys: [], notified: 0, version: null };
+    const { sets } = groupSets(state);
+    return this.commitPlan(state, await this.deps.distribution.prepare(model, sets), sets.keys());
+  }
+
+  /** Commits a plan prepared over `keys` of `state`, remembering that those sets have a bundle. */
+  private async commitPlan(state: PlaneState, plan: PublicationPlan, keys: Iterable<string>): Promise<DistributionResult> {
+    const result = await this.deps.distribution.commit(fleetPlan(state, plan));
+    for (const key of keys) this.published.add(key);
+    return result;
   }
 
   // ------------------------------------------------------------------ policies
@@ -467,9 +534,7 @@ export class PolicyPlane implements PolicyPlaneView {
 
   /** Runs plane changes one at a time: each reads the state the previous one left. */
   private serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(task);
   }
 
   /**
@@ -499,9 +564,13 @@ export class PolicyPlane implements PolicyPlaneView {
       // Throws PolicyLimitError naming the limit before anything is stored.
       const plan = model ? await this.deps.distribution.prepare(model, after.sets) : null;
       await this.deps.store.applyPolicyChange(change);
-      const result: ChangeResult = plan ? await this.deps.distribution.commit(plan) : { changedKeys: [], notified: 0, version: null };
+      this.placement = null;
+      const result: ChangeResult = plan ? await this.commitPlan(next, plan, after.sets.keys()) : { changedKeys: [], notified: 0, version: null };
       if (change.revisions?.length === 1) result.revision = change.revisions[0]!.revision.revision;
-      for (const [device, key] of after.byDevice) if (before.get(device) !== key) await this.deps.distribution.deviceMoved(device);
+      const moved = [...after.byDevice].filter(([device, key]) => before.get(device) !== key).map(([device]) => device);
+      for (const device of moved) await this.deps.distribution.deviceMoved(device);
+      // Signed bundles are announced by distribution; moves without a signing are announced here.
+      if (moved.length > 0 && result.version === null) this.deps.announce?.(moved.length <= ANNOUNCED_DEVICES_MAX ? { devices: moved } : {});
       if (lateAudit) await this.deps.store.applyPolicyChange({ audit: [lateAudit(result)] });
       return result;
     });

@@ -8,7 +8,7 @@ import type { Signature } from '../../shared/signed.js';
 import type { BundleStations } from '../../shared/usb-policy.js';
 import type { BundleEncoding, PolicyAvailableMessage } from '../../shared/policies/delivery.js';
 import { makeDelta } from '../../shared/policies/delta.js';
-import { mergeEffectivePolicy } from '../../shared/policies/merge.js';
+import { mergeEffectivePolicy, type PolicyTitle } from '../../shared/policies/merge.js';
 import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.js';
 
 /**
@@ -26,7 +26,8 @@ export interface PublisherDeps {
   now(): Date;
   /** Strictly greater than every version issued before, across restarts (the store persists it). */
   nextVersion(): number;
-  lifetimeMs: number;
+  /** How long a bundle signed now is valid (a number, or read at each signing: the push's lifetime setting). */
+  lifetimeMs: number | (() => number);
   stations?(): BundleStations | undefined;
   encoding?: BundleEncoding;
   /** Earlier bundles kept per group set, for deltas to devices a little behind. */
@@ -36,6 +37,8 @@ export interface PublisherDeps {
 export interface PolicyModel {
   policies: ReadonlyMap<string, PolicyContent>;
   assignments: AssignmentSet;
+  /** Policies' display names and descriptions: each effective document takes its main policy's (merge.ts). */
+  titles?: ReadonlyMap<string, PolicyTitle>;
 }
 
 export interface SignedSet {
@@ -53,6 +56,11 @@ export interface SignedSet {
 }
 
 export interface PublicationPlan {
+  /**
+   * The group set of devices in no particular group (only groups every device is in): its bundle
+   * is recorded as the fleet's published policy (GET /api/v1/policies). Set by the plane.
+   */
+  fleetKey?: string;
   changed: { key: string; groups: readonly string[]; document: PolicyBundlePayload['policy']; nextChangeAt: string | null; contentDigest: string }[];
 }
 
@@ -134,7 +142,7 @@ export class PolicyPublisher {
       kind: 'vigil.policy-bundle',
       version,
       issuedAt: issued.toISOString(),
-      expiresAt: new Date(issued.getTime() + this.deps.lifetimeMs).toISOString(),
+      expiresAt: new Date(issued.getTime() + this.lifetimeMs()).toISOString(),
       policy: apps ? { ...document, applications: { ...apps, rules: [], exceptions: [] } } : document,
       ...(stations ? { stations } : {}),
     });
@@ -159,13 +167,17 @@ export class PolicyPublisher {
   }
 
   /**
-   * Serves a bundle signed elsewhere (today's single policy, which PolicyService signs in the
-   * store's transaction) as the bundle of one group set, so it is delivered, compressed, cached
-   * and diffed exactly like one this publisher signed. The payload must be in canonical form
-   * (delta.ts canonicalPayload) for deltas to reproduce it; a bundle not in it is still served
-   * whole.
+   * Serves a bundle signed before (by this console before a restart: distribution stores each
+   * signed set) as the bundle of one group set, so it is delivered, compressed, cached and diffed
+   * exactly like one signed now. The payload must be in canonical form (delta.ts canonicalPayload)
+   * for deltas to reproduce it; a bundle not in it is still served whole.
    */
-  adopt(key: string, groups: readonly string[], bundle: { payload: PolicyBundlePayload; signature: Signature }): SignedSet {
+  adopt(
+    key: string,
+    groups: readonly string[],
+    bundle: { payload: PolicyBundlePayload; signature: Signature },
+    known: { contentDigest?: string; nextChangeAt?: string | null } = {},
+  ): SignedSet {
     const current = this.sets.get(key);
     const text = canonicalJson(bundle.payload, this.memo);
     const digest = sha256Hex(text);
@@ -178,9 +190,48 @@ export class PolicyPublisher {
       size: Buffer.byteLength(text),
       payload: bundle.payload,
       signature: bundle.signature,
-      contentDigest: sha256Hex(canonicalJson(bundle.payload.policy, this.memo)),
-      nextChangeAt: null,
+      // A bundle this publisher signed before a restart: its merge digest says whether content changed since.
+      contentDigest: known.contentDigest ?? sha256Hex(canonicalJson(bundle.payload.policy, this.memo)),
+      nextChangeAt: known.nextChangeAt ?? null,
     });
+  }
+
+  /**
+   * Signs every group set again, unchanged, at one new version: before bundles expire, when the
+   * station keys they carry change, or when a device holds another bundle under a version number
+   * this console issued (a restored backup). Returns the keys signed.
+   */
+  async renewAll(): Promise<string[]> {
+    if (this.sets.size === 0) return [];
+    const version = this.deps.nextVersion();
+    const keys = [...this.sets.keys()];
+    for (const key of keys) {
+      const set = this.sets.get(key)!;
+      this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, version);
+      await yieldToEvents();
+    }
+    return keys;
+  }
+
+  /** Signs one group set's current content again at the next version (a device holds a later one). */
+  resign(key: string): SignedSet {
+    const set = this.sets.get(key)!;
+    return this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
+  }
+
+  /** Every group set's current bundle. */
+  all(): SignedSet[] {
+    return [...this.sets.values()];
+  }
+
+  /** Whether this publisher signed a bundle at this version (current or recent) and which digests it has. */
+  digestsAt(version: number): string[] {
+    return [...this.byDigest.values()].filter((s) => s.version === version).map((s) => s.digest);
+  }
+
+  private lifetimeMs(): number {
+    const { lifetimeMs } = this.deps;
+    return typeof lifetimeMs === 'number' ? lifetimeMs : lifetimeMs();
   }
 
   private install(set: SignedSet): SignedSet {
@@ -219,7 +270,9 @@ export class PolicyPublisher {
     let set = this.sets.get(key);
     if (!set) return null;
     if (held.digest === set.digest) return null;
-    if (held.version !== null && held.version > set.version)
+    // The agent keeps what it holds when offered the same version, so a device that holds another
+    // set's bundle at this version (it moved) needs this one signed higher too.
+    if (held.version !== null && held.version >= set.version)
       set = this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
     const full = (await this.bundleBytes(set.digest))!;
     const delta = held.digest ? await this.deltaBytes(held.digest, set.digest) : undefined;

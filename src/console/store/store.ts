@@ -217,6 +217,8 @@ export interface DeviceStore {
   touchDevices(seen: [id: string, at: string][]): Promise<void>;
   saveStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
   setPolicyVersion(id: string, version: number): Promise<void>;
+  /** The hostname the device reports now (group hostname rules follow it). */
+  setDeviceHostname(id: string, hostname: string): Promise<void>;
 }
 
 /** Device events (never concerns: see ConcernStore). */
@@ -252,6 +254,23 @@ export interface PolicyStore {
    */
   raisePolicyFloor(version: number): Promise<boolean>;
   listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]>;
+  /**
+   * After signing: the bundles of the group sets just signed replace their stored ones, and the
+   * fleet's record (the bundle of the devices in no particular group, numbered with the version it
+   * was signed at, already allocated) is added to the published policies, in one transaction.
+   */
+  savePolicySets(sets: StoredPolicySet[], fleet: PolicyRecord | null): Promise<void>;
+  /** Every group set's bundle as last signed (a console restarting offers these again). */
+  listPolicySets(): Promise<StoredPolicySet[]>;
+}
+
+/** One group set's signed bundle (per-group-set delivery, docs/policies.md). */
+export interface StoredPolicySet {
+  key: string;
+  groups: string[];
+  bundle: PolicyBundle;
+  contentDigest: string;
+  nextChangeAt: string | null;
 }
 
 /** Acceptable-use texts per variant and the receipts devices send for them. */

@@ -1,3 +1,4 @@
+import { APPROVALS_POLICY } from './api.js';
 import type { AppException, AppRule, Applications } from '../app-rules.js';
 import type { CanonicalMemo } from '../canonical-json.js';
 import { canonicalSet } from '../canonical-order.js';
@@ -55,22 +56,28 @@ export interface Explanation {
   excluded: (RuleOrigin & { why: 'out-of-scope' | 'expired' })[];
 }
 
+export interface PolicyTitle {
+  displayName: string;
+  description?: string;
+}
+
 export interface MergeInput {
   /** The device's groups (membership.ts). */
   groups: readonly string[];
   policies: ReadonlyMap<string, PolicyContent>;
   assignments: AssignmentSet;
   now: Date;
-  /** The effective document's `name`; default: the applied policies' names. */
+  /** The effective document's `name`; default: from `titles`, else the applied policies' names. */
   name?: string;
+  /**
+   * Policies' display names and descriptions: the effective document then takes those of the
+   * highest-precedence policy applied that is not the approvals policy (which only carries
+   * approved rules), as a device's user and its technician know it ("Staff laptops", the
+   * baseline's name elsewhere).
+   */
+  titles?: ReadonlyMap<string, PolicyTitle>;
   /** Canonical texts of rules already seen (the console keeps one across merges). */
   memo?: CanonicalMemo;
-  /**
-   * Keep group-scoped rules scoped, for one document every device takes and resolves scope on
-   * itself (the single-document delivery path): no rule is left out as out of scope, and a scoped
-   * rule only shadows rules with the same scope.
-   */
-  keepScope?: boolean;
 }
 
 export class UnknownPolicyError extends Error {
@@ -144,7 +151,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
   for (const { ref, content } of contents) {
     for (const record of content.rules) {
       const { rule } = record;
-      if (rule.groups && !input.keepScope && !rule.groups.some((g) => member.has(g))) {
+      if (rule.groups && !rule.groups.some((g) => member.has(g))) {
         witness?.excluded(record, ref, 'out-of-scope');
         continue;
       }
@@ -153,7 +160,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
         witness?.excluded(record, ref, 'expired');
         continue;
       }
-      const key = input.keepScope && rule.groups ? `${matchKey(rule)}@${JSON.stringify([...new Set(rule.groups)].sort())}` : matchKey(rule);
+      const key = matchKey(rule);
       const owner = claimedBy.get(key);
       if (owner && owner !== ref) {
         witness?.shadowed(record, ref, key, owner);
@@ -163,7 +170,7 @@ function walk(input: MergeInput, witness?: Witness): Walk {
       witness?.included(record, ref, key);
       if (expiry < nextChange) nextChange = expiry;
       // Scope is resolved here, on the console: the device receives only rules that apply to it.
-      const delivered = rule.groups && !input.keepScope ? withoutScope(rule) : rule;
+      const delivered = rule.groups ? withoutScope(rule) : rule;
       if (record.exception) exceptions.push({ rule: delivered, reason: record.reason!, expiresAt: record.expiresAt! });
       else regular.push(delivered);
     }
@@ -229,10 +236,11 @@ function buildDocument(
   rules: AppRule[],
   exceptions: AppException[],
 ): PolicyDocument {
-  const name = input.name ?? defaultName(applied);
+  const title = mainTitle(applied, input.titles);
   const document: PolicyDocument = {
     format: 'vigil-policy/1',
-    name,
+    name: input.name ?? title?.displayName ?? defaultName(applied),
+    ...(title?.description ? { description: title.description } : {}),
     agent: (chosen.get('agent') as PolicyDocument['agent'] | undefined) ?? { heartbeatSeconds: 30, statusSeconds: 60 },
   };
   for (const section of ['aup', 'session', 'usb', 'activity', 'tray'] as const) {
@@ -253,6 +261,12 @@ function buildDocument(
     };
   }
   return document;
+}
+
+function mainTitle(applied: AssignmentRef[], titles?: ReadonlyMap<string, PolicyTitle>): PolicyTitle | undefined {
+  // `applied` is in precedence order, highest first, the baseline last.
+  const main = applied.find((a) => a.policy !== APPROVALS_POLICY) ?? applied.at(-1);
+  return main && titles?.get(main.policy);
 }
 
 function defaultName(applied: AssignmentRef[]): string {

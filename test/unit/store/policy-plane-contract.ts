@@ -147,4 +147,48 @@ export function policyPlaneContract(open: Open): void {
     await again.close();
     await store.close().catch(() => undefined);
   });
+
+  it('policy plane: signed group sets replace their stored ones, survive a restart, and the fleet record is published at its version', async () => {
+    const { store, reopen } = await open();
+    const signature = { alg: 'ed25519' as const, keyId: '0123456789abcdef', value: `${'A'.repeat(86)}==` };
+    const bundle = (version: number, name: string) => ({
+      payload: {
+        kind: 'vigil.policy-bundle' as const,
+        version,
+        issuedAt: at,
+        expiresAt: '2027-01-01T00:00:00.000Z',
+        policy: { format: 'vigil-policy/1' as const, name, agent: { heartbeatSeconds: 30, statusSeconds: 60 } },
+      },
+      signature,
+    });
+    const set = (key: string, version: number, name: string) => ({
+      key,
+      groups: JSON.parse(key) as string[],
+      bundle: bundle(version, name),
+      contentDigest: `d${version}`,
+      nextChangeAt: null,
+    });
+    const v1 = await store.allocatePolicyVersion();
+    await store.savePolicySets([set('[]', v1, 'base'), set('["lab"]', v1, 'lab')], {
+      version: v1,
+      bundle: bundle(v1, 'base'),
+      document: bundle(v1, 'base').payload.policy,
+      publishedBy: 'console:policy-plane',
+      publishedAt: at,
+    });
+    const v2 = await store.allocatePolicyVersion();
+    await store.savePolicySets([{ ...set('["lab"]', v2, 'lab 2'), nextChangeAt: '2027-01-01T00:00:00.000Z' }], null);
+    const again = await reopen();
+    const stored = await again.listPolicySets();
+    expect(stored.map((s) => [s.key, s.groups, s.bundle.payload.version, s.bundle.payload.policy.name, s.contentDigest, s.nextChangeAt])).toEqual([
+      ['["lab"]', ['lab'], v2, 'lab 2', `d${v2}`, '2027-01-01T00:00:00.000Z'],
+      ['[]', [], v1, 'base', `d${v1}`, null],
+    ]);
+    expect(stored[0]!.bundle.signature).toEqual(signature);
+    expect((await again.latestPolicy())!.version).toBe(v1);
+    // Versions stay above every stored one.
+    expect(await again.allocatePolicyVersion()).toBe(v2 + 1);
+    await again.close();
+    await store.close().catch(() => undefined);
+  });
 }

@@ -7,7 +7,6 @@ import { newAgentLinkStats } from '../../../src/console/agent-link/stats.js';
 import { FeedHub } from '../../../src/console/feed.js';
 import { loadOrCreateConsoleIdentity } from '../../../src/console/identity.js';
 import { Maintenance } from '../../../src/console/maintenance.js';
-import { PolicyService } from '../../../src/console/policies.js';
 import { postgresPeriodicLock } from '../../../src/console/store/periodic-lock.js';
 import { openPostgresStore } from '../../../src/console/store/postgres-store.js';
 import { signPolicyBundle } from '../../../src/shared/node/policy-verify.js';
@@ -56,7 +55,21 @@ describe.skipIf(unavailable)('periodic work on one console process at a time (Po
         const hub = new AgentHub(store, identity, new EventRouter(stats, log), stats, log);
         const feed = new FeedHub();
         const lock = postgresPeriodicLock(url);
-        const maintenance = new Maintenance(store, new PolicyService(store, identity), hub, feed, log, {
+        // Renewal as distribution does it, over the shared store: the latest bundle signed again, one version up.
+        const renewal = {
+          needsRenewal: async () => Date.parse((await store.latestPolicy())!.bundle.payload.expiresAt) - Date.now() < 3 * 86400_000,
+          renewAll: async () => {
+            const latest = (await store.latestPolicy())!;
+            const expiresAt = new Date(Date.now() + 10 * 86400_000).toISOString();
+            const record = await store.publishPolicy((version) => ({
+              ...latest,
+              version,
+              bundle: signPolicyBundle({ ...latest.bundle.payload, version, expiresAt }, identity.privateKey, identity.publicKey),
+            }));
+            return { version: record.version, notified: 0 };
+          },
+        };
+        const maintenance = new Maintenance(store, renewal, log, {
           retentionDays: 180,
           closedConcernRetentionDays: 365,
           intervalMs: 3600_000,

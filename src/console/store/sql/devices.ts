@@ -99,6 +99,9 @@ export class SqlDevices implements DeviceStore {
       .where('id', '=', id)
       .execute();
   }
+  async setDeviceHostname(id: string, hostname: string): Promise<void> {
+    await this.db.updateTable('devices').set({ hostname }).where('id', '=', id).execute();
+  }
   async setPolicyVersion(id: string, version: number): Promise<void> {
     await this.db.updateTable('devices').set({ policy_version: version }).where('id', '=', id).execute();
   }

@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import { PolicyBundleSchema, PolicyDocumentSchema } from '../../../shared/policy.js';
-import type { PolicyRecord, PolicyStore } from '../store.js';
+import type { PolicyRecord, PolicyStore, StoredPolicySet } from '../store.js';
 import { LatestRead, type Engine, type StoreDb, type StoreTrx } from './engine.js';
 
 const FLOOR_KEY = 'policy.floor';
@@ -18,16 +19,7 @@ export class SqlPolicies implements PolicyStore {
   async publishPolicy(build: (version: number) => PolicyRecord): Promise<PolicyRecord> {
     const record = await this.engine.allocatingTransaction('policies', async (trx) => {
       const built = build((await highestPolicyVersion(trx)) + 1);
-      await trx
-        .insertInto('policies')
-        .values({
-          version: built.version,
-          bundle: JSON.stringify(built.bundle),
-          document: JSON.stringify(built.document),
-          published_by: built.publishedBy,
-          published_at: built.publishedAt,
-        })
-        .execute();
+      await insertPolicy(trx, built);
       return built;
     });
     this.latest.wrote(record);
@@ -52,6 +44,38 @@ export class SqlPolicies implements PolicyStore {
     return record;
   }
 
+  async savePolicySets(sets: StoredPolicySet[], fleet: PolicyRecord | null): Promise<void> {
+    await this.engine.durableTransaction(async (trx) => {
+      for (const set of sets) {
+        const row = {
+          groups: JSON.stringify(set.groups),
+          version: set.bundle.payload.version,
+          bundle: JSON.stringify(set.bundle),
+          content_digest: set.contentDigest,
+          next_change_at: set.nextChangeAt,
+        };
+        await trx
+          .insertInto('policy_sets')
+          .values({ set_key: set.key, ...row })
+          .onConflict((oc) => oc.column('set_key').doUpdateSet(row))
+          .execute();
+      }
+      if (fleet) await insertPolicy(trx, fleet);
+    });
+    if (fleet) this.latest.wrote(fleet);
+  }
+
+  async listPolicySets(): Promise<StoredPolicySet[]> {
+    const rows = await this.db.selectFrom('policy_sets').selectAll().orderBy('set_key').execute();
+    return rows.map((row) => ({
+      key: row.set_key,
+      groups: z.array(z.string()).parse(JSON.parse(row.groups)),
+      bundle: PolicyBundleSchema.parse(JSON.parse(row.bundle)),
+      contentDigest: row.content_digest,
+      nextChangeAt: row.next_change_at,
+    }));
+  }
+
   async raisePolicyFloor(version: number): Promise<boolean> {
     return this.engine.allocatingTransaction('policies', async (trx) => {
       if (version <= (await highestPolicyVersion(trx))) return false;
@@ -74,6 +98,19 @@ export class SqlPolicies implements PolicyStore {
       publishedAt: row.published_at,
     }));
   }
+}
+
+async function insertPolicy(trx: StoreTrx, record: PolicyRecord): Promise<void> {
+  await trx
+    .insertInto('policies')
+    .values({
+      version: record.version,
+      bundle: JSON.stringify(record.bundle),
+      document: JSON.stringify(record.document),
+      published_by: record.publishedBy,
+      published_at: record.publishedAt,
+    })
+    .execute();
 }
 
 /** The highest version stored or reserved by the floor: new versions are numbered above it. */

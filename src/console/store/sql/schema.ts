@@ -56,6 +56,7 @@ export interface ConsoleTables {
   };
   events: { rowid: Generated<number>; id: string; device_id: string; seq: number; type: string; at: string; received_at: string; body: string };
   policies: { version: number; bundle: string; document: string; published_by: string; published_at: string };
+  policy_sets: { set_key: string; groups: string; version: number; bundle: string; content_digest: string; next_change_at: string | null };
   audit: { id: Generated<number>; at: string; actor: string; action: string; target: string | null; detail: string };
   aups: { variant: string; version: number; signed: string; published_by: string; published_at: string };
   aup_receipts: {
