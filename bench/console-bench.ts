@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { benchArgs, percentile, round } from './args.js';
+import { benchArgs, describeError, percentile, round } from './args.js';
 import { startPostgresCluster } from './postgres-cluster.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { agentLimitProblem, agentsThatFit, openFileLimit } from './open-files.js';
@@ -182,19 +182,3 @@ const figures = {
   node: process.versions.node,
 };
 console.log(JSON.stringify(figures));
-
-/** A message and its causes ("fetch failed" alone does not say that a socket could not be opened). */
-function describeError(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    if (e instanceof Error) {
-      const code = (e as NodeJS.ErrnoException).code;
-      parts.push(code && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
-      e = e.cause;
-    } else {
-      parts.push(String(e));
-      break;
-    }
-  }
-  return parts.join(': ');
-}
