@@ -334,6 +334,19 @@ export class AgentHub {
     this.byDevice.get(deviceId)?.ws.close(code, reason);
   }
 
+  /**
+   * Drops a device's connection because another console process now holds it: closed as
+   * "replaced" and not marked offline (the device is online, elsewhere).
+   */
+  release(deviceId: string): void {
+    const conn = this.byDevice.get(deviceId);
+    if (!conn) return;
+    this.byDevice.delete(deviceId);
+    this.budgets.forget(deviceId);
+    conn.deviceId = null;
+    conn.ws.close(CLOSE.replaced, 'connected to another console process');
+  }
+
   isOnline(deviceId: string): boolean {
     return this.byDevice.has(deviceId);
   }

@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
 import { randomToken, sha256Hex } from '../shared/node/crypto.js';
 import type { Role } from '../shared/roles.js';
+import { InProcessBroker, type ConsoleBus } from './bus/bus.js';
 import { HttpError } from './http/http-error.js';
 import { ConflictError } from './errors.js';
 import type { Principal } from './http/router.js';
@@ -10,6 +12,10 @@ import { SecondFactorService } from './second-factor.js';
 import type { ConsoleStore, SignInMethod, UserRecord } from './store/store.js';
 
 export const SESSION_COOKIE = 'vigil_session';
+
+/** Sign-in outcomes every console process counts, so the limit holds whichever one a guesser lands on. */
+const SIGN_IN_SUBJECT = 'vigil.sign-in';
+const SignInOutcome = z.strictObject({ username: z.string().max(256), ip: z.string().max(64), ok: z.boolean() });
 
 export interface AuthOptions {
   /** Sessions end this long after sign-in, whatever the activity. */
@@ -44,7 +50,11 @@ export class AuthService {
     private readonly store: ConsoleStore,
     private readonly options: AuthOptions = DEFAULT_AUTH_OPTIONS,
     private readonly secondFactor: SecondFactorService = new SecondFactorService(store),
-  ) {}
+    /** Shares failed and successful sign-ins with the other console processes (sessions are in the store). */
+    private readonly bus: ConsoleBus = new InProcessBroker().connect(),
+  ) {
+    bus.subscribe(SIGN_IN_SUBJECT, SignInOutcome, ({ username, ip, ok }) => (ok ? this.byUser.succeed(username) : this.countFailure(username, ip)));
+  }
 
   /** A local account (password) or, with a null password, one that signs in only through the school's provider. */
   async createUser(username: string, password: string | null, role: Role): Promise<void> {
@@ -118,10 +128,16 @@ export class AuthService {
       restricted = await this.secondFactor.requiredFor(user.role);
     }
     this.byUser.succeed(username);
+    this.bus.publish(SIGN_IN_SUBJECT, { username: username.slice(0, 256), ip: ip.slice(0, 64), ok: true });
     return this.issueSession(user, method, restricted);
   }
 
   private fail(username: string, ip: string): void {
+    this.countFailure(username, ip);
+    this.bus.publish(SIGN_IN_SUBJECT, { username: username.slice(0, 256), ip: ip.slice(0, 64), ok: false });
+  }
+
+  private countFailure(username: string, ip: string): void {
     this.byUser.fail(username);
     this.byAddress.fail(ip);
   }

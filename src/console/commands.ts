@@ -4,7 +4,7 @@ import { randomToken } from '../shared/node/crypto.js';
 import type { Logger } from '../shared/node/log.js';
 import type { AgentMessage } from '../shared/protocol.js';
 import { signPayload } from '../shared/node/signing.js';
-import type { AgentHub } from './agent-hub.js';
+import type { CommandRelay } from './cluster/command-relay.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { ConsoleStore } from './store/store.js';
 
@@ -26,8 +26,8 @@ interface Pending {
 
 /**
  * Lock / log off / message commands: signed by the console (purpose `command`) for one device,
- * with a unique id, a nonce and a short expiry; sent only to a device online now; issue and
- * result both go to the audit log. A result is accepted only from the device the command was
+ * with a unique id, a nonce and a short expiry; sent only to a device online now (on this
+ * console process or another); issue and result both go to the audit log. A result is accepted only from the device the command was
  * for, and only once.
  */
 export class CommandService {
@@ -36,9 +36,12 @@ export class CommandService {
   constructor(
     private readonly store: ConsoleStore,
     private readonly identity: ConsoleIdentity,
-    private readonly hub: Pick<AgentHub, 'sendCommand'>,
+    /** Sends to the device here or through the console process that holds it (cluster/command-relay.ts). */
+    private readonly relay: Pick<CommandRelay, 'send' | 'forwardResult' | 'receiveResults'>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    relay.receiveResults((deviceId, result) => this.onResult(deviceId, result));
+  }
 
   async issue(deviceId: string, request: CommandRequest, actor: string, waitMs = 10_000): Promise<IssuedCommand> {
     const now = Date.now();
@@ -61,7 +64,7 @@ export class CommandService {
       const timer = setTimeout(() => resolve(null), waitMs);
       entry.waiters.push((r) => (clearTimeout(timer), resolve(r)));
     });
-    const delivered = this.hub.sendCommand(deviceId, signed);
+    const delivered = await this.relay.send(deviceId, signed);
     await this.audit(actor, 'device.command', deviceId, {
       id: payload.id,
       action: request.action,
@@ -80,6 +83,8 @@ export class CommandService {
   async onResult(deviceId: string, result: CommandResult): Promise<void> {
     const entry = result.id ? this.pending.get(result.id) : undefined;
     if (!entry || entry.deviceId !== deviceId) {
+      // A command this process carried for another console process: its result goes there.
+      if (this.relay.forwardResult(deviceId, result)) return;
       // Refusals of commands we never sent (or sent to someone else) are worth a log line, no more.
       this.log.warn('command result for no command this console sent to that device', {
         deviceId,

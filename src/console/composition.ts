@@ -12,6 +12,11 @@ import { registerAccountRoutes } from './account-routes.js';
 import { AuthService, DEFAULT_AUTH_OPTIONS, SESSION_COOKIE } from './auth.js';
 import { firstRun, type FirstRunSecrets } from './bootstrap.js';
 import { CommandService } from './commands.js';
+import { openConsoleBus } from './bus/open.js';
+import type { ConsoleBus } from './bus/bus.js';
+import { ClusterBroadcasts } from './cluster/broadcasts.js';
+import { CommandRelay } from './cluster/command-relay.js';
+import { ClusterPresence } from './cluster/presence.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
 import { DeviceViews } from './device-views.js';
 import { EnrollmentService } from './devices.js';
@@ -47,6 +52,8 @@ export interface ConsoleConfig {
   dataDir: string;
   /** A postgres:// URL: the store several console processes share. Without it, embedded SQLite in dataDir. */
   database?: string;
+  /** A nats:// URL: the message bus console processes on one `database` share (docs/scaling.md). */
+  bus?: string;
   hub?: Partial<AgentHubOptions>;
   retentionDays?: number;
   /** Days a closed concern is kept (default DEFAULT_CONCERN_RETENTION_DAYS). */
@@ -75,6 +82,7 @@ export interface ConsoleParts {
   log: Logger;
   identity: ConsoleIdentity;
   store: ConsoleStore;
+  bus: ConsoleBus;
   hub: AgentHub;
   distribution: PolicyDistribution;
   http: Router;
@@ -91,30 +99,48 @@ export interface ConsoleParts {
 export async function composeConsole(config: ConsoleConfig): Promise<ConsoleParts> {
   const log = config.log ?? createLogger('console');
   ensurePrivateDir(config.dataDir);
-  const store = await openConsoleStore(config);
+  const bus = await openConsoleBus(config, log.child('bus'));
+  let store: ConsoleStore;
+  try {
+    store = await openConsoleStore(config);
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
   let identity: ConsoleIdentity;
   try {
     identity = store.kind === 'sqlite' ? loadOrCreateConsoleIdentity(config.dataDir) : await loadSharedConsoleIdentity(store, config.dataDir);
   } catch (error) {
     await store.close();
+    await bus.close();
     throw error;
   }
   // One embedded process holds every connection, so none is online at its start. A shared
   // database's other processes still hold theirs: presence there is what each hub knows.
   if (store.kind === 'sqlite') await store.markAllOffline();
   const secondFactor = new SecondFactorService(store);
-  const auth = new AuthService(store, DEFAULT_AUTH_OPTIONS, secondFactor);
+  const auth = new AuthService(store, DEFAULT_AUTH_OPTIONS, secondFactor, bus);
   const secrets = await firstRun(store, auth, config.env ?? process.env);
-  const feed = new FeedHub(200, (p) => auth.isSessionValid(p));
+  const feed = new FeedHub(200, (p) => auth.isSessionValid(p), bus);
 
   const stats = newAgentLinkStats();
   const agentLog = log.child('agents');
   const agentRouter = new EventRouter(stats, agentLog);
   const hub = new AgentHub(store, identity, agentRouter, stats, agentLog, { ...DEFAULT_HUB_OPTIONS, ...config.hub });
+  // Which process holds which device; a device held elsewhere is online here too. Devices of a
+  // process that stops are shown again (offline) by refreshing their views.
+  const relay = new CommandRelay(bus, hub, log.child('commands'));
+  const presence = new ClusterPresence(
+    bus,
+    hub,
+    (id) => relay.release(id),
+    (ids) => void Promise.all(ids.map((id) => views.refresh(id))).catch((error: unknown) => log.error('could not refresh devices', { error })),
+    agentLog.child('presence'),
+  );
   const views = new DeviceViews(
     store,
     feed,
-    (id) => hub.isOnline(id),
+    (id) => presence.isOnline(id),
     log.child('devices'),
     (id) => hub.budgets.droppedFrom(id),
   );
@@ -145,7 +171,13 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   });
   const held = await store.latestPolicy();
   if (held) publisher.adopt(ALL_DEVICES.key, ALL_DEVICES.groups, held.bundle);
-  const deliver = (record: PolicyRecord) => deliverPolicy(store, hub, distribution, feed, record);
+  // Every console process passes a published policy to its own devices (cluster/broadcasts.ts).
+  const broadcasts = new ClusterBroadcasts(bus, store, hub, distribution, agentLog.child('cluster'));
+  const deliver = async (record: PolicyRecord) => {
+    const sent = await deliverPolicy(store, hub, distribution, feed, record);
+    broadcasts.policyPublished(record.version);
+    return sent;
+  };
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
   const policies = new PolicyService(store, identity);
   // The upgrade's data step: today's single policy becomes the baseline (once; see plane-migration.ts).
@@ -166,9 +198,16 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const plane = new PolicyPlane({ store, distribution: new LegacyDistribution({ store, publisher: limitsPublisher, policies, deliver }) });
   const aups = new AupService(store, identity, log.child('aup'));
   const concerns = new ConcernService(store);
-  const commands = new CommandService(store, identity, hub, log.child('commands'));
+  const commands = new CommandService(store, identity, relay, log.child('commands'));
   const periodicLock = config.database ? postgresPeriodicLock(config.database) : SOLE_PROCESS;
-  const maintenance = new Maintenance(store, policies, distribution, feed, log.child('maintenance'), {
+  const renewals = {
+    broadcastPolicy: async (bundle: PolicyRecord['bundle']) => {
+      const sent = await distribution.broadcastPolicy(bundle);
+      broadcasts.policyPublished(bundle.payload.version);
+      return sent;
+    },
+  };
+  const maintenance = new Maintenance(store, policies, renewals, feed, log.child('maintenance'), {
     retentionDays: config.retentionDays ?? 180,
     closedConcernRetentionDays: config.concernRetentionDays ?? DEFAULT_CONCERN_RETENTION_DAYS,
     intervalMs: 3600_000,
@@ -182,6 +221,9 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   registerAgentConsumers(agentRouter, { sync, events: new EventWriter(store), concerns, aups, views, appRequests, commands, feed, stats, log: agentLog });
   // After DeviceSync: a device's hello is recorded before it is offered a policy.
   distribution.register(agentRouter);
+  // After DeviceSync: the device's record says online before other processes hear it is here.
+  relay.register(agentRouter);
+  presence.register(agentRouter);
 
   const http = new Router(auth.authenticate, (req) => refuseCrossSite(req, SESSION_COOKIE));
   const sso = config.sso ? new OidcSignIn(config.sso.config, config.sso.clientSecret, store, auth, log.child('sso')) : null;
@@ -198,6 +240,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     concerns,
     commands,
     hub,
+    broadcasts,
     distribution,
     deliver,
     feed,
@@ -211,6 +254,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     log,
     identity,
     store,
+    bus,
     hub,
     distribution,
     http,
@@ -219,8 +263,12 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
       maintenance.stop();
       await periodicLock.close();
       feed.close();
+      presence.close();
+      broadcasts.close();
+      relay.close();
       await hub.close();
       await sync.close();
+      await bus.close();
     },
   };
 }

@@ -1,10 +1,16 @@
 import type { ServerResponse } from 'node:http';
-import type { DeviceSummary, FeedMessage } from '../shared/api.js';
+import { z } from 'zod';
+import { FeedMessageSchema, type DeviceSummary, type FeedMessage } from '../shared/api.js';
+import { InProcessBroker, MAX_BUS_MESSAGE_BYTES, type ConsoleBus } from './bus/bus.js';
 import type { Principal } from './http/router.js';
 
 const MAX_STREAMS_PER_USER = 10;
 const MAX_STREAMS = 500;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Other console processes' updates arrive on this subject, in batches split to fit a bus message. */
+const FEED_SUBJECT = 'vigil.feed';
+const FeedBatch = z.strictObject({ messages: z.array(FeedMessageSchema).min(1) });
+const BUS_BATCH_BYTES = MAX_BUS_MESSAGE_BYTES / 2;
 
 interface Subscriber {
   res: ServerResponse;
@@ -14,7 +20,8 @@ interface Subscriber {
 /**
  * The dashboard's live feed (server-sent events). Device updates are coalesced: within one
  * flush interval only the latest state of each device is sent, so a busy fleet cannot flood
- * the browser.
+ * the browser. Each flush also goes to the other console processes on the bus, and theirs come
+ * here: a dashboard on any process sees every process's devices.
  */
 export class FeedHub {
   private readonly subscribers = new Set<Subscriber>();
@@ -22,13 +29,16 @@ export class FeedHub {
   private readonly pendingOther: FeedMessage[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly keepAlive: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly flushIntervalMs = 200,
     private readonly isStillValid: (p: Principal) => Promise<boolean> = async () => true,
+    private readonly bus: ConsoleBus = new InProcessBroker().connect(),
   ) {
     this.keepAlive = setInterval(() => void this.ping(), 25_000);
     this.keepAlive.unref();
+    this.unsubscribe = bus.subscribe(FEED_SUBJECT, FeedBatch, ({ messages }) => this.send(messages));
   }
 
   /**
@@ -66,6 +76,7 @@ export class FeedHub {
   }
 
   close(): void {
+    this.unsubscribe();
     clearInterval(this.keepAlive);
     if (this.timer) clearTimeout(this.timer);
     for (const sub of this.subscribers) sub.res.end();
@@ -84,7 +95,13 @@ export class FeedHub {
       ...[...this.pendingDevices.values()].map((device) => ({ kind: 'device' as const, device })),
     ];
     this.pendingDevices.clear();
-    if (!messages.length || !this.subscribers.size) return;
+    if (!messages.length) return;
+    this.toOtherProcesses(messages);
+    this.send(messages);
+  }
+
+  private send(messages: FeedMessage[]): void {
+    if (!this.subscribers.size) return;
     const frame = `event: batch\ndata: ${JSON.stringify(messages)}\n\n`;
     for (const sub of this.subscribers) {
       // A browser that stops reading must not make the console buffer without end.
@@ -95,6 +112,27 @@ export class FeedHub {
       }
       sub.res.write(frame);
     }
+  }
+
+  /** One bus message per slice that fits (a device summary is about a kilobyte). */
+  private toOtherProcesses(messages: FeedMessage[]): void {
+    let slice: FeedMessage[] = [];
+    let bytes = 0;
+    for (const message of messages) {
+      const size = JSON.stringify(message).length;
+      if (slice.length && bytes + size > BUS_BATCH_BYTES) {
+        this.bus.publish(FEED_SUBJECT, { messages: slice });
+        (slice = []), (bytes = 0);
+      }
+      // Summaries are bounded far below this; one that is not stays on this process, counted.
+      if (size > BUS_BATCH_BYTES) {
+        this.bus.stats.oversize++;
+        continue;
+      }
+      slice.push(message);
+      bytes += size;
+    }
+    if (slice.length) this.bus.publish(FEED_SUBJECT, { messages: slice });
   }
 
   /** Keeps proxies from closing idle streams and ends streams whose session has expired. */

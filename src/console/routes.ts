@@ -18,6 +18,7 @@ import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
 import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
+import type { ClusterBroadcasts } from './cluster/broadcasts.js';
 import type { EnrollmentService } from './devices.js';
 import type { DeviceViews } from './device-views.js';
 import { registerDeviceRoutes } from './device-routes.js';
@@ -48,6 +49,8 @@ export interface RouteDeps {
   concerns: ConcernService;
   commands: CommandService;
   hub: AgentHub;
+  /** Tells the other console processes: a new AUP for their devices, a device to cut off. */
+  broadcasts: Pick<ClusterBroadcasts, 'aupPublished' | 'disconnect'>;
   distribution: PolicyDistribution;
   /** Gets a just-published policy to the devices and the dashboards (policy-delivery.ts). */
   deliver(record: PolicyRecord): Promise<number>;
@@ -109,7 +112,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     .add('POST', '/api/v1/devices/:id/revoke', 'devices:revoke', async ({ params, principal }) => {
       const device = await findDevice(store, params.id!);
       const changed = await store.revokeDevice(device.id);
-      hub.disconnect(device.id, CLOSE.revoked, 'revoked');
+      deps.broadcasts.disconnect(device.id, CLOSE.revoked, 'revoked');
       deps.views.forget(device.id);
       // Open dashboards show the device as revoked at once (the device page updates live).
       await deps.views.refresh(device.id);
@@ -119,7 +122,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     // Public: the device key signs the notice (the package's removal script sends it).
     .add('POST', '/api/v1/devices/:id/uninstall', 'public', async ({ req, params, ip }) => {
       const notice = await readJson(req, UninstallNoticeSchema);
-      const disconnect = (id: string) => hub.disconnect(id, CLOSE.revoked, 'uninstalled');
+      const disconnect = (id: string) => deps.broadcasts.disconnect(id, CLOSE.revoked, 'uninstalled');
       return ok(await acceptUninstallNotice({ store, disconnect, log: routeLog }, params.id!, notice, ip));
     })
     .add('POST', '/api/v1/devices/:id/commands', 'devices:command', async ({ req, params, principal }) => {
@@ -225,6 +228,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       const body = await readJson(req, AupPublishRequestSchema);
       const record = await deps.aups.publish(body.variant, body.title, body.markdown, actor(principal));
       const deliveredTo = await hub.broadcastAup(record.signed);
+      deps.broadcasts.aupPublished(record.variant, record.version);
       return ok({ variant: record.variant, version: record.version, deliveredTo }, 201);
     })
     .add('GET', '/api/v1/aups/coverage', 'aup:read', async ({ url }) => {
@@ -287,7 +291,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
       const revoked: string[] = [];
       for (const device of await devicesEnrolledWith(store, params.id!)) {
         if (!(await store.revokeDevice(device.id))) continue;
-        hub.disconnect(device.id, CLOSE.revoked, 'revoked');
+        deps.broadcasts.disconnect(device.id, CLOSE.revoked, 'revoked');
         deps.views.forget(device.id);
         await audit(principal, 'device.revoked', device.id, { hostname: device.hostname, enrolledWith: params.id! });
         revoked.push(device.id);

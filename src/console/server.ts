@@ -22,6 +22,8 @@ export interface ConsoleOptions {
   dataDir: string;
   /** A postgres:// URL (several console processes); without it, embedded SQLite in dataDir. */
   database?: string;
+  /** A nats:// URL: the message bus the processes on one `database` share (needs `database`). */
+  bus?: string;
   host: string;
   port: number;
   tlsCert?: string;

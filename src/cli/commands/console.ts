@@ -8,6 +8,7 @@ import { parseTrustedProxies } from '../../console/http/client-address.js';
 import { startConsole } from '../../console/server.js';
 import { copySqliteToPostgres } from '../../console/store/copy.js';
 import { consoleDatabaseFile, isPostgresUrl } from '../../console/store/open.js';
+import { isBusUrl } from '../../console/bus/open.js';
 import { describeDatabase } from '../../console/store/postgres-store.js';
 import { intOption, isRoot, parse } from '../args.js';
 import { usageError } from '../errors.js';
@@ -20,6 +21,9 @@ export const CONSOLE_HELP = `vigil console [options]
                        or ~/.pgpass) so several console processes can share it (docs/scaling.md);
                        without it, embedded SQLite in the data directory. Every process needs the
                        same console-signing-key.pem in its data directory.
+  --bus URL            the NATS message bus (nats://host:4222) that console processes on one
+                       --database share: dashboards, commands, policy and AUP notices and sign-in
+                       limits reach every process (docs/scaling.md). Needs --database.
   --host HOST          address to listen on (default 127.0.0.1)
   --port PORT          port (default 8443 with TLS, else 8080; 0 = any free port)
   --tls-cert FILE      PEM certificate; with --tls-key serves HTTPS
@@ -63,6 +67,7 @@ export async function runConsole(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     'data-dir': { type: 'string' },
     database: { type: 'string' },
+    bus: { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
     'tls-cert': { type: 'string' },
@@ -78,12 +83,17 @@ export async function runConsole(argv: string[]): Promise<void> {
   if (!!values['tls-cert'] !== !!values['tls-key']) throw usageError('--tls-cert and --tls-key go together');
   const tls = !!values['tls-cert'];
   if (values.database !== undefined && !isPostgresUrl(values.database)) throw usageError('--database must be a postgres:// or postgresql:// URL');
+  if (values.bus !== undefined && !isBusUrl(values.bus)) throw usageError('--bus must be a nats:// URL (nats://host:4222)');
+  if (values.bus !== undefined && values.database === undefined) {
+    throw usageError('--bus needs --database postgres://…: processes sharing a bus must share one PostgreSQL database; the embedded SQLite store is for one process');
+  }
   const pingSeconds = intOption(values['ping-interval'], 'ping-interval', 1, 3600, 15);
   const trustedProxies = parseTrustedProxies(values['trust-proxy'] ?? []);
   if (typeof trustedProxies === 'string') throw usageError(trustedProxies);
   const running = await startConsole({
     dataDir: values['data-dir'] ?? defaultConsoleDataDir(),
     database: values.database,
+    bus: values.bus,
     host: values.host ?? '127.0.0.1',
     port: intOption(values.port, 'port', 0, 65535, tls ? 8443 : 8080),
     tlsCert: values['tls-cert'],
