@@ -7,17 +7,18 @@ import { startConsoleProcess, type ConsoleHandle } from './fleet.js';
 /**
  * Several `vigil console` processes on one PostgreSQL database, with HAProxy in front
  * (bench/haproxy.ts, the documented configuration): the first creates the fleet's signing key,
- * the others get a copy in their data directories, as docs/scaling.md tells an IT team to do.
+ * the others get a copy in their data directories, as docs/scaling.md tells an IT team to do; all
+ * share one NATS bus.
  */
 export interface ConsoleCluster {
   consoles: ConsoleHandle[];
   proxy: RunningHaproxy;
-  /** The console process holding each connected device, by asking each which devices it holds. */
-  holders(): Promise<Map<string, number>>;
+  /** Agents connected to each process (its own /healthz; null for a process that is not running). */
+  onlineCounts(): Promise<(number | null)[]>;
 }
 
-export async function startConsoleCluster(dir: string, count: number, database: string): Promise<ConsoleCluster> {
-  const args = ['--database', database, '--trust-proxy', '127.0.0.1'];
+export async function startConsoleCluster(dir: string, count: number, database: string, bus: string): Promise<ConsoleCluster> {
+  const args = ['--database', database, '--bus', bus, '--trust-proxy', '127.0.0.1'];
   const first = await startConsoleProcess(join(dir, 'console0'), { args });
   const consoles = [first];
   for (let i = 1; i < count; i++) {
@@ -30,14 +31,11 @@ export async function startConsoleCluster(dir: string, count: number, database: 
   return {
     consoles,
     proxy,
-    async holders() {
-      const held = new Map<string, number>();
-      for (const [i, c] of consoles.entries()) {
-        if (c.proc.child.exitCode !== null || c.proc.child.signalCode !== null) continue;
-        const { body } = await c.api('/api/v1/devices');
-        for (const d of body.devices as { id: string; online: boolean }[]) if (d.online) held.set(d.id, i);
-      }
-      return held;
-    },
+    onlineCounts: () =>
+      Promise.all(
+        consoles.map(async (c) =>
+          c.proc.child.exitCode !== null || c.proc.child.signalCode !== null ? null : ((await c.api('/healthz', { token: null })).body.devicesOnline as number),
+        ),
+      ),
   };
 }
