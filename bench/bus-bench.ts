@@ -74,10 +74,13 @@ async function subscriber(kind: Kind, url: string): Promise<void> {
     const at = now();
     const message = JSON.parse(text) as { t: number; end?: string };
     if (message.end) {
-      process.stdout.write(`${JSON.stringify({ phase: message.end, count, last, latencies })}\n`);
+      // Latencies of the paced phase only; the burst reports its count and last arrival.
+      const line = `${JSON.stringify({ phase: message.end, count, last, latencies: message.end === 'paced' ? latencies : [] })}\n`;
       latencies = [];
       count = 0;
-      if (message.end === 'burst') void c.close().then(() => process.exit(0));
+      process.stdout.write(line, () => {
+        if (message.end === 'burst') void c.close().then(() => process.exit(0));
+      });
       return;
     }
     count++;

@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { freePort } from './free-port.js';
 
 /**
  * Throwaway message-bus servers from Debian's packages (nats-server, redis-server) for tests and
@@ -25,17 +26,6 @@ export function busServerUnavailable(kind: 'nats' | 'redis'): string | null {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export function startNatsServer(): Promise<BusServer> {
   return startServer('nats', (port) => ['nats-server', ['-a', '127.0.0.1', '-p', String(port)]]);
 }
@@ -55,7 +45,11 @@ async function startServer(kind: 'nats' | 'redis', command: (port: number) => [s
     child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitForPort(port, () => child.exitCode !== null || child.signalCode !== null, () => stderr);
+    await waitForPort(
+      port,
+      () => child.exitCode !== null || child.signalCode !== null,
+      () => stderr,
+    );
   };
   const halt = () =>
     new Promise<void>((resolve) => {

@@ -8,14 +8,16 @@ import pg from 'pg';
 import { consoleKeyPath } from '../src/console/identity.js';
 import { benchArgs, describeError, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
-import { freePort, startHaproxy, type RunningHaproxy } from './haproxy.js';
+import { startNatsServer } from './bus-servers.js';
+import { freePort } from './free-port.js';
+import { startHaproxy, type RunningHaproxy } from './haproxy.js';
 import { FILES_PER_PROCESS, openFileLimit } from './open-files.js';
 import { startPostgresCluster } from './postgres-cluster.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
  * `npm run bench:cluster [-- --agents 40000 --consoles 4 --duration 120 --event-interval 30]`
- * Several console processes on one throwaway PostgreSQL cluster, HAProxy instances in front (each
+ * Several console processes on one throwaway PostgreSQL cluster and one NATS server (--bus), HAProxy instances in front (each
  * on its own 127.0.0.x address, the documented configuration: bench/haproxy.ts), and fleet
  * simulators (bench/cluster-fleet.ts) whose agents connect through the balancers. Each agent sends
  * an activity span event and a live activity frame every --event-interval seconds. A dashboard
@@ -70,7 +72,9 @@ const token = 'bench-enroll-token-0123456789';
 const children: ChildProcess[] = [];
 const balancers: RunningHaproxy[] = [];
 const pgCluster = await startPostgresCluster({ settings: { shared_buffers: '256MB' } });
+const nats = await startNatsServer();
 process.on('exit', () => {
+  void nats.stop();
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const b of balancers) b.stopSync();
   pgCluster.stopSync();
@@ -90,17 +94,21 @@ async function startConsoleProc(i: number): Promise<ConsoleProc> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (i > 0) copyFileSync(consoleKeyPath(join(work, 'console0')), consoleKeyPath(dataDir));
   const port = await freePort();
-  const proc = spawn(process.execPath, [cli, 'console', '--data-dir', dataDir, '--port', String(port), '--database', database, '--trust-proxy', '127.0.0.1'], {
-    env: {
-      ...process.env,
-      VIGIL_ADMIN_PASSWORD: password,
-      VIGIL_ENROLL_TOKEN: token,
-      VIGIL_LOG_LEVEL: 'error',
-      // Every simulated agent connects from 127.0.0.1; a real fleet comes from thousands of addresses.
-      VIGIL_PENDING_PER_ADDRESS: '20000',
+  const proc = spawn(
+    process.execPath,
+    [cli, 'console', '--data-dir', dataDir, '--port', String(port), '--database', database, '--bus', nats.url, '--trust-proxy', '127.0.0.1'],
+    {
+      env: {
+        ...process.env,
+        VIGIL_ADMIN_PASSWORD: password,
+        VIGIL_ENROLL_TOKEN: token,
+        VIGIL_LOG_LEVEL: 'error',
+        // Every simulated agent connects from 127.0.0.1; a real fleet comes from thousands of addresses.
+        VIGIL_PENDING_PER_ADDRESS: '20000',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  );
   children.push(proc);
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {
@@ -276,5 +284,6 @@ const figures = {
 for (const c of fleetConsoles) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
 await Promise.all(balancers.map((b) => b.stop()));
 balancers.length = 0;
+await nats.stop();
 console.log(JSON.stringify(figures));
 process.exit(0);

@@ -43,11 +43,13 @@ interface ClusterAgent extends SimIdentity {
 
 const fleet: ClusterAgent[] = [];
 const total = Number(args.agents);
-for (const [i, url] of urls.entries()) {
-  const share = Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0);
-  const { agents } = await enrollSimAgents(url, args.token, share, log, `cluster-sim-${args.shard}-${i}`);
-  for (const a of agents) fleet.push({ ...a, seq: 0, unacked: new Map(), policyAt: new Map(), downAt: null, backAt: null });
-}
+// Enrolled through every balancer at once.
+const shares = await Promise.all(
+  urls.map((url, i) =>
+    enrollSimAgents(url, args.token, Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0), log, `cluster-sim-${args.shard}-${i}`),
+  ),
+);
+for (const { agents } of shares) for (const a of agents) fleet.push({ ...a, seq: 0, unacked: new Map(), policyAt: new Map(), downAt: null, backAt: null });
 say({ phase: 'enrolled', agents: fleet.length });
 
 let measuring = false;

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -109,7 +110,8 @@ export async function startHaproxy(options: { host?: string; port?: number; serv
   const binary = haproxyBinary();
   if (!binary) throw new Error(haproxyUnavailable()!);
   const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? (await freePort(host));
+  // Free on 127.0.0.1 is, in practice, free on the other loopback addresses too.
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'vigil-haproxy-'));
   const statsSocket = join(dir, 'stats.sock');
   const config = join(dir, 'haproxy.cfg');
@@ -188,16 +190,4 @@ function haproxyBinary(): string | null {
   } catch {
     return null;
   }
-}
-
-/** A port free on `host` now (the OS picks it; a race with another process is possible but rare). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

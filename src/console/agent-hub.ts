@@ -347,6 +347,11 @@ export class AgentHub {
     conn.ws.close(CLOSE.replaced, 'connected to another console process');
   }
 
+  /** The devices connected to this process now. */
+  heldDevices(): string[] {
+    return [...this.byDevice.keys()];
+  }
+
   isOnline(deviceId: string): boolean {
     return this.byDevice.has(deviceId);
   }

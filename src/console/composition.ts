@@ -241,6 +241,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     commands,
     hub,
     broadcasts,
+    busStats: bus.stats,
     distribution,
     deliver,
     feed,

@@ -122,7 +122,7 @@ export class FeedHub {
       const size = JSON.stringify(message).length;
       if (slice.length && bytes + size > BUS_BATCH_BYTES) {
         this.bus.publish(FEED_SUBJECT, { messages: slice });
-        (slice = []), (bytes = 0);
+        ((slice = []), (bytes = 0));
       }
       // Summaries are bounded far below this; one that is not stays on this process, counted.
       if (size > BUS_BATCH_BYTES) {

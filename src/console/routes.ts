@@ -18,6 +18,7 @@ import { ConcernStatusSchema, ConcernUpdateSchema } from '../shared/concern.js';
 import { randomSecret, sha256Hex } from '../shared/node/crypto.js';
 import type { AgentHub } from './agent-hub.js';
 import { CLOSE } from './agent-hub.js';
+import type { BusStats } from './bus/bus.js';
 import type { ClusterBroadcasts } from './cluster/broadcasts.js';
 import type { EnrollmentService } from './devices.js';
 import type { DeviceViews } from './device-views.js';
@@ -52,6 +53,8 @@ export interface RouteDeps {
   /** Tells the other console processes: a new AUP for their devices, a device to cut off. */
   broadcasts: Pick<ClusterBroadcasts, 'aupPublished' | 'disconnect'>;
   distribution: PolicyDistribution;
+  /** Messages sent and received on the bus between console processes, and those dropped. */
+  busStats: BusStats;
   /** Gets a just-published policy to the devices and the dashboards (policy-delivery.ts). */
   deliver(record: PolicyRecord): Promise<number>;
   feed: FeedHub;
@@ -145,6 +148,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     .add('GET', '/api/v1/stats', 'devices:read', async () =>
       ok({
         hub: hub.stats,
+        bus: deps.busStats,
         overBudget: hub.budgets.report(),
         online: hub.onlineCount,
         feedSubscribers: deps.feed.subscriberCount,

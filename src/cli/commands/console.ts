@@ -85,7 +85,9 @@ export async function runConsole(argv: string[]): Promise<void> {
   if (values.database !== undefined && !isPostgresUrl(values.database)) throw usageError('--database must be a postgres:// or postgresql:// URL');
   if (values.bus !== undefined && !isBusUrl(values.bus)) throw usageError('--bus must be a nats:// URL (nats://host:4222)');
   if (values.bus !== undefined && values.database === undefined) {
-    throw usageError('--bus needs --database postgres://…: processes sharing a bus must share one PostgreSQL database; the embedded SQLite store is for one process');
+    throw usageError(
+      '--bus needs --database postgres://…: processes sharing a bus must share one PostgreSQL database; the embedded SQLite store is for one process',
+    );
   }
   const pingSeconds = intOption(values['ping-interval'], 'ping-interval', 1, 3600, 15);
   const trustedProxies = parseTrustedProxies(values['trust-proxy'] ?? []);

@@ -116,8 +116,7 @@ export class InProcessBroker {
     const endpoint: Endpoint = { processId, subscriptions: new Map() };
     this.endpoints.add(endpoint);
     const stats = newBusStats();
-    const others = (subject: string) =>
-      [...this.endpoints].filter((e) => e !== endpoint).flatMap((e) => [...(e.subscriptions.get(subject) ?? [])]);
+    const others = (subject: string) => [...this.endpoints].filter((e) => e !== endpoint).flatMap((e) => [...(e.subscriptions.get(subject) ?? [])]);
     return {
       processId,
       stats,

@@ -61,7 +61,7 @@ export class ClusterBroadcasts {
     const variant = latest.document.aup?.variant;
     const aup = variant ? await this.store.latestAup(variant) : null;
     if (aup) await this.hub.broadcastAup(aup.signed);
-    this.log.info('passed a policy published by another console process to this process\'s devices', { version, sentTo: sent });
+    this.log.info("passed a policy published by another console process to this process's devices", { version, sentTo: sent });
   }
 
   private async onAup(variant: string, version: number): Promise<void> {

@@ -5,7 +5,11 @@ import type { EventRouter } from '../agent-link/event-router.js';
 import type { ConsoleBus } from '../bus/bus.js';
 
 const PresenceMessage = z.strictObject({ deviceId: z.string().min(1).max(128), online: z.boolean() });
-const ProcessMessage = z.strictObject({ alive: z.boolean() });
+/** `started`: a process that has just joined asks the others which devices they hold. */
+const ProcessMessage = z.strictObject({ alive: z.boolean(), started: z.boolean().optional() });
+const HoldingMessage = z.strictObject({ deviceIds: z.array(z.string().min(1).max(128)).max(4000) });
+/** Device ids per `vigil.holding` message (36-character ids: about 160 KB, under the bus's bound). */
+const HOLDING_CHUNK = 4000;
 
 /** How often each process says it is alive, and after how many silent intervals it is presumed gone. */
 export const PROCESS_HEARTBEAT_MS = 5_000;
@@ -16,7 +20,8 @@ const PRESUMED_GONE_AFTER = 4;
  * `vigil.presence`; any other process still holding a connection for it drops that one (as
  * "replaced", without marking the device offline), so a device is held by one process. Each
  * process heartbeats on `vigil.process`; the devices of a process that says it stops, or falls
- * silent, are no longer counted online here (`onLost` then refreshes the dashboards).
+ * silent, are no longer counted online here (`onLost` then refreshes the dashboards). A process
+ * that starts asks, and every other one answers on `vigil.holding` with the devices it holds.
  */
 export class ClusterPresence {
   private readonly remote = new Map<string, string>();
@@ -26,7 +31,7 @@ export class ClusterPresence {
 
   constructor(
     private readonly bus: ConsoleBus,
-    private readonly hub: Pick<AgentHub, 'isOnline' | 'release'>,
+    private readonly hub: Pick<AgentHub, 'isOnline' | 'release' | 'heldDevices'>,
     /** Also stops answering commands for a device taken over by another process. */
     private readonly released: (deviceId: string) => void,
     private readonly onLost: (deviceIds: string[]) => void,
@@ -34,11 +39,15 @@ export class ClusterPresence {
   ) {
     this.unsubscribe = [
       bus.subscribe('vigil.presence', PresenceMessage, (m, from) => this.onPresence(m.deviceId, m.online, from)),
-      bus.subscribe('vigil.process', ProcessMessage, (m, from) => (m.alive ? void this.heard.set(from, Date.now()) : this.forget(from))),
+      bus.subscribe('vigil.process', ProcessMessage, (m, from) => this.onProcess(m.alive, m.started === true, from)),
+      bus.subscribe('vigil.holding', HoldingMessage, ({ deviceIds }, from) => {
+        this.heard.set(from, Date.now());
+        for (const id of deviceIds) if (!this.hub.isOnline(id)) this.remote.set(id, from);
+      }),
     ];
     this.timer = setInterval(() => this.beat(), PROCESS_HEARTBEAT_MS);
     this.timer.unref();
-    this.bus.publish('vigil.process', { alive: true });
+    this.bus.publish('vigil.process', { alive: true, started: true });
   }
 
   /** Tells the other processes (after DeviceSync, so the device's record says online first). */
@@ -80,6 +89,14 @@ export class ClusterPresence {
       this.released(deviceId);
       this.hub.release(deviceId);
     }
+  }
+
+  private onProcess(alive: boolean, started: boolean, from: string): void {
+    if (!alive) return this.forget(from);
+    this.heard.set(from, Date.now());
+    if (!started) return;
+    const held = this.hub.heldDevices();
+    for (let i = 0; i < held.length; i += HOLDING_CHUNK) this.bus.publish('vigil.holding', { deviceIds: held.slice(i, i + HOLDING_CHUNK) });
   }
 
   private beat(): void {
