@@ -80,9 +80,13 @@ backend consoles
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host vigil
     http-check expect status 200
-    # Checked every 2 s; out after 2 failures, back after 2 successes. A process marked down has its
-    # connections closed, so its agents reconnect (with jittered backoff) to the others.
-    default-server check inter 2s fall 2 rise 2 on-marked-down shutdown-sessions
+    # A connection to a process that is gone (refused) is tried on another, up to 3 times.
+    option redispatch
+    retries 3
+    # Checked every 2 s; out after 3 failures, back after 2 successes. Connections already open stay
+    # open: closing a busy process's thousands of WebSockets because one check was slow would send
+    # them all to the others at once (a process that dies drops its connections by itself).
+    default-server check inter 2s fall 3 rise 2
 ${options.servers.map((s) => `    server ${s.name} ${s.address}`).join('\n')}
 `;
 }

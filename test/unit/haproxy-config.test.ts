@@ -19,7 +19,8 @@ describe('the HAProxy configuration', () => {
     expect(text).toMatch(/http-check send meth GET uri \/healthz/);
     expect(text).toMatch(/http-check expect status 200/);
     expect(text).toMatch(/balance leastconn/);
-    expect(text).toMatch(/on-marked-down shutdown-sessions/);
+    expect(text).toMatch(/option redispatch/);
+    expect(text).not.toMatch(/shutdown-sessions/);
     // Longer than the console's agent ping (15 s) and the feed's keep-alive (25 s).
     expect(text).toMatch(/timeout tunnel 5m/);
     expect(text).toMatch(/timeout client 60s/);
