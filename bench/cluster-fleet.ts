@@ -1,5 +1,4 @@
 import { createInterface } from 'node:readline';
-import type { AgentLink } from '../src/agent/link.js';
 import { createLogger } from '../src/shared/node/log.js';
 import { PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { benchArgs } from './args.js';
