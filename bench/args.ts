@@ -44,3 +44,18 @@ export function describeError(error: unknown): string {
   }
   return parts.join(': ');
 }
+
+/**
+ * A benchmark's log line writer, with whatever goes wrong (a refused argument, a child dying, a
+ * request failing) said in one plain line with its cause and a non-zero exit status.
+ */
+export function benchLog(name: string): { log: (message: string) => void; fail: (error: unknown) => never } {
+  const log = (message: string) => void process.stderr.write(`[bench:${name}] ${message}\n`);
+  const fail = (error: unknown): never => {
+    log(`failed: ${describeError(error)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  return { log, fail };
+}

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { consoleKeyPath } from '../src/console/identity.js';
-import { benchArgs, describeError, percentile, round } from './args.js';
+import { benchArgs, benchLog, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { startNatsServer } from './bus-servers.js';
 import { freePort } from './free-port.js';
@@ -26,13 +26,8 @@ import { cpuSeconds, rssMb } from './proc-stats.js';
  * SIGKILL. At the end every simulator drains (resending what was not acknowledged, as the outbox
  * does) and PostgreSQL is asked what it holds. The last line is one JSON object with the figures.
  */
-const log = (message: string) => process.stderr.write(`[bench:cluster] ${message}\n`);
-const fail = (error: unknown) => {
-  log(`failed: ${describeError(error)}`);
-  process.exit(1);
-};
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
+// Whatever goes wrong is said in one plain line, with its cause, and the exit status says it failed.
+const { log, fail } = benchLog('cluster');
 
 const args = benchArgs({
   agents: { default: '40000' },

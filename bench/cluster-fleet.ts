@@ -1,8 +1,7 @@
 import { createInterface } from 'node:readline';
 import { createLogger } from '../src/shared/node/log.js';
-import { PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { benchArgs } from './args.js';
-import { activityRound } from './sim-activity.js';
+import { activityRound, SIM_HELLO } from './sim-activity.js';
 import { connectSimAgents, enrollSimAgents, type SimIdentity } from './sim-agents.js';
 
 /**
@@ -58,18 +57,6 @@ let generated = 0;
 let ackedMeasured = 0;
 const latencies: number[] = [];
 
-function hello(agent: ClusterAgent) {
-  agent.link.send({
-    v: PROTOCOL_VERSION,
-    type: 'hello',
-    agentVersion: 'sim',
-    policyVersion: null,
-    policyDigest: null,
-    mode: 'service',
-    capabilities: ['events'],
-  });
-}
-
 for (const agent of fleet) {
   agent.link.on('message', (message) => {
     if (message.type === 'events.ack') {
@@ -94,7 +81,7 @@ for (const agent of fleet) {
 }
 const ready = await connectSimAgents(fleet, (identity) => {
   const agent = identity as ClusterAgent;
-  hello(agent);
+  agent.link.send(SIM_HELLO);
   if (agent.downAt !== null && agent.backAt === null) agent.backAt = Date.now();
   // As the outbox does after a reconnect: everything not yet acknowledged, in order.
   for (const { frame } of agent.unacked.values()) agent.link.send(frame);

@@ -3,7 +3,7 @@ import { createLogger } from '../src/shared/node/log.js';
 import { PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { benchArgs, percentile } from './args.js';
 import { connectSimAgents, enrollSimAgents } from './sim-agents.js';
-import { activityRound } from './sim-activity.js';
+import { activityRound, SIM_HELLO } from './sim-activity.js';
 
 /**
  * A fleet of simulated agents in one process, each with its own key, enrollment and
@@ -64,17 +64,7 @@ for (const agent of fleet) {
   });
 }
 const connectStart = Date.now();
-const ready = await connectSimAgents(enrolled.agents, ({ link }) =>
-  link.send({
-    v: PROTOCOL_VERSION,
-    type: 'hello',
-    agentVersion: 'sim',
-    policyVersion: null,
-    policyDigest: null,
-    mode: 'service',
-    capabilities: ['events'],
-  }),
-);
+const ready = await connectSimAgents(enrolled.agents, ({ link }) => link.send(SIM_HELLO));
 say({ phase: 'connected', agents: ready, ms: Date.now() - connectStart });
 
 // 3. Steady state: each agent sends one activity span (event) and one live `activity` frame every

@@ -18,3 +18,14 @@ export function activityRound(seq: number, intervalMs: number, now = Date.now())
     activity: { v: PROTOCOL_VERSION, type: 'activity' as const, now: live },
   };
 }
+
+/** The `hello` a simulated agent sends once authenticated: no policy held, events only. */
+export const SIM_HELLO = {
+  v: PROTOCOL_VERSION,
+  type: 'hello' as const,
+  agentVersion: 'sim',
+  policyVersion: null,
+  policyDigest: null,
+  mode: 'service' as const,
+  capabilities: ['events'],
+};
