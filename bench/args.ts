@@ -14,7 +14,7 @@ export function benchArgs<T extends Record<string, { default: string }>>(spec: T
     const fromNpm = process.env[`npm_config_${key.replace(/-/g, '_')}`];
     const npmValue = fromNpm === 'true' ? loose.shift() : fromNpm;
     out[key] = (values as Record<string, string | undefined>)[key] ?? npmValue ?? fallback;
-    if (!/^\d+(\.\d+)?$/.test(out[key]!) && key !== 'url' && key !== 'token') {
+    if (!/^\d+(\.\d+)?$/.test(out[key]!) && !['url', 'urls', 'token'].includes(key)) {
       throw new Error(`--${key} must be a number, not "${out[key]}"`);
     }
   }
@@ -28,3 +28,34 @@ export function percentile(sorted: number[], p: number): number | null {
 }
 
 export const round = (n: number | null, digits = 2) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
+
+/** A message and its causes ("fetch failed" alone does not say that a socket could not be opened). */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    if (e instanceof Error) {
+      const code = (e as NodeJS.ErrnoException).code;
+      parts.push(code && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
+      e = e.cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return parts.join(': ');
+}
+
+/**
+ * A benchmark's log line writer, with whatever goes wrong (a refused argument, a child dying, a
+ * request failing) said in one plain line with its cause and a non-zero exit status.
+ */
+export function benchLog(name: string): { log: (message: string) => void; fail: (error: unknown) => never } {
+  const log = (message: string) => void process.stderr.write(`[bench:${name}] ${message}\n`);
+  const fail = (error: unknown): never => {
+    log(`failed: ${describeError(error)}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  return { log, fail };
+}

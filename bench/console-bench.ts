@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { benchArgs, percentile, round } from './args.js';
+import { benchArgs, benchLog, percentile, round } from './args.js';
 import { startPostgresCluster } from './postgres-cluster.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { agentLimitProblem, agentsThatFit, openFileLimit } from './open-files.js';
@@ -20,15 +20,8 @@ import { cpuSeconds, rssMb } from './proc-stats.js';
  * live feed subscriber, a policy push reaching every agent, and the console's RSS and CPU.
  * The last line printed is one JSON object with the figures.
  */
-const log = (message: string) => process.stderr.write(`[bench:console] ${message}\n`);
-// Whatever goes wrong (a refused argument, the console or simulator dying, a request failing)
-// is said in one plain line, with its cause, and the exit status says it failed.
-const fail = (error: unknown) => {
-  log(`failed: ${describeError(error)}`);
-  process.exit(1);
-};
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
+// Whatever goes wrong is said in one plain line, with its cause, and the exit status says it failed.
+const { log } = benchLog('console');
 
 const args = benchArgs({
   agents: { default: '1000' },
@@ -182,19 +175,3 @@ const figures = {
   node: process.versions.node,
 };
 console.log(JSON.stringify(figures));
-
-/** A message and its causes ("fetch failed" alone does not say that a socket could not be opened). */
-function describeError(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    if (e instanceof Error) {
-      const code = (e as NodeJS.ErrnoException).code;
-      parts.push(code && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
-      e = e.cause;
-    } else {
-      parts.push(String(e));
-      break;
-    }
-  }
-  return parts.join(': ');
-}

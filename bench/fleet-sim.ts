@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { AgentLink } from '../src/agent/link.js';
 import { createLogger } from '../src/shared/node/log.js';
 import { PROTOCOL_VERSION } from '../src/shared/protocol.js';
 import { benchArgs, percentile } from './args.js';
 import { connectSimAgents, enrollSimAgents } from './sim-agents.js';
+import { activityRound, SIM_HELLO } from './sim-activity.js';
 
 /**
  * A fleet of simulated agents in one process, each with its own key, enrollment and
@@ -64,17 +64,7 @@ for (const agent of fleet) {
   });
 }
 const connectStart = Date.now();
-const ready = await connectSimAgents(enrolled.agents, ({ link }) =>
-  link.send({
-    v: PROTOCOL_VERSION,
-    type: 'hello',
-    agentVersion: 'sim',
-    policyVersion: null,
-    policyDigest: null,
-    mode: 'service',
-    capabilities: ['events'],
-  }),
-);
+const ready = await connectSimAgents(enrolled.agents, ({ link }) => link.send(SIM_HELLO));
 say({ phase: 'connected', agents: ready, ms: Date.now() - connectStart });
 
 // 3. Steady state: each agent sends one activity span (event) and one live `activity` frame every
@@ -84,13 +74,9 @@ say({ phase: 'connected', agents: ready, ms: Date.now() - connectStart });
 // send time, so a dashboard feed subscriber (console-bench.ts) can measure event-to-dashboard.
 function sendEvent(agent: SimAgent) {
   agent.seq++;
-  const now = Date.now();
-  const window = { app: 'bench', title: `bench ${now}`, url: null, path: null };
-  const span = { start: new Date(now - eventIntervalMs).toISOString(), durationMs: eventIntervalMs, kind: 'window' as const, window };
-  const event = { id: randomUUID(), seq: agent.seq, at: new Date(now).toISOString(), type: 'activity.spans' as const, data: { spans: [span] } };
-  if (agent.link.send({ v: PROTOCOL_VERSION, type: 'events', events: [event] })) agent.sent.set(agent.seq, performance.now());
-  const live = { collecting: true, mode: 'full' as const, pausedReason: null, window, since: new Date(now).toISOString(), idleSeconds: 0, locked: false };
-  if (activityFrames) agent.link.send({ v: PROTOCOL_VERSION, type: 'activity', now: live });
+  const round = activityRound(agent.seq, eventIntervalMs);
+  if (agent.link.send(round.events)) agent.sent.set(agent.seq, performance.now());
+  if (activityFrames) agent.link.send(round.activity);
 }
 const timers: NodeJS.Timeout[] = [];
 fleet.forEach((agent, i) => {

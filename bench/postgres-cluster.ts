@@ -15,6 +15,10 @@ export interface PostgresCluster {
   url(name: string): string;
   /** Creates an empty database (byte-order collation, as the console needs) and returns its URL. */
   createDatabase(name?: string): Promise<string>;
+  /** Stops the server (immediate) and keeps its data: clients find no database until resume(). */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and socket. */
+  resume(): Promise<void>;
   /** Stops the server (immediate) and removes its directory. */
   stop(): Promise<void>;
   /** The same, synchronously (for a process's 'exit' handler). */
@@ -46,13 +50,24 @@ export async function startPostgresCluster(options: { settings?: Record<string, 
     execFileSync(join(bin, program), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) });
   // Each cluster gets its own random port: the socket file is named after it.
   const port = 20_000 + Math.floor(Math.random() * 40_000);
+  let opts = '';
+  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', '-o', opts, 'start']);
+  const halt = () =>
+    new Promise<void>((resolve) => {
+      const child = spawn(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
+        stdio: 'ignore',
+        ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
+      });
+      child.on('exit', () => resolve());
+      child.on('error', () => resolve());
+    });
   try {
     run('initdb', ['-D', data, '-U', 'vigil', '--auth=trust', '--locale=C', '--encoding=UTF8', '--no-sync']);
     const settings = { listen_addresses: "''", unix_socket_directories: `'${dir}'`, port: String(port), max_connections: '300', ...options.settings };
-    const opts = Object.entries(settings)
+    opts = Object.entries(settings)
       .map(([k, v]) => `-c ${k}=${v}`)
       .join(' ');
-    run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', '-o', opts, 'start']);
+    start();
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
@@ -73,15 +88,12 @@ export async function startPostgresCluster(options: { settings?: Record<string, 
       }
       return url(name);
     },
+    halt,
+    async resume() {
+      start();
+    },
     async stop() {
-      await new Promise<void>((resolve) => {
-        const child = spawn(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], {
-          stdio: 'ignore',
-          ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
-        });
-        child.on('exit', () => resolve());
-        child.on('error', () => resolve());
-      });
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
     stopSync() {

@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # compiler and gendef (mingw-w64-tools) to build the Windows addon and run it with the real
 # node.exe, and clang to syntax-check the macOS code (test/helpers/win32-cross.ts); PostgreSQL for
 # the shared console store (throwaway clusters: bench/postgres-cluster.ts); NATS for the console
-# processes' message bus and Redis to measure it against (bench/bus-servers.ts).
-DEB_PACKAGES=(postgresql nats-server redis-server chromium git openssl python3 systemd desktop-file-utils clamav clamav-daemon clamdscan e2fsprogs util-linux mtools xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock xsecurelock xscreensaver xdg-utils imagemagick xterm exfat-fuse exfatprogs dbus-daemon dbus-bin wine64 g++-mingw-w64-x86-64 mingw-w64-tools clang)
+# processes' message bus and Redis to measure it against (bench/bus-servers.ts); HAProxy in front of
+# several console processes (bench/haproxy.ts).
+DEB_PACKAGES=(postgresql nats-server redis-server haproxy chromium git openssl python3 systemd desktop-file-utils clamav clamav-daemon clamdscan e2fsprogs util-linux mtools xvfb openbox xdotool x11-utils x11-apps xprintidle i3lock xsecurelock xscreensaver xdg-utils imagemagick xterm exfat-fuse exfatprogs dbus-daemon dbus-bin wine64 g++-mingw-w64-x86-64 mingw-w64-tools clang)
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${DEB_PACKAGES[@]}"; do

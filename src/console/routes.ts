@@ -10,6 +10,7 @@ import {
   UninstallNoticeSchema,
 } from '../shared/api.js';
 import { acceptUninstallNotice } from './device-uninstall.js';
+import { DatabaseHealth } from './health.js';
 import { createLogger } from '../shared/node/log.js';
 import type { AppRequestService } from './app-requests.js';
 import type { ConcernService } from './concerns.js';
@@ -59,7 +60,7 @@ export interface RouteDeps {
   consoleKeyId: string;
 }
 
-const uninstallLog = createLogger('console');
+const routeLog = createLogger('console');
 const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
 const actor = (p: Principal | null) => p?.username ?? 'anonymous';
 export const limitParam = (url: URL, max: number) => {
@@ -78,11 +79,19 @@ const requestId = (id: string) => {
 /** All `/api/v1` routes. Each states the permission it needs; the router enforces it. */
 export function registerRoutes(router: Router, deps: RouteDeps): void {
   const { store, hub } = deps;
+  const health = new DatabaseHealth(() => store.ping());
   const audit = (p: Principal | null, action: string, target: string | null, detail: Record<string, unknown> = {}) =>
     store.appendAudit({ at: new Date().toISOString(), actor: actor(p), action, target, detail });
 
   router
-    .add('GET', '/healthz', 'public', async () => ok({ ok: true, devicesOnline: hub.onlineCount }))
+    // 503 while the database cannot be reached: the load balancer sends agents and browsers elsewhere.
+    // The cause goes to the log, not to an unauthenticated caller.
+    .add('GET', '/healthz', 'public', async () => {
+      const report = await health.check();
+      if (report.ok) return ok({ ok: true, database: 'reachable', devicesOnline: hub.onlineCount });
+      routeLog.warn('health check failed', { problem: report.problem });
+      return ok({ ok: false, database: 'unreachable', devicesOnline: hub.onlineCount }, 503);
+    })
     .add('POST', '/api/v1/enroll', 'public', async ({ req, ip }) => {
       const body = await readJson(req, EnrollRequestSchema);
       const enrolled = await deps.enrollment.enroll(body, ip);
@@ -117,7 +126,7 @@ export function registerRoutes(router: Router, deps: RouteDeps): void {
     .add('POST', '/api/v1/devices/:id/uninstall', 'public', async ({ req, params, ip }) => {
       const notice = await readJson(req, UninstallNoticeSchema);
       const disconnect = (id: string) => deps.broadcasts.disconnect(id, CLOSE.revoked, 'uninstalled');
-      return ok(await acceptUninstallNotice({ store, disconnect, log: uninstallLog }, params.id!, notice, ip));
+      return ok(await acceptUninstallNotice({ store, disconnect, log: routeLog }, params.id!, notice, ip));
     })
     .add('POST', '/api/v1/devices/:id/commands', 'devices:command', async ({ req, params, principal }) => {
       const device = await findDevice(store, params.id!);

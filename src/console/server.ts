@@ -8,6 +8,7 @@ import { AGENT_WS_PATH } from '../shared/protocol.js';
 import type { AgentHub, AgentHubOptions } from './agent-hub.js';
 import type { FirstRunSecrets } from './bootstrap.js';
 import { composeConsole } from './composition.js';
+import { clientAddress } from './http/client-address.js';
 import { HttpError } from './http/http-error.js';
 import type { ResponseHeaders, Router } from './http/router.js';
 import type { ConsoleIdentity } from './identity.js';
@@ -35,6 +36,8 @@ export interface ConsoleOptions {
   log?: Logger;
   /** Single sign-on through the school's OpenID provider. */
   sso?: { config: SsoConfig; clientSecret?: string };
+  /** Load balancers whose X-Forwarded-For names the client (http/client-address.ts). */
+  trustedProxies?: ReadonlySet<string>;
 }
 
 export interface RunningConsole {
@@ -54,7 +57,8 @@ export interface RunningConsole {
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const tls = options.tlsCert && options.tlsKey;
   const { log, identity, store, hub, distribution, plane, http: router, firstRun: secrets, stop } = await composeConsole({ ...options, secureCookies: !!tls });
-  const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log);
+  const proxies = options.trustedProxies ?? new Set<string>();
+  const handler = (req: IncomingMessage, res: ServerResponse) => void handleRequest(router, req, res, log, clientAddress(req, proxies));
   const server: Server = tls
     ? createHttpsServer({ cert: readFileSync(options.tlsCert!), key: readFileSync(options.tlsKey!) }, handler)
     : createHttpServer(handler);
@@ -67,7 +71,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    hub.handleUpgrade(req, socket, head, req.socket.remoteAddress ?? 'unknown');
+    hub.handleUpgrade(req, socket, head, clientAddress(req, proxies));
   });
   server.on('clientError', (_err, socket) => socket.destroy());
 
@@ -107,11 +111,11 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   };
 }
 
-async function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
+async function handleRequest(router: Router, req: IncomingMessage, res: ServerResponse, log: Logger, ip: string): Promise<void> {
   res.on('error', () => undefined);
   try {
     const url = new URL(req.url ?? '/', 'http://console.invalid');
-    const result = await router.dispatch(req, res, url, req.socket.remoteAddress ?? 'unknown');
+    const result = await router.dispatch(req, res, url, ip);
     if (result && 'handled' in result) return;
     if (result && 'raw' in result) {
       res.writeHead(result.status, { 'Content-Type': result.contentType, 'Cache-Control': 'no-store', ...SECURITY_HEADERS, ...result.headers });

@@ -4,6 +4,7 @@ import { summariseZodError } from '../../shared/zod-errors.js';
 import { SsoConfigSchema, type SsoConfig } from '../../shared/sso-config.js';
 import { join } from 'node:path';
 import { DEFAULT_CONCERN_RETENTION_DAYS } from '../../console/concerns.js';
+import { parseTrustedProxies } from '../../console/http/client-address.js';
 import { startConsole } from '../../console/server.js';
 import { copySqliteToPostgres } from '../../console/store/copy.js';
 import { consoleDatabaseFile, isPostgresUrl } from '../../console/store/open.js';
@@ -27,6 +28,8 @@ export const CONSOLE_HELP = `vigil console [options]
   --port PORT          port (default 8443 with TLS, else 8080; 0 = any free port)
   --tls-cert FILE      PEM certificate; with --tls-key serves HTTPS
   --tls-key FILE       PEM private key
+  --trust-proxy ADDR   a load balancer's IP address (repeatable): requests from it are taken to
+                       come from the address it appends to X-Forwarded-For (docs/haproxy.cfg)
   --ping-interval SEC  how often agents are pinged to detect dead connections (default 15)
   --retention-days N   delete device events older than this (default 180)
   --concern-retention-days N
@@ -70,6 +73,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'ping-interval': { type: 'string' },
+    'trust-proxy': { type: 'string', multiple: true },
     'retention-days': { type: 'string' },
     'concern-retention-days': { type: 'string' },
     'sso-config': { type: 'string' },
@@ -86,6 +90,8 @@ export async function runConsole(argv: string[]): Promise<void> {
     );
   }
   const pingSeconds = intOption(values['ping-interval'], 'ping-interval', 1, 3600, 15);
+  const trustedProxies = parseTrustedProxies(values['trust-proxy'] ?? []);
+  if (typeof trustedProxies === 'string') throw usageError(trustedProxies);
   const running = await startConsole({
     dataDir: values['data-dir'] ?? defaultConsoleDataDir(),
     database: values.database,
@@ -98,6 +104,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     retentionDays: intOption(values['retention-days'], 'retention-days', 1, 3650, 180),
     concernRetentionDays: intOption(values['concern-retention-days'], 'concern-retention-days', 1, 3650, DEFAULT_CONCERN_RETENTION_DAYS),
     sso: values['sso-config'] ? readSsoConfig(values['sso-config']) : undefined,
+    trustedProxies,
   });
   console.log(`Vigil console listening on ${running.url}`);
   console.log(`Dashboard: ${running.url}/`);

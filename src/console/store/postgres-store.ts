@@ -28,7 +28,8 @@ const BYTEWISE_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8']);
 /** Opens the console's PostgreSQL database at `url` (postgres://…), migrated to this build's schema. */
 export async function openPostgresStore(url: string, options: { poolSize?: number } = {}): Promise<PostgresStore> {
   const { db, engine, close } = await openPostgresDatabase(url, options);
-  return composeDomains<PostgresStore>({ kind: 'postgres' as const, close }, db, engine);
+  const ping = async () => void (await sql`SELECT 1`.execute(db));
+  return composeDomains<PostgresStore>({ kind: 'postgres' as const, ping, close }, db, engine);
 }
 
 /** The Kysely handle over a migrated console database (the store, and `vigil console migrate`). */

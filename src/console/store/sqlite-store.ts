@@ -20,6 +20,7 @@ export function openSqliteStore(file: string): SqliteStore {
   const own = {
     kind: 'sqlite' as const,
     journalMode: () => raw.pragma('journal_mode', { simple: true }) as string,
+    ping: async () => void (await sql`SELECT 1`.execute(db)),
     close: () => db.destroy(),
   };
   try {

@@ -435,5 +435,7 @@ export interface ConsoleStore
     AssignmentStore,
     PolicyChangeStore {
   readonly kind: 'sqlite' | 'postgres';
+  /** One round trip to the database (a load balancer's health check asks whether this process can reach it). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

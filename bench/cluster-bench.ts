@@ -1,0 +1,284 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { consoleKeyPath } from '../src/console/identity.js';
+import { benchArgs, benchLog, percentile, round } from './args.js';
+import { watchDashboard } from './dashboard-watch.js';
+import { startNatsServer } from './bus-servers.js';
+import { freePort } from './free-port.js';
+import { startHaproxy, type RunningHaproxy } from './haproxy.js';
+import { FILES_PER_PROCESS, openFileLimit } from './open-files.js';
+import { startPostgresCluster } from './postgres-cluster.js';
+import { cpuSeconds, rssMb } from './proc-stats.js';
+
+/**
+ * `npm run bench:cluster [-- --agents 40000 --consoles 4 --duration 120 --event-interval 30]`
+ * Several console processes on one throwaway PostgreSQL cluster and one NATS server (--bus), HAProxy instances in front (each
+ * on its own 127.0.0.x address, the documented configuration: bench/haproxy.ts), and fleet
+ * simulators (bench/cluster-fleet.ts) whose agents connect through the balancers. Each agent sends
+ * an activity span event and a live activity frame every --event-interval seconds. A dashboard
+ * feed subscriber on the first console times live frames; a third of the way in a policy is
+ * published through the first console; two thirds of the way in the last console is killed with
+ * SIGKILL. At the end every simulator drains (resending what was not acknowledged, as the outbox
+ * does) and PostgreSQL is asked what it holds. The last line is one JSON object with the figures.
+ */
+// Whatever goes wrong is said in one plain line, with its cause, and the exit status says it failed.
+const { log, fail } = benchLog('cluster');
+
+const args = benchArgs({
+  agents: { default: '40000' },
+  consoles: { default: '4' },
+  // 0: as many as the fleet needs (9,000 connections each, under the 20,000-file limit).
+  proxies: { default: '0' },
+  // 0: one per 10,000 agents.
+  simulators: { default: '0' },
+  duration: { default: '120' },
+  'event-interval': { default: '30' },
+});
+const agents = Number(args.agents);
+const consoles = Number(args.consoles);
+const PER_PROXY = 9000;
+const PER_SIMULATOR = 10_000;
+const proxies = Number(args.proxies) || Math.max(1, Math.ceil(agents / PER_PROXY));
+const simulators = Number(args.simulators) || Math.max(1, Math.ceil(agents / PER_SIMULATOR));
+const durationMs = Number(args.duration) * 1000;
+if (consoles < 2) fail(new Error('--consoles must be at least 2 (one is killed)'));
+// Every process here runs under this limit: after the kill, the surviving consoles share the fleet.
+const limit = openFileLimit();
+const need = {
+  'a surviving console': Math.ceil(agents / (consoles - 1)),
+  'an HAProxy instance (two per connection)': Math.ceil(agents / proxies) * 2,
+  'a simulator': Math.ceil(agents / simulators),
+};
+for (const [who, files] of Object.entries(need)) {
+  if (limit && files + FILES_PER_PROCESS > limit.soft)
+    fail(new Error(`${agents} agents need ${files} open files in ${who}, over this machine's limit of ${limit.soft}: add consoles, proxies or simulators`));
+}
+
+const dist = fileURLToPath(new URL('..', import.meta.url));
+const cli = join(dist, 'src/cli/main.js');
+const work = mkdtempSync(join(tmpdir(), 'vigil-cluster-bench-'));
+const password = 'bench-admin-password-0001';
+const token = 'bench-enroll-token-0123456789';
+const children: ChildProcess[] = [];
+const balancers: RunningHaproxy[] = [];
+const pgCluster = await startPostgresCluster({ settings: { shared_buffers: '256MB' } });
+const nats = await startNatsServer();
+process.on('exit', () => {
+  void nats.stop();
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const b of balancers) b.stopSync();
+  pgCluster.stopSync();
+  rmSync(work, { recursive: true, force: true });
+});
+const database = await pgCluster.createDatabase();
+
+interface ConsoleProc {
+  proc: ChildProcess;
+  url: string;
+  port: number;
+  peakRss: number;
+  cpuStart: number;
+}
+async function startConsoleProc(i: number): Promise<ConsoleProc> {
+  const dataDir = join(work, `console${i}`);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (i > 0) copyFileSync(consoleKeyPath(join(work, 'console0')), consoleKeyPath(dataDir));
+  const port = await freePort();
+  const proc = spawn(
+    process.execPath,
+    [cli, 'console', '--data-dir', dataDir, '--port', String(port), '--database', database, '--bus', nats.url, '--trust-proxy', '127.0.0.1'],
+    {
+      env: {
+        ...process.env,
+        VIGIL_ADMIN_PASSWORD: password,
+        VIGIL_ENROLL_TOKEN: token,
+        VIGIL_LOG_LEVEL: 'error',
+        // Every simulated agent connects from 127.0.0.1; a real fleet comes from thousands of addresses.
+        VIGIL_PENDING_PER_ADDRESS: '20000',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  children.push(proc);
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const m = /listening on (\S+)/.exec(line);
+      if (m) resolve(m[1]!);
+    });
+    proc.once('exit', (code) => reject(new Error(`console ${i} exited (${code}) before listening`)));
+  });
+  return { proc, url, port, peakRss: 0, cpuStart: 0 };
+}
+const fleetConsoles: ConsoleProc[] = [];
+for (let i = 0; i < consoles; i++) fleetConsoles.push(await startConsoleProc(i));
+for (let i = 0; i < proxies; i++) {
+  balancers.push(
+    await startHaproxy({
+      host: `127.0.0.${2 + i}`,
+      servers: fleetConsoles.map((c, j) => ({ name: `console${j}`, address: `127.0.0.1:${c.port}` })),
+      maxconn: 9900,
+    }),
+  );
+}
+log(`${consoles} consoles, ${proxies} HAProxy instances (${balancers.map((b) => b.url).join(' ')}), ${simulators} simulators, ${agents} agents`);
+
+const first = fleetConsoles[0]!;
+const login = await fetch(`${first.url}/api/v1/login`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ username: 'admin', password }),
+});
+const { token: session } = (await login.json()) as { token: string };
+
+// Simulators: each takes its share of agents, spread over all balancers.
+const sims = Array.from({ length: simulators }, (_, i) => {
+  const share = Math.floor(agents / simulators) + (i < agents % simulators ? 1 : 0);
+  const proc = spawn(
+    process.execPath,
+    [
+      join(dist, 'bench/cluster-fleet.js'),
+      '--urls',
+      balancers.map((b) => b.url).join(','),
+      '--token',
+      token,
+      '--agents',
+      String(share),
+      '--shard',
+      String(i),
+      '--event-interval',
+      args['event-interval'],
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  children.push(proc);
+  const lines: Record<string, any>[] = [];
+  const waiters: { phase: string; resolve: (line: Record<string, any>) => void }[] = [];
+  createInterface({ input: proc.stdout!, crlfDelay: Infinity }).on('line', (line) => {
+    const message = JSON.parse(line) as Record<string, any>;
+    lines.push(message);
+    if (message.phase !== 'done') log(`simulator ${i}: ${line}`);
+    for (const w of waiters.filter((w) => w.phase === message.phase)) w.resolve(message);
+  });
+  proc.once('exit', (code, signal) => {
+    if (!lines.some((l) => l.phase === 'done')) fail(new Error(`simulator ${i} stopped (${signal ?? `exit ${code}`}) before it finished; its error is above`));
+  });
+  return {
+    proc,
+    send: (command: object) => proc.stdin!.write(`${JSON.stringify(command)}\n`),
+    phase: (phase: string) =>
+      new Promise<Record<string, any>>((resolve) => {
+        const seen = lines.find((l) => l.phase === phase);
+        if (seen) resolve(seen);
+        else waiters.push({ phase, resolve });
+      }),
+  };
+});
+const startedAt = Date.now();
+const connected = await Promise.all(sims.map((s) => s.phase('connected')));
+const connectedAgents = connected.reduce((n, c) => n + Number(c.agents), 0);
+log(`${connectedAgents} agents connected in ${Math.round((Date.now() - startedAt) / 1000)} s`);
+
+// Let a first round of events settle, then measure.
+const dashboard = await watchDashboard(first.url, session);
+await new Promise((r) => setTimeout(r, Math.min(Number(args['event-interval']) * 1000, 10_000)));
+const held = await Promise.all(fleetConsoles.map((c) => fetch(`${c.url}/healthz`).then((r) => r.json() as Promise<{ devicesOnline: number }>)));
+log(`agents per console: ${held.map((h) => h.devicesOnline).join(', ')}`);
+for (const c of fleetConsoles) c.cpuStart = cpuSeconds(c.proc.pid!);
+const measureStart = performance.now();
+dashboard.measuring = true;
+sims.forEach((s) => s.send({ measure: true }));
+const sampler = setInterval(() => {
+  for (const c of fleetConsoles) if (c.proc.exitCode === null && c.proc.signalCode === null) c.peakRss = Math.max(c.peakRss, rssMb(c.proc.pid!));
+}, 1000);
+
+// A third of the way in: a policy published through the first console.
+await new Promise((r) => setTimeout(r, durationMs / 3));
+const pushAt = Date.now();
+const published = await fetch(`${first.url}/api/v1/policies`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${session}` },
+  body: JSON.stringify({ policy: { format: 'vigil-policy/1', name: 'bench push', agent: { heartbeatSeconds: 30, statusSeconds: 60 } } }),
+});
+const { version } = (await published.json()) as { version: number };
+sims.forEach((s) => s.send({ policy: version, at: pushAt }));
+log(`policy ${version} published through console 0`);
+
+// Two thirds of the way in: the last console is killed.
+await new Promise((r) => setTimeout(r, durationMs / 3));
+const victim = fleetConsoles.at(-1)!;
+const victimHeld = ((await fetch(`${victim.url}/healthz`).then((r) => r.json())) as { devicesOnline: number }).devicesOnline;
+const victimCpu = cpuSeconds(victim.proc.pid!) - victim.cpuStart;
+const killAt = Date.now();
+victim.proc.kill('SIGKILL');
+sims.forEach((s) => s.send({ kill: killAt }));
+log(`killed console ${consoles - 1} (pid ${victim.proc.pid}, holding ${victimHeld} agents)`);
+
+await new Promise((r) => setTimeout(r, durationMs / 3));
+const measuredS = (performance.now() - measureStart) / 1000;
+dashboard.measuring = false;
+clearInterval(sampler);
+const cpuPctPerConsole = fleetConsoles.map((c) =>
+  round(((c === victim ? victimCpu : cpuSeconds(c.proc.pid!) - c.cpuStart) / (c === victim ? (killAt - startedAt) / 1000 : measuredS)) * 100, 1),
+);
+sims.forEach((s) => s.send({ stop: true }));
+log('stopped generating; draining');
+const done = await Promise.all(sims.map((s) => s.phase('done')));
+dashboard.close();
+
+const db = new pg.Client({ connectionString: database });
+await db.connect();
+const stored = (
+  await db.query<{ rows: string; distinct: string }>(
+    `SELECT COUNT(*) AS rows, COUNT(DISTINCT (device_id, seq)) AS "distinct" FROM events WHERE type = 'activity.spans'`,
+  )
+).rows[0]!;
+await db.end();
+const generated = done.reduce((n, d) => n + Number(d.generated), 0);
+const latencies = done.flatMap((d) => d.latencies as number[]).sort((a, b) => a - b);
+const dashboardLatencies = dashboard.latencies.sort((a, b) => a - b);
+const pushAll = done.every((d) => d.pushLastAt !== null) ? Math.max(...done.map((d) => d.pushLastAt as number)) - pushAt : null;
+const dropped = done.reduce((n, d) => n + Number(d.dropped), 0);
+const notBack = done.reduce((n, d) => n + Number(d.notBack), 0);
+const lastBack = done.map((d) => d.lastBackAt as number | null).filter((t): t is number => t !== null);
+
+const figures = {
+  bench: 'cluster',
+  consoles,
+  proxies,
+  simulators,
+  agents: connectedAgents,
+  agentsConnectedAtEnd: done.reduce((n, d) => n + Number(d.stillConnected), 0),
+  eventsPerSec: round(done.reduce((n, d) => n + Number(d.ackedMeasured), 0) / measuredS, 1),
+  p50Ms: percentile(latencies, 50),
+  p99Ms: percentile(latencies, 99),
+  dashboardP50Ms: percentile(dashboardLatencies, 50),
+  dashboardP99Ms: percentile(dashboardLatencies, 99),
+  dashboardUpdates: dashboardLatencies.length,
+  pushAllMs: pushAll,
+  pushReached: done.reduce((n, d) => n + Number(d.pushReached), 0),
+  rssMbPerConsole: fleetConsoles.map((c) => round(c.peakRss, 1)),
+  cpuPctPerConsole,
+  failoverAgents: victimHeld,
+  failoverDropped: dropped,
+  failoverNotBack: notBack,
+  failoverReconnectAllMs: notBack === 0 && lastBack.length ? Math.max(...lastBack) - killAt : null,
+  eventsGenerated: generated,
+  eventsStored: Number(stored.rows),
+  lostEvents: generated - Number(stored.distinct),
+  duplicateEvents: Number(stored.rows) - Number(stored.distinct),
+  unackedAtEnd: done.reduce((n, d) => n + Number(d.unacked), 0),
+  durationS: Number(args.duration),
+  eventIntervalS: Number(args['event-interval']),
+  node: process.versions.node,
+};
+for (const c of fleetConsoles) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+await Promise.all(balancers.map((b) => b.stop()));
+balancers.length = 0;
+await nats.stop();
+console.log(JSON.stringify(figures));
+process.exit(0);
