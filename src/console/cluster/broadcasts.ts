@@ -1,4 +1,6 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
+import { SHARED_LATEST_MS } from '../store/sql/engine.js';
 import type { Logger } from '../../shared/node/log.js';
 import type { AgentHub } from '../agent-hub.js';
 import type { ConsoleBus } from '../bus/bus.js';
@@ -77,7 +79,13 @@ export class ClusterBroadcasts {
   }
 
   private async onAup(variant: string, version: number): Promise<void> {
-    const aup = await this.store.latestAup(variant);
+    let aup = await this.store.latestAup(variant);
+    // A process of a shared database answers "the latest AUP" from memory for a moment
+    // (SHARED_LATEST_MS): an older answer than the notice names is read again once that has passed.
+    if (!aup || aup.version < version) {
+      await delay(SHARED_LATEST_MS + 50);
+      aup = await this.store.latestAup(variant);
+    }
     if (!aup || aup.version !== version) return;
     await this.hub.broadcastAup(aup.signed, this.policy.aupVariantOf);
   }
