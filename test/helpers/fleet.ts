@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kill, startProcess, CLI, freePort, type Proc } from './processes.js';
+import { expect } from 'vitest';
+import { kill, runCli, startProcess, CLI, freePort, type Proc } from './processes.js';
 
 export const ADMIN_PASSWORD = 'correct-horse-battery-staple';
 export const ENROLL_TOKEN = 'test-enroll-token-0123456789';
@@ -69,4 +71,25 @@ export function startAgentProcess(dataDir: string, consoleUrl: string, env: Node
     VIGIL_BACKOFF_MAX_MS: '1000',
     ...env,
   });
+}
+
+/**
+ * The CLI as an admin of a console started later (`handle` is read at each call): `cli` answers
+ * the run, `ok` expects success and answers its output.
+ */
+export function adminCli(handle: () => ConsoleHandle) {
+  const cli = (args: string[], token = handle().token) => runCli(args, { VIGIL_CONSOLE_URL: handle().url, VIGIL_TOKEN: token }, 60_000);
+  const ok = async (args: string[]) => {
+    const r = await cli(args);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  return { cli, ok };
+}
+
+/** Writes `doc` as JSON to `name` under `dir` and answers the path (a policy file for the CLI). */
+export function writeJsonFile(dir: string, name: string, doc: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(doc));
+  return path;
 }

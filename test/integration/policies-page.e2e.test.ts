@@ -6,7 +6,7 @@ import { paths } from '../../src/agent/identity.js';
 import type { RuleRecordInput } from '../../src/shared/policies/model.js';
 import { launchChromium } from '../helpers/browser.js';
 import { ADMIN_PASSWORD, startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
-import { checkEveryView, tabTo } from '../helpers/page-checks.js';
+import { checkEveryView, signInWithKeyboard, tabTo } from '../helpers/page-checks.js';
 import { stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 
 /**
@@ -33,15 +33,8 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
   return { context, page };
 }
 
-async function signIn(page: Page, username: string, password = PASSWORD, path = '/policies/'): Promise<void> {
-  await page.goto(`${consoleProc.url}${path}`);
-  await page.locator('#username').focus();
-  await page.keyboard.type(username);
-  await page.keyboard.press('Tab');
-  await page.keyboard.type(password);
-  await page.keyboard.press('Enter');
-  await page.waitForSelector('#whoami:not([hidden])');
-}
+const signIn = (page: Page, username: string, password = PASSWORD, path = '/policies/') =>
+  signInWithKeyboard(page, `${consoleProc.url}${path}`, username, password);
 
 const focused = (page: Page) => page.evaluate(() => document.activeElement?.id ?? '');
 const agentPolicy = () => {

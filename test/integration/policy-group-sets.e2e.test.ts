@@ -1,10 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgentProcess, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
+import { adminCli, startAgentProcess, writeJsonFile, startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
 import { startImpostorConsole } from '../helpers/impostor-console.js';
 import { monitorDoc } from '../helpers/policy-docs.js';
-import { kill, runCli, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
+import { kill, stopAll, tempDir, waitUntil, type Proc } from '../helpers/processes.js';
 
 /**
  * Per-group-set delivery end to end (issue 16): a real console process, two real agent processes
@@ -17,16 +17,8 @@ describe('per-group-set delivery to real agents', () => {
   let consoleProc: ConsoleHandle;
   const agents: Record<'lab' | 'staff', { proc: Proc; id: string; dataDir: string }> = {} as never;
 
-  const cli = async (args: string[]) => {
-    const r = await runCli(args, { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: consoleProc.token }, 60_000);
-    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-    return r.stdout;
-  };
-  const file = (name: string, doc: unknown) => {
-    const path = join(dir.path, name);
-    writeFileSync(path, JSON.stringify(doc));
-    return path;
-  };
+  const cli = adminCli(() => consoleProc).ok;
+  const file = (name: string, doc: unknown) => writeJsonFile(dir.path, name, doc);
   /** The bundle the agent holds and enforces, as it stored it after verifying it. */
   const held = (who: 'lab' | 'staff') => JSON.parse(readFileSync(join(agents[who].dataDir, 'policy.json'), 'utf8'));
   const heldWhen = (who: 'lab' | 'staff', test: (bundle: any) => boolean) =>

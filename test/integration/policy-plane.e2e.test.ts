@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { ExplainResponseSchema, PushResponseSchema } from '../../src/shared/policies/api.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
-import { startConsoleProcess, type ConsoleHandle } from '../helpers/fleet.js';
+import { adminCli, startConsoleProcess, writeJsonFile, type ConsoleHandle } from '../helpers/fleet.js';
 import { HASH, monitorDoc } from '../helpers/policy-docs.js';
-import { runCli, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
+import { stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { connectWithHello, enrollRawDevice, type RawDevice, type RawSocket } from '../helpers/raw-device.js';
 
 /**
@@ -25,17 +24,8 @@ describe('policy plane: groups, named policies, rules and assignments', () => {
   let staff: RawDevice;
   let socket: RawSocket;
 
-  const cli = (args: string[], token = consoleProc.token) => runCli(args, { VIGIL_CONSOLE_URL: consoleProc.url, VIGIL_TOKEN: token }, 60_000);
-  const ok = async (args: string[]) => {
-    const r = await cli(args);
-    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
-    return r.stdout;
-  };
-  const file = (name: string, doc: unknown) => {
-    const path = join(dir.path, name);
-    writeFileSync(path, JSON.stringify(doc));
-    return path;
-  };
+  const { cli, ok } = adminCli(() => consoleProc);
+  const file = (name: string, doc: unknown) => writeJsonFile(dir.path, name, doc);
   const explain = async (id: string) => ExplainResponseSchema.parse((await consoleProc.api(`/api/v1/devices/${id}/policy/explain`)).body);
   const auditCount = async () => (await consoleProc.api('/api/v1/audit?limit=1000')).body.audit.length as number;
 
