@@ -156,7 +156,7 @@ describe('live device grid', () => {
     const id = sim.device.deviceId;
     sim.socket.send(activity({ app: 'Firefox', title: null }, { mode: 'app-only' }));
     await waitForCell(id, 'activity-app', 'Firefox');
-    expect(await page.locator(`${rowOf(id)} td:nth-child(4) .sub`).textContent()).toBe('title not reported (app only)');
+    expect(await page.locator(`${rowOf(id)} td:has(.activity-app) .sub`).textContent()).toBe('title not reported (app only)');
     sim.socket.send(activity(null, { collecting: false, pausedReason: 'wayland', idleSeconds: null, locked: null }));
     await waitForCell(id, 'activity-app', 'activity unavailable (Wayland)');
     sim.socket.send(activity(null, { collecting: false, pausedReason: 'outside-school-hours', idleSeconds: null, locked: null }));
@@ -205,7 +205,7 @@ describe('live device grid', () => {
     const title = `${markup}\u0000\u0007\u001b[31m\u202e\ud800 tail ${'A'.repeat(150_000)}`;
     hostile.socket.send(activity({ app: `<img src=x onerror="window.__pwned = 4">`, title }));
     await waitForCell(id, 'activity-app', '<img src=x onerror="window.__pwned = 4">');
-    const shownTitle = (await page.locator(`${rowOf(id)} td:nth-child(4) .sub`).textContent())!;
+    const shownTitle = (await page.locator(`${rowOf(id)} td:has(.activity-app) .sub`).textContent())!;
     expect(shownTitle.length).toBeLessThanOrEqual(1024);
     expect(shownTitle.startsWith(markup)).toBe(true);
     expect(shownTitle).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
