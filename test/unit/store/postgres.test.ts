@@ -40,6 +40,7 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
       '5:concerns',
       '6:policy-plane',
       '7:sign-in',
+      '8:policy-sets',
     ]);
     await Promise.all(stores.map((s) => s.close()));
   });
