@@ -46,7 +46,11 @@ describe('AUP variants per group set', () => {
       user,
       key: raw,
     });
-    socket.send({ v: PROTOCOL_VERSION, type: 'events', events: [{ id: randomUUID(), seq, at: new Date().toISOString(), type: 'aup.accepted', data: { receipt } }] });
+    socket.send({
+      v: PROTOCOL_VERSION,
+      type: 'events',
+      events: [{ id: randomUUID(), seq, at: new Date().toISOString(), type: 'aup.accepted', data: { receipt } }],
+    });
     await socket.next('events.ack', 15_000);
   };
   const summaryAup = async (who: 'pupil' | 'staff') => (await consoleProc.api(`/api/v1/devices/${devices[who].raw.deviceId}`)).body.device.aup;
@@ -62,7 +66,10 @@ describe('AUP variants per group set', () => {
     await cli(['policy', 'push', file('staff.json', monitorDoc('Staff laptops', 'staff', [['2', 'allow']])), '--policy', 'staff']);
     await cli(['policy', 'assign', 'staff', 'staff', '--precedence', '10']);
     for (const variant of ['pupils', 'staff']) {
-      const published = await consoleProc.api('/api/v1/aups', { method: 'POST', body: JSON.stringify({ variant, title: `Rules for ${variant}`, markdown: `Be kind (${variant}).` }) });
+      const published = await consoleProc.api('/api/v1/aups', {
+        method: 'POST',
+        body: JSON.stringify({ variant, title: `Rules for ${variant}`, markdown: `Be kind (${variant}).` }),
+      });
       expect(published.status).toBe(201);
     }
     for (const who of ['pupil', 'staff'] as const) {

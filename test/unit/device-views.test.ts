@@ -189,7 +189,13 @@ describe('DeviceViews: AUP status for the signed-in user', () => {
     const feed = new FeedHub();
     // The AUP variant of the bundle the device is offered (policies/compose.ts aupVariantOf).
     let variant: string | undefined;
-    const views = new DeviceViews(store, feed, () => true, createLogger('test', 'error'), async () => variant);
+    const views = new DeviceViews(
+      store,
+      feed,
+      () => true,
+      createLogger('test', 'error'),
+      async () => variant,
+    );
     const now = new Date().toISOString();
     const aupOf = async () => (await views.summary((await store.getDevice(id))!)).aup;
 
