@@ -6,6 +6,9 @@ import type { Logger } from '../shared/node/log.js';
 import type { ConsoleIdentity } from './identity.js';
 import type { AupRecord, ConsoleStore } from './store/store.js';
 
+/** The AUP variant of the policy bundle a device is offered (policies/compose.ts `aupVariantOf`). */
+export type AupVariantOf = (deviceId: string) => Promise<string | undefined>;
+
 /**
  * AUP versions per variant, signed by the console, and the receipts devices send back.
  * A receipt is stored only if the device's own key signed it and it names, by hash, exactly a
@@ -16,6 +19,8 @@ export class AupService {
     private readonly store: ConsoleStore,
     private readonly identity: ConsoleIdentity,
     private readonly log: Logger,
+    /** Each device's own variant: devices in different group sets may be asked to show different AUPs. */
+    private readonly variantOf: AupVariantOf,
   ) {}
 
   async publish(variant: string, title: string, markdown: string, actor: string): Promise<AupRecord> {
@@ -57,11 +62,11 @@ export class AupService {
 
   /**
    * A device asks whether `user` accepted the AUP text it holds. Answered only for the version
-   * this console currently sends that device (its policy's variant, latest version): a device
-   * learns yes/no about one user and the text it shows, never who else accepted or where.
+   * this console currently sends that device (its own policy bundle's variant, latest version): a
+   * device learns yes/no about one user and the text it shows, never who else accepted or where.
    */
-  async acceptance(user: string, hash: string): Promise<{ accepted: boolean; acceptedAt: string | null; refused: 'not-current' | null }> {
-    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
+  async acceptance(deviceId: string, user: string, hash: string): Promise<{ accepted: boolean; acceptedAt: string | null; refused: 'not-current' | null }> {
+    const variant = await this.variantOf(deviceId);
     const current = variant ? await this.store.latestAup(variant) : null;
     if (!current || this.hashOf(current) !== hash) return { accepted: false, acceptedAt: null, refused: 'not-current' };
     const acceptedAt = await this.store.aupAcceptedAt(user, current.variant, current.version, hash);
@@ -85,20 +90,25 @@ export class AupService {
     return this.store.aupCoverage({ variant });
   }
 
-  /** The variants devices are asked to show now (today one, named by the latest policy). */
+  /** The variants devices are asked to show now: each enrolled device's own, sorted. */
   async variantsInUse(): Promise<string[]> {
-    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
-    return variant ? [variant] : [];
+    const variants = new Set<string>();
+    for (const { variant } of await this.devicesWithVariant()) if (variant) variants.add(variant);
+    return [...variants].sort();
+  }
+
+  private async devicesWithVariant() {
+    const devices = (await this.store.listDevices()).filter((d) => !d.revoked);
+    return Promise.all(devices.map(async (device) => ({ device, variant: await this.variantOf(device.id) })));
   }
 
   /**
-   * Who must accept `variant` and who has: every account seen signed in on a device whose policy
-   * names it, per device, with the user's acceptance of the current version on any device.
+   * Who must accept `variant` and who has: every account seen signed in on a device whose own
+   * policy names it, per device, with the user's acceptance of the current version on any device.
    */
   async status(variant: string): Promise<AupStatusResponse> {
     const current = await this.store.latestAup(variant);
-    const onVariant = (await this.variantsInUse()).includes(variant);
-    const devices = onVariant ? (await this.store.listDevices()).filter((d) => !d.revoked) : [];
+    const devices = (await this.devicesWithVariant()).filter((d) => d.variant === variant).map((d) => d.device);
     const hostnames = new Map(devices.map((d) => [d.id, d.hostname]));
     const receipts = current ? (await this.store.aupCoverage({ variant })).filter((r) => r.version === current.version) : [];
     const firstByUser = new Map<string, AupCoverageRow>();

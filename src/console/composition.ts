@@ -111,6 +111,18 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
   const agentLog = log.child('agents');
   const agentRouter = new EventRouter(stats, agentLog);
   const hub = new AgentHub(store, identity, agentRouter, stats, agentLog, { ...DEFAULT_HUB_OPTIONS, ...config.hub });
+  // Every console process passes a policy change to its own devices (cluster/broadcasts.ts): the
+  // announcement is late-bound, as the broadcasts need the distribution built here.
+  let broadcasts: ClusterBroadcasts | null = null;
+  const { plane, distribution, aupVariantOf } = await composePolicy({
+    store,
+    identity,
+    hub,
+    feed,
+    log: agentLog,
+    announce: (change) => broadcasts?.policyChanged(change),
+  });
+  broadcasts = new ClusterBroadcasts(bus, store, hub, { plane, distribution, aupVariantOf }, agentLog.child('cluster'));
   // Which process holds which device; a device held elsewhere is online here too. Devices of a
   // process that stops are shown again (offline) by refreshing their views.
   const relay = new CommandRelay(bus, hub, log.child('commands'));
@@ -126,24 +138,13 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     feed,
     (id) => presence.isOnline(id),
     log.child('devices'),
+    aupVariantOf,
     (id) => hub.budgets.droppedFrom(id),
   );
   await views.seed();
 
-  // Every console process passes a policy change to its own devices (cluster/broadcasts.ts): the
-  // announcement is late-bound, as the broadcasts need the distribution built here.
-  let broadcasts: ClusterBroadcasts | null = null;
-  const { plane, distribution, aupVariantOf } = await composePolicy({
-    store,
-    identity,
-    hub,
-    feed,
-    log: agentLog,
-    announce: (change) => broadcasts?.policyChanged(change),
-  });
-  broadcasts = new ClusterBroadcasts(bus, store, hub, { plane, distribution, aupVariantOf }, agentLog.child('cluster'));
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
-  const aups = new AupService(store, identity, log.child('aup'));
+  const aups = new AupService(store, identity, log.child('aup'), aupVariantOf);
   const concerns = new ConcernService(store);
   const commands = new CommandService(store, identity, relay, log.child('commands'));
   const periodicLock = config.database ? postgresPeriodicLock(config.database) : SOLE_PROCESS;

@@ -5,6 +5,7 @@ import type { Logger } from '../shared/node/log.js';
 import type { DeviceStatus } from '../shared/status.js';
 import { BLOCK_SUMMARY_WINDOW_MS, BlockSummary } from './block-summary.js';
 import { toDeviceSummary } from './devices.js';
+import type { AupVariantOf } from './aups.js';
 import type { FeedHub } from './feed.js';
 import { LiveState } from './live-state.js';
 import { StatusHistory } from './status-history.js';
@@ -31,6 +32,8 @@ export class DeviceViews {
     private readonly feed: FeedHub,
     private readonly isOnline: (deviceId: string) => boolean,
     private readonly log: Logger,
+    /** The AUP variant of the policy each device is offered: its status is for that variant. */
+    private readonly aupVariantOf: AupVariantOf,
     /** Frames the hub dropped from a device over its budgets (shown on the device page). */
     private readonly framesDropped: (deviceId: string) => number = () => 0,
   ) {
@@ -114,7 +117,7 @@ export class DeviceViews {
   }
 
   private async aupStatus(record: DeviceRecord): Promise<DeviceAupStatus> {
-    const variant = (await this.store.latestPolicy())?.document.aup?.variant;
+    const variant = await this.aupVariantOf(record.id);
     const aup = variant ? await this.store.latestAup(variant) : null;
     if (!variant || !aup) return 'not-required';
     const user = record.status?.user;

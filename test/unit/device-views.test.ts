@@ -187,21 +187,23 @@ describe('DeviceViews: AUP status for the signed-in user', () => {
     const { FeedHub } = await import('../../src/console/feed.js');
     const { createLogger } = await import('../../src/shared/node/log.js');
     const feed = new FeedHub();
-    const views = new DeviceViews(store, feed, () => true, createLogger('test', 'error'));
+    // The AUP variant of the bundle the device is offered (policies/compose.ts aupVariantOf).
+    let variant: string | undefined;
+    const views = new DeviceViews(
+      store,
+      feed,
+      () => true,
+      createLogger('test', 'error'),
+      async () => variant,
+    );
     const now = new Date().toISOString();
     const aupOf = async () => (await views.summary((await store.getDevice(id))!)).aup;
 
     await store.saveStatus(id, status('pupil1'), now);
     expect(await aupOf()).toBe('not-required');
-    // Stored records as the services build them; their signatures are not what is tested here.
-    await store.publishPolicy((version) => ({
-      version,
-      bundle: {} as any,
-      document: { aup: { variant: 'pupils' } } as any,
-      publishedBy: 'admin',
-      publishedAt: now,
-    }));
+    variant = 'pupils';
     expect(await aupOf()).toBe('not-required'); // the variant has no published text yet
+    // Stored records as the services build them; their signatures are not what is tested here.
     await store.publishAup('pupils', (version) => ({ variant: 'pupils', version, signed: {} as any, publishedBy: 'admin', publishedAt: now }));
     expect(await aupOf()).toBe('not-accepted');
     await store.insertAupReceipt(
@@ -209,6 +211,12 @@ describe('DeviceViews: AUP status for the signed-in user', () => {
       now,
     );
     await views.events(id, [{ type: 'aup.accepted' } as any]);
+    expect(await aupOf()).toBe('accepted');
+    // A device offered a bundle that names another variant: a receipt for pupils does not count there.
+    await store.publishAup('staff', (version) => ({ variant: 'staff', version, signed: {} as any, publishedBy: 'admin', publishedAt: now }));
+    variant = 'staff';
+    expect(await aupOf()).toBe('not-accepted');
+    variant = 'pupils';
     expect(await aupOf()).toBe('accepted');
     await store.saveStatus(id, status('pupil2'), now);
     expect(await aupOf()).toBe('not-accepted'); // another user at the same seat

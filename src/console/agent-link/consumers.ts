@@ -66,8 +66,8 @@ export function registerAgentConsumers(router: EventRouter, c: AgentConsumers): 
     .onFrame('activity', ({ deviceId }, { now }) => c.views.activity(deviceId, now))
     .onFrame('power', ({ deviceId, receivedAt }, { state }) => c.views.power(deviceId, state, receivedAt))
     .onFrame('command.result', ({ deviceId }, result) => c.commands.onResult(deviceId, result))
-    .onFrame('aup.query', async ({ reply }, { user, aupHash }) => {
-      reply({ v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, ...(await c.aups.acceptance(user, aupHash)) });
+    .onFrame('aup.query', async ({ deviceId, reply }, { user, aupHash }) => {
+      reply({ v: PROTOCOL_VERSION, type: 'aup.status', user, aupHash, ...(await c.aups.acceptance(deviceId, user, aupHash)) });
     });
 }
 
