@@ -320,14 +320,14 @@ export function fillSettings(settings: PolicySettings, editable: boolean): void 
       const state = make(
         'select',
         { id: `${id}-state` },
-        make('option', { value: '' }, 'Not set by this policy (a lower policy or the default decides)'),
+        make('option', { value: '' }, 'Not set by this policy'),
         make('option', { value: 'set' }, 'Set by this policy'),
       );
       state.value = value === undefined ? '' : 'set';
       const body = make('div', { id: `${id}-body`, className: 'sub-body' }, ...build(section.fields, record(value), [section.key]));
       body.hidden = state.value === '';
       state.addEventListener('change', () => (body.hidden = state.value === ''));
-      return make('fieldset', { id, className: 'sub section' }, make('legend', {}, section.label), make('label', { className: 'field' }, section.label, state), errorOf(id), body);
+      return make('fieldset', { id, className: 'sub section' }, make('legend', {}, section.label), make('label', { className: 'field' }, `${section.label}: in this policy`, state), errorOf(id), body);
     }),
   );
   $<HTMLFieldSetElement>('settings-fields').disabled = !editable;
