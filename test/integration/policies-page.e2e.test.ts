@@ -210,14 +210,61 @@ describe('the Policies page, end to end in Chromium', { timeout: 400_000 }, () =
     await sam.waitForFunction(() => /Published as policy version/.test(document.getElementById('policy-result')?.textContent ?? ''));
     await waitUntil(async () => heldRules().some((r) => r.sha256 === HASH('d') && r.action === 'block') || null, 60_000);
 
-    // Settings: a session whose idle logoff comes before its lock is refused next to the field, by the shared schema.
-    await sam.fill('#set-session', JSON.stringify({ lockAfterIdleSeconds: 600, logoffAfterIdleSeconds: 300 }));
-    await sam.click('#settings-review');
-    await sam.waitForFunction(() => document.getElementById('set-session-error')?.textContent !== '');
-    expect(await sam.textContent('#set-session-error')).toMatch(/^logoffAfterIdleSeconds: .*longer than lockAfterIdleSeconds/);
-    expect(await focused(sam)).toBe('set-session');
+    // Settings in form fields, keyboard only: an idle lock and a BYOD school-hours window. A logoff
+    // before the lock and hours ending before they start are refused next to their fields by the shared schema.
+    const key = async (selector: string, ...keys: string[]) => {
+      await sam.focus(selector);
+      for (const k of keys) await sam.keyboard.press(k);
+    };
+    const type = async (selector: string, text: string) => {
+      await sam.focus(selector);
+      await sam.keyboard.press('Control+A');
+      await sam.keyboard.type(text);
+    };
+    await key('#set-session-state', 'ArrowDown');
+    expect(await sam.inputValue('#set-session-state')).toBe('set');
+    await type('#set-session-lockAfterIdleSeconds', '600');
+    await type('#set-session-logoffAfterIdleSeconds', '300');
+    await key('#set-activity-state', 'ArrowDown');
+    await key('#set-activity-mode', 'ArrowDown');
+    expect(await sam.inputValue('#set-activity-mode')).toBe('app-only');
+    await key('#set-activity-byod-on', 'Space');
+    await key('#set-activity-byod-schoolHours-add', 'Enter');
+    // Focus is on the new row's first day box; Tab past the seven days reaches the start time.
+    expect(await sam.evaluate(() => document.activeElement?.closest('fieldset')?.id)).toBe('set-activity-byod-schoolHours-0-days');
+    for (let i = 0; i < 7; i++) await sam.keyboard.press('Tab');
+    expect(await focused(sam)).toBe('set-activity-byod-schoolHours-0-start');
+    await sam.keyboard.type('0830A');
+    await sam.focus('#set-activity-byod-schoolHours-0-end');
+    await sam.keyboard.type('0730A');
+    await key('#settings-review', 'Enter');
+    await sam.waitForFunction(() => document.getElementById('set-session-logoffAfterIdleSeconds-error')?.textContent !== '');
+    expect(await sam.textContent('#set-session-logoffAfterIdleSeconds-error')).toMatch(/longer than lockAfterIdleSeconds/);
+    expect(await sam.textContent('#set-activity-byod-schoolHours-0-end-error')).toBe('end must be after start (same day)');
+    expect(await sam.getAttribute('#set-activity-byod-schoolHours-0-end', 'aria-invalid')).toBe('true');
+    expect(await focused(sam)).toBe('set-session-logoffAfterIdleSeconds');
+    expect(await sam.isHidden('#pending')).toBe(true);
     await checkEveryView(sam, 'policies-settings-error');
-    await sam.fill('#set-session', '');
+    await type('#set-session-logoffAfterIdleSeconds', '0');
+    await sam.focus('#set-activity-byod-schoolHours-0-end');
+    await sam.keyboard.type('1115A');
+    await key('#settings-review', 'Enter');
+    await sam.waitForSelector('#pending:not([hidden])');
+    expect(await sam.textContent('#set-activity-byod-schoolHours-0-end-error')).toBe('');
+    expect(await sam.textContent('#pending-diff')).toMatch(/^Setting session: .*"lockAfterIdleSeconds":600/);
+    await checkEveryView(sam, 'policies-settings-form');
+    await type('#pending-reason', 'idle lock and BYOD school hours');
+    await key('#pending-publish', 'Enter');
+    await sam.waitForFunction(() => /Published as policy version/.test(document.getElementById('policy-result')?.textContent ?? ''));
+    const held = () => (agentPolicy() ? JSON.parse(agentPolicy()).payload.policy : {});
+    await waitUntil(async () => (held().session?.lockAfterIdleSeconds === 600 && held().activity) || null, 60_000);
+    expect(held().session).toMatchObject({ lockAfterIdleSeconds: 600, logoffAfterIdleSeconds: 0 });
+    expect(held().activity).toMatchObject({
+      mode: 'app-only',
+      byod: { schoolHours: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:30', end: '11:15' }] },
+    });
+    await sam.waitForFunction(() => (document.getElementById('set-session-lockAfterIdleSeconds') as HTMLInputElement | null)?.value === '600');
+
     await sam.fill('#set-aup-variant', 'secondary');
     await sam.click('#settings-review');
     await sam.waitForSelector('#pending:not([hidden])');
