@@ -149,7 +149,7 @@ describe.skipIf(unavailable !== null)('application control through console and a
     expect(execProgram(other).error).toBe('EPERM');
 
     const audit = (await consoleProc.api('/api/v1/audit')).body.audit as { action: string; target: string }[];
-    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['app-request.approved', 'app-request.declined', 'policy.published']));
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['app-request.approved', 'app-request.declined', 'policy.rule-added']));
     expect(audit.find((a) => a.action === 'app-request.approved')!.target).toBe(`app-request:${request.id}`);
   });
 
