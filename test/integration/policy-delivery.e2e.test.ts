@@ -95,6 +95,12 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
     agentDir = join(dir.path, 'agent');
     agent = startAgentProcess(agentDir, proxy.url);
     [, deviceId] = (await agent.waitFor(/running as device ([0-9a-f-]{36})/)) as unknown as [string, string];
+    // The agent says it runs before its first connection is up; a test counting reconnects starts after it.
+    await waitUntil(
+      async () => proxy.upgrades >= 1 && (await device()).online === true,
+      30_000,
+      () => 'agent connected through the proxy',
+    );
   }, 60_000);
   afterAll(async () => {
     await stopAll();
