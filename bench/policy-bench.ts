@@ -32,6 +32,8 @@ const args = benchArgs({
   sets: { default: '3' },
   processes: { default: '4' },
   verifiers: { default: '100' },
+  /** A directory: the console writes a V8 CPU profile there (`--cpu-prof`), to see where a rollout's time goes. */
+  profile: { default: '' },
 });
 const agents = Number(args.agents);
 const processes = Number(args.processes);
@@ -70,7 +72,8 @@ function lines(child: ChildProcess, name: string) {
   };
 }
 
-const consoleProc = spawn(process.execPath, ['--max-old-space-size=4096', join(dist, 'bench/policy-console.js'), '--sets', args.sets], {
+const profiling = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
+const consoleProc = spawn(process.execPath, ['--max-old-space-size=4096', ...profiling, join(dist, 'bench/policy-console.js'), '--sets', args.sets], {
   env: { ...process.env, VIGIL_BENCH_DATA_DIR: dataDir, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token },
   stdio: ['pipe', 'pipe', 'inherit'],
 });
@@ -230,4 +233,11 @@ console.log(
     consoleRssMb: round(peakRss, 1),
   }),
 );
+if (profiling.length > 0) {
+  // A V8 profile is written when the process exits by itself, not when it is killed.
+  consoleProc.removeAllListeners('exit');
+  const exited = new Promise((resolve) => consoleProc.once('exit', resolve));
+  consoleProc.stdin!.write(`${JSON.stringify({ exit: true })}\n`);
+  await exited;
+}
 process.exit(0);

@@ -46,7 +46,8 @@ process.stdout.write(`listening on ${running.url}\n`);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   void (async () => {
-    const command = JSON.parse(line) as { rules?: number; changeOne?: boolean };
+    const command = JSON.parse(line) as { rules?: number; changeOne?: boolean; exit?: boolean };
+    if (command.exit) process.exit(0);
     const started = Date.now();
     const result = command.rules
       ? await plane.push(null, document(Array.from({ length: command.rules }, hashRule)), 'refuse', who)

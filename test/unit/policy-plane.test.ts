@@ -126,6 +126,42 @@ describe('PolicyPlane', () => {
     await store.close();
   });
 
+  it('places each enrolling device alone: the fleet is read once, not once per enrolment, and a new set gets its bundle', async () => {
+    const { store, plane, distribution } = await consoleWithDevices(['pc-1', 'pc-2', 'pc-3']);
+    await plane.push(null, doc(), 'refuse', who);
+    await plane.createGroup({ name: 'lab', displayName: 'Lab', devices: [], rules: [{ kind: 'hostname', pattern: 'lab-*' }] }, who);
+    await plane.createPolicy({ name: 'lab', displayName: 'Lab', content: { settings: { aup: { variant: 'lab' } }, rules: [] } }, who);
+    await plane.assign({ policy: 'lab', group: 'lab', precedence: 1 }, who);
+    let fleetReads = 0;
+    const listDevices = store.listDevices.bind(store);
+    store.listDevices = () => (fleetReads++, listDevices());
+    const enrolled = [];
+    for (const hostname of ['lab-01', 'pc-4', 'lab-02', 'pc-5', 'lab-03']) {
+      const d = deviceRecord(randomUUID(), hostname);
+      await store.enrollDevice(d, 'tok');
+      await plane.deviceChanged(d.id);
+      enrolled.push(d);
+    }
+    expect(fleetReads).toBeLessThanOrEqual(1);
+    const labSet = (await plane.groupSetOf(enrolled[0]!.id))!;
+    expect(labSet.groups).toEqual(['lab']);
+    expect(distribution.publisher.current(labSet.key)!.payload.policy.aup).toEqual({ variant: 'lab' });
+    expect((await plane.groupSetOf(enrolled[1]!.id))!.groups).toEqual([]);
+    // A device enrolled behind the plane's back (another console process) is read when first asked for.
+    const late = deviceRecord(randomUUID(), 'lab-09');
+    await store.enrollDevice(late, 'tok');
+    expect((await plane.groupSetOf(late.id))!.key).toBe(labSet.key);
+    // A hostname change moves it; a revoked device has no set.
+    await store.setDeviceHostname(late.id, 'pc-9');
+    await plane.deviceChanged(late.id);
+    expect((await plane.groupSetOf(late.id))!.groups).toEqual([]);
+    await store.revokeDevice(late.id);
+    await plane.deviceChanged(late.id);
+    expect(await plane.groupSetOf(late.id)).toBeNull();
+    expect(fleetReads).toBeLessThanOrEqual(1);
+    await store.close();
+  });
+
   it('refuses a change whose effective policy would break a limit, naming it, and stores nothing', async () => {
     const { store, plane, devices } = await consoleWithDevices(['lab-01']);
     const exceptions = (from: number) =>

@@ -67,9 +67,10 @@ export class ClusterBroadcasts {
 
   private async onPolicy(change: PolicyChangeNotice): Promise<void> {
     const { plane, distribution, aupVariantOf } = this.policy;
-    // Devices another process enrolled or moved matter here only if this process holds one.
+    // Devices another process enrolled or moved are placed again here (one connecting later must
+    // not be offered its old set), and told of their set only if this process holds one.
+    await plane.forgetPlacements(change.devices);
     if (change.devices && !distribution.holdsAny(change.devices)) return;
-    plane.forgetPlacements();
     const { notified, variants } = await distribution.catchUp(change.devices);
     for (const variant of variants) {
       const aup = await this.store.latestAup(variant);

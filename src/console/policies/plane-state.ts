@@ -18,7 +18,7 @@ export interface PlaneState {
   devices: DeviceFacts[];
 }
 
-export type PlaneStore = GroupStore & NamedPolicyStore & AssignmentStore & Pick<DeviceStore, 'listDevices'>;
+export type PlaneStore = GroupStore & NamedPolicyStore & AssignmentStore & Pick<DeviceStore, 'listDevices' | 'getDevice'>;
 
 export async function loadPlaneState(store: PlaneStore): Promise<PlaneState> {
   const [groups, policies, assignments, tokenGroups, ownership, devices] = await Promise.all([
@@ -40,6 +40,13 @@ export async function loadPlaneState(store: PlaneStore): Promise<PlaneState> {
   };
 }
 
+/** One device's facts, read alone (enrolment and a hostname change place one device, not the fleet); null if unknown or revoked. */
+export async function deviceFactsOf(store: PlaneStore, deviceId: string): Promise<DeviceFacts | null> {
+  const [device, ownership] = await Promise.all([store.getDevice(deviceId), store.deviceOwnership(deviceId)]);
+  if (!device || device.revoked) return null;
+  return { id: device.id, hostname: device.hostname, enrollmentTokenId: device.enrolledWith, ownership };
+}
+
 export function membershipsIn(state: PlaneState, device: DeviceFacts): Membership[] {
   return membershipsOf(device, state.groups, state.tokenGroups);
 }
@@ -55,7 +62,14 @@ export function modelOf(state: PlaneState): PolicyModel | null {
  * Each device's group set (merge.ts groupSetKey) and every set in use, the empty set always
  * among them (a device enrolling next gets at least the baseline).
  */
-export function groupSets(state: PlaneState): { byDevice: Map<string, string>; sets: Map<string, readonly string[]> } {
+export interface Placement {
+  byDevice: Map<string, string>;
+  sets: Map<string, readonly string[]>;
+  /** The groups some assignment or scoped rule uses: only they tell group sets apart. */
+  matter: ReadonlySet<string>;
+}
+
+export function groupSets(state: PlaneState): Placement {
   const model = modelOf(state);
   const matter = model ? groupsThatMatter(model.policies, model.assignments) : new Set<string>();
   const byDevice = new Map<string, string>();
@@ -66,15 +80,20 @@ export function groupSets(state: PlaneState): { byDevice: Map<string, string>; s
     [groupSetKey([], matter), []],
     [groupSetKey(universal, matter), universal],
   ]);
-  for (const device of state.devices) {
-    const groups = membershipsIn(state, device)
-      .map((m) => m.group)
-      .filter((g) => matter.has(g));
-    const key = groupSetKey(groups, matter);
-    byDevice.set(device.id, key);
-    if (!sets.has(key)) sets.set(key, groups);
-  }
-  return { byDevice, sets };
+  const placement = { byDevice, sets, matter };
+  for (const device of state.devices) place(state, placement, device);
+  return placement;
+}
+
+/** Puts one device in its group set (adding the set if it is new); returns the set's key. */
+export function place(state: PlaneState, placement: Placement, device: DeviceFacts): string {
+  const groups = membershipsIn(state, device)
+    .map((m) => m.group)
+    .filter((g) => placement.matter.has(g));
+  const key = groupSetKey(groups, placement.matter);
+  placement.byDevice.set(device.id, key);
+  if (!placement.sets.has(key)) placement.sets.set(key, groups);
+  return key;
 }
 
 /** Members of each group: listed devices (enrolled or not) and enrolled devices matched by a rule or token default. */

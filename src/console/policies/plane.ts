@@ -41,7 +41,20 @@ import { summariseZodError } from '../../shared/zod-errors.js';
 import { ConflictError, InvalidError, NotFoundError } from '../errors.js';
 import type { AuditRecord, PolicyChange, PolicyChangeStore } from '../store/store.js';
 import type { DistributionResult, PolicyChangeNotice, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
-import { applyChange, groupMembers, groupSets, loadPlaneState, membershipsIn, modelOf, universalGroups, type PlaneState, type PlaneStore } from './plane-state.js';
+import {
+  applyChange,
+  deviceFactsOf,
+  groupMembers,
+  groupSets,
+  loadPlaneState,
+  membershipsIn,
+  modelOf,
+  place,
+  universalGroups,
+  type Placement,
+  type PlaneState,
+  type PlaneStore,
+} from './plane-state.js';
 import type { PublicationPlan } from './publisher.js';
 
 /** Marks the group set of devices in no particular group (only universal groups): the fleet's published policy. */
@@ -94,7 +107,8 @@ const editError = (error: unknown): never => {
 export class PolicyPlane implements PolicyPlaneView {
   private readonly queue = new SerialQueue();
   private readonly now: () => Date;
-  private placement: Promise<ReturnType<typeof groupSets>> | null = null;
+  /** Every device's group set with the state it was computed from, kept until the next plane change. */
+  private placement: Promise<Placement & { state: PlaneState }> | null = null;
   /** Group sets published since start (every set of the state at each publication). */
   private readonly published = new Set<string>();
 
@@ -181,26 +195,49 @@ export class PolicyPlane implements PolicyPlaneView {
 
   /**
    * The device's group set. Distribution asks for every notice and fetch (thousands during a
-   * rollout), so the sets are computed once per plane change and kept until the next one.
+   * rollout), so the sets are computed once per plane change and kept until the next one; a
+   * device not placed yet (enrolled through another console process) is read and placed alone.
    */
   async groupSetOf(deviceId: string): Promise<{ key: string; groups: readonly string[] } | null> {
-    this.placement ??= this.state().then(groupSets);
+    const placement = await this.placed();
+    const key = placement.byDevice.get(deviceId) ?? (await this.placeOne(placement, deviceId));
+    return key === null ? null : { key, groups: placement.sets.get(key)! };
+  }
+
+  private placed(): Promise<Placement & { state: PlaneState }> {
+    this.placement ??= this.state().then((state) => ({ ...groupSets(state), state }));
     const placement = this.placement;
-    const { byDevice, sets } = await placement.catch((error: unknown) => {
+    return placement.catch((error: unknown) => {
       if (this.placement === placement) this.placement = null;
       throw error;
     });
-    const key = byDevice.get(deviceId);
-    return key === undefined ? null : { key, groups: sets.get(key)! };
+  }
+
+  /** Reads one device's facts and places it; null (and no place) when it is unknown or revoked. */
+  private async placeOne(placement: Placement & { state: PlaneState }, deviceId: string): Promise<string | null> {
+    const facts = await deviceFactsOf(this.deps.store, deviceId);
+    if (!facts) {
+      placement.byDevice.delete(deviceId);
+      return null;
+    }
+    return place(placement.state, placement, facts);
   }
 
   nextVersion(): Promise<number> {
     return this.deps.store.allocatePolicyVersion();
   }
 
-  /** Another console process changed groups or devices: group sets are computed again when next asked. */
-  forgetPlacements(): void {
-    this.placement = null;
+  /**
+   * Another console process changed groups or policies: group sets are computed again when next
+   * asked. Named devices only (it enrolled or moved them): those are placed again, alone.
+   */
+  async forgetPlacements(devices?: readonly string[]): Promise<void> {
+    if (!devices || !this.placement) {
+      this.placement = null;
+      return;
+    }
+    const placement = await this.placed();
+    for (const id of devices) await this.placeOne(placement, id);
   }
 
   // ------------------------------------------------------------------ groups
@@ -286,14 +323,13 @@ export class PolicyPlane implements PolicyPlaneView {
    */
   async deviceChanged(deviceId: string): Promise<void> {
     await this.serially(async () => {
-      const state = await this.state();
-      const placement = groupSets(state);
-      this.placement = Promise.resolve(placement);
-      const key = placement.byDevice.get(deviceId);
-      const model = modelOf(state);
+      // One device's facts, not the fleet's: 10,000 enrolments must not read 10,000 devices each.
+      const placement = await this.placed();
+      const key = await this.placeOne(placement, deviceId);
+      const model = modelOf(placement.state);
       // Only a set that has no bundle yet needs signing: content changes go through change().
-      if (model && key !== undefined && !this.published.has(key))
-        await this.commitPlan(state, await this.deps.distribution.prepare(model, new Map([[key, placement.sets.get(key)!]])), [key]);
+      if (model && key !== null && !this.published.has(key))
+        await this.commitPlan(placement.state, await this.deps.distribution.prepare(model, new Map([[key, placement.sets.get(key)!]])), [key]);
       await this.deps.distribution.deviceMoved(deviceId);
       this.deps.announce?.({ devices: [deviceId] });
     });

@@ -355,6 +355,8 @@ export interface GroupStore {
   listTokenGroups(): Promise<Map<string, string[]>>;
   /** Device id -> the ownership recorded for it (devices without one are absent). */
   listDeviceOwnership(): Promise<Map<string, Ownership>>;
+  /** The ownership recorded for one device (enrolment places one device, not the fleet). */
+  deviceOwnership(deviceId: string): Promise<Ownership | null>;
 }
 
 /** Named policies (issue 16): each one's current revision, and every revision ever stored. */

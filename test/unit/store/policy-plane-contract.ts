@@ -57,6 +57,7 @@ export function policyPlaneContract(open: Open): void {
     ]);
     expect(await again.listTokenGroups()).toEqual(new Map([['tok', ['lab', 'staff']]]));
     expect(await again.listDeviceOwnership()).toEqual(new Map([[d.id, 'byod']]));
+    expect(await again.deviceOwnership(d.id)).toBe('byod');
     expect((await again.listAudit(10)).map((a) => a.action)).toContain('group.created');
 
     await again.applyPolicyChange({ renameGroup: { from: 'lab', to: 'lab-4' }, audit: [] });
@@ -73,6 +74,7 @@ export function policyPlaneContract(open: Open): void {
     expect((await again.listGroups()).map((g) => g.name)).toEqual(['staff']);
     expect(await again.listTokenGroups()).toEqual(new Map([['tok', ['staff']]]));
     expect(await again.listDeviceOwnership()).toEqual(new Map());
+    expect(await again.deviceOwnership(d.id)).toBeNull();
     await again.close();
     await store.close().catch(() => undefined);
   });

@@ -33,6 +33,11 @@ export class SqlGroups implements GroupStore {
     const rows = await this.db.selectFrom('device_ownership').select(['device_id', 'ownership']).execute();
     return new Map(rows.map((row) => [row.device_id, OwnershipSchema.parse(row.ownership)]));
   }
+
+  async deviceOwnership(deviceId: string): Promise<Ownership | null> {
+    const row = await this.db.selectFrom('device_ownership').select('ownership').where('device_id', '=', deviceId).executeTakeFirst();
+    return row ? OwnershipSchema.parse(row.ownership) : null;
+  }
 }
 
 /** The group parts of a policy change (called inside its transaction). */
