@@ -26,6 +26,11 @@ const running = await startConsole({
 const { plane } = running;
 const who = { actor: 'bench' };
 const hashRule = (): AppRule => ({ kind: 'sha256', sha256: randomBytes(32).toString('hex'), action: 'allow' });
+/** N random hash rules from one draw of random bytes: making the push is not what is measured. */
+const hashRules = (n: number): AppRule[] => {
+  const hex = randomBytes(32 * n).toString('hex');
+  return Array.from({ length: n }, (_, i) => ({ kind: 'sha256', sha256: hex.slice(64 * i, 64 * i + 64), action: 'allow' }));
+};
 const document = (rules: AppRule[]) => ({
   format: 'vigil-policy/1' as const,
   name: 'bench baseline',
@@ -50,12 +55,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     if (command.exit) process.exit(0);
     const started = Date.now();
     const result = command.rules
-      ? await plane.push(null, document(Array.from({ length: command.rules }, hashRule)), 'refuse', who)
+      ? await plane.push(null, document(hashRules(command.rules)), 'refuse', who)
       : await plane.addRule('baseline', { rule: hashRule(), exception: false, reason: 'bench: one-rule change', replace: false }, who);
     if ('ok' in result && !result.ok) throw new Error('the push was refused');
     const version = 'version' in result ? result.version : null;
     const publishMs = Date.now() - started;
-    const keys = (await running.store.listPolicySets()).map((s) => s.key);
+    const keys = running.distribution.setKeys();
     const offered = (await Promise.all(keys.map((key) => running.distribution.published(key)))).filter((p) => p && p.version === version);
     process.stdout.write(
       `${JSON.stringify({ published: offered, prepareMs: null, commitMs: publishMs, notified: 'notified' in result ? result.notified : 0, stats: running.distribution.stats })}\n`,

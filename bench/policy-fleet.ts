@@ -66,6 +66,12 @@ async function download(agent: PolicyAgent, path: string, size: number, sha256: 
   }
 }
 
+function inlineMatches(bytes: Buffer, size: number, sha256: string): boolean {
+  const ok = bytes.length === size && createHash('sha256').update(bytes).digest('hex') === sha256;
+  if (!ok) lastProblem = `inline delta: ${bytes.length} of ${size} bytes, or not the announced SHA-256`;
+  return ok;
+}
+
 function downloadOnce(agent: PolicyAgent, path: string, size: number, sha256: string): Promise<boolean | 'connection'> {
   return new Promise((resolve) => {
     const req = get(new URL(path, args.url), { agent: pool, headers: { authorization: policyFetchHeader(agent.key.deviceId, path, agent.key) } }, (res) => {
@@ -115,7 +121,8 @@ async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise
     );
     if (outcome.ok && outcome.problems.length > 0) lastProblem = outcome.problems.map((p) => `${p.via} ${p.problem}: ${p.detail}`).join('; ');
     // The agent's fetch reads through fetch(): its bytes are the announced sizes it accepted.
-    agent.bytes += outcome.ok ? (outcome.via === 'delta' ? notice.delta!.size : notice.compressed.size) : 0;
+    // An inline delta's bytes came with the notice, counted there.
+    agent.bytes += outcome.ok ? (outcome.via === 'delta' ? (notice.delta!.inline ? 0 : notice.delta!.size) : notice.compressed.size) : 0;
     if (!outcome.ok) {
       lastProblem = outcome.problems.map((p) => `${p.via} ${p.problem}: ${p.detail}`).join('; ');
       return void agent.failures++;
@@ -127,7 +134,11 @@ async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise
     let ok = false;
     if (notice.delta && notice.delta.fromDigest === agent.held.digest) {
       via = 'delta';
-      ok = await download(agent, deltaPath(notice.delta.fromDigest, notice.digest), notice.delta.size, notice.delta.sha256);
+      const { inline } = notice.delta;
+      // A delta inside the notice (counted with the notice's bytes) is checked as fetched bytes are.
+      ok = inline
+        ? inlineMatches(Buffer.from(inline, 'base64'), notice.delta.size, notice.delta.sha256)
+        : await download(agent, deltaPath(notice.delta.fromDigest, notice.digest), notice.delta.size, notice.delta.sha256);
     }
     if (!ok) {
       via = 'full';

@@ -89,12 +89,11 @@ export async function fetchAnnouncedPolicy(
 ): Promise<FetchOutcome> {
   const problems: FetchProblem[] = [];
   if (notice.delta && held && policyDigest(held.payload) === notice.delta.fromDigest) {
-    const result = await attempt(
-      deltaPath(notice.delta.fromDigest, notice.digest),
-      notice.delta.size,
-      (bytes) => decodeDelta(bytes, notice, held, trust),
-      deps,
-    );
+    const { inline } = notice.delta;
+    // A small delta came in the notice: its bytes are checked exactly as fetched ones would be.
+    const result = inline
+      ? decodeDelta(Buffer.from(inline, 'base64'), notice, held, trust)
+      : await attempt(deltaPath(notice.delta.fromDigest, notice.digest), notice.delta.size, (bytes) => decodeDelta(bytes, notice, held, trust), deps);
     if (result.ok) return { ok: true, bundle: result.bundle, via: 'delta', problems };
     problems.push({ via: 'delta', problem: result.problem, detail: result.detail });
   }

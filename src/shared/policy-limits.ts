@@ -12,6 +12,12 @@ export const POLICY_LIMITS = {
   bundleBytes: 64 * 1024 * 1024,
   /** Rules one delta may add or remove; a bigger change travels as the full bundle. */
   deltaRules: 5_000,
+  /**
+   * Compressed bytes of a delta sent inside its `policy.available` notice rather than fetched: a
+   * one-rule change reaches 10,000 devices without 10,000 HTTP requests, and the notice frame
+   * stays far below the frame limit (base64 adds a third).
+   */
+  inlineDeltaBytes: 3_072,
   /** Device groups, named policies and assignments on one console. */
   groups: 1_000,
   policies: 1_000,

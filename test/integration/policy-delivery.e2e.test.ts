@@ -129,15 +129,16 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
     expect(proxy.upgrades).toBe(upgradesBefore);
   });
 
-  it('a one-rule change travels as a small delta, and the gate follows it', async () => {
+  it('a one-rule change travels as a small delta inside the notice, and the gate follows it', async () => {
     const before = proxy.requests.length;
     const v2 = await push(policy(allow(TRUE_SHA), allow(ECHO_SHA)));
     await applied(v2);
     const notice = notices().find((n) => n.version === v2)!;
-    expect(notice.delta).toBeDefined();
-    const fetched = fetchesSince(before);
-    expect(fetched).toEqual([{ path: deltaPath(notice.delta!.fromDigest, notice.digest), status: 200, bytes: notice.delta!.size }]);
-    expect(fetched[0]!.bytes).toBeLessThan(2048);
+    expect(notice.delta?.inline).toBeDefined();
+    // No request at all: the notice frame carried the delta, and the whole frame is small.
+    expect(fetchesSince(before)).toEqual([]);
+    const frame = proxy.frames.find((f) => f.includes(`"version":${v2}`) && f.includes('policy.available'))!;
+    expect(Buffer.byteLength(frame)).toBeLessThan(2048);
     expect(execProgram(place('echo-tool-2', '/usr/bin/echo'))).toMatchObject({ code: 0, error: null });
     expect(proxy.upgrades).toBe(upgradesBefore);
   });
@@ -147,7 +148,10 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
     // The network rewrites the notice and serves a delta that adds a different rule than the
     // console signed; the notice's size and SHA-256 are rewritten to match, so only the check of
     // the resulting document against the console's signature can catch it.
+    // Both ways a delta travels are tampered with: fetched (the notice's inline copy removed) and
+    // inline (the notice carries the tampered bytes).
     let tampered: { path: string; bytes: Buffer } | null = null;
+    let inline = false;
     proxy.rewrite = async (text) => {
       const message = JSON.parse(text);
       if (message.type !== 'policy.available' || !message.delta) return text;
@@ -157,21 +161,26 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
       delta.rules.add = delta.rules.add.map((r) => ({ ...r, sha256: ECHO_SHA }));
       const bytes = gzipSync(canonicalJson(delta));
       tampered = { path, bytes };
-      return JSON.stringify({ ...message, delta: { ...message.delta, size: bytes.length, sha256: sha256Hex(bytes) } });
+      const { inline: _kept, ...announced } = message.delta;
+      return JSON.stringify({
+        ...message,
+        delta: { ...announced, size: bytes.length, sha256: sha256Hex(bytes), ...(inline ? { inline: bytes.toString('base64') } : {}) },
+      });
     };
     proxy.answer = (path) => (tampered && path === tampered.path ? tampered.bytes : null);
-    const before = proxy.requests.length;
-    const v3 = await push(policy(allow(TRUE_SHA), allow(ECHO_SHA), allow(ID_SHA)));
-    await applied(v3);
+    for (const [i, how] of (['fetched', 'inline'] as const).entries()) {
+      inline = how === 'inline';
+      const before = proxy.requests.length;
+      const version = await push(policy(allow(TRUE_SHA), allow(ECHO_SHA), ...(i === 0 ? [allow(ID_SHA)] : [allow(ID_SHA), allow('ab'.repeat(32))])));
+      await applied(version);
+      expect(tampered).not.toBeNull();
+      const notice = notices().find((n) => n.version === version)!;
+      const full = { path: bundlePath(notice.digest), status: 200, bytes: notice.compressed.size };
+      expect(fetchesSince(before)).toEqual(inline ? [full] : [{ path: tampered!.path, status: 200, bytes: tampered!.bytes.length }, full]);
+      expect(await rejections()).toContainEqual(expect.objectContaining({ version, reason: 'delta-mismatch', keptVersion: version - 1 }));
+    }
     proxy.rewrite = null;
     proxy.answer = null;
-    expect(tampered).not.toBeNull();
-    const notice = notices().find((n) => n.version === v3)!;
-    expect(fetchesSince(before)).toEqual([
-      { path: tampered!.path, status: 200, bytes: tampered!.bytes.length },
-      { path: bundlePath(notice.digest), status: 200, bytes: notice.compressed.size },
-    ]);
-    expect(await rejections()).toContainEqual(expect.objectContaining({ version: v3, reason: 'delta-mismatch', keptVersion: v3 - 1 }));
     expect(execProgram(place('id-tool', '/usr/bin/id'))).toMatchObject({ code: 0, error: null });
     expect(proxy.upgrades).toBe(upgradesBefore);
   });

@@ -6,7 +6,7 @@ import { generateEd25519KeyPair, sha256Hex } from '../../src/shared/node/crypto.
 import { compress, decodeBundle, decodeDelta, encodeBundle, encodeDelta, noticeFor } from '../../src/shared/node/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { policyDigest } from '../../src/shared/node/policy-verify.js';
-import { PolicyDeltaSchema, type PolicyDelta } from '../../src/shared/policies/delivery.js';
+import { PolicyAvailableMessageSchema, PolicyDeltaSchema, type PolicyDelta } from '../../src/shared/policies/delivery.js';
 import { applyDelta, canonicalPayload, makeDelta } from '../../src/shared/policies/delta.js';
 import { consoleKey, hashRules, NOW, payloadWith, signed } from '../helpers/policy-bundles.js';
 
@@ -53,9 +53,26 @@ describe('deltas', () => {
     const full = encodeBundle(to);
     expect(full.size).toBeGreaterThan(POLICY_LIMITS.rules * 0); // sanity: sizes are reported
     expect(full.bytes.length).toBeLessThan(full.size / 2);
-    const taken = decodeDelta(wire.bytes, noticeFor(full, wire), from, trust(7));
+    const notice = noticeFor(full, wire);
+    // Small enough to travel inside the notice, whose whole frame stays under 2 KB.
+    expect(Buffer.from(notice.delta!.inline!, 'base64')).toEqual(wire.bytes);
+    expect(Buffer.byteLength(JSON.stringify(notice))).toBeLessThan(2048);
+    expect(PolicyAvailableMessageSchema.safeParse(notice).success).toBe(true);
+    const taken = decodeDelta(wire.bytes, notice, from, trust(7));
     expect(taken).toMatchObject({ ok: true });
     expect((taken as { bundle: { payload: unknown } }).bundle.payload).toEqual(to.payload);
+  });
+
+  it('a delta over the inline limit is announced to be fetched, and a notice carrying more is refused as malformed', () => {
+    const from = signed(payloadWith(1, []));
+    const to = signed(payloadWith(2, hashRules(1000)));
+    const wire = encodeDelta(makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature })!);
+    expect(wire.bytes.length).toBeGreaterThan(POLICY_LIMITS.inlineDeltaBytes);
+    const notice = noticeFor(encodeBundle(to), wire);
+    expect(notice.delta).toBeDefined();
+    expect(notice.delta!.inline).toBeUndefined();
+    const stuffed = { ...notice, delta: { ...notice.delta!, inline: wire.bytes.toString('base64') } };
+    expect(PolicyAvailableMessageSchema.safeParse(stuffed).success).toBe(false);
   });
 
   it('a change too big for a delta is left to the full bundle', () => {

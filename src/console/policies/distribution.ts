@@ -219,6 +219,11 @@ export class PolicyDistribution implements PolicyDistributionPort {
     return this.offer(deviceId, true);
   }
 
+  /** The group sets offered a bundle now. */
+  setKeys(): string[] {
+    return this.deps.publisher.all().map((s) => s.key);
+  }
+
   /** What a group set's devices are offered now: version, digest, and sizes as delivered. */
   async published(key: string): Promise<{ version: number; digest: string; size: number; compressedSize: number } | null> {
     const set = this.deps.publisher.current(key);

@@ -286,7 +286,7 @@ export class PolicyPublisher {
     const set = this.byDigest.get(digest);
     if (!set) return undefined;
     // The promise is kept, so devices asking while it compresses all wait for the one compression.
-    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? DEFAULT_ENCODING, this.memo);
+    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? DEFAULT_ENCODING, { memo: this.memo, digest: set.digest });
     this.encoded.set(digest, encoded);
     return encoded;
   }

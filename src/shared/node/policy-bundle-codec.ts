@@ -60,18 +60,26 @@ export interface EncodedBundle extends EncodedBlob {
 /** Only the two members: a caller's object may carry more (its digest, say) that is not the bundle. */
 const bundleText = (bundle: PolicyBundle, memo?: CanonicalMemo) => canonicalJson({ payload: bundle.payload, signature: bundle.signature }, memo);
 
-function encoded(bundle: PolicyBundle, blob: EncodedBlob): EncodedBundle {
+function encoded(bundle: PolicyBundle, blob: EncodedBlob, digest?: string): EncodedBundle {
   if (blob.size > POLICY_LIMITS.bundleBytes)
     throw new RangeError(`the signed bundle is ${blob.size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`);
-  return { ...blob, version: bundle.payload.version, digest: policyDigest(bundle.payload) };
+  return { ...blob, version: bundle.payload.version, digest: digest ?? policyDigest(bundle.payload) };
 }
 
 export function encodeBundle(bundle: PolicyBundle, encoding: BundleEncoding = DEFAULT_ENCODING): EncodedBundle {
   return encoded(bundle, compress(bundleText(bundle), encoding));
 }
 
-export async function encodeBundleAsync(bundle: PolicyBundle, encoding: BundleEncoding, memo?: CanonicalMemo): Promise<EncodedBundle> {
-  return encoded(bundle, await compressAsync(bundleText(bundle, memo), encoding));
+/**
+ * The same, compressing on libuv's thread pool. The console signed the payload and knows its
+ * digest and canonical text (`memo`): serialising 100,000 rules again would hold its event loop.
+ */
+export async function encodeBundleAsync(
+  bundle: PolicyBundle,
+  encoding: BundleEncoding,
+  known: { memo?: CanonicalMemo; digest?: string } = {},
+): Promise<EncodedBundle> {
+  return encoded(bundle, await compressAsync(bundleText(bundle, known.memo), encoding), known.digest);
 }
 
 export function noticeFor(bundle: EncodedBundle, delta?: EncodedBlob & { fromDigest: string }): PolicyAvailableMessage {
@@ -82,7 +90,16 @@ export function noticeFor(bundle: EncodedBundle, delta?: EncodedBlob & { fromDig
     digest: bundle.digest,
     size: bundle.size,
     compressed: { encoding: bundle.encoding, size: bundle.bytes.length, sha256: bundle.sha256 },
-    ...(delta ? { delta: { fromDigest: delta.fromDigest, size: delta.bytes.length, sha256: delta.sha256 } } : {}),
+    ...(delta
+      ? {
+          delta: {
+            fromDigest: delta.fromDigest,
+            size: delta.bytes.length,
+            sha256: delta.sha256,
+            ...(delta.bytes.length <= POLICY_LIMITS.inlineDeltaBytes ? { inline: delta.bytes.toString('base64') } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -11,8 +11,8 @@ import { SignatureSchema } from '../signed.js';
  * URL naming the digest, so every device with the same effective policy fetches the same bytes
  * and one signature serves them all. When the agent holds a recent version, the console also
  * offers a delta from the digest it holds: rules removed (by position in the held document's
- * canonical order) and added, and the changed members of the rest. The console's signature in the
- * delta covers the whole resulting document; the agent applies the delta, checks the result's
+ * canonical order) and added, and the changed members of the rest; a small delta travels inside
+ * the notice itself. The console's signature in the delta covers the whole resulting document; the agent applies the delta, checks the result's
  * digest and signature, and on any mismatch discards it and fetches the full bundle.
  */
 
@@ -45,7 +45,18 @@ export const PolicyAvailableMessageSchema = z.strictObject({
   size: z.number().int().positive(),
   compressed: z.strictObject({ encoding: BundleEncodingSchema, size: z.number().int().positive(), sha256: DigestSchema }),
   /** Offered when the console can make one from the digest the agent reported holding. */
-  delta: z.strictObject({ fromDigest: DigestSchema, size: z.number().int().positive(), sha256: DigestSchema }).optional(),
+  delta: z
+    .strictObject({
+      fromDigest: DigestSchema,
+      size: z.number().int().positive(),
+      sha256: DigestSchema,
+      /** The compressed delta itself (base64) when it is small: the agent checks it as it would fetched bytes. */
+      inline: z
+        .base64()
+        .max(Math.ceil(POLICY_LIMITS.inlineDeltaBytes / 3) * 4)
+        .optional(),
+    })
+    .optional(),
 });
 export type PolicyAvailableMessage = z.infer<typeof PolicyAvailableMessageSchema>;
 
