@@ -18,6 +18,7 @@ import { contentFromDocument, migrateSinglePolicy } from '../../src/shared/polic
 import { groupsOf } from '../../src/shared/policies/membership.js';
 import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
 import { PolicyContentSchema } from '../../src/shared/policies/model.js';
+import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { AT, content, hashRule, hex, rec } from '../helpers/policy-model.js';
 
 describe('revision diff', () => {
@@ -206,6 +207,12 @@ describe('single-rule edits and revisions', () => {
     expect(removeRule(changed.content, 'calc').removed.rule).toMatchObject({ id: 'calc' });
     expect(removeRule(changed.content, `sha256:${hex(2)}`).content.rules).toHaveLength(1);
     expect(() => removeRule(base, 'nope')).toThrow(PolicyEditError);
+  });
+  it('checks the added record (an exception needs an expiry and a reason) and the rule limit, naming it', () => {
+    expect(() => addRule(base, rec(hashRule(3), { origin: 'console', exception: true }))).toThrow(/an exception needs an expiry/);
+    expect(() => addRule(base, { ...rec(hashRule(3)), rule: { kind: 'sha256', sha256: 'not-hex', action: 'allow' } } as never)).toThrow(PolicyEditError);
+    const full = content(Array.from({ length: POLICY_LIMITS.rules }, (_, i) => rec(hashRule(i + 10))));
+    expect(() => addRule(full, rec(hashRule(5)))).toThrow(/the policy's rule limit/);
   });
   it('an approval written into a policy survives a later file push of that policy', () => {
     const approved = addRule(

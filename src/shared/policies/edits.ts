@@ -1,5 +1,6 @@
 import type { AppRule } from '../app-rules.js';
-import { PolicyContentSchema, type AssignmentSet, type PolicyContent, type PolicyRevision, type RuleRecord } from './model.js';
+import { POLICY_LIMITS } from '../policy-limits.js';
+import { PolicyContentSchema, RuleRecordSchema, type AssignmentSet, type PolicyContent, type PolicyRevision, type RuleRecord } from './model.js';
 import { recordKey } from './rule-keys.js';
 import { summariseZodError } from '../zod-errors.js';
 
@@ -24,13 +25,22 @@ function valid(content: PolicyContent): PolicyContent {
   return parsed.data;
 }
 
-/** Adds a rule; one the policy already has (same key) is an error unless `replace` says to change it. */
+/**
+ * Adds a rule; one the policy already has (same key) is an error unless `replace` says to change it.
+ * Only the new record is checked: the rest was valid when stored, and checking 100,000 records
+ * again for one added would hold the console's event loop for most of a second.
+ */
 export function addRule(content: PolicyContent, record: RuleRecord, opts: { replace?: boolean } = {}): { content: PolicyContent; replaced: RuleRecord | null } {
-  const key = recordKey(record);
+  const parsed = RuleRecordSchema.safeParse(record);
+  if (!parsed.success) throw new PolicyEditError('invalid', `the policy would not be valid: ${summariseZodError(parsed.error)}`);
+  const checked = parsed.data;
+  const key = recordKey(checked);
   const index = content.rules.findIndex((r) => recordKey(r) === key);
   if (index >= 0 && !opts.replace) throw new PolicyEditError('exists', `the policy already has rule ${key}; change it instead`);
-  const rules = index >= 0 ? content.rules.map((r, i) => (i === index ? record : r)) : [...content.rules, record];
-  return { content: valid({ ...content, rules }), replaced: index >= 0 ? content.rules[index]! : null };
+  const rules = index >= 0 ? content.rules.map((r, i) => (i === index ? checked : r)) : [...content.rules, checked];
+  // Over the rule limit: the whole check names the limit as every other path does.
+  if (rules.length > POLICY_LIMITS.rules) valid({ ...content, rules });
+  return { content: { ...content, rules }, replaced: index >= 0 ? content.rules[index]! : null };
 }
 
 /**
