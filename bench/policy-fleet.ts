@@ -38,7 +38,9 @@ interface PolicyAgent extends SimIdentity {
   took: Map<number, { at: number; via: 'delta' | 'full' }>;
   bytes: number;
   failures: number;
-  busy: Promise<void>;
+  /** The latest notice not handled yet (a newer one replaces it), as the agent's notice handler keeps. */
+  waiting: PolicyAvailableMessage | null;
+  running: boolean;
 }
 
 const enrolled = await enrollSimAgents(args.url, args.token, Number(args.agents), log, `policy-sim-${args.shard}`, 10);
@@ -49,7 +51,8 @@ const fleet: PolicyAgent[] = enrolled.agents.map((a, i) => ({
   took: new Map(),
   bytes: 0,
   failures: 0,
-  busy: Promise.resolve(),
+  waiting: null,
+  running: false,
 }));
 say({ phase: 'enrolled', agents: fleet.length });
 
@@ -151,13 +154,26 @@ async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise
   agent.link.send({ v: PROTOCOL_VERSION, type: 'policy.ack', version: notice.version });
 }
 
-/** As the agent's notice tracker does, a failed fetch is tried again later (here: 2 s, up to five times). */
-async function takeRetrying(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    const failuresBefore = agent.failures;
-    await take(agent, notice);
-    if (agent.failures === failuresBefore) return;
-    await new Promise((r) => setTimeout(r, 2000));
+/**
+ * As the agent's notice handler does: one notice at a time, only the latest waiting one, and a
+ * failed fetch tried again later (here: 2 s, up to five times) unless a newer notice came meanwhile.
+ */
+async function drain(agent: PolicyAgent): Promise<void> {
+  if (agent.running) return;
+  agent.running = true;
+  try {
+    while (agent.waiting) {
+      const notice = agent.waiting;
+      agent.waiting = null;
+      for (let attempt = 1; attempt <= 5 && !agent.waiting; attempt++) {
+        const failuresBefore = agent.failures;
+        await take(agent, notice);
+        if (agent.failures === failuresBefore) break;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  } finally {
+    agent.running = false;
   }
 }
 
@@ -165,8 +181,8 @@ for (const agent of fleet) {
   agent.link.on('message', (message) => {
     if (message.type !== 'policy.available') return;
     agent.bytes += Buffer.byteLength(JSON.stringify(message));
-    // One notice at a time per agent, as the agent's tracker handles them.
-    agent.busy = agent.busy.then(() => takeRetrying(agent, message));
+    agent.waiting = message;
+    void drain(agent);
   });
 }
 const ready = await connectSimAgents(fleet, (agent) =>

@@ -4,7 +4,7 @@
  * verifier produce the same bytes whatever order a JSON parser gave them.
  */
 export function canonicalJson(value: unknown, memo?: CanonicalMemo): string {
-  return serialise(value, new Set(), memo);
+  return serialise(value, 0, memo);
 }
 
 /**
@@ -13,7 +13,16 @@ export function canonicalJson(value: unknown, memo?: CanonicalMemo): string {
  */
 export type CanonicalMemo = WeakMap<object, string>;
 
-function serialise(value: unknown, seen: Set<object>, memo?: CanonicalMemo): string {
+/**
+ * Deeper than any document Vigil signs (a policy is about six levels deep). A cyclic structure
+ * reaches it too, which is cheaper to detect this way than by remembering every object on the
+ * path: a 100,000-rule policy is serialised on every signing and every verification.
+ */
+const MAX_DEPTH = 64;
+
+const MEMO_MAX_CHARS = 64 * 1024;
+
+function serialise(value: unknown, depth: number, memo?: CanonicalMemo): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -31,24 +40,26 @@ function serialise(value: unknown, seen: Set<object>, memo?: CanonicalMemo): str
   const obj = value as object;
   const known = memo?.get(obj);
   if (known !== undefined) return known;
-  if (seen.has(obj)) throw new TypeError('canonicalJson: cyclic structure');
-  seen.add(obj);
-  try {
-    if (Array.isArray(obj)) {
-      return remember(obj, `[${obj.map((item) => serialise(item === undefined ? null : item, seen, memo)).join(',')}]`, memo);
+  if (depth >= MAX_DEPTH) throw new TypeError(`canonicalJson: cyclic structure, or nested deeper than ${MAX_DEPTH}`);
+  let text: string;
+  if (Array.isArray(obj)) {
+    const items = new Array<string>(obj.length);
+    for (let i = 0; i < obj.length; i++) {
+      const item: unknown = obj[i];
+      items[i] = serialise(item === undefined ? null : item, depth + 1, memo);
     }
+    text = `[${items.join(',')}]`;
+  } else {
     const record = obj as Record<string, unknown>;
-    const members = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${serialise(record[key], seen, memo)}`);
-    return remember(obj, `{${members.join(',')}}`, memo);
-  } finally {
-    seen.delete(obj);
+    const members: string[] = [];
+    for (const key of Object.keys(record).sort()) {
+      const member = record[key];
+      if (member !== undefined) members.push(`${JSON.stringify(key)}:${serialise(member, depth + 1, memo)}`);
+    }
+    text = `{${members.join(',')}}`;
   }
-}
-
-function remember(obj: object, text: string, memo: CanonicalMemo | undefined): string {
-  memo?.set(obj, text);
+  // Small parts only (rules, not the list of 100,000): a list's text is quick to join from its
+  // items' texts, and keeping it would double the memory a large policy takes.
+  if (memo && text.length <= MEMO_MAX_CHARS) memo.set(obj, text);
   return text;
 }

@@ -4,7 +4,7 @@ import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
 import { sha256Hex } from './crypto.js';
 import type { PolicyBundle } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
-import { checkPolicyBundle, policyDigest, type BundleRejection } from './policy-verify.js';
+import { checkPolicyBundle, policyDigest, ruleTexts, type BundleRejection } from './policy-verify.js';
 import { PolicyDeltaSchema, type BundleEncoding, type DeliveryProblem, type PolicyAvailableMessage, type PolicyDelta } from '../policies/delivery.js';
 import { applyDelta } from '../policies/delta.js';
 import { summariseZodError } from '../zod-errors.js';
@@ -181,7 +181,7 @@ export function decodeDelta(bytes: Buffer, notice: PolicyAvailableMessage, held:
   const delta = parsed.data;
   if (delta.toDigest !== notice.digest || delta.toVersion !== notice.version)
     return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not lead to the announced version' };
-  const applied = applyDelta(held.payload, delta);
+  const applied = applyDelta(held.payload, delta, ruleTexts);
   if (!applied.ok) return { ok: false, problem: 'delta-mismatch', detail: applied.detail };
   const check = checkPolicyBundle({ payload: applied.payload, signature: delta.signature }, trust);
   if (!check.ok) return { ok: false, problem: check.reason === 'bad-signature' ? 'delta-mismatch' : check.reason, detail: check.detail };

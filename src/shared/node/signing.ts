@@ -21,6 +21,11 @@ export function signPayload(purpose: SigningPurpose, payload: unknown, privateKe
 }
 
 export function verifyPayload(purpose: SigningPurpose, payload: unknown, signature: Signature, publicKey: string): boolean {
+  return verifyCanonicalText(purpose, canonicalJson(payload), signature, publicKey);
+}
+
+/** Verifies over a canonical text the caller already has (a large policy is serialised once). */
+export function verifyCanonicalText(purpose: SigningPurpose, canonicalText: string, signature: Signature, publicKey: string): boolean {
   if (signature.keyId !== keyId(publicKey)) return false;
-  return verifyBytes(publicKey, signingInput(purpose, payload), signature.value);
+  return verifyBytes(publicKey, canonicalSigningInput(purpose, canonicalText), signature.value);
 }

@@ -111,7 +111,7 @@ function applyMembers(target: Record<string, unknown>, changes: readonly MemberC
   return null;
 }
 
-function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string): T[] | string {
+function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string, memo?: CanonicalMemo): T[] | string {
   let previous = -1;
   for (const index of change.remove) {
     if (index <= previous || index >= held.length) return `${what} removal ${index} is out of order or beyond the ${held.length} held`;
@@ -119,20 +119,20 @@ function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string): T[
   }
   const removed = new Set(change.remove);
   const kept = held.filter((_, i) => !removed.has(i));
-  return canonicalSet([...kept, ...change.add]).items;
+  return canonicalSet([...kept, ...change.add], memo).items;
 }
 
 /**
  * The payload a delta describes, built on the held one. Not yet trusted: the caller compares its
  * digest with `delta.toDigest` and verifies `delta.signature` over it.
  */
-export function applyDelta(held: PolicyBundlePayload, delta: PolicyDelta): DeltaResult {
+export function applyDelta(held: PolicyBundlePayload, delta: PolicyDelta, memo?: CanonicalMemo): DeltaResult {
   const result = structuredClone(skeleton(held));
   const problem = applyMembers(result, delta.members);
   if (problem) return { ok: false, detail: problem };
-  const rules = applyList<AppRule>(held.policy.applications?.rules ?? [], delta.rules, 'rule');
+  const rules = applyList<AppRule>(held.policy.applications?.rules ?? [], delta.rules, 'rule', memo);
   if (typeof rules === 'string') return { ok: false, detail: rules };
-  const exceptions = applyList<AppException>(held.policy.applications?.exceptions ?? [], delta.exceptions, 'exception');
+  const exceptions = applyList<AppException>(held.policy.applications?.exceptions ?? [], delta.exceptions, 'exception', memo);
   if (typeof exceptions === 'string') return { ok: false, detail: exceptions };
   const policy = result.policy as Record<string, unknown> | undefined;
   const apps = policy?.applications;
