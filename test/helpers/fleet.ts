@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { kill, runCli, startProcess, CLI, freePort, type Proc } from './processes.js';
+import { kill, runCli, startProcess, CLI, type Proc } from './processes.js';
 
 export const ADMIN_PASSWORD = 'correct-horse-battery-staple';
 export const ENROLL_TOKEN = 'test-enroll-token-0123456789';
@@ -22,16 +22,19 @@ export async function startConsoleProcess(
   dataDir: string,
   opts: { port?: number; pingSeconds?: number; env?: NodeJS.ProcessEnv; args?: string[] } = {},
 ): Promise<ConsoleHandle> {
-  const port = opts.port ?? (await freePort());
+  // Port 0 unless the test needs a known one: the kernel picks a free port at listen time, where a
+  // port picked before could be taken meanwhile (by a benchmark's thousands of connections, say).
   const proc = startProcess(
-    [CLI, 'console', '--data-dir', join(dataDir), '--port', String(port), '--ping-interval', String(opts.pingSeconds ?? 2), ...(opts.args ?? [])],
+    [CLI, 'console', '--data-dir', join(dataDir), '--port', String(opts.port ?? 0), '--ping-interval', String(opts.pingSeconds ?? 2), ...(opts.args ?? [])],
     {
       VIGIL_ADMIN_PASSWORD: ADMIN_PASSWORD,
       VIGIL_ENROLL_TOKEN: ENROLL_TOKEN,
       ...opts.env,
     },
   );
-  const [, url] = await proc.waitFor(/listening on (http:\/\/\S+)/);
+  // A console starting on a busy 2-core machine (a full suite beside a benchmark) can take a while.
+  const [, url] = await proc.waitFor(/listening on (http:\/\/\S+)/, 60_000);
+  const port = Number(new URL(url!).port);
   const api: ConsoleHandle['api'] = async (path, init = {}) => {
     const { token: explicit, ...rest } = init;
     const token = explicit === undefined ? handle.token : explicit;

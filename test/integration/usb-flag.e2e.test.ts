@@ -162,7 +162,8 @@ describe.skipIf(skip !== null)('USB clean-scan flags on real file systems', () =
     const notMount = await scan(work.path);
     expect(notMount.code).toBe(1);
     expect(notMount.stderr).toMatch(/is not a mount point/);
-  });
+    // Three real ClamAV scans (each loads the signature database) and five CLI runs.
+  }, 180_000);
 
   it('uses clamdscan when a clamd daemon answers', async () => {
     const dir = join(work.path, 'clamd');
