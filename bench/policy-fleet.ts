@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, get } from 'node:http';
 import { createInterface } from 'node:readline';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { fetchAnnouncedPolicy } from '../src/agent/policy-fetch.js';
 import type { PolicyBundle } from '../src/shared/policy.js';
 import { createLogger } from '../src/shared/node/log.js';
@@ -110,18 +111,18 @@ let nextTurn = 0;
 async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
   if (agent.held.digest === notice.digest) return;
   if (agent.verifier) {
-    const outcome = await verifierTurns[nextTurn++ % VERIFYING_AT_ONCE]!.run(() =>
-      fetchAnnouncedPolicy(
+    const outcome = await verifierTurns[nextTurn++ % VERIFYING_AT_ONCE]!.run(async () => {
+      // An inline delta is checked with no I/O at all: without a turn of the event loop between
+      // two checks, a hundred of them would run back to back and no report, frame or ping would
+      // be read until the last.
+      await yieldToEvents();
+      return fetchAnnouncedPolicy(
         notice,
         agent.held.bundle,
         { trustedKey: enrolled.consoleKey, heldVersion: agent.held.version },
-        {
-          consoleUrl: args.url,
-          deviceId: agent.key.deviceId,
-          key: agent.key,
-        },
-      ),
-    );
+        { consoleUrl: args.url, deviceId: agent.key.deviceId, key: agent.key },
+      );
+    });
     if (outcome.ok && outcome.problems.length > 0) lastProblem = outcome.problems.map((p) => `${p.via} ${p.problem}: ${p.detail}`).join('; ');
     // The agent's fetch reads through fetch(): its bytes are the announced sizes it accepted.
     // An inline delta's bytes came with the notice, counted there.
