@@ -5,6 +5,9 @@ import type { NamedPolicyStore, PolicyChange } from '../store.js';
 import type { Engine, StoreDb, StoreTrx } from './engine.js';
 import type { ConsoleTables } from './schema.js';
 
+/** Parsed revisions kept: each policy's current one, and a few more for diffs. */
+const CONTENTS_KEPT = 32;
+
 type RevisionRow = Omit<Selectable<ConsoleTables['policy_revisions']>, 'content'>;
 
 export class SqlNamedPolicies implements NamedPolicyStore {
@@ -58,6 +61,9 @@ export class SqlNamedPolicies implements NamedPolicyStore {
     if (!content) {
       content = PolicyContentSchema.parse(JSON.parse(text));
       this.contents.set(key, content);
+      // The current revisions are what is read again; older ones (a diff, a rollback) are parsed
+      // when asked. Unbounded, every revision of a 100,000-rule policy would stay in memory.
+      if (this.contents.size > CONTENTS_KEPT) this.contents.delete(this.contents.keys().next().value!);
     }
     return content;
   }
