@@ -14,13 +14,23 @@ export function canonicalJson(value: unknown, memo?: CanonicalMemo): string {
 export type CanonicalMemo = WeakMap<object, string>;
 
 /**
+ * A memo that keeps small parts only (rules, not the list of 100,000): a list's text is quick to
+ * join again from its items' texts, and keeping it would double the memory a large policy takes
+ * on a device. The console, which serves the same payload again and again, keeps whole texts.
+ */
+export function smallPartsMemo(maxChars = 64 * 1024): CanonicalMemo {
+  const memo = new WeakMap<object, string>();
+  const keep = memo.set.bind(memo);
+  memo.set = (key, text) => (text.length <= maxChars ? keep(key, text) : memo);
+  return memo;
+}
+
+/**
  * Deeper than any document Vigil signs (a policy is about six levels deep). A cyclic structure
  * reaches it too, which is cheaper to detect this way than by remembering every object on the
  * path: a 100,000-rule policy is serialised on every signing and every verification.
  */
 const MAX_DEPTH = 64;
-
-const MEMO_MAX_CHARS = 64 * 1024;
 
 function serialise(value: unknown, depth: number, memo?: CanonicalMemo): string {
   if (value === null) return 'null';
@@ -58,8 +68,6 @@ function serialise(value: unknown, depth: number, memo?: CanonicalMemo): string 
     }
     text = `{${members.join(',')}}`;
   }
-  // Small parts only (rules, not the list of 100,000): a list's text is quick to join from its
-  // items' texts, and keeping it would double the memory a large policy takes.
-  if (memo && text.length <= MEMO_MAX_CHARS) memo.set(obj, text);
+  memo?.set(obj, text);
   return text;
 }

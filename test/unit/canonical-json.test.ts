@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/shared/canonical-json.js';
+import { canonicalJson, smallPartsMemo } from '../../src/shared/canonical-json.js';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops undefined members', () => {
@@ -17,17 +17,20 @@ describe('canonicalJson', () => {
     cyclic.self = cyclic;
     expect(() => canonicalJson(cyclic)).toThrow(/cyclic/);
   });
-  it('refuses nesting deeper than any signed document, and memoises small parts only', () => {
+  it('refuses nesting deeper than any signed document, and a small-parts memo keeps rules, not lists of thousands', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 70; i++) deep = [deep];
     expect(() => canonicalJson(deep)).toThrow(/nested deeper than 64/);
-    const memo = new WeakMap<object, string>();
+    const memo = smallPartsMemo();
     const rule = { sha256: 'ab', kind: 'sha256' };
     const big = { rules: Array.from({ length: 2000 }, (_, i) => ({ ...rule, id: `r${i}` })), first: rule };
     const text = canonicalJson(big, memo);
     expect(memo.get(rule)).toBe('{"kind":"sha256","sha256":"ab"}');
     expect(memo.has(big.rules)).toBe(false); // over 64 KiB: joined again from its items when asked
     expect(canonicalJson(big, memo)).toBe(text);
+    const whole = new WeakMap<object, string>();
+    expect(canonicalJson(big, whole)).toBe(text);
+    expect(whole.get(big)).toBe(text);
   });
   it('escapes strings exactly as JSON.stringify does', () => {
     expect(canonicalJson({ s: 'a"b\\c\u2028' })).toBe(`{"s":${JSON.stringify('a"b\\c\u2028')}}`);

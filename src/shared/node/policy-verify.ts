@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
+import { canonicalJson, smallPartsMemo, type CanonicalMemo } from '../canonical-json.js';
 import { keyId as keyIdOf, sha256Hex } from './crypto.js';
 import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from '../policy.js';
 import { signPayload, verifyCanonicalText } from './signing.js';
@@ -63,7 +63,7 @@ const digests = new WeakMap<PolicyBundlePayload, string>();
  * Canonical texts of the parts of checked bundles, which nobody mutates: a delta applied to the
  * held bundle re-sorts and re-serialises its rules, and 100,000 of them are then read from here.
  */
-export const ruleTexts: CanonicalMemo = new WeakMap();
+export const ruleTexts: CanonicalMemo = smallPartsMemo();
 
 /**
  * Identifies a bundle's content: two bundles with one version but different digests conflict.
