@@ -5,7 +5,7 @@ import { fetchAnnouncedPolicy, type PolicyFetchDeps } from '../../src/agent/poli
 import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
 import { encodeBundle, encodeDelta, noticeFor } from '../../src/shared/node/policy-bundle-codec.js';
 import { checkPolicyFetchHeader, policyFetchHeader } from '../../src/shared/node/policy-fetch-auth.js';
-import { bundlePath, deltaPath } from '../../src/shared/policies/delivery.js';
+import { bundlePath, deltaPath, type PolicyAvailableMessage } from '../../src/shared/policies/delivery.js';
 import { makeDelta } from '../../src/shared/policies/delta.js';
 import { consoleKey, hashRules, NOW, payloadWith, signed } from '../helpers/policy-bundles.js';
 
@@ -40,6 +40,11 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+/** The notice as announced for a delta too big to carry: the agent fetches it. */
+function withoutInline(notice: PolicyAvailableMessage): PolicyAvailableMessage {
+  const { inline: _carried, ...announced } = notice.delta!;
+  return { ...notice, delta: announced };
+}
 const trust = (heldVersion: number | null) => ({ trustedKey: consoleKey.publicKey, heldVersion, now: NOW });
 
 describe('notify-then-fetch', () => {
@@ -68,9 +73,17 @@ describe('notify-then-fetch', () => {
     served.set(bundlePath(full2.digest), full2.bytes);
     served.set(deltaPath(v1.digest, v2.digest), wire.bytes);
     requests.length = 0;
-    const outcome = await fetchAnnouncedPolicy(noticeFor(full2, wire), v1, trust(1), deps);
-    expect(outcome).toMatchObject({ ok: true, via: 'delta', problems: [] });
-    expect(outcome.ok && outcome.bundle.payload).toEqual(v2.payload);
+    // Small enough to come inside the notice: no request at all.
+    const notice = noticeFor(full2, wire);
+    expect(notice.delta?.inline).toBeDefined();
+    const inline = await fetchAnnouncedPolicy(notice, v1, trust(1), deps);
+    expect(inline).toMatchObject({ ok: true, via: 'delta', problems: [] });
+    expect(inline.ok && inline.bundle.payload).toEqual(v2.payload);
+    expect(requests).toEqual([]);
+    // Announced without it (a bigger delta): fetched, authenticated.
+    const fetched = await fetchAnnouncedPolicy(withoutInline(notice), v1, trust(1), deps);
+    expect(fetched).toMatchObject({ ok: true, via: 'delta', problems: [] });
+    expect(fetched.ok && fetched.bundle.payload).toEqual(v2.payload);
     expect(requests).toEqual([{ path: deltaPath(v1.digest, v2.digest), status: 200, bytes: wire.bytes.length }]);
     expect(wire.bytes.length).toBeLessThan(2048);
   });
@@ -78,12 +91,15 @@ describe('notify-then-fetch', () => {
   it('a tampered delta is refused and the device recovers with the full bundle', async () => {
     const tampered = encodeDelta({ ...delta, rules: { ...delta.rules, add: [{ ...delta.rules.add[0]!, action: 'allow' }] } });
     served.set(deltaPath(v1.digest, v2.digest), tampered.bytes);
-    requests.length = 0;
-    // The notice announces the tampered bytes, so only the signature over the result can tell.
-    const outcome = await fetchAnnouncedPolicy(noticeFor(full2, tampered), v1, trust(1), deps);
-    expect(outcome).toMatchObject({ ok: true, via: 'full', problems: [{ via: 'delta', problem: 'delta-mismatch' }] });
-    expect(outcome.ok && outcome.bundle.payload).toEqual(v2.payload);
-    expect(requests.map((r) => r.path)).toEqual([deltaPath(v1.digest, v2.digest), bundlePath(full2.digest)]);
+    // The notice announces the tampered bytes, so only the signature over the result can tell:
+    // carried inside the notice, and fetched.
+    for (const notice of [noticeFor(full2, tampered), withoutInline(noticeFor(full2, tampered))]) {
+      requests.length = 0;
+      const outcome = await fetchAnnouncedPolicy(notice, v1, trust(1), deps);
+      expect(outcome).toMatchObject({ ok: true, via: 'full', problems: [{ via: 'delta', problem: 'delta-mismatch' }] });
+      expect(outcome.ok && outcome.bundle.payload).toEqual(v2.payload);
+      expect(requests.map((r) => r.path)).toEqual([...(notice.delta?.inline ? [] : [deltaPath(v1.digest, v2.digest)]), bundlePath(full2.digest)]);
+    }
     served.set(deltaPath(v1.digest, v2.digest), wire.bytes);
   });
 
