@@ -4,7 +4,7 @@
  * verifier produce the same bytes whatever order a JSON parser gave them.
  */
 export function canonicalJson(value: unknown, memo?: CanonicalMemo): string {
-  return serialise(value, 0, memo);
+  return serialise(value, new Set(), memo);
 }
 
 /**
@@ -25,14 +25,7 @@ export function smallPartsMemo(maxChars = 64 * 1024): CanonicalMemo {
   return memo;
 }
 
-/**
- * Deeper than any document Vigil signs (a policy is about six levels deep). A cyclic structure
- * reaches it too, which is cheaper to detect this way than by remembering every object on the
- * path: a 100,000-rule policy is serialised on every signing and every verification.
- */
-const MAX_DEPTH = 64;
-
-function serialise(value: unknown, depth: number, memo?: CanonicalMemo): string {
+function serialise(value: unknown, seen: Set<object>, memo?: CanonicalMemo): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'string':
@@ -50,13 +43,14 @@ function serialise(value: unknown, depth: number, memo?: CanonicalMemo): string 
   const obj = value as object;
   const known = memo?.get(obj);
   if (known !== undefined) return known;
-  if (depth >= MAX_DEPTH) throw new TypeError(`canonicalJson: cyclic structure, or nested deeper than ${MAX_DEPTH}`);
+  if (seen.has(obj)) throw new TypeError('canonicalJson: cyclic structure');
+  seen.add(obj);
   let text: string;
   if (Array.isArray(obj)) {
     const items = new Array<string>(obj.length);
     for (let i = 0; i < obj.length; i++) {
       const item: unknown = obj[i];
-      items[i] = serialise(item === undefined ? null : item, depth + 1, memo);
+      items[i] = serialise(item === undefined ? null : item, seen, memo);
     }
     text = `[${items.join(',')}]`;
   } else {
@@ -64,10 +58,11 @@ function serialise(value: unknown, depth: number, memo?: CanonicalMemo): string 
     const members: string[] = [];
     for (const key of Object.keys(record).sort()) {
       const member = record[key];
-      if (member !== undefined) members.push(`${JSON.stringify(key)}:${serialise(member, depth + 1, memo)}`);
+      if (member !== undefined) members.push(`${JSON.stringify(key)}:${serialise(member, seen, memo)}`);
     }
     text = `{${members.join(',')}}`;
   }
+  seen.delete(obj);
   memo?.set(obj, text);
   return text;
 }
