@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { consoleKeyPath } from '../src/console/identity.js';
+import { publicKeyFromPrivatePem } from '../src/shared/node/crypto.js';
 import { benchArgs, benchLog, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { startNatsServer } from './bus-servers.js';
@@ -16,7 +17,7 @@ import { startPostgresCluster } from './postgres-cluster.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
- * `npm run bench:cluster [-- --agents 40000 --consoles 4 --duration 120 --event-interval 30]`
+ * `npm run bench:cluster [-- --agents 40000 --consoles 4 --proxies 0 --simulators 0 --duration 120 --event-interval 30 --enroll-http 0]`
  * Several console processes on one throwaway PostgreSQL cluster and one NATS server (--bus), HAProxy instances in front (each
  * on its own 127.0.0.x address, the documented configuration: bench/haproxy.ts), and fleet
  * simulators (bench/cluster-fleet.ts) whose agents connect through the balancers. Each agent sends
@@ -38,6 +39,9 @@ const args = benchArgs({
   simulators: { default: '0' },
   duration: { default: '120' },
   'event-interval': { default: '30' },
+  // 1: every agent enrolls through HTTP (a signed request each: minutes per few thousand on a
+  // busy machine); 0: the simulators write the device rows into the database as enrollment does.
+  'enroll-http': { default: '0' },
 });
 const agents = Number(args.agents);
 const consoles = Number(args.consoles);
@@ -134,6 +138,7 @@ const login = await fetch(`${first.url}/api/v1/login`, {
   body: JSON.stringify({ username: 'admin', password }),
 });
 const { token: session } = (await login.json()) as { token: string };
+const consoleKey = publicKeyFromPrivatePem(readFileSync(consoleKeyPath(join(work, 'console0')), 'utf8'));
 
 // Simulators: each takes its share of agents, spread over all balancers.
 const sims = Array.from({ length: simulators }, (_, i) => {
@@ -152,6 +157,7 @@ const sims = Array.from({ length: simulators }, (_, i) => {
       String(i),
       '--event-interval',
       args['event-interval'],
+      ...(args['enroll-http'] === '1' ? [] : ['--database', database, '--console-key', consoleKey]),
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );

@@ -17,6 +17,7 @@ import type { ConsoleBus } from './bus/bus.js';
 import { ClusterBroadcasts } from './cluster/broadcasts.js';
 import { CommandRelay } from './cluster/command-relay.js';
 import { ClusterPresence } from './cluster/presence.js';
+import { PresenceLease } from './cluster/presence-lease.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
 import { DeviceViews } from './device-views.js';
 import { EnrollmentService } from './devices.js';
@@ -142,6 +143,23 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     (id) => hub.budgets.droppedFrom(id),
   );
   await views.seed();
+  // The store's online flags: each device is held under this process's lease; the devices of a
+  // process killed without a word are marked offline once its lease lapses (cluster/presence-lease.ts).
+  const lease = new PresenceLease(
+    store,
+    bus.processId,
+    () => hub.heldDevices(),
+    async ({ processes, devices }) => {
+      for (const process of processes) presence.forget(process);
+      const at = new Date().toISOString();
+      for (const id of devices) {
+        await views.disconnected(id, at);
+        await views.refresh(id);
+      }
+    },
+    agentLog.child('lease'),
+  );
+  await lease.start();
 
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
   const aups = new AupService(store, identity, log.child('aup'), aupVariantOf);
@@ -172,6 +190,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
       },
     },
     agentLog,
+    bus.processId,
   );
   registerAgentConsumers(agentRouter, { sync, events: new EventWriter(store), concerns, aups, views, appRequests, commands, feed, stats, log: agentLog });
   // After DeviceSync: a device's hello is recorded before it is offered a policy.
@@ -225,6 +244,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
       relay.close();
       await hub.close();
       await sync.close();
+      await lease.stop();
       await bus.close();
     },
   };
