@@ -42,6 +42,9 @@ const args = benchArgs({
   // 1: every agent enrolls through HTTP (a signed request each: minutes per few thousand on a
   // busy machine); 0: the simulators write the device rows into the database as enrollment does.
   'enroll-http': { default: '0' },
+  // 1: each console runs with --cpu-prof, its profile written into the bench's directory named on
+  // stderr (the killed one writes none).
+  profile: { default: '0' },
 });
 const agents = Number(args.agents);
 const consoles = Number(args.consoles);
@@ -69,6 +72,7 @@ const work = mkdtempSync(join(tmpdir(), 'vigil-cluster-bench-'));
 const password = 'bench-admin-password-0001';
 const token = 'bench-enroll-token-0123456789';
 const children: ChildProcess[] = [];
+const profiles = join(tmpdir(), `vigil-cluster-profiles-${process.pid}`);
 const balancers: RunningHaproxy[] = [];
 const pgCluster = await startPostgresCluster({ settings: { shared_buffers: '256MB' } });
 const nats = await startNatsServer();
@@ -95,7 +99,7 @@ async function startConsoleProc(i: number): Promise<ConsoleProc> {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
-    [cli, 'console', '--data-dir', dataDir, '--port', String(port), '--database', database, '--bus', nats.url, '--trust-proxy', '127.0.0.1'],
+    [...(args.profile === '1' ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []), cli, 'console', '--data-dir', dataDir, '--port', String(port), '--database', database, '--bus', nats.url, '--trust-proxy', '127.0.0.1'],
     {
       env: {
         ...process.env,
@@ -282,7 +286,13 @@ const figures = {
   eventIntervalS: Number(args['event-interval']),
   node: process.versions.node,
 };
-for (const c of fleetConsoles) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+const running = fleetConsoles.filter((c) => c.proc.exitCode === null && c.proc.signalCode === null);
+const exited = Promise.all(running.map((c) => new Promise((r) => c.proc.once('exit', r))));
+for (const c of running) c.proc.kill('SIGTERM');
+if (args.profile === '1') {
+  await exited;
+  log(`console CPU profiles: ${profiles}`);
+}
 await Promise.all(balancers.map((b) => b.stop()));
 balancers.length = 0;
 await nats.stop();

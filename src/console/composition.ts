@@ -238,13 +238,16 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
       maintenance.stop();
       distribution.stop();
       await periodicLock.close();
+      // Devices first, while the bus is open: their disconnects reach the store, the dashboards
+      // and the other processes; then the lease; then nothing publishes any more and the bus
+      // drains (a publish during the drain is the bus client's CONNECTION_DRAINING error).
+      await hub.close();
+      await sync.close();
+      await lease.stop();
       feed.close();
       presence.close();
       broadcasts.close();
       relay.close();
-      await hub.close();
-      await sync.close();
-      await lease.stop();
       await bus.close();
     },
   };
