@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { freePort } from './free-port.js';
 import { startHaproxy, type RunningHaproxy } from './haproxy.js';
 import { FILES_PER_PROCESS, openFileLimit } from './open-files.js';
 import { startPostgresCluster } from './postgres-cluster.js';
+import { cpuCensus } from './cpu-census.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
@@ -199,6 +200,16 @@ await new Promise((r) => setTimeout(r, Math.min(Number(args['event-interval']) *
 const held = await Promise.all(fleetConsoles.map((c) => fetch(`${c.url}/healthz`).then((r) => r.json() as Promise<{ devicesOnline: number }>)));
 log(`agents per console: ${held.map((h) => h.devicesOnline).join(', ')}`);
 for (const c of fleetConsoles) c.cpuStart = cpuSeconds(c.proc.pid!);
+const postmaster = Number(readFileSync(join(pgCluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+const census = cpuCensus(() => ({
+  consoles: fleetConsoles.map((c) => c.proc.pid!),
+  simulators: sims.map((s) => s.proc.pid!),
+  haproxy: balancers.map((b) => b.pid),
+  postgres: [postmaster],
+  nats: [nats.pid],
+  bench: [process.pid],
+}));
+const loadBefore = loadavg()[0]!;
 const measureStart = performance.now();
 dashboard.measuring = true;
 sims.forEach((s) => s.send({ measure: true }));
@@ -230,6 +241,8 @@ log(`killed console ${consoles - 1} (pid ${victim.proc.pid}, holding ${victimHel
 
 await new Promise((r) => setTimeout(r, durationMs / 3));
 const measuredS = (performance.now() - measureStart) / 1000;
+const cpuPctByPart = census.stop();
+const loadAfter = loadavg()[0]!;
 dashboard.measuring = false;
 clearInterval(sampler);
 const cpuPctPerConsole = fleetConsoles.map((c) =>
@@ -273,6 +286,9 @@ const figures = {
   pushReached: done.reduce((n, d) => n + Number(d.pushReached), 0),
   rssMbPerConsole: fleetConsoles.map((c) => round(c.peakRss, 1)),
   cpuPctPerConsole,
+  // Percent of one core over the measured window, by part; `other` is everything else on the machine.
+  cpuPctByPart,
+  loadAverage: [round(loadBefore, 1), round(loadAfter, 1)],
   failoverAgents: victimHeld,
   failoverDropped: dropped,
   failoverNotBack: notBack,
