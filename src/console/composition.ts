@@ -47,8 +47,10 @@ export interface ConsoleConfig {
   dataDir: string;
   /** A postgres:// URL: the store several console processes share. Without it, embedded SQLite in dataDir. */
   database?: string;
-  /** A nats:// URL: the message bus console processes on one `database` share (docs/scaling.md). */
+  /** A nats:// or tls:// URL (credentials in it or in VIGIL_BUS_*: bus/bus-url.ts): the message bus console processes on one `database` share (docs/scaling.md). */
   bus?: string;
+  /** The CA file the bus server's certificate is checked by (TLS then required); else VIGIL_BUS_CA. */
+  busCa?: string;
   hub?: Partial<AgentHubOptions>;
   retentionDays?: number;
   /** Days a closed concern is kept (default DEFAULT_CONCERN_RETENTION_DAYS). */
