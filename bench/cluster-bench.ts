@@ -18,7 +18,7 @@ import { cpuCensus } from './cpu-census.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
- * `npm run bench:cluster [-- --agents 40000 --consoles 4 --proxies 0 --simulators 0 --duration 120 --event-interval 30 --enroll-http 0]`
+ * `npm run bench:cluster [-- --agents 40000 --consoles 4 --proxies 0 --simulators 0 --duration 120 --event-interval 30 --enroll-http 0 --connect-rate 300]`
  * Several console processes on one throwaway PostgreSQL cluster and one NATS server (--bus), HAProxy instances in front (each
  * on its own 127.0.0.x address, the documented configuration: bench/haproxy.ts), and fleet
  * simulators (bench/cluster-fleet.ts) whose agents connect through the balancers. Each agent sends
@@ -46,6 +46,9 @@ const args = benchArgs({
   // 1: each console runs with --cpu-prof, its profile written into the bench's directory named on
   // stderr (the killed one writes none).
   profile: { default: '0' },
+  // Agents started a second across all simulators (a fleet's agents start over minutes; 0: as
+  // fast as the simulators can open sockets).
+  'connect-rate': { default: '300' },
 });
 const agents = Number(args.agents);
 const consoles = Number(args.consoles);
@@ -163,6 +166,8 @@ const sims = Array.from({ length: simulators }, (_, i) => {
       '--event-interval',
       args['event-interval'],
       ...(args['enroll-http'] === '1' ? [] : ['--database', database, '--console-key', consoleKey]),
+      '--connect-rate',
+      String(Math.ceil(Number(args['connect-rate']) / simulators)),
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );

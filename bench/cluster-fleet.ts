@@ -27,6 +27,8 @@ const args = benchArgs({
   'event-interval': { default: '30' },
   // Given both: devices are written straight into the database instead of enrolling through HTTP.
   database: { default: '' },
+  // Agents started a second (0: a hundred every 20 ms).
+  'connect-rate': { default: '0' },
   'console-key': { default: '' },
 });
 const urls = args.urls.split(',').filter(Boolean);
@@ -87,13 +89,17 @@ for (const agent of fleet) {
     if (killAt !== null && agent.downAt === null) agent.downAt = Date.now();
   });
 }
-const ready = await connectSimAgents(fleet, (identity) => {
-  const agent = identity as ClusterAgent;
-  agent.link.send(SIM_HELLO);
-  if (agent.downAt !== null && agent.backAt === null) agent.backAt = Date.now();
-  // As the outbox does after a reconnect: everything not yet acknowledged, in order.
-  for (const { frame } of agent.unacked.values()) agent.link.send(frame);
-});
+const ready = await connectSimAgents(
+  fleet,
+  (identity) => {
+    const agent = identity as ClusterAgent;
+    agent.link.send(SIM_HELLO);
+    if (agent.downAt !== null && agent.backAt === null) agent.backAt = Date.now();
+    // As the outbox does after a reconnect: everything not yet acknowledged, in order.
+    for (const { frame } of agent.unacked.values()) agent.link.send(frame);
+  },
+  Number(args['connect-rate']) || undefined,
+);
 say({ phase: 'connected', agents: ready });
 
 function sendRound(agent: ClusterAgent) {

@@ -113,19 +113,24 @@ export async function insertSimDevices(
   }
 }
 
-/** Starts every link, a hundred at a time, and waits (two minutes, or 30 ms an agent if longer) until all are authenticated. */
-export async function connectSimAgents(agents: readonly SimIdentity[], onReady: (agent: SimIdentity) => void): Promise<number> {
+/**
+ * Starts every link — a hundred every 20 ms, or `perSecond` a second if given (a fleet's agents
+ * start over minutes, not all in one instant) — and waits (two minutes, or 30 ms an agent, beyond
+ * the ramp, if longer) until all are authenticated.
+ */
+export async function connectSimAgents(agents: readonly SimIdentity[], onReady: (agent: SimIdentity) => void, perSecond?: number): Promise<number> {
   let ready = 0;
   for (const agent of agents)
     agent.link.on('ready', () => {
       ready++;
       onReady(agent);
     });
-  const started = Date.now();
+  const step = perSecond ? Math.max(1, Math.round(perSecond / 50)) : 100;
   for (let i = 0; i < agents.length; i++) {
     agents[i]!.link.start();
-    if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
+    if (i % step === step - 1) await new Promise((r) => setTimeout(r, 20));
   }
-  while (ready < agents.length && Date.now() - started < Math.max(120_000, agents.length * 30)) await new Promise((r) => setTimeout(r, 100));
+  const rampedAt = Date.now();
+  while (ready < agents.length && Date.now() - rampedAt < Math.max(120_000, agents.length * 30)) await new Promise((r) => setTimeout(r, 100));
   return ready;
 }
