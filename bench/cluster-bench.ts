@@ -103,7 +103,21 @@ async function startConsoleProc(i: number): Promise<ConsoleProc> {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
-    [...(args.profile === '1' ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []), cli, 'console', '--data-dir', dataDir, '--port', String(port), '--database', database, '--bus', nats.url, '--trust-proxy', '127.0.0.1'],
+    [
+      ...(args.profile === '1' ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []),
+      cli,
+      'console',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--database',
+      database,
+      '--bus',
+      nats.url,
+      '--trust-proxy',
+      '127.0.0.1',
+    ],
     {
       env: {
         ...process.env,

@@ -41,7 +41,11 @@ async function stored(deviceId: string): Promise<{ online: number; held_by: stri
 async function holdDevice(on: ConsoleHandle, hostname: string): Promise<RawDevice> {
   const device = await enrollRawDevice(on.url, hostname);
   await connectWithHello(on.url, device);
-  await waitUntil(async () => (await stored(device.deviceId)).online === 1, 30_000, () => `${hostname} never stored online`);
+  await waitUntil(
+    async () => (await stored(device.deviceId)).online === 1,
+    30_000,
+    () => `${hostname} never stored online`,
+  );
   return device;
 }
 
@@ -72,7 +76,11 @@ describe.skipIf(unavailable)('presence after a console process is killed (lease 
     const feedOnA = await openFeed(a.url, a.token);
     await b.stop('SIGKILL');
     // The device does not reconnect anywhere: only B's lapsed lease can take it offline.
-    await waitUntil(async () => (await stored(device.deviceId)).online === 0, 90_000, () => `the killed process's device stayed online in the store\n${logs(a)}`);
+    await waitUntil(
+      async () => (await stored(device.deviceId)).online === 0,
+      90_000,
+      () => `the killed process's device stayed online in the store\n${logs(a)}`,
+    );
     expect((await stored(device.deviceId)).held_by).toBeNull();
     const offline = await feedOnA.waitFor((m) => m.kind === 'device' && m.device.id === device.deviceId && m.device.online === false, 30_000);
     expect(offline.device.presence).toBe('offline');
@@ -89,7 +97,11 @@ describe.skipIf(unavailable)('presence after a console process is killed (lease 
     expect((await stored(device.deviceId)).online).toBe(1);
     // No console process is running now; the next one to start finds A's lease and clears its devices once it lapses.
     const c = await startConsole('c');
-    await waitUntil(async () => (await stored(device.deviceId)).online === 0, 90_000, () => `the device stayed online in the store\n${logs(c)}`);
+    await waitUntil(
+      async () => (await stored(device.deviceId)).online === 0,
+      90_000,
+      () => `the device stayed online in the store\n${logs(c)}`,
+    );
     expect((await c.api(`/api/v1/devices/${device.deviceId}`)).body.device.online).toBe(false);
     const leases = (await db.query<{ n: string }>('SELECT COUNT(*) AS n FROM console_leases')).rows[0]!;
     // Only C's own lease is left.

@@ -18,7 +18,11 @@ export async function openNatsBus(bus: string | NatsTarget, log: Logger, process
   const target = typeof bus === 'string' ? parseBusUrl(bus) : bus;
   if (typeof target === 'string') throw new Error(target);
   const nc = await connectOrExplain(target, processId);
-  log.info('connected to the message bus', { server: target.shown, tls: target.tls !== undefined, signedIn: target.user !== undefined || target.token !== undefined });
+  log.info('connected to the message bus', {
+    server: target.shown,
+    tls: target.tls !== undefined,
+    signedIn: target.user !== undefined || target.token !== undefined,
+  });
   const stats = newBusStats();
   void (async () => {
     for await (const status of nc.status()) {
@@ -109,11 +113,17 @@ async function connectOrExplain(target: NatsTarget, processId: string): Promise<
         credentials
           ? `the message bus at ${target.shown} refused this console's credentials: check the user and password or token in --bus (or VIGIL_BUS_USER / VIGIL_BUS_PASSWORD / VIGIL_BUS_TOKEN)`
           : `the message bus at ${target.shown} requires credentials: give them in --bus (nats://user:password@host:port) or VIGIL_BUS_USER / VIGIL_BUS_PASSWORD / VIGIL_BUS_TOKEN`,
+        { cause: error },
       );
     }
     if (/certificate|self.signed|SSL|TLS/i.test(message)) {
-      throw new Error(`could not open a trusted TLS connection to the message bus at ${target.shown} (${message}): give the CA that signed its certificate with --bus-ca or VIGIL_BUS_CA`);
+      throw new Error(
+        `could not open a trusted TLS connection to the message bus at ${target.shown} (${message}): give the CA that signed its certificate with --bus-ca or VIGIL_BUS_CA`,
+        {
+          cause: error,
+        },
+      );
     }
-    throw new Error(`could not connect to the message bus at ${target.shown}: ${message}`);
+    throw new Error(`could not connect to the message bus at ${target.shown}: ${message}`, { cause: error });
   }
 }

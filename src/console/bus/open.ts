@@ -8,10 +8,7 @@ import { openNatsBus } from './nats-bus.js';
  * a lone process. A bus only makes sense over a shared store: several processes each on their
  * own embedded SQLite file would share nothing else, so that combination is refused.
  */
-export async function openConsoleBus(
-  config: { bus?: string; busCa?: string; database?: string; env?: NodeJS.ProcessEnv },
-  log: Logger,
-): Promise<ConsoleBus> {
+export async function openConsoleBus(config: { bus?: string; busCa?: string; database?: string; env?: NodeJS.ProcessEnv }, log: Logger): Promise<ConsoleBus> {
   if (config.bus === undefined) return new InProcessBroker().connect();
   const env = config.env ?? process.env;
   const target = parseBusUrl(config.bus, env, config.busCa ?? env.VIGIL_BUS_CA);

@@ -56,7 +56,10 @@ export class PresenceLease {
     const swept = await this.store.sweepLapsedLeases(new Date(now).toISOString());
     if (swept.devices.length === 0 && swept.processes.length === 0) return;
     if (swept.devices.length) {
-      this.log.warn('marked offline the devices of console processes that stopped without a word', { processes: swept.processes, devices: swept.devices.length });
+      this.log.warn('marked offline the devices of console processes that stopped without a word', {
+        processes: swept.processes,
+        devices: swept.devices.length,
+      });
     }
     await this.onSwept(swept);
   }

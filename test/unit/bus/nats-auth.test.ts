@@ -31,7 +31,23 @@ function makeCertificates(path: string): { ca: string; cert: string; key: string
   run(['req', '-x509', ...ec, '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '1', '-subj', '/CN=vigil-test-ca']);
   run(['req', ...ec, '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
   writeFileSync(at('ext'), 'subjectAltName=IP:127.0.0.1\n');
-  run(['x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.pem'), '-days', '1', '-extfile', at('ext')]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    at('server.csr'),
+    '-CA',
+    at('ca.pem'),
+    '-CAkey',
+    at('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    at('server.pem'),
+    '-days',
+    '1',
+    '-extfile',
+    at('ext'),
+  ]);
   return { ca: at('ca.pem'), cert: at('server.pem'), key: at('server.key') };
 }
 
@@ -113,7 +129,12 @@ describe.skipIf(unavailable)('the console bus over NATS with TLS and credentials
 
 describe('bus URLs', () => {
   it('takes nats:// and tls:// with credentials in the URL or the environment, and shows neither', () => {
-    expect(parseBusUrl('nats://u:p%40ss@bus.trust.internal')).toEqual({ server: 'bus.trust.internal:4222', user: 'u', pass: 'p@ss', shown: 'nats://bus.trust.internal:4222' });
+    expect(parseBusUrl('nats://u:p%40ss@bus.trust.internal')).toEqual({
+      server: 'bus.trust.internal:4222',
+      user: 'u',
+      pass: 'p@ss',
+      shown: 'nats://bus.trust.internal:4222',
+    });
     expect(parseBusUrl('tls://tok@10.0.0.5:4443', {}, '/etc/vigil/ca.pem')).toEqual({
       server: '10.0.0.5:4443',
       token: 'tok',
