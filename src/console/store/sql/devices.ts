@@ -79,23 +79,27 @@ export class SqlDevices implements DeviceStore {
   async touchDevices(seen: [id: string, at: string][]): Promise<void> {
     if (seen.length === 0) return;
     // A few statements for thousands of heartbeats: one round trip per chunk, not per device.
-    await this.db.transaction().execute(async (trx) => {
-      for (const part of chunks(seen, 500)) {
-        const when = sql.join(
-          part.map(([id, at]) => sql`WHEN ${id} THEN ${at}`),
-          sql` `,
-        );
-        await trx
-          .updateTable('devices')
-          .set({ last_seen_at: sql<string>`CASE id ${when} END` })
-          .where(
-            'id',
-            'in',
-            part.map(([id]) => id),
-          )
-          .execute();
-      }
-    });
+    // Each chunk commits by itself, in id order: heartbeats are soft state, and one transaction
+    // holding row locks across chunks deadlocks with another process's batch (or a lease sweep)
+    // taking the same devices in another order, as happens when devices move between processes.
+    for (const part of chunks(
+      [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      500,
+    )) {
+      const when = sql.join(
+        part.map(([id, at]) => sql`WHEN ${id} THEN ${at}`),
+        sql` `,
+      );
+      await this.db
+        .updateTable('devices')
+        .set({ last_seen_at: sql<string>`CASE id ${when} END` })
+        .where(
+          'id',
+          'in',
+          part.map(([id]) => id),
+        )
+        .execute();
+    }
   }
   async saveStatus(id: string, status: unknown, at: string): Promise<void> {
     await this.db
