@@ -101,6 +101,11 @@ export function storeDomainContract(factory: StoreFactory): void {
       const { store, devices, reopen } = await storeWithDevices(factory, ['lab-01', 'lab-02', 'lab-03', 'lab-04']);
       const [a, b, c, d] = devices.map((x) => x.id) as [string, string, string, string];
       const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 9, 0, s)).toISOString();
+      const onlineIds = async () =>
+        (await store.listDevices())
+          .filter((x) => x.online)
+          .map((x) => x.id)
+          .sort();
       expect(await store.renewLease('live', at(50))).toBe(false);
       expect(await store.renewLease('live', at(60))).toBe(true);
       expect(await store.renewLease('killed', at(20))).toBe(false);
@@ -118,23 +123,13 @@ export function storeDomainContract(factory: StoreFactory): void {
       const sweeps = await Promise.all([store.sweepLapsedLeases(at(30)), other.sweepLapsedLeases(at(30))]);
       expect(sweeps.flatMap((s) => s.devices)).toEqual([b]);
       expect(sweeps.flatMap((s) => s.processes)).toEqual(['killed']);
-      expect(
-        (await store.listDevices())
-          .filter((x) => x.online)
-          .map((x) => x.id)
-          .sort(),
-      ).toEqual([a, c].sort());
+      expect(await onlineIds()).toEqual([a, c].sort());
       // A process whose lease was swept while it still ran takes a new one and marks its devices online again.
       const lapsed = await store.sweepLapsedLeases(at(70));
       expect([lapsed.processes, lapsed.devices.sort()]).toEqual([['live'], [a, c].sort()]);
       expect(await store.renewLease('live', at(90))).toBe(false);
       await store.reclaimDevices('live', [a, c]);
-      expect(
-        (await store.listDevices())
-          .filter((x) => x.online)
-          .map((x) => x.id)
-          .sort(),
-      ).toEqual([a, c].sort());
+      expect(await onlineIds()).toEqual([a, c].sort());
       expect(await store.sweepLapsedLeases(at(80))).toEqual({ processes: [], devices: [] });
       // A process that stops cleanly gives its lease up: its devices go at the next sweep.
       await store.releaseLease('live');
