@@ -26,8 +26,9 @@ export function busServerUnavailable(kind: 'nats' | 'redis'): string | null {
   }
 }
 
-export function startNatsServer(): Promise<BusServer> {
-  return startServer('nats', (port) => ['nats-server', ['-a', '127.0.0.1', '-p', String(port)]]);
+/** nats-server on loopback; `configFile`: its configuration (TLS, authorization), the address and port still given here. */
+export function startNatsServer(configFile?: string): Promise<BusServer> {
+  return startServer('nats', (port) => ['nats-server', [...(configFile ? ['-c', configFile] : []), '-a', '127.0.0.1', '-p', String(port)]]);
 }
 
 export function startRedisServer(): Promise<BusServer> {

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { consoleKeyPath } from '../src/console/identity.js';
+import { publicKeyFromPrivatePem } from '../src/shared/node/crypto.js';
 import { benchArgs, benchLog, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { startNatsServer } from './bus-servers.js';
@@ -13,10 +14,11 @@ import { freePort } from './free-port.js';
 import { startHaproxy, type RunningHaproxy } from './haproxy.js';
 import { FILES_PER_PROCESS, openFileLimit } from './open-files.js';
 import { startPostgresCluster } from './postgres-cluster.js';
+import { cpuCensus } from './cpu-census.js';
 import { cpuSeconds, rssMb } from './proc-stats.js';
 
 /**
- * `npm run bench:cluster [-- --agents 40000 --consoles 4 --duration 120 --event-interval 30]`
+ * `npm run bench:cluster [-- --agents 40000 --consoles 4 --proxies 0 --simulators 0 --duration 120 --event-interval 30 --enroll-http 0 --connect-rate 300]`
  * Several console processes on one throwaway PostgreSQL cluster and one NATS server (--bus), HAProxy instances in front (each
  * on its own 127.0.0.x address, the documented configuration: bench/haproxy.ts), and fleet
  * simulators (bench/cluster-fleet.ts) whose agents connect through the balancers. Each agent sends
@@ -38,6 +40,15 @@ const args = benchArgs({
   simulators: { default: '0' },
   duration: { default: '120' },
   'event-interval': { default: '30' },
+  // 1: every agent enrolls through HTTP (a signed request each: minutes per few thousand on a
+  // busy machine); 0: the simulators write the device rows into the database as enrollment does.
+  'enroll-http': { default: '0' },
+  // 1: each console runs with --cpu-prof, its profile written into the bench's directory named on
+  // stderr (the killed one writes none).
+  profile: { default: '0' },
+  // Agents started a second across all simulators (a fleet's agents start over minutes; 0: as
+  // fast as the simulators can open sockets).
+  'connect-rate': { default: '300' },
 });
 const agents = Number(args.agents);
 const consoles = Number(args.consoles);
@@ -65,6 +76,7 @@ const work = mkdtempSync(join(tmpdir(), 'vigil-cluster-bench-'));
 const password = 'bench-admin-password-0001';
 const token = 'bench-enroll-token-0123456789';
 const children: ChildProcess[] = [];
+const profiles = join(tmpdir(), `vigil-cluster-profiles-${process.pid}`);
 const balancers: RunningHaproxy[] = [];
 const pgCluster = await startPostgresCluster({ settings: { shared_buffers: '256MB' } });
 const nats = await startNatsServer();
@@ -91,7 +103,21 @@ async function startConsoleProc(i: number): Promise<ConsoleProc> {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
-    [cli, 'console', '--data-dir', dataDir, '--port', String(port), '--database', database, '--bus', nats.url, '--trust-proxy', '127.0.0.1'],
+    [
+      ...(args.profile === '1' ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []),
+      cli,
+      'console',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--database',
+      database,
+      '--bus',
+      nats.url,
+      '--trust-proxy',
+      '127.0.0.1',
+    ],
     {
       env: {
         ...process.env,
@@ -134,6 +160,7 @@ const login = await fetch(`${first.url}/api/v1/login`, {
   body: JSON.stringify({ username: 'admin', password }),
 });
 const { token: session } = (await login.json()) as { token: string };
+const consoleKey = publicKeyFromPrivatePem(readFileSync(consoleKeyPath(join(work, 'console0')), 'utf8'));
 
 // Simulators: each takes its share of agents, spread over all balancers.
 const sims = Array.from({ length: simulators }, (_, i) => {
@@ -152,6 +179,9 @@ const sims = Array.from({ length: simulators }, (_, i) => {
       String(i),
       '--event-interval',
       args['event-interval'],
+      ...(args['enroll-http'] === '1' ? [] : ['--database', database, '--console-key', consoleKey]),
+      '--connect-rate',
+      String(Math.ceil(Number(args['connect-rate']) / simulators)),
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
@@ -189,6 +219,16 @@ await new Promise((r) => setTimeout(r, Math.min(Number(args['event-interval']) *
 const held = await Promise.all(fleetConsoles.map((c) => fetch(`${c.url}/healthz`).then((r) => r.json() as Promise<{ devicesOnline: number }>)));
 log(`agents per console: ${held.map((h) => h.devicesOnline).join(', ')}`);
 for (const c of fleetConsoles) c.cpuStart = cpuSeconds(c.proc.pid!);
+const postmaster = Number(readFileSync(join(pgCluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+const census = cpuCensus(() => ({
+  consoles: fleetConsoles.map((c) => c.proc.pid!),
+  simulators: sims.map((s) => s.proc.pid!),
+  haproxy: balancers.map((b) => b.pid),
+  postgres: [postmaster],
+  nats: [nats.pid],
+  bench: [process.pid],
+}));
+const loadBefore = loadavg()[0]!;
 const measureStart = performance.now();
 dashboard.measuring = true;
 sims.forEach((s) => s.send({ measure: true }));
@@ -220,6 +260,8 @@ log(`killed console ${consoles - 1} (pid ${victim.proc.pid}, holding ${victimHel
 
 await new Promise((r) => setTimeout(r, durationMs / 3));
 const measuredS = (performance.now() - measureStart) / 1000;
+const cpuPctByPart = census.stop();
+const loadAfter = loadavg()[0]!;
 dashboard.measuring = false;
 clearInterval(sampler);
 const cpuPctPerConsole = fleetConsoles.map((c) =>
@@ -263,6 +305,9 @@ const figures = {
   pushReached: done.reduce((n, d) => n + Number(d.pushReached), 0),
   rssMbPerConsole: fleetConsoles.map((c) => round(c.peakRss, 1)),
   cpuPctPerConsole,
+  // Percent of one core over the measured window, by part; `other` is everything else on the machine.
+  cpuPctByPart,
+  loadAverage: [round(loadBefore, 1), round(loadAfter, 1)],
   failoverAgents: victimHeld,
   failoverDropped: dropped,
   failoverNotBack: notBack,
@@ -276,7 +321,13 @@ const figures = {
   eventIntervalS: Number(args['event-interval']),
   node: process.versions.node,
 };
-for (const c of fleetConsoles) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+const running = fleetConsoles.filter((c) => c.proc.exitCode === null && c.proc.signalCode === null);
+const exited = Promise.all(running.map((c) => new Promise((r) => c.proc.once('exit', r))));
+for (const c of running) c.proc.kill('SIGTERM');
+if (args.profile === '1') {
+  await exited;
+  log(`console CPU profiles: ${profiles}`);
+}
 await Promise.all(balancers.map((b) => b.stop()));
 balancers.length = 0;
 await nats.stop();

@@ -2,12 +2,13 @@ import { createInterface } from 'node:readline';
 import { createLogger } from '../src/shared/node/log.js';
 import { benchArgs } from './args.js';
 import { activityRound, SIM_HELLO } from './sim-activity.js';
-import { connectSimAgents, enrollSimAgents, type SimIdentity } from './sim-agents.js';
+import { connectSimAgents, enrollSimAgents, insertSimDevices, type SimIdentity } from './sim-agents.js';
 
 /**
  * One process of `npm run bench:cluster`'s fleet (bench/cluster-bench.ts starts several: each
- * agent holds a socket here, and a process may hold 20,000 files). Agents enroll and connect
- * through the load balancers named in `--urls` (split evenly), then each sends every
+ * agent holds a socket here, and a process may hold 20,000 files). Agents enroll (or, given
+ * `--database` and `--console-key`, are written into the database as enrollment writes them) and
+ * connect through the load balancers named in `--urls` (split evenly), then each sends every
  * `--event-interval` seconds an activity span event and a live activity frame.
  *
  * Events are kept until acknowledged and sent again after every reconnect, in order, as the
@@ -24,6 +25,11 @@ const args = benchArgs({
   agents: { default: '1000' },
   shard: { default: '0' },
   'event-interval': { default: '30' },
+  // Given both: devices are written straight into the database instead of enrolling through HTTP.
+  database: { default: '' },
+  // Agents started a second (0: a hundred every 20 ms).
+  'connect-rate': { default: '0' },
+  'console-key': { default: '' },
 });
 const urls = args.urls.split(',').filter(Boolean);
 const eventIntervalMs = Number(args['event-interval']) * 1000;
@@ -41,13 +47,17 @@ interface ClusterAgent extends SimIdentity {
 
 const fleet: ClusterAgent[] = [];
 const total = Number(args.agents);
-// Enrolled through every balancer at once.
-const shares = await Promise.all(
-  urls.map((url, i) =>
-    enrollSimAgents(url, args.token, Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0), log, `cluster-sim-${args.shard}-${i}`),
-  ),
-);
-for (const { agents } of shares) for (const a of agents) fleet.push({ ...a, seq: 0, unacked: new Map(), policyAt: new Map(), downAt: null, backAt: null });
+const hostnames = `cluster-sim-${args.shard}`;
+const identities: SimIdentity[] =
+  args.database && args['console-key']
+    ? await insertSimDevices(args.database, urls, args['console-key'], total, log, hostnames)
+    : // Enrolled through every balancer at once.
+      (
+        await Promise.all(
+          urls.map((url, i) => enrollSimAgents(url, args.token, Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0), log, `${hostnames}-${i}`)),
+        )
+      ).flatMap((share) => share.agents);
+for (const a of identities) fleet.push({ ...a, seq: 0, unacked: new Map(), policyAt: new Map(), downAt: null, backAt: null });
 say({ phase: 'enrolled', agents: fleet.length });
 
 let measuring = false;
@@ -79,13 +89,17 @@ for (const agent of fleet) {
     if (killAt !== null && agent.downAt === null) agent.downAt = Date.now();
   });
 }
-const ready = await connectSimAgents(fleet, (identity) => {
-  const agent = identity as ClusterAgent;
-  agent.link.send(SIM_HELLO);
-  if (agent.downAt !== null && agent.backAt === null) agent.backAt = Date.now();
-  // As the outbox does after a reconnect: everything not yet acknowledged, in order.
-  for (const { frame } of agent.unacked.values()) agent.link.send(frame);
-});
+const ready = await connectSimAgents(
+  fleet,
+  (identity) => {
+    const agent = identity as ClusterAgent;
+    agent.link.send(SIM_HELLO);
+    if (agent.downAt !== null && agent.backAt === null) agent.backAt = Date.now();
+    // As the outbox does after a reconnect: everything not yet acknowledged, in order.
+    for (const { frame } of agent.unacked.values()) agent.link.send(frame);
+  },
+  Number(args['connect-rate']) || undefined,
+);
 say({ phase: 'connected', agents: ready });
 
 function sendRound(agent: ClusterAgent) {

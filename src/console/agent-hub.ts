@@ -77,6 +77,8 @@ export class AgentHub {
   private readonly wss: WebSocketServer;
   private readonly byDevice = new Map<string, Connection>();
   private readonly connections = new Set<Connection>();
+  /** Disconnects still being recorded (store, dashboards, other processes): close() waits for them. */
+  private readonly closing = new Set<Promise<void>>();
   /** Invalid frames per device (or address, before auth); too many in a window boxes the sender. */
   private readonly penalties: PenaltyBox;
   /**
@@ -204,7 +206,10 @@ export class AgentHub {
       settle();
       this.connections.delete(conn);
       this.stats.connected--;
-      void this.onClosed(conn).catch((error) => this.log.error('error marking device offline', { error }));
+      const recorded: Promise<void> = this.onClosed(conn)
+        .catch((error) => this.log.error('error marking device offline', { error }))
+        .finally(() => this.closing.delete(recorded));
+      this.closing.add(recorded);
     });
     this.send(conn, {
       v: PROTOCOL_VERSION,
@@ -363,6 +368,8 @@ export class AgentHub {
     clearInterval(this.pingTimer);
     for (const conn of this.connections) conn.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    // Every device's offline is recorded and announced before the caller closes the bus and store.
+    while (this.closing.size) await Promise.all(this.closing);
   }
 
   private pingAll(): void {

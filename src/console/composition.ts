@@ -17,6 +17,7 @@ import type { ConsoleBus } from './bus/bus.js';
 import { ClusterBroadcasts } from './cluster/broadcasts.js';
 import { CommandRelay } from './cluster/command-relay.js';
 import { ClusterPresence } from './cluster/presence.js';
+import { PresenceLease } from './cluster/presence-lease.js';
 import { ConcernService, DEFAULT_CONCERN_RETENTION_DAYS } from './concerns.js';
 import { DeviceViews } from './device-views.js';
 import { EnrollmentService } from './devices.js';
@@ -46,8 +47,10 @@ export interface ConsoleConfig {
   dataDir: string;
   /** A postgres:// URL: the store several console processes share. Without it, embedded SQLite in dataDir. */
   database?: string;
-  /** A nats:// URL: the message bus console processes on one `database` share (docs/scaling.md). */
+  /** A nats:// or tls:// URL (credentials in it or in VIGIL_BUS_*: bus/bus-url.ts): the message bus console processes on one `database` share (docs/scaling.md). */
   bus?: string;
+  /** The CA file the bus server's certificate is checked by (TLS then required); else VIGIL_BUS_CA. */
+  busCa?: string;
   hub?: Partial<AgentHubOptions>;
   retentionDays?: number;
   /** Days a closed concern is kept (default DEFAULT_CONCERN_RETENTION_DAYS). */
@@ -142,6 +145,23 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     (id) => hub.budgets.droppedFrom(id),
   );
   await views.seed();
+  // The store's online flags: each device is held under this process's lease; the devices of a
+  // process killed without a word are marked offline once its lease lapses (cluster/presence-lease.ts).
+  const lease = new PresenceLease(
+    store,
+    bus.processId,
+    () => hub.heldDevices(),
+    async ({ processes, devices }) => {
+      for (const process of processes) presence.forget(process);
+      const at = new Date().toISOString();
+      for (const id of devices) {
+        await views.disconnected(id, at);
+        await views.refresh(id);
+      }
+    },
+    agentLog.child('lease'),
+  );
+  await lease.start();
 
   const enrollment = new EnrollmentService(store, identity.publicKey, log.child('enroll'));
   const aups = new AupService(store, identity, log.child('aup'), aupVariantOf);
@@ -172,6 +192,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
       },
     },
     agentLog,
+    bus.processId,
   );
   registerAgentConsumers(agentRouter, { sync, events: new EventWriter(store), concerns, aups, views, appRequests, commands, feed, stats, log: agentLog });
   // After DeviceSync: a device's hello is recorded before it is offered a policy.
@@ -219,12 +240,16 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
       maintenance.stop();
       distribution.stop();
       await periodicLock.close();
+      // Devices first, while the bus is open: their disconnects reach the store, the dashboards
+      // and the other processes; then the lease; then nothing publishes any more and the bus
+      // drains (a publish during the drain is the bus client's CONNECTION_DRAINING error).
+      await hub.close();
+      await sync.close();
+      await lease.stop();
       feed.close();
       presence.close();
       broadcasts.close();
       relay.close();
-      await hub.close();
-      await sync.close();
       await bus.close();
     },
   };

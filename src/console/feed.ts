@@ -28,6 +28,7 @@ export class FeedHub {
   private readonly pendingDevices = new Map<string, DeviceSummary>();
   private readonly pendingOther: FeedMessage[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private closed = false;
   private readonly keepAlive: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
 
@@ -76,6 +77,7 @@ export class FeedHub {
   }
 
   close(): void {
+    this.closed = true;
     this.unsubscribe();
     clearInterval(this.keepAlive);
     if (this.timer) clearTimeout(this.timer);
@@ -84,7 +86,7 @@ export class FeedHub {
   }
 
   private schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
   }
 

@@ -22,8 +22,10 @@ export interface ConsoleOptions {
   dataDir: string;
   /** A postgres:// URL (several console processes); without it, embedded SQLite in dataDir. */
   database?: string;
-  /** A nats:// URL: the message bus the processes on one `database` share (needs `database`). */
+  /** A nats:// or tls:// URL (credentials in it or in VIGIL_BUS_*: bus/bus-url.ts): the message bus the processes on one `database` share (needs `database`). */
   bus?: string;
+  /** The CA file the bus server's certificate is checked by (TLS then required); else VIGIL_BUS_CA. */
+  busCa?: string;
   host: string;
   port: number;
   tlsCert?: string;

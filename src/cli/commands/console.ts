@@ -8,7 +8,7 @@ import { parseTrustedProxies } from '../../console/http/client-address.js';
 import { startConsole } from '../../console/server.js';
 import { copySqliteToPostgres } from '../../console/store/copy.js';
 import { consoleDatabaseFile, isPostgresUrl } from '../../console/store/open.js';
-import { isBusUrl } from '../../console/bus/open.js';
+import { parseBusUrl } from '../../console/bus/bus-url.js';
 import { describeDatabase } from '../../console/store/postgres-store.js';
 import { intOption, isRoot, parse } from '../args.js';
 import { usageError } from '../errors.js';
@@ -24,6 +24,11 @@ export const CONSOLE_HELP = `vigil console [options]
   --bus URL            the NATS message bus (nats://host:4222) that console processes on one
                        --database share: dashboards, commands, policy and AUP notices and sign-in
                        limits reach every process (docs/scaling.md). Needs --database.
+                       tls://host:4222 requires TLS; nats://user:password@host or
+                       nats://token@host signs in (or VIGIL_BUS_USER + VIGIL_BUS_PASSWORD, or
+                       VIGIL_BUS_TOKEN, to keep them off the command line)
+  --bus-ca FILE        the CA that signed the bus server's certificate (or VIGIL_BUS_CA); TLS
+                       is then required
   --host HOST          address to listen on (default 127.0.0.1)
   --port PORT          port (default 8443 with TLS, else 8080; 0 = any free port)
   --tls-cert FILE      PEM certificate; with --tls-key serves HTTPS
@@ -68,6 +73,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     'data-dir': { type: 'string' },
     database: { type: 'string' },
     bus: { type: 'string' },
+    'bus-ca': { type: 'string' },
     host: { type: 'string' },
     port: { type: 'string' },
     'tls-cert': { type: 'string' },
@@ -83,7 +89,9 @@ export async function runConsole(argv: string[]): Promise<void> {
   if (!!values['tls-cert'] !== !!values['tls-key']) throw usageError('--tls-cert and --tls-key go together');
   const tls = !!values['tls-cert'];
   if (values.database !== undefined && !isPostgresUrl(values.database)) throw usageError('--database must be a postgres:// or postgresql:// URL');
-  if (values.bus !== undefined && !isBusUrl(values.bus)) throw usageError('--bus must be a nats:// URL (nats://host:4222)');
+  const busTarget = values.bus === undefined ? undefined : parseBusUrl(values.bus, process.env, values['bus-ca'] ?? process.env.VIGIL_BUS_CA);
+  if (typeof busTarget === 'string') throw usageError(busTarget);
+  if (values['bus-ca'] !== undefined && values.bus === undefined) throw usageError('--bus-ca goes with --bus');
   if (values.bus !== undefined && values.database === undefined) {
     throw usageError(
       '--bus needs --database postgres://…: processes sharing a bus must share one PostgreSQL database; the embedded SQLite store is for one process',
@@ -96,6 +104,7 @@ export async function runConsole(argv: string[]): Promise<void> {
     dataDir: values['data-dir'] ?? defaultConsoleDataDir(),
     database: values.database,
     bus: values.bus,
+    busCa: values['bus-ca'],
     host: values.host ?? '127.0.0.1',
     port: intOption(values.port, 'port', 0, 65535, tls ? 8443 : 8080),
     tlsCert: values['tls-cert'],

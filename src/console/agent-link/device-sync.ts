@@ -35,6 +35,8 @@ export class DeviceSync {
     private readonly views: DeviceViews,
     private readonly policy: DevicePolicyView,
     private readonly log: Logger,
+    /** This console process (its bus process id): the holder the store records for a device it marks online. */
+    private readonly processId: string,
   ) {
     this.flushTimer = setInterval(() => void this.flushLastSeen(), HEARTBEAT_FLUSH_MS);
     this.flushTimer.unref();
@@ -61,13 +63,13 @@ export class DeviceSync {
   }
 
   private async connected(deviceId: string, at: string): Promise<void> {
-    await this.store.markOnline(deviceId, at, null);
+    await this.store.markOnline(deviceId, at, null, this.processId);
     await this.views.connected(deviceId, at);
     await this.views.refresh(deviceId);
   }
 
   private async disconnected(deviceId: string, at: string): Promise<void> {
-    await this.store.markOffline(deviceId, at);
+    await this.store.markOffline(deviceId, at, this.processId);
     await this.views.disconnected(deviceId, at);
     await this.views.refresh(deviceId);
   }
@@ -75,7 +77,7 @@ export class DeviceSync {
   private async hello(ctx: FrameContext, message: Frame<'hello'>): Promise<void> {
     const { deviceId, receivedAt } = ctx;
     this.views.capabilities(deviceId, message.capabilities);
-    await this.store.markOnline(deviceId, receivedAt, message.agentVersion);
+    await this.store.markOnline(deviceId, receivedAt, message.agentVersion, this.processId);
     const variant = await this.policy.aupVariantOf(deviceId);
     const aup = variant ? await this.store.latestAup(variant) : null;
     if (aup) ctx.reply({ v: PROTOCOL_VERSION, type: 'aup', aup: aup.signed });

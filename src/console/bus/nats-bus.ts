@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { connect, Events, type NatsConnection } from 'nats';
+import { parseBusUrl, type NatsTarget } from './bus-url.js';
 import type { Logger } from '../../shared/node/log.js';
 import { decodeEnvelope, encodeEnvelope, newBusStats, type ConsoleBus } from './bus.js';
 
@@ -11,15 +14,14 @@ import { decodeEnvelope, encodeEnvelope, newBusStats, type ConsoleBus } from './
  * Chosen over Redis by measurement and for request/reply with "no responders": see
  * docs/dependencies.md.
  */
-export async function openNatsBus(url: string, log: Logger, processId: string = randomUUID()): Promise<ConsoleBus> {
-  const nc: NatsConnection = await connect({
-    servers: url,
-    name: `vigil-console-${processId}`,
-    noEcho: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 1000,
-    reconnectJitter: 500,
-    pingInterval: 10_000,
+export async function openNatsBus(bus: string | NatsTarget, log: Logger, processId: string = randomUUID()): Promise<ConsoleBus> {
+  const target = typeof bus === 'string' ? parseBusUrl(bus) : bus;
+  if (typeof target === 'string') throw new Error(target);
+  const nc = await connectOrExplain(target, processId);
+  log.info('connected to the message bus', {
+    server: target.shown,
+    tls: target.tls !== undefined,
+    signedIn: target.user !== undefined || target.token !== undefined,
   });
   const stats = newBusStats();
   void (async () => {
@@ -71,4 +73,57 @@ export async function openNatsBus(url: string, log: Logger, processId: string = 
       await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/**
+ * The client checks the server's certificate against the CA given (else the system's). For a
+ * server named by its IP address the client sends no name to check against (SNI may not be an
+ * address), so the address from the URL is checked against the certificate's IP entries here.
+ */
+function tlsOptions(target: NatsTarget): NonNullable<Parameters<typeof connect>[0]>['tls'] {
+  const host = target.server.slice(0, target.server.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  if (!isIP(host)) return { ...target.tls };
+  return { ...target.tls, checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert) } as NonNullable<
+    Parameters<typeof connect>[0]
+  >['tls'];
+}
+
+/** Connects, or says in one sentence why not: refused credentials, a certificate not trusted, nobody listening. */
+async function connectOrExplain(target: NatsTarget, processId: string): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: target.server,
+      name: `vigil-console-${processId}`,
+      user: target.user,
+      pass: target.pass,
+      token: target.token,
+      tls: target.tls && tlsOptions(target),
+      noEcho: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      reconnectJitter: 500,
+      pingInterval: 10_000,
+    });
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    const message = error instanceof Error ? error.message : String(error);
+    const credentials = target.user !== undefined || target.token !== undefined;
+    if (/AUTHORIZATION_VIOLATION|Authorization Violation/i.test(`${code} ${message}`)) {
+      throw new Error(
+        credentials
+          ? `the message bus at ${target.shown} refused this console's credentials: check the user and password or token in --bus (or VIGIL_BUS_USER / VIGIL_BUS_PASSWORD / VIGIL_BUS_TOKEN)`
+          : `the message bus at ${target.shown} requires credentials: give them in --bus (nats://user:password@host:port) or VIGIL_BUS_USER / VIGIL_BUS_PASSWORD / VIGIL_BUS_TOKEN`,
+        { cause: error },
+      );
+    }
+    if (/certificate|self.signed|SSL|TLS/i.test(message)) {
+      throw new Error(
+        `could not open a trusted TLS connection to the message bus at ${target.shown} (${message}): give the CA that signed its certificate with --bus-ca or VIGIL_BUS_CA`,
+        {
+          cause: error,
+        },
+      );
+    }
+    throw new Error(`could not connect to the message bus at ${target.shown}: ${message}`, { cause: error });
+  }
 }

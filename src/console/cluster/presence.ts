@@ -105,7 +105,8 @@ export class ClusterPresence {
     for (const [process, at] of this.heard) if (at < cutoff) this.forget(process);
   }
 
-  private forget(process: string): void {
+  /** A process is gone (it said so, fell silent on the bus, or its lease in the store lapsed). */
+  forget(process: string): void {
     this.heard.delete(process);
     const lost: string[] = [];
     for (const [deviceId, holder] of this.remote) if (holder === process) (this.remote.delete(deviceId), lost.push(deviceId));

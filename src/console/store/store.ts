@@ -210,8 +210,13 @@ export interface DeviceStore {
   findDevicesByMachineHint(hint: string): Promise<DeviceRecord[]>;
   setCloneSuspect(ids: string[]): Promise<void>;
   revokeDevice(id: string): Promise<boolean>;
-  markOnline(id: string, at: string, agentVersion: string | null): Promise<void>;
-  markOffline(id: string, at: string): Promise<void>;
+  /** Online, held by the console process `holder` (its bus process id: see PresenceLeaseStore). */
+  markOnline(id: string, at: string, agentVersion: string | null, holder: string): Promise<void>;
+  /**
+   * Offline, unless another process holds it now: a disconnect the old process notices late
+   * (a ping timeout) does not undo the new process's online.
+   */
+  markOffline(id: string, at: string, holder: string): Promise<void>;
   markAllOffline(): Promise<void>;
   /** Last-seen times, written in one batch (heartbeats are frequent and soft state). */
   touchDevices(seen: [id: string, at: string][]): Promise<void>;
@@ -219,6 +224,25 @@ export interface DeviceStore {
   setPolicyVersion(id: string, version: number): Promise<void>;
   /** The hostname the device reports now (group hostname rules follow it). */
   setDeviceHostname(id: string, hostname: string): Promise<void>;
+}
+
+/**
+ * Each console process's lease on the devices it holds (issue 17): renewed while it runs; once a
+ * lease lapses (the process was killed), its devices are marked offline by whichever process
+ * sweeps first. An online device whose holder has no live lease is offline.
+ */
+export interface PresenceLeaseStore {
+  /** Extends (or takes) `processId`'s lease; false if it had none (first renewal, or it lapsed and was swept). */
+  renewLease(processId: string, expiresAt: string): Promise<boolean>;
+  /** Marks these devices online again as held by `processId` (its lease was swept while it still held them). */
+  reclaimDevices(processId: string, deviceIds: readonly string[]): Promise<void>;
+  /**
+   * Marks offline every online device no live lease (expiring after `now`) holds, drops lapsed
+   * leases, and returns both. Two processes sweeping at once mark each device once.
+   */
+  sweepLapsedLeases(now: string): Promise<{ processes: string[]; devices: string[] }>;
+  /** A process that stops cleanly gives its lease up. */
+  releaseLease(processId: string): Promise<void>;
 }
 
 /** Device events (never concerns: see ConcernStore). */
@@ -424,6 +448,7 @@ export interface ConsoleStore
     SecondFactorStore,
     EnrollTokenStore,
     DeviceStore,
+    PresenceLeaseStore,
     EventStore,
     PolicyStore,
     AupStore,

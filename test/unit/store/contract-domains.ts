@@ -97,19 +97,64 @@ export function storeDomainContract(factory: StoreFactory): void {
       await store.close();
     });
 
+    it('presence leases: the devices of a process whose lease lapsed are marked offline once; a live lease keeps its own', async () => {
+      const { store, devices, reopen } = await storeWithDevices(factory, ['lab-01', 'lab-02', 'lab-03', 'lab-04']);
+      const [a, b, c, d] = devices.map((x) => x.id) as [string, string, string, string];
+      const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 9, 0, s)).toISOString();
+      const onlineIds = async () =>
+        (await store.listDevices())
+          .filter((x) => x.online)
+          .map((x) => x.id)
+          .sort();
+      expect(await store.renewLease('live', at(50))).toBe(false);
+      expect(await store.renewLease('live', at(60))).toBe(true);
+      expect(await store.renewLease('killed', at(20))).toBe(false);
+      await store.markOnline(a, at(0), null, 'live');
+      await store.markOnline(b, at(0), null, 'killed');
+      await store.markOnline(c, at(0), null, 'killed');
+      // Held by a process that never wrote a lease (a build from before leases): no live lease holds it.
+      await store.markOnline(d, at(0), null, 'unknown');
+      // Before the killed process's lease lapses, only the lease-less device is cleared.
+      expect(await store.sweepLapsedLeases(at(10))).toEqual({ processes: [], devices: [d] });
+      // c moved to the live process before the sweep: it stays online.
+      await store.markOnline(c, at(15), null, 'live');
+      // Two processes sweeping at once (one store each on a shared database): each device once.
+      const other = factory.sharedByProcesses ? await reopen() : store;
+      const sweeps = await Promise.all([store.sweepLapsedLeases(at(30)), other.sweepLapsedLeases(at(30))]);
+      expect(sweeps.flatMap((s) => s.devices)).toEqual([b]);
+      expect(sweeps.flatMap((s) => s.processes)).toEqual(['killed']);
+      expect(await onlineIds()).toEqual([a, c].sort());
+      // A process whose lease was swept while it still ran takes a new one and marks its devices online again.
+      const lapsed = await store.sweepLapsedLeases(at(70));
+      expect([lapsed.processes, lapsed.devices.sort()]).toEqual([['live'], [a, c].sort()]);
+      expect(await store.renewLease('live', at(90))).toBe(false);
+      await store.reclaimDevices('live', [a, c]);
+      expect(await onlineIds()).toEqual([a, c].sort());
+      expect(await store.sweepLapsedLeases(at(80))).toEqual({ processes: [], devices: [] });
+      // A process that stops cleanly gives its lease up: its devices go at the next sweep.
+      await store.releaseLease('live');
+      expect((await store.sweepLapsedLeases(at(80))).devices.sort()).toEqual([a, c].sort());
+      if (other !== store) await other.close();
+      await store.close();
+    });
+
     it('devices: presence, heartbeats in one batch, status, clone flags, revocation', async () => {
       const { store, devices } = await storeWithDevices(factory, ['lab-02', 'lab-01', 'lab-03']);
       const [a, b, c] = devices as [ReturnType<typeof deviceRecord>, ReturnType<typeof deviceRecord>, ReturnType<typeof deviceRecord>];
       expect((await store.listDevices()).map((d) => d.hostname)).toEqual(['lab-01', 'lab-02', 'lab-03']);
-      await store.markOnline(a.id, '2026-01-01T00:00:00.000Z', '1.2.3');
-      await store.markOnline(a.id, '2026-01-01T00:00:01.000Z', null);
+      await store.markOnline(a.id, '2026-01-01T00:00:00.000Z', '1.2.3', 'p1');
+      await store.markOnline(a.id, '2026-01-01T00:00:01.000Z', null, 'p1');
       expect(await store.getDevice(a.id)).toMatchObject({ online: true, agentVersion: '1.2.3', lastSeenAt: '2026-01-01T00:00:01.000Z' });
       const seen: [string, string][] = devices.map((d, i) => [d.id, `2026-01-01T00:00:1${i}.000Z`]);
       await store.touchDevices(seen);
       for (const [id, at] of seen) expect((await store.getDevice(id))?.lastSeenAt).toBe(at);
-      await store.markOffline(a.id, '2026-01-01T00:01:00.000Z');
+      // A disconnect noticed late by the process that held it does not undo another's online.
+      await store.markOnline(a.id, '2026-01-01T00:00:30.000Z', null, 'p2');
+      await store.markOffline(a.id, '2026-01-01T00:00:40.000Z', 'p1');
+      expect(await store.getDevice(a.id)).toMatchObject({ online: true, lastSeenAt: '2026-01-01T00:00:30.000Z' });
+      await store.markOffline(a.id, '2026-01-01T00:01:00.000Z', 'p2');
       expect((await store.getDevice(a.id))?.online).toBe(false);
-      await store.markOnline(b.id, '2026-01-01T00:00:00.000Z', null);
+      await store.markOnline(b.id, '2026-01-01T00:00:00.000Z', null, 'p1');
       await store.markAllOffline();
       expect((await store.listDevices()).some((d) => d.online)).toBe(false);
       await store.setCloneSuspect([b.id, c.id]);

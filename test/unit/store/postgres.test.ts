@@ -41,6 +41,8 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
       '6:policy-plane',
       '7:sign-in',
       '8:policy-sets',
+      '9:reserved',
+      '10:presence-lease',
     ]);
     await Promise.all(stores.map((s) => s.close()));
   });

@@ -58,39 +58,48 @@ export class SqlDevices implements DeviceStore {
   async revokeDevice(id: string): Promise<boolean> {
     return changed(await this.db.updateTable('devices').set({ revoked: 1, online: 0 }).where('id', '=', id).where('revoked', '=', 0).executeTakeFirst()) === 1;
   }
-  async markOnline(id: string, at: string, agentVersion: string | null): Promise<void> {
+  async markOnline(id: string, at: string, agentVersion: string | null, holder: string): Promise<void> {
     await this.db
       .updateTable('devices')
-      .set((eb) => ({ online: 1, last_seen_at: at, agent_version: eb.fn.coalesce(eb.val(agentVersion), eb.ref('agent_version')) }))
+      .set((eb) => ({ online: 1, held_by: holder, last_seen_at: at, agent_version: eb.fn.coalesce(eb.val(agentVersion), eb.ref('agent_version')) }))
       .where('id', '=', id)
       .execute();
   }
-  async markOffline(id: string, at: string): Promise<void> {
-    await this.db.updateTable('devices').set({ online: 0, last_seen_at: at }).where('id', '=', id).execute();
+  async markOffline(id: string, at: string, holder: string): Promise<void> {
+    await this.db
+      .updateTable('devices')
+      .set({ online: 0, held_by: null, last_seen_at: at })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('held_by', '=', holder), eb('held_by', 'is', null), eb('online', '=', 0)]))
+      .execute();
   }
   async markAllOffline(): Promise<void> {
-    await this.db.updateTable('devices').set({ online: 0 }).where('online', '=', 1).execute();
+    await this.db.updateTable('devices').set({ online: 0, held_by: null }).where('online', '=', 1).execute();
   }
   async touchDevices(seen: [id: string, at: string][]): Promise<void> {
     if (seen.length === 0) return;
     // A few statements for thousands of heartbeats: one round trip per chunk, not per device.
-    await this.db.transaction().execute(async (trx) => {
-      for (const part of chunks(seen, 500)) {
-        const when = sql.join(
-          part.map(([id, at]) => sql`WHEN ${id} THEN ${at}`),
-          sql` `,
-        );
-        await trx
-          .updateTable('devices')
-          .set({ last_seen_at: sql<string>`CASE id ${when} END` })
-          .where(
-            'id',
-            'in',
-            part.map(([id]) => id),
-          )
-          .execute();
-      }
-    });
+    // Each chunk commits by itself, in id order: heartbeats are soft state, and one transaction
+    // holding row locks across chunks deadlocks with another process's batch (or a lease sweep)
+    // taking the same devices in another order, as happens when devices move between processes.
+    for (const part of chunks(
+      [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      500,
+    )) {
+      const when = sql.join(
+        part.map(([id, at]) => sql`WHEN ${id} THEN ${at}`),
+        sql` `,
+      );
+      await this.db
+        .updateTable('devices')
+        .set({ last_seen_at: sql<string>`CASE id ${when} END` })
+        .where(
+          'id',
+          'in',
+          part.map(([id]) => id),
+        )
+        .execute();
+    }
   }
   async saveStatus(id: string, status: unknown, at: string): Promise<void> {
     await this.db

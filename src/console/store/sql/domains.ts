@@ -13,6 +13,7 @@ import { SqlIdentities } from './identities.js';
 import { SqlNamedPolicies } from './named-policies.js';
 import { SqlPolicies } from './policies.js';
 import { SqlPolicyChanges } from './policy-changes.js';
+import { SqlPresenceLeases } from './presence-leases.js';
 import { SqlSecondFactors } from './second-factors.js';
 import { SqlSettings } from './settings.js';
 import { SqlStations } from './stations.js';
@@ -30,6 +31,7 @@ export const STORE_DOMAINS: readonly (new (db: StoreDb, engine: Engine) => objec
   SqlSecondFactors,
   SqlEnrollTokens,
   SqlDevices,
+  SqlPresenceLeases,
   SqlEvents,
   SqlPolicies,
   SqlAups,

@@ -49,12 +49,15 @@ export interface ConsoleTables {
     revoked: Generated<number>;
     clone_suspect: Generated<number>;
     online: Generated<number>;
+    /** The console process holding it while online (migration 0010). */
+    held_by: string | null;
     last_seen_at: string | null;
     agent_version: string | null;
     policy_version: number | null;
     status_json: string | null;
   };
   events: { rowid: Generated<number>; id: string; device_id: string; seq: number; type: string; at: string; received_at: string; body: string };
+  console_leases: { process_id: string; expires_at: string };
   policies: { version: number; bundle: string; document: string; published_by: string; published_at: string };
   policy_sets: { set_key: string; groups: string; version: number; bundle: string; content_digest: string; next_change_at: string | null };
   audit: { id: Generated<number>; at: string; actor: string; action: string; target: string | null; detail: string };
