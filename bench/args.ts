@@ -14,11 +14,7 @@ export function benchArgs<T extends Record<string, { default: string }>>(spec: T
     const fromNpm = process.env[`npm_config_${key.replace(/-/g, '_')}`];
     const npmValue = fromNpm === 'true' ? loose.shift() : fromNpm;
     out[key] = (values as Record<string, string | undefined>)[key] ?? npmValue ?? fallback;
-<<<<<<< HEAD
-    if (!/^\d+(\.\d+)?$/.test(out[key]!) && !['url', 'urls', 'token', 'profile'].includes(key)) {
-=======
-    if (!/^\d+(\.\d+)?$/.test(out[key]!) && !['url', 'urls', 'token', 'database', 'console-key'].includes(key)) {
->>>>>>> cluster-17
+    if (!/^\d+(\.\d+)?$/.test(out[key]!) && !['url', 'urls', 'token', 'database', 'console-key', 'profile'].includes(key)) {
       throw new Error(`--${key} must be a number, not "${out[key]}"`);
     }
   }
