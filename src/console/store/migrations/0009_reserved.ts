@@ -1,10 +1,9 @@
 import type { ConsoleMigration } from './migration.js';
 
 /**
- * Step 9 is reserved for the policy plane's performance work (being written on another branch);
- * steps must be numbered without gaps, so until it lands this placeholder changes nothing. Whoever
- * merges that step replaces this file with it (a database never runs step 9 twice: none has
- * applied this placeholder outside development).
+ * Step 9 was reserved for a branch that in the end needed no schema change; steps are numbered
+ * without gaps, so it stays as an empty step (recorded as `9:reserved` on both engines) and the
+ * next change is step 11.
  */
 export const migration: ConsoleMigration = {
   version: 9,
