@@ -90,7 +90,9 @@ export async function startTamperProxy(consoleUrl: string): Promise<TamperProxy>
         res.end(own);
         return;
       }
-      const upstream = request({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers }, (answer) => {
+      // A connection per request (`agent: false`): a kept-alive one the console closes just as it is
+      // reused would fail a request the agent made only once.
+      const upstream = request({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers, agent: false }, (answer) => {
         const chunks: Buffer[] = [];
         answer.on('data', (c: Buffer) => chunks.push(c));
         answer.on('end', () => {
@@ -101,6 +103,8 @@ export async function startTamperProxy(consoleUrl: string): Promise<TamperProxy>
           res.end(body);
         });
       });
+      // The console gone (stopped at the end of a test): the agent sees a failed request, as it would.
+      upstream.on('error', () => res.destroy());
       req.pipe(upstream);
     })();
   });

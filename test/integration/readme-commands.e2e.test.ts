@@ -83,6 +83,9 @@ describe('README quick start', () => {
     });
     expect(result.status, result.stdout.slice(-2000) + result.stderr.slice(-2000)).toBe(0);
     // eslint-disable-next-line no-control-regex
-    expect(result.stdout.replace(/\u001b\[[0-9;]*m/g, '')).toMatch(/Tests\s+4 passed/);
+    const plain = result.stdout.replace(/\u001b\[[0-9;]*m/g, '');
+    // As many as the file holds, all passing: the runner ran them, whatever their number.
+    expect(plain).toMatch(/Tests\s+[1-9]\d* passed/);
+    expect(plain).not.toMatch(/[1-9]\d* failed/);
   }, 600_000);
 });
