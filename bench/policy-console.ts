@@ -49,6 +49,15 @@ for (let k = 0; k < sets; k++) {
 }
 process.stdout.write(`listening on ${running.url}\n`);
 
+/** Stalls of the console's event loop over 100 ms, to stderr: what holds the dashboard feed. */
+const t0 = Date.now();
+let lastTick = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  if (now - lastTick > 150) process.stderr.write(`[console] loop stalled ${now - lastTick - 50} ms at ${((now - t0) / 1000).toFixed(1)} s\n`);
+  lastTick = now;
+}, 50).unref();
+
 createInterface({ input: process.stdin }).on('line', (line) => {
   void (async () => {
     const command = JSON.parse(line) as { rules?: number; changeOne?: boolean; exit?: boolean };

@@ -10,6 +10,8 @@ export interface CanonicalSet<T> {
   items: T[];
   /** The canonical JSON of each item, in the same order. */
   texts: string[];
+  /** fnv1a32 of each text, in the same order. */
+  hashes: number[];
 }
 
 export function fnv1a32(text: string): number {
@@ -22,15 +24,69 @@ export function fnv1a32(text: string): number {
 }
 
 export function compareCanonical(a: { hash: number; text: string }, b: { hash: number; text: string }): number {
-  return a.hash - b.hash || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0);
+  return compareKeys(a.hash, a.text, b.hash, b.text);
+}
+
+function compareKeys(hashA: number, textA: string, hashB: number, textB: string): number {
+  return hashA - hashB || (textA < textB ? -1 : textA > textB ? 1 : 0);
 }
 
 export function canonicalSet<T>(values: Iterable<T>, memo?: CanonicalMemo): CanonicalSet<T> {
-  const seen = new Map<string, { hash: number; text: string; item: T }>();
+  const entries: { hash: number; text: string; item: T }[] = [];
   for (const item of values) {
     const text = canonicalJson(item, memo);
-    if (!seen.has(text)) seen.set(text, { hash: fnv1a32(text), text, item });
+    entries.push({ hash: fnv1a32(text), text, item });
   }
-  const sorted = [...seen.values()].sort(compareCanonical);
-  return { items: sorted.map((e) => e.item), texts: sorted.map((e) => e.text) };
+  entries.sort(compareCanonical);
+  // Equal texts sort next to each other: duplicates are dropped in one pass, without a map.
+  const set: CanonicalSet<T> = { items: [], texts: [], hashes: [] };
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (i > 0 && entry.text === set.texts[set.texts.length - 1]) continue;
+    push(set, entry.item, entry.text, entry.hash);
+  }
+  return withListText(set, memo);
+}
+
+function push<T>(set: CanonicalSet<T>, item: T, text: string, hash: number): void {
+  set.items.push(item);
+  set.texts.push(text);
+  set.hashes.push(hash);
+}
+
+/**
+ * The list's own text is its items' texts joined: whoever serialises the list next (a digest, a
+ * signature) finds it in the memo instead of looking up every item again.
+ */
+function withListText<T>(set: CanonicalSet<T>, memo?: CanonicalMemo): CanonicalSet<T> {
+  memo?.set(set.items, `[${set.texts.join(',')}]`);
+  return set;
+}
+
+/**
+ * The canonical set of the union of canonical sets: what canonicalSet of all their items gives,
+ * by merging the sorted lists (linear) instead of sorting again. A large policy's rules are
+ * sorted once and then merged into every group set's effective policy.
+ */
+export function canonicalUnion<T>(sets: readonly CanonicalSet<T>[], memo?: CanonicalMemo): CanonicalSet<T> {
+  const parts = sets.filter((set) => set.items.length > 0);
+  if (parts.length <= 1) return parts[0] ?? withListText({ items: [], texts: [], hashes: [] }, memo);
+  const union: CanonicalSet<T> = { items: [], texts: [], hashes: [] };
+  const at = parts.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let p = 0; p < parts.length; p++) {
+      const i = at[p]!;
+      if (i >= parts[p]!.items.length) continue;
+      if (best < 0 || compareAt(parts[p]!, i, parts[best]!, at[best]!) < 0) best = p;
+    }
+    if (best < 0) return withListText(union, memo);
+    const part = parts[best]!;
+    const i = at[best]!++;
+    if (union.texts.length === 0 || part.texts[i] !== union.texts[union.texts.length - 1]) push(union, part.items[i]!, part.texts[i]!, part.hashes[i]!);
+  }
+}
+
+function compareAt<T>(a: CanonicalSet<T>, i: number, b: CanonicalSet<T>, j: number): number {
+  return compareKeys(a.hashes[i]!, a.texts[i]!, b.hashes[j]!, b.texts[j]!);
 }

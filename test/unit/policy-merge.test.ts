@@ -327,6 +327,23 @@ describe('effective policy properties (fast-check)', () => {
     );
   });
 
+  it("the console's way (texts kept, each policy's rules sorted once and merged) gives the same effective policy, merge after merge", () => {
+    fc.assert(
+      fc.property(arbWorld, fc.integer(), (world, seed) => {
+        const input = worldInput(world);
+        const memo = new WeakMap<object, string>();
+        const plain = mergeEffectivePolicy(input);
+        // Twice with one memo: the second merge takes the policies' sorted rules from the first.
+        expect(mergeEffectivePolicy({ ...input, memo })).toEqual(plain);
+        expect(mergeEffectivePolicy({ ...input, memo })).toEqual(plain);
+        // Another device's groups over the same (cached) policies.
+        const others = { ...input, groups: shuffled(input.groups, seed).slice(0, Math.max(0, input.groups.length - 1)) };
+        expect(mergeEffectivePolicy({ ...others, memo })).toEqual(mergeEffectivePolicy(others));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('respects precedence: every delivered rule comes from the highest applicable assignment with a live in-scope rule about that program', () => {
     fc.assert(
       fc.property(arbWorld, (world) => {

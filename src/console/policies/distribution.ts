@@ -273,8 +273,13 @@ export class PolicyDistribution implements PolicyDistributionPort {
   private async persist(sets: SignedSet[]): Promise<void> {
     if (sets.length === 0) return;
     const fleet = sets.find((s) => s.key === this.fleetKey);
+    // The publisher's canonical texts are JSON: 100,000-rule bundles are stored without serialising them again.
+    const { publisher } = this.deps;
     await this.deps.store.savePolicySets(
-      sets.map((s) => ({ key: s.key, groups: [...s.groups], bundle: { payload: s.payload, signature: s.signature }, contentDigest: s.contentDigest, nextChangeAt: s.nextChangeAt })),
+      sets.map((s) => {
+        const bundle = { payload: s.payload, signature: s.signature };
+        return { key: s.key, groups: [...s.groups], bundle, bundleJson: publisher.jsonOf(bundle), contentDigest: s.contentDigest, nextChangeAt: s.nextChangeAt };
+      }),
       fleet
         ? {
             version: fleet.version,
@@ -282,6 +287,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
             document: fleet.payload.policy,
             publishedBy: 'console:policy-plane',
             publishedAt: fleet.payload.issuedAt,
+            json: { bundle: publisher.jsonOf({ payload: fleet.payload, signature: fleet.signature }), document: publisher.jsonOf(fleet.payload.policy) },
           }
         : null,
     );

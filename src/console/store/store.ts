@@ -105,6 +105,8 @@ export interface PolicyRecord {
   document: PolicyDocument;
   publishedBy: string;
   publishedAt: string;
+  /** The bundle and document as JSON, when the writer has them (a 100,000-rule bundle is not serialised again). */
+  json?: { bundle: string; document: string };
 }
 
 export interface AupRecord {
@@ -293,6 +295,8 @@ export interface StoredPolicySet {
   key: string;
   groups: string[];
   bundle: PolicyBundle;
+  /** The bundle as JSON, when the writer has it (the publisher keeps its canonical text). */
+  bundleJson?: string;
   contentDigest: string;
   nextChangeAt: string | null;
 }

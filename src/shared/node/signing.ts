@@ -7,12 +7,17 @@ export function signingInput(purpose: SigningPurpose, payload: unknown): Buffer 
   return canonicalSigningInput(purpose, canonicalJson(payload));
 }
 
-function canonicalSigningInput(purpose: SigningPurpose, canonicalText: string): Buffer {
-  return Buffer.from(`vigil:${purpose}:v1\n${canonicalText}`, 'utf8');
+/** The bytes signed: a purpose line, then the canonical JSON (as text, or already encoded as UTF-8). */
+function canonicalSigningInput(purpose: SigningPurpose, canonical: string | Uint8Array): Buffer {
+  const line = `vigil:${purpose}:v1\n`;
+  return typeof canonical === 'string' ? Buffer.from(line + canonical, 'utf8') : Buffer.concat([Buffer.from(line, 'utf8'), canonical]);
 }
 
-/** Signs a payload whose canonical JSON the caller already has (a large policy is serialised once). */
-export function signCanonicalText(purpose: SigningPurpose, canonicalText: string, privateKey: KeyObject | string, publicKey: string): Signature {
+/**
+ * Signs a payload whose canonical JSON the caller already has (a large policy is serialised once),
+ * as text or as its UTF-8 bytes (which the console also hashes and measures: encoded once).
+ */
+export function signCanonicalText(purpose: SigningPurpose, canonicalText: string | Uint8Array, privateKey: KeyObject | string, publicKey: string): Signature {
   return { alg: 'ed25519', keyId: keyId(publicKey), value: signBytes(privateKey, canonicalSigningInput(purpose, canonicalText)) };
 }
 

@@ -1,7 +1,7 @@
 import { APPROVALS_POLICY } from './api.js';
 import type { AppException, AppRule, Applications } from '../app-rules.js';
 import type { CanonicalMemo } from '../canonical-json.js';
-import { canonicalSet } from '../canonical-order.js';
+import { canonicalSet, canonicalUnion, type CanonicalSet } from '../canonical-order.js';
 import type { PolicyDocument } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
 import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord, type SettingName } from './model.js';
@@ -117,12 +117,20 @@ interface Witness {
   excluded(record: RuleRecord, from: AssignmentRef, why: 'out-of-scope' | 'expired'): void;
 }
 
+/** The rules one applied policy contributes. */
+interface Part {
+  records: readonly RuleRecord[];
+  regular: AppRule[];
+  exceptions: AppException[];
+  /** Every record delivered as stored (none out of scope, expired, shadowed or scoped). */
+  whole: boolean;
+}
+
 interface Walk {
   applied: AssignmentRef[];
   settings: Explanation['settings'];
   chosen: Map<SettingName, unknown>;
-  regular: AppRule[];
-  exceptions: AppException[];
+  parts: Part[];
   nextChange: number;
 }
 
@@ -145,37 +153,63 @@ function walk(input: MergeInput, witness?: Witness): Walk {
   }
 
   const claimedBy = new Map<string, AssignmentRef>();
-  const regular: AppRule[] = [];
-  const exceptions: AppException[] = [];
+  const parts: Part[] = [];
   let nextChange = Infinity;
   for (const { ref, content } of contents) {
+    const part: Part = { records: content.rules, regular: [], exceptions: [], whole: true };
+    parts.push(part);
     for (const record of content.rules) {
       const { rule } = record;
       if (rule.groups && !rule.groups.some((g) => member.has(g))) {
         witness?.excluded(record, ref, 'out-of-scope');
+        part.whole = false;
         continue;
       }
       const expiry = record.expiresAt ? Date.parse(record.expiresAt) : Infinity;
       if (expiry <= now) {
         witness?.excluded(record, ref, 'expired');
+        part.whole = false;
         continue;
       }
       const key = matchKey(rule);
       const owner = claimedBy.get(key);
       if (owner && owner !== ref) {
         witness?.shadowed(record, ref, key, owner);
+        part.whole = false;
         continue;
       }
       claimedBy.set(key, ref);
       witness?.included(record, ref, key);
       if (expiry < nextChange) nextChange = expiry;
       // Scope is resolved here, on the console: the device receives only rules that apply to it.
+      if (rule.groups) part.whole = false;
       const delivered = rule.groups ? withoutScope(rule) : rule;
-      if (record.exception) exceptions.push({ rule: delivered, reason: record.reason!, expiresAt: record.expiresAt! });
-      else regular.push(delivered);
+      if (record.exception) part.exceptions.push(exceptionOf(record, delivered));
+      else part.regular.push(delivered);
     }
   }
-  return { applied, settings, chosen, regular, exceptions, nextChange };
+  return { applied, settings, chosen, parts, nextChange };
+}
+
+function exceptionOf(record: RuleRecord, rule: AppRule): AppException {
+  return { rule, reason: record.reason!, expiresAt: record.expiresAt! };
+}
+
+/**
+ * A policy's records sorted once (by the array, which a revision never changes): a change to a
+ * 100,000-rule policy is merged into every group set, and each set merges the sorted lists
+ * instead of sorting the union again. Only when a memo is kept (the console): it holds the texts.
+ */
+const sortedParts = new WeakMap<readonly RuleRecord[], { regular: CanonicalSet<AppRule>; exceptions: CanonicalSet<AppException> }>();
+
+function sortedPart(part: Part, memo?: CanonicalMemo): { regular: CanonicalSet<AppRule>; exceptions: CanonicalSet<AppException> } {
+  if (!part.whole || !memo) return { regular: canonicalSet(part.regular, memo), exceptions: canonicalSet(part.exceptions, memo) };
+  let sorted = sortedParts.get(part.records);
+  if (!sorted) {
+    sorted = { regular: canonicalSet(part.regular, memo), exceptions: canonicalSet(part.exceptions, memo) };
+    sortedParts.set(part.records, sorted);
+  }
+  return sorted;
 }
 
 function withoutScope(rule: AppRule): AppRule {
@@ -185,8 +219,15 @@ function withoutScope(rule: AppRule): AppRule {
 
 export function mergeEffectivePolicy(input: MergeInput): EffectivePolicy {
   const result = walk(input);
-  const regular = canonicalSet(result.regular, input.memo).items;
-  const exceptions = canonicalSet(result.exceptions, input.memo).items;
+  const sorted = result.parts.map((part) => sortedPart(part, input.memo));
+  const regular = canonicalUnion(
+    sorted.map((s) => s.regular),
+    input.memo,
+  ).items;
+  const exceptions = canonicalUnion(
+    sorted.map((s) => s.exceptions),
+    input.memo,
+  ).items;
   const problems: string[] = [];
   if (regular.length > POLICY_LIMITS.rules)
     problems.push(`the effective policy would hold ${regular.length} rules; the policy's rule limit is ${POLICY_LIMITS.rules}`);

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
+import { canonicalJson } from '../../../src/shared/canonical-json.js';
 import type { ConsoleStore, PolicyChange } from '../../../src/console/store/store.js';
 import type { PolicyContent, PolicyRevision } from '../../../src/shared/policies/model.js';
 import { addTestToken } from '../../helpers/console-store.js';
@@ -150,6 +151,25 @@ export function policyPlaneContract(open: Open): void {
     await store.close().catch(() => undefined);
   });
 
+  it('policy plane: a revision this process wrote is read back as written (no parse), and a refused one is never read', async () => {
+    const { store, reopen } = await open();
+    const written = content('c');
+    await store.applyPolicyChange({ revisions: [{ displayName: 'Base', revision: revision('base', 1, written) }], audit: [audit('policy.created')] });
+    // The very object: the console's per-rule caches (canonical texts, sorted lists) survive the change.
+    expect((await store.getNamedPolicy('base'))!.content).toBe(written);
+    expect((await store.listNamedPolicies())[0]!.content).toBe(written);
+    // Another revision 1 (a stale change) is refused and leaves no trace in what is read.
+    await expect(
+      store.applyPolicyChange({ revisions: [{ displayName: 'Base', revision: revision('base', 1, content('d')) }], audit: [audit('policy.created')] }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect((await store.getNamedPolicy('base'))!.content).toBe(written);
+    // Another process (or a restart) parses what was stored: equal content.
+    const again = await reopen();
+    expect((await again.getNamedPolicy('base'))!.content).toEqual(written);
+    await again.close();
+    await store.close().catch(() => undefined);
+  });
+
   it('policy plane: signed group sets replace their stored ones, survive a restart, and the fleet record is published at its version', async () => {
     const { store, reopen } = await open();
     const signature = { alg: 'ed25519' as const, keyId: '0123456789abcdef', value: `${'A'.repeat(86)}==` };
@@ -188,8 +208,26 @@ export function policyPlaneContract(open: Open): void {
     ]);
     expect(stored[0]!.bundle.signature).toEqual(signature);
     expect((await again.latestPolicy())!.version).toBe(v1);
+    // A writer that has the JSON texts (the publisher's canonical texts) stores them as they are: read back, the same bundle.
+    const v3 = await again.allocatePolicyVersion();
+    const withText = set('["lab"]', v3, 'lab 3');
+    const fleet = bundle(v3, 'base 3');
+    await again.savePolicySets([{ ...withText, bundleJson: canonicalJson(withText.bundle) }], {
+      version: v3,
+      bundle: fleet,
+      document: fleet.payload.policy,
+      publishedBy: 'console:policy-plane',
+      publishedAt: at,
+      json: { bundle: canonicalJson(fleet), document: canonicalJson(fleet.payload.policy) },
+    });
+    expect((await again.listPolicySets()).find((s) => s.key === '["lab"]')!.bundle).toEqual(withText.bundle);
+    const latest = (await again.latestPolicy())!;
+    expect(latest).toEqual({ version: v3, bundle: fleet, document: fleet.payload.policy, publishedBy: 'console:policy-plane', publishedAt: at });
+    const third = await reopen();
+    expect(await third.latestPolicy()).toEqual(latest);
+    await third.close();
     // Versions stay above every stored one.
-    expect(await again.allocatePolicyVersion()).toBe(v2 + 1);
+    expect(await again.allocatePolicyVersion()).toBe(v3 + 1);
     await again.close();
     await store.close().catch(() => undefined);
   });

@@ -10,25 +10,52 @@ const CONTENTS_KEPT = 32;
 
 type RevisionRow = Omit<Selectable<ConsoleTables['policy_revisions']>, 'content'>;
 
+/**
+ * Parsed contents by policy and revision, per database: a revision never changes once stored (on
+ * any engine), and a policy of 100,000 rules is read on every change, so each revision is parsed
+ * once — or not at all when this process wrote it (rememberRevisions). Keeping the written objects
+ * also keeps the console's per-rule caches (canonical texts, sorted lists) across changes.
+ */
+const contentsByDb = new WeakMap<StoreDb, Map<string, PolicyContent>>();
+
+function contentsOf(db: StoreDb): Map<string, PolicyContent> {
+  let contents = contentsByDb.get(db);
+  if (!contents) contentsByDb.set(db, (contents = new Map()));
+  return contents;
+}
+
+const contentKey = (policy: string, revision: number) => `${policy}\u0000${revision}`;
+
+function keep(contents: Map<string, PolicyContent>, key: string, content: PolicyContent): void {
+  contents.set(key, content);
+  // The current revisions are what is read again; older ones (a diff, a rollback) are parsed
+  // when asked. Unbounded, every revision of a 100,000-rule policy would stay in memory.
+  if (contents.size > CONTENTS_KEPT) contents.delete(contents.keys().next().value!);
+}
+
+/** After a change's transaction committed: its revisions' contents, as written, are what a read would parse. */
+export function rememberRevisions(db: StoreDb, change: PolicyChange): void {
+  const contents = contentsOf(db);
+  for (const { revision: r } of change.revisions ?? []) keep(contents, contentKey(r.policy, r.revision), r.content);
+}
+
 export class SqlNamedPolicies implements NamedPolicyStore {
-  /**
-   * Parsed contents by policy and revision: a revision never changes once stored (on any engine),
-   * and a policy of 100,000 rules is read on every change, so each revision is parsed once.
-   */
-  private readonly contents = new Map<string, PolicyContent>();
+  private readonly contents: Map<string, PolicyContent>;
 
   constructor(
     private readonly db: StoreDb,
     _engine: Engine,
-  ) {}
+  ) {
+    this.contents = contentsOf(db);
+  }
 
   async listNamedPolicies(): Promise<NamedPolicy[]> {
-    return (await this.current().orderBy('p.name').execute()).map((row) => this.toPolicy(row));
+    return this.withContents(await this.current().orderBy('p.name').execute());
   }
 
   async getNamedPolicy(name: string): Promise<NamedPolicy | null> {
     const row = await this.current().where('p.name', '=', name).executeTakeFirst();
-    return row ? this.toPolicy(row) : null;
+    return row ? (await this.withContents([row]))[0]! : null;
   }
 
   async listPolicyRevisions(policy: string, limit: number): Promise<Omit<PolicyRevision, 'content'>[]> {
@@ -47,35 +74,45 @@ export class SqlNamedPolicies implements NamedPolicyStore {
     return row ? { ...revisionMeta(row), content: this.contentOf(policy, revision, row.content) } : null;
   }
 
-  /** Each named policy with the content of its current revision. */
+  /** Each named policy at its current revision (contents read below, only those not kept). */
   private current() {
-    return this.db
-      .selectFrom('named_policies as p')
-      .innerJoin('policy_revisions as r', (join) => join.onRef('r.policy', '=', 'p.name').onRef('r.revision', '=', 'p.revision'))
-      .select(['p.name', 'p.display_name', 'p.description', 'p.revision', 'r.content']);
+    return this.db.selectFrom('named_policies as p').select(['p.name', 'p.display_name', 'p.description', 'p.revision']);
+  }
+
+  private async withContents(rows: { name: string; display_name: string; description: string | null; revision: number }[]): Promise<NamedPolicy[]> {
+    const policies: NamedPolicy[] = [];
+    for (const row of rows) {
+      const revision = Number(row.revision);
+      const content = this.contents.get(contentKey(row.name, revision)) ?? this.contentOf(row.name, revision, await this.storedContent(row.name, revision));
+      policies.push({
+        name: row.name,
+        displayName: row.display_name,
+        ...(row.description !== null && row.description !== undefined ? { description: row.description } : {}),
+        revision,
+        content,
+      });
+    }
+    return policies;
+  }
+
+  private async storedContent(policy: string, revision: number): Promise<string> {
+    const row = await this.db
+      .selectFrom('policy_revisions')
+      .select('content')
+      .where('policy', '=', policy)
+      .where('revision', '=', revision)
+      .executeTakeFirstOrThrow();
+    return row.content;
   }
 
   private contentOf(policy: string, revision: number, text: string): PolicyContent {
-    const key = `${policy}\u0000${revision}`;
+    const key = contentKey(policy, revision);
     let content = this.contents.get(key);
     if (!content) {
       content = PolicyContentSchema.parse(JSON.parse(text));
-      this.contents.set(key, content);
-      // The current revisions are what is read again; older ones (a diff, a rollback) are parsed
-      // when asked. Unbounded, every revision of a 100,000-rule policy would stay in memory.
-      if (this.contents.size > CONTENTS_KEPT) this.contents.delete(this.contents.keys().next().value!);
+      keep(this.contents, key, content);
     }
     return content;
-  }
-
-  private toPolicy(row: { name: string; display_name: string; description: string | null; revision: number; content: string }): NamedPolicy {
-    return {
-      name: row.name,
-      displayName: row.display_name,
-      ...(row.description !== null && row.description !== undefined ? { description: row.description } : {}),
-      revision: Number(row.revision),
-      content: this.contentOf(row.name, Number(row.revision), row.content),
-    };
   }
 }
 

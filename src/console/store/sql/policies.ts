@@ -50,7 +50,7 @@ export class SqlPolicies implements PolicyStore {
         const row = {
           groups: JSON.stringify(set.groups),
           version: set.bundle.payload.version,
-          bundle: JSON.stringify(set.bundle),
+          bundle: set.bundleJson ?? JSON.stringify(set.bundle),
           content_digest: set.contentDigest,
           next_change_at: set.nextChangeAt,
         };
@@ -62,7 +62,11 @@ export class SqlPolicies implements PolicyStore {
       }
       if (fleet) await insertPolicy(trx, fleet);
     });
-    if (fleet) this.latest.wrote(fleet);
+    if (fleet) {
+      // What readers get is the record, as a read would give it: not the writer's texts.
+      const { json: _texts, ...record } = fleet;
+      this.latest.wrote(record);
+    }
   }
 
   async listPolicySets(): Promise<StoredPolicySet[]> {
@@ -105,8 +109,8 @@ async function insertPolicy(trx: StoreTrx, record: PolicyRecord): Promise<void> 
     .insertInto('policies')
     .values({
       version: record.version,
-      bundle: JSON.stringify(record.bundle),
-      document: JSON.stringify(record.document),
+      bundle: record.json?.bundle ?? JSON.stringify(record.bundle),
+      document: record.json?.document ?? JSON.stringify(record.document),
       published_by: record.publishedBy,
       published_at: record.publishedAt,
     })

@@ -3,7 +3,7 @@ import type { PolicyChange, PolicyChangeStore } from '../store.js';
 import { writeAssignments } from './assignments.js';
 import type { Engine, StoreDb } from './engine.js';
 import { deleteGroups, writeGroupChanges } from './groups.js';
-import { writeRevisions } from './named-policies.js';
+import { rememberRevisions, writeRevisions } from './named-policies.js';
 
 /** Writes one policy-plane change and its audit entries in one transaction (store.ts PolicyChange). */
 export class SqlPolicyChanges implements PolicyChangeStore {
@@ -25,6 +25,7 @@ export class SqlPolicyChanges implements PolicyChangeStore {
             .values(change.audit.map((e) => ({ at: e.at, actor: e.actor, action: e.action, target: e.target, detail: JSON.stringify(e.detail) })))
             .execute();
       });
+      rememberRevisions(this.db, change);
     } catch (error) {
       // On a shared database, two processes changing one policy at once: the second's revision repeats the first's.
       if (this.engine.isUniqueViolation(error)) throw new ConflictError('key-in-use', 'a group, policy or precedence with that name or number already exists');

@@ -1,0 +1,36 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, type CanonicalMemo } from '../../src/shared/canonical-json.js';
+import { canonicalSet, canonicalUnion } from '../../src/shared/canonical-order.js';
+
+const value = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.record({ kind: fc.constantFrom('sha256', 'path'), n: fc.integer({ min: 0, max: 40 }) }));
+
+describe('canonical order', () => {
+  it('a union of canonical sets is the canonical set of all their items (merged, not sorted again)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(value, { maxLength: 30 }), { maxLength: 5 }), (lists) => {
+        const memo: CanonicalMemo = new WeakMap();
+        const union = canonicalUnion(
+          lists.map((list) => canonicalSet(list, memo)),
+          memo,
+        );
+        const whole = canonicalSet(lists.flat());
+        expect(union.texts).toEqual(whole.texts);
+        expect(union.hashes).toEqual(whole.hashes);
+        expect(union.items.map((item) => canonicalJson(item))).toEqual(whole.texts);
+        // The list's own text is left in the memo, equal to serialising it item by item.
+        expect(canonicalJson(union.items, memo)).toBe(canonicalJson([...union.items]));
+      }),
+    );
+  });
+
+  it('drops duplicates, whatever their order, keeping one of each', () => {
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 50 }), (list) => {
+        const set = canonicalSet([...list, ...list.reverse()]);
+        expect(new Set(set.texts).size).toBe(set.texts.length);
+        expect(new Set(set.texts)).toEqual(new Set(list.map((v) => canonicalJson(v))));
+      }),
+    );
+  });
+});
