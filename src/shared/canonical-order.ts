@@ -27,7 +27,8 @@ export function compareCanonical(a: { hash: number; text: string }, b: { hash: n
   return compareKeys(a.hash, a.text, b.hash, b.text);
 }
 
-function compareKeys(hashA: number, textA: string, hashB: number, textB: string): number {
+/** compareCanonical over a hash and a text given apart (lists that keep hashes and texts side by side). */
+export function compareKeys(hashA: number, textA: string, hashB: number, textB: string): number {
   return hashA - hashB || (textA < textB ? -1 : textA > textB ? 1 : 0);
 }
 

@@ -40,6 +40,30 @@ describe('deltas', () => {
     );
   });
 
+  it('are made by one walk over lists in canonical order, and by membership from a held list in any other order (property)', () => {
+    const arbRules = fc.uniqueArray(fc.integer({ min: 0, max: 60 }), { maxLength: 40 }).map((ns) => ns.map((n) => hashRules(1, n)[0]!));
+    fc.assert(
+      fc.property(arbRules, arbRules, fc.boolean(), (fromRules, toRules, reorder) => {
+        const canonical = payloadWith(3, fromRules);
+        const apps = canonical.policy.applications!;
+        // A bundle signed before canonical order was kept (adopted from the store): its rules in another order.
+        const fromPayload = reorder
+          ? { ...canonical, policy: { ...canonical.policy, applications: { ...apps, rules: [...apps.rules].reverse() } } }
+          : canonical;
+        const from = signed(fromPayload);
+        const to = signed(payloadWith(4, toRules));
+        const delta = makeDelta({ payload: from.payload, digest: from.digest }, { payload: to.payload, digest: to.digest, signature: to.signature })!;
+        const wanted = new Set(to.payload.policy.applications!.rules.map((r) => canonicalJson(r)));
+        const held = from.payload.policy.applications!.rules.map((r) => canonicalJson(r));
+        expect(delta.rules.remove).toEqual(held.flatMap((text, i) => (wanted.has(text) ? [] : [i])));
+        expect(delta.rules.add.map((r) => canonicalJson(r)).sort()).toEqual([...wanted].filter((t) => !held.includes(t)).sort());
+        const applied = applyDelta(from.payload, delta);
+        expect(applied.ok && policyDigest(applied.payload as never)).toBe(to.digest);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('a one-rule change to a 100,000-rule policy is a delta of under 2 KB on the wire, and the full bundle is compressed', () => {
     const rules = hashRules(100_000);
     const from = signed(payloadWith(7, rules));
@@ -117,6 +141,28 @@ describe('a tampered or mismatched delta is refused, and the full bundle still w
       ok: false,
       problem: 'delta-mismatch',
     });
+  });
+  it('a member that makes the rest of the payload invalid is refused as malformed: the parts not taken from checked rules are parsed', () => {
+    expect(attempt({ ...honest, members: [...honest.members, { path: ['policy', 'applications', 'mode'], value: 'bogus' }] })).toMatchObject({
+      ok: false,
+      problem: 'malformed',
+    });
+    expect(attempt({ ...honest, members: [...honest.members, { path: ['policy', 'applications', 'extra'], value: 1 }] })).toMatchObject({
+      ok: false,
+      problem: 'malformed',
+    });
+    expect(attempt({ ...honest, members: [...honest.members, { path: ['policy', 'agent'], value: { heartbeatSeconds: -1 } }] })).toMatchObject({
+      ok: false,
+      problem: 'malformed',
+    });
+  });
+  it("a delta taking the held rules past the policy's rule limit is refused with the limit named, before any signature check", () => {
+    const atLimit = signed(payloadWith(7, hashRules(POLICY_LIMITS.rules)));
+    const past = { ...honest, fromDigest: atLimit.digest, rules: { remove: [], add: hashRules(1, POLICY_LIMITS.rules + 5) } };
+    const wire = encodeDelta(past);
+    const refused = decodeDelta(wire.bytes, noticeFor(full, wire), atLimit, trust(7));
+    expect(refused).toMatchObject({ ok: false, problem: 'malformed' });
+    expect(refused.ok || refused.detail).toContain(String(POLICY_LIMITS.rules));
   });
   it('a delta from another base', () => {
     const other = signed(payloadWith(6, hashRules(3)));

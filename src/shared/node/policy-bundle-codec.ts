@@ -3,8 +3,9 @@ import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, gu
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
 import { sha256Hex } from './crypto.js';
 import type { PolicyBundle } from '../policy.js';
+import type { AppException, AppRule } from '../app-rules.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
-import { checkPolicyBundle, policyDigest, ruleTexts, type BundleRejection } from './policy-verify.js';
+import { checkAssembledBundle, checkPolicyBundle, policyDigest, ruleTexts, type BundleRejection } from './policy-verify.js';
 import { PolicyDeltaSchema, type BundleEncoding, type DeliveryProblem, type PolicyAvailableMessage, type PolicyDelta } from '../policies/delivery.js';
 import { applyDelta } from '../policies/delta.js';
 import { summariseZodError } from '../zod-errors.js';
@@ -183,9 +184,24 @@ export function decodeDelta(bytes: Buffer, notice: PolicyAvailableMessage, held:
     return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not lead to the announced version' };
   const applied = applyDelta(held.payload, delta, ruleTexts);
   if (!applied.ok) return { ok: false, problem: 'delta-mismatch', detail: applied.detail };
-  const check = checkPolicyBundle({ payload: applied.payload, signature: delta.signature }, trust);
+  // The rule lists hold the held bundle's checked records and the delta's parsed additions: the
+  // rest of the payload is parsed, the lists are not parsed again (policy-verify.ts).
+  const { shell, lists } = withListsApart(applied.payload);
+  const check = checkAssembledBundle({ payload: shell, signature: delta.signature }, lists, trust);
   if (!check.ok) return { ok: false, problem: check.reason === 'bad-signature' ? 'delta-mismatch' : check.reason, detail: check.detail };
   const digest = policyDigest(check.bundle.payload);
   if (digest !== delta.toDigest) return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not reproduce the signed document' };
   return check;
+}
+
+/** A payload a delta built, its rule lists taken out (with an applications section; else none). */
+function withListsApart(payload: unknown): { shell: unknown; lists: { rules: AppRule[]; exceptions: AppException[] } | null } {
+  const policy = (payload as { policy?: unknown }).policy;
+  const apps = typeof policy === 'object' && policy !== null ? (policy as { applications?: unknown }).applications : undefined;
+  if (typeof apps !== 'object' || apps === null || Array.isArray(apps)) return { shell: payload, lists: null };
+  const { rules, exceptions } = apps as { rules: AppRule[]; exceptions: AppException[] };
+  return {
+    shell: { ...(payload as object), policy: { ...(policy as object), applications: { ...apps, rules: [], exceptions: [] } } },
+    lists: { rules, exceptions },
+  };
 }

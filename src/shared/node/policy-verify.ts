@@ -4,6 +4,8 @@ import { keyId as keyIdOf, sha256Hex } from './crypto.js';
 import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from '../policy.js';
 import { signPayload, verifyCanonicalText } from './signing.js';
 import { summariseZodError } from '../zod-errors.js';
+import type { AppException, AppRule } from '../app-rules.js';
+import { POLICY_LIMITS } from '../policy-limits.js';
 
 export function signPolicyBundle(payload: PolicyBundlePayload, privateKey: KeyObject | string, publicKey: string): PolicyBundle {
   return { payload, signature: signPayload('policy', payload, privateKey, publicKey) };
@@ -21,13 +23,55 @@ const FUTURE_SKEW_MS = 10 * 60 * 1000;
  * `heldVersion` is the version currently enforced; equal versions are accepted (a resend after
  * reconnect) but lower ones are a rollback.
  */
-export function checkPolicyBundle(candidate: unknown, opts: { trustedKey: string; heldVersion: number | null; now?: Date; checkTimes?: boolean }): BundleCheck {
+export interface TrustOptions {
+  trustedKey: string;
+  heldVersion: number | null;
+  now?: Date;
+  checkTimes?: boolean;
+}
+
+export function checkPolicyBundle(candidate: unknown, opts: TrustOptions): BundleCheck {
   const parsed = PolicyBundleSchema.safeParse(candidate);
-  if (!parsed.success) {
-    const version = versionHint(candidate);
-    return { ok: false, reason: 'malformed', detail: summariseZodError(parsed.error), ...(version ? { version } : {}) };
-  }
+  if (!parsed.success) return malformed(candidate, summariseZodError(parsed.error));
+  return checkParsed(parsed.data, opts);
+}
+
+/**
+ * checkPolicyBundle for a bundle assembled from checked parts: a delta applied to the held bundle.
+ * Its rule lists hold only records that already passed the schema (the held bundle's, and the
+ * delta's additions, parsed with the delta), so 100,000 held rules are not parsed again: the rest
+ * of the payload is, and the lists' limits are checked here. Signature, digest, times and
+ * rollback exactly as for a whole bundle.
+ */
+export function checkAssembledBundle(
+  assembled: { payload: unknown; signature: unknown },
+  lists: { rules: readonly AppRule[]; exceptions: readonly AppException[] } | null,
+  opts: TrustOptions,
+): BundleCheck {
+  if (lists && (lists.rules.length > POLICY_LIMITS.rules || lists.exceptions.length > POLICY_LIMITS.exceptions))
+    return malformed(
+      assembled,
+      `the policy would hold ${lists.rules.length} rules and ${lists.exceptions.length} exceptions; the limits are ${POLICY_LIMITS.rules} and ${POLICY_LIMITS.exceptions}`,
+    );
+  const parsed = PolicyBundleSchema.safeParse(assembled);
+  if (!parsed.success) return malformed(assembled, summariseZodError(parsed.error));
   const bundle = parsed.data;
+  const apps = bundle.payload.policy.applications;
+  if (lists && !apps) return malformed(assembled, 'rules for a policy without an applications section');
+  if (lists && apps) {
+    if (apps.rules.length > 0 || apps.exceptions.length > 0) return malformed(assembled, 'an assembled policy carries its rule lists apart');
+    apps.rules = [...lists.rules];
+    apps.exceptions = [...lists.exceptions];
+  }
+  return checkParsed(bundle, opts);
+}
+
+function malformed(candidate: unknown, detail: string): BundleCheck {
+  const version = versionHint(candidate);
+  return { ok: false, reason: 'malformed', detail, ...(version ? { version } : {}) };
+}
+
+function checkParsed(bundle: PolicyBundle, opts: TrustOptions): BundleCheck {
   const { version } = bundle.payload;
   // One serialisation serves the signature check and the digest (100,000 rules take a while).
   const text = canonicalJson(bundle.payload, ruleTexts);

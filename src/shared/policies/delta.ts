@@ -1,6 +1,6 @@
 import type { AppException, AppRule } from '../app-rules.js';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
-import { canonicalSet } from '../canonical-order.js';
+import { canonicalSet, compareKeys, fnv1a32 } from '../canonical-order.js';
 import type { PolicyBundlePayload } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
 import type { Signature } from '../signed.js';
@@ -53,13 +53,43 @@ interface ListDiff<T> {
 
 function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
   const fromTexts = from.map((item) => canonicalJson(item, memo));
-  const toTexts = new Set(to.map((item) => canonicalJson(item, memo)));
+  const toTexts = to.map((item) => canonicalJson(item, memo));
+  return sortedListDiff(from, fromTexts, to, toTexts) ?? setListDiff(fromTexts, to, toTexts);
+}
+
+/** Lists in canonical order (as the console signs them): one linear walk, no sets of 100,000 texts. */
+function sortedListDiff<T>(from: readonly T[], fromTexts: readonly string[], to: readonly T[], toTexts: readonly string[]): ListDiff<T> | null {
+  const fromHashes = fromTexts.map(fnv1a32);
+  const toHashes = toTexts.map(fnv1a32);
+  if (!inCanonicalOrder(fromHashes, fromTexts) || !inCanonicalOrder(toHashes, toTexts)) return null;
+  const remove: number[] = [];
+  const add: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < from.length || j < to.length) {
+    const order = i >= from.length ? 1 : j >= to.length ? -1 : compareKeys(fromHashes[i]!, fromTexts[i]!, toHashes[j]!, toTexts[j]!);
+    if (order === 0) (i++, j++);
+    else if (order < 0) remove.push(i++);
+    else add.push(to[j++]!);
+  }
+  return { remove, add };
+}
+
+/** Strictly increasing: canonical order without duplicates. */
+function inCanonicalOrder(hashes: readonly number[], texts: readonly string[]): boolean {
+  for (let k = 1; k < texts.length; k++) if (compareKeys(hashes[k - 1]!, texts[k - 1]!, hashes[k]!, texts[k]!) >= 0) return false;
+  return true;
+}
+
+/** Any two lists (a bundle adopted from before canonical order was kept): by membership. */
+function setListDiff<T>(fromTexts: readonly string[], to: readonly T[], toTexts: readonly string[]): ListDiff<T> {
+  const wanted = new Set(toTexts);
   const held = new Set(fromTexts);
   const remove: number[] = [];
   fromTexts.forEach((text, i) => {
-    if (!toTexts.has(text)) remove.push(i);
+    if (!wanted.has(text)) remove.push(i);
   });
-  return { remove, add: to.filter((item) => !held.has(canonicalJson(item, memo))) };
+  return { remove, add: to.filter((_, j) => !held.has(toTexts[j]!)) };
 }
 
 /**
