@@ -65,6 +65,17 @@ function withListText<T>(set: CanonicalSet<T>, memo?: CanonicalMemo): CanonicalS
 }
 
 /**
+ * The list as a canonical set when it already is one (in canonical order, no duplicates: a list a
+ * console signed), without sorting; null otherwise. One pass over the texts.
+ */
+export function canonicalSetAsIs<T>(items: readonly T[], memo?: CanonicalMemo): CanonicalSet<T> | null {
+  const set: CanonicalSet<T> = { items: [...items], texts: items.map((item) => canonicalJson(item, memo)), hashes: [] };
+  set.hashes = set.texts.map(fnv1a32);
+  for (let k = 1; k < set.texts.length; k++) if (compareKeys(set.hashes[k - 1]!, set.texts[k - 1]!, set.hashes[k]!, set.texts[k]!) >= 0) return null;
+  return set;
+}
+
+/**
  * The canonical set of the union of canonical sets: what canonicalSet of all their items gives,
  * by merging the sorted lists (linear) instead of sorting again. A large policy's rules are
  * sorted once and then merged into every group set's effective policy.

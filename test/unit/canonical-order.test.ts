@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, type CanonicalMemo } from '../../src/shared/canonical-json.js';
-import { canonicalSet, canonicalUnion } from '../../src/shared/canonical-order.js';
+import { canonicalSet, canonicalSetAsIs, canonicalUnion } from '../../src/shared/canonical-order.js';
 
 const value = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.record({ kind: fc.constantFrom('sha256', 'path'), n: fc.integer({ min: 0, max: 40 }) }));
 
@@ -30,6 +30,19 @@ describe('canonical order', () => {
         const set = canonicalSet([...list, ...list.reverse()]);
         expect(new Set(set.texts).size).toBe(set.texts.length);
         expect(new Set(set.texts)).toEqual(new Set(list.map((v) => canonicalJson(v))));
+      }),
+    );
+  });
+
+  it('takes a list as a canonical set only when it already is one', () => {
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 40 }), (list) => {
+        const sorted = canonicalSet(list);
+        expect(canonicalSetAsIs(sorted.items)).toEqual(sorted);
+        const texts = list.map((v) => canonicalJson(v));
+        const isCanonical =
+          texts.every((t, i) => i === 0 || sorted.texts.indexOf(texts[i - 1]!) < sorted.texts.indexOf(t)) && new Set(texts).size === texts.length;
+        expect(canonicalSetAsIs(list) !== null).toBe(isCanonical);
       }),
     );
   });

@@ -1,6 +1,6 @@
 import type { AppException, AppRule } from '../app-rules.js';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
-import { canonicalSet, compareKeys, fnv1a32 } from '../canonical-order.js';
+import { canonicalSet, canonicalSetAsIs, canonicalUnion, compareKeys, type CanonicalSet } from '../canonical-order.js';
 import type { PolicyBundlePayload } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
 import type { Signature } from '../signed.js';
@@ -52,33 +52,30 @@ interface ListDiff<T> {
 }
 
 function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
-  const fromTexts = from.map((item) => canonicalJson(item, memo));
-  const toTexts = to.map((item) => canonicalJson(item, memo));
-  return sortedListDiff(from, fromTexts, to, toTexts) ?? setListDiff(fromTexts, to, toTexts);
+  const sortedFrom = canonicalSetAsIs(from, memo);
+  const sortedTo = sortedFrom && canonicalSetAsIs(to, memo);
+  if (sortedFrom && sortedTo) return sortedListDiff(sortedFrom, sortedTo);
+  return setListDiff(
+    from.map((item) => canonicalJson(item, memo)),
+    to,
+    to.map((item) => canonicalJson(item, memo)),
+  );
 }
 
 /** Lists in canonical order (as the console signs them): one linear walk, no sets of 100,000 texts. */
-function sortedListDiff<T>(from: readonly T[], fromTexts: readonly string[], to: readonly T[], toTexts: readonly string[]): ListDiff<T> | null {
-  const fromHashes = fromTexts.map(fnv1a32);
-  const toHashes = toTexts.map(fnv1a32);
-  if (!inCanonicalOrder(fromHashes, fromTexts) || !inCanonicalOrder(toHashes, toTexts)) return null;
+function sortedListDiff<T>(from: CanonicalSet<T>, to: CanonicalSet<T>): ListDiff<T> {
   const remove: number[] = [];
   const add: T[] = [];
   let i = 0;
   let j = 0;
-  while (i < from.length || j < to.length) {
-    const order = i >= from.length ? 1 : j >= to.length ? -1 : compareKeys(fromHashes[i]!, fromTexts[i]!, toHashes[j]!, toTexts[j]!);
+  while (i < from.items.length || j < to.items.length) {
+    const order =
+      i >= from.items.length ? 1 : j >= to.items.length ? -1 : compareKeys(from.hashes[i]!, from.texts[i]!, to.hashes[j]!, to.texts[j]!);
     if (order === 0) (i++, j++);
     else if (order < 0) remove.push(i++);
-    else add.push(to[j++]!);
+    else add.push(to.items[j++]!);
   }
   return { remove, add };
-}
-
-/** Strictly increasing: canonical order without duplicates. */
-function inCanonicalOrder(hashes: readonly number[], texts: readonly string[]): boolean {
-  for (let k = 1; k < texts.length; k++) if (compareKeys(hashes[k - 1]!, texts[k - 1]!, hashes[k]!, texts[k]!) >= 0) return false;
-  return true;
 }
 
 /** Any two lists (a bundle adopted from before canonical order was kept): by membership. */
@@ -149,7 +146,10 @@ function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string, mem
   }
   const removed = new Set(change.remove);
   const kept = held.filter((_, i) => !removed.has(i));
-  return canonicalSet([...kept, ...change.add], memo).items;
+  // What is kept of a list the console signed is still in canonical order: the additions are
+  // merged in (linear); a list in any other order is sorted whole, as before.
+  const sortedKept = canonicalSetAsIs(kept, memo);
+  return sortedKept ? canonicalUnion([sortedKept, canonicalSet(change.add, memo)]).items : canonicalSet([...kept, ...change.add], memo).items;
 }
 
 /**
