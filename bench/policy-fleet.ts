@@ -108,6 +108,23 @@ const VERIFYING_AT_ONCE = 2;
 const verifierTurns = Array.from({ length: VERIFYING_AT_ONCE }, () => new SerialQueue());
 let nextTurn = 0;
 
+/**
+ * What verifying agents hold, one copy per digest. Each agent checks every byte itself (the CPU a
+ * real device spends); a real device then holds its one policy, but a hundred 100,000-rule copies
+ * in this one process (over 3 GB) left its CPU to the garbage collector. Equal digests are equal
+ * content, so holding one copy changes nothing any agent checks.
+ */
+const heldCopies = new Map<string, PolicyBundle>();
+
+function sharedCopy(digest: string, bundle: PolicyBundle): PolicyBundle {
+  const copy = heldCopies.get(digest);
+  if (copy) return copy;
+  heldCopies.set(digest, bundle);
+  const held = new Set(fleet.map((a) => a.held.digest));
+  for (const kept of heldCopies.keys()) if (kept !== digest && !held.has(kept)) heldCopies.delete(kept);
+  return bundle;
+}
+
 async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise<void> {
   if (agent.held.digest === notice.digest) return;
   if (agent.verifier) {
@@ -131,7 +148,8 @@ async function take(agent: PolicyAgent, notice: PolicyAvailableMessage): Promise
       lastProblem = outcome.problems.map((p) => `${p.via} ${p.problem}: ${p.detail}`).join('; ');
       return void agent.failures++;
     }
-    agent.held = { version: notice.version, digest: policyDigest(outcome.bundle.payload), bundle: outcome.bundle };
+    const digest = policyDigest(outcome.bundle.payload);
+    agent.held = { version: notice.version, digest, bundle: sharedCopy(digest, outcome.bundle) };
     agent.took.set(notice.version, { at: Date.now(), via: outcome.via });
   } else {
     let via: 'delta' | 'full' = 'full';

@@ -46,6 +46,9 @@ export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
 };
 
 /** Close codes the agent understands (4000-4999 are application-defined). */
+/** Pings go out in this many slices spread over the ping interval. */
+const PING_SLICES = 10;
+
 export const CLOSE = {
   replaced: 4000,
   authFailed: 4001,
@@ -60,6 +63,8 @@ interface Connection {
   nonce: string | null;
   deviceId: string | null;
   alive: boolean;
+  /** Which of the PING_SLICES pings this connection. */
+  pingSlot: number;
   /** Messages are handled one at a time per connection so acks follow stores in order. */
   queue: Promise<void>;
   /** Ends the connection's "unauthenticated" status (once). */
@@ -95,6 +100,8 @@ export class AgentHub {
   /** Per-device frame budgets (agent-link/frame-budget.ts). */
   readonly budgets = new FrameBudgets();
   private readonly pingTimer: NodeJS.Timeout;
+  private pingTick = 0;
+  private nextPingSlot = 0;
 
   constructor(
     private readonly store: Pick<DeviceStore, 'getDevice'> & Pick<PolicyStore, 'latestPolicy'>,
@@ -111,7 +118,7 @@ export class AgentHub {
       maxPenaltyMs: 3600_000,
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
-    this.pingTimer = setInterval(() => this.pingAll(), options.pingIntervalMs);
+    this.pingTimer = setInterval(() => this.pingSlice(), options.pingIntervalMs / PING_SLICES);
     this.pingTimer.unref();
   }
 
@@ -172,6 +179,7 @@ export class AgentHub {
       nonce: randomToken(32),
       deviceId: null,
       alive: true,
+      pingSlot: this.nextPingSlot++ % PING_SLICES,
       queue: Promise.resolve(),
       settle: () => undefined,
     };
@@ -372,8 +380,15 @@ export class AgentHub {
     while (this.closing.size) await Promise.all(this.closing);
   }
 
-  private pingAll(): void {
+  /**
+   * Pings one slice of the connections: each is pinged once per interval, and one that has not
+   * answered the previous ping is dropped, as before; but 10,000 socket writes in one callback held
+   * the event loop (and the dashboard feed) for up to a second.
+   */
+  private pingSlice(): void {
+    const slice = this.pingTick++ % PING_SLICES;
     for (const conn of this.connections) {
+      if (conn.pingSlot !== slice) continue;
       if (!conn.alive) {
         this.log.info('agent missed a pong; dropping connection', { deviceId: conn.deviceId, ip: conn.ip });
         conn.ws.terminate();
