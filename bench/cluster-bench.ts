@@ -236,8 +236,12 @@ const sampler = setInterval(() => {
   for (const c of fleetConsoles) if (c.proc.exitCode === null && c.proc.signalCode === null) c.peakRss = Math.max(c.peakRss, rssMb(c.proc.pid!));
 }, 1000);
 
-// A third of the way in: a policy published through the first console.
+// A third of the way in: a policy published through the first console. Until then every console
+// is in steady state (agents connected, one event and one live frame each per interval, pings):
+// its CPU over that third, per 1,000 agents it holds, is the per-agent cost.
 await new Promise((r) => setTimeout(r, durationMs / 3));
+const steadyS = (performance.now() - measureStart) / 1000;
+const steadyCpuPct = fleetConsoles.map((c) => ((cpuSeconds(c.proc.pid!) - c.cpuStart) / steadyS) * 100);
 const pushAt = Date.now();
 const published = await fetch(`${first.url}/api/v1/policies`, {
   method: 'POST',
@@ -253,6 +257,7 @@ await new Promise((r) => setTimeout(r, durationMs / 3));
 const victim = fleetConsoles.at(-1)!;
 const victimHeld = ((await fetch(`${victim.url}/healthz`).then((r) => r.json())) as { devicesOnline: number }).devicesOnline;
 const victimCpu = cpuSeconds(victim.proc.pid!) - victim.cpuStart;
+const victimS = (performance.now() - measureStart) / 1000;
 const killAt = Date.now();
 victim.proc.kill('SIGKILL');
 sims.forEach((s) => s.send({ kill: killAt }));
@@ -265,7 +270,7 @@ const loadAfter = loadavg()[0]!;
 dashboard.measuring = false;
 clearInterval(sampler);
 const cpuPctPerConsole = fleetConsoles.map((c) =>
-  round(((c === victim ? victimCpu : cpuSeconds(c.proc.pid!) - c.cpuStart) / (c === victim ? (killAt - startedAt) / 1000 : measuredS)) * 100, 1),
+  round(((c === victim ? victimCpu : cpuSeconds(c.proc.pid!) - c.cpuStart) / (c === victim ? victimS : measuredS)) * 100, 1),
 );
 sims.forEach((s) => s.send({ stop: true }));
 log('stopped generating; draining');
@@ -305,6 +310,9 @@ const figures = {
   pushReached: done.reduce((n, d) => n + Number(d.pushReached), 0),
   rssMbPerConsole: fleetConsoles.map((c) => round(c.peakRss, 1)),
   cpuPctPerConsole,
+  // Before the push: percent of a core per console, and all consoles' CPU per 1,000 agents they held.
+  steadyCpuPctPerConsole: steadyCpuPct.map((p) => round(p, 1)),
+  steadyCpuPctPer1000Agents: round(steadyCpuPct.reduce((a, b) => a + b, 0) / (held.reduce((n, h) => n + h.devicesOnline, 0) / 1000), 2),
   // Percent of one core over the measured window, by part; `other` is everything else on the machine.
   cpuPctByPart,
   loadAverage: [round(loadBefore, 1), round(loadAfter, 1)],

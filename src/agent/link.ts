@@ -94,13 +94,20 @@ export class AgentLink extends EventEmitter<LinkEvents> {
     this.authenticated = false;
     this.lastHeard = Date.now();
     this.silenceLimitMs = AUTH_TIMEOUT_MS;
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = setInterval(() => {
-      if (this.ws !== ws || Date.now() - this.lastHeard <= this.silenceLimitMs) return;
-      log.warn(this.authenticated ? 'console fell silent; dropping the connection' : 'console did not complete authentication in time');
-      ws.terminate();
-    }, 1000);
-    this.watchdog.unref();
+    if (this.watchdog) clearTimeout(this.watchdog);
+    // Wakes when the silence limit would be reached, not every second: what it hears meanwhile
+    // moves the deadline on, read when it wakes (one wake-up per ping period while all is well).
+    const watch = (inMs: number) => {
+      this.watchdog = setTimeout(() => {
+        if (this.ws !== ws) return;
+        const left = this.lastHeard + this.silenceLimitMs - Date.now();
+        if (left >= 0) return watch(left + 1);
+        log.warn(this.authenticated ? 'console fell silent; dropping the connection' : 'console did not complete authentication in time');
+        ws.terminate();
+      }, inMs);
+      this.watchdog.unref();
+    };
+    watch(this.silenceLimitMs + 1);
     let clientNonce: string | null = null;
     let challengeNonce: string | null = null;
 
@@ -209,7 +216,7 @@ export class AgentLink extends EventEmitter<LinkEvents> {
 
   private teardown(reason: string): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.watchdog) clearTimeout(this.watchdog);
     this.heartbeat = null;
     this.watchdog = null;
     const ws = this.ws;

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { InvalidError } from '../errors.js';
 import type { ConsoleStore } from './store.js';
@@ -21,6 +21,13 @@ export interface PostgresDatabase {
 
 /** Connections per console process; PostgreSQL's default allows 100 in all. */
 const DEFAULT_POOL_SIZE = 10;
+/**
+ * Of those, the ones that write what a device is told about (events before their ack), with
+ * `synchronous_commit` on for the whole session: a durable write needs no `SET LOCAL` round trip,
+ * and a single statement is its own durable transaction. The event writer keeps at most two
+ * batches in flight (event-writer.ts), so two connections serve it.
+ */
+const DURABLE_POOL_SIZE = 2;
 
 /** Text sorts and compares byte by byte, as SQLite's does (times are ISO strings, compared as text). */
 const BYTEWISE_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8']);
@@ -34,18 +41,13 @@ export async function openPostgresStore(url: string, options: { poolSize?: numbe
 
 /** The Kysely handle over a migrated console database (the store, and `vigil console migrate`). */
 export async function openPostgresDatabase(url: string, options: { poolSize?: number } = {}): Promise<PostgresDatabase> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolSize ?? DEFAULT_POOL_SIZE,
-    // As SQLite's synchronous=NORMAL: a commit is safe from a console crash without waiting for the
-    // disk (heartbeats, presence, status); the writes a device is told about wait for it
-    // (durableTransaction sets synchronous_commit back on for itself).
-    options: '-c synchronous_commit=off',
-    // Counts, versions and sequence numbers are BIGINT: JavaScript numbers, as SQLite gives them.
-    types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) },
-  } as pg.PoolConfig);
-  // An idle connection that the server drops must not take the process with it.
-  pool.on('error', () => undefined);
+  const size = options.poolSize ?? DEFAULT_POOL_SIZE;
+  const durableSize = Math.min(DURABLE_POOL_SIZE, Math.max(1, size - 1));
+  // As SQLite's synchronous=NORMAL: a commit is safe from a console crash without waiting for the
+  // disk (heartbeats, presence, status); the writes a device is told about go through the durable
+  // pool, whose commits wait for it.
+  const pool = newPool(url, Math.max(1, size - durableSize), 'off');
+  const durablePool = newPool(url, durableSize, 'on');
   try {
     const client = await pool.connect();
     try {
@@ -55,14 +57,28 @@ export async function openPostgresDatabase(url: string, options: { poolSize?: nu
       client.release();
     }
   } catch (error) {
-    await pool.end();
+    await Promise.all([pool.end(), durablePool.end()]);
     throw error;
   }
   const db = new Kysely<ConsoleTables>({ dialect: new PostgresDialect({ pool }) });
-  return { db, engine: postgresEngine(db), close: () => db.destroy() };
+  const durable = new Kysely<ConsoleTables>({ dialect: new PostgresDialect({ pool: durablePool }) });
+  return { db, engine: postgresEngine(db, durable), close: async () => void (await Promise.all([db.destroy(), durable.destroy()])) };
 }
 
-function postgresEngine(db: StoreDb): Engine {
+function newPool(url: string, max: number, synchronousCommit: 'on' | 'off'): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    options: `-c synchronous_commit=${synchronousCommit}`,
+    // Counts, versions and sequence numbers are BIGINT: JavaScript numbers, as SQLite gives them.
+    types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format)) },
+  } as pg.PoolConfig);
+  // An idle connection that the server drops must not take the process with it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+function postgresEngine(db: StoreDb, durable: StoreDb): Engine {
   return {
     kind: 'postgres',
     // Any number of console processes share the database.
@@ -71,12 +87,11 @@ function postgresEngine(db: StoreDb): Engine {
       checkJsonPath(path);
       return sql<string | null>`(${sql.ref(column)}::jsonb #>> ${`{${path.join(',')}}`}::text[])`;
     },
-    // Commit waits for the WAL flush whatever the server's default: the ack lets a device delete its copy.
-    durableTransaction: (work) =>
-      db.transaction().execute(async (trx) => {
-        await sql`SET LOCAL synchronous_commit = on`.execute(trx);
-        return work(trx);
-      }),
+    // On the durable pool: commit waits for the WAL flush, whatever the server's default (the ack
+    // lets a device delete its copy).
+    durableTransaction: (work) => durable.transaction().execute(work),
+    // One statement outside a transaction block commits by itself: one round trip in all.
+    durableStatement: <R>(query: CompiledQuery) => durable.executeQuery<R>(query),
     // Readers go on; a second allocator (another process) waits until this one commits, then sees its number.
     allocatingTransaction: (table, work) =>
       db.transaction().execute(async (trx) => {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { Kysely, SqliteDialect, sql, type CompiledQuery, type SqliteDatabase } from 'kysely';
 import type { ConsoleStore } from './store.js';
 import { composeDomains } from './sql/domains.js';
 import { checkJsonPath, type Engine, type StoreDb } from './sql/engine.js';
@@ -32,7 +32,7 @@ export function openSqliteStore(file: string): SqliteStore {
 }
 
 function sqliteEngine(db: StoreDb): Engine {
-  return {
+  const engine: Engine = {
     kind: 'sqlite',
     // One process owns the file (the console's data directory).
     singleWriter: true,
@@ -51,10 +51,12 @@ function sqliteEngine(db: StoreDb): Engine {
           await sql`PRAGMA synchronous = NORMAL`.execute(conn);
         }
       }),
+    durableStatement: <R>(query: CompiledQuery) => engine.durableTransaction((trx) => trx.executeQuery<R>(query)),
     // One connection, one process: a transaction is already alone.
     allocatingTransaction: (_table, work) => db.transaction().execute(work),
     isUniqueViolation,
   };
+  return engine;
 }
 
 /** Statements kept prepared: enough for every query shape the domains use, with room for IN-list lengths. */

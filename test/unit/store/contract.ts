@@ -56,6 +56,36 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it("writes a batch of several devices' frames as if each frame were written alone, in order", async () => {
+      const { store, d } = await withDevice();
+      const other = device();
+      await store.enrollDevice(other, 'tok');
+      const at = new Date().toISOString();
+      const [e1, e2] = [event(1), event(2)];
+      await store.insertEvents(d.id, [e1], at);
+      const reused = event(2);
+      const results = await store.insertEventBatch([
+        // e1 resent (stored already), e2 new
+        { deviceId: d.id, events: [e1, e2], receivedAt: at },
+        // The other device's seq 1 and 2 are its own, whatever d holds under them.
+        { deviceId: other.id, events: [event(1), event(2)], receivedAt: at },
+        // e2 again in the same batch: the first frame stored it, so this one stores nothing.
+        { deviceId: d.id, events: [e2], receivedAt: at },
+        // seq 2 again with another id (a device that lost its last writes): kept, and the reuse reported.
+        { deviceId: d.id, events: [reused], receivedAt: at },
+      ]);
+      expect(results.map((r) => ({ stored: r.stored.map((e) => e.id), reusedSeqs: r.reusedSeqs }))).toEqual([
+        { stored: [e2.id], reusedSeqs: [] },
+        { stored: results[1]!.stored.map((e) => e.id), reusedSeqs: [] },
+        { stored: [], reusedSeqs: [] },
+        { stored: [reused.id], reusedSeqs: [2] },
+      ]);
+      expect(results[1]!.stored.map((e) => e.seq)).toEqual([1, 2]);
+      expect(await store.countEvents(d.id)).toBe(3);
+      expect(await store.countEvents(other.id)).toBe(2);
+      await store.close();
+    });
+
     it('deletes events past retention', async () => {
       const { store, d } = await withDevice();
       await store.insertEvents(d.id, [event(1)], '2020-01-01T00:00:00.000Z');

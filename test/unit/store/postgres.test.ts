@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresUnavailable, startPostgresCluster, type PostgresCluster } from '../../../bench/postgres-cluster.js';
 import { InvalidError } from '../../../src/console/errors.js';
-import { openPostgresStore } from '../../../src/console/store/postgres-store.js';
+import { CompiledQuery, sql } from 'kysely';
+import { openPostgresDatabase, openPostgresStore } from '../../../src/console/store/postgres-store.js';
 import { skipReason } from '../../helpers/requirements.js';
 import { storeContract } from './contract.js';
 
@@ -45,6 +46,18 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
       '10:presence-lease',
     ]);
     await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it('commits durable writes (events before their ack) with synchronous_commit on, and the rest with it off', async () => {
+    const { db, engine, close } = await openPostgresDatabase(await cluster.createDatabase());
+    const setting = 'SELECT current_setting($1) AS value';
+    const durableStatement = await engine.durableStatement<{ value: string }>(CompiledQuery.raw(setting, ['synchronous_commit']));
+    const durableTransaction = await engine.durableTransaction((trx) =>
+      trx.executeQuery<{ value: string }>(CompiledQuery.raw(setting, ['synchronous_commit'])),
+    );
+    const other = await sql<{ value: string }>`SELECT current_setting('synchronous_commit') AS value`.execute(db);
+    expect([durableStatement.rows[0]?.value, durableTransaction.rows[0]?.value, other.rows[0]?.value]).toEqual(['on', 'on', 'off']);
+    await close();
   });
 
   it('refuses a database that sorts text by locale, saying how to create one', async () => {

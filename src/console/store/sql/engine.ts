@@ -1,4 +1,4 @@
-import type { Kysely, RawBuilder, Transaction } from 'kysely';
+import type { CompiledQuery, Kysely, QueryResult, RawBuilder, Transaction } from 'kysely';
 import type { ConsoleTables } from './schema.js';
 
 export type StoreDb = Kysely<ConsoleTables>;
@@ -20,6 +20,8 @@ export interface Engine {
   jsonText(column: string, path: readonly string[]): RawBuilder<string | null>;
   /** A transaction that is on disk when it resolves: its caller acknowledges it to a device next. */
   durableTransaction<T>(work: (trx: StoreTrx) => Promise<T>): Promise<T>;
+  /** One statement, committed by itself and on disk when it resolves (a durable transaction of one statement). */
+  durableStatement<R>(query: CompiledQuery): Promise<QueryResult<R>>;
   /**
    * A transaction that allocates the next number in `table` (policy and AUP versions): an allocator
    * in another process waits for this one, so two never take the same number.

@@ -28,6 +28,18 @@ export class SqlEvents implements EventStore {
     // On disk before the ack: a power cut of the console must not lose what a device has deleted.
     // One transaction (one fsync) for the whole batch: under load, frames from many devices share it,
     // and a few statements serve them all (not one per frame or event).
+    const count = entries.reduce((n, e) => n + e.events.length, 0);
+    if (this.engine.kind === 'postgres' && count <= PAIRS_PER_SELECT) {
+      // The console's commonest write over a network: the lookup and the insert in one statement,
+      // its own transaction — one round trip where a transaction block of the two takes four.
+      const { pairs, rows } = batchParameters(entries);
+      const result = await this.engine.durableStatement<{ device_id: string | null; seq: number | null; id: string }>(
+        CompiledQuery.raw(this.texts.seenAndInsert(pairs.length, rows.length), [...pairs.flat(), ...rows.flat()]),
+      );
+      const seen = result.rows.filter((row) => row.device_id !== null);
+      const inserted = result.rows.filter((row) => row.device_id === null);
+      return batchResults(entries, seen as { device_id: string; seq: number; id: string }[], inserted);
+    }
     return this.engine.durableTransaction((trx) => insertBatch(trx, entries, this.texts));
   }
 
@@ -82,32 +94,42 @@ export class SqlEvents implements EventStore {
 }
 
 type Entry = { deviceId: string; events: AgentEvent[]; receivedAt: string };
+const key = (deviceId: string, seq: number) => `${deviceId} ${seq}`;
+
+/** The batch's distinct (device, seq) pairs and its rows, each row's parameters in EVENT_COLUMNS order. */
+function batchParameters(entries: Entry[]): { pairs: (readonly [string, number])[]; rows: (string | number)[][] } {
+  const pairs = [...new Map(entries.flatMap((e) => e.events.map((ev) => [key(e.deviceId, ev.seq), [e.deviceId, ev.seq] as const] as const))).values()];
+  const rows = entries.flatMap((e) => e.events.map((ev) => [ev.id, e.deviceId, ev.seq, ev.type, ev.at, e.receivedAt, JSON.stringify(ev)]));
+  return { pairs, rows };
+}
 
 async function insertBatch(trx: StoreTrx, entries: Entry[], texts: EventBatchTexts): Promise<InsertedEvents[]> {
-  // Ids already stored under each (device, seq) these events use. A sequence number seen before
-  // with a different id means the device lost its last writes (power cut) or its outbox: the event
-  // is kept and the reuse reported.
-  const key = (deviceId: string, seq: number) => `${deviceId} ${seq}`;
-  const idsAt = new Map<string, Set<string>>();
-  for (const part of chunks(
-    entries.flatMap((e) => e.events.map((ev) => ({ deviceId: e.deviceId, seq: ev.seq }))),
-    PAIRS_PER_SELECT,
-  )) {
-    const pairs = [...new Map(part.map((p) => [key(p.deviceId, p.seq), [p.deviceId, p.seq] as const])).values()];
-    const seen = await trx.executeQuery<{ device_id: string; seq: number; id: string }>(CompiledQuery.raw(texts.seen(pairs.length), pairs.flat()));
-    for (const row of seen.rows) {
-      const k = key(row.device_id, Number(row.seq));
-      idsAt.set(k, (idsAt.get(k) ?? new Set()).add(row.id));
-    }
+  const { pairs, rows } = batchParameters(entries);
+  const seen: { device_id: string; seq: number; id: string }[] = [];
+  for (const part of chunks(pairs, PAIRS_PER_SELECT)) {
+    seen.push(...(await trx.executeQuery<{ device_id: string; seq: number; id: string }>(CompiledQuery.raw(texts.seen(part.length), part.flat()))).rows);
   }
   // Unique on the id, so a resend, or the same batch through another console process, is stored once.
-  const newIds = new Set<string>();
-  const rows = entries.flatMap((e) => e.events.map((ev) => [ev.id, e.deviceId, ev.seq, ev.type, ev.at, e.receivedAt, JSON.stringify(ev)]));
+  const inserted: { id: string }[] = [];
   for (const part of chunks(rows, ROWS_PER_INSERT)) {
-    const inserted = await trx.executeQuery<{ id: string }>(CompiledQuery.raw(texts.insert(part.length), part.flat()));
-    for (const row of inserted.rows) newIds.add(row.id);
+    inserted.push(...(await trx.executeQuery<{ id: string }>(CompiledQuery.raw(texts.insert(part.length), part.flat()))).rows);
   }
-  // Results in the callers' order, as if each frame had been written alone, one after the other.
+  return batchResults(entries, seen, inserted);
+}
+
+/**
+ * Results in the callers' order, as if each frame had been written alone, one after the other,
+ * from the ids stored under the batch's (device, seq) pairs before it (`seen`) and the ids it
+ * stored. A sequence number seen before with a different id means the device lost its last
+ * writes (power cut) or its outbox: the event is kept and the reuse reported.
+ */
+function batchResults(entries: Entry[], seen: { device_id: string; seq: number | string; id: string }[], inserted: { id: string }[]): InsertedEvents[] {
+  const idsAt = new Map<string, Set<string>>();
+  for (const row of seen) {
+    const k = key(row.device_id, Number(row.seq));
+    idsAt.set(k, (idsAt.get(k) ?? new Set()).add(row.id));
+  }
+  const newIds = new Set(inserted.map((row) => row.id));
   return entries.map((e) => {
     const stored: AgentEvent[] = [];
     const reusedSeqs: number[] = [];
@@ -151,6 +173,25 @@ export class EventBatchTexts {
     return this.text(`i${rows}`, (m) => {
       const values = Array.from({ length: rows }, (_, r) => `(${m(r * n, n)})`).join(', ');
       return `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING id`;
+    });
+  }
+
+  /**
+   * PostgreSQL only: `seen(pairs)` and `insert(rows)` in one statement, pairs' parameters first.
+   * Every part of a WITH statement reads the snapshot from before its insert, so the lookup sees
+   * what was stored before this batch, as the lookup before the insert in one transaction did.
+   * Rows found carry their device id; the ids stored now come back with a null device id.
+   */
+  seenAndInsert(pairs: number, rows: number): string {
+    if (this.engine !== 'postgres') throw new Error('one-statement event batches are PostgreSQL only');
+    return this.text(`si${pairs}/${rows}`, (m) => {
+      const lookup = this.seen(pairs);
+      const n = EVENT_COLUMNS.length;
+      const values = Array.from({ length: rows }, (_, r) => `(${m(2 * pairs + r * n, n)})`).join(', ');
+      return (
+        `WITH seen AS (${lookup}), stored AS (INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values} ON CONFLICT (id) DO NOTHING RETURNING id) ` +
+        'SELECT device_id, seq, id FROM seen UNION ALL SELECT NULL, NULL, id FROM stored'
+      );
     });
   }
 
