@@ -153,7 +153,7 @@ export class PolicyPublisher {
     const bytes = Buffer.from(canonicalJson(payload, this.memo), 'utf8');
     if (bytes.length > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes.length} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
-    return this.install({
+    const set = this.install({
       key,
       groups,
       version,
@@ -164,6 +164,10 @@ export class PolicyPublisher {
       contentDigest,
       nextChangeAt,
     });
+    // Compression starts now, on libuv's pool, while the console stores what it signed: every
+    // notice names the compressed bundle, so devices are told only once it is ready.
+    void this.bundleBytes(set.digest)?.catch(() => undefined);
+    return set;
   }
 
   /**
