@@ -26,6 +26,9 @@ beforeAll(async () => {
   expect((await runCli(['policy', 'push', join(REPO, 'policies/secondary-default.json')], env)).code).toBe(0);
   expect((await runCli(['aup', 'publish', join(REPO, 'policies/aup/secondary.md'), '--variant', 'secondary'], env)).code).toBe(0);
   agent = startAgentProcess(agentDir(), consoleProc.url);
+  // The policy (which says the secondary AUP is needed) and the AUP travel apart: both must have
+  // arrived before the real console goes away, or the agent holds an AUP and no policy needing it.
+  await agent.waitFor(/applied policy/, 30_000, 'stderr');
   await waitUntil(
     () => existsSync(join(agentDir(), 'aup.json')),
     15_000,
