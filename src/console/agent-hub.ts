@@ -45,10 +45,10 @@ export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
   maxPendingTotal: 4096,
 };
 
-/** Close codes the agent understands (4000-4999 are application-defined). */
 /** Pings go out in this many slices spread over the ping interval. */
 const PING_SLICES = 10;
 
+/** Close codes the agent understands (4000-4999 are application-defined). */
 export const CLOSE = {
   replaced: 4000,
   authFailed: 4001,

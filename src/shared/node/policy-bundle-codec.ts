@@ -3,7 +3,6 @@ import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, gu
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
 import { sha256Hex } from './crypto.js';
 import type { PolicyBundle } from '../policy.js';
-import type { AppException, AppRule } from '../app-rules.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
 import { checkAssembledBundle, checkPolicyBundle, policyDigest, ruleTexts, type BundleRejection } from './policy-verify.js';
 import { PolicyDeltaSchema, type BundleEncoding, type DeliveryProblem, type PolicyAvailableMessage, type PolicyDelta } from '../policies/delivery.js';
@@ -186,22 +185,10 @@ export function decodeDelta(bytes: Buffer, notice: PolicyAvailableMessage, held:
   if (!applied.ok) return { ok: false, problem: 'delta-mismatch', detail: applied.detail };
   // The rule lists hold the held bundle's checked records and the delta's parsed additions: the
   // rest of the payload is parsed, the lists are not parsed again (policy-verify.ts).
-  const { shell, lists } = withListsApart(applied.payload);
+  const { shell, lists } = applied.parts;
   const check = checkAssembledBundle({ payload: shell, signature: delta.signature }, lists, trust);
   if (!check.ok) return { ok: false, problem: check.reason === 'bad-signature' ? 'delta-mismatch' : check.reason, detail: check.detail };
   const digest = policyDigest(check.bundle.payload);
   if (digest !== delta.toDigest) return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not reproduce the signed document' };
   return check;
-}
-
-/** A payload a delta built, its rule lists taken out (with an applications section; else none). */
-function withListsApart(payload: unknown): { shell: unknown; lists: { rules: AppRule[]; exceptions: AppException[] } | null } {
-  const policy = (payload as { policy?: unknown }).policy;
-  const apps = typeof policy === 'object' && policy !== null ? (policy as { applications?: unknown }).applications : undefined;
-  if (typeof apps !== 'object' || apps === null || Array.isArray(apps)) return { shell: payload, lists: null };
-  const { rules, exceptions } = apps as { rules: AppRule[]; exceptions: AppException[] };
-  return {
-    shell: { ...(payload as object), policy: { ...(policy as object), applications: { ...apps, rules: [], exceptions: [] } } },
-    lists: { rules, exceptions },
-  };
 }

@@ -117,7 +117,14 @@ export function makeDelta(
   };
 }
 
-export type DeltaResult = { ok: true; payload: unknown } | { ok: false; detail: string };
+/**
+ * The payload a delta builds, and the same in parts: the rest of the payload with empty rule
+ * lists (`shell`) and the lists, built from the held bundle's rules and the delta's additions
+ * (null without an applications section), so a device can check them apart.
+ */
+export type DeltaResult =
+  | { ok: true; payload: unknown; parts: { shell: unknown; lists: { rules: AppRule[]; exceptions: AppException[] } | null } }
+  | { ok: false; detail: string };
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -167,10 +174,9 @@ export function applyDelta(held: PolicyBundlePayload, delta: PolicyDelta, memo?:
   const policy = result.policy as Record<string, unknown> | undefined;
   const apps = policy?.applications;
   if (isPlainObject(apps)) {
-    apps.rules = rules;
-    apps.exceptions = exceptions;
-  } else if (rules.length > 0 || exceptions.length > 0) {
-    return { ok: false, detail: 'the delta adds rules to a policy without an applications section' };
+    const payload = { ...result, policy: { ...policy, applications: { ...apps, rules, exceptions } } };
+    return { ok: true, payload, parts: { shell: result, lists: { rules, exceptions } } };
   }
-  return { ok: true, payload: result };
+  if (rules.length > 0 || exceptions.length > 0) return { ok: false, detail: 'the delta adds rules to a policy without an applications section' };
+  return { ok: true, payload: result, parts: { shell: result, lists: null } };
 }
