@@ -7,6 +7,7 @@ import { POLICY_LIMITS } from '../policy-limits.js';
 import { checkAssembledBundle, checkPolicyBundle, policyDigest, ruleTexts, type BundleRejection } from './policy-verify.js';
 import { PolicyDeltaSchema, type BundleEncoding, type DeliveryProblem, type PolicyAvailableMessage, type PolicyDelta } from '../policies/delivery.js';
 import { applyDelta } from '../policies/delta.js';
+import { applyDeltaToText, keptListText } from './policy-text.js';
 import { summariseZodError } from '../zod-errors.js';
 
 /**
@@ -181,12 +182,22 @@ export function decodeDelta(bytes: Buffer, notice: PolicyAvailableMessage, held:
   const delta = parsed.data;
   if (delta.toDigest !== notice.digest || delta.toVersion !== notice.version)
     return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not lead to the announced version' };
-  const applied = applyDelta(held.payload, delta, ruleTexts);
-  if (!applied.ok) return { ok: false, problem: 'delta-mismatch', detail: applied.detail };
   // The rule lists hold the held bundle's checked records and the delta's parsed additions: the
-  // rest of the payload is parsed, the lists are not parsed again (policy-verify.ts).
-  const { shell, lists } = applied.parts;
-  const check = checkAssembledBundle({ payload: shell, signature: delta.signature }, lists, trust);
+  // rest of the payload is parsed, the lists are not parsed again (policy-verify.ts). When the
+  // held lists' signed text is kept (policy-text.ts), the result's text is built from it.
+  const heldText = keptListText(held.payload);
+  let check;
+  if (heldText) {
+    const applied = applyDeltaToText(held.payload, heldText, delta, ruleTexts);
+    if (!applied.ok) return { ok: false, problem: 'delta-mismatch', detail: applied.detail };
+    const { shell, lists } = applied;
+    const items = lists && { rules: lists.rules.items, exceptions: lists.exceptions.items };
+    check = checkAssembledBundle({ payload: shell, signature: delta.signature }, items, trust, lists ?? undefined);
+  } else {
+    const applied = applyDelta(held.payload, delta, ruleTexts);
+    if (!applied.ok) return { ok: false, problem: 'delta-mismatch', detail: applied.detail };
+    check = checkAssembledBundle({ payload: applied.parts.shell, signature: delta.signature }, applied.parts.lists, trust);
+  }
   if (!check.ok) return { ok: false, problem: check.reason === 'bad-signature' ? 'delta-mismatch' : check.reason, detail: check.detail };
   const digest = policyDigest(check.bundle.payload);
   if (digest !== delta.toDigest) return { ok: false, problem: 'delta-mismatch', detail: 'the delta does not reproduce the signed document' };

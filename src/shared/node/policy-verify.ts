@@ -2,10 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalJson, smallPartsMemo, type CanonicalMemo } from '../canonical-json.js';
 import { keyId as keyIdOf, sha256Hex } from './crypto.js';
 import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from '../policy.js';
-import { signPayload, verifyCanonicalText } from './signing.js';
+import { joinBytesTransient } from './bytes.js';
+import { signPayload, signingPrefix, verifySigningInput } from './signing.js';
 import { summariseZodError } from '../zod-errors.js';
 import type { AppException, AppRule } from '../app-rules.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
+import { keepListText, payloadBytes, payloadListsOf, type PayloadLists } from './policy-text.js';
 
 export function signPolicyBundle(payload: PolicyBundlePayload, privateKey: KeyObject | string, publicKey: string): PolicyBundle {
   return { payload, signature: signPayload('policy', payload, privateKey, publicKey) };
@@ -31,6 +33,7 @@ export interface TrustOptions {
 }
 
 export function checkPolicyBundle(candidate: unknown, opts: TrustOptions): BundleCheck {
+  if (checkedBundles.has(candidate as PolicyBundle)) return checkTrust(candidate as PolicyBundle, opts);
   const parsed = PolicyBundleSchema.safeParse(candidate);
   if (!parsed.success) return malformed(candidate, summariseZodError(parsed.error));
   return checkParsed(parsed.data, opts);
@@ -47,6 +50,7 @@ export function checkAssembledBundle(
   assembled: { payload: unknown; signature: unknown },
   lists: { rules: readonly AppRule[]; exceptions: readonly AppException[] } | null,
   opts: TrustOptions,
+  text?: PayloadLists,
 ): BundleCheck {
   if (lists && (lists.rules.length > POLICY_LIMITS.rules || lists.exceptions.length > POLICY_LIMITS.exceptions))
     return malformed(
@@ -63,7 +67,7 @@ export function checkAssembledBundle(
     apps.rules = [...lists.rules];
     apps.exceptions = [...lists.exceptions];
   }
-  return checkParsed(bundle, opts);
+  return checkParsed(bundle, opts, text);
 }
 
 function malformed(candidate: unknown, detail: string): BundleCheck {
@@ -71,16 +75,46 @@ function malformed(candidate: unknown, detail: string): BundleCheck {
   return { ok: false, reason: 'malformed', detail, ...(version ? { version } : {}) };
 }
 
-function checkParsed(bundle: PolicyBundle, opts: TrustOptions): BundleCheck {
+/**
+ * Bundles this process checked and handed out. Nobody mutates a checked bundle, so when one is
+ * offered again (the agent's store takes what its fetcher just checked) the schema and signature
+ * need no second pass over 100,000 rules; times and rollback are checked again, as they depend
+ * on what is held now.
+ */
+const checkedBundles = new WeakSet<PolicyBundle>();
+
+/**
+ * `text`: the rule lists' signed text when the caller built it (a delta applied to the held
+ * text); otherwise made here, and kept for the next delta.
+ */
+function checkParsed(bundle: PolicyBundle, opts: TrustOptions, text?: PayloadLists): BundleCheck {
   const { version } = bundle.payload;
-  // One serialisation serves the signature check and the digest (100,000 rules take a while).
-  const text = canonicalJson(bundle.payload, ruleTexts);
-  if (!verifyCanonicalText('policy', text, bundle.signature, opts.trustedKey)) {
+  const apps = bundle.payload.policy.applications;
+  const lists = apps ? (text ?? payloadListsOf(apps, ruleTexts)) : null;
+  // One serialisation serves the signature check and the digest (100,000 rules take a while),
+  // built with the signing prefix in front: one copy of the whole text.
+  const prefix = signingPrefix('policy');
+  const input = lists
+    ? payloadBytes(bundle.payload, lists, prefix, joinBytesTransient)
+    : Buffer.from(prefix.toString('utf8') + canonicalJson(bundle.payload, ruleTexts), 'utf8');
+  const signed = input.subarray(prefix.length);
+  if (!verifySigningInput(input, bundle.signature, opts.trustedKey)) {
     const unknown = bundle.signature.keyId !== keyIdOf(opts.trustedKey);
     return unknown
       ? { ok: false, reason: 'unknown-signer', detail: `signed by key ${bundle.signature.keyId}, not the console key`, version }
       : { ok: false, reason: 'bad-signature', detail: 'signature does not match the bundle contents', version };
   }
+  const trusted = checkTrust(bundle, opts);
+  if (!trusted.ok) return trusted;
+  digests.set(bundle.payload, sha256Hex(signed));
+  if (lists) keepListText(bundle.payload, lists);
+  checkedBundles.add(bundle);
+  return trusted;
+}
+
+/** Times and rollback: what depends on the clock and on the version held now. */
+function checkTrust(bundle: PolicyBundle, opts: TrustOptions): BundleCheck {
+  const { version } = bundle.payload;
   // checkTimes: false skips the times only (a stored bundle reloaded offline); never the rollback check.
   const now = (opts.now ?? new Date()).getTime();
   if (opts.checkTimes !== false && Date.parse(bundle.payload.expiresAt) <= now) {
@@ -92,7 +126,6 @@ function checkParsed(bundle: PolicyBundle, opts: TrustOptions): BundleCheck {
   if (opts.heldVersion !== null && version < opts.heldVersion) {
     return { ok: false, reason: 'rollback', detail: `version ${version} is older than held version ${opts.heldVersion}`, version };
   }
-  digests.set(bundle.payload, sha256Hex(text));
   return { ok: true, bundle };
 }
 

@@ -145,12 +145,19 @@ function applyMembers(target: Record<string, unknown>, changes: readonly MemberC
   return null;
 }
 
-function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string, memo?: CanonicalMemo): T[] | string {
+/** Removals name held positions in increasing order: anything else is not a delta of what is held. */
+export function checkRemovals(heldLength: number, remove: readonly number[], what: string): string | null {
   let previous = -1;
-  for (const index of change.remove) {
-    if (index <= previous || index >= held.length) return `${what} removal ${index} is out of order or beyond the ${held.length} held`;
+  for (const index of remove) {
+    if (index <= previous || index >= heldLength) return `${what} removal ${index} is out of order or beyond the ${heldLength} held`;
     previous = index;
   }
+  return null;
+}
+
+function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string, memo?: CanonicalMemo): T[] | string {
+  const problem = checkRemovals(held.length, change.remove, what);
+  if (problem) return problem;
   const removed = new Set(change.remove);
   const kept = held.filter((_, i) => !removed.has(i));
   // What is kept of a list the console signed is still in canonical order: the additions are
@@ -160,23 +167,41 @@ function applyList<T>(held: readonly T[], change: ListDiff<T>, what: string, mem
 }
 
 /**
+ * The rest of the payload a delta describes (its rule lists empty): the held payload's with the
+ * delta's member changes. A fresh object the caller may fill in.
+ */
+export function deltaShell(held: PolicyBundlePayload, delta: PolicyDelta): { ok: true; shell: Record<string, unknown> } | { ok: false; detail: string } {
+  const shell = structuredClone(skeleton(held));
+  const problem = applyMembers(shell, delta.members);
+  return problem ? { ok: false, detail: problem } : { ok: true, shell };
+}
+
+/**
  * The payload a delta describes, built on the held one. Not yet trusted: the caller compares its
  * digest with `delta.toDigest` and verifies `delta.signature` over it.
  */
 export function applyDelta(held: PolicyBundlePayload, delta: PolicyDelta, memo?: CanonicalMemo): DeltaResult {
-  const result = structuredClone(skeleton(held));
-  const problem = applyMembers(result, delta.members);
-  if (problem) return { ok: false, detail: problem };
+  const shell = deltaShell(held, delta);
+  if (!shell.ok) return shell;
+  const result = shell.shell;
   const rules = applyList<AppRule>(held.policy.applications?.rules ?? [], delta.rules, 'rule', memo);
   if (typeof rules === 'string') return { ok: false, detail: rules };
   const exceptions = applyList<AppException>(held.policy.applications?.exceptions ?? [], delta.exceptions, 'exception', memo);
   if (typeof exceptions === 'string') return { ok: false, detail: exceptions };
-  const policy = result.policy as Record<string, unknown> | undefined;
-  const apps = policy?.applications;
-  if (isPlainObject(apps)) {
-    const payload = { ...result, policy: { ...policy, applications: { ...apps, rules, exceptions } } };
-    return { ok: true, payload, parts: { shell: result, lists: { rules, exceptions } } };
-  }
-  if (rules.length > 0 || exceptions.length > 0) return { ok: false, detail: 'the delta adds rules to a policy without an applications section' };
-  return { ok: true, payload: result, parts: { shell: result, lists: null } };
+  const takes = shellTakesLists(result, rules.length + exceptions.length);
+  if (typeof takes === 'string') return { ok: false, detail: takes };
+  if (!takes) return { ok: true, payload: result, parts: { shell: result, lists: null } };
+  const policy = result.policy as Record<string, unknown>;
+  const payload = { ...result, policy: { ...policy, applications: { ...(policy.applications as object), rules, exceptions } } };
+  return { ok: true, payload, parts: { shell: result, lists: { rules, exceptions } } };
+}
+
+/**
+ * Whether a delta's shell has an applications section for the rule lists to go in (true), has
+ * none and the lists are empty (false), or has none for the `members` rules the lists hold.
+ */
+export function shellTakesLists(shell: Record<string, unknown>, members: number): boolean | string {
+  const policy = shell.policy as Record<string, unknown> | undefined;
+  if (isPlainObject(policy?.applications)) return true;
+  return members > 0 ? 'the delta adds rules to a policy without an applications section' : false;
 }
