@@ -8,6 +8,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
+import { BoundedCache } from '../bounded-cache.js';
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo; the raw 32-byte key follows it. */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -36,8 +37,20 @@ export function publicKeyFromPrivatePem(privateKeyPem: string): string {
   return rawPublicKey(createPublicKey(createPrivateKey(privateKeyPem)));
 }
 
+/**
+ * Keys parsed before: a console checks a signature from each of its devices again and again (every
+ * policy fetch is signed), and parsing the key took as long as checking the signature. A parsed
+ * key depends on its text alone; one process holds at most a fleet's worth.
+ */
+const parsedKeys = new BoundedCache<string, KeyObject | null>(50_000);
+const keyIds = new BoundedCache<string, string>(50_000);
+
 /** Parses a raw base64 Ed25519 public key; returns null for anything that is not exactly one. */
 export function importPublicKey(publicKeyB64: string): KeyObject | null {
+  return parsedKeys.get(publicKeyB64, parsePublicKey);
+}
+
+function parsePublicKey(publicKeyB64: string): KeyObject | null {
   const raw = Buffer.from(publicKeyB64, 'base64');
   if (raw.length !== 32 || raw.toString('base64') !== publicKeyB64) return null;
   try {
@@ -67,6 +80,10 @@ export function verifyBytes(publicKeyB64: string, data: Uint8Array, signatureB64
 
 /** Short, stable name for a public key, shown in the console and used to pick the right key. */
 export function keyId(publicKeyB64: string): string {
+  return keyIds.get(publicKeyB64, computeKeyId);
+}
+
+function computeKeyId(publicKeyB64: string): string {
   return createHash('sha256').update(Buffer.from(publicKeyB64, 'base64')).digest('hex').slice(0, 16);
 }
 
