@@ -25,6 +25,8 @@ export class DeviceViews {
   readonly blocks = new BlockSummary();
   readonly history: StatusHistory;
   private readonly records = new Map<string, DeviceRecord>();
+  /** Policy versions devices acked that the store does not hold yet (written in batches, device-sync.ts). */
+  private readonly appliedNotStored = new Map<string, number>();
   private readonly aupMemo = new Map<string, { key: string; status: DeviceAupStatus }>();
 
   constructor(
@@ -58,11 +60,31 @@ export class DeviceViews {
 
   /** Re-reads a device and publishes it to the dashboards. */
   async refresh(deviceId: string): Promise<void> {
-    const record = await this.store.getDevice(deviceId);
-    if (!record) return;
+    const stored = await this.store.getDevice(deviceId);
+    if (!stored) return;
+    const applied = this.appliedNotStored.get(deviceId);
+    const record = applied === undefined ? stored : { ...stored, policyVersion: applied };
     if (this.isOnline(deviceId)) this.records.set(deviceId, record);
     else this.records.delete(deviceId);
     this.feed.publishDevice(await this.summary(record));
+  }
+
+  /**
+   * A device applied a policy version: published from the cached record with the new version
+   * (the store is written in a batch a moment later, device-sync.ts).
+   */
+  async policyApplied(deviceId: string, version: number): Promise<void> {
+    this.appliedNotStored.set(deviceId, version);
+    const cached = this.records.get(deviceId);
+    if (!cached) return this.refresh(deviceId);
+    const updated = { ...cached, policyVersion: version };
+    this.records.set(deviceId, updated);
+    this.feed.publishDevice(await this.summary(updated));
+  }
+
+  /** The batch of acks is in the store: a record read from now on carries their versions. */
+  policyVersionsStored(versions: readonly [id: string, version: number][]): void {
+    for (const [id, version] of versions) if (this.appliedNotStored.get(id) === version) this.appliedNotStored.delete(id);
   }
 
   /** Publishes from the cached record when there is one (live frames change no stored field). */

@@ -20,6 +20,8 @@ export interface DevicePolicyView {
   hostnameChanged(deviceId: string, hostname: string): Promise<void>;
 }
 const HEARTBEAT_FLUSH_MS = 5000;
+const ACK_FLUSH_MS = 500;
+const ACK_BATCH = 500;
 
 /**
  * Keeps the stored device record in step with its agent: presence, the hello (which policy and
@@ -29,6 +31,8 @@ const HEARTBEAT_FLUSH_MS = 5000;
 export class DeviceSync {
   private readonly lastSeen = new Map<string, string>();
   private readonly flushTimer: NodeJS.Timeout;
+  private readonly policyAcks = new Map<string, number>();
+  private ackTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: DeviceStore & Pick<PolicyStore, 'raisePolicyFloor'> & AupStore,
@@ -56,9 +60,9 @@ export class DeviceSync {
         await this.views.refresh(deviceId);
       })
       .onFrame('policy.ack', async ({ deviceId }, { version }) => {
-        await this.store.setPolicyVersion(deviceId, version);
+        this.queueAck(deviceId, version);
         this.log.info('policy applied by device', { deviceId, version });
-        await this.views.refresh(deviceId);
+        await this.views.policyApplied(deviceId, version);
       });
   }
 
@@ -91,7 +95,9 @@ export class DeviceSync {
       await this.policy.reissueForConflict();
     }
     if (message.policyVersion !== null) {
-      await this.store.setPolicyVersion(deviceId, message.policyVersion);
+      // What the hello says is newer than an ack still waiting to be written.
+      this.policyAcks.delete(deviceId);
+      await this.store.setPolicyVersions([[deviceId, message.policyVersion]]);
       const current = this.policy.currentVersion();
       const known = current ?? 0;
       // A device cannot prove the version it claims, so a claim far beyond anything plausible
@@ -123,8 +129,31 @@ export class DeviceSync {
     await this.store.touchDevices(batch).catch((error: unknown) => this.log.error('could not record heartbeats', { error }));
   }
 
+  /**
+   * Policy acks are written in batches: a rollout brings one from every device within minutes,
+   * and one write each held the console's event loop (with SQLite) for ten seconds in all. The
+   * dashboards are told at once; the stored version follows within ACK_FLUSH_MS (and an agent's
+   * next hello says again what it holds, should a crash lose the batch).
+   */
+  private queueAck(deviceId: string, version: number): void {
+    this.policyAcks.set(deviceId, version);
+    if (this.policyAcks.size >= ACK_BATCH) void this.flushAcks();
+    else this.ackTimer ??= setTimeout(() => void this.flushAcks(), ACK_FLUSH_MS);
+  }
+
+  private async flushAcks(): Promise<void> {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    if (!this.policyAcks.size) return;
+    const batch = [...this.policyAcks];
+    this.policyAcks.clear();
+    await this.store.setPolicyVersions(batch).catch((error: unknown) => this.log.error('could not record policy acks', { error }));
+    this.views.policyVersionsStored(batch);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.flushTimer);
     await this.flushLastSeen();
+    await this.flushAcks();
   }
 }

@@ -223,7 +223,8 @@ export interface DeviceStore {
   /** Last-seen times, written in one batch (heartbeats are frequent and soft state). */
   touchDevices(seen: [id: string, at: string][]): Promise<void>;
   saveStatus(id: string, status: DeviceStatus, at: string): Promise<void>;
-  setPolicyVersion(id: string, version: number): Promise<void>;
+  /** Which policy version each device applied, written in one batch (acks arrive by the thousand in a rollout). */
+  setPolicyVersions(versions: [id: string, version: number][]): Promise<void>;
   /** The hostname the device reports now (group hostname rules follow it). */
   setDeviceHostname(id: string, hostname: string): Promise<void>;
 }

@@ -159,8 +159,13 @@ export function storeDomainContract(factory: StoreFactory): void {
       expect((await store.listDevices()).some((d) => d.online)).toBe(false);
       await store.setCloneSuspect([b.id, c.id]);
       expect((await store.listDevices()).filter((d) => d.cloneSuspect).length).toBe(2);
-      await store.setPolicyVersion(c.id, 7);
+      await store.setPolicyVersions([
+        [c.id, 7],
+        [b.id, 3],
+      ]);
       expect((await store.getDevice(c.id))?.policyVersion).toBe(7);
+      expect((await store.getDevice(b.id))?.policyVersion).toBe(3);
+      expect((await store.getDevice(a.id))?.policyVersion).toBe(a.policyVersion ?? null);
       expect(await store.revokeDevice(c.id)).toBe(true);
       expect(await store.revokeDevice(c.id)).toBe(false);
       expect((await store.getDevice(c.id))?.revoked).toBe(true);

@@ -77,29 +77,7 @@ export class SqlDevices implements DeviceStore {
     await this.db.updateTable('devices').set({ online: 0, held_by: null }).where('online', '=', 1).execute();
   }
   async touchDevices(seen: [id: string, at: string][]): Promise<void> {
-    if (seen.length === 0) return;
-    // A few statements for thousands of heartbeats: one round trip per chunk, not per device.
-    // Each chunk commits by itself, in id order: heartbeats are soft state, and one transaction
-    // holding row locks across chunks deadlocks with another process's batch (or a lease sweep)
-    // taking the same devices in another order, as happens when devices move between processes.
-    for (const part of chunks(
-      [...seen].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      500,
-    )) {
-      const when = sql.join(
-        part.map(([id, at]) => sql`WHEN ${id} THEN ${at}`),
-        sql` `,
-      );
-      await this.db
-        .updateTable('devices')
-        .set({ last_seen_at: sql<string>`CASE id ${when} END` })
-        .where(
-          'id',
-          'in',
-          part.map(([id]) => id),
-        )
-        .execute();
-    }
+    await this.setColumnById('last_seen_at', seen);
   }
   async saveStatus(id: string, status: unknown, at: string): Promise<void> {
     await this.db
@@ -111,8 +89,38 @@ export class SqlDevices implements DeviceStore {
   async setDeviceHostname(id: string, hostname: string): Promise<void> {
     await this.db.updateTable('devices').set({ hostname }).where('id', '=', id).execute();
   }
-  async setPolicyVersion(id: string, version: number): Promise<void> {
-    await this.db.updateTable('devices').set({ policy_version: version }).where('id', '=', id).execute();
+  async setPolicyVersions(versions: [id: string, version: number][]): Promise<void> {
+    await this.setColumnById('policy_version', versions);
+  }
+
+  /**
+   * One column of many devices, each its own value: a few statements for thousands of devices,
+   * one round trip per chunk, not per device. Each chunk commits by itself, in id order: these are
+   * soft state (heartbeats, policy acks), and one transaction holding row locks across chunks
+   * deadlocks with another process's batch (or a lease sweep) taking the same devices in another
+   * order, as happens when devices move between processes.
+   */
+  private async setColumnById<V extends string | number>(column: 'last_seen_at' | 'policy_version', values: [id: string, value: V][]): Promise<void> {
+    for (const part of chunks(
+      [...values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      500,
+    )) {
+      const when = sql.join(
+        part.map(([id, value]) => sql`WHEN ${id} THEN ${value}`),
+        sql` `,
+      );
+      // Parameters reach PostgreSQL untyped, so a CASE of them is text: a number column is cast.
+      const value = column === 'policy_version' ? sql<V>`CAST(CASE id ${when} END AS BIGINT)` : sql<V>`CASE id ${when} END`;
+      await this.db
+        .updateTable('devices')
+        .set({ [column]: value })
+        .where(
+          'id',
+          'in',
+          part.map(([id]) => id),
+        )
+        .execute();
+    }
   }
 }
 
