@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import { openFileLimit } from './open-files.js';
 import { rssMb } from './proc-stats.js';
 
 /**
- * `npm run bench:policy [-- --agents 10000 --rules 100000 --sets 3 --processes 4 --verifiers 100]`
+ * `npm run bench:policy [-- --agents 10000 --rules 100000 --sets 3 --processes 4 --verifiers 100 --verifier-processes 2]`
  * A real console (bench/policy-console.ts: startConsole, with this benchmark placing devices in
  * `--sets` group sets and publishing through the console's PolicyDistribution, as the policy
  * plane will), `--processes` fleet simulators (bench/policy-fleet.ts) sharing `--agents`
@@ -32,6 +32,7 @@ const args = benchArgs({
   sets: { default: '3' },
   processes: { default: '4' },
   verifiers: { default: '100' },
+  'verifier-processes': { default: String(availableParallelism()) },
   /** A directory: the console writes a V8 CPU profile there (`--cpu-prof`), to see where a rollout's time goes. */
   profile: { default: '' },
 });
@@ -89,15 +90,19 @@ const login = await fetch(`${url}/api/v1/login`, {
 });
 const { token: session } = (await login.json()) as { token: string };
 
-// The agents that verify in full get a simulator process of their own: their CPU-bound checks
+// The agents that verify in full get simulator processes of their own: their CPU-bound checks
 // (a real agent does them on its own device) must not hold up the digest-checking agents' I/O.
+// Real devices check side by side; `--verifier-processes` (default: one per core) lets the
+// simulated ones do so too, rather than one after another on one thread.
 const verifierCount = Math.min(Number(args.verifiers), agents);
+const verifierProcesses = Math.max(1, Math.min(Number(args['verifier-processes']), verifierCount));
+const split = (total: number, parts: number, i: number) => Math.floor(total / parts) + (i < total % parts ? 1 : 0);
 const shares = [
-  ...Array.from({ length: processes }, (_, i) => ({
-    agents: Math.floor((agents - verifierCount) / processes) + (i < (agents - verifierCount) % processes ? 1 : 0),
-    verifiers: 0,
+  ...Array.from({ length: processes }, (_, i) => ({ agents: split(agents - verifierCount, processes, i), verifiers: 0 })),
+  ...Array.from({ length: verifierProcesses }, (_, i) => ({
+    agents: split(verifierCount, verifierProcesses, i),
+    verifiers: split(verifierCount, verifierProcesses, i),
   })),
-  { agents: verifierCount, verifiers: verifierCount },
 ].filter((s) => s.agents > 0);
 const sims = shares.map((share, i) => {
   const child = spawn(

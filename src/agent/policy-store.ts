@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { PolicyBundle } from '../shared/policy.js';
-import { checkPolicyBundle, type BundleCheck } from '../shared/node/policy-verify.js';
+import { bundleFileBytes, checkPolicyBundle, type BundleCheck } from '../shared/node/policy-verify.js';
 import { writeFileAtomic } from '../shared/node/files.js';
 
 export type PolicyOffer =
@@ -36,7 +36,7 @@ export class PolicyStore {
     const check = checkPolicyBundle(candidate, { trustedKey: this.consolePublicKey, heldVersion: this.version, now });
     if (!check.ok) return { outcome: 'rejected', rejection: check, kept: this.current };
     if (check.bundle.payload.version === this.version) return { outcome: 'unchanged', bundle: this.current! };
-    writeFileAtomic(this.file, JSON.stringify(check.bundle), 0o600);
+    writeFileAtomic(this.file, bundleFileBytes(check.bundle), 0o600);
     this.current = check.bundle;
     return { outcome: 'applied', bundle: check.bundle };
   }

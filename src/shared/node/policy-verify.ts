@@ -2,12 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalJson, smallPartsMemo, type CanonicalMemo } from '../canonical-json.js';
 import { keyId as keyIdOf, sha256Hex } from './crypto.js';
 import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from '../policy.js';
-import { joinBytesTransient } from './bytes.js';
+import { joinBytes, joinBytesTransient } from './bytes.js';
 import { signPayload, signingPrefix, verifySigningInput } from './signing.js';
 import { summariseZodError } from '../zod-errors.js';
 import type { AppException, AppRule } from '../app-rules.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
-import { keepListText, payloadBytes, payloadListsOf, type PayloadLists } from './policy-text.js';
+import { keepListText, keptListText, payloadBytes, payloadListsOf, type PayloadLists } from './policy-text.js';
 
 export function signPolicyBundle(payload: PolicyBundlePayload, privateKey: KeyObject | string, publicKey: string): PolicyBundle {
   return { payload, signature: signPayload('policy', payload, privateKey, publicKey) };
@@ -135,6 +135,19 @@ function versionHint(candidate: unknown): number | undefined {
 }
 
 const digests = new WeakMap<PolicyBundlePayload, string>();
+
+/**
+ * A checked bundle as JSON for the device's disk (`{"payload":…,"signature":…}`): from the signed
+ * text kept since the check when there is one, rather than serialising 100,000 rules again.
+ */
+export function bundleFileBytes(bundle: PolicyBundle): Buffer {
+  const apps = bundle.payload.policy.applications;
+  const lists = apps && keptListText(bundle.payload);
+  if (!lists) return Buffer.from(canonicalJson({ payload: bundle.payload, signature: bundle.signature }, ruleTexts), 'utf8');
+  return payloadBytes(bundle.payload, lists, Buffer.from('{"payload":', 'utf8'), (chunks) =>
+    joinBytes([...chunks, Buffer.from(`,"signature":${canonicalJson(bundle.signature)}}`, 'utf8')]),
+  );
+}
 
 /**
  * Canonical texts of the parts of checked bundles, which nobody mutates: a delta applied to the
