@@ -98,7 +98,7 @@ export class FeedHub {
     ];
     this.pendingDevices.clear();
     if (!messages.length) return;
-    this.toOtherProcesses(messages);
+    if (!this.bus.alone) this.toOtherProcesses(messages);
     this.send(messages);
   }
 

@@ -21,6 +21,12 @@ export interface ConsoleBus {
   /** This process's id on the bus (new at every start). */
   readonly processId: string;
   readonly stats: BusStats;
+  /**
+   * True while no other process can be listening (the in-process bus of a lone console): a caller
+   * may skip preparing what only other processes would read (the feed serialised every device
+   * update of a rollout for a bus nobody was on).
+   */
+  readonly alone: boolean;
   /** Throws BusMessageTooLarge past MAX_BUS_MESSAGE_BYTES (the caller splits or sends less). */
   publish(subject: string, message: object): void;
   /**
@@ -117,9 +123,13 @@ export class InProcessBroker {
     this.endpoints.add(endpoint);
     const stats = newBusStats();
     const others = (subject: string) => [...this.endpoints].filter((e) => e !== endpoint).flatMap((e) => [...(e.subscriptions.get(subject) ?? [])]);
+    const endpoints = this.endpoints;
     return {
       processId,
       stats,
+      get alone() {
+        return endpoints.size <= 1;
+      },
       publish: (subject, message) => {
         const data = encodeEnvelope(stats, subject, processId, message);
         for (const deliver of others(subject)) setImmediate(() => deliver(data, null));

@@ -38,6 +38,7 @@ export async function openNatsBus(bus: string | NatsTarget, log: Logger, process
   return {
     processId,
     stats,
+    alone: false,
     publish(subject, message) {
       const data = encodeEnvelope(stats, subject, processId, message);
       if (!nc.isClosed()) nc.publish(subject, data);
