@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { z } from 'zod';
 import { PolicyBundleSchema, PolicyDocumentSchema } from '../../../shared/policy.js';
 import type { PolicyRecord, PolicyStore, StoredPolicySet } from '../store.js';
@@ -59,6 +60,9 @@ export class SqlPolicies implements PolicyStore {
           .values({ set_key: set.key, ...row })
           .onConflict((oc) => oc.column('set_key').doUpdateSet(row))
           .execute();
+        // A signed set of 100,000 rules is an 11 MB row, and SQLite writes it on the event loop:
+        // the console reads its sockets between rows (store calls wait for the transaction).
+        await yieldToEvents();
       }
       if (fleet) await insertPolicy(trx, fleet);
     });
