@@ -319,6 +319,20 @@ describe('virtual rows, in Chromium', { timeout: 120_000 }, () => {
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'group-members-5000-top');
 
+    // Links and buttons stay ordinary tab stops: tabbing down the list goes on past the rows that
+    // were drawn at first, each focused control scrolled into view and the rows below drawn.
+    const lastDrawn = Number(seen.lastIndex);
+    await page.focus('#group-member-rows tr.row a');
+    for (let i = 0; i < 60; i++) await page.keyboard.press('Tab');
+    const tabbed = await page.evaluate(() => {
+      const focused = document.activeElement as HTMLElement;
+      const box = document.getElementById('group-members-scroll')!.getBoundingClientRect();
+      const r = focused.getBoundingClientRect();
+      return { index: Number(focused.closest('tr')?.getAttribute('aria-rowindex')), inView: r.top >= box.top && r.bottom <= box.bottom };
+    });
+    expect(tabbed.index).toBeGreaterThan(lastDrawn + 10);
+    expect(tabbed.inView).toBe(true);
+
     await page.evaluate(() => ((document.getElementById('group-members-scroll')!.scrollTop = 1e9), (window as any).members.flush()));
     seen = await look();
     expect(seen.rows).toBeLessThan(40);
