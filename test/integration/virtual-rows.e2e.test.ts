@@ -88,6 +88,14 @@ async function listOf(page: Page, n: number, focus: boolean): Promise<void> {
   );
 }
 
+/** A bare page with a list of `n` rows, drawn once. */
+async function pageWithList(n: number, focus: boolean): Promise<Page> {
+  const page = await barePage();
+  await listOf(page, n, focus);
+  await page.evaluate(() => (window as any).t.rows.flush());
+  return page;
+}
+
 interface Drawn {
   keys: string[];
   indexes: string[];
@@ -143,9 +151,7 @@ describe('virtual rows, in Chromium', { timeout: 120_000 }, () => {
   });
 
   it('draws only the rows for the scroll position, each where the whole list would put it, and reuses kept rows', async () => {
-    const page = await barePage();
-    await listOf(page, 10_000, false);
-    await page.evaluate(() => (window as any).t.rows.flush());
+    const page = await pageWithList(10_000, false);
     let d = await drawn(page);
     expect(d.keys).toEqual(range(0, 15, (i) => `k${i}`));
     expect(d.indexes).toEqual(range(0, 15, (i) => String(i + 2)));
@@ -188,9 +194,7 @@ describe('virtual rows, in Chromium', { timeout: 120_000 }, () => {
   });
 
   it('a short list is just its rows; a list that empties leaves an empty body', async () => {
-    const page = await barePage();
-    await listOf(page, 3, false);
-    await page.evaluate(() => (window as any).t.rows.flush());
+    const page = await pageWithList(3, false);
     const d = await drawn(page);
     expect(d.keys).toEqual(['k0', 'k1', 'k2']);
     expect(d.children).toBe(3);
@@ -201,9 +205,7 @@ describe('virtual rows, in Chromium', { timeout: 120_000 }, () => {
   });
 
   it('the keyboard moves the focus by row past the edge of the drawn window, and it stays on its row through a re-sort', async () => {
-    const page = await barePage();
-    await listOf(page, 1000, true);
-    await page.evaluate(() => (window as any).t.rows.flush());
+    const page = await pageWithList(1000, true);
     const focusedRow = () =>
       page.evaluate(() => {
         const row = document.activeElement as HTMLElement;
