@@ -1,5 +1,7 @@
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { visible } from '../shared/console-api.js';
+import { RowFocus } from '../shared/row-focus.js';
+import { VirtualRows } from '../shared/virtual-rows.js';
 import {
   activityText,
   AUP_TEXT,
@@ -16,9 +18,10 @@ import {
 
 /**
  * The live device grid. Built for thousands of devices: only the rows in view exist in the DOM
- * (a spacer row above and below stands for the rest), rows are keyed by device id and reused,
- * a cell is written only when its text changed, and all work for a burst of updates happens
- * once, in the next animation frame. Every device string goes in through textContent.
+ * (shared/virtual-rows.ts), rows are keyed by device id and reused, a cell is written only when
+ * its text changed, and all work for a burst of updates happens once, in the next animation
+ * frame. The grid is one tab stop moved by row (shared/row-focus.ts). Every device string goes
+ * in through textContent.
  */
 
 export type SortKey = 'presence' | 'hostname' | 'user' | 'app' | 'idle' | 'lock' | 'aup' | 'policy' | 'enforcement' | 'blocks' | 'agent' | 'seen';
@@ -61,19 +64,14 @@ interface Entry {
 
 export class DeviceGrid {
   private readonly entries = new Map<string, Entry>();
-  private readonly rows = new Map<string, Row>();
   private view: string[] = [];
   private viewDirty = true;
-  private frame = 0;
   private sortKey: SortKey = 'presence';
   private sortAsc = true;
   private filter: GridFilter = { text: '', presence: '', group: null, user: '' };
   private currentPolicy: number | null = null;
-  /** Index in `view` of the row that holds the keyboard focus stop, and its device (kept across re-sorts). */
-  private active = 0;
-  private activeId: string | null = null;
-  private readonly top: HTMLTableRowElement;
-  private readonly bottom: HTMLTableRowElement;
+  private readonly rows: VirtualRows<Row>;
+  private readonly focus: RowFocus;
   onChange: (shown: number, total: number, online: number) => void = () => undefined;
   onOpen: (deviceId: string) => void = () => undefined;
   /** The selection changed (devices picked for "add to group"). */
@@ -82,15 +80,30 @@ export class DeviceGrid {
   private selectable = false;
 
   constructor(
-    private readonly scroller: HTMLElement,
+    scroller: HTMLElement,
     private readonly body: HTMLTableSectionElement,
     private readonly head: HTMLTableRowElement,
   ) {
-    this.top = this.spacer();
-    this.bottom = this.spacer();
-    scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
-    new ResizeObserver(() => this.schedule()).observe(scroller);
-    body.addEventListener('keydown', (e) => this.onKey(e));
+    const rows = (this.rows = new VirtualRows<Row>(
+      // One header row: the first device is row 2 for aria-rowindex.
+      { scroller, body, rowHeight: ROW_HEIGHT, overscan: OVERSCAN, columns: CELL_CLASSES.length + 1, headerRows: 1 },
+      {
+        count: () => this.currentView().length,
+        key: (i) => this.view[i]!,
+        create: (_, id) => this.createRow(id),
+        update: (row, i) => {
+          const device = this.entries.get(this.view[i]!)!.device;
+          if (row.drawn !== device) this.draw(row, device);
+        },
+      },
+    ));
+    this.focus = new RowFocus(
+      rows,
+      { count: () => this.currentView().length, key: (i) => this.view[i]!, indexOf: (id) => this.view.indexOf(id) },
+      body,
+      (e, id) => this.onKey(e, id),
+    );
+    rows.hook({ after: () => this.counted() });
     body.addEventListener('click', (e) => {
       const pick = (e.target as HTMLElement).closest('input.pick') as HTMLInputElement | null;
       if (pick) return this.setPicked(pick.closest('tr')!.dataset.deviceId!, pick.checked);
@@ -118,7 +131,7 @@ export class DeviceGrid {
 
   setCurrentPolicy(version: number | null): void {
     this.currentPolicy = version;
-    for (const row of this.rows.values()) row.drawn = null;
+    for (const [, row] of this.rows.drawn()) row.drawn = null;
     this.viewDirty = true;
     this.schedule();
   }
@@ -126,8 +139,7 @@ export class DeviceGrid {
   setFilter(filter: GridFilter): void {
     this.filter = filter;
     this.viewDirty = true;
-    this.active = 0;
-    this.activeId = null;
+    this.focus.reset();
     this.schedule();
   }
 
@@ -161,7 +173,7 @@ export class DeviceGrid {
   }
 
   private redrawPicks(): void {
-    for (const [id, row] of this.rows) row.pick.checked = this.selected.has(id);
+    for (const [id, row] of this.rows.drawn()) row.pick.checked = this.selected.has(id);
     this.onSelect(this.selection().length);
   }
 
@@ -171,8 +183,7 @@ export class DeviceGrid {
 
   /** The devices the filter lets through, in the grid's order (what "Export CSV" writes). */
   shown(): DeviceSummary[] {
-    if (this.viewDirty) this.rebuildView();
-    return this.view.map((id) => this.entries.get(id)!.device);
+    return this.currentView().map((id) => this.entries.get(id)!.device);
   }
 
   get policyVersion(): number | null {
@@ -185,7 +196,7 @@ export class DeviceGrid {
 
   /** Relative times ("20 s ago") age without any update arriving. */
   tick(): void {
-    for (const row of this.rows.values()) if (row.drawn) this.setSeen(row, row.drawn);
+    for (const [, row] of this.rows.drawn()) if (row.drawn) this.setSeen(row, row.drawn);
   }
 
   sortBy(key: SortKey): void {
@@ -198,28 +209,22 @@ export class DeviceGrid {
 
   /** Runs pending work now (tests and the benchmark measure with this). */
   flush(): void {
-    if (this.frame) cancelAnimationFrame(this.frame);
-    this.frame = 0;
-    this.render();
+    this.rows.flush();
   }
 
   focusGrid(): void {
     this.schedule();
-    this.focusActive();
+    this.focus.focus();
   }
 
   private schedule(): void {
-    if (!this.frame) this.frame = requestAnimationFrame(() => ((this.frame = 0), this.render()));
+    this.rows.schedule();
   }
 
-  private spacer(): HTMLTableRowElement {
-    const tr = document.createElement('tr');
-    tr.className = 'spacer';
-    tr.setAttribute('aria-hidden', 'true');
-    const td = document.createElement('td');
-    td.colSpan = CELL_CLASSES.length + 1;
-    tr.append(td);
-    return tr;
+  /** The filtered, sorted device ids, rebuilt first if anything changed since. */
+  private currentView(): string[] {
+    if (this.viewDirty) this.rebuildView();
+    return this.view;
   }
 
   private rebuildView(): void {
@@ -242,43 +247,13 @@ export class DeviceGrid {
     this.view = keyed.map((k) => k.id);
     this.viewDirty = false;
     // Updates re-sort the grid; the focus stays on the same device, not the same position.
-    const kept = this.activeId === null ? -1 : this.view.indexOf(this.activeId);
-    this.active = kept >= 0 ? kept : Math.min(this.active, Math.max(0, this.view.length - 1));
-    this.activeId = this.view[this.active] ?? null;
+    this.focus.relocate();
   }
 
-  private render(): void {
-    if (this.viewDirty) this.rebuildView();
-    const total = this.view.length;
-    const height = this.scroller.clientHeight || 600;
-    const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(total, Math.ceil((this.scroller.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
-    const hadFocus = this.body.contains(document.activeElement);
-    const wanted: HTMLTableRowElement[] = [];
-    const keep = new Set<string>();
-    for (let i = first; i < last; i++) {
-      const id = this.view[i]!;
-      keep.add(id);
-      const row = this.rows.get(id) ?? this.createRow(id);
-      const device = this.entries.get(id)!.device;
-      if (row.drawn !== device) this.draw(row, device);
-      row.tr.tabIndex = i === this.active ? 0 : -1;
-      row.tr.setAttribute('aria-rowindex', String(i + 2));
-      wanted.push(row.tr);
-    }
-    for (const [id, row] of this.rows) if (!keep.has(id)) (row.tr.remove(), this.rows.delete(id));
-    this.top.style.height = `${first * ROW_HEIGHT}px`;
-    this.bottom.style.height = `${(total - last) * ROW_HEIGHT}px`;
-    // Reorder only when the order changed: moving nodes is what costs, and it drops focus.
-    const current = this.body.children;
-    let same = current.length === wanted.length + 2 && current[0] === this.top && current[current.length - 1] === this.bottom;
-    for (let i = 0; same && i < wanted.length; i++) same = current[i + 1] === wanted[i];
-    if (!same) this.body.replaceChildren(this.top, ...wanted, this.bottom);
-    this.body.closest('table')!.setAttribute('aria-rowcount', String(total + 1));
-    if (hadFocus && !this.body.contains(document.activeElement)) this.focusActive();
+  private counted(): void {
     let online = 0;
     for (const e of this.entries.values()) if (e.device.presence === 'online' && !e.device.revoked) online++;
-    this.onChange(total, this.entries.size, online);
+    this.onChange(this.view.length, this.entries.size, online);
   }
 
   private createRow(id: string): Row {
@@ -302,9 +277,7 @@ export class DeviceGrid {
       td.append(main, sub);
       return { main, sub };
     });
-    const row: Row = { tr, pick, cells, drawn: null, seenText: '' };
-    this.rows.set(id, row);
-    return row;
+    return { tr, pick, cells, drawn: null, seenText: '' };
   }
 
   private draw(row: Row, d: DeviceSummary): void {
@@ -334,36 +307,17 @@ export class DeviceGrid {
     }
   }
 
-  private focusActive(): void {
-    const id = this.view[this.active];
-    const row = id ? this.rows.get(id) : undefined;
-    row?.tr.focus({ preventScroll: true });
-  }
-
-  private onKey(e: KeyboardEvent): void {
-    const page = Math.max(1, Math.floor(this.scroller.clientHeight / ROW_HEIGHT) - 1);
-    const moves: Record<string, number> = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page, Home: -Infinity, End: Infinity };
+  /** Enter opens the focused device; Space picks it where the selection column is shown. */
+  private onKey(e: KeyboardEvent, id: string | null): boolean {
     if (e.key === 'Enter') {
-      const id = this.view[this.active];
       if (id) this.onOpen(id);
-      return e.preventDefault();
+      return true;
     }
     if (e.key === ' ' && this.selectable) {
-      const id = this.view[this.active];
       if (id) this.setPicked(id, !this.selected.has(id));
-      return e.preventDefault();
+      return true;
     }
-    const move = moves[e.key];
-    if (move === undefined || !this.view.length) return;
-    e.preventDefault();
-    this.active = Math.max(0, Math.min(this.view.length - 1, this.active + move));
-    this.activeId = this.view[this.active]!;
-    // Bring the row into view, then draw and focus it.
-    const top = this.active * ROW_HEIGHT;
-    if (top < this.scroller.scrollTop) this.scroller.scrollTop = top;
-    else if (top + ROW_HEIGHT > this.scroller.scrollTop + this.scroller.clientHeight) this.scroller.scrollTop = top + ROW_HEIGHT - this.scroller.clientHeight;
-    this.flush();
-    this.focusActive();
+    return false;
   }
 }
 

@@ -5,8 +5,8 @@ import { MembershipRuleSchema, type MembershipRule } from '../../src/shared/poli
 import { apiJson, el, row, visible } from '../shared/console-api.js';
 import { confirmAction } from '../shared/confirm.js';
 import { button, checkForm, setFieldError } from '../shared/forms.js';
-import { PRESENCE_TEXT, presenceOf } from './format.js';
-import { listedByHand, loadGroups, ruleText, updateGroup, type GroupView } from './groups-api.js';
+import { GroupMembers } from './group-members.js';
+import { loadGroups, ruleText, updateGroup, type GroupView } from './groups-api.js';
 
 /**
  * Device groups (docs/console.md "Groups"): create, rename, delete (asked first), membership
@@ -32,8 +32,10 @@ export class GroupsPage {
   private openName: string | null = null;
   private mayEdit = false;
   private tokenLabels = new Map<string, string>();
+  private readonly members: GroupMembers;
 
   constructor(private readonly deps: GroupsPageDeps) {
+    this.members = new GroupMembers($('group-members-scroll'), $<HTMLTableSectionElement>('group-member-rows'), (id) => void this.removeMember(id));
     $('group-create').addEventListener('submit', (e) => (e.preventDefault(), void this.create()));
     $('group-rename').addEventListener('submit', (e) => (e.preventDefault(), void this.rename()));
     $('group-delete').addEventListener('click', () => void this.remove());
@@ -91,7 +93,9 @@ export class GroupsPage {
     $('group-detail').hidden = !g;
     if (!g) return;
     $('group-detail-title').textContent = visible(`${g.displayName} (${g.name})`);
-    const byHand = g.members.filter((id) => listedByHand(g, id)).length;
+    // A Set, not listedByHand per member: a group of thousands would cost millions of comparisons.
+    const listed = new Set(g.devices);
+    const byHand = g.members.filter((id) => listed.has(id)).length;
     $('group-detail-summary').textContent =
       `${g.members.length} member${g.members.length === 1 ? '' : 's'}: ${byHand} listed by hand, ${g.members.length - byHand} by a rule or an enrollment token.${g.description ? ` ${g.description}` : ''}`;
     for (const id of ['group-new-name', 'group-new-display', 'group-new-description', 'group-rule-value']) setFieldError(id, '');
@@ -114,20 +118,9 @@ export class GroupsPage {
       }),
     );
     $('group-members-empty').hidden = g.members.length > 0;
-    const members = g.members
-      .map((id) => ({ id, device: this.deps.device(id) }))
-      .sort((a, b) => (a.device?.hostname ?? a.id).localeCompare(b.device?.hostname ?? b.id));
-    $('group-member-rows').replaceChildren(
-      ...members.map(({ id, device }) => {
-        const hand = listedByHand(g, id);
-        const link = el('a', device ? (device.status?.hostname ?? device.hostname) : id);
-        link.href = `#/device/${id}`;
-        const actions = el('span', '', 'row-buttons');
-        if (this.mayEdit && hand) actions.append(button(`Remove ${link.textContent} from the group`, () => void this.removeMember(id), 'secondary'));
-        const tr = row([link, device ? PRESENCE_TEXT[presenceOf(device)] : 'Not in the device list', hand ? 'Listed by hand' : 'By a rule or token', actions]);
-        tr.dataset.deviceId = id;
-        return tr;
-      }),
+    this.members.show(
+      g.members.map((id) => ({ id, device: this.deps.device(id), byHand: listed.has(id) })),
+      this.mayEdit,
     );
   }
 

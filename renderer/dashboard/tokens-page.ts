@@ -3,18 +3,25 @@ import { EnrollTokenCreatedSchema, EnrollTokenListResponseSchema, type EnrollTok
 import { CreateEnrollTokenRequestSchema } from '../../src/shared/api.js';
 import { apiJson, el, row, visible } from '../shared/console-api.js';
 import { confirmAction } from '../shared/confirm.js';
-import { button, checkbox, checkForm } from '../shared/forms.js';
+import { button, checkForm } from '../shared/forms.js';
 import { clock } from './format.js';
+import { groupChecks, tickedIn, type GroupChoice } from './group-checks.js';
 import { loadGroups } from './groups-api.js';
+import { TokenGroupsEditor } from './token-groups.js';
 
 /**
  * Enrollment tokens (admin): create one (shown once, with a copy button: the console keeps only
- * its hash), list them with their uses, revoke one (asked first).
+ * its hash), list them with their uses, change their default groups (token-groups.ts), revoke
+ * one (asked first).
  */
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const RevokedSchema = z.object({ revoked: z.boolean() });
 
 export class TokensPage {
+  /** The console's groups as last loaded (null: they could not be read). */
+  private groups: GroupChoice[] | null = null;
+  private readonly editor = new TokenGroupsEditor(() => this.load());
+
   constructor() {
     $('token-create').addEventListener('submit', (e) => (e.preventDefault(), void this.create()));
     $('token-copy').addEventListener('click', () => void this.copy());
@@ -23,7 +30,14 @@ export class TokensPage {
 
   async load(): Promise<void> {
     const [answer, groups] = await Promise.all([apiJson(EnrollTokenListResponseSchema, '/api/v1/enroll-tokens'), loadGroups()]);
-    this.drawGroupChoices(groups.ok ? groups.data.map((g) => ({ name: g.name, label: `${g.displayName} (${g.name})` })) : null);
+    this.groups = groups.ok ? groups.data.map((g) => ({ name: g.name, label: `${g.displayName} (${g.name})` })) : null;
+    // Boxes ticked in the create form stay ticked across a reload of the list.
+    groupChecks(
+      $('token-groups'),
+      this.groups,
+      new Set(tickedIn($('token-groups'))),
+      'The groups could not be loaded: the token can be created without default groups.',
+    );
     $('tokens-error').textContent = answer.ok ? '' : `Could not load the tokens: ${answer.message}`;
     if (!answer.ok) return;
     const tokens = [...answer.data.tokens].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -35,6 +49,10 @@ export class TokensPage {
 
   private tokenRow(t: EnrollTokenView): HTMLTableRowElement {
     const actions = el('span', '', 'row-buttons');
+    // Every token, used up or not: devices enrolled with it are in its default groups for good.
+    const edit = button('Groups…', () => this.editor.open(t, this.groups, edit), 'secondary token-groups');
+    edit.setAttribute('aria-label', visible(`Change the default groups of ${t.label}`));
+    actions.append(edit);
     if (state(t) === 'Usable') actions.append(button('Revoke…', () => void this.revoke(t), 'danger'));
     const tr = row([
       t.label,
@@ -57,7 +75,7 @@ export class TokensPage {
         label: $<HTMLInputElement>('token-label').value.trim(),
         expiresInHours: Number($<HTMLInputElement>('token-hours').value),
         maxUses: uses ? Number(uses) : null,
-        groups: [...$('token-groups').querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value),
+        groups: tickedIn($('token-groups')),
       },
       { label: 'token-label', expiresInHours: 'token-hours', maxUses: 'token-uses', groups: 'token-groups' },
     );
@@ -70,18 +88,6 @@ export class TokensPage {
     $<HTMLFormElement>('token-create').reset();
     $('token-copy').focus();
     await this.load();
-  }
-
-  /** One box per console group (null: the groups could not be read, so none is offered). */
-  private drawGroupChoices(groups: { name: string; label: string }[] | null): void {
-    const ticked = new Set([...$('token-groups').querySelectorAll<HTMLInputElement>('input:checked')].map((box) => box.value));
-    $('token-groups').replaceChildren(
-      ...(groups === null
-        ? [el('p', 'The groups could not be loaded: the token can be created without default groups.', 'empty')]
-        : groups.length === 0
-          ? [el('p', 'No group yet: create groups on the Groups page to give tokens default groups.', 'empty')]
-          : groups.map((g) => checkbox(g.name, g.label, { checked: ticked.has(g.name) }))),
-    );
   }
 
   private async copy(): Promise<void> {

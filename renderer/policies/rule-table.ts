@@ -1,13 +1,14 @@
 import type { RuleRecord } from '../../src/shared/policies/model.js';
 import { visible } from '../shared/console-api.js';
 import { button } from '../shared/forms.js';
+import { VirtualRows, type DrawnRow } from '../shared/virtual-rows.js';
 import { ruleCells, type RuleCells } from './rule-words.js';
 
 /**
  * A policy's rules as a table that stays fast at the policy limit (200,000 rules): only the rows
- * in view exist in the DOM, between two spacer rows that stand for the rest; rows are keyed by
- * rule key and reused while they stay in view, so a focused button survives scrolling. Search
- * and sort work on a plain array of precomputed texts. All text goes in through textContent.
+ * in view exist in the DOM (shared/virtual-rows.ts); rows are keyed by rule key and reused while
+ * they stay in view, so a focused button survives scrolling. Search and sort work on a plain
+ * array of precomputed texts. All text goes in through textContent.
  */
 
 /** Must match `.rules tbody tr.row` height in style.css. */
@@ -27,13 +28,10 @@ interface Entry extends ListedRule {
 export class RuleTable {
   private entries: Entry[] = [];
   private view: Entry[] = [];
-  private rows = new Map<string, HTMLTableRowElement>();
+  private readonly rows: VirtualRows<DrawnRow>;
   private query = '';
   private sortKey: RuleSortKey | null = null;
   private sortAsc = true;
-  private frame = 0;
-  private readonly top: HTMLTableRowElement;
-  private readonly bottom: HTMLTableRowElement;
   private editable = false;
   onEdit: (rule: ListedRule) => void = () => undefined;
   onRemove: (rule: ListedRule) => void = () => undefined;
@@ -44,11 +42,10 @@ export class RuleTable {
     private readonly body: HTMLTableSectionElement,
     private readonly head: HTMLTableRowElement,
   ) {
-    this.top = this.spacer();
-    this.bottom = this.spacer();
-    this.body.replaceChildren(this.top, this.bottom);
-    this.scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
-    window.addEventListener('resize', () => this.schedule());
+    this.rows = new VirtualRows(
+      { scroller, body, rowHeight: RULE_ROW_HEIGHT, overscan: OVERSCAN, columns: 7, headerRows: 1 },
+      { count: () => this.view.length, key: (i) => this.view[i]!.key, create: (i) => ({ tr: this.rowFor(this.view[i]!) }) },
+    );
     for (const th of this.head.querySelectorAll<HTMLTableCellElement>('th[data-sort]')) {
       th.querySelector('button')!.addEventListener('click', () => this.sortBy(th.dataset.sort as RuleSortKey));
     }
@@ -56,8 +53,7 @@ export class RuleTable {
 
   allowEditing(editable: boolean): void {
     this.editable = editable;
-    this.dropRows();
-    this.schedule();
+    this.rows.dropRows();
   }
 
   reset(rules: readonly ListedRule[]): void {
@@ -65,7 +61,7 @@ export class RuleTable {
       const cells = ruleCells(r.record);
       return { ...r, cells, haystack: Object.values(cells).join('\u0000').toLowerCase() };
     });
-    this.dropRows();
+    this.rows.dropRows();
     this.refilter();
   }
 
@@ -86,13 +82,7 @@ export class RuleTable {
 
   /** Rows in the DOM now (the test checks the table stays small). */
   renderedRows(): number {
-    return this.rows.size;
-  }
-
-  /** Rows are drawn again from the entries (new data, or buttons shown or not). */
-  private dropRows(): void {
-    for (const tr of this.rows.values()) tr.remove();
-    this.rows.clear();
+    return [...this.rows.drawn()].length;
   }
 
   private refilter(): void {
@@ -105,43 +95,7 @@ export class RuleTable {
     }
     this.scroller.scrollTop = 0;
     this.onChange(this.view.length, this.entries.length);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.draw();
-    });
-  }
-
-  private draw(): void {
-    const total = this.view.length;
-    const height = this.scroller.clientHeight || 600;
-    const first = Math.max(0, Math.floor(this.scroller.scrollTop / RULE_ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(total, Math.ceil((this.scroller.scrollTop + height) / RULE_ROW_HEIGHT) + OVERSCAN);
-    const next = new Map<string, HTMLTableRowElement>();
-    const wanted: HTMLTableRowElement[] = [];
-    for (let i = first; i < last; i++) {
-      const entry = this.view[i]!;
-      const tr = this.rows.get(entry.key) ?? this.rowFor(entry);
-      next.set(entry.key, tr);
-      wanted.push(tr);
-    }
-    this.rows = next;
-    this.setSpacer(this.top, first * RULE_ROW_HEIGHT);
-    this.setSpacer(this.bottom, (total - last) * RULE_ROW_HEIGHT);
-    // Move only what changed, so a focused button in a kept row keeps the focus.
-    const current = [...this.body.children].slice(1, -1);
-    if (current.length !== wanted.length || current.some((c, i) => c !== wanted[i])) {
-      for (const c of current) if (!next.has((c as HTMLElement).dataset.key!)) c.remove();
-      let before: Element = this.top;
-      for (const tr of wanted) {
-        if (before.nextElementSibling !== tr) before.after(tr);
-        before = tr;
-      }
-    }
+    this.rows.schedule();
   }
 
   private rowFor(entry: Entry): HTMLTableRowElement {
@@ -175,18 +129,5 @@ export class RuleTable {
       td.append(box);
     }
     return tr;
-  }
-
-  private spacer(): HTMLTableRowElement {
-    const tr = document.createElement('tr');
-    tr.className = 'spacer';
-    tr.setAttribute('aria-hidden', 'true');
-    tr.insertCell().colSpan = 7;
-    return tr;
-  }
-
-  private setSpacer(tr: HTMLTableRowElement, px: number): void {
-    tr.hidden = px === 0;
-    (tr.firstElementChild as HTMLElement).style.height = `${px}px`;
   }
 }

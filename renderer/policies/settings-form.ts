@@ -19,149 +19,75 @@ type Field =
   | { kind: 'group'; key: string; label: string; fields: readonly Field[]; toggle?: string }
   | { kind: 'list'; key: string; label: string; item: readonly Field[] | 'text'; add: string };
 
+// Descriptions are written with these, so each field is one line and the shape of a kind of
+// field (a list's rows and add button, a select's options) is spelled out once.
+const num = (key: string, label: string, min: number, max: number): Field => ({ kind: 'number', key, label, min, max });
+const plain = (kind: 'check' | 'text' | 'time' | 'days', key: string, label: string): Field => ({ kind, key, label });
+const choice = (key: string, label: string, ...options: (readonly [string, string])[]): Field => ({ kind: 'select', key, label, options });
+/** A list of values (`'text'`: one text box each) or of records (one row of `item`'s fields each). */
+const listOf = (key: string, label: string, add: string, item: readonly Field[] | 'text'): Field => ({ kind: 'list', key, label, item, add });
+/** Fields under a heading; with `toggle`, a checkbox says whether the group is set at all. */
+const group = (key: string, label: string, fields: readonly Field[], toggle?: string): Field & { kind: 'group' } => ({
+  kind: 'group',
+  key,
+  label,
+  fields,
+  ...(toggle === undefined ? {} : { toggle }),
+});
+
 const DAY_NAMES: Record<string, string> = { sun: 'Sun', mon: 'Mon', tue: 'Tue', wed: 'Wed', thu: 'Thu', fri: 'Fri', sat: 'Sat' };
 const SCHOOL_DAYS = ['mon', 'tue', 'wed', 'thu', 'fri'];
-const LOGOFF: readonly Field[] = [
-  { kind: 'time', key: 'time', label: 'Log off at' },
-  { kind: 'days', key: 'days', label: 'On' },
-];
+const LOGOFF: readonly Field[] = [plain('time', 'time', 'Log off at'), plain('days', 'days', 'On')];
 const SECTIONS: readonly (Field & { kind: 'group' })[] = [
-  {
-    kind: 'group',
-    key: 'session',
-    label: 'Sessions',
-    fields: [
-      { kind: 'number', key: 'lockAfterIdleSeconds', label: 'Lock after idle (seconds, 0 = never; default 300)', min: 0, max: 86_400 },
-      { kind: 'number', key: 'logoffAfterIdleSeconds', label: 'Log off after idle (seconds, 0 = never; default 0)', min: 0, max: 86_400 },
-      { kind: 'number', key: 'logoffAfterLockedSeconds', label: 'Log off after locked (seconds, 0 = never; default 1800)', min: 0, max: 86_400 },
-      { kind: 'number', key: 'warningSeconds', label: 'Warning before any logoff (seconds; default 60)', min: 5, max: 900 },
-      {
-        kind: 'group',
-        key: 'scheduledLogoff',
-        label: 'Timetabled logoff',
-        fields: [
-          { kind: 'list', key: 'school', label: 'School-owned devices', item: LOGOFF, add: 'Add a school-device logoff' },
-          { kind: 'list', key: 'byod', label: 'BYOD devices', item: LOGOFF, add: 'Add a BYOD logoff' },
-        ],
-      },
-      {
-        kind: 'group',
-        key: 'postpone',
-        label: 'Postponing a logoff',
-        fields: [
-          { kind: 'check', key: 'allowed', label: 'The pupil may postpone a logoff' },
-          { kind: 'number', key: 'maxTimes', label: 'Times (default 1)', min: 1, max: 10 },
-          { kind: 'number', key: 'seconds', label: 'By (seconds; default 600)', min: 30, max: 3600 },
-        ],
-      },
-    ],
-  },
-  {
-    kind: 'group',
-    key: 'usb',
-    label: 'USB drives',
-    fields: [
-      {
-        kind: 'select',
-        key: 'verification',
-        label: 'Checking a drive’s flag',
-        options: [
-          ['fast', 'Fast: sizes and times, re-hash what changed'],
-          ['strict', 'Strict: re-hash every file'],
-        ],
-      },
-      {
-        kind: 'select',
-        key: 'response',
-        label: 'A drive whose flag does not verify',
-        options: [
-          ['block', 'Block it'],
-          ['read-only', 'Read-only'],
-          ['allow-and-audit', 'Allow and audit'],
-        ],
-      },
-      { kind: 'number', key: 'maxFlagAgeDays', label: 'Oldest flag accepted (days, empty: as the station gave)', min: 1, max: 365 },
-      {
-        kind: 'list',
-        key: 'allowSerials',
-        label: 'School drives allowed without a flag',
-        item: [
-          { kind: 'text', key: 'serial', label: 'USB serial' },
-          { kind: 'text', key: 'note', label: 'Note (optional)' },
-        ],
-        add: 'Add a drive',
-      },
-      {
-        kind: 'list',
-        key: 'treatAsRemovable',
-        label: 'Mounts treated as removable',
-        item: [
-          { kind: 'text', key: 'mountPoint', label: 'Mount point pattern' },
-          { kind: 'text', key: 'source', label: 'Device pattern' },
-          { kind: 'text', key: 'note', label: 'Note (optional)' },
-        ],
-        add: 'Add a mount',
-      },
-    ],
-  },
-  {
-    kind: 'group',
-    key: 'activity',
-    label: 'Activity and BYOD school hours',
-    fields: [
-      {
-        kind: 'select',
-        key: 'mode',
-        label: 'What is collected',
-        options: [
-          ['off', 'Nothing'],
-          ['app-only', 'Applications only'],
-          ['full', 'Applications and window titles'],
-        ],
-      },
-      { kind: 'number', key: 'idleAfterSeconds', label: 'Idle after (seconds; default 180)', min: 10, max: 3600 },
-      { kind: 'number', key: 'batchSeconds', label: 'Send every (seconds; default 60)', min: 1, max: 3600 },
-      { kind: 'list', key: 'redactTitles', label: 'Hide parts of titles matching', item: 'text', add: 'Add a pattern' },
-      {
-        kind: 'group',
-        key: 'byod',
-        label: 'BYOD devices',
-        toggle: 'BYOD devices collect inside school hours on the school network (otherwise they collect nothing)',
-        fields: [
-          {
-            kind: 'list',
-            key: 'schoolHours',
-            label: 'School hours',
-            item: [
-              { kind: 'days', key: 'days', label: 'Days' },
-              { kind: 'time', key: 'start', label: 'From' },
-              { kind: 'time', key: 'end', label: 'Until' },
-            ],
-            add: 'Add school hours',
-          },
-          {
-            kind: 'group',
-            key: 'schoolNetwork',
-            label: 'School network',
-            toggle: 'Only on the school network',
-            fields: [
-              { kind: 'list', key: 'cidrs', label: 'Address ranges (like 10.20.0.0/16)', item: 'text', add: 'Add a range' },
-              {
-                kind: 'group',
-                key: 'probe',
-                label: 'Reachable host',
-                toggle: 'A host must answer',
-                fields: [
-                  { kind: 'text', key: 'host', label: 'Host' },
-                  { kind: 'number', key: 'port', label: 'Port', min: 1, max: 65_535 },
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  },
+  group('session', 'Sessions', [
+    num('lockAfterIdleSeconds', 'Lock after idle (seconds, 0 = never; default 300)', 0, 86_400),
+    num('logoffAfterIdleSeconds', 'Log off after idle (seconds, 0 = never; default 0)', 0, 86_400),
+    num('logoffAfterLockedSeconds', 'Log off after locked (seconds, 0 = never; default 1800)', 0, 86_400),
+    num('warningSeconds', 'Warning before any logoff (seconds; default 60)', 5, 900),
+    group('scheduledLogoff', 'Timetabled logoff', [
+      listOf('school', 'School-owned devices', 'Add a school-device logoff', LOGOFF),
+      listOf('byod', 'BYOD devices', 'Add a BYOD logoff', LOGOFF),
+    ]),
+    group('postpone', 'Postponing a logoff', [
+      plain('check', 'allowed', 'The pupil may postpone a logoff'),
+      num('maxTimes', 'Times (default 1)', 1, 10),
+      num('seconds', 'By (seconds; default 600)', 30, 3600),
+    ]),
+  ]),
+  group('usb', 'USB drives', [
+    choice('verification', 'Checking a drive’s flag', ['fast', 'Fast: sizes and times, re-hash what changed'], ['strict', 'Strict: re-hash every file']),
+    choice('response', 'A drive whose flag does not verify', ['block', 'Block it'], ['read-only', 'Read-only'], ['allow-and-audit', 'Allow and audit']),
+    num('maxFlagAgeDays', 'Oldest flag accepted (days, empty: as the station gave)', 1, 365),
+    listOf('allowSerials', 'School drives allowed without a flag', 'Add a drive', [plain('text', 'serial', 'USB serial'), plain('text', 'note', 'Note (optional)')]),
+    listOf('treatAsRemovable', 'Mounts treated as removable', 'Add a mount', [
+      plain('text', 'mountPoint', 'Mount point pattern'),
+      plain('text', 'source', 'Device pattern'),
+      plain('text', 'note', 'Note (optional)'),
+    ]),
+  ]),
+  group('activity', 'Activity and BYOD school hours', [
+    choice('mode', 'What is collected', ['off', 'Nothing'], ['app-only', 'Applications only'], ['full', 'Applications and window titles']),
+    num('idleAfterSeconds', 'Idle after (seconds; default 180)', 10, 3600),
+    num('batchSeconds', 'Send every (seconds; default 60)', 1, 3600),
+    listOf('redactTitles', 'Hide parts of titles matching', 'Add a pattern', 'text'),
+    group(
+      'byod',
+      'BYOD devices',
+      [
+        listOf('schoolHours', 'School hours', 'Add school hours', [plain('days', 'days', 'Days'), plain('time', 'start', 'From'), plain('time', 'end', 'Until')]),
+        group(
+          'schoolNetwork',
+          'School network',
+          [
+            listOf('cidrs', 'Address ranges (like 10.20.0.0/16)', 'Add a range', 'text'),
+            group('probe', 'Reachable host', [plain('text', 'host', 'Host'), num('port', 'Port', 1, 65_535)], 'A host must answer'),
+          ],
+          'Only on the school network',
+        ),
+      ],
+      'BYOD devices collect inside school hours on the school network (otherwise they collect nothing)',
+    ),
+  ]),
 ];
 type SectionKey = 'session' | 'usb' | 'activity';
 
