@@ -60,15 +60,27 @@ function push<T>(set: CanonicalSet<T>, item: T, text: string, hash: number): voi
  * signature) finds it in the memo instead of looking up every item again.
  */
 function withListText<T>(set: CanonicalSet<T>, memo?: CanonicalMemo): CanonicalSet<T> {
-  memo?.set(set.items, `[${set.texts.join(',')}]`);
+  if (memo) {
+    memo.set(set.items, `[${set.texts.join(',')}]`);
+    madeSets.set(set.items, set);
+  }
   return set;
 }
+
+/**
+ * Sets made here with a memo (whose callers never mutate the lists: the console's merged rules),
+ * by their items: asked whether such a list is a canonical set (the delta from one published
+ * set to the next), the answer needs no hashing of 100,000 texts again.
+ */
+const madeSets = new WeakMap<readonly unknown[], CanonicalSet<unknown>>();
 
 /**
  * The list as a canonical set when it already is one (in canonical order, no duplicates: a list a
  * console signed), without sorting; null otherwise. One pass over the texts.
  */
 export function canonicalSetAsIs<T>(items: readonly T[], memo?: CanonicalMemo): CanonicalSet<T> | null {
+  const made = memo && (madeSets.get(items) as CanonicalSet<T> | undefined);
+  if (made) return made;
   const set: CanonicalSet<T> = { items: [...items], texts: items.map((item) => canonicalJson(item, memo)), hashes: [] };
   set.hashes = set.texts.map(fnv1a32);
   for (let k = 1; k < set.texts.length; k++) if (compareKeys(set.hashes[k - 1]!, set.texts[k - 1]!, set.hashes[k]!, set.texts[k]!) >= 0) return null;

@@ -43,6 +43,11 @@ describe('canonical order', () => {
         const isCanonical =
           texts.every((t, i) => i === 0 || sorted.texts.indexOf(texts[i - 1]!) < sorted.texts.indexOf(t)) && new Set(texts).size === texts.length;
         expect(canonicalSetAsIs(list) !== null).toBe(isCanonical);
+        // A set made with a memo is known by its list: the answer is what was made, no texts hashed again.
+        const memo: CanonicalMemo = new WeakMap();
+        const made = canonicalSet(list, memo);
+        expect(canonicalSetAsIs(made.items, memo)).toBe(made);
+        expect(canonicalSetAsIs([...made.items], memo)).toEqual(made);
       }),
     );
   });
