@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { z } from 'zod';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../shared/policy.js';
 import {
@@ -592,6 +593,9 @@ export class PolicyPlane implements PolicyPlaneView {
         return editError(error);
       }
       if (!change) return { changedKeys: [], notified: 0, version: null };
+      // Building a change to 100,000 rules (a file converted, compared with what is held) and
+      // merging it are each most of a second: the console reads its sockets in between.
+      await yieldToEvents();
       if (who.reason) for (const entry of change.audit) entry.detail = { ...entry.detail, reason: who.reason };
       const next = applyChange(state, change);
       const model = modelOf(next);
