@@ -8,7 +8,7 @@ import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { createLogger } from '../../src/shared/node/log.js';
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
-import { deviceRecord } from '../../bench/device-record.js';
+import { enrollTestDevices } from '../helpers/console-store.js';
 import { tempDirsPerTest, waitUntil } from '../helpers/processes.js';
 
 /** Policy acks from a whole rollout: the dashboards see each at once, the store takes them in batches. */
@@ -17,23 +17,12 @@ const log = createLogger('acks-test', 'error');
 
 async function consoleWith(devices: number) {
   const store = openSqliteStore(tempPath('console.db'));
-  await store.createEnrollToken({
-    id: 'tok',
-    tokenHash: 'h',
-    label: 't',
-    createdBy: 'admin',
-    createdAt: '',
-    expiresAt: '2099-01-01T00:00:00Z',
-    maxUses: null,
-    uses: 0,
-    revoked: false,
-  });
-  const ids: string[] = [];
-  for (let i = 0; i < devices; i++) {
-    const d = deviceRecord();
-    await store.enrollDevice(d, 'tok');
-    ids.push(d.id);
-  }
+  const ids = (
+    await enrollTestDevices(
+      store,
+      Array.from({ length: devices }, (_, i) => `lab-${i}`),
+    )
+  ).map((d) => d.id);
   const published: DeviceSummary[] = [];
   // The feed's dashboards are not what is tested: what was published to them is recorded.
   const feed = { publishDevice: (summary: DeviceSummary) => void published.push(summary) } as unknown as FeedHub;

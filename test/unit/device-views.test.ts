@@ -3,31 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { BlockSummary } from '../../src/console/block-summary.js';
 import { LiveState } from '../../src/console/live-state.js';
 import { StatusHistory } from '../../src/console/status-history.js';
-import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import { activitySpans } from '../../src/console/activity-spans.js';
 import type { DeviceStatus } from '../../src/shared/status.js';
-import { deviceRecord } from '../../bench/device-record.js';
+import { storeWithDevice as storeWithTestDevice } from '../helpers/console-store.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The console's per-device dashboard state: presence, status history, stored spans, blocks. */
 const tempPath = tempDirsPerTest();
 
 async function storeWithDevice() {
-  const store = openSqliteStore(tempPath('console.db'));
-  await store.createEnrollToken({
-    id: 'tok',
-    tokenHash: 'h',
-    label: 't',
-    createdBy: 'admin',
-    createdAt: '',
-    expiresAt: '2099-01-01T00:00:00Z',
-    maxUses: null,
-    uses: 0,
-    revoked: false,
-  });
-  const d = deviceRecord();
-  await store.enrollDevice(d, 'tok');
-  return { store, id: d.id };
+  const { store, device } = await storeWithTestDevice(tempPath('console.db'));
+  return { store, id: device.id };
 }
 
 const status = (user: string | null, uptimeSeconds = 10): DeviceStatus => ({
