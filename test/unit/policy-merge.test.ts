@@ -11,6 +11,7 @@ import {
   groupSetKey,
   groupsThatMatter,
   mergeEffectivePolicy,
+  sortPolicyRules,
   UnknownPolicyError,
   type MergeInput,
 } from '../../src/shared/policies/merge.js';
@@ -339,6 +340,12 @@ describe('effective policy properties (fast-check)', () => {
         // Another device's groups over the same (cached) policies.
         const others = { ...input, groups: shuffled(input.groups, seed).slice(0, Math.max(0, input.groups.length - 1)) };
         expect(mergeEffectivePolicy({ ...others, memo })).toEqual(mergeEffectivePolicy(others));
+        // The policies' rules sorted ahead of the merge (the console yields in between), on fresh
+        // rule lists so nothing sorted above is reused: the same effective policy.
+        const fresh = new Map([...input.policies].map(([name, c]): [string, PolicyContent] => [name, { ...c, rules: [...c.rules] }]));
+        const early = new WeakMap<object, string>();
+        for (const c of fresh.values()) sortPolicyRules(c, now, early);
+        expect(mergeEffectivePolicy({ ...input, policies: fresh, memo: early })).toEqual(plain);
       }),
       { numRuns: 300 },
     );

@@ -8,7 +8,7 @@ import type { Signature } from '../../shared/signed.js';
 import type { BundleStations } from '../../shared/usb-policy.js';
 import type { BundleEncoding, PolicyAvailableMessage } from '../../shared/policies/delivery.js';
 import { makeDelta } from '../../shared/policies/delta.js';
-import { mergeEffectivePolicy, type PolicyTitle } from '../../shared/policies/merge.js';
+import { mergeEffectivePolicy, sortPolicyRules, type PolicyTitle } from '../../shared/policies/merge.js';
 import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.js';
 
 /**
@@ -92,6 +92,7 @@ export class PolicyPublisher {
     const now = this.deps.now();
     const problems: string[] = [];
     const changed: PublicationPlan['changed'] = [];
+    for (const content of model.policies.values()) if (sortPolicyRules(content, now, this.memo)) await yieldToEvents();
     for (const [key, groups] of groupSets) {
       const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
       problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
