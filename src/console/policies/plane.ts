@@ -389,11 +389,13 @@ export class PolicyPlane implements PolicyPlaneView {
     let notes: string[] = [];
     let diff: PolicyDiff = { rules: { added: [], removed: [], changed: [] }, settings: [] };
     let target = '';
-    const result = await this.change(who, (state) => {
+    const result = await this.change(who, async (state) => {
       target = name ?? state.assignments?.baseline ?? BASELINE_POLICY;
       const at = this.now().toISOString();
       const converted = contentFromDocument(document, { author: who.actor, at, origin: 'file' });
       notes = converted.notes;
+      // Converting a 100,000-rule file and comparing it with what is held are each a good part of a second.
+      await yieldToEvents();
       const current = state.policies.get(target);
       const plan = planPush(current?.content ?? { settings: {}, rules: [] }, converted.content, mode);
       if (!plan.ok) {
