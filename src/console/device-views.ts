@@ -48,7 +48,8 @@ export class DeviceViews {
   }
 
   /** The summary of a device from a record just read from the store. */
-  async summary(record: DeviceRecord): Promise<DeviceSummary> {
+  async summary(stored: DeviceRecord): Promise<DeviceSummary> {
+    const record = this.withApplied(stored);
     const online = this.isOnline(record.id);
     const summary = toDeviceSummary({ ...record, online }, this.live.of(record.id, online));
     summary.aup = await this.aupStatus(record);
@@ -58,12 +59,21 @@ export class DeviceViews {
     return summary;
   }
 
+  /**
+   * A version acked but not yet written (device-sync.ts batches them) is what the device holds: a
+   * page that loads the list just after the feed said "current" must not say "behind", nor a
+   * record cached now keep the old version once the batch is written.
+   */
+  private withApplied(record: DeviceRecord): DeviceRecord {
+    const applied = this.appliedNotStored.get(record.id);
+    return applied === undefined ? record : { ...record, policyVersion: applied };
+  }
+
   /** Re-reads a device and publishes it to the dashboards. */
   async refresh(deviceId: string): Promise<void> {
     const stored = await this.store.getDevice(deviceId);
     if (!stored) return;
-    const applied = this.appliedNotStored.get(deviceId);
-    const record = applied === undefined ? stored : { ...stored, policyVersion: applied };
+    const record = this.withApplied(stored);
     if (this.isOnline(deviceId)) this.records.set(deviceId, record);
     else this.records.delete(deviceId);
     this.feed.publishDevice(await this.summary(record));

@@ -48,7 +48,7 @@ async function consoleWith(devices: number) {
   store.setPolicyVersions = (versions) => (statements++, write(versions));
   const ack = (deviceId: string, version: number) =>
     router.dispatch({ deviceId, receivedAt: new Date().toISOString(), reply: () => true }, { v: PROTOCOL_VERSION, type: 'policy.ack', version } as never);
-  return { store, ids, published, sync, router, ack, statements: () => statements };
+  return { store, ids, published, sync, router, views, ack, statements: () => statements };
 }
 
 describe('policy acks', () => {
@@ -59,6 +59,23 @@ describe('policy acks', () => {
     expect(published.filter((s) => s.policyVersion === 5).length).toBe(1200);
     await waitUntil(async () => (await store.listDevices()).every((d) => d.policyVersion === 5), 5000);
     expect(statements()).toBeLessThanOrEqual(4);
+    await sync.close();
+    await store.close();
+  });
+
+  it('the device list read from the store before the batch is written, and live updates after it, show the acked version', async () => {
+    const { store, ids, published, sync, router, views, ack } = await consoleWith(1);
+    const id = ids[0]!;
+    await router.connected(id, new Date().toISOString());
+    await ack(id, 9);
+    // What GET /api/v1/devices builds from the store meanwhile: the dashboard must not say "behind".
+    const stored = (await store.getDevice(id))!;
+    expect(stored.policyVersion).not.toBe(9);
+    expect((await views.summary(stored)).policyVersion).toBe(9);
+    await waitUntil(async () => (await store.getDevice(id))?.policyVersion === 9, 5000);
+    // A live frame after the batch was written republishes from the cached record.
+    await views.power(id, 'awake', new Date().toISOString());
+    expect(published.at(-1)?.policyVersion).toBe(9);
     await sync.close();
     await store.close();
   });
