@@ -3,7 +3,7 @@ import { canonicalJson, smallPartsMemo, type CanonicalMemo } from '../canonical-
 import { keyId as keyIdOf, sha256Hex } from './crypto.js';
 import { PolicyBundleSchema, type PolicyBundle, type PolicyBundlePayload } from '../policy.js';
 import { joinBytes, joinBytesTransient } from './bytes.js';
-import { signPayload, signingPrefix, verifySigningInput } from './signing.js';
+import { signingInput, signingPrefix, signPayload, verifySigningInput } from './signing.js';
 import { summariseZodError } from '../zod-errors.js';
 import type { AppException, AppRule } from '../app-rules.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
@@ -94,9 +94,7 @@ function checkParsed(bundle: PolicyBundle, opts: TrustOptions, text?: PayloadLis
   // One serialisation serves the signature check and the digest (100,000 rules take a while),
   // built with the signing prefix in front: one copy of the whole text.
   const prefix = signingPrefix('policy');
-  const input = lists
-    ? payloadBytes(bundle.payload, lists, prefix, joinBytesTransient)
-    : Buffer.from(prefix.toString('utf8') + canonicalJson(bundle.payload, ruleTexts), 'utf8');
+  const input = lists ? payloadBytes(bundle.payload, lists, prefix, joinBytesTransient) : signingInput('policy', bundle.payload, ruleTexts);
   const signed = input.subarray(prefix.length);
   if (!verifySigningInput(input, bundle.signature, opts.trustedKey)) {
     const unknown = bundle.signature.keyId !== keyIdOf(opts.trustedKey);

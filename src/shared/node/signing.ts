@@ -1,11 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { canonicalJson } from '../canonical-json.js';
+import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
 import { joinBytes } from './bytes.js';
 import { keyId, signBytes, verifyBytes } from './crypto.js';
 import type { Signature, SigningPurpose } from '../signed.js';
 
-export function signingInput(purpose: SigningPurpose, payload: unknown): Buffer {
-  return canonicalSigningInput(purpose, canonicalJson(payload));
+/** `memo`: canonical texts of parts already serialised (a large policy's rules). */
+export function signingInput(purpose: SigningPurpose, payload: unknown, memo?: CanonicalMemo): Buffer {
+  return canonicalSigningInput(purpose, canonicalJson(payload, memo));
 }
 
 const signingLine = (purpose: SigningPurpose) => `vigil:${purpose}:v1\n`;
@@ -43,10 +44,5 @@ export function signPayload(purpose: SigningPurpose, payload: unknown, privateKe
 }
 
 export function verifyPayload(purpose: SigningPurpose, payload: unknown, signature: Signature, publicKey: string): boolean {
-  return verifyCanonicalText(purpose, canonicalJson(payload), signature, publicKey);
-}
-
-/** Verifies over a canonical text the caller already has (a large policy is serialised once), as text or UTF-8. */
-export function verifyCanonicalText(purpose: SigningPurpose, canonicalText: string | Uint8Array, signature: Signature, publicKey: string): boolean {
-  return verifySigningInput(canonicalSigningInput(purpose, canonicalText), signature, publicKey);
+  return verifySigningInput(signingInput(purpose, payload), signature, publicKey);
 }

@@ -203,13 +203,17 @@ function exceptionOf(record: RuleRecord, rule: AppRule): AppException {
 const sortedParts = new WeakMap<readonly RuleRecord[], { regular: CanonicalSet<AppRule>; exceptions: CanonicalSet<AppException> }>();
 
 function sortedPart(part: Part, memo?: CanonicalMemo): { regular: CanonicalSet<AppRule>; exceptions: CanonicalSet<AppException> } {
-  if (!part.whole || !memo) return { regular: canonicalSet(part.regular, memo), exceptions: canonicalSet(part.exceptions, memo) };
+  if (!part.whole || !memo) return sortRules(part.regular, part.exceptions, memo);
   let sorted = sortedParts.get(part.records);
   if (!sorted) {
-    sorted = { regular: canonicalSet(part.regular, memo), exceptions: canonicalSet(part.exceptions, memo) };
+    sorted = sortRules(part.regular, part.exceptions, memo);
     sortedParts.set(part.records, sorted);
   }
   return sorted;
+}
+
+function sortRules(regular: readonly AppRule[], exceptions: readonly AppException[], memo?: CanonicalMemo) {
+  return { regular: canonicalSet(regular, memo), exceptions: canonicalSet(exceptions, memo) };
 }
 
 /**
@@ -224,7 +228,7 @@ export function sortPolicyRules(content: PolicyContent, now: Date, memo: Canonic
   if (content.rules.some((r) => r.rule.groups || (r.expiresAt && Date.parse(r.expiresAt) <= at))) return false;
   const regular = content.rules.filter((r) => !r.exception).map((r) => r.rule);
   const exceptions = content.rules.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule));
-  sortedParts.set(content.rules, { regular: canonicalSet(regular, memo), exceptions: canonicalSet(exceptions, memo) });
+  sortedParts.set(content.rules, sortRules(regular, exceptions, memo));
   return true;
 }
 
