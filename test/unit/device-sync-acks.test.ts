@@ -80,6 +80,26 @@ describe('policy acks', () => {
     await store.close();
   });
 
+  it('a hello after an ack not yet written is what the store and the dashboards keep', async () => {
+    const { store, ids, sync, router, views } = await consoleWith(1);
+    const id = ids[0]!;
+    const ctx = { deviceId: id, receivedAt: new Date().toISOString(), reply: () => true };
+    await router.dispatch(ctx, { v: PROTOCOL_VERSION, type: 'policy.ack', version: 9 } as never);
+    await router.dispatch(ctx, {
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      agentVersion: 't',
+      policyVersion: 4,
+      policyDigest: null,
+      mode: 'service',
+      capabilities: [],
+    } as never);
+    expect((await views.summary((await store.getDevice(id))!)).policyVersion).toBe(4);
+    await sync.close();
+    expect((await store.getDevice(id))?.policyVersion).toBe(4);
+    await store.close();
+  });
+
   it('a device read again before its ack is written shows the acked version, and close writes what waits', async () => {
     const { store, ids, published, sync, router, ack } = await consoleWith(1);
     const id = ids[0]!;

@@ -95,9 +95,12 @@ export class DeviceSync {
       await this.policy.reissueForConflict();
     }
     if (message.policyVersion !== null) {
-      // What the hello says is newer than an ack still waiting to be written.
+      // What the hello says is newer than an ack still waiting to be written: the ack is dropped,
+      // and with it what the dashboards were shown until it was written.
+      const waiting = this.policyAcks.get(deviceId);
       this.policyAcks.delete(deviceId);
       await this.store.setPolicyVersions([[deviceId, message.policyVersion]]);
+      if (waiting !== undefined) this.views.policyVersionsStored([[deviceId, waiting]]);
       const current = this.policy.currentVersion();
       const known = current ?? 0;
       // A device cannot prove the version it claims, so a claim far beyond anything plausible
