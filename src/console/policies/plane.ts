@@ -606,10 +606,12 @@ export class PolicyPlane implements PolicyPlaneView {
       // Throws PolicyLimitError naming the limit before anything is stored.
       const plan = model ? await this.deps.distribution.prepare(model, after.sets) : null;
       await this.deps.store.applyPolicyChange(change);
-      this.placement = null;
+      const moved = [...after.byDevice].filter(([device, key]) => before.get(device) !== key).map(([device]) => device);
+      // What was stored is what `next` says: every device's set is known without reading the
+      // fleet again, and the notices that follow (thousands) ask for it at once.
+      this.placement = Promise.resolve({ ...after, state: next });
       const result: ChangeResult = plan ? await this.commitPlan(next, plan, after.sets.keys()) : { changedKeys: [], notified: 0, version: null };
       if (change.revisions?.length === 1) result.revision = change.revisions[0]!.revision.revision;
-      const moved = [...after.byDevice].filter(([device, key]) => before.get(device) !== key).map(([device]) => device);
       for (const device of moved) await this.deps.distribution.deviceMoved(device);
       // Signed bundles are announced by distribution; moves without a signing are announced here.
       if (moved.length > 0 && result.version === null) this.deps.announce?.(moved.length <= ANNOUNCED_DEVICES_MAX ? { devices: moved } : {});
