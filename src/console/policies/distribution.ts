@@ -115,12 +115,10 @@ export class PolicyDistribution implements PolicyDistributionPort {
 
   async commit(plan: PublicationPlan): Promise<DistributionResult> {
     if (plan.fleetKey !== undefined) this.fleetKey = plan.fleetKey;
-    // Stored after the devices are told (below): a change reaches them without waiting for tens
-    // of megabytes of signed sets to be written.
-    const changedKeys = plan.changed.length > 0 ? await this.signing(() => this.deps.publisher.commit(plan), { store: false }) : [];
+    const changedKeys = plan.changed.length > 0 ? await this.signing(() => this.deps.publisher.commit(plan)) : [];
     this.watchContent();
     if (changedKeys.length === 0) return { changedKeys, notified: 0, version: null };
-    return this.signed(changedKeys, { stored: false });
+    return this.signed(changedKeys);
   }
 
   deviceMoved(deviceId: string): Promise<boolean> {
@@ -255,36 +253,21 @@ export class PolicyDistribution implements PolicyDistributionPort {
    * signed again for one device while a change signs every set must not end up lower than what
    * that device was sent, nor be stored in the wrong order.
    */
-  private signing(sign: () => Promise<string[]>, { store = true } = {}): Promise<string[]> {
+  private signing(sign: () => Promise<string[]>): Promise<string[]> {
     return this.signings.run(async () => {
       const keys = await this.deps.versions.around(sign);
-      if (store) await this.persist(keys.map((key) => this.deps.publisher.current(key)!));
+      await this.persist(keys.map((key) => this.deps.publisher.current(key)!));
       return keys;
     });
   }
 
-  /**
-   * Stores the current bundle of each of these sets, in the signings' order: a set signed again
-   * meanwhile (for one device) is stored as what it is now, never overwritten by an older one.
-   */
-  private persistCurrent(keys: string[]): Promise<void> {
-    return this.signings.run(() => this.persist(keys.map((key) => this.deps.publisher.current(key)!)));
-  }
-
-  /**
-   * After a signing: tells devices, stores what was signed if the signing did not, then tells
-   * dashboards and the other console processes, which read it from the store. A console that
-   * stops before storing has allocated the version (the store's counter): it signs the change
-   * again, higher, when it starts, so devices told of it still move forward.
-   */
-  private async signed(keys: string[], { stored = true } = {}): Promise<DistributionResult> {
+  /** After a signing: tells dashboards and devices. */
+  private async signed(keys: string[]): Promise<DistributionResult> {
     const sets = keys.map((key) => this.deps.publisher.current(key)!);
     // One version for every set a signing signs.
     const version = sets[0]!.version;
-    const notified = await this.notify(new Set(keys));
-    if (!stored) await this.persistCurrent(keys);
     await this.deps.published?.(version, [...new Set(sets.flatMap((s) => s.payload.policy.aup?.variant ?? []))]);
-    return { changedKeys: keys, notified, version };
+    return { changedKeys: keys, notified: await this.notify(new Set(keys)), version };
   }
 
   private async persist(sets: SignedSet[]): Promise<void> {
