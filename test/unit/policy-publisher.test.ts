@@ -1,4 +1,6 @@
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { PolicyLimitError, type PolicyModel } from '../../src/console/policies/publisher.js';
 import { decodeBundle, decodeDelta } from '../../src/shared/node/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
@@ -35,6 +37,16 @@ describe('policy publisher', () => {
     expect(p.bundleBytes(lab.digest)).toBe(p.bundleBytes(lab.digest)); // compressed once, shared
     const taken = decodeBundle((await p.bundleBytes(lab.digest))!.bytes, (await p.noticeFor(lab.key, { version: null, digest: null }))!, trust(null));
     expect(taken).toMatchObject({ ok: true, bundle: { payload: { policy: { aup: { variant: 'lab' } } } } });
+  });
+
+  it('compresses from the bytes it signed: the served bundle inflates to exactly the bundle’s canonical JSON', async () => {
+    const p = publisher();
+    const named = { ...rule(1), rule: { kind: 'path' as const, path: '/opt/Ünterricht/ça-va «ok».AppImage', action: 'allow' as const } };
+    await p.update(model([...many(50), named]), sets([]));
+    const set = p.current(groupSetKey([], matter))!;
+    const served = (await p.bundleBytes(set.digest))!;
+    expect(gunzipSync(served.bytes).equals(Buffer.from(canonicalJson({ payload: set.payload, signature: set.signature }), 'utf8'))).toBe(true);
+    expect(served.size).toBe(gunzipSync(served.bytes).length);
   });
 
   it('nothing changed: nothing signed; a change: a new, higher version, offered as a small delta', async () => {

@@ -167,7 +167,7 @@ export class PolicyPublisher {
     });
     // Compression starts now, on libuv's pool, while the console stores what it signed: every
     // notice names the compressed bundle, so devices are told only once it is ready.
-    void this.bundleBytes(set.digest)?.catch(() => undefined);
+    void this.bundleBytes(set.digest, bytes)?.catch(() => undefined);
     return set;
   }
 
@@ -289,14 +289,18 @@ export class PolicyPublisher {
     return noticeFor(full, delta ?? undefined);
   }
 
-  /** The compressed signed bundle with this digest, if it is current or recent. */
-  bundleBytes(digest: string): Promise<EncodedBundle> | undefined {
+  /** The compressed signed bundle with this digest, if it is current or recent (`payloadBytes`: its payload's canonical JSON, when at hand). */
+  bundleBytes(digest: string, payloadBytes?: Uint8Array): Promise<EncodedBundle> | undefined {
     const cached = this.encoded.get(digest);
     if (cached) return cached;
     const set = this.byDigest.get(digest);
     if (!set) return undefined;
     // The promise is kept, so devices asking while it compresses all wait for the one compression.
-    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? DEFAULT_ENCODING, { memo: this.memo, digest: set.digest });
+    const encoded = encodeBundleAsync({ payload: set.payload, signature: set.signature }, this.deps.encoding ?? DEFAULT_ENCODING, {
+      memo: this.memo,
+      digest: set.digest,
+      ...(payloadBytes ? { payloadBytes } : {}),
+    });
     this.encoded.set(digest, encoded);
     return encoded;
   }
