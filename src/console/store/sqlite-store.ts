@@ -5,27 +5,37 @@ import { composeDomains } from './sql/domains.js';
 import { checkJsonPath, type Engine, type StoreDb } from './sql/engine.js';
 import type { ConsoleTables } from './sql/schema.js';
 import { isUniqueViolation, openConsoleDatabase } from './sqlite/database.js';
+import { startCheckpointer } from './sqlite/checkpointer.js';
+import { createLogger } from '../../shared/node/log.js';
 
 /** The embedded store: the shared Kysely domains (store/sql/) over one SQLite file. */
 export interface SqliteStore extends ConsoleStore {
   readonly kind: 'sqlite';
   /** For the contract test that the file is in WAL mode. */
   journalMode(): string;
+  /** Copies the write-ahead log into the database file now (sqlite/checkpointer.ts; tests). */
+  checkpointNow(): Promise<{ log: number; checkpointed: number }>;
 }
 
 /** Opens (creating and migrating as needed) the console database in `file`. */
-export function openSqliteStore(file: string): SqliteStore {
+export function openSqliteStore(file: string, options: { checkpointEveryMs?: number } = {}): SqliteStore {
   const raw = openConsoleDatabase(file);
   const db = new Kysely<ConsoleTables>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const checkpointer = startCheckpointer(raw, file, { everyMs: options.checkpointEveryMs, log: createLogger('store') });
   const own = {
     kind: 'sqlite' as const,
     journalMode: () => raw.pragma('journal_mode', { simple: true }) as string,
+    checkpointNow: () => checkpointer.now(),
     ping: async () => void (await sql`SELECT 1`.execute(db)),
-    close: () => db.destroy(),
+    close: async () => {
+      await checkpointer.stop();
+      await db.destroy();
+    },
   };
   try {
     return composeDomains<SqliteStore>(own, db, sqliteEngine(db));
   } catch (error) {
+    void checkpointer.stop();
     raw.close();
     throw error;
   }
