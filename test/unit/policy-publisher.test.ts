@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { PolicyLimitError, type PolicyModel } from '../../src/console/policies/publisher.js';
@@ -7,7 +9,8 @@ import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { groupSetKey } from '../../src/shared/policies/merge.js';
 import type { PolicyContent, RuleRecord } from '../../src/shared/policies/model.js';
 import { consoleKey, testPublisher } from '../helpers/policy-bundles.js';
-import { hashRecord } from '../helpers/policy-model.js';
+import { hashRecord, hashRule, rec } from '../helpers/policy-model.js';
+import { checkPolicyBundle } from '../../src/shared/node/policy-verify.js';
 
 const now = new Date('2026-12-02T12:00:00Z');
 const publisher = () => testPublisher(() => now);
@@ -47,6 +50,40 @@ describe('policy publisher', () => {
     const served = (await p.bundleBytes(set.digest))!;
     expect(gunzipSync(served.bytes).equals(Buffer.from(canonicalJson({ payload: set.payload, signature: set.signature }), 'utf8'))).toBe(true);
     expect(served.size).toBe(gunzipSync(served.bytes).length);
+  });
+
+  it('signs each change over exactly its canonical JSON, when it copies the lists a set was signed with around what changed (property)', async () => {
+    // Records are kept across revisions, as the plane's edits keep them: a kept member is known by identity.
+    const pool = [
+      ...Array.from({ length: 40 }, (_, i) => rule(i)),
+      ...Array.from({ length: 6 }, (_, i) => rec(hashRule(100 + i), { exception: true, reason: 'lesson', expiresAt: '2027-06-01T00:00:00.000Z' })),
+      ...Array.from({ length: 6 }, (_, i) => rec(hashRule(200 + i, 'block', { groups: ['lab'] }))),
+      rec({ kind: 'path', pattern: '/opt/Ünterricht/ça «ok».AppImage', action: 'allow' }),
+    ];
+    // A lab rule for a program the baseline also has a rule for: it shadows the baseline's there.
+    const labRule = rec(hashRule(3, 'block'));
+    const step = fc.record({ base: fc.array(fc.boolean(), { minLength: pool.length, maxLength: pool.length }), lab: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 2, maxLength: 5 }), async (steps) => {
+        const p = publisher();
+        for (const { base, lab } of steps) {
+          await p.update(
+            model(
+              pool.filter((_, i) => base[i]),
+              { settings: {}, rules: lab ? [labRule] : [] },
+            ),
+            sets([], ['lab']),
+          );
+          for (const set of p.all()) {
+            const text = canonicalJson({ payload: set.payload, signature: set.signature });
+            expect(gunzipSync((await p.bundleBytes(set.digest))!.bytes).toString('utf8')).toBe(text);
+            expect(set.contentDigest).toBe(createHash('sha256').update(canonicalJson(set.payload.policy)).digest('hex'));
+            expect(checkPolicyBundle(JSON.parse(text), trust(null))).toMatchObject({ ok: true });
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('nothing changed: nothing signed; a change: a new, higher version, offered as a small delta', async () => {

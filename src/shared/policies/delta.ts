@@ -46,12 +46,13 @@ function memberChanges(a: Record<string, unknown>, b: Record<string, unknown>, p
   }
 }
 
-interface ListDiff<T> {
+export interface ListDiff<T> {
   remove: number[];
   add: T[];
 }
 
-function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
+/** Positions of `from` removed and members of `to` added (both lists as signed, in canonical order when the console made them). */
+export function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
   const sortedFrom = canonicalSetAsIs(from, memo);
   const sortedTo = sortedFrom && canonicalSetAsIs(to, memo);
   if (sortedFrom && sortedTo) return sortedListDiff(sortedFrom, sortedTo);
