@@ -8,7 +8,6 @@ import type { Signature } from '../../shared/signed.js';
 import type { BundleStations } from '../../shared/usb-policy.js';
 import type { BundleEncoding, PolicyAvailableMessage } from '../../shared/policies/delivery.js';
 import { makeDelta } from '../../shared/policies/delta.js';
-import { documentBytes, listsAfter, payloadBytes, payloadListsOf, type PayloadLists } from '../../shared/node/policy-text.js';
 import { mergeEffectivePolicy, sortPolicyRules, type PolicyTitle } from '../../shared/policies/merge.js';
 import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.js';
 
@@ -62,15 +61,7 @@ export interface PublicationPlan {
    * is recorded as the fleet's published policy (GET /api/v1/policies). Set by the plane.
    */
   fleetKey?: string;
-  changed: {
-    key: string;
-    groups: readonly string[];
-    document: PolicyBundlePayload['policy'];
-    nextChangeAt: string | null;
-    contentDigest: string;
-    /** The document's rule lists as bytes (policy-text.ts), null without them: the signing copies them in. */
-    lists: PayloadLists | null;
-  }[];
+  changed: { key: string; groups: readonly string[]; document: PolicyBundlePayload['policy']; nextChangeAt: string | null; contentDigest: string }[];
 }
 
 export class PolicyLimitError extends Error {
@@ -87,12 +78,6 @@ export class PolicyPublisher {
   private readonly deltas = new Map<string, Promise<(EncodedBlob & { fromDigest: string }) | null>>();
   /** Canonical texts of rule objects: the stored rules do not change, so each is serialised once. */
   private readonly memo: CanonicalMemo = new WeakMap();
-  /**
-   * Each group set's signed rule lists as bytes, with the payload they were signed in: a change
-   * of a few rules to a 100,000-rule set copies runs of them (policy-text.ts listsAfter) instead
-   * of serialising, encoding and hashing the whole list again.
-   */
-  private readonly listTexts = new Map<string, { payload: PolicyBundlePayload; lists: PayloadLists }>();
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -112,10 +97,9 @@ export class PolicyPublisher {
       const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
       problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
       if (result.problems.length === 0) {
-        const lists = this.listsFor(key, result.document.applications);
-        const contentDigest = sha256Hex(lists ? documentBytes(result.document, lists) : canonicalJson(result.document, this.memo));
+        const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
         if (this.sets.get(key)?.contentDigest !== contentDigest)
-          changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest, lists });
+          changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest });
       }
       await yieldToEvents();
     }
@@ -131,8 +115,8 @@ export class PolicyPublisher {
   async commit(plan: PublicationPlan): Promise<string[]> {
     if (plan.changed.length === 0) return [];
     const version = this.deps.nextVersion();
-    for (const { key, groups, document, contentDigest, nextChangeAt, lists } of plan.changed) {
-      this.sign(key, groups, document, contentDigest, nextChangeAt, version, lists);
+    for (const { key, groups, document, contentDigest, nextChangeAt } of plan.changed) {
+      this.sign(key, groups, document, contentDigest, nextChangeAt, version);
       await yieldToEvents();
     }
     return plan.changed.map((c) => c.key);
@@ -149,7 +133,6 @@ export class PolicyPublisher {
     contentDigest: string,
     nextChangeAt: string | null,
     version: number,
-    lists = this.keptLists(key, document),
   ): SignedSet {
     const issued = this.deps.now();
     const stations = this.deps.stations?.();
@@ -167,8 +150,8 @@ export class PolicyPublisher {
     const payload: PolicyBundlePayload = apps
       ? { ...shell, policy: { ...shell.policy, applications: { ...shell.policy.applications!, rules: apps.rules, exceptions: apps.exceptions } } }
       : shell;
-    // Encoded once: measured, hashed, signed and compressed (a 100,000-rule payload is about 11 MB).
-    const bytes = lists ? payloadBytes(payload, lists) : Buffer.from(canonicalJson(payload, this.memo), 'utf8');
+    // Encoded once: measured, hashed and signed (a 100,000-rule payload is about 11 MB).
+    const bytes = Buffer.from(canonicalJson(payload, this.memo), 'utf8');
     if (bytes.length > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes.length} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
     const set = this.install({
@@ -182,8 +165,6 @@ export class PolicyPublisher {
       contentDigest,
       nextChangeAt,
     });
-    if (lists) this.listTexts.set(key, { payload, lists });
-    else this.listTexts.delete(key);
     // Compression starts now, on libuv's pool, while the console stores what it signed: every
     // notice names the compressed bundle, so devices are told only once it is ready.
     void this.bundleBytes(set.digest, bytes)?.catch(() => undefined);
@@ -206,7 +187,6 @@ export class PolicyPublisher {
     const text = canonicalJson(bundle.payload, this.memo);
     const digest = sha256Hex(text);
     if (current?.digest === digest) return current;
-    this.listTexts.delete(key);
     return this.install({
       key,
       groups,
@@ -257,22 +237,6 @@ export class PolicyPublisher {
   /** Whether this publisher signed a bundle at this version (current or recent) and which digests it has. */
   digestsAt(version: number): string[] {
     return [...this.byDigest.values()].filter((s) => s.version === version).map((s) => s.digest);
-  }
-
-  /** The lists of a group set's new document: spliced from what the set was signed with, else built whole. */
-  private listsFor(key: string, apps: PolicyBundlePayload['policy']['applications']): PayloadLists | null {
-    if (!apps) return null;
-    const kept = this.listTexts.get(key);
-    const held = kept?.payload.policy.applications;
-    return (kept && held && listsAfter(kept.lists, held, apps, this.memo)) || payloadListsOf(apps, this.memo);
-  }
-
-  /** The kept lists when the document being signed again is the one they were signed with (a renewal). */
-  private keptLists(key: string, document: PolicyBundlePayload['policy']): PayloadLists | null {
-    const kept = this.listTexts.get(key);
-    const apps = document.applications;
-    const held = kept?.payload.policy.applications;
-    return kept && apps && held && held.rules === apps.rules && held.exceptions === apps.exceptions ? kept.lists : null;
   }
 
   private lifetimeMs(): number {

@@ -4,8 +4,7 @@ import { canonicalSet, compareKeys, fnv1a32 } from '../canonical-order.js';
 import type { PolicyBundlePayload } from '../policy.js';
 import { joinBytes } from './bytes.js';
 import type { PolicyDelta } from '../policies/delivery.js';
-import { checkRemovals, deltaShell, listDiff, shellTakesLists } from '../policies/delta.js';
-import { POLICY_LIMITS } from '../policy-limits.js';
+import { checkRemovals, deltaShell, shellTakesLists } from '../policies/delta.js';
 
 /**
  * The signed text of a policy's rule lists, kept as UTF-8 bytes beside the rules (Node; devices).
@@ -75,28 +74,15 @@ const EMPTY = Buffer.alloc(0);
  * in a reused buffer, bytes.ts).
  */
 export function payloadBytes(payload: object, lists: PayloadLists, prefix: Uint8Array = EMPTY, join = joinBytes): Buffer {
-  const policy = (payload as { policy: Record<string, unknown> }).policy;
-  return markedBytes((slots) => ({ ...payload, policy: { ...policy, applications: { ...(policy.applications as object), ...slots } } }), lists, prefix, join);
-}
-
-/** The same for a policy document (a payload's `policy`): the console's digest of what a group set enforces. */
-export function documentBytes(document: { applications?: object }, lists: PayloadLists): Buffer {
-  return markedBytes((slots) => ({ ...document, applications: { ...document.applications, ...slots } }), lists, EMPTY, joinBytes);
-}
-
-function markedBytes(
-  withSlots: (slots: { rules: unknown[]; exceptions: unknown[] }) => object,
-  lists: PayloadLists,
-  prefix: Uint8Array,
-  join: (chunks: readonly Uint8Array[]) => Buffer,
-): Buffer {
   const rulesSlot: unknown[] = [];
   const exceptionsSlot: unknown[] = [];
   const memo: CanonicalMemo = new WeakMap<object, string>([
     [rulesSlot, RULES_MARK],
     [exceptionsSlot, EXCEPTIONS_MARK],
   ]);
-  const text = canonicalJson(withSlots({ rules: rulesSlot, exceptions: exceptionsSlot }), memo);
+  const policy = (payload as { policy: Record<string, unknown> }).policy;
+  const marked = { ...payload, policy: { ...policy, applications: { ...(policy.applications as object), rules: rulesSlot, exceptions: exceptionsSlot } } };
+  const text = canonicalJson(marked, memo);
   const marks = [
     { at: text.indexOf(RULES_MARK), bytes: lists.rules.bytes },
     { at: text.indexOf(EXCEPTIONS_MARK), bytes: lists.exceptions.bytes },
@@ -176,34 +162,6 @@ export function spliceList<T>(held: ListText<T>, remove: readonly number[], add:
   const bytes = joinBytes(blocks);
   starts[items.length] = bytes.length;
   return { items, hashes: hashes.subarray(0, items.length), bytes, starts: starts.subarray(0, items.length + 1) };
-}
-
-/**
- * The lists of `to`, built from the kept text of `from` (the lists it was signed with) by copying
- * runs of it around what changed: the console's side of a small change, as applyDeltaToText is
- * the device's. Null (build them whole) when the change is too big for a delta, or when the result
- * is not member for member the very objects `to` holds: only then is each member's text known to
- * be the one kept.
- */
-export function listsAfter(
-  held: PayloadLists,
-  from: { rules: readonly AppRule[]; exceptions: readonly AppException[] },
-  to: { rules: readonly AppRule[]; exceptions: readonly AppException[] },
-  memo?: CanonicalMemo,
-): PayloadLists | null {
-  const rules = listAfter(held.rules, from.rules, to.rules, 'rule', memo);
-  const exceptions = rules && listAfter(held.exceptions, from.exceptions, to.exceptions, 'exception', memo);
-  return rules && exceptions ? { rules, exceptions } : null;
-}
-
-function listAfter<T>(held: ListText<T>, from: readonly T[], to: readonly T[], what: string, memo?: CanonicalMemo): ListText<T> | null {
-  if (held.items.length !== from.length) return null;
-  const diff = listDiff(from, to, memo);
-  if (diff.remove.length > POLICY_LIMITS.deltaRules || diff.add.length > POLICY_LIMITS.deltaRules) return null;
-  const spliced = spliceList(held, diff.remove, diff.add, what, memo);
-  if (typeof spliced === 'string' || spliced.items.length !== to.length) return null;
-  for (let i = 0; i < to.length; i++) if (spliced.items[i] !== to[i]) return null;
-  return { ...spliced, items: to };
 }
 
 export type ListsResult = { ok: true; shell: Record<string, unknown>; lists: PayloadLists | null } | { ok: false; detail: string };

@@ -46,13 +46,12 @@ function memberChanges(a: Record<string, unknown>, b: Record<string, unknown>, p
   }
 }
 
-export interface ListDiff<T> {
+interface ListDiff<T> {
   remove: number[];
   add: T[];
 }
 
-/** Positions of `from` removed and members of `to` added (both lists as signed, in canonical order when the console made them). */
-export function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
+function listDiff<T>(from: readonly T[], to: readonly T[], memo?: CanonicalMemo): ListDiff<T> {
   const sortedFrom = canonicalSetAsIs(from, memo);
   const sortedTo = sortedFrom && canonicalSetAsIs(to, memo);
   if (sortedFrom && sortedTo) return sortedListDiff(sortedFrom, sortedTo);

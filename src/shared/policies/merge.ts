@@ -191,20 +191,8 @@ function walk(input: MergeInput, witness?: Witness): Walk {
   return { applied, settings, chosen, parts, nextChange };
 }
 
-/**
- * What a record delivers is made once per record (and rule): the same objects in every merge of
- * every revision that keeps the record, so the console knows a kept member by identity and
- * copies its signed text instead of serialising it again (policy-text.ts listsAfter).
- */
-const deliveredExceptions = new WeakMap<RuleRecord, AppException>();
-const unscopedRules = new WeakMap<AppRule, AppRule>();
-
 function exceptionOf(record: RuleRecord, rule: AppRule): AppException {
-  const made = deliveredExceptions.get(record);
-  if (made?.rule === rule) return made;
-  const exception = { rule, reason: record.reason!, expiresAt: record.expiresAt! };
-  deliveredExceptions.set(record, exception);
-  return exception;
+  return { rule, reason: record.reason!, expiresAt: record.expiresAt! };
 }
 
 /**
@@ -245,13 +233,8 @@ export function sortPolicyRules(content: PolicyContent, now: Date, memo: Canonic
 }
 
 function withoutScope(rule: AppRule): AppRule {
-  let unscoped = unscopedRules.get(rule);
-  if (!unscoped) {
-    const { groups: _scope, ...rest } = rule;
-    unscoped = rest as AppRule;
-    unscopedRules.set(rule, unscoped);
-  }
-  return unscoped;
+  const { groups: _scope, ...rest } = rule;
+  return rest as AppRule;
 }
 
 export function mergeEffectivePolicy(input: MergeInput): EffectivePolicy {
