@@ -17,7 +17,7 @@ import {
 } from '../../src/shared/policies/merge.js';
 import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord } from '../../src/shared/policies/model.js';
 import { matchKey } from '../../src/shared/policies/rule-keys.js';
-import { AT, assignments, content, hashRule, hex, policies, rec } from '../helpers/policy-model.js';
+import { AT, assignments, content, hashRecord, hashRule, hex, policies, rec } from '../helpers/policy-model.js';
 
 const now = new Date('2026-12-02T12:00:00Z');
 /** The effective policy and its explanation, which must agree with each other. */
@@ -328,9 +328,9 @@ describe('effective policy properties (fast-check)', () => {
     );
   });
 
-  it("the console's way (texts kept, each policy's rules sorted once and merged) gives the same effective policy, merge after merge", () => {
-    fc.assert(
-      fc.property(arbWorld, fc.integer(), (world, seed) => {
+  it("the console's way (texts kept, each policy's rules sorted once and merged) gives the same effective policy, merge after merge", async () => {
+    await fc.assert(
+      fc.asyncProperty(arbWorld, fc.integer(), async (world, seed) => {
         const input = worldInput(world);
         const memo = new WeakMap<object, string>();
         const plain = mergeEffectivePolicy(input);
@@ -344,11 +344,24 @@ describe('effective policy properties (fast-check)', () => {
         // rule lists so nothing sorted above is reused: the same effective policy.
         const fresh = new Map([...input.policies].map(([name, c]): [string, PolicyContent] => [name, { ...c, rules: [...c.rules] }]));
         const early = new WeakMap<object, string>();
-        for (const c of fresh.values()) sortPolicyRules(c, now, early);
+        // Pausing as the console does (its texts made first, a turn of the event loop now and then).
+        for (const c of fresh.values()) await sortPolicyRules(c, now, early, () => Promise.resolve());
         expect(mergeEffectivePolicy({ ...input, policies: fresh, memo: early })).toEqual(plain);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a big policy is sorted with pauses while its texts are made, and merges exactly as one sorted at once', async () => {
+    const big = content(Array.from({ length: 45_000 }, (_, i) => hashRecord(45_000 - i)));
+    const input = { groups: [], policies: policies({ base: big }), assignments: assignments('base'), now };
+    let pauses = 0;
+    const memo = new WeakMap<object, string>();
+    expect(await sortPolicyRules(big, now, memo, async () => void pauses++)).toBe(true);
+    expect(pauses).toBe(2);
+    // Sorted once: asked again, there is nothing to do.
+    expect(await sortPolicyRules(big, now, memo, async () => void pauses++)).toBe(false);
+    expect(mergeEffectivePolicy({ ...input, memo })).toEqual(mergeEffectivePolicy(input));
   });
 
   it('respects precedence: every delivered rule comes from the highest applicable assignment with a live in-scope rule about that program', () => {

@@ -92,11 +92,13 @@ export class PolicyPublisher {
     const now = this.deps.now();
     const problems: string[] = [];
     const changed: PublicationPlan['changed'] = [];
-    for (const content of model.policies.values()) if (sortPolicyRules(content, now, this.memo)) await yieldToEvents();
+    for (const content of model.policies.values()) if (await sortPolicyRules(content, now, this.memo, () => yieldToEvents())) await yieldToEvents();
     for (const [key, groups] of groupSets) {
       const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
       problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
       if (result.problems.length === 0) {
+        // Hashing the set's 11 MB text is a turn of its own.
+        await yieldToEvents();
         const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
         if (this.sets.get(key)?.contentDigest !== contentDigest)
           changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest });
