@@ -279,6 +279,8 @@ describe('admin pages, end to end in Chromium', { timeout: 300_000 }, () => {
     const coverage = async () => (await consoleProc.api('/api/v1/aups/status?variant=secondary')).body;
     await waitUntil(async () => (await coverage()).rows.some((r: any) => r.user === 'pupil1' && r.acceptedAt), 20_000);
     await openFromNav(sam, 'nav-aup', 'aup');
+    // The page was open before the acceptance: wait for the coverage it loads now, not the one it drew then.
+    await sam.waitForFunction(() => /: [1-9]\d* of \d+ users accepted/.test(document.getElementById('aup-counts')?.textContent ?? ''));
     await tabTo(sam, '#aup-coverage-show');
     await sam.keyboard.press('ArrowDown');
     expect(await sam.inputValue('#aup-coverage-show')).toBe('all');
