@@ -10,6 +10,7 @@ import { SerialQueue } from '../../shared/serial-queue.js';
 import type { EventRouter } from '../agent-link/event-router.js';
 import type { PolicyStore } from '../store/store.js';
 import { answerPolicyFetch } from './agent-fetch.js';
+import { endWithBody } from '../http/large-body.js';
 import type { DistributionResult, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
 import type { PolicyModel, PolicyPublisher, PublicationPlan, SignedSet } from './publisher.js';
 import type { PreallocatedVersions } from './version-slot.js';
@@ -245,7 +246,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
     } else if (path.includes('/delta/')) this.stats.deltasServed++;
     else this.stats.bundlesServed++;
     res.writeHead(answer.status, answer.headers);
-    res.end(answer.body);
+    await endWithBody(res, Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body));
   }
 
   /**
