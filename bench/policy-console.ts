@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { startConsole } from '../src/console/server.js';
 import { createLogger } from '../src/shared/node/log.js';
@@ -49,8 +50,21 @@ for (let k = 0; k < sets; k++) {
 }
 process.stdout.write(`listening on ${running.url}\n`);
 
-/** Stalls of the console's event loop over 100 ms, to stderr: what holds the dashboard feed. */
+/** When the console was ready: stalls and pauses below are timed from here. */
 const t0 = Date.now();
+
+/** Garbage-collection pauses over 100 ms, to stderr beside the stalls: which stalls were the collector's. */
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    if (entry.duration > 100)
+      process.stderr.write(
+        `[console] gc ${kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 'major' : `kind ${kind}`} ${Math.round(entry.duration)} ms at ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+      );
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/** Stalls of the console's event loop over 100 ms, to stderr: what holds the dashboard feed. */
 let lastTick = Date.now();
 setInterval(() => {
   const now = Date.now();
