@@ -313,7 +313,9 @@ describe('the Policies page, end to end in Chromium', { timeout: 400_000 }, () =
     await sam.locator('#rule-search').focus();
     await sam.keyboard.type('rule 99987');
     await sam.waitForFunction(() => document.getElementById('rules-count')?.textContent === '1 of 100,000 shown');
-    expect(await sam.locator('#rule-rows tr.row').first().getAttribute('data-key')).toBe(`sha256:${hex(99_987)}`);
+    // The rows are drawn in the next frame after the count: wait for them, as a reader's eye would.
+    await sam.waitForFunction((k) => document.querySelector('#rule-rows tr.row')?.getAttribute('data-key') === k, `sha256:${hex(99_987)}`);
+    expect(await sam.locator('#rule-rows tr.row').count()).toBe(1);
     await sam.fill('#rule-search', '');
     await sam.waitForFunction(() => document.getElementById('rules-count')?.textContent === '100,000 rule(s)');
 
