@@ -62,8 +62,10 @@ export function startCheckpointer(connection: Database.Database, file: string, o
   connection.pragma('wal_autocheckpoint = 0');
   const waiting: ((result: { log: number; checkpointed: number }) => void)[] = [];
   let failed = false;
+  let stopping = false;
   const fallBack = (why: string) => {
-    if (failed) return;
+    // A store closed before its thread opened the file (a short-lived one) needs no checkpoint.
+    if (failed || stopping) return;
     failed = true;
     options.log?.warn('the database is checkpointed on the event loop again: its checkpoint thread failed', { why });
     if (connection.open) connection.pragma(`wal_autocheckpoint = ${AUTOMATIC_PAGES}`);
@@ -74,7 +76,6 @@ export function startCheckpointer(connection: Database.Database, file: string, o
     else if (message.error && !/busy|locked/i.test(message.error)) fallBack(message.error);
   });
   worker.on('error', (error) => fallBack(error.message));
-  let stopping = false;
   const exited = new Promise<void>((resolve) =>
     worker.once('exit', (code) => {
       if (!stopping) fallBack(`the thread exited (${code})`);
