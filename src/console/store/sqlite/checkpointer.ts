@@ -40,9 +40,11 @@ const checkpoint = () => {
   const [result] = db.pragma('wal_checkpoint(PASSIVE)');
   return { log: result.log, checkpointed: result.checkpointed };
 };
-const timer = setInterval(() => {
-  try { checkpoint(); } catch (error) { parentPort.postMessage({ error: String(error && error.message || error) }); }
-}, workerData.everyMs);
+const attempt = (reply) => {
+  try { const done = checkpoint(); if (reply) parentPort.postMessage({ done }); }
+  catch (error) { parentPort.postMessage({ error: String(error && error.message || error) }); }
+};
+const timer = setInterval(() => attempt(false), workerData.everyMs);
 parentPort.on('message', (message) => {
   if (message === 'stop') {
     clearInterval(timer);
@@ -50,7 +52,7 @@ parentPort.on('message', (message) => {
     parentPort.close();
     return;
   }
-  try { parentPort.postMessage({ done: checkpoint() }); } catch (error) { parentPort.postMessage({ error: String(error && error.message || error) }); }
+  attempt(true);
 });
 `;
 
@@ -78,7 +80,7 @@ export function startCheckpointer(connection: Database.Database, file: string, o
   worker.on('error', (error) => fallBack(error.message));
   const exited = new Promise<void>((resolve) =>
     worker.once('exit', (code) => {
-      if (!stopping) fallBack(`the thread exited (${code})`);
+      fallBack(`the thread exited (${code})`);
       resolve();
     }),
   );
