@@ -257,6 +257,8 @@ describe('groups in the console, end to end in Chromium', { timeout: 300_000 }, 
     await tabTo(tess, '#group-rows button');
     await tess.keyboard.press('Enter');
     await tess.waitForSelector('#group-detail:not([hidden])');
+    // The members are loaded after the panel opens; counting buttons before they are drawn proves nothing.
+    await tess.waitForFunction(() => document.querySelectorAll('#group-member-rows tr').length === 2);
     expect(await tess.isVisible('#group-rename')).toBe(false);
     expect(await tess.isVisible('#group-rule-add')).toBe(false);
     expect(await tess.locator('#group-member-rows button').count()).toBe(0);

@@ -31,6 +31,17 @@ function drive(): string {
 const verify = (root: string, extra: Partial<VerifyOptions> = {}) =>
   verifyDriveFlag(root, { trust: trustOnly(station), volume: HERE, level: 'fast', ...extra });
 
+/**
+ * Rewrites a file at the same size with an mtime the flag cannot hold: the kernel stamps files
+ * from a coarse clock, so a rewrite within a few milliseconds of the scan can keep its mtime, and
+ * fast mode would then rightly skip it (a flaky test on a loaded CI machine).
+ */
+function rewriteSameSize(root: string, path: string, text: string, flag: ScanFlag): void {
+  writeFileSync(join(root, path), text);
+  const scanned = flag.files.find((f) => f.path === path)!.mtimeMs;
+  utimesSync(join(root, path), new Date(), new Date(scanned + 5000));
+}
+
 async function expectRefused(root: string, reason: string, extra: Partial<VerifyOptions> = {}) {
   const v = await verify(root, extra);
   expect(v.ok, `${reason}: ${v.detail}`).toBe(false);
@@ -109,8 +120,8 @@ describe('the drive contents', () => {
 
   it('re-hashes in fast mode a same-size file whose mtime changed, and refuses it when the content differs', async () => {
     const root = drive();
-    await flagDirectory(root, { key: station, volume: VOLUME });
-    writeFileSync(join(root, 'essay.txt'), 'THE FIRST DRAFT'); // same size, new content, new mtime
+    const flag = await flagDirectory(root, { key: station, volume: VOLUME });
+    rewriteSameSize(root, 'essay.txt', 'THE FIRST DRAFT', flag);
     const v = await expectRefused(root, 'changed-since-scan');
     expect(v.changes).toEqual({ added: [], removed: [], modified: ['essay.txt'], counts: { added: 0, removed: 0, modified: 1 } });
     expect(v.stats).toMatchObject({ hashedFiles: 1, hashedBytes: 15 });
@@ -138,8 +149,8 @@ describe('the drive contents', () => {
 
   it('lists modified files in path order, whether found by size or by hash', async () => {
     const root = drive();
-    await flagDirectory(root, { key: station, volume: VOLUME });
-    writeFileSync(join(root, 'essay.txt'), 'THE FIRST DRAFT'); // same size: found by hashing, after the loop
+    const flag = await flagDirectory(root, { key: station, volume: VOLUME });
+    rewriteSameSize(root, 'essay.txt', 'THE FIRST DRAFT', flag); // found by hashing, after the loop
     writeFileSync(join(root, 'maths/fractions.txt'), 'two thirds\n'); // new size: found at once
     const v = await expectRefused(root, 'changed-since-scan');
     expect(v.changes!.modified).toEqual(['essay.txt', 'maths/fractions.txt']);
