@@ -12,11 +12,15 @@ import type { EventRouter } from './agent-link/event-router.js';
 import type { AgentLinkStats } from './agent-link/stats.js';
 import type { ConsoleIdentity } from './identity.js';
 import { FrameBudgets } from './agent-link/frame-budget.js';
+import { freshKeepalive, visitKeepalive, type KeepaliveState } from './agent-link/keepalive.js';
 import { PenaltyBox } from './rate-limit.js';
 import type { DeviceStore, PolicyStore } from './store/store.js';
 
 export interface AgentHubOptions {
-  /** How often the console pings each agent; a connection that misses one pong is dropped. */
+  /**
+   * How often the console visits each agent's connection: it pings one it has not heard from, or
+   * not written to, since the last visit, and drops one that missed a pong (agent-link/keepalive.ts).
+   */
   pingIntervalMs: number;
   /** Time an agent has to answer the challenge. */
   authTimeoutMs: number;
@@ -66,7 +70,7 @@ interface Connection {
   ip: string;
   nonce: string | null;
   deviceId: string | null;
-  alive: boolean;
+  keepalive: KeepaliveState;
   /** Which of the PING_SLICES pings this connection. */
   pingSlot: number;
   /** Messages are handled one at a time per connection so acks follow stores in order. */
@@ -182,7 +186,7 @@ export class AgentHub {
       ip,
       nonce: randomToken(32),
       deviceId: null,
-      alive: true,
+      keepalive: freshKeepalive(),
       pingSlot: this.nextPingSlot++ % PING_SLICES,
       queue: Promise.resolve(),
       settle: () => undefined,
@@ -197,8 +201,9 @@ export class AgentHub {
       this.stats.preAuthTimedOut++;
       this.refuse(conn, 'timeout', 'no authentication within the time allowed', CLOSE.authFailed);
     }, this.options.authTimeoutMs);
-    ws.on('pong', () => (conn.alive = true));
+    ws.on('pong', () => (conn.keepalive.heard = true));
     ws.on('message', (data, isBinary) => {
+      conn.keepalive.heard = true;
       conn.queue = conn.queue
         .then(() => this.onFrame(conn, data, isBinary))
         .catch((error) => {
@@ -325,6 +330,7 @@ export class AgentHub {
     const conn = this.byDevice.get(deviceId);
     if (!conn || conn.ws.readyState !== conn.ws.OPEN) return false;
     conn.ws.send(text);
+    conn.keepalive.wrote = true;
     return true;
   }
 
@@ -385,20 +391,25 @@ export class AgentHub {
   }
 
   /**
-   * Pings one slice of the connections: each is pinged once per interval, and one that has not
-   * answered the previous ping is dropped, as before; but 10,000 socket writes in one callback held
-   * the event loop (and the dashboard feed) for up to a second.
+   * Visits one slice of the connections, so each is visited once per interval: 10,000 socket
+   * writes in one callback held the event loop (and the dashboard feed) for up to a second.
    */
   private pingSlice(): void {
     const slice = this.pingTick++ % PING_SLICES;
     for (const conn of this.connections) {
       if (conn.pingSlot !== slice) continue;
-      if (!conn.alive) {
+      const action = visitKeepalive(conn.keepalive);
+      if (action === 'skip') {
+        this.stats.pingsSkipped++;
+        continue;
+      }
+      if (action === 'drop') {
+        this.stats.missedPongs++;
         this.log.info('agent missed a pong; dropping connection', { deviceId: conn.deviceId, ip: conn.ip });
         conn.ws.terminate();
         continue;
       }
-      conn.alive = false;
+      this.stats.pingsSent++;
       try {
         conn.ws.ping();
       } catch {
@@ -448,6 +459,7 @@ export class AgentHub {
   private send(conn: Connection, message: ConsoleMessageInput): boolean {
     if (conn.ws.readyState !== conn.ws.OPEN) return false;
     conn.ws.send(JSON.stringify(message));
+    conn.keepalive.wrote = true;
     return true;
   }
 }

@@ -88,12 +88,25 @@ describe('console and agent on loopback', () => {
 
     agent = startAgentProcess(join(dir.path, 'agent'), consoleProc.url);
     await waitUntil(async () => (await device()).online, 15_000);
+    // A live agent is pinged only when the console has neither heard from it nor written to it
+    // since its last visit: every other second here (pings every second), and it never falls silent.
+    const hubStats = async () => (await consoleProc.api('/api/v1/stats')).body.hub;
+    const before = await hubStats();
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const after = await hubStats();
+    expect(after.pingsSkipped - before.pingsSkipped).toBeGreaterThanOrEqual(2);
+    expect(after.pingsSent - before.pingsSent).toBeGreaterThanOrEqual(2);
+    expect(after.missedPongs).toBe(before.missedPongs);
+    expect(agent.stderr).not.toMatch(/console fell silent/);
+    expect((await device()).online).toBe(true);
     // A frozen agent keeps its TCP connection open but answers no pings (like a laptop lid closed
     // mid-connection); the console must notice on its own.
     agent.child.kill('SIGSTOP');
     try {
+      // Three ping intervals at most (agent-link/keepalive.ts), and the offline record.
       await waitUntil(async () => !(await device()).online, 8000);
       expect(consoleProc.proc.stderr).toMatch(/missed a pong/);
+      expect((await hubStats()).missedPongs).toBeGreaterThanOrEqual(1);
     } finally {
       agent.child.kill('SIGCONT');
     }

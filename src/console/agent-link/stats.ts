@@ -16,6 +16,10 @@ export interface AgentLinkStats {
   refusedOrigin: number;
   /** Frames of signed-in devices dropped for being over their per-device budget (per device: `overBudget` in the stats). */
   framesOverBudget: number;
+  /** Keepalive visits (agent-link/keepalive.ts): pings written, pings not needed, connections dropped for a missed pong. */
+  pingsSent: number;
+  pingsSkipped: number;
+  missedPongs: number;
 }
 
 export const newAgentLinkStats = (): AgentLinkStats => ({
@@ -30,4 +34,7 @@ export const newAgentLinkStats = (): AgentLinkStats => ({
   preAuthTimedOut: 0,
   refusedOrigin: 0,
   framesOverBudget: 0,
+  pingsSent: 0,
+  pingsSkipped: 0,
+  missedPongs: 0,
 });
