@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execGateUnavailable, execProgram, mountPrivateTmpfs, sha256File, type PrivateMount } from '../../bench/exec-fixture.js';
 import { loadOrCreateDeviceKey } from '../../src/agent/identity.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { sha256Hex } from '../../src/shared/node/crypto.js';
+import { compress, inflate } from '../../src/shared/node/policy-bundle-codec.js';
 import { policyFetchHeader } from '../../src/shared/node/policy-fetch-auth.js';
 import { bundlePath, deltaPath, type PolicyAvailableMessage, type PolicyDelta } from '../../src/shared/policies/delivery.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
@@ -157,9 +157,10 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
       if (message.type !== 'policy.available' || !message.delta) return text;
       const path = deltaPath(message.delta.fromDigest, message.digest);
       const res = await fetch(new URL(path, consoleProc.url), { headers: { authorization: policyFetchHeader(key.deviceId, path, key) } });
-      const delta = JSON.parse(gunzipSync(Buffer.from(await res.arrayBuffer())).toString('utf8')) as PolicyDelta;
+      const encoding = message.compressed.encoding;
+      const delta = JSON.parse(inflate(Buffer.from(await res.arrayBuffer()), encoding, 1 << 20).toString('utf8')) as PolicyDelta;
       delta.rules.add = delta.rules.add.map((r) => ({ ...r, sha256: ECHO_SHA }));
-      const bytes = gzipSync(canonicalJson(delta));
+      const { bytes } = compress(canonicalJson(delta), encoding);
       tampered = { path, bytes };
       const { inline: _kept, ...announced } = message.delta;
       return JSON.stringify({

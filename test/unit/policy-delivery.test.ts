@@ -187,10 +187,10 @@ describe('full bundles: every byte checked', () => {
   const notice = noticeFor(encoded);
 
   it('is taken when bytes, size, digest and signature agree (brotli and gzip)', () => {
-    expect(encoded.encoding).toBe('gzip');
+    expect(encoded.encoding).toBe('br');
     expect(decodeBundle(encoded.bytes, notice, trust(8))).toMatchObject({ ok: true });
-    const br = encodeBundle(bundle, 'br');
-    expect(decodeBundle(br.bytes, noticeFor(br), trust(8))).toMatchObject({ ok: true });
+    const gzip = encodeBundle(bundle, 'gzip');
+    expect(decodeBundle(gzip.bytes, noticeFor(gzip), trust(8))).toMatchObject({ ok: true });
   });
   it('an older signed bundle replayed is refused as a rollback', () => {
     const old = encodeBundle(signed(payloadWith(5, hashRules(10))));
