@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, type CanonicalMemo } from '../../src/shared/canonical-json.js';
-import { canonicalSet, canonicalSetAsIs, canonicalUnion } from '../../src/shared/canonical-order.js';
+import { canonicalSet, canonicalSetAsIs, canonicalUnion, indexInCanonicalSet, spliceCanonicalSet } from '../../src/shared/canonical-order.js';
 
 const value = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.record({ kind: fc.constantFrom('sha256', 'path'), n: fc.integer({ min: 0, max: 40 }) }));
 
@@ -48,6 +48,38 @@ describe('canonical order', () => {
         const made = canonicalSet(list, memo);
         expect(canonicalSetAsIs(made.items, memo)).toBe(made);
         expect(canonicalSetAsIs([...made.items], memo)).toEqual(made);
+      }),
+    );
+  });
+
+  it('a set with items removed and added in place is the canonical set of what is left and added, list text included', () => {
+    const wide = fc.oneof(fc.integer({ min: 0, max: 400 }), fc.record({ kind: fc.constantFrom('sha256', 'path'), n: fc.integer({ min: 0, max: 400 }) }));
+    fc.assert(
+      fc.property(fc.array(wide, { maxLength: 120 }), fc.array(fc.boolean(), { maxLength: 120 }), fc.array(wide, { maxLength: 12 }), (list, drop, more) => {
+        const memo: CanonicalMemo = new WeakMap();
+        const base = canonicalSet(list, memo);
+        const removed = base.items.map((_, i) => i).filter((i) => drop[i]);
+        const spliced = spliceCanonicalSet(base, removed, canonicalSet(more, memo), memo);
+        const whole = canonicalSet([...base.items.filter((_, i) => !drop[i]), ...more]);
+        expect(spliced.texts).toEqual(whole.texts);
+        expect(spliced.hashes).toEqual(whole.hashes);
+        expect(spliced.items.map((item) => canonicalJson(item))).toEqual(whole.texts);
+        // The list text was cut from the base's: the same as serialising the list item by item.
+        expect(canonicalJson(spliced.items, memo)).toBe(canonicalJson([...spliced.items]));
+        expect(canonicalSetAsIs(spliced.items, memo)).toBe(spliced);
+        for (const [i, text] of whole.texts.entries()) expect(indexInCanonicalSet(spliced, text)).toBe(i);
+      }),
+    );
+  });
+
+  it('a union of one big set and a few items from others is the same as merging them all', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 200, maxLength: 400 }), fc.array(fc.array(value, { maxLength: 4 }), { maxLength: 3 }), (big, few) => {
+        const memo: CanonicalMemo = new WeakMap();
+        const union = canonicalUnion([canonicalSet(big, memo), ...few.map((list) => canonicalSet(list, memo))], memo);
+        const whole = canonicalSet([...big, ...few.flat()]);
+        expect(union.texts).toEqual(whole.texts);
+        expect(canonicalJson(union.items, memo)).toBe(canonicalJson([...union.items]));
       }),
     );
   });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { describe, expect, it } from 'vitest';
 import { compileApplications } from '../../src/agent/exec/rule-set.js';
 import { ruleSetDecider } from '../../src/agent/exec/decision.js';
@@ -16,7 +17,8 @@ import {
   type MergeInput,
 } from '../../src/shared/policies/merge.js';
 import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord } from '../../src/shared/policies/model.js';
-import { matchKey } from '../../src/shared/policies/rule-keys.js';
+import { matchKey, recordKey } from '../../src/shared/policies/rule-keys.js';
+import { addRule, removeRule } from '../../src/shared/policies/edits.js';
 import { AT, assignments, content, hashRecord, hashRule, hex, policies, rec } from '../helpers/policy-model.js';
 
 const now = new Date('2026-12-02T12:00:00Z');
@@ -352,12 +354,44 @@ describe('effective policy properties (fast-check)', () => {
     );
   });
 
+  it('a revision edited on the console (rules added, changed, removed) is sorted from the one before, and merges exactly as one sorted afresh', async () => {
+    const arbEdit = fc.oneof(
+      fc.record({ add: fc.integer({ min: 1, max: 60 }), action: fc.constantFrom('allow' as const, 'block' as const), exception: fc.boolean() }),
+      fc.record({ remove: fc.nat() }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 40 }), fc.array(arbEdit, { minLength: 1, maxLength: 8 }), async (start, edits) => {
+        const memo = new WeakMap<object, string>();
+        let current = content(start.map((n) => hashRecord(n)));
+        await sortPolicyRules(current, now, memo);
+        for (const edit of edits) {
+          let next: PolicyContent;
+          if ('remove' in edit) {
+            if (current.rules.length === 0) continue;
+            next = removeRule(current, recordKey(current.rules[edit.remove % current.rules.length]!)).content;
+          } else {
+            const record = rec(hashRule(edit.add, edit.action), edit.exception ? { exception: true, reason: 'lab', expiresAt: '2026-12-09T00:00:00Z' } : {});
+            next = addRule(current, record, { replace: true }).content;
+          }
+          expect(await sortPolicyRules(next, now, memo, undefined, current)).toBe('derived');
+          const input = { groups: [], policies: policies({ base: next }), assignments: assignments('base'), now };
+          // The same records as new objects: sorted afresh, nothing reused.
+          const afresh = { ...next, rules: next.rules.map((r) => ({ ...r, rule: { ...r.rule } })) };
+          expect(mergeEffectivePolicy({ ...input, memo })).toEqual(mergeEffectivePolicy({ ...input, policies: policies({ base: afresh }) }));
+          expect(canonicalJson(mergeEffectivePolicy({ ...input, memo }).document, memo)).toBe(canonicalJson(mergeEffectivePolicy({ ...input, policies: policies({ base: afresh }) }).document));
+          current = next;
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('a big policy is sorted with pauses while its texts are made, and merges exactly as one sorted at once', async () => {
     const big = content(Array.from({ length: 45_000 }, (_, i) => hashRecord(45_000 - i)));
     const input = { groups: [], policies: policies({ base: big }), assignments: assignments('base'), now };
     let pauses = 0;
     const memo = new WeakMap<object, string>();
-    expect(await sortPolicyRules(big, now, memo, async () => void pauses++)).toBe(true);
+    expect(await sortPolicyRules(big, now, memo, async () => void pauses++)).toBe('sorted');
     expect(pauses).toBe(2);
     // Sorted once: asked again, there is nothing to do.
     expect(await sortPolicyRules(big, now, memo, async () => void pauses++)).toBe(false);

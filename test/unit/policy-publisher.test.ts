@@ -105,6 +105,19 @@ describe('policy publisher', () => {
       bundle: { payload: after.payload },
     });
     expect(await p.noticeFor(after.key, { version: after.version, digest: after.digest })).toBeNull();
+    // As sent: serialised once for every device holding the same bundle, and dropped once a newer one is signed.
+    const held = { version: before.version, digest: before.digest };
+    const text = (await p.noticeTextFor(after.key, held))!;
+    expect(JSON.parse(text)).toEqual(notice);
+    expect(await p.noticeTextFor(after.key, { ...held })).toBe(text);
+    expect(await p.noticeTextFor(after.key, { version: after.version, digest: after.digest })).toBeNull();
+    // A new revision: published rule lists are never changed in place.
+    const newer17 = [...changed];
+    newer17[17] = rule(17, 'block');
+    await p.update(model(newer17), sets([]));
+    const newer = JSON.parse((await p.noticeTextFor(after.key, held))!);
+    expect(newer.version).toBeGreaterThan(after.version);
+    expect(newer.digest).toBe(p.current(after.key)!.digest);
   });
 
   it('publishing earlier content again (a rollback) is a higher version, and the old bundle is still refused', async () => {

@@ -4,7 +4,7 @@ import { LIMITS } from '../../shared/limits.js';
 import type { Logger } from '../../shared/node/log.js';
 import { noticeFor } from '../../shared/node/policy-bundle-codec.js';
 import type { PolicyBundle } from '../../shared/policy.js';
-import { POLICY_FETCH_CAPABILITY, type PolicyAvailableMessage } from '../../shared/policies/delivery.js';
+import { POLICY_FETCH_CAPABILITY } from '../../shared/policies/delivery.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { SerialQueue } from '../../shared/serial-queue.js';
 import type { EventRouter } from '../agent-link/event-router.js';
@@ -34,7 +34,8 @@ import type { PreallocatedVersions } from './version-slot.js';
  */
 export interface DistributionDeps {
   publisher: PolicyPublisher;
-  hub: { sendTo(deviceId: string, message: PolicyAvailableMessage): boolean; sendText(deviceId: string, text: string): boolean };
+  /** `sendText`: a frame serialised once for many devices (notices, and policy frames checked against the frame limit). */
+  hub: { sendText(deviceId: string, text: string): boolean };
   /** The plane: each device's group set (called for every notice and fetch: the plane caches it). */
   plane: Pick<PolicyPlaneView, 'groupSetOf'>;
   /** The versions the publisher signs at, allocated from the plane's counter before each signing. */
@@ -334,8 +335,10 @@ export class PolicyDistribution implements PolicyDistributionPort {
     // A device holding this version or a later one would keep what it holds: sign its set higher.
     if (held.version !== null && held.version >= set.version && held.digest !== set.digest) set = await this.resign(place.key, held);
     if (device.fetches) {
-      const notice = force ? noticeFor((await this.deps.publisher.bundleBytes(set.digest))!) : await this.deps.publisher.noticeFor(place.key, held);
-      if (!notice || !this.deps.hub.sendTo(deviceId, notice)) return false;
+      const notice = force
+        ? JSON.stringify(noticeFor((await this.deps.publisher.bundleBytes(set.digest))!))
+        : await this.deps.publisher.noticeTextFor(place.key, held);
+      if (!notice || !this.deps.hub.sendText(deviceId, notice)) return false;
       this.stats.noticesSent++;
       return true;
     }

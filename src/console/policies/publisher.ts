@@ -76,8 +76,12 @@ export class PolicyPublisher {
   private readonly history = new Map<string, SignedSet[]>();
   private readonly encoded = new Map<string, Promise<EncodedBundle>>();
   private readonly deltas = new Map<string, Promise<(EncodedBlob & { fromDigest: string }) | null>>();
+  /** Notices as sent, by `<bundle digest>:<digest held>` (noticeTextFor). */
+  private readonly noticeTexts = new Map<string, string>();
   /** Canonical texts of rule objects: the stored rules do not change, so each is serialised once. */
   private readonly memo: CanonicalMemo = new WeakMap();
+  /** Each policy's content as last prepared: its next revision's rules are sorted from it. */
+  private readonly contents = new Map<string, PolicyContent>();
 
   constructor(private readonly deps: PublisherDeps) {}
 
@@ -92,7 +96,12 @@ export class PolicyPublisher {
     const now = this.deps.now();
     const problems: string[] = [];
     const changed: PublicationPlan['changed'] = [];
-    for (const content of model.policies.values()) if (await sortPolicyRules(content, now, this.memo, () => yieldToEvents())) await yieldToEvents();
+    for (const [name, content] of model.policies) {
+      // A rule added or removed on the console is put in place in the sorted rules of the revision before.
+      if (await sortPolicyRules(content, now, this.memo, () => yieldToEvents(), this.contents.get(name))) await yieldToEvents();
+      this.contents.set(name, content);
+    }
+    for (const name of this.contents.keys()) if (!model.policies.has(name)) this.contents.delete(name);
     for (const [key, groups] of groupSets) {
       const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
       problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
@@ -268,6 +277,9 @@ export class PolicyPublisher {
     for (const digest of this.byDigest.keys()) if (!live.has(digest)) this.byDigest.delete(digest);
     for (const digest of this.encoded.keys()) if (!live.has(digest)) this.encoded.delete(digest);
     for (const pair of this.deltas.keys()) if (!live.has(pair.slice(0, 64)) || !live.has(pair.slice(65))) this.deltas.delete(pair);
+    // Only notices of current bundles are sent again.
+    const current = new Set([...this.sets.values()].map((set) => set.digest));
+    for (const pair of this.noticeTexts.keys()) if (!current.has(pair.slice(0, 64))) this.noticeTexts.delete(pair);
   }
 
   current(key: string): SignedSet | undefined {
@@ -289,6 +301,22 @@ export class PolicyPublisher {
     const full = (await this.bundleBytes(set.digest))!;
     const delta = held.digest ? await this.deltaBytes(held.digest, set.digest) : undefined;
     return noticeFor(full, delta ?? undefined);
+  }
+
+  /**
+   * The same notice as sent, serialised once per bundle and digest held: a rollout tells
+   * thousands of devices in one group set the same thing.
+   */
+  async noticeTextFor(key: string, held: { version: number | null; digest: string | null }): Promise<string | null> {
+    const set = this.sets.get(key);
+    const cacheable = set && held.digest !== set.digest && (held.version === null || held.version < set.version);
+    const cacheKey = cacheable ? `${set.digest}:${held.digest ?? ''}` : null;
+    const cached = cacheKey && this.noticeTexts.get(cacheKey);
+    if (cached) return cached;
+    const notice = await this.noticeFor(key, held);
+    const text = notice && JSON.stringify(notice);
+    if (text && cacheKey) this.noticeTexts.set(cacheKey, text);
+    return text;
   }
 
   /** The compressed signed bundle with this digest, if it is current or recent (`payloadBytes`: its payload's canonical JSON, when at hand). */

@@ -1,7 +1,7 @@
 import { APPROVALS_POLICY } from './api.js';
 import type { AppException, AppRule, Applications } from '../app-rules.js';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
-import { canonicalSet, canonicalUnion, type CanonicalSet } from '../canonical-order.js';
+import { canonicalSet, canonicalUnion, indexInCanonicalSet, spliceCanonicalSet, type CanonicalSet } from '../canonical-order.js';
 import type { PolicyDocument } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
 import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord, type SettingName } from './model.js';
@@ -155,7 +155,9 @@ function walk(input: MergeInput, witness?: Witness): Walk {
   const claimedBy = new Map<string, AssignmentRef>();
   const parts: Part[] = [];
   let nextChange = Infinity;
-  for (const { ref, content } of contents) {
+  for (const [index, { ref, content }] of contents.entries()) {
+    // Nothing is below the last policy (the baseline): its rules claim nothing anyone would ask about.
+    const claims = index < contents.length - 1;
     const part: Part = { records: content.rules, regular: [], exceptions: [], whole: true };
     parts.push(part);
     for (const record of content.rules) {
@@ -171,14 +173,14 @@ function walk(input: MergeInput, witness?: Witness): Walk {
         part.whole = false;
         continue;
       }
-      const key = matchKey(rule);
+      const key = matchKeyOf(rule);
       const owner = claimedBy.get(key);
       if (owner && owner !== ref) {
         witness?.shadowed(record, ref, key, owner);
         part.whole = false;
         continue;
       }
-      claimedBy.set(key, ref);
+      if (claims) claimedBy.set(key, ref);
       witness?.included(record, ref, key);
       if (expiry < nextChange) nextChange = expiry;
       // Scope is resolved here, on the console: the device receives only rules that apply to it.
@@ -189,6 +191,21 @@ function walk(input: MergeInput, witness?: Witness): Walk {
     }
   }
   return { applied, settings, chosen, parts, nextChange };
+}
+
+/**
+ * Match keys of stored rules, made once: a revision keeps the rule objects of the one before, and
+ * every group set's merge looks up all 100,000 of them.
+ */
+const matchKeys = new WeakMap<AppRule, string>();
+
+function matchKeyOf(rule: AppRule): string {
+  let key = matchKeys.get(rule);
+  if (key === undefined) {
+    key = matchKey(rule);
+    matchKeys.set(rule, key);
+  }
+  return key;
 }
 
 function exceptionOf(record: RuleRecord, rule: AppRule): AppException {
@@ -223,14 +240,26 @@ const TEXTS_PER_PAUSE = 20_000;
  * Sorts a policy's rules ahead of the merges that will take them whole (what sortedPart would
  * do inside the first group set's merge), so a caller can yield between the two: for a new
  * 100,000-rule revision each is most of a second. The rules' texts are made first, `pause`d
- * every TEXTS_PER_PAUSE rules, so that the sort itself finds them in the memo. Returns whether
- * there was anything to sort; a policy with scoped or lapsed rules is never taken whole, so it
- * is left to the merge.
+ * every TEXTS_PER_PAUSE rules, so that the sort itself finds them in the memo. A revision that
+ * differs from `previous` by a few records is sorted from it instead ('derived'). Returns false
+ * when there was nothing to sort; a policy with scoped or lapsed rules is never taken whole, so
+ * it is left to the merge.
  */
-export async function sortPolicyRules(content: PolicyContent, now: Date, memo: CanonicalMemo, pause?: () => Promise<unknown>): Promise<boolean> {
+export async function sortPolicyRules(
+  content: PolicyContent,
+  now: Date,
+  memo: CanonicalMemo,
+  pause?: () => Promise<unknown>,
+  previous?: PolicyContent,
+): Promise<false | 'sorted' | 'derived'> {
   if (sortedParts.has(content.rules)) return false;
   const at = now.getTime();
   if (content.rules.some((r) => r.rule.groups || (r.expiresAt && Date.parse(r.expiresAt) <= at))) return false;
+  const derived = previous && derivedSort(content.rules, previous.rules, memo);
+  if (derived) {
+    sortedParts.set(content.rules, derived);
+    return 'derived';
+  }
   if (pause)
     for (let i = 0; i < content.rules.length; i++) {
       canonicalJson(content.rules[i]!.rule, memo);
@@ -240,7 +269,63 @@ export async function sortPolicyRules(content: PolicyContent, now: Date, memo: C
   const regular = content.rules.filter((r) => !r.exception).map((r) => r.rule);
   const exceptions = content.rules.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule));
   sortedParts.set(content.rules, sortRules(regular, exceptions, memo));
-  return true;
+  return 'sorted';
+}
+
+/** Records added and removed between two revisions, beyond which a revision is sorted afresh. */
+const DERIVED_CHANGES_MAX = 1000;
+
+/**
+ * A revision's sorted rules made from its predecessor's, when it differs by a few records (a
+ * rule added, changed or removed on the console): those are put in or taken out by binary
+ * search, instead of sorting 100,000 rules again. Records are compared by identity: an edit
+ * keeps every record it does not touch (edits.ts). Null when the predecessor was not sorted
+ * whole, the change is big, or a list holds two records with one text (a set keeps one of them;
+ * taking one out by its text would be wrong): then the caller sorts as before.
+ */
+function derivedSort(rules: readonly RuleRecord[], before: readonly RuleRecord[], memo: CanonicalMemo) {
+  const sorted = sortedParts.get(before);
+  if (!sorted) return null;
+  let head = 0;
+  while (head < rules.length && head < before.length && rules[head] === before[head]) head++;
+  let tail = 0;
+  while (tail < rules.length - head && tail < before.length - head && rules[rules.length - 1 - tail] === before[before.length - 1 - tail]) tail++;
+  const changedNow = rules.slice(head, rules.length - tail);
+  const changedBefore = before.slice(head, before.length - tail);
+  if (changedNow.length + changedBefore.length > DERIVED_CHANGES_MAX) return null;
+  const kept = new Set(changedNow);
+  const removed = changedBefore.filter((r) => !kept.has(r));
+  const was = new Set(changedBefore);
+  const added = changedNow.filter((r) => !was.has(r));
+  const regular = derivedList(
+    sorted.regular,
+    removed.filter((r) => !r.exception).map((r) => r.rule),
+    added.filter((r) => !r.exception).map((r) => r.rule),
+    memo,
+  );
+  const exceptions = derivedList(
+    sorted.exceptions,
+    removed.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule)),
+    added.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule)),
+    memo,
+  );
+  if (!regular || !exceptions) return null;
+  const exceptionCount = rules.reduce((n, r) => n + (r.exception ? 1 : 0), 0);
+  // One item per record: no two records share a text, so the set is exactly what sorting gives.
+  if (regular.items.length !== rules.length - exceptionCount || exceptions.items.length !== exceptionCount) return null;
+  return { regular, exceptions };
+}
+
+function derivedList<T>(sorted: CanonicalSet<T>, removed: readonly T[], added: readonly T[], memo: CanonicalMemo): CanonicalSet<T> | null {
+  if (removed.length === 0 && added.length === 0) return sorted;
+  const positions = removed.map((item) => indexInCanonicalSet(sorted, canonicalJson(item, memo)));
+  if (positions.includes(-1)) return null;
+  return spliceCanonicalSet(
+    sorted,
+    [...new Set(positions)].sort((a, b) => a - b),
+    canonicalSet(added, memo),
+    memo,
+  );
 }
 
 function withoutScope(rule: AppRule): AppRule {
