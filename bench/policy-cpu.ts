@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PolicyPublisher } from '../src/console/policies/publisher.js';
 import { generateEd25519KeyPair } from '../src/shared/node/crypto.js';
 import { decodeBundle, decodeDelta, noticeFor } from '../src/shared/node/policy-bundle-codec.js';
-import { signCanonicalText } from '../src/shared/node/signing.js';
+import { signDigest } from '../src/shared/node/signing.js';
 import { groupSetKey } from '../src/shared/policies/merge.js';
 import type { PolicyContent, RuleRecord } from '../src/shared/policies/model.js';
 import { benchArgs } from './args.js';
@@ -21,7 +21,7 @@ const rules = Number(args.rules);
 const key = generateEd25519KeyPair();
 let version = 0;
 const publisher = new PolicyPublisher({
-  sign: (text) => signCanonicalText('policy', text, key.privateKeyPem, key.publicKey),
+  sign: (_bytes, sha256) => signDigest('policy', sha256, key.privateKeyPem, key.publicKey),
   now: () => new Date(),
   nextVersion: () => ++version,
   lifetimeMs: 30 * 86_400_000,

@@ -1,6 +1,6 @@
 import { PolicyPublisher } from '../../src/console/policies/publisher.js';
 import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
-import { signCanonicalText } from '../../src/shared/node/signing.js';
+import { signDigest } from '../../src/shared/node/signing.js';
 import type { AppRule } from '../../src/shared/app-rules.js';
 import { PolicyBundlePayloadSchema, type PolicyBundle, type PolicyBundlePayload } from '../../src/shared/policy.js';
 import { policyDigest, signPolicyBundle } from '../../src/shared/node/policy-verify.js';
@@ -42,7 +42,7 @@ export function signed(payload: PolicyBundlePayload, key = consoleKey): PolicyBu
 export function testPublisher(now: () => Date = () => new Date(), key = consoleKey): PolicyPublisher {
   let version = 0;
   return new PolicyPublisher({
-    sign: (text) => signCanonicalText('policy', text, key.privateKeyPem, key.publicKey),
+    sign: (_bytes, sha256) => signDigest('policy', sha256, key.privateKeyPem, key.publicKey),
     now,
     nextVersion: () => ++version,
     lifetimeMs: 30 * 86_400_000,

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execGateUnavailable, execProgram, mountPrivateTmpfs, sha256File, type PrivateMount } from '../../bench/exec-fixture.js';
-import { loadOrCreateDeviceKey } from '../../src/agent/identity.js';
+import { loadOrCreateDeviceKey, paths } from '../../src/agent/identity.js';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { sha256Hex } from '../../src/shared/node/crypto.js';
 import { compress, inflate } from '../../src/shared/node/policy-bundle-codec.js';
 import { policyFetchHeader } from '../../src/shared/node/policy-fetch-auth.js';
+import { verifyPayload } from '../../src/shared/node/signing.js';
 import { bundlePath, deltaPath, type PolicyAvailableMessage, type PolicyDelta } from '../../src/shared/policies/delivery.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { LIMITS } from '../../src/shared/limits.js';
@@ -254,6 +255,12 @@ describe.skipIf(unavailable !== null)('policy delivery at any size (real console
     const small = await push({ format: 'vigil-policy/1', name: 'small', applications: { mode: 'monitor', defaultAction: 'allow', rules: [allow(TRUE_SHA)] } });
     const frame = await socket.next('policy', 30_000);
     expect(frame.bundle.payload.version).toBe(small);
+    // Signed over the whole payload, as agents from before digest signatures check it; what
+    // fetching agents hold is signed by digest.
+    const consoleKey = JSON.parse(readFileSync(paths(agentDir).device, 'utf8')).consolePublicKey as string;
+    expect(frame.bundle.signature.alg).toBe('ed25519');
+    expect(verifyPayload('policy', frame.bundle.payload, frame.bundle.signature, consoleKey)).toBe(true);
+    expect(JSON.parse(readFileSync(paths(agentDir).policy, 'utf8')).signature.alg).toBe('ed25519-sha256');
     expect(socket.ws.readyState).toBe(socket.ws.OPEN);
     socket.ws.close();
   });

@@ -13,7 +13,7 @@ import { loadPlaneState } from '../../src/console/policies/plane-state.js';
 import { PolicyPlane } from '../../src/console/policies/plane.js';
 import { PolicyLimitError, PolicyPublisher, type PublicationPlan } from '../../src/console/policies/publisher.js';
 import { openSqliteStore, type SqliteStore } from '../../src/console/store/sqlite-store.js';
-import { signCanonicalText } from '../../src/shared/node/signing.js';
+import { signDigest } from '../../src/shared/node/signing.js';
 import { mergeEffectivePolicy } from '../../src/shared/policies/merge.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
@@ -37,7 +37,7 @@ class PublisherDistribution implements PolicyDistributionPort {
   constructor(dir: string) {
     const identity = loadOrCreateConsoleIdentity(dir);
     this.publisher = new PolicyPublisher({
-      sign: (text) => signCanonicalText('policy', text, identity.privateKey, identity.publicKey),
+      sign: (_bytes, sha256) => signDigest('policy', sha256, identity.privateKey, identity.publicKey),
       now: () => new Date(),
       nextVersion: () => ++this.version,
       lifetimeMs: 86400_000,

@@ -1,5 +1,5 @@
 import type { Logger } from '../../shared/node/log.js';
-import { signCanonicalText } from '../../shared/node/signing.js';
+import { signDigest, signPayload } from '../../shared/node/signing.js';
 import type { SignedAup } from '../../shared/aup.js';
 import type { BundleStations } from '../../shared/usb-policy.js';
 import type { ConsoleIdentity } from '../identity.js';
@@ -50,7 +50,8 @@ export async function composePolicy({ store, identity, hub, feed, log, announce 
     return plane!.nextVersion();
   });
   const publisher = new PolicyPublisher({
-    sign: (text) => signCanonicalText('policy', text, identity.privateKey, identity.publicKey),
+    // By digest: signing 11 MB with Ed25519 hashes it twice more (docs/policies.md, signatures).
+    sign: (_bytes, sha256) => signDigest('policy', sha256, identity.privateKey, identity.publicKey),
     now: () => new Date(),
     nextVersion: versions.take,
     lifetimeMs: lifetime.ms,
@@ -78,6 +79,8 @@ export async function composePolicy({ store, identity, hub, feed, log, announce 
       }
     },
     log: log.child('policy-delivery'),
+    // Agents from before notices and digest signatures check the whole payload's signature.
+    signFrame: (payload) => signPayload('policy', payload, identity.privateKey, identity.publicKey),
   });
   // The upgrade's data step: today's single policy becomes the baseline (once; see plane-migration.ts).
   if (await migrateSinglePolicyOnce(store, new Date())) log.info('the single policy document is now the baseline policy');

@@ -4,6 +4,7 @@ import { LIMITS } from '../../shared/limits.js';
 import type { Logger } from '../../shared/node/log.js';
 import { noticeFor } from '../../shared/node/policy-bundle-codec.js';
 import type { PolicyBundle } from '../../shared/policy.js';
+import type { Signature } from '../../shared/signed.js';
 import { POLICY_FETCH_CAPABILITY } from '../../shared/policies/delivery.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { SerialQueue } from '../../shared/serial-queue.js';
@@ -51,6 +52,12 @@ export interface DistributionDeps {
   /** Tells dashboards a version was published and sends the AUP of a variant a changed set uses. */
   published?(version: number, aupVariants: string[]): Promise<void>;
   log: Logger;
+  /**
+   * The signature of a bundle sent in a `policy` frame, to an agent without `policy-fetch`: such
+   * an agent (an older release) checks only `ed25519` signatures over the whole payload. Without
+   * it the frame carries the bundle's own signature.
+   */
+  signFrame?(payload: PolicyBundle['payload']): Signature;
   /** Frames larger than this are never sent (the agent's frame limit). */
   frameLimitBytes?: number;
   now?: () => Date;
@@ -83,7 +90,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
   private fleetKey: string | null = null;
   private contentTimer: NodeJS.Timeout | null = null;
   private readonly signings = new SerialQueue();
-  /** The legacy `policy` frame per digest, serialised once. */
+  /** The legacy `policy` frame per current digest, signed and serialised once. */
   private readonly frames = new Map<string, string>();
   readonly stats: DistributionStats = { noticesSent: 0, framesSent: 0, framesWithheld: 0, bundlesServed: 0, deltasServed: 0, fetchesRefused: 0 };
 
@@ -342,14 +349,15 @@ export class PolicyDistribution implements PolicyDistributionPort {
       this.stats.noticesSent++;
       return true;
     }
-    const frame = this.frameFor(set.digest, { payload: set.payload, signature: set.signature });
     const limit = this.deps.frameLimitBytes ?? LIMITS.wsMaxPayloadBytes;
-    if (Buffer.byteLength(frame) > limit) {
+    // The payload alone is over the limit: the frame is not even made (nor signed for it).
+    const frame = set.size > limit ? null : this.frameFor(set.digest, { payload: set.payload, signature: set.signature });
+    if (frame === null || Buffer.byteLength(frame) > limit) {
       this.stats.framesWithheld++;
       this.deps.log.warn('not sending a policy frame larger than the frame limit to an agent that cannot fetch; it keeps its current policy until it is upgraded', {
         deviceId,
         version: set.version,
-        frameBytes: Buffer.byteLength(frame),
+        frameBytes: frame === null ? set.size : Buffer.byteLength(frame),
         frameLimit: limit,
       });
       return false;
@@ -376,8 +384,11 @@ export class PolicyDistribution implements PolicyDistributionPort {
   private frameFor(digest: string, bundle: PolicyBundle): string {
     let text = this.frames.get(digest);
     if (text === undefined) {
-      text = JSON.stringify({ v: PROTOCOL_VERSION, type: 'policy', bundle });
-      this.frames.clear(); // only the current bundles are ever sent: keep the latest
+      const signature = this.deps.signFrame?.(bundle.payload) ?? bundle.signature;
+      text = JSON.stringify({ v: PROTOCOL_VERSION, type: 'policy', bundle: { payload: bundle.payload, signature } });
+      // Only current bundles are ever sent: frames of bundles no set offers now are dropped.
+      const current = new Set(this.deps.publisher.all().map((s) => s.digest));
+      for (const kept of this.frames.keys()) if (!current.has(kept)) this.frames.delete(kept);
       this.frames.set(digest, text);
     }
     return text;

@@ -21,8 +21,8 @@ import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.j
  */
 
 export interface PublisherDeps {
-  /** Signs a payload (purpose `policy`) given its canonical JSON's UTF-8 bytes, made once. */
-  sign(canonicalPayload: Uint8Array): Signature;
+  /** Signs a payload (purpose `policy`) given its canonical JSON's UTF-8 bytes, made once, and their SHA-256. */
+  sign(canonicalPayload: Uint8Array, sha256: string): Signature;
   now(): Date;
   /** Strictly greater than every version issued before, across restarts (the store persists it). */
   nextVersion(): number;
@@ -165,14 +165,15 @@ export class PolicyPublisher {
     const bytes = Buffer.from(canonicalJson(payload, this.memo), 'utf8');
     if (bytes.length > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes.length} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
+    const digest = sha256Hex(bytes);
     const set = this.install({
       key,
       groups,
       version,
-      digest: sha256Hex(bytes),
+      digest,
       size: bytes.length,
       payload,
-      signature: this.deps.sign(bytes),
+      signature: this.deps.sign(bytes, digest),
       contentDigest,
       nextChangeAt,
     });

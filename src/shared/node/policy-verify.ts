@@ -95,8 +95,9 @@ function checkParsed(bundle: PolicyBundle, opts: TrustOptions, text?: PayloadLis
   // built with the signing prefix in front: one copy of the whole text.
   const prefix = signingPrefix('policy');
   const input = lists ? payloadBytes(bundle.payload, lists, prefix, joinBytesTransient) : signingInput('policy', bundle.payload, ruleTexts);
-  const signed = input.subarray(prefix.length);
-  if (!verifySigningInput(input, bundle.signature, opts.trustedKey)) {
+  // The payload's digest is checked against what was announced; the same hash serves the signature.
+  const digest = sha256Hex(input.subarray(prefix.length));
+  if (!verifySigningInput(input, bundle.signature, opts.trustedKey, digest)) {
     const unknown = bundle.signature.keyId !== keyIdOf(opts.trustedKey);
     return unknown
       ? { ok: false, reason: 'unknown-signer', detail: `signed by key ${bundle.signature.keyId}, not the console key`, version }
@@ -104,7 +105,7 @@ function checkParsed(bundle: PolicyBundle, opts: TrustOptions, text?: PayloadLis
   }
   const trusted = checkTrust(bundle, opts);
   if (!trusted.ok) return trusted;
-  digests.set(bundle.payload, sha256Hex(signed));
+  digests.set(bundle.payload, digest);
   if (lists) keepListText(bundle.payload, lists);
   checkedBundles.add(bundle);
   return trusted;
