@@ -138,6 +138,19 @@ export function storeDomainContract(factory: StoreFactory): void {
       await store.close();
     });
 
+    it('devices: one column of many devices in one batch, whether the values are few (a rollout) or many (heartbeats)', async () => {
+      const { store, devices } = await storeWithDevices(factory, ['d1', 'd2', 'd3', 'd4', 'd5', 'd6']);
+      const seen: [string, string][] = devices.map((d, i) => [d.id, `2026-01-01T00:00:2${i}.000Z`]);
+      await store.touchDevices(seen);
+      const versions: [string, number][] = devices.map((d, i) => [d.id, i % 2 === 0 ? 11 : 12]);
+      await store.setPolicyVersions(versions);
+      for (const [id, at] of seen) expect((await store.getDevice(id))?.lastSeenAt).toBe(at);
+      for (const [id, version] of versions) expect((await store.getDevice(id))?.policyVersion).toBe(version);
+      await store.setPolicyVersions(devices.map((d, i) => [d.id, 20 + i]));
+      for (const [i, d] of devices.entries()) expect((await store.getDevice(d.id))?.policyVersion).toBe(20 + i);
+      await store.close();
+    });
+
     it('devices: presence, heartbeats in one batch, status, clone flags, revocation', async () => {
       const { store, devices } = await storeWithDevices(factory, ['lab-02', 'lab-01', 'lab-03']);
       const [a, b, c] = devices as [ReturnType<typeof deviceRecord>, ReturnType<typeof deviceRecord>, ReturnType<typeof deviceRecord>];

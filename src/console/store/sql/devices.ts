@@ -5,6 +5,9 @@ import type { DeviceRecord, DeviceStore } from '../store.js';
 import { changed, chunks, nullableNumber, type Engine, type StoreDb } from './engine.js';
 import type { ConsoleTables } from './schema.js';
 
+/** Up to this many distinct values in one batch are written one UPDATE per value (setColumnById). */
+const FEW_VALUES = 4;
+
 export class SqlDevices implements DeviceStore {
   constructor(
     private readonly db: StoreDb,
@@ -101,10 +104,26 @@ export class SqlDevices implements DeviceStore {
    * order, as happens when devices move between processes.
    */
   private async setColumnById<V extends string | number>(column: 'last_seen_at' | 'policy_version', values: [id: string, value: V][]): Promise<void> {
-    for (const part of chunks(
-      [...values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-      500,
-    )) {
+    const sorted = [...values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const byValue = new Map<V, string[]>();
+    for (const [id, value] of sorted) {
+      const ids = byValue.get(value);
+      if (ids) ids.push(id);
+      else byValue.set(value, [id]);
+    }
+    // A rollout's acks carry one version: one plain UPDATE per value, looked up by the index,
+    // instead of a CASE of 500 branches tried for each of 500 rows.
+    if (byValue.size <= FEW_VALUES) {
+      for (const [value, ids] of byValue)
+        for (const part of chunks(ids, 500))
+          await this.db
+            .updateTable('devices')
+            .set({ [column]: value })
+            .where('id', 'in', part)
+            .execute();
+      return;
+    }
+    for (const part of chunks(sorted, 500)) {
       const when = sql.join(
         part.map(([id, value]) => sql`WHEN ${id} THEN ${value}`),
         sql` `,
