@@ -228,6 +228,17 @@ const census = cpuCensus(() => ({
   nats: [nats.pid],
   bench: [process.pid],
 }));
+/** Pings the consoles wrote and left out so far (agent-link/keepalive.ts), all consoles together. */
+async function pingCounts(): Promise<{ sent: number; skipped: number }> {
+  const hubs = await Promise.all(
+    fleetConsoles.map(async (c) => {
+      const res = await fetch(`${c.url}/api/v1/stats`, { headers: { authorization: `Bearer ${session}` } });
+      return ((await res.json()) as { hub: { pingsSent?: number; pingsSkipped?: number } }).hub;
+    }),
+  );
+  return { sent: hubs.reduce((n, h) => n + (h.pingsSent ?? 0), 0), skipped: hubs.reduce((n, h) => n + (h.pingsSkipped ?? 0), 0) };
+}
+const pingsBefore = await pingCounts();
 const loadBefore = loadavg()[0]!;
 const measureStart = performance.now();
 dashboard.measuring = true;
@@ -242,6 +253,7 @@ const sampler = setInterval(() => {
 await new Promise((r) => setTimeout(r, durationMs / 3));
 const steadyS = (performance.now() - measureStart) / 1000;
 const steadyCpuPct = fleetConsoles.map((c) => ((cpuSeconds(c.proc.pid!) - c.cpuStart) / steadyS) * 100);
+const pingsSteady = await pingCounts();
 const pushAt = Date.now();
 const published = await fetch(`${first.url}/api/v1/policies`, {
   method: 'POST',
@@ -313,6 +325,9 @@ const figures = {
   // Before the push: percent of a core per console, and all consoles' CPU per 1,000 agents they held.
   steadyCpuPctPerConsole: steadyCpuPct.map((p) => round(p, 1)),
   steadyCpuPctPer1000Agents: round(steadyCpuPct.reduce((a, b) => a + b, 0) / (held.reduce((n, h) => n + h.devicesOnline, 0) / 1000), 2),
+  // Pings written and left out per agent per minute in that steady third (one per interval before keepalive visits).
+  steadyPingsPerAgentMinute: round((pingsSteady.sent - pingsBefore.sent) / connectedAgents / (steadyS / 60), 2),
+  steadyPingsSkippedPerAgentMinute: round((pingsSteady.skipped - pingsBefore.skipped) / connectedAgents / (steadyS / 60), 2),
   // Percent of one core over the measured window, by part; `other` is everything else on the machine.
   cpuPctByPart,
   loadAverage: [round(loadBefore, 1), round(loadAfter, 1)],
