@@ -74,13 +74,17 @@ describe('canonical order', () => {
 
   it('a union of one big set and a few items from others is the same as merging them all', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 200, maxLength: 400 }), fc.array(fc.array(value, { maxLength: 4 }), { maxLength: 3 }), (big, few) => {
-        const memo: CanonicalMemo = new WeakMap();
-        const union = canonicalUnion([canonicalSet(big, memo), ...few.map((list) => canonicalSet(list, memo))], memo);
-        const whole = canonicalSet([...big, ...few.flat()]);
-        expect(union.texts).toEqual(whole.texts);
-        expect(canonicalJson(union.items, memo)).toBe(canonicalJson([...union.items]));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 200, maxLength: 400 }),
+        fc.array(fc.array(value, { maxLength: 4 }), { maxLength: 3 }),
+        (big, few) => {
+          const memo: CanonicalMemo = new WeakMap();
+          const union = canonicalUnion([canonicalSet(big, memo), ...few.map((list) => canonicalSet(list, memo))], memo);
+          const whole = canonicalSet([...big, ...few.flat()]);
+          expect(union.texts).toEqual(whole.texts);
+          expect(canonicalJson(union.items, memo)).toBe(canonicalJson([...union.items]));
+        },
+      ),
     );
   });
 });

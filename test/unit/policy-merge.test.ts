@@ -360,28 +360,34 @@ describe('effective policy properties (fast-check)', () => {
       fc.record({ remove: fc.nat() }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 40 }), fc.array(arbEdit, { minLength: 1, maxLength: 8 }), async (start, edits) => {
-        const memo = new WeakMap<object, string>();
-        let current = content(start.map((n) => hashRecord(n)));
-        await sortPolicyRules(current, now, memo);
-        for (const edit of edits) {
-          let next: PolicyContent;
-          if ('remove' in edit) {
-            if (current.rules.length === 0) continue;
-            next = removeRule(current, recordKey(current.rules[edit.remove % current.rules.length]!)).content;
-          } else {
-            const record = rec(hashRule(edit.add, edit.action), edit.exception ? { exception: true, reason: 'lab', expiresAt: '2026-12-09T00:00:00Z' } : {});
-            next = addRule(current, record, { replace: true }).content;
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { maxLength: 40 }),
+        fc.array(arbEdit, { minLength: 1, maxLength: 8 }),
+        async (start, edits) => {
+          const memo = new WeakMap<object, string>();
+          let current = content(start.map((n) => hashRecord(n)));
+          await sortPolicyRules(current, now, memo);
+          for (const edit of edits) {
+            let next: PolicyContent;
+            if ('remove' in edit) {
+              if (current.rules.length === 0) continue;
+              next = removeRule(current, recordKey(current.rules[edit.remove % current.rules.length]!)).content;
+            } else {
+              const record = rec(hashRule(edit.add, edit.action), edit.exception ? { exception: true, reason: 'lab', expiresAt: '2026-12-09T00:00:00Z' } : {});
+              next = addRule(current, record, { replace: true }).content;
+            }
+            expect(await sortPolicyRules(next, now, memo, undefined, current)).toBe('derived');
+            const input = { groups: [], policies: policies({ base: next }), assignments: assignments('base'), now };
+            // The same records as new objects: sorted afresh, nothing reused.
+            const afresh = { ...next, rules: next.rules.map((r) => ({ ...r, rule: { ...r.rule } })) };
+            expect(mergeEffectivePolicy({ ...input, memo })).toEqual(mergeEffectivePolicy({ ...input, policies: policies({ base: afresh }) }));
+            expect(canonicalJson(mergeEffectivePolicy({ ...input, memo }).document, memo)).toBe(
+              canonicalJson(mergeEffectivePolicy({ ...input, policies: policies({ base: afresh }) }).document),
+            );
+            current = next;
           }
-          expect(await sortPolicyRules(next, now, memo, undefined, current)).toBe('derived');
-          const input = { groups: [], policies: policies({ base: next }), assignments: assignments('base'), now };
-          // The same records as new objects: sorted afresh, nothing reused.
-          const afresh = { ...next, rules: next.rules.map((r) => ({ ...r, rule: { ...r.rule } })) };
-          expect(mergeEffectivePolicy({ ...input, memo })).toEqual(mergeEffectivePolicy({ ...input, policies: policies({ base: afresh }) }));
-          expect(canonicalJson(mergeEffectivePolicy({ ...input, memo }).document, memo)).toBe(canonicalJson(mergeEffectivePolicy({ ...input, policies: policies({ base: afresh }) }).document));
-          current = next;
-        }
-      }),
+        },
+      ),
       { numRuns: 200 },
     );
   });
