@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PolicyStore } from '../../src/agent/policy-store.js';
 import { loadOrCreateConsoleIdentity } from '../../src/console/identity.js';
 import { StationKeyService } from '../../src/console/station-keys.js';
@@ -11,10 +11,16 @@ import { tempDirsPerTest } from '../helpers/processes.js';
 
 /** The station registry at the console, on real SQLite, and what a device does with the bundles it yields. */
 const dir = tempDirsPerTest();
+/** Closed before each test's directory goes: the store's checkpoint thread opens the file after it starts. */
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+});
 
 async function setup() {
   const root = dir();
   const store = openSqliteStore(join(root, 'console.db'));
+  opened.push(store);
   const identity = loadOrCreateConsoleIdentity(root);
   const { plane, distribution, published } = await policySide(store, identity);
   const stations = new StationKeyService(store, distribution, createLogger('test', 'error'));
