@@ -7,6 +7,9 @@ import { visible } from './console-api.js';
  */
 export function confirmAction(opts: { title: string; text: string; ok: string; fields?: HTMLElement[]; danger?: boolean }): Promise<boolean> {
   const dialog = document.getElementById('confirm') as HTMLDialogElement;
+  const answers = answersOf(dialog);
+  // A confirmation still open (a close this page did not see) counts as cancelled.
+  answers.settle(false);
   const opener = document.activeElement as HTMLElement | null;
   document.getElementById('confirm-title')!.textContent = visible(opts.title);
   document.getElementById('confirm-text')!.textContent = visible(opts.text);
@@ -20,15 +23,46 @@ export function confirmAction(opts: { title: string; text: string; ok: string; f
     HTMLElement | undefined;
   (first ?? ok).focus();
   return new Promise((resolve) => {
-    dialog.addEventListener(
-      'close',
-      () => {
-        opener?.focus();
-        resolve(dialog.returnValue === 'ok');
-      },
-      { once: true },
-    );
+    answers.pending = (confirmed) => {
+      opener?.focus();
+      resolve(confirmed);
+    };
   });
+}
+
+interface Answers {
+  pending: ((confirmed: boolean) => void) | null;
+  settle(confirmed: boolean): void;
+}
+
+const answersByDialog = new WeakMap<HTMLDialogElement, Answers>();
+
+/**
+ * How the dialog was answered, taken from the events that close it (Escape's `cancel`, the
+ * form's `submit` and its submitter), which come at once. The `close` event comes a task later:
+ * on a busy machine the previous confirmation's `close` arrived after the next one had opened the
+ * dialog again, and answered it "cancelled" (a flaky e2e test found it). A `close` is only taken
+ * for a dialog that is closed when it arrives (closed some other way).
+ */
+function answersOf(dialog: HTMLDialogElement): Answers {
+  let answers = answersByDialog.get(dialog);
+  if (answers) return answers;
+  const created: Answers = {
+    pending: null,
+    settle(confirmed) {
+      const pending = created.pending;
+      created.pending = null;
+      pending?.(confirmed);
+    },
+  };
+  answers = created;
+  dialog.addEventListener('cancel', () => created.settle(false));
+  dialog.querySelector('form')?.addEventListener('submit', (event) => created.settle((event.submitter as HTMLButtonElement | null)?.value === 'ok'));
+  dialog.addEventListener('close', () => {
+    if (!dialog.open) created.settle(dialog.returnValue === 'ok');
+  });
+  answersByDialog.set(dialog, created);
+  return created;
 }
 
 /** A labelled form control for a confirmation dialog. */
