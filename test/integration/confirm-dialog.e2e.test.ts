@@ -1,9 +1,6 @@
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.js';
-import { bundleForPage } from '../helpers/page-bundle.js';
-import { REPO } from '../helpers/processes.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { chromiumWithBundle } from '../helpers/page-bundle.js';
 import type * as Entry from '../helpers/confirm-entry.js';
 
 /**
@@ -21,19 +18,10 @@ declare global {
   }
 }
 
-let browser: Browser;
-let script: string;
-
-beforeAll(async () => {
-  script = await bundleForPage(join(REPO, 'test/helpers/confirm-entry.ts'), 'CD');
-  browser = await launchChromium();
-}, 120_000);
-afterAll(async () => {
-  await browser?.close();
-});
+const chromium = chromiumWithBundle('test/helpers/confirm-entry.ts', 'CD');
 
 async function dialogPage(): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
+  const page = await (await chromium.browser.newContext()).newPage();
   await page.setContent(`<!doctype html><html lang="en"><head><title>confirm</title></head><body><main>
     <button id="opener">Save</button>
     <dialog id="confirm" aria-labelledby="confirm-title">
@@ -43,7 +31,7 @@ async function dialogPage(): Promise<Page> {
         <button type="submit" value="ok" id="confirm-ok">Confirm</button>
       </form>
     </dialog></main></body></html>`);
-  await page.addScriptTag({ content: script });
+  await page.addScriptTag({ content: chromium.script });
   return page;
 }
 

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, screenshot } from '../helpers/browser.js';
-import { bundleForPage } from '../helpers/page-bundle.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { screenshot } from '../helpers/browser.js';
+import { chromiumWithBundle } from '../helpers/page-bundle.js';
 import { REPO } from '../helpers/processes.js';
 import { seriousAxeViolations } from '../helpers/page-checks.js';
 import type * as Entry from '../helpers/virtual-rows-entry.js';
@@ -22,21 +22,12 @@ declare global {
   }
 }
 
-let browser: Browser;
-let script: string;
+const chromium = chromiumWithBundle('test/helpers/virtual-rows-entry.ts', 'VR');
 const pageErrors: string[] = [];
-
-beforeAll(async () => {
-  script = await bundleForPage(join(REPO, 'test/helpers/virtual-rows-entry.ts'), 'VR');
-  browser = await launchChromium();
-}, 120_000);
-afterAll(async () => {
-  await browser?.close();
-});
 
 /** A page with a 200 px scroller over a table (sticky 30 px header) whose body rows are exactly 20 px, and the bundle loaded. */
 async function barePage(): Promise<Page> {
-  const page = await (await browser.newContext({ viewport: { width: 800, height: 600 } })).newPage();
+  const page = await (await chromium.browser.newContext({ viewport: { width: 800, height: 600 } })).newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.setContent(`<!doctype html><html lang="en"><head><title>rows</title><style>
     body { margin: 0; font: 12px sans-serif; }
@@ -50,7 +41,7 @@ async function barePage(): Promise<Page> {
   </style></head><body><main>
     <div id="scroll" tabindex="-1"><table id="t"><caption>Rows</caption><thead><tr><th>Name</th><th>Index</th></tr></thead><tbody id="rows"></tbody></table></div>
   </main></body></html>`);
-  await page.addScriptTag({ content: script });
+  await page.addScriptTag({ content: chromium.script });
   return page;
 }
 
@@ -265,7 +256,7 @@ describe('virtual rows, in Chromium', { timeout: 120_000 }, () => {
   });
 
   it("a group's member list of 5,000 devices draws only a window, at the row height its CSS gives", async () => {
-    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    const page = await (await chromium.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     // The Groups page's members section as index.html has it, in the dashboard's own style sheets.
     const html = readFileSync(join(REPO, 'renderer/dashboard/index.html'), 'utf8');
@@ -275,7 +266,7 @@ describe('virtual rows, in Chromium', { timeout: 120_000 }, () => {
     );
     for (const sheet of ['renderer/shared/base.css', 'renderer/dashboard/style.css'])
       await page.addStyleTag({ content: readFileSync(join(REPO, sheet), 'utf8') });
-    await page.addScriptTag({ content: script });
+    await page.addScriptTag({ content: chromium.script });
     const removed = await page.evaluate(() => {
       const { GroupMembers } = window.VR;
       const removed: string[] = [];
