@@ -38,8 +38,8 @@ describe('Ed25519 signing', () => {
     expect(sig.alg).toBe('ed25519-sha256');
     expect(verifyPayload('policy', payload, sig, pair.publicKey)).toBe(true);
     // The caller's digest spares a second hash, and must be the input's.
-    expect(verifySigningInput(signingInput('policy', payload), sig, pair.publicKey, digest)).toBe(true);
-    expect(verifySigningInput(signingInput('policy', payload), sig, pair.publicKey, sha256Hex('other'))).toBe(false);
+    expect(verifySigningInput('policy', signingInput('policy', payload), sig, pair.publicKey, digest)).toBe(true);
+    expect(verifySigningInput('policy', signingInput('policy', payload), sig, pair.publicKey, sha256Hex('other'))).toBe(false);
     expect(verifyPayload('policy', { ...payload, version: 4 }, sig, pair.publicKey)).toBe(false);
     expect(verifyPayload('command', payload, sig, pair.publicKey)).toBe(false);
     expect(verifyPayload('policy', payload, sig, other.publicKey)).toBe(false);

@@ -97,7 +97,7 @@ function checkParsed(bundle: PolicyBundle, opts: TrustOptions, text?: PayloadLis
   const input = lists ? payloadBytes(bundle.payload, lists, prefix, joinBytesTransient) : signingInput('policy', bundle.payload, ruleTexts);
   // The payload's digest is checked against what was announced; the same hash serves the signature.
   const digest = sha256Hex(input.subarray(prefix.length));
-  if (!verifySigningInput(input, bundle.signature, opts.trustedKey, digest)) {
+  if (!verifySigningInput('policy', input, bundle.signature, opts.trustedKey, digest)) {
     const unknown = bundle.signature.keyId !== keyIdOf(opts.trustedKey);
     return unknown
       ? { ok: false, reason: 'unknown-signer', detail: `signed by key ${bundle.signature.keyId}, not the console key`, version }

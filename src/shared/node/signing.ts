@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
 import { joinBytes } from './bytes.js';
 import { keyId, sha256Hex, signBytes, verifyBytes } from './crypto.js';
-import { SIGNING_PURPOSES, type Signature, type SigningPurpose } from '../signed.js';
+import type { Signature, SigningPurpose } from '../signed.js';
 
 /** `memo`: canonical texts of parts already serialised (a large policy's rules). */
 export function signingInput(purpose: SigningPurpose, payload: unknown, memo?: CanonicalMemo): Buffer {
@@ -28,22 +28,16 @@ export function signingPrefix(purpose: SigningPurpose): Buffer {
 /** What an `ed25519-sha256` signature is over: its own purpose line, then the digest in hex. */
 const digestStatement = (purpose: SigningPurpose, sha256: string) => Buffer.from(`vigil:${purpose}:v1:sha256\n${sha256}`, 'utf8');
 
-const PURPOSE_LINE = /^vigil:([a-z-]+):v1$/;
-
 /**
- * Verifies a signing input built by the caller: signingPrefix, then the canonical JSON as UTF-8.
- * `sha256`: the digest of that JSON, when the caller has it (a policy's digest is checked anyway),
- * so an `ed25519-sha256` signature costs no second pass over the bytes.
+ * Verifies a signing input built by the caller: signingPrefix(purpose), then the canonical JSON as
+ * UTF-8. `sha256`: the digest of that JSON, when the caller has it (a policy's digest is checked
+ * anyway), so an `ed25519-sha256` signature costs no second pass over the bytes.
  */
-export function verifySigningInput(input: Uint8Array, signature: Signature, publicKey: string, sha256?: string): boolean {
+export function verifySigningInput(purpose: SigningPurpose, input: Uint8Array, signature: Signature, publicKey: string, sha256?: string): boolean {
   if (signature.keyId !== keyId(publicKey)) return false;
   if (signature.alg === 'ed25519') return verifyBytes(publicKey, input, signature.value);
-  const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const end = bytes.indexOf(0x0a);
-  const purpose = end > 0 ? PURPOSE_LINE.exec(bytes.toString('utf8', 0, end))?.[1] : undefined;
-  if (!purpose || !(SIGNING_PURPOSES as readonly string[]).includes(purpose)) return false;
-  const digest = sha256 ?? sha256Hex(bytes.subarray(end + 1));
-  return verifyBytes(publicKey, digestStatement(purpose as SigningPurpose, digest), signature.value);
+  const digest = sha256 ?? sha256Hex(input.subarray(signingLine(purpose).length));
+  return verifyBytes(publicKey, digestStatement(purpose, digest), signature.value);
 }
 
 /** Signs a payload by the SHA-256 of its canonical JSON (`ed25519-sha256`), which the caller made. */
@@ -64,5 +58,5 @@ export function signPayload(purpose: SigningPurpose, payload: unknown, privateKe
 }
 
 export function verifyPayload(purpose: SigningPurpose, payload: unknown, signature: Signature, publicKey: string): boolean {
-  return verifySigningInput(signingInput(purpose, payload), signature, publicKey);
+  return verifySigningInput(purpose, signingInput(purpose, payload), signature, publicKey);
 }
