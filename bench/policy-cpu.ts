@@ -21,7 +21,7 @@ const rules = Number(args.rules);
 const key = generateEd25519KeyPair();
 let version = 0;
 const publisher = new PolicyPublisher({
-  sign: (_bytes, sha256) => signDigest('policy', sha256, key.privateKeyPem, key.publicKey),
+  sign: (sha256) => signDigest('policy', sha256, key.privateKeyPem, key.publicKey),
   now: () => new Date(),
   nextVersion: () => ++version,
   lifetimeMs: 30 * 86_400_000,

@@ -42,7 +42,7 @@ export function signed(payload: PolicyBundlePayload, key = consoleKey): PolicyBu
 export function testPublisher(now: () => Date = () => new Date(), key = consoleKey): PolicyPublisher {
   let version = 0;
   return new PolicyPublisher({
-    sign: (_bytes, sha256) => signDigest('policy', sha256, key.privateKeyPem, key.publicKey),
+    sign: (sha256) => signDigest('policy', sha256, key.privateKeyPem, key.publicKey),
     now,
     nextVersion: () => ++version,
     lifetimeMs: 30 * 86_400_000,

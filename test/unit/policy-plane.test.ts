@@ -37,7 +37,7 @@ class PublisherDistribution implements PolicyDistributionPort {
   constructor(dir: string) {
     const identity = loadOrCreateConsoleIdentity(dir);
     this.publisher = new PolicyPublisher({
-      sign: (_bytes, sha256) => signDigest('policy', sha256, identity.privateKey, identity.publicKey),
+      sign: (sha256) => signDigest('policy', sha256, identity.privateKey, identity.publicKey),
       now: () => new Date(),
       nextVersion: () => ++this.version,
       lifetimeMs: 86400_000,

@@ -51,7 +51,7 @@ export async function composePolicy({ store, identity, hub, feed, log, announce 
   });
   const publisher = new PolicyPublisher({
     // By digest: signing 11 MB with Ed25519 hashes it twice more (docs/policies.md, signatures).
-    sign: (_bytes, sha256) => signDigest('policy', sha256, identity.privateKey, identity.publicKey),
+    sign: (sha256) => signDigest('policy', sha256, identity.privateKey, identity.publicKey),
     now: () => new Date(),
     nextVersion: versions.take,
     lifetimeMs: lifetime.ms,

@@ -21,8 +21,8 @@ import type { AssignmentSet, PolicyContent } from '../../shared/policies/model.j
  */
 
 export interface PublisherDeps {
-  /** Signs a payload (purpose `policy`) given its canonical JSON's UTF-8 bytes, made once, and their SHA-256. */
-  sign(canonicalPayload: Uint8Array, sha256: string): Signature;
+  /** Signs a payload (purpose `policy`) by the SHA-256 of its canonical JSON's UTF-8 bytes, made once (its digest). */
+  sign(sha256: string): Signature;
   now(): Date;
   /** Strictly greater than every version issued before, across restarts (the store persists it). */
   nextVersion(): number;
@@ -173,7 +173,7 @@ export class PolicyPublisher {
       digest,
       size: bytes.length,
       payload,
-      signature: this.deps.sign(bytes, digest),
+      signature: this.deps.sign(digest),
       contentDigest,
       nextChangeAt,
     });

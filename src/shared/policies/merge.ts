@@ -266,8 +266,7 @@ export async function sortPolicyRules(
       if ((i + 1) % TEXTS_PER_PAUSE === 0) await pause();
     }
   if (sortedParts.has(content.rules)) return false;
-  const regular = content.rules.filter((r) => !r.exception).map((r) => r.rule);
-  const exceptions = content.rules.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule));
+  const { regular, exceptions } = splitRecords(content.rules);
   sortedParts.set(content.rules, sortRules(regular, exceptions, memo));
   return 'sorted';
 }
@@ -297,18 +296,10 @@ function derivedSort(rules: readonly RuleRecord[], before: readonly RuleRecord[]
   const removed = changedBefore.filter((r) => !kept.has(r));
   const was = new Set(changedBefore);
   const added = changedNow.filter((r) => !was.has(r));
-  const regular = derivedList(
-    sorted.regular,
-    removed.filter((r) => !r.exception).map((r) => r.rule),
-    added.filter((r) => !r.exception).map((r) => r.rule),
-    memo,
-  );
-  const exceptions = derivedList(
-    sorted.exceptions,
-    removed.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule)),
-    added.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule)),
-    memo,
-  );
+  const out = splitRecords(removed);
+  const into = splitRecords(added);
+  const regular = derivedList(sorted.regular, out.regular, into.regular, memo);
+  const exceptions = derivedList(sorted.exceptions, out.exceptions, into.exceptions, memo);
   if (!regular || !exceptions) return null;
   const exceptionCount = rules.reduce((n, r) => n + (r.exception ? 1 : 0), 0);
   // One item per record: no two records share a text, so the set is exactly what sorting gives.
@@ -326,6 +317,14 @@ function derivedList<T>(sorted: CanonicalSet<T>, removed: readonly T[], added: r
     canonicalSet(added, memo),
     memo,
   );
+}
+
+/** A policy's records as the items its sorted lists hold: rules, and exceptions with their reason and expiry. */
+function splitRecords(records: readonly RuleRecord[]): { regular: AppRule[]; exceptions: AppException[] } {
+  return {
+    regular: records.filter((r) => !r.exception).map((r) => r.rule),
+    exceptions: records.filter((r) => r.exception).map((r) => exceptionOf(r, r.rule)),
+  };
 }
 
 function withoutScope(rule: AppRule): AppRule {
