@@ -45,24 +45,23 @@ const answersByDialog = new WeakMap<HTMLDialogElement, Answers>();
  * for a dialog that is closed when it arrives (closed some other way).
  */
 function answersOf(dialog: HTMLDialogElement): Answers {
-  let answers = answersByDialog.get(dialog);
-  if (answers) return answers;
-  const created: Answers = {
+  const known = answersByDialog.get(dialog);
+  if (known) return known;
+  const answers: Answers = {
     pending: null,
     settle(confirmed) {
-      const pending = created.pending;
-      created.pending = null;
+      const pending = answers.pending;
+      answers.pending = null;
       pending?.(confirmed);
     },
   };
-  answers = created;
-  dialog.addEventListener('cancel', () => created.settle(false));
-  dialog.querySelector('form')?.addEventListener('submit', (event) => created.settle((event.submitter as HTMLButtonElement | null)?.value === 'ok'));
+  dialog.addEventListener('cancel', () => answers.settle(false));
+  dialog.querySelector('form')?.addEventListener('submit', (event) => answers.settle((event.submitter as HTMLButtonElement | null)?.value === 'ok'));
   dialog.addEventListener('close', () => {
-    if (!dialog.open) created.settle(dialog.returnValue === 'ok');
+    if (!dialog.open) answers.settle(dialog.returnValue === 'ok');
   });
-  answersByDialog.set(dialog, created);
-  return created;
+  answersByDialog.set(dialog, answers);
+  return answers;
 }
 
 /** A labelled form control for a confirmation dialog. */
