@@ -1,6 +1,7 @@
 import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.js';
 import { sha256Hex } from '../../shared/node/crypto.js';
-import { PolicyBundlePayloadSchema, type PolicyBundlePayload } from '../../shared/policy.js';
+import { PolicyBundlePayloadSchema, PolicyDocumentSchema, type PolicyBundlePayload, type PolicyDocument } from '../../shared/policy.js';
+import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { DEFAULT_ENCODING, encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/node/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
@@ -61,7 +62,16 @@ export interface PublicationPlan {
    * is recorded as the fleet's published policy (GET /api/v1/policies). Set by the plane.
    */
   fleetKey?: string;
-  changed: { key: string; groups: readonly string[]; document: PolicyBundlePayload['policy']; nextChangeAt: string | null; contentDigest: string }[];
+  changed: {
+    key: string;
+    groups: readonly string[];
+    /** The effective document as it is signed (bundlePolicy). */
+    policy: PolicyDocument;
+    /** Its canonical JSON's UTF-8 bytes, made once: hashed for contentDigest here, put into the signed payload's bytes at commit. */
+    policyBytes: Buffer;
+    nextChangeAt: string | null;
+    contentDigest: string;
+  }[];
 }
 
 export class PolicyLimitError extends Error {
@@ -106,11 +116,12 @@ export class PolicyPublisher {
       const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
       problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
       if (result.problems.length === 0) {
-        // Hashing the set's 11 MB text is a turn of its own.
+        // Making the set's 11 MB of bytes is a turn of its own.
         await yieldToEvents();
-        const contentDigest = sha256Hex(canonicalJson(result.document, this.memo));
-        if (this.sets.get(key)?.contentDigest !== contentDigest)
-          changed.push({ key, groups, document: result.document, nextChangeAt: result.nextChangeAt, contentDigest });
+        const policy = bundlePolicy(result.document);
+        const policyBytes = Buffer.from(canonicalJson(policy, this.memo), 'utf8');
+        const contentDigest = sha256Hex(policyBytes);
+        if (this.sets.get(key)?.contentDigest !== contentDigest) changed.push({ key, groups, policy, policyBytes, nextChangeAt: result.nextChangeAt, contentDigest });
       }
       await yieldToEvents();
     }
@@ -126,8 +137,8 @@ export class PolicyPublisher {
   async commit(plan: PublicationPlan): Promise<string[]> {
     if (plan.changed.length === 0) return [];
     const version = this.deps.nextVersion();
-    for (const { key, groups, document, contentDigest, nextChangeAt } of plan.changed) {
-      this.sign(key, groups, document, contentDigest, nextChangeAt, version);
+    for (const { key, groups, policy, policyBytes, contentDigest, nextChangeAt } of plan.changed) {
+      this.sign(key, groups, policy, contentDigest, nextChangeAt, version, policyBytes);
       await yieldToEvents();
     }
     return plan.changed.map((c) => c.key);
@@ -140,29 +151,25 @@ export class PolicyPublisher {
   private sign(
     key: string,
     groups: readonly string[],
-    document: PolicyBundlePayload['policy'],
+    policy: PolicyDocument,
     contentDigest: string,
     nextChangeAt: string | null,
     version: number,
+    policyBytes?: Buffer,
   ): SignedSet {
     const issued = this.deps.now();
     const stations = this.deps.stations?.();
-    // The rule lists come from merge, in canonical order, built from records validated when they
-    // were stored: the schema checks everything else, and 100,000 rules are not parsed again.
-    const apps = document.applications;
-    const shell = PolicyBundlePayloadSchema.parse({
+    // The policy was checked when it was prepared (bundlePolicy); the schema checks the rest.
+    const outer = PolicyBundlePayloadSchema.omit({ policy: true }).parse({
       kind: 'vigil.policy-bundle',
       version,
       issuedAt: issued.toISOString(),
       expiresAt: new Date(issued.getTime() + this.lifetimeMs()).toISOString(),
-      policy: apps ? { ...document, applications: { ...apps, rules: [], exceptions: [] } } : document,
       ...(stations ? { stations } : {}),
     });
-    const payload: PolicyBundlePayload = apps
-      ? { ...shell, policy: { ...shell.policy, applications: { ...shell.policy.applications!, rules: apps.rules, exceptions: apps.exceptions } } }
-      : shell;
-    // Encoded once: measured, hashed and signed (a 100,000-rule payload is about 11 MB).
-    const bytes = Buffer.from(canonicalJson(payload, this.memo), 'utf8');
+    const payload: PolicyBundlePayload = { ...outer, policy };
+    // Made once: measured, hashed and signed (a 100,000-rule payload is about 11 MB).
+    const bytes = payloadBytes(payload, policyBytes ?? Buffer.from(canonicalJson(policy, this.memo), 'utf8'));
     if (bytes.length > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes.length} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
     const digest = sha256Hex(bytes);
@@ -358,6 +365,31 @@ export class PolicyPublisher {
   servesTo(key: string, digest: string): boolean {
     return this.sets.get(key)?.digest === digest;
   }
+}
+
+/**
+ * An effective document as it is signed: checked by the schema (which may fill in defaults)
+ * without its rule lists, which come from merge in canonical order, built from records validated
+ * when they were stored, so 100,000 rules are not parsed again.
+ */
+function bundlePolicy(document: PolicyDocument): PolicyDocument {
+  const apps = document.applications;
+  const checked = PolicyDocumentSchema.parse(apps ? { ...document, applications: { ...apps, rules: [], exceptions: [] } } : document);
+  return apps ? { ...checked, applications: { ...checked.applications!, rules: apps.rules, exceptions: apps.exceptions } } : checked;
+}
+
+/** Stands for the policy in a payload's canonical JSON, where the policy's own bytes are put. */
+const POLICY_SLOT = `vigil-policy-slot-${randomUUID()}`;
+
+/**
+ * The payload's canonical JSON as UTF-8 bytes, around the policy's bytes made before: an 11 MB
+ * text is converted to bytes once per group set, not again for every use.
+ */
+function payloadBytes(payload: PolicyBundlePayload, policyBytes: Buffer): Buffer {
+  const text = canonicalJson({ ...payload, policy: POLICY_SLOT });
+  const slot = JSON.stringify(POLICY_SLOT);
+  const at = text.indexOf(slot);
+  return Buffer.concat([Buffer.from(text.slice(0, at), 'utf8'), policyBytes, Buffer.from(text.slice(at + slot.length), 'utf8')]);
 }
 
 function describe(groups: readonly string[]): string {
