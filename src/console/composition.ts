@@ -124,6 +124,7 @@ export async function composeConsole(config: ConsoleConfig): Promise<ConsolePart
     feed,
     log: agentLog,
     announce: (change) => broadcasts?.policyChanged(change),
+    othersListening: () => !bus.alone,
   });
   broadcasts = new ClusterBroadcasts(bus, store, hub, { plane, distribution, aupVariantOf }, agentLog.child('cluster'));
   // Which process holds which device; a device held elsewhere is online here too. Devices of a

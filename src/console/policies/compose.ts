@@ -22,6 +22,8 @@ export interface PolicyPartsDeps {
   log: Logger;
   /** Tells the other console processes on the same database (cluster/broadcasts.ts). */
   announce?: (change: PolicyChangeNotice) => void;
+  /** Whether another console process can be listening (a bus others are on). */
+  othersListening?: () => boolean;
 }
 
 export interface PolicyParts {
@@ -37,7 +39,7 @@ export interface PolicyParts {
  * signs one bundle per group set and gets it to devices (docs/policies.md). Runs the upgrade's
  * data step, offers again the bundles signed before this start, and publishes what changed since.
  */
-export async function composePolicy({ store, identity, hub, feed, log, announce }: PolicyPartsDeps): Promise<PolicyParts> {
+export async function composePolicy({ store, identity, hub, feed, log, announce, othersListening }: PolicyPartsDeps): Promise<PolicyParts> {
   const lifetime = new PolicyLifetime(store);
   let stations: BundleStations | undefined;
   // The plane is built after distribution, which asks it for group sets and versions.
@@ -69,9 +71,11 @@ export async function composePolicy({ store, identity, hub, feed, log, announce 
       return device && !device.revoked ? device.publicKey : null;
     },
     onContentDue: () => plane!.republish(),
+    // Other processes take the signed sets from the store: they are told once the sets are there.
+    stored: () => announce?.({}),
+    othersWaitForStore: () => othersListening?.() ?? false,
     published: async (version, variants) => {
       feed.publish({ kind: 'policy', version });
-      announce?.({});
       // A change may switch devices to another AUP variant: its text goes out too.
       for (const variant of variants) {
         const aup = await store.latestAup(variant);

@@ -51,6 +51,13 @@ export interface DistributionDeps {
   onContentDue(): Promise<unknown>;
   /** Tells dashboards a version was published and sends the AUP of a variant a changed set uses. */
   published?(version: number, aupVariants: string[]): Promise<void>;
+  /** After what a signing signed is stored: other console processes on the database can take it now. */
+  stored?(version: number): void;
+  /**
+   * Whether other console processes wait for what is signed to be stored (a cluster): then it is
+   * stored before this process tells its own devices, not after.
+   */
+  othersWaitForStore?(): boolean;
   log: Logger;
   /**
    * The signature of a bundle sent in a `policy` frame, to an agent without `policy-fetch`: such
@@ -90,6 +97,8 @@ export class PolicyDistribution implements PolicyDistributionPort {
   private fleetKey: string | null = null;
   private contentTimer: NodeJS.Timeout | null = null;
   private readonly signings = new SerialQueue();
+  /** Signed sets are stored one signing at a time, in the order they were signed. */
+  private readonly storing = new SerialQueue();
   /** The legacy `policy` frame per current digest, signed and serialised once. */
   private readonly frames = new Map<string, string>();
   readonly stats: DistributionStats = { noticesSent: 0, framesSent: 0, framesWithheld: 0, bundlesServed: 0, deltasServed: 0, fetchesRefused: 0 };
@@ -124,10 +133,11 @@ export class PolicyDistribution implements PolicyDistributionPort {
 
   async commit(plan: PublicationPlan): Promise<DistributionResult> {
     if (plan.fleetKey !== undefined) this.fleetKey = plan.fleetKey;
-    const changedKeys = plan.changed.length > 0 ? await this.signing(() => this.deps.publisher.commit(plan)) : [];
-    this.watchContent();
-    if (changedKeys.length === 0) return { changedKeys, notified: 0, version: null };
-    return this.signed(changedKeys);
+    if (plan.changed.length === 0) {
+      this.watchContent();
+      return { changedKeys: [], notified: 0, version: null };
+    }
+    return this.signAndTell(() => this.deps.publisher.commit(plan));
   }
 
   deviceMoved(deviceId: string): Promise<boolean> {
@@ -153,8 +163,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
   async renewAll(): Promise<DistributionResult> {
     // Nothing published yet: nothing to renew (and no version used up).
     if (this.deps.publisher.all().length === 0) return { changedKeys: [], notified: 0, version: null };
-    const keys = await this.signing(() => this.deps.publisher.renewAll());
-    return keys.length === 0 ? { changedKeys: [], notified: 0, version: null } : this.signed(keys);
+    return this.signAndTell(() => this.deps.publisher.renewAll());
   }
 
   /** True when some group set's bundle has less than a third of its lifetime left. */
@@ -258,16 +267,54 @@ export class PolicyDistribution implements PolicyDistributionPort {
   }
 
   /**
-   * Signs at a newly allocated version and stores what was signed, one signing at a time: a set
-   * signed again for one device while a change signs every set must not end up lower than what
-   * that device was sent, nor be stored in the wrong order.
+   * Signs at a newly allocated version, one signing at a time: a set signed again for one device
+   * while a change signs every set must not end up lower than what that device was sent. What was
+   * signed is stored in signing order (never an older set over a newer one) once `told` settles:
+   * the devices are told first, since storing four 11 MB sets takes the console's thread for a
+   * while and the devices need nothing from the store. A console that stops before storing has
+   * already allocated a higher version from the store's counter, so what it signs next is still
+   * above what any device was sent.
    */
-  private signing(sign: () => Promise<string[]>): Promise<string[]> {
+  private signing(sign: () => Promise<string[]>, told: Promise<unknown> = Promise.resolve()): Promise<{ keys: string[]; stored: Promise<void> }> {
     return this.signings.run(async () => {
       const keys = await this.deps.versions.around(sign);
-      await this.persist(keys.map((key) => this.deps.publisher.current(key)!));
-      return keys;
+      const sets = keys.map((key) => this.deps.publisher.current(key)!);
+      const stored = this.storing.run(async () => {
+        await told;
+        await this.persist(sets);
+      });
+      return { keys, stored };
     });
+  }
+
+  /**
+   * Signs, tells dashboards and devices, then stores what it signed and tells other console
+   * processes; in a cluster, whose other processes' devices wait for the store, it stores first.
+   */
+  private async signAndTell(sign: () => Promise<string[]>): Promise<DistributionResult> {
+    if (this.deps.othersWaitForStore?.()) {
+      const { keys, stored } = await this.signing(sign);
+      this.watchContent();
+      await stored;
+      if (keys.length === 0) return { changedKeys: [], notified: 0, version: null };
+      this.deps.stored?.(this.deps.publisher.current(keys[0]!)!.version);
+      return this.signed(keys);
+    }
+    let toldAll!: () => void;
+    const told = new Promise<void>((resolve) => (toldAll = resolve));
+    const signing = this.signing(sign, told);
+    let result: DistributionResult = { changedKeys: [], notified: 0, version: null };
+    try {
+      const { keys } = await signing;
+      this.watchContent();
+      if (keys.length > 0) result = await this.signed(keys);
+    } finally {
+      toldAll();
+      // Stored even when telling failed; a signing that failed stored nothing.
+      await signing.then(({ stored }) => stored, () => undefined);
+    }
+    if (result.version !== null) this.deps.stored?.(result.version);
+    return result;
   }
 
   /** After a signing: tells dashboards and devices. */
@@ -371,11 +418,13 @@ export class PolicyDistribution implements PolicyDistributionPort {
     const { publisher } = this.deps;
     const was = publisher.current(key)!.version;
     // Another device's offer may have had it signed higher meanwhile: then there is nothing to sign.
-    await this.signing(async () => {
+    const { stored } = await this.signing(async () => {
       if (held.version === null || held.version < publisher.current(key)!.version) return [];
       publisher.resign(key);
       return [key];
     });
+    // Not awaited: a rollout's notices wait for this offer, and its sets are stored after them.
+    stored.catch((error: unknown) => this.deps.log.error('could not store a group set signed again for a device', { error }));
     const now = publisher.current(key)!;
     if (now.version !== was) this.deps.log.info('signed a group set again, higher, for a device that holds a later version', { version: now.version, was });
     return now;
