@@ -273,9 +273,10 @@ describe('upgrade from a console of one policy document (migration 0006 and its 
     await publish(PolicyDocumentSchema.parse({ format: 'vigil-policy/1', name: 'first' }));
     const latest = await publish(legacy);
     await store.close();
-    // Back to schema 5, as a console before this change left it (undoing 0007 to 0010 too: the runner applies steps above the highest).
+    // Back to schema 5, as a console before this change left it (undoing 0007 to 0011 too: the runner applies steps above the highest).
     const db = new Database(file);
-    db.exec(`DROP TABLE console_leases; DROP INDEX devices_online_held_by; ALTER TABLE devices DROP COLUMN held_by;
+    db.exec(`ALTER TABLE policies DROP COLUMN bundle_encoded; ALTER TABLE policies DROP COLUMN encoding;
+             DROP TABLE console_leases; DROP INDEX devices_online_held_by; ALTER TABLE devices DROP COLUMN held_by;
              DROP TABLE policy_sets; DROP TABLE recovery_codes; DROP TABLE totp_secrets; DROP TABLE identities; DROP INDEX sessions_username;
              ALTER TABLE sessions DROP COLUMN restricted; ALTER TABLE sessions DROP COLUMN method;
              ALTER TABLE users DROP COLUMN last_sign_in_at; ALTER TABLE users DROP COLUMN source;

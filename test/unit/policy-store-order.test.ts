@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { EventRouter } from '../../src/console/agent-link/event-router.js';
 import { newAgentLinkStats } from '../../src/console/agent-link/stats.js';
@@ -19,8 +20,7 @@ import { tempDirsPerTest } from '../helpers/processes.js';
 const tempPath = tempDirsPerTest();
 const doc = { format: 'vigil-policy/1' as const, name: 'Lab', applications: { mode: 'enforce' as const, defaultAction: 'block' as const, rules: [] } };
 
-async function publishWith(othersListening: boolean): Promise<string[]> {
-  const dir = tempPath();
+async function publishWith(othersListening: boolean, dir = tempPath()): Promise<string[]> {
   const store = openSqliteStore(`${dir}/console.db`);
   const [device] = await enrollTestDevices(store, ['lab-1']);
   const order: string[] = [];
@@ -68,5 +68,22 @@ describe('when signed policy sets are stored', () => {
 
   it('a console in a cluster stores, announces, then tells its devices', async () => {
     expect(await publishWith(true)).toEqual(['stored V', 'announced', 'sent policy.available V']);
+  });
+
+  it('stores what it signed compressed, as devices fetch it: no JSON copy of the bundle or of the fleet record', async () => {
+    const dir = tempPath();
+    await publishWith(false, dir);
+    const db = new Database(`${dir}/console.db`, { readonly: true });
+    const rows = [
+      ...(db.prepare('SELECT bundle, bundle_encoded, encoding FROM policy_sets').all() as { bundle: string; bundle_encoded: Buffer | null; encoding: string }[]),
+      ...(db.prepare("SELECT bundle || document AS bundle, bundle_encoded, encoding FROM policies WHERE published_by = 'console:policy-plane'").all() as {
+        bundle: string;
+        bundle_encoded: Buffer | null;
+        encoding: string;
+      }[]),
+    ];
+    db.close();
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const row of rows) expect([row.bundle, row.encoding, row.bundle_encoded!.length > 0]).toEqual(['', 'br', true]);
   });
 });

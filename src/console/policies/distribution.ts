@@ -9,7 +9,7 @@ import { POLICY_FETCH_CAPABILITY } from '../../shared/policies/delivery.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import { SerialQueue } from '../../shared/serial-queue.js';
 import type { EventRouter } from '../agent-link/event-router.js';
-import type { PolicyStore } from '../store/store.js';
+import type { PolicyStore, StoredBundleBytes } from '../store/store.js';
 import { answerPolicyFetch } from './agent-fetch.js';
 import { endWithBody } from '../http/large-body.js';
 import type { DistributionResult, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
@@ -329,12 +329,19 @@ export class PolicyDistribution implements PolicyDistributionPort {
   private async persist(sets: SignedSet[]): Promise<void> {
     if (sets.length === 0) return;
     const fleet = sets.find((s) => s.key === this.fleetKey);
-    // The publisher's canonical texts are JSON: 100,000-rule bundles are stored without serialising them again.
     const { publisher } = this.deps;
+    // Stored as devices fetch them: compressed bytes the publisher made anyway, a third of the JSON.
+    const encoded = new Map<string, StoredBundleBytes>();
+    for (const s of sets) {
+      const bytes = await publisher.bundleBytes(s.digest);
+      if (bytes) encoded.set(s.digest, { bytes: bytes.bytes, encoding: bytes.encoding });
+    }
+    const json = (s: SignedSet) => publisher.jsonOf({ payload: s.payload, signature: s.signature });
     await this.deps.store.savePolicySets(
       sets.map((s) => {
         const bundle = { payload: s.payload, signature: s.signature };
-        return { key: s.key, groups: [...s.groups], bundle, bundleJson: publisher.jsonOf(bundle), contentDigest: s.contentDigest, nextChangeAt: s.nextChangeAt };
+        const stored = encoded.get(s.digest);
+        return { key: s.key, groups: [...s.groups], bundle, ...(stored ? { encoded: stored } : { bundleJson: json(s) }), contentDigest: s.contentDigest, nextChangeAt: s.nextChangeAt };
       }),
       fleet
         ? {
@@ -343,7 +350,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
             document: fleet.payload.policy,
             publishedBy: 'console:policy-plane',
             publishedAt: fleet.payload.issuedAt,
-            json: { bundle: publisher.jsonOf({ payload: fleet.payload, signature: fleet.signature }), document: publisher.jsonOf(fleet.payload.policy) },
+            ...(encoded.has(fleet.digest) ? { encoded: encoded.get(fleet.digest)! } : { json: { bundle: json(fleet), document: publisher.jsonOf(fleet.payload.policy) } }),
           }
         : null,
     );

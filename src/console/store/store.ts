@@ -8,6 +8,7 @@ import type { Role } from '../../shared/roles.js';
 import type { DeviceStatus } from '../../shared/status.js';
 import type { Ownership } from '../../shared/session.js';
 import type { AssignmentSet, DeviceGroup, NamedPolicy, PolicyRevision } from '../../shared/policies/model.js';
+import type { BundleEncoding } from '../../shared/policies/delivery.js';
 
 export type AccountSource = 'local' | 'sso';
 /** How a session was started. */
@@ -107,6 +108,14 @@ export interface PolicyRecord {
   publishedAt: string;
   /** The bundle and document as JSON, when the writer has them (a 100,000-rule bundle is not serialised again). */
   json?: { bundle: string; document: string };
+  /** The bundle compressed as served, when the writer has it: stored so, in place of both JSON texts. */
+  encoded?: StoredBundleBytes;
+}
+
+/** A signed bundle's canonical JSON, compressed: what devices fetch. */
+export interface StoredBundleBytes {
+  bytes: Buffer;
+  encoding: BundleEncoding;
 }
 
 export interface AupRecord {
@@ -298,6 +307,8 @@ export interface StoredPolicySet {
   bundle: PolicyBundle;
   /** The bundle as JSON, when the writer has it (the publisher keeps its canonical text). */
   bundleJson?: string;
+  /** The bundle compressed as served, when the writer has it: stored so instead of its JSON. */
+  encoded?: StoredBundleBytes;
   contentDigest: string;
   nextChangeAt: string | null;
 }

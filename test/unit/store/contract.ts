@@ -4,6 +4,7 @@ import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
 import { addTestToken } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../../bench/device-record.js';
+import { compressedBundlesContract } from './compressed-bundles-contract.js';
 import { policyPlaneContract } from './policy-plane-contract.js';
 import { accountsContract } from './accounts-contract.js';
 import { storeDomainContract } from './contract-domains.js';
@@ -181,6 +182,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     });
 
     policyPlaneContract(open);
+    compressedBundlesContract(open);
     it('stores a batch larger than one statement holds, each event once, and a resend of it stores nothing', async () => {
       const { store, d } = await withDevice();
       const batch = Array.from({ length: 1200 }, (_, i) => event(i + 1));

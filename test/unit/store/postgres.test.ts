@@ -44,6 +44,7 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
       '8:policy-sets',
       '9:reserved',
       '10:presence-lease',
+      '11:compressed-bundles',
     ]);
     await Promise.all(stores.map((s) => s.close()));
   });

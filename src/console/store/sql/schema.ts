@@ -58,8 +58,26 @@ export interface ConsoleTables {
   };
   events: { rowid: Generated<number>; id: string; device_id: string; seq: number; type: string; at: string; received_at: string; body: string };
   console_leases: { process_id: string; expires_at: string };
-  policies: { version: number; bundle: string; document: string; published_by: string; published_at: string };
-  policy_sets: { set_key: string; groups: string; version: number; bundle: string; content_digest: string; next_change_at: string | null };
+  /** `bundle_encoded`: the bundle compressed as served (`encoding`); then `bundle` and `document` are empty (migration 11). */
+  policies: {
+    version: number;
+    bundle: string;
+    document: string;
+    published_by: string;
+    published_at: string;
+    bundle_encoded: Buffer | null;
+    encoding: string | null;
+  };
+  policy_sets: {
+    set_key: string;
+    groups: string;
+    version: number;
+    bundle: string;
+    content_digest: string;
+    next_change_at: string | null;
+    bundle_encoded: Buffer | null;
+    encoding: string | null;
+  };
   audit: { id: Generated<number>; at: string; actor: string; action: string; target: string | null; detail: string };
   aups: { variant: string; version: number; signed: string; published_by: string; published_at: string };
   aup_receipts: {
