@@ -33,7 +33,7 @@ const args = benchArgs({
   processes: { default: '4' },
   verifiers: { default: '100' },
   'verifier-processes': { default: String(availableParallelism()) },
-  /** A directory: the console writes a V8 CPU profile there (`--cpu-prof`), to see where a rollout's time goes. */
+  /** A directory: the console and each simulator write a V8 CPU profile there (`--cpu-prof`), to see where a rollout's time goes. */
   profile: { default: '' },
 });
 const agents = Number(args.agents);
@@ -109,6 +109,7 @@ const sims = shares.map((share, i) => {
     process.execPath,
     [
       '--max-old-space-size=4096',
+      ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`, `--cpu-prof-name=simulator-${i}.cpuprofile`] : []),
       join(dist, 'bench/policy-fleet.js'),
       '--url',
       url,
@@ -167,16 +168,22 @@ async function rollout(command: object, label: string) {
         .filter((t): t is { at: number; via: string } => t !== null)
         .map((t) => t.at - at)
         .sort((a, b) => a - b);
-      const digestOnly = reports
-        .filter((r) => r.verifiers === 0)
-        .flatMap((r) => r.versions.map((v) => v.took).reduce((a, b) => a.map((x, i) => x ?? b[i]!)))
-        .map((t) => (t ? t.at - at : Infinity));
+      const msOf = (verifying: boolean) =>
+        reports
+          .filter((r) => (r.verifiers > 0) === verifying)
+          .flatMap((r) => r.versions.map((v) => v.took).reduce((a, b) => a.map((x, i) => x ?? b[i]!)))
+          .map((t) => (t ? t.at - at : Infinity))
+          .sort((a, b) => a - b);
+      const digestOnly = msOf(false);
+      const verifying = msOf(true);
       return {
         reports,
         published,
         done,
         failures,
-        digestOnlyAllMs: Math.max(...digestOnly),
+        digestOnlyAllMs: digestOnly.at(-1)!,
+        // When the fully verifying agents took it: first, median, last.
+        verifyingMs: verifying.length > 0 ? [verifying[0]!, verifying[verifying.length >> 1]!, verifying.at(-1)!] : [],
         allMs: done === connected ? times.at(-1)! : null,
         p99Ms: percentile(times, 99),
         dashboard: [...dashboard.latencies].sort((a, b) => a - b),
@@ -217,6 +224,7 @@ say(
     deltaP99Ms: delta.p99Ms,
     fullAllMsDigestCheckingAgents: full.digestOnlyAllMs,
     deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,
+    deltaVerifyingAgentsMs: delta.verifyingMs,
     stillConnected: delta.reports.reduce((n, r) => n + r.connected, 0),
     fullPublish: { prepareMs: full.published.prepareMs, commitMs: full.published.commitMs },
     deltaPublish: { prepareMs: delta.published.prepareMs, commitMs: delta.published.commitMs },
@@ -240,9 +248,12 @@ console.log(
 );
 if (profiling.length > 0) {
   // A V8 profile is written when the process exits by itself, not when it is killed.
-  consoleProc.removeAllListeners('exit');
-  const exited = new Promise((resolve) => consoleProc.once('exit', resolve));
-  consoleProc.stdin!.write(`${JSON.stringify({ exit: true })}\n`);
-  await exited;
+  const all = [consoleProc, ...sims.map((s) => s.child)];
+  const exited = all.map((child) => {
+    child.removeAllListeners('exit');
+    return new Promise((resolve) => child.once('exit', resolve));
+  });
+  for (const child of all) child.stdin!.write(`${JSON.stringify({ exit: true })}\n`);
+  await Promise.all(exited);
 }
 process.exit(0);

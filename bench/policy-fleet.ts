@@ -233,7 +233,10 @@ fleet.forEach((agent, i) => {
 });
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const { report } = JSON.parse(line) as { report: number[] };
+  const { report, exit } = JSON.parse(line) as { report?: number[]; exit?: boolean };
+  // Exiting by itself, a process run with --cpu-prof writes its profile.
+  if (exit) process.exit(0);
+  if (!report) return;
   say({
     phase: 'report',
     versions: report.map((version) => ({
