@@ -6,6 +6,8 @@ import { openPostgresStore } from '../../src/console/store/postgres-store.js';
 import { openSqliteStore } from '../../src/console/store/sqlite-store.js';
 import type { ConsoleStore } from '../../src/console/store/store.js';
 import { generateEd25519KeyPair, keyId } from '../../src/shared/node/crypto.js';
+import { addRule } from '../../src/shared/policies/edits.js';
+import { hashRecord } from '../helpers/policy-model.js';
 import { ENROLL_TOKEN, startAgentProcess, startConsoleProcess } from '../helpers/fleet.js';
 import { kill, runCli, stopAll, tempDir, waitUntil } from '../helpers/processes.js';
 import { skipReason } from '../helpers/requirements.js';
@@ -33,7 +35,27 @@ async function snapshot(store: ConsoleStore, deviceId: string) {
     concerns: await store.listConcerns({ limit: 100 }),
     appRequests: await store.listAppRequests({ limit: 100 }),
     floor: await store.getSetting('policy.floor'),
+    namedPolicies: await store.listNamedPolicies(),
+    revisions: await everyRevision(store),
   };
+}
+
+async function everyRevision(store: ConsoleStore) {
+  const revisions = [];
+  for (const { name } of await store.listNamedPolicies())
+    for (const { revision } of await store.listPolicyRevisions(name, 100)) revisions.push(await store.getPolicyRevision(name, revision));
+  return revisions;
+}
+
+/** A named policy big enough for its one-rule change to be stored as runs of its first revision (store/sql/revision-storage.ts). */
+async function seedBigPolicy(store: ConsoleStore, at: string): Promise<void> {
+  const first = { settings: {}, rules: Array.from({ length: 2_000 }, (_, i) => hashRecord(i + 1)) };
+  const second = addRule(first, hashRecord(5_000)).content;
+  for (const [i, content] of [first, second].entries())
+    await store.applyPolicyChange({
+      revisions: [{ displayName: 'Big', revision: { policy: 'big', revision: i + 1, author: 'admin', at, change: i === 0 ? 'create' : 'rule-add', content } }],
+      audit: [],
+    });
 }
 
 describe.skipIf(unavailable)('console on PostgreSQL: migrate from SQLite, then run on it', () => {
@@ -99,6 +121,7 @@ describe.skipIf(unavailable)('console on PostgreSQL: migrate from SQLite, then r
     });
     await seeded.appendDeviceHistory(deviceId, { at, kind: 'presence', presence: 'online' });
     await seeded.insertEvents(deviceId, [{ id: randomUUID(), seq: 100_000, at, type: 'diagnostic.test', data: { note: 'x', n: 1 } } as never], at);
+    await seedBigPolicy(seeded, at);
     const before = await snapshot(seeded, deviceId);
     await seeded.close();
     expect(before.devices.length).toBe(1);
@@ -113,6 +136,19 @@ describe.skipIf(unavailable)('console on PostgreSQL: migrate from SQLite, then r
 
     const copy = await openPostgresStore(url);
     expect(await snapshot(copy, deviceId)).toEqual(before);
+    // The revision stored as runs is copied as runs, with its anchor: read above as the content written.
+    expect(before.revisions.filter((r) => r?.policy === 'big').map((r) => r!.content.rules.length)).toEqual([2_001, 2_000]);
+    const pg = await import('pg');
+    const client = new pg.default.Client({ connectionString: url });
+    await client.connect();
+    const stored = await client.query<{ revision: number; base_revision: number | null }>(
+      "SELECT revision, base_revision FROM policy_revisions WHERE policy = 'big' ORDER BY revision",
+    );
+    await client.end();
+    expect(stored.rows).toEqual([
+      { revision: 1, base_revision: null },
+      { revision: 2, base_revision: 1 },
+    ]);
     // Identity columns continue after the copied ids: new audit rows and events are stored, and numbered after.
     await copy.appendAudit({ at, actor: 'test', action: 'after.copy', target: null, detail: {} });
     expect((await copy.listAudit(1))[0]!.id).toBe(before.audit[0]!.id + 1);

@@ -19,7 +19,7 @@ import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { PolicyDocumentSchema, type PolicyDocument } from '../../src/shared/policy.js';
 import { addTestToken } from '../helpers/console-store.js';
 import { deviceRecord } from '../../bench/device-record.js';
-import { hex } from '../helpers/policy-model.js';
+import { hashRecord, hex } from '../helpers/policy-model.js';
 import { tempDirsPerTest } from '../helpers/processes.js';
 
 /**
@@ -227,6 +227,44 @@ describe('PolicyPlane', () => {
     });
     await store.close();
   });
+});
+
+describe('revisions of a big policy', () => {
+  it('stores one-rule changes and a rollback as runs of the first revision; a restarted console reads the same revisions, history and diffs', async () => {
+    const { dir, store, plane } = await consoleWithDevices(['lab-01']);
+    await plane.push(null, doc(), 'refuse', who);
+    await plane.createPolicy(
+      { name: 'big', displayName: 'Big', content: { settings: {}, rules: Array.from({ length: 3_000 }, (_, i) => hashRecord(i + 1)) } },
+      who,
+    );
+    await plane.addRule('big', { rule: { kind: 'sha256', sha256: hex(9_000), action: 'block' }, exception: false, reason: 'seen in lab', replace: false }, who);
+    await plane.removeRule('big', `sha256:${hex(3)}`, who);
+    await plane.rollback('big', 2, who);
+    const revisions = [1, 2, 3, 4];
+    const read = async (p: PolicyPlane) => ({
+      revisions: await Promise.all(revisions.map((r) => p.revision('big', r))),
+      history: await p.history('big', 10),
+      diffs: await Promise.all(revisions.slice(1).map((r) => p.diff('big', r - 1, r))),
+    });
+    const written = await read(plane);
+    expect(written.revisions.map((r) => r.content.rules.length)).toEqual([3_000, 3_001, 3_000, 3_001]);
+    expect(written.revisions[3]!.content).toEqual(written.revisions[1]!.content);
+    expect(written.diffs.map((d) => [d.diff.rules.added.length, d.diff.rules.removed.length])).toEqual([
+      [1, 0],
+      [0, 1],
+      [1, 0],
+    ]);
+    await store.close();
+
+    const raw = new Database(`${dir}/console.db`, { readonly: true });
+    const stored = raw.prepare("SELECT revision, base_revision FROM policy_revisions WHERE policy = 'big' ORDER BY revision").all();
+    raw.close();
+    expect(stored).toEqual(revisions.map((revision) => ({ revision, base_revision: revision === 1 ? null : 1 })));
+
+    const again = openSqliteStore(`${dir}/console.db`);
+    expect(await read(new PolicyPlane({ store: again, distribution: new PublisherDistribution(dir) }))).toEqual(written);
+    await again.close();
+  }, 60_000);
 });
 
 describe('upgrade from a console of one policy document (migration 0006 and its data step)', () => {

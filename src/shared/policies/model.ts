@@ -162,17 +162,27 @@ export const PolicyContentSchema = z
       .default([]),
   })
   .superRefine((content, ctx) => {
-    // One record per key, so that a single rule can be named, changed and removed.
-    const seen = new Map<string, number>();
-    content.rules.forEach((record, index) => {
-      const key = recordKey(record);
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, index);
-      else ctx.addIssue({ code: 'custom', path: ['rules', index], message: `rule ${key} is already rule ${first}; change that one instead` });
-    });
+    for (const { index, message } of repeatedRuleKeys(content.rules)) ctx.addIssue({ code: 'custom', path: ['rules', index], message });
   });
 export type PolicyContent = z.infer<typeof PolicyContentSchema>;
 export type PolicyContentInput = z.input<typeof PolicyContentSchema>;
+
+/**
+ * Records whose key an earlier record has. A policy holds one record per key, so that a single
+ * rule can be named, changed and removed; also checked where a content is put together from
+ * stored parts rather than parsed whole (revision-runs.ts).
+ */
+export function repeatedRuleKeys(rules: readonly RuleRecord[]): { index: number; message: string }[] {
+  const seen = new Map<string, number>();
+  const repeated: { index: number; message: string }[] = [];
+  rules.forEach((record, index) => {
+    const key = recordKey(record);
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, index);
+    else repeated.push({ index, message: `rule ${key} is already rule ${first}; change that one instead` });
+  });
+  return repeated;
+}
 
 export const NamedPolicySchema = z.strictObject({
   name: PolicyNameSchema,

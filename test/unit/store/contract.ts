@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../../src/console/errors.js';
 import type { ConsoleStore, DeviceRecord } from '../../../src/console/store/store.js';
+import type { StoreDb } from '../../../src/console/store/sql/engine.js';
 import { addTestToken } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../../bench/device-record.js';
 import { compressedBundlesContract } from './compressed-bundles-contract.js';
@@ -18,9 +19,16 @@ export interface StoreFactory {
    * A new, empty, migrated store, and a way to open the same database again: after close() a
    * restart; while the first is open, a second console process on the same database.
    */
-  open(): Promise<{ store: ConsoleStore; reopen(): Promise<ConsoleStore> }>;
+  open(): Promise<OpenedStore>;
   /** Whether several console processes may write the database at once (PostgreSQL; not embedded SQLite). */
   sharedByProcesses: boolean;
+}
+
+export interface OpenedStore {
+  store: ConsoleStore;
+  reopen(): Promise<ConsoleStore>;
+  /** The store's tables opened beside it, for a test to look at (or damage) the rows as stored. */
+  tables(): Promise<{ db: StoreDb; close(): Promise<void> }>;
 }
 
 export function device(id = randomUUID()): DeviceRecord {

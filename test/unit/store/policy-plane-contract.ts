@@ -5,12 +5,14 @@ import type { ConsoleStore, PolicyChange } from '../../../src/console/store/stor
 import type { PolicyContent, PolicyRevision } from '../../../src/shared/policies/model.js';
 import { addTestToken } from '../../helpers/console-store.js';
 import { deviceRecord } from '../../../bench/device-record.js';
+import type { OpenedStore } from './contract.js';
+import { revisionStorageContract } from './revision-storage-contract.js';
 
 /**
  * The policy plane's store domains (groups, named policies, assignments, the one-transaction
  * change writer, the version counter), run by storeContract for every adapter.
  */
-type Open = () => Promise<{ store: ConsoleStore; reopen(): Promise<ConsoleStore> }>;
+type Open = () => Promise<OpenedStore>;
 
 const at = '2026-12-04T08:00:00.000Z';
 const content = (sha: string): PolicyContent => ({
@@ -35,6 +37,8 @@ async function withTokenAndDevice(store: ConsoleStore) {
 }
 
 export function policyPlaneContract(open: Open): void {
+  revisionStorageContract(open);
+
   it('policy plane: groups, token defaults and ownership round-trip, rename carries members and assignments, delete cascades', async () => {
     const { store, reopen } = await open();
     const d = await withTokenAndDevice(store);

@@ -21,7 +21,7 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
     sharedByProcesses: true,
     async open() {
       const url = await cluster.createDatabase();
-      return { store: await openPostgresStore(url), reopen: () => openPostgresStore(url) };
+      return { store: await openPostgresStore(url), reopen: () => openPostgresStore(url), tables: () => openPostgresDatabase(url, { poolSize: 1 }) };
     },
   });
 
@@ -45,6 +45,7 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
       '9:reserved',
       '10:presence-lease',
       '11:compressed-bundles',
+      '12:revision-runs',
     ]);
     await Promise.all(stores.map((s) => s.close()));
   });

@@ -1,5 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
+import { Kysely, SqliteDialect } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import type { ConsoleTables } from '../../../src/console/store/sql/schema.js';
+import { openConsoleDatabase } from '../../../src/console/store/sqlite/database.js';
 import { openSqliteStore } from '../../../src/console/store/sqlite-store.js';
 import { tempDirsPerTest, waitUntil } from '../../helpers/processes.js';
 import { storeContract } from './contract.js';
@@ -10,7 +13,14 @@ storeContract('SQLite', {
   sharedByProcesses: false,
   async open() {
     const file = tempPath('console.db');
-    return { store: openSqliteStore(file), reopen: async () => openSqliteStore(file) };
+    return {
+      store: openSqliteStore(file),
+      reopen: async () => openSqliteStore(file),
+      tables: async () => {
+        const db = new Kysely<ConsoleTables>({ dialect: new SqliteDialect({ database: openConsoleDatabase(file) }) });
+        return { db, close: () => db.destroy() };
+      },
+    };
   },
 });
 

@@ -1,46 +1,16 @@
 import type { Selectable } from 'kysely';
-import { PolicyContentSchema, RevisionChangeSchema, type NamedPolicy, type PolicyContent, type PolicyRevision } from '../../../shared/policies/model.js';
+import { RevisionChangeSchema, type NamedPolicy, type PolicyContent, type PolicyRevision } from '../../../shared/policies/model.js';
 import { ConflictError } from '../../errors.js';
 import type { NamedPolicyStore, PolicyChange } from '../store.js';
 import type { Engine, StoreDb, StoreTrx } from './engine.js';
+import { contentsOf, type RevisionContents } from './revision-contents.js';
+import { contentOf, readStoredForm, storedForm, storedFormOf, type StoredContent } from './revision-storage.js';
 import type { ConsoleTables } from './schema.js';
 
-/** Parsed revisions kept: each policy's current one, and a few more for diffs. */
-const CONTENTS_KEPT = 32;
-
-type RevisionRow = Omit<Selectable<ConsoleTables['policy_revisions']>, 'content'>;
-
-/**
- * Parsed contents by policy and revision, per database: a revision never changes once stored (on
- * any engine), and a policy of 100,000 rules is read on every change, so each revision is parsed
- * once — or not at all when this process wrote it (rememberRevisions). Keeping the written objects
- * also keeps the console's per-rule caches (canonical texts, sorted lists) across changes.
- */
-const contentsByDb = new WeakMap<StoreDb, Map<string, PolicyContent>>();
-
-function contentsOf(db: StoreDb): Map<string, PolicyContent> {
-  let contents = contentsByDb.get(db);
-  if (!contents) contentsByDb.set(db, (contents = new Map()));
-  return contents;
-}
-
-const contentKey = (policy: string, revision: number) => `${policy}\u0000${revision}`;
-
-function keep(contents: Map<string, PolicyContent>, key: string, content: PolicyContent): void {
-  contents.set(key, content);
-  // The current revisions are what is read again; older ones (a diff, a rollback) are parsed
-  // when asked. Unbounded, every revision of a 100,000-rule policy would stay in memory.
-  if (contents.size > CONTENTS_KEPT) contents.delete(contents.keys().next().value!);
-}
-
-/** After a change's transaction committed: its revisions' contents, as written, are what a read would parse. */
-export function rememberRevisions(db: StoreDb, change: PolicyChange): void {
-  const contents = contentsOf(db);
-  for (const { revision: r } of change.revisions ?? []) keep(contents, contentKey(r.policy, r.revision), r.content);
-}
+type RevisionRow = Omit<Selectable<ConsoleTables['policy_revisions']>, 'content' | 'base_revision'>;
 
 export class SqlNamedPolicies implements NamedPolicyStore {
-  private readonly contents: Map<string, PolicyContent>;
+  private readonly contents: RevisionContents;
 
   constructor(
     private readonly db: StoreDb,
@@ -71,7 +41,7 @@ export class SqlNamedPolicies implements NamedPolicyStore {
 
   async getPolicyRevision(policy: string, revision: number): Promise<PolicyRevision | null> {
     const row = await this.db.selectFrom('policy_revisions').selectAll().where('policy', '=', policy).where('revision', '=', revision).executeTakeFirst();
-    return row ? { ...revisionMeta(row), content: this.contentOf(policy, revision, row.content) } : null;
+    return row ? { ...revisionMeta(row), content: await this.contentOf(policy, revision, storedFormOf(row)) } : null;
   }
 
   /** Each named policy at its current revision (contents read below, only those not kept). */
@@ -83,7 +53,7 @@ export class SqlNamedPolicies implements NamedPolicyStore {
     const policies: NamedPolicy[] = [];
     for (const row of rows) {
       const revision = Number(row.revision);
-      const content = this.contents.get(contentKey(row.name, revision)) ?? this.contentOf(row.name, revision, await this.storedContent(row.name, revision));
+      const content = this.contents.get(row.name, revision) ?? (await this.contentOf(row.name, revision, await this.storedForm(row.name, revision)));
       policies.push({
         name: row.name,
         displayName: row.display_name,
@@ -95,24 +65,14 @@ export class SqlNamedPolicies implements NamedPolicyStore {
     return policies;
   }
 
-  private async storedContent(policy: string, revision: number): Promise<string> {
-    const row = await this.db
-      .selectFrom('policy_revisions')
-      .select('content')
-      .where('policy', '=', policy)
-      .where('revision', '=', revision)
-      .executeTakeFirstOrThrow();
-    return row.content;
+  private async storedForm(policy: string, revision: number): Promise<StoredContent> {
+    const stored = await readStoredForm(this.db, policy, revision);
+    if (!stored) throw new Error(`policy ${policy} is at revision ${revision}, which is not stored`);
+    return stored;
   }
 
-  private contentOf(policy: string, revision: number, text: string): PolicyContent {
-    const key = contentKey(policy, revision);
-    let content = this.contents.get(key);
-    if (!content) {
-      content = PolicyContentSchema.parse(JSON.parse(text));
-      keep(this.contents, key, content);
-    }
-    return content;
+  private contentOf(policy: string, revision: number, stored: StoredContent): Promise<PolicyContent> {
+    return contentOf(this.db, this.contents, policy, revision, stored);
   }
 }
 
@@ -129,7 +89,7 @@ function revisionMeta(row: RevisionRow): Omit<PolicyRevision, 'content'> {
 }
 
 /** The revision parts of a policy change (inside its transaction): each must be its policy's next. */
-export async function writeRevisions(trx: StoreTrx, change: PolicyChange): Promise<void> {
+export async function writeRevisions(trx: StoreTrx, change: PolicyChange, contents: RevisionContents): Promise<void> {
   for (const { displayName, description, revision: r } of change.revisions ?? []) {
     const held = await trx.selectFrom('named_policies').select('revision').where('name', '=', r.policy).executeTakeFirst();
     const expected = held ? Number(held.revision) + 1 : 1;
@@ -152,7 +112,7 @@ export async function writeRevisions(trx: StoreTrx, change: PolicyChange): Promi
         reason: r.reason ?? null,
         change: r.change,
         rolled_back_to: r.rolledBackTo ?? null,
-        content: JSON.stringify(r.content),
+        ...(await storedForm(trx, contents, r)),
       })
       .execute();
   }

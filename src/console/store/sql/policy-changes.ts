@@ -3,7 +3,8 @@ import type { PolicyChange, PolicyChangeStore } from '../store.js';
 import { writeAssignments } from './assignments.js';
 import type { Engine, StoreDb } from './engine.js';
 import { deleteGroups, writeGroupChanges } from './groups.js';
-import { rememberRevisions, writeRevisions } from './named-policies.js';
+import { writeRevisions } from './named-policies.js';
+import { contentsOf, rememberRevisions } from './revision-contents.js';
 
 /** Writes one policy-plane change and its audit entries in one transaction (store.ts PolicyChange). */
 export class SqlPolicyChanges implements PolicyChangeStore {
@@ -16,7 +17,7 @@ export class SqlPolicyChanges implements PolicyChangeStore {
     try {
       await this.db.transaction().execute(async (trx) => {
         await writeGroupChanges(trx, change);
-        await writeRevisions(trx, change);
+        await writeRevisions(trx, change, contentsOf(this.db));
         await writeAssignments(trx, change);
         await deleteGroups(trx, change);
         if (change.audit.length > 0)

@@ -146,6 +146,8 @@ export interface ConsoleTables {
     change: string;
     rolled_back_to: number | null;
     content: string;
+    /** The whole revision `content` is runs against (sql/revision-storage.ts); null when `content` is whole. */
+    base_revision: number | null;
   };
   policy_assignments: { policy: string; group_name: string; precedence: number };
   identities: { issuer: string; subject: string; username: string; email: string | null; linked_at: string };

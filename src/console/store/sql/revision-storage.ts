@@ -1,0 +1,101 @@
+import { PolicyContentSchema, type PolicyContent, type PolicyRevision } from '../../../shared/policies/model.js';
+import { RevisionRunsError, decodeRevisionRuns, encodeRevisionRuns } from '../../../shared/policies/revision-runs.js';
+import { nullableNumber, type StoreDb, type StoreTrx } from './engine.js';
+import type { RevisionContents } from './revision-contents.js';
+
+/**
+ * How a revision's content is stored (policy_revisions.content and base_revision): whole, or as
+ * runs against an anchor, the last whole revision of the same policy (shared/policies/revision-runs.ts).
+ * Storing a 100,000-rule content whole (21 MB) took 0.1–0.5 s of the console's one thread on every
+ * one-rule change (bench:revisions, and a profile of the rollout); as runs it is a few hundred bytes. An anchor is always whole, so a read is at
+ * most the anchor and one runs row, never a chain.
+ */
+
+/**
+ * Most runs and literal records a revision stored as runs may have. A one-rule change takes one
+ * to three; a change past this (a file import, a group renamed throughout) is stored whole and
+ * becomes the anchor of the changes after it, which keeps every runs row small (a literal is
+ * about 200 bytes) and cheap to read next to its anchor.
+ */
+const MAX_RUN_ITEMS = 1_000;
+
+/** Below this many rules a revision is stored whole: that is cheap (a few hundred KB), and whole rows are the simpler form. */
+const RUNS_FROM_RULES = 1_000;
+
+/** A revision's stored form, as its row holds it. */
+export interface StoredContent {
+  content: string;
+  /** The anchor `content` is runs against; null when `content` is the whole content. */
+  base_revision: number | null;
+}
+
+/**
+ * The stored form of a revision about to be written (inside its change's transaction): runs
+ * against the previous revision's anchor when this process holds that anchor's content, else
+ * whole. A missing anchor is never read to save the write: reading 20 MB costs more than writing it.
+ */
+export async function storedForm(trx: StoreTrx, contents: RevisionContents, revision: PolicyRevision): Promise<StoredContent> {
+  const whole = (): StoredContent => ({ content: JSON.stringify(revision.content), base_revision: null });
+  if (revision.revision === 1 || revision.content.rules.length < RUNS_FROM_RULES) return whole();
+  const anchor = await anchorOf(trx, revision.policy, revision.revision - 1);
+  const anchorContent = contents.get(revision.policy, anchor);
+  const runs = anchorContent && encodeRevisionRuns(anchorContent, revision.content, MAX_RUN_ITEMS);
+  return runs ? { content: JSON.stringify(runs), base_revision: anchor } : whole();
+}
+
+/** The revision a stored one's content is runs against, or itself when it is whole. */
+async function anchorOf(trx: StoreTrx, policy: string, revision: number): Promise<number> {
+  const row = await trx
+    .selectFrom('policy_revisions')
+    .select('base_revision')
+    .where('policy', '=', policy)
+    .where('revision', '=', revision)
+    .executeTakeFirstOrThrow();
+  return nullableNumber(row.base_revision) ?? revision;
+}
+
+export async function readStoredForm(db: StoreDb, policy: string, revision: number): Promise<StoredContent | undefined> {
+  const row = await db
+    .selectFrom('policy_revisions')
+    .select(['content', 'base_revision'])
+    .where('policy', '=', policy)
+    .where('revision', '=', revision)
+    .executeTakeFirst();
+  return row && storedFormOf(row);
+}
+
+/** A row's stored form (PostgreSQL may hand integers over as text). */
+export const storedFormOf = (row: { content: string; base_revision: number | string | null }): StoredContent => ({
+  content: row.content,
+  base_revision: nullableNumber(row.base_revision),
+});
+
+/** A stored revision's content: the kept one, or parsed (and kept), assembled from its anchor when stored as runs. */
+export async function contentOf(db: StoreDb, contents: RevisionContents, policy: string, revision: number, stored: StoredContent): Promise<PolicyContent> {
+  const kept = contents.get(policy, revision);
+  if (kept) return kept;
+  const content = stored.base_revision === null ? parseWhole(stored.content) : await assemble(db, contents, policy, revision, stored);
+  contents.keep(policy, revision, content);
+  return content;
+}
+
+const parseWhole = (text: string): PolicyContent => PolicyContentSchema.parse(JSON.parse(text));
+
+async function assemble(db: StoreDb, contents: RevisionContents, policy: string, revision: number, stored: StoredContent): Promise<PolicyContent> {
+  const anchor = stored.base_revision!;
+  const corrupt = (why: string) =>
+    new RevisionRunsError(`policy ${policy} revision ${revision}, stored as runs against revision ${anchor}, is corrupt: ${why}`);
+  let anchorContent = contents.get(policy, anchor);
+  if (!anchorContent) {
+    const anchorStored = await readStoredForm(db, policy, anchor);
+    if (!anchorStored) throw corrupt(`there is no revision ${anchor}`);
+    if (anchorStored.base_revision !== null) throw corrupt(`revision ${anchor} is not stored whole`);
+    anchorContent = parseWhole(anchorStored.content);
+    contents.keep(policy, anchor, anchorContent);
+  }
+  try {
+    return decodeRevisionRuns(anchorContent, JSON.parse(stored.content));
+  } catch (error) {
+    throw corrupt(error instanceof Error ? error.message : String(error));
+  }
+}
