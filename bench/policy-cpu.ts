@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { PolicyPublisher } from '../src/console/policies/publisher.js';
 import { generateEd25519KeyPair } from '../src/shared/node/crypto.js';
 import { decodeBundle, decodeDelta, noticeFor } from '../src/shared/node/policy-bundle-codec.js';
 import { signDigest } from '../src/shared/node/signing.js';
 import { groupSetKey } from '../src/shared/policies/merge.js';
-import type { PolicyContent, RuleRecord } from '../src/shared/policies/model.js';
+import type { PolicyContent } from '../src/shared/policies/model.js';
+import { hashRecords } from './rule-records.js';
 import { benchArgs } from './args.js';
 
 /**
@@ -27,14 +27,7 @@ const publisher = new PolicyPublisher({
   lifetimeMs: 30 * 86_400_000,
 });
 
-const hex = randomBytes(32 * (rules + Number(args.rounds) + 1)).toString('hex');
-const record = (i: number): RuleRecord => ({
-  rule: { kind: 'sha256', sha256: hex.slice(64 * i, 64 * i + 64), action: 'allow' },
-  exception: false,
-  author: 'bench',
-  addedAt: '2026-12-04T00:00:00.000Z',
-  origin: 'file',
-});
+const record = hashRecords(rules + Number(args.rounds) + 1, 'file', '2026-12-04T00:00:00.000Z');
 const baseline: PolicyContent = {
   settings: { applications: { mode: 'enforce', defaultAction: 'block' } },
   rules: Array.from({ length: rules }, (_, i) => record(i)),

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -6,7 +5,8 @@ import { openPostgresStore } from '../src/console/store/postgres-store.js';
 import { openSqliteStore } from '../src/console/store/sqlite-store.js';
 import type { ConsoleStore } from '../src/console/store/store.js';
 import { addRule } from '../src/shared/policies/edits.js';
-import type { PolicyContent, RuleRecord } from '../src/shared/policies/model.js';
+import type { PolicyContent } from '../src/shared/policies/model.js';
+import { hashRecords } from './rule-records.js';
 import { benchArgs, round } from './args.js';
 import { startPostgresCluster } from './postgres-cluster.js';
 
@@ -23,14 +23,7 @@ const args = benchArgs({ rules: { default: '100000' }, rounds: { default: '5' },
 const rules = Number(args.rules);
 const rounds = Number(args.rounds);
 
-const hex = randomBytes(32 * (rules + 3 * rounds)).toString('hex');
-const record = (i: number): RuleRecord => ({
-  rule: { kind: 'sha256', sha256: hex.slice(64 * i, 64 * i + 64), action: 'allow' },
-  exception: false,
-  author: 'bench',
-  addedAt: '2026-12-05T00:00:00.000Z',
-  origin: 'console',
-});
+const record = hashRecords(rules + 3 * rounds, 'console', '2026-12-05T00:00:00.000Z');
 
 const dir = mkdtempSync(join('/dev/shm', 'vigil-revision-bench-'));
 const cluster = args.postgres === '1' ? await startPostgresCluster() : null;

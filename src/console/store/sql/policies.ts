@@ -97,7 +97,8 @@ export class SqlPolicies implements PolicyStore {
       .execute();
     const records: Omit<PolicyRecord, 'bundle'>[] = [];
     for (const row of rows) {
-      const document = row.document === '' ? (await this.storedBundle(Number(row.version))).payload.policy : PolicyDocumentSchema.parse(JSON.parse(row.document));
+      const document =
+        row.document === '' ? (await this.storedBundle(Number(row.version))).payload.policy : PolicyDocumentSchema.parse(JSON.parse(row.document));
       records.push({ version: Number(row.version), document, publishedBy: row.published_by, publishedAt: row.published_at });
     }
     return records;
@@ -105,7 +106,9 @@ export class SqlPolicies implements PolicyStore {
 
   /** A stored fleet record's bundle (its document is the bundle's policy when stored compressed). */
   private async storedBundle(version: number): Promise<PolicyBundle> {
-    return bundleOf(await this.db.selectFrom('policies').select(['bundle', 'bundle_encoded', 'encoding']).where('version', '=', version).executeTakeFirstOrThrow());
+    return bundleOf(
+      await this.db.selectFrom('policies').select(['bundle', 'bundle_encoded', 'encoding']).where('version', '=', version).executeTakeFirstOrThrow(),
+    );
   }
 }
 
@@ -121,7 +124,9 @@ function bundleColumns(bundle: PolicyBundle, json: string | undefined, encoded: 
 
 /** A row's bundle, from whichever column holds it. The bundle is a little larger than the payload the size limit counts. */
 function bundleOf(row: { bundle: string; bundle_encoded: Buffer | null; encoding: string | null }): PolicyBundle {
-  const text = row.bundle_encoded ? inflate(Buffer.from(row.bundle_encoded), BundleEncodingSchema.parse(row.encoding), POLICY_LIMITS.bundleBytes + 1024).toString('utf8') : row.bundle;
+  const text = row.bundle_encoded
+    ? inflate(Buffer.from(row.bundle_encoded), BundleEncodingSchema.parse(row.encoding), POLICY_LIMITS.bundleBytes + 1024).toString('utf8')
+    : row.bundle;
   return PolicyBundleSchema.parse(JSON.parse(text));
 }
 
