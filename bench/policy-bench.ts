@@ -170,7 +170,7 @@ async function rollout(command: object, label: string) {
         .sort((a, b) => a - b);
       const msOf = (verifying: boolean) =>
         reports
-          .filter((r) => (r.verifiers > 0) === verifying)
+          .filter((r) => r.verifiers > 0 === verifying)
           .flatMap((r) => r.versions.map((v) => v.took).reduce((a, b) => a.map((x, i) => x ?? b[i]!)))
           .map((t) => (t ? t.at - at : Infinity))
           .sort((a, b) => a - b);

@@ -10,7 +10,11 @@ const idleHub = { sendTo: () => false, sendText: () => false, broadcastAup: asyn
  * The console's policy side exactly as composition.ts builds it, over a real store, with no agent
  * hub unless one is given (and, given, the announcement to other processes and whether any listen).
  */
-export async function policySide(store: ConsoleStore, identity: ConsoleIdentity, more: Partial<Pick<PolicyPartsDeps, 'hub' | 'announce' | 'othersListening'>> = {}) {
+export async function policySide(
+  store: ConsoleStore,
+  identity: ConsoleIdentity,
+  more: Partial<Pick<PolicyPartsDeps, 'hub' | 'announce' | 'othersListening'>> = {},
+) {
   const published: number[] = [];
   const parts = await composePolicy({
     store,

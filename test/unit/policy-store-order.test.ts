@@ -31,7 +31,10 @@ async function publishWith(othersListening: boolean, dir = tempPath()): Promise<
   };
   const hub = {
     sendTo: () => false,
-    sendText: (_id: string, text: string) => (order.push(`sent ${(JSON.parse(text) as { type: string; version: number }).type} ${(JSON.parse(text) as { version: number }).version}`), true),
+    sendText: (_id: string, text: string) => (
+      order.push(`sent ${(JSON.parse(text) as { type: string; version: number }).type} ${(JSON.parse(text) as { version: number }).version}`),
+      true
+    ),
     broadcastAup: async () => 0,
   };
   const { plane, distribution } = await policySide(store, loadOrCreateConsoleIdentity(dir), {
@@ -41,15 +44,18 @@ async function publishWith(othersListening: boolean, dir = tempPath()): Promise<
   });
   const router = new EventRouter(newAgentLinkStats(), createLogger('test', 'error'));
   distribution.register(router);
-  await router.dispatch({ deviceId: device!.id, receivedAt: new Date().toISOString(), reply: () => true }, {
-    v: PROTOCOL_VERSION,
-    type: 'hello',
-    agentVersion: 'test',
-    policyVersion: null,
-    policyDigest: null,
-    mode: 'service',
-    capabilities: [POLICY_FETCH_CAPABILITY],
-  });
+  await router.dispatch(
+    { deviceId: device!.id, receivedAt: new Date().toISOString(), reply: () => true },
+    {
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      agentVersion: 'test',
+      policyVersion: null,
+      policyDigest: null,
+      mode: 'service',
+      capabilities: [POLICY_FETCH_CAPABILITY],
+    },
+  );
   order.length = 0;
   const pushed = await plane.push(null, doc, 'refuse', { actor: 'admin' });
   expect(pushed.ok).toBe(true);
@@ -75,7 +81,11 @@ describe('when signed policy sets are stored', () => {
     await publishWith(false, dir);
     const db = new Database(`${dir}/console.db`, { readonly: true });
     const rows = [
-      ...(db.prepare('SELECT bundle, bundle_encoded, encoding FROM policy_sets').all() as { bundle: string; bundle_encoded: Buffer | null; encoding: string }[]),
+      ...(db.prepare('SELECT bundle, bundle_encoded, encoding FROM policy_sets').all() as {
+        bundle: string;
+        bundle_encoded: Buffer | null;
+        encoding: string;
+      }[]),
       ...(db.prepare("SELECT bundle || document AS bundle, bundle_encoded, encoding FROM policies WHERE published_by = 'console:policy-plane'").all() as {
         bundle: string;
         bundle_encoded: Buffer | null;

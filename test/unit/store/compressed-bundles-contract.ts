@@ -61,7 +61,13 @@ export function compressedBundlesContract(open: Open): void {
       ['["lab"]', next],
       ['[]', old],
     ]);
-    expect(await again.latestPolicy()).toEqual({ version: v2, bundle: next, document: next.payload.policy, publishedBy: 'console:policy-plane', publishedAt: at });
+    expect(await again.latestPolicy()).toEqual({
+      version: v2,
+      bundle: next,
+      document: next.payload.policy,
+      publishedBy: 'console:policy-plane',
+      publishedAt: at,
+    });
     expect((await again.listPolicies(10)).map((p) => [p.version, p.document])).toEqual([
       [v2, next.payload.policy],
       [v1, old.payload.policy],
