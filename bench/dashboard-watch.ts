@@ -9,6 +9,8 @@ import { readEventStream } from '../src/shared/event-stream.js';
 export interface DashboardWatch {
   measuring: boolean;
   latencies: number[];
+  /** Updates that took over a second, with when they were sent: which part of a run held them. */
+  late: { sent: number; ms: number }[];
   close(): void;
 }
 
@@ -19,7 +21,7 @@ export async function watchDashboard(url: string, session: string): Promise<Dash
   const res = await fetch(`${url}/api/v1/feed`, { headers: { authorization: `Bearer ${session}` }, signal: controller.signal });
   if (res.status !== 200) throw new Error(`feed refused: ${res.status}`);
   const lastStamp = new Map<string, number>();
-  const watch: DashboardWatch = { measuring: false, latencies: [], close: () => controller.abort() };
+  const watch: DashboardWatch = { measuring: false, latencies: [], late: [], close: () => controller.abort() };
   void readEventStream(res.body as unknown as AsyncIterable<Uint8Array>, (event, data) => {
     if (event !== 'batch') return;
     const arrived = Date.now();
@@ -32,7 +34,9 @@ export async function watchDashboard(url: string, session: string): Promise<Dash
       // The same state may be republished (a status or heartbeat write): count each frame once.
       if ((lastStamp.get(message.device.id) ?? 0) >= sent) continue;
       lastStamp.set(message.device.id, sent);
-      if (watch.measuring) watch.latencies.push(arrived - sent);
+      if (!watch.measuring) continue;
+      watch.latencies.push(arrived - sent);
+      if (arrived - sent > 1000) watch.late.push({ sent, ms: arrived - sent });
     }
   }).catch(() => undefined /* closed at the end */);
   return watch;

@@ -147,10 +147,26 @@ async function report(versions: number[]): Promise<Report[]> {
   return Promise.all(sims.map((s) => s.next((m) => m.phase === 'report')));
 }
 
+/**
+ * Updates over a second late, by the second of the rollout they were sent in:
+ * [second, count, worst ms, first and last second they arrived in].
+ */
+function lateBySecond(late: readonly { sent: number; ms: number }[], from: number): number[][] {
+  const seconds = new Map<number, number[]>();
+  for (const { sent, ms } of late) {
+    const second = Math.floor((sent - from) / 1000);
+    const arrived = Math.floor((sent + ms - from) / 1000);
+    const [count, worst, first, last] = seconds.get(second) ?? [0, 0, arrived, arrived];
+    seconds.set(second, [count! + 1, Math.max(worst!, ms), Math.min(first!, arrived), Math.max(last!, arrived)]);
+  }
+  return [...seconds].map(([second, figures]) => [second, ...figures]).sort((a, b) => a[0]! - b[0]!);
+}
+
 /** Publishes, then waits until every agent took its set's new version; times from the publish command. */
 async function rollout(command: object, label: string) {
   const at = Date.now();
   dashboard.latencies.length = 0;
+  dashboard.late.length = 0;
   dashboard.measuring = true;
   consoleProc.stdin!.write(`${JSON.stringify(command)}\n`);
   const published = await fromConsole((m) => Array.isArray(m.published));
@@ -187,6 +203,8 @@ async function rollout(command: object, label: string) {
         allMs: done === connected ? times.at(-1)! : null,
         p99Ms: percentile(times, 99),
         dashboard: [...dashboard.latencies].sort((a, b) => a - b),
+        // Updates over a second late, by the second of the rollout they were sent in: [second, count, worst ms].
+        dashboardLate: lateBySecond(dashboard.late, at),
         via: took.map((t) => t?.via),
       };
     }
@@ -221,6 +239,7 @@ say(
     fullBytesMaxPerAgent: Math.max(...fullBytes),
     deltaBytesMaxPerAgent: Math.max(...deltaBytes),
     dashboardUpdatesDuringRollout: full.dashboard.length,
+    dashboardLateDuringRollout: full.dashboardLate,
     deltaP99Ms: delta.p99Ms,
     fullAllMsDigestCheckingAgents: full.digestOnlyAllMs,
     deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,
