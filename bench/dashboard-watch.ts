@@ -10,7 +10,7 @@ export interface DashboardWatch {
   measuring: boolean;
   latencies: number[];
   /** Updates that took over a second, with when they were sent: which part of a run held them. */
-  late: { sent: number; ms: number }[];
+  late: { sent: number; ms: number; app: string }[];
   close(): void;
 }
 
@@ -36,7 +36,7 @@ export async function watchDashboard(url: string, session: string): Promise<Dash
       lastStamp.set(message.device.id, sent);
       if (!watch.measuring) continue;
       watch.latencies.push(arrived - sent);
-      if (arrived - sent > 1000) watch.late.push({ sent, ms: arrived - sent });
+      if (arrived - sent > 1000) watch.late.push({ sent, ms: arrived - sent, app: message.device.activity?.window?.app ?? '' });
     }
   }).catch(() => undefined /* closed at the end */);
   return watch;

@@ -162,6 +162,12 @@ function lateBySecond(late: readonly { sent: number; ms: number }[], from: numbe
   return [...seconds].map(([second, figures]) => [second, ...figures]).sort((a, b) => a[0]! - b[0]!);
 }
 
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
+}
+
 /** Publishes, then waits until every agent took its set's new version; times from the publish command. */
 async function rollout(command: object, label: string) {
   const at = Date.now();
@@ -205,6 +211,8 @@ async function rollout(command: object, label: string) {
         dashboard: [...dashboard.latencies].sort((a, b) => a - b),
         // Updates over a second late, by the second of the rollout they were sent in: [second, count, worst ms].
         dashboardLate: lateBySecond(dashboard.late, at),
+        // By the sending agents' kind: `bench` (digest-checking) or `bench-verifier`.
+        dashboardLateByApp: countBy(dashboard.late, (l) => l.app),
         via: took.map((t) => t?.via),
       };
     }
@@ -240,6 +248,7 @@ say(
     deltaBytesMaxPerAgent: Math.max(...deltaBytes),
     dashboardUpdatesDuringRollout: full.dashboard.length,
     dashboardLateDuringRollout: full.dashboardLate,
+    dashboardLateByApp: full.dashboardLateByApp,
     deltaP99Ms: delta.p99Ms,
     fullAllMsDigestCheckingAgents: full.digestOnlyAllMs,
     deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,

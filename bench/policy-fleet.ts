@@ -222,7 +222,7 @@ const ACTIVITY_MS = 30_000;
 fleet.forEach((agent, i) => {
   const send = () => {
     const now = Date.now();
-    const window = { app: 'bench', title: `bench ${now}`, url: null, path: null };
+    const window = { app: agent.verifier ? 'bench-verifier' : 'bench', title: `bench ${now}`, url: null, path: null };
     agent.link.send({
       v: PROTOCOL_VERSION,
       type: 'activity',
