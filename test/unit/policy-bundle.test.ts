@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../src/shared/node/crypto.js';
-import { checkPolicyBundle, signPolicyBundle } from '../../src/shared/node/policy-verify.js';
+import { canonicalJson } from '../../src/shared/canonical-json.js';
+import { canonicalSet } from '../../src/shared/canonical-order.js';
+import { keptListText } from '../../src/shared/node/policy-text.js';
+import { checkPolicyBundle, ruleTexts, signPolicyBundle } from '../../src/shared/node/policy-verify.js';
+import type { AppRule } from '../../src/shared/app-rules.js';
 import type { PolicyBundlePayload } from '../../src/shared/policy.js';
 
 const consoleKey = generateEd25519KeyPair();
@@ -24,6 +28,17 @@ describe('policy bundle verification', () => {
   it('accepts a fresh, newer bundle signed by the console key', () => {
     expect(check(sign(payload(6)))).toMatchObject({ ok: true });
     expect(check(sign(payload(5)))).toMatchObject({ ok: true }); // re-delivery of the held version
+  });
+  it("keeps a checked bundle's rule lists once, as the signed bytes, not also as memoised texts", () => {
+    const rules = canonicalSet<AppRule>(['a', 'b', 'c'].map((c) => ({ kind: 'sha256', sha256: c.repeat(64), action: 'allow' }))).items;
+    const signed = sign(payload(6, { policy: { ...payload(6).policy, applications: { mode: 'enforce', defaultAction: 'block', rules, exceptions: [] } } }));
+    // As a device gets it: parsed from bytes, objects nobody serialised before.
+    const received = JSON.parse(JSON.stringify(signed)) as typeof signed;
+    const checked = check(received);
+    expect(checked).toMatchObject({ ok: true });
+    const held = checked.ok ? checked.bundle : null;
+    expect(keptListText(held!.payload)?.rules.bytes.toString('utf8')).toBe(canonicalJson(rules));
+    for (const rule of held!.payload.policy.applications!.rules) expect(ruleTexts.get(rule)).toBeUndefined();
   });
   it('rejects a tampered bundle', () => {
     const bundle = sign(payload(6));

@@ -90,7 +90,9 @@ const checkedBundles = new WeakSet<PolicyBundle>();
 function checkParsed(bundle: PolicyBundle, opts: TrustOptions, text?: PayloadLists): BundleCheck {
   const { version } = bundle.payload;
   const apps = bundle.payload.policy.applications;
-  const lists = apps ? (text ?? payloadListsOf(apps, ruleTexts)) : null;
+  // Not through ruleTexts: the lists' text is kept as bytes (keepListText), which is what deltas
+  // read; memoising 100,000 rule texts too held them twice and made that memo huge.
+  const lists = apps ? (text ?? payloadListsOf(apps)) : null;
   // One serialisation serves the signature check and the digest (100,000 rules take a while),
   // built with the signing prefix in front: one copy of the whole text.
   const prefix = signingPrefix('policy');
@@ -149,8 +151,9 @@ export function bundleFileBytes(bundle: PolicyBundle): Buffer {
 }
 
 /**
- * Canonical texts of the parts of checked bundles, which nobody mutates: a delta applied to the
- * held bundle re-sorts and re-serialises its rules, and 100,000 of them are then read from here.
+ * Canonical texts of the parts of checked bundles, which nobody mutates. A held list's text is
+ * kept as bytes (policy-text.ts), so this serves what is not: a delta's additions, and a held
+ * list that is not in canonical order (a delta then re-sorts and re-serialises its rules).
  */
 export const ruleTexts: CanonicalMemo = smallPartsMemo();
 
