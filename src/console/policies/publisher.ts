@@ -1,8 +1,8 @@
 import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.js';
 import { sha256Hex } from '../../shared/node/crypto.js';
 import { PolicyBundlePayloadSchema, PolicyDocumentSchema, type PolicyBundlePayload, type PolicyDocument } from '../../shared/policy.js';
-import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { canonicalBytesAround } from '../../shared/node/policy-text.js';
 import { DEFAULT_ENCODING, encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/node/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
 import type { Signature } from '../../shared/signed.js';
@@ -169,7 +169,8 @@ export class PolicyPublisher {
     });
     const payload: PolicyBundlePayload = { ...outer, policy };
     // Made once: measured, hashed and signed (a 100,000-rule payload is about 11 MB).
-    const bytes = payloadBytes(payload, policyBytes ?? Buffer.from(canonicalJson(policy, this.memo), 'utf8'));
+    const slot = {};
+    const bytes = canonicalBytesAround({ ...payload, policy: slot }, [[slot, policyBytes ?? Buffer.from(canonicalJson(policy, this.memo), 'utf8')]]);
     if (bytes.length > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes.length} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
     const digest = sha256Hex(bytes);
@@ -376,20 +377,6 @@ function bundlePolicy(document: PolicyDocument): PolicyDocument {
   const apps = document.applications;
   const checked = PolicyDocumentSchema.parse(apps ? { ...document, applications: { ...apps, rules: [], exceptions: [] } } : document);
   return apps ? { ...checked, applications: { ...checked.applications!, rules: apps.rules, exceptions: apps.exceptions } } : checked;
-}
-
-/** Stands for the policy in a payload's canonical JSON, where the policy's own bytes are put. */
-const POLICY_SLOT = `vigil-policy-slot-${randomUUID()}`;
-
-/**
- * The payload's canonical JSON as UTF-8 bytes, around the policy's bytes made before: an 11 MB
- * text is converted to bytes once per group set, not again for every use.
- */
-function payloadBytes(payload: PolicyBundlePayload, policyBytes: Buffer): Buffer {
-  const text = canonicalJson({ ...payload, policy: POLICY_SLOT });
-  const slot = JSON.stringify(POLICY_SLOT);
-  const at = text.indexOf(slot);
-  return Buffer.concat([Buffer.from(text.slice(0, at), 'utf8'), policyBytes, Buffer.from(text.slice(at + slot.length), 'utf8')]);
 }
 
 function describe(groups: readonly string[]): string {

@@ -61,41 +61,47 @@ export function payloadListsOf(apps: { rules: readonly AppRule[]; exceptions: re
   return rules && exceptions ? { rules, exceptions } : null;
 }
 
-// Canonical JSON escapes every control character inside strings and keys, so these two cannot
-// appear in a serialised payload anywhere but where they were put.
-const RULES_MARK = '\u0001';
-const EXCEPTIONS_MARK = '\u0002';
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * The canonical JSON of `value` as UTF-8, after `prefix`, with each slot object's bytes (made
+ * before) put where that object stands: the rest is serialised (small), the large parts are
+ * copied in, not serialised or converted again. Canonical JSON escapes every control character
+ * inside strings and keys, so the marks standing for the slots cannot appear anywhere else.
+ */
+export function canonicalBytesAround(value: unknown, slots: readonly (readonly [object, Uint8Array])[], prefix: Uint8Array = EMPTY, join = joinBytes): Buffer {
+  const marks = slots.map((_, i) => String.fromCharCode(1 + i));
+  const text = canonicalJson(value, new WeakMap<object, string>(slots.map(([slot], i) => [slot, marks[i]!])));
+  const found = slots.map(([, bytes], i) => ({ at: text.indexOf(marks[i]!), bytes })).sort((a, b) => a.at - b.at);
+  const chunks: Uint8Array[] = [prefix];
+  let from = 0;
+  for (const { at, bytes } of found) {
+    chunks.push(Buffer.from(text.slice(from, at), 'utf8'), bytes);
+    from = at + 1;
+  }
+  chunks.push(Buffer.from(text.slice(from), 'utf8'));
+  return join(chunks);
+}
+
+/**
  * The payload's canonical JSON as UTF-8, its rule lists taken from `lists` (whatever the payload's
- * own applications.rules/exceptions hold is ignored): the rest is serialised (small), the lists'
- * bytes are copied in, after `prefix` (a signing input is built in one copy; `join` may build it
- * in a reused buffer, bytes.ts).
+ * own applications.rules/exceptions hold is ignored), after `prefix` (a signing input is built in
+ * one copy; `join` may build it in a reused buffer, bytes.ts).
  */
 export function payloadBytes(payload: object, lists: PayloadLists, prefix: Uint8Array = EMPTY, join = joinBytes): Buffer {
   const rulesSlot: unknown[] = [];
   const exceptionsSlot: unknown[] = [];
-  const memo: CanonicalMemo = new WeakMap<object, string>([
-    [rulesSlot, RULES_MARK],
-    [exceptionsSlot, EXCEPTIONS_MARK],
-  ]);
   const policy = (payload as { policy: Record<string, unknown> }).policy;
   const marked = { ...payload, policy: { ...policy, applications: { ...(policy.applications as object), rules: rulesSlot, exceptions: exceptionsSlot } } };
-  const text = canonicalJson(marked, memo);
-  const marks = [
-    { at: text.indexOf(RULES_MARK), bytes: lists.rules.bytes },
-    { at: text.indexOf(EXCEPTIONS_MARK), bytes: lists.exceptions.bytes },
-  ].sort((a, b) => a.at - b.at);
-  const [first, second] = marks as [(typeof marks)[0], (typeof marks)[0]];
-  return join([
+  return canonicalBytesAround(
+    marked,
+    [
+      [rulesSlot, lists.rules.bytes],
+      [exceptionsSlot, lists.exceptions.bytes],
+    ],
     prefix,
-    Buffer.from(text.slice(0, first.at), 'utf8'),
-    first.bytes,
-    Buffer.from(text.slice(first.at + 1, second.at), 'utf8'),
-    second.bytes,
-    Buffer.from(text.slice(second.at + 1), 'utf8'),
-  ]);
+    join,
+  );
 }
 
 const OPEN = Buffer.from('[');

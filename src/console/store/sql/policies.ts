@@ -38,7 +38,7 @@ export class SqlPolicies implements PolicyStore {
     const row = await this.db.selectFrom('policies').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
     if (!row) return null;
     const bundle = bundleOf(row);
-    return { version: Number(row.version), bundle, document: documentOf(row, bundle), publishedBy: row.published_by, publishedAt: row.published_at };
+    return { version: Number(row.version), bundle, document: documentOf(row, () => bundle), publishedBy: row.published_by, publishedAt: row.published_at };
   }
 
   async savePolicySets(sets: StoredPolicySet[], fleet: PolicyRecord | null): Promise<void> {
@@ -91,24 +91,17 @@ export class SqlPolicies implements PolicyStore {
   async listPolicies(limit: number): Promise<Omit<PolicyRecord, 'bundle'>[]> {
     const rows = await this.db
       .selectFrom('policies')
-      .select(['version', 'document', 'published_by', 'published_at'])
+      .select(['version', 'document', 'published_by', 'published_at', 'bundle_encoded', 'encoding'])
       .orderBy('version', 'desc')
       .limit(limit)
       .execute();
-    const records: Omit<PolicyRecord, 'bundle'>[] = [];
-    for (const row of rows) {
-      const document =
-        row.document === '' ? (await this.storedBundle(Number(row.version))).payload.policy : PolicyDocumentSchema.parse(JSON.parse(row.document));
-      records.push({ version: Number(row.version), document, publishedBy: row.published_by, publishedAt: row.published_at });
-    }
-    return records;
-  }
-
-  /** A stored fleet record's bundle (its document is the bundle's policy when stored compressed). */
-  private async storedBundle(version: number): Promise<PolicyBundle> {
-    return bundleOf(
-      await this.db.selectFrom('policies').select(['bundle', 'bundle_encoded', 'encoding']).where('version', '=', version).executeTakeFirstOrThrow(),
-    );
+    // A record stored compressed has no document text: it is read from its bundle (a row stored as JSON has no bundle bytes to read).
+    return rows.map((row) => ({
+      version: Number(row.version),
+      document: documentOf(row, () => bundleOf({ ...row, bundle: '' })),
+      publishedBy: row.published_by,
+      publishedAt: row.published_at,
+    }));
   }
 }
 
@@ -125,14 +118,14 @@ function bundleColumns(bundle: PolicyBundle, json: string | undefined, encoded: 
 /** A row's bundle, from whichever column holds it. The bundle is a little larger than the payload the size limit counts. */
 function bundleOf(row: { bundle: string; bundle_encoded: Buffer | null; encoding: string | null }): PolicyBundle {
   const text = row.bundle_encoded
-    ? inflate(Buffer.from(row.bundle_encoded), BundleEncodingSchema.parse(row.encoding), POLICY_LIMITS.bundleBytes + 1024).toString('utf8')
+    ? inflate(row.bundle_encoded, BundleEncodingSchema.parse(row.encoding), POLICY_LIMITS.bundleBytes + 1024).toString('utf8')
     : row.bundle;
   return PolicyBundleSchema.parse(JSON.parse(text));
 }
 
 /** A fleet record stored compressed keeps no document of its own: it is the bundle's policy. */
-function documentOf(row: { document: string }, bundle: PolicyBundle) {
-  return row.document === '' ? bundle.payload.policy : PolicyDocumentSchema.parse(JSON.parse(row.document));
+function documentOf(row: { document: string }, bundle: () => PolicyBundle) {
+  return row.document === '' ? bundle().payload.policy : PolicyDocumentSchema.parse(JSON.parse(row.document));
 }
 
 async function insertPolicy(trx: StoreTrx, record: PolicyRecord): Promise<void> {
