@@ -112,6 +112,38 @@ describe.skipIf(unavailable)('several console processes on one PostgreSQL databa
     }
   }, 180_000);
 
+  it('an assignment through A moves the device on B to its new group set, and a rule added after reaches it where B placed it', async () => {
+    const versionOf = async (id: string) => (await a.api(`/api/v1/devices/${id}`)).body.device?.policyVersion as number;
+    const changed = async (path: string, body: object) => {
+      const res = await a.api(path, { method: 'POST', body: JSON.stringify(body) });
+      expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+      return res.body as { version: number | null };
+    };
+    const reached = (id: string, version: number) =>
+      waitUntil(
+        async () => (await versionOf(id)) === version,
+        60_000,
+        () => `policy ${version} never applied on ${id}\n${logs(a.proc, b.proc, agentOnA, agentOnB)}`,
+      );
+    const before = await versionOf(onA);
+    // Nothing uses the group or the policy yet: no device moves and nothing is signed.
+    await changed('/api/v1/groups', { name: 'bus-lab', displayName: 'Lab', devices: [onB] });
+    await changed('/api/v1/named-policies', { name: 'bus-lab-policy', displayName: 'Lab policy' });
+    // Assigning makes the group matter: B's device moves to a new set, whose bundle only it gets.
+    const assigned = await changed('/api/v1/assignments', { policy: 'bus-lab-policy', group: 'bus-lab', precedence: 10 });
+    expect(assigned.version).toBeGreaterThan(before);
+    await reached(onB, assigned.version!);
+    // A rule moves nobody: B keeps its placements and still sends its device the lab set's bundle.
+    const ruled = await changed('/api/v1/named-policies/bus-lab-policy/rules', {
+      rule: { kind: 'sha256', sha256: 'ab'.repeat(32), action: 'allow' },
+      reason: 'lab software',
+    });
+    expect(ruled.version).toBeGreaterThan(assigned.version!);
+    await reached(onB, ruled.version!);
+    // The device on A is in neither: its set was never signed again.
+    expect(await versionOf(onA)).toBe(before);
+  }, 180_000);
+
   it('an AUP published through A reaches the agents on A and on B', async () => {
     const published = await a.api('/api/v1/aups', {
       method: 'POST',

@@ -17,7 +17,11 @@ export interface PolicyParts {
   aupVariantOf(deviceId: string): Promise<string | undefined>;
 }
 
-const PolicyNotice = z.strictObject({ devices: z.array(z.string().min(1).max(128)).max(1000).optional() });
+const PolicyNotice = z.strictObject({
+  devices: z.array(z.string().min(1).max(128)).max(1000).optional(),
+  planeChanged: z.literal(true).optional(),
+  signed: z.literal(true).optional(),
+});
 const AupNotice = z.strictObject({ variant: z.string().min(1).max(64), version: z.number().int().positive() });
 const DisconnectNotice = z.strictObject({ deviceId: z.string().min(1).max(128), code: z.number().int().min(1000).max(4999), reason: z.string().max(120) });
 
@@ -69,9 +73,11 @@ export class ClusterBroadcasts {
     const { plane, distribution, aupVariantOf } = this.policy;
     // Devices another process enrolled or moved are placed again here (one connecting later must
     // not be offered its old set), and told of their set only if this process holds one.
-    await plane.forgetPlacements(change.devices);
-    if (change.devices && !distribution.holdsAny(change.devices)) return;
-    const { notified, variants } = await distribution.catchUp(change.devices);
+    await plane.forgetPlacements(change.devices, Boolean(change.signed || change.planeChanged));
+    // Unsigned, only the named devices' sets changed; signed, every set may have a new bundle.
+    const only = change.signed ? undefined : change.devices;
+    if (only && !distribution.holdsAny(only)) return;
+    const { notified, variants } = await distribution.catchUp(only);
     for (const variant of variants) {
       const aup = await this.store.latestAup(variant);
       if (aup) await this.hub.broadcastAup(aup.signed, aupVariantOf);

@@ -72,7 +72,7 @@ export async function composePolicy({ store, identity, hub, feed, log, announce,
     },
     onContentDue: () => plane!.republish(),
     // Other processes take the signed sets from the store: they are told once the sets are there.
-    stored: () => announce?.({}),
+    stored: (_version, moved) => announce?.(moved ? { devices: [...moved], signed: true } : {}),
     othersWaitForStore: () => othersListening?.() ?? false,
     published: async (version, variants) => {
       feed.publish({ kind: 'policy', version });

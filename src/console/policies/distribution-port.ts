@@ -39,9 +39,14 @@ export interface PolicyPlaneView {
 /**
  * What one console process tells the others after a policy change (cluster/broadcasts.ts):
  * `devices` names the devices whose group set may have changed (enrolment, hostname, a group
- * edit that moved a few); without it, bundles were signed or placements changed broadly, and
- * every process checks every device it holds.
+ * edit that moved a few), which are placed again; without it, placements changed broadly and
+ * every process places every device again. `planeChanged`: groups, policies or assignments
+ * changed, so they are read again before placing. `signed`: bundles were signed (the plane may
+ * have changed too), so every process offers every device it holds its set's bundle, not only
+ * the named ones.
  */
 export interface PolicyChangeNotice {
   devices?: string[];
+  planeChanged?: true;
+  signed?: true;
 }

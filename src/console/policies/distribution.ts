@@ -51,8 +51,11 @@ export interface DistributionDeps {
   onContentDue(): Promise<unknown>;
   /** Tells dashboards a version was published and sends the AUP of a variant a changed set uses. */
   published?(version: number, aupVariants: string[]): Promise<void>;
-  /** After what a signing signed is stored: other console processes on the database can take it now. */
-  stored?(version: number): void;
+  /**
+   * After what a signing signed is stored: other console processes on the database can take it
+   * now. `moved`: the devices it moved to another group set (absent: any may have).
+   */
+  stored?(version: number, moved: readonly string[] | undefined): void;
   /**
    * Whether other console processes wait for what is signed to be stored (a cluster): then it is
    * stored before this process tells its own devices, not after.
@@ -137,7 +140,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
       this.watchContent();
       return { changedKeys: [], notified: 0, version: null };
     }
-    return this.signAndTell(() => this.deps.publisher.commit(plan));
+    return this.signAndTell(() => this.deps.publisher.commit(plan), plan.moved);
   }
 
   deviceMoved(deviceId: string): Promise<boolean> {
@@ -163,7 +166,8 @@ export class PolicyDistribution implements PolicyDistributionPort {
   async renewAll(): Promise<DistributionResult> {
     // Nothing published yet: nothing to renew (and no version used up).
     if (this.deps.publisher.all().length === 0) return { changedKeys: [], notified: 0, version: null };
-    return this.signAndTell(() => this.deps.publisher.renewAll());
+    // Renewing moves no device.
+    return this.signAndTell(() => this.deps.publisher.renewAll(), []);
   }
 
   /** True when some group set's bundle has less than a third of its lifetime left. */
@@ -291,13 +295,13 @@ export class PolicyDistribution implements PolicyDistributionPort {
    * Signs, tells dashboards and devices, then stores what it signed and tells other console
    * processes; in a cluster, whose other processes' devices wait for the store, it stores first.
    */
-  private async signAndTell(sign: () => Promise<string[]>): Promise<DistributionResult> {
+  private async signAndTell(sign: () => Promise<string[]>, moved: readonly string[] | undefined): Promise<DistributionResult> {
     if (this.deps.othersWaitForStore?.()) {
       const { keys, stored } = await this.signing(sign);
       this.watchContent();
       await stored;
       if (keys.length === 0) return { changedKeys: [], notified: 0, version: null };
-      this.deps.stored?.(this.deps.publisher.current(keys[0]!)!.version);
+      this.deps.stored?.(this.deps.publisher.current(keys[0]!)!.version, moved);
       return this.signed(keys);
     }
     let toldAll!: () => void;
@@ -313,7 +317,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
       // Stored even when telling failed; a signing that failed stored nothing.
       await signing.then(({ stored }) => stored, () => undefined);
     }
-    if (result.version !== null) this.deps.stored?.(result.version);
+    if (result.version !== null) this.deps.stored?.(result.version, moved);
     return result;
   }
 

@@ -18,26 +18,35 @@ export interface PlaneState {
   devices: DeviceFacts[];
 }
 
+/**
+ * The state but its devices: what a change is built from, and enough to tell whether it can move
+ * any device to another group set (reading 40,000 devices for a one-rule change is seconds).
+ */
+export type PlaneConfig = Omit<PlaneState, 'devices'>;
+
 export type PlaneStore = GroupStore & NamedPolicyStore & AssignmentStore & Pick<DeviceStore, 'listDevices' | 'getDevice'>;
 
-export async function loadPlaneState(store: PlaneStore): Promise<PlaneState> {
-  const [groups, policies, assignments, tokenGroups, ownership, devices] = await Promise.all([
+export async function loadPlaneConfig(store: PlaneStore): Promise<PlaneConfig> {
+  const [groups, policies, assignments, tokenGroups] = await Promise.all([
     store.listGroups(),
     store.listNamedPolicies(),
     store.getAssignments(),
     store.listTokenGroups(),
-    store.listDeviceOwnership(),
-    store.listDevices(),
   ]);
-  return {
-    groups,
-    policies: new Map(policies.map((p) => [p.name, p])),
-    assignments,
-    tokenGroups,
-    devices: devices
-      .filter((d) => !d.revoked)
-      .map((d) => ({ id: d.id, hostname: d.hostname, enrollmentTokenId: d.enrolledWith, ownership: ownership.get(d.id) ?? null })),
-  };
+  return { groups, policies: new Map(policies.map((p) => [p.name, p])), assignments, tokenGroups };
+}
+
+export async function loadPlaneState(store: PlaneStore): Promise<PlaneState> {
+  const [config, devices] = await Promise.all([loadPlaneConfig(store), loadPlaneDevices(store)]);
+  return { ...config, devices };
+}
+
+/** Every enrolled device that is not revoked, with the facts group membership is decided on. */
+export async function loadPlaneDevices(store: PlaneStore): Promise<DeviceFacts[]> {
+  const [ownership, devices] = await Promise.all([store.listDeviceOwnership(), store.listDevices()]);
+  return devices
+    .filter((d) => !d.revoked)
+    .map((d) => ({ id: d.id, hostname: d.hostname, enrollmentTokenId: d.enrolledWith, ownership: ownership.get(d.id) ?? null }));
 }
 
 /** One device's facts, read alone (enrolment and a hostname change place one device, not the fleet); null if unknown or revoked. */
@@ -47,11 +56,11 @@ export async function deviceFactsOf(store: PlaneStore, deviceId: string): Promis
   return { id: device.id, hostname: device.hostname, enrollmentTokenId: device.enrolledWith, ownership };
 }
 
-export function membershipsIn(state: PlaneState, device: DeviceFacts): Membership[] {
+export function membershipsIn(state: PlaneConfig, device: DeviceFacts): Membership[] {
   return membershipsOf(device, state.groups, state.tokenGroups);
 }
 
-export function modelOf(state: PlaneState): PolicyModel | null {
+export function modelOf(state: PlaneConfig): PolicyModel | null {
   if (!state.assignments) return null;
   const policies = new Map<string, PolicyContent>([...state.policies].map(([name, p]) => [name, p.content]));
   const titles = new Map([...state.policies].map(([name, p]) => [name, { displayName: p.displayName, ...(p.description ? { description: p.description } : {}) }]));
@@ -70,8 +79,7 @@ export interface Placement {
 }
 
 export function groupSets(state: PlaneState): Placement {
-  const model = modelOf(state);
-  const matter = model ? groupsThatMatter(model.policies, model.assignments) : new Set<string>();
+  const matter = groupsThatMatterIn(state);
   const byDevice = new Map<string, string>();
   // Always published: the empty set (a device enrolling next gets at least the baseline) and the
   // fleet's set (only groups every device is in), whose bundle is the fleet's published policy.
@@ -86,7 +94,7 @@ export function groupSets(state: PlaneState): Placement {
 }
 
 /** Puts one device in its group set (adding the set if it is new); returns the set's key. */
-export function place(state: PlaneState, placement: Placement, device: DeviceFacts): string {
+export function place(state: PlaneConfig, placement: Placement, device: DeviceFacts): string {
   const groups = membershipsIn(state, device)
     .map((m) => m.group)
     .filter((g) => placement.matter.has(g));
@@ -104,12 +112,37 @@ export function groupMembers(state: PlaneState): Map<string, string[]> {
 }
 
 /** Groups every device is in whatever it reports: a hostname rule of nothing but `*`. */
-export function universalGroups(state: PlaneState): string[] {
+export function universalGroups(state: PlaneConfig): string[] {
   return state.groups.filter((g) => g.rules.some((r) => r.kind === 'hostname' && /^\*+$/.test(r.pattern))).map((g) => g.name);
+}
+
+/** The groups some assignment or scoped rule uses (Placement.matter). */
+export function groupsThatMatterIn(state: PlaneConfig): Set<string> {
+  const model = modelOf(state);
+  return model ? groupsThatMatter(model.policies, model.assignments) : new Set<string>();
+}
+
+/**
+ * Whether a change can put a device in another group set: it edits groups, token defaults or
+ * ownership, or changes which groups matter (an assignment, a rule scoped to a group). A change to
+ * rules and settings alone leaves every device where it was, so the fleet need not be read again.
+ */
+export function changeCanMoveDevices(before: PlaneConfig, change: PolicyChange, after: PlaneConfig): boolean {
+  if (change.renameGroup || change.putGroups?.length || change.tokenGroups?.length || change.ownership?.length || change.deleteGroups?.length) return true;
+  const was = groupsThatMatterIn(before);
+  const now = groupsThatMatterIn(after);
+  return was.size !== now.size || [...now].some((g) => !was.has(g));
 }
 
 /** The state a change would leave (the store applies the same change in one transaction). */
 export function applyChange(state: PlaneState, change: PolicyChange): PlaneState {
+  const owned = new Map((change.ownership ?? []).map((o) => [o.deviceId, o.ownership]));
+  const devices = owned.size === 0 ? state.devices : state.devices.map((d) => (owned.has(d.id) ? { ...d, ownership: owned.get(d.id)! } : d));
+  return { ...applyConfigChange(state, change), devices };
+}
+
+/** The same without devices. */
+export function applyConfigChange(state: PlaneConfig, change: PolicyChange): PlaneConfig {
   let groups = state.groups;
   let tokenGroups = state.tokenGroups;
   if (change.renameGroup) {
@@ -122,8 +155,6 @@ export function applyChange(state: PlaneState, change: PolicyChange): PlaneState
     tokenGroups = new Map(tokenGroups);
     for (const { tokenId, groups: names } of change.tokenGroups) tokenGroups.set(tokenId, names);
   }
-  const owned = new Map((change.ownership ?? []).map((o) => [o.deviceId, o.ownership]));
-  const devices = owned.size === 0 ? state.devices : state.devices.map((d) => (owned.has(d.id) ? { ...d, ownership: owned.get(d.id)! } : d));
   const policies = new Map(state.policies);
   for (const { displayName, description, revision } of change.revisions ?? [])
     policies.set(revision.policy, { name: revision.policy, displayName, ...(description ? { description } : {}), revision: revision.revision, content: revision.content });
@@ -137,6 +168,5 @@ export function applyChange(state: PlaneState, change: PolicyChange): PlaneState
     policies,
     assignments: change.assignments ?? state.assignments,
     tokenGroups,
-    devices,
   };
 }

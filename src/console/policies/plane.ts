@@ -21,7 +21,7 @@ import {
   rollbackRevision,
 } from '../../shared/policies/edits.js';
 import { BASELINE_POLICY, contentFromDocument } from '../../shared/policies/from-document.js';
-import { explainEffectivePolicy, groupSetKey, groupsThatMatter, mergeEffectivePolicy, type Explanation } from '../../shared/policies/merge.js';
+import { explainEffectivePolicy, groupSetKey, mergeEffectivePolicy, type Explanation } from '../../shared/policies/merge.js';
 import type { Membership } from '../../shared/policies/membership.js';
 import {
   AssignmentSetSchema,
@@ -44,25 +44,33 @@ import type { AuditRecord, PolicyChange, PolicyChangeStore } from '../store/stor
 import type { DistributionResult, PolicyChangeNotice, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
 import {
   applyChange,
+  applyConfigChange,
+  changeCanMoveDevices,
   deviceFactsOf,
   groupMembers,
   groupSets,
+  groupsThatMatterIn,
+  loadPlaneConfig,
+  loadPlaneDevices,
   loadPlaneState,
   membershipsIn,
   modelOf,
   place,
   universalGroups,
   type Placement,
+  type PlaneConfig,
   type PlaneState,
   type PlaneStore,
 } from './plane-state.js';
 import type { PublicationPlan } from './publisher.js';
 
 /** Marks the group set of devices in no particular group (only universal groups): the fleet's published policy. */
-function fleetPlan(state: PlaneState, plan: PublicationPlan): PublicationPlan {
-  const model = modelOf(state);
-  const matter = model ? groupsThatMatter(model.policies, model.assignments) : new Set<string>();
-  return { ...plan, fleetKey: groupSetKey(universalGroups(state), matter) };
+/**
+ * The plan as the plane commits it: with the fleet's group set, and the devices this change moved
+ * to another set (other console processes place those again, and keep every other placement).
+ */
+function fleetPlan(state: PlaneConfig, plan: PublicationPlan, moved: readonly string[] | undefined): PublicationPlan {
+  return { ...plan, fleetKey: groupSetKey(universalGroups(state), groupsThatMatterIn(state)), ...(moved ? { moved } : {}) };
 }
 
 /**
@@ -123,6 +131,11 @@ export class PolicyPlane implements PolicyPlaneView {
     return loadPlaneState(this.deps.store);
   }
 
+  /** The state but its devices (cheap at any fleet size). */
+  config(): Promise<PlaneConfig> {
+    return loadPlaneConfig(this.deps.store);
+  }
+
   async groups(): Promise<(DeviceGroup & { members: string[] })[]> {
     const state = await this.state();
     const members = groupMembers(state);
@@ -139,7 +152,7 @@ export class PolicyPlane implements PolicyPlaneView {
   }
 
   async policies(): Promise<{ name: string; displayName: string; description?: string; revision: number; rules: number; baseline: boolean; assignedTo: string[] }[]> {
-    const state = await this.state();
+    const state = await this.config();
     return [...state.policies.values()].map((p) => ({
       name: p.name,
       displayName: p.displayName,
@@ -229,15 +242,21 @@ export class PolicyPlane implements PolicyPlaneView {
   }
 
   /**
-   * Another console process changed groups or policies: group sets are computed again when next
-   * asked. Named devices only (it enrolled or moved them): those are placed again, alone.
+   * Another console process changed groups or policies. Without `devices`, any device may have
+   * moved: group sets are computed again when next asked. With them, only those are placed
+   * again, alone, after reading again what placing reads when the plane changed (`reread`).
    */
-  async forgetPlacements(devices?: readonly string[]): Promise<void> {
+  async forgetPlacements(devices?: readonly string[], reread = false): Promise<void> {
     if (!devices || !this.placement) {
       this.placement = null;
       return;
     }
     const placement = await this.placed();
+    if (reread) {
+      const config = await this.config();
+      placement.state = { ...config, devices: placement.state.devices };
+      placement.matter = groupsThatMatterIn(config);
+    }
     for (const id of devices) await this.placeOne(placement, id);
   }
 
@@ -312,8 +331,8 @@ export class PolicyPlane implements PolicyPlaneView {
   }
 
   setOwnership(deviceId: string, ownership: Ownership | null, who: Actor): Promise<ChangeResult> {
-    return this.change(who, (state) => {
-      if (!state.devices.some((d) => d.id === deviceId)) throw new NotFoundError('no such device (or it is revoked)');
+    return this.change(who, async () => {
+      if (!(await deviceFactsOf(this.deps.store, deviceId))) throw new NotFoundError('no such device (or it is revoked)');
       return { ownership: [{ deviceId, ownership }], audit: [this.audit(who, 'device.ownership', deviceId, { ownership })] };
     });
   }
@@ -330,7 +349,7 @@ export class PolicyPlane implements PolicyPlaneView {
       const model = modelOf(placement.state);
       // Only a set that has no bundle yet needs signing: content changes go through change().
       if (model && key !== null && !this.published.has(key))
-        await this.commitPlan(placement.state, await this.deps.distribution.prepare(model, new Map([[key, placement.sets.get(key)!]])), [key]);
+        await this.commitPlan(placement.state, await this.deps.distribution.prepare(model, new Map([[key, placement.sets.get(key)!]])), [key], [deviceId]);
       await this.deps.distribution.deviceMoved(deviceId);
       this.deps.announce?.({ devices: [deviceId] });
     });
@@ -348,12 +367,13 @@ export class PolicyPlane implements PolicyPlaneView {
     const model = modelOf(state);
     if (!model) return { changedKeys: [], notified: 0, version: null };
     const { sets } = groupSets(state);
-    return this.commitPlan(state, await this.deps.distribution.prepare(model, sets), sets.keys());
+    // Publishing what is already there moves no device.
+    return this.commitPlan(state, await this.deps.distribution.prepare(model, sets), sets.keys(), []);
   }
 
   /** Commits a plan prepared over `keys` of `state`, remembering that those sets have a bundle. */
-  private async commitPlan(state: PlaneState, plan: PublicationPlan, keys: Iterable<string>): Promise<DistributionResult> {
-    const result = await this.deps.distribution.commit(fleetPlan(state, plan));
+  private async commitPlan(state: PlaneConfig, plan: PublicationPlan, keys: Iterable<string>, moved: readonly string[] | undefined): Promise<DistributionResult> {
+    const result = await this.deps.distribution.commit(fleetPlan(state, plan, moved));
     for (const key of keys) this.published.add(key);
     return result;
   }
@@ -462,7 +482,7 @@ export class PolicyPlane implements PolicyPlaneView {
         return editError(error);
       }
     };
-    if (dryRun) return { diff: plan(this.named(await this.state(), name).content).diff, result: null };
+    if (dryRun) return { diff: plan(this.named(await this.config(), name).content).diff, result: null };
     let diff: PolicyDiff = { rules: { added: [], removed: [], changed: [] }, settings: [] };
     const result = await this.editRules(name, who, (content) => {
       const planned = plan(content);
@@ -583,14 +603,14 @@ export class PolicyPlane implements PolicyPlaneView {
    */
   private change(
     who: Actor,
-    build: (state: PlaneState) => PolicyChange | null | Promise<PolicyChange | null>,
+    build: (state: PlaneConfig) => PolicyChange | null | Promise<PolicyChange | null>,
     lateAudit?: (result: ChangeResult) => Omit<AuditRecord, 'id'>,
   ): Promise<ChangeResult> {
     return this.serially(async () => {
-      const state = await this.state();
+      const config = await this.config();
       let change: PolicyChange | null;
       try {
-        change = await build(state);
+        change = await build(config);
       } catch (error) {
         return editError(error);
       }
@@ -599,25 +619,39 @@ export class PolicyPlane implements PolicyPlaneView {
       // merging it are each most of a second: the console reads its sockets in between.
       await yieldToEvents();
       if (who.reason) for (const entry of change.audit) entry.detail = { ...entry.detail, reason: who.reason };
-      const next = applyChange(state, change);
+      const next = applyConfigChange(config, change);
       const model = modelOf(next);
-      const before = groupSets(state).byDevice;
-      const after = groupSets(next);
+      const { after, moved } = changeCanMoveDevices(config, change, next) ? await this.placeAgain(config, change) : await this.keepPlaces(next);
       // Throws PolicyLimitError naming the limit before anything is stored.
       const plan = model ? await this.deps.distribution.prepare(model, after.sets) : null;
       await this.deps.store.applyPolicyChange(change);
-      const moved = [...after.byDevice].filter(([device, key]) => before.get(device) !== key).map(([device]) => device);
-      // What was stored is what `next` says: every device's set is known without reading the
+      // What was stored is what `after` says: every device's set is known without reading the
       // fleet again, and the notices that follow (thousands) ask for it at once.
-      this.placement = Promise.resolve({ ...after, state: next });
-      const result: ChangeResult = plan ? await this.commitPlan(next, plan, after.sets.keys()) : { changedKeys: [], notified: 0, version: null };
+      this.placement = Promise.resolve(after);
+      const announced = moved.length <= ANNOUNCED_DEVICES_MAX ? moved : undefined;
+      const result: ChangeResult = plan ? await this.commitPlan(next, plan, after.sets.keys(), announced) : { changedKeys: [], notified: 0, version: null };
       if (change.revisions?.length === 1) result.revision = change.revisions[0]!.revision.revision;
       for (const device of moved) await this.deps.distribution.deviceMoved(device);
       // Signed bundles are announced by distribution; moves without a signing are announced here.
-      if (moved.length > 0 && result.version === null) this.deps.announce?.(moved.length <= ANNOUNCED_DEVICES_MAX ? { devices: moved } : {});
+      if (moved.length > 0 && result.version === null) this.deps.announce?.(announced ? { devices: announced, planeChanged: true } : {});
       if (lateAudit) await this.deps.store.applyPolicyChange({ audit: [lateAudit(result)] });
       return result;
     });
+  }
+
+  /** A change that can move devices: the fleet is read and placed before and after it. */
+  private async placeAgain(config: PlaneConfig, change: PolicyChange): Promise<{ after: Placement & { state: PlaneState }; moved: string[] }> {
+    const state = { ...config, devices: await loadPlaneDevices(this.deps.store) };
+    const before = groupSets(state).byDevice;
+    const next = applyChange(state, change);
+    const after = { ...groupSets(next), state: next };
+    return { after, moved: [...after.byDevice].filter(([device, key]) => before.get(device) !== key).map(([device]) => device) };
+  }
+
+  /** A change that moves no device: the places held stay, with the changed policies. */
+  private async keepPlaces(next: PlaneConfig): Promise<{ after: Placement & { state: PlaneState }; moved: string[] }> {
+    const held = await this.placed();
+    return { after: { byDevice: held.byDevice, sets: held.sets, matter: held.matter, state: { ...next, devices: held.state.devices } }, moved: [] };
   }
 
   private editRules(
@@ -654,19 +688,19 @@ export class PolicyPlane implements PolicyPlaneView {
     return { at: this.now().toISOString(), actor: who.actor, action, target, detail };
   }
 
-  private group(state: PlaneState, name: string): DeviceGroup {
+  private group(state: PlaneConfig, name: string): DeviceGroup {
     const group = state.groups.find((g) => g.name === name);
     if (!group) throw new NotFoundError(`no group named ${name}`);
     return group;
   }
 
-  private named(state: PlaneState, name: string): NamedPolicy {
+  private named(state: PlaneConfig, name: string): NamedPolicy {
     const policy = state.policies.get(name);
     if (!policy) throw new NotFoundError(`no policy named ${name}`);
     return policy;
   }
 
-  private requireAssignments(state: PlaneState): AssignmentSet {
+  private requireAssignments(state: PlaneConfig): AssignmentSet {
     if (!state.assignments) throw new ConflictError('no-policy', 'no baseline policy yet: push or create a policy first');
     return state.assignments;
   }

@@ -62,6 +62,11 @@ export interface PublicationPlan {
    * is recorded as the fleet's published policy (GET /api/v1/policies). Set by the plane.
    */
   fleetKey?: string;
+  /**
+   * The devices the change being published moved to another group set (set by the plane). Absent:
+   * any may have moved, and other console processes place all theirs again.
+   */
+  moved?: readonly string[];
   changed: {
     key: string;
     groups: readonly string[];
