@@ -228,15 +228,29 @@ const census = cpuCensus(() => ({
   nats: [nats.pid],
   bench: [process.pid],
 }));
-/** Pings the consoles wrote and left out so far (agent-link/keepalive.ts), all consoles together. */
-async function pingCounts(): Promise<{ sent: number; skipped: number }> {
+type HubCounters = Record<'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted', number>;
+/** The agents' link counters (agent-link/stats.ts) of these consoles, summed. */
+async function hubCounts(consoles = fleetConsoles): Promise<HubCounters> {
   const hubs = await Promise.all(
-    fleetConsoles.map(async (c) => {
+    consoles.map(async (c) => {
       const res = await fetch(`${c.url}/api/v1/stats`, { headers: { authorization: `Bearer ${session}` } });
-      return ((await res.json()) as { hub: { pingsSent?: number; pingsSkipped?: number } }).hub;
+      return ((await res.json()) as { hub: Partial<HubCounters> }).hub;
     }),
   );
-  return { sent: hubs.reduce((n, h) => n + (h.pingsSent ?? 0), 0), skipped: hubs.reduce((n, h) => n + (h.pingsSkipped ?? 0), 0) };
+  const sum = (k: keyof HubCounters) => hubs.reduce((n, h) => n + (h[k] ?? 0), 0);
+  return {
+    pingsSent: sum('pingsSent'),
+    pingsSkipped: sum('pingsSkipped'),
+    accepted: sum('accepted'),
+    authenticated: sum('authenticated'),
+    preAuthTimedOut: sum('preAuthTimedOut'),
+    preAuthEvicted: sum('preAuthEvicted'),
+  };
+}
+/** Pings the consoles wrote and left out so far (agent-link/keepalive.ts), all consoles together. */
+async function pingCounts(): Promise<{ sent: number; skipped: number }> {
+  const hub = await hubCounts();
+  return { sent: hub.pingsSent, skipped: hub.pingsSkipped };
 }
 const pingsBefore = await pingCounts();
 const loadBefore = loadavg()[0]!;
@@ -270,12 +284,15 @@ const victim = fleetConsoles.at(-1)!;
 const victimHeld = ((await fetch(`${victim.url}/healthz`).then((r) => r.json())) as { devicesOnline: number }).devicesOnline;
 const victimCpu = cpuSeconds(victim.proc.pid!) - victim.cpuStart;
 const victimS = (performance.now() - measureStart) / 1000;
+const survivors = fleetConsoles.filter((c) => c !== victim);
+const survivorsBefore = await hubCounts(survivors);
 const killAt = Date.now();
 victim.proc.kill('SIGKILL');
 sims.forEach((s) => s.send({ kill: killAt }));
 log(`killed console ${consoles - 1} (pid ${victim.proc.pid}, holding ${victimHeld} agents)`);
 
 await new Promise((r) => setTimeout(r, durationMs / 3));
+const survivorsAfter = await hubCounts(survivors);
 const measuredS = (performance.now() - measureStart) / 1000;
 const cpuPctByPart = census.stop();
 const loadAfter = loadavg()[0]!;
@@ -299,11 +316,22 @@ const stored = (
 await db.end();
 const generated = done.reduce((n, d) => n + Number(d.generated), 0);
 const latencies = done.flatMap((d) => d.latencies as number[]).sort((a, b) => a - b);
-const dashboardLatencies = dashboard.latencies.sort((a, b) => a - b);
+const dashboardLatencies = [...dashboard.latencies].sort((a, b) => a - b);
 const pushAll = done.every((d) => d.pushLastAt !== null) ? Math.max(...done.map((d) => d.pushLastAt as number)) - pushAt : null;
 const dropped = done.reduce((n, d) => n + Number(d.dropped), 0);
 const notBack = done.reduce((n, d) => n + Number(d.notBack), 0);
 const lastBack = done.map((d) => d.lastBackAt as number | null).filter((t): t is number => t !== null);
+/** p50, p90, p99 and the last of `times` (ms since the epoch) counted from `from`: where a spread's tail is. */
+const spread = (times: number[], from: number) => {
+  const sorted = times.map((t) => t - from).sort((a, b) => a - b);
+  return [percentile(sorted, 50), percentile(sorted, 90), percentile(sorted, 99), sorted.at(-1) ?? null];
+};
+/** The dashboard's p99 over updates sent in [from, to): steady state, after the push, after the kill. */
+const dashboardP99Between = (from: number, to: number) =>
+  percentile(
+    dashboard.latencies.filter((_, i) => dashboard.sentAt[i]! >= from && dashboard.sentAt[i]! < to).sort((a, b) => a - b),
+    99,
+  );
 
 const figures = {
   bench: 'cluster',
@@ -318,8 +346,11 @@ const figures = {
   dashboardP50Ms: percentile(dashboardLatencies, 50),
   dashboardP99Ms: percentile(dashboardLatencies, 99),
   dashboardUpdates: dashboardLatencies.length,
+  dashboardP99MsByThird: [dashboardP99Between(0, pushAt), dashboardP99Between(pushAt, killAt), dashboardP99Between(killAt, Infinity)],
   pushAllMs: pushAll,
   pushReached: done.reduce((n, d) => n + Number(d.pushReached), 0),
+  // p50, p90, p99, last: a slow tail or a slow whole.
+  pushSpreadMs: spread(done.flatMap((d) => d.pushAts as number[]), pushAt),
   rssMbPerConsole: fleetConsoles.map((c) => round(c.peakRss, 1)),
   cpuPctPerConsole,
   // Before the push: percent of a core per console, and all consoles' CPU per 1,000 agents they held.
@@ -335,6 +366,11 @@ const figures = {
   failoverDropped: dropped,
   failoverNotBack: notBack,
   failoverReconnectAllMs: notBack === 0 && lastBack.length ? Math.max(...lastBack) - killAt : null,
+  failoverBackSpreadMs: spread(done.flatMap((d) => d.backAts as number[]), killAt),
+  // What the survivors' agent endpoints did in the last third: connections taken, authenticated, and timed out or evicted before authenticating.
+  failoverSurvivors: Object.fromEntries(
+    (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted'] as const).map((k) => [k, survivorsAfter[k] - survivorsBefore[k]]),
+  ),
   eventsGenerated: generated,
   eventsStored: Number(stored.rows),
   lostEvents: generated - Number(stored.distinct),

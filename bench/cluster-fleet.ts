@@ -151,6 +151,8 @@ async function stop() {
     dropped: dropped.length,
     notBack: dropped.filter((a) => a.backAt === null).length,
     lastBackAt: dropped.length ? Math.max(...dropped.map((a) => a.backAt ?? 0)) : null,
+    backAts: dropped.flatMap((a) => (a.backAt === null ? [] : [a.backAt])),
+    pushAts: policyTimes.filter((t): t is number => t !== null),
   });
   fleet.forEach((a) => a.link.stop());
   process.stdout.write('', () => process.exit(0));

@@ -9,6 +9,8 @@ import { readEventStream } from '../src/shared/event-stream.js';
 export interface DashboardWatch {
   measuring: boolean;
   latencies: number[];
+  /** When each of `latencies` was sent (ms since the epoch), in the same order. */
+  sentAt: number[];
   /** Updates that took over a second, with when they were sent: which part of a run held them. */
   late: { sent: number; ms: number; app: string }[];
   close(): void;
@@ -21,7 +23,7 @@ export async function watchDashboard(url: string, session: string): Promise<Dash
   const res = await fetch(`${url}/api/v1/feed`, { headers: { authorization: `Bearer ${session}` }, signal: controller.signal });
   if (res.status !== 200) throw new Error(`feed refused: ${res.status}`);
   const lastStamp = new Map<string, number>();
-  const watch: DashboardWatch = { measuring: false, latencies: [], late: [], close: () => controller.abort() };
+  const watch: DashboardWatch = { measuring: false, latencies: [], sentAt: [], late: [], close: () => controller.abort() };
   void readEventStream(res.body as unknown as AsyncIterable<Uint8Array>, (event, data) => {
     if (event !== 'batch') return;
     const arrived = Date.now();
@@ -36,6 +38,7 @@ export async function watchDashboard(url: string, session: string): Promise<Dash
       lastStamp.set(message.device.id, sent);
       if (!watch.measuring) continue;
       watch.latencies.push(arrived - sent);
+      watch.sentAt.push(sent);
       if (arrived - sent > 1000) watch.late.push({ sent, ms: arrived - sent, app: message.device.activity?.window?.app ?? '' });
     }
   }).catch(() => undefined /* closed at the end */);

@@ -172,6 +172,7 @@ function countBy<T>(items: readonly T[], key: (item: T) => string): Record<strin
 async function rollout(command: object, label: string) {
   const at = Date.now();
   dashboard.latencies.length = 0;
+  dashboard.sentAt.length = 0;
   dashboard.late.length = 0;
   dashboard.measuring = true;
   consoleProc.stdin!.write(`${JSON.stringify(command)}\n`);

@@ -193,6 +193,7 @@ export class AgentHub {
     };
     this.connections.add(conn);
     this.stats.connected++;
+    this.stats.accepted++;
     this.holdPending(conn);
     const settle = () => this.releasePending(conn);
     conn.settle = settle;

@@ -1,6 +1,8 @@
 /** Counters of the agents' link, shown by GET /api/v1/stats: every drop is counted. */
 export interface AgentLinkStats {
   connected: number;
+  /** WebSocket connections accepted since start (each then has to authenticate). */
+  accepted: number;
   authenticated: number;
   eventsStored: number;
   duplicateEvents: number;
@@ -24,6 +26,7 @@ export interface AgentLinkStats {
 
 export const newAgentLinkStats = (): AgentLinkStats => ({
   connected: 0,
+  accepted: 0,
   authenticated: 0,
   eventsStored: 0,
   duplicateEvents: 0,
