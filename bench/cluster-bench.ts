@@ -288,11 +288,24 @@ const survivors = fleetConsoles.filter((c) => c !== victim);
 const survivorsBefore = await hubCounts(survivors);
 const killAt = Date.now();
 victim.proc.kill('SIGKILL');
+// Each second, each balancer's view of each server: a survivor its checks take out of rotation
+// refuses the very agents it should take.
+const notUpSeconds = new Map<string, number>();
+const stateWatch = setInterval(() => {
+  for (const b of balancers)
+    void b
+      .serverStates()
+      .then((states) => {
+        for (const [server, state] of Object.entries(states)) if (!state.startsWith('UP')) notUpSeconds.set(server, (notUpSeconds.get(server) ?? 0) + 1);
+      })
+      .catch(() => undefined);
+}, 1000);
 sims.forEach((s) => s.send({ kill: killAt }));
 log(`killed console ${consoles - 1} (pid ${victim.proc.pid}, holding ${victimHeld} agents)`);
 
 await new Promise((r) => setTimeout(r, durationMs / 3));
 const survivorsAfter = await hubCounts(survivors);
+clearInterval(stateWatch);
 const measuredS = (performance.now() - measureStart) / 1000;
 const cpuPctByPart = census.stop();
 const loadAfter = loadavg()[0]!;
@@ -371,6 +384,8 @@ const figures = {
   failoverSurvivors: Object.fromEntries(
     (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted'] as const).map((k) => [k, survivorsAfter[k] - survivorsBefore[k]]),
   ),
+  // Balancer-seconds each server was out of rotation (not UP) in the last third; the killed one should be.
+  failoverNotUpSeconds: Object.fromEntries([...notUpSeconds].sort()),
   eventsGenerated: generated,
   eventsStored: Number(stored.rows),
   lostEvents: generated - Number(stored.distinct),
