@@ -11,6 +11,7 @@ import { signPayload, verifyPayload } from '../shared/node/signing.js';
 import type { EventRouter } from './agent-link/event-router.js';
 import type { AgentLinkStats } from './agent-link/stats.js';
 import type { ConsoleIdentity } from './identity.js';
+import { AdmissionGate } from './agent-link/admission.js';
 import { FrameBudgets } from './agent-link/frame-budget.js';
 import { freshKeepalive, visitKeepalive, type KeepaliveState } from './agent-link/keepalive.js';
 import { PenaltyBox } from './rate-limit.js';
@@ -35,6 +36,11 @@ export interface AgentHubOptions {
    */
   maxPendingPerAddress: number;
   maxPendingTotal: number;
+  /**
+   * While the event loop is later than this (ms), new agent connections are turned away at the
+   * upgrade with 503 and come back after their backoff (agent-link/admission.ts); 0: never.
+   */
+  maxEventLoopLagMs: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
@@ -47,6 +53,8 @@ export const DEFAULT_HUB_OPTIONS: AgentHubOptions = {
   penaltyMs: 30_000,
   maxPendingPerAddress: 512,
   maxPendingTotal: 4096,
+  // Half the dashboard's one-second budget: a survivor of a failover stays that responsive.
+  maxEventLoopLagMs: 500,
 };
 
 /**
@@ -108,6 +116,7 @@ export class AgentHub {
   /** Per-device frame budgets (agent-link/frame-budget.ts). */
   readonly budgets = new FrameBudgets();
   private readonly pingTimer: NodeJS.Timeout;
+  private readonly admission: AdmissionGate;
   private pingTick = 0;
   private nextPingSlot = 0;
 
@@ -128,6 +137,7 @@ export class AgentHub {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
     this.pingTimer = setInterval(() => this.pingSlice(), options.pingIntervalMs / PING_SLICES);
     this.pingTimer.unref();
+    this.admission = new AdmissionGate(options.maxEventLoopLagMs);
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {
@@ -137,6 +147,14 @@ export class AgentHub {
       this.stats.refusedOrigin++;
       this.log.warn('refused an agent WebSocket opened by a browser page', { ip, origin: String(req.headers.origin ?? '').slice(0, 200) });
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (this.admission.busy()) {
+      this.stats.refusedBusy++;
+      if (this.stats.refusedBusy === 1 || this.stats.refusedBusy % 1000 === 0) {
+        this.log.warn('turning new agent connections away until the console catches up', { lagMs: this.admission.lagMs(), refused: this.stats.refusedBusy });
+      }
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, ip));
@@ -385,6 +403,7 @@ export class AgentHub {
 
   async close(): Promise<void> {
     clearInterval(this.pingTimer);
+    this.admission.close();
     for (const conn of this.connections) conn.ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     // Every device's offline is recorded and announced before the caller closes the bus and store.

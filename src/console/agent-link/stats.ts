@@ -16,6 +16,8 @@ export interface AgentLinkStats {
   preAuthTimedOut: number;
   /** WebSocket upgrades refused because a browser page (an Origin header) asked for them. */
   refusedOrigin: number;
+  /** WebSocket upgrades turned away (503) while the console's event loop was late (agent-link/admission.ts). */
+  refusedBusy: number;
   /** Frames of signed-in devices dropped for being over their per-device budget (per device: `overBudget` in the stats). */
   framesOverBudget: number;
   /** Keepalive visits (agent-link/keepalive.ts): pings written, pings not needed, connections dropped for a missed pong. */
@@ -36,6 +38,7 @@ export const newAgentLinkStats = (): AgentLinkStats => ({
   preAuthEvicted: 0,
   preAuthTimedOut: 0,
   refusedOrigin: 0,
+  refusedBusy: 0,
   framesOverBudget: 0,
   pingsSent: 0,
   pingsSkipped: 0,
