@@ -18,6 +18,16 @@ import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from '../shared/node/sta
 import type { ConsoleStore } from './store/store.js';
 import type { SsoConfig } from '../shared/sso-config.js';
 
+
+/**
+ * Connections the kernel holds for the console before it accepts them (capped by
+ * net.core.somaxconn, 4096 on current kernels). Node's default, 511, overflowed when a failover
+ * sent thousands of agents at once: the kernel dropped the rest, the balancer's health checks
+ * among them, and it took the survivors out of rotation ("Layer4 timeout"). Held here, they are
+ * accepted within a turn, and the agent endpoint turns away what it has no time for
+ * (agent-link/admission.ts) while the checks are answered.
+ */
+const LISTEN_BACKLOG = 4096;
 export interface ConsoleOptions {
   dataDir: string;
   /** A postgres:// URL (several console processes); without it, embedded SQLite in dataDir. */
@@ -79,7 +89,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const scheme = tls ? 'https' : 'http';

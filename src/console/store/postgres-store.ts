@@ -20,7 +20,7 @@ export interface PostgresDatabase {
 }
 
 /** Connections per console process; PostgreSQL's default allows 100 in all. */
-const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_POOL_SIZE = 20;
 /**
  * Of those, the ones that write what a device is told about (events before their ack), with
  * `synchronous_commit` on for the whole session: a durable write needs no `SET LOCAL` round trip,
@@ -35,8 +35,12 @@ const BYTEWISE_COLLATIONS = new Set(['C', 'POSIX', 'C.UTF-8', 'C.utf8']);
 /** Opens the console's PostgreSQL database at `url` (postgres://…), migrated to this build's schema. */
 export async function openPostgresStore(url: string, options: { poolSize?: number } = {}): Promise<PostgresStore> {
   const { db, engine, close } = await openPostgresDatabase(url, options);
-  const ping = async () => void (await sql`SELECT 1`.execute(db));
-  return composeDomains<PostgresStore>({ kind: 'postgres' as const, ping, close }, db, engine);
+  // /healthz asks whether the database answers, not how long this process's queue of queries is:
+  // a storm of reconnecting agents fills the pool for seconds, and a balancer that read that as
+  // "down" took every survivor of a failover out of rotation, refusing the agents it should take.
+  const health = newPool(url, 1, 'off');
+  const ping = async () => void (await health.query('SELECT 1'));
+  return composeDomains<PostgresStore>({ kind: 'postgres' as const, ping, close: async () => void (await Promise.all([close(), health.end()])) }, db, engine);
 }
 
 /** The Kysely handle over a migrated console database (the store, and `vigil console migrate`). */
