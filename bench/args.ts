@@ -59,3 +59,10 @@ export function benchLog(name: string): { log: (message: string) => void; fail: 
   process.on('unhandledRejection', fail);
   return { log, fail };
 }
+
+/** How many of `items` fall under each key. */
+export function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
+}

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { consoleKeyPath } from '../src/console/identity.js';
 import { publicKeyFromPrivatePem } from '../src/shared/node/crypto.js';
-import { benchArgs, benchLog, percentile, round } from './args.js';
+import { benchArgs, benchLog, countBy, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { startNatsServer } from './bus-servers.js';
 import { freePort } from './free-port.js';
@@ -228,7 +228,7 @@ const census = cpuCensus(() => ({
   nats: [nats.pid],
   bench: [process.pid],
 }));
-type HubCounters = Record<'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted', number>;
+type HubCounters = Record<'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted' | 'refusedBusy', number>;
 /** The agents' link counters (agent-link/stats.ts) of these consoles, summed. */
 async function hubCounts(consoles = fleetConsoles): Promise<HubCounters> {
   const hubs = await Promise.all(
@@ -245,6 +245,7 @@ async function hubCounts(consoles = fleetConsoles): Promise<HubCounters> {
     authenticated: sum('authenticated'),
     preAuthTimedOut: sum('preAuthTimedOut'),
     preAuthEvicted: sum('preAuthEvicted'),
+    refusedBusy: sum('refusedBusy'),
   };
 }
 /** Pings the consoles wrote and left out so far (agent-link/keepalive.ts), all consoles together. */
@@ -291,7 +292,19 @@ victim.proc.kill('SIGKILL');
 // Each second, each balancer's view of each server: a survivor its checks take out of rotation
 // refuses the very agents it should take.
 const notUpSeconds = new Map<string, number>();
+// And each survivor's /healthz asked directly, as the balancers' checks ask it: how long it takes, and what it says.
+const healthTimes: number[] = [];
+const healthAnswers = new Map<string, number>();
 const stateWatch = setInterval(() => {
+  for (const c of survivors) {
+    const asked = performance.now();
+    void fetch(`${c.url}/healthz`, { signal: AbortSignal.timeout(20_000) })
+      .then((res) => String(res.status), (error: Error) => error.name)
+      .then((answer) => {
+        healthTimes.push(Math.round(performance.now() - asked));
+        healthAnswers.set(answer, (healthAnswers.get(answer) ?? 0) + 1);
+      });
+  }
   for (const b of balancers)
     void b
       .serverStates()
@@ -380,12 +393,19 @@ const figures = {
   failoverNotBack: notBack,
   failoverReconnectAllMs: notBack === 0 && lastBack.length ? Math.max(...lastBack) - killAt : null,
   failoverBackSpreadMs: spread(done.flatMap((d) => d.backAts as number[]), killAt),
-  // What the survivors' agent endpoints did in the last third: connections taken, authenticated, and timed out or evicted before authenticating.
+  // What the survivors' agent endpoints did in the last third: connections taken, authenticated, timed out or evicted before authenticating, and turned away while busy.
   failoverSurvivors: Object.fromEntries(
-    (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted'] as const).map((k) => [k, survivorsAfter[k] - survivorsBefore[k]]),
+    (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted', 'refusedBusy'] as const).map((k) => [k, survivorsAfter[k] - survivorsBefore[k]]),
   ),
   // Balancer-seconds each server was out of rotation (not UP) in the last third; the killed one should be.
   failoverNotUpSeconds: Object.fromEntries([...notUpSeconds].sort()),
+  // Why the balancers took servers out (their logs: "Server consoles/x is DOWN, reason: …"), by server and reason.
+  failoverHealthzMs: spread(healthTimes, 0),
+  failoverHealthzAnswers: Object.fromEntries(healthAnswers),
+  serversDownBecause: countBy(
+    balancers.flatMap((b) => [...b.log().matchAll(/Server consoles\/(\S+) is DOWN, reason: ([^,]+)/g)].map((m) => `${m[1]}: ${m[2]}`)),
+    (line) => line,
+  ),
   eventsGenerated: generated,
   eventsStored: Number(stored.rows),
   lostEvents: generated - Number(stored.distinct),

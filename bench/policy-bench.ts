@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { benchArgs, percentile, round } from './args.js';
+import { benchArgs, countBy, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { openFileLimit } from './open-files.js';
 import { rssMb } from './proc-stats.js';
@@ -160,12 +160,6 @@ function lateBySecond(late: readonly { sent: number; ms: number }[], from: numbe
     seconds.set(second, [count! + 1, Math.max(worst!, ms), Math.min(first!, arrived), Math.max(last!, arrived)]);
   }
   return [...seconds].map(([second, figures]) => [second, ...figures]).sort((a, b) => a[0]! - b[0]!);
-}
-
-function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
-  return counts;
 }
 
 /** Publishes, then waits until every agent took its set's new version; times from the publish command. */
