@@ -228,7 +228,7 @@ const census = cpuCensus(() => ({
   nats: [nats.pid],
   bench: [process.pid],
 }));
-type HubCounters = Record<'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted' | 'refusedBusy', number>;
+type HubCounters = Record<'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted' | 'refusedBusy' | 'lateTurns' | 'worstLateMs', number>;
 /** The agents' link counters (agent-link/stats.ts) of these consoles, summed. */
 async function hubCounts(consoles = fleetConsoles): Promise<HubCounters> {
   const hubs = await Promise.all(
@@ -246,6 +246,8 @@ async function hubCounts(consoles = fleetConsoles): Promise<HubCounters> {
     preAuthTimedOut: sum('preAuthTimedOut'),
     preAuthEvicted: sum('preAuthEvicted'),
     refusedBusy: sum('refusedBusy'),
+    lateTurns: sum('lateTurns'),
+    worstLateMs: Math.max(0, ...hubs.map((h) => h.worstLateMs ?? 0)),
   };
 }
 /** Pings the consoles wrote and left out so far (agent-link/keepalive.ts), all consoles together. */
@@ -395,11 +397,13 @@ const figures = {
   failoverBackSpreadMs: spread(done.flatMap((d) => d.backAts as number[]), killAt),
   // What the survivors' agent endpoints did in the last third: connections taken, authenticated, timed out or evicted before authenticating, and turned away while busy.
   failoverSurvivors: Object.fromEntries(
-    (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted', 'refusedBusy'] as const).map((k) => [k, survivorsAfter[k] - survivorsBefore[k]]),
+    (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted', 'refusedBusy', 'lateTurns'] as const).map((k) => [k, survivorsAfter[k] - survivorsBefore[k]]),
   ),
   // Balancer-seconds each server was out of rotation (not UP) in the last third; the killed one should be.
   failoverNotUpSeconds: Object.fromEntries([...notUpSeconds].sort()),
   // Why the balancers took servers out (their logs: "Server consoles/x is DOWN, reason: …"), by server and reason.
+  // The worst turn of a survivor's event loop since it started (agent-link/admission.ts).
+  failoverWorstLateMs: survivorsAfter.worstLateMs,
   failoverHealthzMs: spread(healthTimes, 0),
   failoverHealthzAnswers: Object.fromEntries(healthAnswers),
   serversDownBecause: countBy(

@@ -137,7 +137,10 @@ export class AgentHub {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: LIMITS.wsMaxPayloadBytes, perMessageDeflate: false });
     this.pingTimer = setInterval(() => this.pingSlice(), options.pingIntervalMs / PING_SLICES);
     this.pingTimer.unref();
-    this.admission = new AdmissionGate(options.maxEventLoopLagMs);
+    this.admission = new AdmissionGate(options.maxEventLoopLagMs, (ms) => {
+      stats.lateTurns++;
+      stats.worstLateMs = Math.max(stats.worstLateMs, Math.round(ms));
+    });
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, ip: string): void {

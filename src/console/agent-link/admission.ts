@@ -24,7 +24,11 @@ export class AdmissionGate {
   private closedUntil = 0;
   private lastLateMs = 0;
 
-  constructor(private readonly maxLagMs: number) {
+  constructor(
+    private readonly maxLagMs: number,
+    /** Told of every late tick (a turn of the loop over maxLagMs), for the stats. */
+    private readonly onLate: (ms: number) => void = () => undefined,
+  ) {
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
@@ -50,6 +54,7 @@ export class AdmissionGate {
     if (late > this.maxLagMs) {
       this.closedUntil = now + CLOSED_AFTER_MS;
       this.lastLateMs = late;
+      this.onLate(late);
     }
     this.lastTick = now;
   }

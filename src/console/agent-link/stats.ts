@@ -18,6 +18,9 @@ export interface AgentLinkStats {
   refusedOrigin: number;
   /** WebSocket upgrades turned away (503) while the console's event loop was late (agent-link/admission.ts). */
   refusedBusy: number;
+  /** Turns of the event loop that were late by more than the admission limit, and the worst (ms). */
+  lateTurns: number;
+  worstLateMs: number;
   /** Frames of signed-in devices dropped for being over their per-device budget (per device: `overBudget` in the stats). */
   framesOverBudget: number;
   /** Keepalive visits (agent-link/keepalive.ts): pings written, pings not needed, connections dropped for a missed pong. */
@@ -39,6 +42,8 @@ export const newAgentLinkStats = (): AgentLinkStats => ({
   preAuthTimedOut: 0,
   refusedOrigin: 0,
   refusedBusy: 0,
+  lateTurns: 0,
+  worstLateMs: 0,
   framesOverBudget: 0,
   pingsSent: 0,
   pingsSkipped: 0,

@@ -19,7 +19,12 @@ export interface PostgresDatabase {
   close(): Promise<void>;
 }
 
-/** Connections per console process; PostgreSQL's default allows 100 in all. */
+/**
+ * Connections per console process (with the health check's and the periodic-work lock's, 22):
+ * PostgreSQL's default of 100 in all holds four processes; more need `max_connections` raised
+ * (docs/scaling.md). A failover's reconnect storm is thousands of short round trips while the
+ * server has time to spare: 10 kept too few of them in flight.
+ */
 const DEFAULT_POOL_SIZE = 20;
 /**
  * Of those, the ones that write what a device is told about (events before their ack), with
