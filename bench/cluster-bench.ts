@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -297,7 +297,28 @@ const notUpSeconds = new Map<string, number>();
 // And each survivor's /healthz asked directly, as the balancers' checks ask it: how long it takes, and what it says.
 const healthTimes: number[] = [];
 const healthAnswers = new Map<string, number>();
+// And each listening socket's accept queue (`ss`: Recv-Q of a listener is its queue, Send-Q its
+// backlog): a full one drops connections, the balancers' checks among them.
+const fullestQueue = new Map<string, { queued: number; backlog: number }>();
+const netstat = () => {
+  const text = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const names = text[0]!.split(' ');
+  const values = text[1]!.split(' ');
+  return { listenOverflows: Number(values[names.indexOf('ListenOverflows')]), synRetrans: Number(values[names.indexOf('TCPSynRetrans')]) };
+};
+const netBefore = netstat();
+const mostFiles = new Map<number, number>();
 const stateWatch = setInterval(() => {
+  // Open files of each survivor: at the per-process limit a process can accept nothing.
+  for (const c of survivors) mostFiles.set(c.proc.pid!, Math.max(mostFiles.get(c.proc.pid!) ?? 0, readdirSync(`/proc/${c.proc.pid}/fd`).length));
+  execFile('ss', ['-ltnH'], (error, out) => {
+    if (error) return;
+    for (const line of out.trim().split('\n')) {
+      const [, queued, backlog, local] = line.trim().split(/\s+/);
+      const seen = fullestQueue.get(local!);
+      if (!seen || Number(queued) > seen.queued) fullestQueue.set(local!, { queued: Number(queued), backlog: Number(backlog) });
+    }
+  });
   for (const c of survivors) {
     const asked = performance.now();
     void fetch(`${c.url}/healthz`, { signal: AbortSignal.timeout(20_000) })
@@ -321,6 +342,7 @@ log(`killed console ${consoles - 1} (pid ${victim.proc.pid}, holding ${victimHel
 await new Promise((r) => setTimeout(r, durationMs / 3));
 const survivorsAfter = await hubCounts(survivors);
 clearInterval(stateWatch);
+const netAfter = netstat();
 const measuredS = (performance.now() - measureStart) / 1000;
 const cpuPctByPart = census.stop();
 const loadAfter = loadavg()[0]!;
@@ -405,6 +427,16 @@ const figures = {
   // The worst turn of a survivor's event loop since it started (agent-link/admission.ts).
   failoverWorstLateMs: survivorsAfter.worstLateMs,
   failoverHealthzMs: spread(healthTimes, 0),
+  // The machine's listen-queue overflows and SYN retransmissions in those 30 s, and the fullest accept queues (address: queued/backlog).
+  failoverMostOpenFiles: [...mostFiles.values()],
+  failoverListenOverflows: netAfter.listenOverflows - netBefore.listenOverflows,
+  failoverSynRetransmits: netAfter.synRetrans - netBefore.synRetrans,
+  failoverFullestQueues: Object.fromEntries(
+    [...fullestQueue]
+      .sort((a, b) => b[1].queued - a[1].queued)
+      .slice(0, 8)
+      .map(([local, q]) => [local, `${q.queued}/${q.backlog}`]),
+  ),
   failoverHealthzAnswers: Object.fromEntries(healthAnswers),
   serversDownBecause: countBy(
     balancers.flatMap((b) => [...b.log().matchAll(/Server consoles\/(\S+) is DOWN, reason: ([^,]+)/g)].map((m) => `${m[1]}: ${m[2]}`)),
