@@ -64,10 +64,10 @@ import {
 } from './plane-state.js';
 import type { PublicationPlan } from './publisher.js';
 
-/** Marks the group set of devices in no particular group (only universal groups): the fleet's published policy. */
 /**
- * The plan as the plane commits it: with the fleet's group set, and the devices this change moved
- * to another set (other console processes place those again, and keep every other placement).
+ * The plan as the plane commits it: with the fleet's group set (devices in no particular group,
+ * only universal groups: the fleet's published policy), and the devices this change moved to
+ * another set (other console processes place those again, and keep every other placement).
  */
 function fleetPlan(state: PlaneConfig, plan: PublicationPlan, moved: readonly string[] | undefined): PublicationPlan {
   return { ...plan, fleetKey: groupSetKey(universalGroups(state), groupsThatMatterIn(state)), ...(moved ? { moved } : {}) };
