@@ -49,6 +49,8 @@ const args = benchArgs({
   // Agents started a second across all simulators (a fleet's agents start over minutes; 0: as
   // fast as the simulators can open sockets).
   'connect-rate': { default: '300' },
+  // The simulated agents' longest wait between reconnect attempts (ms); the agent's own is 60000.
+  'backoff-max': { default: '5000' },
 });
 const agents = Number(args.agents);
 const consoles = Number(args.consoles);
@@ -182,6 +184,8 @@ const sims = Array.from({ length: simulators }, (_, i) => {
       ...(args['enroll-http'] === '1' ? [] : ['--database', database, '--console-key', consoleKey]),
       '--connect-rate',
       String(Math.ceil(Number(args['connect-rate']) / simulators)),
+      '--backoff-max',
+      args['backoff-max'],
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
@@ -228,7 +232,10 @@ const census = cpuCensus(() => ({
   nats: [nats.pid],
   bench: [process.pid],
 }));
-type HubCounters = Record<'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted' | 'refusedBusy' | 'lateTurns' | 'worstLateMs', number>;
+type HubCounters = Record<
+  'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted' | 'refusedBusy' | 'lateTurns' | 'worstLateMs',
+  number
+>;
 /** The agents' link counters (agent-link/stats.ts) of these consoles, summed. */
 async function hubCounts(consoles = fleetConsoles): Promise<HubCounters> {
   const hubs = await Promise.all(
@@ -322,7 +329,10 @@ const stateWatch = setInterval(() => {
   for (const c of survivors) {
     const asked = performance.now();
     void fetch(`${c.url}/healthz`, { signal: AbortSignal.timeout(20_000) })
-      .then((res) => String(res.status), (error: Error) => error.name)
+      .then(
+        (res) => String(res.status),
+        (error: Error) => error.name,
+      )
       .then((answer) => {
         healthTimes.push(Math.round(performance.now() - asked));
         healthAnswers.set(answer, (healthAnswers.get(answer) ?? 0) + 1);
@@ -400,7 +410,10 @@ const figures = {
   pushAllMs: pushAll,
   pushReached: done.reduce((n, d) => n + Number(d.pushReached), 0),
   // p50, p90, p99, last: a slow tail or a slow whole.
-  pushSpreadMs: spread(done.flatMap((d) => d.pushAts as number[]), pushAt),
+  pushSpreadMs: spread(
+    done.flatMap((d) => d.pushAts as number[]),
+    pushAt,
+  ),
   rssMbPerConsole: fleetConsoles.map((c) => round(c.peakRss, 1)),
   cpuPctPerConsole,
   // Before the push: percent of a core per console, and all consoles' CPU per 1,000 agents they held.
@@ -416,10 +429,16 @@ const figures = {
   failoverDropped: dropped,
   failoverNotBack: notBack,
   failoverReconnectAllMs: notBack === 0 && lastBack.length ? Math.max(...lastBack) - killAt : null,
-  failoverBackSpreadMs: spread(done.flatMap((d) => d.backAts as number[]), killAt),
+  failoverBackSpreadMs: spread(
+    done.flatMap((d) => d.backAts as number[]),
+    killAt,
+  ),
   // What the survivors' agent endpoints did in the last third: connections taken, authenticated, timed out or evicted before authenticating, and turned away while busy.
   failoverSurvivors: Object.fromEntries(
-    (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted', 'refusedBusy', 'lateTurns'] as const).map((k) => [k, survivorsAfter[k] - survivorsBefore[k]]),
+    (['accepted', 'authenticated', 'preAuthTimedOut', 'preAuthEvicted', 'refusedBusy', 'lateTurns'] as const).map((k) => [
+      k,
+      survivorsAfter[k] - survivorsBefore[k],
+    ]),
   ),
   // Balancer-seconds each server was out of rotation (not UP) in the last third; the killed one should be.
   failoverNotUpSeconds: Object.fromEntries([...notUpSeconds].sort()),

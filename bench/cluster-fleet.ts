@@ -30,6 +30,8 @@ const args = benchArgs({
   // Agents started a second (0: a hundred every 20 ms).
   'connect-rate': { default: '0' },
   'console-key': { default: '' },
+  // The longest wait between reconnect attempts (ms): 60000 is the agent's own.
+  'backoff-max': { default: '5000' },
 });
 const urls = args.urls.split(',').filter(Boolean);
 const eventIntervalMs = Number(args['event-interval']) * 1000;
@@ -50,7 +52,7 @@ const total = Number(args.agents);
 const hostnames = `cluster-sim-${args.shard}`;
 const identities: SimIdentity[] =
   args.database && args['console-key']
-    ? await insertSimDevices(args.database, urls, args['console-key'], total, log, hostnames)
+    ? await insertSimDevices(args.database, urls, args['console-key'], total, log, hostnames, Number(args['backoff-max']))
     : // Enrolled through every balancer at once.
       (
         await Promise.all(

@@ -60,8 +60,11 @@ function newSimKey(): SimKey {
   return { deviceId: randomUUID(), privateKey: createPrivateKey(pair.privateKeyPem), publicKey: pair.publicKey };
 }
 
-/** The agent's real link to the console at `url` (through a balancer), not yet started. */
-function simLink(url: string, key: SimKey, consoleKey: string, log: Logger): AgentLink {
+/**
+ * The agent's real link to the console at `url` (through a balancer), not yet started. Its
+ * reconnect backoff tops out at `backoffMaxMs`: 5 s unless a bench asks for the agent's own (60 s).
+ */
+function simLink(url: string, key: SimKey, consoleKey: string, log: Logger, backoffMaxMs = 5000): AgentLink {
   const wsUrl = new URL(AGENT_WS_PATH, url);
   wsUrl.protocol = 'ws:';
   return new AgentLink({
@@ -71,7 +74,7 @@ function simLink(url: string, key: SimKey, consoleKey: string, log: Logger): Age
     publicKey: key.publicKey,
     consolePublicKey: consoleKey,
     log,
-    backoffMaxMs: 5000,
+    backoffMaxMs,
   });
 }
 
@@ -88,6 +91,7 @@ export async function insertSimDevices(
   count: number,
   log: Logger,
   hostnamePrefix: string,
+  backoffMaxMs?: number,
 ): Promise<SimIdentity[]> {
   const db = new pg.Client({ connectionString: database });
   await db.connect();
@@ -105,7 +109,7 @@ export async function insertSimDevices(
         enrolledAt,
         token.id,
       ]);
-      keys.forEach((key, j) => agents.push({ key, link: simLink(urls[(i + j) % urls.length]!, key, consoleKey, log) }));
+      keys.forEach((key, j) => agents.push({ key, link: simLink(urls[(i + j) % urls.length]!, key, consoleKey, log, backoffMaxMs) }));
     }
     return agents;
   } finally {

@@ -18,7 +18,6 @@ import { RENDERER_ROOT, SECURITY_HEADERS, serveStatic } from '../shared/node/sta
 import type { ConsoleStore } from './store/store.js';
 import type { SsoConfig } from '../shared/sso-config.js';
 
-
 /**
  * Connections the kernel holds for the console before it accepts them (capped by
  * net.core.somaxconn, 4096 on current kernels). Node's default, 511, overflowed when a failover

@@ -27,7 +27,10 @@ async function hubOnLoopback() {
   closers.push(() => store.close());
   const stats = newAgentLinkStats();
   const log = createLogger('test', 'error');
-  const hub = new AgentHub(store, loadOrCreateConsoleIdentity(dir.path), new EventRouter(stats, log), stats, log, { ...DEFAULT_HUB_OPTIONS, maxEventLoopLagMs: 300 });
+  const hub = new AgentHub(store, loadOrCreateConsoleIdentity(dir.path), new EventRouter(stats, log), stats, log, {
+    ...DEFAULT_HUB_OPTIONS,
+    maxEventLoopLagMs: 300,
+  });
   closers.push(() => hub.close());
   const server: Server = createServer();
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head, '127.0.0.1'));

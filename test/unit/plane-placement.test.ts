@@ -22,7 +22,9 @@ const arbMembershipRule = fc.oneof(
   fc.constantFrom('school' as const, 'byod' as const).map((ownership) => ({ kind: 'ownership' as const, ownership })),
 );
 const arbGroup = (name: string) =>
-  fc.record({ devices: fc.subarray(DEVICES), rules: fc.array(arbMembershipRule, { maxLength: 2 }) }).map((g): DeviceGroup => ({ name, displayName: name, ...g }));
+  fc
+    .record({ devices: fc.subarray(DEVICES), rules: fc.array(arbMembershipRule, { maxLength: 2 }) })
+    .map((g): DeviceGroup => ({ name, displayName: name, ...g }));
 const arbGroups = fc.subarray([...GROUPS]).chain((names) => (names.length ? fc.tuple(...names.map(arbGroup)) : fc.constant([] as DeviceGroup[])));
 const arbRecord = fc
   .record({ n: fc.integer({ min: 1, max: 6 }), scope: fc.option(fc.subarray([...GROUPS], { minLength: 1 }), { nil: undefined }) })
@@ -42,23 +44,23 @@ const arbState = fc
     tokenGroups: fc.array(fc.tuple(fc.constantFrom(...TOKENS), fc.subarray([...GROUPS])), { maxLength: 2 }),
     devices: fc.tuple(
       ...DEVICES.map((id) =>
-        fc.record({
-          hostname: fc.constantFrom('lab-01', 'staff-02', 'y7-03', 'office'),
-          token: fc.constantFrom(...TOKENS),
-          ownership: fc.constantFrom('school' as const, 'byod' as const, null),
-        }).map(({ hostname, token, ownership }) => ({ id, hostname, enrollmentTokenId: token, ownership })),
+        fc
+          .record({
+            hostname: fc.constantFrom('lab-01', 'staff-02', 'y7-03', 'office'),
+            token: fc.constantFrom(...TOKENS),
+            ownership: fc.constantFrom('school' as const, 'byod' as const, null),
+          })
+          .map(({ hostname, token, ownership }) => ({ id, hostname, enrollmentTokenId: token, ownership })),
       ),
     ),
   })
-  .map(
-    (s): PlaneState => ({
-      groups: s.groups,
-      policies: new Map(s.policies.map((p) => [p.name, p])),
-      assignments: { baseline: 'base', assignments: s.assignments },
-      tokenGroups: new Map(s.tokenGroups),
-      devices: s.devices,
-    }),
-  );
+  .map((s): PlaneState => ({
+    groups: s.groups,
+    policies: new Map(s.policies.map((p) => [p.name, p])),
+    assignments: { baseline: 'base', assignments: s.assignments },
+    tokenGroups: new Map(s.tokenGroups),
+    devices: s.devices,
+  }));
 
 /** Every kind of change the plane makes, alone or together. */
 const arbAnyChange = fc
@@ -77,7 +79,14 @@ const arbAnyChange = fc
   .map((c): PolicyChange => ({
     audit: [],
     ...(c.revision
-      ? { revisions: [{ displayName: c.revision[0], revision: { policy: c.revision[0], revision: 2, author: 't', at: AT, change: 'push' as const, content: { settings: {}, rules: c.revision[1] } } }] }
+      ? {
+          revisions: [
+            {
+              displayName: c.revision[0],
+              revision: { policy: c.revision[0], revision: 2, author: 't', at: AT, change: 'push' as const, content: { settings: {}, rules: c.revision[1] } },
+            },
+          ],
+        }
       : {}),
     ...(c.assignments ? { assignments: { baseline: 'base', assignments: c.assignments } } : {}),
     ...(c.putGroup ? { putGroups: [c.putGroup] } : {}),
@@ -89,7 +98,11 @@ const arbAnyChange = fc
 /** Half of them only revise policies or assignments: the changes the judgement is about. */
 const arbChange = fc.oneof(
   arbAnyChange,
-  arbAnyChange.map(({ audit, revisions, assignments }): PolicyChange => ({ audit, ...(revisions ? { revisions } : {}), ...(assignments ? { assignments } : {}) })),
+  arbAnyChange.map(({ audit, revisions, assignments }): PolicyChange => ({
+    audit,
+    ...(revisions ? { revisions } : {}),
+    ...(assignments ? { assignments } : {}),
+  })),
 );
 
 describe('changeCanMoveDevices', () => {
@@ -111,13 +124,17 @@ describe('changeCanMoveDevices', () => {
   it('lets rule and settings edits that keep the groups that matter through without reading devices', () => {
     const config = {
       groups: [{ name: 'lab', displayName: 'lab', devices: [], rules: [{ kind: 'hostname' as const, pattern: 'lab-*' }] }],
-      policies: new Map([['base', { name: 'base', displayName: 'base', revision: 1, content: { settings: {}, rules: [rec(hashRule(1, 'allow', { groups: ['lab'] }))] } }]]),
+      policies: new Map([
+        ['base', { name: 'base', displayName: 'base', revision: 1, content: { settings: {}, rules: [rec(hashRule(1, 'allow', { groups: ['lab'] }))] } }],
+      ]),
       assignments: { baseline: 'base', assignments: [] },
       tokenGroups: new Map<string, string[]>(),
     };
     const revise = (rules: RuleRecord[]): PolicyChange => ({
       audit: [],
-      revisions: [{ displayName: 'base', revision: { policy: 'base', revision: 2, author: 't', at: AT, change: 'rule-add', content: { settings: {}, rules } } }],
+      revisions: [
+        { displayName: 'base', revision: { policy: 'base', revision: 2, author: 't', at: AT, change: 'rule-add', content: { settings: {}, rules } } },
+      ],
     });
     const held = config.policies.get('base')!.content.rules;
     const addUnscoped = revise([...held, rec(hashRule(99))]);
