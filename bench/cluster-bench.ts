@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,10 @@ const args = benchArgs({
   'connect-rate': { default: '300' },
   // The simulated agents' longest wait between reconnect attempts (ms); the agent's own is 60000.
   'backoff-max': { default: '5000' },
+  // The simulators' nice value. They stand for 40,000 laptops, each with a CPU of its own: at 10,
+  // when the shared cores are short, the system under test (consoles, PostgreSQL, NATS, HAProxy)
+  // runs first, as it would on its own hosts. Their CPU is still counted (`cpuPctByPart`). 0: as equals.
+  'simulator-nice': { default: '10' },
 });
 const agents = Number(args.agents);
 const consoles = Number(args.consoles);
@@ -190,6 +194,7 @@ const sims = Array.from({ length: simulators }, (_, i) => {
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.push(proc);
+  setPriority(proc.pid!, Number(args['simulator-nice']));
   const lines: Record<string, any>[] = [];
   const waiters: { phase: string; resolve: (line: Record<string, any>) => void }[] = [];
   createInterface({ input: proc.stdout!, crlfDelay: Infinity }).on('line', (line) => {
