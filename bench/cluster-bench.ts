@@ -237,6 +237,91 @@ const census = cpuCensus(() => ({
   nats: [nats.pid],
   bench: [process.pid],
 }));
+/**
+ * What the 30 s after the kill looked like from outside the survivors, sampled each second: how
+ * each balancer saw each server (a survivor its checks take out of rotation refuses the very
+ * agents it should take) and why its log says it took one out; each survivor's /healthz asked
+ * directly, as the checks ask it; its open files (at the per-process limit it can accept nothing);
+ * each listening socket's accept queue (`ss`: a listener's Recv-Q is its queue, Send-Q its
+ * backlog), and the machine's listen-queue overflows and SYN retransmissions.
+ */
+function watchFailover(survivors: readonly ConsoleProc[]) {
+  const notUp: string[] = [];
+  const healthTimes: number[] = [];
+  const healthAnswers: string[] = [];
+  const mostFiles = new Map<number, number>();
+  const fullestQueue = new Map<string, { queued: number; backlog: number }>();
+  const netstat = () => {
+    const [names, values] = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .slice(0, 2)
+      .map((line) => line.split(' '));
+    const counter = (name: string) => Number(values![names!.indexOf(name)]);
+    return { listenOverflows: counter('ListenOverflows'), synRetrans: counter('TCPSynRetrans') };
+  };
+  const netBefore = netstat();
+  const timer = setInterval(() => {
+    for (const c of survivors) mostFiles.set(c.proc.pid!, Math.max(mostFiles.get(c.proc.pid!) ?? 0, readdirSync(`/proc/${c.proc.pid}/fd`).length));
+    execFile('ss', ['-ltnH'], (error, out) => {
+      if (error) return;
+      for (const line of out.trim().split('\n')) {
+        const [, queued, backlog, local] = line.trim().split(/\s+/);
+        const seen = fullestQueue.get(local!);
+        if (!seen || Number(queued) > seen.queued) fullestQueue.set(local!, { queued: Number(queued), backlog: Number(backlog) });
+      }
+    });
+    for (const c of survivors) {
+      const asked = performance.now();
+      void fetch(`${c.url}/healthz`, { signal: AbortSignal.timeout(20_000) })
+        .then(
+          (res) => String(res.status),
+          (error: Error) => error.name,
+        )
+        .then((answer) => {
+          healthTimes.push(Math.round(performance.now() - asked));
+          healthAnswers.push(answer);
+        });
+    }
+    for (const b of balancers)
+      void b
+        .serverStates()
+        .then((states) => notUp.push(...Object.keys(states).filter((server) => !states[server]!.startsWith('UP'))))
+        .catch(() => undefined);
+  }, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      const netAfter = netstat();
+      return {
+        // Balancer-seconds each server was out of rotation (the killed one should be), and the reasons the balancers' logs give.
+        failoverNotUpSeconds: countBy(notUp.sort(), (server) => server),
+        serversDownBecause: countBy(
+          balancers.flatMap((b) => [...b.log().matchAll(/Server consoles\/(\S+) is DOWN, reason: ([^,]+)/g)].map((m) => `${m[1]}: ${m[2]}`)),
+          (line) => line,
+        ),
+        failoverHealthzMs: spread(healthTimes, 0),
+        failoverHealthzAnswers: countBy(healthAnswers, (answer) => answer),
+        failoverMostOpenFiles: [...mostFiles.values()],
+        failoverListenOverflows: netAfter.listenOverflows - netBefore.listenOverflows,
+        failoverSynRetransmits: netAfter.synRetrans - netBefore.synRetrans,
+        // address: queued/backlog
+        failoverFullestQueues: Object.fromEntries(
+          [...fullestQueue]
+            .sort((a, b) => b[1].queued - a[1].queued)
+            .slice(0, 8)
+            .map(([local, q]) => [local, `${q.queued}/${q.backlog}`]),
+        ),
+      };
+    },
+  };
+}
+
+/** p50, p90, p99 and the last of `times` (ms since the epoch) counted from `from`: where a spread's tail is. */
+function spread(times: number[], from: number) {
+  const sorted = times.map((t) => t - from).sort((a, b) => a - b);
+  return [percentile(sorted, 50), percentile(sorted, 90), percentile(sorted, 99), sorted.at(-1) ?? null];
+}
+
 type HubCounters = Record<
   'pingsSent' | 'pingsSkipped' | 'accepted' | 'authenticated' | 'preAuthTimedOut' | 'preAuthEvicted' | 'refusedBusy' | 'lateTurns' | 'worstLateMs',
   number
@@ -303,61 +388,13 @@ const survivors = fleetConsoles.filter((c) => c !== victim);
 const survivorsBefore = await hubCounts(survivors);
 const killAt = Date.now();
 victim.proc.kill('SIGKILL');
-// Each second, each balancer's view of each server: a survivor its checks take out of rotation
-// refuses the very agents it should take.
-const notUpSeconds = new Map<string, number>();
-// And each survivor's /healthz asked directly, as the balancers' checks ask it: how long it takes, and what it says.
-const healthTimes: number[] = [];
-const healthAnswers = new Map<string, number>();
-// And each listening socket's accept queue (`ss`: Recv-Q of a listener is its queue, Send-Q its
-// backlog): a full one drops connections, the balancers' checks among them.
-const fullestQueue = new Map<string, { queued: number; backlog: number }>();
-const netstat = () => {
-  const text = readFileSync('/proc/net/netstat', 'utf8').split('\n');
-  const names = text[0]!.split(' ');
-  const values = text[1]!.split(' ');
-  return { listenOverflows: Number(values[names.indexOf('ListenOverflows')]), synRetrans: Number(values[names.indexOf('TCPSynRetrans')]) };
-};
-const netBefore = netstat();
-const mostFiles = new Map<number, number>();
-const stateWatch = setInterval(() => {
-  // Open files of each survivor: at the per-process limit a process can accept nothing.
-  for (const c of survivors) mostFiles.set(c.proc.pid!, Math.max(mostFiles.get(c.proc.pid!) ?? 0, readdirSync(`/proc/${c.proc.pid}/fd`).length));
-  execFile('ss', ['-ltnH'], (error, out) => {
-    if (error) return;
-    for (const line of out.trim().split('\n')) {
-      const [, queued, backlog, local] = line.trim().split(/\s+/);
-      const seen = fullestQueue.get(local!);
-      if (!seen || Number(queued) > seen.queued) fullestQueue.set(local!, { queued: Number(queued), backlog: Number(backlog) });
-    }
-  });
-  for (const c of survivors) {
-    const asked = performance.now();
-    void fetch(`${c.url}/healthz`, { signal: AbortSignal.timeout(20_000) })
-      .then(
-        (res) => String(res.status),
-        (error: Error) => error.name,
-      )
-      .then((answer) => {
-        healthTimes.push(Math.round(performance.now() - asked));
-        healthAnswers.set(answer, (healthAnswers.get(answer) ?? 0) + 1);
-      });
-  }
-  for (const b of balancers)
-    void b
-      .serverStates()
-      .then((states) => {
-        for (const [server, state] of Object.entries(states)) if (!state.startsWith('UP')) notUpSeconds.set(server, (notUpSeconds.get(server) ?? 0) + 1);
-      })
-      .catch(() => undefined);
-}, 1000);
+const failover = watchFailover(survivors);
 sims.forEach((s) => s.send({ kill: killAt }));
 log(`killed console ${consoles - 1} (pid ${victim.proc.pid}, holding ${victimHeld} agents)`);
 
 await new Promise((r) => setTimeout(r, durationMs / 3));
 const survivorsAfter = await hubCounts(survivors);
-clearInterval(stateWatch);
-const netAfter = netstat();
+const watched = failover.stop();
 const measuredS = (performance.now() - measureStart) / 1000;
 const cpuPctByPart = census.stop();
 const loadAfter = loadavg()[0]!;
@@ -386,11 +423,6 @@ const pushAll = done.every((d) => d.pushLastAt !== null) ? Math.max(...done.map(
 const dropped = done.reduce((n, d) => n + Number(d.dropped), 0);
 const notBack = done.reduce((n, d) => n + Number(d.notBack), 0);
 const lastBack = done.map((d) => d.lastBackAt as number | null).filter((t): t is number => t !== null);
-/** p50, p90, p99 and the last of `times` (ms since the epoch) counted from `from`: where a spread's tail is. */
-const spread = (times: number[], from: number) => {
-  const sorted = times.map((t) => t - from).sort((a, b) => a - b);
-  return [percentile(sorted, 50), percentile(sorted, 90), percentile(sorted, 99), sorted.at(-1) ?? null];
-};
 /** The dashboard's p99 over updates sent in [from, to): steady state, after the push, after the kill. */
 const dashboardP99Between = (from: number, to: number) =>
   percentile(
@@ -445,27 +477,9 @@ const figures = {
       survivorsAfter[k] - survivorsBefore[k],
     ]),
   ),
-  // Balancer-seconds each server was out of rotation (not UP) in the last third; the killed one should be.
-  failoverNotUpSeconds: Object.fromEntries([...notUpSeconds].sort()),
-  // Why the balancers took servers out (their logs: "Server consoles/x is DOWN, reason: …"), by server and reason.
   // The worst turn of a survivor's event loop since it started (agent-link/admission.ts).
   failoverWorstLateMs: survivorsAfter.worstLateMs,
-  failoverHealthzMs: spread(healthTimes, 0),
-  // The machine's listen-queue overflows and SYN retransmissions in those 30 s, and the fullest accept queues (address: queued/backlog).
-  failoverMostOpenFiles: [...mostFiles.values()],
-  failoverListenOverflows: netAfter.listenOverflows - netBefore.listenOverflows,
-  failoverSynRetransmits: netAfter.synRetrans - netBefore.synRetrans,
-  failoverFullestQueues: Object.fromEntries(
-    [...fullestQueue]
-      .sort((a, b) => b[1].queued - a[1].queued)
-      .slice(0, 8)
-      .map(([local, q]) => [local, `${q.queued}/${q.backlog}`]),
-  ),
-  failoverHealthzAnswers: Object.fromEntries(healthAnswers),
-  serversDownBecause: countBy(
-    balancers.flatMap((b) => [...b.log().matchAll(/Server consoles\/(\S+) is DOWN, reason: ([^,]+)/g)].map((m) => `${m[1]}: ${m[2]}`)),
-    (line) => line,
-  ),
+  ...watched,
   eventsGenerated: generated,
   eventsStored: Number(stored.rows),
   lostEvents: generated - Number(stored.distinct),

@@ -34,6 +34,7 @@ const args = benchArgs({
   'backoff-max': { default: '5000' },
 });
 const urls = args.urls.split(',').filter(Boolean);
+const backoffMaxMs = Number(args['backoff-max']);
 const eventIntervalMs = Number(args['event-interval']) * 1000;
 const log = createLogger('sim', 'error');
 const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -52,11 +53,13 @@ const total = Number(args.agents);
 const hostnames = `cluster-sim-${args.shard}`;
 const identities: SimIdentity[] =
   args.database && args['console-key']
-    ? await insertSimDevices(args.database, urls, args['console-key'], total, log, hostnames, Number(args['backoff-max']))
+    ? await insertSimDevices(args.database, urls, args['console-key'], total, log, hostnames, backoffMaxMs)
     : // Enrolled through every balancer at once.
       (
         await Promise.all(
-          urls.map((url, i) => enrollSimAgents(url, args.token, Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0), log, `${hostnames}-${i}`)),
+          urls.map((url, i) =>
+            enrollSimAgents(url, args.token, Math.floor(total / urls.length) + (i < total % urls.length ? 1 : 0), log, `${hostnames}-${i}`, 50, backoffMaxMs),
+          ),
         )
       ).flatMap((share) => share.agents);
 for (const a of identities) fleet.push({ ...a, seq: 0, unacked: new Map(), policyAt: new Map(), downAt: null, backAt: null });

@@ -35,6 +35,7 @@ export async function enrollSimAgents(
   log: Logger,
   hostnamePrefix = 'sim',
   batchSize = 50,
+  backoffMaxMs?: number,
 ): Promise<{ agents: SimIdentity[]; consoleKey: string }> {
   let consoleKey = '';
   const keys: SimKey[] = [];
@@ -50,7 +51,7 @@ export async function enrollSimAgents(
     );
     keys.push(...batch);
   }
-  return { agents: keys.map((key) => ({ key, link: simLink(url, key, consoleKey, log) })), consoleKey };
+  return { agents: keys.map((key) => ({ key, link: simLink(url, key, consoleKey, log, backoffMaxMs) })), consoleKey };
 }
 
 type SimKey = SimIdentity['key'];

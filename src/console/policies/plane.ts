@@ -69,9 +69,12 @@ import type { PublicationPlan } from './publisher.js';
  * only universal groups: the fleet's published policy), and the devices this change moved to
  * another set (other console processes place those again, and keep every other placement).
  */
-function fleetPlan(state: PlaneConfig, plan: PublicationPlan, moved: readonly string[] | undefined): PublicationPlan {
-  return { ...plan, fleetKey: groupSetKey(universalGroups(state), groupsThatMatterIn(state)), ...(moved ? { moved } : {}) };
+function fleetPlan(where: PlacedIn, plan: PublicationPlan, moved: readonly string[] | undefined): PublicationPlan {
+  return { ...plan, fleetKey: groupSetKey(universalGroups(where.state), where.matter), ...(moved ? { moved } : {}) };
 }
+
+/** The state a plan was prepared over, with the groups that matter in it (computed with its placement). */
+type PlacedIn = { state: PlaneConfig; matter: ReadonlySet<string> };
 
 /**
  * The console's policy plane (issue 16, docs/policies.md): device groups, named policies with
@@ -349,7 +352,7 @@ export class PolicyPlane implements PolicyPlaneView {
       const model = modelOf(placement.state);
       // Only a set that has no bundle yet needs signing: content changes go through change().
       if (model && key !== null && !this.published.has(key))
-        await this.commitPlan(placement.state, await this.deps.distribution.prepare(model, new Map([[key, placement.sets.get(key)!]])), [key], [deviceId]);
+        await this.commitPlan(placement, await this.deps.distribution.prepare(model, new Map([[key, placement.sets.get(key)!]])), [key], [deviceId]);
       await this.deps.distribution.deviceMoved(deviceId);
       this.deps.announce?.({ devices: [deviceId] });
     });
@@ -366,14 +369,14 @@ export class PolicyPlane implements PolicyPlaneView {
   private async publish(state: PlaneState): Promise<DistributionResult> {
     const model = modelOf(state);
     if (!model) return { changedKeys: [], notified: 0, version: null };
-    const { sets } = groupSets(state);
+    const { sets, matter } = groupSets(state);
     // Publishing what is already there moves no device.
-    return this.commitPlan(state, await this.deps.distribution.prepare(model, sets), sets.keys(), []);
+    return this.commitPlan({ state, matter }, await this.deps.distribution.prepare(model, sets), sets.keys(), []);
   }
 
   /** Commits a plan prepared over `keys` of `state`, remembering that those sets have a bundle. */
-  private async commitPlan(state: PlaneConfig, plan: PublicationPlan, keys: Iterable<string>, moved: readonly string[] | undefined): Promise<DistributionResult> {
-    const result = await this.deps.distribution.commit(fleetPlan(state, plan, moved));
+  private async commitPlan(where: PlacedIn, plan: PublicationPlan, keys: Iterable<string>, moved: readonly string[] | undefined): Promise<DistributionResult> {
+    const result = await this.deps.distribution.commit(fleetPlan(where, plan, moved));
     for (const key of keys) this.published.add(key);
     return result;
   }
@@ -629,7 +632,7 @@ export class PolicyPlane implements PolicyPlaneView {
       // fleet again, and the notices that follow (thousands) ask for it at once.
       this.placement = Promise.resolve(after);
       const announced = moved.length <= ANNOUNCED_DEVICES_MAX ? moved : undefined;
-      const result: ChangeResult = plan ? await this.commitPlan(next, plan, after.sets.keys(), announced) : { changedKeys: [], notified: 0, version: null };
+      const result: ChangeResult = plan ? await this.commitPlan(after, plan, after.sets.keys(), announced) : { changedKeys: [], notified: 0, version: null };
       if (change.revisions?.length === 1) result.revision = change.revisions[0]!.revision.revision;
       for (const device of moved) await this.deps.distribution.deviceMoved(device);
       // Signed bundles are announced by distribution; moves without a signing are announced here.

@@ -1,14 +1,13 @@
 import { promisify } from 'node:util';
 import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
-import { joinBytes } from './bytes.js';
 import { sha256Hex } from './crypto.js';
 import type { PolicyBundle } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
 import { checkAssembledBundle, checkPolicyBundle, policyDigest, ruleTexts, type BundleRejection } from './policy-verify.js';
 import { PolicyDeltaSchema, type BundleEncoding, type DeliveryProblem, type PolicyAvailableMessage, type PolicyDelta } from '../policies/delivery.js';
 import { applyDelta } from '../policies/delta.js';
-import { applyDeltaToText, keptListText } from './policy-text.js';
+import { applyDeltaToText, canonicalBytesAround, keptListText } from './policy-text.js';
 import { summariseZodError } from '../zod-errors.js';
 
 /**
@@ -89,12 +88,13 @@ export async function encodeBundleAsync(
 }
 
 /**
- * The bundle's canonical JSON around its payload's, given as bytes (the signer just made them):
- * the two members in canonical order, payload before signature. Turning 11 MB of text into
- * UTF-8 a second time held the console's event loop for about 50 ms per group set.
+ * The bundle's canonical JSON around its payload's, given as bytes (the signer just made them).
+ * Turning 11 MB of text into UTF-8 a second time held the console's event loop for about 50 ms
+ * per group set.
  */
 function bundleBytesAround(payloadBytes: Uint8Array, bundle: PolicyBundle): Buffer {
-  return joinBytes([Buffer.from('{"payload":'), payloadBytes, Buffer.from(`,"signature":${canonicalJson(bundle.signature)}}`)]);
+  const slot = {};
+  return canonicalBytesAround({ payload: slot, signature: bundle.signature }, [[slot, payloadBytes]]);
 }
 
 export function noticeFor(bundle: EncodedBundle, delta?: EncodedBlob & { fromDigest: string }): PolicyAvailableMessage {
