@@ -8,6 +8,7 @@ import { benchArgs, countBy, percentile, round } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { openFileLimit } from './open-files.js';
 import { rssMb } from './proc-stats.js';
+import type { AgentLinkStats } from '../src/console/agent-link/stats.js';
 
 /**
  * `npm run bench:policy [-- --agents 10000 --rules 100000 --sets 3 --processes 4 --verifiers 100 --verifier-processes 2]`
@@ -224,6 +225,13 @@ const bytesAfterFull = full.reports.flatMap((r) => r.bytes);
 const delta = await rollout({ changeOne: true }, 'one-rule change');
 const bytesAfterDelta = delta.reports.flatMap((r) => r.bytes);
 const bytesBefore = before.flatMap((r) => r.bytes);
+consoleProc.stdin!.write(`${JSON.stringify({ linkStats: true })}\n`);
+const linkAtEnd = (await fromConsole((m) => m.linkStats !== undefined && m.published === undefined)).linkStats as AgentLinkStats;
+/** What the agent endpoint did from one moment to another: sign-ins (reconnects after the first) and connections dropped for a missed pong. */
+const linkBetween = (from: AgentLinkStats, to: AgentLinkStats) => ({
+  authenticated: to.authenticated - from.authenticated,
+  missedPongs: to.missedPongs - from.missedPongs,
+});
 clearInterval(rssTimer);
 peakRss = Math.max(peakRss, rssMb(consoleProc.pid!));
 dashboard.close();
@@ -249,6 +257,8 @@ say(
     deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,
     deltaVerifyingAgentsMs: delta.verifyingMs,
     stillConnected: delta.reports.reduce((n, r) => n + r.connected, 0),
+    linkDuringFull: linkBetween(full.published.linkStats, delta.published.linkStats),
+    linkDuringDelta: linkBetween(delta.published.linkStats, linkAtEnd),
     fullPublish: { prepareMs: full.published.prepareMs, commitMs: full.published.commitMs },
     deltaPublish: { prepareMs: delta.published.prepareMs, commitMs: delta.published.commitMs },
   }),

@@ -74,8 +74,9 @@ setInterval(() => {
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   void (async () => {
-    const command = JSON.parse(line) as { rules?: number; changeOne?: boolean; exit?: boolean };
+    const command = JSON.parse(line) as { rules?: number; changeOne?: boolean; exit?: boolean; linkStats?: boolean };
     if (command.exit) process.exit(0);
+    if (command.linkStats) return void process.stdout.write(`${JSON.stringify({ linkStats: running.hub.stats })}\n`);
     const started = Date.now();
     const result = command.rules
       ? await plane.push(null, document(hashRules(command.rules)), 'refuse', who)
@@ -86,7 +87,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     const keys = running.distribution.setKeys();
     const offered = (await Promise.all(keys.map((key) => running.distribution.published(key)))).filter((p) => p && p.version === version);
     process.stdout.write(
-      `${JSON.stringify({ published: offered, prepareMs: null, commitMs: publishMs, notified: 'notified' in result ? result.notified : 0, stats: running.distribution.stats })}\n`,
+      `${JSON.stringify({ published: offered, prepareMs: null, commitMs: publishMs, notified: 'notified' in result ? result.notified : 0, stats: running.distribution.stats, linkStats: running.hub.stats })}\n`,
     );
   })().catch((error: unknown) => {
     process.stderr.write(`publish failed: ${(error as Error).stack}\n`);

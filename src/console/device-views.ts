@@ -80,6 +80,25 @@ export class DeviceViews {
   }
 
   /**
+   * A hello was written (device-sync.ts): published from the record cached when the device
+   * connected, with what the hello changed, instead of reading it again. The hello follows the
+   * connection at once, so every reconnect would read the device twice.
+   */
+  async helloStored(deviceId: string, hello: { lastSeenAt: string; agentVersion: string | null; policyVersion: number | null }): Promise<void> {
+    const cached = this.records.get(deviceId);
+    if (!cached) return this.refresh(deviceId);
+    const updated = {
+      ...cached,
+      online: true,
+      lastSeenAt: hello.lastSeenAt,
+      agentVersion: hello.agentVersion ?? cached.agentVersion,
+      policyVersion: hello.policyVersion ?? cached.policyVersion,
+    };
+    this.records.set(deviceId, updated);
+    this.feed.publishDevice(await this.summary(updated));
+  }
+
+  /**
    * A device applied a policy version: published from the cached record with the new version
    * (the store is written in a batch a moment later, device-sync.ts).
    */

@@ -11,11 +11,14 @@ import { PROTOCOL_VERSION } from '../../src/shared/protocol.js';
 import { enrollTestDevices } from '../helpers/console-store.js';
 import { tempDirsPerTest, waitUntil } from '../helpers/processes.js';
 
-/** Policy acks from a whole rollout: the dashboards see each at once, the store takes them in batches. */
+/**
+ * Policy acks from a whole rollout: the dashboards see each at once, the store takes them in
+ * batches. And what a reconnect's hello costs the store.
+ */
 const tempPath = tempDirsPerTest();
 const log = createLogger('acks-test', 'error');
 
-async function consoleWith(devices: number) {
+async function consoleWith(devices: number, currentVersion = 5) {
   const store = openSqliteStore(tempPath('console.db'));
   const ids = (
     await enrollTestDevices(
@@ -23,11 +26,20 @@ async function consoleWith(devices: number) {
       Array.from({ length: devices }, (_, i) => `lab-${i}`),
     )
   ).map((d) => d.id);
+  // Every store call the views and DeviceSync make, by method: a reconnect storm is thousands of them.
+  const calls = new Map<string, number>();
+  const counted = new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== 'function' || typeof name !== 'string') return value;
+      return (...args: unknown[]) => (calls.set(name, (calls.get(name) ?? 0) + 1), (value as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  });
   const published: DeviceSummary[] = [];
   // The feed's dashboards are not what is tested: what was published to them is recorded.
   const feed = { publishDevice: (summary: DeviceSummary) => void published.push(summary) } as unknown as FeedHub;
   const views = new DeviceViews(
-    store,
+    counted,
     feed,
     () => true,
     log,
@@ -36,19 +48,19 @@ async function consoleWith(devices: number) {
   const router = new EventRouter(newAgentLinkStats(), log);
   const policy = {
     conflicts: () => null,
-    currentVersion: () => 5,
+    currentVersion: () => currentVersion,
     aupVariantOf: async () => undefined,
     reissueForConflict: async () => {},
     hostnameChanged: async () => {},
   };
-  const sync = new DeviceSync(store, views, policy, log, 'p1');
+  const sync = new DeviceSync(counted, views, policy, log, 'p1');
   sync.register(router);
   let statements = 0;
   const write = store.setPolicyVersions.bind(store);
   store.setPolicyVersions = (versions) => (statements++, write(versions));
   const ack = (deviceId: string, version: number) =>
     router.dispatch({ deviceId, receivedAt: new Date().toISOString(), reply: () => true }, { v: PROTOCOL_VERSION, type: 'policy.ack', version } as never);
-  return { store, ids, published, sync, router, views, ack, statements: () => statements };
+  return { store, ids, published, sync, router, views, ack, statements: () => statements, calls };
 }
 
 describe('policy acks', () => {
@@ -110,6 +122,57 @@ describe('policy acks', () => {
     expect(published.at(-1)?.policyVersion).toBe(7);
     await sync.close();
     expect((await store.getDevice(id))?.policyVersion).toBe(7);
+    await store.close();
+  });
+});
+
+describe('a reconnect', () => {
+  const hello = (policyVersion: number | null) => ({
+    v: PROTOCOL_VERSION,
+    type: 'hello',
+    agentVersion: '2.0.0',
+    policyVersion,
+    policyDigest: null,
+    mode: 'service',
+    capabilities: [],
+  });
+
+  it('reads the device once and writes its hello in one statement, and takes no policy-floor lock for a version the console issued', async () => {
+    const { store, ids, published, sync, router, calls } = await consoleWith(3, 12);
+    for (const [i, id] of ids.entries()) {
+      await router.connected(id, new Date().toISOString());
+      await router.dispatch({ deviceId: id, receivedAt: new Date().toISOString(), reply: () => true }, hello(10 + i) as never);
+    }
+    // Versions 10, 11 and 12 are at or below what this console published: its floor is above them.
+    expect(calls.get('raisePolicyFloor') ?? 0).toBe(0);
+    expect(calls.get('getDevice')).toBe(3);
+    expect(calls.get('markOnline')).toBe(6);
+    expect(calls.get('setPolicyVersions') ?? 0).toBe(0);
+    // What the hello said is stored and shown, though the device was not read again.
+    for (const [i, id] of ids.entries()) expect(await store.getDevice(id)).toMatchObject({ agentVersion: '2.0.0', policyVersion: 10 + i, online: true });
+    // One publication at the connection (read from the store), one at the hello (from the cached record).
+    expect(published.map((s) => [s.policyVersion, s.agentVersion])).toEqual([
+      [null, null],
+      [10, '2.0.0'],
+      [null, null],
+      [11, '2.0.0'],
+      [null, null],
+      [12, '2.0.0'],
+    ]);
+    await sync.close();
+    await store.close();
+  });
+
+  it('raises the policy floor once for a device ahead of the console (a restored backup), not at every hello after', async () => {
+    const { store, ids, sync, router, calls } = await consoleWith(2, 12);
+    for (const id of [...ids, ...ids]) {
+      await router.connected(id, new Date().toISOString());
+      await router.dispatch({ deviceId: id, receivedAt: new Date().toISOString(), reply: () => true }, hello(20) as never);
+    }
+    expect(calls.get('raisePolicyFloor')).toBe(1);
+    // The next policy is numbered above what the device held.
+    expect(await store.allocatePolicyVersion()).toBe(21);
+    await sync.close();
     await store.close();
   });
 });

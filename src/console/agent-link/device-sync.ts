@@ -33,6 +33,8 @@ export class DeviceSync {
   private readonly flushTimer: NodeJS.Timeout;
   private readonly policyAcks = new Map<string, number>();
   private ackTimer: NodeJS.Timeout | null = null;
+  /** The store's policy floor is at least this (raiseFloor). */
+  private floorAtLeast = 0;
 
   constructor(
     private readonly store: DeviceStore & Pick<PolicyStore, 'raisePolicyFloor'> & AupStore,
@@ -81,7 +83,12 @@ export class DeviceSync {
   private async hello(ctx: FrameContext, message: Frame<'hello'>): Promise<void> {
     const { deviceId, receivedAt } = ctx;
     this.views.capabilities(deviceId, message.capabilities);
-    await this.store.markOnline(deviceId, receivedAt, message.agentVersion, this.processId);
+    // What the hello says is newer than an ack still waiting to be written: the ack is dropped,
+    // and with it what the dashboards were shown until it was written.
+    const waiting = message.policyVersion === null ? undefined : this.policyAcks.get(deviceId);
+    if (message.policyVersion !== null) this.policyAcks.delete(deviceId);
+    await this.store.markOnline(deviceId, receivedAt, message.agentVersion, this.processId, message.policyVersion);
+    if (waiting !== undefined) this.views.policyVersionsStored([[deviceId, waiting]]);
     const variant = await this.policy.aupVariantOf(deviceId);
     const aup = variant ? await this.store.latestAup(variant) : null;
     if (aup) ctx.reply({ v: PROTOCOL_VERSION, type: 'aup', aup: aup.signed });
@@ -95,12 +102,6 @@ export class DeviceSync {
       await this.policy.reissueForConflict();
     }
     if (message.policyVersion !== null) {
-      // What the hello says is newer than an ack still waiting to be written: the ack is dropped,
-      // and with it what the dashboards were shown until it was written.
-      const waiting = this.policyAcks.get(deviceId);
-      this.policyAcks.delete(deviceId);
-      await this.store.setPolicyVersions([[deviceId, message.policyVersion]]);
-      if (waiting !== undefined) this.views.policyVersionsStored([[deviceId, waiting]]);
       const current = this.policy.currentVersion();
       const known = current ?? 0;
       // A device cannot prove the version it claims, so a claim far beyond anything plausible
@@ -111,7 +112,7 @@ export class DeviceSync {
           claimed: message.policyVersion,
           consoleVersion: known,
         });
-      } else if (await this.store.raisePolicyFloor(message.policyVersion)) {
+      } else if (message.policyVersion > Math.max(known, this.floorAtLeast) && (await this.raiseFloor(message.policyVersion))) {
         this.log.warn(
           'a device holds a newer policy version than this console has published (database restored from a backup?); the next push will be numbered above it',
           {
@@ -122,7 +123,19 @@ export class DeviceSync {
         );
       }
     }
-    await this.views.refresh(deviceId);
+    await this.views.helloStored(deviceId, { lastSeenAt: receivedAt, agentVersion: message.agentVersion, policyVersion: message.policyVersion });
+  }
+
+  /**
+   * Raising the floor locks the policy table in every process of a shared database, so it is
+   * done only for a version above what this process knows the floor to be: one it published or
+   * adopted (allocated from the floor), or one it raised the floor to already. A reconnect storm
+   * of devices holding the current version then takes no lock at all.
+   */
+  private async raiseFloor(version: number): Promise<boolean> {
+    const raised = await this.store.raisePolicyFloor(version);
+    this.floorAtLeast = Math.max(this.floorAtLeast, version);
+    return raised;
   }
 
   private async flushLastSeen(): Promise<void> {

@@ -221,8 +221,12 @@ export interface DeviceStore {
   findDevicesByMachineHint(hint: string): Promise<DeviceRecord[]>;
   setCloneSuspect(ids: string[]): Promise<void>;
   revokeDevice(id: string): Promise<boolean>;
-  /** Online, held by the console process `holder` (its bus process id: see PresenceLeaseStore). */
-  markOnline(id: string, at: string, agentVersion: string | null, holder: string): Promise<void>;
+  /**
+   * Online, held by the console process `holder` (its bus process id: see PresenceLeaseStore).
+   * The hello's agent version and policy version, when given, are written in the same statement:
+   * a reconnect storm is thousands of these.
+   */
+  markOnline(id: string, at: string, agentVersion: string | null, holder: string, policyVersion?: number | null): Promise<void>;
   /**
    * Offline, unless another process holds it now: a disconnect the old process notices late
    * (a ping timeout) does not undo the new process's online.

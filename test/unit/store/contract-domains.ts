@@ -157,7 +157,11 @@ export function storeDomainContract(factory: StoreFactory): void {
       expect((await store.listDevices()).map((d) => d.hostname)).toEqual(['lab-01', 'lab-02', 'lab-03']);
       await store.markOnline(a.id, '2026-01-01T00:00:00.000Z', '1.2.3', 'p1');
       await store.markOnline(a.id, '2026-01-01T00:00:01.000Z', null, 'p1');
-      expect(await store.getDevice(a.id)).toMatchObject({ online: true, agentVersion: '1.2.3', lastSeenAt: '2026-01-01T00:00:01.000Z' });
+      expect(await store.getDevice(a.id)).toMatchObject({ online: true, agentVersion: '1.2.3', lastSeenAt: '2026-01-01T00:00:01.000Z', policyVersion: null });
+      // A hello's policy version is written with its presence; without one, the stored version stays.
+      await store.markOnline(b.id, '2026-01-01T00:00:02.000Z', '1.2.4', 'p1', 9);
+      await store.markOnline(b.id, '2026-01-01T00:00:03.000Z', null, 'p1');
+      expect(await store.getDevice(b.id)).toMatchObject({ agentVersion: '1.2.4', policyVersion: 9, lastSeenAt: '2026-01-01T00:00:03.000Z' });
       const seen: [string, string][] = devices.map((d, i) => [d.id, `2026-01-01T00:00:1${i}.000Z`]);
       await store.touchDevices(seen);
       for (const [id, at] of seen) expect((await store.getDevice(id))?.lastSeenAt).toBe(at);

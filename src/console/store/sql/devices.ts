@@ -61,10 +61,16 @@ export class SqlDevices implements DeviceStore {
   async revokeDevice(id: string): Promise<boolean> {
     return changed(await this.db.updateTable('devices').set({ revoked: 1, online: 0 }).where('id', '=', id).where('revoked', '=', 0).executeTakeFirst()) === 1;
   }
-  async markOnline(id: string, at: string, agentVersion: string | null, holder: string): Promise<void> {
+  async markOnline(id: string, at: string, agentVersion: string | null, holder: string, policyVersion: number | null = null): Promise<void> {
     await this.db
       .updateTable('devices')
-      .set((eb) => ({ online: 1, held_by: holder, last_seen_at: at, agent_version: eb.fn.coalesce(eb.val(agentVersion), eb.ref('agent_version')) }))
+      .set((eb) => ({
+        online: 1,
+        held_by: holder,
+        last_seen_at: at,
+        agent_version: eb.fn.coalesce(eb.val(agentVersion), eb.ref('agent_version')),
+        ...(policyVersion === null ? {} : { policy_version: policyVersion }),
+      }))
       .where('id', '=', id)
       .execute();
   }
