@@ -21,7 +21,9 @@ interface Subscriber {
  * The dashboard's live feed (server-sent events). Device updates are coalesced: within one
  * flush interval only the latest state of each device is sent, so a busy fleet cannot flood
  * the browser. Each flush also goes to the other console processes on the bus, and theirs come
- * here: a dashboard on any process sees every process's devices.
+ * here: a dashboard on any process sees every process's devices. A process listens to the
+ * others' updates only while a dashboard is connected to it: checking every fleet update
+ * against its schema costs each process CPU it needs most in a reconnect storm.
  */
 export class FeedHub {
   private readonly subscribers = new Set<Subscriber>();
@@ -30,7 +32,8 @@ export class FeedHub {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly keepAlive: NodeJS.Timeout;
-  private readonly unsubscribe: () => void;
+  /** Set while this process has subscribers: other processes' updates are taken from the bus. */
+  private unsubscribe: (() => void) | null = null;
 
   constructor(
     private readonly flushIntervalMs = 200,
@@ -39,7 +42,6 @@ export class FeedHub {
   ) {
     this.keepAlive = setInterval(() => void this.ping(), 25_000);
     this.keepAlive.unref();
-    this.unsubscribe = bus.subscribe(FEED_SUBJECT, FeedBatch, ({ messages }) => this.send(messages));
   }
 
   /**
@@ -58,8 +60,16 @@ export class FeedHub {
     res.write(': vigil feed\nretry: 2000\n\n');
     const sub = { res, principal };
     this.subscribers.add(sub);
-    res.on('close', () => this.subscribers.delete(sub));
+    this.unsubscribe ??= this.bus.subscribe(FEED_SUBJECT, FeedBatch, ({ messages }) => this.send(messages));
+    res.on('close', () => this.drop(sub));
     return true;
+  }
+
+  private drop(sub: Subscriber): void {
+    this.subscribers.delete(sub);
+    if (this.subscribers.size > 0 || !this.unsubscribe) return;
+    this.unsubscribe();
+    this.unsubscribe = null;
   }
 
   get subscriberCount(): number {
@@ -78,11 +88,9 @@ export class FeedHub {
 
   close(): void {
     this.closed = true;
-    this.unsubscribe();
     clearInterval(this.keepAlive);
     if (this.timer) clearTimeout(this.timer);
-    for (const sub of this.subscribers) sub.res.end();
-    this.subscribers.clear();
+    for (const sub of [...this.subscribers]) (sub.res.end(), this.drop(sub));
   }
 
   private schedule(): void {
@@ -109,7 +117,7 @@ export class FeedHub {
       // A browser that stops reading must not make the console buffer without end.
       if (sub.res.writableLength > MAX_BUFFERED_BYTES) {
         sub.res.destroy();
-        this.subscribers.delete(sub);
+        this.drop(sub);
         continue;
       }
       sub.res.write(frame);
@@ -143,7 +151,7 @@ export class FeedHub {
       if (!(await this.isStillValid(sub.principal))) {
         sub.res.write('event: session-expired\ndata: {}\n\n');
         sub.res.end();
-        this.subscribers.delete(sub);
+        this.drop(sub);
       } else {
         sub.res.write(': keep-alive\n\n');
       }

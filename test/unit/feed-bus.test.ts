@@ -1,10 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { InProcessBroker } from '../../src/console/bus/bus.js';
+import { toDeviceSummary } from '../../src/console/devices.js';
 import { FeedHub } from '../../src/console/feed.js';
 import type { DeviceSummary } from '../../src/shared/api.js';
 import { waitUntil } from '../helpers/processes.js';
 
 const summary = (id: string) => ({ id, hostname: id }) as unknown as DeviceSummary;
+/** A summary the receiving process's schema takes. */
+const validSummary = (hostname: string): DeviceSummary =>
+  toDeviceSummary({
+    id: randomUUID(),
+    publicKey: 'k',
+    hostname,
+    platform: 'linux',
+    machineIdHint: null,
+    enrolledAt: new Date().toISOString(),
+    enrolledWith: 't',
+    revoked: false,
+    cloneSuspect: false,
+    online: true,
+    lastSeenAt: null,
+    agentVersion: null,
+    policyVersion: null,
+    status: null,
+  });
 
 describe('the feed and the bus', () => {
   it('a lone console serialises nothing for a bus nobody else is on; with a second process, every update reaches it', async () => {
@@ -28,5 +50,47 @@ describe('the feed and the bus', () => {
     feed.close();
     await other.close();
     expect(lone.alone).toBe(true);
+  });
+
+  it("a process takes other processes' updates from the bus only while a dashboard is connected to it", async () => {
+    const broker = new InProcessBroker();
+    const a = broker.connect('a');
+    const b = broker.connect('b');
+    const feedA = new FeedHub(5, undefined, a);
+    const feedB = new FeedHub(5, undefined, b);
+    const principal = { username: 'tech', role: 'technician' } as never;
+    const server = createServer((_req, res) => void feedB.subscribe(res, principal));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      // Nobody watches on B: A's updates are not even checked there.
+      for (let i = 0; i < 20; i++) feedA.publishDevice(validSummary(`d${i}`));
+      await waitUntil(() => a.stats.published > 0, 2000);
+      await new Promise((r) => setTimeout(r, 30));
+      expect(b.stats.received).toBe(0);
+
+      // A dashboard on B sees A's devices live.
+      const controller = new AbortController();
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { signal: controller.signal });
+      const reader = res.body!.getReader();
+      let text = '';
+      feedA.publishDevice(validSummary('seen-on-b'));
+      while (!text.includes('seen-on-b')) text += new TextDecoder().decode((await reader.read()).value);
+      expect(b.stats).toMatchObject({ malformed: 0 });
+      expect(b.stats.received).toBeGreaterThan(0);
+
+      // The dashboard leaves: B stops taking A's updates.
+      controller.abort();
+      await waitUntil(() => feedB.subscriberCount === 0, 2000);
+      const received = b.stats.received;
+      for (let i = 0; i < 20; i++) feedA.publishDevice(validSummary(`e${i}`));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(b.stats.received).toBe(received);
+    } finally {
+      feedA.close();
+      feedB.close();
+      await new Promise((r) => server.close(r));
+      await a.close();
+      await b.close();
+    }
   });
 });
