@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 
 /**
@@ -65,4 +66,17 @@ export function countBy<T>(items: readonly T[], key: (item: T) => string): Recor
   const counts: Record<string, number> = {};
   for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * `--simulator-nice N` of the fleet benchmarks (bench:cluster, bench:policy): the simulator
+ * processes' nice value. They stand for thousands of laptops, each with a CPU of its own: at 10,
+ * when the shared cores are short, the system under test runs first, as it would on its own
+ * hosts. 0: as equals.
+ */
+export const SIMULATOR_NICE_ARG = { 'simulator-nice': { default: '10' } } as const;
+
+/** Gives a simulator process the nice value of `--simulator-nice`. */
+export function niceSimulator(pid: number, args: { 'simulator-nice': string }): void {
+  setPriority(pid, Number(args['simulator-nice']));
 }

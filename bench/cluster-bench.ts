@@ -1,13 +1,13 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, setPriority, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { consoleKeyPath } from '../src/console/identity.js';
 import { publicKeyFromPrivatePem } from '../src/shared/node/crypto.js';
-import { benchArgs, benchLog, countBy, percentile, round } from './args.js';
+import { benchArgs, benchLog, countBy, niceSimulator, percentile, round, SIMULATOR_NICE_ARG } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { startNatsServer } from './bus-servers.js';
 import { freePort } from './free-port.js';
@@ -51,10 +51,8 @@ const args = benchArgs({
   'connect-rate': { default: '300' },
   // The simulated agents' longest wait between reconnect attempts (ms); the agent's own is 60000.
   'backoff-max': { default: '5000' },
-  // The simulators' nice value. They stand for 40,000 laptops, each with a CPU of its own: at 10,
-  // when the shared cores are short, the system under test (consoles, PostgreSQL, NATS, HAProxy)
-  // runs first, as it would on its own hosts. Their CPU is still counted (`cpuPctByPart`). 0: as equals.
-  'simulator-nice': { default: '10' },
+  // The system under test here: consoles, PostgreSQL, NATS, HAProxy. The simulators' CPU is still counted (`cpuPctByPart`).
+  ...SIMULATOR_NICE_ARG,
 });
 const agents = Number(args.agents);
 const consoles = Number(args.consoles);
@@ -194,7 +192,7 @@ const sims = Array.from({ length: simulators }, (_, i) => {
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.push(proc);
-  setPriority(proc.pid!, Number(args['simulator-nice']));
+  niceSimulator(proc.pid!, args);
   const lines: Record<string, any>[] = [];
   const waiters: { phase: string; resolve: (line: Record<string, any>) => void }[] = [];
   createInterface({ input: proc.stdout!, crlfDelay: Infinity }).on('line', (line) => {

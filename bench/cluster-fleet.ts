@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { createLogger } from '../src/shared/node/log.js';
 import { benchArgs } from './args.js';
-import { activityRound, SIM_HELLO } from './sim-activity.js';
+import { activityRound, simHelloHolding } from './sim-activity.js';
 import { connectSimAgents, enrollSimAgents, insertSimDevices, type SimIdentity } from './sim-agents.js';
 
 /**
@@ -98,7 +98,7 @@ const ready = await connectSimAgents(
   fleet,
   (identity) => {
     const agent = identity as ClusterAgent;
-    agent.link.send(SIM_HELLO);
+    agent.link.send(simHelloHolding(agent.policyAt.keys()));
     if (agent.downAt !== null && agent.backAt === null) agent.backAt = Date.now();
     // As the outbox does after a reconnect: everything not yet acknowledged, in order.
     for (const { frame } of agent.unacked.values()) agent.link.send(frame);

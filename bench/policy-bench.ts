@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { benchArgs, countBy, percentile, round } from './args.js';
+import { benchArgs, countBy, niceSimulator, percentile, round, SIMULATOR_NICE_ARG } from './args.js';
 import { watchDashboard } from './dashboard-watch.js';
 import { openFileLimit } from './open-files.js';
 import { rssMb } from './proc-stats.js';
@@ -36,6 +36,8 @@ const args = benchArgs({
   'verifier-processes': { default: String(availableParallelism()) },
   /** A directory: the console and each simulator write a V8 CPU profile there (`--cpu-prof`), to see where a rollout's time goes. */
   profile: { default: '' },
+  // The system under test here: the console (and the dashboard subscriber, in this process).
+  ...SIMULATOR_NICE_ARG,
 });
 const agents = Number(args.agents);
 const processes = Number(args.processes);
@@ -126,6 +128,7 @@ const sims = shares.map((share, i) => {
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   children.push(child);
+  niceSimulator(child.pid!, args);
   return { child, next: lines(child, `simulator ${i}`) };
 });
 const connected = (await Promise.all(sims.map((s) => s.next((m) => m.phase === 'connected')))).reduce((n, m) => n + m.agents, 0);

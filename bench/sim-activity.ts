@@ -24,8 +24,18 @@ export const SIM_HELLO = {
   v: PROTOCOL_VERSION,
   type: 'hello' as const,
   agentVersion: 'sim',
-  policyVersion: null,
+  policyVersion: null as number | null,
   policyDigest: null,
   mode: 'service' as const,
   capabilities: ['events'],
 };
+
+/**
+ * The hello of a simulated agent that took policies in `policy` frames: like a real agent, it
+ * says the highest version it holds (a reconnect storm's hellos then cost the console what real
+ * agents' do).
+ */
+export function simHelloHolding(versions: Iterable<number>): typeof SIM_HELLO {
+  const highest = Math.max(...versions);
+  return Number.isFinite(highest) ? { ...SIM_HELLO, policyVersion: highest } : SIM_HELLO;
+}
