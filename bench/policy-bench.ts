@@ -212,6 +212,8 @@ async function rollout(command: object, label: string) {
         dashboardLate: lateBySecond(dashboard.late, at),
         // By the sending agents' kind: `bench` (digest-checking) or `bench-verifier`.
         dashboardLateByApp: countBy(dashboard.late, (l) => l.app),
+        // By the policy version the late summary carried: one published when its device acked the new version, or before.
+        dashboardLateByPolicyVersion: countBy(dashboard.late, (l) => String(l.policyVersion)),
         via: took.map((t) => t?.via),
       };
     }
@@ -255,6 +257,7 @@ say(
     dashboardUpdatesDuringRollout: full.dashboard.length,
     dashboardLateDuringRollout: full.dashboardLate,
     dashboardLateByApp: full.dashboardLateByApp,
+    dashboardLateByPolicyVersion: full.dashboardLateByPolicyVersion,
     deltaP99Ms: delta.p99Ms,
     fullAllMsDigestCheckingAgents: full.digestOnlyAllMs,
     deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,
