@@ -14,6 +14,8 @@ export interface DashboardWatch {
   sentAt: number[];
   /** Updates that took over a second, with when they were sent: which part of a run held them. */
   late: { sent: number; ms: number; app: string; policyVersion: number | null }[];
+  /** Frames sent before the stream opened, first seen here over a second after sending while measuring (not timed). */
+  sentBeforeOpenLate: number;
   close(): void;
 }
 
@@ -27,7 +29,7 @@ export async function watchDashboard(url: string, session: string): Promise<Dash
   // A frame sent before the stream opened was published to nobody here: when its device's summary
   // is published again for another reason (an ack, a status), it would look like a late update.
   const openedAt = Date.now();
-  const watch: DashboardWatch = { measuring: false, latencies: [], sentAt: [], late: [], close: () => controller.abort() };
+  const watch: DashboardWatch = { measuring: false, latencies: [], sentAt: [], late: [], sentBeforeOpenLate: 0, close: () => controller.abort() };
   void readEventStream(res.body as unknown as AsyncIterable<Uint8Array>, (event, data) => {
     if (event !== 'batch') return;
     const arrived = Date.now();
@@ -40,7 +42,11 @@ export async function watchDashboard(url: string, session: string): Promise<Dash
       // The same state may be republished (a status or heartbeat write): count each frame once.
       if ((lastStamp.get(message.device.id) ?? 0) >= sent) continue;
       lastStamp.set(message.device.id, sent);
-      if (!watch.measuring || sent < openedAt) continue;
+      if (!watch.measuring) continue;
+      if (sent < openedAt) {
+        if (arrived - sent > 1000) watch.sentBeforeOpenLate++;
+        continue;
+      }
       watch.latencies.push(arrived - sent);
       watch.sentAt.push(sent);
       if (arrived - sent > 1000)

@@ -258,6 +258,7 @@ say(
     dashboardLateDuringRollout: full.dashboardLate,
     dashboardLateByApp: full.dashboardLateByApp,
     dashboardLateByPolicyVersion: full.dashboardLateByPolicyVersion,
+    dashboardSentBeforeWatching: dashboard.sentBeforeOpenLate,
     deltaP99Ms: delta.p99Ms,
     fullAllMsDigestCheckingAgents: full.digestOnlyAllMs,
     deltaAllMsDigestCheckingAgents: delta.digestOnlyAllMs,
