@@ -309,7 +309,7 @@ export class AgentHub {
       heartbeatSeconds: (await this.store.latestPolicy())?.document.agent.heartbeatSeconds ?? this.options.heartbeatSeconds,
       pingSeconds: Math.max(1, Math.round(this.options.pingIntervalMs / 1000)),
     });
-    await this.router.connected(device.id, new Date().toISOString());
+    await this.router.connected(device.id, new Date().toISOString(), device);
   }
 
   private async handle(conn: Connection, deviceId: string, message: AgentMessage): Promise<void> {

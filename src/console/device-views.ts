@@ -72,7 +72,12 @@ export class DeviceViews {
   /** Re-reads a device and publishes it to the dashboards. */
   async refresh(deviceId: string): Promise<void> {
     const stored = await this.store.getDevice(deviceId);
-    if (!stored) return;
+    if (stored) await this.show(stored);
+  }
+
+  /** Publishes a device record as the store holds it now (just read, or just written as given). */
+  async show(stored: DeviceRecord): Promise<void> {
+    const deviceId = stored.id;
     const record = this.withApplied(stored);
     if (this.isOnline(deviceId)) this.records.set(deviceId, record);
     else this.records.delete(deviceId);

@@ -137,27 +137,28 @@ describe('a reconnect', () => {
     capabilities: [],
   });
 
-  it('reads the device once and writes its hello in one statement, and takes no policy-floor lock for a version the console issued', async () => {
+  it('reads no device beyond what authentication read, writes the hello in one statement, and takes no policy-floor lock for a version the console issued', async () => {
     const { store, ids, published, sync, router, calls } = await consoleWith(3, 12);
     for (const [i, id] of ids.entries()) {
-      await router.connected(id, new Date().toISOString());
+      // As the hub does: the record it read to check the device's key comes with the connection.
+      await router.connected(id, new Date().toISOString(), (await store.getDevice(id))!);
       await router.dispatch({ deviceId: id, receivedAt: new Date().toISOString(), reply: () => true }, hello(10 + i) as never);
     }
     // Versions 10, 11 and 12 are at or below what this console published: its floor is above them.
     expect(calls.get('raisePolicyFloor') ?? 0).toBe(0);
-    expect(calls.get('getDevice')).toBe(3);
+    expect(calls.get('getDevice') ?? 0).toBe(0);
     expect(calls.get('markOnline')).toBe(6);
     expect(calls.get('setPolicyVersions') ?? 0).toBe(0);
     // What the hello said is stored and shown, though the device was not read again.
     for (const [i, id] of ids.entries()) expect(await store.getDevice(id)).toMatchObject({ agentVersion: '2.0.0', policyVersion: 10 + i, online: true });
-    // One publication at the connection (read from the store), one at the hello (from the cached record).
-    expect(published.map((s) => [s.policyVersion, s.agentVersion])).toEqual([
-      [null, null],
-      [10, '2.0.0'],
-      [null, null],
-      [11, '2.0.0'],
-      [null, null],
-      [12, '2.0.0'],
+    // One publication at the connection, online, one at the hello (from the cached record).
+    expect(published.map((s) => [s.online, s.policyVersion, s.agentVersion])).toEqual([
+      [true, null, null],
+      [true, 10, '2.0.0'],
+      [true, null, null],
+      [true, 11, '2.0.0'],
+      [true, null, null],
+      [true, 12, '2.0.0'],
     ]);
     await sync.close();
     await store.close();

@@ -1,7 +1,7 @@
 import type { Logger } from '../../shared/node/log.js';
 import { PROTOCOL_VERSION } from '../../shared/protocol.js';
 import type { DeviceViews } from '../device-views.js';
-import type { AupStore, DeviceStore, PolicyStore } from '../store/store.js';
+import type { AupStore, DeviceRecord, DeviceStore, PolicyStore } from '../store/store.js';
 import type { EventRouter, Frame, FrameContext } from './event-router.js';
 
 const MAX_PLAUSIBLE_POLICY_LAG = 10_000;
@@ -50,7 +50,7 @@ export class DeviceSync {
 
   register(router: EventRouter): void {
     router
-      .onPresence('connected', (deviceId, at) => this.connected(deviceId, at))
+      .onPresence('connected', (deviceId, at, device) => this.connected(deviceId, at, device))
       .onPresence('disconnected', (deviceId, at) => this.disconnected(deviceId, at))
       .onFrame('hello', (ctx, frame) => this.hello(ctx, frame))
       .onFrame('heartbeat', (ctx) => void this.lastSeen.set(ctx.deviceId, ctx.receivedAt))
@@ -68,10 +68,12 @@ export class DeviceSync {
       });
   }
 
-  private async connected(deviceId: string, at: string): Promise<void> {
+  private async connected(deviceId: string, at: string, device?: DeviceRecord): Promise<void> {
     await this.store.markOnline(deviceId, at, null, this.processId);
     await this.views.connected(deviceId, at);
-    await this.views.refresh(deviceId);
+    // The record authentication read, with what markOnline wrote: not read again.
+    if (device) await this.views.show({ ...device, online: true, lastSeenAt: at });
+    else await this.views.refresh(deviceId);
   }
 
   private async disconnected(deviceId: string, at: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { AgentEventSchema, type AgentEvent } from '../../shared/events.js';
 import type { Logger } from '../../shared/node/log.js';
 import { summariseZodError } from '../../shared/policy.js';
+import type { DeviceRecord } from '../store/store.js';
 import type { AgentLinkStats } from './stats.js';
 import { PROTOCOL_VERSION, type AgentMessage, type ConsoleMessageInput } from '../../shared/protocol.js';
 
@@ -39,7 +40,11 @@ export interface EventConsumer {
 }
 
 type FrameHandler<T extends FrameType> = (ctx: FrameContext, frame: Frame<T>) => Promise<void> | void;
-type PresenceHandler = (deviceId: string, at: string) => Promise<void>;
+/**
+ * `device`: at a connection, the record the hub read to authenticate it (before it was marked
+ * online), so that a reconnect storm does not read every device twice.
+ */
+type PresenceHandler = (deviceId: string, at: string, device?: DeviceRecord) => Promise<void>;
 
 /**
  * The one place that decides who sees what an agent sends. The hub authenticates connections
@@ -80,8 +85,8 @@ export class EventRouter {
     return this;
   }
 
-  async connected(deviceId: string, at: string): Promise<void> {
-    for (const handler of this.presence.connected) await handler(deviceId, at);
+  async connected(deviceId: string, at: string, device?: DeviceRecord): Promise<void> {
+    for (const handler of this.presence.connected) await handler(deviceId, at, device);
   }
 
   async disconnected(deviceId: string, at: string): Promise<void> {
