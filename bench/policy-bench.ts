@@ -36,6 +36,8 @@ const args = benchArgs({
   'verifier-processes': { default: String(availableParallelism()) },
   /** A directory: the console and each simulator write a V8 CPU profile there (`--cpu-prof`), to see where a rollout's time goes. */
   profile: { default: '' },
+  /** 1: the console prints each step of a publication, with its start and length, beside its stalls. */
+  'trace-steps': { default: '0' },
   // The system under test here: the console (and the dashboard subscriber, in this process).
   ...SIMULATOR_NICE_ARG,
 });
@@ -77,7 +79,7 @@ function lines(child: ChildProcess, name: string) {
 }
 
 const profiling = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
-const consoleProc = spawn(process.execPath, ['--max-old-space-size=4096', ...profiling, join(dist, 'bench/policy-console.js'), '--sets', args.sets], {
+const consoleProc = spawn(process.execPath, ['--max-old-space-size=4096', ...profiling, join(dist, 'bench/policy-console.js'), '--sets', args.sets, '--trace-steps', args['trace-steps']], {
   env: { ...process.env, VIGIL_BENCH_DATA_DIR: dataDir, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token },
   stdio: ['pipe', 'pipe', 'inherit'],
 });

@@ -16,7 +16,7 @@ import { benchArgs } from './args.js';
  * one rule to the baseline through the plane's rule API. Prints one JSON line per publication with
  * what each group set's devices are offered.
  */
-const args = benchArgs({ sets: { default: '3' } });
+const args = benchArgs({ sets: { default: '3' }, 'trace-steps': { default: '0' } });
 const sets = Number(args.sets);
 const running = await startConsole({
   dataDir: process.env.VIGIL_BENCH_DATA_DIR!,
@@ -71,6 +71,33 @@ setInterval(() => {
   if (now - lastTick > 150) process.stderr.write(`[console] loop stalled ${now - lastTick - 50} ms at ${((now - t0) / 1000).toFixed(1)} s\n`);
   lastTick = now;
 }, 50).unref();
+
+/**
+ * With `--trace-steps 1`: each step of a publication (the store's write, the distribution's
+ * prepare and commit, the publisher's signing, the plane's fleet reads) to stderr with when it
+ * started and how long it took, beside the stalls above: which step a stall was.
+ */
+if (args['trace-steps'] === '1') {
+  const trace = (owner: object, names: string[], label: string) => {
+    for (const name of names) {
+      const target = owner as Record<string, (...a: unknown[]) => unknown>;
+      const original = target[name]!.bind(owner);
+      target[name] = (...a: unknown[]) => {
+        const started = Date.now();
+        const done = () =>
+          process.stderr.write(`[console] step ${label}.${name} ${Date.now() - started} ms from ${((started - t0) / 1000).toFixed(1)} s\n`);
+        const out = original(...a);
+        if (out instanceof Promise) void out.then(done, done);
+        else done();
+        return out;
+      };
+    }
+  };
+  trace(running.store, ['applyPolicyChange', 'savePolicySets', 'listDevices'], 'store');
+  trace(running.distribution, ['prepare', 'commit'], 'distribution');
+  const publisher = (running.distribution as unknown as { deps: { publisher: object } }).deps.publisher;
+  trace(publisher, ['prepare', 'commit'], 'publisher');
+}
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   void (async () => {
