@@ -79,10 +79,14 @@ function lines(child: ChildProcess, name: string) {
 }
 
 const profiling = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
-const consoleProc = spawn(process.execPath, ['--max-old-space-size=4096', ...profiling, join(dist, 'bench/policy-console.js'), '--sets', args.sets, '--trace-steps', args['trace-steps']], {
-  env: { ...process.env, VIGIL_BENCH_DATA_DIR: dataDir, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token },
-  stdio: ['pipe', 'pipe', 'inherit'],
-});
+const consoleProc = spawn(
+  process.execPath,
+  ['--max-old-space-size=4096', ...profiling, join(dist, 'bench/policy-console.js'), '--sets', args.sets, '--trace-steps', args['trace-steps']],
+  {
+    env: { ...process.env, VIGIL_BENCH_DATA_DIR: dataDir, VIGIL_ADMIN_PASSWORD: password, VIGIL_ENROLL_TOKEN: token },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  },
+);
 children.push(consoleProc);
 const fromConsole = lines(consoleProc, 'the console');
 const url = /listening on (\S+)/.exec((await fromConsole((m) => typeof m.text === 'string' && m.text.startsWith('listening'))).text)![1]!;

@@ -84,8 +84,7 @@ if (args['trace-steps'] === '1') {
       const original = target[name]!.bind(owner);
       target[name] = (...a: unknown[]) => {
         const started = Date.now();
-        const done = () =>
-          process.stderr.write(`[console] step ${label}.${name} ${Date.now() - started} ms from ${((started - t0) / 1000).toFixed(1)} s\n`);
+        const done = () => process.stderr.write(`[console] step ${label}.${name} ${Date.now() - started} ms from ${((started - t0) / 1000).toFixed(1)} s\n`);
         const out = original(...a);
         if (out instanceof Promise) void out.then(done, done);
         else done();
