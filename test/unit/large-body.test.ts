@@ -48,4 +48,36 @@ describe('large response bodies', () => {
     await seen.done;
     expect(seen.writes).toBeLessThan(256);
   });
+
+  it('writes each chunk in a turn of the event loop of its own, even when the socket takes every chunk at once', async () => {
+    // A reader as fast as loopback: the socket says it wants more after every chunk.
+    const order: string[] = [];
+    let writing = true;
+    const body = randomBytes(8 * BODY_CHUNK_BYTES + 5);
+    const server = createServer((_req, res: ServerResponse) => {
+      const write = res.write.bind(res);
+      res.write = ((chunk: Buffer, ...rest: never[]) => (order.push('write'), write(chunk, ...rest), true)) as typeof res.write;
+      res.writeHead(200, { 'content-length': String(body.length) });
+      // Marks every turn of the event loop while the body is written.
+      const turn = () => {
+        order.push('turn');
+        if (writing) setImmediate(turn);
+      };
+      setImmediate(turn);
+      void endWithBody(res, body).then(() => (writing = false));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const received = await new Promise<Buffer>((resolve, reject) =>
+      get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      }).on('error', reject),
+    );
+    expect(received.equals(body)).toBe(true);
+    expect(order.filter((e) => e === 'write').length).toBe(8);
+    // Never two chunks in one turn.
+    expect(order.join(' ')).not.toMatch(/write write/);
+  });
 });
