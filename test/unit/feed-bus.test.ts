@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { InProcessBroker } from '../../src/console/bus/bus.js';
+import { deviceRecord } from '../../bench/device-record.js';
 import { toDeviceSummary } from '../../src/console/devices.js';
 import { FeedHub } from '../../src/console/feed.js';
 import type { DeviceSummary } from '../../src/shared/api.js';
@@ -10,23 +10,7 @@ import { waitUntil } from '../helpers/processes.js';
 
 const summary = (id: string) => ({ id, hostname: id }) as unknown as DeviceSummary;
 /** A summary the receiving process's schema takes. */
-const validSummary = (hostname: string): DeviceSummary =>
-  toDeviceSummary({
-    id: randomUUID(),
-    publicKey: 'k',
-    hostname,
-    platform: 'linux',
-    machineIdHint: null,
-    enrolledAt: new Date().toISOString(),
-    enrolledWith: 't',
-    revoked: false,
-    cloneSuspect: false,
-    online: true,
-    lastSeenAt: null,
-    agentVersion: null,
-    policyVersion: null,
-    status: null,
-  });
+const validSummary = (hostname: string): DeviceSummary => toDeviceSummary(deviceRecord(undefined, hostname));
 
 describe('the feed and the bus', () => {
   it('a lone console serialises nothing for a bus nobody else is on; with a second process, every update reaches it', async () => {
