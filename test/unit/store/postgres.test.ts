@@ -46,6 +46,7 @@ describe.skipIf(unavailable)('PostgreSQL store', () => {
       '10:presence-lease',
       '11:compressed-bundles',
       '12:revision-runs',
+      '13:compressed-revisions',
     ]);
     await Promise.all(stores.map((s) => s.close()));
   });

@@ -143,6 +143,30 @@ export function revisionStorageContract(open: Open): void {
     await small.store.close();
   });
 
+  it('policy plane: a large whole revision is stored compressed, and it and the runs against it read back as written', async () => {
+    const opened = await open();
+    // About 2 MB of JSON: over what is stored as text.
+    const contents: PolicyContent[] = [big(9_000)];
+    contents.push(addRule(contents[0]!, added(1)).content);
+    await write(opened.store, contents);
+    const { db, close } = await opened.tables();
+    const rows = await db
+      .selectFrom('policy_revisions')
+      .select(['revision', 'base_revision', 'content', 'content_encoded', 'encoding'])
+      .where('policy', '=', POLICY)
+      .orderBy('revision')
+      .execute();
+    await close();
+    const json = JSON.stringify(contents[0]).length;
+    expect(rows[0]).toMatchObject({ content: '', encoding: 'br' });
+    expect(rows[0]!.content_encoded!.length).toBeLessThan(json / 2);
+    // The small change after it is runs against it, as text.
+    expect(rows[1]).toMatchObject({ base_revision: 1, content_encoded: null, encoding: null });
+    expect(rows[1]!.content.length).toBeLessThan(2_000);
+    await expectReadBack(opened, contents);
+    await opened.store.close();
+  });
+
   it('policy plane: a corrupt runs row is refused on read with what is wrong with it, never read as another policy', async () => {
     const opened = await open();
     const contents = [big()];

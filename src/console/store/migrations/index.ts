@@ -10,10 +10,11 @@ import { migration as m9 } from './0009_reserved.js';
 import { migration as m10 } from './0010_presence_lease_17.js';
 import { migration as m11 } from './0011_compressed_bundles_16.js';
 import { migration as m12 } from './0012_revision_runs_16.js';
+import { migration as m13 } from './0013_compressed_revisions_16.js';
 import type { ConsoleMigration } from './migration.js';
 
 /**
  * The console schema, one file per step for both engines (never edit a released step: add the
  * next one, with its SQLite and PostgreSQL text: migration.ts).
  */
-export const CONSOLE_MIGRATIONS: readonly ConsoleMigration[] = [m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12];
+export const CONSOLE_MIGRATIONS: readonly ConsoleMigration[] = [m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13];

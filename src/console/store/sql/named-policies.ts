@@ -7,7 +7,7 @@ import { contentsOf, type RevisionContents } from './revision-contents.js';
 import { contentOf, readStoredForm, storedForm, storedFormOf, type StoredContent } from './revision-storage.js';
 import type { ConsoleTables } from './schema.js';
 
-type RevisionRow = Omit<Selectable<ConsoleTables['policy_revisions']>, 'content' | 'base_revision'>;
+type RevisionRow = Omit<Selectable<ConsoleTables['policy_revisions']>, 'content' | 'base_revision' | 'content_encoded' | 'encoding'>;
 
 export class SqlNamedPolicies implements NamedPolicyStore {
   private readonly contents: RevisionContents;

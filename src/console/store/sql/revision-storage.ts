@@ -1,5 +1,7 @@
 import { PolicyContentSchema, type PolicyContent, type PolicyRevision } from '../../../shared/policies/model.js';
 import { RevisionRunsError, decodeRevisionRuns, encodeRevisionRuns } from '../../../shared/policies/revision-runs.js';
+import type { BundleEncoding } from '../../../shared/policies/delivery.js';
+import { compressAsync, DEFAULT_ENCODING, inflate } from '../../../shared/node/policy-bundle-codec.js';
 import { nullableNumber, type StoreDb, type StoreTrx } from './engine.js';
 import type { RevisionContents } from './revision-contents.js';
 
@@ -22,11 +24,24 @@ const MAX_RUN_ITEMS = 1_000;
 /** Below this many rules a revision is stored whole: that is cheap (a few hundred KB), and whole rows are the simpler form. */
 const RUNS_FROM_RULES = 1_000;
 
-/** A revision's stored form, as its row holds it. */
+/**
+ * A whole content whose JSON is at least this long is stored compressed (migration 13), on
+ * libuv's pool before it is written: 23 MB of text written inside the change's transaction held
+ * a SQLite console's thread for 0.5–0.8 s.
+ */
+const COMPRESS_FROM_CHARS = 1_000_000;
+
+/** A revision's stored form, as its row holds it (a compressed row's content inflated). */
 export interface StoredContent {
   content: string;
   /** The anchor `content` is runs against; null when `content` is the whole content. */
   base_revision: number | null;
+}
+
+/** The columns a revision's content is written to. */
+export interface ContentColumns extends StoredContent {
+  content_encoded: Buffer | null;
+  encoding: BundleEncoding | null;
 }
 
 /**
@@ -34,13 +49,19 @@ export interface StoredContent {
  * against the previous revision's anchor when this process holds that anchor's content, else
  * whole. A missing anchor is never read to save the write: reading 20 MB costs more than writing it.
  */
-export async function storedForm(trx: StoreTrx, contents: RevisionContents, revision: PolicyRevision): Promise<StoredContent> {
-  const whole = (): StoredContent => ({ content: JSON.stringify(revision.content), base_revision: null });
+export async function storedForm(trx: StoreTrx, contents: RevisionContents, revision: PolicyRevision): Promise<ContentColumns> {
+  const whole = () => wholeColumns(JSON.stringify(revision.content));
   if (revision.revision === 1 || revision.content.rules.length < RUNS_FROM_RULES) return whole();
   const anchor = await anchorOf(trx, revision.policy, revision.revision - 1);
   const anchorContent = contents.get(revision.policy, anchor);
   const runs = anchorContent && encodeRevisionRuns(anchorContent, revision.content, MAX_RUN_ITEMS);
-  return runs ? { content: JSON.stringify(runs), base_revision: anchor } : whole();
+  return runs ? { content: JSON.stringify(runs), base_revision: anchor, content_encoded: null, encoding: null } : whole();
+}
+
+async function wholeColumns(text: string): Promise<ContentColumns> {
+  if (text.length < COMPRESS_FROM_CHARS) return { content: text, base_revision: null, content_encoded: null, encoding: null };
+  const encoded = await compressAsync(text, DEFAULT_ENCODING);
+  return { content: '', base_revision: null, content_encoded: encoded.bytes, encoding: encoded.encoding };
 }
 
 /** The revision a stored one's content is runs against, or itself when it is whole. */
@@ -57,18 +78,29 @@ async function anchorOf(trx: StoreTrx, policy: string, revision: number): Promis
 export async function readStoredForm(db: StoreDb, policy: string, revision: number): Promise<StoredContent | undefined> {
   const row = await db
     .selectFrom('policy_revisions')
-    .select(['content', 'base_revision'])
+    .select(['content', 'base_revision', 'content_encoded', 'encoding'])
     .where('policy', '=', policy)
     .where('revision', '=', revision)
     .executeTakeFirst();
   return row && storedFormOf(row);
 }
 
-/** A row's stored form (PostgreSQL may hand integers over as text). */
-export const storedFormOf = (row: { content: string; base_revision: number | string | null }): StoredContent => ({
-  content: row.content,
-  base_revision: nullableNumber(row.base_revision),
-});
+/** A row's stored form (PostgreSQL may hand integers over as text); a compressed one inflated. */
+export function storedFormOf(row: {
+  content: string;
+  base_revision: number | string | null;
+  content_encoded: Buffer | null;
+  encoding: string | null;
+}): StoredContent {
+  const base_revision = nullableNumber(row.base_revision);
+  if (row.content_encoded === null) return { content: row.content, base_revision };
+  if (row.encoding !== 'br' && row.encoding !== 'gzip')
+    throw new Error(`a policy revision is stored in an encoding this console does not read: ${row.encoding}`);
+  return { content: inflate(row.content_encoded, row.encoding, MAX_INFLATED_BYTES).toString('utf8'), base_revision };
+}
+
+/** Far above any revision the policy limits allow (a 100,000-rule one is about 23 MB): a corrupt row cannot fill memory. */
+const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
 
 /** A stored revision's content: the kept one, or parsed (and kept), assembled from its anchor when stored as runs. */
 export async function contentOf(db: StoreDb, contents: RevisionContents, policy: string, revision: number, stored: StoredContent): Promise<PolicyContent> {

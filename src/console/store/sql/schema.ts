@@ -148,6 +148,9 @@ export interface ConsoleTables {
     content: string;
     /** The whole revision `content` is runs against (sql/revision-storage.ts); null when `content` is whole. */
     base_revision: number | null;
+    /** `content` compressed (`encoding`), which is then empty (migration 13). */
+    content_encoded: Buffer | null;
+    encoding: string | null;
   };
   policy_assignments: { policy: string; group_name: string; precedence: number };
   identities: { issuer: string; subject: string; username: string; email: string | null; linked_at: string };
