@@ -37,6 +37,10 @@ export class GroupMembers {
       { scroller, body, rowHeight: MEMBER_ROW_HEIGHT, overscan: OVERSCAN, columns: 4, headerRows: 1 },
       { count: () => this.members.length, key: (i) => this.members[i]!.id, create: (i) => ({ tr: this.rowFor(this.members[i]!) }) },
     );
+    // Tabbing onto a row scrolls it into view; the rows below it are drawn before the next key,
+    // not in the next animation frame: on a busy machine a quick Tab outran the frame and left
+    // the list, past rows not drawn yet.
+    body.addEventListener('focusin', () => queueMicrotask(() => this.rows.flush()));
   }
 
   /** Shows a group's members, sorted by enrolled hostname; `mayEdit` offers "remove" on those listed by hand. */
