@@ -92,15 +92,12 @@ export class DeviceViews {
   async helloStored(deviceId: string, hello: { lastSeenAt: string; agentVersion: string | null; policyVersion: number | null }): Promise<void> {
     const cached = this.records.get(deviceId);
     if (!cached) return this.refresh(deviceId);
-    const updated = {
+    return this.show({
       ...cached,
-      online: true,
       lastSeenAt: hello.lastSeenAt,
       agentVersion: hello.agentVersion ?? cached.agentVersion,
       policyVersion: hello.policyVersion ?? cached.policyVersion,
-    };
-    this.records.set(deviceId, updated);
-    this.feed.publishDevice(await this.summary(updated));
+    });
   }
 
   /**

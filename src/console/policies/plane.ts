@@ -628,7 +628,7 @@ export class PolicyPlane implements PolicyPlaneView {
       // Throws PolicyLimitError naming the limit before anything is stored.
       const plan = model ? await this.deps.distribution.prepare(model, after.sets) : null;
       await this.deps.store.applyPolicyChange(change);
-      // Storing a 100,000-rule revision holds the thread (SQLite writes in it), and so does each signing.
+      // Storing a change and the first signing each hold the thread for a while: not in one turn.
       await yieldToEvents();
       // What was stored is what `after` says: every device's set is known without reading the
       // fleet again, and the notices that follow (thousands) ask for it at once.

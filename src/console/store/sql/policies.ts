@@ -1,11 +1,10 @@
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { z } from 'zod';
-import { inflate } from '../../../shared/node/policy-bundle-codec.js';
-import { BundleEncodingSchema } from '../../../shared/policies/delivery.js';
 import { POLICY_LIMITS } from '../../../shared/policy-limits.js';
 import { PolicyBundleSchema, PolicyDocumentSchema, type PolicyBundle } from '../../../shared/policy.js';
 import type { PolicyRecord, PolicyStore, StoredBundleBytes, StoredPolicySet } from '../store.js';
 import { LatestRead, type Engine, type StoreDb, type StoreTrx } from './engine.js';
+import { storedText } from './stored-text.js';
 
 const FLOOR_KEY = 'policy.floor';
 
@@ -117,10 +116,7 @@ function bundleColumns(bundle: PolicyBundle, json: string | undefined, encoded: 
 
 /** A row's bundle, from whichever column holds it. The bundle is a little larger than the payload the size limit counts. */
 function bundleOf(row: { bundle: string; bundle_encoded: Buffer | null; encoding: string | null }): PolicyBundle {
-  const text = row.bundle_encoded
-    ? inflate(row.bundle_encoded, BundleEncodingSchema.parse(row.encoding), POLICY_LIMITS.bundleBytes + 1024).toString('utf8')
-    : row.bundle;
-  return PolicyBundleSchema.parse(JSON.parse(text));
+  return PolicyBundleSchema.parse(JSON.parse(storedText(row.bundle, row.bundle_encoded, row.encoding, POLICY_LIMITS.bundleBytes + 1024)));
 }
 
 /** A fleet record stored compressed keeps no document of its own: it is the bundle's policy. */

@@ -1,9 +1,10 @@
 import { PolicyContentSchema, type PolicyContent, type PolicyRevision } from '../../../shared/policies/model.js';
 import { RevisionRunsError, decodeRevisionRuns, encodeRevisionRuns } from '../../../shared/policies/revision-runs.js';
 import type { BundleEncoding } from '../../../shared/policies/delivery.js';
-import { compressAsync, DEFAULT_ENCODING, inflate } from '../../../shared/node/policy-bundle-codec.js';
+import { compressAsync, DEFAULT_ENCODING } from '../../../shared/node/policy-bundle-codec.js';
 import { nullableNumber, type StoreDb, type StoreTrx } from './engine.js';
 import type { RevisionContents } from './revision-contents.js';
+import { storedText } from './stored-text.js';
 
 /**
  * How a revision's content is stored (policy_revisions.content and base_revision): whole, or as
@@ -86,20 +87,17 @@ export async function readStoredForm(db: StoreDb, policy: string, revision: numb
 }
 
 /** A row's stored form (PostgreSQL may hand integers over as text); a compressed one inflated. */
-export function storedFormOf(row: {
+export const storedFormOf = (row: {
   content: string;
   base_revision: number | string | null;
   content_encoded: Buffer | null;
   encoding: string | null;
-}): StoredContent {
-  const base_revision = nullableNumber(row.base_revision);
-  if (row.content_encoded === null) return { content: row.content, base_revision };
-  if (row.encoding !== 'br' && row.encoding !== 'gzip')
-    throw new Error(`a policy revision is stored in an encoding this console does not read: ${row.encoding}`);
-  return { content: inflate(row.content_encoded, row.encoding, MAX_INFLATED_BYTES).toString('utf8'), base_revision };
-}
+}): StoredContent => ({
+  content: storedText(row.content, row.content_encoded, row.encoding, MAX_INFLATED_BYTES),
+  base_revision: nullableNumber(row.base_revision),
+});
 
-/** Far above any revision the policy limits allow (a 100,000-rule one is about 23 MB): a corrupt row cannot fill memory. */
+/** Far above any revision the policy limits allow (a 100,000-rule one is about 23 MB). */
 const MAX_INFLATED_BYTES = 512 * 1024 * 1024;
 
 /** A stored revision's content: the kept one, or parsed (and kept), assembled from its anchor when stored as runs. */
