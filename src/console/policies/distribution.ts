@@ -11,7 +11,7 @@ import { SerialQueue } from '../../shared/serial-queue.js';
 import type { EventRouter } from '../agent-link/event-router.js';
 import type { PolicyStore, StoredBundleBytes } from '../store/store.js';
 import { answerPolicyFetch } from './agent-fetch.js';
-import { endWithBody } from '../http/large-body.js';
+import { BodyPump, endWithBody } from '../http/large-body.js';
 import type { DistributionResult, PolicyDistributionPort, PolicyPlaneView } from './distribution-port.js';
 import type { PolicyModel, PolicyPublisher, PublicationPlan, SignedSet } from './publisher.js';
 import type { PreallocatedVersions } from './version-slot.js';
@@ -70,6 +70,8 @@ export interface DistributionDeps {
   signFrame?(payload: PolicyBundle['payload']): Signature;
   /** Frames larger than this are never sent (the agent's frame limit). */
   frameLimitBytes?: number;
+  /** Shares each turn's writes among the bundles being fetched (default: a pump of its own, the process's one distribution). */
+  bodies?: BodyPump;
   now?: () => Date;
 }
 
@@ -106,7 +108,11 @@ export class PolicyDistribution implements PolicyDistributionPort {
   private readonly frames = new Map<string, string>();
   readonly stats: DistributionStats = { noticesSent: 0, framesSent: 0, framesWithheld: 0, bundlesServed: 0, deltasServed: 0, fetchesRefused: 0 };
 
-  constructor(private readonly deps: DistributionDeps) {}
+  private readonly bodies: BodyPump;
+
+  constructor(private readonly deps: DistributionDeps) {
+    this.bodies = deps.bodies ?? new BodyPump();
+  }
 
   /** Follows each connected device: what it holds (hello, acks) and whether it fetches. */
   register(router: EventRouter): void {
@@ -267,7 +273,7 @@ export class PolicyDistribution implements PolicyDistributionPort {
     } else if (path.includes('/delta/')) this.stats.deltasServed++;
     else this.stats.bundlesServed++;
     res.writeHead(answer.status, answer.headers);
-    await endWithBody(res, Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body));
+    await endWithBody(res, Buffer.isBuffer(answer.body) ? answer.body : Buffer.from(answer.body), this.bodies);
   }
 
   /**
