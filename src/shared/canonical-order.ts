@@ -33,6 +33,31 @@ export function compareKeys(hashA: number, textA: string, hashB: number, textB: 
 }
 
 export function canonicalSet<T>(values: Iterable<T>, memo?: CanonicalMemo): CanonicalSet<T> {
+  return withListText(sortedSet(values, memo), memo);
+}
+
+/**
+ * The same as canonicalSet, for a list large enough to hold the event loop while it sorts
+ * (100,000 rules: about 0.4 s): sorted `piece` items at a time, with a `pause` after each, then
+ * merged in one linear pass (canonicalUnion). The result is the set canonicalSet gives.
+ */
+export async function canonicalSetInPieces<T>(
+  values: readonly T[],
+  memo: CanonicalMemo | undefined,
+  pause: () => Promise<unknown>,
+  piece = 20_000,
+): Promise<CanonicalSet<T>> {
+  if (values.length <= piece) return canonicalSet(values, memo);
+  const parts: CanonicalSet<T>[] = [];
+  for (let at = 0; at < values.length; at += piece) {
+    parts.push(sortedSet(values.slice(at, at + piece), memo));
+    await pause();
+  }
+  return canonicalUnion(parts, memo);
+}
+
+/** Sorted, duplicates dropped; the list's own text not yet made. */
+function sortedSet<T>(values: Iterable<T>, memo?: CanonicalMemo): CanonicalSet<T> {
   const entries: { hash: number; text: string; item: T }[] = [];
   for (const item of values) {
     const text = canonicalJson(item, memo);
@@ -46,7 +71,7 @@ export function canonicalSet<T>(values: Iterable<T>, memo?: CanonicalMemo): Cano
     if (i > 0 && entry.text === set.texts[set.texts.length - 1]) continue;
     push(set, entry.item, entry.text, entry.hash);
   }
-  return withListText(set, memo);
+  return set;
 }
 
 function push<T>(set: CanonicalSet<T>, item: T, text: string, hash: number): void {

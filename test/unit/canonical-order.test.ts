@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, type CanonicalMemo } from '../../src/shared/canonical-json.js';
-import { canonicalSet, canonicalSetAsIs, canonicalUnion, indexInCanonicalSet, spliceCanonicalSet } from '../../src/shared/canonical-order.js';
+import {
+  canonicalSet,
+  canonicalSetAsIs,
+  canonicalSetInPieces,
+  canonicalUnion,
+  indexInCanonicalSet,
+  spliceCanonicalSet,
+} from '../../src/shared/canonical-order.js';
 
 const value = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.record({ kind: fc.constantFrom('sha256', 'path'), n: fc.integer({ min: 0, max: 40 }) }));
 
@@ -20,6 +27,22 @@ describe('canonical order', () => {
         expect(union.items.map((item) => canonicalJson(item))).toEqual(whole.texts);
         // The list's own text is left in the memo, equal to serialising it item by item.
         expect(canonicalJson(union.items, memo)).toBe(canonicalJson([...union.items]));
+      }),
+    );
+  });
+
+  it('a list sorted in pieces, pausing after each, is the canonical set of the list, list text included', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(value, { maxLength: 60 }), fc.integer({ min: 1, max: 12 }), async (list, piece) => {
+        const memo: CanonicalMemo = new WeakMap();
+        let pauses = 0;
+        const set = await canonicalSetInPieces(list, memo, async () => void pauses++, piece);
+        const whole = canonicalSet(list);
+        expect(set.texts).toEqual(whole.texts);
+        expect(set.hashes).toEqual(whole.hashes);
+        expect(set.items.map((item) => canonicalJson(item))).toEqual(whole.texts);
+        expect(memo.get(set.items)).toBe(canonicalJson(whole.items));
+        expect(pauses).toBe(list.length > piece ? Math.ceil(list.length / piece) : 0);
       }),
     );
   });
