@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import type { z } from 'zod';
-import { PolicyDocumentSchema, type PolicyDocument } from '../../shared/policy.js';
+import { parsePolicyDocument, type PolicyDocument } from '../../shared/policy.js';
 import {
   APPROVALS_POLICY,
   type AssignRequestSchema,
@@ -405,7 +405,8 @@ export class PolicyPlane implements PolicyPlaneView {
    * file goes onto the baseline; a policy that does not exist yet is created by it.
    */
   async push(name: string | null, raw: unknown, mode: PushMode, who: Actor): Promise<PushOutcome> {
-    const parsed = PolicyDocumentSchema.safeParse(raw);
+    // A 100,000-rule document is checked in slices, the console reading its sockets in between.
+    const parsed = await parsePolicyDocument(raw, () => yieldToEvents());
     if (!parsed.success) throw new InvalidError('invalid-request', `policy: ${summariseZodError(parsed.error)}`);
     const document = parsed.data;
     let refused: PushOutcome | null = null;
