@@ -84,7 +84,13 @@ if (args['trace-steps'] === '1') {
       const original = target[name]!.bind(owner);
       target[name] = (...a: unknown[]) => {
         const started = Date.now();
-        const done = () => process.stderr.write(`[console] step ${label}.${name} ${Date.now() - started} ms from ${((started - t0) / 1000).toFixed(1)} s\n`);
+        const cpu = process.cpuUsage();
+        // The process's CPU beside the wall time: a step much longer than its CPU waited (for a core, or for others' turns).
+        const cpuMs = () => Math.round((({ user, system }) => user + system)(process.cpuUsage(cpu)) / 1000);
+        const done = () =>
+          process.stderr.write(
+            `[console] step ${label}.${name} ${Date.now() - started} ms (process CPU ${cpuMs()} ms) from ${((started - t0) / 1000).toFixed(1)} s\n`,
+          );
         const out = original(...a);
         if (out instanceof Promise) void out.then(done, done);
         else done();
