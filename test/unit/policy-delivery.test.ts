@@ -1,9 +1,19 @@
 import fc from 'fast-check';
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { generateEd25519KeyPair, sha256Hex } from '../../src/shared/node/crypto.js';
-import { compress, decodeBundle, decodeDelta, encodeBundle, encodeDelta, noticeFor } from '../../src/shared/node/policy-bundle-codec.js';
+import {
+  compress,
+  compressAsync,
+  decodeBundle,
+  decodeDelta,
+  encodeBundle,
+  encodeDelta,
+  inflate,
+  noticeFor,
+} from '../../src/shared/node/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../src/shared/policy-limits.js';
 import { policyDigest } from '../../src/shared/node/policy-verify.js';
 import { PolicyAvailableMessageSchema, PolicyDeltaSchema, type PolicyDelta } from '../../src/shared/policies/delivery.js';
@@ -220,5 +230,32 @@ describe('full bundles: every byte checked', () => {
       ok: false,
       problem: 'malformed',
     });
+  });
+});
+
+describe('compressing on the thread pool', () => {
+  it('takes a few trips to the pool, not one per 16 KB, so a busy console does not hold a bundle for hundreds of its turns', async () => {
+    // About 3.5 MB of compressed output, as a 100,000-rule bundle. Each turn of the event loop
+    // is kept busy for 30 ms, as a busy console's can be, while the pool compresses beside it: a
+    // compression that needs a turn per 16 KB of output needs over two hundred of them.
+    const text = randomBytes(3_500_000).toString('hex');
+    let turns = 0;
+    let done = false;
+    const busyTurn = () => {
+      if (done) return;
+      turns++;
+      const until = performance.now() + 30;
+      while (performance.now() < until);
+      setImmediate(busyTurn);
+    };
+    setImmediate(busyTurn);
+    for (const encoding of ['br', 'gzip'] as const) {
+      turns = 0;
+      const blob = await compressAsync(text, encoding);
+      expect(blob.bytes.length).toBeGreaterThan(3_000_000);
+      expect(inflate(blob.bytes, encoding, blob.size).toString()).toBe(text);
+      expect(turns).toBeLessThan(30);
+    }
+    done = true;
   });
 });
