@@ -258,4 +258,15 @@ describe('compressing on the thread pool', () => {
     }
     done = true;
   });
+
+  it('compresses and hashes bytes given in parts as the same bytes joined', async () => {
+    const parts = [Buffer.from('{"payload":'), randomBytes(600_000), Buffer.alloc(0), Buffer.from(randomBytes(300_000).toString('hex')), Buffer.from('}')];
+    const joined = Buffer.concat(parts);
+    for (const encoding of ['br', 'gzip'] as const) {
+      const blob = await compressAsync(parts, encoding);
+      expect(blob.size).toBe(joined.length);
+      expect(inflate(blob.bytes, encoding, blob.size).equals(joined)).toBe(true);
+    }
+    expect(sha256Hex(parts)).toBe(sha256Hex(joined));
+  });
 });

@@ -2,7 +2,7 @@ import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.j
 import { sha256Hex } from '../../shared/node/crypto.js';
 import { PolicyBundlePayloadSchema, PolicyDocumentSchema, type PolicyBundlePayload, type PolicyDocument } from '../../shared/policy.js';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { canonicalBytesAround } from '../../shared/node/policy-text.js';
+import { canonicalPartsAround, type SlotBytes } from '../../shared/node/policy-text.js';
 import { DEFAULT_ENCODING, encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/node/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
 import type { Signature } from '../../shared/signed.js';
@@ -173,18 +173,20 @@ export class PolicyPublisher {
       ...(stations ? { stations } : {}),
     });
     const payload: PolicyBundlePayload = { ...outer, policy };
-    // Made once: measured, hashed and signed (a 100,000-rule payload is about 11 MB).
+    // Made once: measured, hashed and signed (a 100,000-rule payload is about 11 MB), in parts
+    // around the policy's bytes: a fresh 11 MB copy for each group set cost more than the hash.
     const slot = {};
-    const bytes = canonicalBytesAround({ ...payload, policy: slot }, [[slot, policyBytes ?? Buffer.from(canonicalJson(policy, this.memo), 'utf8')]]);
-    if (bytes.length > POLICY_LIMITS.bundleBytes)
-      throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${bytes.length} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
-    const digest = sha256Hex(bytes);
+    const parts = canonicalPartsAround({ ...payload, policy: slot }, [[slot, policyBytes ?? Buffer.from(canonicalJson(policy, this.memo), 'utf8')]]);
+    const size = parts.reduce((total, part) => total + part.length, 0);
+    if (size > POLICY_LIMITS.bundleBytes)
+      throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
+    const digest = sha256Hex(parts);
     const set = this.install({
       key,
       groups,
       version,
       digest,
-      size: bytes.length,
+      size,
       payload,
       signature: this.deps.sign(digest),
       contentDigest,
@@ -192,7 +194,7 @@ export class PolicyPublisher {
     });
     // Compression starts now, on libuv's pool, while the console stores what it signed: every
     // notice names the compressed bundle, so devices are told only once it is ready.
-    void this.bundleBytes(set.digest, bytes)?.catch(() => undefined);
+    void this.bundleBytes(set.digest, parts)?.catch(() => undefined);
     return set;
   }
 
@@ -334,7 +336,7 @@ export class PolicyPublisher {
   }
 
   /** The compressed signed bundle with this digest, if it is current or recent (`payloadBytes`: its payload's canonical JSON, when at hand). */
-  bundleBytes(digest: string, payloadBytes?: Uint8Array): Promise<EncodedBundle> | undefined {
+  bundleBytes(digest: string, payloadBytes?: SlotBytes): Promise<EncodedBundle> | undefined {
     const cached = this.encoded.get(digest);
     if (cached) return cached;
     const set = this.byDigest.get(digest);

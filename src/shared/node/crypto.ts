@@ -87,8 +87,12 @@ function computeKeyId(publicKeyB64: string): string {
   return createHash('sha256').update(Buffer.from(publicKeyB64, 'base64')).digest('hex').slice(0, 16);
 }
 
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+/** SHA-256 in hex of a text, bytes, or bytes in parts (hashed in order, as if joined). */
+export function sha256Hex(data: string | Uint8Array | readonly Uint8Array[]): string {
+  if (typeof data === 'string' || data instanceof Uint8Array) return createHash('sha256').update(data).digest('hex');
+  const hash = createHash('sha256');
+  for (const part of data) hash.update(part);
+  return hash.digest('hex');
 }
 
 export function randomToken(bytes = 32): string {

@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, createBrotliCompress, createGzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
 import { sha256Hex } from './crypto.js';
 import type { PolicyBundle } from '../policy.js';
@@ -7,7 +7,7 @@ import { POLICY_LIMITS } from '../policy-limits.js';
 import { checkAssembledBundle, checkPolicyBundle, policyDigest, ruleTexts, type BundleRejection } from './policy-verify.js';
 import { PolicyDeltaSchema, type BundleEncoding, type DeliveryProblem, type PolicyAvailableMessage, type PolicyDelta } from '../policies/delivery.js';
 import { applyDelta } from '../policies/delta.js';
-import { applyDeltaToText, canonicalBytesAround, keptListText } from './policy-text.js';
+import { applyDeltaToText, canonicalPartsAround, keptListText, type SlotBytes } from './policy-text.js';
 import { summariseZodError } from '../zod-errors.js';
 
 /**
@@ -45,25 +45,42 @@ export const DEFAULT_ENCODING: BundleEncoding = 'br';
  * other task, and unfinished compressions piled up with their 11 MB inputs. A few trips now.
  */
 const COMPRESS_CHUNK_BYTES = 1024 * 1024;
-const brotliOptions = (raw: Buffer) => ({
+const brotliOptions = (size: number) => ({
   chunkSize: COMPRESS_CHUNK_BYTES,
-  params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+  params: { [constants.BROTLI_PARAM_QUALITY]: 1, [constants.BROTLI_PARAM_SIZE_HINT]: size },
 });
 const GZIP_OPTIONS = { level: 6, chunkSize: COMPRESS_CHUNK_BYTES };
-const blob = (raw: Buffer, bytes: Buffer, encoding: BundleEncoding): EncodedBlob => ({ bytes, encoding, sha256: sha256Hex(bytes), size: raw.length });
+const blob = (size: number, bytes: Buffer, encoding: BundleEncoding): EncodedBlob => ({ bytes, encoding, sha256: sha256Hex(bytes), size });
 
 export function compress(text: string, encoding: BundleEncoding): EncodedBlob {
   const raw = Buffer.from(text, 'utf8');
-  return blob(raw, encoding === 'br' ? brotliCompressSync(raw, brotliOptions(raw)) : gzipSync(raw, GZIP_OPTIONS), encoding);
+  return blob(raw.length, encoding === 'br' ? brotliCompressSync(raw, brotliOptions(raw.length)) : gzipSync(raw, GZIP_OPTIONS), encoding);
 }
 
 const brotliAsync = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
 
-/** The same, on libuv's thread pool: the console keeps serving while a big bundle compresses. */
-export async function compressAsync(text: string | Buffer, encoding: BundleEncoding): Promise<EncodedBlob> {
-  const raw = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-  return blob(raw, encoding === 'br' ? await brotliAsync(raw, brotliOptions(raw)) : await gzipAsync(raw, GZIP_OPTIONS), encoding);
+/**
+ * The same, on libuv's thread pool: the console keeps serving while a big bundle compresses. Bytes
+ * given in parts are compressed as one stream, in order, without being joined first.
+ */
+export async function compressAsync(text: string | Buffer | readonly Uint8Array[], encoding: BundleEncoding): Promise<EncodedBlob> {
+  if (Array.isArray(text)) return compressParts(text, encoding);
+  const raw = typeof text === 'string' ? Buffer.from(text, 'utf8') : (text as Buffer);
+  return blob(raw.length, encoding === 'br' ? await brotliAsync(raw, brotliOptions(raw.length)) : await gzipAsync(raw, GZIP_OPTIONS), encoding);
+}
+
+function compressParts(parts: readonly Uint8Array[], encoding: BundleEncoding): Promise<EncodedBlob> {
+  const size = parts.reduce((total, part) => total + part.length, 0);
+  return new Promise((resolve, reject) => {
+    const stream = encoding === 'br' ? createBrotliCompress(brotliOptions(size)) : createGzip(GZIP_OPTIONS);
+    const out: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => out.push(chunk));
+    stream.once('end', () => resolve(blob(size, Buffer.concat(out), encoding)));
+    stream.once('error', reject);
+    for (const part of parts) if (part.length > 0) stream.write(part);
+    stream.end();
+  });
 }
 
 export interface EncodedBundle extends EncodedBlob {
@@ -92,20 +109,20 @@ export function encodeBundle(bundle: PolicyBundle, encoding: BundleEncoding = DE
 export async function encodeBundleAsync(
   bundle: PolicyBundle,
   encoding: BundleEncoding,
-  known: { memo?: CanonicalMemo; digest?: string; payloadBytes?: Uint8Array } = {},
+  known: { memo?: CanonicalMemo; digest?: string; payloadBytes?: SlotBytes } = {},
 ): Promise<EncodedBundle> {
-  const raw = known.payloadBytes ? bundleBytesAround(known.payloadBytes, bundle) : bundleText(bundle, known.memo);
+  const raw = known.payloadBytes ? bundlePartsAround(known.payloadBytes, bundle) : bundleText(bundle, known.memo);
   return encoded(bundle, await compressAsync(raw, encoding), known.digest);
 }
 
 /**
- * The bundle's canonical JSON around its payload's, given as bytes (the signer just made them).
- * Turning 11 MB of text into UTF-8 a second time held the console's event loop for about 50 ms
- * per group set.
+ * The bundle's canonical JSON around its payload's, given as bytes (the signer just made them), in
+ * parts: serialising 11 MB again held the console's event loop for about 50 ms per group set, and
+ * joining the parts into one buffer to compress cost a fresh copy of it.
  */
-function bundleBytesAround(payloadBytes: Uint8Array, bundle: PolicyBundle): Buffer {
+function bundlePartsAround(payloadBytes: SlotBytes, bundle: PolicyBundle): Uint8Array[] {
   const slot = {};
-  return canonicalBytesAround({ payload: slot, signature: bundle.signature }, [[slot, payloadBytes]]);
+  return canonicalPartsAround({ payload: slot, signature: bundle.signature }, [[slot, payloadBytes]]);
 }
 
 export function noticeFor(bundle: EncodedBundle, delta?: EncodedBlob & { fromDigest: string }): PolicyAvailableMessage {

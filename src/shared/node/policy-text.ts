@@ -63,24 +63,37 @@ export function payloadListsOf(apps: { rules: readonly AppRule[]; exceptions: re
 
 const EMPTY = Buffer.alloc(0);
 
+/** Bytes made before, as one buffer or in parts (kept apart, so 11 MB is not copied to join them). */
+export type SlotBytes = Uint8Array | readonly Uint8Array[];
+
 /**
  * The canonical JSON of `value` as UTF-8, after `prefix`, with each slot object's bytes (made
  * before) put where that object stands: the rest is serialised (small), the large parts are
  * copied in, not serialised or converted again. Canonical JSON escapes every control character
  * inside strings and keys, so the marks standing for the slots cannot appear anywhere else.
  */
-export function canonicalBytesAround(value: unknown, slots: readonly (readonly [object, Uint8Array])[], prefix: Uint8Array = EMPTY, join = joinBytes): Buffer {
+export function canonicalBytesAround(value: unknown, slots: readonly (readonly [object, SlotBytes])[], prefix: Uint8Array = EMPTY, join = joinBytes): Buffer {
+  return join(canonicalPartsAround(value, slots, prefix));
+}
+
+/**
+ * The same bytes in order, not joined: a caller that only hashes or compresses them (the console
+ * signing 11 MB for each group set) needs no fresh copy of the whole.
+ */
+export function canonicalPartsAround(value: unknown, slots: readonly (readonly [object, SlotBytes])[], prefix: Uint8Array = EMPTY): Uint8Array[] {
   const marks = slots.map((_, i) => String.fromCharCode(1 + i));
   const text = canonicalJson(value, new WeakMap<object, string>(slots.map(([slot], i) => [slot, marks[i]!])));
   const found = slots.map(([, bytes], i) => ({ at: text.indexOf(marks[i]!), bytes })).sort((a, b) => a.at - b.at);
   const chunks: Uint8Array[] = [prefix];
   let from = 0;
   for (const { at, bytes } of found) {
-    chunks.push(Buffer.from(text.slice(from, at), 'utf8'), bytes);
+    chunks.push(Buffer.from(text.slice(from, at), 'utf8'));
+    if (bytes instanceof Uint8Array) chunks.push(bytes);
+    else chunks.push(...bytes);
     from = at + 1;
   }
   chunks.push(Buffer.from(text.slice(from), 'utf8'));
-  return join(chunks);
+  return chunks;
 }
 
 /**
