@@ -117,14 +117,14 @@ export function canonicalSetAsIs<T>(items: readonly T[], memo?: CanonicalMemo): 
  * by merging the sorted lists (linear) instead of sorting again. A large policy's rules are
  * sorted once and then merged into every group set's effective policy.
  */
-export function canonicalUnion<T>(sets: readonly CanonicalSet<T>[], memo?: CanonicalMemo): CanonicalSet<T> {
+export function canonicalUnion<T>(sets: readonly CanonicalSet<T>[], memo?: CanonicalMemo, spliced: SplicedText = 'text'): CanonicalSet<T> {
   const parts = sets.filter((set) => set.items.length > 0);
   if (parts.length <= 1) return parts[0] ?? withListText({ items: [], texts: [], hashes: [] }, memo);
   // A big policy and a few rules from others (a group's own policy): the few are put in place.
   const largest = parts.reduce((a, b) => (b.items.length > a.items.length ? b : a));
   const rest = parts.filter((part) => part !== largest);
   if (rest.reduce((n, part) => n + part.items.length, 0) * FEW_PER_MANY <= largest.items.length)
-    return spliceCanonicalSet(largest, [], canonicalUnion(rest, memo), memo);
+    return spliceCanonicalSet(largest, [], canonicalUnion(rest, memo), memo, spliced);
   const union: CanonicalSet<T> = { items: [], texts: [], hashes: [] };
   const at = parts.map(() => 0);
   for (;;) {
@@ -172,7 +172,13 @@ export function indexInCanonicalSet<T>(set: CanonicalSet<T>, text: string, hash 
  * sorting 100,000 items again. An added item equal to one kept is dropped (the kept one stays).
  * The list text is cut from the base's when the memo holds it, instead of joining every text.
  */
-export function spliceCanonicalSet<T>(base: CanonicalSet<T>, removed: readonly number[], added: CanonicalSet<T>, memo?: CanonicalMemo): CanonicalSet<T> {
+export function spliceCanonicalSet<T>(
+  base: CanonicalSet<T>,
+  removed: readonly number[],
+  added: CanonicalSet<T>,
+  memo?: CanonicalMemo,
+  spliced: SplicedText = 'text',
+): CanonicalSet<T> {
   const gone = new Set(removed);
   // Each base range [from, to) is kept whole; inserted items go before position `to`.
   const cuts: { at: number; index: number }[] = [];
@@ -224,6 +230,11 @@ export function spliceCanonicalSet<T>(base: CanonicalSet<T>, removed: readonly n
   const set: CanonicalSet<T> = { items: ([] as T[]).concat(...items), texts: ([] as string[]).concat(...texts), hashes: ([] as number[]).concat(...hashes) };
   const baseText = memo?.get(base.items);
   if (!memo || baseText === undefined) return withListText(set, memo);
+  if (spliced === 'recipe') {
+    recipes.set(set.items, { base, pieces, added });
+    madeSets.set(set.items, set);
+    return set;
+  }
   // Where each base item starts in the base's list text: `[` then the texts, comma-separated.
   const starts = new Array<number>(base.items.length + 1);
   starts[0] = 1;
@@ -234,4 +245,26 @@ export function spliceCanonicalSet<T>(base: CanonicalSet<T>, removed: readonly n
   memo.set(set.items, `[${parts.join(',')}]`);
   madeSets.set(set.items, set);
   return set;
+}
+
+/**
+ * What a splice made its list of, for a caller that wants the list's text as bytes rather than as
+ * a string ('recipe'): the base set (its text in the memo), and in order, the base's ranges kept
+ * and the positions in `added` put between them. The console splices a 100,000-rule baseline
+ * with each group set's few rules; joining 11 MB of text for each set, only to turn it into
+ * bytes, was most of a one-rule change (policy-text.ts listBytesOf builds the bytes from the
+ * base's instead). Such a list has no text in the memo: serialising it joins its items' texts.
+ */
+export type SplicedText = 'text' | 'recipe';
+
+export interface SpliceRecipe<T> {
+  base: CanonicalSet<T>;
+  pieces: readonly ({ from: number; to: number } | number)[];
+  added: CanonicalSet<T>;
+}
+
+const recipes = new WeakMap<readonly unknown[], SpliceRecipe<unknown>>();
+
+export function spliceRecipeOf<T>(items: readonly T[]): SpliceRecipe<T> | undefined {
+  return recipes.get(items) as SpliceRecipe<T> | undefined;
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/shared/canonical-json.js';
 import { canonicalSet, canonicalUnion, fnv1a32 } from '../../src/shared/canonical-order.js';
-import { listText, payloadBytes, spliceList, type ListText } from '../../src/shared/node/policy-text.js';
+import { listBytesOf, listText, payloadBytes, spliceList, type ListText } from '../../src/shared/node/policy-text.js';
 
 // Two texts with one order hash: their order is decided by the texts themselves, read back from
 // the held bytes. Non-ASCII members make byte positions differ from character positions.
@@ -27,6 +27,22 @@ function expectConsistent<T>(list: ListText<T>): void {
 describe('the signed text of rule lists, kept as bytes', () => {
   it('the colliding pair used below really shares an order hash', () => {
     expect(fnv1a32(canonicalJson(COLLIDING[0]))).toBe(fnv1a32(canonicalJson(COLLIDING[1])));
+  });
+
+  it("a big list with a few members put in leaves no text, and its bytes, cut from the base's, are its canonical JSON (property)", () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 60, maxLength: 120 }), fc.array(value, { maxLength: 3 }), (base, few) => {
+        const memo = new WeakMap<object, string>();
+        const big = canonicalSet(base, memo);
+        const union = canonicalUnion([big, canonicalSet(few, memo)], memo, 'recipe');
+        expect(union.items).toEqual(canonicalUnion([canonicalSet(base), canonicalSet(few)]).items);
+        const parts = listBytesOf(union.items, memo);
+        expect(parts).not.toBeNull();
+        expect(Buffer.concat(parts!).toString('utf8')).toBe(canonicalJson([...union.items]));
+        // Spliced (few enough to put in place): no 11 MB text joined for it.
+        if (few.length * 16 <= big.items.length && union.items !== big.items) expect(memo.get(union.items)).toBeUndefined();
+      }),
+    );
   });
 
   it('a delta spliced into the held bytes gives the list a union gives, byte for byte (property)', () => {

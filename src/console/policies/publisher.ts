@@ -2,7 +2,7 @@ import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.j
 import { sha256Hex } from '../../shared/node/crypto.js';
 import { PolicyBundlePayloadSchema, PolicyDocumentSchema, type PolicyBundlePayload, type PolicyDocument } from '../../shared/policy.js';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
-import { canonicalPartsAround, type SlotBytes } from '../../shared/node/policy-text.js';
+import { canonicalPartsAround, listBytesOf, type SlotBytes } from '../../shared/node/policy-text.js';
 import { DEFAULT_ENCODING, encodeBundleAsync, encodeDelta, noticeFor, type EncodedBlob, type EncodedBundle } from '../../shared/node/policy-bundle-codec.js';
 import { POLICY_LIMITS } from '../../shared/policy-limits.js';
 import type { Signature } from '../../shared/signed.js';
@@ -72,8 +72,8 @@ export interface PublicationPlan {
     groups: readonly string[];
     /** The effective document as it is signed (bundlePolicy). */
     policy: PolicyDocument;
-    /** Its canonical JSON's UTF-8 bytes, made once: hashed for contentDigest here, put into the signed payload's bytes at commit. */
-    policyBytes: Buffer;
+    /** Its canonical JSON's UTF-8 bytes, made once (in parts): hashed for contentDigest here, put into the signed payload's bytes at commit. */
+    policyBytes: SlotBytes;
     nextChangeAt: string | null;
     contentDigest: string;
   }[];
@@ -118,13 +118,13 @@ export class PolicyPublisher {
     }
     for (const name of this.contents.keys()) if (!model.policies.has(name)) this.contents.delete(name);
     for (const [key, groups] of groupSets) {
-      const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo });
+      const result = mergeEffectivePolicy({ ...model, groups, now, memo: this.memo, spliced: 'recipe' });
       problems.push(...result.problems.map((p) => `${describe(groups)}: ${p}`));
       if (result.problems.length === 0) {
         // Making the set's 11 MB of bytes is a turn of its own.
         await yieldToEvents();
         const policy = bundlePolicy(result.document);
-        const policyBytes = Buffer.from(canonicalJson(policy, this.memo), 'utf8');
+        const policyBytes = this.policyBytes(policy);
         const contentDigest = sha256Hex(policyBytes);
         if (this.sets.get(key)?.contentDigest !== contentDigest) changed.push({ key, groups, policy, policyBytes, nextChangeAt: result.nextChangeAt, contentDigest });
       }
@@ -160,7 +160,7 @@ export class PolicyPublisher {
     contentDigest: string,
     nextChangeAt: string | null,
     version: number,
-    policyBytes?: Buffer,
+    policyBytes: SlotBytes = this.policyBytes(policy),
   ): SignedSet {
     const issued = this.deps.now();
     const stations = this.deps.stations?.();
@@ -176,7 +176,7 @@ export class PolicyPublisher {
     // Made once: measured, hashed and signed (a 100,000-rule payload is about 11 MB), in parts
     // around the policy's bytes: a fresh 11 MB copy for each group set cost more than the hash.
     const slot = {};
-    const parts = canonicalPartsAround({ ...payload, policy: slot }, [[slot, policyBytes ?? Buffer.from(canonicalJson(policy, this.memo), 'utf8')]]);
+    const parts = canonicalPartsAround({ ...payload, policy: slot }, [[slot, policyBytes]]);
     const size = parts.reduce((total, part) => total + part.length, 0);
     if (size > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
@@ -249,6 +249,22 @@ export class PolicyPublisher {
   resign(key: string): SignedSet {
     const set = this.sets.get(key)!;
     return this.sign(key, set.groups, set.payload.policy, set.contentDigest, set.nextChangeAt, this.deps.nextVersion());
+  }
+
+  /**
+   * The policy's canonical JSON as UTF-8, in parts: its rule list from the bytes of the list it
+   * was spliced from (policy-text.ts listBytesOf), or its kept text; the rest serialised (small).
+   */
+  private policyBytes(policy: PolicyDocument): Uint8Array[] {
+    const apps = policy.applications;
+    const rules = apps && listBytesOf(apps.rules, this.memo);
+    if (!apps || !rules) return [Buffer.from(canonicalJson(policy, this.memo), 'utf8')];
+    const slots = { rules: [] as unknown[], exceptions: [] as unknown[] };
+    const exceptions = listBytesOf(apps.exceptions, this.memo) ?? [Buffer.from(canonicalJson(apps.exceptions, this.memo), 'utf8')];
+    return canonicalPartsAround({ ...policy, applications: { ...apps, ...slots } }, [
+      [slots.rules, rules],
+      [slots.exceptions, exceptions],
+    ]);
   }
 
   /** Canonical JSON of (parts of) what this publisher signed: kept texts, not serialised again. */

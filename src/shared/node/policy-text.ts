@@ -1,6 +1,6 @@
 import type { AppException, AppRule } from '../app-rules.js';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
-import { canonicalSet, compareKeys, fnv1a32 } from '../canonical-order.js';
+import { canonicalSet, compareKeys, fnv1a32, spliceRecipeOf, type CanonicalSet } from '../canonical-order.js';
 import type { PolicyBundlePayload } from '../policy.js';
 import { joinBytes } from './bytes.js';
 import type { PolicyDelta } from '../policies/delivery.js';
@@ -211,4 +211,61 @@ export function keepListText(payload: PolicyBundlePayload, lists: PayloadLists):
 
 export function keptListText(payload: PolicyBundlePayload): PayloadLists | undefined {
   return kept.get(payload);
+}
+
+const OPEN_LIST = Buffer.from('[');
+const CLOSE_LIST = Buffer.from(']');
+const LIST_COMMA = Buffer.from(',');
+
+/** A base list's text as UTF-8, and where each member starts in it (as ListText.starts). */
+interface BaseBytes {
+  bytes: Buffer;
+  starts: Int32Array;
+}
+
+/** By the base's items: every group set splices the same baseline, whose bytes are made once. */
+const baseBytes = new WeakMap<readonly unknown[], BaseBytes>();
+
+function bytesOfBase(base: CanonicalSet<unknown>, memo: CanonicalMemo): BaseBytes | null {
+  const known = baseBytes.get(base.items);
+  if (known) return known;
+  const text = memo.get(base.items);
+  if (text === undefined) return null;
+  const bytes = Buffer.from(text, 'utf8');
+  const ascii = bytes.length === text.length;
+  const starts = new Int32Array(base.items.length + 1);
+  let at = 1;
+  for (let i = 0; i < base.items.length; i++) {
+    starts[i] = at;
+    at += (ascii ? base.texts[i]!.length : Buffer.byteLength(base.texts[i]!, 'utf8')) + 1;
+  }
+  starts[base.items.length] = bytes.length;
+  const made = { bytes, starts };
+  baseBytes.set(base.items, made);
+  return made;
+}
+
+/**
+ * The canonical JSON of a canonical set's items as UTF-8, in parts, or null when neither the
+ * memo holds its text nor a splice left its recipe (then serialise it). A list spliced with a
+ * recipe (canonical-order.ts) is its base's bytes, cut where the few added go: nothing is
+ * joined or copied, the parts are views of the base's bytes.
+ */
+export function listBytesOf(items: readonly unknown[], memo: CanonicalMemo): Uint8Array[] | null {
+  const recipe = spliceRecipeOf(items);
+  const base = recipe && bytesOfBase(recipe.base, memo);
+  if (recipe && base) {
+    const parts: Uint8Array[] = [OPEN_LIST];
+    for (const piece of recipe.pieces) {
+      if (typeof piece !== 'number' && piece.to <= piece.from) continue;
+      if (parts.length > 1) parts.push(LIST_COMMA);
+      parts.push(
+        typeof piece === 'number' ? Buffer.from(recipe.added.texts[piece]!, 'utf8') : base.bytes.subarray(base.starts[piece.from]!, base.starts[piece.to]! - 1),
+      );
+    }
+    parts.push(CLOSE_LIST);
+    return parts;
+  }
+  const text = memo.get(items);
+  return text === undefined ? null : [Buffer.from(text, 'utf8')];
 }

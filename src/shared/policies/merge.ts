@@ -1,7 +1,7 @@
 import { APPROVALS_POLICY } from './api.js';
 import type { AppException, AppRule, Applications } from '../app-rules.js';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
-import { canonicalSet, canonicalSetInPieces, canonicalUnion, indexInCanonicalSet, spliceCanonicalSet, type CanonicalSet } from '../canonical-order.js';
+import { canonicalSet, canonicalSetInPieces, canonicalUnion, indexInCanonicalSet, spliceCanonicalSet, type CanonicalSet, type SplicedText } from '../canonical-order.js';
 import type { PolicyDocument } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
 import { SETTING_NAMES, settingValue, type AssignmentSet, type PolicyContent, type RuleRecord, type SettingName } from './model.js';
@@ -78,6 +78,8 @@ export interface MergeInput {
   titles?: ReadonlyMap<string, PolicyTitle>;
   /** Canonical texts of rules already seen (the console keeps one across merges). */
   memo?: CanonicalMemo;
+  /** 'recipe': a big list with a few rules put in leaves a recipe for its bytes, not its text (canonical-order.ts SplicedText). */
+  spliced?: SplicedText;
 }
 
 export class UnknownPolicyError extends Error {
@@ -343,10 +345,12 @@ export function mergeEffectivePolicy(input: MergeInput): EffectivePolicy {
   const regular = canonicalUnion(
     sorted.map((s) => s.regular),
     input.memo,
+    input.spliced,
   ).items;
   const exceptions = canonicalUnion(
     sorted.map((s) => s.exceptions),
     input.memo,
+    input.spliced,
   ).items;
   const problems: string[] = [];
   if (regular.length > POLICY_LIMITS.rules)
