@@ -148,6 +148,8 @@ interface Report {
   versions: { version: number; took: ({ at: number; via: string } | null)[] }[];
   bytes: number[];
   failures: number;
+  /** Fetches tried again after their connection failed (cumulative). */
+  retries: number;
   verifiers: number;
   connected: number;
   lastProblem: string | null;
@@ -189,6 +191,7 @@ async function rollout(command: object, label: string) {
     const took = reports.flatMap((r) => r.versions.map((v) => v.took).reduce((a, b) => a.map((x, i) => x ?? b[i]!)));
     const done = took.filter(Boolean).length;
     const failures = reports.reduce((n, r) => n + r.failures, 0);
+    const retries = reports.reduce((n, r) => n + r.retries, 0);
     if (done === connected || Date.now() - at > 900_000) {
       dashboard.measuring = false;
       const times = took
@@ -208,6 +211,7 @@ async function rollout(command: object, label: string) {
         published,
         done,
         failures,
+        retries,
         digestOnlyAllMs: digestOnly.at(-1)!,
         // When the fully verifying agents took it: first, median, last.
         verifyingMs: verifying.length > 0 ? [verifying[0]!, verifying[verifying.length >> 1]!, verifying.at(-1)!] : [],
@@ -225,7 +229,7 @@ async function rollout(command: object, label: string) {
     }
     const problem = reports.find((r) => r.lastProblem)?.lastProblem;
     say(
-      `${label}: ${done}/${connected} agents hold it after ${Math.round((Date.now() - at) / 1000)} s (${failures} failed fetches${problem ? `; last: ${problem}` : ''})`,
+      `${label}: ${done}/${connected} agents hold it after ${Math.round((Date.now() - at) / 1000)} s (${failures} failed fetches, ${retries} tried again${problem ? `; last problem: ${problem}` : ''})`,
     );
   }
 }
@@ -257,6 +261,9 @@ say(
     verifiers: before.reduce((n, r) => n + r.verifiers, 0),
     fullFailures: full.failures,
     deltaFailures: delta.failures - full.failures,
+    // Fetches tried again after their connection failed (the simulator's pool; counted, never silent).
+    fullRetries: full.retries - before.reduce((n, r) => n + r.retries, 0),
+    deltaRetries: delta.retries - full.retries,
     deltaViaDelta: delta.via.filter((v) => v === 'delta').length,
     fullBytesMaxPerAgent: Math.max(...fullBytes),
     deltaBytesMaxPerAgent: Math.max(...deltaBytes),

@@ -30,7 +30,13 @@ const log = createLogger('sim', 'error');
 let lastProblem: string | null = null;
 let retries = 0;
 const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
-// Fetches share a bounded pool of sockets, as the console's file limit must hold them beside every WebSocket.
+// Fetches share a bounded pool of sockets, as the console's file limit must hold them beside every
+// WebSocket. A socket handed on to the next fetch in the queue may be one the console is closing:
+// its keep-alive timer runs 5 s from its last write, and a simulator short of CPU can take longer
+// than that to read a 3.5 MB bundle. That fetch fails with "socket hang up" after the first
+// response and is tried again (counted: `retries`). One connection per fetch, as a real agent
+// has, made the first small fetches after enrolment so slow that they were still going when the
+// 100,000-rule push changed every set, and thousands were refused as out of date.
 const pool = new HttpAgent({ keepAlive: true, maxSockets: 64 });
 
 interface PolicyAgent extends SimIdentity {
