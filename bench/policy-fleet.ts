@@ -31,13 +31,15 @@ let lastProblem: string | null = null;
 let retries = 0;
 const say = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
 // Fetches share a bounded pool of sockets, as the console's file limit must hold them beside every
-// WebSocket. A socket handed on to the next fetch in the queue may be one the console is closing:
-// its keep-alive timer runs 5 s from its last write, and a simulator short of CPU can take longer
-// than that to read a 3.5 MB bundle. That fetch fails with "socket hang up" after the first
-// response and is tried again (counted: `retries`). One connection per fetch, as a real agent
-// has, made the first small fetches after enrolment so slow that they were still going when the
-// 100,000-rule push changed every set, and thousands were refused as out of date.
+// WebSocket. A socket that carried a bundle is closed once it has been read, and the next fetch in
+// the queue gets a connection of its own, as a real agent's fetch does (one per notice, long after
+// the last): the console's keep-alive timer runs 5 s from its last write, a simulator short of
+// CPU can take longer than that to read 3.5 MB, and a socket handed on then failed the next fetch
+// with "socket hang up" (a few hundred a rollout). Small answers (the first, tiny policy after
+// enrolment) keep reusing their sockets: one connection each made those 10,000 fetches so slow
+// that thousands were still going when the 100,000-rule push changed every set.
 const pool = new HttpAgent({ keepAlive: true, maxSockets: 64 });
+const LARGE_BODY_BYTES = 256 * 1024;
 
 interface PolicyAgent extends SimIdentity {
   verifier: boolean;
@@ -86,12 +88,15 @@ function downloadOnce(agent: PolicyAgent, path: string, size: number, sha256: st
   return new Promise((resolve) => {
     const req = get(new URL(path, args.url), { agent: pool, headers: { authorization: policyFetchHeader(agent.key.deviceId, path, agent.key) } }, (res) => {
       const hash = createHash('sha256');
+      const socket = res.socket;
       let received = 0;
       res.on('data', (chunk: Buffer) => {
         received += chunk.length;
         hash.update(chunk);
       });
       res.on('end', () => {
+        // Before the pool hands the socket on (it does so after the handlers of 'end').
+        if (received > LARGE_BODY_BYTES) socket.destroy();
         agent.bytes += received;
         const ok = res.statusCode === 200 && received === size && hash.digest('hex') === sha256;
         if (!ok) lastProblem = `${path.slice(0, 40)}: status ${res.statusCode}, ${received} of ${size} bytes`;
