@@ -1,4 +1,5 @@
 import { canonicalJson, type CanonicalMemo } from '../../shared/canonical-json.js';
+import { totalLength } from '../../shared/node/bytes.js';
 import { sha256Hex } from '../../shared/node/crypto.js';
 import { PolicyBundlePayloadSchema, PolicyDocumentSchema, type PolicyBundlePayload, type PolicyDocument } from '../../shared/policy.js';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
@@ -177,7 +178,7 @@ export class PolicyPublisher {
     // around the policy's bytes: a fresh 11 MB copy for each group set cost more than the hash.
     const slot = {};
     const parts = canonicalPartsAround({ ...payload, policy: slot }, [[slot, policyBytes]]);
-    const size = parts.reduce((total, part) => total + part.length, 0);
+    const size = totalLength(parts);
     if (size > POLICY_LIMITS.bundleBytes)
       throw new PolicyLimitError([`${describe(groups)}: the signed policy would be ${size} bytes; the bundle size limit is ${POLICY_LIMITS.bundleBytes}`]);
     const digest = sha256Hex(parts);

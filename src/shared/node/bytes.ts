@@ -6,7 +6,8 @@ export function joinBytes(chunks: readonly Uint8Array[]): Buffer {
   return copyInto(Buffer.allocUnsafe(totalLength(chunks)), chunks);
 }
 
-function totalLength(chunks: readonly Uint8Array[]): number {
+/** How many bytes the chunks hold together. */
+export function totalLength(chunks: readonly Uint8Array[]): number {
   let length = 0;
   for (const chunk of chunks) length += chunk.length;
   return length;

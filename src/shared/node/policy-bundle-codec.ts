@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { brotliCompress, brotliCompressSync, brotliDecompressSync, constants, createBrotliCompress, createGzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { canonicalJson, type CanonicalMemo } from '../canonical-json.js';
+import { totalLength } from './bytes.js';
 import { sha256Hex } from './crypto.js';
 import type { PolicyBundle } from '../policy.js';
 import { POLICY_LIMITS } from '../policy-limits.js';
@@ -71,7 +72,7 @@ export async function compressAsync(text: string | Buffer | readonly Uint8Array[
 }
 
 function compressParts(parts: readonly Uint8Array[], encoding: BundleEncoding): Promise<EncodedBlob> {
-  const size = parts.reduce((total, part) => total + part.length, 0);
+  const size = totalLength(parts);
   return new Promise((resolve, reject) => {
     const stream = encoding === 'br' ? createBrotliCompress(brotliOptions(size)) : createGzip(GZIP_OPTIONS);
     const out: Buffer[] = [];

@@ -6,7 +6,7 @@ import { nullableNumber, type StoreDb, type StoreTrx } from './engine.js';
 import type { RevisionContents } from './revision-contents.js';
 import { storedText } from './stored-text.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { joinBytes } from '../../../shared/node/bytes.js';
+import { joinBytes, totalLength } from '../../../shared/node/bytes.js';
 
 /**
  * How a revision's content is stored (policy_revisions.content and base_revision): whole, or as
@@ -65,11 +65,12 @@ export async function storedForm(trx: StoreTrx, contents: RevisionContents, revi
 const RULES_PER_TURN = 10_000;
 
 /**
- * A content's JSON; a large one as UTF-8, its rules serialised RULES_PER_TURN at a time with a
- * turn of the event loop between (23 MB of JSON in one go held the console for 0.3 s). The
- * members' order differs from JSON.stringify's, which no reader depends on: the text is parsed.
+ * A content's JSON; a large one as UTF-8 in parts, its rules serialised RULES_PER_TURN at a time
+ * with a turn of the event loop between (23 MB of JSON in one go held the console for 0.3 s), and
+ * compressed as they are, not joined first. The members' order differs from JSON.stringify's,
+ * which no reader depends on: the text is parsed.
  */
-async function contentJson(content: PolicyContent): Promise<string | Buffer> {
+async function contentJson(content: PolicyContent): Promise<string | Buffer[]> {
   if (content.rules.length <= RULES_PER_TURN) return JSON.stringify(content);
   const { rules, ...rest } = content;
   const chunks: Buffer[] = [Buffer.from('{"rules":[')];
@@ -80,11 +81,12 @@ async function contentJson(content: PolicyContent): Promise<string | Buffer> {
   }
   const others = JSON.stringify(rest);
   chunks.push(Buffer.from(others === '{}' ? ']}' : `],${others.slice(1)}`));
-  return joinBytes(chunks);
+  return chunks;
 }
 
-async function wholeColumns(json: string | Buffer): Promise<ContentColumns> {
-  if (json.length < COMPRESS_FROM_CHARS) return { content: json.toString(), base_revision: null, content_encoded: null, encoding: null };
+async function wholeColumns(json: string | Buffer[]): Promise<ContentColumns> {
+  if ((typeof json === 'string' ? json.length : totalLength(json)) < COMPRESS_FROM_CHARS)
+    return { content: typeof json === 'string' ? json : joinBytes(json).toString('utf8'), base_revision: null, content_encoded: null, encoding: null };
   const encoded = await compressAsync(json, DEFAULT_ENCODING);
   return { content: '', base_revision: null, content_encoded: encoded.bytes, encoding: encoded.encoding };
 }
